@@ -1,0 +1,5 @@
+"""Allow ``python -m sundown``."""
+
+from sundown.cli import main
+
+raise SystemExit(main())

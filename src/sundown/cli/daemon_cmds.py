@@ -1,0 +1,9 @@
+"""Commands: (to be written)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add this group's subcommands."""

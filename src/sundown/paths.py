@@ -1,0 +1,62 @@
+"""The one place that asks platformdirs and the environment where files live.
+
+Nothing here runs at import time: callers build a `Paths` from an environment
+mapping, which keeps tests isolated by pointing XDG_* variables at a temp dir.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+APP = "sundown"
+
+
+@dataclass(frozen=True)
+class Paths:
+    config: Path
+    config_explicit: bool  # given by --config or SUNDOWN_CONFIG: a missing file is an error
+    state_dir: Path
+    runtime_dir: Path
+
+    @property
+    def database(self) -> Path:
+        return self.state_dir / "sundown.db"
+
+    @property
+    def lock(self) -> Path:
+        return self.runtime_dir / "daemon.lock"
+
+    @property
+    def socket(self) -> Path:
+        return self.runtime_dir / "control.sock"
+
+
+def resolve_paths(
+    env: Mapping[str, str] | None = None, config: str | os.PathLike[str] | None = None
+) -> Paths:
+    """Where config, log and runtime files are for this user (SPEC §1)."""
+    import platformdirs
+
+    # platformdirs reads XDG_* from os.environ itself; `env` carries our own variables.
+    env = os.environ if env is None else env
+    config_dir = platformdirs.user_config_path(APP)
+    state_dir = platformdirs.user_state_path(APP)
+    runtime_dir = platformdirs.user_runtime_path(APP)
+    explicit = config is not None or bool(env.get("SUNDOWN_CONFIG"))
+    config_path = Path(config or env.get("SUNDOWN_CONFIG") or config_dir / "config.toml").expanduser()
+    if env.get("SUNDOWN_STATE_DIR"):
+        state_dir = Path(env["SUNDOWN_STATE_DIR"]).expanduser()
+    if not runtime_dir.parent.is_dir():
+        # No $XDG_RUNTIME_DIR (root in CI, a bare ssh session): a private temp dir.
+        runtime_dir = Path(tempfile.gettempdir()) / f"{APP}-{os.getuid()}"
+    return Paths(config_path, explicit, state_dir, runtime_dir)
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` (and parents) with mode 0700 if missing; return it."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path

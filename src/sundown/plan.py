@@ -1,0 +1,221 @@
+"""Pure time rules: which night an instant belongs to, when each reminder fires.
+
+Every function takes the zone (and `now` where it matters) as an argument and does
+no I/O, so the rules are tested with explicit datetimes in named zones.
+
+Rules (SPEC §3): the night of date D runs from 12:00 on D to 12:00 on D+1 local
+time; a wall time before 12:00 falls on D+1. Wall times are resolved with
+``fold=0``: a time in a spring-forward gap moves forward by the gap, a time that
+occurs twice means its first occurrence. Offsets (`before`) are subtracted as
+real elapsed time, i.e. in UTC.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
+
+from sundown.routine import MAX_BEFORE, Reminder, Routine
+
+UTC = timezone.utc
+NOON = time(12, 0)
+ONE_DAY = timedelta(days=1)
+# A reminder handled this long after its instant still counts as on time
+# (scheduler jitter); later than that it is "late" (SPEC §3).
+ON_TIME = timedelta(seconds=60)
+
+
+def resolve(day: date, wall: time, zone: tzinfo) -> datetime:
+    """The instant a wall time on `day` names in `zone`.
+
+    ``fold=0`` interprets a nonexistent time with the offset from before the
+    transition, which lands it exactly one gap later (02:30 -> 03:30), and an
+    ambiguous time as its first occurrence: the two rules SPEC §3 asks for.
+    """
+    naive = datetime.combine(day, wall.replace(tzinfo=None, fold=0))
+    return naive.replace(tzinfo=zone).astimezone(UTC).astimezone(zone)
+
+
+def exists(day: date, wall: time, zone: tzinfo) -> bool:
+    """Whether the wall time ever appeared on a local clock in `zone`."""
+    at = resolve(day, wall, zone)
+    return at.date() == day and at.time().replace(tzinfo=None) == wall.replace(tzinfo=None)
+
+
+def night_exists(night: date, zone: tzinfo) -> bool:
+    """A night exists when its 12:00 existed (Pacific/Apia skipped 2011-12-30)."""
+    return exists(night, NOON, zone)
+
+
+def night_start(night: date, zone: tzinfo) -> datetime:
+    return resolve(night, NOON, zone)
+
+
+def night_end(night: date, zone: tzinfo) -> datetime:
+    return resolve(night + ONE_DAY, NOON, zone)
+
+
+def night_of(instant: datetime, zone: tzinfo) -> date:
+    """The night (its evening's date) that `instant` falls in."""
+    local = instant.astimezone(zone)
+    night = local.date() if local.time() >= NOON else local.date() - ONE_DAY
+    while not night_exists(night, zone):
+        night -= ONE_DAY
+    return night
+
+
+def wall_instant(night: date, wall: time, zone: tzinfo) -> datetime:
+    """A wall time of night `night`: on D from 12:00, on D+1 before 12:00."""
+    day = night if wall >= NOON else night + ONE_DAY
+    return resolve(day, wall, zone)
+
+
+@dataclass(frozen=True)
+class NightChanges:
+    """What the person changed for one night from the CLI (`tonight`, `skip`)."""
+
+    bedtime: time | None = None
+    skip_all: bool = False
+    skip: frozenset[str] = frozenset()
+
+
+NO_CHANGES = NightChanges()
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """One reminder on one night."""
+
+    night: date
+    reminder: Reminder
+    at: datetime
+    bedtime: datetime
+    skipped: bool = False
+
+    @property
+    def key(self) -> tuple[date, str]:
+        return (self.night, self.reminder.id)
+
+    @property
+    def deadline(self) -> datetime:
+        """Until when a late reminder is still worth sending (SPEC §3)."""
+        return max(self.bedtime, self.at)
+
+    def repeat_times(self) -> list[datetime]:
+        """Re-notification instants; repeats stop when the night's bedtime passes."""
+        r = self.reminder
+        if r.repeat is None:
+            return []
+        start = self.at.astimezone(UTC)
+        times = (start + r.repeat * k for k in range(1, r.repeat_limit + 1))
+        return [t.astimezone(self.at.tzinfo) for t in times if t < self.bedtime]
+
+    def status_at(self, now: datetime) -> str:
+        """'pending', 'due' (on time), 'late' (send now, late) or 'missed'."""
+        if now < self.at:
+            return "pending"
+        if now - self.at <= ON_TIME:
+            return "due"
+        if now < self.deadline:
+            return "late"
+        return "missed"
+
+
+def _order(o: Occurrence) -> tuple[datetime, date, str]:
+    return (o.at.astimezone(UTC), o.night, o.reminder.id)
+
+
+@dataclass(frozen=True)
+class NightPlan:
+    """All of one night's reminders, in time order, skipped ones flagged."""
+
+    night: date
+    bedtime: datetime
+    occurrences: tuple[Occurrence, ...] = field(default=())
+    skipped: bool = False
+
+    def active(self) -> list[Occurrence]:
+        return [o for o in self.occurrences if not o.skipped]
+
+
+def bedtime_of(routine: Routine, night: date, zone: tzinfo, changes: NightChanges = NO_CHANGES) -> datetime:
+    wall = changes.bedtime or routine.bedtime.for_weekday(night.weekday())
+    return wall_instant(night, wall, zone)
+
+
+def night_plan(
+    routine: Routine, night: date, zone: tzinfo, changes: NightChanges = NO_CHANGES
+) -> NightPlan | None:
+    """The plan of one night, or None when the night does not exist locally."""
+    if not night_exists(night, zone):
+        return None
+    bedtime = bedtime_of(routine, night, zone, changes)
+    night_skipped = changes.skip_all or night in routine.skip_dates
+    weekday = night.weekday()
+    occurrences = []
+    for r in routine.reminders:
+        if not r.runs_on(weekday):
+            continue
+        if r.at is not None:
+            at = wall_instant(night, r.at, zone)
+        else:
+            assert r.before is not None
+            at = (bedtime.astimezone(UTC) - r.before).astimezone(zone)
+        skipped = night_skipped or r.id in changes.skip
+        occurrences.append(Occurrence(night, r, at, bedtime, skipped))
+    occurrences.sort(key=_order)
+    return NightPlan(night, bedtime, tuple(occurrences), night_skipped)
+
+
+def _earliest_possible(night: date, zone: tzinfo) -> datetime:
+    """No occurrence of `night` or later can come before this instant.
+
+    Bedtimes and `at` times fall at or after the night's noon, `before` is at
+    most 12 h; a day of slack covers the odd offsets of gaps and folds.
+    """
+    return resolve(night, NOON, zone).astimezone(UTC) - MAX_BEFORE - ONE_DAY
+
+
+def occurrences(
+    routine: Routine,
+    zone: tzinfo,
+    start: datetime,
+    changes: Mapping[date, NightChanges] | None = None,
+) -> Iterator[Occurrence]:
+    """Every unskipped occurrence at or after `start`, in time order, forever."""
+    changes = changes or {}
+    start_utc = start.astimezone(UTC)
+    night = night_of(start, zone) - 2 * ONE_DAY
+    heap: list[tuple[tuple[datetime, date, str], Occurrence]] = []
+    if not routine.reminders:
+        return
+    while True:
+        plan = night_plan(routine, night, zone, changes.get(night, NO_CHANGES))
+        if plan is not None:
+            for o in plan.active():
+                if o.at.astimezone(UTC) >= start_utc:
+                    heapq.heappush(heap, (_order(o), o))
+        night += ONE_DAY
+        bound = _earliest_possible(night, zone)
+        while heap and heap[0][0][0] < bound:
+            yield heapq.heappop(heap)[1]
+
+
+def upcoming(
+    routine: Routine,
+    zone: tzinfo,
+    start: datetime,
+    count: int,
+    changes: Mapping[date, NightChanges] | None = None,
+) -> list[Occurrence]:
+    """The next `count` occurrences at or after `start` (SPEC §5 `next`)."""
+    result: list[Occurrence] = []
+    if count <= 0:
+        return result
+    for o in occurrences(routine, zone, start, changes):
+        result.append(o)
+        if len(result) == count:
+            break
+    return result

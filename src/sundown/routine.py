@@ -1,0 +1,70 @@
+"""The routine a person configured: frozen data, no I/O, no time arithmetic.
+
+Everything else (plan, daemon, CLI) reads these objects; only config.py builds them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, time, timedelta
+
+WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+BACKENDS: tuple[str, ...] = ("auto", "dbus", "plyer", "console")
+DEFAULT_SNOOZE = timedelta(minutes=10)
+DEFAULT_REPEAT_LIMIT = 3
+MAX_BEFORE = timedelta(hours=12)
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """One step of the evening: fires once per night, `before` bedtime or `at` a wall time."""
+
+    id: str
+    title: str
+    body: str = ""
+    before: timedelta | None = None
+    at: time | None = None
+    repeat: timedelta | None = None
+    repeat_limit: int = 0
+    run: tuple[str, ...] = ()
+    # Weekday numbers (0 = Monday) of the evenings it runs on; None means every evening.
+    days: frozenset[int] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.before is None) == (self.at is None):
+            raise ValueError(f"reminder {self.id!r} needs exactly one of before/at")
+
+    def runs_on(self, weekday: int) -> bool:
+        return self.days is None or weekday in self.days
+
+
+@dataclass(frozen=True)
+class Bedtimes:
+    """Bedtime wall time per evening weekday (index 0 = Monday evening)."""
+
+    by_weekday: tuple[time, time, time, time, time, time, time]
+
+    @classmethod
+    def uniform(cls, t: time) -> Bedtimes:
+        return cls((t,) * 7)
+
+    def for_weekday(self, weekday: int) -> time:
+        return self.by_weekday[weekday]
+
+
+@dataclass(frozen=True)
+class Routine:
+    """A whole configured routine. `timezone` None means the system's zone."""
+
+    bedtime: Bedtimes
+    reminders: tuple[Reminder, ...]
+    timezone: str | None = None
+    backend: str = "auto"
+    snooze: timedelta = DEFAULT_SNOOZE
+    skip_dates: frozenset[date] = field(default_factory=frozenset)
+
+    def reminder(self, reminder_id: str) -> Reminder | None:
+        for r in self.reminders:
+            if r.id == reminder_id:
+                return r
+        return None
