@@ -1,0 +1,461 @@
+"""The SQLite event log: schema, migrations, writes, queries (SPEC §6).
+
+The log is the single source of truth for runtime state: every state change is
+one row, and per-night state is folded from that night's rows. The daemon and
+any number of CLI processes write it at once: WAL, a busy timeout, and every
+`record` is its own `BEGIN IMMEDIATE` transaction committed (synchronous=FULL)
+before it returns, so a command that exited 0 left a durable row.
+
+Threads: one `EventLog` holds one connection opened with
+``check_same_thread=False`` and serialises every use of it with a lock, so the
+daemon's scheduler and notification threads may share one instance.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time as _time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from sundown.errors import LogError
+from sundown.plan import NO_CHANGES, NightChanges
+
+UTC = timezone.utc
+
+EVENTS: frozenset[str] = frozenset(
+    {
+        "notified",
+        "acknowledged",
+        "snoozed",
+        "dismissed",
+        "skipped",
+        "unskipped",
+        "missed",
+        "config_error",
+        "bedtime_changed",
+    }
+)
+SOURCES: frozenset[str] = frozenset({"action", "cli", "daemon"})
+
+# "SDWN": marks a database as ours, so a foreign SQLite file is refused, not adopted.
+APPLICATION_ID = 0x5344574E
+SCHEMA_VERSION = 2
+BUSY_TIMEOUT_MS = 10_000
+# On top of SQLite's own busy handler: a few retries of the whole transaction.
+WRITE_ATTEMPTS = 5
+
+# Version 1 (the first development schema) had no `source` column; every row was the daemon's.
+_SCHEMA_V2 = """
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    ts TEXT NOT NULL,
+    night TEXT NOT NULL,
+    reminder TEXT,
+    event TEXT NOT NULL,
+    source TEXT NOT NULL,
+    details TEXT NOT NULL DEFAULT '{}'
+);
+"""
+_INDEXES = """
+CREATE INDEX IF NOT EXISTS events_night ON events (night, ts);
+CREATE INDEX IF NOT EXISTS events_event ON events (event, night, reminder);
+"""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One row of the log. `ts` is aware UTC; `details` a JSON object."""
+
+    id: int
+    ts: datetime
+    night: date
+    reminder: str | None
+    event: str
+    source: str
+    details: Mapping[str, Any]
+
+
+@dataclass
+class ReminderState:
+    """One reminder on one night, folded from its events."""
+
+    notified: int = 0  # notifications sent, repeats included
+    first_notified: datetime | None = None
+    last_notified: datetime | None = None
+    acknowledged: datetime | None = None
+    snoozed_until: datetime | None = None  # cleared by a later notification or acknowledgement
+    missed: bool = False
+    dismissed: bool = False
+
+
+def format_ts(ts: datetime) -> str:
+    """Fixed-width UTC text, so the text order in SQL is the time order."""
+    return ts.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def parse_ts(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def _row_event(row: tuple[Any, ...]) -> Event:
+    id_, ts, night, reminder, event, source, details = row
+    return Event(
+        id_, parse_ts(ts), date.fromisoformat(night), reminder, event, source, json.loads(details or "{}")
+    )
+
+
+def fold_changes(events: list[Event]) -> NightChanges:
+    """One night's `skip`/`unskip`/`tonight` events, applied in order."""
+    bedtime: time | None = None
+    skip_all = False
+    skip: set[str] = set()
+    for e in events:
+        if e.event == "skipped":
+            if e.reminder is None:
+                skip_all = True
+            else:
+                skip.add(e.reminder)
+        elif e.event == "unskipped":
+            if e.reminder is None:
+                # Unskipping the night puts every reminder back.
+                skip_all = False
+                skip.clear()
+            else:
+                skip.discard(e.reminder)
+        elif e.event == "bedtime_changed":
+            value = e.details.get("bedtime")
+            bedtime = time.fromisoformat(value) if value else None
+    if bedtime is None and not skip_all and not skip:
+        return NO_CHANGES
+    return NightChanges(bedtime, skip_all, frozenset(skip))
+
+
+def fold_state(events: list[Event]) -> dict[str, ReminderState]:
+    """Per-reminder state of one night from its events, in time order."""
+    states: dict[str, ReminderState] = {}
+    for e in events:
+        if e.reminder is None:
+            continue
+        s = states.setdefault(e.reminder, ReminderState())
+        if e.event == "notified":
+            s.notified += 1
+            if s.first_notified is None:
+                s.first_notified = e.ts
+            s.last_notified = e.ts
+            s.snoozed_until = None
+        elif e.event == "acknowledged":
+            if s.acknowledged is None:
+                s.acknowledged = e.ts
+            s.snoozed_until = None
+        elif e.event == "snoozed":
+            until = e.details.get("until")
+            s.snoozed_until = parse_ts(until) if until else None
+        elif e.event == "missed":
+            s.missed = True
+        elif e.event == "dismissed":
+            s.dismissed = True
+    return states
+
+
+_TRANSIENT = ("locked", "busy")
+
+
+class EventLog:
+    """The event log at `path`; see the module docstring for the concurrency rules."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = self._open()
+
+    # -- opening ---------------------------------------------------------------------------
+
+    def _open(self) -> sqlite3.Connection:
+        path = self.path
+        try:
+            if not path.parent.is_dir():
+                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                path.parent.chmod(0o700)  # mkdir's mode is filtered by the umask
+            if not path.exists():
+                self._create_file(path)
+        except OSError as exc:
+            raise LogError(f"cannot create the log {path}: {exc.strerror or exc}") from exc
+        try:
+            conn = sqlite3.connect(
+                str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise LogError(f"cannot open the log {path}: {exc}") from exc
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._check_ours(conn)
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+            self._migrate(conn)
+        except LogError:
+            conn.close()
+            raise
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise LogError(self._describe(exc)) from exc
+        return conn
+
+    @staticmethod
+    def _create_file(path: Path) -> None:
+        """Create the file ourselves with 0600: SQLite would use the umask; -wal/-shm copy its mode."""
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return  # another process created it between our check and open
+        try:
+            os.fchmod(fd, 0o600)
+        finally:
+            os.close(fd)
+
+    def _describe(self, exc: sqlite3.Error) -> str:
+        text = str(exc)
+        if "not a database" in text or "malformed" in text:
+            return (
+                f"{self.path} is not a readable sundown log ({text}); it was left untouched."
+                " Move it away to start a new log, or set SUNDOWN_STATE_DIR."
+            )
+        if "readonly" in text or "read-only" in text or "unable to open" in text:
+            return f"cannot write the log {self.path}: {text} (is the state directory read-only?)"
+        if "full" in text:
+            return f"cannot write the log {self.path}: the disk is full"
+        return f"log {self.path}: {text}"
+
+    def _check_ours(self, conn: sqlite3.Connection) -> None:
+        """Refuse a file that is not a sundown log before changing anything in it."""
+        # Reading the schema is the first thing that touches the file's header.
+        tables = {
+            name
+            for (name,) in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        }
+        (app_id,) = conn.execute("PRAGMA application_id").fetchone()
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        if not tables and app_id == 0 and version == 0:
+            return  # a new, empty file
+        if app_id != APPLICATION_ID:
+            raise LogError(
+                f"{self.path} is an SQLite database that sundown did not write"
+                f" (tables: {', '.join(sorted(tables)) or 'none'}); it was left untouched."
+                " Move it away or set SUNDOWN_STATE_DIR."
+            )
+        if version > SCHEMA_VERSION:
+            raise LogError(
+                f"{self.path} was written by a newer sundown (schema {version}, this one knows"
+                f" {SCHEMA_VERSION}); upgrade sundown to read it"
+            )
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        """Create or upgrade the schema in place, in one transaction per step."""
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        if version >= SCHEMA_VERSION:
+            return  # the common case: no write lock taken just to open the log
+        while True:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                (version,) = conn.execute("PRAGMA user_version").fetchone()
+                if version >= SCHEMA_VERSION:
+                    conn.execute("COMMIT")
+                    return
+                if version == 0:
+                    conn.execute(_SCHEMA_V2)
+                    new = SCHEMA_VERSION
+                elif version == 1:
+                    conn.execute("ALTER TABLE events ADD COLUMN source TEXT NOT NULL DEFAULT 'daemon'")
+                    new = 2
+                else:  # pragma: no cover - guarded by _check_ours
+                    raise LogError(f"{self.path}: unknown schema version {version}")
+                for stmt in _INDEXES.strip().split(";"):
+                    if stmt.strip():
+                        conn.execute(stmt)
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                conn.execute(f"PRAGMA user_version = {new}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    # -- writing ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _locked(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            if self._conn is None:
+                raise LogError(f"the log {self.path} is closed")
+            yield self._conn
+
+    def record(
+        self,
+        event: str,
+        night: date,
+        reminder: str | None,
+        source: str,
+        details: Mapping[str, Any] | None = None,
+        ts: datetime | None = None,
+    ) -> Event:
+        """Append one event; it is committed to disk when this returns."""
+        if event not in EVENTS:
+            raise ValueError(f"unknown event {event!r}")
+        if source not in SOURCES:
+            raise ValueError(f"unknown source {source!r}")
+        if not isinstance(night, date) or isinstance(night, datetime):
+            raise ValueError(f"night must be a date, not {night!r}")
+        if reminder is not None and not isinstance(reminder, str):
+            raise ValueError(f"reminder must be a str or None, not {reminder!r}")
+        if ts is None:
+            ts = datetime.now(UTC)
+        elif ts.tzinfo is None or ts.utcoffset() is None:
+            raise ValueError(f"ts must be timezone-aware, not {ts!r}")
+        ts = ts.astimezone(UTC)
+        details = dict(details or {})
+        text = json.dumps(details, sort_keys=True, separators=(",", ":"))
+        row = (format_ts(ts), night.isoformat(), reminder, event, source, text)
+        with self._locked() as conn:
+            for attempt in range(WRITE_ATTEMPTS):
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        cur = conn.execute(
+                            "INSERT INTO events (ts, night, reminder, event, source, details)"
+                            " VALUES (?, ?, ?, ?, ?, ?)",
+                            row,
+                        )
+                        conn.execute("COMMIT")
+                    except BaseException:
+                        if conn.in_transaction:
+                            conn.execute("ROLLBACK")
+                        raise
+                    break
+                except sqlite3.OperationalError as exc:
+                    if any(w in str(exc) for w in _TRANSIENT) and attempt + 1 < WRITE_ATTEMPTS:
+                        _time.sleep(0.05 * (attempt + 1))
+                        continue
+                    raise LogError(self._describe(exc)) from exc
+                except sqlite3.DatabaseError as exc:
+                    raise LogError(self._describe(exc)) from exc
+        assert cur.lastrowid is not None
+        return Event(cur.lastrowid, ts, night, reminder, event, source, details)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._locked() as conn:
+            try:
+                return conn.execute(sql, params).fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise LogError(self._describe(exc)) from exc
+
+    _COLUMNS = "id, ts, night, reminder, event, source, details"
+
+    def events(self, since: date | None = None, until: date | None = None) -> list[Event]:
+        """Events of the nights `since`..`until` (inclusive; None = open), in time order."""
+        where, params = [], []
+        if since is not None:
+            where.append("night >= ?")
+            params.append(since.isoformat())
+        if until is not None:
+            where.append("night <= ?")
+            params.append(until.isoformat())
+        sql = f"SELECT {self._COLUMNS} FROM events"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY ts, id"
+        return [_row_event(r) for r in self._query(sql, tuple(params))]
+
+    def night_events(self, night: date) -> list[Event]:
+        return self.events(night, night)
+
+    def changes(self, night: date) -> NightChanges:
+        """What `skip`/`unskip`/`tonight` changed for `night`."""
+        return self.changes_between(night, night).get(night, NO_CHANGES)
+
+    def changes_between(self, first: date, last: date) -> dict[date, NightChanges]:
+        """Changes of every night in first..last that has any (nights without are absent)."""
+        rows = self._query(
+            f"SELECT {self._COLUMNS} FROM events WHERE night >= ? AND night <= ?"
+            " AND event IN ('skipped', 'unskipped', 'bedtime_changed') ORDER BY ts, id",
+            (first.isoformat(), last.isoformat()),
+        )
+        by_night: dict[date, list[Event]] = {}
+        for r in rows:
+            e = _row_event(r)
+            by_night.setdefault(e.night, []).append(e)
+        result = {}
+        for night, evs in by_night.items():
+            c = fold_changes(evs)
+            if c != NO_CHANGES:
+                result[night] = c
+        return result
+
+    def night_state(self, night: date) -> dict[str, ReminderState]:
+        return fold_state(self.night_events(night))
+
+    def latest_unacknowledged(self) -> tuple[date, str] | None:
+        """The most recently notified reminder not acknowledged, missed or skipped on its night."""
+        rows = self._query(
+            "SELECT n.night, n.reminder, MAX(n.ts) AS last FROM events n"
+            " WHERE n.event = 'notified' AND n.reminder IS NOT NULL AND NOT EXISTS ("
+            "   SELECT 1 FROM events a WHERE a.event IN ('acknowledged', 'missed')"
+            "   AND a.night = n.night AND a.reminder = n.reminder)"
+            " GROUP BY n.night, n.reminder ORDER BY last DESC, n.night DESC LIMIT 500"
+        )
+        changes: dict[date, NightChanges] = {}
+        for night_text, reminder, _last in rows:
+            night = date.fromisoformat(night_text)
+            if night not in changes:
+                changes[night] = self.changes(night)
+            c = changes[night]
+            if c.skip_all or reminder in c.skip:
+                continue
+            return night, reminder
+        return None
+
+    def raw_rows(
+        self, since: date | None = None, until: date | None = None, events: tuple[str, ...] = ()
+    ) -> list[tuple[Any, ...]]:
+        """Undecoded (id, ts, night, reminder, event, source, details) tuples, for bulk readers."""
+        where, params = [], []
+        if since is not None:
+            where.append("night >= ?")
+            params.append(since.isoformat())
+        if until is not None:
+            where.append("night <= ?")
+            params.append(until.isoformat())
+        if events:
+            where.append(f"event IN ({', '.join('?' for _ in events)})")
+            params.extend(events)
+        sql = f"SELECT {self._COLUMNS} FROM events"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY ts, id"
+        return self._query(sql, tuple(params))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def __enter__(self) -> EventLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def night_window(until: date, days: int) -> tuple[date, date]:
+    """The `days` nights ending with `until`."""
+    return until - timedelta(days=days - 1), until
