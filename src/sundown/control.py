@@ -1,0 +1,163 @@
+"""How the CLI reaches a running daemon: one JSON line each way over a Unix socket.
+
+The log stays the source of truth: a command writes its event first and then
+nudges the daemon, so it works (and says so) when no daemon runs. The socket
+lives in the private runtime dir (0700) and is itself 0600.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import select
+import socket
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sundown.errors import SundownError
+from sundown.paths import Paths, private_dir
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class AlreadyRunning(SundownError):
+    def __init__(self, pid: int | None) -> None:
+        super().__init__(f"sundown is already running (pid {pid})" if pid else "sundown is already running")
+        self.pid = pid
+
+
+class InstanceLock:
+    """One daemon per user: an flock held for the daemon's lifetime, with its pid inside."""
+
+    def __init__(self, paths: Paths) -> None:
+        private_dir(paths.runtime_dir)
+        self.path = paths.lock
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = _read_pid(fd)
+            os.close(fd)
+            raise AlreadyRunning(pid) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        with contextlib.suppress(OSError):
+            os.ftruncate(self._fd, 0)
+        os.close(self._fd)
+
+
+def _read_pid(fd: int) -> int | None:
+    try:
+        return int(os.pread(fd, 32, 0).decode().strip() or 0) or None
+    except (OSError, ValueError):
+        return None
+
+
+def running_pid(paths: Paths) -> int | None:
+    """The pid of the running daemon, or None (checked through its lock, not a stale pid file)."""
+    try:
+        fd = os.open(paths.lock, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return _read_pid(fd) or -1
+    else:
+        return None
+    finally:
+        os.close(fd)
+
+
+def request(paths: Paths, payload: dict[str, Any], timeout: float = 3.0) -> dict[str, Any] | None:
+    """Send one request to the daemon; None when no daemon listens."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(str(paths.socket))
+    except (FileNotFoundError, ConnectionRefusedError):
+        sock.close()
+        return None
+    with sock:
+        sock.sendall(json.dumps(payload).encode() + b"\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    try:
+        reply = json.loads(data or b"null")
+    except json.JSONDecodeError:
+        return None
+    return reply if isinstance(reply, dict) else None
+
+
+class ControlServer:
+    """Accepts requests on the daemon's socket in one thread that blocks while idle."""
+
+    def __init__(self, path: Path, handler: Handler) -> None:
+        self.path = path
+        self._handler = handler
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()  # a stale socket of a dead daemon: we hold the instance lock
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        old = os.umask(0o177)
+        try:
+            self._sock.bind(str(path))
+        finally:
+            os.umask(old)
+        self._sock.listen(16)
+        self._stop_r, self._stop_w = os.pipe()
+        self._thread = threading.Thread(target=self._loop, name="sundown-control", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        poller = select.poll()
+        poller.register(self._sock.fileno(), select.POLLIN)
+        poller.register(self._stop_r, select.POLLIN)
+        while True:
+            ready = {fd for fd, _ in poller.poll()}
+            if self._stop_r in ready:
+                return
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                continue
+            with conn:
+                self._serve(conn)
+
+    def _serve(self, conn: socket.socket) -> None:
+        conn.settimeout(2.0)
+        try:
+            data = b""
+            while not data.endswith(b"\n") and len(data) < 65536:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            payload = json.loads(data or b"{}")
+            reply = self._handler(payload if isinstance(payload, dict) else {})
+        except (OSError, ValueError) as exc:
+            reply = {"ok": False, "error": str(exc)}
+        with contextlib.suppress(OSError):
+            conn.sendall(json.dumps(reply, default=str).encode() + b"\n")
+
+    def close(self) -> None:
+        os.write(self._stop_w, b"x")
+        self._thread.join(timeout=1)
+        self._sock.close()
+        os.close(self._stop_r)
+        os.close(self._stop_w)
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()

@@ -1,0 +1,150 @@
+"""What to do at `now`: which reminders to send, repeat or mark missed. Pure.
+
+The daemon calls `decide` on every wakeup (scheduled instant, resume, clock
+set, CLI nudge, reload). It is idempotent: the answer depends only on the plan
+and on what already happened (`Progress`, folded from the log plus the daemon's
+own memory), so an extra wakeup never doubles a reminder and a missed wakeup is
+caught up by the next one. Stale work is never replayed in a burst: late
+reminders before their bedtime come as one combined notification, older ones
+are marked missed, and of several overdue repeats only one is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, tzinfo
+
+from sundown.plan import (
+    ON_TIME,
+    UTC,
+    NightChanges,
+    Occurrence,
+    night_end,
+    night_of,
+    night_plan,
+)
+from sundown.routine import Routine
+
+ONE_DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What already happened to one reminder on one night."""
+
+    notified: int = 0
+    last_notified: datetime | None = None
+    acknowledged: bool = False
+    snoozed_until: datetime | None = None  # the latest snooze; repeats stop once snoozed
+    missed: bool = False
+
+
+NOTHING = Progress()
+
+
+@dataclass(frozen=True)
+class Send:
+    """One notification to send now. Several occurrences = one combined late notification."""
+
+    key: str
+    occurrences: tuple[Occurrence, ...]
+    repeat: int = 0
+    late: timedelta = timedelta(0)
+    snoozed: bool = False
+
+
+@dataclass
+class Decision:
+    sends: list[Send] = field(default_factory=list)
+    missed: list[Occurrence] = field(default_factory=list)
+    # Keys (night, reminder) that are settled (acknowledged or skipped): their notification can go.
+    settled: list[tuple[date, str]] = field(default_factory=list)
+    next_at: datetime | None = None
+
+
+def message_key(night: date, reminder_id: str) -> str:
+    return f"{night.isoformat()}/{reminder_id}"
+
+
+def late_key(night: date) -> str:
+    return f"{night.isoformat()}/late"
+
+
+def window(now: datetime, zone: tzinfo) -> list[date]:
+    """The nights whose reminders can fall near `now`: yesterday's, tonight's, tomorrow's."""
+    tonight = night_of(now, zone)
+    return [tonight - ONE_DAY, tonight, tonight + ONE_DAY]
+
+
+def decide(
+    routine: Routine,
+    zone: tzinfo,
+    now: datetime,
+    progress: Mapping[tuple[date, str], Progress],
+    changes: Mapping[date, NightChanges],
+) -> Decision:
+    """Everything due at `now`, and when to look again."""
+    decision = Decision()
+    upcoming: list[datetime] = [night_end(night_of(now, zone), zone)]  # re-plan at the night's turn
+    for night in window(now, zone):
+        plan = night_plan(routine, night, zone, changes.get(night, NightChanges()))
+        if plan is None:
+            continue
+        late: list[Occurrence] = []
+        for occ in plan.occurrences:
+            done = progress.get(occ.key, NOTHING)
+            if occ.skipped or done.acknowledged:
+                if done.notified:
+                    decision.settled.append(occ.key)
+                continue
+            if done.missed:
+                continue
+            if not done.notified:
+                status = occ.status_at(now)
+                if status == "pending":
+                    upcoming.append(occ.at)
+                elif status == "due":
+                    decision.sends.append(Send(message_key(*occ.key), (occ,), late=now - occ.at))
+                elif status == "late":
+                    late.append(occ)
+                else:
+                    decision.missed.append(occ)
+                continue
+            _follow_up(occ, done, now, decision, upcoming)
+        if len(late) == 1:
+            occ = late[0]
+            decision.sends.append(Send(message_key(*occ.key), (occ,), late=now - occ.at))
+        elif late:
+            decision.sends.append(Send(late_key(night), tuple(late), late=now - late[0].at))
+    decision.next_at = min((t for t in upcoming if t > now), key=lambda t: t.astimezone(UTC), default=None)
+    return decision
+
+
+def _follow_up(
+    occ: Occurrence, done: Progress, now: datetime, decision: Decision, upcoming: list[datetime]
+) -> None:
+    """A notified, unacknowledged reminder: a snooze or a repeat may be due."""
+    last = done.last_notified or occ.at
+    if done.snoozed_until is not None:
+        if done.snoozed_until > now:
+            upcoming.append(done.snoozed_until)
+        elif done.snoozed_until > last and now < max(occ.deadline, done.snoozed_until + ON_TIME):
+            # A snooze is honoured past bedtime, but not one that came due long ago (suspend).
+            decision.sends.append(
+                Send(
+                    message_key(*occ.key),
+                    (occ,),
+                    repeat=done.notified,
+                    snoozed=True,
+                    late=now - done.snoozed_until,
+                )
+            )
+        return
+    repeats = occ.repeat_times()
+    passed = [i for i, t in enumerate(repeats, start=1) if t <= now]
+    if passed and repeats[passed[-1] - 1] > last and now < occ.bedtime:
+        decision.sends.append(
+            Send(message_key(*occ.key), (occ,), repeat=passed[-1], late=now - repeats[passed[-1] - 1])
+        )
+    upcoming.extend(t for t in repeats if t > now)

@@ -1,0 +1,208 @@
+"""Noticing that time moved under us: resume from suspend and wall-clock jumps.
+
+APScheduler 3.x waits on the monotonic clock, which stops during suspend and
+ignores clock sets, so on its own it wakes up late. Three detectors call
+`on_wake(reason)` so the daemon re-evaluates at once (SPEC §3):
+
+- a CLOCK_REALTIME timerfd armed at the next due instant with
+  TFD_TIMER_CANCEL_ON_SET: it fires when that wall time passes, also right after
+  a resume, and is cancelled by any clock set;
+- logind's PrepareForSleep(false) on the system bus, where there is one;
+- where timerfd is missing (not Linux), a drift check once a minute.
+
+Every thread blocks without a timeout while idle and stops via a pipe.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import logging
+import os
+import select
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+log = logging.getLogger(__name__)
+
+CLOCK_REALTIME = 0
+TFD_CLOEXEC = 0o2000000
+TFD_TIMER_ABSTIME = 1
+TFD_TIMER_CANCEL_ON_SET = 2
+FAR_AHEAD_S = 86400
+
+
+class _Timespec(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+
+class _Itimerspec(ctypes.Structure):
+    _fields_ = [("it_interval", _Timespec), ("it_value", _Timespec)]
+
+
+class _StopPipe:
+    def __init__(self) -> None:
+        self.r, self.w = os.pipe()
+
+    def set(self) -> None:
+        try:
+            os.write(self.w, b"x")
+        except OSError:
+            pass  # already closed: the thread is gone
+
+    def close(self) -> None:
+        os.close(self.r)
+        os.close(self.w)
+
+
+class ClockTimer:
+    """A realtime timerfd that fires at the next due instant or on any clock set."""
+
+    def __init__(self, on_wake: Callable[[str], None]) -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        self._create = libc.timerfd_create
+        self._settime = libc.timerfd_settime
+        fd = self._create(CLOCK_REALTIME, TFD_CLOEXEC)
+        if fd < 0:
+            raise OSError(ctypes.get_errno(), "timerfd_create failed")
+        self._fd = fd
+        self._on_wake = on_wake
+        self._stop = _StopPipe()
+        self._lock = threading.Lock()
+        self._target = time.time() + FAR_AHEAD_S
+        self.arm(None)
+        self._thread = threading.Thread(target=self._loop, name="sundown-clock", daemon=True)
+        self._thread.start()
+
+    def arm(self, at: datetime | None) -> None:
+        """Fire at `at` (or only on a clock set when None)."""
+        with self._lock:
+            self._target = at.timestamp() if at is not None else time.time() + FAR_AHEAD_S
+            self._set(self._target)
+
+    def _set(self, target: float) -> None:
+        spec = _Itimerspec()
+        spec.it_value.tv_sec = int(target)
+        spec.it_value.tv_nsec = max(1, int((target - int(target)) * 1e9))
+        flags = TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET
+        if self._settime(self._fd, flags, ctypes.byref(spec), None) != 0:
+            raise OSError(ctypes.get_errno(), "timerfd_settime failed")
+
+    def _loop(self) -> None:
+        poller = select.poll()
+        poller.register(self._fd, select.POLLIN)
+        poller.register(self._stop.r, select.POLLIN)
+        while True:
+            ready = {fd for fd, _ in poller.poll()}
+            if self._stop.r in ready:
+                return
+            try:
+                os.read(self._fd, 8)
+                reason = "timer"
+            except OSError as exc:
+                if exc.errno != errno.ECANCELED:
+                    raise
+                reason = "clock set"
+            with self._lock:
+                # After a cancel or an expiry the timer must be re-armed to keep watching.
+                self._target = (
+                    max(self._target, time.time() + FAR_AHEAD_S) if reason == "timer" else self._target
+                )
+                self._set(self._target)
+            self._on_wake(reason)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=1)
+        os.close(self._fd)
+        self._stop.close()
+
+
+class DriftCheck:
+    """Fallback where timerfd is missing: compare wall and monotonic clocks once a minute."""
+
+    def __init__(self, on_wake: Callable[[str], None], period: float = 60.0) -> None:
+        self._on_wake = on_wake
+        self._period = period
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="sundown-drift", daemon=True)
+        self._thread.start()
+
+    def arm(self, at: datetime | None) -> None:
+        """Nothing to arm: the check runs on a fixed period."""
+
+    def _loop(self) -> None:
+        offset = time.time() - time.monotonic()
+        while not self._stopped.wait(self._period):
+            now_offset = time.time() - time.monotonic()
+            if abs(now_offset - offset) > 2:
+                self._on_wake("clock jump or resume")
+            offset = now_offset
+
+    def close(self) -> None:
+        self._stopped.set()
+        self._thread.join(timeout=1)
+
+
+class SleepWatch:
+    """logind's PrepareForSleep(false) on the system bus: the machine just resumed."""
+
+    def __init__(self, on_wake: Callable[[str], None], address: str = "SYSTEM") -> None:
+        from jeepney import MatchRule, message_bus
+        from jeepney.io.blocking import open_dbus_connection
+
+        self._on_wake = on_wake
+        self._conn = open_dbus_connection(bus=address)
+        rule = MatchRule(
+            type="signal",
+            interface="org.freedesktop.login1.Manager",
+            member="PrepareForSleep",
+            path="/org/freedesktop/login1",
+        )
+        self._conn.send_and_get_reply(message_bus.AddMatch(rule), timeout=2)
+        self._stop = _StopPipe()
+        self._thread = threading.Thread(target=self._loop, name="sundown-sleep", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        poller = select.poll()
+        poller.register(self._conn.sock.fileno(), select.POLLIN)
+        poller.register(self._stop.r, select.POLLIN)
+        while True:
+            ready = {fd for fd, _ in poller.poll()}
+            if self._stop.r in ready:
+                return
+            try:
+                msg = self._conn.receive(timeout=1)
+            except Exception as exc:  # connection lost: the other detectors still cover us
+                log.warning("lost the system bus (%s); resume detection falls back to the clock timer", exc)
+                return
+            hdr = msg.header.fields
+            from jeepney import HeaderFields
+
+            if hdr.get(HeaderFields.member) == "PrepareForSleep" and msg.body == (False,):
+                self._on_wake("resume")
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=1)
+        self._conn.close()
+        self._stop.close()
+
+
+def start_detectors(on_wake: Callable[[str], None], env: dict[str, str] | None = None) -> list:
+    """Start every detector this machine supports; the first one can be re-armed."""
+    detectors: list = []
+    try:
+        detectors.append(ClockTimer(on_wake))
+    except (OSError, AttributeError) as exc:
+        log.info("no timerfd (%s); checking for clock jumps once a minute", exc)
+        detectors.append(DriftCheck(on_wake))
+    address = (env or {}).get("SUNDOWN_SYSTEM_BUS") or "SYSTEM"
+    try:
+        detectors.append(SleepWatch(on_wake, address))
+    except Exception as exc:  # no system bus (containers, macOS): the timer covers resume too
+        log.info("no logind sleep signal (%s); resume is caught by the clock timer", exc)
+    return detectors
