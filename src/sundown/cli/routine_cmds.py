@@ -1,9 +1,219 @@
-"""Commands: (to be written)."""
+"""Commands about the routine itself: init, check, next.
+
+They read only the config and the clock, so they must stay fast: no sqlite3,
+APScheduler, jeepney or plyer on their import path (a test checks it).
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta, timezone
+from typing import TYPE_CHECKING
+
+from sundown.errors import SundownError, UsageError
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from sundown.cli.context import Context
+    from sundown.plan import NightChanges, Occurrence
+    from sundown.routine import Routine
+
+DEFAULT_COUNT = 10
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    """Add this group's subcommands."""
+    """Add init, check and next."""
+    p = sub.add_parser(
+        "init",
+        parents=[common],
+        help="write the example config to the config path",
+        description="Write the example routine (the built-in default, keys commented) to the config path.",
+    )
+    p.add_argument("--force", action="store_true", help="overwrite an existing config file")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser(
+        "check",
+        parents=[common],
+        help="validate the config and print tonight's timeline",
+        description="Validate a config file (every problem at once, exit 78) and print tonight's timeline.",
+    )
+    p.add_argument("path", nargs="?", metavar="PATH", help="config file to check (default: the config path)")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser(
+        "next",
+        parents=[common],
+        help="list the next reminder occurrences",
+        description="The next N reminder occurrences at or after --from (default: now), in time order.",
+    )
+    p.add_argument(
+        "--count",
+        "-n",
+        type=int,
+        default=DEFAULT_COUNT,
+        metavar="N",
+        help=f"how many (default {DEFAULT_COUNT})",
+    )
+    p.add_argument(
+        "--from",
+        dest="start",
+        metavar="ISO",
+        help="start time, ISO 8601; without a UTC offset it is local to the routine's zone (default: now)",
+    )
+    p.add_argument("--json", action="store_true", help='JSON list of {"night", "reminder", "at", "title"}')
+    p.set_defaults(func=cmd_next)
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def night_changes(ctx: Context, first: date) -> Mapping[date, NightChanges]:
+    """Per-night changes (`tonight`, `skip`) from the night `first` on; none yet."""
+    return {}
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def fmt_offset(delta: timedelta) -> str:
+    """-1h30m, -45m, 0m, +15m: a reminder's time relative to bedtime."""
+    seconds = int(delta.total_seconds())
+    sign = "-" if seconds < 0 else "+" if seconds > 0 else ""
+    seconds = abs(seconds)
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    text = (f"{h}h" if h else "") + (f"{m}m" if m or not (h or s) else "") + (f"{s}s" if s else "")
+    return sign + text
+
+
+def zone_label(zone: ZoneInfo, routine: Routine) -> str:
+    name = zone.key or "local"
+    return f"{name} (from the config)" if routine.timezone else f"{name} (the system's zone)"
+
+
+def parse_start(text: str, zone: ZoneInfo) -> datetime:
+    """--from: ISO 8601; a naive time is a wall time in the routine's zone (gap and fold rules apply)."""
+    from sundown.plan import resolve
+
+    raw = text.strip()
+    if raw.endswith(("Z", "z")):
+        raw = raw[:-1] + "+00:00"
+    try:
+        when = datetime.fromisoformat(raw)
+    except ValueError:
+        try:
+            when = datetime.combine(date.fromisoformat(raw), datetime.min.time())
+        except ValueError:
+            raise UsageError(
+                f'--from: "{text}" is not an ISO 8601 time; write e.g. 2026-11-25T21:00 '
+                "(local to the routine's zone) or 2026-11-25T21:00+01:00"
+            ) from None
+    if when.tzinfo is None:
+        return resolve(when.date(), when.time(), zone)
+    return when
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+def cmd_init(ctx: Context) -> int:
+    from sundown.config import example_text
+    from sundown.paths import private_dir
+
+    path = ctx.paths.config
+    private_dir(path.parent)
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if ctx.args.force else os.O_EXCL)
+    try:
+        fd = os.open(path, flags, 0o600)
+    except FileExistsError:
+        raise SundownError(
+            f"{path} already exists; not overwriting it (use `sundown init --force` to replace it)"
+        ) from None
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        os.fchmod(f.fileno(), 0o600)
+        f.write(example_text())
+    ctx.print(f"wrote the example routine to {path}")
+    ctx.print("edit it, then run `sundown check` to validate it and see tonight's timeline")
+    return 0
+
+
+def cmd_check(ctx: Context) -> int:
+    from pathlib import Path
+
+    from sundown.config import LoadedConfig, load, zone_for
+    from sundown.plan import night_of, night_plan
+
+    if ctx.args.path:
+        path = Path(ctx.args.path)
+        routine = load(path)
+        loaded = LoadedConfig(routine, zone_for(routine), path)
+    else:
+        loaded = ctx.loaded
+    routine, zone = loaded.routine, loaded.zone
+    now = now_utc()
+    night = night_of(now, zone)
+    plan = night_plan(routine, night, zone, night_changes(ctx, night).get(night) or _no_changes())
+    source = f"{loaded.path}: OK" if loaded.path else "built-in default routine: OK"
+    ctx.print(source)
+    ctx.print(f"zone: {zone_label(zone, routine)}")
+    if plan is None:  # night_of always names an existing night; kept for type safety
+        return 0
+    bedtime = plan.bedtime
+    ctx.print(f"tonight ({night:%a %Y-%m-%d}): bedtime {bedtime:%H:%M}{' (skipped)' if plan.skipped else ''}")
+    width = max((len(o.reminder.id) for o in plan.occurrences), default=0)
+    for o in plan.occurrences:
+        mark = "  (skipped)" if o.skipped else ""
+        offset = fmt_offset(o.at - bedtime)
+        ctx.print(f"  {o.at:%H:%M}  {offset:>7}  {o.reminder.id:<{width}}  {o.reminder.title}{mark}")
+    not_tonight = [r.id for r in routine.reminders if not r.runs_on(night.weekday())]
+    if not_tonight:
+        ctx.print(f"  not on {night:%a} evenings: {', '.join(not_tonight)}")
+    if not routine.reminders:
+        ctx.print("  no reminders configured")
+    return 0
+
+
+def _no_changes() -> NightChanges:
+    from sundown.plan import NO_CHANGES
+
+    return NO_CHANGES
+
+
+def cmd_next(ctx: Context) -> int:
+    from sundown.plan import night_of, upcoming
+
+    count = ctx.args.count
+    if count < 0:
+        raise UsageError(f"--count: {count} is negative; give the number of occurrences to list, e.g. 5")
+    loaded = ctx.loaded
+    zone = loaded.zone
+    start = parse_start(ctx.args.start, zone) if ctx.args.start else now_utc()
+    changes = night_changes(ctx, night_of(start, zone) - timedelta(days=2))
+    found = upcoming(loaded.routine, zone, start, count, changes)
+    if ctx.args.json:
+        import json
+
+        ctx.print(json.dumps([as_json(o, zone) for o in found], indent=2, ensure_ascii=False))
+        return 0
+    if not found:
+        ctx.print("no upcoming reminders")
+        return 0
+    width = max(len(o.reminder.id) for o in found)
+    for o in found:
+        local = o.at.astimezone(zone)
+        ctx.print(f"{local:%a %Y-%m-%d %H:%M}  {o.reminder.id:<{width}}  {o.reminder.title}")
+    return 0
+
+
+def as_json(o: Occurrence, zone: ZoneInfo) -> dict[str, str]:
+    return {
+        "night": o.night.isoformat(),
+        "reminder": o.reminder.id,
+        "at": o.at.astimezone(zone).isoformat(timespec="seconds"),
+        "title": o.reminder.title,
+    }
