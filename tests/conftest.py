@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["desktop"]  # the private-desktop fixtures: desktop, bare_bus, fake_server
+
 REPO = Path(__file__).resolve().parent.parent
 
 

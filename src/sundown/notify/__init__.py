@@ -1,0 +1,99 @@
+"""Notification backends: what the daemon hands a reminder to (SPEC §4).
+
+This package is import-light on purpose: jeepney and plyer are imported only by
+the backend that needs them, when it is chosen, so CLI commands start fast.
+
+Threading contract: `on_action(key, action)` is called from a backend's receiver
+thread. It must return quickly and must not call `send()` on the same backend
+(the reply to that call would be read by the very thread it blocks): hand the
+event to the daemon's own queue or scheduler instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from sundown.errors import SundownError
+
+BACKENDS = ("auto", "dbus", "plyer", "console")
+URGENCIES = ("low", "normal", "critical")
+ACTIONS = ("done", "snooze", "dismissed")
+
+OnAction = Callable[[str, str], None]
+"""on_action(key, action), action in ACTIONS; called from a backend thread."""
+
+
+class NotifyError(SundownError):
+    """A notification could not be delivered; the message says why (the caller falls back)."""
+
+
+@dataclass(frozen=True)
+class Message:
+    """One notification. Sending the same `key` again replaces the earlier one."""
+
+    key: str  # what it stands for: "2026-11-25/magnesium", "late/2026-11-25"
+    title: str
+    body: str = ""
+    urgency: str = "normal"  # low | normal | critical
+    actions: bool = True  # offer Done / Snooze buttons where the server can
+
+    def __post_init__(self) -> None:
+        if self.urgency not in URGENCIES:
+            raise ValueError(f"urgency {self.urgency!r} is not one of {', '.join(URGENCIES)}")
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """What `sundown doctor` shows about the notification server."""
+
+    name: str
+    vendor: str
+    version: str
+    spec_version: str
+    capabilities: tuple[str, ...]
+
+
+class Backend(Protocol):
+    name: str
+
+    def send(self, message: Message) -> None:
+        """Deliver `message` or raise NotifyError."""
+
+    def withdraw(self, key: str) -> None:
+        """Take back the notification shown for `key`; a no-op where unsupported or already gone."""
+
+    def close(self) -> None:
+        """Stop threads and close connections; returns within about 0.5 s."""
+
+
+def choose(name: str, on_action: OnAction, env: Mapping[str, str]) -> Backend:
+    """The backend called `name` ("auto" | "dbus" | "plyer" | "console").
+
+    Construction never talks to the desktop; failures surface on `send()`.
+    """
+    if name == "dbus":
+        from sundown.notify.dbus import DBusBackend
+
+        return DBusBackend(on_action, env)
+    if name == "plyer":
+        from sundown.notify.plyer_backend import PlyerBackend
+
+        return PlyerBackend(env)
+    if name == "console":
+        from sundown.notify.console import ConsoleBackend
+
+        return ConsoleBackend()
+    if name == "auto":
+        from sundown.notify.auto import AutoBackend
+
+        return AutoBackend.default(on_action, env)
+    raise ValueError(f"unknown notification backend {name!r}; use one of {', '.join(BACKENDS)}")
+
+
+def server_info(env: Mapping[str, str], timeout: float = 2.5) -> ServerInfo:
+    """Ask the session bus's notification server who it is; NotifyError says what is missing."""
+    from sundown.notify.dbus import server_info as dbus_server_info
+
+    return dbus_server_info(env, timeout=timeout)

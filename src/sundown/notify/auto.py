@@ -1,0 +1,81 @@
+"""`auto`: dbus when a notification server answers, else plyer when it works, else console.
+
+Each send starts again from the top, so a server that went away (or answered
+with errors) is tried again on the next reminder, while the reminder in hand
+falls back and is never lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+
+from sundown.notify import Backend, Message, NotifyError, OnAction
+
+log = logging.getLogger(__name__)
+
+REMEMBERED_KEYS = 256  # which backend showed a key matters for the latest few reminders only
+
+
+class AutoBackend:
+    name = "auto"
+
+    def __init__(self, backends: Sequence[Backend]) -> None:
+        if not backends:
+            raise ValueError("auto needs at least one backend")
+        self._backends = tuple(backends)
+        self._lock = threading.Lock()
+        self._delivered: dict[str, Backend] = {}  # key -> the backend that showed it
+        self.last_backend: str | None = None  # which backend delivered the last message (for the log)
+        self.last_errors: tuple[str, ...] = ()  # why the ones before it did not, "dbus: reason"
+
+    @classmethod
+    def default(cls, on_action: OnAction, env: Mapping[str, str]) -> AutoBackend:
+        from sundown.notify.console import ConsoleBackend
+        from sundown.notify.dbus import DBusBackend
+        from sundown.notify.plyer_backend import PlyerBackend
+
+        return cls([DBusBackend(on_action, env), PlyerBackend(env), ConsoleBackend()])
+
+    def send(self, message: Message) -> None:
+        errors: list[str] = []
+        with self._lock:
+            for backend in self._backends:
+                try:
+                    backend.send(message)
+                except NotifyError as e:
+                    errors.append(f"{backend.name}: {e}")
+                    log.info("%s could not deliver %s: %s", backend.name, message.key, e)
+                    continue
+                previous = self._delivered.get(message.key)
+                if previous is not None and previous is not backend:
+                    # The earlier one is not replaced by this backend's copy: take it back where we can.
+                    _withdraw_quietly(previous, message.key)
+                self._delivered.pop(message.key, None)
+                self._delivered[message.key] = backend  # re-inserted: dict order is recency
+                while len(self._delivered) > REMEMBERED_KEYS:
+                    del self._delivered[next(iter(self._delivered))]
+                self.last_backend = backend.name
+                self.last_errors = tuple(errors)
+                return
+        self.last_backend = None
+        self.last_errors = tuple(errors)
+        raise NotifyError("no backend could deliver the notification: " + "; ".join(errors))
+
+    def withdraw(self, key: str) -> None:
+        with self._lock:
+            backend = self._delivered.pop(key, None)
+        if backend is not None:
+            _withdraw_quietly(backend, key)
+
+    def close(self) -> None:
+        for backend in self._backends:
+            backend.close()
+
+
+def _withdraw_quietly(backend: Backend, key: str) -> None:
+    try:
+        backend.withdraw(key)
+    except NotifyError as e:
+        log.info("%s could not withdraw %s: %s", backend.name, key, e)

@@ -1,0 +1,378 @@
+"""freedesktop notifications over the session bus, with Done / Snooze buttons (jeepney).
+
+One bus connection is kept open between sends so that the server's signals
+(ActionInvoked, NotificationClosed) reach us. Its receiver thread blocks on the
+socket and never wakes up by itself; when the bus goes away the thread ends and
+the next `send()` connects again. Every call has a timeout: a hung server makes
+`send()` raise NotifyError, it never blocks the daemon.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import os
+import string
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from pathlib import Path
+
+from jeepney import DBusAddress, HeaderFields, MatchRule, Message, MessageType, new_method_call
+from jeepney.bus import get_bus
+from jeepney.bus_messages import message_bus
+from jeepney.io.blocking import prep_socket
+from jeepney.io.threading import DBusConnection, ReceiveStopped
+from jeepney.wrappers import DBusErrorResponse
+
+from sundown.notify import Message as Notification
+from sundown.notify import NotifyError, OnAction, ServerInfo
+
+log = logging.getLogger(__name__)
+
+BUS_NAME = "org.freedesktop.Notifications"
+OBJECT_PATH = "/org/freedesktop/Notifications"
+NOTIFICATIONS = DBusAddress(OBJECT_PATH, bus_name=BUS_NAME, interface=BUS_NAME)
+DEFAULT_TIMEOUT = 2.5
+
+URGENCY_BYTE = {"low": 0, "normal": 1, "critical": 2}
+# Spec: NotificationClosed reason 1 expired, 2 dismissed by the user, 3 CloseNotification, 4 undefined.
+CLOSED_BY_USER = 2
+ACTION_MEANING = {"default": "done", "done": "done", "snooze": "snooze"}
+NO_SERVER_ERRORS = (
+    "org.freedesktop.DBus.Error.ServiceUnknown",
+    "org.freedesktop.DBus.Error.NameHasNoOwner",
+    "org.freedesktop.DBus.Error.Spawn.ServiceNotFound",
+)
+
+
+def bus_address(env: Mapping[str, str]) -> str:
+    """The session bus address: DBUS_SESSION_BUS_ADDRESS, else the systemd user bus socket."""
+    address = env.get("DBUS_SESSION_BUS_ADDRESS", "").strip()
+    if address:
+        return address
+    runtime = env.get("XDG_RUNTIME_DIR")
+    if runtime and (Path(runtime) / "bus").is_socket():
+        return "unix:path=" + _escape_address(str(Path(runtime) / "bus"))
+    raise NotifyError(
+        "no session bus: DBUS_SESSION_BUS_ADDRESS is not set and $XDG_RUNTIME_DIR/bus does not exist"
+    )
+
+
+def _escape_address(value: str) -> str:
+    safe = set(string.ascii_letters + string.digits + "-_/.\\*")
+    return "".join(c if c in safe else "".join(f"%{b:02x}" for b in c.encode()) for c in value)
+
+
+class _Connection(DBusConnection):
+    def close(self) -> None:
+        super().close()
+        # jeepney leaves its interrupt pipe open; a reconnecting daemon would leak two fds each time.
+        for fd in (self._stop_r, self._stop_w):
+            try:
+                os.close(fd)
+            except OSError as e:
+                log.debug("closing interrupt pipe: %s", e)
+
+
+class _Link:
+    """One live bus connection and the thread that reads it: replies to futures, signals to a callback."""
+
+    def __init__(self, address: str, timeout: float, on_signal: Callable[[Message], None] | None) -> None:
+        try:
+            sock = prep_socket(get_bus(address), timeout=timeout)
+        except RuntimeError as e:  # jeepney: unsupported transport, e.g. tcp:
+            raise NotifyError(f"cannot use the session bus address {address!r}: {e}") from e
+        except (OSError, ValueError) as e:  # TimeoutError is an OSError
+            raise NotifyError(f"cannot reach the session bus at {address}: {e}") from e
+        self.conn = _Connection(sock)
+        self.timeout = timeout
+        self.alive = True
+        self._on_signal = on_signal
+        self._pending: dict[int, tuple[Future[Message], Callable[[Message], None] | None]] = {}
+        self._lock = threading.Lock()
+        self._stopping = False
+        self.thread = threading.Thread(target=self._receive, name="sundown-dbus", daemon=True)
+        self.thread.start()
+        try:
+            self.unique_name = self.call(message_bus.Hello()).body[0]
+        except NotifyError:
+            self.close()
+            raise
+
+    def call(self, msg: Message, on_reply: Callable[[Message], None] | None = None) -> Message:
+        """Send a method call and wait for its reply; `on_reply` runs in the receiver thread first."""
+        if not self.alive:
+            raise NotifyError("lost the connection to the session bus")
+        serial = next(self.conn.outgoing_serial)
+        future: Future[Message] = Future()
+        with self._lock:
+            self._pending[serial] = (future, on_reply)
+        try:
+            self.conn.send(msg, serial=serial)
+            reply = future.result(timeout=self.timeout)
+        except FutureTimeout as e:
+            raise NotifyError(f"no answer on the session bus within {self.timeout:g} s") from e
+        except (OSError, ConnectionError) as e:
+            self.alive = False
+            raise NotifyError(f"lost the connection to the session bus: {e}") from e
+        finally:
+            with self._lock:
+                self._pending.pop(serial, None)
+        if reply.header.message_type is MessageType.error:
+            raise DBusErrorResponse(reply)
+        return reply
+
+    def send(self, msg: Message) -> None:
+        self.conn.send(msg)
+
+    def _receive(self) -> None:
+        reason: BaseException | None = None
+        try:
+            while True:
+                msg = self.conn.receive()  # blocks on the socket and the interrupt pipe, no timeout
+                self._dispatch(msg)
+        except ReceiveStopped:
+            reason = None
+        except (OSError, ValueError) as e:  # bus gone, or garbage on the socket
+            reason = e
+        finally:
+            self.alive = False
+            with self._lock:
+                pending = list(self._pending.values())
+                self._pending.clear()
+            for future, _ in pending:
+                if not future.done():
+                    future.set_exception(ConnectionError(f"bus connection closed: {reason}"))
+            if reason is not None and not self._stopping:
+                log.info("session bus connection lost: %s", reason)
+
+    def _dispatch(self, msg: Message) -> None:
+        kind = msg.header.message_type
+        if kind in (MessageType.method_return, MessageType.error):
+            serial = msg.header.fields.get(HeaderFields.reply_serial)
+            with self._lock:
+                entry = self._pending.get(serial) if isinstance(serial, int) else None
+            if entry is None:
+                return  # the reply to a call that timed out
+            future, on_reply = entry
+            if on_reply is not None and kind is MessageType.method_return:
+                on_reply(msg)
+            if not future.done():
+                future.set_result(msg)
+        elif kind is MessageType.signal and self._on_signal is not None:
+            self._on_signal(msg)
+
+    def close(self) -> None:
+        self._stopping = True
+        self.conn.interrupt()
+        if self.thread is not threading.current_thread():
+            self.thread.join(timeout=0.4)
+        self.conn.close()
+        self.alive = False
+
+
+def _sender(msg: Message) -> str | None:
+    sender = msg.header.fields.get(HeaderFields.sender)
+    return sender if isinstance(sender, str) else None
+
+
+def _explain(error: DBusErrorResponse) -> NotifyError:
+    if error.name in NO_SERVER_ERRORS:
+        return NotifyError("no notification server is running on the session bus")
+    detail = f": {error.data[0]}" if error.data and isinstance(error.data[0], str) else ""
+    return NotifyError(f"the notification server answered with an error: {error.name}{detail}")
+
+
+def server_info(env: Mapping[str, str], timeout: float = DEFAULT_TIMEOUT) -> ServerInfo:
+    """Who answers org.freedesktop.Notifications, and what it can do (for `sundown doctor`)."""
+    link = _Link(bus_address(env), timeout, None)
+    try:
+        name, vendor, version, spec = link.call(new_method_call(NOTIFICATIONS, "GetServerInformation")).body
+        caps = link.call(new_method_call(NOTIFICATIONS, "GetCapabilities")).body[0]
+    except DBusErrorResponse as e:
+        raise _explain(e) from e
+    finally:
+        link.close()
+    return ServerInfo(name, vendor, version, spec, tuple(caps))
+
+
+class DBusBackend:
+    """Notify over org.freedesktop.Notifications; believes only the server's own signals."""
+
+    name = "dbus"
+
+    def __init__(self, on_action: OnAction, env: Mapping[str, str], timeout: float = DEFAULT_TIMEOUT) -> None:
+        self._on_action = on_action
+        self._env = dict(env)
+        self._timeout = timeout
+        self._call_lock = threading.Lock()  # one send/withdraw at a time
+        self._lock = threading.Lock()  # guards everything below; shared with the receiver thread
+        self._link: _Link | None = None
+        self._owner: str | None = None  # unique bus name of the notification server
+        self._ids: dict[str, int] = {}  # key -> notification id (for replaces_id and withdraw)
+        self._keys: dict[int, str] = {}  # notification id -> key (for signals)
+        self._closed = False
+
+    # -- the caller's side -------------------------------------------------
+
+    def send(self, message: Notification) -> None:
+        self._refuse_from_receiver()
+        with self._call_lock:
+            link = self._connect()
+            try:
+                caps = set(
+                    link.call(new_method_call(NOTIFICATIONS, "GetCapabilities"), self._note_owner).body[0]
+                )
+                with self._lock:
+                    replaces = self._ids.get(message.key, 0)
+                link.call(
+                    self._notify_call(message, caps, replaces), lambda r: self._remember(message.key, r)
+                )
+            except DBusErrorResponse as e:
+                raise _explain(e) from e
+
+    def withdraw(self, key: str) -> None:
+        self._refuse_from_receiver()
+        with self._call_lock, self._lock:
+            nid = self._ids.get(key)
+            link = self._link
+        if nid is None or link is None or not link.alive:
+            return  # never shown, already closed, or gone with the server
+        try:
+            link.call(new_method_call(NOTIFICATIONS, "CloseNotification", "u", (nid,)))
+        except (NotifyError, DBusErrorResponse) as e:
+            # Nothing left to do: the server is gone or busy, and so, most likely, is the notification.
+            log.info("could not withdraw notification %s (%s): %s", nid, key, e)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            link, self._link = self._link, None
+        if link is not None:
+            link.close()
+
+    def _refuse_from_receiver(self) -> None:
+        if threading.current_thread().name == "sundown-dbus":
+            raise RuntimeError("on_action must not call the D-Bus backend; hand the event to another thread")
+
+    def _connect(self) -> _Link:
+        with self._lock:
+            if self._closed:
+                raise NotifyError("the D-Bus backend is closed")
+            if self._link is not None and self._link.alive:
+                return self._link
+            self._link = None
+            self._forget_all()
+        link = _Link(bus_address(self._env), self._timeout, self._on_signal)
+        try:
+            for rule in (
+                MatchRule(type="signal", sender=BUS_NAME, interface=BUS_NAME, path=OBJECT_PATH),
+                _owner_rule(),
+            ):
+                link.call(message_bus.AddMatch(rule))
+        except (NotifyError, DBusErrorResponse) as e:
+            link.close()
+            raise NotifyError(f"cannot subscribe to notification signals: {e}") from e
+        with self._lock:
+            if self._closed:
+                link.close()
+                raise NotifyError("the D-Bus backend is closed")
+            self._link = link
+        return link
+
+    def _notify_call(self, message: Notification, caps: set[str], replaces: int) -> Message:
+        body = html.escape(message.body, quote=False) if "body-markup" in caps else message.body
+        actions = ["default", "Done"]
+        if message.actions and "actions" in caps:
+            actions += ["done", "Done", "snooze", "Snooze"]
+        hints = {
+            "urgency": ("y", URGENCY_BYTE[message.urgency]),
+            "desktop-entry": ("s", "sundown"),
+        }
+        # The summary is plain text by the spec: escaping it would show "&amp;" on GNOME and dunst.
+        args = ("sundown", replaces, "", message.title, body, actions, hints, 0)
+        return new_method_call(NOTIFICATIONS, "Notify", "susssasa{sv}i", args)
+
+    # -- the receiver thread's side -----------------------------------------
+
+    def _note_owner(self, reply: Message) -> None:
+        sender = _sender(reply)
+        with self._lock:
+            if sender != self._owner:
+                self._forget_all()
+                self._owner = sender
+
+    def _remember(self, key: str, reply: Message) -> None:
+        """Runs in the receiver thread before send() returns, so a quick click is never missed."""
+        self._note_owner(reply)
+        nid = reply.body[0]
+        with self._lock:
+            old = self._ids.get(key)
+            if old is not None and old != nid:
+                self._keys.pop(old, None)
+            self._ids[key] = nid
+            self._keys[nid] = key
+
+    def _forget_all(self) -> None:
+        self._ids.clear()
+        self._keys.clear()
+
+    def _on_signal(self, msg: Message) -> None:
+        fields = msg.header.fields
+        member = fields.get(HeaderFields.member)
+        sender = _sender(msg)
+        if fields.get(HeaderFields.interface) == "org.freedesktop.DBus":
+            if member == "NameOwnerChanged" and sender == "org.freedesktop.DBus" and msg.body[0] == BUS_NAME:
+                with self._lock:  # a new (or no) server: the old one's notifications are gone
+                    self._forget_all()
+                    self._owner = msg.body[2] or None
+            return
+        if fields.get(HeaderFields.interface) != BUS_NAME or fields.get(HeaderFields.path) != OBJECT_PATH:
+            return
+        meaning: str | None = None
+        with self._lock:
+            if sender is None or sender != self._owner:
+                log.warning(
+                    "ignored %s from %s: not the notification server (%s)", member, sender, self._owner
+                )
+                return
+            if member == "ActionInvoked" and len(msg.body) == 2:
+                nid, action = msg.body
+                meaning = ACTION_MEANING.get(action)
+            elif member == "NotificationClosed" and len(msg.body) == 2:
+                nid, reason = msg.body
+                meaning = "dismissed" if reason == CLOSED_BY_USER else None
+            else:
+                return
+            # Forget the id on any action too: dunst sends no NotificationClosed after one, and
+            # GNOME follows an action with "closed by user", which must not count as dismissed.
+            key = self._keys.pop(nid, None)
+            if key is not None and self._ids.get(key) == nid:
+                del self._ids[key]
+            link = self._link
+        if key is None or meaning is None:
+            return
+        if member == "ActionInvoked" and link is not None:
+            # Acted on, so it should go; dunst leaves it on screen. Not waited for: this is the
+            # thread that would read the reply. The NotificationClosed that follows is ignored.
+            try:
+                link.send(new_method_call(NOTIFICATIONS, "CloseNotification", "u", (nid,)))
+            except OSError as e:
+                log.info("could not close notification %s after its action: %s", nid, e)
+        try:
+            self._on_action(key, meaning)
+        except Exception:
+            log.exception("on_action(%r, %r) failed", key, meaning)
+
+
+def _owner_rule() -> MatchRule:
+    rule = MatchRule(
+        type="signal",
+        sender="org.freedesktop.DBus",
+        interface="org.freedesktop.DBus",
+        member="NameOwnerChanged",
+    )
+    rule.add_arg_condition(0, BUS_NAME)
+    return rule

@@ -1,0 +1,510 @@
+"""A private desktop for notification tests: dbus-daemon, Xvfb, dunst, a bus monitor, fake servers.
+
+Fixtures (loaded for every test module through `pytest_plugins` in conftest.py):
+- `desktop`: a private session bus + Xvfb + dunst. `desktop.env` has DBUS_SESSION_BUS_ADDRESS,
+  DISPLAY and XDG_RUNTIME_DIR; `desktop.monitor` records every org.freedesktop.Notifications
+  call and signal on the bus with its exact arguments and arrival time.
+- `bare_bus`: the same bus and monitor with no notification server at all.
+- `fake_server`: a factory for a jeepney notification server on `bare_bus`, for what dunst
+  cannot do (no "actions" capability, error replies, slow replies, arbitrary signals).
+
+Nothing here touches the real session: the bus has no service directories, so nothing is
+activated behind the test's back. Every process runs in its own process group and is killed
+with it. With SUNDOWN_REQUIRE_E2E=1 (CI) a missing binary fails the test instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jeepney import DBusAddress, HeaderFields, MessageType, new_error, new_method_call, new_method_return
+from jeepney import Message as DBusMessage
+from jeepney.bus_messages import message_bus
+from jeepney.io.blocking import open_dbus_connection as open_blocking
+from jeepney.io.threading import DBusConnection, ReceiveStopped, open_dbus_connection
+from jeepney.wrappers import new_signal
+
+NOTIFICATIONS = "org.freedesktop.Notifications"
+NOTIFICATIONS_PATH = "/org/freedesktop/Notifications"
+
+BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path={socket}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"""
+
+# dmenu stand-in for dunst's context menu: picks the entry that mentions Snooze.
+PICK_SNOOZE = """#!/bin/sh
+grep -i -m1 snooze
+"""
+
+DUNSTRC = """[global]
+    font = Monospace 8
+    markup = full
+    format = "%s\\n%b"
+    idle_threshold = 0
+    show_indicators = no
+    history_length = 50
+    dmenu = {dmenu}
+    browser = /bin/true
+[urgency_low]
+    timeout = 0
+[urgency_normal]
+    timeout = 0
+[urgency_critical]
+    timeout = 0
+"""
+
+
+def require(binary: str) -> str:
+    """The path of `binary`; skip the test without it (fail under SUNDOWN_REQUIRE_E2E=1)."""
+    path = shutil.which(binary)
+    if path is None:
+        message = f"{binary} is not installed (apt-get install dbus dunst xvfb libnotify-bin)"
+        if os.environ.get("SUNDOWN_REQUIRE_E2E") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
+    """Poll `predicate` until it returns something truthy (tests only; the daemon never polls)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.02)
+
+
+def _kill_group(proc: subprocess.Popen[Any], grace: float = 2.0) -> None:
+    if proc.stdout is not None:
+        proc.stdout.close()
+    if proc.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@dataclass
+class Observed:
+    """One message on the bus seen by the monitor."""
+
+    kind: str  # "call" | "signal" | "return" | "error"
+    member: str | None
+    args: tuple[Any, ...]
+    sender: str | None
+    destination: str | None
+    at: float  # time.monotonic() when the monitor read it
+    serial: int = 0
+    reply_serial: int | None = None
+
+
+@dataclass
+class NotifyCall:
+    """The arguments of one org.freedesktop.Notifications.Notify call, decoded."""
+
+    app_name: str
+    replaces_id: int
+    icon: str
+    summary: str
+    body: str
+    actions: list[str]
+    hints: dict[str, Any]  # variant values unwrapped: {"urgency": 1, "desktop-entry": "sundown"}
+    expire_timeout: int
+    sender: str | None
+    at: float
+
+    @property
+    def urgency(self) -> int | None:
+        return self.hints.get("urgency")
+
+    @property
+    def action_pairs(self) -> dict[str, str]:
+        return dict(zip(self.actions[::2], self.actions[1::2], strict=True))
+
+
+class Monitor:
+    """A BecomeMonitor connection that records Notifications traffic (calls, signals, replies)."""
+
+    def __init__(self, address: str) -> None:
+        self._conn = open_dbus_connection(address)
+        rules = [f"interface='{NOTIFICATIONS}'", "type='method_return'", "type='error'"]
+        become = new_method_call(
+            DBusAddress("/org/freedesktop/DBus", "org.freedesktop.DBus", "org.freedesktop.DBus.Monitoring"),
+            "BecomeMonitor",
+            "asu",
+            (rules, 0),
+        )
+        self._conn.send(become)
+        self.seen: list[Observed] = []
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="test-monitor", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        kinds = {
+            MessageType.method_call: "call",
+            MessageType.signal: "signal",
+            MessageType.method_return: "return",
+            MessageType.error: "error",
+        }
+        try:
+            while True:
+                msg = self._conn.receive()
+                f = msg.header.fields
+                obs = Observed(
+                    kinds[msg.header.message_type],
+                    f.get(HeaderFields.member),
+                    tuple(msg.body),
+                    f.get(HeaderFields.sender),
+                    f.get(HeaderFields.destination),
+                    time.monotonic(),
+                    msg.header.serial,
+                    f.get(HeaderFields.reply_serial),
+                )
+                with self._lock:
+                    self.seen.append(obs)
+        except (ReceiveStopped, OSError, ValueError):
+            return
+
+    def snapshot(self) -> list[Observed]:
+        with self._lock:
+            return list(self.seen)
+
+    def calls(self, member: str) -> list[Observed]:
+        return [o for o in self.snapshot() if o.kind == "call" and o.member == member]
+
+    def notify_calls(self) -> list[NotifyCall]:
+        out = []
+        for o in self.calls("Notify"):
+            app, replaces, icon, summary, body, actions, hints, expire = o.args
+            plain = {k: v[1] for k, v in hints.items()}
+            out.append(
+                NotifyCall(app, replaces, icon, summary, body, list(actions), plain, expire, o.sender, o.at)
+            )
+        return out
+
+    def wait_notify(self, count: int = 1, timeout: float = 5.0) -> list[NotifyCall]:
+        """All Notify calls once at least `count` have been seen."""
+        return wait_until(
+            lambda: (calls := self.notify_calls()) and len(calls) >= count and calls,
+            timeout,
+            f"{count} Notify call(s)",
+        )
+
+    def reply_to(self, call_serial: int, sender: str | None) -> Observed | None:
+        for o in self.snapshot():
+            if o.kind in ("return", "error") and o.reply_serial == call_serial and o.destination == sender:
+                return o
+        return None
+
+    def close(self) -> None:
+        self._conn.interrupt()
+        self._thread.join(timeout=2)
+        self._conn.close()
+
+
+@dataclass
+class Desktop:
+    """Processes and environment of one private session. Helpers raise on failure."""
+
+    root: Path
+    env: dict[str, str] = field(default_factory=dict)
+    procs: dict[str, subprocess.Popen[Any]] = field(default_factory=dict)
+    monitor: Monitor | None = None
+    dunstrc: Path | None = None
+
+    @property
+    def address(self) -> str:
+        return self.env["DBUS_SESSION_BUS_ADDRESS"]
+
+    @property
+    def bus_socket(self) -> Path:
+        return Path(self.env["XDG_RUNTIME_DIR"]) / "bus"
+
+    # -- processes -----------------------------------------------------------
+
+    def _spawn(self, name: str, argv: Sequence[str], **kw: Any) -> subprocess.Popen[Any]:
+        log = open(self.root / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it
+        try:
+            proc = subprocess.Popen(
+                list(argv), env=self.env, start_new_session=True, stderr=log, stdin=subprocess.DEVNULL, **kw
+            )
+        finally:
+            log.close()
+        self.procs[name] = proc
+        return proc
+
+    def start_bus(self) -> None:
+        require("dbus-daemon")
+        config = self.root / "bus.conf"
+        config.write_text(BUS_CONFIG.format(socket=self.bus_socket))
+        self.bus_socket.unlink(missing_ok=True)
+        proc = self._spawn(
+            "dbus-daemon",
+            ["dbus-daemon", f"--config-file={config}", "--nofork", "--print-address=1"],
+            stdout=subprocess.PIPE,
+        )
+        assert proc.stdout is not None
+        address = proc.stdout.readline().decode().strip()
+        if not address:
+            raise AssertionError(f"dbus-daemon did not start: {self.log('dbus-daemon')}")
+        self.env["DBUS_SESSION_BUS_ADDRESS"] = address
+
+    def kill_bus(self) -> None:
+        """The session bus dies (every client connection drops)."""
+        _kill_group(self.procs.pop("dbus-daemon"))
+
+    def start_x(self) -> None:
+        require("Xvfb")
+        read_fd, write_fd = os.pipe()
+        try:
+            self._spawn(
+                "Xvfb",
+                ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "800x600x24", "-nolisten", "tcp"],
+                pass_fds=(write_fd,),
+                stdout=subprocess.DEVNULL,
+            )
+            os.close(write_fd)
+            write_fd = -1
+            with os.fdopen(read_fd, "rb", closefd=True) as pipe:
+                read_fd = -1
+                number = pipe.readline().decode().strip()
+        finally:
+            for fd in (read_fd, write_fd):
+                if fd >= 0:
+                    os.close(fd)
+        if not number:
+            raise AssertionError(f"Xvfb did not start: {self.log('Xvfb')}")
+        self.env["DISPLAY"] = f":{number}"
+
+    def start_server(self) -> None:
+        """Start dunst on this bus and display; returns once it owns org.freedesktop.Notifications."""
+        require("dunst")
+        if self.dunstrc is None:
+            pick = self.root / "pick-snooze"
+            pick.write_text(PICK_SNOOZE)
+            pick.chmod(0o755)
+            self.dunstrc = self.root / "dunstrc"
+            self.dunstrc.write_text(DUNSTRC.format(dmenu=pick))
+        self._spawn("dunst", ["dunst", "-config", str(self.dunstrc)], stdout=subprocess.DEVNULL)
+        wait_until(lambda: self.name_owner(NOTIFICATIONS), 10, "dunst to own org.freedesktop.Notifications")
+
+    def kill_server(self) -> None:
+        """dunst dies (SIGKILL): its bus name and notifications are gone."""
+        proc = self.procs.pop("dunst")
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+        wait_until(
+            lambda: not self.name_owner(NOTIFICATIONS), 5, "org.freedesktop.Notifications to be released"
+        )
+
+    def log(self, name: str) -> str:
+        path = self.root / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def close(self) -> None:
+        if self.monitor is not None:
+            self.monitor.close()
+        for proc in reversed(list(self.procs.values())):
+            _kill_group(proc)
+        self.procs.clear()
+
+    # -- the bus -------------------------------------------------------------
+
+    def name_owner(self, name: str) -> str | None:
+        """The unique name owning `name` now, or None."""
+        with open_blocking(self.address) as conn:
+            reply = conn.send_and_get_reply(message_bus.GetNameOwner(name), timeout=2)
+        return reply.body[0] if reply.header.message_type is MessageType.method_return else None
+
+    def send_signal(
+        self, member: str, signature: str, body: tuple[Any, ...], destination: str | None = None
+    ) -> str:
+        """Emit a Notifications signal from a connection of our own (not the server); returns our name."""
+        emitter = DBusAddress(NOTIFICATIONS_PATH, interface=NOTIFICATIONS)
+        with open_blocking(self.address) as conn:
+            msg = new_signal(emitter, member, signature, body)
+            if destination is not None:
+                msg.header.fields[HeaderFields.destination] = destination
+            conn.send(msg)
+            # A round trip to the bus makes sure the signal has left before we close.
+            conn.send_and_get_reply(message_bus.GetId(), timeout=2)
+            return str(conn.unique_name)
+
+    # -- dunst ---------------------------------------------------------------
+
+    def dunstctl(self, *args: str) -> str:
+        require("dunstctl")
+        proc = subprocess.run(["dunstctl", *args], env=self.env, capture_output=True, text=True, timeout=10)
+        if proc.returncode != 0:
+            raise AssertionError(f"dunstctl {' '.join(args)} -> {proc.returncode}: {proc.stderr}")
+        return proc.stdout
+
+    def displayed(self) -> int:
+        return int(self.dunstctl("count", "displayed").strip())
+
+    def history(self) -> list[dict[str, Any]]:
+        """dunst's history (closed notifications), newest first, values unwrapped."""
+        data = json.loads(self.dunstctl("history"))["data"][0]
+        return [{k: v["data"] for k, v in item.items()} for item in data]
+
+
+def _desktop(tmp_path: Path, with_x: bool, with_server: bool) -> Iterator[Desktop]:
+    runtime = tmp_path / "desktop-run"
+    runtime.mkdir(mode=0o700)
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DBUS_", "XDG_", "DISPLAY", "WAYLAND_"))}
+    desk = Desktop(tmp_path, env={**base, "XDG_RUNTIME_DIR": str(runtime), "HOME": str(tmp_path)})
+    try:
+        desk.start_bus()
+        desk.monitor = Monitor(desk.address)
+        if with_x:
+            desk.start_x()
+        if with_server:
+            desk.start_server()
+        yield desk
+    finally:
+        desk.close()
+
+
+@pytest.fixture
+def desktop(tmp_path: Path) -> Iterator[Desktop]:
+    """A private session bus, Xvfb and dunst."""
+    yield from _desktop(tmp_path, with_x=True, with_server=True)
+
+
+@pytest.fixture
+def bare_bus(tmp_path: Path) -> Iterator[Desktop]:
+    """A private session bus with no notification server on it."""
+    yield from _desktop(tmp_path, with_x=False, with_server=False)
+
+
+class FakeServer:
+    """A notification server written with jeepney, for the cases dunst cannot produce.
+
+    `capabilities` is what GetCapabilities answers; `delay` holds every reply back;
+    `error` (a D-Bus error name) answers Notify with that error. Notify calls are kept
+    in `notified` as (id, args).
+    """
+
+    def __init__(
+        self,
+        address: str,
+        capabilities: Sequence[str] = ("actions", "body", "body-markup"),
+        delay: float = 0.0,
+        error: str | None = None,
+    ) -> None:
+        self.capabilities = list(capabilities)
+        self.delay = delay
+        self.error = error
+        self.notified: list[tuple[int, tuple[Any, ...]]] = []
+        self.closed: list[int] = []
+        self._next_id = 1
+        self._stop = threading.Event()
+        self.conn: DBusConnection = open_dbus_connection(address)
+        # Own the name before the thread starts reading, so the reply is ours to read.
+        request = message_bus.RequestName(NOTIFICATIONS, 4)  # DO_NOT_QUEUE
+        serial = next(self.conn.outgoing_serial)
+        self.conn.send(request, serial=serial)
+        while True:  # NameAcquired may come first
+            reply = self.conn.receive(timeout=5)
+            if reply.header.fields.get(HeaderFields.reply_serial) == serial:
+                break
+        assert reply.body == (1,), f"could not own {NOTIFICATIONS}: {reply.body}"
+        self.unique_name = str(self.conn.unique_name)
+        self._thread = threading.Thread(target=self._run, name="fake-notification-server", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                msg = self.conn.receive()
+                if msg.header.message_type is MessageType.method_call:
+                    self._answer(msg)
+        except (ReceiveStopped, OSError, ValueError):
+            return
+
+    def _answer(self, msg: DBusMessage) -> None:
+        member = msg.header.fields.get(HeaderFields.member)
+        if self.delay and self._stop.wait(self.delay):
+            return
+        if member == "GetCapabilities":
+            reply = new_method_return(msg, "as", (self.capabilities,))
+        elif member == "GetServerInformation":
+            reply = new_method_return(msg, "ssss", ("fake", "sundown tests", "0.1", "1.2"))
+        elif member == "Notify":
+            if self.error:
+                reply = new_error(msg, self.error, "s", ("the fake server refuses",))
+            else:
+                nid = msg.body[1] or self._next_id
+                if nid == self._next_id:
+                    self._next_id += 1
+                self.notified.append((nid, tuple(msg.body)))
+                reply = new_method_return(msg, "u", (nid,))
+        elif member == "CloseNotification":
+            self.closed.append(msg.body[0])
+            reply = new_method_return(msg)
+            self.conn.send(reply)
+            self.emit("NotificationClosed", "uu", (msg.body[0], 3))
+            return
+        else:
+            reply = new_error(msg, "org.freedesktop.DBus.Error.UnknownMethod", "s", (str(member),))
+        self.conn.send(reply)
+
+    def emit(self, member: str, signature: str, body: tuple[Any, ...]) -> None:
+        """A signal from the server itself, broadcast as real servers do."""
+        emitter = DBusAddress(NOTIFICATIONS_PATH, interface=NOTIFICATIONS)
+        self.conn.send(new_signal(emitter, member, signature, body))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.conn.interrupt()
+        self._thread.join(timeout=2)
+        self.conn.close()
+
+
+@pytest.fixture
+def fake_server(bare_bus: Desktop) -> Iterator[Callable[..., FakeServer]]:
+    """`fake_server(capabilities=..., delay=..., error=...)` starts a FakeServer on `bare_bus`."""
+    servers: list[FakeServer] = []
+
+    def start(**kw: Any) -> FakeServer:
+        server = FakeServer(bare_bus.address, **kw)
+        servers.append(server)
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in servers:
+            server.stop()
