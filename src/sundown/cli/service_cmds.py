@@ -1,9 +1,199 @@
-"""Commands: (to be written)."""
+"""Commands: `sundown service install|uninstall|status` and `sundown doctor`."""
 
 from __future__ import annotations
 
 import argparse
+import os
+from typing import TYPE_CHECKING
+
+from sundown.cli.context import Context
+from sundown.errors import EX_FAILURE, EX_OK, SundownError
+
+if TYPE_CHECKING:
+    from sundown.doctor import Report
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """Add this group's subcommands."""
+    svc = sub.add_parser(
+        "service",
+        parents=[common],
+        help="the systemd user unit: install, uninstall, status",
+        description="Run sundown in the background as a systemd user service (docs/service.md).",
+    )
+    actions = svc.add_subparsers(dest="service_action", metavar="ACTION", required=True)
+    install = actions.add_parser(
+        "install",
+        parents=[common],
+        help="write ~/.config/systemd/user/sundown.service, enable and start it",
+        description="Write the user unit for this sundown, hand it the desktop session's environment, "
+        "enable and start it. Run it from a terminal inside your desktop session.",
+    )
+    install.add_argument(
+        "--wanted-by",
+        choices=("graphical-session.target", "default.target"),
+        default=None,
+        help="start with this target (default: graphical-session.target where the desktop "
+        "activates it, else default.target)",
+    )
+    install.set_defaults(func=cmd_install)
+    uninstall = actions.add_parser(
+        "uninstall", parents=[common], help="stop and disable the unit and remove its file"
+    )
+    uninstall.set_defaults(func=cmd_uninstall)
+    status = actions.add_parser(
+        "status", parents=[common], help="the unit's state as systemd sees it, and the daemon's pid"
+    )
+    status.set_defaults(func=cmd_status)
+
+    doctor = sub.add_parser(
+        "doctor",
+        parents=[common],
+        help="check that notifications can be delivered, and say how to fix what is missing",
+        description="Checks the config, the log, the session bus, the notification server and its "
+        "capabilities, and the service's environment. Exit 0 when nothing failed (warnings allowed).",
+    )
+    doctor.add_argument(
+        "--notify", action="store_true", help="also send a test notification through the configured backend"
+    )
+    doctor.set_defaults(func=cmd_doctor)
+
+
+# --- service -------------------------------------------------------------------------------------
+
+
+def _argv(ctx: Context) -> list[str]:
+    from sundown import service
+
+    argv = service.exec_argv()
+    if ctx.paths.config_explicit:
+        # The service has none of this shell's variables: name the config it was installed with.
+        argv += ["--config", str(ctx.paths.config.resolve())]
+    return argv
+
+
+def _no_user_manager(ctx: Context, reason: str) -> int:
+    """Say that systemd --user is out of reach, and how to start sundown at login instead."""
+    from sundown import service
+
+    ctx.error(f"{reason}.")
+    ctx.print("Without systemd --user, start `sundown run` with your desktop session instead:")
+    ctx.print(f"  save this as {service.autostart_path()}:\n")
+    for line in service.autostart_entry(_argv(ctx)).splitlines():
+        ctx.print(f"    {line}")
+    ctx.print("\n  or add `sundown run &` to ~/.xinitrc or your window manager's startup file.")
+    ctx.print("Then `sundown doctor` checks that notifications can be delivered.")
+    return EX_FAILURE
+
+
+def cmd_install(ctx: Context) -> int:
+    from sundown import service
+
+    ctx.loaded  # noqa: B018 - a broken config exits 78 here, not in a restart loop later
+    try:
+        result = service.install(os.environ, argv=_argv(ctx), wanted_by=ctx.args.wanted_by)
+    except service.NoUserManager as exc:
+        return _no_user_manager(ctx, str(exc))
+    except SundownError as exc:
+        ctx.error(str(exc))
+        ctx.print("See why: journalctl --user -u sundown -e")
+        return EX_FAILURE
+    ctx.print(f"wrote {result.path}")
+    ctx.print(f"  ExecStart={' '.join(result.argv)}")
+    ctx.print(f"  WantedBy={result.wanted_by}")
+    if result.imported:
+        ctx.print(f"imported {', '.join(result.imported)} into systemd --user")
+    ctx.print(f"enabled and {'restarted' if result.restarted else 'started'} sundown.service")
+    if "DBUS_SESSION_BUS_ADDRESS" in result.missing or (
+        "DISPLAY" in result.missing and "WAYLAND_DISPLAY" in result.missing
+    ):
+        ctx.note(
+            f"{' and '.join(result.missing)} not set here: run `sundown service install` from a terminal "
+            "inside your desktop session, then `sundown doctor`"
+        )
+    ctx.print("check it: sundown service status   logs: journalctl --user -u sundown -f")
+    return EX_OK
+
+
+def cmd_uninstall(ctx: Context) -> int:
+    from sundown import service
+
+    try:
+        result = service.uninstall(os.environ)
+    except service.NoUserManager as exc:
+        ctx.error(f"{exc}; nothing to uninstall from systemd.")
+        return EX_FAILURE
+    if result.removed:
+        ctx.print(f"stopped and disabled sundown.service, removed {result.path}")
+    else:
+        ctx.print(f"sundown.service was not installed ({result.path} does not exist)")
+    return EX_OK
+
+
+def _daemon_view(ctx: Context) -> str:
+    """What the daemon itself says. Hook: richer state (backend, next reminder) goes here."""
+    from sundown.control import running_pid
+
+    pid = running_pid(ctx.paths)
+    if pid is None:
+        return "not running"
+    return f"running (pid {pid})" if pid > 0 else "running"
+
+
+def cmd_status(ctx: Context) -> int:
+    from sundown import service
+
+    try:
+        props = service.status(os.environ)
+    except service.NoUserManager as exc:
+        ctx.print(f"daemon: {_daemon_view(ctx)}")
+        return _no_user_manager(ctx, str(exc))
+    if props.get("LoadState") != "loaded":
+        ctx.print("sundown.service: not installed (sundown service install)")
+        ctx.print(f"daemon: {_daemon_view(ctx)}")
+        return EX_FAILURE
+    active, sub = props.get("ActiveState", "?"), props.get("SubState", "?")
+    line = f"sundown.service: {active} ({sub})"
+    pid = int(props.get("MainPID") or 0)
+    if pid:
+        line += f", pid {pid}"
+    if props.get("ActiveEnterTimestamp") and active == "active":
+        line += f", since {props['ActiveEnterTimestamp']}"
+    ctx.print(line)
+    ctx.print(f"  unit file: {props.get('FragmentPath', '?')} ({props.get('UnitFileState', '?')})")
+    if props.get("StatusText"):
+        ctx.print(f"  status: {props['StatusText']}")
+    if active == "failed" or props.get("Result", "success") != "success":
+        ctx.print(f"  result: {props.get('Result', '?')}, exit status {props.get('ExecMainStatus', '?')}")
+    if int(props.get("NRestarts") or 0):
+        ctx.print(f"  restarts: {props['NRestarts']}")
+    ctx.print(f"daemon: {_daemon_view(ctx)}")
+    ctx.print("logs: journalctl --user -u sundown -e")
+    return EX_OK if active in ("active", "reloading") else EX_FAILURE
+
+
+# --- doctor --------------------------------------------------------------------------------------
+
+MARK = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
+
+
+def print_report(ctx: Context, report: Report) -> None:
+    width = max(len(c.name) for c in report.checks)
+    for check in report.checks:
+        ctx.print(f"{MARK[check.status]}  {check.name:<{width}}  {check.detail}")
+        if check.fix and check.status != "ok":
+            ctx.print(f"{'':6}{'':<{width}}  fix: {check.fix}")
+    fails, warns = report.count("fail"), report.count("warn")
+    if not fails and not warns:
+        ctx.print("all good: reminders can reach you")
+    else:
+        parts = [f"{n} {word}{'s' * (n != 1)}" for n, word in ((fails, "problem"), (warns, "warning")) if n]
+        ctx.print(", ".join(parts))
+
+
+def cmd_doctor(ctx: Context) -> int:
+    from sundown import doctor
+
+    report = doctor.run(ctx.paths, os.environ, send_test=ctx.args.notify)
+    print_report(ctx, report)
+    return report.exit_code

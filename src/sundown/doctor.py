@@ -1,0 +1,342 @@
+"""`sundown doctor`: can a reminder actually reach the person from where the daemon runs?
+
+Each check is data (status, one-line explanation, the command that fixes it); the
+CLI prints them. Checks never raise for what they find: a broken bus or config is
+a result, not an error.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sundown.paths import Paths
+
+if TYPE_CHECKING:
+    from sundown.service import Systemctl
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+RESTART = "systemctl --user restart sundown"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str  # ok | warn | fail
+    detail: str
+    fix: str | None = None
+
+
+@dataclass(frozen=True)
+class Report:
+    checks: tuple[Check, ...]
+
+    @property
+    def failed(self) -> bool:
+        return any(c.status == FAIL for c in self.checks)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when nothing failed (warnings allowed), 1 otherwise."""
+        return 1 if self.failed else 0
+
+    def count(self, status: str) -> int:
+        return sum(1 for c in self.checks if c.status == status)
+
+
+def run(paths: Paths, env: Mapping[str, str], send_test: bool = False, backend: str | None = None) -> Report:
+    """All checks, in the order a person would fix them."""
+    checks: list[Check] = []
+    config = check_config(paths)
+    checks.append(config)
+    checks.append(check_log(paths))
+    bus = check_bus(env)
+    checks.append(bus)
+    checks.append(check_server(env, bus_ok=bus.status != FAIL))
+    checks.append(check_service(env))
+    checks.append(check_daemon(paths))
+    if send_test:
+        checks.append(check_send(env, backend or _configured_backend(paths)))
+    return Report(tuple(checks))
+
+
+# --- config and log ------------------------------------------------------------------------------
+
+
+def check_config(paths: Paths) -> Check:
+    from sundown.config import load_for
+    from sundown.errors import ConfigError
+
+    try:
+        loaded = load_for(paths)
+    except ConfigError as exc:
+        more = f" (and {len(exc.problems) - 1} more)" if len(exc.problems) > 1 else ""
+        return Check("config", FAIL, f"{exc.problems[0]}{more}", f"sundown check {paths.config}")
+    n = len(loaded.routine.reminders)
+    where = str(loaded.path) if loaded.path else f"no config at {paths.config}, the built-in default routine"
+    fix = None if loaded.path else "sundown init  # writes the default routine there to edit"
+    return Check("config", OK, f"{where}: {n} reminder{'s' * (n != 1)}, zone {loaded.zone.key}", fix)
+
+
+def _configured_backend(paths: Paths) -> str:
+    from sundown.config import load_for
+    from sundown.errors import ConfigError
+
+    try:
+        return load_for(paths).routine.backend
+    except ConfigError:
+        return "auto"
+
+
+def check_log(paths: Paths) -> Check:
+    from sundown.errors import LogError
+    from sundown.log import EventLog
+
+    try:
+        EventLog(paths.database).close()
+    except LogError as exc:
+        return Check("event log", FAIL, str(exc), _log_fix(paths.database))
+    if not os.access(paths.state_dir, os.W_OK) or not os.access(paths.database, os.W_OK):
+        return Check("event log", FAIL, f"{paths.database} is not writable", _log_fix(paths.database))
+    return Check("event log", OK, f"{paths.database} is writable")
+
+
+def _log_fix(db: Path) -> str:
+    return f"chmod u+rwX {db.parent} {db}  # or point SUNDOWN_STATE_DIR at a writable directory"
+
+
+# --- the session bus and the notification server -------------------------------------------------
+
+
+def check_bus(env: Mapping[str, str]) -> Check:
+    from jeepney.io.blocking import open_dbus_connection
+
+    from sundown.notify import NotifyError
+    from sundown.notify.dbus import bus_address
+
+    try:
+        address = bus_address(env)
+    except NotifyError as exc:
+        return Check(
+            "session bus",
+            FAIL,
+            str(exc),
+            "run sundown inside your desktop session (or `dbus-run-session -- sundown run` to test)",
+        )
+    fallback = not env.get("DBUS_SESSION_BUS_ADDRESS", "").strip()
+    try:
+        conn = open_dbus_connection(address)
+    except (OSError, RuntimeError, ValueError) as exc:
+        return Check(
+            "session bus",
+            FAIL,
+            f"cannot connect to {address}: {exc}",
+            "log out and in again, or export the DBUS_SESSION_BUS_ADDRESS of your desktop session",
+        )
+    conn.close()
+    if fallback:
+        return Check(
+            "session bus",
+            WARN,
+            f"DBUS_SESSION_BUS_ADDRESS is not set; using {address}",
+            f"export DBUS_SESSION_BUS_ADDRESS={address}",
+        )
+    return Check("session bus", OK, address)
+
+
+def install_hint(env: Mapping[str, str]) -> str:
+    """How to get a notification server on this system (its package manager, else in words)."""
+    path = env.get("PATH", os.defpath)
+    for tool, command in (
+        ("apt-get", "sudo apt install dunst"),
+        ("dnf", "sudo dnf install dunst"),
+        ("pacman", "sudo pacman -S dunst"),
+        ("zypper", "sudo zypper install dunst"),
+        ("apk", "sudo apk add dunst"),
+    ):
+        if shutil.which(tool, path=path):
+            return f"start your desktop's notification daemon, or: {command} && dunst &"
+    return "start your desktop's notification daemon (or install dunst or mako)"
+
+
+def check_server(env: Mapping[str, str], bus_ok: bool = True) -> Check:
+    from sundown.notify import NotifyError, server_info
+
+    if not bus_ok:
+        return Check("notifications", FAIL, "cannot ask for a notification server without a session bus")
+    try:
+        info = server_info(env)
+    except NotifyError as exc:
+        return Check("notifications", FAIL, str(exc), install_hint(env))
+    caps = set(info.capabilities)
+    who = f"{info.name} {info.version}".strip() + f" (spec {info.spec_version})"
+    markup = "body-markup" if "body-markup" in caps else "plain text bodies"
+    if "actions" not in caps:
+        return Check(
+            "notifications",
+            WARN,
+            f"{who} shows no action buttons: acknowledge with `sundown ack`; {markup}",
+            "use a server with actions for Done/Snooze buttons (dunst, mako, GNOME Shell, KDE Plasma)",
+        )
+    return Check("notifications", OK, f"{who}: actions, {markup}")
+
+
+# --- the systemd user service --------------------------------------------------------------------
+
+
+def check_service(env: Mapping[str, str], systemctl: Systemctl | None = None) -> Check:
+    """Installed and running as a user unit, with a session environment that can notify?"""
+    import subprocess
+
+    from sundown import service
+    from sundown.errors import SundownError
+
+    ctl = systemctl or service.Systemctl(env)
+    installed = service.unit_path(env).exists()
+    try:
+        ctl.ensure_available()
+        props = ctl.show(
+            service.UNIT_NAME, ("LoadState", "ActiveState", "Result", "MainPID", "WantedBy", "UnitFileState")
+        )
+    except service.NoUserManager as exc:
+        if installed:
+            return Check("service", WARN, f"a unit is installed but {exc}", "systemctl --user status sundown")
+        return Check("service", OK, f"not installed as a user service ({exc})")
+    except (SundownError, OSError, subprocess.SubprocessError) as exc:
+        # A misbehaving systemctl is a finding, not a crash.
+        return Check(
+            "service", WARN, f"cannot read the unit's state: {exc}", "systemctl --user status sundown"
+        )
+    if props.get("LoadState") != "loaded":
+        return Check("service", OK, "not installed as a user service", "sundown service install")
+    active = props.get("ActiveState", "")
+    if active == "failed":
+        return Check(
+            "service",
+            FAIL,
+            f"sundown.service failed ({props.get('Result', '?')})",
+            f"journalctl --user -u sundown -e; then {RESTART}",
+        )
+    if active not in ("active", "activating", "reloading"):
+        return Check(
+            "service", WARN, f"sundown.service is {active or 'not running'}", "systemctl --user start sundown"
+        )
+    wanted_by = props.get("WantedBy", "").split()
+    if wanted_by == [service.GRAPHICAL_TARGET] and not ctl.is_active(service.GRAPHICAL_TARGET):
+        return Check(
+            "service",
+            WARN,
+            "enabled for graphical-session.target, which this desktop does not activate: "
+            "it will not start at the next login",
+            "sundown service install --wanted-by default.target",
+        )
+    return _check_service_env(env, ctl, int(props.get("MainPID") or 0))
+
+
+def _process_env(pid: int) -> dict[str, str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return None
+    out: dict[str, str] = {}
+    for item in raw.split(b"\0"):
+        key, sep, value = item.partition(b"=")
+        if sep:
+            out[key.decode(errors="replace")] = value.decode(errors="replace")
+    return out
+
+
+def _check_service_env(env: Mapping[str, str], ctl: Systemctl, pid: int) -> Check:
+    import subprocess
+
+    from sundown.errors import SundownError
+
+    # The running process's own environment is the truth; the manager's is what a restart gets.
+    seen = _process_env(pid) if pid > 0 else None
+    whose = f"the running service (pid {pid})"
+    if seen is None:
+        try:
+            seen = ctl.show_environment()
+        except (SundownError, OSError, subprocess.SubprocessError) as exc:
+            return Check("service", WARN, f"cannot read systemd --user's environment: {exc}")
+        whose = "systemd --user"
+
+    def fix(names: Sequence[str]) -> str:
+        present = [n for n in names if env.get(n)] or list(names)
+        return f"systemctl --user import-environment {' '.join(present)} && {RESTART}"
+
+    bus = seen.get("DBUS_SESSION_BUS_ADDRESS", "")
+    runtime = seen.get("XDG_RUNTIME_DIR", "")
+    if not bus and not (runtime and Path(runtime, "bus").is_socket()):
+        return Check(
+            "service", FAIL, f"{whose} has no DBUS_SESSION_BUS_ADDRESS", fix(["DBUS_SESSION_BUS_ADDRESS"])
+        )
+    ours = env.get("DBUS_SESSION_BUS_ADDRESS", "")
+    if bus and ours and bus != ours:
+        return Check(
+            "service",
+            WARN,
+            f"{whose} talks to another session bus ({bus}) than this shell ({ours})",
+            fix(["DBUS_SESSION_BUS_ADDRESS"]),
+        )
+    if not seen.get("DISPLAY") and not seen.get("WAYLAND_DISPLAY"):
+        return Check(
+            "service",
+            WARN,
+            f"{whose} has neither DISPLAY nor WAYLAND_DISPLAY: `run` commands and a notification "
+            "server started on demand cannot reach the screen",
+            fix(["DISPLAY", "WAYLAND_DISPLAY"]),
+        )
+    return Check("service", OK, f"sundown.service is active (pid {pid}) with the session's environment")
+
+
+def check_daemon(paths: Paths) -> Check:
+    from sundown.control import running_pid
+
+    pid = running_pid(paths)
+    if pid is None:
+        return Check(
+            "daemon",
+            WARN,
+            "no sundown daemon is running: no reminder will be sent",
+            "sundown service install  # or run `sundown run` from your desktop's autostart",
+        )
+    return Check("daemon", OK, f"running (pid {pid})" if pid > 0 else "running")
+
+
+# --- a real notification -------------------------------------------------------------------------
+
+
+def check_send(
+    env: Mapping[str, str], backend: str, on_action: Callable[[str, str], None] | None = None
+) -> Check:
+    """Send one test notification through the backend the daemon would use."""
+    from sundown.notify import Message, NotifyError, choose
+
+    chosen = choose(backend, on_action or (lambda _key, _action: None), env)
+    message = Message(
+        key="doctor/test",
+        title="sundown doctor",
+        body="Test notification: your evening reminders will look like this.",
+        actions=False,
+    )
+    try:
+        chosen.send(message)
+    except NotifyError as exc:
+        return Check("test notification", FAIL, f"{backend}: {exc}", install_hint(env))
+    finally:
+        chosen.close()
+    used = getattr(chosen, "last_backend", None) or chosen.name
+    if backend == "auto" and used != "dbus":
+        errors = "; ".join(getattr(chosen, "last_errors", ()))
+        return Check(
+            "test notification",
+            WARN,
+            f"sent through {used}, not as a desktop notification ({errors or 'dbus unavailable'})",
+            install_hint(env),
+        )
+    return Check("test notification", OK, f"sent through {used}: look for it on your screen")

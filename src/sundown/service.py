@@ -1,0 +1,455 @@
+"""Running under systemd --user: sd_notify, journal detection, and the user unit.
+
+sd_notify is spoken directly over the NOTIFY_SOCKET datagram socket (no
+libsystemd, no python-systemd), so readiness, status and watchdog work in any
+venv. `systemctl` is found through PATH and run as a subprocess; nothing here
+prints (the CLI does).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from sundown.errors import SundownError
+
+log = logging.getLogger(__name__)
+
+UNIT_NAME = "sundown.service"
+GRAPHICAL_TARGET = "graphical-session.target"
+DEFAULT_TARGET = "default.target"
+# What a notification (and a `run` command) needs from the desktop session.
+SESSION_VARIABLES: tuple[str, ...] = (
+    "DISPLAY",
+    "WAYLAND_DISPLAY",
+    "XAUTHORITY",
+    "DBUS_SESSION_BUS_ADDRESS",
+    "XDG_CURRENT_DESKTOP",
+)
+# Variables meant for sundown itself that its `run` commands must not inherit.
+_SYSTEMD_PRIVATE = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
+
+
+# --- sd_notify ---------------------------------------------------------------------------------
+
+
+class SdNotify:
+    """The sd_notify protocol to the service manager; a no-op when NOTIFY_SOCKET is unset.
+
+    Sending never raises: a manager that went away must not take the daemon down,
+    so failures are logged (once as a warning, then at debug level until a send works).
+    """
+
+    def __init__(self, address: str | None, watchdog_usec: int | None = None) -> None:
+        self.address = address
+        self._watchdog_usec = watchdog_usec
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._failing = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> SdNotify:
+        env = os.environ if env is None else env
+        address = env.get("NOTIFY_SOCKET") or None
+        watchdog: int | None = None
+        usec, pid = env.get("WATCHDOG_USEC", ""), env.get("WATCHDOG_PID", "")
+        # WATCHDOG_PID names the process meant to ping; a child that inherited it is not.
+        if usec.isdigit() and int(usec) > 0 and (not pid or pid == str(os.getpid())):
+            watchdog = int(usec)
+        return cls(address, watchdog)
+
+    @property
+    def enabled(self) -> bool:
+        return self.address is not None
+
+    def ready(self, status: str | None = None) -> bool:
+        return self.send("READY=1", *([f"STATUS={status}"] if status is not None else []))
+
+    def status(self, text: str) -> bool:
+        return self.send(f"STATUS={text}")
+
+    def reloading(self) -> bool:
+        # systemd >= 253 needs MONOTONIC_USEC to tell this reload from an older one.
+        usec = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+        return self.send("RELOADING=1", f"MONOTONIC_USEC={usec}")
+
+    def stopping(self) -> bool:
+        return self.send("STOPPING=1")
+
+    def watchdog_interval(self) -> float | None:
+        """Seconds within which the manager expects a ping, or None when no watchdog is set."""
+        return None if self._watchdog_usec is None else self._watchdog_usec / 1_000_000
+
+    def ping_interval(self) -> float | None:
+        """How often to ping: half the watchdog interval, as sd_watchdog_enabled(3) advises."""
+        interval = self.watchdog_interval()
+        return None if interval is None else interval / 2
+
+    def ping(self) -> bool:
+        return self.send("WATCHDOG=1")
+
+    def send(self, *assignments: str) -> bool:
+        """Send one datagram of KEY=VALUE lines; True when it was delivered."""
+        if self.address is None:
+            return False
+        # A newline would start a new assignment: a status text must stay on one line.
+        payload = "\n".join(a.replace("\n", " ") for a in assignments).encode()
+        target = "\0" + self.address[1:] if self.address.startswith("@") else self.address
+        try:
+            with self._lock:
+                if self._sock is None:
+                    self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+                self._sock.sendto(payload, target)
+        except OSError as exc:
+            level = logging.DEBUG if self._failing else logging.WARNING
+            log.log(level, "cannot notify the service manager at %s: %s", self.address, exc)
+            self._failing = True
+            return False
+        self._failing = False
+        return True
+
+    def close(self) -> None:
+        with self._lock:
+            if self._sock is not None:
+                self._sock.close()
+                self._sock = None
+
+    def __enter__(self) -> SdNotify:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def child_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """The environment for `run` commands: the daemon's, minus what systemd meant for it alone."""
+    return {k: v for k, v in env.items() if k not in _SYSTEMD_PRIVATE}
+
+
+# --- logging: journal or terminal ----------------------------------------------------------------
+
+
+def journal_stream(env: Mapping[str, str] | None = None, fd: int = 2) -> bool:
+    """True when `fd` (stderr) is the journal stream systemd connected (JOURNAL_STREAM=dev:ino)."""
+    env = os.environ if env is None else env
+    value = env.get("JOURNAL_STREAM", "")
+    dev, sep, ino = value.partition(":")
+    if not sep or not dev.isdigit() or not ino.isdigit():
+        return False
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        return False
+    return st.st_dev == int(dev) and st.st_ino == int(ino)
+
+
+_SYSLOG_PRIORITY = {
+    logging.CRITICAL: 2,
+    logging.ERROR: 3,
+    logging.WARNING: 4,
+    logging.INFO: 6,
+    logging.DEBUG: 7,
+}
+
+
+class JournalFormatter(logging.Formatter):
+    """Plain lines with a `<N>` syslog priority on each line (journald adds the time itself).
+
+    Every line of a multi-line record (a traceback) carries the prefix, because the
+    journal stores each line as its own entry.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("%(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        level = max((lv for lv in _SYSLOG_PRIORITY if lv <= record.levelno), default=logging.DEBUG)
+        prefix = f"<{_SYSLOG_PRIORITY[level]}>"
+        return "\n".join(prefix + line for line in super().format(record).splitlines() or [""])
+
+
+TERMINAL_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure_logging(
+    env: Mapping[str, str] | None = None, level: int = logging.INFO, stream: TextIO | None = None
+) -> bool:
+    """Point the root logger at stderr: journal-style lines under systemd, timestamped otherwise.
+
+    Returns True when journal mode was chosen. Calling it again replaces the handler it
+    installed before instead of adding a second one.
+    """
+    stream = sys.stderr if stream is None else stream
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        fd = -1
+    journal = fd >= 0 and journal_stream(env, fd)
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JournalFormatter() if journal else logging.Formatter(TERMINAL_FORMAT))
+    handler.set_name("sundown")
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == "sundown"]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    return journal
+
+
+# --- the unit ------------------------------------------------------------------------------------
+
+
+def unit_template() -> str:
+    """The shipped unit (package data), the one source of systemd/sundown.service."""
+    from importlib.resources import files
+
+    return files("sundown").joinpath(UNIT_NAME).read_text(encoding="utf-8")
+
+
+def systemd_quote(arg: str) -> str:
+    """Quote one ExecStart argument: specifiers (%) and variables ($) taken literally."""
+    arg = arg.replace("%", "%%").replace("$", "$$")
+    if arg and not re.search(r'[\s"\'\\;]', arg):
+        return arg
+    escaped = arg.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def exec_argv(python: str | None = None) -> list[str]:
+    """How systemd should start the installed sundown: absolute, independent of PATH.
+
+    A venv or pipx install puts the `sundown` script next to its interpreter; we use
+    that when it is there, else `<interpreter> -m sundown`. The interpreter path is
+    kept as is (not resolved), so a venv's own python, with its site-packages, is used.
+    """
+    python = os.path.abspath(python or sys.executable)
+    script = Path(python).parent / "sundown"
+    if script.is_file() and os.access(script, os.X_OK):
+        return [str(script), "run"]
+    return [python, "-m", "sundown", "run"]
+
+
+def unit_text(argv: Sequence[str], wanted_by: str = GRAPHICAL_TARGET) -> str:
+    """The unit file to install: the template with our ExecStart and install target."""
+    if not argv or not os.path.isabs(argv[0]):
+        raise ValueError(f"ExecStart needs an absolute path, got {argv!r}")
+    text = unit_template()
+    exec_line = "ExecStart=" + " ".join(systemd_quote(a) for a in argv)
+    text, n = re.subn(r"^ExecStart=.*$", lambda _m: exec_line, text, count=1, flags=re.M)
+    text, m = re.subn(r"^WantedBy=.*$", lambda _m: f"WantedBy={wanted_by}", text, count=1, flags=re.M)
+    if n != 1 or m != 1:
+        raise RuntimeError("the shipped sundown.service lacks an ExecStart= or WantedBy= line")
+    return text
+
+
+def unit_path(env: Mapping[str, str] | None = None) -> Path:
+    """Where systemd --user looks for units the user wrote: $XDG_CONFIG_HOME/systemd/user/."""
+    env = os.environ if env is None else env
+    base = env.get("XDG_CONFIG_HOME") or os.path.join(env.get("HOME") or os.path.expanduser("~"), ".config")
+    return Path(base) / "systemd" / "user" / UNIT_NAME
+
+
+def _desktop_quote(arg: str) -> str:
+    """Quote one argument of a .desktop Exec= line (Desktop Entry spec, "The Exec key")."""
+    arg = arg.replace("%", "%%")
+    if re.fullmatch(r"[\w@%+=:,./-]+", arg):
+        return arg
+    # Inside quotes \ " ` $ take a backslash; the value itself then escapes each backslash.
+    inner = re.sub(r'([\\"`$])', r"\\\1", arg).replace("\\", "\\\\")
+    return f'"{inner}"'
+
+
+def autostart_entry(argv: Sequence[str]) -> str:
+    """An XDG autostart .desktop file: the fallback where there is no systemd --user."""
+    quoted = " ".join(_desktop_quote(a) for a in argv)
+    return (
+        "[Desktop Entry]\n"
+        "Type=Application\n"
+        "Name=sundown\n"
+        "Comment=Evening wind-down reminders\n"
+        f"Exec={quoted}\n"
+        "NoDisplay=true\n"
+        "X-GNOME-Autostart-enabled=true\n"
+    )
+
+
+def autostart_path(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    base = env.get("XDG_CONFIG_HOME") or os.path.join(env.get("HOME") or os.path.expanduser("~"), ".config")
+    return Path(base) / "autostart" / "sundown.desktop"
+
+
+# --- systemctl --user ----------------------------------------------------------------------------
+
+
+class NoUserManager(SundownError):
+    """systemd --user cannot be reached from here (no systemctl, no user bus, a container)."""
+
+
+@dataclass
+class Systemctl:
+    """`systemctl --user`, looked up through PATH in `env` (tests put a recording stand-in first)."""
+
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    timeout: float = 30.0
+
+    def executable(self) -> str | None:
+        return shutil.which("systemctl", path=self.env.get("PATH", os.defpath))
+
+    def run(self, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+        exe = self.executable()
+        if exe is None:
+            raise NoUserManager("systemctl is not installed (no systemd here)")
+        proc = subprocess.run(
+            [exe, "--user", *args],
+            env=dict(self.env),
+            capture_output=True,
+            text=True,
+            timeout=self.timeout,
+            stdin=subprocess.DEVNULL,
+        )
+        if check and proc.returncode != 0:
+            message = (proc.stderr or proc.stdout).strip() or f"exit status {proc.returncode}"
+            raise SundownError(f"systemctl --user {' '.join(args)}: {message}")
+        return proc
+
+    def ensure_available(self) -> None:
+        """Raise NoUserManager unless a user manager answers."""
+        proc = self.run("show", "--property=Version")
+        if proc.returncode != 0:
+            reason = (proc.stderr or proc.stdout).strip().splitlines()
+            raise NoUserManager(
+                "systemd --user is not running or not reachable" + (f" ({reason[-1]})" if reason else "")
+            )
+
+    def show(self, unit: str, properties: Sequence[str]) -> dict[str, str]:
+        proc = self.run("show", unit, "--property=" + ",".join(properties), check=True)
+        return _parse_assignments(proc.stdout)
+
+    def show_environment(self) -> dict[str, str]:
+        return _parse_assignments(self.run("show-environment", check=True).stdout)
+
+    def is_active(self, unit: str) -> bool:
+        return self.run("is-active", "--quiet", unit).returncode == 0
+
+
+def _parse_assignments(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            out[key] = value
+    return out
+
+
+# --- install / uninstall / status ----------------------------------------------------------------
+
+
+@dataclass
+class InstallResult:
+    path: Path
+    argv: list[str]
+    wanted_by: str
+    imported: list[str]
+    missing: list[str]  # session variables not set where install ran
+    restarted: bool
+
+
+def install(
+    env: Mapping[str, str] | None = None,
+    argv: Sequence[str] | None = None,
+    wanted_by: str | None = None,
+    systemctl: Systemctl | None = None,
+) -> InstallResult:
+    """Write the unit, hand the session's environment to the manager, enable and start it.
+
+    The target defaults to graphical-session.target when the desktop has it active
+    and default.target otherwise, so the unit starts at the next login either way.
+    """
+    env = dict(os.environ if env is None else env)
+    ctl = systemctl or Systemctl(env)
+    ctl.ensure_available()
+    argv = list(argv or exec_argv())
+    if wanted_by is None:
+        wanted_by = GRAPHICAL_TARGET if ctl.is_active(GRAPHICAL_TARGET) else DEFAULT_TARGET
+    was_active = ctl.is_active(UNIT_NAME)
+    path = unit_path(env)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = unit_text(argv, wanted_by)
+    existed = path.exists()
+    changed = not existed or path.read_text(encoding="utf-8") != text
+    if changed:
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.chmod(0o644)
+        os.replace(tmp, path)
+    ctl.run("daemon-reload", check=True)
+    imported = [name for name in SESSION_VARIABLES if env.get(name)]
+    if imported:
+        ctl.run("import-environment", *imported, check=True)
+    if not existed:
+        ctl.run("enable", "--now", UNIT_NAME, check=True)
+    else:
+        # A reinstall may change WantedBy=: reenable drops the old links and makes the new ones.
+        ctl.run("reenable" if changed else "enable", UNIT_NAME, check=True)
+        # A running daemon keeps its old ExecStart and environment until restarted.
+        ctl.run("restart" if was_active else "start", UNIT_NAME, check=True)
+    missing = [n for n in ("DBUS_SESSION_BUS_ADDRESS", "DISPLAY", "WAYLAND_DISPLAY") if not env.get(n)]
+    return InstallResult(path, argv, wanted_by, imported, missing, was_active)
+
+
+@dataclass
+class UninstallResult:
+    path: Path
+    removed: bool
+
+
+def uninstall(env: Mapping[str, str] | None = None, systemctl: Systemctl | None = None) -> UninstallResult:
+    """Stop and disable the unit, remove the file we wrote, and reload the manager."""
+    env = dict(os.environ if env is None else env)
+    ctl = systemctl or Systemctl(env)
+    ctl.ensure_available()
+    path = unit_path(env)
+    proc = ctl.run("disable", "--now", UNIT_NAME)
+    if proc.returncode != 0 and path.exists():
+        message = (proc.stderr or proc.stdout).strip()
+        raise SundownError(f"systemctl --user disable --now {UNIT_NAME}: {message}")
+    removed = path.exists()
+    if removed:
+        path.unlink()
+    ctl.run("daemon-reload", check=True)
+    return UninstallResult(path, removed)
+
+
+STATUS_PROPERTIES = (
+    "LoadState",
+    "ActiveState",
+    "SubState",
+    "UnitFileState",
+    "MainPID",
+    "StatusText",
+    "Result",
+    "NRestarts",
+    "ExecMainStatus",
+    "ActiveEnterTimestamp",
+    "FragmentPath",
+)
+
+
+def status(env: Mapping[str, str] | None = None, systemctl: Systemctl | None = None) -> dict[str, str]:
+    """The unit's state as systemd sees it (the daemon's own view is the CLI's to add)."""
+    env = dict(os.environ if env is None else env)
+    ctl = systemctl or Systemctl(env)
+    ctl.ensure_available()
+    return ctl.show(UNIT_NAME, STATUS_PROPERTIES)
