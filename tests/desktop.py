@@ -143,6 +143,7 @@ class NotifyCall:
     expire_timeout: int
     sender: str | None
     at: float
+    serial: int
 
     @property
     def urgency(self) -> int | None:
@@ -210,7 +211,9 @@ class Monitor:
             app, replaces, icon, summary, body, actions, hints, expire = o.args
             plain = {k: v[1] for k, v in hints.items()}
             out.append(
-                NotifyCall(app, replaces, icon, summary, body, list(actions), plain, expire, o.sender, o.at)
+                NotifyCall(
+                    app, replaces, icon, summary, body, list(actions), plain, expire, o.sender, o.at, o.serial
+                )
             )
         return out
 
@@ -222,11 +225,26 @@ class Monitor:
             f"{count} Notify call(s)",
         )
 
-    def reply_to(self, call_serial: int, sender: str | None) -> Observed | None:
-        for o in self.snapshot():
-            if o.kind in ("return", "error") and o.reply_serial == call_serial and o.destination == sender:
-                return o
-        return None
+    def reply_to(self, call_serial: int, sender: str | None, timeout: float = 5.0) -> Observed:
+        """The reply (return or error) to the call `call_serial` made by `sender`."""
+
+        def find() -> Observed | None:
+            for o in self.snapshot():
+                if (
+                    o.kind in ("return", "error")
+                    and o.reply_serial == call_serial
+                    and o.destination == sender
+                ):
+                    return o
+            return None
+
+        return wait_until(find, timeout, f"the reply to call {call_serial} of {sender}")
+
+    def reply_to_notify(self, call: NotifyCall) -> int:
+        """The notification id the server gave in answer to `call`."""
+        reply = self.reply_to(call.serial, call.sender)
+        assert reply.kind == "return", reply
+        return int(reply.args[0])
 
     def close(self) -> None:
         self._conn.interrupt()

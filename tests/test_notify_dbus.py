@@ -1,0 +1,412 @@
+"""The D-Bus backend against a real bus: dunst where it can show it, a jeepney fake where it cannot."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from desktop import Desktop, FakeServer, wait_until
+from sundown.notify import Message, NotifyError, choose, server_info
+from sundown.notify.dbus import DBusBackend, bus_address
+
+KEY = "2026-11-25/magnesium"
+
+
+class Actions:
+    """Collects on_action calls; they come from the backend's receiver thread."""
+
+    def __init__(self) -> None:
+        self.got: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, key: str, action: str) -> None:
+        with self._lock:
+            self.got.append((key, action))
+
+    def wait(self, count: int, timeout: float = 5.0) -> list[tuple[str, str]]:
+        wait_until(lambda: len(self.got) >= count, timeout, f"{count} action(s), got {self.got}")
+        return list(self.got)
+
+
+@pytest.fixture
+def actions() -> Actions:
+    return Actions()
+
+
+def magnesium(**kw: object) -> Message:
+    return Message(KEY, "Magnesium", "Time for your evening magnesium.", **kw)  # type: ignore[arg-type]
+
+
+def test_notify_reaches_the_bus_with_title_body_actions_urgency_and_no_expiry(
+    desktop: Desktop, actions: Actions
+) -> None:
+    backend = choose("dbus", actions, desktop.env)
+    try:
+        before = time.monotonic()
+        backend.send(magnesium(urgency="critical"))
+        [call] = desktop.monitor.wait_notify(1)
+    finally:
+        backend.close()
+    assert backend.name == "dbus"
+    assert call.app_name == "sundown"
+    assert call.summary == "Magnesium"
+    assert call.body == "Time for your evening magnesium."
+    assert call.replaces_id == 0
+    assert call.actions == ["default", "Done", "done", "Done", "snooze", "Snooze"]
+    assert call.hints == {"urgency": 2, "desktop-entry": "sundown"}
+    assert call.expire_timeout == 0  # reminders stay until acted on
+    assert before <= call.at < before + 2
+    assert desktop.displayed() == 1
+
+
+@pytest.mark.parametrize(("urgency", "byte"), [("low", 0), ("normal", 1), ("critical", 2)])
+def test_urgency_hint_is_the_spec_byte(desktop: Desktop, actions: Actions, urgency: str, byte: int) -> None:
+    backend = DBusBackend(actions, desktop.env)
+    try:
+        backend.send(magnesium(urgency=urgency))
+        [call] = desktop.monitor.wait_notify(1)
+    finally:
+        backend.close()
+    assert call.urgency == byte
+
+
+def test_clicking_the_notification_acknowledges_it_and_closes_it(desktop: Desktop, actions: Actions) -> None:
+    backend = DBusBackend(actions, desktop.env)
+    try:
+        backend.send(magnesium())
+        desktop.dunstctl("action", "0")  # dunst invokes the "default" action
+        assert actions.wait(1) == [(KEY, "done")]
+        wait_until(lambda: desktop.displayed() == 0, 5, "the acted-on notification to close")
+        time.sleep(0.2)
+        assert actions.got == [(KEY, "done")]  # its NotificationClosed is not a dismissal
+    finally:
+        backend.close()
+
+
+def test_snooze_button_snoozes(desktop: Desktop, actions: Actions) -> None:
+    backend = DBusBackend(actions, desktop.env)
+    try:
+        backend.send(magnesium())
+        desktop.dunstctl("context")  # dunst's menu; the test's dmenu stand-in picks "Snooze"
+        assert actions.wait(1) == [(KEY, "snooze")]
+    finally:
+        backend.close()
+
+
+def test_done_button_from_the_server_acknowledges(fake_server, bare_bus: Desktop, actions: Actions) -> None:
+    server: FakeServer = fake_server()
+    backend = DBusBackend(actions, bare_bus.env)
+    try:
+        backend.send(magnesium())
+        nid = server.notified[0][0]
+        server.emit("ActionInvoked", "us", (nid, "done"))
+        assert actions.wait(1) == [(KEY, "done")]
+        # GNOME follows an action with "closed by the user": that is not a dismissal.
+        server.emit("NotificationClosed", "uu", (nid, 2))
+        wait_until(lambda: nid in server.closed, 5, "CloseNotification after the action")
+        time.sleep(0.2)
+        assert actions.got == [(KEY, "done")]
+    finally:
+        backend.close()
+
+
+def test_repeat_of_the_same_key_replaces_the_previous_notification(
+    desktop: Desktop, actions: Actions
+) -> None:
+    backend = DBusBackend(actions, desktop.env)
+    try:
+        backend.send(magnesium())
+        backend.send(Message("2026-11-25/screens-off", "Screens off"))
+        backend.send(Message(KEY, "Magnesium", "Still waiting (repeat 1)"))
+        first, other, repeat = desktop.monitor.wait_notify(3)
+    finally:
+        backend.close()
+    first_id = desktop.monitor.reply_to_notify(first)
+    assert repeat.replaces_id == first_id != 0
+    assert other.replaces_id == 0
+    assert desktop.displayed() == 2
+
+
+def test_body_is_escaped_when_the_server_renders_markup_and_title_never(
+    desktop: Desktop, actions: Actions
+) -> None:
+    backend = DBusBackend(actions, desktop.env)
+    try:
+        backend.send(Message(KEY, "Tea & <b>biscuits</b>", "1 < 2 & <i>sleep</i> > work"))
+        [call] = desktop.monitor.wait_notify(1)
+    finally:
+        backend.close()
+    assert call.body == "1 &lt; 2 &amp; &lt;i&gt;sleep&lt;/i&gt; &gt; work"
+    assert call.summary == "Tea & <b>biscuits</b>"  # the summary is plain text by the spec
+
+
+def test_body_is_sent_as_is_to_a_server_without_markup(
+    fake_server, bare_bus: Desktop, actions: Actions
+) -> None:
+    fake_server(capabilities=("actions", "body"))
+    backend = DBusBackend(actions, bare_bus.env)
+    try:
+        backend.send(Message(KEY, "T", "1 < 2 & 3"))
+        [call] = bare_bus.monitor.wait_notify(1)
+    finally:
+        backend.close()
+    assert call.body == "1 < 2 & 3"
+
+
+def test_no_buttons_for_a_server_without_actions(fake_server, bare_bus: Desktop, actions: Actions) -> None:
+    fake_server(capabilities=("body",))
+    backend = DBusBackend(actions, bare_bus.env)
+    try:
+        backend.send(magnesium())
+        backend.send(Message("config", "Config error", "line 3", actions=False))
+        with_buttons, without = bare_bus.monitor.wait_notify(2)
+    finally:
+        backend.close()
+    assert with_buttons.actions == ["default", "Done"]
+    assert without.actions == ["default", "Done"]
+
+
+def test_message_without_actions_gets_no_buttons(desktop: Desktop, actions: Actions) -> None:
+    backend = DBusBackend(actions, desktop.env)
+    try:
+        backend.send(Message("config", "Config error", "line 3", actions=False))
+        [call] = desktop.monitor.wait_notify(1)
+    finally:
+        backend.close()
+    assert call.actions == ["default", "Done"]
+
+
+def test_signals_from_another_connection_are_ignored(desktop: Desktop, actions: Actions) -> None:
+    backend = DBusBackend(actions, desktop.env)
+    try:
+        backend.send(magnesium())
+        [call] = desktop.monitor.wait_notify(1)
+        nid = desktop.monitor.reply_to_notify(call)
+        # Aimed straight at us (the bus delivers it whatever our match rules say) and broadcast.
+        desktop.send_signal("ActionInvoked", "us", (nid, "done"), destination=call.sender)
+        desktop.send_signal("ActionInvoked", "us", (nid, "snooze"))
+        desktop.send_signal("NotificationClosed", "uu", (nid, 2), destination=call.sender)
+        time.sleep(0.3)
+        assert actions.got == []
+        desktop.dunstctl("action", "0")
+        assert actions.wait(1) == [(KEY, "done")]
+    finally:
+        backend.close()
+
+
+def test_signals_about_other_apps_notifications_are_ignored(
+    fake_server, bare_bus: Desktop, actions: Actions
+) -> None:
+    server: FakeServer = fake_server()
+    backend = DBusBackend(actions, bare_bus.env)
+    try:
+        backend.send(magnesium())
+        ours = server.notified[0][0]
+        server.emit("ActionInvoked", "us", (ours + 100, "done"))
+        server.emit("NotificationClosed", "uu", (ours + 100, 2))
+        server.emit("ActionInvoked", "us", (ours, "open-browser"))  # not one of ours: no meaning
+        time.sleep(0.3)
+        assert actions.got == []
+    finally:
+        backend.close()
+
+
+@pytest.mark.parametrize(("reason", "expected"), [(1, []), (2, [(KEY, "dismissed")]), (3, []), (4, [])])
+def test_only_closing_by_the_user_is_a_dismissal(
+    fake_server, bare_bus: Desktop, actions: Actions, reason: int, expected: list[tuple[str, str]]
+) -> None:
+    server: FakeServer = fake_server()
+    backend = DBusBackend(actions, bare_bus.env)
+    try:
+        backend.send(magnesium())
+        server.emit("NotificationClosed", "uu", (server.notified[0][0], reason))
+        if expected:
+            actions.wait(1)
+        else:
+            time.sleep(0.3)
+        assert actions.got == expected
+    finally:
+        backend.close()
+
+
+def test_closing_in_dunst_is_a_dismissal(desktop: Desktop, actions: Actions) -> None:
+    backend = DBusBackend(actions, desktop.env)
+    try:
+        backend.send(magnesium())
+        desktop.dunstctl("close")
+        assert actions.wait(1) == [(KEY, "dismissed")]
+    finally:
+        backend.close()
+
+
+def test_withdraw_closes_the_notification_without_a_dismissal(desktop: Desktop, actions: Actions) -> None:
+    backend = DBusBackend(actions, desktop.env)
+    try:
+        backend.send(magnesium())
+        assert desktop.displayed() == 1
+        backend.withdraw(KEY)
+        wait_until(lambda: desktop.displayed() == 0, 5, "the withdrawn notification to close")
+        backend.withdraw(KEY)  # already gone: a no-op
+        backend.withdraw("never/sent")
+        time.sleep(0.2)
+        assert actions.got == []
+    finally:
+        backend.close()
+
+
+def test_server_restart_is_followed(desktop: Desktop, actions: Actions) -> None:
+    backend = DBusBackend(actions, desktop.env)
+    try:
+        backend.send(magnesium())
+        desktop.kill_server()
+        with pytest.raises(NotifyError, match="no notification server"):
+            backend.send(magnesium())
+        desktop.start_server()
+        backend.send(magnesium())
+        calls = desktop.monitor.wait_notify(2)  # the refused send never reached a server
+        assert calls[-1].replaces_id == 0  # the old server's ids mean nothing to the new one
+        desktop.dunstctl("action", "0")
+        assert actions.wait(1) == [(KEY, "done")]  # the new server's signals are believed
+    finally:
+        backend.close()
+
+
+def test_bus_restart_reconnects(desktop: Desktop, actions: Actions) -> None:
+    backend = DBusBackend(actions, desktop.env)
+    try:
+        backend.send(magnesium())
+        desktop.kill_server()  # dunst would exit with its bus anyway
+        desktop.kill_bus()
+        with pytest.raises(NotifyError):
+            backend.send(magnesium())
+        desktop.start_bus()  # same socket path: the backend's address still points at it
+        desktop.start_server()
+        backend.send(magnesium())
+        desktop.dunstctl("action", "0")
+        assert actions.wait(1) == [(KEY, "done")]
+    finally:
+        backend.close()
+
+
+def test_slow_server_makes_send_fail_within_the_timeout(
+    fake_server, bare_bus: Desktop, actions: Actions
+) -> None:
+    fake_server(delay=5.0)
+    backend = DBusBackend(actions, bare_bus.env)  # the default timeout, 2.5 s
+    try:
+        started = time.monotonic()
+        with pytest.raises(NotifyError, match="no answer"):
+            backend.send(magnesium())
+        assert time.monotonic() - started < 3.5
+    finally:
+        backend.close()
+
+
+def test_server_error_is_a_notify_error(fake_server, bare_bus: Desktop, actions: Actions) -> None:
+    fake_server(error="org.example.Error.Full")
+    backend = DBusBackend(actions, bare_bus.env)
+    try:
+        with pytest.raises(NotifyError, match="org.example.Error.Full"):
+            backend.send(magnesium())
+    finally:
+        backend.close()
+
+
+def test_no_server_on_the_bus(bare_bus: Desktop, actions: Actions) -> None:
+    backend = DBusBackend(actions, bare_bus.env)
+    try:
+        with pytest.raises(NotifyError, match="no notification server is running"):
+            backend.send(magnesium())
+    finally:
+        backend.close()
+
+
+def test_no_bus_at_all(tmp_path: Path, actions: Actions) -> None:
+    backend = DBusBackend(actions, {"XDG_RUNTIME_DIR": str(tmp_path)})
+    with pytest.raises(NotifyError, match="no session bus"):
+        backend.send(magnesium())
+    backend = DBusBackend(actions, {"DBUS_SESSION_BUS_ADDRESS": f"unix:path={tmp_path}/nothing"})
+    with pytest.raises(NotifyError, match="cannot reach the session bus"):
+        backend.send(magnesium())
+    backend = DBusBackend(actions, {"DBUS_SESSION_BUS_ADDRESS": "tcp:host=localhost,port=1"})
+    with pytest.raises(NotifyError, match="cannot use the session bus address"):
+        backend.send(magnesium())
+
+
+def test_bus_address_falls_back_to_the_runtime_dir_socket(desktop: Desktop, actions: Actions) -> None:
+    env = {k: v for k, v in desktop.env.items() if k != "DBUS_SESSION_BUS_ADDRESS"}
+    assert bus_address(env) == f"unix:path={desktop.bus_socket}"
+    backend = DBusBackend(actions, env)
+    try:
+        backend.send(magnesium())
+        desktop.monitor.wait_notify(1)
+    finally:
+        backend.close()
+
+
+def test_close_is_quick_and_stops_the_receiver(desktop: Desktop, actions: Actions) -> None:
+    backend = DBusBackend(actions, desktop.env)
+    backend.send(magnesium())
+    [thread] = [t for t in threading.enumerate() if t.name == "sundown-dbus"]
+    started = time.monotonic()
+    backend.close()
+    assert time.monotonic() - started < 0.5
+    assert not thread.is_alive()
+    with pytest.raises(NotifyError, match="closed"):
+        backend.send(magnesium())
+
+
+def test_idle_receiver_never_wakes_up(desktop: Desktop, actions: Actions) -> None:
+    backend = DBusBackend(actions, desktop.env)
+    try:
+        backend.send(magnesium())
+        [thread] = [t for t in threading.enumerate() if t.name == "sundown-dbus"]
+        status = Path(f"/proc/self/task/{thread.native_id}/status")
+
+        def switches() -> int:
+            lines = status.read_text().splitlines()
+            return sum(int(line.split()[1]) for line in lines if line.split(":")[0].endswith("ctxt_switches"))
+
+        time.sleep(0.2)
+        before = switches()
+        time.sleep(2.0)
+        assert switches() == before  # blocked on the socket: no timer, no polling
+    finally:
+        backend.close()
+
+
+def test_a_failing_on_action_does_not_stop_the_receiver(desktop: Desktop) -> None:
+    got: list[tuple[str, str]] = []
+
+    def on_action(key: str, action: str) -> None:
+        got.append((key, action))
+        raise RuntimeError("the daemon had a bad moment")
+
+    backend = DBusBackend(on_action, desktop.env)
+    try:
+        backend.send(magnesium())
+        desktop.dunstctl("action", "0")
+        wait_until(lambda: got, 5, "the first action")
+        backend.send(Message("2026-11-25/screens-off", "Screens off"))
+        desktop.dunstctl("action", "0")
+        wait_until(lambda: len(got) == 2, 5, "the second action")
+        assert got == [(KEY, "done"), ("2026-11-25/screens-off", "done")]
+    finally:
+        backend.close()
+
+
+def test_server_info_names_the_server_and_its_capabilities(desktop: Desktop) -> None:
+    info = server_info(desktop.env)
+    assert info.name == "dunst"
+    assert info.spec_version == "1.2"
+    assert {"actions", "body", "body-markup"} <= set(info.capabilities)
+
+
+def test_server_info_says_what_is_missing(bare_bus: Desktop, tmp_path: Path) -> None:
+    with pytest.raises(NotifyError, match="no notification server is running"):
+        server_info(bare_bus.env)
+    with pytest.raises(NotifyError, match="no session bus"):
+        server_info({})
