@@ -1,0 +1,286 @@
+"""`sundown doctor` against real buses: dunst, a bus with no server, a server without actions, no bus.
+
+The service checks use the recording `systemctl` stand-in from test_service (no user manager
+can run here); the environment of a "running service" is a real process's /proc/PID/environ.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from desktop import Desktop
+from sundown import doctor
+from sundown.paths import resolve_paths
+from test_service import FakeSystemctl
+
+
+@pytest.fixture
+def systemctl(tmp_path: Path) -> FakeSystemctl:
+    fake = FakeSystemctl(tmp_path)
+    fake.set(reachable=False)  # as here: no user manager unless a test says otherwise
+    return fake
+
+
+def session_env(desk: Desktop, systemctl: FakeSystemctl, **extra: str) -> dict[str, str]:
+    env = {
+        "DBUS_SESSION_BUS_ADDRESS": desk.address,
+        **systemctl.env(),
+        **extra,
+    }
+    if "DISPLAY" in desk.env:
+        env["DISPLAY"] = desk.env["DISPLAY"]
+    return env
+
+
+CHECK_LINE = re.compile(
+    r"^(ok|warn|FAIL)\s+(config|event log|session bus|notifications|service|daemon|test notification)\s+(.*)$"
+)
+
+
+def lines(proc: subprocess.CompletedProcess[str]) -> dict[str, str]:
+    """Each check's line by check name ("ok    service  ..."), and its fix line as NAME.fix."""
+    out: dict[str, str] = {}
+    last = ""
+    for line in proc.stdout.splitlines():
+        match = CHECK_LINE.match(line)
+        if match:
+            last = match.group(2)
+            out[last] = line
+        elif line.strip().startswith("fix:") and last:
+            out[last + ".fix"] = line.strip()
+    return out
+
+
+def test_with_dunst_everything_is_ok_but_the_missing_daemon(
+    sandbox: Any, desktop: Desktop, systemctl: FakeSystemctl
+) -> None:
+    proc = sandbox.run("doctor", env=session_env(desktop, systemctl))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    got = lines(proc)
+    assert got["config"].startswith("ok ")
+    assert got["event log"].startswith("ok ")
+    assert got["session bus"].startswith("ok ") and desktop.address in got["session bus"]
+    assert got["notifications"].startswith("ok ")
+    assert "dunst" in got["notifications"] and "actions" in got["notifications"]
+    assert got["service"].startswith("ok ") and "not installed" in got["service"]
+    assert got["daemon"].startswith("warn ")
+    assert "sundown service install" in got["daemon.fix"]
+    assert proc.stdout.rstrip().endswith("1 warning")
+
+
+def test_notify_sends_a_real_test_notification(
+    sandbox: Any, desktop: Desktop, systemctl: FakeSystemctl
+) -> None:
+    proc = sandbox.run("doctor", "--notify", env=session_env(desktop, systemctl))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert lines(proc)["test notification"].startswith("ok ")
+    assert "sent through dbus" in proc.stdout
+    calls = desktop.monitor.wait_notify(1)  # type: ignore[union-attr]
+    assert calls[0].summary == "sundown doctor"
+    assert desktop.displayed() == 1
+
+
+def test_a_bus_without_a_notification_server_fails_with_the_install_command(
+    sandbox: Any, bare_bus: Desktop, systemctl: FakeSystemctl
+) -> None:
+    proc = sandbox.run("doctor", env=session_env(bare_bus, systemctl))
+    assert proc.returncode == 1
+    got = lines(proc)
+    assert got["session bus"].startswith("ok ")
+    assert got["notifications"].startswith("FAIL ")
+    assert "no notification server" in got["notifications"]
+    # apt-get is on this machine (Debian): the fix names the package to install.
+    assert "apt install dunst" in got["notifications.fix"]
+    assert "notification daemon" in got["notifications.fix"]
+
+
+def test_a_server_without_actions_is_a_warning(
+    sandbox: Any, bare_bus: Desktop, fake_server: Any, systemctl: FakeSystemctl
+) -> None:
+    fake_server(capabilities=("body",))
+    proc = sandbox.run("doctor", env=session_env(bare_bus, systemctl))
+    assert proc.returncode == 0, proc.stdout
+    got = lines(proc)
+    assert got["notifications"].startswith("warn ")
+    assert "no action buttons" in got["notifications"] and "sundown ack" in got["notifications"]
+    assert "plain text" in got["notifications"]
+
+
+def test_without_any_bus_doctor_fails(sandbox: Any, systemctl: FakeSystemctl) -> None:
+    proc = sandbox.run("doctor", env=systemctl.env())
+    assert proc.returncode == 1
+    got = lines(proc)
+    assert (
+        got["session bus"].startswith("FAIL ") and "DBUS_SESSION_BUS_ADDRESS is not set" in got["session bus"]
+    )
+    assert got["notifications"].startswith("FAIL ")
+    assert proc.stdout.rstrip().endswith("2 problems, 1 warning")
+
+
+def test_the_user_bus_socket_is_a_fallback_with_a_warning(
+    sandbox: Any, desktop: Desktop, systemctl: FakeSystemctl
+) -> None:
+    env = {
+        **systemctl.env(),
+        "XDG_RUNTIME_DIR": desktop.env["XDG_RUNTIME_DIR"],
+        "DISPLAY": desktop.env["DISPLAY"],
+    }
+    proc = sandbox.run("doctor", env=env)
+    assert proc.returncode == 0, proc.stdout
+    got = lines(proc)
+    assert got["session bus"].startswith("warn ")
+    assert got["session bus.fix"] == f"fix: export DBUS_SESSION_BUS_ADDRESS=unix:path={desktop.bus_socket}"
+    assert got["notifications"].startswith("ok ")
+
+
+def test_a_broken_config_fails(sandbox: Any, desktop: Desktop, systemctl: FakeSystemctl) -> None:
+    sandbox.write_config('[bedtime]\ndefault = "25:00"\n[notify]\nsnooze = "0m"\n')
+    proc = sandbox.run("doctor", env=session_env(desktop, systemctl))
+    assert proc.returncode == 1
+    got = lines(proc)
+    assert (
+        got["config"].startswith("FAIL ") and "bedtime.default" in got["config"] and "1 more" in got["config"]
+    )
+    assert got["config.fix"] == f"fix: sundown check {sandbox.config_path}"
+
+
+def test_an_unusable_state_dir_fails_the_log_check(
+    sandbox: Any, desktop: Desktop, systemctl: FakeSystemctl
+) -> None:
+    blocker = sandbox.root / "not-a-dir"
+    blocker.write_text("")
+    env = session_env(desktop, systemctl, SUNDOWN_STATE_DIR=str(blocker / "state"))
+    proc = sandbox.run("doctor", env=env)
+    assert proc.returncode == 1
+    assert lines(proc)["event log"].startswith("FAIL ")
+
+
+# --- the service's environment -------------------------------------------------------------------
+
+
+def install_unit(sandbox: Any) -> None:
+    unit = sandbox.config_home / "systemd" / "user" / "sundown.service"
+    unit.parent.mkdir(parents=True)
+    unit.write_text("[Service]\nExecStart=/bin/true\n")
+
+
+def test_service_without_display_gets_the_import_environment_fix(
+    sandbox: Any, desktop: Desktop, systemctl: FakeSystemctl
+) -> None:
+    install_unit(sandbox)
+    systemctl.set(
+        reachable=True,
+        active=["sundown.service", "graphical-session.target"],
+        main_pid=0,
+        wanted_by=["graphical-session.target"],
+        env={"DBUS_SESSION_BUS_ADDRESS": desktop.address, "HOME": str(sandbox.root)},
+    )
+    proc = sandbox.run("doctor", env=session_env(desktop, systemctl))
+    got = lines(proc)
+    assert (
+        got["service"].startswith("warn ")
+        and "systemd --user has neither DISPLAY nor WAYLAND_DISPLAY" in got["service"]
+    )
+    assert (
+        got["service.fix"]
+        == "fix: systemctl --user import-environment DISPLAY && systemctl --user restart sundown"
+    )
+
+
+def test_the_running_service_process_environment_is_what_counts(
+    sandbox: Any, desktop: Desktop, systemctl: FakeSystemctl
+) -> None:
+    install_unit(sandbox)
+    # A "service" started before the session's variables were imported: no bus, no display.
+    stale = subprocess.Popen(["sleep", "60"], env={"PATH": "/usr/bin:/bin", "HOME": str(sandbox.root)})
+    try:
+        systemctl.set(
+            reachable=True,
+            active=["sundown.service"],
+            main_pid=stale.pid,
+            wanted_by=["default.target"],
+            env={"DBUS_SESSION_BUS_ADDRESS": desktop.address, "DISPLAY": desktop.env["DISPLAY"]},
+        )
+        proc = sandbox.run("doctor", env=session_env(desktop, systemctl))
+    finally:
+        stale.kill()
+        stale.wait()
+    assert proc.returncode == 1
+    got = lines(proc)
+    assert got["service"].startswith("FAIL ")
+    assert f"the running service (pid {stale.pid}) has no DBUS_SESSION_BUS_ADDRESS" in got["service"]
+    assert got["service.fix"].endswith(
+        "import-environment DBUS_SESSION_BUS_ADDRESS && systemctl --user restart sundown"
+    )
+
+
+def test_a_healthy_service_is_ok(sandbox: Any, desktop: Desktop, systemctl: FakeSystemctl) -> None:
+    install_unit(sandbox)
+    good = subprocess.Popen(["sleep", "60"], env={**desktop.env, "PATH": "/usr/bin:/bin"})
+    try:
+        systemctl.set(
+            reachable=True, active=["sundown.service"], main_pid=good.pid, wanted_by=["default.target"]
+        )
+        proc = sandbox.run("doctor", env=session_env(desktop, systemctl))
+    finally:
+        good.kill()
+        good.wait()
+    got = lines(proc)
+    assert got["service"].startswith("ok ") and f"pid {good.pid}" in got["service"]
+
+
+def test_a_failed_service_points_at_the_journal(
+    sandbox: Any, desktop: Desktop, systemctl: FakeSystemctl
+) -> None:
+    install_unit(sandbox)
+    systemctl.set(reachable=True, active_state="failed", result="exit-code")
+    proc = sandbox.run("doctor", env=session_env(desktop, systemctl))
+    assert proc.returncode == 1
+    got = lines(proc)
+    assert got["service"].startswith("FAIL ") and "exit-code" in got["service"]
+    assert "journalctl --user -u sundown -e" in got["service.fix"]
+
+
+def test_a_unit_wanted_by_an_inactive_graphical_target_will_not_start_at_login(
+    sandbox: Any, desktop: Desktop, systemctl: FakeSystemctl
+) -> None:
+    install_unit(sandbox)
+    systemctl.set(reachable=True, active=["sundown.service"], wanted_by=["graphical-session.target"])
+    proc = sandbox.run("doctor", env=session_env(desktop, systemctl))
+    got = lines(proc)
+    assert got["service"].startswith("warn ") and "will not start at the next login" in got["service"]
+    assert got["service.fix"] == "fix: sundown service install --wanted-by default.target"
+
+
+# --- as data -------------------------------------------------------------------------------------
+
+
+def test_checks_are_data_and_a_running_daemon_is_seen(
+    sandbox: Any, desktop: Desktop, systemctl: FakeSystemctl
+) -> None:
+    from sundown.control import InstanceLock
+
+    paths = resolve_paths(env={})
+    lock = InstanceLock(paths)  # this test process plays the running daemon
+    try:
+        report = doctor.run(paths, {**desktop.env, **systemctl.env()})
+    finally:
+        lock.release()
+    by_name = {c.name: c for c in report.checks}
+    assert [c.name for c in report.checks] == [
+        "config",
+        "event log",
+        "session bus",
+        "notifications",
+        "service",
+        "daemon",
+    ]
+    assert by_name["daemon"] == doctor.Check("daemon", doctor.OK, f"running (pid {os.getpid()})")
+    assert all(c.status == doctor.OK for c in report.checks), report.checks
+    assert report.exit_code == 0 and not report.failed
