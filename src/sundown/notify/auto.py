@@ -1,5 +1,7 @@
 """`auto`: dbus when a notification server answers, else plyer when it works, else console.
 
+On Linux plyer is left out of the chain: see `AutoBackend.default`.
+
 Each send starts again from the top, so a server that went away (or answered
 with errors) is tried again on the next reminder, while the reminder in hand
 falls back and is never lost.
@@ -8,6 +10,7 @@ falls back and is never lost.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import Mapping, Sequence
 
@@ -31,12 +34,24 @@ class AutoBackend:
         self.last_errors: tuple[str, ...] = ()  # why the ones before it did not, "dbus: reason"
 
     @classmethod
-    def default(cls, on_action: OnAction, env: Mapping[str, str]) -> AutoBackend:
+    def default(cls, on_action: OnAction, env: Mapping[str, str], platform: str | None = None) -> AutoBackend:
+        """dbus, plyer, console; on Linux without plyer, which there talks to the very server that
+        dbus found missing or failing, and hides its own failures (notify-send's exit status is
+        ignored): the reminder would be lost instead of printed."""
         from sundown.notify.console import ConsoleBackend
         from sundown.notify.dbus import DBusBackend
         from sundown.notify.plyer_backend import PlyerBackend
 
-        return cls([DBusBackend(on_action, env), PlyerBackend(env), ConsoleBackend()])
+        chain: list[Backend] = [DBusBackend(on_action, env)]
+        if not (platform or sys.platform).startswith("linux"):
+            chain.append(PlyerBackend(env))
+        chain.append(ConsoleBackend())
+        return cls(chain)
+
+    @property
+    def chain(self) -> tuple[str, ...]:
+        """The backends tried, in order (for `sundown status` and the log)."""
+        return tuple(b.name for b in self._backends)
 
     def send(self, message: Message) -> None:
         errors: list[str] = []
