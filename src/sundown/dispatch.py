@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
+from typing import Any
 
 from sundown.plan import (
     ON_TIME,
@@ -27,6 +28,9 @@ from sundown.plan import (
 from sundown.routine import Routine
 
 ONE_DAY = timedelta(days=1)
+# A reminder whose deadline passed longer ago than this (the daemon was not
+# running) is left alone rather than logged `missed` days later.
+MISSED_HORIZON = timedelta(hours=12)
 
 
 @dataclass(frozen=True)
@@ -108,8 +112,10 @@ def decide(
                     decision.sends.append(Send(message_key(*occ.key), (occ,), late=now - occ.at))
                 elif status == "late":
                     late.append(occ)
-                else:
+                elif now - occ.deadline < MISSED_HORIZON:
                     decision.missed.append(occ)
+                if status in ("due", "late"):
+                    upcoming.extend(t for t in occ.repeat_times() if t > now)
                 continue
             _follow_up(occ, done, now, decision, upcoming)
         if len(late) == 1:
@@ -148,3 +154,54 @@ def _follow_up(
             Send(message_key(*occ.key), (occ,), repeat=passed[-1], late=now - repeats[passed[-1] - 1])
         )
     upcoming.extend(t for t in repeats if t > now)
+
+
+def progress_of(night: date, states: Mapping[str, Any]) -> dict[tuple[date, str], Progress]:
+    """Progress from the log's folded per-reminder states (`log.ReminderState`)."""
+    return {
+        (night, rid): Progress(
+            notified=st.notified,
+            last_notified=st.last_notified,
+            acknowledged=st.acknowledged is not None,
+            snoozed_until=st.snoozed_until,
+            missed=st.missed,
+        )
+        for rid, st in states.items()
+    }
+
+
+def state_name(occ: Occurrence, done: Progress, now: datetime) -> str:
+    """One word for `sundown status`: where a reminder stands tonight."""
+    if occ.skipped:
+        return "skipped"
+    if done.acknowledged:
+        return "acknowledged"
+    if done.missed:
+        return "missed"
+    if done.snoozed_until is not None and done.snoozed_until > now:
+        return "snoozed"
+    if done.notified:
+        return "notified"
+    return "pending" if occ.at > now else "due"
+
+
+def tonight(
+    routine: Routine,
+    zone: tzinfo,
+    now: datetime,
+    progress: Mapping[tuple[date, str], Progress],
+    changes: NightChanges,
+) -> list[dict[str, Any]]:
+    """Tonight's reminders with their state, for status output (JSON-ready)."""
+    night = night_of(now, zone)
+    plan = night_plan(routine, night, zone, changes)
+    return [
+        {
+            "night": night.isoformat(),
+            "reminder": occ.reminder.id,
+            "title": occ.reminder.title,
+            "at": occ.at.isoformat(),
+            "state": state_name(occ, progress.get(occ.key, NOTHING), now),
+        }
+        for occ in (plan.occurrences if plan else ())
+    ]

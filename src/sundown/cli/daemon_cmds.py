@@ -1,9 +1,345 @@
-"""Commands: (to be written)."""
+"""Commands around the running daemon: run, status, ack, snooze, skip, unskip, tonight, reload.
+
+Each command that changes state writes its event to the log first (so exit 0
+means the row is durable), then nudges the daemon, which re-reads the log at
+once. With no daemon running they still work against the log, and say so.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+from datetime import date, datetime, time, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from sundown.errors import SundownError, UsageError
+
+if TYPE_CHECKING:
+    from sundown.cli.context import Context
+
+UTC = timezone.utc
+BACKEND_CHOICES = ("auto", "dbus", "plyer", "console")
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    """Add this group's subcommands."""
+    """Add run, status, ack, snooze, skip, unskip, tonight and reload."""
+    p = sub.add_parser(
+        "run",
+        parents=[common],
+        help="run the reminder daemon in the foreground",
+        description="Run the daemon in the foreground: sends each reminder, records the log.",
+    )
+    p.add_argument(
+        "--backend", choices=BACKEND_CHOICES, help="notification backend (default: notify.backend)"
+    )
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "status",
+        parents=[common],
+        help="is the daemon running, and tonight's reminders",
+        description="Whether the daemon runs (pid, backend) and the state of tonight's reminders.",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser(
+        "ack",
+        parents=[common],
+        help="acknowledge a reminder",
+        description="Acknowledge a reminder (default: the latest notified, unacknowledged one).",
+    )
+    p.add_argument("id", nargs="?", metavar="ID", help="reminder id (see `sundown check`)")
+    p.add_argument("--night", type=_night_arg, metavar="DATE", help="the night (its evening's date)")
+    p.add_argument("--at", metavar="ISO", help="backfill: when it was done (local to the routine's zone)")
+    p.set_defaults(func=cmd_ack)
+
+    p = sub.add_parser(
+        "snooze",
+        parents=[common],
+        help="re-notify a reminder later",
+        description="The daemon re-notifies after DURATION (default: notify.snooze).",
+    )
+    p.add_argument("args", nargs="*", metavar="ID|DURATION", help='reminder id and/or a duration like "10m"')
+    p.set_defaults(func=cmd_snooze)
+
+    for name, doing in (("skip", "skip"), ("unskip", "undo a skip of")):
+        p = sub.add_parser(
+            name,
+            parents=[common],
+            help=f"{doing} the rest of a night, or single reminders",
+            description=f"{doing.capitalize()} single reminders, or with no ID the whole night.",
+        )
+        p.add_argument("ids", nargs="*", metavar="ID", help="reminder ids (none: the whole night)")
+        p.add_argument("--night", type=_night_arg, metavar="DATE", help="the night (default: tonight)")
+        p.set_defaults(func=cmd_skip, undo=name == "unskip")
+
+    p = sub.add_parser(
+        "tonight",
+        parents=[common],
+        help="change tonight's bedtime only",
+        description="Change tonight's bedtime; reminders set `before` bedtime move with it.",
+    )
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument("--bedtime", type=_clock_arg, metavar="HH:MM", help="tonight's bedtime")
+    group.add_argument("--clear", action="store_true", help="back to the configured bedtime")
+    p.set_defaults(func=cmd_tonight)
+
+    p = sub.add_parser(
+        "reload",
+        parents=[common],
+        help="make the running daemon re-read its config",
+        description="Ask the running daemon to re-read its config (it also does so when the file is saved).",
+    )
+    p.set_defaults(func=cmd_reload)
+
+
+# --- argument types (argparse turns their errors into usage errors, exit 2) --------------------
+
+
+def _night_arg(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; write YYYY-MM-DD") from None
+
+
+def _clock_arg(text: str) -> time:
+    from sundown.config import Invalid, read_clock
+
+    try:
+        return read_clock(text)
+    except Invalid as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _duration(text: str) -> timedelta | None:
+    from sundown.config import Invalid, read_interval
+
+    try:
+        return read_interval(text)
+    except Invalid:
+        return None
+
+
+def _instant(ctx: Context, text: str) -> datetime:
+    """An ISO time; without an offset it is local to the routine's zone."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--at: {text!r} is not an ISO 8601 time; write e.g. 2026-11-25T22:40") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ctx.loaded.zone)
+    return value.astimezone(UTC)
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _tonight(ctx: Context, at: datetime | None = None) -> date:
+    from sundown.plan import night_of
+
+    return night_of(at or _now(), ctx.loaded.zone)
+
+
+def _known_ids(ctx: Context, night: date) -> list[str]:
+    ids = [r.id for r in ctx.loaded.routine.reminders]
+    ids += sorted({e.reminder for e in ctx.log.night_events(night) if e.reminder and e.reminder not in ids})
+    return ids
+
+
+def _check_ids(ctx: Context, ids: list[str], night: date) -> None:
+    known = _known_ids(ctx, night)
+    for rid in ids:
+        if rid not in known:
+            raise UsageError(f"no reminder {rid!r}; the routine has: {', '.join(known) or 'none'}")
+
+
+def _title(ctx: Context, rid: str) -> str:
+    reminder = ctx.loaded.routine.reminder(rid)
+    return reminder.title if reminder else rid
+
+
+def _nudge(ctx: Context, done: str) -> dict[str, Any] | None:
+    """Tell the daemon the log changed; say so when there is none."""
+    from sundown.control import request
+
+    reply = request(ctx.paths, {"cmd": "refresh"})
+    if reply is None:
+        ctx.note(f"no daemon is running; {done} is recorded in the log")
+    return reply
+
+
+def _hm(at: datetime, ctx: Context) -> str:
+    return at.astimezone(ctx.loaded.zone).strftime("%H:%M")
+
+
+# --- commands -----------------------------------------------------------------------------------
+
+
+def cmd_run(ctx: Context) -> int:
+    from sundown.daemon import run
+
+    ctx.loaded  # noqa: B018 - a config error exits 78 before anything starts; notes the default routine
+    return run(ctx.paths, ctx.args.backend)
+
+
+def cmd_ack(ctx: Context) -> int:
+    args = ctx.args
+    at = _instant(ctx, args.at) if args.at else None
+    if at is not None and at > _now() + timedelta(minutes=1):
+        raise UsageError(f"--at {args.at} is in the future")
+    if args.id:
+        night = args.night or _tonight(ctx, at)
+        _check_ids(ctx, [args.id], night)
+        rid = args.id
+    elif args.night:
+        raise UsageError("with --night, name the reminder: sundown ack ID --night DATE")
+    else:
+        target = ctx.log.latest_unacknowledged()
+        if target is None:
+            raise SundownError("nothing to acknowledge: no reminder is waiting; name one: sundown ack ID")
+        night, rid = target
+    state = ctx.log.night_state(night).get(rid)
+    if state is not None and state.acknowledged is not None:
+        ctx.print(f"{_title(ctx, rid)} ({night}) was already acknowledged at {_hm(state.acknowledged, ctx)}")
+        return 0
+    details = {"backfilled": True} if at is not None else None
+    event = ctx.log.record("acknowledged", night, rid, "cli", details, ts=at)
+    ctx.print(f"acknowledged {_title(ctx, rid)} ({night}) at {_hm(event.ts, ctx)}")
+    _nudge(ctx, "the acknowledgement")
+    return 0
+
+
+def cmd_snooze(ctx: Context) -> int:
+    rid: str | None = None
+    duration: timedelta | None = None
+    known = [r.id for r in ctx.loaded.routine.reminders]
+    if len(ctx.args.args) > 2:
+        raise UsageError("snooze takes at most an ID and a DURATION")
+    for word in ctx.args.args:
+        if word in known or rid is None and _duration(word) is None:
+            if rid is not None:
+                raise UsageError(f"two reminder ids given: {rid!r} and {word!r}")
+            rid = word
+        elif duration is None:
+            duration = _duration(word)
+        else:
+            raise UsageError(f'{word!r} is neither a reminder id nor a duration like "10m"')
+    duration = duration or ctx.loaded.routine.snooze
+    if rid is None:
+        target = ctx.log.latest_unacknowledged()
+        if target is None:
+            raise SundownError("nothing to snooze: no reminder is waiting")
+        night, rid = target
+    else:
+        night = _tonight(ctx)
+        _check_ids(ctx, [rid], night)
+    state = ctx.log.night_state(night).get(rid)
+    if state is None or not state.notified:
+        raise SundownError(f"{_title(ctx, rid)} has not been sent yet tonight; nothing to snooze")
+    if state.acknowledged is not None:
+        raise SundownError(f"{_title(ctx, rid)} is already acknowledged tonight")
+    until = _now() + duration
+    ctx.log.record("snoozed", night, rid, "cli", {"until": until.isoformat()})
+    ctx.print(f"snoozed {_title(ctx, rid)} until {_hm(until, ctx)}")
+    if _nudge(ctx, "the snooze") is None:
+        ctx.note("nothing will re-notify until `sundown run` is started")
+    return 0
+
+
+def cmd_skip(ctx: Context) -> int:
+    night = ctx.args.night or _tonight(ctx)
+    ids: list[str] = list(dict.fromkeys(ctx.args.ids))
+    _check_ids(ctx, ids, night)
+    event = "unskipped" if ctx.args.undo else "skipped"
+    targets: list[str | None] = list(ids) or [None]
+    for rid in targets:
+        ctx.log.record(event, night, rid, "cli")
+    what = ", ".join(_title(ctx, rid) for rid in ids) if ids else "every reminder"
+    ctx.print(f"{event} {what} on the night of {night}")
+    _nudge(ctx, f"the {'unskip' if ctx.args.undo else 'skip'}")
+    return 0
+
+
+def cmd_tonight(ctx: Context) -> int:
+    from sundown.plan import night_plan
+
+    night = _tonight(ctx)
+    bedtime: time | None = None if ctx.args.clear else ctx.args.bedtime
+    ctx.log.record(
+        "bedtime_changed", night, None, "cli", {"bedtime": bedtime.strftime("%H:%M") if bedtime else None}
+    )
+    plan = night_plan(ctx.loaded.routine, night, ctx.loaded.zone, ctx.log.changes(night))
+    if plan is None:
+        return 0
+    ctx.print(
+        f"tonight ({night}): bedtime {_hm(plan.bedtime, ctx)}{' (as configured)' if bedtime is None else ''}"
+    )
+    for occ in plan.occurrences:
+        ctx.print(f"  {_hm(occ.at, ctx)}  {occ.reminder.title}{'  (skipped)' if occ.skipped else ''}")
+    _nudge(ctx, "the change")
+    return 0
+
+
+def cmd_reload(ctx: Context) -> int:
+    from sundown.control import request
+    from sundown.errors import ConfigError
+
+    reply = request(ctx.paths, {"cmd": "reload"})
+    if reply is None:
+        ctx.loaded  # noqa: B018 - validates: a bad config exits 78
+        ctx.note("no daemon is running; the config is valid and will be used when it starts")
+        return 0
+    if reply.get("errors"):
+        ctx.note("the daemon keeps its previous routine:")
+        raise ConfigError(list(reply["errors"]))
+    if not reply.get("ok"):
+        raise SundownError(str(reply.get("error") or "the daemon refused to reload"))
+    ctx.print("reloaded")
+    return 0
+
+
+def cmd_status(ctx: Context) -> int:
+    from sundown import dispatch
+    from sundown.control import request, running_pid
+
+    pid = running_pid(ctx.paths)
+    reply = request(ctx.paths, {"cmd": "status"}) if pid else None
+    if reply and reply.get("ok"):
+        info = {"running": True, **{k: v for k, v in reply.items() if k != "ok"}}
+    else:
+        now = _now()
+        loaded = ctx.loaded
+        night = _tonight(ctx, now)
+        events = ctx.log.night_events(night)
+        from sundown.log import fold_changes, fold_state
+
+        progress = dispatch.progress_of(night, fold_state(events))
+        info = {
+            "running": bool(pid),
+            "pid": pid if pid and pid > 0 else None,
+            "backend": None,
+            "config": str(loaded.path) if loaded.path else None,
+            "night": night.isoformat(),
+            "tonight": dispatch.tonight(loaded.routine, loaded.zone, now, progress, fold_changes(events)),
+        }
+    if ctx.args.json:
+        ctx.print(json.dumps(info, indent=2))
+        return 0
+    if info["running"]:
+        ctx.print(f"sundown is running (pid {info['pid']}, backend {info.get('backend')})")
+    else:
+        ctx.print("sundown is not running (start it with `sundown run` or `sundown service install`)")
+    for key in ("config_error", "log_error"):
+        if info.get(key):
+            ctx.print(f"  problem: {info[key]}")
+    ctx.print(f"tonight ({info['night']}):")
+    for row in info["tonight"]:
+        at = datetime.fromisoformat(row["at"])
+        ctx.print(f"  {_hm(at, ctx)}  {row['title']:<28} {row['state']}")
+    return 0

@@ -1,0 +1,481 @@
+"""`sundown run`: APScheduler wiring and the run loop. The only importer of APScheduler.
+
+All decisions come from `dispatch.decide`, which is pure and idempotent; this
+module only executes them (notify, log, run commands) and arranges to be woken
+up: one APScheduler job ("tick") at the next due instant, plus wakeups from the
+clock/resume detectors, the config watcher, notification actions and CLI
+nudges. Every piece of work runs on the scheduler's single worker thread, so
+state is never touched by two threads at once.
+
+Late jobs are handled on purpose: `misfire_grace_time=None` (APScheduler's 1 s
+default silently drops a job that wakes late after suspend) and `coalesce`,
+because a late tick is still exactly one tick: `decide` sorts late from missed.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import os
+import signal
+import stat
+import subprocess
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from sundown import dispatch
+from sundown.config import LoadedConfig, load_for
+from sundown.control import ControlServer, InstanceLock
+from sundown.dispatch import Progress, Send
+from sundown.errors import ConfigError, LogError
+from sundown.log import EventLog, fold_changes, fold_state
+from sundown.notify import Message, NotifyError, choose
+from sundown.paths import Paths
+from sundown.plan import UTC, NightChanges, night_of, upcoming
+from sundown.service import SdNotify
+from sundown.wake import start_detectors
+from sundown.watch import ConfigWatch
+
+log = logging.getLogger("sundown")
+
+RUN_TIMEOUT_S = 60
+REFRESH_WAIT_S = 2.0
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Daemon:
+    """The running reminder service; `start()`, then `stop()` from the main thread."""
+
+    def __init__(
+        self,
+        paths: Paths,
+        loaded: LoadedConfig,
+        env: Mapping[str, str],
+        backend: str | None = None,
+        clock: Clock = utc_now,
+        systemd: SdNotify | None = None,
+    ) -> None:
+        self.paths = paths
+        self.loaded = loaded
+        self.env = dict(env)
+        self.backend_override = backend
+        self.clock = clock
+        self.systemd = systemd or SdNotify.from_env(self.env)
+        self.memory: dict[tuple[date, str], Progress] = {}
+        self.shown: dict[str, tuple[tuple[date, str], ...]] = {}  # notification key -> what it stands for
+        self.backend_name = backend or loaded.routine.backend
+        self.backend = choose(self.backend_name, self._on_action, self.env)
+        self.last_backend = self.backend_name
+        self.eventlog: EventLog | None = None
+        self.log_problem: str | None = None
+        self.config_problem: str | None = None
+        self._open_log()
+        self.scheduler = BackgroundScheduler(
+            timezone=UTC,
+            executors={"default": ThreadPoolExecutor(1)},
+            job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 8},
+        )
+        self.runner = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="sundown-run")
+        self._closers: list[Any] = []
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.scheduler.start()
+        self._detectors = start_detectors(lambda reason: self.wake(reason), self.env)
+        self._closers.extend(self._detectors)
+        self._closers.append(ControlServer(self.paths.socket, self._on_request))
+        if self.loaded.path is not None or not self.paths.config_explicit:
+            try:
+                self._closers.append(ConfigWatch(self.paths.config, self._config_changed))
+            except OSError as exc:
+                log.warning("config changes are picked up only on SIGHUP: %s", exc)
+        self.call(self.tick)
+        interval = self.systemd.watchdog_interval()
+        if interval:
+            # Pinged from the worker thread: a stuck worker stops the pings and systemd restarts us.
+            self.scheduler.add_job(self.systemd.ping, "interval", seconds=interval / 2, id="watchdog")
+        self.systemd.ready(self.status_line())
+        log.info("sundown running: %s", self.status_line())
+
+    def stop(self) -> None:
+        self.systemd.stopping()
+        self.scheduler.shutdown(wait=False)
+        for closer in self._closers:
+            try:
+                closer.close()
+            except OSError as exc:
+                log.debug("closing %r: %s", closer, exc)
+        self.backend.close()
+        self.runner.shutdown(wait=False, cancel_futures=True)
+        if self.eventlog is not None:
+            self.eventlog.close()
+
+    # -- running work on the one worker thread ---------------------------------------------
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
+        """Queue `fn(*args)` on the worker thread; the future carries its result."""
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+        def job() -> None:
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:  # handed to whoever waits on the future
+                future.set_exception(exc)
+                log.exception("error in %s", getattr(fn, "__name__", fn))
+
+        self.scheduler.add_job(job)  # no trigger: run as soon as the worker is free
+        return future
+
+    def call(self, fn: Callable[..., Any], *args: Any, timeout: float = REFRESH_WAIT_S) -> Any:
+        return self.submit(fn, *args).result(timeout)
+
+    def _config_changed(self) -> None:
+        self.submit(self.reload)
+
+    def wake(self, reason: str) -> None:
+        """A detector saw a resume or clock set: re-evaluate now."""
+        log.info("woke up (%s)", reason)
+        self.scheduler.wakeup()
+        self.submit(self.tick)
+
+    # -- the log, tolerant of a full disk or read-only state dir ---------------------------
+
+    def _open_log(self) -> None:
+        try:
+            self.eventlog = EventLog(self.paths.database)
+            self.log_problem = None
+        except LogError as exc:
+            self._log_failed(str(exc))
+
+    def _log_failed(self, problem: str) -> None:
+        if problem != self.log_problem:
+            log.error("cannot write the log, reminders go on without it: %s", problem)
+            self._send_notice("sundown cannot write its log", problem)
+        self.log_problem = problem
+
+    def record(self, event: str, night: date, reminder: str | None, source: str, **details: Any) -> None:
+        if self.eventlog is None:
+            self._open_log()
+        if self.eventlog is None:
+            return
+        try:
+            self.eventlog.record(event, night, reminder, source, details)
+            self.log_problem = None
+        except LogError as exc:
+            self._log_failed(str(exc))
+
+    def _night_events(self, night: date) -> list[Any]:
+        if self.eventlog is None:
+            self._open_log()
+        if self.eventlog is None:
+            return []
+        try:
+            return self.eventlog.night_events(night)
+        except LogError as exc:
+            self._log_failed(str(exc))
+            return []
+
+    # -- the tick ---------------------------------------------------------------------------
+
+    def _state(self, nights: list[date]) -> tuple[dict[tuple[date, str], Progress], dict[date, NightChanges]]:
+        """What already happened, from the log merged with this process's own memory."""
+        progress: dict[tuple[date, str], Progress] = {}
+        changes: dict[date, NightChanges] = {}
+        for night in nights:
+            events = self._night_events(night)
+            changes[night] = fold_changes(events)
+            progress.update(dispatch.progress_of(night, fold_state(events)))
+        for key, mine in self.memory.items():
+            theirs = progress.get(key)
+            progress[key] = mine if theirs is None else _merge(theirs, mine)
+        return progress, changes
+
+    def tick(self) -> None:
+        """Do whatever is due now, then schedule the next tick."""
+        now = self.clock()
+        routine, zone = self.loaded.routine, self.loaded.zone
+        nights = dispatch.window(now, zone)
+        progress, changes = self._state(nights)
+        decision = dispatch.decide(routine, zone, now, progress, changes)
+        for occ in decision.missed:
+            log.info("missed %s on night %s (due %s)", occ.reminder.id, occ.night, _hm(occ.at))
+            self.record("missed", occ.night, occ.reminder.id, "daemon", at=occ.at.isoformat())
+            self._remember(occ.key, missed=True)
+        for send in decision.sends:
+            self._send(send, now)
+        self._withdraw_settled(set(decision.settled))
+        self._forget_old(nights[0])
+        if decision.next_at is not None:
+            self.scheduler.add_job(
+                self.tick, "date", run_date=decision.next_at, id="tick", replace_existing=True
+            )
+        for detector in getattr(self, "_detectors", [])[:1]:
+            detector.arm(decision.next_at + timedelta(seconds=1) if decision.next_at else None)
+        self.systemd.status(self.status_line(now))
+
+    def _remember(self, key: tuple[date, str], **fields: Any) -> None:
+        self.memory[key] = replace(self.memory.get(key, Progress()), **fields)
+
+    def _forget_old(self, first_night: date) -> None:
+        self.memory = {k: v for k, v in self.memory.items() if k[0] >= first_night}
+
+    def _send(self, send: Send, now: datetime) -> None:
+        message = self._message(send)
+        delivered_by = self._deliver(message)
+        self.shown[message.key] = tuple(o.key for o in send.occurrences)
+        for occ in send.occurrences:
+            done = self.memory.get(occ.key, Progress())
+            self._remember(occ.key, notified=done.notified + 1, last_notified=now)
+            self.record(
+                "notified",
+                occ.night,
+                occ.reminder.id,
+                "daemon",
+                late=int(max((now - occ.at).total_seconds(), 0)) if send.repeat == 0 else 0,
+                repeat=send.repeat,
+                backend=delivered_by,
+                at=occ.at.isoformat(),
+                bedtime=occ.bedtime.isoformat(),
+                **(
+                    {"together": [o.reminder.id for o in send.occurrences]}
+                    if len(send.occurrences) > 1
+                    else {}
+                ),
+                **({"snoozed": True} if send.snoozed else {}),
+            )
+            if send.repeat == 0 and not send.snoozed and occ.reminder.run:
+                self._run_command(occ.reminder.id, occ.reminder.run)
+        log.info("notified %s via %s", message.title, delivered_by)
+
+    def _message(self, send: Send) -> Message:
+        first = send.occurrences[0]
+        if len(send.occurrences) > 1:
+            lines = [f"{_hm(o.at)}  {o.reminder.title}" for o in send.occurrences]
+            return Message(send.key, f"{len(lines)} reminders came due while away", "\n".join(lines))
+        body = first.reminder.body
+        if send.late > dispatch.ON_TIME and not send.snoozed and send.repeat == 0:
+            body = f"{body}\n(late: was due at {_hm(first.at)})".strip()
+        return Message(send.key, first.reminder.title, body, "critical" if send.repeat else "normal")
+
+    def _deliver(self, message: Message) -> str:
+        """Send through the chosen backend; if it fails, the console: a reminder is never lost."""
+        try:
+            self.backend.send(message)
+            self.last_backend = str(getattr(self.backend, "last_backend", None) or self.backend.name)
+            return self.last_backend
+        except NotifyError as exc:
+            log.warning("%s backend failed (%s); printing the reminder instead", self.backend.name, exc)
+        from sundown.notify.console import ConsoleBackend
+
+        ConsoleBackend().send(message)
+        return "console"
+
+    def _send_notice(self, title: str, body: str) -> None:
+        """A notice about sundown itself (bad config, unwritable log): no buttons."""
+        try:
+            self._deliver(Message(f"notice/{title}", title, body, "normal", actions=False))
+        except Exception as exc:  # never let a notice take down the daemon
+            log.error("could not show notice %r: %s", title, exc)
+
+    def _withdraw_settled(self, settled: set[tuple[date, str]]) -> None:
+        for key, stands_for in list(self.shown.items()):
+            if stands_for and all(k in settled for k in stands_for):
+                self.backend.withdraw(key)
+                del self.shown[key]
+
+    # -- run commands -------------------------------------------------------------------------
+
+    def _run_command(self, reminder_id: str, argv: tuple[str, ...]) -> None:
+        problem = self._unsafe_config()
+        if problem:
+            log.warning("not running %s for %s: %s", argv[0], reminder_id, problem)
+            return
+        self.runner.submit(_run, reminder_id, argv)
+
+    def _unsafe_config(self) -> str | None:
+        """Like ssh with its keys: a config others can write must not run commands."""
+        path = self.loaded.path
+        if path is None:
+            return None
+        try:
+            mode = path.stat().st_mode
+        except OSError as exc:
+            return f"cannot check {path}: {exc.strerror}"
+        if mode & (stat.S_IWGRP | stat.S_IWOTH):
+            return f"{path} is writable by others (mode {stat.S_IMODE(mode):o}); run `chmod go-w {path}`"
+        return None
+
+    # -- actions, CLI requests, reload ----------------------------------------------------------
+
+    def _on_action(self, key: str, action: str) -> None:
+        """From the backend's thread: hand over to the worker."""
+        self.submit(self.handle_action, key, action)
+
+    def handle_action(self, key: str, action: str) -> None:
+        stands_for = self.shown.get(key) or _parse_key(key)
+        now = self.clock()
+        for night, rid in stands_for:
+            if action == "done":
+                self.record("acknowledged", night, rid, "action")
+                self._remember((night, rid), acknowledged=True)
+            elif action == "snooze":
+                until = now + self.loaded.routine.snooze
+                self.record("snoozed", night, rid, "action", until=until.isoformat())
+                self._remember((night, rid), snoozed_until=until)
+            elif action == "dismissed":
+                self.record("dismissed", night, rid, "action")
+        log.info("%s: %s", action, ", ".join(rid for _, rid in stands_for))
+        if action in ("done", "dismissed"):
+            self.shown.pop(key, None)
+        self.tick()
+
+    def _on_request(self, request: dict[str, Any]) -> dict[str, Any]:
+        """From the control thread; waits for the worker so the CLI knows it took effect."""
+        cmd = request.get("cmd")
+        try:
+            if cmd == "refresh":
+                self.call(self.tick)
+                return {"ok": True}
+            if cmd == "reload":
+                problems = self.call(self.reload)
+                return {"ok": not problems, "errors": problems}
+            if cmd == "status":
+                return {"ok": True, **self.call(self.status)}
+        except concurrent.futures.TimeoutError:
+            return {"ok": False, "error": "the daemon is busy; try again"}
+        return {"ok": False, "error": f"unknown request {cmd!r}"}
+
+    def reload(self) -> list[str]:
+        """Re-read the config; a bad one keeps the old routine and is reported once."""
+        self.systemd.reloading()
+        try:
+            if self.loaded.path is not None and not self.paths.config.exists():
+                log.warning("%s was removed; keeping the last good routine", self.paths.config)
+                return []
+            try:
+                loaded = load_for(self.paths)
+            except ConfigError as exc:
+                text = "\n".join(exc.problems)
+                if text != self.config_problem:
+                    self.config_problem = text
+                    log.error("config has errors; keeping the previous routine:\n%s", text)
+                    night = night_of(self.clock(), self.loaded.zone)
+                    self.record("config_error", night, None, "daemon", errors=exc.problems)
+                    self._send_notice("sundown: config has errors", text)
+                return exc.problems
+            self.config_problem = None
+            backend = self.backend_override or loaded.routine.backend
+            if backend != self.backend_name:
+                self.backend.close()
+                self.backend_name = backend
+                self.backend = choose(backend, self._on_action, self.env)
+            self.loaded = loaded
+            log.info("config reloaded from %s", loaded.path or "the built-in default")
+            self.tick()
+            return []
+        finally:
+            self.systemd.ready(self.status_line())
+
+    def status(self) -> dict[str, Any]:
+        now = self.clock()
+        night = night_of(now, self.loaded.zone)
+        progress, changes = self._state([night])
+        return {
+            "pid": os.getpid(),
+            "backend": self.backend_name,
+            "last_backend": self.last_backend,
+            "config": str(self.loaded.path) if self.loaded.path else None,
+            "config_error": self.config_problem,
+            "log_error": self.log_problem,
+            "night": night.isoformat(),
+            "tonight": dispatch.tonight(self.loaded.routine, self.loaded.zone, now, progress, changes[night]),
+        }
+
+    def status_line(self, now: datetime | None = None) -> str:
+        now = now or self.clock()
+        nxt = upcoming(self.loaded.routine, self.loaded.zone, now, 1)
+        if not nxt:
+            return "no reminders configured"
+        o = nxt[0]
+        return f"next: {o.reminder.title} at {o.at.strftime('%a %H:%M')}"
+
+
+def _merge(a: Progress, b: Progress) -> Progress:
+    def later(x: datetime | None, y: datetime | None) -> datetime | None:
+        return max((t for t in (x, y) if t is not None), default=None)
+
+    return Progress(
+        notified=max(a.notified, b.notified),
+        last_notified=later(a.last_notified, b.last_notified),
+        acknowledged=a.acknowledged or b.acknowledged,
+        snoozed_until=later(a.snoozed_until, b.snoozed_until),
+        missed=a.missed or b.missed,
+    )
+
+
+def _parse_key(key: str) -> tuple[tuple[date, str], ...]:
+    night, _, rid = key.partition("/")
+    try:
+        return ((date.fromisoformat(night), rid),) if rid and rid != "late" else ()
+    except ValueError:
+        return ()
+
+
+def _hm(at: datetime) -> str:
+    return at.strftime("%H:%M")
+
+
+def _run(reminder_id: str, argv: tuple[str, ...]) -> None:
+    """Run a reminder's command: argv, never a shell, with a timeout; output to our log."""
+    try:
+        proc = subprocess.run(
+            list(argv), capture_output=True, text=True, timeout=RUN_TIMEOUT_S, stdin=subprocess.DEVNULL
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        log.warning("%s: command %s failed: %s", reminder_id, argv[0], exc)
+        return
+    for line in (proc.stdout + proc.stderr).splitlines():
+        log.info("%s: %s", reminder_id, line)
+    if proc.returncode != 0:
+        log.warning("%s: command %s exited with %d", reminder_id, argv[0], proc.returncode)
+
+
+def run(paths: Paths, backend: str | None = None, env: Mapping[str, str] | None = None) -> int:
+    """The foreground daemon until SIGTERM/SIGINT. Config errors at start raise ConfigError (78)."""
+    env = dict(os.environ if env is None else env)
+    from sundown.service import configure_logging
+
+    configure_logging(env)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # its INFO lines drown ours
+    # Block the signals before any thread starts, so only sigwait below receives them.
+    signals = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+    signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    lock = InstanceLock(paths)
+    try:
+        loaded = load_for(paths)
+        daemon = Daemon(paths, loaded, env, backend)
+        daemon.start()
+        try:
+            while True:
+                sig = signal.sigwait(signals)
+                if sig == signal.SIGHUP:
+                    daemon.submit(daemon.reload)
+                    continue
+                log.info("stopping (%s)", signal.Signals(sig).name)
+                break
+        finally:
+            daemon.stop()
+    finally:
+        lock.release()
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)
+    return 0
