@@ -259,12 +259,17 @@ class Desktop:
     root: Path
     env: dict[str, str] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[Any]] = field(default_factory=dict)
-    monitor: Monitor | None = None
+    monitor: Monitor = field(init=False)
     dunstrc: Path | None = None
 
     @property
     def address(self) -> str:
         return self.env["DBUS_SESSION_BUS_ADDRESS"]
+
+    @property
+    def session_vars(self) -> dict[str, str]:
+        """The variables a program needs to reach this desktop; merge them into a sandbox's env."""
+        return {k: v for k, v in self.env.items() if k in ("DBUS_SESSION_BUS_ADDRESS", "DISPLAY")}
 
     @property
     def bus_socket(self) -> Path:
@@ -298,6 +303,9 @@ class Desktop:
         if not address:
             raise AssertionError(f"dbus-daemon did not start: {self.log('dbus-daemon')}")
         self.env["DBUS_SESSION_BUS_ADDRESS"] = address
+        if hasattr(self, "monitor"):  # a restarted bus: watch the new one
+            self.monitor.close()
+        self.monitor = Monitor(address)
 
     def kill_bus(self) -> None:
         """The session bus dies (every client connection drops)."""
@@ -352,7 +360,7 @@ class Desktop:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def close(self) -> None:
-        if self.monitor is not None:
+        if hasattr(self, "monitor"):
             self.monitor.close()
         for proc in reversed(list(self.procs.values())):
             _kill_group(proc)
@@ -405,7 +413,6 @@ def _desktop(tmp_path: Path, with_x: bool, with_server: bool) -> Iterator[Deskto
     desk = Desktop(tmp_path, env={**base, "XDG_RUNTIME_DIR": str(runtime), "HOME": str(tmp_path)})
     try:
         desk.start_bus()
-        desk.monitor = Monitor(desk.address)
         if with_x:
             desk.start_x()
         if with_server:

@@ -285,6 +285,8 @@ def test_bus_restart_reconnects(desktop: Desktop, actions: Actions) -> None:
         desktop.start_bus()  # same socket path: the backend's address still points at it
         desktop.start_server()
         backend.send(magnesium())
+        [call] = desktop.monitor.wait_notify(1)  # the new bus's monitor
+        assert call.replaces_id == 0
         desktop.dunstctl("action", "0")
         assert actions.wait(1) == [(KEY, "done")]
     finally:

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import pytest
 
 from desktop import Desktop, FakeServer, wait_until
-from sundown.notify import Message, NotifyError, choose
+from sundown.notify import Message, NotifyError, choose, delivered_by
 from sundown.notify.auto import AutoBackend
 from sundown.notify.console import ConsoleBackend, format_line
 from sundown.notify.dbus import DBusBackend
@@ -50,6 +50,7 @@ def test_console_backend_prints_one_flushed_line_on_stdout(capsys: pytest.Captur
     backend.send(MAGNESIUM)
     backend.withdraw(KEY)
     backend.close()
+    assert delivered_by(backend) == "console"
     out = capsys.readouterr().out
     assert out.count("\n") == 1
     assert out.startswith("sundown: [") and out.endswith("] Magnesium — Time for your evening magnesium.\n")
@@ -79,7 +80,7 @@ def test_auto_uses_dbus_when_a_server_answers(desktop: Desktop) -> None:
         [call] = desktop.monitor.wait_notify(1)
     finally:
         backend.close()
-    assert backend.last_backend == "dbus"
+    assert backend.last_backend == delivered_by(backend) == "dbus"
     assert call.summary == "Magnesium"
     assert out.getvalue() == ""
 

@@ -92,6 +92,11 @@ def choose(name: str, on_action: OnAction, env: Mapping[str, str]) -> Backend:
     raise ValueError(f"unknown notification backend {name!r}; use one of {', '.join(BACKENDS)}")
 
 
+def delivered_by(backend: Backend) -> str:
+    """Which backend delivered the last message: auto's choice, or the backend itself."""
+    return getattr(backend, "last_backend", None) or backend.name
+
+
 def server_info(env: Mapping[str, str], timeout: float = 2.5) -> ServerInfo:
     """Ask the session bus's notification server who it is; NotifyError says what is missing."""
     from sundown.notify.dbus import server_info as dbus_server_info
