@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -176,6 +177,7 @@ configure_logging()  # twice: still one handler
 log = logging.getLogger("sundown.test")
 log.info("started")
 log.warning("careful")
+logging.getLogger("apscheduler.executors.default").info("Running job ...")  # per-job chatter: dropped
 try:
     1 / 0
 except ZeroDivisionError:
@@ -210,6 +212,7 @@ def test_under_the_journal_lines_have_priorities_and_no_timestamps() -> None:
     # The traceback keeps the error priority on every line (journald stores each line alone).
     assert len(lines) > 4 and all(line.startswith("<3>") for line in lines[2:])
     assert lines[-1] == "<3>ZeroDivisionError: division by zero"
+    assert not any("Running job" in line for line in lines)
 
 
 def test_on_a_terminal_lines_have_timestamps() -> None:
@@ -599,3 +602,139 @@ def test_status_when_not_installed_exits_1(sandbox: Any, systemctl: FakeSystemct
     proc = sandbox.run("service", "status", env=systemctl.env())
     assert proc.returncode == 1
     assert "not installed" in proc.stdout
+
+
+# --- end to end: `sundown run` under a NOTIFY_SOCKET ---------------------------------------------
+
+ONE_REMINDER = """
+timezone = "Europe/Berlin"
+[bedtime]
+default = "22:30"
+[reminders.magnesium]
+before = "45m"
+title = "Magnesium"
+"""
+
+
+def start_daemon(sandbox: Any, listener: NotifyListener, **env: str) -> subprocess.Popen[str]:
+    sandbox.write_config(ONE_REMINDER)
+    return sandbox.popen(
+        "run",
+        "--backend",
+        "console",
+        env={"NOTIFY_SOCKET": listener.address, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def stop_daemon(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(timeout=10)
+    if proc.stderr is not None:
+        proc.stderr.close()
+
+
+def test_daemon_speaks_sd_notify_from_ready_to_stopping(sandbox: Any, listener: NotifyListener) -> None:
+    from sundown import control
+    from sundown.paths import resolve_paths
+
+    proc = start_daemon(sandbox, listener, WATCHDOG_USEC="1000000")
+    try:
+        ready = listener.wait_for("READY", "1")
+        # STATUS= names the next reminder, in the same datagram as READY=1.
+        assert re.fullmatch(r"next: Magnesium at \w{3} 21:45", ready["STATUS"]), ready
+        # Ready means able to work: the control socket already answers.
+        answer = control.request(resolve_paths(sandbox.env), {"cmd": "status"})
+        assert answer is not None and answer["pid"] == proc.pid
+
+        # Watchdog: pings at half of WATCHDOG_USEC (1 s), i.e. every 0.5 s.
+        pings = [listener.wait_for("WATCHDOG", "1") for _ in range(4)]
+        assert len(pings) == 4
+        times = [at for at, fields in listener.received if fields.get("WATCHDOG") == "1"]
+        gaps = sorted(b - a for a, b in zip(times, times[1:], strict=False))
+        # Never near the 1 s deadline; typically every 0.5 s (a loaded machine may delay one).
+        assert gaps and all(g < 0.9 for g in gaps) and 0.4 <= gaps[len(gaps) // 2] <= 0.6, gaps
+
+        # SIGHUP: RELOADING=1 with MONOTONIC_USEC, then READY=1 again.
+        proc.send_signal(signal.SIGHUP)
+        reloading = listener.wait_for("RELOADING", "1")
+        assert int(reloading["MONOTONIC_USEC"]) <= time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+        again = listener.wait_for("READY", "1")
+        assert again["STATUS"].startswith("next: Magnesium at ")
+
+        # SIGTERM: STOPPING=1, then a clean exit 0 within 1 s.
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        listener.wait_for("STOPPING", "1")
+        assert proc.wait(timeout=5) == 0
+        assert time.monotonic() - sent < 1.5
+    finally:
+        stop_daemon(proc)
+
+
+def test_daemon_does_not_ping_a_watchdog_meant_for_another_process(
+    sandbox: Any, listener: NotifyListener
+) -> None:
+    proc = start_daemon(sandbox, listener, WATCHDOG_USEC="400000", WATCHDOG_PID=str(os.getpid()))
+    try:
+        listener.wait_for("READY", "1")
+        time.sleep(0.6)  # three pings' worth, were it ours
+        proc.send_signal(signal.SIGTERM)
+        listener.wait_for("STOPPING", "1")
+        assert proc.wait(timeout=5) == 0
+        assert not [f for _, f in listener.received if "WATCHDOG" in f]
+    finally:
+        stop_daemon(proc)
+
+
+def test_daemon_logs_journal_lines_when_stderr_is_the_journal(sandbox: Any, listener: NotifyListener) -> None:
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    st = os.fstat(theirs.fileno())
+    sandbox.write_config(ONE_REMINDER)
+    proc = sandbox.popen(
+        "run",
+        "--backend",
+        "console",
+        env={"NOTIFY_SOCKET": listener.address, "JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}"},
+        stdout=subprocess.DEVNULL,
+        stderr=theirs,
+    )
+    theirs.close()
+    try:
+        listener.wait_for("READY", "1")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=5) == 0
+        data = b""
+        ours.settimeout(5)
+        while chunk := ours.recv(65536):
+            data += chunk
+    finally:
+        ours.close()
+        stop_daemon(proc)
+    lines = [line for line in data.decode().splitlines() if line.startswith("<")]
+    assert any(
+        re.fullmatch(r"<6>sundown: sundown running: next: Magnesium at \w{3} 21:45", x) for x in lines
+    ), lines
+    assert not any(re.search(r"\d\d:\d\d:\d\d,\d{3}", x) for x in lines), "journald adds its own timestamps"
+    assert not any("apscheduler" in x for x in lines)
+
+
+def test_a_config_error_at_start_exits_78_without_readiness(sandbox: Any, listener: NotifyListener) -> None:
+    sandbox.write_config('[bedtime]\ndefault = "25:00"\n')
+    proc = sandbox.popen(
+        "run",
+        "--backend",
+        "console",
+        env={"NOTIFY_SOCKET": listener.address},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert proc.wait(timeout=20) == 78  # RestartPreventExitStatus=78: no restart loop
+    finally:
+        stop_daemon(proc)
+    listener.sock.settimeout(0.2)
+    with pytest.raises(TimeoutError):
+        listener.sock.recv(4096)

@@ -204,6 +204,8 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    # APScheduler logs two INFO lines per job run: the watchdog alone would fill the journal.
+    logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))
     return journal
 
 
