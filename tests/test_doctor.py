@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +20,7 @@ import pytest
 from desktop import Desktop
 from sundown import doctor
 from sundown.paths import resolve_paths
-from test_service import FakeSystemctl
+from test_service import ONE_REMINDER, FakeSystemctl, NotifyListener
 
 
 @pytest.fixture
@@ -25,6 +28,17 @@ def systemctl(tmp_path: Path) -> FakeSystemctl:
     fake = FakeSystemctl(tmp_path)
     fake.set(reachable=False)  # as here: no user manager unless a test says otherwise
     return fake
+
+
+@pytest.fixture
+def listener(tmp_path: Path) -> Iterator[NotifyListener]:
+    root = Path(tempfile.mkdtemp(prefix="sdn-"))  # AF_UNIX paths are short; tmp_path may not be
+    lst = NotifyListener(str(root / "notify"))
+    try:
+        yield lst
+    finally:
+        lst.close()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def session_env(desk: Desktop, systemctl: FakeSystemctl, **extra: str) -> dict[str, str]:
@@ -281,6 +295,44 @@ def test_checks_are_data_and_a_running_daemon_is_seen(
         "service",
         "daemon",
     ]
-    assert by_name["daemon"] == doctor.Check("daemon", doctor.OK, f"running (pid {os.getpid()})")
+    # The lock is held but nothing answers on the control socket.
+    assert by_name["daemon"] == doctor.Check(
+        "daemon", doctor.OK, f"running (pid {os.getpid()}; it did not answer a status request)"
+    )
     assert all(c.status == doctor.OK for c in report.checks), report.checks
     assert report.exit_code == 0 and not report.failed
+
+
+def test_a_running_daemon_reports_its_backend_and_config_trouble(
+    sandbox: Any, desktop: Desktop, systemctl: FakeSystemctl, listener: NotifyListener
+) -> None:
+    sandbox.write_config(ONE_REMINDER)
+    env = session_env(desktop, systemctl)
+    proc = sandbox.popen(
+        "run",
+        "--backend",
+        "console",
+        env={**env, "NOTIFY_SOCKET": listener.address},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        listener.wait_for("READY", "1")
+        healthy = sandbox.run("doctor", env=env)
+        assert healthy.returncode == 0, healthy.stdout
+        assert lines(healthy)["daemon"] == f"ok    daemon         running (pid {proc.pid}, backend console)"
+        status = sandbox.run("service", "status", env=env)
+        assert f"daemon: running (pid {proc.pid}, backend console)" in status.stdout
+
+        # A broken save: the daemon keeps the old routine, and doctor says so twice.
+        sandbox.config_path.write_text(ONE_REMINDER.replace('"45m"', '"45"'))
+        listener.wait_for("RELOADING", "1")
+        listener.wait_for("READY", "1")
+        broken = sandbox.run("doctor", env=env)
+        assert broken.returncode == 1
+        got = lines(broken)
+        assert got["config"].startswith("FAIL ") and "reminders.magnesium.before" in got["config"]
+        assert got["daemon"].startswith("warn ") and "on the previous routine" in got["daemon"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -295,7 +295,8 @@ def _check_service_env(env: Mapping[str, str], ctl: Systemctl, pid: int) -> Chec
 
 
 def check_daemon(paths: Paths) -> Check:
-    from sundown.control import running_pid
+    """Is a daemon running, and what does it say about itself (backend, config and log problems)?"""
+    from sundown.control import request, running_pid
 
     pid = running_pid(paths)
     if pid is None:
@@ -305,7 +306,29 @@ def check_daemon(paths: Paths) -> Check:
             "no sundown daemon is running: no reminder will be sent",
             "sundown service install  # or run `sundown run` from your desktop's autostart",
         )
-    return Check("daemon", OK, f"running (pid {pid})" if pid > 0 else "running")
+    try:
+        reply = request(paths, {"cmd": "status"}, timeout=2.0)
+    except OSError:
+        reply = None
+    who = f"pid {pid}" if pid > 0 else "pid unknown"
+    if not reply or not reply.get("ok"):
+        return Check("daemon", OK, f"running ({who}; it did not answer a status request)")
+    who = f"pid {reply.get('pid', pid)}, backend {reply.get('backend')}"
+    if reply.get("last_backend") and reply.get("last_backend") != reply.get("backend"):
+        who += f", last delivered by {reply['last_backend']}"
+    if reply.get("config_error"):
+        first = str(reply["config_error"]).splitlines()[0]
+        return Check(
+            "daemon",
+            WARN,
+            f"running ({who}) on the previous routine: {first}",
+            f"sundown check {paths.config}",
+        )
+    if reply.get("log_error"):
+        return Check(
+            "daemon", WARN, f"running ({who}) without its log: {reply['log_error']}", _log_fix(paths.database)
+        )
+    return Check("daemon", OK, f"running ({who})")
 
 
 # --- a real notification -------------------------------------------------------------------------

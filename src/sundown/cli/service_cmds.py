@@ -131,13 +131,13 @@ def cmd_uninstall(ctx: Context) -> int:
 
 
 def _daemon_view(ctx: Context) -> str:
-    """What the daemon itself says. Hook: richer state (backend, next reminder) goes here."""
+    """What the daemon says about itself over its control socket (the same as doctor's check)."""
     from sundown.control import running_pid
+    from sundown.doctor import check_daemon
 
-    pid = running_pid(ctx.paths)
-    if pid is None:
+    if running_pid(ctx.paths) is None:
         return "not running"
-    return f"running (pid {pid})" if pid > 0 else "running"
+    return check_daemon(ctx.paths).detail
 
 
 def cmd_status(ctx: Context) -> int:
