@@ -68,7 +68,9 @@ class Sandbox:
             cwd=self.root,
         )
         if check and proc.returncode != 0:
-            raise AssertionError(f"sundown {' '.join(args)} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+            raise AssertionError(
+                f"sundown {' '.join(args)} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+            )
         return proc
 
     def popen(self, *args: str, env: Mapping[str, str] | None = None, **kw) -> subprocess.Popen[str]:

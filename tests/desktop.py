@@ -19,9 +19,11 @@ import json
 import os
 import shutil
 import signal
+import struct
 import subprocess
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -317,7 +319,18 @@ class Desktop:
         try:
             self._spawn(
                 "Xvfb",
-                ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "800x600x24", "-nolisten", "tcp"],
+                [
+                    "Xvfb",
+                    "-displayfd",
+                    str(write_fd),
+                    "-screen",
+                    "0",
+                    "800x600x24",
+                    "-nolisten",
+                    "tcp",
+                    "-fbdir",  # the screen as an XWD file, for screenshot()
+                    str(self.root),
+                ],
                 pass_fds=(write_fd,),
                 stdout=subprocess.DEVNULL,
             )
@@ -354,6 +367,17 @@ class Desktop:
         wait_until(
             lambda: not self.name_owner(NOTIFICATIONS), 5, "org.freedesktop.Notifications to be released"
         )
+
+    def screenshot(self, path: Path) -> Path:
+        """Write what the Xvfb screen shows now as a PNG (to look at with an image viewer)."""
+        xwd_to_png((self.root / "Xvfb_screen0").read_bytes(), path)
+        return path
+
+    def screen_is_blank(self) -> bool:
+        """True while nothing is drawn on the (black) root window: no notification on screen."""
+        xwd = (self.root / "Xvfb_screen0").read_bytes()
+        header_size, ncolors = struct.unpack_from(">I", xwd)[0], struct.unpack_from(">I", xwd, 76)[0]
+        return not xwd[header_size + 12 * ncolors :].strip(b"\0")
 
     def log(self, name: str) -> str:
         path = self.root / f"{name}.log"
@@ -404,6 +428,34 @@ class Desktop:
         """dunst's history (closed notifications), newest first, values unwrapped."""
         data = json.loads(self.dunstctl("history"))["data"][0]
         return [{k: v["data"] for k, v in item.items()} for item in data]
+
+
+def xwd_to_png(xwd: bytes, path: Path) -> None:
+    """Xvfb's -fbdir framebuffer (XWD, 24-bit TrueColor in 32-bit pixels) as an RGB PNG."""
+    fields = struct.unpack(">25I", xwd[:100])
+    header_size, width, height, byte_order = fields[0], fields[4], fields[5], fields[7]
+    bits_per_pixel, bytes_per_line, ncolors = fields[11], fields[12], fields[19]
+    masks = fields[14:17]
+    if bits_per_pixel != 32:
+        raise ValueError(f"unsupported XWD: {bits_per_pixel} bits per pixel")
+    pixels = xwd[header_size + 12 * ncolors :]
+    order = "<" if byte_order == 0 else ">"
+    rows = []
+    for y in range(height):
+        line = struct.unpack_from(f"{order}{width}I", pixels, y * bytes_per_line)
+        row = bytearray(b"\0")  # PNG filter type 0
+        for value in line:
+            for mask in masks:
+                shift = (mask & -mask).bit_length() - 1
+                row.append((value & mask) >> shift)
+        rows.append(bytes(row))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+    png += chunk(b"IDAT", zlib.compress(b"".join(rows))) + chunk(b"IEND", b"")
+    path.write_bytes(png)
 
 
 def _desktop(tmp_path: Path, with_x: bool, with_server: bool) -> Iterator[Desktop]:

@@ -62,6 +62,18 @@ def test_notify_reaches_the_bus_with_title_body_actions_urgency_and_no_expiry(
     assert desktop.displayed() == 1
 
 
+def test_notification_is_drawn_and_goes_when_withdrawn(desktop: Desktop, actions: Actions) -> None:
+    backend = DBusBackend(actions, desktop.env)
+    try:
+        assert desktop.screen_is_blank()
+        backend.send(magnesium())
+        wait_until(lambda: not desktop.screen_is_blank(), 5, "dunst to draw the notification")
+        backend.withdraw(KEY)
+        wait_until(desktop.screen_is_blank, 5, "the notification to leave the screen")
+    finally:
+        backend.close()
+
+
 @pytest.mark.parametrize(("urgency", "byte"), [("low", 0), ("normal", 1), ("critical", 2)])
 def test_urgency_hint_is_the_spec_byte(desktop: Desktop, actions: Actions, urgency: str, byte: int) -> None:
     backend = DBusBackend(actions, desktop.env)
