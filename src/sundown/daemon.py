@@ -34,7 +34,7 @@ from sundown.control import ControlServer, InstanceLock
 from sundown.dispatch import Progress, Send
 from sundown.errors import ConfigError, LogError
 from sundown.log import EventLog, fold_changes, fold_state
-from sundown.notify import Message, NotifyError, choose
+from sundown.notify import Message, NotifyError, choose, delivered_by
 from sundown.paths import Paths
 from sundown.plan import UTC, NightChanges, night_of, upcoming
 from sundown.service import SdNotify
@@ -271,7 +271,7 @@ class Daemon:
         """Send through the chosen backend; if it fails, the console: a reminder is never lost."""
         try:
             self.backend.send(message)
-            self.last_backend = str(getattr(self.backend, "last_backend", None) or self.backend.name)
+            self.last_backend = delivered_by(self.backend)
             return self.last_backend
         except NotifyError as exc:
             log.warning("%s backend failed (%s); printing the reminder instead", self.backend.name, exc)
