@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from sundown.errors import LogError
-from sundown.log import APPLICATION_ID, SCHEMA_VERSION, EventLog, ReminderState
+from sundown.log import APPLICATION_ID, SCHEMA_VERSION, EventLog, ReminderNight, ReminderState, summarize
 from sundown.plan import NO_CHANGES, NightChanges
 
 REPO = Path(__file__).resolve().parent.parent
@@ -199,6 +199,60 @@ def test_version_1_log_is_migrated_in_place(db: Path) -> None:
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert {"events_night", "events_event"} <= indexes
     conn.close()
+
+
+def test_version_2_log_gets_its_night_summary_built_in_place(db: Path) -> None:
+    db.parent.mkdir(parents=True)
+    conn = sqlite3.connect(db)
+    conn.executescript(
+        f"""
+        CREATE TABLE events (id INTEGER PRIMARY KEY, ts TEXT NOT NULL, night TEXT NOT NULL, reminder TEXT,
+                             event TEXT NOT NULL, source TEXT NOT NULL, details TEXT NOT NULL DEFAULT '{{}}');
+        CREATE INDEX events_night ON events (night, ts);
+        CREATE INDEX events_event ON events (event, night, reminder);
+        INSERT INTO events (ts, night, reminder, event, source, details) VALUES
+            ('2026-11-24T20:00:00.000000+00:00', '2026-11-24', 'm', 'notified', 'daemon',
+             '{{"at":"2026-11-24T21:00:00+01:00","bedtime":"2026-11-24T22:30:00+01:00","repeat":0}}'),
+            ('2026-11-24T20:10:00.000000+00:00', '2026-11-24', 'm', 'notified', 'daemon', '{{"repeat":1}}'),
+            ('2026-11-24T20:12:00.000000+00:00', '2026-11-24', 'm', 'acknowledged', 'cli', '{{}}'),
+            ('2026-11-24T21:40:00.000000+00:00', '2026-11-24', 'b', 'missed', 'daemon',
+             '{{"at":"2026-11-24T22:30:00+01:00"}}');
+        PRAGMA application_id = {APPLICATION_ID};
+        PRAGMA user_version = 2;
+        """
+    )
+    conn.close()
+    with EventLog(db) as log:
+        n = date(2026, 11, 24)
+        assert [e.source for e in log.events()] == ["daemon", "daemon", "cli", "daemon"]
+        first, ack = "2026-11-24T20:00:00.000000+00:00", "2026-11-24T20:12:00.000000+00:00"
+        assert log.night_summaries(n, n) == {
+            (n, "m"): ReminderNight(n, "m", 2, 1, first, "2026-11-24T21:00:00+01:00", None, ack, False),
+            (n, "b"): ReminderNight(n, "b", 0, 0, None, "2026-11-24T22:30:00+01:00", None, None, True),
+        }
+
+
+def test_night_summary_matches_the_events_even_when_written_out_of_order(db: Path) -> None:
+    import random
+
+    rng = random.Random(7)
+    kinds = ["notified", "acknowledged", "snoozed", "dismissed", "missed", "skipped"]
+    with EventLog(db) as log:
+        for _ in range(600):
+            night = N1 + timedelta(days=rng.randrange(5))
+            kind = rng.choice(kinds)
+            details = {}
+            if kind in ("notified", "missed"):
+                details = {
+                    "at": at(rng.randrange(100)).isoformat(),
+                    "bedtime": at(rng.randrange(200)).isoformat(),
+                }
+                if kind == "notified" and rng.random() < 0.7:
+                    details["repeat"] = rng.randrange(3)
+            # Random timestamps: backfilled acknowledgements arrive after later rows.
+            log.record(kind, night, rng.choice("abc"), "cli", details, ts=at(rng.randrange(300)))
+        assert log.night_summaries(N1, N1 + timedelta(days=4)) == summarize(log.events())
+        assert log.night_summaries(N1, N1) == {k: v for k, v in summarize(log.events()).items() if k[0] == N1}
 
 
 # -- concurrency and durability --------------------------------------------------------------

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sundown.errors import LogError
 from sundown.plan import NO_CHANGES, NightChanges
@@ -47,27 +47,75 @@ SOURCES: frozenset[str] = frozenset({"action", "cli", "daemon"})
 
 # "SDWN": marks a database as ours, so a foreign SQLite file is refused, not adopted.
 APPLICATION_ID = 0x5344574E
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 10_000
 # On top of SQLite's own busy handler: a few retries of the whole transaction.
 WRITE_ATTEMPTS = 5
 
-# Version 1 (the first development schema) had no `source` column; every row was the daemon's.
-_SCHEMA_V2 = """
-CREATE TABLE events (
-    id INTEGER PRIMARY KEY,
-    ts TEXT NOT NULL,
-    night TEXT NOT NULL,
-    reminder TEXT,
-    event TEXT NOT NULL,
-    source TEXT NOT NULL,
-    details TEXT NOT NULL DEFAULT '{}'
-);
-"""
-_INDEXES = """
-CREATE INDEX IF NOT EXISTS events_night ON events (night, ts);
-CREATE INDEX IF NOT EXISTS events_event ON events (event, night, reminder);
-"""
+# Schema history, each migrated in place by `_migrate`:
+#   1: events without `source` (every row was the daemon's)
+#   2: events with `source`
+#   3: + `night_summary`, one row per (night, reminder), kept by a trigger in the same
+#      transaction as the event, so stats over ten years read 20k rows instead of
+#      aggregating 50k events.
+_SCHEMA = [
+    """CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        ts TEXT NOT NULL,
+        night TEXT NOT NULL,
+        reminder TEXT,
+        event TEXT NOT NULL,
+        source TEXT NOT NULL,
+        details TEXT NOT NULL DEFAULT '{}'
+    )""",
+    "CREATE INDEX events_night ON events (night, ts)",
+    "CREATE INDEX events_event ON events (event, night, reminder)",
+    """CREATE TABLE night_summary (
+        night TEXT NOT NULL,
+        reminder TEXT NOT NULL,
+        notified INTEGER NOT NULL DEFAULT 0,
+        repeats INTEGER NOT NULL DEFAULT 0,
+        first_notified TEXT,
+        scheduled_at TEXT,
+        last_notified TEXT,
+        planned_bedtime TEXT,
+        acknowledged TEXT,
+        missed INTEGER NOT NULL DEFAULT 0,
+        missed_ts TEXT,
+        missed_at TEXT,
+        PRIMARY KEY (night, reminder)
+    ) WITHOUT ROWID""",
+    # All SET expressions see the row as it was before the UPDATE (SQL semantics), and the
+    # comparisons keep the first notification/acknowledgement by time even for rows
+    # inserted out of order (a backfilled `ack --at`). Same rules as `summarize`.
+    """CREATE TRIGGER events_summary AFTER INSERT ON events WHEN NEW.reminder IS NOT NULL
+    BEGIN
+        INSERT OR IGNORE INTO night_summary (night, reminder) VALUES (NEW.night, NEW.reminder);
+        UPDATE night_summary SET
+            notified = notified + (NEW.event = 'notified'),
+            repeats = repeats + (NEW.event = 'notified'
+                                 AND COALESCE(json_extract(NEW.details, '$.repeat'), 0) > 0),
+            first_notified = CASE WHEN NEW.event = 'notified'
+                AND (first_notified IS NULL OR NEW.ts < first_notified) THEN NEW.ts ELSE first_notified END,
+            scheduled_at = CASE WHEN NEW.event = 'notified'
+                AND (first_notified IS NULL OR NEW.ts < first_notified)
+                THEN json_extract(NEW.details, '$.at') ELSE scheduled_at END,
+            last_notified = CASE WHEN NEW.event = 'notified'
+                AND (last_notified IS NULL OR NEW.ts >= last_notified) THEN NEW.ts ELSE last_notified END,
+            planned_bedtime = CASE WHEN NEW.event = 'notified'
+                AND (last_notified IS NULL OR NEW.ts >= last_notified)
+                THEN json_extract(NEW.details, '$.bedtime') ELSE planned_bedtime END,
+            acknowledged = CASE WHEN NEW.event = 'acknowledged'
+                AND (acknowledged IS NULL OR NEW.ts < acknowledged) THEN NEW.ts ELSE acknowledged END,
+            missed = missed OR NEW.event = 'missed',
+            missed_ts = CASE WHEN NEW.event = 'missed'
+                AND (missed_ts IS NULL OR NEW.ts < missed_ts) THEN NEW.ts ELSE missed_ts END,
+            missed_at = CASE WHEN NEW.event = 'missed'
+                AND (missed_ts IS NULL OR NEW.ts < missed_ts)
+                THEN json_extract(NEW.details, '$.at') ELSE missed_at END
+        WHERE night = NEW.night AND reminder = NEW.reminder;
+    END""",
+]
 
 
 @dataclass(frozen=True)
@@ -163,6 +211,53 @@ def fold_state(events: list[Event]) -> dict[str, ReminderState]:
         elif e.event == "dismissed":
             s.dismissed = True
     return states
+
+
+class ReminderNight(NamedTuple):
+    """What the log says about one reminder on one night, aggregated for stats.
+
+    Times stay ISO 8601 text: a 10-year log has tens of thousands of them and
+    stats parses only the few it needs (a tuple, for the same reason).
+    """
+
+    night: date
+    reminder: str
+    notified: int = 0
+    repeats: int = 0  # notifications with details.repeat > 0
+    first_notified: str | None = None  # ts of the first notification (UTC)
+    scheduled_at: str | None = None  # `at` from the first notification (or the `missed` event)
+    planned_bedtime: str | None = None  # `bedtime` from the last notification
+    acknowledged: str | None = None  # ts of the first acknowledgement (UTC)
+    missed: bool = False
+
+
+def summarize(events: list[Event]) -> dict[tuple[date, str], ReminderNight]:
+    """Per (night, reminder) aggregates of `events`, in pure Python (same as `night_summaries`)."""
+    acc: dict[tuple[date, str], dict[str, Any]] = {}
+    for e in sorted(events, key=lambda e: (e.ts, e.id)):
+        if e.reminder is None:
+            continue
+        a = acc.setdefault((e.night, e.reminder), {"notified": 0, "repeats": 0})
+        if e.event == "notified":
+            a["notified"] += 1
+            if (e.details.get("repeat") or 0) > 0:
+                a["repeats"] += 1
+            if "first_notified" not in a:
+                a["first_notified"] = format_ts(e.ts)
+                a["scheduled_at"] = e.details.get("at")
+            a["planned_bedtime"] = e.details.get("bedtime")
+        elif e.event == "acknowledged":
+            a.setdefault("acknowledged", format_ts(e.ts))
+        elif e.event == "missed":
+            a["missed"] = True
+            a.setdefault("missed_at", e.details.get("at"))
+    result = {}
+    for (night, reminder), a in acc.items():
+        missed_at = a.pop("missed_at", None)
+        if a.get("scheduled_at") is None and missed_at is not None:
+            a["scheduled_at"] = missed_at
+        result[(night, reminder)] = ReminderNight(night, reminder, **a)
+    return result
 
 
 _TRANSIENT = ("locked", "busy")
@@ -271,16 +366,26 @@ class EventLog:
                     conn.execute("COMMIT")
                     return
                 if version == 0:
-                    conn.execute(_SCHEMA_V2)
-                    new = SCHEMA_VERSION
-                elif version == 1:
-                    conn.execute("ALTER TABLE events ADD COLUMN source TEXT NOT NULL DEFAULT 'daemon'")
-                    new = 2
+                    for stmt in _SCHEMA:
+                        conn.execute(stmt)
+                elif version in (1, 2):
+                    # Rebuild: the old rows are replayed in id order through the new trigger,
+                    # so the summary is built by the very code that maintains it.
+                    source = "source" if version == 2 else "'daemon'"
+                    conn.execute("DROP INDEX IF EXISTS events_night")
+                    conn.execute("DROP INDEX IF EXISTS events_event")
+                    conn.execute("ALTER TABLE events RENAME TO events_old")
+                    for stmt in _SCHEMA:
+                        conn.execute(stmt)
+                    conn.execute(
+                        "INSERT INTO events (id, ts, night, reminder, event, source, details)"
+                        f" SELECT id, ts, night, reminder, event, {source}, details"
+                        " FROM events_old ORDER BY id"
+                    )
+                    conn.execute("DROP TABLE events_old")
                 else:  # pragma: no cover - guarded by _check_ours
                     raise LogError(f"{self.path}: unknown schema version {version}")
-                for stmt in _INDEXES.strip().split(";"):
-                    if stmt.strip():
-                        conn.execute(stmt)
+                new = SCHEMA_VERSION
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 conn.execute(f"PRAGMA user_version = {new}")
                 conn.execute("COMMIT")
@@ -422,6 +527,26 @@ class EventLog:
                 continue
             return night, reminder
         return None
+
+    def night_summaries(self, first: date, last: date) -> dict[tuple[date, str], ReminderNight]:
+        """`summarize` of the nights first..last, from the trigger-maintained summary table."""
+        rows = self._query(
+            "SELECT night, reminder, notified, repeats, first_notified, COALESCE(scheduled_at, missed_at),"
+            " planned_bedtime, acknowledged, missed FROM night_summary WHERE night >= ? AND night <= ?",
+            (first.isoformat(), last.isoformat()),
+        )
+        nights = {n: date.fromisoformat(n) for n in {row[0] for row in rows}}
+        return {
+            (nights[n], rid): ReminderNight(nights[n], rid, nt, rp, fn, at, bt, ack, missed)
+            for n, rid, nt, rp, fn, at, bt, ack, missed in rows
+        }
+
+    def first_nights(self) -> dict[str, date]:
+        """The first night the log mentions each reminder (when it entered the routine)."""
+        rows = self._query(
+            "SELECT reminder, MIN(night) FROM events WHERE reminder IS NOT NULL GROUP BY reminder"
+        )
+        return {r: date.fromisoformat(n) for r, n in rows}
 
     def raw_rows(
         self, since: date | None = None, until: date | None = None, events: tuple[str, ...] = ()
