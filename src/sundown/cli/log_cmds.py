@@ -1,9 +1,409 @@
-"""Commands: (to be written)."""
+"""Commands that read the log: log, stats, report.
+
+They never need the daemon. `log --format jsonl|csv` does not even read the
+config (no zone is needed to print UTC rows), so a broken config never hides
+the history.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import re
+import sys
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta, timezone, tzinfo
+from typing import TYPE_CHECKING, Any
+
+from sundown.errors import UsageError
+
+if TYPE_CHECKING:
+    from sundown.cli.context import Context
+    from sundown.log import Event
+    from sundown.stats import ReminderStats, Stats
+
+DEFAULT_STATS_DAYS = 30
+DEFAULT_REPORT_DAYS = 90
+COLUMNS = ("id", "ts", "night", "reminder", "event", "source", "details")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def night_arg(text: str) -> date:
+    """A night as YYYY-MM-DD (the evening's date)."""
+    if not _DATE.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; write YYYY-MM-DD")
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from exc
+
+
+def days_arg(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of nights") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError("--days must be at least 1")
+    return n
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    """Add this group's subcommands."""
+    """Add log, stats and report."""
+    p = sub.add_parser(
+        "log",
+        parents=[common],
+        help="print the event log",
+        description="Print the event log: every notification, acknowledgement, snooze, skip, miss."
+        " Dates are nights (the evening's date), inclusive; without them, everything.",
+    )
+    p.add_argument("--since", type=night_arg, metavar="DATE", help="first night, YYYY-MM-DD")
+    p.add_argument("--until", type=night_arg, metavar="DATE", help="last night, YYYY-MM-DD")
+    p.add_argument(
+        "--format",
+        choices=("table", "jsonl", "csv"),
+        default="table",
+        help="table (local times, default), jsonl (one JSON object per line) or csv",
+    )
+    p.set_defaults(func=cmd_log)
+
+    p = sub.add_parser(
+        "stats",
+        parents=[common],
+        help="adherence, streaks and delays per reminder, bedtime chart",
+        description="Adherence per reminder, streaks, acknowledgement delay and a bedtime chart"
+        " over the N nights ending with --until.",
+    )
+    p.add_argument(
+        "--days",
+        type=days_arg,
+        default=DEFAULT_STATS_DAYS,
+        metavar="N",
+        help=f"number of nights (default {DEFAULT_STATS_DAYS})",
+    )
+    p.add_argument("--until", type=night_arg, metavar="DATE", help="last night (default: the current night)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (see SPEC §6)")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser(
+        "report",
+        parents=[common],
+        help="write a self-contained HTML report with charts",
+        description="Write one self-contained HTML page (inline SVG, no scripts, nothing from the"
+        " network): adherence calendar, acknowledgement delays, planned vs actual bedtime.",
+    )
+    p.add_argument("--html", required=True, metavar="FILE", help="the HTML file to write")
+    p.add_argument(
+        "--days",
+        type=days_arg,
+        default=DEFAULT_REPORT_DAYS,
+        metavar="N",
+        help=f"number of nights (default {DEFAULT_REPORT_DAYS})",
+    )
+    p.add_argument("--until", type=night_arg, metavar="DATE", help="last night (default: the current night)")
+    p.set_defaults(func=cmd_report)
+
+
+# --- log ---------------------------------------------------------------------------------------
+
+
+def event_record(e: Event) -> dict[str, Any]:
+    """One row as `log --format jsonl` prints it; keys in a stable order."""
+    return {
+        "id": e.id,
+        "ts": e.ts.isoformat(),
+        "night": e.night.isoformat(),
+        "reminder": e.reminder,
+        "event": e.event,
+        "source": e.source,
+        "details": dict(e.details),
+    }
+
+
+def _details_text(details: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in details.items())
+
+
+def _check_range(since: date | None, until: date | None) -> None:
+    if since and until and since > until:
+        raise UsageError(f"--since {since} is after --until {until}")
+
+
+def cmd_log(ctx: Context) -> int:
+    args = ctx.args
+    _check_range(args.since, args.until)
+    events = ctx.log.events(args.since, args.until)
+    try:
+        if args.format == "jsonl":
+            write_jsonl(ctx.out, events)
+        elif args.format == "csv":
+            write_csv(ctx.out, events)
+        else:
+            write_table(ctx, events)
+        ctx.out.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+    return 0
+
+
+def write_jsonl(out: Any, events: Iterable[Event]) -> None:
+    for e in events:
+        out.write(json.dumps(event_record(e), ensure_ascii=False) + "\n")
+
+
+def write_csv(out: Any, events: Iterable[Event]) -> None:
+    import csv
+
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for e in events:
+        r = event_record(e)
+        r["reminder"] = r["reminder"] or ""
+        r["details"] = json.dumps(r["details"], ensure_ascii=False, sort_keys=True)
+        writer.writerow([r[c] for c in COLUMNS])
+
+
+def write_table(ctx: Context, events: list[Event]) -> None:
+    if not events:
+        ctx.note("no events in the log" + (" for those nights" if ctx.args.since or ctx.args.until else ""))
+        return
+    zone = ctx.loaded.zone
+    rows = [
+        (
+            e.ts.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
+            e.night.isoformat(),
+            e.reminder or "-",
+            e.event,
+            e.source,
+            _details_text(dict(e.details)),
+        )
+        for e in events
+    ]
+    header = ("TIME (" + str(zone) + ")", "NIGHT", "REMINDER", "EVENT", "SOURCE", "DETAILS")
+    widths = [max(len(header[i]), *(len(r[i]) for r in rows)) for i in range(5)]
+    for r in (header, *rows):
+        ctx.print("  ".join(c.ljust(w) for c, w in zip(r[:5], widths, strict=True)) + "  " + r[5])
+
+
+def _silence_stdout() -> None:
+    """`sundown log | head`: the reader left; exit quietly instead of a traceback at shutdown."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+# --- stats -------------------------------------------------------------------------------------
+
+
+def _compute(ctx: Context, days: int) -> Stats:
+    from sundown import stats
+    from sundown.plan import night_of
+
+    loaded = ctx.loaded
+    now = datetime.now(timezone.utc)
+    until = ctx.args.until or night_of(now, loaded.zone)
+    return stats.from_log(ctx.log, loaded.routine, loaded.zone, until, days, now)
+
+
+def cmd_stats(ctx: Context) -> int:
+    result = _compute(ctx, ctx.args.days)
+    if ctx.args.json:
+        # Indented for a person at a terminal; compact (C-speed encoder) for a script.
+        indent = 2 if getattr(ctx.out, "isatty", lambda: False)() else None
+        lines = [json.dumps(result.to_json(), indent=indent)]
+    else:
+        lines = render_stats(result, ctx.loaded.zone, _width(), _use_color(ctx))
+    try:
+        ctx.out.write("\n".join(lines) + "\n")
+        ctx.out.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+    return 0
+
+
+def _use_color(ctx: Context) -> bool:
+    isatty = getattr(ctx.out, "isatty", lambda: False)
+    return bool(isatty()) and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def _width() -> int:
+    import shutil
+
+    return max(shutil.get_terminal_size((100, 24)).columns, 40)
+
+
+def duration_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s}s"
+    h, rest = divmod(s, 3600)
+    m, sec = divmod(rest, 60)
+    if h:
+        return f"{h}h{m:02d}m"
+    return f"{m}m{sec:02d}s" if sec else f"{m}m"
+
+
+# One character per reminder per night: readable without colour.
+CELL_CHARS = {"ack": "#", "late": "+", "missed": "x", "open": "?", "skipped": "-", "none": "."}
+CELL_COLORS = {"ack": "32", "late": "33", "missed": "31", "open": "36", "skipped": "2", "none": "2"}
+LEGEND = "# on time (within 15m)   + late   x missed   - skipped   ? not yet   . not scheduled"
+
+
+def _paint(text: str, code: str, color: bool) -> str:
+    return f"\x1b[{code}m{text}\x1b[0m" if color else text
+
+
+def render_stats(result: Stats, zone: tzinfo, width: int, color: bool) -> list[str]:
+    """The terminal view of `sundown stats`: a table, a chart per reminder, a bedtime chart."""
+    n = len(result.nights)
+    lines = [f"{n} night{'s' if n != 1 else ''}, {result.first} .. {result.until} ({zone})", ""]
+    if not result.reminders:
+        return [*lines, "No reminders configured and none in the log."]
+    label = min(max(len(r) for r in result.reminders), 24)
+    head = (
+        "DONE",
+        "ADHERENCE",
+        "STREAK",
+        "BEST",
+        "MEDIAN DELAY",
+        "P90 DELAY",
+        "MISSED",
+        "SKIPPED",
+        "REPEATS",
+    )
+    table = [head]
+    for r in result.reminders.values():
+        adherence = "-" if r.adherence is None else f"{r.adherence:.0%}"
+        table.append(
+            (
+                f"{r.acknowledged}/{r.scheduled - r.skipped}",
+                adherence,
+                str(r.current_streak),
+                str(r.longest_streak),
+                duration_text(r.median_delay_s),
+                duration_text(r.p90_delay_s),
+                str(r.missed),
+                str(r.skipped),
+                str(r.repeats),
+            )
+        )
+    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
+    names = ["REMINDER", *(_label(r, label) for r in result.reminders.values())]
+    for name, row in zip(names, table, strict=True):
+        lines.append(
+            name.ljust(label) + "  " + "  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True))
+        )
+    lines += ["", *render_chart(result, label, width, color), ""]
+    lines += render_bedtimes(result, zone, width)
+    return lines
+
+
+def _label(r: ReminderStats, width: int) -> str:
+    text = r.id if r.configured else f"{r.id}*"
+    return text if len(text) <= width else text[: width - 1] + "~"
+
+
+def render_chart(result: Stats, label: int, width: int, color: bool) -> list[str]:
+    n = len(result.nights)
+    cells = max(min(n, width - label - 2), 7)
+    first = n - cells if n > cells else 0
+    shown = result.nights[first:]
+    title = "Each night, oldest left"
+    if first:
+        title += f" (the last {len(shown)} of {n} nights; `sundown report` shows them all)"
+    axis = shown[0].strftime("%m-%d")
+    end = shown[-1].strftime("%m-%d")
+    axis_line = " " * (label + 2) + axis + end.rjust(len(shown) - len(axis)) if len(shown) > 11 else ""
+    lines = [title + ":"]
+    if axis_line:
+        lines.append(axis_line)
+    for r in result.reminders.values():
+        row = "".join(_paint(CELL_CHARS[c.status], CELL_COLORS[c.status], color) for c in r.cells[first:])
+        lines.append(_label(r, label).ljust(label) + "  " + row)
+    lines.append(LEGEND)
+    if any(not r.configured for r in result.reminders.values()):
+        lines.append("* no longer in the config")
+    return lines
+
+
+def _clock_minutes(t: datetime, night: date, zone: tzinfo) -> float:
+    """Minutes after the night's local noon, as the wall clock reads (for the bedtime axis)."""
+    local = t.astimezone(zone)
+    days = (local.date() - night).days
+    return days * 1440 + local.hour * 60 + local.minute - 720
+
+
+def render_bedtimes(result: Stats, zone: tzinfo, width: int) -> list[str]:
+    rows = [b for b in result.bedtimes if b.planned is not None][-14:]
+    if not rows:
+        return []
+    points = [
+        _clock_minutes(t, b.night, zone) for b in rows for t in (b.planned, b.acknowledged) if t is not None
+    ]
+    lo = int(min(points) // 60 * 60)
+    hi = int(-(-max(points) // 60) * 60)
+    if hi - lo < 120:
+        hi = lo + 120
+    label = 10
+    values = 20
+    span = max(min(width - label - values - 4, 60), 12)
+
+    def col(m: float) -> int:
+        return min(int((m - lo) / (hi - lo) * (span - 1) + 0.5), span - 1)
+
+    axis = [" "] * span
+    hour = lo
+    while hour <= hi:
+        text = f"{(hour // 60 + 12) % 24:02d}:00"
+        c = col(hour)
+        if c + len(text) <= span and all(ch == " " for ch in axis[max(c - 1, 0) : c + len(text)]):
+            axis[c : c + len(text)] = list(text)
+        hour += 60
+    lights_out = any(b.acknowledged for b in rows)
+    lines = [
+        "Bedtime: | planned, * lights out (the `bedtime` reminder acknowledged)"
+        if lights_out
+        else "Bedtime: | planned (acknowledge a reminder named `bedtime` to chart lights out)",
+        " " * label + "  " + "".join(axis),
+    ]
+    for b in rows:
+        line = ["."] * span
+        assert b.planned is not None
+        p = col(_clock_minutes(b.planned, b.night, zone))
+        line[p] = "|"
+        text = b.planned.astimezone(zone).strftime("%H:%M")
+        if b.acknowledged is not None:
+            a = col(_clock_minutes(b.acknowledged, b.night, zone))
+            line[a] = "X" if a == p else "*"
+            diff = (b.acknowledged - b.planned) // timedelta(minutes=1)
+            text += f" -> {b.acknowledged.astimezone(zone).strftime('%H:%M')} ({diff:+d}m)"
+        lines.append(b.night.strftime("%a %m-%d").ljust(label) + "  " + "".join(line) + "  " + text)
+    return lines
+
+
+# --- report ------------------------------------------------------------------------------------
+
+
+def cmd_report(ctx: Context) -> int:
+    from pathlib import Path
+
+    from sundown import report
+
+    result = _compute(ctx, ctx.args.days)
+    loaded = ctx.loaded
+    html = report.render(result, loaded.zone, generated=datetime.now(timezone.utc))
+    target = Path(ctx.args.html).expanduser()
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        # Private like every file sundown writes: the report shows a person's evenings.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(fd, "w", encoding="utf-8") as f:
+            f.write(html)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    ctx.note(f"wrote {target} ({result.first} .. {result.until}, {len(result.nights)} nights)")
+    return 0

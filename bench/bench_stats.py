@@ -1,0 +1,211 @@
+"""Benchmark `sundown stats --days 3650` and `sundown report --html` on a generated 10-year log.
+
+    python3 bench/bench_stats.py [--years 10] [--runs 7]
+
+Prints the median wall time of each command (a real subprocess, as a person runs
+it), the `python3 -c pass` baseline and the ratio. Targets: stats <= 300 ms,
+report <= 1 s. Exits 1 when a target is missed.
+
+`generate()` is also used by the tests to build realistic multi-year logs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, datetime, time as dtime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "src"))
+
+from sundown.log import EventLog, format_ts  # noqa: E402
+from sundown.plan import NightChanges, night_plan  # noqa: E402
+from sundown.routine import Bedtimes, Reminder, Routine  # noqa: E402
+
+UTC = timezone.utc
+ZONE = "Europe/Berlin"
+CONFIG = """\
+timezone = "Europe/Berlin"
+
+[bedtime]
+default = "22:30"
+fri = "23:30"
+sat = "00:30"
+
+[reminders.wind-down]
+before = "1h"
+title = "Start winding down"
+
+[reminders.magnesium]
+before = "45m"
+title = "Magnesium"
+repeat = "10m"
+repeat_limit = 3
+
+[reminders.screens-off]
+at = "22:00"
+days = ["mon", "tue", "wed", "thu", "sun"]
+
+[reminders.journal]
+before = "30m"
+
+[reminders.teeth]
+before = "15m"
+
+[reminders.bedtime]
+before = "0m"
+title = "Lights out"
+"""
+
+
+def routine() -> Routine:
+    """The same routine as CONFIG, built directly (the generator must not depend on config.py)."""
+    m = timedelta(minutes=1)
+    return Routine(
+        Bedtimes(tuple(dtime(22, 30) for _ in range(4)) + (dtime(23, 30), dtime(0, 30), dtime(22, 30))),  # type: ignore[arg-type]
+        (
+            Reminder("wind-down", "Start winding down", before=60 * m),
+            Reminder("magnesium", "Magnesium", before=45 * m, repeat=10 * m, repeat_limit=3),
+            Reminder("screens-off", "Screens off", at=dtime(22, 0), days=frozenset({0, 1, 2, 3, 6})),
+            Reminder("journal", "Journal", before=30 * m),
+            Reminder("teeth", "Teeth", before=15 * m),
+            Reminder("bedtime", "Lights out", before=0 * m),
+        ),
+        timezone=ZONE,
+    )
+
+
+def generate(db: Path, first: date, nights: int, seed: int = 1) -> int:
+    """Write a plausible log of `nights` nights (every event kind) into `db`; returns the row count."""
+    rng = random.Random(seed)
+    zone = ZoneInfo(ZONE)
+    r = routine()
+    EventLog(db).close()  # schema, permissions
+    rows: list[tuple[str, str, str | None, str, str, str]] = []
+
+    def add(ts: datetime, night: date, reminder: str | None, event: str, source: str, details: str = "{}") -> None:
+        rows.append((format_ts(ts), night.isoformat(), reminder, event, source, details))
+
+    for k in range(nights):
+        night = first + timedelta(days=k)
+        noon = datetime(night.year, night.month, night.day, 12, tzinfo=zone)
+        changes = NightChanges()
+        roll = rng.random()
+        if roll < 0.03:
+            add(noon + timedelta(hours=2), night, None, "skipped", "cli")
+            changes = NightChanges(skip_all=True)
+            if rng.random() < 0.2:
+                add(noon + timedelta(hours=3), night, None, "unskipped", "cli")
+                changes = NightChanges()
+        elif roll < 0.08:
+            bt = dtime(23, rng.choice((0, 15, 45)))
+            add(noon + timedelta(hours=4), night, None, "bedtime_changed", "cli", f'{{"bedtime":"{bt:%H:%M}"}}')
+            changes = NightChanges(bedtime=bt)
+        elif roll < 0.1:
+            add(noon + timedelta(hours=5), night, "journal", "skipped", "cli")
+            changes = NightChanges(skip=frozenset({"journal"}))
+        if rng.random() < 0.005:
+            add(noon + timedelta(hours=1), night, None, "config_error", "daemon", '{"errors":["x"]}')
+        plan = night_plan(r, night, zone, changes)
+        assert plan is not None
+        bed = plan.bedtime.isoformat()
+        for o in plan.active():
+            rid = o.reminder.id
+            at = o.at.astimezone(UTC)
+            detail = f'"at":"{o.at.isoformat()}","backend":"dbus","bedtime":"{bed}"'
+            if rng.random() < 0.04:
+                add(max(o.bedtime, o.at) + timedelta(seconds=1), night, rid, "missed", "daemon", f"{{{detail}}}")
+                continue
+            add(at, night, rid, "notified", "daemon", f'{{{detail},"late":0,"repeat":0}}')
+            delay = rng.expovariate(1 / 420)
+            t = at
+            if o.reminder.repeat is not None:
+                for n, rt in enumerate(o.repeat_times(), 1):
+                    if delay < (rt - o.at).total_seconds():
+                        break
+                    add(rt.astimezone(UTC), night, rid, "notified", "daemon", f'{{{detail},"late":0,"repeat":{n}}}')
+            if rng.random() < 0.05:
+                until = at + timedelta(minutes=10)
+                add(at + timedelta(seconds=30), night, rid, "snoozed", "action", f'{{"until":"{until.isoformat()}"}}')
+                add(until, night, rid, "notified", "daemon", f'{{{detail},"late":0,"repeat":0,"snoozed":true}}')
+                t = until
+            if rng.random() < 0.08:
+                add(t + timedelta(seconds=20), night, rid, "dismissed", "action")
+                continue
+            add(t + timedelta(seconds=delay), night, rid, "acknowledged", rng.choice(("action", "cli")))
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.executemany(
+            "INSERT INTO events (ts, night, reminder, event, source, details) VALUES (?, ?, ?, ?, ?, ?)", rows
+        )
+    conn.close()
+    return len(rows)
+
+
+def _time(argv: list[str], env: dict[str, str], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--years", type=int, default=10)
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="sundown-bench-") as tmp:
+        root = Path(tmp)
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "SUNDOWN_"))},
+            "XDG_CONFIG_HOME": str(root / "config"),
+            "XDG_STATE_HOME": str(root / "state"),
+            "XDG_RUNTIME_DIR": str(root / "run"),
+            "PYTHONPATH": str(REPO / "src"),
+        }
+        (root / "run").mkdir(mode=0o700)
+        config = root / "config" / "sundown" / "config.toml"
+        config.parent.mkdir(parents=True)
+        config.write_text(CONFIG)
+        nights = round(365.25 * args.years)
+        until = date(2026, 11, 24)
+        first = until - timedelta(days=nights - 1)
+        started = time.perf_counter()
+        count = generate(root / "state" / "sundown" / "sundown.db", first, nights)
+        print(f"generated {count} events over {nights} nights in {time.perf_counter() - started:.1f} s")
+        cli = [sys.executable, "-m", "sundown"]
+        base = _time([sys.executable, "-c", "pass"], env, args.runs)
+        stats_t = _time([*cli, "stats", "--days", str(nights), "--until", str(until)], env, args.runs)
+        json_t = _time([*cli, "stats", "--days", str(nights), "--until", str(until), "--json"], env, args.runs)
+        report_t = _time(
+            [*cli, "report", "--html", str(root / "r.html"), "--days", str(nights), "--until", str(until)],
+            env,
+            args.runs,
+        )
+        size = (root / "r.html").stat().st_size
+        ok = True
+        print(f"python3 -c pass        {base * 1000:7.0f} ms")
+        for name, t, target in (
+            (f"stats --days {nights}", stats_t, 0.3),
+            (f"stats --json", json_t, 0.3),
+            (f"report --html ({size // 1024} KiB)", report_t, 1.0),
+        ):
+            verdict = "ok" if t <= target else "SLOW"
+            ok = ok and t <= target
+            print(f"{name:22} {t * 1000:7.0f} ms  ({t / base:4.1f}x baseline; target {target * 1000:.0f} ms: {verdict})")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,383 @@
+"""`sundown report`: the stats as one self-contained HTML page.
+
+Inline SVG and CSS only: no scripts, no fonts, no URLs, so the file opens
+offline, can be mailed, and loads nothing from the network. Every text that
+comes from the config or the log is escaped. Hover titles (<title> in SVG)
+carry the exact numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta, tzinfo
+from html import escape
+
+from sundown.stats import ACK, LATE, MISSED, NONE, OPEN, SKIPPED, ReminderStats, Stats
+
+FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
+STATUS_COLORS = {
+    ACK: "#2e9d57",
+    LATE: "#e5a93b",
+    MISSED: "#d6463a",
+    OPEN: "#7fb2d9",
+    SKIPPED: "#b8c2cc",
+    NONE: "#eeeeee",
+}
+STATUS_WORDS = {
+    ACK: "on time",
+    LATE: "late",
+    MISSED: "missed",
+    OPEN: "not yet",
+    SKIPPED: "skipped",
+    NONE: "not scheduled",
+}
+# Nightly adherence buckets, from none done to all done.
+HEAT = ("#d6463a", "#ef8a4c", "#f3c65f", "#a6d36b", "#2e9d57")
+NO_DATA = "#eeeeee"
+ALL_SKIPPED = "#b8c2cc"
+
+CSS = f"""
+body {{ font-family: {FONT}; margin: 2rem auto; max-width: 1100px; padding: 0 1rem; color: #222;
+       background: #fff; }}
+h1 {{ font-size: 1.6rem; margin-bottom: .2rem; }}
+h2 {{ font-size: 1.15rem; margin-top: 2.2rem; border-bottom: 1px solid #ddd; padding-bottom: .3rem; }}
+h3 {{ font-size: 1rem; margin: 1.2rem 0 .3rem; }}
+p.sub {{ color: #666; margin-top: 0; }}
+table {{ border-collapse: collapse; font-size: .9rem; }}
+th, td {{ padding: .3rem .7rem; text-align: right; border-bottom: 1px solid #eee; }}
+th:first-child, td:first-child {{ text-align: left; }}
+th {{ color: #555; font-weight: 600; }}
+svg {{ display: block; margin: .4rem 0; max-width: 100%; height: auto; }}
+svg text {{ font-family: {FONT}; font-size: 11px; fill: #555; }}
+.legend span {{ display: inline-block; margin-right: 1rem; font-size: .85rem; color: #444; }}
+.legend i {{ display: inline-block; width: .8rem; height: .8rem; border-radius: 2px; margin-right: .3rem;
+            vertical-align: -1px; }}
+.note {{ color: #777; font-size: .85rem; }}
+"""
+
+
+def _e(text: object) -> str:
+    return escape(str(text), quote=True)
+
+
+def _num(x: float) -> str:
+    return f"{x:.1f}".rstrip("0").rstrip(".")
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s}s"
+    h, rest = divmod(s, 3600)
+    m, sec = divmod(rest, 60)
+    if h:
+        return f"{h}h {m:02d}m"
+    return f"{m}m {sec:02d}s" if sec else f"{m}m"
+
+
+def _legend(items: Iterable[tuple[str, str]]) -> str:
+    spans = "".join(f'<span><i style="background:{c}"></i>{_e(w)}</span>' for c, w in items)
+    return f'<p class="legend">{spans}</p>'
+
+
+def render(result: Stats, zone: tzinfo, generated: datetime) -> str:
+    """The whole HTML page."""
+    n = len(result.nights)
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>sundown report {result.first} – {result.until}</title>",
+        f"<style>{CSS}</style></head><body>",
+        "<h1>sundown: evening routine</h1>",
+        f'<p class="sub">{n} night{"s" if n != 1 else ""}, {result.first} – {result.until}'
+        f" ({_e(zone)}); generated {_e(generated.astimezone(zone).strftime('%Y-%m-%d %H:%M'))}</p>",
+        _summary_table(result),
+        "<h2>Adherence calendar</h2>",
+        '<p class="note">Each square is one night (the evening it starts on): the share of that'
+        " night's reminders that were acknowledged, skipped ones left out.</p>",
+        _calendar(result),
+        _legend(
+            [
+                (HEAT[0], "none done"),
+                (HEAT[2], "about half"),
+                (HEAT[4], "all done"),
+                (ALL_SKIPPED, "skipped"),
+                (NO_DATA, "nothing scheduled"),
+            ]
+        ),
+        "<h2>Each reminder, night by night</h2>",
+        _legend((STATUS_COLORS[s], STATUS_WORDS[s]) for s in (ACK, LATE, MISSED, SKIPPED, OPEN)),
+        _strips(result),
+        "<h2>Acknowledgement delay</h2>",
+        '<p class="note">Minutes from the first notification (or the scheduled time) to the'
+        " acknowledgement; missed nights are marked along the top.</p>",
+        *(_delay_chart(result, r) for r in result.reminders.values()),
+        "<h2>Bedtime: planned and lights out</h2>",
+        '<p class="note">Blue strokes are the planned bedtime of each night (later is lower); dots are'
+        " when the <code>bedtime</code> reminder was acknowledged.</p>",
+        _bedtime_chart(result, zone),
+        "</body></html>",
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def _summary_table(result: Stats) -> str:
+    if not result.reminders:
+        return "<p>No reminders configured and none in the log.</p>"
+    rows = [
+        "<table><thead><tr><th>Reminder</th><th>Adherence</th><th>Done</th><th>Missed</th>"
+        "<th>Skipped</th><th>Streak</th><th>Best</th><th>Median delay</th><th>p90 delay</th>"
+        "<th>Repeats</th></tr></thead><tbody>"
+    ]
+    for r in result.reminders.values():
+        adherence = "–" if r.adherence is None else f"{r.adherence:.0%}"
+        name = _e(r.title) + ("" if r.configured else ' <span class="note">(removed)</span>')
+        rows.append(
+            f'<tr><td title="{_e(r.id)}">{name}</td><td>{adherence}</td>'
+            f"<td>{r.acknowledged}/{r.scheduled - r.skipped}</td><td>{r.missed}</td><td>{r.skipped}</td>"
+            f"<td>{r.current_streak}</td><td>{r.longest_streak}</td><td>{_duration(r.median_delay_s)}</td>"
+            f"<td>{_duration(r.p90_delay_s)}</td><td>{r.repeats}</td></tr>"
+        )
+    rows.append("</tbody></table>")
+    return "".join(rows)
+
+
+def _night_score(result: Stats, i: int) -> tuple[str, str]:
+    """Colour and hover text of night i in the calendar."""
+    done = due = skipped = 0
+    for r in result.reminders.values():
+        status = r.cells[i].status
+        if status in (ACK, LATE):
+            done += 1
+            due += 1
+        elif status in (MISSED, OPEN):
+            due += 1
+        elif status == SKIPPED:
+            skipped += 1
+    night = result.nights[i]
+    label = night.strftime("%a %Y-%m-%d")
+    if due == 0:
+        if skipped:
+            return ALL_SKIPPED, f"{label}: skipped"
+        return NO_DATA, f"{label}: nothing scheduled"
+    share = done / due
+    color = HEAT[min(int(share * (len(HEAT) - 1) + 0.5), len(HEAT) - 1)]
+    return color, f"{label}: {done} of {due} done ({share:.0%})" + (f", {skipped} skipped" if skipped else "")
+
+
+def _calendar(result: Stats) -> str:
+    """One GitHub-style grid per year: columns are weeks, rows weekdays (Monday on top)."""
+    cell, gap = 12, 2
+    step = cell + gap
+    left, top = 34, 16
+    index = {night: i for i, night in enumerate(result.nights)}
+    years = sorted({night.year for night in result.nights}, reverse=True)
+    out = []
+    for year in years:
+        jan1 = date(year, 1, 1)
+        start = jan1 - timedelta(days=jan1.weekday())
+        weeks = (date(year, 12, 31) - start).days // 7 + 1
+        width = left + weeks * step + 4
+        height = top + 7 * step + 4
+        svg = [
+            f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img"'
+            f' aria-label="adherence calendar {year}">',
+            f'<text x="0" y="11" style="font-weight:600">{year}</text>',
+        ]
+        for row, name in ((0, "Mon"), (2, "Wed"), (4, "Fri"), (6, "Sun")):
+            svg.append(f'<text x="0" y="{top + row * step + cell - 2}">{name}</text>')
+        for month in range(1, 13):
+            first = date(year, month, 1)
+            x = left + ((first - start).days // 7) * step
+            svg.append(f'<text x="{x}" y="{top - 4}">{first.strftime("%b")}</text>')
+        day = jan1
+        while day.year == year:
+            x = left + ((day - start).days // 7) * step
+            y = top + day.weekday() * step
+            i = index.get(day)
+            if i is None:
+                svg.append(f'<rect x="{x}" y="{y}" width="{cell}" height="{cell}" rx="2" fill="#f7f7f7"/>')
+            else:
+                color, text = _night_score(result, i)
+                svg.append(
+                    f'<rect x="{x}" y="{y}" width="{cell}" height="{cell}" rx="2" fill="{color}">'
+                    f"<title>{_e(text)}</title></rect>"
+                )
+            day += timedelta(days=1)
+        svg.append("</svg>")
+        out.append("".join(svg))
+    return "\n".join(out)
+
+
+def _strips(result: Stats) -> str:
+    """One row of coloured cells per reminder (like the terminal chart)."""
+    n = len(result.nights)
+    label_w = 150
+    plot_w = 900
+    cw = plot_w / n
+    row_h = 18
+    height = 20 + row_h * len(result.reminders) + 4
+    svg = [
+        f'<svg width="{label_w + plot_w}" height="{height}" viewBox="0 0 {label_w + plot_w} {height}"'
+        ' role="img" aria-label="reminders by night">',
+        f'<text x="{label_w}" y="12">{result.first}</text>',
+        f'<text x="{label_w + plot_w}" y="12" text-anchor="end">{result.until}</text>',
+    ]
+    for k, r in enumerate(result.reminders.values()):
+        y = 20 + k * row_h
+        svg.append(f'<text x="0" y="{y + 12}">{_e(_short(r.title, 22))}</text>')
+        # Runs of one status become one rect: a 10-year log stays small.
+        start = 0
+        cells = r.cells
+        for i in range(1, n + 1):
+            if i == n or cells[i].status != cells[start].status:
+                status = cells[start].status
+                if status != NONE:
+                    x = label_w + start * cw
+                    nights = f"{result.nights[start]}" + (
+                        f" – {result.nights[i - 1]}" if i - 1 > start else ""
+                    )
+                    svg.append(
+                        f'<rect x="{_num(x)}" y="{y}" width="{_num(max(cw * (i - start), 0.6))}"'
+                        f' height="{row_h - 4}" fill="{STATUS_COLORS[status]}"><title>{_e(r.title)}:'
+                        f" {nights}: {STATUS_WORDS[status]}</title></rect>"
+                    )
+                start = i
+    svg.append("</svg>")
+    return "".join(svg)
+
+
+def _short(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _x_axis(result: Stats, left: float, width: float, y: float) -> list[str]:
+    """Date ticks along a time axis: about six, at month starts for long ranges."""
+    n = len(result.nights)
+    ticks = []
+    step = max(n // 6, 1)
+    for i in range(0, n, step):
+        x = left + (i + 0.5) * width / n
+        anchor = "start" if i == 0 else "end" if x > left + width - 40 else "middle"
+        ticks.append(f'<text x="{_num(x)}" y="{_num(y)}" text-anchor="{anchor}">{result.nights[i]}</text>')
+    return ticks
+
+
+def _delay_chart(result: Stats, r: ReminderStats) -> str:
+    n = len(result.nights)
+    left, right, top, bottom = 50, 10, 18, 22
+    plot_w, plot_h = 1000 - left - right, 120
+    acked = [(i, c) for i, c in enumerate(r.cells) if c.delay_s is not None]
+    missed = [i for i, c in enumerate(r.cells) if c.status == MISSED]
+    head = f"<h3>{_e(r.title)}" + ("" if r.configured else " (removed)") + "</h3>"
+    if not acked and not missed:
+        return head + '<p class="note">Nothing scheduled in this range.</p>'
+    delays = sorted(c.delay_s for _i, c in acked if c.delay_s is not None)
+    # Scale to the 95th percentile so one forgotten night does not flatten the rest.
+    cap = max(
+        delays[int(len(delays) * 0.95) - 1] if len(delays) >= 20 else (delays[-1] if delays else 0), 300
+    )
+    cap_min = -(-cap // 600) * 10  # round up to 10 minutes
+    height = top + plot_h + bottom
+    svg = [
+        f'<svg width="1000" height="{height}" viewBox="0 0 1000 {height}" role="img"'
+        f' aria-label="acknowledgement delay of {_e(r.id)}">',
+        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="#fafafa" stroke="#e4e4e4"/>',
+    ]
+    for frac in (0, 0.5, 1):
+        y = top + plot_h - frac * plot_h
+        svg.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{_num(y)}" y2="{_num(y)}" stroke="#e4e4e4"/>')
+        svg.append(f'<text x="{left - 6}" y="{_num(y + 4)}" text-anchor="end">{_num(cap_min * frac)}m</text>')
+    radius = 3 if n <= 120 else 2 if n <= 800 else 1.2
+    for i, c in acked:
+        assert c.delay_s is not None
+        x = left + (i + 0.5) * plot_w / n
+        y = top + plot_h - min(c.delay_s / 60 / cap_min, 1) * plot_h
+        fill = STATUS_COLORS[c.status]
+        svg.append(
+            f'<circle cx="{_num(x)}" cy="{_num(y)}" r="{radius}" fill="{fill}">'
+            f"<title>{result.nights[i]}: {_duration(c.delay_s)}</title></circle>"
+        )
+    for i in missed:
+        x = left + (i + 0.5) * plot_w / n
+        svg.append(
+            f'<rect x="{_num(x - 1)}" y="{top - 8}" width="2" height="6" fill="{STATUS_COLORS[MISSED]}">'
+            f"<title>{result.nights[i]}: missed</title></rect>"
+        )
+    svg += _x_axis(result, left, plot_w, top + plot_h + 15)
+    svg.append("</svg>")
+    return head + "".join(svg)
+
+
+def _minutes(t: datetime, night: date, zone: tzinfo) -> float:
+    local = t.astimezone(zone)
+    return (local.date() - night).days * 1440 + local.hour * 60 + local.minute + local.second / 60 - 720
+
+
+def _bedtime_chart(result: Stats, zone: tzinfo) -> str:
+    rows = [(i, b) for i, b in enumerate(result.bedtimes) if b.planned is not None]
+    if not rows:
+        return '<p class="note">No nights in this range.</p>'
+    index = {night: i for i, night in enumerate(result.nights)}
+    points = []
+    for _i, b in rows:
+        assert b.planned is not None
+        points.append(_minutes(b.planned, b.night, zone))
+        if b.acknowledged is not None:
+            points.append(_minutes(b.acknowledged, b.night, zone))
+    lo = min(points) // 60 * 60
+    hi = -(-max(points) // 60) * 60
+    hi = max(hi, lo + 120)
+    n = len(result.nights)
+    left, right, top, bottom = 50, 10, 10, 22
+    plot_w, plot_h = 1000 - left - right, 200
+    height = top + plot_h + bottom
+
+    def y_of(m: float) -> float:
+        return top + (m - lo) / (hi - lo) * plot_h
+
+    def x_of(night: date) -> float:
+        return left + (index[night] + 0.5) * plot_w / n
+
+    svg = [
+        f'<svg width="1000" height="{height}" viewBox="0 0 1000 {height}" role="img"'
+        ' aria-label="planned and actual bedtime">',
+        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="#fafafa" stroke="#e4e4e4"/>',
+    ]
+    hours = int((hi - lo) // 60)
+    every = max(hours // 6, 1) * 60
+    m = lo
+    while m <= hi:
+        y = y_of(m)
+        label = f"{int(m // 60 + 12) % 24:02d}:00"
+        svg.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{_num(y)}" y2="{_num(y)}" stroke="#e4e4e4"/>')
+        svg.append(f'<text x="{left - 6}" y="{_num(y + 4)}" text-anchor="end">{label}</text>')
+        m += every
+    # Planned bedtime: one short level stroke per night (a step line without risers), one path.
+    half = max(plot_w / n / 2, 0.75)
+    path: list[str] = []
+    for _i, b in rows:
+        assert b.planned is not None
+        x, y = x_of(b.night), y_of(_minutes(b.planned, b.night, zone))
+        path.append(f"M{_num(x - half)} {_num(y)}H{_num(x + half)}")
+    svg.append(f'<path d="{"".join(path)}" fill="none" stroke="#5b6bbf" stroke-width="2"/>')
+    radius = 3 if n <= 120 else 2 if n <= 800 else 1.2
+    for _i, b in rows:
+        if b.acknowledged is None or b.planned is None:
+            continue
+        late = (b.acknowledged - b.planned) // timedelta(minutes=1)
+        svg.append(
+            f'<circle cx="{_num(x_of(b.night))}" cy="{_num(y_of(_minutes(b.acknowledged, b.night, zone)))}"'
+            f' r="{radius}" fill="{"#d6463a" if late > 15 else "#2e9d57"}"><title>{b.night}: planned'
+            f" {b.planned.astimezone(zone):%H:%M}, lights out {b.acknowledged.astimezone(zone):%H:%M}"
+            f" ({late:+d} min)</title></circle>"
+        )
+    svg += _x_axis(result, left, plot_w, top + plot_h + 15)
+    svg.append("</svg>")
+    legend = _legend(
+        [("#5b6bbf", "planned"), ("#2e9d57", "lights out (within 15 min)"), ("#d6463a", "later")]
+    )
+    return "".join(svg) + legend

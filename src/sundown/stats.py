@@ -1,0 +1,311 @@
+"""Numbers from the log (SPEC §6): adherence, streaks, delays, bedtimes. No I/O, no printing.
+
+Everything is computed from per-(night, reminder) aggregates of the log
+(`log.ReminderNight`), the nights' changes (`tonight`, `skip`), the routine, its
+zone and an explicit `now`, so the numbers are tested with hand-made logs.
+
+Rules beyond SPEC §6 (also in docs/stats.md):
+- A reminder of the current config counts from the first night the log mentions
+  it (a reminder added last week does not count as missed for the month before);
+  a reminder no longer in the config counts on the nights the log has events for it.
+- An acknowledgement wins over a skip (the night counts as acknowledged).
+- "missed" = scheduled, not skipped, not acknowledged, and its night's bedtime (or
+  its own time, if later) has passed or the daemon logged it `missed`; before that
+  it is "open" (still counted in the adherence denominator, as SPEC says).
+- Delays below zero (acknowledged before the reminder was due) count as 0.
+- p90 is the nearest-rank percentile: a delay that actually happened.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Any, NamedTuple
+
+from sundown.log import EventLog, ReminderNight, format_ts
+from sundown.plan import NO_CHANGES, NightChanges, NightPlan, night_plan
+from sundown.routine import Routine
+
+ONE_DAY = timedelta(days=1)
+# An acknowledgement within this delay is "on time"; later ones are "late" (charts only).
+ON_TIME = timedelta(minutes=15)
+BEDTIME_ID = "bedtime"
+
+# Cell statuses, one per reminder per night.
+NONE = "none"  # not scheduled (not configured that night, not yet due, before it existed)
+ACK = "ack"  # acknowledged within ON_TIME
+LATE = "late"  # acknowledged later
+MISSED = "missed"
+OPEN = "open"  # due, not acknowledged yet, its night still running
+SKIPPED = "skipped"
+STATUSES = (ACK, LATE, MISSED, OPEN, SKIPPED, NONE)
+
+
+class Cell(NamedTuple):
+    """One reminder on one night (a tuple: a 10-year window has tens of thousands)."""
+
+    status: str
+    delay_s: float | None = None
+
+
+SKIPPED_CELL = Cell(SKIPPED)
+MISSED_CELL = Cell(MISSED)
+OPEN_CELL = Cell(OPEN)
+
+
+@dataclass
+class ReminderStats:
+    id: str
+    title: str
+    configured: bool  # still in the current config
+    cells: list[Cell] = field(default_factory=list)  # one per night of the window
+    scheduled: int = 0
+    acknowledged: int = 0
+    skipped: int = 0
+    missed: int = 0
+    open: int = 0
+    repeats: int = 0
+    current_streak: int = 0
+    longest_streak: int = 0
+    delays: list[float] = field(default_factory=list)
+
+    @property
+    def adherence(self) -> float | None:
+        denominator = self.scheduled - self.skipped
+        return self.acknowledged / denominator if denominator > 0 else None
+
+    @property
+    def median_delay_s(self) -> float | None:
+        return _whole(statistics.median(self.delays)) if self.delays else None
+
+    @property
+    def p90_delay_s(self) -> float | None:
+        return _whole(percentile(self.delays, 0.9)) if self.delays else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scheduled": self.scheduled,
+            "acknowledged": self.acknowledged,
+            "skipped": self.skipped,
+            "missed": self.missed,
+            "adherence": self.adherence,
+            "current_streak": self.current_streak,
+            "longest_streak": self.longest_streak,
+            "median_delay_s": self.median_delay_s,
+            "p90_delay_s": self.p90_delay_s,
+            "repeats": self.repeats,
+            "open": self.open,
+            "title": self.title,
+        }
+
+
+@dataclass(frozen=True)
+class NightBedtime:
+    night: date
+    planned: datetime | None
+    acknowledged: datetime | None  # lights out: the acknowledgement of the `bedtime` reminder
+
+
+@dataclass
+class Stats:
+    first: date
+    until: date
+    nights: list[date]
+    reminders: dict[str, ReminderStats]
+    bedtimes: list[NightBedtime]
+
+    def to_json(self) -> dict[str, Any]:
+        """The object of `sundown stats --json` (SPEC §6)."""
+        return {
+            "from": self.first.isoformat(),
+            "until": self.until.isoformat(),
+            "reminders": {rid: r.to_json() for rid, r in self.reminders.items()},
+            "nights": [
+                {
+                    "night": b.night.isoformat(),
+                    "bedtime_planned": _iso(b.planned),
+                    "bedtime_acknowledged": _iso(b.acknowledged),
+                }
+                for b in self.bedtimes
+            ],
+        }
+
+
+def _iso(t: datetime | None) -> str | None:
+    return t.isoformat() if t is not None else None
+
+
+def _whole(x: float) -> float:
+    """Whole seconds: the log's microseconds are noise in a delay."""
+    return float(round(x))
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (0 < q <= 1)."""
+    ordered = sorted(values)
+    return ordered[max(math.ceil(q * len(ordered)) - 1, 0)]
+
+
+def window(until: date, days: int) -> tuple[date, date]:
+    if days < 1:
+        raise ValueError("days must be at least 1")
+    return until - (days - 1) * ONE_DAY, until
+
+
+def compute(
+    routine: Routine,
+    zone: tzinfo,
+    first: date,
+    until: date,
+    now: datetime,
+    summaries: Mapping[tuple[date, str], ReminderNight],
+    changes: Mapping[date, NightChanges],
+    first_nights: Mapping[str, date],
+) -> Stats:
+    """Stats of the nights first..until as seen at `now`.
+
+    One pass over the nights; a night's plan is computed only when the log
+    does not already say when its reminders and bedtime were due (the common
+    case in a long log is that it does).
+    """
+    parse = datetime.fromisoformat
+    nights = [first + k * ONE_DAY for k in range((until - first).days + 1)]
+    by_night: dict[date, dict[str, ReminderNight]] = {}
+    for (night, rid), summary in summaries.items():
+        if first <= night <= until:
+            by_night.setdefault(night, {})[rid] = summary
+    configured = {r.id: r for r in routine.reminders}
+    reminders: dict[str, ReminderStats] = {
+        r.id: ReminderStats(r.id, r.title, True) for r in routine.reminders
+    }
+    for rid in sorted({rid for per in by_night.values() for rid in per} - reminders.keys()):
+        reminders[rid] = ReminderStats(rid, rid.replace("-", " ").replace("_", " ").capitalize(), False)
+    runs: dict[str, int] = dict.fromkeys(reminders, 0)
+    starts = {rid: first_nights.get(rid, date.max) for rid in reminders}
+    bedtimes: list[NightBedtime] = []
+    on_time = ON_TIME.total_seconds()
+    none = Cell(NONE)
+
+    for night in nights:
+        c = changes.get(night, NO_CHANGES)
+        per = by_night.get(night, {})
+        weekday = night.weekday()
+        skip_all = c.skip_all or night in routine.skip_dates
+        plan: NightPlan | None = None
+        # The plan is needed for a due reminder the log says nothing about, or a bedtime it does not know.
+        logged_bed = None
+        if c.bedtime is None:
+            latest = max(
+                (x for x in per.values() if x.planned_bedtime and x.first_notified),
+                key=lambda x: x.first_notified or "",
+                default=None,
+            )
+            logged_bed = latest.planned_bedtime if latest else None
+        need_plan = logged_bed is None or any(
+            rid not in per and r.runs_on(weekday) and night >= starts[rid] for rid, r in configured.items()
+        )
+        if need_plan:
+            plan = night_plan(routine, night, zone, c)
+            if plan is None:  # a night that does not exist locally (Pacific/Apia 2011-12-30)
+                for r in reminders.values():
+                    r.cells.append(none)
+                continue
+            planned_at = {o.reminder.id: o.at for o in plan.occurrences}
+            bedtime = plan.bedtime if logged_bed is None else parse(logged_bed).astimezone(zone)
+        else:
+            planned_at = {}
+            assert logged_bed is not None
+            bedtime = parse(logged_bed).astimezone(zone)
+        lights_out = per[BEDTIME_ID].acknowledged if BEDTIME_ID in per else None
+        bedtimes.append(
+            NightBedtime(night, bedtime, parse(lights_out).astimezone(zone) if lights_out else None)
+        )
+
+        for rid, r in reminders.items():
+            s = per.get(rid)
+            at: datetime | None = None  # parsed only when needed
+            if s is None:
+                at = planned_at.get(rid)
+                if at is None or night < starts[rid] or at > now:
+                    r.cells.append(none)  # not configured that night, not yet in the routine, or not due yet
+                    continue
+            elif not (s.notified or s.acknowledged or s.missed):
+                # Only a skip or snooze so far: scheduled once its time has passed.
+                at = _scheduled(s, planned_at, plan, routine, night, zone, c, now)
+                if at > now:
+                    r.cells.append(none)
+                    continue
+            r.scheduled += 1
+            if s is not None:
+                r.repeats += s.repeats
+                if s.acknowledged is not None:
+                    acked = parse(s.acknowledged)
+                    if s.first_notified:
+                        start = parse(s.first_notified)
+                    else:
+                        start = at or _scheduled(s, planned_at, plan, routine, night, zone, c, now)
+                    delay = max((acked - start).total_seconds(), 0.0)
+                    r.acknowledged += 1
+                    r.delays.append(delay)
+                    r.cells.append(Cell(ACK if delay <= on_time else LATE, delay))
+                    runs[rid] += 1
+                    if runs[rid] > r.longest_streak:
+                        r.longest_streak = runs[rid]
+                    r.current_streak = runs[rid]
+                    continue
+            if skip_all or rid in c.skip:
+                r.skipped += 1
+                r.cells.append(SKIPPED_CELL)
+            else:
+                if at is None:
+                    assert s is not None
+                    at = _scheduled(s, planned_at, plan, routine, night, zone, c, now)
+                if (s is not None and s.missed) or now >= max(bedtime, at):
+                    r.missed += 1
+                    r.cells.append(MISSED_CELL)
+                else:
+                    r.open += 1
+                    r.cells.append(OPEN_CELL)
+                runs[rid] = 0
+            r.current_streak = runs[rid]
+    return Stats(first, until, nights, reminders, bedtimes)
+
+
+def _scheduled(
+    s: ReminderNight,
+    planned_at: Mapping[str, datetime],
+    plan: NightPlan | None,
+    routine: Routine,
+    night: date,
+    zone: tzinfo,
+    changes: NightChanges,
+    now: datetime,
+) -> datetime:
+    """When a reminder with log entries was due: as logged, else as planned, else its first entry."""
+    if s.scheduled_at:
+        return datetime.fromisoformat(s.scheduled_at)
+    at = planned_at.get(s.reminder)
+    if at is None and routine.reminder(s.reminder) is not None:
+        p = plan or night_plan(routine, night, zone, changes)
+        at = next((o.at for o in p.occurrences if o.reminder.id == s.reminder), None) if p else None
+    if at is None:
+        at = datetime.fromisoformat(s.first_notified or s.acknowledged or format_ts(now))
+    return at
+
+
+def from_log(log: EventLog, routine: Routine, zone: tzinfo, until: date, days: int, now: datetime) -> Stats:
+    """Stats straight from an `EventLog`: one aggregate query plus the nights' changes."""
+    first, last = window(until, days)
+    return compute(
+        routine,
+        zone,
+        first,
+        last,
+        now,
+        log.night_summaries(first, last),
+        log.changes_between(first, last),
+        log.first_nights(),
+    )
