@@ -459,10 +459,11 @@ def xwd_to_png(xwd: bytes, path: Path) -> None:
 
 
 def _desktop(tmp_path: Path, with_x: bool, with_server: bool) -> Iterator[Desktop]:
-    runtime = tmp_path / "desktop-run"
-    runtime.mkdir(mode=0o700)
+    root = tmp_path / "desktop"  # beside a `sandbox` in the same tmp_path, never inside it
+    runtime = root / "run"
+    runtime.mkdir(mode=0o700, parents=True)
     base = {k: v for k, v in os.environ.items() if not k.startswith(("DBUS_", "XDG_", "DISPLAY", "WAYLAND_"))}
-    desk = Desktop(tmp_path, env={**base, "XDG_RUNTIME_DIR": str(runtime), "HOME": str(tmp_path)})
+    desk = Desktop(root, env={**base, "XDG_RUNTIME_DIR": str(runtime), "HOME": str(root)})
     try:
         desk.start_bus()
         if with_x:
