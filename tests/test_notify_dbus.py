@@ -424,3 +424,19 @@ def test_server_info_says_what_is_missing(bare_bus: Desktop, tmp_path: Path) -> 
         server_info(bare_bus.env)
     with pytest.raises(NotifyError, match="no session bus"):
         server_info({})
+
+
+def test_malformed_signal_from_the_server_does_not_stop_the_receiver(
+    fake_server, bare_bus: Desktop, actions: Actions
+) -> None:
+    server: FakeServer = fake_server()
+    backend = DBusBackend(actions, bare_bus.env)
+    try:
+        backend.send(magnesium())
+        nid = server.notified[0][0]
+        server.emit("ActionInvoked", "uas", (nid, ["done"]))  # an unhashable "action"
+        server.emit("NotificationClosed", "s", ("2",))
+        server.emit("ActionInvoked", "us", (nid, "done"))
+        assert actions.wait(1) == [(KEY, "done")]
+    finally:
+        backend.close()

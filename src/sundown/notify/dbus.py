@@ -69,7 +69,9 @@ class _Connection(DBusConnection):
     def close(self) -> None:
         super().close()
         # jeepney leaves its interrupt pipe open; a reconnecting daemon would leak two fds each time.
-        for fd in (self._stop_r, self._stop_w):
+        for fd in (getattr(self, "_stop_r", None), getattr(self, "_stop_w", None)):
+            if fd is None:
+                continue
             try:
                 os.close(fd)
             except OSError as e:
@@ -132,7 +134,10 @@ class _Link:
         try:
             while True:
                 msg = self.conn.receive()  # blocks on the socket and the interrupt pipe, no timeout
-                self._dispatch(msg)
+                try:
+                    self._dispatch(msg)
+                except Exception:  # a malformed message must not end the connection's only reader
+                    log.exception("could not handle a message from %s", _sender(msg))
         except ReceiveStopped:
             reason = None
         except (OSError, ValueError) as e:  # bus gone, or garbage on the socket
