@@ -157,7 +157,7 @@ def test_slow_server_falls_back_within_a_bounded_time(fake_server, bare_bus: Des
         backend.close()
     assert backend.last_backend == "console"
     assert "Magnesium" in out.getvalue()
-    assert elapsed < 1.5  # dbus gives up after its 1 s timeout
+    assert elapsed < 2.0  # dbus gives up after its 1 s timeout, long before the 5 s reply
 
 
 def test_auto_withdraw_asks_the_backend_that_showed_it(desktop: Desktop) -> None:
