@@ -101,7 +101,8 @@ class Occurrence:
     @property
     def deadline(self) -> datetime:
         """Until when a late reminder is still worth sending (SPEC §3)."""
-        return max(self.bedtime, self.at)
+        # Compared in UTC: aware datetimes sharing a tzinfo compare as wall times.
+        return max(self.bedtime, self.at, key=lambda t: t.astimezone(UTC))
 
     def repeat_times(self) -> list[datetime]:
         """Re-notification instants; repeats stop when the night's bedtime passes."""
@@ -114,11 +115,13 @@ class Occurrence:
 
     def status_at(self, now: datetime) -> str:
         """'pending', 'due' (on time), 'late' (send now, late) or 'missed'."""
-        if now < self.at:
+        # In UTC: `now` in the routine's zone would otherwise subtract as wall times across DST.
+        now, at = now.astimezone(UTC), self.at.astimezone(UTC)
+        if now < at:
             return "pending"
-        if now - self.at <= ON_TIME:
+        if now - at <= ON_TIME:
             return "due"
-        if now < self.deadline:
+        if now < self.deadline.astimezone(UTC):
             return "late"
         return "missed"
 
