@@ -541,6 +541,11 @@ class EventLog:
             for n, rid, nt, rp, fn, at, bt, ack, missed in rows
         }
 
+    def first_night(self) -> date | None:
+        """The first night in the log (when sundown began to be used), or None when empty."""
+        ((night,),) = self._query("SELECT MIN(night) FROM events")
+        return date.fromisoformat(night) if night else None
+
     def first_nights(self) -> dict[str, date]:
         """The first night the log mentions each reminder (when it entered the routine)."""
         rows = self._query(

@@ -5,9 +5,11 @@ Everything is computed from per-(night, reminder) aggregates of the log
 zone and an explicit `now`, so the numbers are tested with hand-made logs.
 
 Rules beyond SPEC §6 (also in docs/stats.md):
-- A reminder of the current config counts from the first night the log mentions
-  it (a reminder added last week does not count as missed for the month before);
-  a reminder no longer in the config counts on the nights the log has events for it.
+- Nights before the log's first event do not count (sundown was not in use yet).
+- A reminder of the current config counts by the config, except before its first
+  mention in the log on nights when the daemon was running (the daemon logs every
+  due reminder, so it was not in the routine yet). A reminder no longer in the
+  config counts on the nights the log has events for it.
 - An acknowledgement wins over a skip (the night counts as acknowledged).
 - "missed" = scheduled, not skipped, not acknowledged, and its night's bedtime (or
   its own time, if later) has passed or the daemon logged it `missed`; before that
@@ -25,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, NamedTuple
 
-from sundown.log import EventLog, ReminderNight, format_ts
+from sundown.log import Event, EventLog, ReminderNight, fold_changes, format_ts, summarize
 from sundown.plan import NO_CHANGES, NightChanges, NightPlan, night_plan
 from sundown.routine import Routine
 
@@ -164,8 +166,12 @@ def compute(
     summaries: Mapping[tuple[date, str], ReminderNight],
     changes: Mapping[date, NightChanges],
     first_nights: Mapping[str, date],
+    log_start: date | None,
 ) -> Stats:
     """Stats of the nights first..until as seen at `now`.
+
+    `first_nights` is the first night the log mentions each reminder, `log_start`
+    the first night of the whole log (see the module docstring for their use).
 
     One pass over the nights; a night's plan is computed only when the log
     does not already say when its reminders and bedtime were due (the common
@@ -204,9 +210,17 @@ def compute(
                 default=None,
             )
             logged_bed = latest.planned_bedtime if latest else None
-        need_plan = logged_bed is None or any(
-            rid not in per and r.runs_on(weekday) and night >= starts[rid] for rid, r in configured.items()
-        )
+        # A configured reminder the log says nothing about tonight counts by the config, except
+        # before the log began, and before its first mention on a night when the daemon was
+        # running (it logs every due reminder, so it was not in the routine yet).
+        in_use = log_start is not None and night >= log_start
+        daemon_ran = in_use and any(x.notified or x.missed for x in per.values())
+        silent = {
+            rid
+            for rid, r in configured.items()
+            if rid not in per and in_use and r.runs_on(weekday) and not (daemon_ran and night < starts[rid])
+        }
+        need_plan = logged_bed is None or bool(silent)
         if need_plan:
             plan = night_plan(routine, night, zone, c)
             if plan is None:  # a night that does not exist locally (Pacific/Apia 2011-12-30)
@@ -229,7 +243,7 @@ def compute(
             at: datetime | None = None  # parsed only when needed
             if s is None:
                 at = planned_at.get(rid)
-                if at is None or night < starts[rid] or at > now:
+                if at is None or rid not in silent or at > now:
                     r.cells.append(none)  # not configured that night, not yet in the routine, or not due yet
                     continue
             elif not (s.notified or s.acknowledged or s.missed):
@@ -308,4 +322,29 @@ def from_log(log: EventLog, routine: Routine, zone: tzinfo, until: date, days: i
         log.night_summaries(first, last),
         log.changes_between(first, last),
         log.first_nights(),
+        log.first_night(),
     )
+
+
+def from_events(
+    events: list[Event], routine: Routine, zone: tzinfo, until: date, days: int, now: datetime
+) -> Stats:
+    """The same numbers as `from_log`, from a list of events (pure; the reference for tests)."""
+    first, last = window(until, days)
+    by_night: dict[date, list[Event]] = {}
+    first_nights: dict[str, date] = {}
+    for e in events:
+        if first <= e.night <= last:
+            by_night.setdefault(e.night, []).append(e)
+        if e.reminder is not None and e.night < first_nights.get(e.reminder, date.max):
+            first_nights[e.reminder] = e.night
+    changes = {
+        n: c for n, evs in by_night.items() if (c := fold_changes(sorted(evs, key=_order))) != NO_CHANGES
+    }
+    summaries = summarize([e for evs in by_night.values() for e in evs])
+    log_start = min((e.night for e in events), default=None)
+    return compute(routine, zone, first, last, now, summaries, changes, first_nights, log_start)
+
+
+def _order(e: Event) -> tuple[datetime, int]:
+    return (e.ts, e.id)
