@@ -337,7 +337,9 @@ def test_systemd_analyze_accepts_a_path_with_spaces_and_percent(tmp_path: Path) 
     exe = odd / "sundown"
     exe.write_text("#!/bin/sh\n")
     exe.chmod(0o755)
-    proc = _verify(tmp_path, service.unit_text([str(exe), "run"]))
+    pinned = {"XDG_CONFIG_HOME": str(tmp_path / "my config 100%"), "XDG_STATE_HOME": '/odd "quoted" \\ dir'}
+    text = service.unit_text([str(exe), "run"], environment=pinned)
+    proc = _verify(tmp_path, text)
     assert proc.returncode == 0 and not proc.stderr.strip(), proc.stderr
 
 
@@ -368,10 +370,17 @@ args = args[1:]
 if not state["reachable"]:
     done(1, err="Failed to connect to bus: No medium found\n")
 unit = "sundown.service"
-unit_file = os.path.join(os.environ.get("XDG_CONFIG_HOME", ""), "systemd", "user", unit)
+search = state.get("unit_path") or os.path.join(os.environ.get("XDG_CONFIG_HOME", ""), "systemd", "user")
+unit_file = os.path.join(search.split()[0], unit)
+for directory in search.split():
+    if os.path.exists(os.path.join(directory, unit)):
+        unit_file = os.path.join(directory, unit)
+        break
 verb = args[0]
 if verb == "show" and args[1:] == ["--property=Version"]:
     done(0, "Version=252\n")
+if verb == "show" and args[1:] == ["--property=UnitPath"]:
+    done(0, f"UnitPath={search}\n")
 if verb == "show" and args[1] == unit:
     loaded = os.path.exists(unit_file) or state.get("loaded", False)
     active = unit in state["active"]
@@ -476,6 +485,7 @@ def test_install_writes_the_unit_imports_the_session_and_starts_it(
         ["show", "--property=Version"],
         ["is-active", "--quiet", "graphical-session.target"],
         ["is-active", "--quiet", "sundown.service"],
+        ["show", "--property=UnitPath"],
         ["daemon-reload"],
         ["import-environment", "DISPLAY", "DBUS_SESSION_BUS_ADDRESS"],  # only the ones set
         ["enable", "--now", "sundown.service"],
@@ -483,6 +493,34 @@ def test_install_writes_the_unit_imports_the_session_and_starts_it(
     assert systemctl.state["env"] == {"DISPLAY": ":7", "DBUS_SESSION_BUS_ADDRESS": "unix:path=/tmp/bus-x"}
     assert "enabled and started sundown.service" in proc.stdout
     assert "journalctl --user -u sundown" in proc.stdout
+
+
+def test_install_pins_the_config_and_state_dirs_the_cli_uses(sandbox: Any, systemctl: FakeSystemctl) -> None:
+    proc = sandbox.run(
+        "service", "install", env={**systemctl.env(), "SUNDOWN_STATE_DIR": str(sandbox.root / "my log")}
+    )
+    assert proc.returncode == 0, proc.stderr
+    unit = parse_unit((sandbox.config_home / "systemd" / "user" / "sundown.service").read_text())
+    assert unit["Service"]["Environment"] == [
+        "PYTHONUNBUFFERED=1",
+        f"XDG_CONFIG_HOME={sandbox.config_home}",
+        f"XDG_STATE_HOME={sandbox.state_home}",
+        f'"SUNDOWN_STATE_DIR={sandbox.root / "my log"}"',
+    ]
+
+
+def test_install_writes_where_the_manager_looks(sandbox: Any, systemctl: FakeSystemctl) -> None:
+    # The manager started with the default ~/.config; this shell has another XDG_CONFIG_HOME.
+    manager_dir = sandbox.root / ".config" / "systemd" / "user"
+    systemctl.set(
+        unit_path=f"{sandbox.root}/.config/systemd/user.control {manager_dir} /usr/lib/systemd/user"
+    )
+    proc = sandbox.run("service", "install", env=systemctl.env())
+    assert proc.returncode == 0, proc.stderr
+    assert (manager_dir / "sundown.service").is_file()
+    assert not (sandbox.config_home / "systemd").exists()
+    assert sandbox.run("service", "uninstall", env=systemctl.env()).returncode == 0
+    assert not (manager_dir / "sundown.service").exists()
 
 
 def test_install_follows_graphical_session_target_where_the_desktop_has_it(
@@ -581,6 +619,7 @@ def test_uninstall_stops_disables_and_removes(sandbox: Any, systemctl: FakeSyste
     assert not (sandbox.config_home / "systemd" / "user" / "sundown.service").exists()
     assert systemctl.calls == [
         ["show", "--property=Version"],
+        ["show", "--property=UnitPath"],
         ["disable", "--now", "sundown.service"],
         ["daemon-reload"],
     ]

@@ -37,6 +37,9 @@ SESSION_VARIABLES: tuple[str, ...] = (
     "DBUS_SESSION_BUS_ADDRESS",
     "XDG_CURRENT_DESKTOP",
 )
+# Where sundown's files are, as the CLI sees them: the service must read and write the same ones
+# (a `sundown ack` writes the log the daemon reads), so install pins those that are set.
+PINNED_VARIABLES: tuple[str, ...] = ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "SUNDOWN_STATE_DIR")
 # Variables meant for sundown itself that its `run` commands must not inherit.
 _SYSTEMD_PRIVATE = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
 
@@ -242,16 +245,30 @@ def exec_argv(python: str | None = None) -> list[str]:
     return [python, "-m", "sundown", "run"]
 
 
-def unit_text(argv: Sequence[str], wanted_by: str = GRAPHICAL_TARGET) -> str:
-    """The unit file to install: the template with our ExecStart and install target."""
+def environment_line(name: str, value: str) -> str:
+    """One `Environment=` line; no $ expansion happens there, only % specifiers."""
+    assignment = f"{name}={value.replace('%', '%%')}"
+    if re.search(r'[\s"\'\\]', assignment):
+        assignment = '"' + assignment.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"Environment={assignment}"
+
+
+def unit_text(
+    argv: Sequence[str], wanted_by: str = GRAPHICAL_TARGET, environment: Mapping[str, str] | None = None
+) -> str:
+    """The unit file to install: the template with our ExecStart, install target and pinned paths."""
     if not argv or not os.path.isabs(argv[0]):
         raise ValueError(f"ExecStart needs an absolute path, got {argv!r}")
     text = unit_template()
     exec_line = "ExecStart=" + " ".join(systemd_quote(a) for a in argv)
     text, n = re.subn(r"^ExecStart=.*$", lambda _m: exec_line, text, count=1, flags=re.M)
     text, m = re.subn(r"^WantedBy=.*$", lambda _m: f"WantedBy={wanted_by}", text, count=1, flags=re.M)
-    if n != 1 or m != 1:
-        raise RuntimeError("the shipped sundown.service lacks an ExecStart= or WantedBy= line")
+    env_lines = "".join("\n" + environment_line(k, v) for k, v in (environment or {}).items())
+    text, e = re.subn(
+        r"^Environment=PYTHONUNBUFFERED=1$", lambda m_: m_.group(0) + env_lines, text, count=1, flags=re.M
+    )
+    if n != 1 or m != 1 or e != 1:
+        raise RuntimeError("the shipped sundown.service lacks its ExecStart=, WantedBy= or Environment= line")
     return text
 
 
@@ -345,6 +362,27 @@ class Systemctl:
     def is_active(self, unit: str) -> bool:
         return self.run("is-active", "--quiet", unit).returncode == 0
 
+    def unit_search_path(self) -> list[str]:
+        """The directories the running manager loads units from (empty when it does not say)."""
+        proc = self.run("show", "--property=UnitPath")
+        return _parse_assignments(proc.stdout).get("UnitPath", "").split() if proc.returncode == 0 else []
+
+
+def installed_unit_path(env: Mapping[str, str], ctl: Systemctl) -> Path:
+    """$XDG_CONFIG_HOME/systemd/user/sundown.service, unless the manager does not look there.
+
+    The manager computed its search path from its own environment at login: a shell with
+    another XDG_CONFIG_HOME would write a unit that systemd never sees.
+    """
+    path = unit_path(env)
+    search = ctl.unit_search_path()
+    if not search or str(path.parent) in search:
+        return path
+    for candidate in search:
+        if candidate.endswith("/.config/systemd/user"):
+            return Path(candidate) / UNIT_NAME
+    return path
+
 
 def _parse_assignments(text: str) -> dict[str, str]:
     out: dict[str, str] = {}
@@ -386,9 +424,10 @@ def install(
     if wanted_by is None:
         wanted_by = GRAPHICAL_TARGET if ctl.is_active(GRAPHICAL_TARGET) else DEFAULT_TARGET
     was_active = ctl.is_active(UNIT_NAME)
-    path = unit_path(env)
+    path = installed_unit_path(env, ctl)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = unit_text(argv, wanted_by)
+    pinned = {name: env[name] for name in PINNED_VARIABLES if env.get(name)}
+    text = unit_text(argv, wanted_by, pinned)
     existed = path.exists()
     changed = not existed or path.read_text(encoding="utf-8") != text
     if changed:
@@ -422,7 +461,7 @@ def uninstall(env: Mapping[str, str] | None = None, systemctl: Systemctl | None 
     env = dict(os.environ if env is None else env)
     ctl = systemctl or Systemctl(env)
     ctl.ensure_available()
-    path = unit_path(env)
+    path = installed_unit_path(env, ctl)
     proc = ctl.run("disable", "--now", UNIT_NAME)
     if proc.returncode != 0 and path.exists():
         message = (proc.stderr or proc.stdout).strip()
