@@ -777,3 +777,16 @@ def test_a_config_error_at_start_exits_78_without_readiness(sandbox: Any, listen
     listener.sock.settimeout(0.2)
     with pytest.raises(TimeoutError):
         listener.sock.recv(4096)
+
+
+def test_a_hung_systemctl_becomes_an_error_not_a_traceback(tmp_path: Path) -> None:
+    from sundown.errors import SundownError
+
+    bin_dir = tmp_path / "hung"
+    bin_dir.mkdir()
+    exe = bin_dir / "systemctl"
+    exe.write_text(f"#!/bin/sh\nexec {shutil.which('sleep')} 30\n")
+    exe.chmod(0o755)
+    ctl = service.Systemctl({"PATH": str(bin_dir)}, timeout=0.5)
+    with pytest.raises(SundownError, match="did not finish in 0.5 s"):
+        ctl.run("enable", "--now", "sundown.service")

@@ -321,7 +321,8 @@ class Systemctl:
     """`systemctl --user`, looked up through PATH in `env` (tests put a recording stand-in first)."""
 
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
-    timeout: float = 30.0
+    # Longer than the unit's TimeoutStartSec=60s: `enable --now` waits for READY=1 or that timeout.
+    timeout: float = 90.0
 
     def executable(self) -> str | None:
         return shutil.which("systemctl", path=self.env.get("PATH", os.defpath))
@@ -330,14 +331,19 @@ class Systemctl:
         exe = self.executable()
         if exe is None:
             raise NoUserManager("systemctl is not installed (no systemd here)")
-        proc = subprocess.run(
-            [exe, "--user", *args],
-            env=dict(self.env),
-            capture_output=True,
-            text=True,
-            timeout=self.timeout,
-            stdin=subprocess.DEVNULL,
-        )
+        try:
+            proc = subprocess.run(
+                [exe, "--user", *args],
+                env=dict(self.env),
+                capture_output=True,
+                text=True,
+                timeout=self.timeout,
+                stdin=subprocess.DEVNULL,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise SundownError(
+                f"systemctl --user {' '.join(args)} did not finish in {self.timeout:g} s"
+            ) from exc
         if check and proc.returncode != 0:
             message = (proc.stderr or proc.stdout).strip() or f"exit status {proc.returncode}"
             raise SundownError(f"systemctl --user {' '.join(args)}: {message}")
