@@ -1,0 +1,204 @@
+"""Daemon speed and footprint (issue 3 targets). Prints figures; not a timed test.
+
+- Notify latency: >= 20 reminders one second apart, sent over a private session
+  bus to dunst under Xvfb; latency = arrival of the Notify call on the bus (seen
+  by a bus monitor) - the reminder's scheduled instant. Target: p99 <= 50 ms.
+- Idle wakeups: nothing due for the next hour; context switches of every
+  thread from /proc over the idle period. Target: <= 1 per minute.
+- Resident memory (VmRSS) idle and after the notifications. Target: <= 32 MB.
+- `sundown ack` wall time vs `python3 -c pass`, median of 10. Target: <= 5x.
+
+Usage: python3 bench/bench_daemon.py [--idle-seconds 300] [--reminders 25]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))
+
+from desktop import Desktop  # noqa: E402
+
+UTC = timezone.utc
+
+
+def sandbox_env(root: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "SUNDOWN_", "DBUS_", "NOTIFY_"))}
+    for name in ("config", "state", "run"):
+        (root / name).mkdir(mode=0o700, parents=True, exist_ok=True)
+    env.update(
+        XDG_CONFIG_HOME=str(root / "config"),
+        XDG_STATE_HOME=str(root / "state"),
+        XDG_RUNTIME_DIR=str(root / "run"),
+        PYTHONPATH=str(REPO / "src"),
+    )
+    return env
+
+
+def write_config(env: dict[str, str], offsets: list[float]) -> list[datetime]:
+    now = datetime.now(UTC)
+    bedtime = (now + timedelta(seconds=max(offsets) + 240)).replace(second=0, microsecond=0)
+    lines = [f'timezone = "UTC"\n[bedtime]\ndefault = "{bedtime:%H:%M}"\n']
+    instants = []
+    for i, off in enumerate(offsets):
+        at = (now + timedelta(seconds=off)).replace(microsecond=0)
+        before = int((bedtime - at).total_seconds())
+        instants.append(bedtime - timedelta(seconds=before))
+        lines.append(f'[reminders.r{i:02d}]\nbefore = "{before // 60}m{before % 60}s"\n')
+    path = Path(env["XDG_CONFIG_HOME"]) / "sundown" / "config.toml"
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    path.write_text("\n".join(lines))
+    path.chmod(0o600)
+    return instants
+
+
+def start_daemon(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sundown", "run", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        st = subprocess.run(
+            [sys.executable, "-m", "sundown", "status", "--json"], env=env, capture_output=True, text=True
+        )
+        if '"running": true' in st.stdout:
+            return proc
+        time.sleep(0.1)
+    raise SystemExit("daemon did not start")
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def switches(pid: int) -> int:
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for line in (task / "status").read_text().splitlines():
+            if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                total += int(line.split()[1])
+    return total
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=5)
+
+
+def bench_latency(root: Path, count: int) -> int:
+    desk = Desktop(root / "desk", env={})
+    (root / "desk").mkdir()
+    runtime = root / "desk-run"
+    runtime.mkdir(mode=0o700)
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DBUS_", "XDG_", "DISPLAY", "WAYLAND_"))}
+    desk.env = {**base, "XDG_RUNTIME_DIR": str(runtime), "HOME": str(root)}
+    desk.start_bus()
+    desk.start_x()
+    desk.start_server()
+    try:
+        env = {**sandbox_env(root / "lat"), **desk.session_vars}
+        instants = write_config(env, [4 + i for i in range(count)])
+        proc = start_daemon(env, "--backend", "dbus")
+        try:
+            calls = desk.monitor.wait_notify(count, timeout=count + 30)
+            rss_after = rss_kb(proc.pid)
+        finally:
+            stop(proc)
+        # The monitor stamps arrivals on the monotonic clock; map them to wall time.
+        offset = time.time() - time.monotonic()
+        latencies = sorted(
+            (c.at + offset - t.timestamp()) * 1000 for c, t in zip(calls, instants, strict=True)
+        )
+        p99 = latencies[min(len(latencies) - 1, int(round(0.99 * (len(latencies) - 1))))]
+        print(
+            f"notify latency over {count} reminders: median {statistics.median(latencies):.1f} ms,"
+            f" p99 {p99:.1f} ms, max {latencies[-1]:.1f} ms (target p99 <= 50 ms)"
+        )
+        return rss_after
+    finally:
+        desk.close()
+
+
+def bench_idle(root: Path, seconds: float) -> int:
+    env = sandbox_env(root / "idle")
+    write_config(env, [3600])
+    proc = start_daemon(env, "--backend", "console")
+    try:
+        time.sleep(2)
+        before = switches(proc.pid)
+        time.sleep(seconds)
+        after = switches(proc.pid)
+        rss = rss_kb(proc.pid)
+        threads = len(list(Path(f"/proc/{proc.pid}/task").iterdir()))
+    finally:
+        stop(proc)
+    per_minute = (after - before) / (seconds / 60)
+    print(
+        f"idle wakeups: {after - before} context switches across {threads} threads in {seconds:.0f} s"
+        f" = {per_minute:.2f}/min (target <= 1/min)"
+    )
+    return rss
+
+
+def timed(argv: list[str], env: dict[str, str], runs: int = 10) -> float:
+    samples = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run(argv, env=env, check=True, capture_output=True)
+        samples.append(time.perf_counter() - t0)
+    return statistics.median(samples)
+
+
+def bench_ack(root: Path) -> None:
+    env = sandbox_env(root / "ack")
+    write_config(env, [3600])
+    subprocess.run([sys.executable, "-m", "sundown", "skip", "r00"], env=env, check=True, capture_output=True)
+    base = timed([sys.executable, "-c", "pass"], env)
+    nights = iter(f"2020-01-{d:02d}" for d in range(1, 32))
+    samples = []
+    for _ in range(10):
+        argv = [sys.executable, "-m", "sundown", "ack", "r00", "--night", next(nights)]
+        t0 = time.perf_counter()
+        subprocess.run(argv, env=env, check=True, capture_output=True)
+        samples.append(time.perf_counter() - t0)
+    ack = statistics.median(samples)
+    print(
+        f"sundown ack: median {ack * 1000:.1f} ms vs python3 -c pass {base * 1000:.1f} ms"
+        f" = {ack / base:.2f}x (target <= 5x)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--idle-seconds", type=float, default=300)
+    parser.add_argument("--reminders", type=int, default=25)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        bench_ack(root)
+        rss_busy = bench_latency(root, args.reminders)
+        rss_idle = bench_idle(root, args.idle_seconds)
+        print(
+            f"resident memory: {rss_idle / 1024:.1f} MB idle (console), {rss_busy / 1024:.1f} MB after"
+            f" {args.reminders} D-Bus notifications (target <= 32 MB)"
+        )
+
+
+if __name__ == "__main__":
+    main()
