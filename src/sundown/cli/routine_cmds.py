@@ -72,8 +72,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def night_changes(ctx: Context, first: date) -> Mapping[date, NightChanges]:
-    """Per-night changes (`tonight`, `skip`) from the night `first` on; none yet."""
-    return {}
+    """Per-night changes (`tonight`, `skip`) from the log, from the night `first` on.
+
+    Without a log there are none, and sqlite3 is not even imported.
+    """
+    if not ctx.paths.database.exists():
+        return {}
+    return ctx.log.changes_between(first, date.max)
 
 
 def now_utc() -> datetime:
