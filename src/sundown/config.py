@@ -172,7 +172,12 @@ def read_backend(value: object) -> str:
 
 def read_zone_name(value: object) -> str:
     if not isinstance(value, str) or load_zone(value) is None:
-        raise Invalid(f'{show(value)} is not a known time zone; write an IANA name, e.g. "Europe/Berlin"')
+        hint = '; write an IANA name, e.g. "Europe/Berlin"'
+        if isinstance(value, str) and value:
+            from zoneinfo import available_timezones
+
+            hint = _closest(value, sorted(available_timezones())) or hint
+        raise Invalid(f"{show(value)} is not a known time zone{hint}")
     return value
 
 
@@ -205,11 +210,11 @@ def read_argv(value: object) -> tuple[str, ...]:
         raise Invalid(
             f'{show(value)} is not a command; write a list of arguments, e.g. ["loginctl", "lock-session"]'
         )
-    issues = [
-        (f"{show(item)} is not a non-empty string; every argument of `run` must be one", i)
-        for i, item in enumerate(value)
-        if not isinstance(item, str) or not item
-    ]
+    issues = []
+    for i, item in enumerate(value):
+        if not isinstance(item, str) or not item:
+            what = "empty" if item == "" else "not a string"
+            issues.append((f"{show(item)} is {what}; each argument must be a non-empty string", i))
     if issues:
         raise Invalid.many(issues)
     return tuple(value)
@@ -686,6 +691,8 @@ def _syntax_problem(name: str, text: str, exc: Exception) -> str:
         lambda t: "[" + ".".join(re.findall(r"'([^']*)'", t.group(1))) + "]",
         message,
     )
+    if message.startswith("Illegal character '\\n'") or message.startswith("Unterminated string"):
+        message = "a string is not closed (its closing quote is missing)"
     message = message[:1].lower() + message[1:]
     source = lines[line - 1] if 0 < line <= len(lines) else ""
     value = source.partition("=")[2].split("#")[0].strip()
