@@ -110,7 +110,8 @@ class Daemon:
 
     def stop(self) -> None:
         self.systemd.stopping()
-        self.scheduler.shutdown(wait=False)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
         for closer in self._closers:
             try:
                 closer.close()
@@ -146,8 +147,7 @@ class Daemon:
     def wake(self, reason: str) -> None:
         """A detector saw a resume or clock set: re-evaluate now."""
         log.info("woke up (%s)", reason)
-        self.scheduler.wakeup()
-        self.submit(self.tick)
+        self.submit(self.tick)  # adding a job also wakes the scheduler's own wait
 
     # -- the log, tolerant of a full disk or read-only state dir ---------------------------
 

@@ -157,6 +157,7 @@ class SleepWatch:
         self._conn = open_dbus_connection(bus=address)
         rule = MatchRule(
             type="signal",
+            sender="org.freedesktop.login1",  # the bus matches this against the name's owner only
             interface="org.freedesktop.login1.Manager",
             member="PrepareForSleep",
             path="/org/freedesktop/login1",

@@ -1,0 +1,176 @@
+"""Resume and clock-set detection, config watching, and the daemon's catch-up after a suspend."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from jeepney import DBusAddress
+from jeepney.bus_messages import message_bus
+from jeepney.io.blocking import open_dbus_connection
+from jeepney.wrappers import new_signal
+
+from conftest import Sandbox
+from desktop import Desktop, wait_until
+from sundown.config import load_for
+from sundown.daemon import Daemon
+from sundown.log import EventLog
+from sundown.paths import resolve_paths
+from sundown.wake import ClockTimer, SleepWatch
+from sundown.watch import ConfigWatch
+
+UTC = timezone.utc
+
+
+class Calls:
+    def __init__(self) -> None:
+        self.items: list[str] = []
+        self.event = threading.Event()
+
+    def __call__(self, what: str = "change") -> None:
+        self.items.append(what)
+        self.event.set()
+
+
+def test_clock_timer_fires_at_its_wall_time():
+    calls = Calls()
+    timer = ClockTimer(calls)
+    try:
+        t0 = time.monotonic()
+        timer.arm(datetime.now(UTC) + timedelta(seconds=0.3))
+        assert calls.event.wait(2)
+        assert 0.25 < time.monotonic() - t0 < 0.8
+        assert calls.items == ["timer"]
+    finally:
+        timer.close()
+
+
+def test_clock_timer_rearmed_later_does_not_fire_early():
+    calls = Calls()
+    timer = ClockTimer(calls)
+    try:
+        timer.arm(datetime.now(UTC) + timedelta(seconds=0.2))
+        timer.arm(datetime.now(UTC) + timedelta(seconds=5))
+        assert not calls.event.wait(0.6)
+    finally:
+        timer.close()
+
+
+def emit_prepare_for_sleep(bus: Desktop, going_to_sleep: bool, own_name: bool = True) -> None:
+    with open_dbus_connection(bus.address) as conn:
+        if own_name:
+            conn.send_and_get_reply(message_bus.RequestName("org.freedesktop.login1"), timeout=2)
+        emitter = DBusAddress("/org/freedesktop/login1", interface="org.freedesktop.login1.Manager")
+        conn.send(new_signal(emitter, "PrepareForSleep", "b", (going_to_sleep,)))
+        conn.send_and_get_reply(message_bus.GetId(), timeout=2)
+
+
+def test_logind_resume_signal_wakes_us_and_only_from_logind(bare_bus: Desktop):
+    calls = Calls()
+    watch = SleepWatch(calls, bare_bus.address)
+    try:
+        emit_prepare_for_sleep(bare_bus, True)
+        emit_prepare_for_sleep(bare_bus, False, own_name=False)  # an impostor without the name
+        assert not calls.event.wait(0.5)
+        emit_prepare_for_sleep(bare_bus, False)
+        assert calls.event.wait(2)
+        assert calls.items == ["resume"]
+    finally:
+        watch.close()
+
+
+def test_config_watch_sees_saves_by_rename_and_a_dir_created_later(tmp_path: Path):
+    path = tmp_path / "later" / "config.toml"
+    calls = Calls()
+    watch = ConfigWatch(path, calls)
+    try:
+        path.parent.mkdir()
+        wait_until(lambda: calls.items, 3, "the new directory to be noticed")
+        calls.items.clear()
+        tmp = path.with_suffix(".swp")
+        tmp.write_text("x")
+        tmp.rename(path)
+        wait_until(lambda: calls.items, 3, "the rename")
+        calls.items.clear()
+        (path.parent / "unrelated.txt").write_text("y")
+        time.sleep(0.5)
+        assert calls.items == []
+    finally:
+        watch.close()
+
+
+class FakeClock:
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_daemon_after_a_suspend_sends_late_reminders_once_and_marks_older_missed(sandbox: Sandbox):
+    sandbox.write_config(
+        'timezone = "UTC"\n[bedtime]\ndefault = "22:30"\n'
+        '[reminders.wind]\nbefore = "60m"\n[reminders.tea]\nbefore = "45m"\n'
+        '[reminders.lights]\nbefore = "0m"\n'
+    )
+    paths = resolve_paths()
+    clock = FakeClock(datetime(2026, 11, 25, 21, 0, tzinfo=UTC))
+    daemon = Daemon(paths, load_for(paths), {}, backend="console", clock=clock)
+    try:
+        daemon.tick()
+        # "Suspended" from 21:00 to 22:10: wind (21:30) and tea (21:45) came due meanwhile.
+        clock.now = datetime(2026, 11, 25, 22, 10, tzinfo=UTC)
+        daemon.tick()  # what the resume wakeup runs
+        daemon.tick()  # a second wakeup changes nothing
+        # Then asleep past bedtime: lights (22:30) is missed, without a notification.
+        clock.now = datetime(2026, 11, 25, 23, 30, tzinfo=UTC)
+        daemon.tick()
+    finally:
+        daemon.stop()
+    rows = EventLog(sandbox.db_path).events()
+    notified = [(e.reminder, e.details.get("together")) for e in rows if e.event == "notified"]
+    assert notified == [("wind", ["wind", "tea"]), ("tea", ["wind", "tea"])]
+    assert [(e.reminder, e.event) for e in rows if e.event == "missed"] == [("lights", "missed")]
+
+
+def test_daemon_keeps_reminding_when_the_log_cannot_be_written(sandbox: Sandbox, capfd):
+    sandbox.write_config('timezone = "UTC"\n[bedtime]\ndefault = "22:30"\n[reminders.tea]\nbefore = "45m"\n')
+    paths = resolve_paths()
+    paths.state_dir.mkdir(parents=True)
+    paths.state_dir.chmod(0o500)  # read-only state dir (root ignores modes, so also block the file)
+    paths.database.mkdir()
+    clock = FakeClock(datetime(2026, 11, 25, 21, 45, tzinfo=UTC))
+    daemon = Daemon(paths, load_for(paths), {}, backend="console", clock=clock)
+    try:
+        daemon.tick()
+        daemon.tick()
+    finally:
+        daemon.stop()
+        paths.state_dir.chmod(0o700)
+    out = capfd.readouterr().out
+    assert out.count("Tea") == 1, out  # sent once, even though nothing could be logged
+    assert "cannot write its log" in out
+
+
+def test_running_daemon_reevaluates_on_logind_resume(sandbox: Sandbox, bare_bus: Desktop):
+    import subprocess
+
+    sandbox.write_config('[bedtime]\ndefault = "22:30"\n[reminders.tea]\nbefore = "45m"\n')
+    proc = sandbox.popen(
+        "run",
+        "--backend",
+        "console",
+        env={"SUNDOWN_SYSTEM_BUS": bare_bus.address},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_until(lambda: '"running": true' in sandbox.run("status", "--json").stdout, 10, "the daemon")
+        emit_prepare_for_sleep(bare_bus, False)
+        time.sleep(1)
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=5)
+    assert "woke up (resume)" in err
