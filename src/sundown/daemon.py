@@ -37,7 +37,7 @@ from sundown.log import EventLog, fold_changes, fold_state
 from sundown.notify import Message, NotifyError, choose, delivered_by
 from sundown.paths import Paths
 from sundown.plan import UTC, NightChanges, night_of, upcoming
-from sundown.service import SdNotify
+from sundown.service import SdNotify, child_environment
 from sundown.wake import start_detectors
 from sundown.watch import ConfigWatch
 
@@ -301,7 +301,7 @@ class Daemon:
         if problem:
             log.warning("not running %s for %s: %s", argv[0], reminder_id, problem)
             return
-        self.runner.submit(_run, reminder_id, argv)
+        self.runner.submit(_run, reminder_id, argv, child_environment(self.env))
 
     def _unsafe_config(self) -> str | None:
         """Like ssh with its keys: a config others can write must not run commands."""
@@ -448,11 +448,16 @@ def _hm(at: datetime) -> str:
     return at.strftime("%H:%M")
 
 
-def _run(reminder_id: str, argv: tuple[str, ...]) -> None:
+def _run(reminder_id: str, argv: tuple[str, ...], env: dict[str, str]) -> None:
     """Run a reminder's command: argv, never a shell, with a timeout; output to our log."""
     try:
         proc = subprocess.run(
-            list(argv), capture_output=True, text=True, timeout=RUN_TIMEOUT_S, stdin=subprocess.DEVNULL
+            list(argv),
+            capture_output=True,
+            text=True,
+            timeout=RUN_TIMEOUT_S,
+            stdin=subprocess.DEVNULL,
+            env=env,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         log.warning("%s: command %s failed: %s", reminder_id, argv[0], exc)
