@@ -14,6 +14,7 @@ from html import escape
 
 from sundown.stats import ACK, LATE, MISSED, NONE, OPEN, SKIPPED, ReminderStats, Stats
 
+CSP = "default-src 'none'; style-src 'unsafe-inline'"
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
 STATUS_COLORS = {
     ACK: "#2e9d57",
@@ -89,6 +90,8 @@ def render(result: Stats, zone: tzinfo, generated: datetime) -> str:
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        # Belt and braces: even a URL that slipped into the page could not be fetched.
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
         f"<title>sundown report {result.first} – {result.until}</title>",
         f"<style>{CSS}</style></head><body>",
         "<h1>sundown: evening routine</h1>",

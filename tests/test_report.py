@@ -1,0 +1,288 @@
+"""The HTML report: escaping, structure, and rendering in a real headless Chromium with no network."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shutil
+import socket
+import struct
+import subprocess
+import threading
+import zlib
+from datetime import date, datetime, timedelta, timezone
+from html.parser import HTMLParser
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from sundown import report, stats
+from sundown.log import Event
+from sundown.routine import Bedtimes, Reminder, Routine
+
+UTC = timezone.utc
+BERLIN = ZoneInfo("Europe/Berlin")
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+EVIL = '<script>alert("x")</script>&amp;'
+GENERATED = datetime(2026, 11, 25, 12, tzinfo=UTC)
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench_stats", REPO / "bench" / "bench_stats.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def evil_stats() -> stats.Stats:
+    """A routine and log whose every text tries to break out of the page."""
+    routine = Routine(
+        Bedtimes.uniform(datetime(2000, 1, 1, 22, 30).time()),
+        (
+            Reminder("bedtime", EVIL, before=timedelta(0)),
+            Reminder("m", 'Quote " and <b>', before=timedelta(hours=1)),
+        ),
+        "Europe/Berlin",
+    )
+    events = []
+    for k in range(10):
+        night = date(2026, 11, 10) + timedelta(days=k)
+        at = datetime(2026, 11, 10 + k, 21, 30, tzinfo=UTC)
+        events.append(Event(len(events) + 1, at, night, "bedtime", "notified", "daemon", {}))
+        if k % 3:
+            events.append(
+                Event(len(events) + 1, at + timedelta(minutes=k), night, "bedtime", "acknowledged", "cli", {})
+            )
+        events.append(
+            Event(len(events) + 1, at, night, "<img src=x onerror=alert(1)>", "notified", "daemon", {})
+        )
+    return stats.from_events(events, routine, BERLIN, date(2026, 11, 19), 10, GENERATED)
+
+
+class Collector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.attrs: list[tuple[str, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.attrs.extend(attrs)
+
+
+def test_every_text_from_config_and_log_is_escaped() -> None:
+    html = report.render(evil_stats(), BERLIN, GENERATED)
+    parser = Collector()
+    parser.feed(html)
+    assert "script" not in parser.tags and "img" not in parser.tags and "b" not in parser.tags
+    assert not any(name.startswith("on") for name, _ in parser.attrs)
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;amp;" in html
+    assert "Quote &quot; and &lt;b&gt;" in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_page_is_self_contained() -> None:
+    html = report.render(evil_stats(), BERLIN, GENERATED)
+    lowered = html.lower()
+    for needle in ("http:", "https:", "<script", "url(", "@import", "<link", "<img", "<iframe", "xlink"):
+        assert needle not in lowered, needle
+    parser = Collector()
+    parser.feed(html)
+    assert not {"src", "href", "action", "srcset", "background"} & {name for name, _ in parser.attrs}
+    assert not any(value and "//" in value for _, value in parser.attrs)
+    assert "content-security-policy" in lowered and "default-src 'none'" in html
+    assert html.count("<svg") == 1 + 1 + 2 + 1  # calendar, strips, a delay chart per reminder x2, bedtime
+
+
+def test_empty_range_still_renders() -> None:
+    routine = Routine(Bedtimes.uniform(datetime(2000, 1, 1, 22, 30).time()), (), None)
+    s = stats.from_events([], routine, BERLIN, date(2026, 11, 19), 3, GENERATED)
+    html = report.render(s, BERLIN, GENERATED)
+    assert "No reminders configured" in html and html.rstrip().endswith("</html>")
+
+
+# --- in a real browser ----------------------------------------------------------------------
+
+needs_chromium = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="chromium is not installed")
+
+
+class CountingProxy:
+    """A TCP listener given to Chromium as its proxy: every fetch the page tries connects here."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self.requests: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            conn.settimeout(2)
+            try:
+                self.requests.append(conn.recv(4096).split(b"\r\n", 1)[0].decode(errors="replace"))
+            except OSError:
+                self.requests.append("?")
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sock.close()
+
+
+def chromium(
+    tmp_path: Path, page: Path, *extra: str, proxy: CountingProxy | None = None
+) -> subprocess.CompletedProcess:
+    profile = tmp_path / f"profile-{len(list(tmp_path.glob('profile-*')))}"
+    args = [
+        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
+        "--disable-default-apps", "--metrics-recording-only", "--no-default-browser-check",
+        "--disable-features=NetworkTimeServiceQuerying",
+        f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
+    ]  # fmt: skip
+    if proxy is not None:
+        args += [f"--proxy-server=http://127.0.0.1:{proxy.port}", "--proxy-bypass-list=<-loopback>"]
+    else:
+        args += ["--host-resolver-rules=MAP * ~NOTFOUND"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DBUS_")}
+    return subprocess.run(
+        [*args, *extra, page.as_uri()], capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path
+    )
+
+
+def png_pixels(path: Path) -> tuple[int, int, list[bytes]]:
+    """Width, height and raw scanlines (filter byte stripped, unfiltered) of an 8-bit RGB(A) PNG."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, width = 8, b"", 0
+    height = depth = color = 0
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind = data[pos + 4 : pos + 8]
+        body = data[pos + 8 : pos + 8 + length]
+        if kind == b"IHDR":
+            width, height, depth, color = struct.unpack(">IIBB", body[:10])
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    assert depth == 8 and color in (2, 6)
+    bpp = 3 if color == 2 else 4
+    raw = zlib.decompress(idat)
+    stride = width * bpp
+    rows: list[bytes] = []
+    prev = bytearray(stride)
+    for y in range(height):
+        f = raw[y * (stride + 1)]
+        line = bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b = prev[i]
+            c = prev[i - bpp] if i >= bpp else 0
+            if f == 1:
+                line[i] = (line[i] + a) & 0xFF
+            elif f == 2:
+                line[i] = (line[i] + b) & 0xFF
+            elif f == 3:
+                line[i] = (line[i] + (a + b) // 2) & 0xFF
+            elif f == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 0xFF
+        rows.append(bytes(line))
+        prev = line
+    return width, height, rows
+
+
+@pytest.fixture(scope="module")
+def big_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A report of a generated 2-year log, written by the real command."""
+    from conftest import Sandbox  # the class, without the function-scoped fixture
+
+    root = tmp_path_factory.mktemp("report")
+    box = Sandbox(root)
+    bench = _bench()
+    box.write_config(bench.CONFIG)
+    bench.generate(box.db_path, date(2024, 11, 1), 730)
+    until = date(2024, 11, 1) + timedelta(days=729)
+    target = root / "report.html"
+    box.run("report", "--html", str(target), "--days", "730", "--until", str(until), check=True)
+    return target
+
+
+@needs_chromium
+def test_chromium_renders_the_charts(big_report: Path, tmp_path: Path) -> None:
+    proc = chromium(tmp_path, big_report, "--dump-dom")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    dom = proc.stdout
+    assert (
+        len(re.findall(r"<svg\b", dom)) >= 2 + 1 + 6 + 1
+    )  # two years of calendar, strips, 6 delays, bedtime
+    assert len(re.findall(r"<rect\b", dom)) > 730
+    assert "Adherence calendar" in dom and "Acknowledgement delay" in dom and "Bedtime" in dom
+
+
+@needs_chromium
+def test_chromium_screenshot_is_a_drawn_page(big_report: Path, tmp_path: Path) -> None:
+    shot = tmp_path / "shot.png"
+    proc = chromium(tmp_path, big_report, f"--screenshot={shot}", "--window-size=1200,1600")
+    assert shot.exists(), proc.stderr[-2000:]
+    width, height, rows = png_pixels(shot)
+    assert (width, height) == (1200, 1600)
+    # Not blank: many distinct colours, and the calendar's green squares are there.
+    sample = {row[i : i + 3] for row in rows[::8] for i in range(0, len(row), 24)}
+    assert len(sample) > 20
+    assert any(px[1] > px[0] + 60 and px[1] > px[2] + 40 for px in sample)  # green-ish (done nights)
+    # Keep it for a person to look at when the test runs under --basetemp.
+    shutil.copy(shot, tmp_path / "report-screenshot.png")
+
+
+# Chromium's own background traffic (network time, component updates), not the page's.
+BROWSER_HOSTS = re.compile(
+    r"^((GET|POST) http://|CONNECT )[^/ ]*\b(google\.com|googleapis\.com|gvt1\.com|gstatic\.com)\b"
+)
+
+
+def page_requests(proxy: CountingProxy) -> list[str]:
+    return [r for r in proxy.requests if not BROWSER_HOSTS.match(r)]
+
+
+@needs_chromium
+def test_chromium_loads_nothing_from_the_network(big_report: Path, tmp_path: Path) -> None:
+    # Control: a page that does fetch something is seen by the counting proxy ...
+    control = tmp_path / "control.html"
+    control.write_text('<!DOCTYPE html><html><body><img src="http://example.invalid/x.png"></body></html>')
+    proxy = CountingProxy()
+    try:
+        chromium(tmp_path, control, "--dump-dom", proxy=proxy)
+    finally:
+        proxy.close()
+    assert any("example.invalid" in r for r in page_requests(proxy)), proxy.requests
+    # ... and the report asks for nothing at all.
+    proxy = CountingProxy()
+    try:
+        proc = chromium(tmp_path, big_report, "--dump-dom", proxy=proxy)
+    finally:
+        proxy.close()
+    assert proc.returncode == 0
+    assert page_requests(proxy) == []
+    # Without any network either, nothing is refused or fails to load.
+    proc = chromium(tmp_path, big_report, "--dump-dom")
+    assert "Refused to" not in proc.stderr and "ERR_NAME_NOT_RESOLVED" not in proc.stderr
