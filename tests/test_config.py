@@ -9,6 +9,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sundown import config
 from sundown.errors import ConfigError
@@ -310,3 +312,105 @@ def test_key_lines_handles_headers_dotted_inline_and_arrays() -> None:
     assert lines.line_of(("t", "u", "nothing")) == 2
     assert lines.line_of(("arr", "e")) == 13
     assert lines.line_of(("nowhere",)) == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("[]{}=.,'\"#\n\r\t abc1-:\\")), max_size=80))
+def test_key_lines_never_fails_or_hangs_on_any_text(text: str) -> None:
+    lines = config.KeyLines(text)
+    assert lines.line_of(("a", "b")) >= 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=60))
+def test_parse_raises_only_config_errors(text: str) -> None:
+    try:
+        config.parse(text, "fuzz.toml")
+    except ConfigError as exc:
+        assert exc.problems and all(p.startswith("fuzz.toml:") for p in exc.problems)
+
+
+VALUES = [
+    '"22:30"',
+    '"25:00"',
+    '"7:5"',
+    "22:30:00",
+    '"45m"',
+    '"45"',
+    '"-5m"',
+    '"0m"',
+    '"13h"',
+    "10",
+    "0",
+    "true",
+    '""',
+    '"x"',
+    "[]",
+    '["mon", "x"]',
+    '["sun"]',
+    '["a", ""]',
+    "2026-12-24",
+    '["2026-12-24"]',
+    '["2026-02-30"]',
+    '"Europe/Berlin"',
+    '"Nowhere/Zone"',
+    '"auto"',
+    '"dbus-x"',
+    "{ a = 1 }",
+    '"""multi\nline"""',
+]
+REMINDER_KEYS = ["before", "at", "title", "body", "repeat", "repeat_limit", "run", "days", "bogus"]
+
+
+@st.composite
+def documents(draw: st.DrawFn) -> str:
+    """TOML text shaped like a config, with random (often wrong) values, in random styles."""
+    value = st.sampled_from(VALUES)
+    out = []
+    if draw(st.booleans()):
+        out.append(f"timezone = {draw(value)}")
+    sections = {
+        "bedtime": draw(
+            st.lists(st.sampled_from(["default", "mon", "sat", "funday"]), unique=True, max_size=3)
+        ),
+        "notify": draw(st.lists(st.sampled_from(["backend", "snooze", "colour"]), unique=True, max_size=2)),
+        "skip": draw(st.lists(st.just("dates"), max_size=1)),
+    }
+    ids = draw(st.lists(st.sampled_from(["tea", "wind-down", "Bad Id", "x_1"]), unique=True, max_size=3))
+    for rid in ids:
+        name = rid if " " not in rid else f'"{rid}"'
+        sections[f"reminders.{name}"] = draw(
+            st.lists(st.sampled_from(REMINDER_KEYS), unique=True, max_size=4)
+        )
+    for table, keys in sections.items():
+        if draw(st.booleans()):
+            out.append(f"\n[{table}]")
+            out.extend(f"{k} = {draw(value)}" for k in keys)
+        elif keys:
+            out.extend(f"{table}.{k} = {draw(value)}" for k in keys)
+    return "\n".join(out) + "\n"
+
+
+PROBLEM = re.compile(r"^c\.toml:(\d+): (.+?): ")
+
+
+@settings(max_examples=300, deadline=None)
+@given(documents())
+def test_every_reported_line_mentions_the_key(text: str) -> None:
+    """The line finder's promise: the line of a problem names its key (or its table)."""
+    try:
+        config.parse(text, "c.toml")
+        return
+    except ConfigError as exc:
+        found = exc.problems
+    lines = text.split("\n")
+    for problem in found:
+        m = PROBLEM.match(problem)
+        if m is None:
+            assert ": TOML syntax error: " in problem, problem
+            continue
+        line, path = int(m.group(1)), m.group(2)
+        last = re.findall(r'"[^"]*"|[^.]+', path)[-1].strip('"')
+        if path == "bedtime" and "missing" in problem:
+            continue  # no [bedtime] at all: line 1 by definition
+        assert last in lines[line - 1], (problem, text)
