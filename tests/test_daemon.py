@@ -258,3 +258,39 @@ def test_bad_input_changes_nothing(sandbox: Sandbox):
     assert db.read_bytes() == before
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM events").fetchone() == (1,)
+
+
+def test_snooze_button_on_the_notification_snoozes_and_renotifies(sandbox: Sandbox, desktop: Desktop):
+    evening = Evening(tea=3)
+    sandbox.write_config(evening.text().replace("[bedtime]", '[notify]\nsnooze = "3s"\n\n[bedtime]'))
+    proc = start(sandbox, "--backend", "dbus", env=desktop.session_vars)
+    try:
+        desktop.monitor.wait_notify(1, timeout=10)
+        desktop.dunstctl("context")  # dunst's action menu; the harness's picker chooses Snooze
+        wait_until(lambda: events(sandbox, "snoozed"), 5, "the snooze to be logged")
+        calls = desktop.monitor.wait_notify(2, timeout=10)
+        assert calls[1].summary == "Tea"
+    finally:
+        stop(proc)
+    [snoozed] = events(sandbox, "snoozed")
+    assert snoozed["source"] == "action"
+
+
+def test_tonight_bedtime_moves_before_reminders_and_unskip_restores(sandbox: Sandbox):
+    sandbox.write_config('timezone = "UTC"\n[bedtime]\ndefault = "22:30"\n[reminders.tea]\nbefore = "45m"\n')
+    now = datetime.now(UTC)
+    night = (now if now.hour >= 12 else now - timedelta(days=1)).date()
+    r = sandbox.run("tonight", "--bedtime", "23:45", check=True)
+    assert "23:45" in r.stdout and "23:00" in r.stdout
+    upcoming = json.loads(sandbox.run("next", "--from", f"{night}T12:00", "--count", "2", "--json").stdout)
+    assert [u["at"] for u in upcoming] == [
+        f"{night}T23:00:00+00:00",
+        f"{night + timedelta(days=1)}T21:45:00+00:00",
+    ]
+    sandbox.run("tonight", "--clear", check=True)
+    sandbox.run("skip", check=True)
+    skipped = json.loads(sandbox.run("next", "--from", f"{night}T12:00", "--count", "1", "--json").stdout)
+    assert skipped[0]["night"] == str(night + timedelta(days=1))
+    sandbox.run("unskip", check=True)
+    back = json.loads(sandbox.run("next", "--from", f"{night}T12:00", "--count", "1", "--json").stdout)
+    assert back[0]["at"] == f"{night}T21:45:00+00:00"

@@ -124,12 +124,15 @@ def test_daemon_after_a_suspend_sends_late_reminders_once_and_marks_older_missed
         clock.now = datetime(2026, 11, 25, 22, 10, tzinfo=UTC)
         daemon.tick()  # what the resume wakeup runs
         daemon.tick()  # a second wakeup changes nothing
+        daemon.handle_action("2026-11-25/late", "done")  # Done on the combined notification
         # Then asleep past bedtime: lights (22:30) is missed, without a notification.
         clock.now = datetime(2026, 11, 25, 23, 30, tzinfo=UTC)
         daemon.tick()
     finally:
         daemon.stop()
     rows = EventLog(sandbox.db_path).events()
+    acked = [(e.reminder, e.source) for e in rows if e.event == "acknowledged"]
+    assert acked == [("wind", "action"), ("tea", "action")]
     notified = [(e.reminder, e.details.get("together")) for e in rows if e.event == "notified"]
     assert notified == [("wind", ["wind", "tea"]), ("tea", ["wind", "tea"])]
     assert [(e.reminder, e.event) for e in rows if e.event == "missed"] == [("lights", "missed")]
