@@ -20,7 +20,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date, datetime, time as dtime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
+from datetime import time as dtime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -92,7 +93,9 @@ def generate(db: Path, first: date, nights: int, seed: int = 1) -> int:
     EventLog(db).close()  # schema, permissions
     rows: list[tuple[str, str, str | None, str, str, str]] = []
 
-    def add(ts: datetime, night: date, reminder: str | None, event: str, source: str, details: str = "{}") -> None:
+    def add(
+        ts: datetime, night: date, reminder: str | None, event: str, source: str, details: str = "{}"
+    ) -> None:
         rows.append((format_ts(ts), night.isoformat(), reminder, event, source, details))
 
     for k in range(nights):
@@ -108,7 +111,14 @@ def generate(db: Path, first: date, nights: int, seed: int = 1) -> int:
                 changes = NightChanges()
         elif roll < 0.08:
             bt = dtime(23, rng.choice((0, 15, 45)))
-            add(noon + timedelta(hours=4), night, None, "bedtime_changed", "cli", f'{{"bedtime":"{bt:%H:%M}"}}')
+            add(
+                noon + timedelta(hours=4),
+                night,
+                None,
+                "bedtime_changed",
+                "cli",
+                f'{{"bedtime":"{bt:%H:%M}"}}',
+            )
             changes = NightChanges(bedtime=bt)
         elif roll < 0.1:
             add(noon + timedelta(hours=5), night, "journal", "skipped", "cli")
@@ -123,7 +133,14 @@ def generate(db: Path, first: date, nights: int, seed: int = 1) -> int:
             at = o.at.astimezone(UTC)
             detail = f'"at":"{o.at.isoformat()}","backend":"dbus","bedtime":"{bed}"'
             if rng.random() < 0.04:
-                add(max(o.bedtime, o.at) + timedelta(seconds=1), night, rid, "missed", "daemon", f"{{{detail}}}")
+                add(
+                    max(o.bedtime, o.at) + timedelta(seconds=1),
+                    night,
+                    rid,
+                    "missed",
+                    "daemon",
+                    f"{{{detail}}}",
+                )
                 continue
             add(at, night, rid, "notified", "daemon", f'{{{detail},"late":0,"repeat":0}}')
             delay = rng.expovariate(1 / 420)
@@ -132,11 +149,32 @@ def generate(db: Path, first: date, nights: int, seed: int = 1) -> int:
                 for n, rt in enumerate(o.repeat_times(), 1):
                     if delay < (rt - o.at).total_seconds():
                         break
-                    add(rt.astimezone(UTC), night, rid, "notified", "daemon", f'{{{detail},"late":0,"repeat":{n}}}')
+                    add(
+                        rt.astimezone(UTC),
+                        night,
+                        rid,
+                        "notified",
+                        "daemon",
+                        f'{{{detail},"late":0,"repeat":{n}}}',
+                    )
             if rng.random() < 0.05:
                 until = at + timedelta(minutes=10)
-                add(at + timedelta(seconds=30), night, rid, "snoozed", "action", f'{{"until":"{until.isoformat()}"}}')
-                add(until, night, rid, "notified", "daemon", f'{{{detail},"late":0,"repeat":0,"snoozed":true}}')
+                add(
+                    at + timedelta(seconds=30),
+                    night,
+                    rid,
+                    "snoozed",
+                    "action",
+                    f'{{"until":"{until.isoformat()}"}}',
+                )
+                add(
+                    until,
+                    night,
+                    rid,
+                    "notified",
+                    "daemon",
+                    f'{{{detail},"late":0,"repeat":0,"snoozed":true}}',
+                )
                 t = until
             if rng.random() < 0.08:
                 add(t + timedelta(seconds=20), night, rid, "dismissed", "action")
@@ -155,7 +193,9 @@ def _time(argv: list[str], env: dict[str, str], runs: int) -> float:
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if proc.returncode != 0:
+            raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}):\n{proc.stderr}")
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -187,7 +227,9 @@ def main() -> int:
         cli = [sys.executable, "-m", "sundown"]
         base = _time([sys.executable, "-c", "pass"], env, args.runs)
         stats_t = _time([*cli, "stats", "--days", str(nights), "--until", str(until)], env, args.runs)
-        json_t = _time([*cli, "stats", "--days", str(nights), "--until", str(until), "--json"], env, args.runs)
+        json_t = _time(
+            [*cli, "stats", "--days", str(nights), "--until", str(until), "--json"], env, args.runs
+        )
         report_t = _time(
             [*cli, "report", "--html", str(root / "r.html"), "--days", str(nights), "--until", str(until)],
             env,
@@ -198,12 +240,15 @@ def main() -> int:
         print(f"python3 -c pass        {base * 1000:7.0f} ms")
         for name, t, target in (
             (f"stats --days {nights}", stats_t, 0.3),
-            (f"stats --json", json_t, 0.3),
+            ("stats --json", json_t, 0.3),
             (f"report --html ({size // 1024} KiB)", report_t, 1.0),
         ):
             verdict = "ok" if t <= target else "SLOW"
             ok = ok and t <= target
-            print(f"{name:22} {t * 1000:7.0f} ms  ({t / base:4.1f}x baseline; target {target * 1000:.0f} ms: {verdict})")
+            print(
+                f"{name:22} {t * 1000:7.0f} ms  ({t / base:4.1f}x baseline;"
+                f" target {target * 1000:.0f} ms: {verdict})"
+            )
     return 0 if ok else 1
 
 
