@@ -152,7 +152,8 @@ def read_count(value: object) -> int:
 
 def read_text(value: object) -> str:
     if not isinstance(value, str):
-        raise Invalid(f'{show(value)} is not a string; put it in quotes, e.g. "{value}"')
+        fix = f'put it in quotes: "{value}"' if isinstance(value, (int, float)) else "write text in quotes"
+        raise Invalid(f"{show(value)} is not a string; {fix}")
     return value
 
 
@@ -776,11 +777,12 @@ def _zone_name_from_path(target: str) -> str | None:
     return tail
 
 
-def system_zone(env: Mapping[str, str] | None = None, localtime: Path = Path("/etc/localtime")) -> ZoneInfo:
+def system_zone(env: Mapping[str, str] | None = None, localtime: Path | None = None) -> ZoneInfo:
     """$TZ when it names a zone, else the /etc/localtime link target, else UTC."""
     from zoneinfo import ZoneInfo
 
     env = os.environ if env is None else env
+    localtime = Path("/etc/localtime") if localtime is None else localtime
     tz = env.get("TZ", "").removeprefix(":")
     candidates = [tz, _zone_name_from_path(tz) or ""] if tz.startswith("/") else [tz]
     try:
