@@ -173,6 +173,16 @@ def test_table_shows_local_times(box) -> None:
     assert lines[2].split()[:4] == ["2025-11-18", "00:05:00", "2025-11-17", "bedtime"]
 
 
+def test_a_broken_config_does_not_hide_the_history(box) -> None:
+    box.write_config("[bedtime]\ndefault = 25\n")
+    assert box.run("stats").returncode == 78
+    proc = box.run("log", check=True)
+    assert "config has errors" in proc.stderr and "2025-11-17 21:47:00" in proc.stdout  # TZ=Europe/Berlin
+    assert len(box.run("log", "--format", "jsonl", check=True).stdout.splitlines()) == len(
+        db_rows(box.db_path)
+    )
+
+
 def test_empty_log_prints_nothing_and_says_so(sandbox) -> None:
     sandbox.write_config(CONFIG)
     proc = sandbox.run("log", check=True)

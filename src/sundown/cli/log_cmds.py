@@ -168,7 +168,7 @@ def write_table(ctx: Context, events: list[Event]) -> None:
     if not events:
         ctx.note("no events in the log" + (" for those nights" if ctx.args.since or ctx.args.until else ""))
         return
-    zone = ctx.loaded.zone
+    zone = _display_zone(ctx)
     rows = [
         (
             e.ts.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
@@ -184,6 +184,19 @@ def write_table(ctx: Context, events: list[Event]) -> None:
     widths = [max(len(header[i]), *(len(r[i]) for r in rows)) for i in range(5)]
     for r in (header, *rows):
         ctx.print("  ".join(c.ljust(w) for c, w in zip(r[:5], widths, strict=True)) + "  " + r[5])
+
+
+def _display_zone(ctx: Context) -> tzinfo:
+    """The routine's zone; with a broken config, the system's (the history is still worth showing)."""
+    from sundown.errors import ConfigError
+
+    try:
+        return ctx.loaded.zone
+    except ConfigError as exc:
+        from sundown.config import system_zone
+
+        ctx.note(f"the config has errors ({len(exc.problems)}); showing times in the system's zone")
+        return system_zone()
 
 
 def _silence_stdout() -> None:
