@@ -7,10 +7,14 @@ mapping, which keeps tests isolated by pointing XDG_* variables at a temp dir.
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from sundown.errors import SundownError
 
 APP = "sundown"
 
@@ -45,7 +49,10 @@ def resolve_paths(
     env = os.environ if env is None else env
     config_dir = platformdirs.user_config_path(APP)
     state_dir = platformdirs.user_state_path(APP)
-    runtime_dir = platformdirs.user_runtime_path(APP)
+    with warnings.catch_warnings():
+        # Newer platformdirs warn when XDG_RUNTIME_DIR is unset; we have our own fallback below.
+        warnings.simplefilter("ignore")
+        runtime_dir = platformdirs.user_runtime_path(APP)
     explicit = config is not None or bool(env.get("SUNDOWN_CONFIG"))
     config_path = Path(config or env.get("SUNDOWN_CONFIG") or config_dir / "config.toml").expanduser()
     if env.get("SUNDOWN_STATE_DIR"):
@@ -57,6 +64,15 @@ def resolve_paths(
 
 
 def private_dir(path: Path) -> Path:
-    """Create `path` (and parents) with mode 0700 if missing; return it."""
+    """Create `path` (and parents) with mode 0700 if missing; return it.
+
+    Refuses a directory someone else owns or a symlink: in a shared /tmp
+    fallback that would hand our lock and socket to another user.
+    """
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = path.lstat()
+    if stat.S_ISLNK(st.st_mode) or st.st_uid != os.getuid():
+        raise SundownError(f"{path} is not a directory of this user's; remove it or set XDG_RUNTIME_DIR")
+    if stat.S_IMODE(st.st_mode) & 0o077:
+        path.chmod(0o700)
     return path

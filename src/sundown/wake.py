@@ -205,5 +205,5 @@ def start_detectors(on_wake: Callable[[str], None], env: dict[str, str] | None =
     try:
         detectors.append(SleepWatch(on_wake, address))
     except Exception as exc:  # no system bus (containers, macOS): the timer covers resume too
-        log.info("no logind sleep signal (%s); resume is caught by the clock timer", exc)
+        log.debug("no logind sleep signal (%s); resume is caught by the clock timer", exc)
     return detectors
