@@ -89,13 +89,18 @@ def request(paths: Paths, payload: dict[str, Any], timeout: float = 3.0) -> dict
         sock.close()
         return None
     with sock:
-        sock.sendall(json.dumps(payload).encode() + b"\n")
         data = b""
-        while not data.endswith(b"\n"):
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        try:
+            sock.sendall(json.dumps(payload).encode() + b"\n")
+            while not data.endswith(b"\n"):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        except ConnectionError:
+            # The daemon died mid-request: no answer, as when none runs. The caller's event is
+            # already in the log, so its command must not fail because of this.
+            return None
     try:
         reply = json.loads(data or b"null")
     except json.JSONDecodeError:
