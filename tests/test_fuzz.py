@@ -1,0 +1,349 @@
+"""Bad input: random and mutated configs, random command lines, broken logs, unsafe config modes.
+
+The promise (SPEC §2, §5): a config is either a Routine or a ConfigError listing its problems --
+never another exception, never a traceback; any command line ends with exit 0, 1, 2 or 78 and,
+when it fails, changes neither the config nor the log; a log sundown cannot read is named and
+left untouched while the daemon keeps reminding; a config others can write runs no commands.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import subprocess
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import Sandbox
+from desktop import wait_until
+from sundown.config import example_text, load_for, parse
+from sundown.daemon import Daemon
+from sundown.errors import ConfigError
+from sundown.paths import resolve_paths
+from sundown.routine import Routine
+from test_daemon import Evening
+
+UTC = timezone.utc
+EXAMPLE = example_text()
+EXIT_CODES = {0, 1, 2, 78}
+
+# Lines a person (or an editor accident) might put into a config.
+ODD_LINES = [
+    'before = "-5m"',
+    'before = "99999999999999999999h"',
+    'before = "12h1s"',
+    'repeat = "0s"',
+    "repeat_limit = 0",
+    "repeat_limit = -1",
+    "repeat_limit = 99999999999999999999999",
+    'at = "25:00"',
+    'at = "7:5"',
+    "at = 22:00:00",
+    "at = 1979-05-27T07:32:00Z",
+    'default = "24:00"',
+    "default = 00:30:00.999999",
+    'timezone = "Mars/Olympus_Mons"',
+    'timezone = "../../etc/passwd"',
+    'timezone = ""',
+    "days = []",
+    'days = ["mon", "mon"]',
+    'days = ["funday"]',
+    "run = []",
+    "run = [1, 2]",
+    'run = [""]',
+    'dates = ["2026-02-30"]',
+    "dates = [2026-12-24]",
+    'backend = "carrier-pigeon"',
+    'snooze = "0m"',
+    "x = 1e999",
+    "x = nan",
+    "[reminders]",
+    "[reminders.a.b]",
+    '[reminders."with space"]',
+    "[reminders.UPPER]",
+    "[[reminders.x]]",
+    "[bedtime.mon]",
+    "[skip]",
+    "[notify]",
+    'title = "\\u0000"',
+    'body = """',
+    "= 1",
+    "[",
+    "\ufeff[bedtime]",
+    "\r",
+]
+ODD_CHARS = list("\"'[]={}.,#\\\n\r\t 0123456789:-hmsz") + ["\u00e9", "\u202e", "\ufeff", "\x7f", "\x00"]
+
+
+@st.composite
+def mutated_config(draw: st.DrawFn) -> str:
+    """The example config with a few lines deleted, duplicated, swapped, replaced or characters flipped."""
+    lines = EXAMPLE.splitlines()
+    for _ in range(draw(st.integers(1, 6))):
+        if not lines:
+            lines = [""]
+        i = draw(st.integers(0, len(lines) - 1))
+        op = draw(st.sampled_from(["delete", "duplicate", "swap", "odd", "flip", "value"]))
+        if op == "delete":
+            del lines[i]
+        elif op == "duplicate":
+            lines.insert(i, lines[i])
+        elif op == "swap":
+            j = draw(st.integers(0, len(lines) - 1))
+            lines[i], lines[j] = lines[j], lines[i]
+        elif op == "odd":
+            lines.insert(i, draw(st.sampled_from(ODD_LINES)))
+        elif op == "flip" and lines[i]:
+            k = draw(st.integers(0, len(lines[i]) - 1))
+            char = draw(st.sampled_from(ODD_CHARS) | st.characters())
+            lines[i] = lines[i][:k] + char + lines[i][k + 1 :]
+        elif op == "value" and "=" in lines[i]:
+            key = lines[i].split("=", 1)[0]
+            value = draw(
+                st.one_of(
+                    st.text(max_size=12).map(json.dumps),
+                    st.integers().map(str),
+                    st.floats().map(lambda f: repr(f).replace("inf", "inf").lower()),
+                    st.sampled_from(["true", "[]", "{}", '["a", 1]', "1979-05-27", "07:32:00"]),
+                    st.from_regex(r'"-?[0-9]{0,25}[hms]{0,2}([0-9]{1,3}[hms])?"', fullmatch=True),
+                    st.from_regex(r'"[0-9]{1,3}:[0-9]{1,3}"', fullmatch=True),
+                )
+            )
+            lines[i] = f"{key}= {value}"
+    newline = draw(st.sampled_from(["\n", "\r\n"]))
+    return newline.join(lines)
+
+
+def parse_or_config_error(text: str) -> Routine | ConfigError:
+    try:
+        return parse(text, "config.toml")
+    except ConfigError as exc:
+        assert exc.problems and all(isinstance(p, str) and p for p in exc.problems)
+        assert all(p.startswith(("config.toml:", "timezone:")) for p in exc.problems), exc.problems
+        return exc
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated_config())
+def test_mutated_example_config_is_a_routine_or_a_config_error(text: str):
+    parse_or_config_error(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=400))
+def test_random_text_is_a_routine_or_a_config_error(text: str):
+    parse_or_config_error(text)
+
+
+TOML_VALUES = st.recursive(
+    st.one_of(
+        st.booleans(),
+        st.integers(),
+        st.floats(allow_nan=False),
+        st.text(max_size=10),
+        st.sampled_from(["22:30", "1h", "45m", "0m", "mon", "auto", "12h", "13h", "00:30"]),
+    ),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=10,
+)
+KEYS = ["timezone", "bedtime", "notify", "reminders", "skip", "default", "before", "at", "repeat", "x"]
+
+
+def toml_text(value: object) -> str:
+    """A value as TOML (tables inline) -- enough to feed arbitrary structures to the parser."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value) if not isinstance(value, float) or value == value else "nan"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_text(v) for v in value) + "]"
+    assert isinstance(value, dict)
+    return "{" + ", ".join(f"{json.dumps(k)} = {toml_text(v)}" for k, v in value.items()) + "}"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=6), TOML_VALUES, max_size=5))
+def test_random_toml_structures_are_a_routine_or_a_config_error(doc: dict):
+    text = "\n".join(f"{json.dumps(k)} = {toml_text(v)}" for k, v in doc.items())
+    parse_or_config_error(text)
+
+
+# --- the same through `sundown check` ---------------------------------------------------------
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(mutated_config())
+def test_check_on_mutated_configs_exits_0_or_78_without_traceback(sandbox: Sandbox, text: str):
+    path = sandbox.root / "fuzzed.toml"
+    path.write_bytes(text.encode("utf-8", "surrogatepass"))
+    proc = sandbox.run("check", str(path))
+    assert proc.returncode in (0, 78), proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    if proc.returncode == 78:
+        assert proc.stderr.strip(), "a config error says what is wrong"
+
+
+# --- random command lines --------------------------------------------------------------------
+
+COMMANDS = [
+    "ack", "snooze", "skip", "unskip", "tonight", "log", "stats", "report", "check", "next",
+    "status", "init", "reload", "frobnicate", "",
+]  # fmt: skip
+WORDS = [
+    "magnesium", "bedtime", "nope", "--night", "--at", "--json", "--count", "--from", "--since",
+    "--until", "--days", "--format", "--bedtime", "--clear", "--force", "--html", "--config",
+    "--backend", "-h", "--", "-", "2026-11-25", "2026-13-45", "2026-11-25T22:40", "yesterday",
+    "22:30", "25:00", "7:5", "10m", "0m", "-5m", "99999999999999999999", "-1", "0", "3", "jsonl",
+    "csv", "xml", "table", "report.html", "/nonexistent/dir/x.html", "\u00e9\u202e", "'", "\"",
+    "1h30m", "wind-down", "screens-off", "x" * 300,
+]  # fmt: skip
+
+
+@pytest.fixture
+def known_files(sandbox: Sandbox):
+    sandbox.write_config(EXAMPLE)
+    sandbox.run("skip", "magnesium", "--night", "2026-11-20", check=True)
+    sandbox.run("ack", "bedtime", "--night", "2026-11-21", "--at", "2026-11-21T22:31", check=True)
+    return sandbox
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.sampled_from(COMMANDS),
+    st.lists(
+        st.sampled_from(WORDS) | st.text(st.characters(blacklist_characters="\x00"), max_size=8), max_size=4
+    ),
+)
+def test_random_command_lines_exit_cleanly_and_failures_change_nothing(known_files: Sandbox, cmd, words):
+    box = known_files
+    files = [box.config_path, box.db_path]
+    before = {p: p.read_bytes() if p.exists() else None for p in files}
+    argv = ([cmd] if cmd else []) + words
+    proc = box.run(*argv, timeout=30)
+    assert proc.returncode in EXIT_CODES, (argv, proc.returncode, proc.stderr)
+    assert "Traceback" not in proc.stderr + proc.stdout, (argv, proc.stderr)
+    if proc.returncode != 0:
+        after = {p: p.read_bytes() if p.exists() else None for p in files}
+        assert after == before, f"sundown {argv} failed ({proc.returncode}) but changed a file"
+        assert not box.db_path.with_name("sundown.db-wal").exists()
+    else:
+        box.write_config(EXAMPLE)  # `init --force` may have replaced it; start the next one clean
+
+
+# --- a log sundown cannot read ------------------------------------------------------------------
+
+
+def foreign_db(path: Path) -> None:
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE photos (id INTEGER PRIMARY KEY, name TEXT)")
+        conn.execute("INSERT INTO photos (name) VALUES ('cat.jpg')")
+    conn.close()
+
+
+def garbage_db(path: Path) -> None:
+    path.write_bytes(b"SQLite format 3\x00" + os.urandom(4096 * 3))
+
+
+@pytest.mark.parametrize("make", [garbage_db, foreign_db], ids=["corrupt", "foreign"])
+def test_unreadable_log_is_named_by_cli_commands_and_left_untouched(sandbox: Sandbox, make):
+    sandbox.write_config(EXAMPLE)
+    sandbox.db_path.parent.mkdir(parents=True, mode=0o700)
+    make(sandbox.db_path)
+    original = sandbox.db_path.read_bytes()
+    for argv in (
+        ("ack", "magnesium", "--night", "2026-11-20"),
+        ("skip",),
+        ("log",),
+        ("stats", "--json"),
+        ("status",),
+    ):
+        proc = sandbox.run(*argv)
+        assert proc.returncode == 1, (argv, proc.returncode, proc.stdout, proc.stderr)
+        assert str(sandbox.db_path) in proc.stderr, (argv, proc.stderr)
+        assert "Traceback" not in proc.stderr
+    assert sandbox.db_path.read_bytes() == original
+    assert sorted(p.name for p in sandbox.db_path.parent.iterdir()) == ["sundown.db"]
+
+
+@pytest.mark.parametrize("make", [garbage_db, foreign_db], ids=["corrupt", "foreign"])
+def test_daemon_with_an_unreadable_log_keeps_reminding_and_does_not_overwrite_it(sandbox: Sandbox, make):
+    evening = Evening(tea=2, lights=4)
+    sandbox.write_config(evening.text())
+    sandbox.db_path.parent.mkdir(parents=True, mode=0o700)
+    make(sandbox.db_path)
+    original = sandbox.db_path.read_bytes()
+    proc = sandbox.popen("run", "--backend", "console", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_until(lambda: '"running": true' in sandbox.run("status", "--json").stdout, 15, "the daemon")
+        status = json.loads(sandbox.run("status", "--json", check=True).stdout)
+        assert str(sandbox.db_path) in (status.get("log_error") or "")
+        time.sleep(max(0.0, (evening.at["lights"] - datetime.now(UTC)).total_seconds()) + 1.5)
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    reminders = [line for line in out.splitlines() if "Tea" in line or "Lights" in line]
+    assert len(reminders) == 2, out
+    assert "cannot write its log" in out and str(sandbox.db_path) in out + err
+    assert sandbox.db_path.read_bytes() == original
+
+
+# --- a config others can write runs no commands ---------------------------------------------------
+
+
+class FakeClock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o620, 0o602, 0o666])
+def test_run_command_only_from_a_config_nobody_else_can_write(
+    sandbox: Sandbox, caplog: pytest.LogCaptureFixture, mode: int
+):
+    marker = sandbox.root / "ran"
+    path = sandbox.write_config(
+        'timezone = "UTC"\n[bedtime]\ndefault = "22:30"\n'
+        f'[reminders.lock]\nbefore = "30m"\nrun = ["touch", "{marker}"]\n'
+    )
+    path.chmod(mode)
+    paths = resolve_paths()
+    clock = FakeClock(datetime(2026, 11, 25, 22, 0, tzinfo=UTC))
+    daemon = Daemon(paths, load_for(paths), {}, backend="console", clock=clock)
+    caplog.set_level(logging.INFO, logger="sundown")
+    try:
+        daemon.tick()
+        daemon.runner.shutdown(wait=True)  # the command, if started, has finished
+    finally:
+        daemon.stop()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    if mode == 0o600:
+        assert marker.exists()
+        assert not warnings
+    else:
+        assert not marker.exists(), f"ran a command from a mode {mode:o} config"
+        assert any("not running touch" in w and f"chmod go-w {path}" in w for w in warnings), warnings
+    assert EventLogRows(sandbox).notified() == ["lock"], "the reminder itself is sent either way"
+
+
+class EventLogRows:
+    def __init__(self, box: Sandbox) -> None:
+        self.box = box
+
+    def notified(self) -> list[str]:
+        with sqlite3.connect(self.box.db_path) as conn:
+            rows = conn.execute("SELECT reminder FROM events WHERE event = 'notified'").fetchall()
+        conn.close()
+        return [r for (r,) in rows]
