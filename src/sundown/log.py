@@ -528,17 +528,29 @@ class EventLog:
             return night, reminder
         return None
 
-    def night_summaries(self, first: date, last: date) -> dict[tuple[date, str], ReminderNight]:
-        """`summarize` of the nights first..last, from the trigger-maintained summary table."""
+    def summaries_by_night(self, first: date, last: date) -> dict[date, dict[str, ReminderNight]]:
+        """The per-(night, reminder) summaries of first..last, grouped by night (for stats)."""
         rows = self._query(
             "SELECT night, reminder, notified, repeats, first_notified, COALESCE(scheduled_at, missed_at),"
-            " planned_bedtime, acknowledged, missed FROM night_summary WHERE night >= ? AND night <= ?",
+            " planned_bedtime, acknowledged, missed FROM night_summary WHERE night >= ? AND night <= ?"
+            " ORDER BY night",
             (first.isoformat(), last.isoformat()),
         )
-        nights = {n: date.fromisoformat(n) for n in {row[0] for row in rows}}
+        result: dict[date, dict[str, ReminderNight]] = {}
+        text = None
+        per: dict[str, ReminderNight] = {}
+        for night, rid, notified, repeats, first_n, at, bedtime, ack, missed in rows:
+            if night != text:
+                text = night
+                n = date.fromisoformat(night)
+                per = result[n] = {}
+            per[rid] = ReminderNight(n, rid, notified, repeats, first_n, at, bedtime, ack, bool(missed))
+        return result
+
+    def night_summaries(self, first: date, last: date) -> dict[tuple[date, str], ReminderNight]:
+        """`summarize` of the nights first..last, from the trigger-maintained summary table."""
         return {
-            (nights[n], rid): ReminderNight(nights[n], rid, nt, rp, fn, at, bt, ack, missed)
-            for n, rid, nt, rp, fn, at, bt, ack, missed in rows
+            (n, rid): s for n, per in self.summaries_by_night(first, last).items() for rid, s in per.items()
         }
 
     def first_night(self) -> date | None:

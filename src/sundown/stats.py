@@ -157,53 +157,63 @@ def window(until: date, days: int) -> tuple[date, date]:
     return until - (days - 1) * ONE_DAY, until
 
 
+def group_by_night(
+    summaries: Mapping[tuple[date, str], ReminderNight],
+) -> dict[date, dict[str, ReminderNight]]:
+    by_night: dict[date, dict[str, ReminderNight]] = {}
+    for (night, rid), summary in summaries.items():
+        by_night.setdefault(night, {})[rid] = summary
+    return by_night
+
+
 def compute(
     routine: Routine,
     zone: tzinfo,
     first: date,
     until: date,
     now: datetime,
-    summaries: Mapping[tuple[date, str], ReminderNight],
+    by_night: Mapping[date, Mapping[str, ReminderNight]],
     changes: Mapping[date, NightChanges],
     first_nights: Mapping[str, date],
     log_start: date | None,
 ) -> Stats:
     """Stats of the nights first..until as seen at `now`.
 
-    `first_nights` is the first night the log mentions each reminder, `log_start`
-    the first night of the whole log (see the module docstring for their use).
+    `by_night` holds the log's summaries per night and reminder; `first_nights` is the
+    first night the log mentions each reminder, `log_start` the first night of the
+    whole log (see the module docstring for their use).
 
-    One pass over the nights; a night's plan is computed only when the log
-    does not already say when its reminders and bedtime were due (the common
-    case in a long log is that it does).
+    One pass over the nights, one cell per reminder and night; counts and streaks
+    are read off the cells afterwards. A night's plan is computed only when the log
+    does not already say when its reminders and bedtime were due (the common case
+    in a long log).
     """
     parse = datetime.fromisoformat
     nights = [first + k * ONE_DAY for k in range((until - first).days + 1)]
-    by_night: dict[date, dict[str, ReminderNight]] = {}
-    for (night, rid), summary in summaries.items():
-        if first <= night <= until:
-            by_night.setdefault(night, {})[rid] = summary
     configured = {r.id: r for r in routine.reminders}
-    reminders: dict[str, ReminderStats] = {
-        r.id: ReminderStats(r.id, r.title, True) for r in routine.reminders
-    }
-    for rid in sorted({rid for per in by_night.values() for rid in per} - reminders.keys()):
-        reminders[rid] = ReminderStats(rid, rid.replace("-", " ").replace("_", " ").capitalize(), False)
-    runs: dict[str, int] = dict.fromkeys(reminders, 0)
-    starts = {rid: first_nights.get(rid, date.max) for rid in reminders}
+    mentioned = {rid for night in nights for rid in by_night.get(night, ())}
+    titles = {r.id: r.title for r in routine.reminders}
+    for rid in sorted(mentioned - titles.keys()):
+        titles[rid] = rid.replace("-", " ").replace("_", " ").capitalize()
+    cells: dict[str, list[Cell]] = {rid: [] for rid in titles}
+    delays: dict[str, list[float]] = {rid: [] for rid in titles}
+    repeats = dict.fromkeys(titles, 0)
+    starts = {rid: first_nights.get(rid, date.max) for rid in titles}
     bedtimes: list[NightBedtime] = []
     on_time = ON_TIME.total_seconds()
     none = Cell(NONE)
+    empty: Mapping[str, ReminderNight] = {}
 
     for night in nights:
         c = changes.get(night, NO_CHANGES)
-        per = by_night.get(night, {})
+        per = by_night.get(night, empty)
         weekday = night.weekday()
         skip_all = c.skip_all or night in routine.skip_dates
+        skip = c.skip
         plan: NightPlan | None = None
-        # The plan is needed for a due reminder the log says nothing about, or a bedtime it does not know.
         logged_bed = None
         if c.bedtime is None:
+            # The bedtime the daemon planned with at the time (the config may have changed since).
             latest = max(
                 (x for x in per.values() if x.planned_bedtime and x.first_notified),
                 key=lambda x: x.first_notified or "",
@@ -218,74 +228,93 @@ def compute(
         silent = {
             rid
             for rid, r in configured.items()
-            if rid not in per and in_use and r.runs_on(weekday) and not (daemon_ran and night < starts[rid])
+            if in_use and rid not in per and r.runs_on(weekday) and not (daemon_ran and night < starts[rid])
         }
-        need_plan = logged_bed is None or bool(silent)
-        if need_plan:
+        planned_at: dict[str, datetime] = {}
+        if logged_bed is None or silent:
             plan = night_plan(routine, night, zone, c)
             if plan is None:  # a night that does not exist locally (Pacific/Apia 2011-12-30)
-                for r in reminders.values():
-                    r.cells.append(none)
+                for rid in titles:
+                    cells[rid].append(none)
                 continue
             planned_at = {o.reminder.id: o.at for o in plan.occurrences}
-            bedtime = plan.bedtime if logged_bed is None else parse(logged_bed).astimezone(zone)
-        else:
-            planned_at = {}
-            assert logged_bed is not None
+            bedtime = plan.bedtime
+        if logged_bed is not None:
             bedtime = parse(logged_bed).astimezone(zone)
         lights_out = per[BEDTIME_ID].acknowledged if BEDTIME_ID in per else None
         bedtimes.append(
             NightBedtime(night, bedtime, parse(lights_out).astimezone(zone) if lights_out else None)
         )
 
-        for rid, r in reminders.items():
+        for rid in titles:
             s = per.get(rid)
+            out = cells[rid]
             at: datetime | None = None  # parsed only when needed
             if s is None:
+                if rid not in silent:
+                    out.append(none)  # not configured that night, or not in the routine yet
+                    continue
                 at = planned_at.get(rid)
-                if at is None or rid not in silent or at > now:
-                    r.cells.append(none)  # not configured that night, not yet in the routine, or not due yet
+                if at is None or at > now:
+                    out.append(none)  # not due yet
                     continue
-            elif not (s.notified or s.acknowledged or s.missed):
-                # Only a skip or snooze so far: scheduled once its time has passed.
-                at = _scheduled(s, planned_at, plan, routine, night, zone, c, now)
-                if at > now:
-                    r.cells.append(none)
-                    continue
-            r.scheduled += 1
-            if s is not None:
-                r.repeats += s.repeats
+            else:
+                if not (s.notified or s.acknowledged or s.missed):
+                    # Only a skip or snooze so far: scheduled once its time has passed.
+                    at = _scheduled(s, planned_at, plan, routine, night, zone, c, now)
+                    if at > now:
+                        out.append(none)
+                        continue
+                repeats[rid] += s.repeats
                 if s.acknowledged is not None:
-                    acked = parse(s.acknowledged)
                     if s.first_notified:
                         start = parse(s.first_notified)
                     else:
                         start = at or _scheduled(s, planned_at, plan, routine, night, zone, c, now)
-                    delay = max((acked - start).total_seconds(), 0.0)
-                    r.acknowledged += 1
-                    r.delays.append(delay)
-                    r.cells.append(Cell(ACK if delay <= on_time else LATE, delay))
-                    runs[rid] += 1
-                    if runs[rid] > r.longest_streak:
-                        r.longest_streak = runs[rid]
-                    r.current_streak = runs[rid]
+                    delay = (parse(s.acknowledged) - start).total_seconds()
+                    if delay < 0:
+                        delay = 0.0
+                    delays[rid].append(delay)
+                    out.append(Cell(ACK if delay <= on_time else LATE, delay))
                     continue
-            if skip_all or rid in c.skip:
-                r.skipped += 1
-                r.cells.append(SKIPPED_CELL)
-            else:
+            if skip_all or rid in skip:
+                out.append(SKIPPED_CELL)
+                continue
+            if s is not None:
+                if s.missed:
+                    out.append(MISSED_CELL)
+                    continue
                 if at is None:
-                    assert s is not None
                     at = _scheduled(s, planned_at, plan, routine, night, zone, c, now)
-                if (s is not None and s.missed) or now >= max(bedtime, at):
-                    r.missed += 1
-                    r.cells.append(MISSED_CELL)
-                else:
-                    r.open += 1
-                    r.cells.append(OPEN_CELL)
-                runs[rid] = 0
-            r.current_streak = runs[rid]
+            assert at is not None
+            out.append(MISSED_CELL if now >= bedtime and now >= at else OPEN_CELL)
+
+    reminders = {rid: _tally(rid, title, rid in configured, cells[rid], delays[rid], repeats[rid])
+                 for rid, title in titles.items()}  # fmt: skip
     return Stats(first, until, nights, reminders, bedtimes)
+
+
+def _tally(
+    rid: str, title: str, configured: bool, cells: list[Cell], delays: list[float], repeats: int
+) -> ReminderStats:
+    """Counts and streaks of one reminder, read off its cells."""
+    statuses = [c[0] for c in cells]
+    r = ReminderStats(rid, title, configured, cells, repeats=repeats, delays=delays)
+    r.acknowledged = statuses.count(ACK) + statuses.count(LATE)
+    r.skipped = statuses.count(SKIPPED)
+    r.missed = statuses.count(MISSED)
+    r.open = statuses.count(OPEN)
+    r.scheduled = len(statuses) - statuses.count(NONE)
+    run = 0
+    for status in statuses:
+        if status == ACK or status == LATE:
+            run += 1
+            if run > r.longest_streak:
+                r.longest_streak = run
+        elif status == MISSED or status == OPEN:
+            run = 0
+    r.current_streak = run
+    return r
 
 
 def _scheduled(
@@ -319,7 +348,7 @@ def from_log(log: EventLog, routine: Routine, zone: tzinfo, until: date, days: i
         first,
         last,
         now,
-        log.night_summaries(first, last),
+        log.summaries_by_night(first, last),
         log.changes_between(first, last),
         log.first_nights(),
         log.first_night(),
@@ -341,7 +370,7 @@ def from_events(
     changes = {
         n: c for n, evs in by_night.items() if (c := fold_changes(sorted(evs, key=_order))) != NO_CHANGES
     }
-    summaries = summarize([e for evs in by_night.values() for e in evs])
+    summaries = group_by_night(summarize([e for evs in by_night.values() for e in evs]))
     log_start = min((e.night for e in events), default=None)
     return compute(routine, zone, first, last, now, summaries, changes, first_nights, log_start)
 
