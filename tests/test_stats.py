@@ -8,6 +8,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sundown import stats
 from sundown.log import EventLog
@@ -311,3 +313,50 @@ def test_generated_multi_year_log_sql_and_pure_fold_agree(tmp_path: Path) -> Non
         assert 0.8 < r["adherence"] < 0.95
         assert r["median_delay_s"] <= r["p90_delay_s"]
     assert j["reminders"]["magnesium"]["repeats"] > 0
+
+
+# --- properties over arbitrary logs ----------------------------------------------------------
+
+
+KINDS = [
+    "notified",
+    "acknowledged",
+    "snoozed",
+    "dismissed",
+    "missed",
+    "skipped",
+    "unskipped",
+    "bedtime_changed",
+]
+event_strategy = st.tuples(
+    st.integers(0, 5),  # night offset
+    st.sampled_from(KINDS),
+    st.sampled_from(["magnesium", "bedtime", "screens-off", "gone", None]),
+    st.integers(-120, 26 * 60),  # minutes after the night's 12:00 UTC
+    st.integers(0, 2),  # repeat
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(event_strategy, max_size=40), st.integers(0, 7 * 24 * 60))
+def test_any_log_gives_consistent_numbers(tmp_path_factory, raw, now_minutes) -> None:
+    now = datetime(2026, 11, 16, 12, tzinfo=UTC) + timedelta(minutes=now_minutes)
+    with EventLog(tmp_path_factory.mktemp("h") / "sundown.db") as log:
+        for offset, kind, rid, minutes, repeat in raw:
+            night = d(16) + timedelta(days=offset)
+            ts = datetime(2026, 11, 16 + offset, 12, tzinfo=UTC) + timedelta(minutes=minutes)
+            details: dict = {}
+            if kind == "notified":
+                details = {"repeat": repeat, "at": (ts - timedelta(minutes=1)).isoformat()}
+            elif kind == "bedtime_changed":
+                rid, details = None, {"bedtime": ["23:15", None, "00:30"][repeat]}
+            log.record(kind, night, rid, "cli", details, ts=ts)
+        s = both(log, d(21), 6, now=now)  # SQL summary and pure fold agree
+    for r in s.reminders.values():
+        assert len(r.cells) == 6
+        assert r.scheduled == r.acknowledged + r.skipped + r.missed + r.open
+        assert r.adherence is None or 0 <= r.adherence <= 1
+        assert 0 <= r.current_streak <= r.longest_streak <= r.acknowledged
+        assert (r.median_delay_s is None) == (r.acknowledged == 0)
+        if r.median_delay_s is not None:
+            assert 0 <= r.median_delay_s <= (r.p90_delay_s or 0)
