@@ -21,7 +21,7 @@ import time as _time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timezone
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -565,26 +565,6 @@ class EventLog:
         )
         return {r: date.fromisoformat(n) for r, n in rows}
 
-    def raw_rows(
-        self, since: date | None = None, until: date | None = None, events: tuple[str, ...] = ()
-    ) -> list[tuple[Any, ...]]:
-        """Undecoded (id, ts, night, reminder, event, source, details) tuples, for bulk readers."""
-        where, params = [], []
-        if since is not None:
-            where.append("night >= ?")
-            params.append(since.isoformat())
-        if until is not None:
-            where.append("night <= ?")
-            params.append(until.isoformat())
-        if events:
-            where.append(f"event IN ({', '.join('?' for _ in events)})")
-            params.extend(events)
-        sql = f"SELECT {self._COLUMNS} FROM events"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY ts, id"
-        return self._query(sql, tuple(params))
-
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:
@@ -596,8 +576,3 @@ class EventLog:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def night_window(until: date, days: int) -> tuple[date, date]:
-    """The `days` nights ending with `until`."""
-    return until - timedelta(days=days - 1), until
