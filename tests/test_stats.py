@@ -360,3 +360,36 @@ def test_any_log_gives_consistent_numbers(tmp_path_factory, raw, now_minutes) ->
         assert (r.median_delay_s is None) == (r.acknowledged == 0)
         if r.median_delay_s is not None:
             assert 0 <= r.median_delay_s <= (r.p90_delay_s or 0)
+
+
+def test_a_night_that_never_existed_is_left_out() -> None:
+    """Pacific/Apia skipped 2011-12-30: no reminders, no bedtime row, nothing breaks."""
+    apia = ZoneInfo("Pacific/Apia")
+    routine = Routine(ROUTINE.bedtime, ROUTINE.reminders[:1], "Pacific/Apia")
+    from sundown.log import Event
+
+    events = [
+        Event(
+            1,
+            datetime(2011, 12, 29, 8, 0, tzinfo=UTC),
+            date(2011, 12, 29),
+            "magnesium",
+            "acknowledged",
+            "cli",
+            {},
+        ),
+        Event(
+            2,
+            datetime(2011, 12, 31, 8, 0, tzinfo=UTC),
+            date(2011, 12, 31),
+            "magnesium",
+            "acknowledged",
+            "cli",
+            {},
+        ),
+    ]
+    s = stats.from_events(events, routine, apia, date(2011, 12, 31), 3, datetime(2012, 1, 5, tzinfo=UTC))
+    assert [n["night"] for n in s.to_json()["nights"]] == ["2011-12-29", "2011-12-31"]
+    mg = s.reminders["magnesium"]
+    assert [c.status for c in mg.cells] == ["ack", "none", "ack"]
+    assert (mg.scheduled, mg.current_streak) == (2, 2)
