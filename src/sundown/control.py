@@ -12,7 +12,6 @@ import fcntl
 import json
 import logging
 import os
-import select
 import socket
 import threading
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from typing import Any
 
 from sundown.errors import SundownError
 from sundown.paths import Paths, private_dir
+from sundown.waiting import Stoppable
 
 log = logging.getLogger(__name__)
 
@@ -123,18 +123,12 @@ class ControlServer:
         finally:
             os.umask(old)
         self._sock.listen(16)
-        self._stop_r, self._stop_w = os.pipe()
+        self._stop = Stoppable()
         self._thread = threading.Thread(target=self._loop, name="sundown-control", daemon=True)
         self._thread.start()
 
     def _loop(self) -> None:
-        poller = select.poll()
-        poller.register(self._sock.fileno(), select.POLLIN)
-        poller.register(self._stop_r, select.POLLIN)
-        while True:
-            ready = {fd for fd, _ in poller.poll()}
-            if self._stop_r in ready:
-                return
+        while self._stop.wait(self._sock.fileno()):
             try:
                 conn, _ = self._sock.accept()
             except OSError:
@@ -159,10 +153,9 @@ class ControlServer:
             conn.sendall(json.dumps(reply, default=str).encode() + b"\n")
 
     def close(self) -> None:
-        os.write(self._stop_w, b"x")
+        self._stop.stop()
         self._thread.join(timeout=1)
         self._sock.close()
-        os.close(self._stop_r)
-        os.close(self._stop_w)
+        self._stop.close()
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()

@@ -19,11 +19,12 @@ import ctypes
 import errno
 import logging
 import os
-import select
 import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
+
+from sundown.waiting import Stoppable
 
 log = logging.getLogger(__name__)
 
@@ -42,21 +43,6 @@ class _Itimerspec(ctypes.Structure):
     _fields_ = [("it_interval", _Timespec), ("it_value", _Timespec)]
 
 
-class _StopPipe:
-    def __init__(self) -> None:
-        self.r, self.w = os.pipe()
-
-    def set(self) -> None:
-        try:
-            os.write(self.w, b"x")
-        except OSError:
-            pass  # already closed: the thread is gone
-
-    def close(self) -> None:
-        os.close(self.r)
-        os.close(self.w)
-
-
 class ClockTimer:
     """A realtime timerfd that fires at the next due instant or on any clock set."""
 
@@ -69,7 +55,7 @@ class ClockTimer:
             raise OSError(ctypes.get_errno(), "timerfd_create failed")
         self._fd = fd
         self._on_wake = on_wake
-        self._stop = _StopPipe()
+        self._stop = Stoppable()
         self._lock = threading.Lock()
         self._target = time.time() + FAR_AHEAD_S
         self.arm(None)
@@ -91,13 +77,7 @@ class ClockTimer:
             raise OSError(ctypes.get_errno(), "timerfd_settime failed")
 
     def _loop(self) -> None:
-        poller = select.poll()
-        poller.register(self._fd, select.POLLIN)
-        poller.register(self._stop.r, select.POLLIN)
-        while True:
-            ready = {fd for fd, _ in poller.poll()}
-            if self._stop.r in ready:
-                return
+        while self._stop.wait(self._fd):
             try:
                 os.read(self._fd, 8)
                 reason = "timer"
@@ -114,7 +94,7 @@ class ClockTimer:
             self._on_wake(reason)
 
     def close(self) -> None:
-        self._stop.set()
+        self._stop.stop()
         self._thread.join(timeout=1)
         os.close(self._fd)
         self._stop.close()
@@ -163,18 +143,12 @@ class SleepWatch:
             path="/org/freedesktop/login1",
         )
         self._conn.send_and_get_reply(message_bus.AddMatch(rule), timeout=2)
-        self._stop = _StopPipe()
+        self._stop = Stoppable()
         self._thread = threading.Thread(target=self._loop, name="sundown-sleep", daemon=True)
         self._thread.start()
 
     def _loop(self) -> None:
-        poller = select.poll()
-        poller.register(self._conn.sock.fileno(), select.POLLIN)
-        poller.register(self._stop.r, select.POLLIN)
-        while True:
-            ready = {fd for fd, _ in poller.poll()}
-            if self._stop.r in ready:
-                return
+        while self._stop.wait(self._conn.sock.fileno()):
             try:
                 msg = self._conn.receive(timeout=1)
             except Exception as exc:  # connection lost: the other detectors still cover us
@@ -187,7 +161,7 @@ class SleepWatch:
                 self._on_wake("resume")
 
     def close(self) -> None:
-        self._stop.set()
+        self._stop.stop()
         self._thread.join(timeout=1)
         self._conn.close()
         self._stop.close()

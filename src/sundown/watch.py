@@ -10,11 +10,12 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
-import select
 import struct
 import threading
 from collections.abc import Callable
 from pathlib import Path
+
+from sundown.waiting import Stoppable
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ class ConfigWatch:
         self._on_change = on_change
         self._wd: int | None = None
         self._watched: Path | None = None
-        self._stop_r, self._stop_w = os.pipe()
+        self._stop = Stoppable()
         self._rewatch()
         self._thread = threading.Thread(target=self._loop, name="sundown-config", daemon=True)
         self._thread.start()
@@ -80,19 +81,10 @@ class ConfigWatch:
         return hit
 
     def _loop(self) -> None:
-        poller = select.poll()
-        poller.register(self._fd, select.POLLIN)
-        poller.register(self._stop_r, select.POLLIN)
-        while True:
-            ready = {fd for fd, _ in poller.poll()}
-            if self._stop_r in ready:
-                return
+        while self._stop.wait(self._fd):
             hit = self._relevant(os.read(self._fd, 65536))
             # Coalesce the burst of events one save makes (truncate, write, rename).
-            while True:
-                more = {fd for fd, _ in poller.poll(SETTLE_MS)}
-                if not more or self._stop_r in more:
-                    break
+            while self._stop.wait(self._fd, SETTLE_MS):
                 hit |= self._relevant(os.read(self._fd, 65536))
             try:
                 self._rewatch()
@@ -102,8 +94,7 @@ class ConfigWatch:
                 self._on_change()
 
     def close(self) -> None:
-        os.write(self._stop_w, b"x")
+        self._stop.stop()
         self._thread.join(timeout=1)
         os.close(self._fd)
-        os.close(self._stop_r)
-        os.close(self._stop_w)
+        self._stop.close()
