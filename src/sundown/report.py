@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta, tzinfo
 from html import escape
 
-from sundown.stats import ACK, LATE, MISSED, NONE, OPEN, SKIPPED, ReminderStats, Stats
+from sundown.stats import ACK, LATE, MISSED, NONE, OPEN, SKIPPED, ReminderStats, Stats, duration_text
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'"
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
@@ -66,16 +66,7 @@ def _num(x: float) -> str:
 
 
 def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    s = int(round(seconds))
-    if s < 60:
-        return f"{s}s"
-    h, rest = divmod(s, 3600)
-    m, sec = divmod(rest, 60)
-    if h:
-        return f"{h}h {m:02d}m"
-    return f"{m}m {sec:02d}s" if sec else f"{m}m"
+    return duration_text(seconds, none="–", sep=" ")
 
 
 def _legend(items: Iterable[tuple[str, str]]) -> str:

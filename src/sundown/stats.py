@@ -377,3 +377,17 @@ def from_events(
 
 def _order(e: Event) -> tuple[datetime, int]:
     return (e.ts, e.id)
+
+
+def duration_text(seconds: float | None, none: str = "-", sep: str = "") -> str:
+    """A delay for people: "45s", "12m", "3m05s", "1h02m" (`sep` between the parts)."""
+    if seconds is None:
+        return none
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s}s"
+    h, rest = divmod(s, 3600)
+    m, sec = divmod(rest, 60)
+    if h:
+        return f"{h}h{sep}{m:02d}m"
+    return f"{m}m{sep}{sec:02d}s" if sec else f"{m}m"

@@ -245,19 +245,6 @@ def _width() -> int:
     return max(shutil.get_terminal_size((100, 24)).columns, 40)
 
 
-def duration_text(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    s = int(round(seconds))
-    if s < 60:
-        return f"{s}s"
-    h, rest = divmod(s, 3600)
-    m, sec = divmod(rest, 60)
-    if h:
-        return f"{h}h{m:02d}m"
-    return f"{m}m{sec:02d}s" if sec else f"{m}m"
-
-
 # One character per reminder per night: readable without colour.
 CELL_CHARS = {"ack": "#", "late": "+", "missed": "x", "open": "?", "skipped": "-", "none": "."}
 CELL_COLORS = {"ack": "32", "late": "33", "missed": "31", "open": "36", "skipped": "2", "none": "2"}
@@ -269,6 +256,8 @@ def _paint(text: str, code: str, color: bool) -> str:
 
 
 def render_stats(result: Stats, zone: tzinfo, width: int, color: bool) -> list[str]:
+    from sundown.stats import duration_text
+
     """The terminal view of `sundown stats`: a table, a chart per reminder, a bedtime chart."""
     n = len(result.nights)
     lines = [f"{n} night{'s' if n != 1 else ''}, {result.first} .. {result.until} ({zone})", ""]
