@@ -93,6 +93,9 @@ class _Link:
         self.alive = True
         self._on_signal = on_signal
         self._pending: dict[int, tuple[Future[Message], Callable[[Message], None] | None]] = {}
+        # Calls that timed out and are still unanswered: while there is one, the other end is
+        # hung, and waiting the full timeout again on every reminder would hold back the next.
+        self._overdue: set[int] = set()
         self._lock = threading.Lock()
         self._stopping = False
         self.thread = threading.Thread(target=self._receive, name="sundown-dbus", daemon=True)
@@ -110,11 +113,16 @@ class _Link:
         serial = next(self.conn.outgoing_serial)
         future: Future[Message] = Future()
         with self._lock:
+            if self._overdue:
+                raise NotifyError("no answer yet to an earlier call on the session bus (server hung)")
             self._pending[serial] = (future, on_reply)
         try:
             self.conn.send(msg, serial=serial)
             reply = future.result(timeout=self.timeout)
         except FutureTimeout as e:
+            with self._lock:
+                if self._pending.pop(serial, None) is not None:  # still unanswered, not just answered
+                    self._overdue.add(serial)
             raise NotifyError(f"no answer on the session bus within {self.timeout:g} s") from e
         except (OSError, ConnectionError) as e:
             self.alive = False
@@ -158,9 +166,11 @@ class _Link:
         if kind in (MessageType.method_return, MessageType.error):
             serial = msg.header.fields.get(HeaderFields.reply_serial)
             with self._lock:
-                entry = self._pending.get(serial) if isinstance(serial, int) else None
+                entry = self._pending.pop(serial, None) if isinstance(serial, int) else None
+                if entry is None:
+                    self._overdue.discard(serial)  # the reply to a call that timed out: not hung
             if entry is None:
-                return  # the reply to a call that timed out
+                return
             future, on_reply = entry
             if on_reply is not None and kind is MessageType.method_return:
                 on_reply(msg)
