@@ -229,6 +229,8 @@ class Daemon:
 
     def _forget_old(self, first_night: date) -> None:
         self.memory = {k: v for k, v in self.memory.items() if k[0] >= first_night}
+        # Notifications never acted on (dismissed, left on screen) would otherwise pile up, one a night.
+        self.shown = {k: v for k, v in self.shown.items() if any(night >= first_night for night, _ in v)}
 
     def _send(self, send: Send, now: datetime) -> None:
         message = self._message(send)
