@@ -370,3 +370,15 @@ def test_a_hung_server_costs_one_timeout_then_fails_fast_until_it_answers_again(
         assert [args[3] for _, args in server.notified] == ["C"]
     finally:
         backend.close()
+
+
+def test_notifications_never_acted_on_do_not_pile_up_night_after_night(sandbox: Sandbox, clocked):
+    """Found by bench/bench_soak.py: the daemon kept every unanswered notification's key forever."""
+    daemon, clock, lines = clocked
+    for day in range(25, 31):
+        for hh, mm in ((21, 30), (21, 45), (22, 0), (22, 30), (23, 0)):
+            clock.now = datetime(2030, 11, day, hh, mm, tzinfo=UTC)
+            daemon.tick()
+        assert len(daemon.shown) <= 2 * 4, daemon.shown  # tonight's and yesterday's, no older
+    assert min(night for keys in daemon.shown.values() for night, _ in keys) >= datetime(2030, 11, 29).date()
+    assert len(lines()) == 6 * 5  # each night: the four reminders and one repeat of tea (at 22:00)
