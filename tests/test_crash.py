@@ -36,6 +36,7 @@ ACKS = 1000
 NIGHTS = 40
 REMINDERS = ACKS // NIGHTS  # 25 reminder ids x 40 past nights = 1,000 distinct (night, reminder) pairs
 REAL_PROCESS_EVERY = 25  # every 25th ack is a plain `python -m sundown` process
+KILLED_ACK_EVERY = 40  # and every 40th is a plain process that is itself SIGKILLed
 
 # Reads one JSON argv per line, forks a child that runs the CLI's main() with it, answers its status.
 LAUNCHER = r"""
@@ -139,12 +140,24 @@ def test_kill_9_during_a_thousand_acks_loses_no_row_and_no_reminder(sandbox: San
     daemons = Daemons(sandbox)
     launchers: list[Launcher] = []
     results: dict[tuple[date, str], int] = {}
+    killed_acks: dict[tuple[date, str], int] = {}
     lock = threading.Lock()
     local = threading.local()
     done = threading.Event()
 
     def ack(index: int, night: date, rid: str) -> None:
         argv = ["ack", rid, "--night", night.isoformat()]
+        if index % KILLED_ACK_EVERY == 7:
+            # This one is itself killed at a random moment (start-up, mid-write, nudging).
+            proc = sandbox.popen(*argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            with lock:
+                pause = rng.uniform(0.05, 0.5)
+            time.sleep(pause)
+            proc.kill()
+            code = proc.wait(timeout=30)
+            with lock:
+                killed_acks[(night, rid)] = code
+            return
         if index % REAL_PROCESS_EVERY == 0:
             proc = sandbox.run(*argv, timeout=60)
             code = proc.returncode
@@ -199,7 +212,7 @@ def test_kill_9_during_a_thousand_acks_loses_no_row_and_no_reminder(sandbox: San
         daemons.close()
 
     # 1. Every ack that exited 0 is in the log, once.
-    assert len(results) == ACKS
+    assert len(results) + len(killed_acks) == ACKS
     ok = {pair for pair, code in results.items() if code == 0}
     failed = {pair: code for pair, code in results.items() if code != 0}
     cli_errors = errors.read_text() if errors.exists() else ""
@@ -222,6 +235,9 @@ def test_kill_9_during_a_thousand_acks_loses_no_row_and_no_reminder(sandbox: San
     lost = ok - logged.keys()
     assert not lost, f"{len(lost)} acknowledgements exited 0 but are not in the log: {sorted(lost)[:5]}"
     assert all(c == 1 for c in logged.values()), "an acknowledgement was written twice"
+    assert logged.keys() <= ok | killed_acks.keys(), "a row nobody wrote"
+    finished = {pair for pair, code in killed_acks.items() if code == 0}
+    assert finished <= logged.keys()
     assert len(failed) <= ACKS // 100, f"too many acks failed: {failed}"
 
     # 2. Tonight's reminders: each logged exactly once, none missed, all shown.
@@ -246,6 +262,8 @@ def test_kill_9_during_a_thousand_acks_loses_no_row_and_no_reminder(sandbox: San
         "kills": kills,
         "acks_ok": len(ok),
         "acks_failed": len(failed),
+        "acks_killed": len(killed_acks) - len(finished),
+        "killed_acks_committed_anyway": len((killed_acks.keys() - finished) & logged.keys()),
         "shown_twice": sum(len(w) > 1 for w in shown.values()),
         "max_late_s": max(late for _, _, late in notified),
         "seconds": round(time.monotonic() - t0, 1),
