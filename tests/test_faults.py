@@ -15,7 +15,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -147,6 +147,9 @@ def test_slow_server_does_not_hold_back_the_next_reminder(
         assert got[rid]["details"]["backend"] == "console"
         assert delay_s(got[rid]) < 3.2, (rid, delay_s(got[rid]))
     assert daemon.out.count("First") == 1 and daemon.out.count("Second") == 1
+    print(
+        f"slow server: first {delay_s(got['first']):.2f} s late, second {delay_s(got['second']):.2f} s late"
+    )
 
 
 # --- the disk and the config file ----------------------------------------------------------------
@@ -340,7 +343,9 @@ def test_suspend_across_a_reminder_is_caught_up_at_resume(sandbox: Sandbox, bare
         time.sleep(1)
     finally:
         daemon.stop()
-    assert (datetime.fromisoformat(row["ts"]) - resumed) < timedelta(seconds=2)
+    caught_up = (datetime.fromisoformat(row["ts"]) - resumed).total_seconds()
+    print(f"suspend: sent {caught_up:.2f} s after the resume signal")
+    assert caught_up < 2
     assert row["details"]["late"] >= 1
     assert [r["reminder"] for r in rows(sandbox, "notified")] == ["tea"]
     assert daemon.out.count("Tea") == 1
