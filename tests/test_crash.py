@@ -149,12 +149,12 @@ def test_kill_9_during_a_thousand_acks_loses_no_row_and_no_reminder(sandbox: San
         argv = ["ack", rid, "--night", night.isoformat()]
         if index % KILLED_ACK_EVERY == 7:
             # This one is itself killed at a random moment (start-up, mid-write, nudging).
-            proc = sandbox.popen(*argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            victim = sandbox.popen(*argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             with lock:
                 pause = rng.uniform(0.05, 0.5)
             time.sleep(pause)
-            proc.kill()
-            code = proc.wait(timeout=30)
+            victim.kill()
+            code = victim.wait(timeout=30)
             with lock:
                 killed_acks[(night, rid)] = code
             return

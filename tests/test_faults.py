@@ -323,7 +323,7 @@ def test_a_restarted_daemon_after_a_clock_step_back_sends_nothing_twice(sandbox:
         assert lines() == []
     finally:
         again.stop()
-    assert sorted(r for r, _ in logged(sandbox, "notified")) == ["tea", "wind"]
+    assert sorted(str(r) for r, _ in logged(sandbox, "notified")) == ["tea", "wind"]
 
 
 def test_suspend_across_a_reminder_is_caught_up_at_resume(sandbox: Sandbox, bare_bus: Desktop, running):
