@@ -112,7 +112,10 @@ def read_duration(value: object) -> timedelta:
         m = DURATION_RE.fullmatch(value)
         if m:
             h, mi, s = (int(g or 0) for g in m.groups())
-            return timedelta(hours=h, minutes=mi, seconds=s)
+            try:
+                return timedelta(hours=h, minutes=mi, seconds=s)
+            except OverflowError:
+                raise Invalid(f'{show(value)} is far too long; write e.g. "45m" or "1h30m"') from None
         if value.lstrip().startswith("-"):
             raise Invalid(f'{show(value)} is negative; durations count forward, e.g. "{value.lstrip()[1:]}"')
     if isinstance(value, (int, float)) and not isinstance(value, bool):
