@@ -16,6 +16,7 @@ import heapq
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from itertools import takewhile
 
 from sundown.routine import MAX_BEFORE, Reminder, Routine
 
@@ -110,8 +111,11 @@ class Occurrence:
         if r.repeat is None:
             return []
         start = self.at.astimezone(UTC)
+        if r.repeat >= self.bedtime.astimezone(UTC) - start:
+            return []  # also keeps a "99999h" repeat from overflowing the datetime below
         times = (start + r.repeat * k for k in range(1, r.repeat_limit + 1))
-        return [t.astimezone(self.at.tzinfo) for t in times if t < self.bedtime]
+        # takewhile, not a filter: with repeat_limit = 10**11 a filter would run for hours.
+        return [t.astimezone(self.at.tzinfo) for t in takewhile(lambda t: t < self.bedtime, times)]
 
     def status_at(self, now: datetime) -> str:
         """'pending', 'due' (on time), 'late' (send now, late) or 'missed'."""
