@@ -11,22 +11,27 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sqlite3
 import subprocess
 import time
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import Sandbox
 from desktop import wait_until
-from sundown.config import example_text, load_for, parse
+from sundown.config import example_text, load_for, parse, zone_for
 from sundown.daemon import Daemon
+from sundown.dispatch import decide
 from sundown.errors import ConfigError
 from sundown.paths import resolve_paths
+from sundown.plan import NightChanges, night_plan, upcoming
 from sundown.routine import Routine
 from test_daemon import Evening
 
@@ -40,6 +45,9 @@ ODD_LINES = [
     'before = "99999999999999999999h"',
     'before = "12h1s"',
     'repeat = "0s"',
+    'repeat = "1s"',
+    'repeat = "99999999h"',
+    "repeat_limit = 100000000000",
     "repeat_limit = 0",
     "repeat_limit = -1",
     "repeat_limit = 99999999999999999999999",
@@ -121,22 +129,73 @@ def mutated_config(draw: st.DrawFn) -> str:
     return newline.join(lines)
 
 
-def parse_or_config_error(text: str) -> Routine | ConfigError:
+@contextmanager
+def within(seconds: float) -> Iterator[None]:
+    """Fail (not hang) when the block runs longer than `seconds`: a config must not stall the daemon."""
+
+    def expired(signum: int, frame: object) -> None:
+        raise AssertionError(f"took longer than {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        return parse(text, "config.toml")
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def use(routine: Routine) -> None:
+    """What the daemon and `next` do with a routine: plans, repeats, decisions, across DST nights."""
+    try:
+        zone = zone_for(routine)
     except ConfigError as exc:
-        assert exc.problems and all(isinstance(p, str) and p for p in exc.problems)
-        assert all(p.startswith(("config.toml:", "timezone:")) for p in exc.problems), exc.problems
-        return exc
+        assert all(p.startswith("timezone:") for p in exc.problems), exc.problems
+        return
+    for night in (date(2026, 3, 28), date(2026, 3, 29), date(2026, 10, 24), date(2026, 11, 25)):
+        night_plan(routine, night, zone, NightChanges())
+        noon = datetime(night.year, night.month, night.day, 12, tzinfo=zone)
+        for hours in (0, 9, 10.5, 12, 23):
+            now = noon + timedelta(hours=hours)
+            decision = decide(routine, zone, now, {}, {})
+            for occ in (o for send in decision.sends for o in send.occurrences):
+                occ.repeat_times()
+        upcoming(routine, zone, noon, 5)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def parse_or_config_error(text: str) -> Routine | ConfigError:
+    with within(10):
+        try:
+            routine = parse(text, "config.toml")
+        except ConfigError as exc:
+            assert exc.problems and all(isinstance(p, str) and p for p in exc.problems)
+            assert all(p.startswith(("config.toml:", "timezone:")) for p in exc.problems), exc.problems
+            return exc
+        use(routine)
+        return routine
+
+
+FOUND = [  # what fuzzing found (fixed): an OverflowError, an endless repeat loop, a datetime overflow
+    EXAMPLE.replace('before = "45m"', 'before = "99999999999999999999h"'),
+    EXAMPLE.replace("repeat_limit = 3 ", "repeat_limit = 100000000000").replace('"10m"  ', '"1s"'),
+    EXAMPLE.replace('repeat = "10m"', 'repeat = "99999999h"'),
+]
+
+# derandomize: the same examples on every run (deterministic CI); longer, coverage-guided
+# exploration is bench/fuzz_config.py (atheris).
+FUZZ = settings(deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+
+
+@settings(FUZZ, max_examples=400)
 @given(mutated_config())
+@example(FOUND[0])
+@example(FOUND[1])
+@example(FOUND[2])
 def test_mutated_example_config_is_a_routine_or_a_config_error(text: str):
     parse_or_config_error(text)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(FUZZ, max_examples=300)
 @given(st.text(max_size=400))
 def test_random_text_is_a_routine_or_a_config_error(text: str):
     parse_or_config_error(text)
@@ -170,7 +229,7 @@ def toml_text(value: object) -> str:
     return "{" + ", ".join(f"{json.dumps(k)} = {toml_text(v)}" for k, v in value.items()) + "}"
 
 
-@settings(max_examples=300, deadline=None)
+@settings(FUZZ, max_examples=300)
 @given(st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=6), TOML_VALUES, max_size=5))
 def test_random_toml_structures_are_a_routine_or_a_config_error(doc: dict):
     text = "\n".join(f"{json.dumps(k)} = {toml_text(v)}" for k, v in doc.items())
@@ -180,7 +239,7 @@ def test_random_toml_structures_are_a_routine_or_a_config_error(doc: dict):
 # --- the same through `sundown check` ---------------------------------------------------------
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(FUZZ, max_examples=12, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(mutated_config())
 def test_check_on_mutated_configs_exits_0_or_78_without_traceback(sandbox: Sandbox, text: str):
     path = sandbox.root / "fuzzed.toml"
@@ -216,7 +275,7 @@ def known_files(sandbox: Sandbox):
     return sandbox
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(FUZZ, max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     st.sampled_from(COMMANDS),
     st.lists(
