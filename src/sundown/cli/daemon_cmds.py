@@ -244,7 +244,10 @@ def cmd_snooze(ctx: Context) -> int:
         raise SundownError(f"{_title(ctx, rid)} has not been sent yet tonight; nothing to snooze")
     if state.acknowledged is not None:
         raise SundownError(f"{_title(ctx, rid)} is already acknowledged tonight")
-    until = _now() + duration
+    try:
+        until = _now() + duration
+    except OverflowError:
+        raise UsageError(f"a snooze of {duration.days} days ends after the year 9999; snooze less") from None
     ctx.log.record("snoozed", night, rid, "cli", {"until": until.isoformat()})
     ctx.print(f"snoozed {_title(ctx, rid)} until {_hm(until, ctx)}")
     if _nudge(ctx, "the snooze") is None:
