@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -263,7 +264,7 @@ WORDS = [
     "--backend", "-h", "--", "-", "2026-11-25", "2026-13-45", "2026-11-25T22:40", "yesterday",
     "22:30", "25:00", "7:5", "10m", "0m", "-5m", "99999999999999999999", "-1", "0", "3", "jsonl",
     "csv", "xml", "table", "report.html", "/nonexistent/dir/x.html", "\u00e9\u202e", "'", "\"",
-    "1h30m", "wind-down", "screens-off", "x" * 300,
+    "1h30m", "wind-down", "screens-off", "x" * 300, "99999999h", "99999999999999999999h",
 ]  # fmt: skip
 
 
@@ -296,6 +297,21 @@ def test_random_command_lines_exit_cleanly_and_failures_change_nothing(known_fil
         assert not box.db_path.with_name("sundown.db-wal").exists()
     else:
         box.write_config(EXAMPLE)  # `init --force` may have replaced it; start the next one clean
+
+
+def test_a_snooze_past_the_year_9999_is_a_usage_error(known_files: Sandbox):
+    """Found by hand from the fuzz vocabulary: `snooze ID 99999999h` was an OverflowError traceback."""
+    from sundown.log import EventLog
+    from sundown.plan import night_of
+
+    box = known_files
+    with EventLog(box.db_path) as log:
+        log.record("notified", night_of(datetime.now(UTC), ZoneInfo("Europe/Berlin")), "magnesium", "daemon")
+    before = box.db_path.read_bytes()
+    proc = box.run("snooze", "magnesium", "99999999h")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert "9999" in proc.stderr
+    assert box.db_path.read_bytes() == before
 
 
 # --- a log sundown cannot read ------------------------------------------------------------------
