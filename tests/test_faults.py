@@ -145,7 +145,8 @@ def test_slow_server_does_not_hold_back_the_next_reminder(
     assert set(got) == {"first", "second"}, "each once"
     for rid in ("first", "second"):
         assert got[rid]["details"]["backend"] == "console"
-        assert delay_s(got[rid]) < 3.2, (rid, delay_s(got[rid]))
+    assert delay_s(got["first"]) < 3.5  # one D-Bus timeout (2.5 s), then the console
+    assert delay_s(got["second"]) < 3.0  # not another timeout on top of the first one's
     assert daemon.out.count("First") == 1 and daemon.out.count("Second") == 1
     print(
         f"slow server: first {delay_s(got['first']):.2f} s late, second {delay_s(got['second']):.2f} s late"
