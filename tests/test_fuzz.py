@@ -422,3 +422,94 @@ class EventLogRows:
             rows = conn.execute("SELECT reminder FROM events WHERE event = 'notified'").fetchall()
         conn.close()
         return [r for (r,) in rows]
+
+
+# --- the control socket -----------------------------------------------------------------------
+
+
+def exchange(path: Path, data: bytes, timeout: float = 5.0) -> bytes:
+    """Send raw bytes to the daemon's socket and read until it closes (or answers a line)."""
+    import socket
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        sock.connect(str(path))
+        try:
+            sock.sendall(data)
+            sock.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError):
+            return b""
+        reply = b""
+        try:
+            while chunk := sock.recv(65536):
+                reply += chunk
+        except ConnectionResetError:
+            pass
+        return reply
+
+
+CONTROL_INPUTS = [
+    b"",
+    b"\n",
+    b"garbage\n",
+    b"[1, 2]\n",
+    b"null\n",
+    b'{"cmd": null}\n',
+    b'{"cmd": ["refresh"]}\n',
+    b'{"cmd": "shutdown"}\n',
+    b'{"cmd": "refresh"',  # no newline, then EOF
+    b"\xff\xfe\x00\n",
+    b'{"cmd": "status", "cmd": "reload"}\n',
+    b'{"cmd": "refresh"}\n{"cmd": "reload"}\n',
+    b"{" * 70000 + b"\n",
+    b'"' + b"a" * 100000 + b'"\n',
+    b'{"cmd": "' + "\u202e\u00e9".encode() + b'"}\n',
+]
+
+
+def test_garbage_on_the_control_socket_gets_an_error_and_the_daemon_carries_on(sandbox: Sandbox):
+    evening = Evening(tea=600)
+    sandbox.write_config(evening.text())
+    proc = sandbox.popen("run", "--backend", "console", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_until(lambda: '"running": true' in sandbox.run("status", "--json").stdout, 15, "the daemon")
+        path = resolve_paths(sandbox.env).socket
+        for data in CONTROL_INPUTS:
+            reply = exchange(path, data)
+            if reply:
+                answer = json.loads(reply.splitlines()[0])
+                assert isinstance(answer, dict) and "ok" in answer, (data[:40], reply[:200])
+                if not data.startswith((b'{"cmd": "refresh"}', b'{"cmd": "status", "cmd": "reload"}')):
+                    assert answer["ok"] is False, (data[:40], answer)  # refused, with a reason
+                    assert answer.get("error"), answer
+        status = json.loads(sandbox.run("status", "--json", check=True).stdout)
+        assert status["running"] and status["pid"] == proc.pid
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err, err
+
+
+def test_a_client_that_connects_and_says_nothing_does_not_lock_out_the_cli(sandbox: Sandbox):
+    import socket
+
+    evening = Evening(tea=600)
+    sandbox.write_config(evening.text())
+    proc = sandbox.popen("run", "--backend", "console", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_until(lambda: '"running": true' in sandbox.run("status", "--json").stdout, 15, "the daemon")
+        path = resolve_paths(sandbox.env).socket
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as silent:
+            silent.connect(str(path))
+            silent.sendall(b'{"cmd": ')  # and then nothing, connection held open
+            t0 = time.monotonic()
+            ack = sandbox.run("ack", "tea", "--night", "2026-11-20")
+            took = time.monotonic() - t0
+        assert ack.returncode == 0, ack.stderr
+        assert "no daemon is running" not in ack.stderr, "the daemon got the nudge"
+        assert took < 5, took
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0 and "Traceback" not in err, err
