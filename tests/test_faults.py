@@ -180,19 +180,27 @@ def test_log_on_a_disk_that_takes_no_more_bytes_keeps_reminding(sandbox: Sandbox
     assert sandbox.run("log").returncode == 0
 
 
-def test_state_dir_unusable_keeps_reminding_and_says_so(sandbox: Sandbox, running):
-    """A directory where the log file should be: what a read-only state dir does to a non-root user."""
-    evening = Evening(tea=3)
+def test_state_dir_unusable_keeps_reminding_says_so_and_recovers(sandbox: Sandbox, running):
+    """A directory where the log file should be: what a read-only state dir does to a non-root user.
+    Once it is fixed, the next reminder is logged again without a restart."""
+    evening = Evening(tea=3, lights=6)
     sandbox.write_config(evening.text())
     sandbox.db_path.mkdir(parents=True)
     daemon = running(sandbox, "--backend", "console")
     try:
-        time.sleep(max(0.0, (evening.at["tea"] - datetime.now(UTC)).total_seconds()) + 1.5)
+        time.sleep(max(0.0, (evening.at["tea"] - datetime.now(UTC)).total_seconds()) + 1.0)
+        status = json.loads(sandbox.run("status", "--json", check=True).stdout)
+        assert str(sandbox.db_path) in (status["log_error"] or "")
+        sandbox.db_path.rmdir()  # the person fixes it
+        row = wait_notified(sandbox, "lights")
+        status = json.loads(sandbox.run("status", "--json", check=True).stdout)
     finally:
         daemon.stop()
-    assert daemon.out.count("Tea") == 1
+    assert daemon.out.count("Tea") == 1 and daemon.out.count("Lights") == 1
     assert "cannot write its log" in daemon.out and str(sandbox.db_path) in daemon.out
-    assert sandbox.db_path.is_dir()
+    assert row["details"]["backend"] == "console"
+    assert status["log_error"] is None
+    assert list(notified(sandbox)) == ["lights"]  # tea's row could not be written, and is not invented
 
 
 def test_config_deleted_while_running_keeps_the_last_good_routine(sandbox: Sandbox, running):
