@@ -396,3 +396,62 @@ def test_notifications_never_acted_on_do_not_pile_up_night_after_night(sandbox: 
         assert len(daemon.shown) <= 2 * 4, daemon.shown  # tonight's and yesterday's, no older
     assert min(night for keys in daemon.shown.values() for night, _ in keys) >= datetime(2030, 11, 29).date()
     assert len(lines()) == 6 * 5  # each night: the four reminders and one repeat of tea (at 22:00)
+
+
+# A process that holds one D-Bus backend and sends on request, reporting its own fds and threads.
+SENDER = r"""
+import json, os, sys, threading
+from sundown.notify import Message, NotifyError
+from sundown.notify.dbus import DBusBackend
+backend = DBusBackend(lambda key, action: None, dict(os.environ), timeout=1.0)
+for line in sys.stdin:
+    key = line.strip()
+    try:
+        backend.send(Message(key, "R"))
+        result = "ok"
+    except NotifyError as exc:
+        result = str(exc)
+    fds = len(os.listdir("/proc/self/fd"))
+    print(json.dumps([result, fds, threading.active_count()]), flush=True)
+backend.close()
+"""
+
+
+def test_a_flapping_bus_and_server_leak_no_fds_or_threads(
+    sandbox: Sandbox, bare_bus: Desktop, fake_server: Callable[..., FakeServer]
+):
+    """Every reconnect opens a socket, a receiver thread and (jeepney) an interrupt pipe: none may pile up."""
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SENDER],
+        env={**sandbox.env, **bare_bus.session_vars},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+
+    def send(key: str) -> tuple[str, int, int]:
+        proc.stdin.write(key + "\n")
+        proc.stdin.flush()
+        result, fds, threads = json.loads(proc.stdout.readline())
+        return result, fds, threads
+
+    seen: list[tuple[int, int]] = []
+    try:
+        for cycle in range(12):
+            server = fake_server()
+            result, fds, threads = send(f"2026-11-25/r{cycle}")
+            assert result == "ok", result
+            seen.append((fds, threads))
+            server.stop()
+            assert "no notification server" in send("2026-11-25/x")[0]
+            bare_bus.kill_bus()
+            assert send("2026-11-25/y")[0] != "ok"
+            bare_bus.start_bus()  # same socket path: the backend reconnects on its next send
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=10)
+    assert proc.returncode == 0
+    assert max(seen[2:]) <= seen[1], seen  # flat after the first reconnects
