@@ -69,6 +69,8 @@ class ClockTimer:
             self._set(self._target)
 
     def _set(self, target: float) -> None:
+        if self._fd < 0:
+            return  # closed while the daemon's worker was finishing a tick: nothing to arm
         spec = _Itimerspec()
         spec.it_value.tv_sec = int(target)
         spec.it_value.tv_nsec = max(1, int((target - int(target)) * 1e9))
@@ -96,7 +98,9 @@ class ClockTimer:
     def close(self) -> None:
         self._stop.stop()
         self._thread.join(timeout=1)
-        os.close(self._fd)
+        with self._lock:
+            os.close(self._fd)
+            self._fd = -1  # not a number the next open() may reuse
         self._stop.close()
 
 
