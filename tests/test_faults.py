@@ -15,7 +15,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -455,3 +455,19 @@ def test_a_flapping_bus_and_server_leak_no_fds_or_threads(
         proc.wait(timeout=10)
     assert proc.returncode == 0
     assert max(seen[2:]) <= seen[1], seen  # flat after the first reconnects
+
+
+def test_sigterm_while_a_send_hangs_on_a_slow_server_exits_within_a_second(
+    sandbox: Sandbox, bare_bus: Desktop, fake_server: Callable[..., FakeServer], running
+):
+    server = fake_server(delay=5.0)
+    evening = Evening(tea=3)
+    sandbox.write_config(evening.text())
+    daemon = running(sandbox, "--backend", "dbus", env=bare_bus.session_vars)
+    wait_until(lambda: server.notified or datetime.now(UTC) > evening.at["tea"] + timedelta(seconds=0.8), 10)
+    t0 = time.monotonic()
+    daemon.stop()  # the worker is inside the 2.5 s wait for the server's answer
+    took = time.monotonic() - t0
+    print(f"SIGTERM during a hung send: exit 0 after {took:.2f} s")
+    assert took < 1.0, took
+    assert "Tea" in daemon.out, "the reminder in hand still falls back to the console"
