@@ -431,12 +431,13 @@ def test_a_flapping_bus_and_server_leak_no_fds_or_threads(
         stdout=subprocess.PIPE,
         text=True,
     )
-    assert proc.stdin is not None and proc.stdout is not None
+    stdin, stdout = proc.stdin, proc.stdout
+    assert stdin is not None and stdout is not None
 
     def send(key: str) -> tuple[str, int, int]:
-        proc.stdin.write(key + "\n")
-        proc.stdin.flush()
-        result, fds, threads = json.loads(proc.stdout.readline())
+        stdin.write(key + "\n")
+        stdin.flush()
+        result, fds, threads = json.loads(stdout.readline())
         return result, fds, threads
 
     seen: list[tuple[int, int]] = []
@@ -452,7 +453,7 @@ def test_a_flapping_bus_and_server_leak_no_fds_or_threads(
             assert send("2026-11-25/y")[0] != "ok"
             bare_bus.start_bus()  # same socket path: the backend reconnects on its next send
     finally:
-        proc.stdin.close()
+        stdin.close()
         proc.wait(timeout=10)
     assert proc.returncode == 0
     assert max(seen[2:]) <= seen[1], seen  # flat after the first reconnects
