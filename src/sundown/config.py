@@ -136,10 +136,12 @@ def read_before(value: object) -> timedelta:
 
 
 def read_interval(value: object) -> timedelta:
-    """A duration that is not zero (a zero repeat or snooze would fire in a loop)."""
+    """A duration within a night that is not zero (a zero repeat or snooze would fire in a loop)."""
     interval = read_duration(value)
     if not interval:
         raise Invalid(f'{show(value)} is zero; write a positive duration, e.g. "10m"')
+    if interval > MAX_BEFORE:
+        raise Invalid(f'{show(value)} is over 12h, longer than a night; write e.g. "10m"')
     return interval
 
 

@@ -311,9 +311,12 @@ class Daemon:
         if path is None:
             return None
         try:
-            mode = path.stat().st_mode
+            st = path.stat()
         except OSError as exc:
             return f"cannot check {path}: {exc.strerror}"
+        mode = st.st_mode
+        if st.st_uid != os.getuid():
+            return f"{path} belongs to another user (uid {st.st_uid}); run `chown $USER {path}`"
         if mode & (stat.S_IWGRP | stat.S_IWOTH):
             return f"{path} is writable by others (mode {stat.S_IMODE(mode):o}); run `chmod go-w {path}`"
         return None

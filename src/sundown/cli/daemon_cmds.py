@@ -222,14 +222,16 @@ def cmd_snooze(ctx: Context) -> int:
     if len(ctx.args.args) > 2:
         raise UsageError("snooze takes at most an ID and a DURATION")
     for word in ctx.args.args:
-        if word in known or rid is None and _duration(word) is None:
-            if rid is not None:
-                raise UsageError(f"two reminder ids given: {rid!r} and {word!r}")
-            rid = word
-        elif duration is None:
-            duration = _duration(word)
+        as_duration = None if word in known else _duration(word)
+        if as_duration is not None and duration is None:
+            duration = as_duration
+        elif as_duration is None and rid is None:
+            rid = word  # checked against the routine below
         else:
-            raise UsageError(f'{word!r} is neither a reminder id nor a duration like "10m"')
+            raise UsageError(
+                f'{word!r} is neither a reminder id nor a duration like "10m" (at most 12h);'
+                " usage: sundown snooze [ID] [DURATION]"
+            )
     duration = duration or ctx.loaded.routine.snooze
     if rid is None:
         target = ctx.log.latest_unacknowledged()
@@ -244,10 +246,7 @@ def cmd_snooze(ctx: Context) -> int:
         raise SundownError(f"{_title(ctx, rid)} has not been sent yet tonight; nothing to snooze")
     if state.acknowledged is not None:
         raise SundownError(f"{_title(ctx, rid)} is already acknowledged tonight")
-    try:
-        until = _now() + duration
-    except OverflowError:
-        raise UsageError(f"a snooze of {duration.days} days ends after the year 9999; snooze less") from None
+    until = _now() + duration  # at most 12h: read_interval caps it
     ctx.log.record("snoozed", night, rid, "cli", {"until": until.isoformat()})
     ctx.print(f"snoozed {_title(ctx, rid)} until {_hm(until, ctx)}")
     if _nudge(ctx, "the snooze") is None:
