@@ -86,12 +86,13 @@ class Daemon:
         )
         self.runner = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="sundown-run")
         self._closers: list[Any] = []
+        self._detectors: list[Any] = []
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
         self.scheduler.start()
-        self._detectors = start_detectors(lambda reason: self.wake(reason), self.env)
+        self._detectors = start_detectors(self.wake, self.env)
         self._closers.extend(self._detectors)
         self._closers.append(ControlServer(self.paths.socket, self._on_request))
         if self.loaded.path is not None or not self.paths.config_explicit:
@@ -220,7 +221,7 @@ class Daemon:
             self.scheduler.add_job(
                 self.tick, "date", run_date=decision.next_at, id="tick", replace_existing=True
             )
-        for detector in getattr(self, "_detectors", [])[:1]:
+        for detector in self._detectors[:1]:  # the first one fires at an instant; the rest need none
             detector.arm(decision.next_at + timedelta(seconds=1) if decision.next_at else None)
         self.systemd.status(self.status_line(now))
 
