@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,28 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
     for key in ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR", "HOME"):
         monkeypatch.setenv(key, box.env[key])
     return box
+
+
+class FakeClock:
+    """The daemon's injected clock: a test moves `now` by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def tick_daemon_once(now: datetime) -> None:
+    """A console-backend Daemon on the sandbox's config, one tick at `now`, its `run` commands done."""
+    from sundown.config import load_for
+    from sundown.daemon import Daemon
+    from sundown.paths import resolve_paths
+
+    paths = resolve_paths()
+    daemon = Daemon(paths, load_for(paths), {}, backend="console", clock=FakeClock(now))
+    try:
+        daemon.tick()
+        daemon.runner.shutdown(wait=True)  # a command it started has finished
+    finally:
+        daemon.stop()

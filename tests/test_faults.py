@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from conftest import Sandbox
+from conftest import FakeClock, Sandbox
 from desktop import Desktop, FakeServer, wait_until
 from sundown.config import load_for
 from sundown.daemon import Daemon
@@ -220,13 +220,7 @@ def test_config_deleted_while_running_keeps_the_last_good_routine(sandbox: Sandb
 # --- the clock: stepped by hours (injected clock), suspended (real process) -------------------------
 
 
-class FakeClock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
+class SteppedClock(FakeClock):
     def set(self, hh: int, mm: int, day: int = 25) -> None:
         self.now = datetime(2030, 11, day, hh, mm, tzinfo=UTC)
 
@@ -245,7 +239,7 @@ def clocked(sandbox: Sandbox, capfd: pytest.CaptureFixture[str]):
     """A Daemon on a fake clock (the night of 2030-11-25); yields (daemon, clock, lines-so-far)."""
     sandbox.write_config(ROUTINE)
     paths = resolve_paths()
-    clock = FakeClock(datetime(2030, 11, 25, 20, 0, tzinfo=UTC))
+    clock = SteppedClock(datetime(2030, 11, 25, 20, 0, tzinfo=UTC))
     daemon = Daemon(paths, load_for(paths), {}, backend="console", clock=clock)
     capfd.readouterr()
 

@@ -25,10 +25,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from conftest import Sandbox
+from conftest import Sandbox, tick_daemon_once
 from desktop import wait_until
-from sundown.config import example_text, load_for, parse, zone_for
-from sundown.daemon import Daemon
+from sundown.config import example_text, parse, zone_for
 from sundown.dispatch import decide
 from sundown.errors import ConfigError
 from sundown.paths import resolve_paths
@@ -376,14 +375,6 @@ def test_daemon_with_an_unreadable_log_keeps_reminding_and_does_not_overwrite_it
 # --- a config others can write runs no commands ---------------------------------------------------
 
 
-class FakeClock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.mark.parametrize("mode", [0o600, 0o620, 0o602, 0o666])
 def test_run_command_only_from_a_config_nobody_else_can_write(
     sandbox: Sandbox, caplog: pytest.LogCaptureFixture, mode: int
@@ -394,15 +385,8 @@ def test_run_command_only_from_a_config_nobody_else_can_write(
         f'[reminders.lock]\nbefore = "30m"\nrun = ["touch", "{marker}"]\n'
     )
     path.chmod(mode)
-    paths = resolve_paths()
-    clock = FakeClock(datetime(2026, 11, 25, 22, 0, tzinfo=UTC))
-    daemon = Daemon(paths, load_for(paths), {}, backend="console", clock=clock)
     caplog.set_level(logging.INFO, logger="sundown")
-    try:
-        daemon.tick()
-        daemon.runner.shutdown(wait=True)  # the command, if started, has finished
-    finally:
-        daemon.stop()
+    tick_daemon_once(datetime(2026, 11, 25, 22, 0, tzinfo=UTC))
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     if mode == 0o600:
         assert marker.exists()
@@ -423,20 +407,8 @@ def test_run_command_not_from_a_config_owned_by_another_user(
         f'[reminders.lock]\nbefore = "30m"\nrun = ["touch", "{marker}"]\n'
     )
     os.chown(path, 65534, 65534)  # nobody
-    paths = resolve_paths()
-    daemon = Daemon(
-        paths,
-        load_for(paths),
-        {},
-        backend="console",
-        clock=FakeClock(datetime(2026, 11, 25, 22, 0, tzinfo=UTC)),
-    )
     caplog.set_level(logging.INFO, logger="sundown")
-    try:
-        daemon.tick()
-        daemon.runner.shutdown(wait=True)
-    finally:
-        daemon.stop()
+    tick_daemon_once(datetime(2026, 11, 25, 22, 0, tzinfo=UTC))
     assert not marker.exists()
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert any("belongs to another user" in w for w in warnings), warnings

@@ -22,10 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Sandbox
+from conftest import Sandbox, tick_daemon_once
 from desktop import Desktop, FakeServer, wait_until
-from sundown.config import load_for
-from sundown.daemon import Daemon
 from sundown.paths import resolve_paths
 from test_daemon import Evening, events, start, stop
 
@@ -145,14 +143,7 @@ def test_run_never_goes_through_a_shell(sandbox: Sandbox):
         'timezone = "UTC"\n[bedtime]\ndefault = "22:30"\n'
         f'[reminders.lock]\nbefore = "30m"\nrun = ["touch", {toml_string(str(target))}]\n'
     )
-    paths = resolve_paths()
-    clock = lambda: datetime(2026, 11, 25, 22, 0, tzinfo=UTC)  # noqa: E731
-    daemon = Daemon(paths, load_for(paths), {}, backend="console", clock=clock)
-    try:
-        daemon.tick()
-        daemon.runner.shutdown(wait=True)
-    finally:
-        daemon.stop()
+    tick_daemon_once(datetime(2026, 11, 25, 22, 0, tzinfo=UTC))
     assert target.exists(), "the argument reached touch literally"
     assert not list(sandbox.root.glob("PWNED*")) and not list(Path.cwd().glob("PWNED*"))
 
@@ -208,12 +199,5 @@ def test_a_world_readable_config_still_runs_commands(sandbox: Sandbox, mode_: in
         f'[reminders.lock]\nbefore = "30m"\nrun = ["touch", "{marker}"]\n'
     )
     path.chmod(mode_)
-    paths = resolve_paths()
-    clock = lambda: datetime(2026, 11, 25, 22, 0, tzinfo=UTC)  # noqa: E731
-    daemon = Daemon(paths, load_for(paths), {}, backend="console", clock=clock)
-    try:
-        daemon.tick()
-        daemon.runner.shutdown(wait=True)
-    finally:
-        daemon.stop()
+    tick_daemon_once(datetime(2026, 11, 25, 22, 0, tzinfo=UTC))
     assert marker.exists()

@@ -12,7 +12,7 @@ from jeepney.bus_messages import message_bus
 from jeepney.io.blocking import open_dbus_connection
 from jeepney.wrappers import new_signal
 
-from conftest import Sandbox
+from conftest import FakeClock, Sandbox
 from desktop import Desktop, wait_until
 from sundown.config import load_for
 from sundown.daemon import Daemon
@@ -99,14 +99,6 @@ def test_config_watch_sees_saves_by_rename_and_a_dir_created_later(tmp_path: Pat
         assert calls.items == []
     finally:
         watch.close()
-
-
-class FakeClock:
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def test_daemon_after_a_suspend_sends_late_reminders_once_and_marks_older_missed(sandbox: Sandbox):
