@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from isolated import isolated_env
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -50,19 +52,11 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="sundown-bench-") as tmp:
         root = Path(tmp)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "SUNDOWN_"))}
+        env = isolated_env(root, TZ="Europe/Berlin")
         if args.no_bytecode:
             env["PYTHONDONTWRITEBYTECODE"] = "1"
         else:
             env.pop("PYTHONDONTWRITEBYTECODE", None)
-        env.update(
-            HOME=tmp,
-            XDG_CONFIG_HOME=str(root / "config"),
-            XDG_STATE_HOME=str(root / "state"),
-            XDG_RUNTIME_DIR=str(root / "run"),
-            TZ="Europe/Berlin",
-        )
-        (root / "run").mkdir(mode=0o700)
         config = root / "config" / "sundown" / "config.toml"
         config.parent.mkdir(mode=0o700, parents=True)
         config.write_text((REPO / "src" / "sundown" / "config.example.toml").read_text())

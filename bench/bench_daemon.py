@@ -24,25 +24,14 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from isolated import isolated_env
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
 from desktop import Desktop  # noqa: E402
 
 UTC = timezone.utc
-
-
-def sandbox_env(root: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "SUNDOWN_", "DBUS_", "NOTIFY_"))}
-    for name in ("config", "state", "run"):
-        (root / name).mkdir(mode=0o700, parents=True, exist_ok=True)
-    env.update(
-        XDG_CONFIG_HOME=str(root / "config"),
-        XDG_STATE_HOME=str(root / "state"),
-        XDG_RUNTIME_DIR=str(root / "run"),
-        PYTHONPATH=str(REPO / "src"),
-    )
-    return env
 
 
 def write_config(env: dict[str, str], offsets: list[float]) -> list[datetime]:
@@ -112,7 +101,7 @@ def bench_latency(root: Path, count: int) -> int:
     desk.start_x()
     desk.start_server()
     try:
-        env = {**sandbox_env(root / "lat"), **desk.session_vars}
+        env = {**isolated_env(root / "lat"), **desk.session_vars}
         instants = write_config(env, [4 + i for i in range(count)])
         proc = start_daemon(env, "--backend", "dbus")
         try:
@@ -136,7 +125,7 @@ def bench_latency(root: Path, count: int) -> int:
 
 
 def bench_idle(root: Path, seconds: float) -> int:
-    env = sandbox_env(root / "idle")
+    env = isolated_env(root / "idle")
     write_config(env, [3600])
     proc = start_daemon(env, "--backend", "console")
     try:
@@ -166,7 +155,7 @@ def timed(argv: list[str], env: dict[str, str], runs: int = 10) -> float:
 
 
 def bench_ack(root: Path) -> None:
-    env = sandbox_env(root / "ack")
+    env = isolated_env(root / "ack")
     write_config(env, [3600])
     subprocess.run([sys.executable, "-m", "sundown", "skip", "r00"], env=env, check=True, capture_output=True)
     base = timed([sys.executable, "-c", "pass"], env)

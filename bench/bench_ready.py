@@ -12,7 +12,6 @@ starts just before the process is spawned. Prints each run, the median and the
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import socket
 import statistics
@@ -21,6 +20,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from isolated import isolated_env
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -43,19 +44,7 @@ def one_run(root: Path) -> float:
         (root / sub).mkdir(parents=True, mode=0o700)
     (root / "config" / "sundown" / "config.toml").write_text(CONFIG)
     address = str(root / "notify")
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("XDG_", "SUNDOWN_", "DBUS_", "NOTIFY_", "WATCHDOG_", "JOURNAL_"))
-    }
-    env.update(
-        HOME=str(root),
-        XDG_CONFIG_HOME=str(root / "config"),
-        XDG_STATE_HOME=str(root / "state"),
-        XDG_RUNTIME_DIR=str(root / "run"),
-        NOTIFY_SOCKET=address,
-        PYTHONPATH=str(REPO / "src"),
-    )
+    env = isolated_env(root, NOTIFY_SOCKET=address)
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
         sock.bind(address)
         sock.settimeout(30)

@@ -12,7 +12,6 @@ report <= 1 s. Exits 1 when a target is missed.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import sqlite3
 import statistics
@@ -24,6 +23,8 @@ from datetime import date, datetime, timedelta, timezone
 from datetime import time as dtime
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from isolated import isolated_env
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
@@ -207,14 +208,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="sundown-bench-") as tmp:
         root = Path(tmp)
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "SUNDOWN_"))},
-            "XDG_CONFIG_HOME": str(root / "config"),
-            "XDG_STATE_HOME": str(root / "state"),
-            "XDG_RUNTIME_DIR": str(root / "run"),
-            "PYTHONPATH": str(REPO / "src"),
-        }
-        (root / "run").mkdir(mode=0o700)
+        env = isolated_env(root)
         config = root / "config" / "sundown" / "config.toml"
         config.parent.mkdir(parents=True)
         config.write_text(CONFIG)
