@@ -24,8 +24,6 @@ from datetime import time as dtime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from isolated import isolated_env
-
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
@@ -208,6 +206,8 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="sundown-bench-") as tmp:
         root = Path(tmp)
+        from isolated import isolated_env  # here: tests import this module by path for generate()
+
         env = isolated_env(root)
         config = root / "config" / "sundown" / "config.toml"
         config.parent.mkdir(parents=True)
