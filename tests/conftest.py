@@ -74,6 +74,24 @@ class Sandbox:
             )
         return proc
 
+    def daemon_answers(self) -> bool:
+        return '"running": true' in self.run("status", "--json").stdout
+
+    def start_daemon(
+        self, *args: str, env: Mapping[str, str] | None = None, timeout: float = 15, **kw
+    ) -> subprocess.Popen[str]:
+        """`sundown run ARGS` with its output piped, returned once it answers `status`."""
+        from desktop import wait_until
+
+        proc = self.popen("run", *args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+        try:
+            wait_until(self.daemon_answers, timeout, "the daemon to answer")
+        except BaseException:
+            proc.kill()
+            proc.communicate()
+            raise
+        return proc
+
     def popen(self, *args: str, env: Mapping[str, str] | None = None, **kw) -> subprocess.Popen[str]:
         return subprocess.Popen(
             [sys.executable, "-m", "sundown", *args],

@@ -201,7 +201,7 @@ def test_kill_9_during_a_thousand_acks_loses_no_row_and_no_reminder(sandbox: San
             assert time.monotonic() - t0 < 150, "the crash test ran too long"
         writer.join()
         # The last instance stays up: it must end with tonight's state intact.
-        wait_until(lambda: '"running": true' in sandbox.run("status", "--json").stdout, 20, "the last daemon")
+        wait_until(sandbox.daemon_answers, 20, "the last daemon")
         status = json.loads(sandbox.run("status", "--json", check=True).stdout)
         current.proc.send_signal(signal.SIGTERM)
         current.proc.wait(timeout=10)

@@ -48,11 +48,7 @@ def events(box: Sandbox, event: str | None = None) -> list[dict]:
 
 
 def start(box: Sandbox, *args: str, env: dict | None = None) -> subprocess.Popen[str]:
-    proc = box.popen("run", *args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    wait_until(
-        lambda: box.run("status", "--json").stdout.count('"running": true'), 10, "the daemon to answer"
-    )
-    return proc
+    return box.start_daemon(*args, env=env)
 
 
 def stop(proc: subprocess.Popen[str]) -> tuple[str, str]:

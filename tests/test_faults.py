@@ -53,8 +53,7 @@ class Running:
 
     def __init__(self, box: Sandbox, *args: str, env: dict[str, str] | None = None, **kw: Any) -> None:
         self.box = box
-        self.proc = box.popen("run", *args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
-        wait_until(lambda: '"running": true' in box.run("status", "--json").stdout, 15, "the daemon")
+        self.proc = box.start_daemon(*args, env=env, **kw)
         self.out = self.err = ""
 
     def stop(self) -> None:

@@ -13,7 +13,6 @@ import logging
 import os
 import signal
 import sqlite3
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,7 +25,6 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import Sandbox, tick_daemon_once
-from desktop import wait_until
 from sundown.config import example_text, parse, zone_for
 from sundown.dispatch import decide
 from sundown.errors import ConfigError
@@ -355,9 +353,8 @@ def test_daemon_with_an_unreadable_log_keeps_reminding_and_does_not_overwrite_it
     sandbox.db_path.parent.mkdir(parents=True, mode=0o700)
     make(sandbox.db_path)
     original = sandbox.db_path.read_bytes()
-    proc = sandbox.popen("run", "--backend", "console", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = sandbox.start_daemon("--backend", "console")
     try:
-        wait_until(lambda: '"running": true' in sandbox.run("status", "--json").stdout, 15, "the daemon")
         status = json.loads(sandbox.run("status", "--json", check=True).stdout)
         assert str(sandbox.db_path) in (status.get("log_error") or "")
         time.sleep(max(0.0, (evening.at["lights"] - datetime.now(UTC)).total_seconds()) + 1.5)
@@ -471,9 +468,8 @@ CONTROL_INPUTS = [
 def test_garbage_on_the_control_socket_gets_an_error_and_the_daemon_carries_on(sandbox: Sandbox):
     evening = Evening(tea=600)
     sandbox.write_config(evening.text())
-    proc = sandbox.popen("run", "--backend", "console", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = sandbox.start_daemon("--backend", "console")
     try:
-        wait_until(lambda: '"running": true' in sandbox.run("status", "--json").stdout, 15, "the daemon")
         path = resolve_paths(sandbox.env).socket
         for data in CONTROL_INPUTS:
             reply = exchange(path, data)
@@ -497,9 +493,8 @@ def test_a_client_that_connects_and_says_nothing_does_not_lock_out_the_cli(sandb
 
     evening = Evening(tea=600)
     sandbox.write_config(evening.text())
-    proc = sandbox.popen("run", "--backend", "console", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = sandbox.start_daemon("--backend", "console")
     try:
-        wait_until(lambda: '"running": true' in sandbox.run("status", "--json").stdout, 15, "the daemon")
         path = resolve_paths(sandbox.env).socket
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as silent:
             silent.connect(str(path))

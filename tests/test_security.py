@@ -164,11 +164,8 @@ def test_created_files_are_0600_and_dirs_0700_under_a_lax_umask(sandbox: Sandbox
     assert init.returncode == 0, init.stderr
     config = sandbox.config_path
     config.write_text(config.read_text() + "\n" + Evening(x=600).tables[0])  # keeps its mode
-    proc = sandbox.popen(
-        "run", "--backend", "console", stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=lax_umask
-    )
+    proc = sandbox.start_daemon("--backend", "console", preexec_fn=lax_umask)
     try:
-        wait_until(lambda: '"running": true' in sandbox.run("status", "--json").stdout, 15, "the daemon")
         paths = resolve_paths()
         state = sandbox.db_path.parent
         files = {

@@ -150,19 +150,10 @@ def test_daemon_keeps_reminding_when_the_log_cannot_be_written(sandbox: Sandbox,
 
 
 def test_running_daemon_reevaluates_on_logind_resume(sandbox: Sandbox, bare_bus: Desktop):
-    import subprocess
 
     sandbox.write_config('[bedtime]\ndefault = "22:30"\n[reminders.tea]\nbefore = "45m"\n')
-    proc = sandbox.popen(
-        "run",
-        "--backend",
-        "console",
-        env={"SUNDOWN_SYSTEM_BUS": bare_bus.address},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    proc = sandbox.start_daemon("--backend", "console", env={"SUNDOWN_SYSTEM_BUS": bare_bus.address})
     try:
-        wait_until(lambda: '"running": true' in sandbox.run("status", "--json").stdout, 10, "the daemon")
         emit_prepare_for_sleep(bare_bus, False)
         time.sleep(1)
     finally:
