@@ -12,6 +12,7 @@ import json
 from datetime import date, datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+from sundown.cli.args import instant, night_arg
 from sundown.errors import SundownError, UsageError
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         description="Acknowledge a reminder (default: the latest notified, unacknowledged one).",
     )
     p.add_argument("id", nargs="?", metavar="ID", help="reminder id (see `sundown check`)")
-    p.add_argument("--night", type=_night_arg, metavar="DATE", help="the night (its evening's date)")
+    p.add_argument("--night", type=night_arg, metavar="DATE", help="the night (its evening's date)")
     p.add_argument("--at", metavar="ISO", help="backfill: when it was done (local to the routine's zone)")
     p.set_defaults(func=cmd_ack)
 
@@ -71,7 +72,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
             description=f"{doing.capitalize()} single reminders, or with no ID the whole night.",
         )
         p.add_argument("ids", nargs="*", metavar="ID", help="reminder ids (none: the whole night)")
-        p.add_argument("--night", type=_night_arg, metavar="DATE", help="the night (default: tonight)")
+        p.add_argument("--night", type=night_arg, metavar="DATE", help="the night (default: tonight)")
         p.set_defaults(func=cmd_skip, undo=name == "unskip")
 
     p = sub.add_parser(
@@ -97,13 +98,6 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 # --- argument types (argparse turns their errors into usage errors, exit 2) --------------------
 
 
-def _night_arg(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date; write YYYY-MM-DD") from None
-
-
 def _clock_arg(text: str) -> time:
     from sundown.config import Invalid, read_clock
 
@@ -120,17 +114,6 @@ def _duration(text: str) -> timedelta | None:
         return read_interval(text)
     except Invalid:
         return None
-
-
-def _instant(ctx: Context, text: str) -> datetime:
-    """An ISO time; without an offset it is local to the routine's zone."""
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"--at: {text!r} is not an ISO 8601 time; write e.g. 2026-11-25T22:40") from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=ctx.loaded.zone)
-    return value.astimezone(UTC)
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -190,7 +173,7 @@ def cmd_run(ctx: Context) -> int:
 
 def cmd_ack(ctx: Context) -> int:
     args = ctx.args
-    at = _instant(ctx, args.at) if args.at else None
+    at = instant("--at", args.at, ctx.loaded.zone).astimezone(UTC) if args.at else None
     if at is not None and at > _now() + timedelta(minutes=1):
         raise UsageError(f"--at {args.at} is in the future")
     if args.id:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import TYPE_CHECKING, Any
 
+from sundown.cli.args import night_arg
 from sundown.errors import UsageError
 
 if TYPE_CHECKING:
@@ -26,17 +26,6 @@ if TYPE_CHECKING:
 DEFAULT_STATS_DAYS = 30
 DEFAULT_REPORT_DAYS = 90
 COLUMNS = ("id", "ts", "night", "reminder", "event", "source", "details")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def night_arg(text: str) -> date:
-    """A night as YYYY-MM-DD (the evening's date)."""
-    if not _DATE.fullmatch(text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date; write YYYY-MM-DD")
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from exc
 
 
 def days_arg(text: str) -> int:

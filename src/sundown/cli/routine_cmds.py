@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
+from sundown.cli.args import instant
 from sundown.errors import SundownError, UsageError
 
 if TYPE_CHECKING:
@@ -101,28 +102,6 @@ def zone_label(zone: ZoneInfo, routine: Routine) -> str:
     return f"{name} (from the config)" if routine.timezone else f"{name} (the system's zone)"
 
 
-def parse_start(text: str, zone: ZoneInfo) -> datetime:
-    """--from: ISO 8601; a naive time is a wall time in the routine's zone (gap and fold rules apply)."""
-    from sundown.plan import resolve
-
-    raw = text.strip()
-    if raw.endswith(("Z", "z")):
-        raw = raw[:-1] + "+00:00"
-    try:
-        when = datetime.fromisoformat(raw)
-    except ValueError:
-        try:
-            when = datetime.combine(date.fromisoformat(raw), datetime.min.time())
-        except ValueError:
-            raise UsageError(
-                f'--from: "{text}" is not an ISO 8601 time; write e.g. 2026-11-25T21:00 '
-                "(local to the routine's zone) or 2026-11-25T21:00+01:00"
-            ) from None
-    if when.tzinfo is None:
-        return resolve(when.date(), when.time(), zone)
-    return when
-
-
 # --- commands ---------------------------------------------------------------------------------
 
 
@@ -197,7 +176,7 @@ def cmd_next(ctx: Context) -> int:
         raise UsageError(f"--count: {count} is negative; give the number of occurrences to list, e.g. 5")
     loaded = ctx.loaded
     zone = loaded.zone
-    start = parse_start(ctx.args.start, zone) if ctx.args.start else now_utc()
+    start = instant("--from", ctx.args.start, zone) if ctx.args.start else now_utc()
     changes = night_changes(ctx, night_of(start, zone) - timedelta(days=2))
     found = upcoming(loaded.routine, zone, start, count, changes)
     if ctx.args.json:

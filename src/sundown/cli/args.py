@@ -1,0 +1,44 @@
+"""Argument values shared by several commands: nights and ISO instants."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from datetime import date, datetime, tzinfo
+
+from sundown.errors import UsageError
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def night_arg(text: str) -> date:
+    """A night as YYYY-MM-DD (the evening's date); argparse makes the error a usage error."""
+    if not _DATE.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; write YYYY-MM-DD")
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from exc
+
+
+def instant(option: str, text: str, zone: tzinfo) -> datetime:
+    """An ISO 8601 time (or date); without an offset it is a wall time in the routine's zone,
+    resolved by the plan's gap and fold rules."""
+    from sundown.plan import resolve
+
+    raw = text.strip()
+    if raw.endswith(("Z", "z")):
+        raw = raw[:-1] + "+00:00"
+    try:
+        when = datetime.fromisoformat(raw)
+    except ValueError:
+        try:
+            when = datetime.combine(date.fromisoformat(raw), datetime.min.time())
+        except ValueError:
+            raise UsageError(
+                f'{option}: "{text}" is not an ISO 8601 time; write e.g. 2026-11-25T21:00 '
+                "(local to the routine's zone) or 2026-11-25T21:00+01:00"
+            ) from None
+    if when.tzinfo is None:
+        return resolve(when.date(), when.time(), zone)
+    return when
