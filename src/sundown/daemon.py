@@ -152,12 +152,15 @@ class Daemon:
 
     # -- the log, tolerant of a full disk or read-only state dir ---------------------------
 
-    def _open_log(self) -> None:
-        try:
-            self.eventlog = EventLog(self.paths.database)
-            self.log_problem = None
-        except LogError as exc:
-            self._log_failed(str(exc))
+    def _open_log(self) -> EventLog | None:
+        """The log, opened now if it could not be before (a state dir fixed while we run)."""
+        if self.eventlog is None:
+            try:
+                self.eventlog = EventLog(self.paths.database)
+                self.log_problem = None
+            except LogError as exc:
+                self._log_failed(str(exc))
+        return self.eventlog
 
     def _log_failed(self, problem: str) -> None:
         if problem != self.log_problem:
@@ -166,23 +169,21 @@ class Daemon:
         self.log_problem = problem
 
     def record(self, event: str, night: date, reminder: str | None, source: str, **details: Any) -> None:
-        if self.eventlog is None:
-            self._open_log()
-        if self.eventlog is None:
+        eventlog = self._open_log()
+        if eventlog is None:
             return
         try:
-            self.eventlog.record(event, night, reminder, source, details)
+            eventlog.record(event, night, reminder, source, details)
             self.log_problem = None
         except LogError as exc:
             self._log_failed(str(exc))
 
     def _night_events(self, night: date) -> list[Any]:
-        if self.eventlog is None:
-            self._open_log()
-        if self.eventlog is None:
+        eventlog = self._open_log()
+        if eventlog is None:
             return []
         try:
-            return self.eventlog.night_events(night)
+            return eventlog.night_events(night)
         except LogError as exc:
             self._log_failed(str(exc))
             return []
