@@ -104,10 +104,10 @@ def main() -> int:
         os.environ.pop(key, None)
 
     from sundown.config import load_for
-    from sundown.control import InstanceLock
-    from sundown.daemon import Daemon
-    from sundown.log import EventLog
     from sundown.paths import resolve_paths
+    from sundown.runtime.control import InstanceLock
+    from sundown.runtime.daemon import Daemon
+    from sundown.store.log import EventLog
 
     paths = resolve_paths()
     paths.config.parent.mkdir(mode=0o700)

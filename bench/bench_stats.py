@@ -27,9 +27,9 @@ from zoneinfo import ZoneInfo
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
-from sundown.log import EventLog, format_ts  # noqa: E402
-from sundown.plan import NightChanges, night_plan  # noqa: E402
-from sundown.routine import Bedtimes, Reminder, Routine  # noqa: E402
+from sundown.core.plan import NightChanges, night_plan  # noqa: E402
+from sundown.core.routine import Bedtimes, Reminder, Routine  # noqa: E402
+from sundown.store.log import EventLog, format_ts  # noqa: E402
 
 UTC = timezone.utc
 ZONE = "Europe/Berlin"

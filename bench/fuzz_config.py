@@ -22,9 +22,9 @@ with atheris.instrument_imports():
     import tomllib  # noqa: F401 - instrumented too: its errors must become ConfigError
 
     from sundown.config import example_text, parse, zone_for
-    from sundown.dispatch import decide
+    from sundown.core.dispatch import decide
+    from sundown.core.plan import NightChanges, night_plan
     from sundown.errors import ConfigError
-    from sundown.plan import NightChanges, night_plan
 
 NIGHT = date(2026, 10, 24)  # the night before the October DST change in most of the northern zones
 

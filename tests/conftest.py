@@ -126,8 +126,8 @@ class FakeClock:
 def tick_daemon_once(now: datetime) -> None:
     """A console-backend Daemon on the sandbox's config, one tick at `now`, its `run` commands done."""
     from sundown.config import load_for
-    from sundown.daemon import Daemon
     from sundown.paths import resolve_paths
+    from sundown.runtime.daemon import Daemon
 
     paths = resolve_paths()
     daemon = Daemon(paths, load_for(paths), {}, backend="console", clock=FakeClock(now))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from sundown.log import EventLog
+from sundown.store.log import EventLog
 
 UTC = timezone.utc
 CONFIG = """\

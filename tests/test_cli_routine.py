@@ -14,7 +14,7 @@ import pytest
 
 from sundown import config
 from sundown.cli import build_parser
-from sundown.plan import night_of
+from sundown.core.plan import night_of
 
 UTC = timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")  # the sandbox's TZ

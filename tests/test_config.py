@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sundown import config
+from sundown.core.routine import DEFAULT_REPEAT_LIMIT
 from sundown.errors import ConfigError
 from sundown.paths import Paths
-from sundown.routine import DEFAULT_REPEAT_LIMIT
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIGS = Path(__file__).resolve().parent / "configs"

@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sundown.dispatch import NOTHING, Decision, Progress, decide, late_key, message_key
-from sundown.plan import NightChanges
-from sundown.routine import Bedtimes, Reminder, Routine
+from sundown.core.dispatch import NOTHING, Decision, Progress, decide, late_key, message_key
+from sundown.core.plan import NightChanges
+from sundown.core.routine import Bedtimes, Reminder, Routine
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NIGHT = date(2026, 11, 25)

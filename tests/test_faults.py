@@ -24,9 +24,9 @@ import pytest
 from conftest import FakeClock, Sandbox
 from desktop import Desktop, FakeServer, wait_until
 from sundown.config import load_for
-from sundown.daemon import Daemon
-from sundown.log import EventLog
 from sundown.paths import resolve_paths
+from sundown.runtime.daemon import Daemon
+from sundown.store.log import EventLog
 from test_daemon import Evening
 from test_wake import emit_prepare_for_sleep
 

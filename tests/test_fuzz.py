@@ -26,11 +26,11 @@ from hypothesis import strategies as st
 
 from conftest import Sandbox, tick_daemon_once
 from sundown.config import example_text, parse, zone_for
-from sundown.dispatch import decide
+from sundown.core.dispatch import decide
+from sundown.core.plan import NightChanges, night_plan, upcoming
+from sundown.core.routine import Routine
 from sundown.errors import ConfigError
 from sundown.paths import resolve_paths
-from sundown.plan import NightChanges, night_plan, upcoming
-from sundown.routine import Routine
 from test_daemon import Evening
 
 UTC = timezone.utc
@@ -298,8 +298,8 @@ def test_random_command_lines_exit_cleanly_and_failures_change_nothing(known_fil
 
 def test_a_snooze_past_the_year_9999_is_a_usage_error(known_files: Sandbox):
     """Found by hand from the fuzz vocabulary: `snooze ID 99999999h` was an OverflowError traceback."""
-    from sundown.log import EventLog
-    from sundown.plan import night_of
+    from sundown.core.plan import night_of
+    from sundown.store.log import EventLog
 
     box = known_files
     with EventLog(box.db_path) as log:

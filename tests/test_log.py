@@ -15,9 +15,16 @@ from pathlib import Path
 
 import pytest
 
+from sundown.core.plan import NO_CHANGES, NightChanges
 from sundown.errors import LogError
-from sundown.log import APPLICATION_ID, SCHEMA_VERSION, EventLog, ReminderNight, ReminderState, summarize
-from sundown.plan import NO_CHANGES, NightChanges
+from sundown.store.log import (
+    APPLICATION_ID,
+    SCHEMA_VERSION,
+    EventLog,
+    ReminderNight,
+    ReminderState,
+    summarize,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -260,7 +267,7 @@ def test_night_summary_matches_the_events_even_when_written_out_of_order(db: Pat
 WRITER = """
 import sys
 from datetime import date
-from sundown.log import EventLog
+from sundown.store.log import EventLog
 path, name, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
 log = EventLog(path)
 for i in range(count):
@@ -316,7 +323,7 @@ def test_threads_may_share_one_log(db: Path) -> None:
 KILLED_WRITER = """
 import sys
 from datetime import date
-from sundown.log import EventLog
+from sundown.store.log import EventLog
 log = EventLog(sys.argv[1])
 i = 0
 while True:

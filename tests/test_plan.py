@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sundown import plan
-from sundown.plan import NightChanges, night_of, night_plan, occurrences, upcoming
-from sundown.routine import WEEKDAYS, Bedtimes, Reminder, Routine
+from sundown.core import plan
+from sundown.core.plan import NightChanges, night_of, night_plan, occurrences, upcoming
+from sundown.core.routine import WEEKDAYS, Bedtimes, Reminder, Routine
 
 UTC = timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from sundown import report, stats
-from sundown.log import Event
-from sundown.routine import Bedtimes, Reminder, Routine
+from sundown.core.routine import Bedtimes, Reminder, Routine
+from sundown.reports import report, stats
+from sundown.store.log import Event
 
 UTC = timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")

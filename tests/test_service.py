@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 
-from sundown import service
-from sundown.service import SdNotify
+from sundown.systemd import service
+from sundown.systemd.service import SdNotify
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -123,7 +123,7 @@ def test_without_notify_socket_everything_is_a_no_op() -> None:
 
 def test_a_vanished_manager_is_logged_not_fatal(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     n = SdNotify.from_env({"NOTIFY_SOCKET": str(tmp_path / "gone")})
-    with caplog.at_level(logging.DEBUG, logger="sundown.service"):
+    with caplog.at_level(logging.DEBUG, logger="sundown.systemd.service"):
         assert not n.ready()
         assert not n.ping()
     n.close()
@@ -171,7 +171,7 @@ def test_journal_stream_matches_device_and_inode(tmp_path: Path) -> None:
 
 LOG_SCRIPT = """
 import logging, sys
-from sundown.service import configure_logging
+from sundown.systemd.service import configure_logging
 configure_logging()
 configure_logging()  # twice: still one handler
 log = logging.getLogger("sundown.test")
@@ -676,8 +676,8 @@ def stop_daemon(proc: subprocess.Popen[str]) -> None:
 
 
 def test_daemon_speaks_sd_notify_from_ready_to_stopping(sandbox: Any, listener: NotifyListener) -> None:
-    from sundown import control
     from sundown.paths import resolve_paths
+    from sundown.runtime import control
 
     proc = start_daemon(sandbox, listener, WATCHDOG_USEC="1000000")
     try:

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sundown import stats
-from sundown.log import EventLog
-from sundown.routine import Bedtimes, Reminder, Routine
+from sundown.core.routine import Bedtimes, Reminder, Routine
+from sundown.reports import stats
+from sundown.store.log import EventLog
 
 UTC = timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -228,7 +228,7 @@ def test_dst_nights_use_the_real_elapsed_time() -> None:
     """Saturday bedtime 02:30: ambiguous on 2026-10-25 (first occurrence), missing on 2026-03-29."""
     bedtimes = Bedtimes((time(22, 30),) * 5 + (time(2, 30), time(22, 30)))  # type: ignore[arg-type]
     routine = Routine(bedtimes, (Reminder("magnesium", "Magnesium", before=45 * M),), "Europe/Berlin")
-    from sundown.log import Event
+    from sundown.store.log import Event
 
     def ack(i: int, night: date, ts: datetime) -> Event:
         return Event(i, ts, night, "magnesium", "acknowledged", "cli", {})
@@ -366,7 +366,7 @@ def test_a_night_that_never_existed_is_left_out() -> None:
     """Pacific/Apia skipped 2011-12-30: no reminders, no bedtime row, nothing breaks."""
     apia = ZoneInfo("Pacific/Apia")
     routine = Routine(ROUTINE.bedtime, ROUTINE.reminders[:1], "Pacific/Apia")
-    from sundown.log import Event
+    from sundown.store.log import Event
 
     events = [
         Event(

@@ -15,11 +15,11 @@ from jeepney.wrappers import new_signal
 from conftest import FakeClock, Sandbox
 from desktop import Desktop, wait_until
 from sundown.config import load_for
-from sundown.daemon import Daemon
-from sundown.log import EventLog
 from sundown.paths import resolve_paths
-from sundown.wake import ClockTimer, SleepWatch
-from sundown.watch import ConfigWatch
+from sundown.runtime.daemon import Daemon
+from sundown.runtime.wake import ClockTimer, SleepWatch
+from sundown.runtime.watch import ConfigWatch
+from sundown.store.log import EventLog
 
 UTC = timezone.utc
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from sundown.paths import Paths
 
 if TYPE_CHECKING:
-    from sundown.service import Systemctl
+    from sundown.systemd.service import Systemctl
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 RESTART = "systemctl --user restart sundown"
@@ -94,7 +94,7 @@ def _configured_backend(paths: Paths) -> str:
 
 def check_log(paths: Paths) -> Check:
     from sundown.errors import LogError
-    from sundown.log import EventLog
+    from sundown.store.log import EventLog
 
     try:
         EventLog(paths.database).close()
@@ -192,8 +192,8 @@ def check_service(env: Mapping[str, str], systemctl: Systemctl | None = None) ->
     """Installed and running as a user unit, with a session environment that can notify?"""
     import subprocess
 
-    from sundown import service
     from sundown.errors import SundownError
+    from sundown.systemd import service
 
     ctl = systemctl or service.Systemctl(env)
     installed = service.unit_path(env).exists()
@@ -296,7 +296,7 @@ def _check_service_env(env: Mapping[str, str], ctl: Systemctl, pid: int) -> Chec
 
 def check_daemon(paths: Paths) -> Check:
     """Is a daemon running, and what does it say about itself (backend, config and log problems)?"""
-    from sundown.control import request, running_pid
+    from sundown.runtime.control import request, running_pid
 
     pid = running_pid(paths)
     if pid is None:

@@ -24,7 +24,7 @@ def night_arg(text: str) -> date:
 def instant(option: str, text: str, zone: tzinfo) -> datetime:
     """An ISO 8601 time (or date); without an offset it is a wall time in the routine's zone,
     resolved by the plan's gap and fold rules."""
-    from sundown.plan import resolve
+    from sundown.core.plan import resolve
 
     raw = text.strip()
     if raw.endswith(("Z", "z")):

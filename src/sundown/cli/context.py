@@ -10,7 +10,7 @@ from sundown.paths import Paths, resolve_paths
 
 if TYPE_CHECKING:
     from sundown.config import LoadedConfig
-    from sundown.log import EventLog
+    from sundown.store.log import EventLog
 
 
 class Context:
@@ -49,7 +49,7 @@ class Context:
     @property
     def log(self) -> EventLog:
         if self._log is None:
-            from sundown.log import EventLog
+            from sundown.store.log import EventLog
 
             self._log = EventLog(self.paths.database)
         return self._log

@@ -99,7 +99,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def _clock_arg(text: str) -> time:
-    from sundown.config import Invalid, read_clock
+    from sundown.config.values import Invalid, read_clock
 
     try:
         return read_clock(text)
@@ -108,7 +108,7 @@ def _clock_arg(text: str) -> time:
 
 
 def _duration(text: str) -> timedelta | None:
-    from sundown.config import Invalid, read_interval
+    from sundown.config.values import Invalid, read_interval
 
     try:
         return read_interval(text)
@@ -124,7 +124,7 @@ def _now() -> datetime:
 
 
 def _tonight(ctx: Context, at: datetime | None = None) -> date:
-    from sundown.plan import night_of
+    from sundown.core.plan import night_of
 
     return night_of(at or _now(), ctx.loaded.zone)
 
@@ -149,7 +149,7 @@ def _title(ctx: Context, rid: str) -> str:
 
 def _nudge(ctx: Context, done: str) -> dict[str, Any] | None:
     """Tell the daemon the log changed; say so when there is none."""
-    from sundown.control import request
+    from sundown.runtime.control import request
 
     reply = request(ctx.paths, {"cmd": "refresh"})
     if reply is None:
@@ -165,7 +165,7 @@ def _hm(at: datetime, ctx: Context) -> str:
 
 
 def cmd_run(ctx: Context) -> int:
-    from sundown.daemon import run
+    from sundown.runtime.daemon import run
 
     ctx.loaded  # noqa: B018 - a config error exits 78 before anything starts; notes the default routine
     return run(ctx.paths, ctx.args.backend)
@@ -252,7 +252,7 @@ def cmd_skip(ctx: Context) -> int:
 
 
 def cmd_tonight(ctx: Context) -> int:
-    from sundown.plan import night_plan
+    from sundown.core.plan import night_plan
 
     night = _tonight(ctx)
     bedtime: time | None = None if ctx.args.clear else ctx.args.bedtime
@@ -272,8 +272,8 @@ def cmd_tonight(ctx: Context) -> int:
 
 
 def cmd_reload(ctx: Context) -> int:
-    from sundown.control import request
     from sundown.errors import ConfigError
+    from sundown.runtime.control import request
 
     reply = request(ctx.paths, {"cmd": "reload"})
     if reply is None:
@@ -290,8 +290,8 @@ def cmd_reload(ctx: Context) -> int:
 
 
 def cmd_status(ctx: Context) -> int:
-    from sundown import dispatch
-    from sundown.control import request, running_pid
+    from sundown.core import dispatch
+    from sundown.runtime.control import request, running_pid
 
     pid = running_pid(ctx.paths)
     reply = request(ctx.paths, {"cmd": "status"}) if pid else None
@@ -302,7 +302,7 @@ def cmd_status(ctx: Context) -> int:
         loaded = ctx.loaded
         night = _tonight(ctx, now)
         events = ctx.log.night_events(night)
-        from sundown.log import fold_changes, fold_state
+        from sundown.store.log import fold_changes, fold_state
 
         progress = dispatch.progress_of(night, fold_state(events))
         info = {

@@ -20,8 +20,8 @@ from sundown.errors import UsageError
 
 if TYPE_CHECKING:
     from sundown.cli.context import Context
-    from sundown.log import Event
-    from sundown.stats import ReminderStats, Stats
+    from sundown.reports.stats import ReminderStats, Stats
+    from sundown.store.log import Event
 
 DEFAULT_STATS_DAYS = 30
 DEFAULT_REPORT_DAYS = 90
@@ -198,8 +198,8 @@ def _silence_stdout() -> None:
 
 
 def _compute(ctx: Context, days: int) -> Stats:
-    from sundown import stats
-    from sundown.plan import night_of
+    from sundown.core.plan import night_of
+    from sundown.reports import stats
 
     loaded = ctx.loaded
     now = datetime.now(timezone.utc)
@@ -245,7 +245,7 @@ def _paint(text: str, code: str, color: bool) -> str:
 
 
 def render_stats(result: Stats, zone: tzinfo, width: int, color: bool) -> list[str]:
-    from sundown.stats import duration_text
+    from sundown.reports.stats import duration_text
 
     """The terminal view of `sundown stats`: a table, a chart per reminder, a bedtime chart."""
     n = len(result.nights)
@@ -380,7 +380,7 @@ def render_bedtimes(result: Stats, zone: tzinfo, width: int) -> list[str]:
 def cmd_report(ctx: Context) -> int:
     from pathlib import Path
 
-    from sundown import report
+    from sundown.reports import report
 
     result = _compute(ctx, ctx.args.days)
     loaded = ctx.loaded

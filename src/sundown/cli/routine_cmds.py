@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
     from sundown.cli.context import Context
-    from sundown.plan import NightChanges, Occurrence
-    from sundown.routine import Routine
+    from sundown.core.plan import NightChanges, Occurrence
+    from sundown.core.routine import Routine
 
 DEFAULT_COUNT = 10
 
@@ -130,7 +130,7 @@ def cmd_check(ctx: Context) -> int:
     from pathlib import Path
 
     from sundown.config import LoadedConfig, load, zone_for
-    from sundown.plan import night_of, night_plan
+    from sundown.core.plan import night_of, night_plan
 
     if ctx.args.path:
         path = Path(ctx.args.path)
@@ -163,13 +163,13 @@ def cmd_check(ctx: Context) -> int:
 
 
 def _no_changes() -> NightChanges:
-    from sundown.plan import NO_CHANGES
+    from sundown.core.plan import NO_CHANGES
 
     return NO_CHANGES
 
 
 def cmd_next(ctx: Context) -> int:
-    from sundown.plan import night_of, upcoming
+    from sundown.core.plan import night_of, upcoming
 
     count = ctx.args.count
     if count < 0:

@@ -63,7 +63,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def _argv(ctx: Context) -> list[str]:
-    from sundown import service
+    from sundown.systemd import service
 
     argv = service.exec_argv()
     if ctx.paths.config_explicit:
@@ -74,7 +74,7 @@ def _argv(ctx: Context) -> list[str]:
 
 def _no_user_manager(ctx: Context, reason: str) -> int:
     """Say that systemd --user is out of reach, and how to start sundown at login instead."""
-    from sundown import service
+    from sundown.systemd import service
 
     ctx.error(f"{reason}.")
     ctx.print("Without systemd --user, start `sundown run` with your desktop session instead:")
@@ -87,7 +87,7 @@ def _no_user_manager(ctx: Context, reason: str) -> int:
 
 
 def cmd_install(ctx: Context) -> int:
-    from sundown import service
+    from sundown.systemd import service
 
     ctx.loaded  # noqa: B018 - a broken config exits 78 here, not in a restart loop later
     try:
@@ -116,7 +116,7 @@ def cmd_install(ctx: Context) -> int:
 
 
 def cmd_uninstall(ctx: Context) -> int:
-    from sundown import service
+    from sundown.systemd import service
 
     try:
         result = service.uninstall(os.environ)
@@ -132,8 +132,8 @@ def cmd_uninstall(ctx: Context) -> int:
 
 def _daemon_view(ctx: Context) -> str:
     """What the daemon says about itself over its control socket (the same as doctor's check)."""
-    from sundown.control import running_pid
     from sundown.doctor import check_daemon
+    from sundown.runtime.control import running_pid
 
     if running_pid(ctx.paths) is None:
         return "not running"
@@ -141,7 +141,7 @@ def _daemon_view(ctx: Context) -> str:
 
 
 def cmd_status(ctx: Context) -> int:
-    from sundown import service
+    from sundown.systemd import service
 
     try:
         props = service.status(os.environ)

@@ -20,7 +20,7 @@ from typing import Any
 
 from sundown.errors import SundownError
 from sundown.paths import Paths, private_dir
-from sundown.waiting import Stoppable
+from sundown.runtime.waiting import Stoppable
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ from datetime import date, datetime, time, timezone
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from sundown.core.plan import NO_CHANGES, NightChanges
 from sundown.errors import LogError
-from sundown.plan import NO_CHANGES, NightChanges
 
 UTC = timezone.utc
 

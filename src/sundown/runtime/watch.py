@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from sundown.waiting import Stoppable
+from sundown.runtime.waiting import Stoppable
 
 log = logging.getLogger(__name__)
 

@@ -28,18 +28,18 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from sundown import dispatch
 from sundown.config import LoadedConfig, load_for
-from sundown.control import ControlServer, InstanceLock
-from sundown.dispatch import Progress, Send
+from sundown.core import dispatch
+from sundown.core.dispatch import Progress, Send
+from sundown.core.plan import UTC, NightChanges, night_of, upcoming
 from sundown.errors import ConfigError, LogError
-from sundown.log import EventLog, fold_changes, fold_state
 from sundown.notify import Message, NotifyError, choose, delivered_by
 from sundown.paths import Paths
-from sundown.plan import UTC, NightChanges, night_of, upcoming
-from sundown.service import SdNotify, child_environment
-from sundown.wake import start_detectors
-from sundown.watch import ConfigWatch
+from sundown.runtime.control import ControlServer, InstanceLock
+from sundown.runtime.wake import start_detectors
+from sundown.runtime.watch import ConfigWatch
+from sundown.store.log import EventLog, fold_changes, fold_state
+from sundown.systemd.service import SdNotify, child_environment
 
 log = logging.getLogger("sundown")
 
@@ -478,7 +478,7 @@ def _run(reminder_id: str, argv: tuple[str, ...], env: dict[str, str]) -> None:
 def run(paths: Paths, backend: str | None = None, env: Mapping[str, str] | None = None) -> int:
     """The foreground daemon until SIGTERM/SIGINT. Config errors at start raise ConfigError (78)."""
     env = dict(os.environ if env is None else env)
-    from sundown.service import configure_logging
+    from sundown.systemd.service import configure_logging
 
     configure_logging(env)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # its INFO lines drown ours

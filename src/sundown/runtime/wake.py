@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from sundown.waiting import Stoppable
+from sundown.runtime.waiting import Stoppable
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from itertools import takewhile
 
-from sundown.routine import MAX_BEFORE, Reminder, Routine
+from sundown.core.routine import MAX_BEFORE, Reminder, Routine
 
 UTC = timezone.utc
 NOON = time(12, 0)

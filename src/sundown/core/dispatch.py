@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
-from sundown.plan import (
+from sundown.core.plan import (
     ON_TIME,
     UTC,
     NightChanges,
@@ -25,7 +25,7 @@ from sundown.plan import (
     night_of,
     night_plan,
 )
-from sundown.routine import Routine
+from sundown.core.routine import Routine
 
 ONE_DAY = timedelta(days=1)
 # A reminder whose deadline passed longer ago than this (the daemon was not

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta, tzinfo
 from html import escape
 
-from sundown.stats import ACK, LATE, MISSED, NONE, OPEN, SKIPPED, ReminderStats, Stats, duration_text
+from sundown.reports.stats import ACK, LATE, MISSED, NONE, OPEN, SKIPPED, ReminderStats, Stats, duration_text
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'"
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"

@@ -1,0 +1,91 @@
+"""The declarative spec of the config file: every key, how it is read, and what it means.
+
+The `doc` strings are the key reference (docs/config.md is checked against them)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sundown.config.values import (
+    read_argv,
+    read_backend,
+    read_before,
+    read_clock,
+    read_count,
+    read_dates,
+    read_interval,
+    read_text,
+    read_title,
+    read_weekdays,
+    read_zone_name,
+)
+from sundown.core.routine import DEFAULT_REPEAT_LIMIT, WEEKDAYS
+
+KeyPath = tuple[str | int, ...]
+
+
+
+@dataclass(frozen=True)
+class Key:
+    """A leaf key: how its value is read, and what it means."""
+
+    read: Callable[[Any], Any]
+    doc: str
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table with a fixed set of keys."""
+
+    keys: Mapping[str, Key | Table | TableOf]
+    doc: str
+
+
+@dataclass(frozen=True)
+class TableOf:
+    """A table whose keys are chosen by the person (reminder ids), each an `item` table."""
+
+    item: Table
+    doc: str
+
+
+BEDTIME_KEYS: dict[str, Key | Table | TableOf] = {
+    "default": Key(read_clock, "bedtime of every evening not named below, HH:MM"),
+    **{
+        day: Key(read_clock, f"bedtime on {day} evenings (a time before 12:00 falls after midnight)")
+        for day in WEEKDAYS
+    },
+}
+
+REMINDER = Table(
+    {
+        "before": Key(read_before, "offset before bedtime, e.g. 45m or 1h30m (at most 12h)"),
+        "at": Key(read_clock, "absolute evening time HH:MM instead of `before`"),
+        "title": Key(read_title, "notification title; default: the id made readable"),
+        "body": Key(read_text, "notification body; default: empty"),
+        "repeat": Key(read_interval, "re-notify this often until acknowledged"),
+        "repeat_limit": Key(read_count, f"at most this many repeats (default {DEFAULT_REPEAT_LIMIT})"),
+        "run": Key(read_argv, "argv run when the reminder fires, never through a shell"),
+        "days": Key(read_weekdays, "only on these evenings: mon tue wed thu fri sat sun"),
+    },
+    "one step of the evening; the table's key is its id",
+)
+
+SPEC = Table(
+    {
+        "timezone": Key(read_zone_name, "IANA zone name; default: the system's zone"),
+        "bedtime": Table(BEDTIME_KEYS, "bedtime per evening (required)"),
+        "notify": Table(
+            {
+                "backend": Key(read_backend, "auto | dbus | plyer | console"),
+                "snooze": Key(read_interval, "default snooze duration"),
+            },
+            "how reminders are delivered",
+        ),
+        "reminders": TableOf(REMINDER, "the steps of the evening"),
+        "skip": Table({"dates": Key(read_dates, "nights (YYYY-MM-DD) with no reminders")}, "nights off"),
+    },
+    "the whole file",
+)

@@ -1,0 +1,236 @@
+"""Readers of single config values: each returns the converted value or raises `Invalid`
+with a message that quotes the offending value and says what to write instead."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
+
+from sundown.core.routine import BACKENDS, DEFAULT_REPEAT_LIMIT, MAX_BEFORE, WEEKDAYS
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+
+class Invalid(Exception):
+    """A value that does not fit its key: (message, list index or None) for each problem."""
+
+    def __init__(self, message: str, index: int | None = None) -> None:
+        super().__init__(message)
+        self.issues: list[tuple[str, int | None]] = [(message, index)]
+
+    @classmethod
+    def many(cls, issues: Sequence[tuple[str, int | None]]) -> Invalid:
+        exc = cls(issues[0][0], issues[0][1])
+        exc.issues = list(issues)
+        return exc
+
+
+def show(value: object) -> str:
+    """A value as it would look in TOML, for quoting it in a message."""
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        escaped = re.sub(r"[\x00-\x1f\x7f]", lambda m: f"\\u{ord(m.group()):04x}", escaped)
+        return f'"{escaped}"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (date, time)):  # datetime is a date
+        return value.isoformat()
+    if isinstance(value, list):
+        inner = ", ".join(show(v) for v in value[:6])
+        return f"[{inner}{', ...' if len(value) > 6 else ''}]"
+    if isinstance(value, dict):
+        return "a table"
+    return str(value)
+
+
+CLOCK_RE = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
+LOOSE_CLOCK_RE = re.compile(r"\s*(\d{1,2})\s*[:.h]\s*(\d{1,2})\s*")
+DURATION_RE = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
+
+
+def read_clock(value: object) -> time:
+    """ "HH:MM" (24-hour), or a TOML local time with no seconds."""
+    if isinstance(value, time):
+        if value.second or value.microsecond:
+            raise Invalid(f'{show(value)} has seconds; sundown works in minutes: write "{value:%H:%M}"')
+        return value
+    if isinstance(value, str):
+        m = CLOCK_RE.fullmatch(value)
+        if m:
+            return time(int(m.group(1)), int(m.group(2)))
+        loose = LOOSE_CLOCK_RE.fullmatch(value)
+        if loose:
+            hour, minute = int(loose.group(1)), int(loose.group(2))
+            if hour > 23 or minute > 59:
+                raise Invalid(f"{show(value)} is not a time of day; hours go 00-23 and minutes 00-59")
+            raise Invalid(
+                f'{show(value)} is not a time; write exactly "HH:MM", e.g. "{hour:02d}:{minute:02d}"'
+            )
+    raise Invalid(f'{show(value)} is not a time; write "HH:MM" on a 24-hour clock, e.g. "22:30"')
+
+
+def read_duration(value: object) -> timedelta:
+    """One or more <int><unit> with units h, m, s, in that order: "45m", "1h30m", "0m"."""
+    if isinstance(value, str) and value:
+        m = DURATION_RE.fullmatch(value)
+        if m:
+            h, mi, s = (int(g or 0) for g in m.groups())
+            try:
+                return timedelta(hours=h, minutes=mi, seconds=s)
+            except OverflowError:
+                raise Invalid(f'{show(value)} is far too long; write e.g. "45m" or "1h30m"') from None
+        if value.lstrip().startswith("-"):
+            raise Invalid(f'{show(value)} is negative; durations count forward, e.g. "{value.lstrip()[1:]}"')
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        raise Invalid(
+            f'{show(value)} is not a duration; write a string with a unit, e.g. "{value}m" or "1h30m"'
+        )
+    raise Invalid(f'{show(value)} is not a duration; write e.g. "45m" or "1h30m"')
+
+
+def read_before(value: object) -> timedelta:
+    offset = read_duration(value)
+    if offset > MAX_BEFORE:
+        raise Invalid(
+            f"{show(value)} is over 12h before bedtime, which would leave the night; "
+            'use `at = "HH:MM"` for a time earlier in the evening'
+        )
+    return offset
+
+
+def read_interval(value: object) -> timedelta:
+    """A duration within a night that is not zero (a zero repeat or snooze would fire in a loop)."""
+    interval = read_duration(value)
+    if not interval:
+        raise Invalid(f'{show(value)} is zero; write a positive duration, e.g. "10m"')
+    if interval > MAX_BEFORE:
+        raise Invalid(f'{show(value)} is over 12h, longer than a night; write e.g. "10m"')
+    return interval
+
+
+def read_count(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, str) and value.strip().isdigit():
+            raise Invalid(f"{show(value)} is a string; write the number without quotes: {value.strip()}")
+        raise Invalid(f"{show(value)} is not a whole number; write e.g. {DEFAULT_REPEAT_LIMIT}")
+    if value < 1:
+        raise Invalid(f"{show(value)} is not a positive number; write 1 or more (or remove `repeat`)")
+    return value
+
+
+def read_text(value: object) -> str:
+    if not isinstance(value, str):
+        fix = f'put it in quotes: "{value}"' if isinstance(value, (int, float)) else "write text in quotes"
+        raise Invalid(f"{show(value)} is not a string; {fix}")
+    return value
+
+
+def read_title(value: object) -> str:
+    text = read_text(value)
+    if not text.strip():
+        raise Invalid(f"{show(value)} is empty; write a title or remove the key to use the reminder's id")
+    return text
+
+
+def read_backend(value: object) -> str:
+    if value not in BACKENDS:
+        names = ", ".join(show(b) for b in BACKENDS)
+        raise Invalid(f"{show(value)} is not a notification backend; choose one of {names}")
+    return str(value)
+
+
+def read_zone_name(value: object) -> str:
+    if not isinstance(value, str) or load_zone(value) is None:
+        hint = '; write an IANA name, e.g. "Europe/Berlin"'
+        if isinstance(value, str) and value:
+            from zoneinfo import available_timezones
+
+            hint = closest(value, sorted(available_timezones())) or hint
+        raise Invalid(f"{show(value)} is not a known time zone{hint}")
+    return value
+
+
+def read_weekdays(value: object) -> frozenset[int]:
+    if not isinstance(value, list):
+        example = f"[{show(value)}]" if isinstance(value, str) else '["mon", "tue"]'
+        raise Invalid(f"{show(value)} is not a list; write e.g. days = {example}")
+    if not value:
+        raise Invalid("[] names no evening; list at least one weekday, or remove `days` for every evening")
+    issues = []
+    days = set()
+    for i, item in enumerate(value):
+        if isinstance(item, str) and item in WEEKDAYS:
+            days.add(WEEKDAYS.index(item))
+        else:
+            issues.append((f"{show(item)} is not a weekday; use {', '.join(WEEKDAYS)}", i))
+    if issues:
+        raise Invalid.many(issues)
+    return frozenset(days)
+
+
+def read_argv(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        example = show(value.split() or ["command"])
+        raise Invalid(
+            f"{show(value)} is a string; write the command as a list of arguments, e.g. {example} "
+            "(it is run directly, never through a shell)"
+        )
+    if not isinstance(value, list) or not value:
+        raise Invalid(
+            f'{show(value)} is not a command; write a list of arguments, e.g. ["loginctl", "lock-session"]'
+        )
+    issues = []
+    for i, item in enumerate(value):
+        if not isinstance(item, str) or not item:
+            what = "empty" if item == "" else "not a string"
+            issues.append((f"{show(item)} is {what}; each argument must be a non-empty string", i))
+    if issues:
+        raise Invalid.many(issues)
+    return tuple(value)
+
+
+def read_dates(value: object) -> frozenset[date]:
+    if not isinstance(value, list):
+        raise Invalid(f'{show(value)} is not a list; write e.g. dates = ["2026-12-24"]')
+    issues = []
+    dates = set()
+    for i, item in enumerate(value):
+        if isinstance(item, datetime):
+            issues.append((f'{show(item)} has a time of day; write just the date, e.g. "{item:%Y-%m-%d}"', i))
+        elif isinstance(item, date):
+            dates.add(item)
+        elif isinstance(item, str) and DATE_RE.fullmatch(item):
+            try:
+                dates.add(date.fromisoformat(item))
+            except ValueError:
+                issues.append((f"{show(item)} is not a date in the calendar", i))
+        else:
+            issues.append((f'{show(item)} is not a date; write "YYYY-MM-DD", e.g. "2026-12-24"', i))
+    if issues:
+        raise Invalid.many(issues)
+    return frozenset(dates)
+
+def closest(word: str, choices: Iterator[str] | list[str]) -> str:
+    import difflib
+
+    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f'; did you mean "{match[0]}"?' if match else ""
+
+
+def load_zone(name: str) -> ZoneInfo | None:
+    """The zone called `name`, or None when there is no such IANA zone."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if not name or name.startswith("/") or name != name.strip():
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, IsADirectoryError, UnicodeError):
+        return None
+    except OSError:
+        return None

@@ -1,0 +1,1 @@
+"""Stats, terminal charts and the HTML report, folded from the event log."""

@@ -1,0 +1,1 @@
+"""The SQLite event log: schema, migrations, writes and queries."""
