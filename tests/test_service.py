@@ -24,8 +24,9 @@ from typing import Any
 
 import pytest
 
-from sundown.systemd import service
-from sundown.systemd.service import SdNotify
+from sundown.systemd import unit as systemd_unit
+from sundown.systemd.journal import journal_stream
+from sundown.systemd.notify import SdNotify, child_environment
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -123,7 +124,7 @@ def test_without_notify_socket_everything_is_a_no_op() -> None:
 
 def test_a_vanished_manager_is_logged_not_fatal(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     n = SdNotify.from_env({"NOTIFY_SOCKET": str(tmp_path / "gone")})
-    with caplog.at_level(logging.DEBUG, logger="sundown.systemd.service"):
+    with caplog.at_level(logging.DEBUG, logger="sundown.systemd.notify"):
         assert not n.ready()
         assert not n.ping()
     n.close()
@@ -153,7 +154,7 @@ def test_child_environment_drops_what_systemd_meant_for_the_daemon() -> None:
         "DISPLAY": ":0",
         "JOURNAL_STREAM": "1:2",
     }
-    assert service.child_environment(env) == {"DISPLAY": ":0", "JOURNAL_STREAM": "1:2"}
+    assert child_environment(env) == {"DISPLAY": ":0", "JOURNAL_STREAM": "1:2"}
 
 
 # --- journal or terminal -------------------------------------------------------------------------
@@ -162,16 +163,16 @@ def test_child_environment_drops_what_systemd_meant_for_the_daemon() -> None:
 def test_journal_stream_matches_device_and_inode(tmp_path: Path) -> None:
     with open(tmp_path / "stream", "w") as f:
         st = os.fstat(f.fileno())
-        assert service.journal_stream({"JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}"}, f.fileno())
-        assert not service.journal_stream({"JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino + 1}"}, f.fileno())
+        assert journal_stream({"JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}"}, f.fileno())
+        assert not journal_stream({"JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino + 1}"}, f.fileno())
         for bad in ("", "1", "a:b", f"{st.st_dev}:"):
-            assert not service.journal_stream({"JOURNAL_STREAM": bad}, f.fileno())
-        assert not service.journal_stream({}, f.fileno())
+            assert not journal_stream({"JOURNAL_STREAM": bad}, f.fileno())
+        assert not journal_stream({}, f.fileno())
 
 
 LOG_SCRIPT = """
 import logging, sys
-from sundown.systemd.service import configure_logging
+from sundown.systemd.journal import configure_logging
 configure_logging()
 configure_logging()  # twice: still one handler
 log = logging.getLogger("sundown.test")
@@ -246,12 +247,12 @@ def parse_unit(text: str) -> dict[str, dict[str, list[str]]]:
 
 
 def test_repo_unit_file_is_the_shipped_template() -> None:
-    assert (REPO / "systemd" / "sundown.service").read_text() == service.unit_template()
-    assert (REPO / "src" / "sundown" / "sundown.service").read_text() == service.unit_template()
+    assert (REPO / "systemd" / "sundown.service").read_text() == systemd_unit.unit_template()
+    assert (REPO / "src" / "sundown" / "sundown.service").read_text() == systemd_unit.unit_template()
 
 
 def test_unit_has_notify_readiness_watchdog_and_no_restart_loop_on_config_errors() -> None:
-    unit = parse_unit(service.unit_text(["/opt/sundown/bin/sundown", "run"]))
+    unit = parse_unit(systemd_unit.unit_text(["/opt/sundown/bin/sundown", "run"]))
     svc = unit["Service"]
     assert svc["Type"] == ["notify"]
     assert svc["NotifyAccess"] == ["main"]
@@ -267,24 +268,24 @@ def test_unit_has_notify_readiness_watchdog_and_no_restart_loop_on_config_errors
     assert unit["Unit"]["PartOf"] == ["graphical-session.target"]
     assert unit["Unit"]["After"] == ["graphical-session.target"]
     assert unit["Install"]["WantedBy"] == ["graphical-session.target"]
-    plain_x = parse_unit(service.unit_text(["/usr/bin/sundown", "run"], wanted_by="default.target"))
+    plain_x = parse_unit(systemd_unit.unit_text(["/usr/bin/sundown", "run"], wanted_by="default.target"))
     assert plain_x["Install"]["WantedBy"] == ["default.target"]
 
 
 def test_unit_refuses_a_relative_exec_start() -> None:
     with pytest.raises(ValueError):
-        service.unit_text(["sundown", "run"])
+        systemd_unit.unit_text(["sundown", "run"])
 
 
 def test_exec_start_quotes_spaces_specifiers_and_dollars() -> None:
-    assert service.systemd_quote("/usr/bin/sundown") == "/usr/bin/sundown"
-    assert service.systemd_quote("/home/a b/sundown") == '"/home/a b/sundown"'
-    assert service.systemd_quote("/x/100%/s") == "/x/100%%/s"
-    assert service.systemd_quote("/x/$HOME") == "/x/$$HOME"
+    assert systemd_unit.systemd_quote("/usr/bin/sundown") == "/usr/bin/sundown"
+    assert systemd_unit.systemd_quote("/home/a b/sundown") == '"/home/a b/sundown"'
+    assert systemd_unit.systemd_quote("/x/100%/s") == "/x/100%%/s"
+    assert systemd_unit.systemd_quote("/x/$HOME") == "/x/$$HOME"
 
 
 def test_installed_exec_start_is_absolute_and_runs(tmp_path: Path) -> None:
-    argv = service.exec_argv()
+    argv = systemd_unit.exec_argv()
     assert os.path.isabs(argv[0]) and argv[-1] == "run"
     # What systemd would run, with none of the test's PYTHONPATH: swap `run` for `--version`.
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
@@ -298,12 +299,12 @@ def test_exec_argv_prefers_the_script_next_to_a_venv_python(tmp_path: Path) -> N
     bin_dir.mkdir(parents=True)
     python = bin_dir / "python"
     python.symlink_to(sys.executable)
-    assert service.exec_argv(str(python)) == [str(python), "-m", "sundown", "run"]
+    assert systemd_unit.exec_argv(str(python)) == [str(python), "-m", "sundown", "run"]
     script = bin_dir / "sundown"
     script.write_text("#!/bin/sh\n")
     script.chmod(0o755)
     # The venv's own paths, not the interpreter the symlink resolves to.
-    assert service.exec_argv(str(python)) == [str(script), "run"]
+    assert systemd_unit.exec_argv(str(python)) == [str(script), "run"]
 
 
 def _verify(tmp_path: Path, text: str) -> subprocess.CompletedProcess[str]:
@@ -326,7 +327,7 @@ def _verify(tmp_path: Path, text: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize("target", ["graphical-session.target", "default.target"])
 def test_systemd_analyze_verifies_the_installed_unit(tmp_path: Path, target: str) -> None:
-    proc = _verify(tmp_path, service.unit_text(service.exec_argv(), wanted_by=target))
+    proc = _verify(tmp_path, systemd_unit.unit_text(systemd_unit.exec_argv(), wanted_by=target))
     # verify exits 0 on mere warnings (an unknown key): any output at all is a finding.
     assert proc.returncode == 0 and not proc.stderr.strip() and not proc.stdout.strip(), proc.stderr
 
@@ -338,13 +339,13 @@ def test_systemd_analyze_accepts_a_path_with_spaces_and_percent(tmp_path: Path) 
     exe.write_text("#!/bin/sh\n")
     exe.chmod(0o755)
     pinned = {"XDG_CONFIG_HOME": str(tmp_path / "my config 100%"), "XDG_STATE_HOME": '/odd "quoted" \\ dir'}
-    text = service.unit_text([str(exe), "run"], environment=pinned)
+    text = systemd_unit.unit_text([str(exe), "run"], environment=pinned)
     proc = _verify(tmp_path, text)
     assert proc.returncode == 0 and not proc.stderr.strip(), proc.stderr
 
 
 def test_systemd_analyze_catches_a_missing_executable(tmp_path: Path) -> None:
-    proc = _verify(tmp_path, service.unit_text([str(tmp_path / "nowhere" / "sundown"), "run"]))
+    proc = _verify(tmp_path, systemd_unit.unit_text([str(tmp_path / "nowhere" / "sundown"), "run"]))
     assert proc.returncode != 0 and "not executable" in proc.stderr
 
 
@@ -787,6 +788,6 @@ def test_a_hung_systemctl_becomes_an_error_not_a_traceback(tmp_path: Path) -> No
     exe = bin_dir / "systemctl"
     exe.write_text(f"#!/bin/sh\nexec {shutil.which('sleep')} 30\n")
     exe.chmod(0o755)
-    ctl = service.Systemctl({"PATH": str(bin_dir)}, timeout=0.5)
+    ctl = systemd_unit.Systemctl({"PATH": str(bin_dir)}, timeout=0.5)
     with pytest.raises(SundownError, match="did not finish in 0.5 s"):
         ctl.run("enable", "--now", "sundown.service")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from sundown.paths import Paths
 
 if TYPE_CHECKING:
-    from sundown.systemd.service import Systemctl
+    from sundown.systemd.unit import Systemctl
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 RESTART = "systemctl --user restart sundown"
@@ -193,16 +193,16 @@ def check_service(env: Mapping[str, str], systemctl: Systemctl | None = None) ->
     import subprocess
 
     from sundown.errors import SundownError
-    from sundown.systemd import service
+    from sundown.systemd import unit
 
-    ctl = systemctl or service.Systemctl(env)
-    installed = service.unit_path(env).exists()
+    ctl = systemctl or unit.Systemctl(env)
+    installed = unit.unit_path(env).exists()
     try:
         ctl.ensure_available()
         props = ctl.show(
-            service.UNIT_NAME, ("LoadState", "ActiveState", "Result", "MainPID", "WantedBy", "UnitFileState")
+            unit.UNIT_NAME, ("LoadState", "ActiveState", "Result", "MainPID", "WantedBy", "UnitFileState")
         )
-    except service.NoUserManager as exc:
+    except unit.NoUserManager as exc:
         if installed:
             return Check("service", WARN, f"a unit is installed but {exc}", "systemctl --user status sundown")
         return Check("service", OK, f"not installed as a user service ({exc})")
@@ -226,7 +226,7 @@ def check_service(env: Mapping[str, str], systemctl: Systemctl | None = None) ->
             "service", WARN, f"sundown.service is {active or 'not running'}", "systemctl --user start sundown"
         )
     wanted_by = props.get("WantedBy", "").split()
-    if wanted_by == [service.GRAPHICAL_TARGET] and not ctl.is_active(service.GRAPHICAL_TARGET):
+    if wanted_by == [unit.GRAPHICAL_TARGET] and not ctl.is_active(unit.GRAPHICAL_TARGET):
         return Check(
             "service",
             WARN,

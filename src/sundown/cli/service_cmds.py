@@ -63,9 +63,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def _argv(ctx: Context) -> list[str]:
-    from sundown.systemd import service
+    from sundown.systemd import unit
 
-    argv = service.exec_argv()
+    argv = unit.exec_argv()
     if ctx.paths.config_explicit:
         # The service has none of this shell's variables: name the config it was installed with.
         argv += ["--config", str(ctx.paths.config.resolve())]
@@ -74,12 +74,12 @@ def _argv(ctx: Context) -> list[str]:
 
 def _no_user_manager(ctx: Context, reason: str) -> int:
     """Say that systemd --user is out of reach, and how to start sundown at login instead."""
-    from sundown.systemd import service
+    from sundown.systemd import unit
 
     ctx.error(f"{reason}.")
     ctx.print("Without systemd --user, start `sundown run` with your desktop session instead:")
-    ctx.print(f"  save this as {service.autostart_path()}:\n")
-    for line in service.autostart_entry(_argv(ctx)).splitlines():
+    ctx.print(f"  save this as {unit.autostart_path()}:\n")
+    for line in unit.autostart_entry(_argv(ctx)).splitlines():
         ctx.print(f"    {line}")
     ctx.print("\n  or add `sundown run &` to ~/.xinitrc or your window manager's startup file.")
     ctx.print("Then `sundown doctor` checks that notifications can be delivered.")
@@ -87,12 +87,12 @@ def _no_user_manager(ctx: Context, reason: str) -> int:
 
 
 def cmd_install(ctx: Context) -> int:
-    from sundown.systemd import service
+    from sundown.systemd import unit
 
     ctx.loaded  # noqa: B018 - a broken config exits 78 here, not in a restart loop later
     try:
-        result = service.install(os.environ, argv=_argv(ctx), wanted_by=ctx.args.wanted_by)
-    except service.NoUserManager as exc:
+        result = unit.install(os.environ, argv=_argv(ctx), wanted_by=ctx.args.wanted_by)
+    except unit.NoUserManager as exc:
         return _no_user_manager(ctx, str(exc))
     except SundownError as exc:
         ctx.error(str(exc))
@@ -116,11 +116,11 @@ def cmd_install(ctx: Context) -> int:
 
 
 def cmd_uninstall(ctx: Context) -> int:
-    from sundown.systemd import service
+    from sundown.systemd import unit
 
     try:
-        result = service.uninstall(os.environ)
-    except service.NoUserManager as exc:
+        result = unit.uninstall(os.environ)
+    except unit.NoUserManager as exc:
         ctx.error(f"{exc}; nothing to uninstall from systemd.")
         return EX_FAILURE
     if result.removed:
@@ -141,11 +141,11 @@ def _daemon_view(ctx: Context) -> str:
 
 
 def cmd_status(ctx: Context) -> int:
-    from sundown.systemd import service
+    from sundown.systemd import unit
 
     try:
-        props = service.status(os.environ)
-    except service.NoUserManager as exc:
+        props = unit.status(os.environ)
+    except unit.NoUserManager as exc:
         ctx.print(f"daemon: {_daemon_view(ctx)}")
         return _no_user_manager(ctx, str(exc))
     if props.get("LoadState") != "loaded":

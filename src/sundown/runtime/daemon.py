@@ -39,7 +39,7 @@ from sundown.runtime.control import ControlServer, InstanceLock
 from sundown.runtime.wake import start_detectors
 from sundown.runtime.watch import ConfigWatch
 from sundown.store.log import EventLog, fold_changes, fold_state
-from sundown.systemd.service import SdNotify, child_environment
+from sundown.systemd.notify import SdNotify, child_environment
 
 log = logging.getLogger("sundown")
 
@@ -478,7 +478,7 @@ def _run(reminder_id: str, argv: tuple[str, ...], env: dict[str, str]) -> None:
 def run(paths: Paths, backend: str | None = None, env: Mapping[str, str] | None = None) -> int:
     """The foreground daemon until SIGTERM/SIGINT. Config errors at start raise ConfigError (78)."""
     env = dict(os.environ if env is None else env)
-    from sundown.systemd.service import configure_logging
+    from sundown.systemd.journal import configure_logging
 
     configure_logging(env)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # its INFO lines drown ours
