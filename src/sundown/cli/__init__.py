@@ -40,12 +40,60 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _command_word(argv: Sequence[str]) -> str | None:
+    """The first word that is not an option (or the value of --config)."""
+    words = iter(argv)
+    for word in words:
+        if word == "--config":
+            next(words, None)
+        elif word == "--":
+            return next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def _unknown_command(parser: argparse.ArgumentParser, word: str) -> None:
+    """A mistyped command: say what it may have meant (exit 2, like any usage error)."""
+    import difflib
+
+    names = [name for name in _commands(parser) if not name.startswith("-")]
+    # Two letters swapped ("stauts") first: difflib alone would rank "stats" above "status".
+    matches = sorted(
+        difflib.get_close_matches(word, names, n=3, cutoff=0.5), key=lambda n: sorted(n) != sorted(word)
+    )
+    hint = f"; did you mean `sundown {matches[0]}`?" if matches else f" (commands: {', '.join(names)})"
+    parser.print_usage(sys.stderr)
+    print(f"sundown: error: unknown command {word!r}{hint}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _commands(parser: argparse.ArgumentParser) -> list[str]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return list(action.choices)
+    return []
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
+    if not argv:  # bare `sundown`: what it is and what it can do
+        parser.print_help()
+        return 0
+    word = _command_word(argv)
+    if word is not None and word not in _commands(parser):
+        _unknown_command(parser, word)
     args = parser.parse_args(argv)  # usage errors exit 2 here, as argparse does
     ctx = Context(args)
     try:
-        return int(args.func(ctx) or 0)
+        status = int(args.func(ctx) or 0)
+        ctx.out.flush()  # a closed pipe shows here, not in the interpreter's last flush
+        return status
+    except BrokenPipeError:
+        # `sundown next | head -1`: the reader has what it wanted; leave quietly, as `ls` does.
+        _quiet_stdout()
+        return 0
     except ConfigError as exc:
         # Already `PATH:LINE: KEY.PATH: message` lines, one per problem.
         for problem in exc.problems:
@@ -61,6 +109,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     finally:
         ctx.close()
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush finds no broken pipe."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

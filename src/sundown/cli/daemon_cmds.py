@@ -198,23 +198,43 @@ def cmd_ack(ctx: Context) -> int:
     return 0
 
 
-def cmd_snooze(ctx: Context) -> int:
-    rid: str | None = None
-    duration: timedelta | None = None
-    known = [r.id for r in ctx.loaded.routine.reminders]
-    if len(ctx.args.args) > 2:
-        raise UsageError("snooze takes at most an ID and a DURATION")
-    for word in ctx.args.args:
-        as_duration = None if word in known else _duration(word)
-        if as_duration is not None and duration is None:
-            duration = as_duration
-        elif as_duration is None and rid is None:
-            rid = word  # checked against the routine below
-        else:
+def _snooze_words(words: list[str], known: list[str]) -> tuple[str | None, timedelta | None]:
+    """[ID] [DURATION] in either order; a lone word that is no reminder is the duration."""
+    from sundown.config.values import Invalid, read_interval
+
+    def duration(word: str) -> timedelta:
+        try:
+            return read_interval(word)
+        except Invalid as exc:
+            if word[:1].isdigit() or word[:1] in "+-.":
+                raise UsageError(f"snooze: {exc}") from None
+            names = ", ".join(known) or "none"
             raise UsageError(
-                f'{word!r} is neither a reminder id nor a duration like "10m" (at most 12h);'
-                " usage: sundown snooze [ID] [DURATION]"
-            )
+                f'snooze: {word!r} is not a duration (write e.g. "10m", at most "12h")'
+                f" nor a reminder (the routine has: {names})"
+            ) from None
+
+    if len(words) > 2:
+        raise UsageError("snooze takes at most an ID and a DURATION: sundown snooze [ID] [DURATION]")
+    if not words:
+        return None, None
+    if len(words) == 1:
+        return (words[0], None) if words[0] in known else (None, duration(words[0]))
+    first, second = words
+    if first in known:
+        return first, duration(second)
+    if second in known:
+        return second, duration(first)
+    # Neither is a reminder: the one that reads as a duration is it, the other is an unknown id.
+    try:
+        return second, duration(first)
+    except UsageError:
+        return first, duration(second)
+
+
+def cmd_snooze(ctx: Context) -> int:
+    known = [r.id for r in ctx.loaded.routine.reminders]
+    rid, duration = _snooze_words(list(ctx.args.args), known)
     duration = duration or ctx.loaded.routine.snooze
     if rid is None:
         target = ctx.log.latest_unacknowledged()
@@ -277,12 +297,19 @@ def cmd_reload(ctx: Context) -> int:
 
     reply = request(ctx.paths, {"cmd": "reload"})
     if reply is None:
-        ctx.loaded  # noqa: B018 - validates: a bad config exits 78
-        ctx.note("no daemon is running; the config is valid and will be used when it starts")
+        if ctx.loaded.path is None:  # validates: a bad config exits 78
+            ctx.note("no daemon is running; it will start with the built-in default routine")
+        else:
+            ctx.note("no daemon is running; the config is valid and will be used when it starts")
         return 0
     if reply.get("errors"):
         ctx.note("the daemon keeps its previous routine:")
         raise ConfigError(list(reply["errors"]))
+    if reply.get("removed"):
+        raise SundownError(
+            f"{reply['removed']} does not exist any more; the daemon keeps the routine it last read"
+            " (`sundown init` writes a new config, `sundown check` validates one)"
+        )
     if not reply.get("ok"):
         raise SundownError(str(reply.get("error") or "the daemon refused to reload"))
     ctx.print("reloaded")

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from sundown.cli.args import night_arg
-from sundown.errors import UsageError
+from sundown.errors import SundownError, UsageError
 
 if TYPE_CHECKING:
     from sundown.cli.context import Context
@@ -386,10 +386,18 @@ def cmd_report(ctx: Context) -> int:
     loaded = ctx.loaded
     html = report.render(result, loaded.zone, generated=datetime.now(timezone.utc))
     target = Path(ctx.args.html).expanduser()
+    if target.is_dir():
+        example = target / "sundown.html"
+        raise UsageError(f"--html {target} is a directory; name the file to write, e.g. {example}")
+    if not target.parent.is_dir():
+        raise SundownError(f"cannot write {target}: there is no directory {target.parent}")
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         # Private like every file sundown writes: the report shows a person's evenings.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        except OSError as exc:
+            raise SundownError(f"cannot write {target}: {exc.strerror or exc}") from None
         with open(fd, "w", encoding="utf-8") as f:
             f.write(html)
         os.replace(tmp, target)

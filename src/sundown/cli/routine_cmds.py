@@ -110,6 +110,10 @@ def cmd_init(ctx: Context) -> int:
     from sundown.paths import private_dir
 
     path = ctx.paths.config
+    if path.is_dir():
+        raise SundownError(
+            f"{path} is a directory; give the config file's path, e.g. --config {path / 'config.toml'}"
+        )
     private_dir(path.parent)
     flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if ctx.args.force else os.O_EXCL)
     try:

@@ -115,7 +115,7 @@ def _walk_table_of(
     for key, value in raw.items():
         sub = path + (key,)
         if not ID_RE.fullmatch(key):
-            suggestion = re.sub(r"[^a-z0-9_-]+", "-", key.lower()).strip("-_") or "wind-down"
+            suggestion = suggest_id(key)
             problems.add(
                 sub,
                 f"{show(key)} is not a valid reminder id: ids use lowercase letters, digits, '-' and '_',"
@@ -123,6 +123,14 @@ def _walk_table_of(
             )
         items[key] = _walk_table(spec.item, value, sub, problems)
     return items
+
+
+def suggest_id(key: str) -> str:
+    """A valid id close to `key`: "Café Time" -> "cafe-time" (accents dropped, not the letters)."""
+    import unicodedata
+
+    plain = "".join(c for c in unicodedata.normalize("NFKD", key) if not unicodedata.combining(c))
+    return re.sub(r"[^a-z0-9_-]+", "-", plain.lower()).strip("-_") or "wind-down"
 
 
 # --- from checked values to the Routine -------------------------------------------------------
@@ -146,7 +154,7 @@ def _bedtimes(raw: dict[str, Any], values: dict[str, Any], problems: Problems) -
         problems.add(
             ("bedtime",),
             f'needs default = "HH:MM" for the evenings not given ({", ".join(missing)}), '
-            "unless all seven weekdays are",
+            "unless all seven weekdays are given",
         )
         return None
     if any(k not in given for k in raw["bedtime"] if k in BEDTIME_KEYS):

@@ -48,6 +48,8 @@ def show(value: object) -> str:
 
 CLOCK_RE = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 LOOSE_CLOCK_RE = re.compile(r"\s*(\d{1,2})\s*[:.h]\s*(\d{1,2})\s*")
+AMPM_RE = re.compile(r"\s*(\d{1,2})(?:\s*[:.]\s*(\d{2}))?\s*([ap])\.?\s*m\.?\s*", re.IGNORECASE)
+OFFSET_ZONE_RE = re.compile(r"\s*(?:UTC|GMT|Z)?\s*([+-])\s*(\d{1,2})(?::?(\d{2}))?\s*", re.IGNORECASE)
 DURATION_RE = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
@@ -70,6 +72,13 @@ def read_clock(value: object) -> time:
                 raise Invalid(f"{show(value)} is not a time of day; hours go 00-23 and minutes 00-59")
             raise Invalid(
                 f'{show(value)} is not a time; write exactly "HH:MM", e.g. "{hour:02d}:{minute:02d}"'
+            )
+        twelve = AMPM_RE.fullmatch(value)
+        if twelve and 1 <= int(twelve.group(1)) <= 12 and int(twelve.group(2) or 0) <= 59:
+            hour = int(twelve.group(1)) % 12 + (12 if twelve.group(3).lower() == "p" else 0)
+            minute = int(twelve.group(2) or 0)
+            raise Invalid(
+                f'{show(value)} is not a time; write it on a 24-hour clock: "{hour:02d}:{minute:02d}"'
             )
     raise Invalid(f'{show(value)} is not a time; write "HH:MM" on a 24-hour clock, e.g. "22:30"')
 
@@ -147,7 +156,21 @@ def read_backend(value: object) -> str:
 def read_zone_name(value: object) -> str:
     if not isinstance(value, str) or load_zone(value) is None:
         hint = '; write an IANA name, e.g. "Europe/Berlin"'
-        if isinstance(value, str) and value:
+        offset = OFFSET_ZONE_RE.fullmatch(value) if isinstance(value, str) else None
+        if offset and int(offset.group(2)) <= 14 and not offset.group(3):
+            # Etc/GMT names invert the sign (POSIX): UTC+1 is "Etc/GMT-1".
+            sign = "-" if offset.group(1) == "+" else "+"
+            hint = (
+                "; a fixed UTC offset is not a zone: write the IANA name of your place, e.g."
+                f' "Europe/Berlin", which follows its DST (or "Etc/GMT{sign}{int(offset.group(2))}"'
+                " for a fixed offset: those names have the sign inverted)"
+            )
+        elif offset:
+            hint = (
+                "; a fixed UTC offset is not a zone: write the IANA name of your place,"
+                ' e.g. "Asia/Kolkata"'
+            )
+        elif isinstance(value, str) and value:
             from zoneinfo import available_timezones
 
             hint = closest(value, sorted(available_timezones())) or hint

@@ -356,6 +356,8 @@ class Daemon:
                 return {"ok": True}
             if cmd == "reload":
                 problems = self.call(self.reload)
+                if not problems and self._config_removed():
+                    return {"ok": False, "removed": str(self.paths.config), "errors": []}
                 return {"ok": not problems, "errors": problems}
             if cmd == "status":
                 return {"ok": True, **self.call(self.status)}
@@ -363,11 +365,15 @@ class Daemon:
             return {"ok": False, "error": "the daemon is busy; try again"}
         return {"ok": False, "error": f"unknown request {cmd!r}"}
 
+    def _config_removed(self) -> bool:
+        """The routine came from a file that is gone: a reload keeps it (never the defaults)."""
+        return self.loaded.path is not None and not self.paths.config.exists()
+
     def reload(self) -> list[str]:
         """Re-read the config; a bad one keeps the old routine and is reported once."""
         self.systemd.reloading()
         try:
-            if self.loaded.path is not None and not self.paths.config.exists():
+            if self._config_removed():
                 log.warning("%s was removed; keeping the last good routine", self.paths.config)
                 return []
             try:

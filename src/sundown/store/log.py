@@ -282,6 +282,12 @@ class EventLog:
             if not path.exists():
                 self._create_file(path)
         except OSError as exc:
+            for parent in (path.parent, *path.parent.parents):
+                if os.path.lexists(parent) and not parent.is_dir():
+                    raise LogError(
+                        f"cannot create the log {path}: {parent} is a file, not a directory;"
+                        " move it away, or point SUNDOWN_STATE_DIR at a directory"
+                    ) from exc
             raise LogError(f"cannot create the log {path}: {exc.strerror or exc}") from exc
         try:
             conn = sqlite3.connect(
