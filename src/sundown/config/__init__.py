@@ -11,6 +11,7 @@ import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ from sundown.core.routine import (
     DEFAULT_SNOOZE,
     WEEKDAYS,
     Bedtimes,
+    ContextRules,
     Reminder,
     Routine,
 )
@@ -39,8 +41,6 @@ if TYPE_CHECKING:
 
 EXAMPLE_FILE = "config.example.toml"
 DEFAULT_NAME = "<built-in default routine>"
-
-
 
 
 # --- problems and the walk over the spec ------------------------------------------------------
@@ -74,8 +74,6 @@ class Problems:
     def messages(self) -> list[str]:
         """In file order; problems on one line in the order they were found."""
         return [text for _, _, text in sorted(self.found)]
-
-
 
 
 def _walk_table(spec: Table, raw: object, path: KeyPath, problems: Problems) -> dict[str, Any]:
@@ -194,7 +192,40 @@ def _reminder(rid: str, raw: object, values: dict[str, Any], problems: Problems)
         repeat_limit=values.get("repeat_limit", DEFAULT_REPEAT_LIMIT) if repeat else 0,
         run=values.get("run", ()),
         days=values.get("days"),
+        done_when=values.get("done_when"),
+        urgent=values.get("urgent", False),
+        snooze_limit=values.get("snooze_limit"),
+        escalate=values.get("escalate", ()),
     )
+
+
+def _escalation_fits(r: Reminder, bedtimes: Bedtimes, problems: Problems) -> None:
+    """An `after` that would land past the night's end (12:00 the next day) can never happen."""
+    for i, step in enumerate(r.escalate):
+        for weekday in range(7):
+            if not r.runs_on(weekday):
+                continue
+            bed = bedtimes.for_weekday(weekday)
+            bed_min = (bed.hour * 60 + bed.minute - 12 * 60) % (24 * 60)  # minutes after 12:00
+            if r.at is not None:
+                at_min = (r.at.hour * 60 + r.at.minute - 12 * 60) % (24 * 60)
+            else:
+                at_min = bed_min - int((r.before or timedelta(0)).total_seconds() // 60)
+            if timedelta(minutes=at_min) + step.after > timedelta(hours=24):
+                problems.add(
+                    ("reminders", r.id, "escalate"),
+                    f"step {i + 1}: after = {show(_duration_text(step.after))} lands past the night's end "
+                    f"(12:00 the next day) on {WEEKDAYS[weekday]} evenings; write a shorter duration",
+                    i,
+                )
+                break
+
+
+def _duration_text(d: timedelta) -> str:
+    total = int(d.total_seconds())
+    h, rest = divmod(total, 3600)
+    m, s = divmod(rest, 60)
+    return "".join(f"{v}{u}" for v, u in ((h, "h"), (m, "m"), (s, "s")) if v) or "0m"
 
 
 def _build(raw: dict[str, Any], problems: Problems) -> Routine | None:
@@ -208,9 +239,13 @@ def _build(raw: dict[str, Any], problems: Problems) -> Routine | None:
             r = _reminder(rid, item, checked.get(rid, {}), problems)
             if r is not None:
                 reminders.append(r)
+    if bedtimes is not None:
+        for r in reminders:
+            _escalation_fits(r, bedtimes, problems)
     if problems or bedtimes is None:
         return None
     notify = values.get("notify", {})
+    ctx = values.get("context", {})
     return Routine(
         bedtime=bedtimes,
         reminders=tuple(reminders),
@@ -218,6 +253,11 @@ def _build(raw: dict[str, Any], problems: Problems) -> Routine | None:
         backend=notify.get("backend", "auto"),
         snooze=notify.get("snooze", DEFAULT_SNOOZE),
         skip_dates=values.get("skip", {}).get("dates", frozenset()),
+        context=ContextRules(
+            quiet=ctx.get("quiet", "defer"),
+            max_defer=ctx.get("max_defer", ContextRules.max_defer),
+            idle=ctx.get("idle", ContextRules.idle),
+        ),
     )
 
 
@@ -306,8 +346,6 @@ def example_text() -> str:
 
 def default_routine() -> Routine:
     return parse(example_text(), DEFAULT_NAME)
-
-
 
 
 def _zone_name_from_path(target: str) -> str | None:

@@ -12,10 +12,15 @@ from sundown.config.values import (
     read_argv,
     read_backend,
     read_before,
+    read_bool,
     read_clock,
     read_count,
     read_dates,
+    read_done_when,
+    read_escalate,
     read_interval,
+    read_limit,
+    read_quiet,
     read_text,
     read_title,
     read_weekdays,
@@ -24,7 +29,6 @@ from sundown.config.values import (
 from sundown.core.routine import DEFAULT_REPEAT_LIMIT, WEEKDAYS
 
 KeyPath = tuple[str | int, ...]
-
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,16 @@ REMINDER = Table(
         "repeat_limit": Key(read_count, f"at most this many repeats (default {DEFAULT_REPEAT_LIMIT})"),
         "run": Key(read_argv, "argv run when the reminder fires, never through a shell"),
         "days": Key(read_weekdays, "only on these evenings: mon tue wed thu fri sat sun"),
+        "done_when": Key(
+            read_done_when, "idle | locked: acknowledged by itself when, after its time, the person leaves"
+        ),
+        "urgent": Key(read_bool, "true: never deferred by Do Not Disturb, sent with urgency critical"),
+        "snooze_limit": Key(read_limit, "at most this many snoozes a night (0: none)"),
+        "escalate": Key(
+            read_escalate,
+            'steps while it stays unacknowledged: { after = "10m", urgency = "critical" }, '
+            '{ after = "20m", run = [...] }',
+        ),
     },
     "one step of the evening; the table's key is its id",
 )
@@ -83,6 +97,16 @@ SPEC = Table(
                 "snooze": Key(read_interval, "default snooze duration"),
             },
             "how reminders are delivered",
+        ),
+        "context": Table(
+            {
+                "quiet": Key(read_quiet, "defer | ignore: what Do Not Disturb, presenting, fullscreen do"),
+                "max_defer": Key(
+                    read_interval, "a deferred reminder is sent at the latest this long after its time"
+                ),
+                "idle": Key(read_interval, "no input for this long = away from the screen"),
+            },
+            "the person's context: busy, away",
         ),
         "reminders": TableOf(REMINDER, "the steps of the evening"),
         "skip": Table({"dates": Key(read_dates, "nights (YYYY-MM-DD) with no reminders")}, "nights off"),

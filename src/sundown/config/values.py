@@ -8,7 +8,16 @@ from collections.abc import Iterator, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
-from sundown.core.routine import BACKENDS, DEFAULT_REPEAT_LIMIT, MAX_BEFORE, WEEKDAYS
+from sundown.core.routine import (
+    BACKENDS,
+    DEFAULT_REPEAT_LIMIT,
+    DONE_WHEN,
+    MAX_BEFORE,
+    QUIET_MODES,
+    URGENCIES,
+    WEEKDAYS,
+    Step,
+)
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -237,6 +246,91 @@ def read_dates(value: object) -> frozenset[date]:
     if issues:
         raise Invalid.many(issues)
     return frozenset(dates)
+
+
+def _one_of(value: object, choices: tuple[str, ...], what: str) -> str:
+    if not isinstance(value, str) or value not in choices:
+        names = ", ".join(show(c) for c in choices)
+        hint = closest(value, list(choices)) if isinstance(value, str) else ""
+        raise Invalid(f"{show(value)} is not {what}{hint}; choose one of {names}")
+    return value
+
+
+def read_quiet(value: object) -> str:
+    return _one_of(value, QUIET_MODES, "a quiet mode")
+
+
+def read_done_when(value: object) -> str:
+    return _one_of(value, DONE_WHEN, "a way of being done")
+
+
+def read_urgency(value: object) -> str:
+    return _one_of(value, URGENCIES, "an urgency")
+
+
+def read_bool(value: object) -> bool:
+    if not isinstance(value, bool):
+        fix = (
+            f"write {value.strip().lower()} without quotes"
+            if isinstance(value, str) and value.strip().lower() in ("true", "false")
+            else "write true or false"
+        )
+        raise Invalid(f"{show(value)} is not true or false; {fix}")
+    return value
+
+
+def read_limit(value: object) -> int:
+    """A count that may be zero (`snooze_limit = 0`: no snoozing at all)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, str) and value.strip().isdigit():
+            raise Invalid(f"{show(value)} is a string; write the number without quotes: {value.strip()}")
+        raise Invalid(f"{show(value)} is not a whole number; write e.g. 2")
+    if value < 0:
+        raise Invalid(f"{show(value)} is negative; write 0 (no snoozing) or more")
+    return value
+
+
+STEP_KEYS = ("after", "urgency", "run")
+
+
+def read_escalate(value: object) -> tuple[Step, ...]:
+    """A list of steps `{ after = "10m", urgency = "critical" }` / `{ after = "20m", run = [...] }`."""
+    example = '[{ after = "10m", urgency = "critical" }]'
+    if not isinstance(value, list):
+        raise Invalid(f"{show(value)} is not a list of steps; write e.g. escalate = {example}")
+    issues: list[tuple[str, int | None]] = []
+    steps = []
+    for i, item in enumerate(value):
+        n = i + 1
+        if not isinstance(item, dict):
+            issues.append((f"step {n}: {show(item)} is not a table; write e.g. {example[1:-1]}", i))
+            continue
+        unknown = [k for k in item if k not in STEP_KEYS]
+        known = ", ".join(STEP_KEYS)
+        for k in unknown:
+            issues.append(
+                (
+                    f"step {n}: unknown key {show(k)}{closest(k, list(STEP_KEYS))} (known: {known})",
+                    i,
+                )
+            )
+        fields: dict[str, object] = {}
+        for key, reader in (("after", read_interval), ("urgency", read_urgency), ("run", read_argv)):
+            if key in item:
+                try:
+                    fields[key] = reader(item[key])
+                except Invalid as exc:
+                    issues.extend((f"step {n}: {key}: {message}", i) for message, _ in exc.issues)
+        if "after" not in item:
+            issues.append((f'step {n} has no "after"; write when it happens, e.g. after = "10m"', i))
+        elif "urgency" not in item and "run" not in item:
+            issues.append((f'step {n} does nothing; add urgency = "critical" or a run = [...] command', i))
+        if not unknown and set(fields) == set(item) and "after" in fields:
+            steps.append(Step(fields["after"], fields.get("urgency"), fields.get("run", ())))  # type: ignore[arg-type]
+    if issues:
+        raise Invalid.many(issues)
+    return tuple(steps)
+
 
 def closest(word: str, choices: Iterator[str] | list[str]) -> str:
     import difflib

@@ -13,6 +13,27 @@ BACKENDS: tuple[str, ...] = ("auto", "dbus", "plyer", "console")
 DEFAULT_SNOOZE = timedelta(minutes=10)
 DEFAULT_REPEAT_LIMIT = 3
 MAX_BEFORE = timedelta(hours=12)
+QUIET_MODES: tuple[str, ...] = ("defer", "ignore")
+DONE_WHEN: tuple[str, ...] = ("idle", "locked")
+URGENCIES: tuple[str, ...] = ("low", "normal", "critical")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One escalation step: `after` the first notification, re-notify louder and/or run a command."""
+
+    after: timedelta
+    urgency: str | None = None
+    run: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ContextRules:
+    """`[context]`: how the person's state (busy, away) changes what is sent."""
+
+    quiet: str = "defer"
+    max_defer: timedelta = timedelta(minutes=20)
+    idle: timedelta = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -29,6 +50,10 @@ class Reminder:
     run: tuple[str, ...] = ()
     # Weekday numbers (0 = Monday) of the evenings it runs on; None means every evening.
     days: frozenset[int] | None = None
+    done_when: str | None = None  # "idle" | "locked": acknowledged by itself when the person leaves
+    urgent: bool = False  # never deferred, always sent with urgency critical
+    snooze_limit: int | None = None  # None: no limit
+    escalate: tuple[Step, ...] = ()
 
     def __post_init__(self) -> None:
         if (self.before is None) == (self.at is None):
@@ -62,6 +87,7 @@ class Routine:
     backend: str = "auto"
     snooze: timedelta = DEFAULT_SNOOZE
     skip_dates: frozenset[date] = field(default_factory=frozenset)
+    context: ContextRules = field(default_factory=ContextRules)
 
     def reminder(self, reminder_id: str) -> Reminder | None:
         for r in self.reminders:

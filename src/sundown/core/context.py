@@ -1,0 +1,309 @@
+"""The person's context (busy, away) and what it changes about a decision. Pure.
+
+`dispatch.decide` says what the clock wants; `adjust` takes that decision, a
+snapshot of the person's context and what already happened to each reminder
+(`Attention`), and says what actually happens at `now`:
+
+- busy (Do Not Disturb, presenting, a fullscreen window) with `quiet = "defer"`:
+  a due reminder is held back (`deferred`) until the state ends, or until
+  `max_defer` after its own time, when it goes out with urgency critical;
+  `urgent` reminders are never held back;
+- away: `done_when = "idle"` / `"locked"` reminders are acknowledged by
+  themselves, at the later of their time and the moment the person left;
+- ignored: `escalate` steps fall due `after` the first notification, once each,
+  while the person is active, and stop on snooze, idle or lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Any
+
+from sundown.core.dispatch import NOTHING, Decision, Progress, Send, window
+from sundown.core.plan import UTC, NightChanges, Occurrence, night_end, night_plan
+from sundown.core.routine import ContextRules, Routine, Step
+
+Key = tuple[date, str]
+BUSY_REASONS: tuple[str, ...] = ("dnd", "presenting", "fullscreen")
+CAPABILITIES: tuple[str, ...] = ("dnd", "presenting", "fullscreen", "idle", "locked", "zone")
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the desktop says about the person at one instant; None = unknown (no source)."""
+
+    dnd: bool | None = None
+    presenting: bool | None = None
+    fullscreen: bool | None = None
+    idle_since: datetime | None = None  # start of the current period without input; None: active/unknown
+    idle_known: bool = False
+    locked: bool | None = None
+    locked_since: datetime | None = None
+
+    def busy(self) -> str | None:
+        """Why the person should not be interrupted now, or None."""
+        for reason in BUSY_REASONS:
+            if getattr(self, reason):
+                return reason
+        return None
+
+    def idle_for(self, now: datetime) -> timedelta:
+        return max(now - self.idle_since, timedelta(0)) if self.idle_since is not None else timedelta(0)
+
+    def away(self, now: datetime, rules: ContextRules) -> bool:
+        return bool(self.locked) or (self.idle_since is not None and self.idle_for(now) >= rules.idle)
+
+
+UNKNOWN = Context()
+
+
+@dataclass(frozen=True)
+class Attention:
+    """What the context rules need to know about one reminder on one night, beyond `Progress`."""
+
+    first_notified: datetime | None = None
+    steps_done: frozenset[int] = frozenset()
+    snoozes: int = 0
+    deferred: bool = False
+    escalation_stopped: bool = False
+
+
+QUIET = Attention()
+
+
+@dataclass(frozen=True)
+class Held:
+    """A send held back because the person is busy."""
+
+    send: Send
+    reason: str
+    until: datetime  # max_defer after its time: sent then at the latest
+
+
+@dataclass(frozen=True)
+class AwayAck:
+    key: Key
+    at: datetime  # when the person actually left (or the reminder's time, if later)
+    source: str  # "idle" | "lock"
+    notified: bool  # False: acknowledged before any notification went out
+
+
+@dataclass(frozen=True)
+class Escalation:
+    occurrence: Occurrence
+    index: int  # 0-based position in `escalate`
+    step: Step
+
+
+@dataclass
+class Verdict:
+    sends: list[tuple[Send, str]] = field(default_factory=list)  # (send, urgency)
+    held: list[Held] = field(default_factory=list)
+    acks: list[AwayAck] = field(default_factory=list)
+    escalations: list[Escalation] = field(default_factory=list)
+    stop_escalating: list[Key] = field(default_factory=list)
+    next_at: datetime | None = None
+    # Capabilities something waits on ("busy", "idle", "locked"): a source that only
+    # polls is then looked at again at `poll_at` (never sooner than 5 s).
+    waits_on: set[str] = field(default_factory=set)
+    idle_check_at: datetime | None = None
+
+
+def _earliest(*times: datetime | None) -> datetime | None:
+    return min((t for t in times if t is not None), key=lambda t: t.astimezone(UTC), default=None)
+
+
+def adjust(
+    routine: Routine,
+    zone: tzinfo,
+    now: datetime,
+    decision: Decision,
+    progress: Mapping[Key, Progress],
+    attention: Mapping[Key, Attention],
+    changes: Mapping[date, NightChanges],
+    ctx: Context,
+) -> Verdict:
+    """What happens at `now` once the person's context is taken into account."""
+    rules = routine.context
+    verdict = Verdict(next_at=decision.next_at)
+    acked = _away_acks(routine, zone, now, progress, changes, ctx, verdict)
+    for send in decision.sends:
+        occs = tuple(o for o in send.occurrences if o.key not in acked)
+        if not occs:
+            continue
+        if occs != send.occurrences:
+            send = replace(send, occurrences=occs)
+        _send_or_hold(send, now, rules, ctx, verdict)
+    _escalate(routine, zone, now, progress, attention, changes, ctx, acked, verdict)
+    return verdict
+
+
+def _send_or_hold(send: Send, now: datetime, rules: ContextRules, ctx: Context, verdict: Verdict) -> None:
+    urgent = any(o.reminder.urgent for o in send.occurrences)
+    if urgent:
+        verdict.sends.append((send, "critical"))
+        return
+    reason = ctx.busy()
+    if send.repeat and not send.snoozed:
+        # A repeat while busy waits for the next repeat (or the end of the state); never critical.
+        if reason and rules.quiet == "defer":
+            verdict.waits_on.add("busy")
+            return
+        verdict.sends.append((send, "critical"))
+        return
+    if reason is None or rules.quiet == "ignore":
+        verdict.sends.append((send, "normal"))
+        return
+    base = now - send.late if send.snoozed else min(o.at for o in send.occurrences)
+    until = base + rules.max_defer
+    if now < until:
+        verdict.held.append(Held(send, reason, until))
+        verdict.waits_on.add("busy")
+        verdict.next_at = _earliest(verdict.next_at, until)
+        return
+    verdict.sends.append((send, "critical"))  # past max_defer: through Do Not Disturb
+
+
+def _away_acks(
+    routine: Routine,
+    zone: tzinfo,
+    now: datetime,
+    progress: Mapping[Key, Progress],
+    changes: Mapping[date, NightChanges],
+    ctx: Context,
+    verdict: Verdict,
+) -> set[Key]:
+    rules = routine.context
+    if not any(r.done_when for r in routine.reminders):
+        return set()
+    acked: set[Key] = set()
+    for occ in _open_occurrences(routine, zone, now, progress, changes):
+        mode = occ.reminder.done_when
+        if mode is None or occ.at > now:
+            continue
+        done = progress.get(occ.key, NOTHING)
+        if mode == "locked":
+            verdict.waits_on.add("locked")
+            if ctx.locked:
+                since = ctx.locked_since or now
+                at = max(occ.at, since)
+                acked.add(occ.key)
+                verdict.acks.append(AwayAck(occ.key, at, "lock", bool(done.notified)))
+            continue
+        verdict.waits_on.add("idle")
+        if ctx.idle_since is not None and ctx.idle_for(now) >= rules.idle:
+            at = max(occ.at, ctx.idle_since)
+            acked.add(occ.key)
+            verdict.acks.append(AwayAck(occ.key, at, "idle", bool(done.notified)))
+        else:
+            check = now + (rules.idle - ctx.idle_for(now))
+            verdict.idle_check_at = _earliest(verdict.idle_check_at, check)
+    return acked
+
+
+def _open_occurrences(
+    routine: Routine,
+    zone: tzinfo,
+    now: datetime,
+    progress: Mapping[Key, Progress],
+    changes: Mapping[date, NightChanges],
+) -> Iterable[Occurrence]:
+    """Occurrences in the window neither skipped, acknowledged nor missed, before their night ends."""
+    for night in window(now, zone):
+        plan = night_plan(routine, night, zone, changes.get(night, NightChanges()))
+        if plan is None or now >= night_end(night, zone):
+            continue
+        for occ in plan.occurrences:
+            done = progress.get(occ.key, NOTHING)
+            if occ.skipped or done.acknowledged or done.missed:
+                continue
+            yield occ
+
+
+def _escalate(
+    routine: Routine,
+    zone: tzinfo,
+    now: datetime,
+    progress: Mapping[Key, Progress],
+    attention: Mapping[Key, Attention],
+    changes: Mapping[date, NightChanges],
+    ctx: Context,
+    acked: set[Key],
+    verdict: Verdict,
+) -> None:
+    if not any(r.escalate for r in routine.reminders):
+        return
+    for occ in _open_occurrences(routine, zone, now, progress, changes):
+        steps = occ.reminder.escalate
+        if not steps or occ.key in acked:
+            continue
+        done = progress.get(occ.key, NOTHING)
+        seen = attention.get(occ.key, QUIET)
+        if not done.notified or seen.first_notified is None or seen.escalation_stopped:
+            continue
+        if done.snoozed_until is not None:
+            continue  # a snooze is an answer: no more escalation tonight
+        pending = [(i, s) for i, s in enumerate(steps) if i not in seen.steps_done]
+        due = [(i, s) for i, s in pending if seen.first_notified + s.after <= now]
+        if due and ctx.away(now, routine.context):
+            verdict.stop_escalating.append(occ.key)
+            continue
+        verdict.escalations.extend(Escalation(occ, i, s) for i, s in due)
+        later = [seen.first_notified + s.after for i, s in pending if seen.first_notified + s.after > now]
+        verdict.next_at = _earliest(verdict.next_at, *later)
+        if later:
+            verdict.waits_on.add("idle")
+
+
+def attention_of(night: date, events: Iterable[Any]) -> dict[Key, Attention]:
+    """Attention per reminder from one night's log events (objects with event/reminder/ts/details)."""
+    found: dict[Key, Attention] = {}
+    for ev in events:
+        if ev.reminder is None:
+            continue
+        key = (night, ev.reminder)
+        seen = found.get(key, QUIET)
+        if ev.event == "notified" and seen.first_notified is None:
+            seen = replace(seen, first_notified=ev.ts)
+        elif ev.event == "escalated":
+            step = (ev.details or {}).get("step")
+            if isinstance(step, int):
+                seen = replace(seen, steps_done=seen.steps_done | {step - 1})
+        elif ev.event == "snoozed":
+            seen = replace(seen, snoozes=seen.snoozes + 1)
+        elif ev.event == "deferred":
+            seen = replace(seen, deferred=True)
+        else:
+            continue
+        found[key] = seen
+    return found
+
+
+def merge(a: Attention, b: Attention) -> Attention:
+    """Two views of one reminder (the log and the daemon's memory): everything either has seen."""
+    firsts = [t for t in (a.first_notified, b.first_notified) if t is not None]
+    return Attention(
+        first_notified=min(firsts) if firsts else None,
+        steps_done=a.steps_done | b.steps_done,
+        snoozes=max(a.snoozes, b.snoozes),
+        deferred=a.deferred or b.deferred,
+        escalation_stopped=a.escalation_stopped or b.escalation_stopped,
+    )
+
+
+def snooze_refused(snooze_limit: int | None, snoozes: int) -> bool:
+    """True when one more snooze would go over the reminder's `snooze_limit`."""
+    return snooze_limit is not None and snoozes >= snooze_limit
+
+
+def locks_screen(argv: tuple[str, ...]) -> bool:
+    """A `run` step that locks the session (verified through logind's LockedHint afterwards)."""
+    words = " ".join(argv).lower()
+    return "lock" in words and "unlock" not in words
+
+
+def snapshot(values: Mapping[str, Any]) -> dict[str, Any]:
+    """`status --json`'s "context": each capability's value, null where unknown."""
+    return {cap: values.get(cap) for cap in ("dnd", "presenting", "fullscreen", "idle_s", "locked", "zone")}

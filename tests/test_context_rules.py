@@ -1,0 +1,240 @@
+"""The person's context, decided purely: busy -> deferred, away -> acknowledged, ignored -> escalated."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from sundown import config
+from sundown.core.context import (
+    Attention,
+    Context,
+    Verdict,
+    adjust,
+    attention_of,
+    locks_screen,
+    snooze_refused,
+)
+from sundown.core.dispatch import Progress, decide
+from sundown.core.routine import Bedtimes, ContextRules, Reminder, Routine, Step
+from sundown.errors import ConfigError
+
+ZONE = ZoneInfo("Europe/Berlin")
+NIGHT = date(2026, 11, 25)
+M = timedelta(minutes=1)
+
+
+def at(hh: int, mm: int, ss: int = 0) -> datetime:
+    return datetime(NIGHT.year, NIGHT.month, NIGHT.day, hh, mm, ss, tzinfo=ZONE)
+
+
+def routine(*reminders: Reminder, **rules) -> Routine:
+    return Routine(Bedtimes.uniform(time(22, 30)), reminders, context=ContextRules(**rules))
+
+
+def verdict(r: Routine, now: datetime, ctx: Context, progress=None, attention=None) -> Verdict:
+    progress = progress or {}
+    d = decide(r, ZONE, now, progress, {})
+    return adjust(r, ZONE, now, d, progress, attention or {}, {}, ctx)
+
+
+MG = Reminder("magnesium", "Magnesium", at=time(21, 45))
+
+
+@pytest.mark.parametrize("reason", ["dnd", "presenting", "fullscreen"])
+def test_a_reminder_due_while_busy_is_held_with_its_reason_until_max_defer(reason: str) -> None:
+    v = verdict(routine(MG), at(21, 45), Context(**{reason: True}))
+    assert v.sends == []
+    assert [(h.reason, h.until) for h in v.held] == [(reason, at(22, 5))]
+    assert v.next_at == at(22, 5)  # the max_defer deadline wakes the daemon
+
+
+def test_once_the_busy_state_ends_the_held_reminder_goes_out_normally() -> None:
+    v = verdict(routine(MG), at(21, 50), Context(dnd=False))
+    assert [(s.key, u) for s, u in v.sends] == [("2026-11-25/magnesium", "normal")]
+    assert v.sends[0][0].late == 5 * M  # lateness counts from its own time
+
+
+def test_at_max_defer_it_goes_out_through_do_not_disturb_as_critical() -> None:
+    v = verdict(routine(MG, max_defer=10 * M), at(21, 55), Context(dnd=True))
+    assert [u for _, u in v.sends] == ["critical"] and v.held == []
+
+
+def test_urgent_reminders_are_never_deferred_and_always_critical() -> None:
+    urgent = replace(MG, urgent=True)
+    for ctx in (Context(dnd=True), Context()):
+        v = verdict(routine(urgent), at(21, 45), ctx)
+        assert [u for _, u in v.sends] == ["critical"]
+
+
+def test_quiet_ignore_keeps_the_clock_only_behaviour() -> None:
+    v = verdict(routine(MG, quiet="ignore"), at(21, 45), Context(dnd=True, fullscreen=True))
+    assert [u for _, u in v.sends] == ["normal"] and v.held == []
+
+
+def test_unknown_context_is_the_clock_only_behaviour() -> None:
+    v = verdict(routine(MG), at(21, 45), Context())
+    assert [u for _, u in v.sends] == ["normal"] and v.acks == [] and v.escalations == []
+
+
+# --- away ---------------------------------------------------------------------------------------
+
+SCREENS = Reminder("screens-off", "Screens off", at=time(22, 0), done_when="idle")
+LOCKED = Reminder("screens-off", "Screens off", at=time(22, 0), done_when="locked")
+NOTIFIED = {(NIGHT, "screens-off"): Progress(notified=1, last_notified=at(22, 0))}
+
+
+def test_idle_acknowledges_at_the_start_of_the_idle_period_not_its_detection() -> None:
+    ctx = Context(idle_since=at(22, 10), idle_known=True)
+    v = verdict(routine(SCREENS), at(22, 15), ctx, NOTIFIED)
+    assert [(a.source, a.at, a.notified) for a in v.acks] == [("idle", at(22, 10), True)]
+
+
+def test_idle_shorter_than_the_threshold_is_not_away_and_says_when_to_look_again() -> None:
+    ctx = Context(idle_since=at(22, 12), idle_known=True)
+    v = verdict(routine(SCREENS), at(22, 15), ctx, NOTIFIED)
+    assert v.acks == []
+    assert v.idle_check_at == at(22, 17)
+    assert "idle" in v.waits_on
+
+
+def test_a_person_already_away_at_the_reminders_time_is_acknowledged_then_with_no_notification() -> None:
+    ctx = Context(idle_since=at(21, 30), idle_known=True)
+    v = verdict(routine(SCREENS), at(22, 0), ctx)
+    assert v.sends == []
+    assert [(a.at, a.notified) for a in v.acks] == [(at(22, 0), False)]
+
+
+def test_locked_acknowledges_with_source_lock_at_the_lock_time() -> None:
+    v = verdict(routine(LOCKED), at(22, 30), Context(locked=True, locked_since=at(22, 20)), NOTIFIED)
+    assert [(a.source, a.at) for a in v.acks] == [("lock", at(22, 20))]
+    v = verdict(routine(LOCKED), at(22, 0), Context(locked=True, locked_since=at(21, 0)))
+    assert v.sends == [] and [(a.at, a.notified) for a in v.acks] == [(at(22, 0), False)]
+
+
+def test_idle_before_the_reminders_time_does_not_acknowledge_it_early() -> None:
+    ctx = Context(idle_since=at(21, 0), idle_known=True)
+    v = verdict(routine(SCREENS), at(21, 59), ctx)
+    assert v.acks == []
+
+
+# --- escalation ---------------------------------------------------------------------------------
+
+STEPS = (Step(10 * M, urgency="critical"), Step(20 * M, run=("loginctl", "lock-session")))
+NAG = Reminder("magnesium", "Magnesium", at=time(21, 45), escalate=STEPS)
+SEEN = {(NIGHT, "magnesium"): Attention(first_notified=at(21, 45))}
+SHOWN = {(NIGHT, "magnesium"): Progress(notified=1, last_notified=at(21, 45))}
+
+
+def test_escalation_steps_fall_due_after_the_first_notification_once_each() -> None:
+    v = verdict(routine(NAG), at(21, 50), Context(), SHOWN, SEEN)
+    assert v.escalations == [] and v.next_at is not None and v.next_at <= at(21, 55)
+    v = verdict(routine(NAG), at(21, 55), Context(), SHOWN, SEEN)
+    assert [(e.index, e.step.urgency) for e in v.escalations] == [(0, "critical")]
+    done = {k: replace(a, steps_done=frozenset({0})) for k, a in SEEN.items()}
+    v = verdict(routine(NAG), at(21, 56), Context(), SHOWN, done)
+    assert v.escalations == [] and v.next_at == at(22, 5)
+    v = verdict(routine(NAG), at(22, 5), Context(), SHOWN, done)
+    assert [e.index for e in v.escalations] == [1]
+
+
+def test_escalation_stops_when_the_person_is_idle_or_locked() -> None:
+    for ctx in (Context(idle_since=at(21, 46), idle_known=True), Context(locked=True)):
+        v = verdict(routine(NAG), at(21, 55), ctx, SHOWN, SEEN)
+        assert v.escalations == [] and v.stop_escalating == [(NIGHT, "magnesium")]
+
+
+def test_escalation_stops_on_snooze_and_acknowledge() -> None:
+    snoozed = {k: replace(p, snoozed_until=at(22, 30)) for k, p in SHOWN.items()}
+    assert verdict(routine(NAG), at(21, 55), Context(), snoozed, SEEN).escalations == []
+    acked = {k: replace(p, acknowledged=True) for k, p in SHOWN.items()}
+    assert verdict(routine(NAG), at(21, 55), Context(), acked, SEEN).escalations == []
+
+
+def test_escalation_ends_with_the_night() -> None:
+    late_step = replace(NAG, escalate=(Step(timedelta(hours=11)),))
+    seen = {(NIGHT, "magnesium"): Attention(first_notified=at(21, 45))}
+    noon = datetime(2026, 11, 26, 12, 0, tzinfo=ZONE)
+    assert verdict(routine(late_step), noon, Context(), SHOWN, seen).escalations == []
+
+
+class Ev:
+    def __init__(self, event: str, reminder: str, ts: datetime, **details) -> None:
+        self.event, self.reminder, self.ts, self.details = event, reminder, ts, details
+
+
+def test_attention_is_folded_from_the_log() -> None:
+    events = [
+        Ev("deferred", "magnesium", at(21, 45), reason="dnd"),
+        Ev("notified", "magnesium", at(21, 50)),
+        Ev("notified", "magnesium", at(22, 0), repeat=1),
+        Ev("escalated", "magnesium", at(22, 0), step=1),
+        Ev("snoozed", "magnesium", at(22, 1)),
+    ]
+    a = attention_of(NIGHT, events)[(NIGHT, "magnesium")]
+    assert a == Attention(first_notified=at(21, 50), steps_done=frozenset({0}), snoozes=1, deferred=True)
+
+
+def test_snooze_limit_and_lock_commands() -> None:
+    assert not snooze_refused(None, 99)
+    assert not snooze_refused(2, 1) and snooze_refused(2, 2) and snooze_refused(0, 0)
+    assert locks_screen(("loginctl", "lock-session"))
+    assert locks_screen(("xdg-screensaver", "lock"))
+    assert not locks_screen(("notify-send", "hi"))
+
+
+# --- config -------------------------------------------------------------------------------------
+
+FULL = """
+[bedtime]
+default = "22:30"
+[context]
+quiet = "ignore"
+max_defer = "15m"
+idle = "3m"
+[reminders.screens-off]
+at = "22:00"
+done_when = "idle"
+urgent = true
+snooze_limit = 2
+escalate = [
+  { after = "10m", urgency = "critical" },
+  { after = "20m", run = ["loginctl", "lock-session"] },
+]
+"""
+
+
+def test_context_keys_are_read_into_the_routine() -> None:
+    r = config.parse(FULL, "c.toml")
+    assert r.context == ContextRules("ignore", 15 * M, 3 * M)
+    s = r.reminder("screens-off")
+    assert s is not None
+    assert (s.done_when, s.urgent, s.snooze_limit) == ("idle", True, 2)
+    assert s.escalate == STEPS
+
+
+def test_defaults_without_a_context_table() -> None:
+    r = config.parse('[bedtime]\ndefault = "22:30"\n[reminders.a]\nat = "22:00"\n', "c.toml")
+    assert r.context == ContextRules("defer", 20 * M, 5 * M)
+    a = r.reminder("a")
+    assert a is not None and (a.done_when, a.urgent, a.snooze_limit, a.escalate) == (None, False, None, ())
+
+
+def test_every_bad_step_is_reported_with_its_line() -> None:
+    text = (
+        '[bedtime]\ndefault = "22:30"\n[reminders.a]\nat = "22:00"\nescalate = [\n'
+        '  { after = "10m" },\n'
+        '  { after = "5m", run = [1] , urgency = "loud"},\n'
+        "  3,\n"
+        "]\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        config.parse(text, "c.toml")
+    problems = info.value.problems
+    assert any(p.startswith("c.toml:6: reminders.a.escalate: step 1 does nothing") for p in problems)
+    assert any(p.startswith("c.toml:7: reminders.a.escalate: step 2: urgency:") for p in problems)
+    assert any(p.startswith("c.toml:7: reminders.a.escalate: step 2: run:") for p in problems)
+    assert any(p.startswith("c.toml:8: reminders.a.escalate: step 3:") for p in problems)
