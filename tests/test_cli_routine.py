@@ -298,3 +298,45 @@ def test_quick_commands_import_nothing_heavy(sandbox, argv: list[str]) -> None:
     rc, heavy = json.loads(proc.stderr.strip().splitlines()[-1])
     assert rc in (0, 78), proc.stderr
     assert heavy == [], f"sundown {' '.join(argv)} imported {heavy}"
+
+
+def test_command_table_names_every_command_and_its_group() -> None:
+    from sundown.cli import GROUP_OF
+
+    assert sorted(path[0] for path, _ in _subcommands(build_parser()) if len(path) == 1) == sorted(GROUP_OF)
+    for command in GROUP_OF:
+        alone = {path[0] for path, _ in _subcommands(build_parser(command))}
+        assert command in alone
+        assert alone <= set(GROUP_OF)
+
+
+@pytest.mark.parametrize(
+    "argv, command",
+    [
+        (["next", "--count", "5"], "next"),
+        (["--config", "next", "check"], "check"),
+        (["--config=x.toml", "ack", "magnesium"], "ack"),
+        (["--", "status"], "status"),
+        (["--version"], None),
+        ([], None),
+    ],
+)
+def test_only_the_invoked_command_is_built(argv: list[str], command: str | None) -> None:
+    from sundown.cli import invoked_command
+
+    assert invoked_command(argv) == command
+
+
+def test_quick_commands_import_only_their_own_group(sandbox) -> None:
+    code = (
+        "import sys\n"
+        "from sundown.cli import main\n"
+        "main(['next', '--count', '1'])\n"
+        "print(sorted(m for m in sys.modules if m.startswith('sundown.cli.')), file=sys.stderr)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=sandbox.env, capture_output=True, text=True, timeout=30
+    )
+    loaded = proc.stderr.strip().splitlines()[-1]
+    assert "routine_cmds" in loaded
+    assert "daemon_cmds" not in loaded and "log_cmds" not in loaded and "service_cmds" not in loaded

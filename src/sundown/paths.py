@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -59,6 +58,8 @@ def resolve_paths(
         state_dir = Path(env["SUNDOWN_STATE_DIR"]).expanduser()
     if not runtime_dir.parent.is_dir():
         # No $XDG_RUNTIME_DIR (root in CI, a bare ssh session): a private temp dir.
+        import tempfile
+
         runtime_dir = Path(tempfile.gettempdir()) / f"{APP}-{os.getuid()}"
     return Paths(config_path, explicit, state_dir, runtime_dir)
 

@@ -1,9 +1,10 @@
 """Command line: argument parsing, printing, and the one funnel from errors to exit codes.
 
 Each command group lives in its own module with a `register(subparsers, common)`
-function; handlers take a `Context` and return an exit status. Handlers import
-heavy modules (sqlite3, APScheduler, jeepney) inside the function so that quick
-commands start fast.
+function; handlers take a `Context` and return an exit status. Start-up time is
+most of a quick command's cost, so only the invoked command's group is imported
+and its parsers built (all of them only for top-level help and usage errors), and
+handlers import heavy modules (sqlite3, APScheduler, jeepney) inside the function.
 """
 
 from __future__ import annotations
@@ -11,16 +12,49 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from importlib import import_module
 
 from sundown import __version__
-from sundown.cli import daemon_cmds, log_cmds, routine_cmds, service_cmds
 from sundown.cli.context import Context
 from sundown.errors import EX_FAILURE, ConfigError, SundownError
 
-GROUPS = (routine_cmds, daemon_cmds, log_cmds, service_cmds)
+# Each command, and the module (in sundown.cli) that registers it; a test checks the table.
+GROUP_OF = {
+    "init": "routine_cmds",
+    "check": "routine_cmds",
+    "next": "routine_cmds",
+    "run": "daemon_cmds",
+    "status": "daemon_cmds",
+    "ack": "daemon_cmds",
+    "snooze": "daemon_cmds",
+    "skip": "daemon_cmds",
+    "unskip": "daemon_cmds",
+    "tonight": "daemon_cmds",
+    "reload": "daemon_cmds",
+    "log": "log_cmds",
+    "stats": "log_cmds",
+    "report": "log_cmds",
+    "service": "service_cmds",
+    "doctor": "service_cmds",
+}
+GROUPS = tuple(dict.fromkeys(GROUP_OF.values()))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def invoked_command(argv: Sequence[str]) -> str | None:
+    """The command word of `argv` (skipping the top-level `--config PATH`), if any."""
+    args = iter(argv)
+    for arg in args:
+        if arg == "--config":
+            next(args, None)
+        elif arg == "--":
+            return next(args, None)
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser for `command` alone when it is known, else for every command."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--config",
@@ -35,22 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"sundown {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for group in GROUPS:
-        group.register(sub, common)
+    groups = (GROUP_OF[command],) if command in GROUP_OF else GROUPS
+    for group in groups:
+        import_module(f"sundown.cli.{group}").register(sub, common)
     return parser
-
-
-def _command_word(argv: Sequence[str]) -> str | None:
-    """The first word that is not an option (or the value of --config)."""
-    words = iter(argv)
-    for word in words:
-        if word == "--config":
-            next(words, None)
-        elif word == "--":
-            return next(words, None)
-        elif not word.startswith("-"):
-            return word
-    return None
 
 
 def _unknown_command(parser: argparse.ArgumentParser, word: str) -> None:
@@ -77,12 +99,12 @@ def _commands(parser: argparse.ArgumentParser) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    word = invoked_command(argv)
+    parser = build_parser(word)
     if not argv:  # bare `sundown`: what it is and what it can do
         parser.print_help()
         return 0
-    word = _command_word(argv)
-    if word is not None and word not in _commands(parser):
+    if word is not None and word not in GROUP_OF:
         _unknown_command(parser, word)
     args = parser.parse_args(argv)  # usage errors exit 2 here, as argparse does
     ctx = Context(args)

@@ -339,9 +339,7 @@ def load(path: Path) -> Routine:
 
 def example_text() -> str:
     """The shipped config.example.toml: the built-in default routine, commented."""
-    from importlib.resources import files
-
-    return files("sundown").joinpath(EXAMPLE_FILE).read_text(encoding="utf-8")
+    return Path(__file__).parent.parent.joinpath(EXAMPLE_FILE).read_text(encoding="utf-8")
 
 
 def default_routine() -> Routine:
