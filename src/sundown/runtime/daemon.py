@@ -25,9 +25,6 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.schedulers.background import BackgroundScheduler
-
 from sundown.config import LoadedConfig, load_for
 from sundown.core import dispatch
 from sundown.core.dispatch import Progress, Send
@@ -36,6 +33,7 @@ from sundown.errors import ConfigError, LogError
 from sundown.notify import Message, NotifyError, choose, delivered_by
 from sundown.paths import Paths
 from sundown.runtime.control import ControlServer, InstanceLock
+from sundown.runtime.scheduler import BackgroundScheduler, ThreadPoolExecutor
 from sundown.runtime.wake import start_detectors
 from sundown.runtime.watch import ConfigWatch
 from sundown.store.log import EventLog, fold_changes, fold_state
