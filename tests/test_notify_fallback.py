@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 import time
 from datetime import datetime, timezone
 
@@ -212,3 +213,11 @@ def test_plyer_delivers_through_the_desktop(desktop: Desktop, monkeypatch: pytes
 def test_plyer_on_linux_refuses_without_a_server(bare_bus: Desktop) -> None:
     with pytest.raises(NotifyError, match="plyer on Linux needs a notification server"):
         PlyerBackend(bare_bus.env, platform="linux").send(MAGNESIUM)
+
+
+def test_plyer_missing_says_how_to_get_it(desktop: Desktop, monkeypatch: pytest.MonkeyPatch) -> None:
+    # On Linux plyer is not a dependency (auto never uses it there): choosing it says what to do.
+    monkeypatch.setitem(sys.modules, "plyer", None)
+    backend = choose("plyer", ignore, desktop.env)
+    with pytest.raises(NotifyError, match=r"plyer is not installed .*backend \"dbus\".*pip install plyer"):
+        backend.send(Message("k", "t", "b"))

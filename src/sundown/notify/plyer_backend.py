@@ -32,7 +32,10 @@ class PlyerBackend:
         try:
             from plyer import notification
         except ImportError as e:
-            raise NotifyError(f"plyer is not installed: {e}") from e
+            raise NotifyError(
+                f"plyer is not installed ({e}); sundown installs it on macOS and Windows only:"
+                " on Linux use backend \"dbus\" or \"auto\", or `pip install plyer`"
+            ) from e
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
