@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sundown.config.lines import BARE_KEY_CHARS, KeyLines
-from sundown.config.spec import BEDTIME_KEYS, REMINDER, SPEC, Key, KeyPath, Table, TableOf
+from sundown.config.spec import BEDTIME_KEYS, PUSH, REMINDER, SPEC, Key, KeyPath, Table, TableOf
 from sundown.config.values import ID_RE, Invalid, closest, load_zone, show
 from sundown.core.routine import (
     DEFAULT_REPEAT_LIMIT,
@@ -24,6 +24,7 @@ from sundown.core.routine import (
     WEEKDAYS,
     Bedtimes,
     ContextRules,
+    Push,
     Reminder,
     Routine,
 )
@@ -242,6 +243,7 @@ def _build(raw: dict[str, Any], problems: Problems) -> Routine | None:
     if bedtimes is not None:
         for r in reminders:
             _escalation_fits(r, bedtimes, problems)
+    push = _push(raw, values.get("push", {}), {r.id for r in reminders}, problems)
     if problems or bedtimes is None:
         return None
     notify = values.get("notify", {})
@@ -258,7 +260,80 @@ def _build(raw: dict[str, Any], problems: Problems) -> Routine | None:
             max_defer=ctx.get("max_defer", ContextRules.max_defer),
             idle=ctx.get("idle", ContextRules.idle),
         ),
+        push=push,
     )
+
+
+def _push(raw: dict[str, Any], values: dict[str, Any], ids: set[str], problems: Problems) -> Push | None:
+    """`[push]`, its reminder ids checked against the routine and its token file against the disk."""
+    table = raw.get("push")
+    if not isinstance(table, dict):
+        return None
+    if "ntfy" not in table:
+        problems.add(("push",), 'needs ntfy = "https://SERVER/TOPIC", the topic URL to push to')
+        return None
+    listed = table.get("reminders", []) if "reminders" in values else []
+    for i, rid in enumerate(listed):
+        if rid not in ids:
+            problems.add(
+                ("push", "reminders"),
+                f"{show(rid)} is not a reminder of this routine{closest(rid, sorted(ids))}",
+                i,
+            )
+    token_file = None
+    if "token_file" in values:
+        token_file = Path(os.path.expanduser(values["token_file"]))
+        if not token_file.is_absolute():
+            token_file = Path(problems.name).resolve().parent / token_file
+        problem = token_file_problem(token_file)
+        if problem:
+            problems.add(("push", "token_file"), problem)
+    if any(k not in values for k in table if k in PUSH.keys):
+        return None  # a bad value was reported already
+    server, topic = values["ntfy"]
+    return Push(
+        server=server,
+        topic=topic,
+        device=values.get("device") or _hostname(),
+        token_file=token_file,
+        reminders=values.get("reminders"),
+        when=values.get("when", "always"),
+    )
+
+
+def token_file_problem(path: Path) -> str | None:
+    """Like ssh with its keys: a token others can read is refused. Never quotes the token."""
+    import stat
+
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return f"{show(str(path))} does not exist; write the access token into it (mode 600)"
+    except OSError as exc:
+        return f"cannot read {show(str(path))}: {exc.strerror or exc}"
+    if not stat.S_ISREG(st.st_mode):
+        return f"{show(str(path))} is not a file"
+    if st.st_uid != os.getuid():
+        return f"{show(str(path))} belongs to another user (uid {st.st_uid}); run `chown $USER {path}`"
+    if st.st_mode & 0o077:
+        return (
+            f"{show(str(path))} is readable by others (mode {stat.S_IMODE(st.st_mode):o}); "
+            f"run `chmod 600 {path}`"
+        )
+    try:
+        empty = not path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"cannot read {show(str(path))}: {getattr(exc, 'strerror', None) or exc}"
+    if empty:
+        return f"{show(str(path))} is empty; write the access token into it"
+    return None
+
+
+def _hostname() -> str:
+    import socket
+
+    name = re.sub(r"[^-_.A-Za-z0-9]+", "-", socket.gethostname().split(".")[0]).strip("-_.")
+    return name[:63] or "this-machine"
 
 
 # --- TOML syntax errors -----------------------------------------------------------------------

@@ -16,14 +16,19 @@ from sundown.config.values import (
     read_clock,
     read_count,
     read_dates,
+    read_device,
     read_done_when,
     read_escalate,
+    read_ids,
     read_interval,
     read_limit,
+    read_ntfy_url,
+    read_path,
     read_quiet,
     read_text,
     read_title,
     read_weekdays,
+    read_when,
     read_zone_name,
 )
 from sundown.core.routine import DEFAULT_REPEAT_LIMIT, WEEKDAYS
@@ -87,6 +92,17 @@ REMINDER = Table(
     "one step of the evening; the table's key is its id",
 )
 
+PUSH = Table(
+    {
+        "ntfy": Key(read_ntfy_url, "topic URL on an ntfy server, e.g. https://ntfy.example.org/evening-8f3k2q"),
+        "token_file": Key(read_path, "file holding the access token (not readable by others)"),
+        "reminders": Key(read_ids, "ids of the reminders pushed; default: all"),
+        "when": Key(read_when, "always | away (desktop idle or locked, or the machine asleep)"),
+        "device": Key(read_device, "this machine's name in the log; default: the hostname"),
+    },
+    "reminders on the phone and every machine, through ntfy (docs/push.md)",
+)
+
 SPEC = Table(
     {
         "timezone": Key(read_zone_name, "IANA zone name; default: the system's zone"),
@@ -110,6 +126,7 @@ SPEC = Table(
         ),
         "reminders": TableOf(REMINDER, "the steps of the evening"),
         "skip": Table({"dates": Key(read_dates, "nights (YYYY-MM-DD) with no reminders")}, "nights off"),
+        "push": PUSH,
     },
     "the whole file",
 )

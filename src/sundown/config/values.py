@@ -13,6 +13,7 @@ from sundown.core.routine import (
     DEFAULT_REPEAT_LIMIT,
     DONE_WHEN,
     MAX_BEFORE,
+    PUSH_WHEN,
     QUIET_MODES,
     URGENCIES,
     WEEKDAYS,
@@ -351,3 +352,75 @@ def load_zone(name: str) -> ZoneInfo | None:
         return None
     except OSError:
         return None
+
+
+# --- [push] ------------------------------------------------------------------------------------
+
+TOPIC_RE = re.compile(r"[-_A-Za-z0-9]{1,56}")  # ntfy allows 64; "-replies" must still fit
+DEVICE_RE = re.compile(r"[A-Za-z0-9][-_.A-Za-z0-9]{0,62}")
+
+
+def read_ntfy_url(value: object) -> tuple[str, str]:
+    """A topic URL "https://host[:port][/prefix]/topic" -> (server URL, topic)."""
+    from urllib.parse import urlsplit
+
+    example = '"https://ntfy.example.org/evening-8f3k2q"'
+    if not isinstance(value, str) or not value:
+        raise Invalid(f"{show(value)} is not a topic URL; write e.g. {example}")
+    try:
+        url = urlsplit(value)
+        port = url.port
+    except ValueError:
+        raise Invalid(f"{show(value)} is not a URL; write e.g. {example}") from None
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise Invalid(f"{show(value)} is not an http(s) URL; write e.g. {example}")
+    if url.username is not None or url.password is not None:
+        raise Invalid(
+            f"{show(value)} has a user or password in it; put an access token in a file "
+            "and name it in `token_file` instead"
+        )
+    if url.query or url.fragment:
+        raise Invalid(f"{show(value)} has a query or fragment; write just the topic URL, e.g. {example}")
+    prefix, _, topic = url.path.rstrip("/").rpartition("/")
+    if not TOPIC_RE.fullmatch(topic):
+        raise Invalid(
+            f"{show(value)} names no valid topic: end the URL with a topic of up to 56 letters, "
+            f"digits, '-' or '_', e.g. {example}"
+        )
+    host = url.hostname if ":" not in url.hostname else f"[{url.hostname}]"
+    server = f"{url.scheme}://{host}{f':{port}' if port else ''}{prefix}"
+    return server, topic
+
+
+def read_when(value: object) -> str:
+    if value not in PUSH_WHEN:
+        names = " or ".join(show(w) for w in PUSH_WHEN)
+        raise Invalid(f"{show(value)} is not a choice here; write {names}")
+    return str(value)
+
+
+def read_device(value: object) -> str:
+    if not isinstance(value, str) or not DEVICE_RE.fullmatch(value):
+        raise Invalid(
+            f'{show(value)} is not a device name; use up to 63 letters, digits, "." "-" "_", e.g. "laptop"'
+        )
+    return value
+
+
+def read_ids(value: object) -> frozenset[str]:
+    if not isinstance(value, list):
+        example = f"[{show(value)}]" if isinstance(value, str) else '["magnesium", "bedtime"]'
+        raise Invalid(f"{show(value)} is not a list; write e.g. reminders = {example}")
+    issues = []
+    for i, item in enumerate(value):
+        if not isinstance(item, str) or not ID_RE.fullmatch(item):
+            issues.append((f"{show(item)} is not a reminder id", i))
+    if issues:
+        raise Invalid.many(issues)
+    return frozenset(value)
+
+
+def read_path(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise Invalid(f'{show(value)} is not a file path; write e.g. "~/.config/sundown/ntfy-token"')
+    return value

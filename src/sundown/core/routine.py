@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta
+from pathlib import Path
 
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 BACKENDS: tuple[str, ...] = ("auto", "dbus", "plyer", "console")
@@ -34,6 +35,7 @@ class ContextRules:
     quiet: str = "defer"
     max_defer: timedelta = timedelta(minutes=20)
     idle: timedelta = timedelta(minutes=5)
+PUSH_WHEN: tuple[str, ...] = ("always", "away")
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,28 @@ class Bedtimes:
 
 
 @dataclass(frozen=True)
+class Push:
+    """`[push]`: reminders also go to an ntfy topic (the phone, other machines).
+
+    Only the token file's path is kept here, never the token: a Routine may be printed or logged.
+    """
+
+    server: str  # "https://ntfy.example.org", no trailing slash
+    topic: str
+    device: str
+    token_file: Path | None = None
+    reminders: frozenset[str] | None = None  # None: all
+    when: str = "always"
+
+    @property
+    def reply_topic(self) -> str:
+        return f"{self.topic}-replies"
+
+    def pushes(self, reminder_id: str) -> bool:
+        return self.reminders is None or reminder_id in self.reminders
+
+
+@dataclass(frozen=True)
 class Routine:
     """A whole configured routine. `timezone` None means the system's zone."""
 
@@ -88,6 +112,7 @@ class Routine:
     snooze: timedelta = DEFAULT_SNOOZE
     skip_dates: frozenset[date] = field(default_factory=frozenset)
     context: ContextRules = field(default_factory=ContextRules)
+    push: Push | None = None
 
     def reminder(self, reminder_id: str) -> Reminder | None:
         for r in self.reminders:

@@ -43,7 +43,9 @@ EVENTS: frozenset[str] = frozenset(
         "bedtime_changed",
     }
 )
-SOURCES: frozenset[str] = frozenset({"action", "cli", "daemon"})
+SOURCES: frozenset[str] = frozenset({"action", "cli", "daemon", "phone"})
+# An answer from another machine's desktop, through the push server: "device:laptop".
+DEVICE_SOURCE = "device:"
 
 # "SDWN": marks a database as ours, so a foreign SQLite file is refused, not adopted.
 APPLICATION_ID = 0x5344574E
@@ -420,7 +422,7 @@ class EventLog:
         """Append one event; it is committed to disk when this returns."""
         if event not in EVENTS:
             raise ValueError(f"unknown event {event!r}")
-        if source not in SOURCES:
+        if source not in SOURCES and not (source.startswith(DEVICE_SOURCE) and source != DEVICE_SOURCE):
             raise ValueError(f"unknown source {source!r}")
         if not isinstance(night, date) or isinstance(night, datetime):
             raise ValueError(f"night must be a date, not {night!r}")

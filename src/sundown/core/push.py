@@ -1,0 +1,229 @@
+"""What goes to the push server and what comes back from it: pure encoding and rules.
+
+A pushed reminder is one ntfy message whose sequence id is derived from its key, so
+every machine sharing the topic (and every retry) updates the same notification on
+the phone instead of adding one. Its two `http` actions publish an *answer* to the
+reply topic; every daemon subscribed to that topic applies it. An answer is a small
+JSON object; anything else on the reply topic is ignored and counted.
+
+No I/O here: the adapter (`sundown.push.ntfy`) does the HTTP, the daemon the log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Any
+
+from sundown.core.dispatch import NOTHING, Progress, window
+from sundown.core.plan import UTC, NightChanges, Occurrence, night_of, night_plan
+from sundown.core.routine import Push, Routine
+
+ANSWER_VERSION = 1
+ACTIONS = ("done", "snooze")
+PHONE = "phone"
+PRIORITY_DEFAULT = 3
+PRIORITY_HIGH = 4
+SID_RE = re.compile(r"[-_A-Za-z0-9]{1,64}")
+# Suspend hand-off: reminders due within this long after going to sleep go to the server.
+ASLEEP_HORIZON = timedelta(hours=12)
+
+
+@dataclass(frozen=True)
+class Publication:
+    """One reminder as the phone will show it."""
+
+    sid: str  # ntfy sequence id: the same for every machine and every repeat
+    title: str
+    body: str
+    priority: int
+    tags: tuple[str, ...]
+    night: date
+    reminders: tuple[str, ...]
+    at: datetime | None = None  # a scheduled message (ntfy `At`): delivered by the server then
+
+
+@dataclass(frozen=True)
+class Answer:
+    """Done or Snooze, from the phone or from one machine's desktop."""
+
+    night: date
+    reminders: tuple[str, ...]
+    action: str  # "done" | "snooze"
+    origin: str  # "phone", or the device name of the machine whose desktop answered
+    ident: str  # what makes it unique: its nonce, else the server's message id
+    at: datetime | None = None  # when the server received it
+
+    @property
+    def source(self) -> str:
+        """The log's source: `phone` or `device:<name>`."""
+        return PHONE if self.origin == PHONE else f"device:{self.origin}"
+
+
+def sequence_id(key: str) -> str:
+    """ "2026-11-25/magnesium" -> "sd-2026-11-25-magnesium" (ntfy allows [-_A-Za-z0-9]{1,64})."""
+    sid = "sd-" + re.sub(r"[^-_A-Za-z0-9]", "-", key)
+    if len(sid) > 64:
+        sid = sid[:47] + "-" + hashlib.sha256(key.encode()).hexdigest()[:16]
+    return sid
+
+
+def publication(
+    key: str,
+    title: str,
+    body: str,
+    occurrences: tuple[Occurrence, ...],
+    *,
+    urgent: bool = False,
+    repeat: int = 0,
+    late: bool = False,
+    at: datetime | None = None,
+) -> Publication:
+    tags = ["crescent_moon"]
+    if late:
+        tags.append("hourglass")
+    if repeat:
+        tags.append("repeat")
+    return Publication(
+        sid=sequence_id(key),
+        title=title,
+        body=body,
+        priority=PRIORITY_HIGH if urgent or repeat else PRIORITY_DEFAULT,
+        tags=tuple(tags),
+        night=occurrences[0].night,
+        reminders=tuple(o.reminder.id for o in occurrences),
+        at=at,
+    )
+
+
+def encode_answer(
+    night: date, reminders: tuple[str, ...], action: str, origin: str, nonce: str | None = None
+) -> str:
+    """The body an action publishes to the reply topic (ASCII JSON: it also travels in a header)."""
+    data: dict[str, Any] = {
+        "sundown": ANSWER_VERSION,
+        "night": night.isoformat(),
+        "reminders": list(reminders),
+        "action": action,
+        "from": origin,
+    }
+    if nonce:
+        data["id"] = nonce
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=True)
+
+
+def http_actions(reply_url: str, pub: Publication, token: str | None) -> list[dict[str, Any]]:
+    """ntfy `http` action buttons: Done and Snooze publish an answer; the phone clears its copy."""
+    headers = {"X-Title": "sundown answer", "X-Priority": "1", "X-Tags": "sundown"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return [
+        {
+            "action": "http",
+            "label": label,
+            "url": reply_url,
+            "method": "POST",
+            "headers": headers,
+            "body": encode_answer(pub.night, pub.reminders, action, PHONE),
+            "clear": True,
+        }
+        for label, action in (("Done", "done"), ("Snooze", "snooze"))
+    ]
+
+
+def parse_answer(message: Mapping[str, Any]) -> Answer | None:
+    """The answer in one ntfy `message` event, or None when it is not one of ours."""
+    text = message.get("message")
+    ident = message.get("id")
+    if not isinstance(text, str) or not isinstance(ident, str) or len(text) > 4096:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get("sundown") != ANSWER_VERSION:
+        return None
+    night, reminders, action, origin = (data.get(k) for k in ("night", "reminders", "action", "from"))
+    nonce = data.get("id")
+    if (
+        action not in ACTIONS
+        or not isinstance(night, str)
+        or not isinstance(reminders, list)
+        or not reminders
+        or not all(isinstance(r, str) and r for r in reminders)
+        or not isinstance(origin, str)
+        or not (origin == PHONE or re.fullmatch(r"[A-Za-z0-9][-_.A-Za-z0-9]{0,62}", origin))
+        or (nonce is not None and not isinstance(nonce, str))
+    ):
+        return None
+    try:
+        night_date = date.fromisoformat(night)
+    except ValueError:
+        return None
+    sent = message.get("time")
+    at = (
+        datetime.fromtimestamp(sent, UTC)
+        if isinstance(sent, (int, float)) and not isinstance(sent, bool) and 0 < sent < 1e11
+        else None
+    )
+    return Answer(night_date, tuple(reminders), action, origin, nonce or ident, at)
+
+
+def classify(
+    answer: Answer,
+    routine: Routine,
+    zone: tzinfo,
+    now: datetime,
+    progress: Mapping[tuple[date, str], Progress],
+    changes: Mapping[date, NightChanges],
+    seen: frozenset[str] | set[str],
+) -> str:
+    """ "apply", "unknown" (no such reminder on that night near now) or "duplicate"."""
+    if answer.ident in seen:
+        return "duplicate"
+    if answer.night not in window(now, zone):
+        return "unknown"
+    plan = night_plan(routine, answer.night, zone, changes.get(answer.night, NightChanges()))
+    known = {o.reminder.id for o in plan.occurrences} if plan else set()
+    if not set(answer.reminders) <= known:
+        return "unknown"
+    if all(progress.get((answer.night, r), NOTHING).acknowledged for r in answer.reminders):
+        return "duplicate"
+    return "apply"
+
+
+def should_push(push: Push, reminder_ids: tuple[str, ...], away: bool | None) -> bool:
+    """`when = "away"` pushes only while the person is away from this screen (None: unknown = push)."""
+    if not any(push.pushes(r) for r in reminder_ids):
+        return False
+    return push.when == "always" or away is None or away
+
+
+def due_while_asleep(
+    routine: Routine,
+    zone: tzinfo,
+    now: datetime,
+    progress: Mapping[tuple[date, str], Progress],
+    changes: Mapping[date, NightChanges],
+) -> list[Occurrence]:
+    """Pushed reminders not yet sent that fall due within `ASLEEP_HORIZON` after `now`."""
+    assert routine.push is not None
+    due = []
+    tonight = night_of(now, zone)
+    for night in (tonight, tonight + timedelta(days=1)):
+        plan = night_plan(routine, night, zone, changes.get(night, NightChanges()))
+        for occ in plan.occurrences if plan else ():
+            done = progress.get(occ.key, NOTHING)
+            if (
+                routine.push.pushes(occ.reminder.id)
+                and not occ.skipped
+                and not done.notified
+                and not done.acknowledged
+                and now < occ.at <= now + ASLEEP_HORIZON
+            ):
+                due.append(occ)
+    return due

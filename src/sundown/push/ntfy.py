@@ -1,0 +1,443 @@
+"""The ntfy adapter: one publisher thread and one subscriber thread, plain HTTP (stdlib).
+
+Publisher: a queue of jobs (publish, clear, delete, answer) sent in order with a
+capped backoff on errors, 429 and 5xx. Every reminder is published under its
+sequence id, so a retry after an ambiguous failure (a timeout after the server
+took it) updates the phone's copy instead of adding a second one; a newer job for
+the same sequence id replaces a queued older one.
+
+Subscriber: one long-lived GET of the reply topic's JSON stream, resumed with
+`since=<last message id>` after a restart, a lost or silent connection, or a
+resume from suspend. The id is saved (state dir, `push-since`) only after the
+daemon's worker has handled the answer, so a kill -9 at any moment replays it at
+worst, and a replayed answer changes nothing. A line cut short is never parsed.
+
+The token is only ever put in an Authorization header: never in a log line, an
+error message or `status`.
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import http.client
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from sundown.core.push import Publication, http_actions
+from sundown.core.routine import Push
+
+log = logging.getLogger("sundown.push")
+
+TIMEOUT_S = 10.0  # one publish; the slow server of the fault tests answers in 5 s
+STREAM_IDLE_S = 75.0  # ntfy sends a keepalive every 45 s: silence longer than this = a dead link
+BACKOFF_FIRST_S = 0.5
+BACKOFF_CAP_S = 60.0
+ANSWER_WAIT_S = 10.0
+SINCE_FILE = "push-since"
+MAX_LINE = 65536
+
+OnAnswer = Callable[[dict[str, Any]], bool]
+"""on_message(ntfy message event) -> True once handled (then its id is saved)."""
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(f"{status} {reason}")
+        self.status = status
+
+
+def read_token(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return path.read_text(encoding="utf-8").strip() or None
+    except (OSError, UnicodeDecodeError) as exc:
+        log.warning("cannot read the push token file %s: %s", path, getattr(exc, "strerror", None) or exc)
+        return None
+
+
+def header_text(text: str) -> str:
+    """HTTP headers are Latin-1: other text goes as RFC 2047 (ntfy decodes it)."""
+    flat = " ".join(text.split())
+    if flat.isascii():
+        return flat
+    return "=?UTF-8?B?" + base64.b64encode(flat.encode("utf-8")).decode("ascii") + "?="
+
+
+def backoff(failures: int, cap: float = BACKOFF_CAP_S) -> float:
+    return min(cap, BACKOFF_FIRST_S * (2 ** max(failures - 1, 0)))
+
+
+@dataclass
+class Job:
+    kind: str  # publish | clear | delete | answer
+    sid: str | None = None
+    pub: Publication | None = None
+    body: str = ""
+    attempts: int = 0
+
+
+@dataclass
+class PushStatus:
+    connected: bool = False
+    publish_error: str | None = None  # the last publish failed: why
+    stream_error: str | None = None  # the reply stream is down: why
+    published: int = 0
+    retries: int = 0
+    dropped: int = 0
+    answers_in: int = 0
+    stream_errors: int = 0
+    queued: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+class Connection:
+    """HTTP(S) to one ntfy server."""
+
+    def __init__(self, server: str, token: str | None) -> None:
+        url = urlsplit(server)
+        self.https = url.scheme == "https"
+        self.host = url.hostname or ""
+        self.port = url.port
+        self.prefix = url.path.rstrip("/")
+        self.token = token
+
+    def connect(self, timeout: float) -> http.client.HTTPConnection:
+        if self.https:
+            import ssl
+
+            return http.client.HTTPSConnection(
+                self.host, self.port, timeout=timeout, context=ssl.create_default_context()
+            )
+        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+
+    def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        h = {"User-Agent": "sundown"}
+        if self.token:
+            h["Authorization"] = f"Bearer {self.token}"
+        h.update(extra or {})
+        return h
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+        timeout: float = TIMEOUT_S,
+    ) -> tuple[int, bytes]:
+        conn = self.connect(timeout)
+        try:
+            conn.request(method, self.prefix + path, body=body or None, headers=self.headers(headers))
+            resp = conn.getresponse()
+            data = resp.read(MAX_LINE)
+            return resp.status, data
+        finally:
+            conn.close()
+
+
+def _describe(status: int, data: bytes) -> str:
+    try:
+        text = json.loads(data).get("error") or ""
+    except (ValueError, AttributeError):
+        text = ""
+    hints = {
+        401: "the server wants a token: check token_file",
+        403: "the token may not use this topic: check the server's access rules",
+        429: "the server rate-limits us",
+    }
+    return (
+        f"HTTP {status}" + (f" ({text})" if text else "") + (f"; {hints[status]}" if status in hints else "")
+    )
+
+
+class NtfyPush:
+    """Publishes reminders and answers; streams answers to `on_message`."""
+
+    def __init__(
+        self,
+        push: Push,
+        state_dir: Path,
+        on_message: OnAnswer,
+        token: str | None = None,
+        backoff_cap: float = BACKOFF_CAP_S,
+    ) -> None:
+        self.push = push
+        self.conn = Connection(push.server, token)
+        self.token = token
+        self.on_message = on_message
+        self.backoff_cap = backoff_cap
+        self.since_path = state_dir / SINCE_FILE
+        self.status = PushStatus()
+        self._jobs: collections.deque[Job] = collections.deque()
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._stream: http.client.HTTPConnection | None = None
+        self._stream_lock = threading.Lock()
+        self._kicked = threading.Event()
+        self._since = self._load_since()
+        self._publisher = threading.Thread(target=self._publish_loop, name="sundown-push-out", daemon=True)
+        self._subscriber = threading.Thread(target=self._subscribe_loop, name="sundown-push-in", daemon=True)
+
+    @property
+    def reply_url(self) -> str:
+        scheme = "https" if self.conn.https else "http"
+        host = self.conn.host if ":" not in self.conn.host else f"[{self.conn.host}]"
+        port = f":{self.conn.port}" if self.conn.port else ""
+        return f"{scheme}://{host}{port}{self.conn.prefix}/{self.push.reply_topic}"
+
+    def start(self) -> None:
+        self._publisher.start()
+        self._subscriber.start()
+
+    def close(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        self._kicked.set()
+        self._drop_stream()
+        self._publisher.join(timeout=0.5)
+        self._subscriber.join(timeout=0.5)
+
+    # -- the outbox -------------------------------------------------------------------------
+
+    def publish(self, pub: Publication) -> None:
+        self._enqueue(Job("publish", pub.sid, pub))
+
+    def clear(self, sid: str) -> None:
+        """The phone's copy is marked read and dismissed (ntfy 2.16+)."""
+        self._enqueue(Job("clear", sid))
+
+    def delete(self, sid: str) -> None:
+        """A scheduled message not yet delivered is cancelled (ntfy 2.16+)."""
+        self._enqueue(Job("delete", sid))
+
+    def answer(self, body: str) -> None:
+        self._enqueue(Job("answer", None, body=body))
+
+    def _enqueue(self, job: Job) -> None:
+        with self._cond:
+            if job.sid is not None:
+                # A newer word on the same notification makes an unsent older one moot.
+                kept = [j for j in self._jobs if j.sid != job.sid]
+                self._jobs = collections.deque(kept)
+            self._jobs.append(job)
+            self.status.queued = len(self._jobs)
+            self._cond.notify_all()
+
+    def publish_now(self, pub: Publication, timeout: float = 3.0) -> bool:
+        """Synchronously (before suspend): True once the server accepted it."""
+        try:
+            status, data = self._send(Job("publish", pub.sid, pub), timeout)
+        except (OSError, http.client.HTTPException) as exc:
+            self._error(f"cannot reach {self.push.server}: {exc}")
+            return False
+        if status // 100 == 2:
+            self.status.published += 1
+            return True
+        self._error(_describe(status, data))
+        return False
+
+    def _send(self, job: Job, timeout: float = TIMEOUT_S) -> tuple[int, bytes]:
+        topic = "/" + quote(self.push.topic)
+        if job.kind == "answer":
+            return self.conn.request(
+                "POST",
+                "/" + quote(self.push.reply_topic),
+                job.body.encode(),
+                {"X-Title": "sundown answer", "X-Priority": "1", "X-Tags": "sundown"},
+                timeout,
+            )
+        if job.kind == "clear":
+            return self.conn.request("PUT", f"{topic}/{job.sid}/clear", timeout=timeout)
+        if job.kind == "delete":
+            return self.conn.request("DELETE", f"{topic}/{job.sid}", timeout=timeout)
+        pub = job.pub
+        assert pub is not None
+        headers = {
+            "X-Sequence-ID": pub.sid,
+            "X-Title": header_text(pub.title),
+            "X-Priority": str(pub.priority),
+            "X-Tags": ",".join(pub.tags),
+            "X-Actions": json.dumps(http_actions(self.reply_url, pub, self.token), ensure_ascii=True),
+            "Content-Type": "text/plain; charset=utf-8",
+        }
+        if pub.at is not None:
+            headers["X-At"] = str(int(pub.at.timestamp()))
+        return self.conn.request("POST", topic, (pub.body or pub.title).encode("utf-8"), headers, timeout)
+
+    def _publish_loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._jobs and not self._stopping:
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                job = self._jobs[0]
+            try:
+                status, data = self._send(job)
+                problem = None if status // 100 == 2 else _describe(status, data)
+                retry = status == 429 or status >= 500
+            except (OSError, http.client.HTTPException) as exc:
+                status, problem, retry = 0, f"cannot reach {self.push.server}: {exc}", True
+            with self._cond:
+                if self._jobs and self._jobs[0] is job:
+                    if problem is None or not retry:
+                        self._jobs.popleft()
+                self.status.queued = len(self._jobs)
+            if problem is None:
+                self.status.published += 1
+                if self.status.publish_error:
+                    log.info("push server takes messages again")
+                self.status.publish_error = None
+                continue
+            self._error(problem)
+            if not retry:
+                self.status.dropped += 1
+                log.warning("push %s refused (%s); not retried", job.kind, problem)
+                continue
+            job.attempts += 1
+            self.status.retries += 1
+            with self._cond:
+                self._cond.wait_for(lambda: self._stopping, timeout=backoff(job.attempts, self.backoff_cap))
+
+    def _error(self, problem: str) -> None:
+        if problem != self.status.publish_error:
+            log.warning("push: %s", problem)
+        self.status.publish_error = problem
+
+    def _stream_failed(self, problem: str) -> None:
+        if problem != self.status.stream_error:
+            log.warning("push: %s", problem)
+        self.status.stream_error = problem
+
+    # -- the reply stream -------------------------------------------------------------------
+
+    def _load_since(self) -> str:
+        try:
+            data = json.loads(self.since_path.read_text())
+            if data.get("topic") == self._stream_name() and isinstance(data.get("since"), str):
+                return data["since"]
+        except (OSError, ValueError, AttributeError):
+            pass
+        return str(int(time.time()) - 60)  # first run: nothing older concerns us
+
+    def _stream_name(self) -> str:
+        return f"{self.push.server}/{self.push.reply_topic}"
+
+    def _save_since(self, ident: str) -> None:
+        self._since = ident
+        tmp = self.since_path.with_name(SINCE_FILE + ".tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                json.dump({"topic": self._stream_name(), "since": ident}, f)
+            os.replace(tmp, self.since_path)
+        except OSError as exc:
+            log.warning("cannot save the push stream position: %s", exc)
+
+    def kick(self) -> None:
+        """Reconnect now (after a resume: the old connection may be silently dead)."""
+        self._kicked.set()
+        self._drop_stream()
+
+    def _drop_stream(self) -> None:
+        with self._stream_lock:
+            stream = self._stream
+        if stream is not None and stream.sock is not None:
+            import socket
+
+            try:
+                stream.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _subscribe_loop(self) -> None:
+        failures = 0
+        while not self._stopping:
+            self._kicked.clear()
+            try:
+                got_any = self._stream_once()
+                failures = 0 if got_any else failures + 1
+            except HttpError as exc:
+                failures += 1
+                self._stream_failed(f"reply stream: {exc}")
+            except (OSError, http.client.HTTPException, ValueError) as exc:
+                failures += 1
+                if not self._stopping:
+                    self._stream_failed(f"reply stream from {self.push.server} lost: {exc}")
+            self.status.connected = False
+            if self._stopping:
+                return
+            if failures:
+                self._kicked.wait(backoff(failures, self.backoff_cap))
+
+    def _stream_once(self) -> bool:
+        """One connection; True when it delivered at least one complete line."""
+        conn = self.conn.connect(STREAM_IDLE_S)
+        with self._stream_lock:
+            self._stream = conn
+        try:
+            path = f"{self.conn.prefix}/{quote(self.push.reply_topic)}/json?since={quote(self._since)}"
+            conn.request("GET", path, headers=self.conn.headers())
+            resp = conn.getresponse()
+            if resp.status != 200:
+                raise HttpError(resp.status, _describe(resp.status, resp.read(MAX_LINE)))
+            got_any = False
+            while not self._stopping:
+                line = resp.readline(MAX_LINE)
+                if not line.endswith(b"\n"):
+                    return got_any  # end of stream, or a line cut short: never parse half a line
+                got_any = True
+                self.status.connected = True
+                if self.status.stream_error:
+                    log.info("push: reply stream connected again")
+                    self.status.stream_error = None
+                self._line(line)
+            return got_any
+        finally:
+            with self._stream_lock:
+                self._stream = None
+            conn.close()
+
+    def _line(self, line: bytes) -> None:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            self.status.stream_errors += 1
+            return
+        if not isinstance(event, dict) or event.get("event") != "message":
+            return  # open, keepalive, poll_request, message_clear, ...
+        ident = event.get("id")
+        if not isinstance(ident, str) or not ident:
+            self.status.stream_errors += 1
+            return
+        self.status.answers_in += 1
+        if not self.on_message(event):
+            # Not handled (the daemon was busy): reconnect from the last saved id to see it again.
+            raise OSError("the daemon did not take an answer in time; replaying")
+        self._save_since(ident)
+
+    def snapshot(self) -> dict[str, Any]:
+        s = self.status
+        return {
+            "server": self.push.server,
+            "device": self.push.device,
+            "when": self.push.when,
+            "connected": s.connected,
+            "error": "; ".join(e for e in (s.publish_error, s.stream_error) if e) or None,
+            "queued": s.queued,
+            "published": s.published,
+            "retries": s.retries,
+            "dropped": s.dropped,
+            "stream_errors": s.stream_errors,
+        }

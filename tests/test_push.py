@@ -1,0 +1,388 @@
+"""Push through ntfy: config, the pure rules, and the adapter against a local ntfy server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from desktop import wait_until
+from ntfy_server import NtfyServer
+from sundown import config
+from sundown.core import push as rules
+from sundown.core.dispatch import Progress
+from sundown.core.plan import night_plan
+from sundown.errors import ConfigError
+from sundown.push.ntfy import NtfyPush, header_text
+
+BERLIN = ZoneInfo("Europe/Berlin")
+ROUTINE = """
+timezone = "Europe/Berlin"
+[bedtime]
+default = "22:30"
+[reminders.magnesium]
+before = "45m"
+title = "Magnesium"
+body = "Time for your evening magnesium."
+[reminders.screens-off]
+at = "22:00"
+[push]
+ntfy = "{url}/evening-test"
+device = "laptop"
+"""
+
+
+@pytest.fixture
+def server():
+    srv = NtfyServer()
+    yield srv
+    srv.close()
+
+
+def routine(url: str = "https://ntfy.example.org", extra: str = "") -> config.Routine:
+    return config.parse(ROUTINE.format(url=url) + extra, "c.toml")
+
+
+# --- config ------------------------------------------------------------------------------------
+
+
+def test_push_config_is_read_with_defaults() -> None:
+    r = routine()
+    assert r.push is not None
+    assert (r.push.server, r.push.topic, r.push.reply_topic) == (
+        "https://ntfy.example.org",
+        "evening-test",
+        "evening-test-replies",
+    )
+    assert r.push.when == "always" and r.push.reminders is None and r.push.device == "laptop"
+    assert config.parse('[bedtime]\ndefault = "22:30"\n', "c").push is None
+
+
+def test_token_file_readable_by_others_is_refused_and_the_token_never_quoted(tmp_path: Path) -> None:
+    token = tmp_path / "ntfy-token"
+    token.write_text("tk_supersecret\n")
+    token.chmod(0o644)
+    cfg = tmp_path / "config.toml"
+    text = ROUTINE.format(url="https://ntfy.example.org") + 'token_file = "ntfy-token"\n'
+    with pytest.raises(ConfigError) as err:
+        config.parse(text, str(cfg))
+    (problem,) = err.value.problems
+    assert ":14: push.token_file:" in problem and "chmod 600" in problem
+    assert "supersecret" not in problem
+    token.chmod(0o600)
+    r = config.parse(text, str(cfg))
+    assert r.push is not None and r.push.token_file == token
+    assert "supersecret" not in repr(r)
+
+
+def test_bad_push_values_exit_78_with_line_and_key(sandbox) -> None:
+    sandbox.write_config(
+        ROUTINE.format(url="ftp://x")
+        + 'reminders = ["magnesium", "bedtme"]\nwhen = "never"\ntoken_file = "/nonexistent/tok"\n'
+    )
+    proc = sandbox.run("check")
+    assert proc.returncode == 78
+    lines = proc.stderr.strip().splitlines()
+    assert any(":12: push.ntfy:" in line for line in lines), proc.stderr
+    assert any(":14: push.reminders:" in line and '"bedtme"' in line for line in lines), proc.stderr
+    assert any(":15: push.when:" in line for line in lines), proc.stderr
+    assert any(":16: push.token_file:" in line for line in lines), proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+# --- the pure rules ----------------------------------------------------------------------------
+
+
+def test_sequence_ids_are_valid_and_the_same_on_every_machine() -> None:
+    assert rules.sequence_id("2026-11-25/magnesium") == "sd-2026-11-25-magnesium"
+    long = rules.sequence_id("2026-11-25/" + "x" * 100)
+    assert len(long) == 64 and rules.SID_RE.fullmatch(long)
+    assert long == rules.sequence_id("2026-11-25/" + "x" * 100)
+
+
+def test_answers_round_trip_and_junk_is_not_an_answer() -> None:
+    body = rules.encode_answer(date(2026, 11, 25), ("magnesium",), "done", "laptop", "n1")
+    a = rules.parse_answer({"id": "abc", "time": 1_800_000_000, "message": body})
+    assert a is not None and a.source == "device:laptop" and a.ident == "n1" and a.action == "done"
+    phone = rules.parse_answer(
+        {"id": "xyz", "message": rules.encode_answer(date(2026, 11, 25), ("magnesium",), "snooze", "phone")}
+    )
+    assert phone is not None and phone.source == "phone" and phone.ident == "xyz"
+    for junk in (
+        {"id": "a", "message": "hello"},
+        {"id": "a", "message": "[]"},
+        {
+            "id": "a",
+            "message": json.dumps(
+                {"sundown": 1, "night": "2026-13-01", "reminders": ["m"], "action": "done", "from": "phone"}
+            ),
+        },
+        {
+            "id": "a",
+            "message": json.dumps(
+                {
+                    "sundown": 1,
+                    "night": "2026-11-25",
+                    "reminders": ["m"],
+                    "action": "explode",
+                    "from": "phone",
+                }
+            ),
+        },
+        {
+            "id": "a",
+            "message": json.dumps(
+                {"sundown": 1, "night": "2026-11-25", "reminders": [], "action": "done", "from": "phone"}
+            ),
+        },
+        {
+            "id": "a",
+            "message": json.dumps(
+                {
+                    "sundown": 1,
+                    "night": "2026-11-25",
+                    "reminders": ["m"],
+                    "action": "done",
+                    "from": "bad name!",
+                }
+            ),
+        },
+        {"message": rules.encode_answer(date(2026, 11, 25), ("m",), "done", "phone")},
+    ):
+        assert rules.parse_answer(junk) is None, junk
+
+
+def test_classify_unknown_duplicate_apply() -> None:
+    r = routine()
+    now = datetime(2026, 11, 25, 21, 50, tzinfo=BERLIN)
+    night = date(2026, 11, 25)
+
+    def answer(rid: str, n: date = night, ident: str = "i1") -> rules.Answer:
+        return rules.Answer(n, (rid,), "done", "phone", ident)
+
+    assert rules.classify(answer("magnesium"), r, BERLIN, now, {}, {}, set()) == "apply"
+    assert rules.classify(answer("nope"), r, BERLIN, now, {}, {}, set()) == "unknown"
+    assert rules.classify(answer("magnesium", date(2026, 10, 1)), r, BERLIN, now, {}, {}, set()) == "unknown"
+    assert rules.classify(answer("magnesium"), r, BERLIN, now, {}, {}, {"i1"}) == "duplicate"
+    acked = {(night, "magnesium"): Progress(notified=1, acknowledged=True)}
+    assert rules.classify(answer("magnesium"), r, BERLIN, now, acked, {}, set()) == "duplicate"
+
+
+def test_when_away_and_the_reminder_list() -> None:
+    r = routine(extra='reminders = ["magnesium"]\nwhen = "away"\n')
+    assert r.push is not None
+    assert rules.should_push(r.push, ("magnesium",), away=True)
+    assert not rules.should_push(r.push, ("magnesium",), away=False)
+    assert rules.should_push(r.push, ("magnesium",), away=None)  # not known here: push
+    assert not rules.should_push(r.push, ("screens-off",), away=True)
+
+
+def test_due_while_asleep_lists_unsent_pushed_reminders_ahead() -> None:
+    r = routine()
+    now = datetime(2026, 11, 25, 21, 0, tzinfo=BERLIN)
+    night = date(2026, 11, 25)
+    due = rules.due_while_asleep(r, BERLIN, now, {}, {})
+    assert [(o.night, o.reminder.id) for o in due] == [(night, "magnesium"), (night, "screens-off")]
+    sent = {(night, "magnesium"): Progress(notified=1)}
+    assert [o.reminder.id for o in rules.due_while_asleep(r, BERLIN, now, sent, {})] == ["screens-off"]
+
+
+def test_publication_priority_and_tags() -> None:
+    r = routine()
+    plan = night_plan(r, date(2026, 11, 25), BERLIN)
+    assert plan is not None
+    occ = plan.occurrences[0]
+    pub = rules.publication("2026-11-25/magnesium", "Magnesium", "b", (occ,))
+    assert pub.priority == 3 and pub.sid == "sd-2026-11-25-magnesium" and pub.reminders == ("magnesium",)
+    assert rules.publication("k", "t", "b", (occ,), repeat=1).priority == 4
+    assert rules.publication("k", "t", "b", (occ,), urgent=True).priority == 4
+
+
+def test_header_text_encodes_non_ascii() -> None:
+    assert header_text("Magnesium") == "Magnesium"
+    assert header_text("Schlafenszeit 🌙").startswith("=?UTF-8?B?")
+
+
+# --- the adapter against the local server -----------------------------------------------------
+
+
+class Inbox:
+    def __init__(self, accept: bool = True) -> None:
+        self.events: list[dict] = []
+        self.accept = accept
+        self.lock = threading.Lock()
+
+    def __call__(self, event: dict) -> bool:
+        with self.lock:
+            self.events.append(event)
+        return self.accept
+
+    def ids(self) -> list[str]:
+        with self.lock:
+            return [e["id"] for e in self.events]
+
+
+def adapter(server: NtfyServer, tmp_path: Path, inbox: Inbox, token: str | None = None) -> NtfyPush:
+    r = routine(server.url)
+    assert r.push is not None
+    client = NtfyPush(r.push, tmp_path, inbox, token=token, backoff_cap=0.5)
+    client.start()
+    return client
+
+
+def a_publication(key: str = "2026-11-25/magnesium") -> rules.Publication:
+    plan = night_plan(routine(), date(2026, 11, 25), BERLIN)
+    assert plan is not None
+    return rules.publication(key, "Magnesium 🌙", "Time for your evening magnesium.", plan.occurrences[:1])
+
+
+def test_publish_sends_title_priority_tags_and_two_http_actions(server: NtfyServer, tmp_path: Path) -> None:
+    client = adapter(server, tmp_path, Inbox(), token="tk_secret")
+    server.tokens = {"tk_secret"}
+    try:
+        client.publish(a_publication())
+        (msg,) = wait_until(lambda: server.messages("evening-test"), 5, "the push")
+    finally:
+        client.close()
+    assert msg["title"] == "Magnesium 🌙" and msg["message"] == "Time for your evening magnesium."
+    assert msg["priority"] == 3 and msg["tags"] == ["crescent_moon"]
+    assert msg["sequence_id"] == "sd-2026-11-25-magnesium"
+    done, snooze = msg["actions"]
+    assert (done["label"], done["action"], done["method"]) == ("Done", "http", "POST")
+    assert done["url"] == f"{server.url}/evening-test-replies" and done["clear"] is True
+    assert done["headers"]["Authorization"] == "Bearer tk_secret"
+    assert json.loads(snooze["body"]) == {
+        "sundown": 1,
+        "night": "2026-11-25",
+        "reminders": ["magnesium"],
+        "action": "snooze",
+        "from": "phone",
+    }
+
+
+def test_429_and_500_are_retried_with_backoff_and_never_duplicated(
+    server: NtfyServer, tmp_path: Path
+) -> None:
+    server.fail_next = [429, 500, 503]
+    client = adapter(server, tmp_path, Inbox())
+    try:
+        client.publish(a_publication())
+        wait_until(lambda: server.messages("evening-test"), 10, "the push after retries")
+        time.sleep(0.5)
+    finally:
+        client.close()
+    assert len(server.messages("evening-test")) == 1
+    assert client.status.retries == 3
+    assert client.status.publish_error is None
+
+
+def test_a_server_down_then_back_gets_the_latest_state_once(server: NtfyServer, tmp_path: Path) -> None:
+    server.stop()
+    client = adapter(server, tmp_path, Inbox())
+    try:
+        client.publish(a_publication())
+        client.clear("sd-2026-11-25-magnesium")  # settled meanwhile: the clear replaces the unsent publish
+        wait_until(lambda: client.status.publish_error, 5, "the error to be noticed")
+        assert "cannot reach" in client.snapshot()["error"]
+        server.start()
+        wait_until(lambda: server.messages("evening-test", "message_clear"), 10, "the clear")
+    finally:
+        client.close()
+    assert server.messages("evening-test") == []
+
+
+def test_401_is_reported_and_not_retried(server: NtfyServer, tmp_path: Path) -> None:
+    server.tokens = {"tk_right"}
+    client = adapter(server, tmp_path, Inbox(), token="tk_wrong")
+    try:
+        client.publish(a_publication())
+        wait_until(lambda: client.status.dropped, 5, "the refusal")
+    finally:
+        client.close()
+    assert "401" in client.snapshot()["error"] and "token_file" in client.snapshot()["error"]
+    assert "tk_wrong" not in json.dumps(client.snapshot())
+
+
+def test_slow_server_does_not_block_the_caller(server: NtfyServer, tmp_path: Path) -> None:
+    server.delay_s = 5
+    client = adapter(server, tmp_path, Inbox())
+    try:
+        started = time.monotonic()
+        for _ in range(5):
+            client.publish(a_publication())
+        assert time.monotonic() - started < 0.1
+    finally:
+        client.close()
+
+
+def test_stream_resumes_from_the_last_id_and_skips_cut_and_garbage_lines(
+    server: NtfyServer, tmp_path: Path
+) -> None:
+    inbox = Inbox()
+    client = adapter(server, tmp_path, inbox)
+    try:
+        wait_until(lambda: client.status.connected, 5, "the stream")
+        first = server.publish("evening-test-replies", "one")
+        wait_until(lambda: first["id"] in inbox.ids(), 5, "the first answer")
+        server.garbage()
+        server.cut_next_line = True
+        second = server.publish("evening-test-replies", "two")  # cut in half: reconnect, seen whole
+        wait_until(lambda: second["id"] in inbox.ids(), 5, "the second answer after the cut")
+    finally:
+        client.close()
+    assert inbox.ids() == [first["id"], second["id"]]
+    assert client.status.stream_errors >= 1
+    saved = json.loads((tmp_path / "push-since").read_text())
+    assert saved["since"] == second["id"]
+    # Down while the daemon is away: a new client picks up exactly what it missed.
+    third = server.publish("evening-test-replies", "three")
+    again = Inbox()
+    client = adapter(server, tmp_path, again)
+    try:
+        wait_until(lambda: third["id"] in again.ids(), 5, "the missed answer")
+    finally:
+        client.close()
+    assert again.ids() == [third["id"]]
+
+
+def test_an_answer_the_daemon_did_not_take_is_seen_again(server: NtfyServer, tmp_path: Path) -> None:
+    inbox = Inbox(accept=False)
+    client = adapter(server, tmp_path, inbox)
+    try:
+        wait_until(lambda: client.status.connected, 5, "the stream")
+        msg = server.publish("evening-test-replies", "x")
+        wait_until(lambda: inbox.ids().count(msg["id"]) >= 2, 5, "a replay")
+        inbox.accept = True
+        time.sleep(1.5)
+        settled = len(inbox.ids())
+        time.sleep(1.0)
+        assert len(inbox.ids()) == settled  # taken: no more replays
+    finally:
+        client.close()
+
+
+def test_push_is_not_imported_without_push_config(sandbox) -> None:
+    sandbox.write_config('[bedtime]\ndefault = "22:30"\n')
+    code = (
+        "import sys\n"
+        "from sundown.config import load_for\n"
+        "from sundown.paths import resolve_paths\n"
+        "from sundown.runtime.daemon import Daemon\n"
+        "p = resolve_paths()\n"
+        "d = Daemon(p, load_for(p), {}, backend='console')\n"
+        "d.tick(); d.stop()\n"
+        "heavy = ('sundown.push', 'sundown.core.push', 'http.client')\n"
+        "bad = [m for m in sys.modules if m.startswith(heavy)]\n"
+        "print(bad)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=sandbox.env, capture_output=True, text=True, timeout=30
+    )
+    assert proc.stdout.strip() == "[]", proc.stdout + proc.stderr
