@@ -17,6 +17,7 @@ from sundown.errors import SundownError, UsageError
 
 if TYPE_CHECKING:
     from sundown.cli.context import Context
+    from sundown.core.vocabulary import EventName
 
 UTC = timezone.utc
 BACKEND_CHOICES = ("auto", "dbus", "plyer", "console")
@@ -261,7 +262,7 @@ def cmd_skip(ctx: Context) -> int:
     night = ctx.args.night or _tonight(ctx)
     ids: list[str] = list(dict.fromkeys(ctx.args.ids))
     _check_ids(ctx, ids, night)
-    event = "unskipped" if ctx.args.undo else "skipped"
+    event: EventName = "unskipped" if ctx.args.undo else "skipped"
     targets: list[str | None] = list(ids) or [None]
     for rid in targets:
         ctx.log.record(event, night, rid, "cli")

@@ -9,16 +9,15 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from sundown.core.routine import (
-    BACKENDS,
     DEFAULT_REPEAT_LIMIT,
     DONE_WHEN,
     MAX_BEFORE,
     PUSH_WHEN,
     QUIET_MODES,
-    URGENCIES,
     WEEKDAYS,
     Step,
 )
+from sundown.core.vocabulary import BACKENDS, URGENCIES
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo

@@ -18,6 +18,7 @@ from typing import Any
 
 from sundown.core.plan import (
     ON_TIME,
+    ONE_DAY,
     UTC,
     NightChanges,
     Occurrence,
@@ -27,7 +28,6 @@ from sundown.core.plan import (
 )
 from sundown.core.routine import Routine
 
-ONE_DAY = timedelta(days=1)
 # A reminder whose deadline passed longer ago than this (the daemon was not
 # running) is left alone rather than logged `missed` days later.
 MISSED_HORIZON = timedelta(hours=12)

@@ -10,13 +10,11 @@ from datetime import date, time, timedelta
 from pathlib import Path
 
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-BACKENDS: tuple[str, ...] = ("auto", "dbus", "plyer", "console")
 DEFAULT_SNOOZE = timedelta(minutes=10)
 DEFAULT_REPEAT_LIMIT = 3
 MAX_BEFORE = timedelta(hours=12)
 QUIET_MODES: tuple[str, ...] = ("defer", "ignore")
 DONE_WHEN: tuple[str, ...] = ("idle", "locked")
-URGENCIES: tuple[str, ...] = ("low", "normal", "critical")
 
 
 @dataclass(frozen=True)

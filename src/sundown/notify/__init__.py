@@ -15,14 +15,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from sundown.core.vocabulary import BACKENDS, URGENCIES, Action
 from sundown.errors import SundownError
 
-BACKENDS = ("auto", "dbus", "plyer", "console")
-URGENCIES = ("low", "normal", "critical")
-ACTIONS = ("done", "snooze", "dismissed")
-
-OnAction = Callable[[str, str], None]
-"""on_action(key, action), action in ACTIONS; called from a backend thread."""
+OnAction = Callable[[str, Action], None]
+"""on_action(key, action); called from a backend thread."""
 
 
 class NotifyError(SundownError):

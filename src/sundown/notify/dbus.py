@@ -26,6 +26,7 @@ from jeepney.io.blocking import prep_socket
 from jeepney.io.threading import DBusConnection, ReceiveStopped
 from jeepney.wrappers import DBusErrorResponse
 
+from sundown.core.vocabulary import Action
 from sundown.notify import Message as Notification
 from sundown.notify import NotifyError, OnAction, ServerInfo
 
@@ -39,7 +40,7 @@ DEFAULT_TIMEOUT = 2.5
 URGENCY_BYTE = {"low": 0, "normal": 1, "critical": 2}
 # Spec: NotificationClosed reason 1 expired, 2 dismissed by the user, 3 CloseNotification, 4 undefined.
 CLOSED_BY_USER = 2
-ACTION_MEANING = {"default": "done", "done": "done", "snooze": "snooze"}
+ACTION_MEANING: dict[str, Action] = {"default": "done", "done": "done", "snooze": "snooze"}
 NO_SERVER_ERRORS = (
     "org.freedesktop.DBus.Error.ServiceUnknown",
     "org.freedesktop.DBus.Error.NameHasNoOwner",
@@ -348,7 +349,7 @@ class DBusBackend:
             return
         if fields.get(HeaderFields.interface) != BUS_NAME or fields.get(HeaderFields.path) != OBJECT_PATH:
             return
-        meaning: str | None = None
+        meaning: Action | None = None
         with self._lock:
             if sender is None or sender != self._owner:
                 log.warning(

@@ -12,7 +12,20 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta, tzinfo
 from html import escape
 
-from sundown.reports.stats import ACK, LATE, MISSED, NONE, OPEN, SKIPPED, ReminderStats, Stats, duration_text
+from sundown.reports.stats import (
+    ACK,
+    LATE,
+    MISSED,
+    NONE,
+    ON_TIME,
+    OPEN,
+    SKIPPED,
+    ReminderStats,
+    Stats,
+    duration_text,
+)
+
+ON_TIME_MINUTES = ON_TIME // timedelta(minutes=1)
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'"
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
@@ -365,13 +378,18 @@ def _bedtime_chart(result: Stats, zone: tzinfo) -> str:
         late = (b.acknowledged - b.planned) // timedelta(minutes=1)
         svg.append(
             f'<circle cx="{_num(x_of(b.night))}" cy="{_num(y_of(_minutes(b.acknowledged, b.night, zone)))}"'
-            f' r="{radius}" fill="{"#d6463a" if late > 15 else "#2e9d57"}"><title>{b.night}: planned'
+            f' r="{radius}" fill="{"#d6463a" if late > ON_TIME_MINUTES else "#2e9d57"}">'
+            f"<title>{b.night}: planned"
             f" {b.planned.astimezone(zone):%H:%M}, lights out {b.acknowledged.astimezone(zone):%H:%M}"
             f" ({late:+d} min)</title></circle>"
         )
     svg += _x_axis(result, left, plot_w, top + plot_h + 15)
     svg.append("</svg>")
     legend = _legend(
-        [("#5b6bbf", "planned"), ("#2e9d57", "lights out (within 15 min)"), ("#d6463a", "later")]
+        [
+            ("#5b6bbf", "planned"),
+            ("#2e9d57", f"lights out (within {ON_TIME_MINUTES} min)"),
+            ("#d6463a", "later"),
+        ]
     )
     return "".join(svg) + legend

@@ -27,11 +27,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, NamedTuple
 
-from sundown.core.plan import NO_CHANGES, NightChanges, NightPlan, night_plan
+from sundown.core.plan import NO_CHANGES, ONE_DAY, NightChanges, NightPlan, night_plan
 from sundown.core.routine import Routine
 from sundown.store.log import Event, EventLog, ReminderNight, fold_changes, format_ts, summarize
 
-ONE_DAY = timedelta(days=1)
 # An acknowledgement within this delay is "on time"; later ones are "late" (charts only).
 ON_TIME = timedelta(minutes=15)
 BEDTIME_ID = "bedtime"

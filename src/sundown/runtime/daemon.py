@@ -29,6 +29,7 @@ from sundown.config import LoadedConfig, load_for
 from sundown.core import dispatch
 from sundown.core.dispatch import Progress, Send
 from sundown.core.plan import UTC, NightChanges, night_of, upcoming
+from sundown.core.vocabulary import EventName
 from sundown.errors import ConfigError, LogError
 from sundown.notify import Message, NotifyError, choose, delivered_by
 from sundown.paths import Paths
@@ -166,7 +167,9 @@ class Daemon:
             self._send_notice("sundown cannot write its log", problem)
         self.log_problem = problem
 
-    def record(self, event: str, night: date, reminder: str | None, source: str, **details: Any) -> None:
+    def record(
+        self, event: EventName, night: date, reminder: str | None, source: str, **details: Any
+    ) -> None:
         eventlog = self._open_log()
         if eventlog is None:
             return

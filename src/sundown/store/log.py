@@ -26,26 +26,11 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from sundown.core.plan import NO_CHANGES, NightChanges
+from sundown.core.vocabulary import EVENTS, EventName, is_source
 from sundown.errors import LogError
 
 UTC = timezone.utc
 
-EVENTS: frozenset[str] = frozenset(
-    {
-        "notified",
-        "acknowledged",
-        "snoozed",
-        "dismissed",
-        "skipped",
-        "unskipped",
-        "missed",
-        "config_error",
-        "bedtime_changed",
-    }
-)
-SOURCES: frozenset[str] = frozenset({"action", "cli", "daemon", "phone"})
-# An answer from another machine's desktop, through the push server: "device:laptop".
-DEVICE_SOURCE = "device:"
 
 # "SDWN": marks a database as ours, so a foreign SQLite file is refused, not adopted.
 APPLICATION_ID = 0x5344574E
@@ -412,7 +397,7 @@ class EventLog:
 
     def record(
         self,
-        event: str,
+        event: EventName,
         night: date,
         reminder: str | None,
         source: str,
@@ -422,7 +407,7 @@ class EventLog:
         """Append one event; it is committed to disk when this returns."""
         if event not in EVENTS:
             raise ValueError(f"unknown event {event!r}")
-        if source not in SOURCES and not (source.startswith(DEVICE_SOURCE) and source != DEVICE_SOURCE):
+        if not is_source(source):
             raise ValueError(f"unknown source {source!r}")
         if not isinstance(night, date) or isinstance(night, datetime):
             raise ValueError(f"night must be a date, not {night!r}")

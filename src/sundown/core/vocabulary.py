@@ -1,0 +1,45 @@
+"""The words the log, the backends and the scripts share, each defined once.
+
+They are `Literal` types, so mypy catches a misspelt event or source at its call site,
+and tuples of the same words for the checks made at run time.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+EventName = Literal[
+    "notified",
+    "acknowledged",
+    "snoozed",
+    "dismissed",
+    "skipped",
+    "unskipped",
+    "missed",
+    "config_error",
+    "bedtime_changed",
+    "deferred",
+    "escalated",
+    "lock_failed",
+]
+EVENTS: tuple[EventName, ...] = get_args(EventName)
+
+# Who caused an event. An answer from another machine is "device:<its name>" (see `is_source`).
+Source = Literal["action", "cli", "daemon", "idle", "lock", "phone"]
+SOURCES: tuple[Source, ...] = get_args(Source)
+DEVICE_PREFIX = "device:"
+
+Backend = Literal["auto", "dbus", "plyer", "console"]
+BACKENDS: tuple[Backend, ...] = get_args(Backend)
+
+# What a person did with a notification, as a backend reports it.
+Action = Literal["done", "snooze", "dismissed"]
+ACTIONS: tuple[Action, ...] = get_args(Action)
+
+Urgency = Literal["low", "normal", "critical"]
+URGENCIES: tuple[Urgency, ...] = get_args(Urgency)
+
+
+def is_source(word: str) -> bool:
+    """One of SOURCES, or "device:<name>" with a non-empty name."""
+    return word in SOURCES or (word.startswith(DEVICE_PREFIX) and len(word) > len(DEVICE_PREFIX))
