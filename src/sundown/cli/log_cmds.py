@@ -110,8 +110,21 @@ def event_record(e: Event) -> dict[str, Any]:
     }
 
 
-def _details_text(details: dict[str, Any]) -> str:
-    return " ".join(f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in details.items())
+def _details_text(details: dict[str, Any], zone: tzinfo) -> str:
+    """key=value pairs; instants in the table's zone, like its TIME column."""
+
+    def value(v: Any) -> str:
+        if not isinstance(v, str):
+            return json.dumps(v, ensure_ascii=False)
+        try:
+            when = datetime.fromisoformat(v)
+        except ValueError:
+            return v
+        if when.tzinfo is None or "T" not in v:
+            return v
+        return when.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+
+    return " ".join(f"{k}={value(v)}" for k, v in details.items())
 
 
 def _check_range(since: date | None, until: date | None) -> None:
@@ -165,7 +178,7 @@ def write_table(ctx: Context, events: list[Event]) -> None:
             e.reminder or "-",
             e.event,
             e.source,
-            _details_text(dict(e.details)),
+            _details_text(dict(e.details), zone),
         )
         for e in events
     ]
@@ -233,7 +246,7 @@ def _use_color(ctx: Context) -> bool:
 def _width() -> int:
     import shutil
 
-    return max(shutil.get_terminal_size((100, 24)).columns, 40)
+    return max(shutil.get_terminal_size((80, 24)).columns, 40)
 
 
 

@@ -5,12 +5,19 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, tzinfo
 
-from sundown.reports.stats import ReminderStats, Stats, duration_text
+from sundown.reports.stats import ON_TIME, NightBedtime, ReminderStats, Stats, duration_text
 
 # One character per reminder per night: readable without colour.
 CELL_CHARS = {"ack": "#", "late": "+", "missed": "x", "open": "?", "skipped": "-", "none": "."}
 CELL_COLORS = {"ack": "32", "late": "33", "missed": "31", "open": "36", "skipped": "2", "none": "2"}
-LEGEND = "# on time (within 15m)   + late   x missed   - skipped   ? not yet   . not scheduled"
+LEGEND = (
+    f"# within {ON_TIME // timedelta(minutes=1)}m  + later  x missed  - skipped  ? not yet  . not scheduled"
+)
+HEAD = ("DONE", "RATE", "STREAK", "BEST", "MEDIAN", "P90", "MISSED", "SKIPPED", "REPEATS")
+KEY = (
+    "DONE: acknowledged / scheduled nights, RATE: adherence, REPEATS: re-notifications;",
+    "MEDIAN, P90: the delay from the first notification to the acknowledgement.",
+)
 
 
 def _paint(text: str, code: str, color: bool) -> str:
@@ -23,18 +30,7 @@ def render_stats(result: Stats, zone: tzinfo, width: int, color: bool) -> list[s
     lines = [f"{n} night{'s' if n != 1 else ''}, {result.first} .. {result.until} ({zone})", ""]
     if not result.reminders:
         return [*lines, "No reminders configured and none in the log."]
-    label = min(max(len(r) for r in result.reminders), 24)
-    head = (
-        "DONE",
-        "ADHERENCE",
-        "STREAK",
-        "BEST",
-        "MEDIAN DELAY",
-        "P90 DELAY",
-        "MISSED",
-        "SKIPPED",
-        "REPEATS",
-    )
+    head = HEAD
     table = [head]
     for r in result.reminders.values():
         adherence = "-" if r.adherence is None else f"{r.adherence:.0%}"
@@ -52,12 +48,14 @@ def render_stats(result: Stats, zone: tzinfo, width: int, color: bool) -> list[s
             )
         )
     widths = [max(len(row[i]) for row in table) for i in range(len(head))]
+    columns = sum(widths) + 2 * len(widths)
+    label = max(min(max(len(_label(r, 99)) for r in result.reminders.values()), 24, width - columns), 8)
     names = ["REMINDER", *(_label(r, label) for r in result.reminders.values())]
     for name, row in zip(names, table, strict=True):
         lines.append(
             name.ljust(label) + "  " + "  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True))
         )
-    lines += ["", *render_chart(result, label, width, color), ""]
+    lines += [*KEY, "", *render_chart(result, label, width, color), ""]
     lines += render_bedtimes(result, zone, width)
     return lines
 
@@ -69,21 +67,29 @@ def _label(r: ReminderStats, width: int) -> str:
 
 def render_chart(result: Stats, label: int, width: int, color: bool) -> list[str]:
     n = len(result.nights)
-    cells = max(min(n, width - label - 2), 7)
-    first = n - cells if n > cells else 0
+    room = max(width - label - 2, 7)
+    first = max(n - room, 0)
     shown = result.nights[first:]
     title = "Each night, oldest left"
     if first:
-        title += f" (the last {len(shown)} of {n} nights; `sundown report` shows them all)"
-    axis = shown[0].strftime("%m-%d")
-    end = shown[-1].strftime("%m-%d")
-    axis_line = " " * (label + 2) + axis + end.rjust(len(shown) - len(axis)) if len(shown) > 11 else ""
+        title += f" (the last {len(shown)} of {n}; `sundown report` shows all)"
+    # Few nights: a column per night under its date. Many: one character each, dated at both ends.
+    step = next((w for w, fmt in ((6, "%m-%d"), (3, "%d")) if len(shown) * w <= room), 1)
+    if step > 1:
+        fmt = "%m-%d" if step == 6 else "%d"
+        axis = "".join(night.strftime(fmt).ljust(step) for night in shown)
+    else:
+        start, end = shown[0].strftime("%m-%d"), shown[-1].strftime("%m-%d")
+        axis = start + end.rjust(len(shown) - len(start)) if len(shown) > 11 else ""
     lines = [title + ":"]
-    if axis_line:
-        lines.append(axis_line)
+    if axis:
+        lines.append((" " * (label + 2) + axis).rstrip())
     for r in result.reminders.values():
-        row = "".join(_paint(CELL_CHARS[c.status], CELL_COLORS[c.status], color) for c in r.cells[first:])
-        lines.append(_label(r, label).ljust(label) + "  " + row)
+        row = "".join(
+            _paint(CELL_CHARS[c.status], CELL_COLORS[c.status], color) + " " * (step - 1)
+            for c in r.cells[first:]
+        )
+        lines.append((_label(r, label).ljust(label) + "  " + row).rstrip())
     lines.append(LEGEND)
     if any(not r.configured for r in result.reminders.values()):
         lines.append("* no longer in the config")
@@ -109,8 +115,8 @@ def render_bedtimes(result: Stats, zone: tzinfo, width: int) -> list[str]:
     if hi - lo < 120:
         hi = lo + 120
     label = 10
-    values = 20
-    span = max(min(width - label - values - 4, 60), 12)
+    texts = [_bedtime_text(b, zone) for b in rows]
+    span = max(min(width - label - max(len(t) for t in texts) - 4, 60), 12)
 
     def col(m: float) -> int:
         return min(int((m - lo) / (hi - lo) * (span - 1) + 0.5), span - 1)
@@ -128,18 +134,25 @@ def render_bedtimes(result: Stats, zone: tzinfo, width: int) -> list[str]:
         "Bedtime: | planned, * lights out (the `bedtime` reminder acknowledged)"
         if lights_out
         else "Bedtime: | planned (acknowledge a reminder named `bedtime` to chart lights out)",
-        " " * label + "  " + "".join(axis),
+        (" " * label + "  " + "".join(axis)).rstrip(),
     ]
-    for b in rows:
+    for b, text in zip(rows, texts, strict=True):
         line = ["."] * span
         assert b.planned is not None
         p = col(_clock_minutes(b.planned, b.night, zone))
         line[p] = "|"
-        text = b.planned.astimezone(zone).strftime("%H:%M")
         if b.acknowledged is not None:
             a = col(_clock_minutes(b.acknowledged, b.night, zone))
             line[a] = "X" if a == p else "*"
-            diff = (b.acknowledged - b.planned) // timedelta(minutes=1)
-            text += f" -> {b.acknowledged.astimezone(zone).strftime('%H:%M')} ({diff:+d}m)"
         lines.append(b.night.strftime("%a %m-%d").ljust(label) + "  " + "".join(line) + "  " + text)
     return lines
+
+
+def _bedtime_text(b: NightBedtime, zone: tzinfo) -> str:
+    """ "22:30 -> 23:09 (+39m)": planned, and when lights went out."""
+    assert b.planned is not None
+    text = b.planned.astimezone(zone).strftime("%H:%M")
+    if b.acknowledged is not None:
+        diff = (b.acknowledged - b.planned) // timedelta(minutes=1)
+        text += f" -> {b.acknowledged.astimezone(zone).strftime('%H:%M')} ({diff:+d}m)"
+    return text
