@@ -231,10 +231,10 @@ def test_stats_table_and_chart_without_colour(box) -> None:
     assert "7 nights, 2025-11-17 .. 2025-11-23 (Europe/Berlin)" in out
     rows = {line.split()[0]: line for line in out.splitlines() if line.startswith(("magnesium", "bedtime"))}
     assert re.search(r"magnesium\s+3/5\s+60%\s+1\s+1\s+2m\s+5m\s+2\s+2\s+1$", out, re.M), out
-    # The chart: one character per night, oldest left.
-    chart = [line for line in out.splitlines() if re.fullmatch(r"(magnesium|bedtime)\s+[#+x\-?.]{7}", line)]
-    assert [line.split()[1] for line in chart] == ["#x--#x#", "+x-xxxx"]
-    assert "# on time" in out and "x missed" in out and "- skipped" in out
+    # The chart: one character per night, oldest left (spaced under their dates: a short range).
+    chart = [line for line in out.splitlines() if re.fullmatch(r"(magnesium|bedtime)(\s+[#+x\-?.]){7}", line)]
+    assert ["".join(line.split()[1:]) for line in chart] == ["#x--#x#", "+x-xxxx"]
+    assert "# within 15m" in out and "x missed" in out and "- skipped" in out
     assert "Bedtime: | planned, * lights out" in out
     assert rows
 
@@ -270,7 +270,7 @@ def test_stats_colour_only_on_a_terminal_and_never_with_no_color(box) -> None:
     args = ("stats", "--days", "7", "--until", "2025-11-23")
     coloured = _run_on_pty(box, *args)
     assert ANSI.search(coloured)
-    assert ANSI.sub("", coloured).replace("\r\n", "\n").count("#x--#x#") == 1
+    assert ANSI.sub("", coloured).replace("\r\n", "\n").count("#     x     -     -     #     x     #") == 1
     plain = _run_on_pty(box, *args, env={"NO_COLOR": "1"})
     assert not ANSI.search(plain)
 

@@ -13,6 +13,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from sundown.cli.args import instant, night_arg
+from sundown.cli.show import clock_column
 from sundown.errors import SundownError, UsageError
 
 if TYPE_CHECKING:
@@ -283,11 +284,16 @@ def cmd_tonight(ctx: Context) -> int:
     plan = night_plan(ctx.loaded.routine, night, ctx.loaded.zone, ctx.log.changes(night))
     if plan is None:
         return 0
-    ctx.print(
-        f"tonight ({night}): bedtime {_hm(plan.bedtime, ctx)}{' (as configured)' if bedtime is None else ''}"
-    )
-    for occ in plan.occurrences:
-        ctx.print(f"  {_hm(occ.at, ctx)}  {occ.reminder.title}{'  (skipped)' if occ.skipped else ''}")
+    zone = ctx.loaded.zone
+    [when, *clocks] = clock_column([plan.bedtime, *(o.at for o in plan.occurrences)], night, zone)
+    ctx.print(f"tonight ({night}): bedtime {when}{' (as configured)' if bedtime is None else ''}")
+    if bedtime is not None and bedtime < time(12):
+        ctx.print(
+            f"  {bedtime:%H:%M} is before noon: it means the morning after,"
+            f" {plan.bedtime.astimezone(zone):%a %Y-%m-%d %H:%M}"
+        )
+    for occ, clock in zip(plan.occurrences, clocks, strict=True):
+        ctx.print(f"  {clock}  {occ.reminder.title}{'  (skipped)' if occ.skipped else ''}")
     _nudge(ctx, "the change")
     return 0
 
@@ -352,7 +358,11 @@ def cmd_status(ctx: Context) -> int:
         if info.get(key):
             ctx.print(f"  problem: {info[key]}")
     ctx.print(f"tonight ({info['night']}):")
-    for row in info["tonight"]:
-        at = datetime.fromisoformat(row["at"])
-        ctx.print(f"  {_hm(at, ctx)}  {row['title']:<28} {row['state']}")
+    clocks = clock_column(
+        [datetime.fromisoformat(row["at"]) for row in info["tonight"]],
+        date.fromisoformat(info["night"]),
+        ctx.loaded.zone,
+    )
+    for row, clock in zip(info["tonight"], clocks, strict=True):
+        ctx.print(f"  {clock}  {row['title']:<28} {row['state']}")
     return 0

@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 from sundown.cli.args import instant
+from sundown.cli.show import clock_column
 from sundown.errors import SundownError, UsageError
 
 if TYPE_CHECKING:
@@ -152,12 +153,13 @@ def cmd_check(ctx: Context) -> int:
     if plan is None:  # night_of always names an existing night; kept for type safety
         return 0
     bedtime = plan.bedtime
-    ctx.print(f"tonight ({night:%a %Y-%m-%d}): bedtime {bedtime:%H:%M}{' (skipped)' if plan.skipped else ''}")
+    [when, *clocks] = clock_column([bedtime, *(o.at for o in plan.occurrences)], night, zone)
+    ctx.print(f"tonight ({night:%a %Y-%m-%d}): bedtime {when}{' (skipped)' if plan.skipped else ''}")
     width = max((len(o.reminder.id) for o in plan.occurrences), default=0)
-    for o in plan.occurrences:
+    for o, clock in zip(plan.occurrences, clocks, strict=True):
         mark = "  (skipped)" if o.skipped else ""
         offset = fmt_offset(o.at - bedtime)
-        ctx.print(f"  {o.at:%H:%M}  {offset:>7}  {o.reminder.id:<{width}}  {o.reminder.title}{mark}")
+        ctx.print(f"  {clock}  {offset:>7}  {o.reminder.id:<{width}}  {o.reminder.title}{mark}")
     not_tonight = [r.id for r in routine.reminders if not r.runs_on(night.weekday())]
     if not_tonight:
         ctx.print(f"  not on {night:%a} evenings: {', '.join(not_tonight)}")

@@ -15,8 +15,8 @@ LEGEND = (
 )
 HEAD = ("DONE", "RATE", "STREAK", "BEST", "MEDIAN", "P90", "MISSED", "SKIPPED", "REPEATS")
 KEY = (
-    "DONE: acknowledged / scheduled nights, RATE: adherence, REPEATS: re-notifications;",
-    "MEDIAN, P90: the delay from the first notification to the acknowledgement.",
+    "DONE: acknowledged/scheduled nights, RATE: adherence, REPEATS: re-notifications;",
+    "MEDIAN, P90: the delay from first notification to acknowledgement.",
 )
 
 

@@ -1,0 +1,156 @@
+"""What the commands print in a terminal: it fits 80 columns, dates label short charts, and
+times read as the person's clock (the log's details too, the next morning's times with their day)."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from conftest import Sandbox
+from sundown.store.log import EventLog
+
+BERLIN = ZoneInfo("Europe/Berlin")
+CONFIG = """\
+timezone = "Europe/Berlin"
+
+[bedtime]
+default = "22:30"
+fri = "23:30"
+
+[reminders.wind-down]
+before = "1h"
+
+[reminders.magnesium]
+before = "45m"
+repeat = "10m"
+
+[reminders.screens-off-and-phone-away]
+at = "22:00"
+
+[reminders.bedtime]
+before = "0m"
+"""
+
+
+def _history(box: Sandbox, nights: int) -> None:
+    """`nights` nights before today: each reminder notified, then acknowledged (0-40 min) or missed."""
+    rnd = random.Random(7)
+    today = date.today()
+    with EventLog(box.db_path) as log:
+        for k in range(nights, 0, -1):
+            night = today - timedelta(days=k)
+            for rid, hh, mm in (
+                ("wind-down", 21, 30),
+                ("magnesium", 21, 45),
+                ("screens-off-and-phone-away", 22, 0),
+                ("bedtime", 22, 30),
+            ):
+                at = datetime(night.year, night.month, night.day, hh, mm, tzinfo=BERLIN)
+                log.record("notified", night, rid, "daemon", {"late": 0, "repeat": 0}, ts=at)
+                if rnd.random() < 0.7:
+                    later = at + timedelta(minutes=rnd.randint(0, 40))
+                    log.record("acknowledged", night, rid, "action", ts=later)
+                else:
+                    log.record("missed", night, rid, "daemon", ts=at + timedelta(hours=1))
+
+
+@pytest.fixture
+def box(sandbox: Sandbox) -> Sandbox:
+    sandbox.write_config(CONFIG)
+    sandbox.env.pop("COLUMNS", None)
+    sandbox.env.pop("LINES", None)
+    return sandbox
+
+
+@pytest.mark.parametrize("days", [1, 7, 11, 20, 90, 400])
+def test_stats_fits_80_columns(box: Sandbox, days: int) -> None:
+    _history(box, 90)
+    out = box.run("stats", "--days", str(days), check=True).stdout
+    wide = [line for line in out.splitlines() if len(line) > 80]
+    assert not wide, "\n".join(wide)
+
+
+def test_stats_uses_a_wider_terminal_when_it_has_one(box: Sandbox) -> None:
+    _history(box, 90)
+    out = box.run("stats", "--days", "90", env={"COLUMNS": "120"}, check=True).stdout
+    assert max(len(line) for line in out.splitlines()) > 80
+    assert all(len(line) <= 120 for line in out.splitlines())
+
+
+def test_a_short_chart_has_a_date_over_each_night(box: Sandbox) -> None:
+    _history(box, 7)
+    out = box.run("stats", "--days", "7", check=True).stdout.splitlines()
+    today = date.today()
+    dates = [(today - timedelta(days=k)).strftime("%m-%d") for k in range(6, -1, -1)]
+    axis = next(line for line in out if line.startswith(" ") and dates[0] in line)
+    assert axis.split() == dates
+    row = [line for line in out if line.startswith("magnesium ")][-1]  # the chart's, after the table's
+    # Each night's cell sits under its date.
+    for k, d in enumerate(dates[:-1]):
+        assert row[axis.index(d)] in "#+x-?.", (k, row, axis)
+
+
+def test_a_long_chart_is_dated_at_both_ends(box: Sandbox) -> None:
+    _history(box, 30)
+    out = box.run("stats", "--days", "30", check=True).stdout.splitlines()
+    first = (date.today() - timedelta(days=29)).strftime("%m-%d")
+    axis = next(line for line in out if line.startswith(" ") and first in line)
+    assert axis.split() == [first, date.today().strftime("%m-%d")]
+
+
+def test_log_table_shows_details_instants_in_local_time(box: Sandbox) -> None:
+    with EventLog(box.db_path) as log:
+        log.record(
+            "snoozed",
+            date(2026, 1, 5),
+            "magnesium",
+            "cli",
+            {"until": "2026-01-05T20:55:00+00:00"},
+            ts=datetime(2026, 1, 5, 21, 45, tzinfo=BERLIN),
+        )
+    out = box.run("log", check=True).stdout
+    assert "until=2026-01-05 21:55:00" in out  # 20:55 UTC is 21:55 in Berlin, like the TIME column
+    assert "+00:00" not in out
+
+
+LATE = """\
+timezone = "Europe/Berlin"
+
+[bedtime]
+default = "00:30"
+
+[reminders.wind-down]
+before = "1h"
+
+[reminders.bedtime]
+before = "0m"
+"""
+
+
+def test_times_after_midnight_carry_their_day(sandbox: Sandbox) -> None:
+    sandbox.write_config(LATE)
+    check = sandbox.run("check", check=True).stdout
+    status = sandbox.run("status", check=True).stdout
+    for out in (check, status):
+        days = [line.split()[0] for line in out.splitlines() if line.startswith("  ") and ":" in line]
+        assert len(days) == 2 and days[0] != days[1], out  # "Sat 23:30", "Sun 00:30"
+        assert all(d in ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun") for d in days), out
+    assert "bedtime Sun 00:30" in check or "bedtime" in check and "00:30" in check
+
+
+def test_evening_times_stay_plain(sandbox: Sandbox) -> None:
+    sandbox.write_config(CONFIG)
+    out = sandbox.run("check", check=True).stdout
+    rows = [line.split()[0] for line in out.splitlines() if line.startswith("  ") and "m  " in line]
+    assert rows and all(len(r) == 5 and r[2] == ":" for r in rows), out
+
+
+def test_tonight_with_a_morning_bedtime_says_it_means_the_next_morning(sandbox: Sandbox) -> None:
+    sandbox.write_config(CONFIG)
+    out = sandbox.run("tonight", "--bedtime", "11:59", check=True).stdout
+    assert "11:59 is before noon: it means the morning after" in out
+    plain = sandbox.run("tonight", "--bedtime", "23:15", check=True).stdout
+    assert "before noon" not in plain
