@@ -1,8 +1,10 @@
 """systemd integration: sd_notify on a real datagram socket, journal detection, the unit, install.
 
-No user manager can run here (root in a container), so `systemctl` is the one stand-in:
-a script first in PATH that records its argv and keeps a little unit state in a JSON file.
-`systemd-analyze verify` runs for real on the unit we generate.
+The install side runs against a stand-in `systemctl`: a script first in PATH that records its
+argv and keeps a little unit state in a JSON file. It pins what the real manager cannot show
+as easily (the exact sequence of calls, an inactive graphical-session.target, a manager with
+another XDG_CONFIG_HOME, no manager at all, a hung systemctl). tests/test_user_manager.py runs
+the same commands against a real `systemd --user`; `systemd-analyze verify` runs for real here.
 """
 
 from __future__ import annotations
@@ -186,23 +188,30 @@ except ZeroDivisionError:
 """
 
 
-def _log_lines(env_extra: dict[str, str], journal: bool) -> list[str]:
-    """Run LOG_SCRIPT with stderr on a stream socket, as journald connects a service."""
+def _stderr_lines(
+    argv: list[str], env_extra: dict[str, str], journal: bool, base: dict[str, str] | None = None
+) -> tuple[int, list[str]]:
+    """Run `argv` with stderr on a stream socket, as journald connects a service."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    env = {k: v for k, v in os.environ.items() if k != "JOURNAL_STREAM"}
+    env = {k: v for k, v in (base or os.environ).items() if k != "JOURNAL_STREAM"}
     env["PYTHONPATH"] = str(REPO / "src")
     if journal:
         st = os.fstat(theirs.fileno())
         env["JOURNAL_STREAM"] = f"{st.st_dev}:{st.st_ino}"
     env.update(env_extra)
     with ours, theirs:
-        proc = subprocess.run([sys.executable, "-c", LOG_SCRIPT], stderr=theirs, env=env, timeout=30)
+        proc = subprocess.run(argv, stderr=theirs, env=env, timeout=30)
         theirs.close()
         data = b""
         while chunk := ours.recv(65536):
             data += chunk
-    assert proc.returncode == 0
-    return data.decode().splitlines()
+    return proc.returncode, data.decode().splitlines()
+
+
+def _log_lines(env_extra: dict[str, str], journal: bool) -> list[str]:
+    status, lines = _stderr_lines([sys.executable, "-c", LOG_SCRIPT], env_extra, journal)
+    assert status == 0
+    return lines
 
 
 def test_under_the_journal_lines_have_priorities_and_no_timestamps() -> None:
@@ -226,6 +235,34 @@ def test_a_stale_journal_stream_is_not_believed() -> None:
     # Inherited by a shell started from a service: stderr is no longer the journal.
     lines = _log_lines({"JOURNAL_STREAM": "8:12345"}, journal=False)
     assert not lines[0].startswith("<")
+
+
+@pytest.mark.e2e
+def test_config_errors_of_a_failing_start_reach_the_journal_as_errors(sandbox: Any) -> None:
+    # Under systemd a broken config ends `sundown run` with 78; `journalctl -p warning` must say why.
+    sandbox.write_config('[bedtime]\ndefault = "25:00"\n[notify]\nbackend = "loud"\n')
+    run = [sys.executable, "-m", "sundown", "run"]
+    status, lines = _stderr_lines(run, {}, journal=True, base=sandbox.env)
+    assert status == 78
+    assert len(lines) == 2 and all(line.startswith("<3>") for line in lines), lines
+    assert 'bedtime.default: "25:00" is not a time of day' in lines[0]
+    assert "notify.backend" in lines[1]
+    # In a terminal the same lines, without the priority.
+    status, lines = _stderr_lines(run, {}, journal=False, base=sandbox.env)
+    assert status == 78 and len(lines) == 2 and not any(line.startswith("<") for line in lines)
+
+
+@pytest.mark.e2e
+def test_other_errors_of_a_failing_start_reach_the_journal_as_errors(sandbox: Any) -> None:
+    sandbox.write_config('[bedtime]\ndefault = "22:00"\n[notify]\nbackend = "console"\n')
+    first = sandbox.start_daemon()
+    try:
+        run = [sys.executable, "-m", "sundown", "run"]
+        status, lines = _stderr_lines(run, {}, journal=True, base=sandbox.env)
+    finally:
+        first.terminate()
+        first.communicate(timeout=10)
+    assert status == 1 and lines[-1].startswith("<3>sundown: sundown is already running"), lines
 
 
 # --- the unit ------------------------------------------------------------------------------------

@@ -118,8 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except ConfigError as exc:
         # Already `PATH:LINE: KEY.PATH: message` lines, one per problem.
-        for problem in exc.problems:
-            print(problem, file=ctx.err)
+        ctx.errors(exc.problems)
         return exc.exit_code
     except SundownError as exc:
         ctx.error(str(exc))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TextIO
 
 from sundown.paths import Paths, resolve_paths
@@ -61,7 +62,14 @@ class Context:
         print(f"sundown: {message}", file=self.err)
 
     def error(self, message: str) -> None:
-        print(f"sundown: {message}", file=self.err)
+        self.errors([f"sundown: {message}"])
+
+    def errors(self, lines: Iterable[str]) -> None:
+        """Error lines on stderr; under systemd at the journal's error priority (`-p warning` shows them)."""
+        from sundown.systemd.journal import error_lines, stream_is_journal
+
+        for line in error_lines(lines, stream_is_journal(self.err)):
+            print(line, file=self.err)
 
     def close(self) -> None:
         if self._log is not None:

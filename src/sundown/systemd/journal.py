@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TextIO
 
 
@@ -23,6 +23,15 @@ def journal_stream(env: Mapping[str, str] | None = None, fd: int = 2) -> bool:
     return st.st_dev == int(dev) and st.st_ino == int(ino)
 
 
+def stream_is_journal(stream: TextIO, env: Mapping[str, str] | None = None) -> bool:
+    """True when `stream` is the journal stream systemd connected (False for any non-file stream)."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    return journal_stream(env, fd)
+
+
 _SYSLOG_PRIORITY = {
     logging.CRITICAL: 2,
     logging.ERROR: 3,
@@ -30,6 +39,16 @@ _SYSLOG_PRIORITY = {
     logging.INFO: 6,
     logging.DEBUG: 7,
 }
+
+
+def error_lines(lines: Iterable[str], journal: bool) -> list[str]:
+    """Lines of an error for stderr: each prefixed `<3>` (error) when stderr is the journal.
+
+    Without it journald files them at the default priority 6 (info), so
+    `journalctl -p warning` would not show why a start failed.
+    """
+    parts = [part for line in lines for part in (line.splitlines() or [""])]
+    return [f"<{_SYSLOG_PRIORITY[logging.ERROR]}>{part}" for part in parts] if journal else parts
 
 
 class JournalFormatter(logging.Formatter):
@@ -60,11 +79,7 @@ def configure_logging(
     installed before instead of adding a second one.
     """
     stream = sys.stderr if stream is None else stream
-    try:
-        fd = stream.fileno()
-    except (AttributeError, OSError, ValueError):
-        fd = -1
-    journal = fd >= 0 and journal_stream(env, fd)
+    journal = stream_is_journal(stream, env)
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JournalFormatter() if journal else logging.Formatter(TERMINAL_FORMAT))
     handler.set_name("sundown")
