@@ -1,0 +1,183 @@
+"""sundown under a real `systemd --user` with a real journald (tests/support/user_manager.py).
+
+Install, status and uninstall as a person would run them; READY=1 (Type=notify), the watchdog
+restarting a hung (SIGSTOPped) daemon, and a config error (exit 78) that fails once, with its
+errors in the journal at error priority, instead of restarting in a loop. Needs root; skipped
+elsewhere, failed under SUNDOWN_REQUIRE_E2E=1 (CI).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+import pytest
+
+from support.user_manager import UserManager, unavailable
+
+pytestmark = pytest.mark.e2e
+T = TypeVar("T")
+
+UNIT = "sundown.service"
+CONFIG = ".config/sundown/config.toml"
+GOOD = """timezone = "Europe/Berlin"
+[bedtime]
+default = "22:30"
+[notify]
+backend = "console"
+[reminders.magnesium]
+before = "45m"
+title = "Magnesium"
+"""
+BROKEN = """timezone = "Europe/Berlin"
+[bedtime]
+default = "25:00"
+"""
+# The unit's own timings (watchdog 60 s, restart after 10 s) would make these tests take minutes;
+# a drop-in, as a person would write with `systemctl --user edit sundown`, shortens them.
+FAST = """[Service]
+WatchdogSec=2s
+RestartSec=1s
+TimeoutStopSec=3s
+"""
+
+
+@pytest.fixture
+def manager() -> Iterator[UserManager]:
+    reason = unavailable()
+    if reason is not None:
+        if os.environ.get("SUNDOWN_REQUIRE_E2E") == "1":
+            pytest.fail(f"no systemd --user for the tests: {reason}")
+        pytest.skip(f"no systemd --user for the tests: {reason}")
+    with UserManager() as m:
+        yield m
+
+
+def _wait_for(predicate: Callable[[], T | None], timeout: float, what: str) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.1)
+
+
+def _install(m: UserManager, fast: bool = False) -> dict[str, str]:
+    m.write(CONFIG, GOOD, 0o600)
+    if fast:
+        m.write(".config/systemd/user/sundown.service.d/fast.conf", FAST)
+    proc = m.sundown("service", "install")
+    assert proc.returncode == 0, proc.stdout + proc.stderr + m.diagnostics()
+    return m.show(UNIT, "ActiveState", "SubState", "MainPID", "StatusText", "NRestarts", "UnitFileState")
+
+
+def test_install_starts_a_ready_daemon_status_reports_it_and_uninstall_removes_it(
+    manager: UserManager,
+) -> None:
+    state = _install(manager)
+    # Type=notify: `enable --now` returned, so the manager got READY=1; the daemon says what is next.
+    assert state["ActiveState"] == "active" and state["SubState"] == "running", state
+    assert state["UnitFileState"] == "enabled"
+    assert state["StatusText"].startswith("next: Magnesium at "), state
+    pid = int(state["MainPID"])
+    # READY=1 came after the control socket was up: the CLI reaches the daemon at once.
+    daemon = json.loads(manager.sundown("status", "--json", check=True).stdout)
+    assert daemon["running"] is True and daemon["pid"] == pid
+    assert daemon["backend"] == "console"
+
+    proc = manager.sundown("service", "status")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"sundown.service: active (running), pid {pid}" in proc.stdout
+    assert "status: next: Magnesium at " in proc.stdout
+    assert f"daemon: running (pid {pid}" in proc.stdout
+    assert "sundown running" in manager.journal("-u", "sundown")
+
+    # A second install is safe and restarts the running daemon with the unit as written.
+    again = manager.sundown("service", "install")
+    assert again.returncode == 0, again.stdout + again.stderr
+    after = manager.show(UNIT, "ActiveState", "MainPID")
+    assert after["ActiveState"] == "active" and int(after["MainPID"]) not in (0, pid)
+
+    proc = manager.sundown("service", "uninstall")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not (manager.home / ".config/systemd/user/sundown.service").exists()
+    gone = manager.show(UNIT, "LoadState", "ActiveState")
+    assert gone == {"LoadState": "not-found", "ActiveState": "inactive"}
+    assert manager.run(["kill", "-0", after["MainPID"]]).returncode != 0  # the daemon is gone
+    proc = manager.sundown("service", "status")
+    assert proc.returncode == 1 and "not installed" in proc.stdout
+
+
+def test_reload_through_systemctl_keeps_the_daemon_and_it_reports_ready_again(manager: UserManager) -> None:
+    pid = _install(manager)["MainPID"]
+    manager.write(CONFIG, GOOD.replace('title = "Magnesium"', 'title = "Tea"'), 0o600)
+    # ExecReload sends SIGHUP; the daemon answers RELOADING=1 then READY=1, so reload returns.
+    manager.systemctl("reload", UNIT, check=True, timeout=30)
+    state = manager.show(UNIT, "ActiveState", "MainPID", "StatusText")
+    assert state["ActiveState"] == "active" and state["MainPID"] == pid
+    assert _wait_for(lambda: "Tea" in manager.show(UNIT, "StatusText")["StatusText"], 10, "the new status")
+
+
+def test_the_watchdog_restarts_a_hung_daemon(manager: UserManager) -> None:
+    state = _install(manager, fast=True)
+    assert manager.show(UNIT, "WatchdogUSec")["WatchdogUSec"] == "2s"
+    pid = state["MainPID"]
+    # Pings come from the worker that sends reminders: healthy for a few intervals...
+    time.sleep(5)
+    assert manager.show(UNIT, "MainPID", "NRestarts") == {"MainPID": pid, "NRestarts": "0"}
+    # ...then hung, as a stopped process is: no ping, so systemd kills it and starts a new one.
+    manager.run(["kill", "-STOP", pid], check=True)
+    started = time.monotonic()
+
+    def restarted() -> dict[str, str] | None:
+        now = manager.show(UNIT, "ActiveState", "MainPID", "NRestarts")
+        fresh = now["ActiveState"] == "active" and now["MainPID"] not in ("0", pid)
+        return now if fresh else None
+
+    now = _wait_for(restarted, 30, "the watchdog restart")
+    assert now["NRestarts"] == "1"
+    # 2 s watchdog + up to 3 s to stop the stopped process + 1 s RestartSec + start-up.
+    assert time.monotonic() - started < 20
+    assert "Watchdog timeout" in manager.journal("-u", "sundown")
+    daemon = json.loads(manager.sundown("status", "--json", check=True).stdout)
+    assert daemon["running"] is True and str(daemon["pid"]) == now["MainPID"]
+
+
+def test_a_config_error_at_start_fails_once_and_reaches_the_journal_as_an_error(manager: UserManager) -> None:
+    _install(manager, fast=True)
+    # Broken while running: the daemon keeps the previous routine (not this test's subject).
+    manager.write(CONFIG, BROKEN, 0o600)
+    proc = manager.systemctl("restart", UNIT, timeout=30)
+    assert proc.returncode != 0  # the start failed...
+    state = manager.show(UNIT, "ActiveState", "Result", "ExecMainStatus", "NRestarts")
+    assert state == {"ActiveState": "failed", "Result": "exit-code", "ExecMainStatus": "78", "NRestarts": "0"}
+    # ...and stays failed: with RestartSec=1s a restart loop would have shown by now.
+    time.sleep(4)
+    assert manager.show(UNIT, "ActiveState", "NRestarts") == {"ActiveState": "failed", "NRestarts": "0"}
+    starts = manager.journal("-u", "sundown", "-o", "cat").count("Started sundown.service")
+    assert starts == 1  # the install's start; the failed one is "Failed to start"
+
+    # What docs/service.md tells a person to run shows why, at error priority.
+    warnings = manager.journal("-u", "sundown", "-p", "warning", "-o", "cat")
+    assert 'bedtime.default: "25:00" is not a time of day' in warnings, warnings
+    proc = manager.sundown("service", "status")
+    assert proc.returncode == 1 and "failed" in proc.stdout
+
+    manager.write(CONFIG, GOOD, 0o600)
+    manager.systemctl("restart", UNIT, check=True, timeout=30)
+    assert manager.show(UNIT, "ActiveState")["ActiveState"] == "active"
+
+
+def test_a_daemon_stopped_with_sigterm_stays_stopped(manager: UserManager) -> None:
+    pid = _install(manager)["MainPID"]
+    manager.run(["kill", f"-{signal.SIGTERM.value}", pid], check=True)
+    # SIGTERM from outside (a person's `kill`): a clean exit 0 is not a failure, so no restart.
+    _wait_for(lambda: manager.show(UNIT, "ActiveState")["ActiveState"] == "inactive", 10, "the stop")
+    assert manager.show(UNIT, "NRestarts", "Result") == {"NRestarts": "0", "Result": "success"}
+    assert manager.sundown("service", "uninstall").returncode == 0
