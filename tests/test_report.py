@@ -105,6 +105,86 @@ def test_empty_range_still_renders() -> None:
     assert "No reminders configured" in html and html.rstrip().endswith("</html>")
 
 
+def _two_nights_stats(days: int) -> stats.Stats:
+    routine = Routine(
+        Bedtimes.uniform(datetime(2000, 1, 1, 22, 30).time()),
+        (Reminder("bedtime", "Lights out", before=timedelta(0)),),
+        "Europe/Berlin",
+    )
+    events = []
+    for k, minutes in ((0, -46), (1, 20)):
+        night = date(2026, 11, 23) + timedelta(days=k)
+        at = datetime(2026, 11, 23 + k, 21, 30, tzinfo=UTC)
+        events.append(Event(len(events) + 1, at, night, "bedtime", "notified", "daemon", {}))
+        ack = at + timedelta(minutes=minutes)
+        events.append(Event(len(events) + 1, ack, night, "bedtime", "acknowledged", "cli", {}))
+    return stats.from_events(events, routine, BERLIN, date(2026, 11, 24), days, GENERATED)
+
+
+def _rects(svg: str) -> list[str]:
+    return re.findall(r"<rect [^>]*>", svg)
+
+
+def test_calendar_shows_the_reports_range_not_a_whole_year() -> None:
+    week = _two_nights_stats(7)
+    calendar = report._calendar(week)
+    days = [r for r in _rects(calendar) if 'width="12"' in r]
+    assert len(days) == 7  # one square per night of the report, none for the rest of 2026
+    assert "Nov 2026" in calendar and "Jan" not in calendar
+    year_end = stats.from_events([], week_routine(), BERLIN, date(2027, 1, 3), 10, GENERATED)
+    two = report._calendar(year_end)
+    assert two.count("<svg") == 2 and "Dec 2026" in two and "Jan 2027" in two
+    assert len([r for r in _rects(two) if 'width="12"' in r]) == 10
+
+
+def week_routine() -> Routine:
+    return Routine(Bedtimes.uniform(datetime(2000, 1, 1, 22, 30).time()), (), None)
+
+
+def test_strip_starts_under_its_first_date() -> None:
+    strip = report._strips(_two_nights_stats(30))  # 28 nights before the log began, then 2
+    first = re.search(r'<text x="([\d.]+)" y="12">2026-10-26</text>', strip)
+    cells = [float(x) for x in re.findall(r'<rect x="([\d.]+)"', strip)]
+    assert first and cells and min(cells) == float(first.group(1))
+    assert "not scheduled" in strip
+
+
+def test_bedtime_legend_matches_the_dots_colours() -> None:
+    chart = report._bedtime_chart(_two_nights_stats(2), BERLIN)
+    # 46 minutes early is not "within 15 min"; 20 minutes late is "later".
+    dots = {d: c for c, d in re.findall(r'fill="(#[0-9a-f]{6})"><title>(2026-11-2\d)', chart)}
+    legend = {w: c for c, w in re.findall(r'background:(#[0-9a-f]{6})"></i>([^<]+)<', chart)}
+    assert dots["2026-11-23"] == legend["more than 15 min earlier"]
+    assert dots["2026-11-24"] == legend["more than 15 min later"]
+    on_time = legend["lights out within 15 min of it"]
+    assert report._lights_out_color(15) == report._lights_out_color(-15) == on_time
+
+
+def test_report_window_defaults_to_the_history(sandbox) -> None:
+    from sundown.store.log import EventLog
+
+    sandbox.write_config(
+        'timezone = "Europe/Berlin"\n[bedtime]\ndefault = "22:30"\n[reminders.bedtime]\nbefore = "0m"\n'
+    )
+    target = sandbox.root / "r.html"
+    empty = sandbox.run("report", "--html", str(target), check=True)
+    html = target.read_text()
+    assert "Nothing in the log yet" in html and "<svg" not in html and "no events yet" in empty.stderr
+    today = date.today()
+    with EventLog(sandbox.db_path) as log:
+        for k in (2, 1):
+            night = today - timedelta(days=k)
+            log.record("acknowledged", night, "bedtime", "cli", {"backfilled": True},
+                       ts=datetime(night.year, night.month, night.day, 22, 30, tzinfo=BERLIN))  # fmt: skip
+    r = sandbox.run("report", "--html", str(target), check=True)
+    # The two logged nights and tonight (before noon: last night is still the current one), not 90.
+    shown = re.search(r"(\d+) nights\)", r.stderr)
+    assert shown and shown.group(1) in ("2", "3"), r.stderr
+    assert f"{shown.group(1)} nights" in target.read_text()
+    r = sandbox.run("report", "--html", str(target), "--days", "10", check=True)
+    assert "10 nights" in r.stderr
+
+
 # --- in a real browser ----------------------------------------------------------------------
 
 needs_chromium = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="chromium is not installed")

@@ -86,9 +86,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument(
         "--days",
         type=days_arg,
-        default=DEFAULT_REPORT_DAYS,
+        default=None,
         metavar="N",
-        help=f"number of nights (default {DEFAULT_REPORT_DAYS})",
+        help=f"number of nights (default: the whole history, at most {DEFAULT_REPORT_DAYS})",
     )
     p.add_argument("--until", type=night_arg, metavar="DATE", help="last night (default: the current night)")
     p.set_defaults(func=cmd_report)
@@ -253,14 +253,30 @@ def _width() -> int:
 # --- report ------------------------------------------------------------------------------------
 
 
+def _history_days(ctx: Context, first_night: date | None) -> int:
+    """The report's default window: the nights the log knows, at most DEFAULT_REPORT_DAYS."""
+    from sundown.core.plan import night_of
+
+    until = ctx.args.until or night_of(datetime.now(timezone.utc), ctx.loaded.zone)
+    if first_night is None:
+        return 1
+    return max(min((until - first_night).days + 1, DEFAULT_REPORT_DAYS), 1)
+
+
 def cmd_report(ctx: Context) -> int:
     from pathlib import Path
 
     from sundown.reports import report
 
-    result = _compute(ctx, ctx.args.days)
     loaded = ctx.loaded
-    html = report.render(result, loaded.zone, generated=datetime.now(timezone.utc))
+    now = datetime.now(timezone.utc)
+    first_night = ctx.log.first_night()
+    days = ctx.args.days or _history_days(ctx, first_night)
+    result = _compute(ctx, days)
+    if first_night is None or first_night > result.until:
+        html = report.render_empty(loaded.zone, generated=now)
+    else:
+        html = report.render(result, loaded.zone, generated=now)
     target = Path(ctx.args.html).expanduser()
     if target.is_dir():
         example = target / "sundown.html"
@@ -280,5 +296,8 @@ def cmd_report(ctx: Context) -> int:
     finally:
         if tmp.exists():
             tmp.unlink()
-    ctx.note(f"wrote {target} ({result.first} .. {result.until}, {len(result.nights)} nights)")
+    if first_night is None:
+        ctx.note(f"wrote {target}: the log has no events yet")
+    else:
+        ctx.note(f"wrote {target} ({result.first} .. {result.until}, {len(result.nights)} nights)")
     return 0

@@ -45,6 +45,11 @@ STATUS_WORDS = {
     SKIPPED: "skipped",
     NONE: "not scheduled",
 }
+# The bedtime chart: planned strokes, lights-out dots by how far from the plan.
+PLANNED = "#5b6bbf"
+BED_ON_TIME = "#2e9d57"
+BED_LATER = "#d6463a"
+BED_EARLIER = "#9a6fc4"
 # Nightly adherence buckets, from none done to all done.
 HEAT = ("#d6463a", "#ef8a4c", "#f3c65f", "#a6d36b", "#2e9d57")
 NO_DATA = "#eeeeee"
@@ -87,18 +92,37 @@ def _legend(items: Iterable[tuple[str, str]]) -> str:
     return f'<p class="legend">{spans}</p>'
 
 
-def render(result: Stats, zone: tzinfo, generated: datetime) -> str:
-    """The whole HTML page."""
-    n = len(result.nights)
-    parts = [
+def _head(title: str) -> list[str]:
+    return [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         # Belt and braces: even a URL that slipped into the page could not be fetched.
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
-        f"<title>sundown report {result.first} – {result.until}</title>",
+        f"<title>{_e(title)}</title>",
         f"<style>{CSS}</style></head><body>",
         "<h1>sundown: evening routine</h1>",
+    ]
+
+
+def render_empty(zone: tzinfo, generated: datetime) -> str:
+    """The page for a log with nothing in it yet: one sentence, no empty charts."""
+    parts = [
+        *_head("sundown report"),
+        "<p>Nothing in the log yet. Once sundown has sent its first reminders (<code>sundown run</code>,"
+        " or <code>sundown service install</code>), this page shows how your evenings went.</p>",
+        f'<p class="sub">Generated {_e(generated.astimezone(zone).strftime("%Y-%m-%d %H:%M"))}'
+        f" ({_e(zone)}).</p>",
+        "</body></html>",
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def render(result: Stats, zone: tzinfo, generated: datetime) -> str:
+    """The whole HTML page."""
+    n = len(result.nights)
+    parts = [
+        *_head(f"sundown report {result.first} – {result.until}"),
         f'<p class="sub">{n} night{"s" if n != 1 else ""}, {result.first} – {result.until}'
         f" ({_e(zone)}); generated {_e(generated.astimezone(zone).strftime('%Y-%m-%d %H:%M'))}</p>",
         _summary_table(result),
@@ -116,7 +140,7 @@ def render(result: Stats, zone: tzinfo, generated: datetime) -> str:
             ]
         ),
         "<h2>Each reminder, night by night</h2>",
-        _legend((STATUS_COLORS[s], STATUS_WORDS[s]) for s in (ACK, LATE, MISSED, SKIPPED, OPEN)),
+        _legend((STATUS_COLORS[s], STATUS_WORDS[s]) for s in (ACK, LATE, MISSED, SKIPPED, OPEN, NONE)),
         _strips(result),
         "<h2>Acknowledgement delay</h2>",
         '<p class="note">Minutes from the first notification (or the scheduled time) to the'
@@ -176,43 +200,46 @@ def _night_score(result: Stats, i: int) -> tuple[str, str]:
 
 
 def _calendar(result: Stats) -> str:
-    """One GitHub-style grid per year: columns are weeks, rows weekdays (Monday on top)."""
+    """GitHub-style grids over the report's nights, one per calendar year it touches:
+    columns are weeks, rows weekdays (Monday on top)."""
     cell, gap = 12, 2
     step = cell + gap
     left, top = 34, 16
     index = {night: i for i, night in enumerate(result.nights)}
-    years = sorted({night.year for night in result.nights}, reverse=True)
     out = []
-    for year in years:
-        jan1 = date(year, 1, 1)
-        start = jan1 - timedelta(days=jan1.weekday())
-        weeks = (date(year, 12, 31) - start).days // 7 + 1
-        width = left + weeks * step + 4
+    for year in range(result.until.year, result.first.year - 1, -1):
+        first = max(result.first, date(year, 1, 1))
+        last = min(result.until, date(year, 12, 31))
+        start = first - timedelta(days=first.weekday())
+        weeks = (last - start).days // 7 + 1
+        width = max(left + weeks * step + 4, 120)
         height = top + 7 * step + 4
         svg = [
             f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img"'
-            f' aria-label="adherence calendar {year}">',
-            f'<text x="0" y="11" style="font-weight:600">{year}</text>',
+            f' aria-label="adherence calendar {first} to {last}">',
         ]
         for row, name in ((0, "Mon"), (2, "Wed"), (4, "Fri"), (6, "Sun")):
             svg.append(f'<text x="0" y="{top + row * step + cell - 2}">{name}</text>')
-        for month in range(1, 13):
-            first = date(year, month, 1)
-            x = left + ((first - start).days // 7) * step
-            svg.append(f'<text x="{x}" y="{top - 4}">{first.strftime("%b")}</text>')
-        day = jan1
-        while day.year == year:
+        # A label at each month's first week in range; the year with the first label.
+        labels: list[tuple[int, str]] = []
+        month = date(first.year, first.month, 1)
+        while month <= last:
+            column = max((month - start).days // 7, 0)
+            if not labels or column - labels[-1][0] >= 3:
+                labels.append((column, month.strftime("%b")))
+            month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+        labels[0] = (labels[0][0], f"{labels[0][1]} {year}")
+        for column, text in labels:
+            svg.append(f'<text x="{left + column * step}" y="{top - 4}">{text}</text>')
+        day = first
+        while day <= last:
             x = left + ((day - start).days // 7) * step
             y = top + day.weekday() * step
-            i = index.get(day)
-            if i is None:
-                svg.append(f'<rect x="{x}" y="{y}" width="{cell}" height="{cell}" rx="2" fill="#f7f7f7"/>')
-            else:
-                color, text = _night_score(result, i)
-                svg.append(
-                    f'<rect x="{x}" y="{y}" width="{cell}" height="{cell}" rx="2" fill="{color}">'
-                    f"<title>{_e(text)}</title></rect>"
-                )
+            color, text = _night_score(result, index[day])
+            svg.append(
+                f'<rect x="{x}" y="{y}" width="{cell}" height="{cell}" rx="2" fill="{color}">'
+                f"<title>{_e(text)}</title></rect>"
+            )
             day += timedelta(days=1)
         svg.append("</svg>")
         out.append("".join(svg))
@@ -241,17 +268,15 @@ def _strips(result: Stats) -> str:
         cells = r.cells
         for i in range(1, n + 1):
             if i == n or cells[i].status != cells[start].status:
+                # Every night, "not scheduled" too: the strip starts under its first date.
                 status = cells[start].status
-                if status != NONE:
-                    x = label_w + start * cw
-                    nights = f"{result.nights[start]}" + (
-                        f" – {result.nights[i - 1]}" if i - 1 > start else ""
-                    )
-                    svg.append(
-                        f'<rect x="{_num(x)}" y="{y}" width="{_num(max(cw * (i - start), 0.6))}"'
-                        f' height="{row_h - 4}" fill="{STATUS_COLORS[status]}"><title>{_e(r.title)}:'
-                        f" {nights}: {STATUS_WORDS[status]}</title></rect>"
-                    )
+                x = label_w + start * cw
+                nights = f"{result.nights[start]}" + (f" – {result.nights[i - 1]}" if i - 1 > start else "")
+                svg.append(
+                    f'<rect x="{_num(x)}" y="{y}" width="{_num(max(cw * (i - start), 0.6))}"'
+                    f' height="{row_h - 4}" fill="{STATUS_COLORS[status]}"><title>{_e(r.title)}:'
+                    f" {nights}: {STATUS_WORDS[status]}</title></rect>"
+                )
                 start = i
     svg.append("</svg>")
     return "".join(svg)
@@ -370,7 +395,7 @@ def _bedtime_chart(result: Stats, zone: tzinfo) -> str:
         assert b.planned is not None
         x, y = x_of(b.night), y_of(_minutes(b.planned, b.night, zone))
         path.append(f"M{_num(x - half)} {_num(y)}H{_num(x + half)}")
-    svg.append(f'<path d="{"".join(path)}" fill="none" stroke="#5b6bbf" stroke-width="2"/>')
+    svg.append(f'<path d="{"".join(path)}" fill="none" stroke="{PLANNED}" stroke-width="2"/>')
     radius = 3 if n <= 120 else 2 if n <= 800 else 1.2
     for _i, b in rows:
         if b.acknowledged is None or b.planned is None:
@@ -378,7 +403,7 @@ def _bedtime_chart(result: Stats, zone: tzinfo) -> str:
         late = (b.acknowledged - b.planned) // timedelta(minutes=1)
         svg.append(
             f'<circle cx="{_num(x_of(b.night))}" cy="{_num(y_of(_minutes(b.acknowledged, b.night, zone)))}"'
-            f' r="{radius}" fill="{"#d6463a" if late > ON_TIME_MINUTES else "#2e9d57"}">'
+            f' r="{radius}" fill="{_lights_out_color(late)}">'
             f"<title>{b.night}: planned"
             f" {b.planned.astimezone(zone):%H:%M}, lights out {b.acknowledged.astimezone(zone):%H:%M}"
             f" ({late:+d} min)</title></circle>"
@@ -387,9 +412,19 @@ def _bedtime_chart(result: Stats, zone: tzinfo) -> str:
     svg.append("</svg>")
     legend = _legend(
         [
-            ("#5b6bbf", "planned"),
-            ("#2e9d57", f"lights out (within {ON_TIME_MINUTES} min)"),
-            ("#d6463a", "later"),
+            (PLANNED, "planned"),
+            (BED_ON_TIME, f"lights out within {ON_TIME_MINUTES} min of it"),
+            (BED_LATER, f"more than {ON_TIME_MINUTES} min later"),
+            (BED_EARLIER, f"more than {ON_TIME_MINUTES} min earlier"),
         ]
     )
     return "".join(svg) + legend
+
+
+def _lights_out_color(minutes_late: int) -> str:
+    """The dot's colour, as the legend says: within ON_TIME either way, later, or earlier."""
+    if minutes_late > ON_TIME_MINUTES:
+        return BED_LATER
+    if minutes_late < -ON_TIME_MINUTES:
+        return BED_EARLIER
+    return BED_ON_TIME
