@@ -7,6 +7,10 @@ Fixtures (loaded for every test module through `pytest_plugins` in conftest.py):
 - `bare_bus`: the same bus and monitor with no notification server at all.
 - `fake_server`: a factory for a jeepney notification server on `bare_bus`, for what dunst
   cannot do (no "actions" capability, error replies, slow replies, arbitrary signals).
+- `real_server`: the same desktop with another real notification server from Debian
+  (xfce4-notifyd, lxqt-notificationd, notification-daemon, mate-notification-daemon; the
+  test parametrizes it indirectly), and `desktop.click(target)` to press one of its buttons,
+  its × or its body with xdotool.
 
 Nothing here touches the real session: the bus has no service directories, so nothing is
 activated behind the test's back. Every process runs in its own process group and is killed
@@ -15,6 +19,7 @@ with it. With SUNDOWN_REQUIRE_E2E=1 (CI) a missing binary fails the test instead
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -38,6 +43,7 @@ from jeepney.io.threading import DBusConnection, ReceiveStopped, open_dbus_conne
 from jeepney.wrappers import new_signal
 
 NOTIFICATIONS = "org.freedesktop.Notifications"
+SCREEN = (800, 600)
 NOTIFICATIONS_PATH = "/org/freedesktop/Notifications"
 
 BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
@@ -77,11 +83,40 @@ DUNSTRC = """[global]
 """
 
 
-def require(binary: str) -> str:
+# Real notification servers other than dunst: Debian package, the program (a glob: some live in
+# an architecture directory), and where the parts of a notification are drawn in its window
+# for the reminder `click` is used with, measured on Debian 12 under Xvfb at 800x600: (dx, dy)
+# from the window's top left corner, a negative dx from its right edge, a negative dy from its bottom.
+SERVERS: dict[str, tuple[str, str, dict[str, tuple[int, int]]]] = {
+    "xfce4-notifyd": (
+        "xfce4-notifyd",
+        "/usr/lib/*/xfce4/notifyd/xfce4-notifyd",
+        {"Done": (56, 72), "Snooze": (-57, 72), "body": (71, 24)},  # no × (a click on the body closes)
+    ),
+    "lxqt-notificationd": (
+        "lxqt-notificationd",
+        "/usr/bin/lxqt-notificationd",
+        {"Done": (90, -39), "Snooze": (196, -39), "close": (-24, 30), "body": (106, 52)},
+    ),
+    "notification-daemon": (
+        "notification-daemon",
+        "/usr/lib/notification-daemon/notification-daemon",
+        {"Done": (-148, 87), "Snooze": (-87, 87), "close": (-24, 29), "body": (106, 54)},
+    ),
+    "mate-notification-daemon": (
+        "mate-notification-daemon",
+        "/usr/lib/mate-notification-daemon/mate-notification-daemon",
+        {"Done": (-132, 90), "Snooze": (-71, 90), "close": (-32, 27), "body": (110, 58)},
+    ),
+}
+
+
+def require(binary: str, package: str = "dbus dunst xvfb libnotify-bin") -> str:
     """The path of `binary`; skip the test without it (fail under SUNDOWN_REQUIRE_E2E=1)."""
-    path = shutil.which(binary)
+    found = sorted(glob.glob(binary)) if binary.startswith("/") else []
+    path = found[0] if found else shutil.which(binary)
     if path is None:
-        message = f"{binary} is not installed (apt-get install dbus dunst xvfb libnotify-bin)"
+        message = f"{binary} is not installed (apt-get install {package})"
         if os.environ.get("SUNDOWN_REQUIRE_E2E") == "1":
             pytest.fail(message)
         pytest.skip(message)
@@ -263,6 +298,7 @@ class Desktop:
     procs: dict[str, subprocess.Popen[Any]] = field(default_factory=dict)
     monitor: Monitor = field(init=False)
     dunstrc: Path | None = None
+    server: str = "dunst"  # which notification server start_server() starts (a key of SERVERS)
 
     @property
     def address(self) -> str:
@@ -325,7 +361,7 @@ class Desktop:
                     str(write_fd),
                     "-screen",
                     "0",
-                    "800x600x24",
+                    f"{SCREEN[0]}x{SCREEN[1]}x24",
                     "-nolisten",
                     "tcp",
                     "-fbdir",  # the screen as an XWD file, for screenshot()
@@ -348,7 +384,13 @@ class Desktop:
         self.env["DISPLAY"] = f":{number}"
 
     def start_server(self) -> None:
-        """Start dunst on this bus and display; returns once it owns org.freedesktop.Notifications."""
+        """Start the server (dunst unless `server` says otherwise) on this bus and display;
+        returns once it owns org.freedesktop.Notifications."""
+        if self.server != "dunst":
+            package, binary, _ = SERVERS[self.server]
+            self._spawn(self.server, [require(binary, package)], stdout=subprocess.DEVNULL)
+            wait_until(lambda: self.name_owner(NOTIFICATIONS), 15, f"{self.server} to own {NOTIFICATIONS}")
+            return
         require("dunst")
         if self.dunstrc is None:
             pick = self.root / "pick-snooze"
@@ -360,8 +402,8 @@ class Desktop:
         wait_until(lambda: self.name_owner(NOTIFICATIONS), 10, "dunst to own org.freedesktop.Notifications")
 
     def kill_server(self) -> None:
-        """dunst dies (SIGKILL): its bus name and notifications are gone."""
-        proc = self.procs.pop("dunst")
+        """The server dies (SIGKILL): its bus name and notifications are gone."""
+        proc = self.procs.pop(self.server)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=5)
         wait_until(
@@ -378,6 +420,37 @@ class Desktop:
         xwd = (self.root / "Xvfb_screen0").read_bytes()
         header_size, ncolors = struct.unpack_from(">I", xwd)[0], struct.unpack_from(">I", xwd, 76)[0]
         return not xwd[header_size + 12 * ncolors :].strip(b"\0")
+
+    def windows(self) -> list[tuple[int, int, int, int]]:
+        """The server's visible notification windows as (x, y, width, height), top to bottom."""
+        require("xdotool", "xdotool")
+        found = subprocess.run(  # the server is the only client of this X display
+            ["xdotool", "search", "--onlyvisible", "--name", ".*"],
+            env=self.env, capture_output=True, text=True, timeout=10,
+        ).stdout.split()
+        out = []
+        for wid in found:
+            shell = subprocess.run(
+                ["xdotool", "getwindowgeometry", "--shell", wid],
+                env=self.env, capture_output=True, text=True, timeout=10,
+            ).stdout
+            geo = dict(line.split("=", 1) for line in shell.split())
+            x, y, w, h = (int(geo[k]) for k in ("X", "Y", "WIDTH", "HEIGHT"))
+            # Not the root window, nor the 1x1 helper window GTK servers keep beside each notification.
+            if w > 1 and h > 1 and (x, y, w, h) != (0, 0, *SCREEN):
+                out.append((x, y, w, h))
+        return sorted(out, key=lambda g: g[1])
+
+    def click(self, target: str, timeout: float = 10.0) -> None:
+        """Press `target` ("Done", "Snooze", "close" or "body") of the server's topmost notification."""
+        x, y, w, h = wait_until(lambda: self.windows(), timeout, f"a {self.server} notification")[0]
+        dx, dy = SERVERS[self.server][2][target]
+        time.sleep(0.3)  # drawn, not just mapped: GTK servers fade in
+        at_x, at_y = x + dx if dx >= 0 else x + w + dx, y + dy if dy >= 0 else y + h + dy
+        subprocess.run(
+            ["xdotool", "mousemove", str(at_x), str(at_y), "click", "1"],
+            env=self.env, check=True, timeout=10,
+        )
 
     def log(self, name: str) -> str:
         path = self.root / f"{name}.log"
@@ -458,12 +531,12 @@ def xwd_to_png(xwd: bytes, path: Path) -> None:
     path.write_bytes(png)
 
 
-def _desktop(tmp_path: Path, with_x: bool, with_server: bool) -> Iterator[Desktop]:
+def _desktop(tmp_path: Path, with_x: bool, with_server: bool, server: str = "dunst") -> Iterator[Desktop]:
     root = tmp_path / "desktop"  # beside a `sandbox` in the same tmp_path, never inside it
     runtime = root / "run"
     runtime.mkdir(mode=0o700, parents=True)
     base = {k: v for k, v in os.environ.items() if not k.startswith(("DBUS_", "XDG_", "DISPLAY", "WAYLAND_"))}
-    desk = Desktop(root, env={**base, "XDG_RUNTIME_DIR": str(runtime), "HOME": str(root)})
+    desk = Desktop(root, env={**base, "XDG_RUNTIME_DIR": str(runtime), "HOME": str(root)}, server=server)
     try:
         desk.start_bus()
         if with_x:
@@ -482,6 +555,12 @@ def desktop(tmp_path: Path) -> Iterator[Desktop]:
 
 
 @pytest.fixture
+def real_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Desktop]:
+    """A private session bus, Xvfb and the real server named by the indirect parameter."""
+    yield from _desktop(tmp_path, with_x=True, with_server=True, server=request.param)
+
+
+@pytest.fixture
 def bare_bus(tmp_path: Path) -> Iterator[Desktop]:
     """A private session bus with no notification server on it."""
     yield from _desktop(tmp_path, with_x=False, with_server=False)
@@ -491,8 +570,9 @@ class FakeServer:
     """A notification server written with jeepney, for the cases dunst cannot produce.
 
     `capabilities` is what GetCapabilities answers; `delay` holds every reply back;
-    `error` (a D-Bus error name) answers Notify with that error. Notify calls are kept
-    in `notified` as (id, args).
+    `error` (a D-Bus error name) answers Notify with that error; `info` is what
+    GetServerInformation answers; `zero_ids` answers every Notify with id 0 (a broken
+    server). Notify calls are kept in `notified` as (id, args).
     """
 
     def __init__(
@@ -501,8 +581,12 @@ class FakeServer:
         capabilities: Sequence[str] = ("actions", "body", "body-markup"),
         delay: float = 0.0,
         error: str | None = None,
+        info: tuple[str, str, str, str] = ("fake", "sundown tests", "0.1", "1.2"),
+        zero_ids: bool = False,
     ) -> None:
         self.capabilities = list(capabilities)
+        self.info = info
+        self.zero_ids = zero_ids
         self.delay = delay
         self.error = error
         self.notified: list[tuple[int, tuple[Any, ...]]] = []
@@ -539,7 +623,7 @@ class FakeServer:
         if member == "GetCapabilities":
             reply = new_method_return(msg, "as", (self.capabilities,))
         elif member == "GetServerInformation":
-            reply = new_method_return(msg, "ssss", ("fake", "sundown tests", "0.1", "1.2"))
+            reply = new_method_return(msg, "ssss", self.info)
         elif member == "Notify":
             if self.error:
                 reply = new_error(msg, self.error, "s", ("the fake server refuses",))
@@ -547,6 +631,8 @@ class FakeServer:
                 nid = msg.body[1] or self._next_id
                 if nid == self._next_id:
                     self._next_id += 1
+                if self.zero_ids:
+                    nid = 0
                 self.notified.append((nid, tuple(msg.body)))
                 reply = new_method_return(msg, "u", (nid,))
         elif member == "CloseNotification":

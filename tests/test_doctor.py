@@ -11,13 +11,14 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from desktop import Desktop
+from desktop import Desktop, wait_until
 from sundown import doctor
 from sundown.paths import resolve_paths
 from test_service import ONE_REMINDER, FakeSystemctl, NotifyListener
@@ -97,7 +98,23 @@ def test_notify_sends_a_real_test_notification(
     assert "sent through dbus" in proc.stdout
     calls = desktop.monitor.wait_notify(1)  # type: ignore[union-attr]
     assert calls[0].summary == "sundown doctor"
+    assert calls[0].actions == []  # nothing would answer a click once doctor has exited
+    assert calls[0].expire_timeout == 10_000  # it goes by itself
     assert desktop.displayed() == 1
+
+
+@pytest.mark.parametrize("real_server", ["lxqt-notificationd"], indirect=True)
+def test_the_test_notification_has_no_buttons_and_goes_by_itself_on_lxqt(
+    sandbox: Any, real_server: Desktop, systemctl: FakeSystemctl
+) -> None:
+    proc = sandbox.run("doctor", "--notify", env=session_env(real_server, systemctl))
+    assert lines(proc)["test notification"].startswith("ok "), proc.stdout
+    [call] = real_server.monitor.wait_notify(1)
+    assert call.actions == []
+    wait_until(real_server.windows, 5, "the test notification on screen")
+    started = time.monotonic()
+    wait_until(lambda: not real_server.windows(), 20, "the test notification to go by itself")
+    assert time.monotonic() - started < 12
 
 
 def test_a_bus_without_a_notification_server_fails_with_the_install_command(

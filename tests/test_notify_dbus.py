@@ -55,7 +55,9 @@ def test_notify_reaches_the_bus_with_title_body_actions_urgency_and_no_expiry(
     assert call.summary == "Magnesium"
     assert call.body == "Time for your evening magnesium."
     assert call.replaces_id == 0
-    assert call.actions == ["default", "Done", "done", "Done", "snooze", "Snooze"]
+    assert call.actions == ["default", "Acknowledge", "done", "Done", "snooze", "Snooze"]
+    labels = call.actions[1::2]
+    assert len(set(labels)) == len(labels)  # mako's menu invokes by label: a shared one does nothing
     assert call.hints == {"urgency": 2, "desktop-entry": "sundown"}
     assert call.expire_timeout == 0  # reminders stay until acted on
     assert before <= call.at < before + 2
@@ -177,18 +179,21 @@ def test_no_buttons_for_a_server_without_actions(fake_server, bare_bus: Desktop,
         with_buttons, without = bare_bus.monitor.wait_notify(2)
     finally:
         backend.close()
-    assert with_buttons.actions == ["default", "Done"]
-    assert without.actions == ["default", "Done"]
+    assert with_buttons.actions == ["default", "Acknowledge"]  # a click on it still counts
+    assert without.actions == []
 
 
-def test_message_without_actions_gets_no_buttons(desktop: Desktop, actions: Actions) -> None:
+def test_a_notice_has_no_actions_at_all_and_the_timeout_it_asks_for(
+    desktop: Desktop, actions: Actions
+) -> None:
     backend = DBusBackend(actions, desktop.env)
     try:
-        backend.send(Message("config", "Config error", "line 3", actions=False))
+        backend.send(Message("config", "Config error", "line 3", actions=False, expire_ms=-1))
         [call] = desktop.monitor.wait_notify(1)
     finally:
         backend.close()
-    assert call.actions == ["default", "Done"]
+    assert call.actions == []  # not even `default`: nothing would answer a click on it
+    assert call.expire_timeout == -1
 
 
 def test_signals_from_another_connection_are_ignored(desktop: Desktop, actions: Actions) -> None:
@@ -226,14 +231,29 @@ def test_signals_about_other_apps_notifications_are_ignored(
         backend.close()
 
 
-@pytest.mark.parametrize(("reason", "expected"), [(1, []), (2, [(KEY, "dismissed")]), (3, []), (4, [])])
+@pytest.mark.parametrize(
+    ("expire_ms", "reason", "expected"),
+    [
+        (0, 1, [(KEY, "dismissed")]),  # "expired" although sent never to expire: mate's ×
+        (0, 2, [(KEY, "dismissed")]),
+        (0, 3, []),
+        (0, 4, []),
+        (-1, 1, []),  # one that may expire did expire
+        (-1, 2, [(KEY, "dismissed")]),
+    ],
+)
 def test_only_closing_by_the_user_is_a_dismissal(
-    fake_server, bare_bus: Desktop, actions: Actions, reason: int, expected: list[tuple[str, str]]
+    fake_server,
+    bare_bus: Desktop,
+    actions: Actions,
+    expire_ms: int,
+    reason: int,
+    expected: list[tuple[str, str]],
 ) -> None:
     server: FakeServer = fake_server()
     backend = DBusBackend(actions, bare_bus.env)
     try:
-        backend.send(magnesium())
+        backend.send(magnesium(expire_ms=expire_ms))
         server.emit("NotificationClosed", "uu", (server.notified[0][0], reason))
         if expected:
             actions.wait(1)
@@ -438,5 +458,110 @@ def test_malformed_signal_from_the_server_does_not_stop_the_receiver(
         server.emit("NotificationClosed", "s", ("2",))
         server.emit("ActionInvoked", "us", (nid, "done"))
         assert actions.wait(1) == [(KEY, "done")]
+    finally:
+        backend.close()
+
+
+def test_a_server_answering_id_0_gets_no_buttons_and_its_clicks_are_never_mapped(
+    fake_server, bare_bus: Desktop, actions: Actions
+) -> None:
+    server: FakeServer = fake_server(zero_ids=True)
+    backend = DBusBackend(actions, bare_bus.env)
+    try:
+        backend.send(magnesium())
+        backend.send(Message("2026-11-25/screens-off", "Screens off"))
+        first, second = bare_bus.monitor.wait_notify(2)
+        server.emit("ActionInvoked", "us", (0, "done"))  # a Done on one of the two: which?
+        server.emit("NotificationClosed", "uu", (0, 2))
+        time.sleep(0.3)
+        assert actions.got == []
+        assert second.actions == []  # after the first 0: a server without buttons
+        assert second.replaces_id == 0
+        assert backend.shown_as(KEY) is None
+    finally:
+        backend.close()
+
+
+@pytest.mark.parametrize(
+    ("info", "expected"),
+    [
+        (("Xfce Notify Daemon", "Xfce", "0.7.3", "1.2"), ["default", "Done", "snooze", "Snooze"]),
+        (("lxqt-notificationd", "lxqt.org", "1.2.0", "1.2"), ["default", "Done", "snooze", "Snooze"]),
+        (
+            ("mako", "emersion", "1.7", "1.2"),
+            ["default", "Acknowledge", "done", "Done", "snooze", "Snooze"],
+        ),
+    ],
+)
+def test_one_done_button_on_servers_that_draw_the_default_action_and_unique_labels_everywhere(
+    fake_server, bare_bus: Desktop, actions: Actions, info: tuple[str, str, str, str], expected: list[str]
+) -> None:
+    server: FakeServer = fake_server(info=info)
+    backend = DBusBackend(actions, bare_bus.env)
+    try:
+        backend.send(magnesium())
+        [call] = bare_bus.monitor.wait_notify(1)
+        assert call.actions == expected
+        labels = call.actions[1::2]
+        assert len(set(labels)) == len(labels)
+        # mako's menu: the person picks a label, mako invokes the one action that has it.
+        for action in call.actions[::2]:
+            server.emit("ActionInvoked", "us", (server.notified[0][0], action))
+        assert [a for _, a in actions.wait(1)] == ["done"]  # the first one settles it
+    finally:
+        backend.close()
+
+
+def test_the_one_at_a_time_server_is_recognised(fake_server, bare_bus: Desktop, actions: Actions) -> None:
+    fake_server(info=("Notification Daemon", "GNOME", "3.20.0", "1.2"))
+    backend = DBusBackend(actions, bare_bus.env)
+    try:
+        assert not backend.one_at_a_time  # not known before it was asked
+        backend.send(magnesium())
+        assert backend.one_at_a_time
+    finally:
+        backend.close()
+
+
+def test_a_notification_shown_by_a_previous_process_is_replaced_closed_and_heard(
+    fake_server, bare_bus: Desktop, actions: Actions
+) -> None:
+    server: FakeServer = fake_server()
+    first = DBusBackend(actions, bare_bus.env)
+    try:
+        first.send(magnesium())
+        shown = first.shown_as(KEY)
+    finally:
+        first.close()
+    assert shown is not None and shown["id"] == server.notified[0][0]
+    later = DBusBackend(actions, bare_bus.env)
+    try:
+        later.adopt(KEY, shown)
+        later.listen()
+        server.emit("ActionInvoked", "us", (server.notified[0][0], "snooze"))
+        assert actions.wait(1) == [(KEY, "snooze")]
+        wait_until(lambda: server.closed, what="the acted-on notification closed")  # as after any action
+        later.adopt(KEY, shown)
+        later.send(magnesium(urgency="critical"))  # the repeat
+        assert server.notified[1][1][1] == server.notified[0][0]  # replaces_id: the same one
+        later.withdraw(KEY)
+        assert server.closed == [server.notified[0][0]] * 2
+    finally:
+        later.close()
+
+
+def test_an_id_from_another_server_or_bus_is_never_adopted(
+    fake_server, bare_bus: Desktop, actions: Actions
+) -> None:
+    server: FakeServer = fake_server()
+    backend = DBusBackend(actions, bare_bus.env)
+    try:
+        backend.adopt(KEY, {"id": 1, "server": ":1.999@another-bus"})  # a restarted server reuses ids
+        backend.listen()
+        server.emit("ActionInvoked", "us", (1, "done"))
+        backend.send(magnesium())
+        time.sleep(0.3)
+        assert actions.got == []
+        assert server.notified[0][1][1] == 0  # a new notification, not someone else's id 1
     finally:
         backend.close()

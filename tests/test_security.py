@@ -28,7 +28,7 @@ from sundown.paths import resolve_paths
 from test_daemon import Evening, events, start, stop
 
 UTC = timezone.utc
-OUR_ACTIONS = ["default", "Done", "done", "Done", "snooze", "Snooze"]
+OUR_ACTIONS = ["default", "Acknowledge", "done", "Done", "snooze", "Snooze"]
 
 
 def lax_umask() -> None:

@@ -334,6 +334,9 @@ def check_daemon(paths: Paths) -> Check:
 # --- a real notification -------------------------------------------------------------------------
 
 
+TEST_NOTIFICATION_MS = 10_000
+
+
 def check_send(
     env: Mapping[str, str], backend: str, on_action: Callable[[str, str], None] | None = None
 ) -> Check:
@@ -345,7 +348,8 @@ def check_send(
         key="doctor/test",
         title="sundown doctor",
         body="Test notification: your evening reminders will look like this.",
-        actions=False,
+        actions=False,  # no buttons: doctor has exited by the time one is pressed
+        expire_ms=TEST_NOTIFICATION_MS,  # goes by itself (reminders stay until answered)
     )
     try:
         chosen.send(message)

@@ -34,11 +34,14 @@ class Message:
     title: str
     body: str = ""
     urgency: str = "normal"  # low | normal | critical
-    actions: bool = True  # offer Done / Snooze buttons where the server can
+    actions: bool = True  # offer Done / Snooze buttons where the server can; False: a notice, no actions
+    expire_ms: int = 0  # 0: stays until acted on (reminders); -1: the server's usual timeout; else ms
 
     def __post_init__(self) -> None:
         if self.urgency not in URGENCIES:
             raise ValueError(f"urgency {self.urgency!r} is not one of {', '.join(URGENCIES)}")
+        if self.expire_ms < -1:
+            raise ValueError(f"expire_ms {self.expire_ms} is neither -1, 0 nor a timeout")
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,27 @@ def choose(name: str, on_action: OnAction, env: Mapping[str, str]) -> Backend:
 def delivered_by(backend: Backend) -> str:
     """Which backend delivered the last message: auto's choice, or the backend itself."""
     return getattr(backend, "last_backend", None) or backend.name
+
+
+def shown_as(backend: Backend, key: str) -> dict[str, object] | None:
+    """How the server knows the notification shown for `key` (its id), for the log; None where
+    the backend has no such thing (console, plyer) or the server gave no usable id."""
+    fn = getattr(backend, "shown_as", None)
+    return fn(key) if fn is not None else None
+
+
+def adopt(backend: Backend, shown: Mapping[str, Mapping[str, object]]) -> None:
+    """Take over notifications a previous daemon process showed ({key: shown_as}), so that a
+    repeat replaces them, a settled one is closed and their buttons are heard. No I/O."""
+    fn = getattr(backend, "adopt", None)
+    if fn is not None:
+        for key, ref in shown.items():
+            fn(key, ref)
+
+
+def one_at_a_time(backend: Backend) -> bool:
+    """The server that showed the last notification shows one at a time (notification-daemon)."""
+    return bool(getattr(backend, "one_at_a_time", False))
 
 
 def server_info(env: Mapping[str, str], timeout: float = 2.5) -> ServerInfo:

@@ -84,6 +84,32 @@ class AutoBackend:
         if backend is not None:
             _withdraw_quietly(backend, key)
 
+    def shown_as(self, key: str) -> dict[str, object] | None:
+        with self._lock:
+            backend = self._delivered.get(key)
+        fn = getattr(backend, "shown_as", None)
+        return fn(key) if fn is not None else None
+
+    def adopt(self, key: str, shown: Mapping[str, object]) -> None:
+        for backend in self._backends:
+            fn = getattr(backend, "adopt", None)
+            if fn is not None:  # only D-Bus has ids to take over
+                fn(key, shown)
+                with self._lock:
+                    self._delivered[key] = backend
+                return
+
+    def listen(self) -> None:
+        for backend in self._backends:
+            fn = getattr(backend, "listen", None)
+            if fn is not None:
+                fn()
+
+    @property
+    def one_at_a_time(self) -> bool:
+        last = next((b for b in self._backends if b.name == self.last_backend), None)
+        return bool(getattr(last, "one_at_a_time", False))
+
     def close(self) -> None:
         for backend in self._backends:
             backend.close()

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
 from pathlib import Path
 
 from jeepney import DBusAddress, HeaderFields, MatchRule, Message, MessageType, new_method_call
@@ -39,8 +40,29 @@ DEFAULT_TIMEOUT = 2.5
 
 URGENCY_BYTE = {"low": 0, "normal": 1, "critical": 2}
 # Spec: NotificationClosed reason 1 expired, 2 dismissed by the user, 3 CloseNotification, 4 undefined.
+EXPIRED = 1
 CLOSED_BY_USER = 2
 ACTION_MEANING: dict[str, Action] = {"default": "done", "done": "done", "snooze": "snooze"}
+# Every label differs: mako's menu invokes an action by its label, and a label shared by two
+# actions invokes neither. `default` (a click on the notification) is hidden by most servers.
+DEFAULT_LABEL = "Acknowledge"
+LABELS = {"done": "Done", "snooze": "Snooze"}
+
+
+@dataclass(frozen=True)
+class Quirks:
+    """What a notification server does differently from the spec's common reading (docs/notify.md)."""
+
+    draws_default: bool = False  # shows the `default` action as a button (with its label)
+    one_at_a_time: bool = False  # shows one notification and queues the rest until it closes
+
+    @classmethod
+    def of(cls, name: str, vendor: str) -> Quirks:
+        """The quirks of the server named in GetServerInformation (measured on Debian's packages)."""
+        return cls(
+            draws_default=name in ("Xfce Notify Daemon", "lxqt-notificationd"),
+            one_at_a_time=(name, vendor) == ("Notification Daemon", "GNOME"),  # notification-daemon
+        )
 NO_SERVER_ERRORS = (
     "org.freedesktop.DBus.Error.ServiceUnknown",
     "org.freedesktop.DBus.Error.NameHasNoOwner",
@@ -229,6 +251,11 @@ class DBusBackend:
         self._owner: str | None = None  # unique bus name of the notification server
         self._ids: dict[str, int] = {}  # key -> notification id (for replaces_id and withdraw)
         self._keys: dict[int, str] = {}  # notification id -> key (for signals)
+        self._lasting: set[int] = set()  # ids of notifications sent never to expire
+        self._quirks: Quirks | None = None  # of the current owner, asked once per owner
+        self._no_ids = False  # the current owner answered Notify with id 0: no buttons for it
+        self._bus_id = ""  # the bus's own id: a unique name is unique only within one bus
+        self._adopted: dict[str, dict[str, object]] = {}  # key -> shown_as() of a previous process
         self._closed = False
 
     # -- the caller's side -------------------------------------------------
@@ -238,20 +265,53 @@ class DBusBackend:
         with self._call_lock:
             link = self._connect()
             try:
-                caps = set(
-                    link.call(new_method_call(NOTIFICATIONS, "GetCapabilities"), self._note_owner).body[0]
-                )
+                caps = self._server(link)
                 with self._lock:
                     replaces = self._ids.get(message.key, 0)
+                    quirks, no_ids = self._quirks or Quirks(), self._no_ids
                 link.call(
-                    self._notify_call(message, caps, replaces), lambda r: self._remember(message.key, r)
+                    self._notify_call(message, caps, replaces, quirks, no_ids),
+                    lambda r: self._remember(message, r),
                 )
             except DBusErrorResponse as e:
                 raise _explain(e) from e
 
+    @property
+    def one_at_a_time(self) -> bool:
+        """The server shows one notification at a time (known from the last send)."""
+        with self._lock:
+            return self._quirks is not None and self._quirks.one_at_a_time
+
+    def shown_as(self, key: str) -> dict[str, object] | None:
+        """How the notification for `key` is known to the server, for `adopt` in a later process."""
+        with self._lock:
+            nid = self._ids.get(key)
+            if nid is None or self._owner is None:
+                return None
+            return {"id": nid, "server": f"{self._owner}@{self._bus_id}"}
+
+    def adopt(self, key: str, shown_as: Mapping[str, object]) -> None:
+        """Take over a notification a previous process showed, so a repeat replaces it and
+        withdraw closes it. Believed only while the same server runs on the same bus."""
+        with self._lock:
+            self._adopted[key] = dict(shown_as)
+
+    def listen(self) -> None:
+        """Connect now (not at the next send), so clicks on adopted notifications are heard."""
+        self._refuse_from_receiver()
+        with self._call_lock:
+            with self._lock:
+                if not self._adopted:
+                    return
+            try:
+                self._server(self._connect())
+            except (NotifyError, DBusErrorResponse) as e:
+                log.info("cannot take over the notifications shown before the restart: %s", e)
+
     def withdraw(self, key: str) -> None:
         self._refuse_from_receiver()
         with self._call_lock, self._lock:
+            self._adopted.pop(key, None)
             nid = self._ids.get(key)
             link = self._link
         if nid is None or link is None or not link.alive:
@@ -290,6 +350,7 @@ class DBusBackend:
                 _owner_rule(),
             ):
                 link.call(message_bus.AddMatch(rule))
+            bus_id = str(link.call(message_bus.GetId()).body[0])
         except (NotifyError, DBusErrorResponse) as e:
             link.close()
             raise NotifyError(f"cannot subscribe to notification signals: {e}") from e
@@ -298,19 +359,52 @@ class DBusBackend:
                 link.close()
                 raise NotifyError("the D-Bus backend is closed")
             self._link = link
+            self._bus_id = bus_id
         return link
 
-    def _notify_call(self, message: Notification, caps: set[str], replaces: int) -> Message:
+    def _server(self, link: _Link) -> set[str]:
+        """The server's capabilities; learns who it is (and its quirks) when it changed."""
+        caps = set(link.call(new_method_call(NOTIFICATIONS, "GetCapabilities"), self._note_owner).body[0])
+        with self._lock:
+            known = self._quirks is not None
+        if not known:
+            info = link.call(new_method_call(NOTIFICATIONS, "GetServerInformation")).body
+            with self._lock:
+                self._quirks = Quirks.of(str(info[0]), str(info[1]))
+        self._take_over_adopted()
+        return caps
+
+    def _take_over_adopted(self) -> None:
+        with self._lock:
+            server = f"{self._owner}@{self._bus_id}"
+            for key, shown in self._adopted.items():
+                nid = shown.get("id")
+                # Same server process on the same bus, or the id may be another app's notification.
+                same = shown.get("server") == server
+                if same and isinstance(nid, int) and nid > 0 and key not in self._ids:
+                    self._ids[key] = nid
+                    self._keys[nid] = key
+                    self._lasting.add(nid)
+            self._adopted.clear()
+
+    def _notify_call(
+        self, message: Notification, caps: set[str], replaces: int, quirks: Quirks, no_ids: bool
+    ) -> Message:
         body = html.escape(message.body, quote=False) if "body-markup" in caps else message.body
-        actions = ["default", "Done"]
-        if message.actions and "actions" in caps:
-            actions += ["done", "Done", "snooze", "Snooze"]
+        actions: list[str] = []
+        if message.actions and not no_ids:  # notices have none; nor has a server whose ids are all 0
+            if "actions" not in caps:
+                actions = ["default", DEFAULT_LABEL]
+            elif quirks.draws_default:  # its `default` button is the Done button
+                actions = ["default", LABELS["done"], "snooze", LABELS["snooze"]]
+            else:
+                actions = ["default", DEFAULT_LABEL, "done", LABELS["done"], "snooze", LABELS["snooze"]]
         hints = {
             "urgency": ("y", URGENCY_BYTE[message.urgency]),
             "desktop-entry": ("s", "sundown"),
         }
         # The summary is plain text by the spec: escaping it would show "&amp;" on GNOME and dunst.
-        args = ("sundown", replaces, "", message.title, body, actions, hints, 0)
+        args = ("sundown", replaces, "", message.title, body, actions, hints, message.expire_ms)
         return new_method_call(NOTIFICATIONS, "Notify", "susssasa{sv}i", args)
 
     # -- the receiver thread's side -----------------------------------------
@@ -322,20 +416,34 @@ class DBusBackend:
                 self._forget_all()
                 self._owner = sender
 
-    def _remember(self, key: str, reply: Message) -> None:
+    def _remember(self, message: Notification, reply: Message) -> None:
         """Runs in the receiver thread before send() returns, so a quick click is never missed."""
         self._note_owner(reply)
         nid = reply.body[0]
+        key = message.key
         with self._lock:
-            old = self._ids.get(key)
-            if old is not None and old != nid:
+            old = self._ids.pop(key, None)
+            if old is not None:
                 self._keys.pop(old, None)
+                self._lasting.discard(old)
+            if nid == 0:
+                # Against the spec, yet it exists: 0 cannot tell one notification from another,
+                # so a click on it must not be mapped to any reminder. No buttons from now on.
+                if not self._no_ids:
+                    log.warning("the notification server gives every notification id 0: no buttons")
+                self._no_ids = True
+                return
             self._ids[key] = nid
             self._keys[nid] = key
+            if message.expire_ms == 0:
+                self._lasting.add(nid)
 
     def _forget_all(self) -> None:
         self._ids.clear()
         self._keys.clear()
+        self._lasting.clear()
+        self._quirks = None
+        self._no_ids = False
 
     def _on_signal(self, msg: Message) -> None:
         fields = msg.header.fields
@@ -361,12 +469,16 @@ class DBusBackend:
                 meaning = ACTION_MEANING.get(action)
             elif member == "NotificationClosed" and len(msg.body) == 2:
                 nid, reason = msg.body
-                meaning = "dismissed" if reason == CLOSED_BY_USER else None
+                # mate-notification-daemon reports its × as "expired": a notification sent never
+                # to expire that closes as expired was closed by the person.
+                by_user = reason == CLOSED_BY_USER or (reason == EXPIRED and nid in self._lasting)
+                meaning = "dismissed" if by_user else None
             else:
                 return
             # Forget the id on any action too: dunst sends no NotificationClosed after one, and
             # GNOME follows an action with "closed by user", which must not count as dismissed.
             key = self._keys.pop(nid, None)
+            self._lasting.discard(nid)
             if key is not None and self._ids.get(key) == nid:
                 del self._ids[key]
             link = self._link

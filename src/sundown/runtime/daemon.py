@@ -289,7 +289,7 @@ class Daemon:
     def _send_notice(self, title: str, body: str) -> None:
         """A notice about sundown itself (bad config, unwritable log): no buttons."""
         try:
-            self._deliver(Message(f"notice/{title}", title, body, "normal", actions=False))
+            self._deliver(Message(f"notice/{title}", title, body, "normal", actions=False, expire_ms=-1))
         except Exception as exc:  # never let a notice take down the daemon
             log.error("could not show notice %r: %s", title, exc)
 
