@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -128,8 +129,8 @@ def test_the_watchdog_restarts_a_hung_daemon(manager: UserManager) -> None:
     state = _install(manager, fast=True)
     assert manager.show(UNIT, "WatchdogUSec")["WatchdogUSec"] == "2s"
     pid = state["MainPID"]
-    # Pings come from the worker that sends reminders: healthy for a few intervals...
-    time.sleep(5)
+    # Pings come from the worker that sends reminders: alive past one interval...
+    time.sleep(3)
     assert manager.show(UNIT, "MainPID", "NRestarts") == {"MainPID": pid, "NRestarts": "0"}
     # ...then hung, as a stopped process is: no ping, so systemd kills it and starts a new one.
     manager.run(["kill", "-STOP", pid], check=True)
@@ -172,6 +173,29 @@ def test_a_config_error_at_start_fails_once_and_reaches_the_journal_as_an_error(
     manager.write(CONFIG, GOOD, 0o600)
     manager.systemctl("restart", UNIT, check=True, timeout=30)
     assert manager.show(UNIT, "ActiveState")["ActiveState"] == "active"
+
+
+def _doctor_service(m: UserManager, env: dict[str, str]) -> tuple[str, str | None]:
+    """doctor's service line (level and text) and the fix it prints under it, if any."""
+    lines = m.sundown("doctor", env=env, timeout=60).stdout.splitlines()
+    for i, line in enumerate(lines):
+        found = re.match(r"(ok|warn|FAIL)\s+service\s+(.*)", line)
+        if found:
+            below = lines[i + 1].strip() if i + 1 < len(lines) else ""
+            return found.group(1) + " " + found.group(2), below[5:] if below.startswith("fix: ") else None
+    raise AssertionError(f"no service line in {lines}")
+
+
+def test_doctor_reads_the_running_service_and_its_fix_works(manager: UserManager) -> None:
+    _install(manager)  # from a session without a display: the service has none either
+    session = {"DISPLAY": ":9"}
+    check, fix = _doctor_service(manager, session)
+    assert check.startswith("warn ") and "neither DISPLAY nor WAYLAND_DISPLAY" in check, check
+    assert fix is not None and "import-environment DISPLAY" in fix
+    # The printed fix, run as printed from the session, makes the check pass.
+    manager.run(["sh", "-c", fix], env=session, check=True)
+    check, fix = _doctor_service(manager, session)
+    assert check.startswith("ok ") and "active" in check and fix is None, check
 
 
 def test_a_daemon_stopped_with_sigterm_stays_stopped(manager: UserManager) -> None:

@@ -80,6 +80,11 @@ def unavailable(user: str = TEST_USER) -> str | None:
         return f"no test user {user!r} (useradd --no-create-home --home-dir /nonexistent {user})"
     if entry.pw_uid < 1000:
         return f"test user {user!r} has uid {entry.pw_uid}: journald keeps no user journal below 1000"
+    probe = subprocess.run(
+        ["unshare", "--mount", "--pid", "--fork", "true"], capture_output=True, text=True, timeout=10
+    )
+    if probe.returncode != 0:
+        return f"cannot create namespaces here: {probe.stderr.strip()}"
     return None
 
 
@@ -402,16 +407,15 @@ def _holder(config: dict[str, Any]) -> int:
 
     _wait(running, 20, "systemd --user to run")
     print("ready", flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: None)  # interrupt the wait; cleanup below
+    signal.signal(signal.SIGTERM, _stop)  # like EOF: clean up below
     try:
         while True:
-            try:
-                readable = select.select([sys.stdin], [], [], 1.0)[0]
-            except InterruptedError:
-                break
+            readable = select.select([sys.stdin], [], [], 1.0)[0]
             if readable and not sys.stdin.readline():
                 break  # EOF: the test is done (or died)
             _reap()
+    except _Stopped:
+        pass
     finally:
         # The manager stops its units on SIGTERM (the daemon gets its own SIGTERM); a
         # SIGSTOPped unit would hold it up to TimeoutStopSec, so it has 8 s, then SIGKILL.
@@ -429,6 +433,14 @@ def _holder(config: dict[str, Any]) -> int:
     return 0  # exiting PID 1 kills whatever is left in the namespace
 
 
+class _Stopped(Exception):
+    """SIGTERM to the holder."""
+
+
+def _stop(*_: object) -> None:
+    raise _Stopped
+
+
 def _make_reachable(paths: Sequence[str], uid: int, gid: int) -> None:
     """Paths the test user must reach but cannot: tmpfs over the blocking directory, bind back."""
     blocked: dict[str, list[str]] = {}
@@ -442,13 +454,21 @@ def _make_reachable(paths: Sequence[str], uid: int, gid: int) -> None:
         keep = [p for p in inside if not any(p != q and p.startswith(q + "/") for q in inside)]
         staged = []
         for i, path in enumerate(keep):
+            # A bind mount needs a mount point of its kind: a directory, or a file for a file.
             where = stage / str(i)
-            where.mkdir()
+            if os.path.isdir(path):
+                where.mkdir()
+            else:
+                where.touch()
             subprocess.run(["mount", "--bind", path, str(where)], check=True, timeout=10)
             staged.append((where, path))
         subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=755", "tmpfs", top], check=True, timeout=10)
         for where, path in staged:
-            os.makedirs(path, exist_ok=True)
+            if where.is_dir():
+                os.makedirs(path, exist_ok=True)
+            else:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                Path(path).touch()
             subprocess.run(["mount", "--move", str(where), path], check=True, timeout=10)
 
 
