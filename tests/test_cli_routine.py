@@ -1,4 +1,4 @@
-"""`sundown init`, `check`, `next` as real subprocesses in a sandboxed home (SPEC §5)."""
+"""`sundown init`, `check`, `next` as real subprocesses in a sandboxed home (docs/commands.md)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Crash safety: the daemon is SIGKILLed over and over while CLI processes write acknowledgements.
 
-What must hold afterwards (SPEC §6 and §4): every `sundown ack` that exited 0 left its row, the
+What must hold afterwards (docs/stats.md, docs/notify.md): every `sundown ack` that exited 0 left its row, the
 database passes `PRAGMA integrity_check`, and tonight's reminders -- due a few seconds apart
 right across the kill/restart cycle -- are each logged `notified` exactly once and shown at least
 once (a second showing is only possible when an instance died between showing and logging it).

@@ -1,6 +1,7 @@
 """Faults around a running daemon: the notification server, the disk, the config file, the clock.
 
-The promise (SPEC §3, §4): a reminder is never lost -- when the notification server is absent,
+The promise (docs/time.md, docs/notify.md):
+a reminder is never lost -- when the notification server is absent,
 dies, errs or hangs it falls back to the console (and the log says so), and the next reminder
 still comes on time; when the log cannot be written the daemon keeps reminding and says so;
 a deleted config keeps the last good routine; a clock stepped by hours gives one combined late

@@ -1,6 +1,7 @@
 """Bad input: random and mutated configs, random command lines, broken logs, unsafe config modes.
 
-The promise (SPEC §2, §5): a config is either a Routine or a ConfigError listing its problems --
+The promise (docs/config.md, docs/commands.md):
+a config is either a Routine or a ConfigError listing its problems --
 never another exception, never a traceback; any command line ends with exit 0, 1, 2 or 78 and,
 when it fails, changes neither the config nor the log; a log sundown cannot read is named and
 left untouched while the daemon keeps reminding; a config others can write runs no commands.

@@ -1,4 +1,4 @@
-"""The time rules of SPEC §3, with explicit instants in named zones (plan.py is pure)."""
+"""The time rules of docs/time.md, with explicit instants in named zones (plan.py is pure)."""
 
 from __future__ import annotations
 

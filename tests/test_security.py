@@ -1,6 +1,7 @@
 """Security: no network, no markup or action injection, no impostor signals, private files.
 
-The promise (SPEC §1, §4): the daemon talks only over Unix sockets (the session bus, its own
+The promise (docs/commands.md, docs/notify.md):
+the daemon talks only over Unix sockets (the session bus, its own
 control socket, the system bus); text from the config is shown as text, with exactly sundown's
 buttons; only the notification server's own signals are believed; and every file and directory
 it creates is the user's alone (0600 / 0700), whatever the umask.

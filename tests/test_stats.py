@@ -257,7 +257,7 @@ def test_current_night_counts_reminders_only_once_due(log: EventLog) -> None:
     mg = s.reminders["magnesium"]
     assert [c.status for c in mg.cells] == ["late", "open"]  # 24th: 55 min late; 25th: waiting
     assert (mg.scheduled, mg.acknowledged, mg.missed, mg.open, mg.adherence) == (2, 1, 0, 1, 0.5)
-    assert mg.current_streak == 0  # SPEC: the streak ends with the last night it was scheduled
+    assert mg.current_streak == 0  # the streak ends with the last night it was scheduled
     assert s.reminders["screens-off"].scheduled == 1 and s.reminders["bedtime"].scheduled == 1
     assert s.reminders["screens-off"].current_streak == 1
     # Once bedtime passed without an acknowledgement, the open night becomes missed.

@@ -41,7 +41,7 @@ class Paths:
 def resolve_paths(
     env: Mapping[str, str] | None = None, config: str | os.PathLike[str] | None = None
 ) -> Paths:
-    """Where config, log and runtime files are for this user (SPEC §1)."""
+    """Where config, log and runtime files are for this user (docs/commands.md, "Files")."""
     import platformdirs
 
     # platformdirs reads XDG_* from os.environ itself; `env` carries our own variables.

@@ -72,7 +72,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         help=f"number of nights (default {DEFAULT_STATS_DAYS})",
     )
     p.add_argument("--until", type=night_arg, metavar="DATE", help="last night (default: the current night)")
-    p.add_argument("--json", action="store_true", help="print one JSON object (see SPEC §6)")
+    p.add_argument(
+        "--json", action="store_true", help="print one JSON object (its fields: `sundown help stats`)"
+    )
     p.set_defaults(func=cmd_stats)
 
     p = sub.add_parser(

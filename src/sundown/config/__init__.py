@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sundown.config.lines import BARE_KEY_CHARS, KeyLines
-from sundown.config.spec import BEDTIME_KEYS, PUSH, REMINDER, SPEC, Key, KeyPath, Table, TableOf
+from sundown.config.spec import BEDTIME_KEYS, FILE, PUSH, REMINDER, Key, KeyPath, Table, TableOf
 from sundown.config.values import ID_RE, Invalid, closest, load_zone, show
 from sundown.core.routine import (
     DEFAULT_REPEAT_LIMIT,
@@ -230,7 +230,7 @@ def _duration_text(d: timedelta) -> str:
 
 
 def _build(raw: dict[str, Any], problems: Problems) -> Routine | None:
-    values = _walk_table(SPEC, raw, (), problems)
+    values = _walk_table(FILE, raw, (), problems)
     bedtimes = _bedtimes(raw, values, problems)
     reminders = []
     raw_reminders = raw.get("reminders")

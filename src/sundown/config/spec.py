@@ -1,6 +1,8 @@
 """The declarative spec of the config file: every key, how it is read, and what it means.
 
-The `doc` strings are the key reference (docs/config.md is checked against them)."""
+The `doc` strings are the key reference: `reference()` renders them, docs/config.md carries
+that table (`python3 scripts/docs.py` rewrites it; a test checks it is current), and a test
+checks that config.example.toml shows every key."""
 
 from __future__ import annotations
 
@@ -103,7 +105,7 @@ PUSH = Table(
     "reminders on the phone and every machine, through ntfy (docs/push.md)",
 )
 
-SPEC = Table(
+FILE = Table(
     {
         "timezone": Key(read_zone_name, "IANA zone name; default: the system's zone"),
         "bedtime": Table(BEDTIME_KEYS, "bedtime per evening (required)"),
@@ -130,3 +132,27 @@ SPEC = Table(
     },
     "the whole file",
 )
+
+
+def keys(table: Table = FILE, prefix: str = "") -> list[tuple[str, str]]:
+    """(dotted name, doc) of every table and key, in file order: `[reminders.ID]`, `reminders.ID.at`."""
+    rows: list[tuple[str, str]] = []
+    for name, child in table.keys.items():
+        dotted = f"{prefix}{name}"
+        if isinstance(child, Key):
+            rows.append((dotted, child.doc))
+        elif isinstance(child, Table):
+            rows.append((f"[{dotted}]", child.doc))
+            rows += keys(child, f"{dotted}.")
+        else:
+            rows.append((f"[{dotted}.ID]", child.item.doc))
+            rows += keys(child.item, f"{dotted}.ID.")
+    return rows
+
+
+def reference() -> str:
+    """The key reference as a Markdown table (docs/config.md carries it)."""
+    lines = ["| key | meaning |", "|---|---|"]
+    for name, doc in keys():
+        lines.append(f"| `{name}` | {doc.replace('|', chr(92) + '|')} |")
+    return "\n".join(lines) + "\n"

@@ -3,7 +3,7 @@
 Every function takes the zone (and `now` where it matters) as an argument and does
 no I/O, so the rules are tested with explicit datetimes in named zones.
 
-Rules (SPEC §3): the night of date D runs from 12:00 on D to 12:00 on D+1 local
+Rules (docs/time.md): the night of date D runs from 12:00 on D to 12:00 on D+1 local
 time; a wall time before 12:00 falls on D+1. Wall times are resolved with
 ``fold=0``: a time in a spring-forward gap moves forward by the gap, a time that
 occurs twice means its first occurrence. Offsets (`before`) are subtracted as
@@ -24,7 +24,7 @@ UTC = timezone.utc
 NOON = time(12, 0)
 ONE_DAY = timedelta(days=1)
 # A reminder handled this long after its instant still counts as on time
-# (scheduler jitter); later than that it is "late" (SPEC §3).
+# (scheduler jitter); later than that it is "late" (docs/time.md).
 ON_TIME = timedelta(seconds=60)
 
 
@@ -33,7 +33,7 @@ def resolve(day: date, wall: time, zone: tzinfo) -> datetime:
 
     ``fold=0`` interprets a nonexistent time with the offset from before the
     transition, which lands it exactly one gap later (02:30 -> 03:30), and an
-    ambiguous time as its first occurrence: the two rules SPEC §3 asks for.
+    ambiguous time as its first occurrence: the two rules of docs/time.md.
     """
     naive = datetime.combine(day, wall.replace(tzinfo=None, fold=0))
     return naive.replace(tzinfo=zone).astimezone(UTC).astimezone(zone)
@@ -101,7 +101,7 @@ class Occurrence:
 
     @property
     def deadline(self) -> datetime:
-        """Until when a late reminder is still worth sending (SPEC §3)."""
+        """Until when a late reminder is still worth sending (docs/time.md)."""
         # Compared in UTC: aware datetimes sharing a tzinfo compare as wall times.
         return max(self.bedtime, self.at, key=lambda t: t.astimezone(UTC))
 
@@ -217,7 +217,7 @@ def upcoming(
     count: int,
     changes: Mapping[date, NightChanges] | None = None,
 ) -> list[Occurrence]:
-    """The next `count` occurrences at or after `start` (SPEC §5 `next`)."""
+    """The next `count` occurrences at or after `start` (`sundown next`)."""
     result: list[Occurrence] = []
     if count <= 0:
         return result

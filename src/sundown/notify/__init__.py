@@ -1,4 +1,4 @@
-"""Notification backends: what the daemon hands a reminder to (SPEC §4).
+"""Notification backends: what the daemon hands a reminder to (docs/notify.md).
 
 This package is import-light on purpose: jeepney and plyer are imported only by
 the backend that needs them, when it is chosen, so CLI commands start fast.

@@ -1,10 +1,10 @@
-"""Numbers from the log (SPEC §6): adherence, streaks, delays, bedtimes. No I/O, no printing.
+"""Numbers from the log (docs/stats.md): adherence, streaks, delays, bedtimes. No I/O, no printing.
 
 Everything is computed from per-(night, reminder) aggregates of the log
 (`log.ReminderNight`), the nights' changes (`tonight`, `skip`), the routine, its
 zone and an explicit `now`, so the numbers are tested with hand-made logs.
 
-Rules beyond SPEC §6 (also in docs/stats.md):
+Rules (also in docs/stats.md):
 - Nights before the log's first event do not count (sundown was not in use yet).
 - A reminder of the current config counts by the config, except before its first
   mention in the log on nights when the daemon was running (the daemon logs every
@@ -13,7 +13,7 @@ Rules beyond SPEC §6 (also in docs/stats.md):
 - An acknowledgement wins over a skip (the night counts as acknowledged).
 - "missed" = scheduled, not skipped, not acknowledged, and its night's bedtime (or
   its own time, if later) has passed or the daemon logged it `missed`; before that
-  it is "open" (still counted in the adherence denominator, as SPEC says).
+  it is "open" (still counted in the adherence denominator).
 - Delays below zero (acknowledged before the reminder was due) count as 0.
 - p90 is the nearest-rank percentile: a delay that actually happened.
 """
@@ -119,7 +119,7 @@ class Stats:
     bedtimes: list[NightBedtime]
 
     def to_json(self) -> dict[str, Any]:
-        """The object of `sundown stats --json` (SPEC §6)."""
+        """The object of `sundown stats --json` (docs/stats.md)."""
         return {
             "from": self.first.isoformat(),
             "until": self.until.isoformat(),

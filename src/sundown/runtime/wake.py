@@ -2,7 +2,7 @@
 
 APScheduler 3.x waits on the monotonic clock, which stops during suspend and
 ignores clock sets, so on its own it wakes up late. Three detectors call
-`on_wake(reason)` so the daemon re-evaluates at once (SPEC §3):
+`on_wake(reason)` so the daemon re-evaluates at once (docs/time.md):
 
 - a CLOCK_REALTIME timerfd armed at the next due instant with
   TFD_TIMER_CANCEL_ON_SET: it fires when that wall time passes, also right after

@@ -1,4 +1,4 @@
-"""The SQLite event log: schema, migrations, writes, queries (SPEC §6).
+"""The SQLite event log: schema, migrations, writes, queries (events: docs/stats.md).
 
 The log is the single source of truth for runtime state: every state change is
 one row, and per-night state is folded from that night's rows. The daemon and

@@ -1,0 +1,94 @@
+"""The product documents itself: the key reference in docs/config.md is the config spec's
+own `doc` strings, config.example.toml shows every key, and no text points at files a user
+does not have."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from sundown.config import spec
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _docs_script():
+    loaded = importlib.util.spec_from_file_location("docs_script", REPO / "scripts" / "docs.py")
+    assert loaded and loaded.loader
+    module = importlib.util.module_from_spec(loaded)
+    loaded.loader.exec_module(module)
+    return module
+
+
+def test_config_md_carries_the_current_key_reference() -> None:
+    text = (REPO / "docs" / "config.md").read_text(encoding="utf-8")
+    assert _docs_script().with_reference(text) == text, (
+        "docs/config.md's key table is not the spec's: run `python3 scripts/docs.py`"
+    )
+
+
+def test_every_key_of_the_spec_has_a_doc() -> None:
+    for name, doc in spec.keys():
+        assert doc.strip(), f"{name} has no doc string in src/sundown/config/spec.py"
+
+
+def _sections(text: str) -> dict[str, str]:
+    """The example's text by table ("" for the top), commented-out tables included; every
+    [reminders.X] goes under "reminders.ID"."""
+    sections: dict[str, str] = {"": ""}
+    current = ""
+    for line in text.splitlines():
+        m = re.match(r"\s*#?\s*\[([A-Za-z0-9_.\-\"]+)\]\s*(#.*)?$", line)
+        if m:
+            current = m.group(1)
+            if current.startswith("reminders."):
+                current = "reminders.ID"
+            sections.setdefault(current, "")
+            continue
+        sections[current] += line + "\n"
+    return sections
+
+
+@pytest.mark.parametrize("name", [name for name, _doc in spec.keys()])
+def test_config_example_shows_every_key(name: str) -> None:
+    sections = _sections((REPO / "src" / "sundown" / "config.example.toml").read_text(encoding="utf-8"))
+    if name.startswith("["):
+        assert name.strip("[]") in sections, f"config.example.toml has no {name} table (even commented)"
+        return
+    table, _, key = name.rpartition(".")
+    assert table in sections, f"config.example.toml has no [{table}] table for {name}"
+    assert re.search(rf"\b{re.escape(key)}\b", sections[table]), (
+        f"config.example.toml does not show {name} (write it, commented out if optional, under [{table}])"
+    )
+
+
+def test_no_text_points_at_a_spec_users_do_not_have() -> None:
+    """Product text and tests speak for themselves: the contract lives in docs/, in the product's words."""
+    found = subprocess.run(
+        ["grep", "-rnI", "SPEC", "src", "docs", "README.md", "tests", "bench", "scripts", ".ci"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()
+    mine = "test_docs.py"  # this test names the word it looks for
+    assert [line for line in found if mine not in line] == []
+
+
+def test_commands_md_names_every_event_and_source() -> None:
+    from sundown.core.vocabulary import DEVICE_PREFIX, EVENTS, SOURCES
+
+    text = (REPO / "docs" / "commands.md").read_text(encoding="utf-8")
+    for word in (*EVENTS, *SOURCES, DEVICE_PREFIX):
+        assert f"`{word}" in text, f"docs/commands.md does not explain {word!r}"
+
+
+def test_commands_md_lists_every_command() -> None:
+    from sundown.cli import GROUP_OF
+
+    text = (REPO / "docs" / "commands.md").read_text(encoding="utf-8")
+    for command in GROUP_OF:
+        assert f"`sundown {command}" in text, f"docs/commands.md does not list `sundown {command}`"
