@@ -357,6 +357,8 @@ def cmd_status(ctx: Context) -> int:
     for key in ("config_error", "log_error"):
         if info.get(key):
             ctx.print(f"  problem: {info[key]}")
+    if info.get("push"):
+        _print_push(ctx, info["push"])
     ctx.print(f"tonight ({info['night']}):")
     clocks = clock_column(
         [datetime.fromisoformat(row["at"]) for row in info["tonight"]],
@@ -366,3 +368,22 @@ def cmd_status(ctx: Context) -> int:
     for row, clock in zip(info["tonight"], clocks, strict=True):
         ctx.print(f"  {clock}  {row['title']:<28} {row['state']}")
     return 0
+
+
+def _print_push(ctx: Context, push: dict[str, Any]) -> None:
+    stream = "reply stream connected" if push["connected"] else "reply stream NOT connected"
+    ctx.print(
+        f"  push: {push['server']} as {push['device']} (when {push['when']}): {stream}, "
+        f"{push['published']} sent, {push['queued']} waiting"
+    )
+    if push.get("error"):
+        ctx.print(f"  push problem: {push['error']}")
+    answers = push.get("answers", {})
+    ignored = {k: v for k, v in answers.items() if k != "applied" and v}
+    if ignored:
+        what = {
+            "unparsed": "not sundown's",
+            "unknown": "unknown reminder or night",
+            "duplicate": "seen twice",
+        }
+        ctx.print("  push answers ignored: " + ", ".join(f"{v} {what[k]}" for k, v in ignored.items()))

@@ -86,11 +86,13 @@ class Daemon:
         self.runner = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="sundown-run")
         self._closers: list[Any] = []
         self._detectors: list[Any] = []
+        self.push_link: Any = None  # runtime.push.PushLink while [push] is configured
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
         self.scheduler.start()
+        self._start_push()
         self._detectors = start_detectors(self.wake, self.env)
         self._closers.extend(self._detectors)
         self._closers.append(ControlServer(self.paths.socket, self._on_request))
@@ -117,6 +119,7 @@ class Daemon:
                 closer.close()
             except OSError as exc:
                 log.debug("closing %r: %s", closer, exc)
+        self._stop_push()
         self.backend.close()
         self.runner.shutdown(wait=False, cancel_futures=True)
         if self.eventlog is not None:
@@ -149,6 +152,34 @@ class Daemon:
         log.info("woke up (%s)", reason)
         self.submit(self.tick)  # adding a job also wakes the scheduler's own wait
 
+    # -- push (the phone, other machines): only loaded when [push] is configured ------------
+
+    def _start_push(self) -> None:
+        push = self.loaded.routine.push
+        if push is None:
+            return
+        from sundown.runtime.push import PushLink
+
+        self.push_link = PushLink(self, push)
+        self.push_link.start()
+        log.info("pushing to %s as %s", push.server, push.device)
+
+    def _stop_push(self) -> None:
+        if self.push_link is not None:
+            self.push_link.close()
+            self.push_link = None
+
+    def _away(self) -> bool | None:
+        """Is the person away from this screen (idle, locked)? None: not known here."""
+        return None
+
+    def withdraw_covering(self, keys: set[tuple[date, str]]) -> None:
+        """Withdraw the open notifications that stand only for `keys` (answered elsewhere)."""
+        for key, stands_for in list(self.shown.items()):
+            if stands_for and all(k in keys for k in stands_for):
+                self.backend.withdraw(key)
+                del self.shown[key]
+
     # -- the log, tolerant of a full disk or read-only state dir ---------------------------
 
     def _open_log(self) -> EventLog | None:
@@ -170,11 +201,23 @@ class Daemon:
     def record(
         self, event: EventName, night: date, reminder: str | None, source: str, **details: Any
     ) -> None:
+        self.record_at(None, event, night, reminder, source, **details)
+
+    def record_at(
+        self,
+        ts: datetime | None,
+        event: EventName,
+        night: date,
+        reminder: str | None,
+        source: str,
+        **details: Any,
+    ) -> None:
+        """`record` with the event's own time (an answer's, as the push server saw it)."""
         eventlog = self._open_log()
         if eventlog is None:
             return
         try:
-            eventlog.record(event, night, reminder, source, details)
+            eventlog.record(event, night, reminder, source, details, ts)
             self.log_problem = None
         except LogError as exc:
             self._log_failed(str(exc))
@@ -238,6 +281,8 @@ class Daemon:
     def _send(self, send: Send, now: datetime) -> None:
         message = self._message(send)
         delivered_by = self._deliver(message)
+        if self.push_link is not None:
+            self.push_link.on_send(send, message.title, message.body, self._away())
         self.shown[message.key] = tuple(o.key for o in send.occurrences)
         for occ in send.occurrences:
             done = self.memory.get(occ.key, Progress())
@@ -298,6 +343,8 @@ class Daemon:
             if stands_for and all(k in settled for k in stands_for):
                 self.backend.withdraw(key)
                 del self.shown[key]
+                if self.push_link is not None:
+                    self.push_link.on_settled(key)
 
     # -- run commands -------------------------------------------------------------------------
 
@@ -344,6 +391,8 @@ class Daemon:
             elif action == "dismissed":
                 self.record("dismissed", night, rid, "action")
         log.info("%s: %s", action, ", ".join(rid for _, rid in stands_for))
+        if self.push_link is not None:
+            self.push_link.on_desktop_answer(key, stands_for, action)
         if action in ("done", "dismissed"):
             self.shown.pop(key, None)
         self.tick()
@@ -394,7 +443,11 @@ class Daemon:
                 self.backend.close()
                 self.backend_name = backend
                 self.backend = choose(backend, self._on_action, self.env)
+            push_changed = loaded.routine.push != self.loaded.routine.push
             self.loaded = loaded
+            if push_changed:
+                self._stop_push()
+                self._start_push()
             log.info("config reloaded from %s", loaded.path or "the built-in default")
             self.tick()
             return []
@@ -414,6 +467,7 @@ class Daemon:
             "log_error": self.log_problem,
             "night": night.isoformat(),
             "tonight": dispatch.tonight(self.loaded.routine, self.loaded.zone, now, progress, changes[night]),
+            "push": self.push_link.snapshot() if self.push_link is not None else None,
         }
 
     def status_line(self, now: datetime | None = None) -> str:

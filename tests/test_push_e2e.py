@@ -1,0 +1,203 @@
+"""Push end to end: two real daemons (two state dirs, one topic) and a local ntfy server.
+
+A phone answer (a publish to the reply topic, as the ntfy app's `http` action does)
+settles the reminder on both; a Done on one desktop (real dunst) withdraws the other
+daemon's notification; kill -9 in the middle of the stream loses no answer.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from conftest import Sandbox
+from desktop import Desktop, wait_until
+from ntfy_server import NtfyServer
+from sundown.core.plan import night_of
+from sundown.core.push import encode_answer
+from test_daemon import UTC, Evening
+
+TOPIC = "evening-e2e"
+REPLIES = f"{TOPIC}-replies"
+SETTLE_S = 2.0
+
+
+@pytest.fixture
+def server():
+    srv = NtfyServer()
+    yield srv
+    srv.close()
+
+
+@pytest.fixture
+def procs():
+    running: list[subprocess.Popen[str]] = []
+    yield running
+    for p in running:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+
+
+def box(tmp_path: Path, name: str) -> Sandbox:
+    root = tmp_path / name
+    root.mkdir()
+    return Sandbox(root)
+
+
+def push_config(evening: Evening, server: NtfyServer, device: str, **extra: str) -> str:
+    return evening.text(**extra) + f'\n[push]\nntfy = "{server.url}/{TOPIC}"\ndevice = "{device}"\n'
+
+
+def rows(sandbox: Sandbox, event: str | None = None) -> list[dict]:
+    """The log read directly (no CLI process): fast enough to time a 2 s promise."""
+    if not sandbox.db_path.exists():
+        return []
+    with sqlite3.connect(f"file:{sandbox.db_path}?mode=ro", uri=True, timeout=5) as conn:
+        found = conn.execute(
+            "SELECT night, reminder, event, source, details FROM events ORDER BY id"
+        ).fetchall()
+    out = [
+        {"night": n, "reminder": r, "event": e, "source": s, "details": json.loads(d)}
+        for n, r, e, s, d in found
+    ]
+    return [r for r in out if event is None or r["event"] == event]
+
+
+def push_status(sandbox: Sandbox) -> dict:
+    return json.loads(sandbox.run("status", "--json", check=True).stdout)["push"]
+
+
+def night(evening: Evening) -> date:
+    return night_of(evening.at[next(iter(evening.at))], UTC)
+
+
+def stop(proc: subprocess.Popen[str]) -> str:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=5)
+    return err
+
+
+def test_a_phone_answer_settles_the_reminder_on_both_machines(
+    tmp_path: Path, server: NtfyServer, procs
+) -> None:
+    evening = Evening(magnesium=3, tea=200)
+    a, b = box(tmp_path, "a"), box(tmp_path, "b")
+    a.write_config(push_config(evening, server, "laptop"))
+    b.write_config(push_config(evening, server, "desktop"))
+    procs.append(a.start_daemon("--backend", "console"))
+    procs.append(b.start_daemon("--backend", "console"))
+    wait_until(lambda: rows(a, "notified") and rows(b, "notified"), 15, "both daemons to notify")
+    pushes = wait_until(lambda: len(server.messages(TOPIC)) >= 2 and server.messages(TOPIC), 5, "two pushes")
+    # Both machines pushed the same reminder under one sequence id: one notification on the phone.
+    assert {m["sequence_id"] for m in pushes} == {f"sd-{night(evening).isoformat()}-magnesium"}
+    assert all(m["title"] == "Magnesium" and len(m["actions"]) == 2 for m in pushes)
+
+    wait_until(lambda: push_status(a)["connected"] and push_status(b)["connected"], 5, "both streams")
+    done = json.loads(pushes[0]["actions"][0]["body"])  # exactly what the phone's Done button publishes
+    started = time.monotonic()
+    server.publish(REPLIES, json.dumps(done))
+    wait_until(lambda: rows(a, "acknowledged") and rows(b, "acknowledged"), 10, "both to settle")
+    took = time.monotonic() - started
+    assert took < SETTLE_S, took
+    for s in (a, b):
+        [ack] = rows(s, "acknowledged")
+        assert (ack["reminder"], ack["source"]) == ("magnesium", "phone")
+    # The phone's copy is cleared by the app itself (the action has clear: true); nothing repeats.
+
+    # The same answer again, an unknown reminder, junk: ignored, counted, nothing logged.
+    server.publish(REPLIES, json.dumps(done))
+    server.publish(REPLIES, encode_answer(night(evening), ("no-such",), "done", "phone"))
+    server.publish(REPLIES, "hello from someone else")
+    for s in (a, b):
+        counts = wait_until(
+            lambda s=s: (
+                (c := push_status(s)["answers"]) and c["duplicate"] and c["unknown"] and c["unparsed"] and c
+            ),
+            5,
+            "the counts",
+        )
+        assert counts == {"unparsed": 1, "unknown": 1, "duplicate": 1, "applied": 1}
+        assert len(rows(s, "acknowledged")) == 1
+    human = a.run("status", check=True).stdout
+    assert "push" in human and "ignored" in human
+    for p in procs:
+        assert "Traceback" not in stop(p)
+
+
+def test_a_phone_snooze_snoozes_both(tmp_path: Path, server: NtfyServer, procs) -> None:
+    evening = Evening(tea=2)
+    a, b = box(tmp_path, "a"), box(tmp_path, "b")
+    a.write_config(push_config(evening, server, "laptop"))
+    b.write_config(push_config(evening, server, "desktop"))
+    procs.append(a.start_daemon("--backend", "console"))
+    procs.append(b.start_daemon("--backend", "console"))
+    wait_until(lambda: push_status(a)["connected"] and push_status(b)["connected"], 10, "both streams")
+    server.publish(REPLIES, encode_answer(night(evening), ("tea",), "snooze", "phone"))
+    wait_until(lambda: rows(a, "snoozed") and rows(b, "snoozed"), SETTLE_S + 1, "both to snooze")
+    for s in (a, b):
+        [snooze] = rows(s, "snoozed")
+        assert snooze["source"] == "phone" and "until" in snooze["details"]
+
+
+def test_done_on_one_desktop_withdraws_the_other_machines_notification(
+    tmp_path: Path, server: NtfyServer, desktop: Desktop, procs
+) -> None:
+    evening = Evening(magnesium=4)
+    a, b = box(tmp_path, "a"), box(tmp_path, "b")
+    # Two machines, one dunst here: titles differ so that dunst does not stack them into one.
+    a.write_config(push_config(evening, server, "laptop", magnesium='title = "Magnesium (laptop)"\n'))
+    b.write_config(push_config(evening, server, "desktop", magnesium='title = "Magnesium (desktop)"\n'))
+    env = desktop.session_vars
+    procs.append(a.start_daemon("--backend", "dbus", env=env))
+    procs.append(b.start_daemon("--backend", "dbus", env=env))
+    wait_until(lambda: push_status(a)["connected"] and push_status(b)["connected"], 10, "both streams")
+    desktop.monitor.wait_notify(2, timeout=15)
+    wait_until(lambda: desktop.displayed() == 2, 5, "both notifications on screen")
+    clicked = time.monotonic()
+    desktop.dunstctl("action", "0")  # Done on one of the two (whichever dunst shows first)
+    wait_until(lambda: desktop.displayed() == 0, 5, "both notifications gone")
+    took = time.monotonic() - clicked
+    by_click = [s for s in (a, b) if any(r["source"] == "action" for r in rows(s, "acknowledged"))]
+    assert len(by_click) == 1
+    other = b if by_click[0] is a else a
+    device = "laptop" if by_click[0] is a else "desktop"
+    [ack] = rows(other, "acknowledged")
+    assert ack["source"] == f"device:{device}"
+    assert took < SETTLE_S, took
+    # The desktop's Done was published as an answer too: the phone's copy is cleared.
+    wait_until(lambda: server.messages(TOPIC, "message_clear"), 5, "the phone's copy cleared")
+    for p in procs:
+        assert "Traceback" not in stop(p)
+
+
+def test_kill_9_mid_stream_loses_no_answer(tmp_path: Path, server: NtfyServer, procs) -> None:
+    evening = Evening(one=300, two=310, three=320, four=330)
+    a = box(tmp_path, "a")
+    a.write_config(push_config(evening, server, "laptop"))
+    n = night(evening)
+    proc = a.start_daemon("--backend", "console")
+    wait_until(lambda: push_status(a)["connected"], 10, "the stream")
+    server.publish(REPLIES, encode_answer(n, ("one",), "done", "phone"))
+    wait_until(lambda: rows(a, "acknowledged"), 5, "the first answer")
+    # The second answer is on its way down the stream as the daemon dies.
+    server.publish(REPLIES, encode_answer(n, ("two",), "done", "phone"))
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    # The third and fourth come while it is down.
+    server.publish(REPLIES, encode_answer(n, ("three",), "done", "phone"))
+    server.publish(REPLIES, encode_answer(n, ("four",), "snooze", "phone"))
+    procs.append(a.start_daemon("--backend", "console"))
+    wait_until(lambda: len(rows(a, "acknowledged")) == 3 and rows(a, "snoozed"), 10, "every answer")
+    time.sleep(1)
+    acked = sorted(r["reminder"] for r in rows(a, "acknowledged"))
+    assert acked == ["one", "three", "two"]  # each exactly once
+    assert [r["reminder"] for r in rows(a, "snoozed")] == ["four"]
