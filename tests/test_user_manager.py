@@ -12,6 +12,7 @@ import json
 import os
 import re
 import signal
+import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
@@ -173,6 +174,34 @@ def test_a_config_error_at_start_fails_once_and_reaches_the_journal_as_an_error(
     manager.write(CONFIG, GOOD, 0o600)
     manager.systemctl("restart", UNIT, check=True, timeout=30)
     assert manager.show(UNIT, "ActiveState")["ActiveState"] == "active"
+
+
+def test_a_daemon_that_cannot_start_gives_up_after_five_tries(manager: UserManager) -> None:
+    # Another daemon of the same user holds the single-instance lock: every start exits 1.
+    manager.write(CONFIG, GOOD, 0o600)
+    blocker = [sys.executable, "-m", "sundown", "run"]
+    manager.run(["systemd-run", "--user", "--unit=blocker", "-p", "Type=exec", *blocker], check=True)
+    _wait_for(lambda: '"running": true' in manager.sundown("status", "--json").stdout, 20, "the blocker")
+    manager.write(".config/systemd/user/sundown.service.d/fast.conf", FAST)
+    proc = manager.sundown("service", "install")
+    assert proc.returncode != 0  # install says the start failed and where to look
+
+    def gave_up() -> dict[str, str] | None:
+        state = manager.show(UNIT, "ActiveState", "NRestarts")
+        return state if state["ActiveState"] == "failed" else None
+
+    # StartLimitBurst=5 in 120 s: with RestartSec=1s it gives up within seconds, not minutes.
+    started = time.monotonic()
+    state = _wait_for(gave_up, 30, "systemd to stop retrying")
+    assert state["NRestarts"] == "5", state  # the fifth restart is the one refused
+    assert time.monotonic() - started < 20
+    time.sleep(3)
+    assert manager.show(UNIT, "NRestarts", "ActiveState") == {"NRestarts": "5", "ActiveState": "failed"}
+    assert "Start request repeated too quickly" in manager.journal("-u", "sundown", "-o", "cat")
+    # Each of the five starts said why, at error priority.
+    errors = manager.journal("-u", "sundown", "-p", "err", "-o", "cat")
+    assert errors.count("sundown is already running") == 5, errors
+    assert manager.show("blocker.service", "ActiveState")["ActiveState"] == "active"
 
 
 def _doctor_service(m: UserManager, env: dict[str, str]) -> tuple[str, str | None]:

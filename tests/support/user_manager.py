@@ -247,7 +247,7 @@ class UserManager:
     # --- running things inside ------------------------------------------------------------------
 
     def manager_env(self) -> dict[str, str]:
-        """What a login session gives the user manager (and so every service it starts)."""
+        """What a login session gives the user manager (and so every service it starts): no TZ, as usual."""
         return {
             "HOME": str(self.home),
             "USER": self.user,
@@ -255,7 +255,6 @@ class UserManager:
             "SHELL": "/bin/sh",
             "PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]),
             "LANG": "C.UTF-8",
-            "TZ": "Europe/Berlin",
             "XDG_RUNTIME_DIR": self.runtime_dir,
             # The sundown under test, not whatever is installed next to the interpreter.
             "PYTHONPATH": str(REPO / "src"),
