@@ -61,9 +61,16 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "snooze",
         parents=[common],
         help="re-notify a reminder later",
-        description="The daemon re-notifies after DURATION (default: notify.snooze).",
+        description="The daemon re-notifies a reminder after DURATION (default: notify.snooze)."
+        " Without ID: the latest notified, unacknowledged reminder; `sundown snooze 20m` snoozes"
+        " it for 20 minutes.",
     )
-    p.add_argument("args", nargs="*", metavar="ID|DURATION", help='reminder id and/or a duration like "10m"')
+    p.add_argument(
+        "args",
+        nargs="*",
+        metavar="ID|DURATION",
+        help='a reminder id and/or a duration like "10m" (at most 12h)',
+    )
     p.set_defaults(func=cmd_snooze)
 
     for name, doing in (("skip", "skip"), ("unskip", "undo a skip of")):

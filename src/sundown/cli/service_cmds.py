@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "service",
         parents=[common],
         help="the systemd user unit: install, uninstall, status",
-        description="Run sundown in the background as a systemd user service (docs/service.md).",
+        description="Run sundown in the background as a systemd user service (`sundown help service`).",
     )
     actions = svc.add_subparsers(dest="service_action", metavar="ACTION", required=True)
     install = actions.add_parser(
