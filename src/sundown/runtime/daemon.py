@@ -31,7 +31,7 @@ from sundown.core.dispatch import Progress, Send
 from sundown.core.plan import UTC, NightChanges, night_of, upcoming
 from sundown.core.vocabulary import EventName
 from sundown.errors import ConfigError, LogError
-from sundown.notify import Message, NotifyError, choose, delivered_by
+from sundown.notify import Message, NotifyError, adopt, choose, delivered_by, shown_as
 from sundown.paths import Paths
 from sundown.runtime.control import ControlServer, InstanceLock
 from sundown.runtime.scheduler import BackgroundScheduler, ThreadPoolExecutor
@@ -101,6 +101,7 @@ class Daemon:
                 self._closers.append(ConfigWatch(self.paths.config, self._config_changed))
             except OSError as exc:
                 log.warning("config changes are picked up only on SIGHUP: %s", exc)
+        self.submit(self._take_over_shown)
         self.call(self.tick)
         interval = self.systemd.watchdog_interval()
         if interval:
@@ -284,6 +285,8 @@ class Daemon:
         if self.push_link is not None:
             self.push_link.on_send(send, message.title, message.body, self._away())
         self.shown[message.key] = tuple(o.key for o in send.occurrences)
+        # Its id on the server, so that a restarted daemon replaces and closes it (_take_over_shown).
+        ref = shown_as(self.backend, message.key) if delivered_by == "dbus" else None
         for occ in send.occurrences:
             done = self.memory.get(occ.key, Progress())
             self._remember(occ.key, notified=done.notified + 1, last_notified=now)
@@ -303,6 +306,7 @@ class Daemon:
                     else {}
                 ),
                 **({"snoozed": True} if send.snoozed else {}),
+                **({"notification": {"key": message.key, **ref}} if ref else {}),
             )
             if send.repeat == 0 and not send.snoozed and occ.reminder.run:
                 self._run_command(occ.reminder.id, occ.reminder.run)
@@ -337,6 +341,29 @@ class Daemon:
             self._deliver(Message(f"notice/{title}", title, body, "normal", actions=False, expire_ms=-1))
         except Exception as exc:  # never let a notice take down the daemon
             log.error("could not show notice %r: %s", title, exc)
+
+    def _take_over_shown(self) -> None:
+        """The notifications a previous daemon process showed (their ids are in the log's
+        `notified` rows): a repeat replaces them, a settled one is closed, their buttons heard."""
+        found: dict[str, dict[str, Any]] = {}
+        for night in dispatch.window(self.clock(), self.loaded.zone):
+            for event in self._night_events(night):
+                ref = event.details.get("notification") if event.event == "notified" else None
+                if not isinstance(ref, dict) or not isinstance(ref.get("key"), str) or event.reminder is None:
+                    continue
+                key = ref["key"]
+                found[key] = ref  # the latest row wins: a server may give a repeat a new id
+                stands_for = self.shown.get(key, ())
+                if (night, event.reminder) not in stands_for:
+                    self.shown[key] = (*stands_for, (night, event.reminder))
+        if found:
+            adopt(self.backend, found)
+            self.submit(self._listen)
+
+    def _listen(self) -> None:
+        listen = getattr(self.backend, "listen", None)
+        if listen is not None:
+            listen()
 
     def _withdraw_settled(self, settled: set[tuple[date, str]]) -> None:
         for key, stands_for in list(self.shown.items()):

@@ -1,0 +1,83 @@
+"""The daemon with real notification servers: what survives its restart, one-at-a-time servers."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import Sandbox
+from desktop import Desktop, wait_until
+from test_daemon import Evening, events, start, stop
+
+
+def shown_ids(box: Sandbox) -> list[int]:
+    return [e["details"]["notification"]["id"] for e in events(box, "notified")]
+
+
+def restart(box: Sandbox, desktop: Desktop, proc):  # type: ignore[no-untyped-def]
+    out, err = stop(proc)
+    assert proc.returncode == 0, err
+    return start(box, "--backend", "dbus", env=desktop.session_vars)
+
+
+def test_a_restarted_daemon_replaces_its_predecessors_notification_and_closes_it(
+    sandbox: Sandbox, desktop: Desktop
+) -> None:
+    evening = Evening(magnesium=2)
+    sandbox.write_config(evening.text(magnesium='repeat = "9s"\n'))
+    proc = start(sandbox, "--backend", "dbus", env=desktop.session_vars)
+    try:
+        [first] = desktop.monitor.wait_notify(1, timeout=10)
+        nid = desktop.monitor.reply_to_notify(first)
+        wait_until(lambda: events(sandbox, "notified"), 5, "the notified row")
+        assert shown_ids(sandbox) == [nid]  # the id is kept in the log
+        proc = restart(sandbox, desktop, proc)
+        calls = desktop.monitor.wait_notify(2, timeout=15)  # the repeat, from the new process
+        assert calls[1].replaces_id == nid
+        assert desktop.displayed() == 1, "replaced, not stacked"
+        sandbox.run("ack", "magnesium", check=True)
+        wait_until(lambda: desktop.displayed() == 0, 5, "the acknowledged reminder's notification to close")
+    finally:
+        stop(proc)
+    assert [e["event"] for e in events(sandbox)] == ["notified", "notified", "acknowledged"]
+
+
+def test_a_reminder_acknowledged_while_no_daemon_ran_is_closed_at_the_next_start(
+    sandbox: Sandbox, desktop: Desktop
+) -> None:
+    evening = Evening(magnesium=2)
+    sandbox.write_config(evening.text())
+    proc = start(sandbox, "--backend", "dbus", env=desktop.session_vars)
+    try:
+        desktop.monitor.wait_notify(1, timeout=10)
+        wait_until(lambda: events(sandbox, "notified"), 5, "the notified row")
+        out, err = stop(proc)
+        sandbox.run("ack", "magnesium", check=True)
+        assert desktop.displayed() == 1
+        proc = start(sandbox, "--backend", "dbus", env=desktop.session_vars)
+        wait_until(lambda: desktop.displayed() == 0, 5, "the notification to be closed by the new daemon")
+        assert [e["event"] for e in events(sandbox)] == ["notified", "acknowledged"]  # no dismissal
+    finally:
+        stop(proc)
+
+
+@pytest.mark.parametrize("real_server", ["lxqt-notificationd", "mate-notification-daemon"], indirect=True)
+def test_a_click_on_a_notification_from_before_the_restart_is_heard(
+    sandbox: Sandbox, real_server: Desktop
+) -> None:
+    """Where the server broadcasts its signals; dunst sends them to the process that showed it."""
+    desktop = real_server
+    evening = Evening(magnesium=2)
+    sandbox.write_config(evening.text())
+    proc = start(sandbox, "--backend", "dbus", env=desktop.session_vars)
+    try:
+        desktop.monitor.wait_notify(1, timeout=10)
+        wait_until(lambda: events(sandbox, "notified"), 5, "the notified row")
+        proc = restart(sandbox, desktop, proc)
+        # The new process connects by itself (no reminder to send): it asks who the server is.
+        wait_until(lambda: len(desktop.monitor.calls("GetServerInformation")) >= 2, 10, "the new daemon")
+        desktop.click("Done")
+        wait_until(lambda: events(sandbox, "acknowledged"), 5, "the click to be logged")
+        [ack] = events(sandbox, "acknowledged")
+        assert (ack["reminder"], ack["source"]) == ("magnesium", "action")
+    finally:
+        stop(proc)
