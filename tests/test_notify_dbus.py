@@ -565,3 +565,23 @@ def test_an_id_from_another_server_or_bus_is_never_adopted(
         assert server.notified[0][1][1] == 0  # a new notification, not someone else's id 1
     finally:
         backend.close()
+
+
+def test_withdrawing_an_adopted_notification_first_thing_closes_it(
+    fake_server, bare_bus: Desktop, actions: Actions
+) -> None:
+    server: FakeServer = fake_server()
+    first = DBusBackend(actions, bare_bus.env)
+    try:
+        first.send(magnesium())
+        shown = first.shown_as(KEY)
+    finally:
+        first.close()
+    assert shown is not None
+    later = DBusBackend(actions, bare_bus.env)
+    try:
+        later.adopt(KEY, shown)
+        later.withdraw(KEY)  # no send, no listen before: it connects to close it
+        assert server.closed == [server.notified[0][0]]
+    finally:
+        later.close()

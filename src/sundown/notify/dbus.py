@@ -310,10 +310,18 @@ class DBusBackend:
 
     def withdraw(self, key: str) -> None:
         self._refuse_from_receiver()
-        with self._call_lock, self._lock:
-            self._adopted.pop(key, None)
-            nid = self._ids.get(key)
-            link = self._link
+        with self._call_lock:
+            with self._lock:
+                adopted = key in self._adopted
+            if adopted:  # shown by a previous process: is it this server's? (connects if need be)
+                try:
+                    self._server(self._connect())
+                except (NotifyError, DBusErrorResponse) as e:
+                    log.info("cannot close the notification shown before the restart: %s", e)
+            with self._lock:
+                self._adopted.pop(key, None)
+                nid = self._ids.get(key)
+                link = self._link
         if nid is None or link is None or not link.alive:
             return  # never shown, already closed, or gone with the server
         try:
