@@ -386,3 +386,56 @@ def test_push_is_not_imported_without_push_config(sandbox) -> None:
         [sys.executable, "-c", code], env=sandbox.env, capture_output=True, text=True, timeout=30
     )
     assert proc.stdout.strip() == "[]", proc.stdout + proc.stderr
+
+
+# --- suspend: hand-off to the server --------------------------------------------------------------
+
+
+def test_reminders_due_while_asleep_go_to_the_server_and_are_not_sent_again(
+    sandbox, server: NtfyServer, capfd
+) -> None:
+    from conftest import FakeClock
+    from sundown.config import load_for
+    from sundown.paths import resolve_paths
+    from sundown.runtime.daemon import Daemon
+
+    sandbox.write_config(ROUTINE.format(url=server.url))
+    paths = resolve_paths()
+    clock = FakeClock(datetime(2031, 11, 25, 20, 0, tzinfo=BERLIN))
+    daemon = Daemon(paths, load_for(paths), {}, backend="console", clock=clock)
+    try:
+        daemon._start_push()
+        daemon.tick()
+        assert daemon.push_link.before_sleep() == 2
+        with server.lock:
+            scheduled = {m["fields"]["sequence_id"]: m["at"] for m in server.scheduled}
+        magnesium = datetime(2031, 11, 25, 21, 45, tzinfo=BERLIN).timestamp()
+        screens = datetime(2031, 11, 25, 22, 0, tzinfo=BERLIN).timestamp()
+        assert scheduled == {"sd-2031-11-25-magnesium": magnesium, "sd-2031-11-25-screens-off": screens}
+        # Asleep until 21:50: magnesium was delivered by the server, screens-off is still ahead.
+        clock.now = datetime(2031, 11, 25, 21, 50, tzinfo=BERLIN)
+        daemon.push_link.resumed()
+        daemon.tick()
+        wait_until(lambda: server.messages("evening-test", "message_delete"), 5, "the cancel")
+        with server.lock:  # (the local server's clock is real: 2031 has not come for magnesium)
+            assert [m["fields"]["sequence_id"] for m in server.scheduled] == ["sd-2031-11-25-magnesium"]
+        clock.now = datetime(2031, 11, 25, 22, 0, 5, tzinfo=BERLIN)
+        daemon.tick()
+        wait_until(lambda: server.messages("evening-test"), 5, "screens-off pushed as usual")
+    finally:
+        daemon.stop()
+    out = capfd.readouterr().out
+    assert "Magnesium" not in out and "Screens off" in out
+    events = [(e.reminder, e.event, e.details.get("backend")) for e in daemon_log(paths)]
+    magnesium = [e for e in events if e[0] == "magnesium" and e[1] == "notified"]
+    assert magnesium == [("magnesium", "notified", "ntfy")]  # once, by the server, not by the desktop
+
+
+def daemon_log(paths):
+    from sundown.store.log import EventLog
+
+    log = EventLog(paths.database)
+    try:
+        return log.events()
+    finally:
+        log.close()

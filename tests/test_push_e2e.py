@@ -201,3 +201,25 @@ def test_kill_9_mid_stream_loses_no_answer(tmp_path: Path, server: NtfyServer, p
     acked = sorted(r["reminder"] for r in rows(a, "acknowledged"))
     assert acked == ["one", "three", "two"]  # each exactly once
     assert [r["reminder"] for r in rows(a, "snoozed")] == ["four"]
+
+
+def test_before_suspend_the_running_daemon_hands_reminders_to_the_server(
+    tmp_path: Path, server: NtfyServer, bare_bus: Desktop, procs
+) -> None:
+    from test_wake import emit_prepare_for_sleep
+
+    evening = Evening(tea=120, water=180)
+    a = box(tmp_path, "a")
+    a.write_config(push_config(evening, server, "laptop"))
+    proc = a.start_daemon("--backend", "console", env={"SUNDOWN_SYSTEM_BUS": bare_bus.address})
+    procs.append(proc)
+    emit_prepare_for_sleep(bare_bus, True)
+    scheduled = wait_until(lambda: len(server.scheduled) == 2 and list(server.scheduled), 5, "the hand-off")
+    n = night(evening).isoformat()
+    assert sorted(m["fields"]["sequence_id"] for m in scheduled) == [f"sd-{n}-tea", f"sd-{n}-water"]
+    assert {int(m["at"]) for m in scheduled} == {int(t.timestamp()) for t in evening.at.values()}
+    # Woken before their time: cancelled on the server, sent as usual later.
+    emit_prepare_for_sleep(bare_bus, False)
+    wait_until(lambda: not server.scheduled, 5, "the cancel on resume")
+    assert len(server.messages(TOPIC, "message_delete")) == 2
+    assert "Traceback" not in stop(proc)

@@ -92,9 +92,9 @@ class Daemon:
 
     def start(self) -> None:
         self.scheduler.start()
-        self._start_push()
-        self._detectors = start_detectors(self.wake, self.env)
+        self._detectors = start_detectors(self.wake, self.env, self._before_sleep)
         self._closers.extend(self._detectors)
+        self._start_push()
         self._closers.append(ControlServer(self.paths.socket, self._on_request))
         if self.loaded.path is not None or not self.paths.config_explicit:
             try:
@@ -151,6 +151,8 @@ class Daemon:
     def wake(self, reason: str) -> None:
         """A detector saw a resume or clock set: re-evaluate now."""
         log.info("woke up (%s)", reason)
+        if reason == "resume" and self.push_link is not None:
+            self.submit(self.push_link.resumed)
         self.submit(self.tick)  # adding a job also wakes the scheduler's own wait
 
     # -- push (the phone, other machines): only loaded when [push] is configured ------------
@@ -163,12 +165,24 @@ class Daemon:
 
         self.push_link = PushLink(self, push)
         self.push_link.start()
+        self._delay_sleep(True)
         log.info("pushing to %s as %s", push.server, push.device)
 
     def _stop_push(self) -> None:
         if self.push_link is not None:
+            self._delay_sleep(False)
             self.push_link.close()
             self.push_link = None
+
+    def _delay_sleep(self, on: bool) -> None:
+        for detector in self._detectors:
+            if hasattr(detector, "want_delay"):
+                detector.want_delay(on)
+
+    def _before_sleep(self) -> None:
+        """From the logind thread: the machine is about to sleep."""
+        if self.push_link is not None:
+            self.call(self.push_link.before_sleep, timeout=4.5)
 
     def _away(self) -> bool | None:
         """Is the person away from this screen (idle, locked)? None: not known here."""
@@ -251,6 +265,8 @@ class Daemon:
     def tick(self) -> None:
         """Do whatever is due now, then schedule the next tick."""
         now = self.clock()
+        if self.push_link is not None:
+            self.push_link.settle_handed_over(now)
         routine, zone = self.loaded.routine, self.loaded.zone
         nights = dispatch.window(now, zone)
         progress, changes = self._state(nights)

@@ -8,13 +8,14 @@ adapter's threads only hand over (`Daemon.call`) and wait.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sundown.core import push as rules
-from sundown.core.dispatch import Send, window
-from sundown.core.plan import ON_TIME
+from sundown.core.dispatch import NOTHING, Send, message_key, window
+from sundown.core.plan import ON_TIME, Occurrence
 from sundown.push.ntfy import ANSWER_WAIT_S, NtfyPush, read_token
 
 if TYPE_CHECKING:
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("sundown.push")
 
 Key = tuple[date, str]
+# logind waits for a delay lock at most InhibitDelayMaxSec (5 s by default).
+HANDOFF_BUDGET_S = 3.5
 
 
 class PushLink:
@@ -32,7 +35,8 @@ class PushLink:
         self.push = push
         self.counts = {"unparsed": 0, "unknown": 0, "duplicate": 0, "applied": 0}
         self.pushed: set[str] = set()  # notification keys with a copy on the phone
-        self.handed_over: dict[str, tuple[tuple[Key, ...], datetime, rules.Publication]] = {}
+        # Handed to the server before a suspend, by notification key: delivered there at their time.
+        self.handed_over: dict[str, tuple[Occurrence, rules.Publication]] = {}
         token = read_token(push.token_file)
         self.client = NtfyPush(push, daemon.paths.state_dir, self.on_stream_message, token)
 
@@ -134,7 +138,80 @@ class PushLink:
     def _seen(self, night: date) -> set[str]:
         return {str(e.details["answer"]) for e in self.daemon._night_events(night) if "answer" in e.details}
 
+    # -- suspend: the server delivers what falls due while the machine sleeps ---------------
+
+    def before_sleep(self) -> int:
+        """Hand reminders due while asleep to the server as scheduled messages (ntfy `At`)."""
+        d = self.daemon
+        now = d.clock()
+        routine, zone = d.loaded.routine, d.loaded.zone
+        progress, changes = d._state(window(now, zone))
+        deadline = time.monotonic() + HANDOFF_BUDGET_S
+        handed = 0
+        for occ in rules.due_while_asleep(routine, zone, now, progress, changes):
+            key = message_key(*occ.key)
+            if key in self.handed_over:
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining < 0.2:
+                log.warning("no time left before sleep to hand over %s", occ.reminder.id)
+                break
+            pub = rules.publication(
+                key,
+                occ.reminder.title,
+                occ.reminder.body,
+                (occ,),
+                urgent=bool(getattr(occ.reminder, "urgent", False)),
+                at=occ.at,
+            )
+            if self.client.publish_now(pub, timeout=min(3.0, remaining)):
+                self.handed_over[key] = (occ, pub)
+                self.pushed.add(key)
+                handed += 1
+        if handed:
+            log.info("handed %d reminder(s) due while asleep to the push server", handed)
+        return handed
+
+    def settle_handed_over(self, now: datetime) -> None:
+        """Those the server delivered while we slept count as notified: not sent again."""
+        d = self.daemon
+        for key, (occ, _) in list(self.handed_over.items()):
+            if occ.at > now:
+                continue
+            del self.handed_over[key]
+            if d.memory.get(occ.key, NOTHING).acknowledged:
+                continue
+            d.record_at(
+                occ.at,
+                "notified",
+                occ.night,
+                occ.reminder.id,
+                "daemon",
+                late=0,
+                repeat=0,
+                backend="ntfy",
+                at=occ.at.isoformat(),
+                bedtime=occ.bedtime.isoformat(),
+                scheduled=True,
+            )
+            done = d.memory.get(occ.key, NOTHING)
+            d._remember(occ.key, notified=done.notified + 1, last_notified=occ.at)
+
+    def resumed(self) -> None:
+        """Awake again before their time: cancel them on the server; they go out as usual."""
+        now = self.daemon.clock()
+        self.settle_handed_over(now)
+        for key, (_, pub) in list(self.handed_over.items()):
+            self.client.delete(pub.sid)
+            self.pushed.discard(key)
+            del self.handed_over[key]
+
     # -- status -------------------------------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
-        return {**self.client.snapshot(), "answers": dict(self.counts)}
+        return {
+            **self.client.snapshot(),
+            "away": self.daemon._away(),
+            "answers": dict(self.counts),
+            "handed_over": len(self.handed_over),
+        }

@@ -131,13 +131,28 @@ class DriftCheck:
 
 
 class SleepWatch:
-    """logind's PrepareForSleep(false) on the system bus: the machine just resumed."""
+    """logind's PrepareForSleep on the system bus: about to sleep (true), just resumed (false).
 
-    def __init__(self, on_wake: Callable[[str], None], address: str = "SYSTEM") -> None:
+    With `on_sleep` and `want_delay(True)` (push configured), it holds a logind "delay"
+    inhibitor, so the machine waits (at most logind's InhibitDelayMaxSec, 5 s by default)
+    while `on_sleep` hands reminders to the push server; the lock is let go once it
+    returns and taken again on resume.
+    """
+
+    def __init__(
+        self,
+        on_wake: Callable[[str], None],
+        address: str = "SYSTEM",
+        on_sleep: Callable[[], None] | None = None,
+    ) -> None:
         from jeepney import MatchRule, message_bus
         from jeepney.io.blocking import open_dbus_connection
 
         self._on_wake = on_wake
+        self._on_sleep = on_sleep
+        self._address = address
+        self._delay = False
+        self._lock_fd: int | None = None
         self._conn = open_dbus_connection(bus=address)
         rule = MatchRule(
             type="signal",
@@ -151,6 +166,40 @@ class SleepWatch:
         self._thread = threading.Thread(target=self._loop, name="sundown-sleep", daemon=True)
         self._thread.start()
 
+    def want_delay(self, on: bool) -> None:
+        """Hold (or let go of) the delay inhibitor that gives `on_sleep` its time."""
+        self._delay = on and self._on_sleep is not None
+        if self._delay:
+            self._take_lock()
+        else:
+            self._release_lock()
+
+    def _take_lock(self) -> None:
+        if self._lock_fd is not None:
+            return
+        try:
+            from jeepney import DBusAddress, MessageType, new_method_call
+            from jeepney.io.blocking import open_dbus_connection
+
+            login1 = DBusAddress(
+                "/org/freedesktop/login1", "org.freedesktop.login1", "org.freedesktop.login1.Manager"
+            )
+            call = new_method_call(
+                login1, "Inhibit", "ssss", ("sleep", "sundown", "hand reminders to the push server", "delay")
+            )
+            with open_dbus_connection(bus=self._address, enable_fds=True) as conn:
+                reply = conn.send_and_get_reply(call, timeout=2)
+            if reply.header.message_type is MessageType.error:
+                raise OSError(str(reply.body[0] if reply.body else "refused"))
+            self._lock_fd = reply.body[0].to_raw_fd()
+        except Exception as exc:  # no logind (containers): suspend just does not wait for us
+            log.info("no sleep delay lock (%s); reminders are handed over only if there is time", exc)
+
+    def _release_lock(self) -> None:
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            os.close(fd)
+
     def _loop(self) -> None:
         while self._stop.wait(self._conn.sock.fileno()):
             try:
@@ -161,17 +210,33 @@ class SleepWatch:
             hdr = msg.header.fields
             from jeepney import HeaderFields
 
-            if hdr.get(HeaderFields.member) == "PrepareForSleep" and msg.body == (False,):
+            if hdr.get(HeaderFields.member) != "PrepareForSleep":
+                continue
+            if msg.body == (False,):
+                if self._delay:
+                    self._take_lock()
                 self._on_wake("resume")
+            elif msg.body == (True,) and self._on_sleep is not None:
+                try:
+                    self._on_sleep()
+                except Exception as exc:  # never keep the machine from sleeping
+                    log.warning("before sleep: %s", exc)
+                finally:
+                    self._release_lock()
 
     def close(self) -> None:
         self._stop.stop()
         self._thread.join(timeout=1)
         self._conn.close()
+        self._release_lock()
         self._stop.close()
 
 
-def start_detectors(on_wake: Callable[[str], None], env: dict[str, str] | None = None) -> list:
+def start_detectors(
+    on_wake: Callable[[str], None],
+    env: dict[str, str] | None = None,
+    on_sleep: Callable[[], None] | None = None,
+) -> list:
     """Start every detector this machine supports; the first one can be re-armed."""
     detectors: list = []
     try:
@@ -181,7 +246,7 @@ def start_detectors(on_wake: Callable[[str], None], env: dict[str, str] | None =
         detectors.append(DriftCheck(on_wake))
     address = (env or {}).get("SUNDOWN_SYSTEM_BUS") or "SYSTEM"
     try:
-        detectors.append(SleepWatch(on_wake, address))
+        detectors.append(SleepWatch(on_wake, address, on_sleep))
     except Exception as exc:  # no system bus (containers, macOS): the timer covers resume too
         log.debug("no logind sleep signal (%s); resume is caught by the clock timer", exc)
     return detectors
