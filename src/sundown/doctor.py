@@ -58,7 +58,7 @@ def run(paths: Paths, env: Mapping[str, str], send_test: bool = False, backend: 
     checks.append(bus)
     checks.append(check_server(env, bus_ok=bus.status != FAIL))
     checks.append(check_service(env))
-    checks.append(check_daemon(paths))
+    checks.append(check_daemon(paths, env, user_manager=has_user_manager(env)))
     if send_test:
         checks.append(check_send(env, backend or _configured_backend(paths)))
     return Report(tuple(checks))
@@ -68,7 +68,7 @@ def run(paths: Paths, env: Mapping[str, str], send_test: bool = False, backend: 
 
 
 def check_config(paths: Paths) -> Check:
-    from sundown.config import load_for
+    from sundown.config import commands_refused, load_for, with_commands
     from sundown.errors import ConfigError
 
     try:
@@ -78,6 +78,15 @@ def check_config(paths: Paths) -> Check:
         return Check("config", FAIL, f"{exc.problems[0]}{more}", f"sundown check {paths.config}")
     n = len(loaded.routine.reminders)
     where = str(loaded.path) if loaded.path else f"no config at {paths.config}, the built-in default routine"
+    ids = with_commands(loaded.routine)
+    refused = commands_refused(loaded.path) if ids else None
+    if refused:
+        return Check(
+            "config",
+            WARN,
+            f"the daemon will not run the commands of {', '.join(ids)}: {refused.partition(';')[0]}",
+            f"chmod go-w {loaded.path}" if "writable" in refused else f"chown $USER {loaded.path}",
+        )
     fix = None if loaded.path else "sundown init  # writes the default routine there to edit"
     return Check("config", OK, f"{where}: {n} reminder{'s' * (n != 1)}, zone {loaded.zone.key}", fix)
 
@@ -99,14 +108,38 @@ def check_log(paths: Paths) -> Check:
     try:
         EventLog(paths.database).close()
     except LogError as exc:
-        return Check("event log", FAIL, str(exc), _log_fix(paths.database))
+        return Check("event log", FAIL, str(exc), log_fix(paths.database, str(exc)))
     if not os.access(paths.state_dir, os.W_OK) or not os.access(paths.database, os.W_OK):
-        return Check("event log", FAIL, f"{paths.database} is not writable", _log_fix(paths.database))
+        problem = f"{paths.database} is not writable"
+        return Check("event log", FAIL, problem, log_fix(paths.database, problem))
     return Check("event log", OK, f"{paths.database} is writable")
 
 
-def _log_fix(db: Path) -> str:
+def log_fix(db: Path, problem: str) -> str:
+    """The command that fixes this log problem: a corrupt file is moved away, not chmod-ed."""
+    import re
+
+    if "not a readable sundown log" in problem or "did not write" in problem:
+        return f"mv {db} {db}.broken  # sundown then starts a new log; the old file stays for recovery"
+    if "newer sundown" in problem:
+        return "upgrade sundown to the version that wrote the log (python3 -m pip install -U sundown)"
+    if "disk is full" in problem:
+        return f"free some space on the disk that holds {db.parent} (df -h {db.parent})"
+    not_a_dir = re.search(r": (\S+) is a file, not a directory", problem)
+    if not_a_dir:
+        where = not_a_dir.group(1)
+        return f"mv {where} {where}.bak  # or point SUNDOWN_STATE_DIR at a directory"
+    owner = _owner_uid(db) if db.exists() else _owner_uid(db.parent)
+    if owner is not None and owner != os.getuid():
+        return f"sudo chown -R $USER {db.parent}  # it belongs to another user (uid {owner})"
     return f"chmod u+rwX {db.parent} {db}  # or point SUNDOWN_STATE_DIR at a writable directory"
+
+
+def _owner_uid(path: Path) -> int | None:
+    try:
+        return path.stat().st_uid
+    except OSError:
+        return None
 
 
 # --- the session bus and the notification server -------------------------------------------------
@@ -237,6 +270,22 @@ def check_service(env: Mapping[str, str], systemctl: Systemctl | None = None) ->
     return _check_service_env(env, ctl, int(props.get("MainPID") or 0))
 
 
+def has_user_manager(env: Mapping[str, str], systemctl: Systemctl | None = None) -> bool:
+    """Can `sundown service install` work here: does a systemd --user manager answer?"""
+    import subprocess
+
+    from sundown.errors import SundownError
+    from sundown.systemd import unit
+
+    try:
+        (systemctl or unit.Systemctl(env)).ensure_available()
+    except unit.NoUserManager:
+        return False
+    except (SundownError, OSError, subprocess.SubprocessError):
+        return True  # it is there but misbehaves: check_service reports that
+    return True
+
+
 def _process_env(pid: int) -> dict[str, str] | None:
     try:
         raw = Path(f"/proc/{pid}/environ").read_bytes()
@@ -294,18 +343,22 @@ def _check_service_env(env: Mapping[str, str], ctl: Systemctl, pid: int) -> Chec
     return Check("service", OK, f"sundown.service is active (pid {pid}) with the session's environment")
 
 
-def check_daemon(paths: Paths) -> Check:
+def check_daemon(paths: Paths, env: Mapping[str, str] | None = None, user_manager: bool = True) -> Check:
     """Is a daemon running, and what does it say about itself (backend, config and log problems)?"""
     from sundown.runtime.control import request, running_pid
+    from sundown.systemd.unit import autostart_path, exec_argv
 
     pid = running_pid(paths)
     if pid is None:
-        return Check(
-            "daemon",
-            WARN,
-            "no sundown daemon is running: no reminder will be sent",
-            "sundown service install  # or run `sundown run` from your desktop's autostart",
-        )
+        if user_manager:
+            fix = "sundown service install  # runs it now and at every login"
+        else:
+            command = " ".join(exec_argv())
+            fix = (
+                f"no systemd --user here: start `{command}` with your desktop session (an autostart"
+                f" entry in {autostart_path(env)}, or `{command} &` in ~/.xinitrc)"
+            )
+        return Check("daemon", WARN, "no sundown daemon is running: no reminder will be sent", fix)
     try:
         reply = request(paths, {"cmd": "status"}, timeout=2.0)
     except OSError:
@@ -326,7 +379,10 @@ def check_daemon(paths: Paths) -> Check:
         )
     if reply.get("log_error"):
         return Check(
-            "daemon", WARN, f"running ({who}) without its log: {reply['log_error']}", _log_fix(paths.database)
+            "daemon",
+            WARN,
+            f"running ({who}) without its log: {reply['log_error']}",
+            log_fix(paths.database, str(reply["log_error"])),
         )
     return Check("daemon", OK, f"running ({who})")
 

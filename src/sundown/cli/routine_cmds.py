@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
     from sundown.cli.context import Context
+    from sundown.config import LoadedConfig
     from sundown.core.plan import NightChanges, Occurrence
     from sundown.core.routine import Routine
 
@@ -149,6 +150,9 @@ def cmd_check(ctx: Context) -> int:
     plan = night_plan(routine, night, zone, night_changes(ctx, night).get(night) or _no_changes())
     source = f"{loaded.path}: OK" if loaded.path else "built-in default routine: OK"
     ctx.print(source)
+    warning = _commands_warning(loaded)
+    if warning:
+        ctx.note(f"warning: {warning}")
     ctx.print(f"zone: {zone_label(zone, routine)}")
     if plan is None:  # night_of always names an existing night; kept for type safety
         return 0
@@ -166,6 +170,17 @@ def cmd_check(ctx: Context) -> int:
     if not routine.reminders:
         ctx.print("  no reminders configured")
     return 0
+
+
+def _commands_warning(loaded: LoadedConfig) -> str | None:
+    """What the daemon will refuse to run, said before it comes to that (check and doctor)."""
+    from sundown.config import commands_refused, with_commands
+
+    ids = with_commands(loaded.routine)
+    problem = commands_refused(loaded.path) if ids else None
+    if problem is None:
+        return None
+    return f"the daemon will not run the commands of {', '.join(ids)}: {problem}"
 
 
 def _no_changes() -> NightChanges:

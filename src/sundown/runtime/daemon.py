@@ -18,14 +18,13 @@ import concurrent.futures
 import logging
 import os
 import signal
-import stat
 import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sundown.config import LoadedConfig, load_for
+from sundown.config import LoadedConfig, commands_refused, load_for
 from sundown.core import dispatch
 from sundown.core.dispatch import Progress, Send
 from sundown.core.plan import UTC, NightChanges, night_of, upcoming
@@ -400,19 +399,7 @@ class Daemon:
 
     def _unsafe_config(self) -> str | None:
         """Like ssh with its keys: a config others can write must not run commands."""
-        path = self.loaded.path
-        if path is None:
-            return None
-        try:
-            st = path.stat()
-        except OSError as exc:
-            return f"cannot check {path}: {exc.strerror}"
-        mode = st.st_mode
-        if st.st_uid != os.getuid():
-            return f"{path} belongs to another user (uid {st.st_uid}); run `chown $USER {path}`"
-        if mode & (stat.S_IWGRP | stat.S_IWOTH):
-            return f"{path} is writable by others (mode {stat.S_IMODE(mode):o}); run `chmod go-w {path}`"
-        return None
+        return commands_refused(self.loaded.path)
 
     # -- actions, CLI requests, reload ----------------------------------------------------------
 
