@@ -439,3 +439,50 @@ def daemon_log(paths):
         return log.events()
     finally:
         log.close()
+
+
+# --- doctor -------------------------------------------------------------------------------------
+
+
+def test_doctor_checks_the_server_the_topic_and_the_token(sandbox, server: NtfyServer) -> None:
+    from sundown import doctor
+    from sundown.paths import resolve_paths
+
+    token = sandbox.config_home / "sundown" / "ntfy-token"
+    sandbox.write_config(ROUTINE.format(url=server.url) + 'token_file = "ntfy-token"\n')
+    token.write_text("tk_good\n")
+    token.chmod(0o600)
+    paths = resolve_paths()
+
+    def checks() -> dict[str, doctor.Check]:
+        return {c.name: c for c in doctor.check_push(paths, timeout=2)}
+
+    server.tokens = {"tk_good"}
+    got = checks()
+    assert got["push server"].status == "ok" and "healthy" in got["push server"].detail
+    assert got["push token"].status == "ok"
+    assert got["push topic"].status == "ok" and "with the token" in got["push topic"].detail
+    assert got["push daemon"].status == "warn"  # none running
+
+    server.tokens = {"tk_other"}
+    got = checks()
+    assert got["push topic"].status == "fail" and "token was refused" in got["push topic"].detail
+    assert all("tk_good" not in (c.detail + (c.fix or "")) for c in got.values())
+
+    token.chmod(0o640)  # the config check reports it, with its line
+    config_check = doctor.check_config(paths)
+    assert config_check.status == "fail" and "push.token_file" in config_check.detail
+    token.chmod(0o600)
+
+    server.stop()
+    got = checks()
+    assert got["push server"].status == "fail" and "cannot reach" in got["push server"].detail
+    assert "push topic" not in got
+
+
+def test_doctor_says_nothing_about_push_without_it(sandbox) -> None:
+    from sundown import doctor
+    from sundown.paths import resolve_paths
+
+    sandbox.write_config('[bedtime]\ndefault = "22:30"\n')
+    assert doctor.check_push(resolve_paths()) == []

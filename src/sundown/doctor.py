@@ -59,6 +59,7 @@ def run(paths: Paths, env: Mapping[str, str], send_test: bool = False, backend: 
     checks.append(check_server(env, bus_ok=bus.status != FAIL))
     checks.append(check_service(env))
     checks.append(check_daemon(paths, env, user_manager=has_user_manager(env)))
+    checks.extend(check_push(paths))
     if send_test:
         checks.append(check_send(env, backend or _configured_backend(paths)))
     return Report(tuple(checks))
@@ -385,6 +386,100 @@ def check_daemon(paths: Paths, env: Mapping[str, str] | None = None, user_manage
             log_fix(paths.database, str(reply["log_error"])),
         )
     return Check("daemon", OK, f"running ({who})")
+
+
+# --- push (ntfy) ----------------------------------------------------------------------------------
+
+
+def check_push(paths: Paths, timeout: float = 5.0) -> list[Check]:
+    """With [push]: the server answers, the reply topic can be read with the token, the daemon's stream."""
+    from sundown.config import load_for
+    from sundown.errors import ConfigError
+
+    try:
+        push = load_for(paths).routine.push
+    except ConfigError:
+        return []  # the config check says why
+    if push is None:
+        return []
+    from sundown.config import token_file_problem
+    from sundown.push.ntfy import Connection, read_token
+
+    checks = []
+    token = None
+    if push.token_file is not None:
+        problem = token_file_problem(push.token_file)
+        if problem:
+            checks.append(Check("push token", FAIL, problem, f"chmod 600 {push.token_file}"))
+        else:
+            token = read_token(push.token_file)
+            checks.append(Check("push token", OK, f"{push.token_file} (yours, mode 600)"))
+    elif "ntfy.sh" in push.server:
+        checks.append(
+            Check(
+                "push token",
+                WARN,
+                "no token on a public server: the topic name is the only password",
+                "use a long random topic, or a self-hosted ntfy with a token (docs/push.md)",
+            )
+        )
+    conn = Connection(push.server, token)
+    fix_url = f"check [push] ntfy = \"{push.server}/...\" and that the server runs"
+    try:
+        status, data = conn.request("GET", "/v1/health", timeout=timeout)
+    except Exception as exc:  # any network failure is a finding, not a crash
+        checks.append(Check("push server", FAIL, f"cannot reach {push.server}: {exc}", fix_url))
+        return checks
+    if status == 200 and b"healthy" in data:
+        checks.append(Check("push server", OK, f"{push.server} answers and is healthy"))
+    elif status in (401, 403, 404):
+        checks.append(Check("push server", OK, f"{push.server} answers (no health endpoint: HTTP {status})"))
+    else:
+        checks.append(Check("push server", WARN, f"{push.server} answers HTTP {status} to a health check"))
+    from urllib.parse import quote
+
+    try:
+        path = f"/{quote(push.reply_topic)}/json?poll=1&since=latest"
+        status, _ = conn.request("GET", path, timeout=timeout)
+    except Exception as exc:
+        checks.append(Check("push topic", FAIL, f"cannot read the reply topic: {exc}", fix_url))
+        return checks
+    if status == 200:
+        how = " with the token" if token else ""
+        checks.append(Check("push topic", OK, f"the reply topic can be read{how}"))
+    elif status in (401, 403):
+        refused = "the token was refused" if token else "the server wants a token"
+        checks.append(
+            Check(
+                "push topic",
+                FAIL,
+                f"{refused} for the reply topic (HTTP {status})",
+                "give token_file a token that may read and write the topic and TOPIC-replies (docs/push.md)",
+            )
+        )
+    else:
+        checks.append(Check("push topic", WARN, f"reading the reply topic answers HTTP {status}"))
+    checks.append(_daemon_push(paths))
+    return checks
+
+
+def _daemon_push(paths: Paths) -> Check:
+    from sundown.runtime.control import request, running_pid
+
+    if running_pid(paths) is None:
+        return Check("push daemon", WARN, "no daemon running: nothing is pushed", "sundown service install")
+    try:
+        reply = request(paths, {"cmd": "status"}, timeout=2.0) or {}
+    except OSError:
+        reply = {}
+    push = reply.get("push")
+    if not push:
+        return Check("push daemon", WARN, "the running daemon does not push (yet)", RESTART)
+    if push.get("error"):
+        return Check("push daemon", WARN, f"the daemon's push: {push['error']}")
+    if not push.get("connected"):
+        return Check("push daemon", WARN, "the daemon's reply stream is not connected (yet)")
+    return Check("push daemon", OK, f"pushing as {push['device']}, reply stream connected")
 
 
 # --- a real notification -------------------------------------------------------------------------
