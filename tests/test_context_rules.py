@@ -18,8 +18,9 @@ from sundown.core.context import (
     locks_screen,
     snooze_refused,
 )
-from sundown.core.dispatch import Progress, decide
+from sundown.core.dispatch import decide
 from sundown.core.routine import Bedtimes, ContextRules, Reminder, Routine, Step
+from sundown.core.state import ReminderNight
 from sundown.errors import ConfigError
 
 ZONE = ZoneInfo("Europe/Berlin")
@@ -84,7 +85,7 @@ def test_unknown_context_is_the_clock_only_behaviour() -> None:
 
 SCREENS = Reminder("screens-off", "Screens off", at=time(22, 0), done_when="idle")
 LOCKED = Reminder("screens-off", "Screens off", at=time(22, 0), done_when="locked")
-NOTIFIED = {(NIGHT, "screens-off"): Progress(notified=1, last_notified=at(22, 0))}
+NOTIFIED = {(NIGHT, "screens-off"): ReminderNight(notified=1, last_notified=at(22, 0))}
 
 
 def test_idle_acknowledges_at_the_start_of_the_idle_period_not_its_detection() -> None:
@@ -126,7 +127,7 @@ def test_idle_before_the_reminders_time_does_not_acknowledge_it_early() -> None:
 STEPS = (Step(10 * M, urgency="critical"), Step(20 * M, run=("loginctl", "lock-session")))
 NAG = Reminder("magnesium", "Magnesium", at=time(21, 45), escalate=STEPS)
 SEEN = {(NIGHT, "magnesium"): Attention(first_notified=at(21, 45))}
-SHOWN = {(NIGHT, "magnesium"): Progress(notified=1, last_notified=at(21, 45))}
+SHOWN = {(NIGHT, "magnesium"): ReminderNight(notified=1, last_notified=at(21, 45))}
 
 
 def test_escalation_steps_fall_due_after_the_first_notification_once_each() -> None:

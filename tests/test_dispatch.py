@@ -9,9 +9,10 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sundown.core.dispatch import NOTHING, Decision, Progress, decide, late_key, message_key
+from sundown.core.dispatch import Decision, decide, late_key, message_key
 from sundown.core.plan import NightChanges
 from sundown.core.routine import Bedtimes, Reminder, Routine
+from sundown.core.state import NOTHING, ReminderNight
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NIGHT = date(2026, 11, 25)
@@ -35,6 +36,23 @@ def routine(**kw) -> Routine:
 
 def at(hh: int, mm: int, ss: int = 0, day: date = NIGHT) -> datetime:
     return datetime(day.year, day.month, day.day, hh, mm, ss, tzinfo=BERLIN)
+
+
+def done(
+    notified: int = 0,
+    last_notified: datetime | None = None,
+    acknowledged: bool = False,
+    snoozed_until: datetime | None = None,
+    missed: bool = False,
+) -> ReminderNight:
+    """A reminder's state on NIGHT; acknowledged at its last notification."""
+    return ReminderNight(
+        notified=notified,
+        last_notified=last_notified,
+        acknowledged=last_notified if acknowledged else None,
+        snoozed_until=snoozed_until,
+        missed=missed,
+    )
 
 
 def run(r: Routine, now: datetime, progress=None, changes=None) -> Decision:
@@ -76,16 +94,16 @@ def test_missed_is_not_logged_for_nights_long_past():
 
 
 def test_repeat_due_once_last_notification_predates_the_repeat_instant():
-    notified = {(NIGHT, "magnesium"): Progress(notified=1, last_notified=at(21, 45))}
-    d = run(routine(), at(21, 55), notified | {(NIGHT, "wind-down"): Progress(1, at(21, 30))})
+    notified = {(NIGHT, "magnesium"): done(notified=1, last_notified=at(21, 45))}
+    d = run(routine(), at(21, 55), notified | {(NIGHT, "wind-down"): done(1, at(21, 30))})
     assert [(s.key, s.repeat) for s in d.sends] == [(message_key(NIGHT, "magnesium"), 1)]
 
 
 def test_several_overdue_repeats_become_one():
     notified = {
-        (NIGHT, "wind-down"): Progress(1, at(21, 30), acknowledged=True),
-        (NIGHT, "magnesium"): Progress(1, at(21, 45)),
-        (NIGHT, "screens-off"): Progress(1, at(22, 0), acknowledged=True),
+        (NIGHT, "wind-down"): done(1, at(21, 30), acknowledged=True),
+        (NIGHT, "magnesium"): done(1, at(21, 45)),
+        (NIGHT, "screens-off"): done(1, at(22, 0), acknowledged=True),
     }
     d = run(routine(), at(22, 20), notified)
     assert [(s.key, s.repeat) for s in d.sends] == [(message_key(NIGHT, "magnesium"), 3)]
@@ -93,17 +111,17 @@ def test_several_overdue_repeats_become_one():
 
 def test_repeats_stop_when_acknowledged_snoozed_or_at_bedtime():
     base = {
-        (NIGHT, "wind-down"): Progress(1, at(21, 30), acknowledged=True),
-        (NIGHT, "screens-off"): Progress(1, at(22, 0), acknowledged=True),
+        (NIGHT, "wind-down"): done(1, at(21, 30), acknowledged=True),
+        (NIGHT, "screens-off"): done(1, at(22, 0), acknowledged=True),
     }
-    acked = base | {(NIGHT, "magnesium"): Progress(1, at(21, 45), acknowledged=True)}
+    acked = base | {(NIGHT, "magnesium"): done(1, at(21, 45), acknowledged=True)}
     assert run(routine(), at(21, 55), acked).sends == []
-    snoozed = base | {(NIGHT, "magnesium"): Progress(1, at(21, 45), snoozed_until=at(22, 5))}
+    snoozed = base | {(NIGHT, "magnesium"): done(1, at(21, 45), snoozed_until=at(22, 5))}
     assert run(routine(), at(21, 55), snoozed).sends == []
     d = run(routine(), at(22, 5), snoozed)
     assert [(s.key, s.snoozed) for s in d.sends] == [(message_key(NIGHT, "magnesium"), True)]
     after_snooze = base | {
-        (NIGHT, "magnesium"): Progress(2, at(22, 5), snoozed_until=at(22, 5)),
+        (NIGHT, "magnesium"): done(2, at(22, 5), snoozed_until=at(22, 5)),
     }
     assert run(routine(), at(22, 15), after_snooze).sends == []
 
@@ -114,9 +132,9 @@ def test_no_repeat_after_bedtime():
             Reminder("m", "M", before=timedelta(minutes=15), repeat=timedelta(minutes=10), repeat_limit=3),
         )
     )
-    progress = {(NIGHT, "m"): Progress(1, at(22, 15))}
+    progress = {(NIGHT, "m"): done(1, at(22, 15))}
     assert [s.repeat for s in run(r, at(22, 25), progress).sends] == [1]
-    progress = {(NIGHT, "m"): Progress(2, at(22, 25))}
+    progress = {(NIGHT, "m"): done(2, at(22, 25))}
     assert run(r, at(22, 35), progress).sends == []
 
 

@@ -15,18 +15,17 @@ from pathlib import Path
 
 import pytest
 
+from oracles import summaries_from_events as summarize
 from sundown.core.plan import NO_CHANGES, NightChanges
+from sundown.core.state import ReminderNight, by_reminder, fold
 from sundown.errors import LogError
-from sundown.store.log import (
-    APPLICATION_ID,
-    SCHEMA_VERSION,
-    EventLog,
-    ReminderNight,
-    ReminderState,
-    summarize,
-)
+from sundown.store.log import APPLICATION_ID, SCHEMA_VERSION, EventLog
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def night_state(log: EventLog, night: date) -> dict[str, ReminderNight]:
+    return {rid: fold(evs) for rid, evs in by_reminder(log.night_events(night)).items()}
 
 UTC = timezone.utc
 N1 = date(2026, 11, 25)
@@ -232,10 +231,19 @@ def test_version_2_log_gets_its_night_summary_built_in_place(db: Path) -> None:
     with EventLog(db) as log:
         n = date(2026, 11, 24)
         assert [e.source for e in log.events()] == ["daemon", "daemon", "cli", "daemon"]
-        first, ack = "2026-11-24T20:00:00.000000+00:00", "2026-11-24T20:12:00.000000+00:00"
+        first = datetime(2026, 11, 24, 20, 0, tzinfo=UTC)
         assert log.night_summaries(n, n) == {
-            (n, "m"): ReminderNight(n, "m", 2, 1, first, "2026-11-24T21:00:00+01:00", None, ack, False),
-            (n, "b"): ReminderNight(n, "b", 0, 0, None, "2026-11-24T22:30:00+01:00", None, None, True),
+            (n, "m"): ReminderNight(
+                notified=2,
+                repeats=1,
+                first_notified=first,
+                last_notified=first + timedelta(minutes=10),
+                acknowledged=first + timedelta(minutes=12),
+                scheduled_at=datetime.fromisoformat("2026-11-24T21:00:00+01:00"),
+            ),
+            (n, "b"): ReminderNight(
+                missed=True, scheduled_at=datetime.fromisoformat("2026-11-24T22:30:00+01:00")
+            ),
         }
 
 
@@ -306,7 +314,7 @@ def test_threads_may_share_one_log(db: Path) -> None:
         try:
             for i in range(50):
                 log.record("notified", N1, f"t{k}", "daemon", {"i": i})
-                log.night_state(N1)
+                night_state(log, N1)
         except BaseException as exc:  # noqa: BLE001 - collected and re-raised in the test thread
             errors.append(exc)
 
@@ -316,7 +324,7 @@ def test_threads_may_share_one_log(db: Path) -> None:
     for t in threads:
         t.join()
     assert not errors
-    assert {r: s.notified for r, s in log.night_state(N1).items()} == {f"t{k}": 50 for k in range(6)}
+    assert {r: s.notified for r, s in night_state(log, N1).items()} == {f"t{k}": 50 for k in range(6)}
     log.close()
 
 
@@ -450,6 +458,9 @@ def test_changes_fold_skips_unskips_and_bedtime_in_order(db: Path) -> None:
         assert log.changes(N1).skip_all
         log.record("unskipped", N1, None, "cli", ts=at(5))
         log.record("bedtime_changed", N1, None, "cli", {"bedtime": None}, ts=at(6))
+        # The whole-night unskip undoes the whole-night skip, not the earlier single skip.
+        assert log.changes(N1) == NightChanges(skip=frozenset({"magnesium"}))
+        log.record("unskipped", N1, "magnesium", "cli", ts=at(7))
         assert log.changes(N1) == NO_CHANGES
         n2 = N1 + timedelta(days=2)
         log.record("bedtime_changed", n2, None, "cli", {"bedtime": "00:30"}, ts=at(3000))
@@ -461,7 +472,7 @@ def test_night_state_folds_notifications_snoozes_and_acks(db: Path) -> None:
     with EventLog(db) as log:
         log.record("notified", N1, "m", "daemon", {"late": 0, "repeat": 0}, ts=at(0))
         log.record("snoozed", N1, "m", "action", {"until": at(10).isoformat()}, ts=at(1))
-        s = log.night_state(N1)["m"]
+        s = night_state(log, N1)["m"]
         assert s.snoozed_until == at(10) and s.notified == 1
         log.record("notified", N1, "m", "daemon", {"late": 0, "repeat": 1}, ts=at(10))
         log.record("snoozed", N1, "m", "cli", {"until": at(30).isoformat()}, ts=at(11))
@@ -469,9 +480,10 @@ def test_night_state_folds_notifications_snoozes_and_acks(db: Path) -> None:
         log.record("acknowledged", N1, "m", "cli", ts=at(13))
         log.record("acknowledged", N1, "m", "action", ts=at(14))
         log.record("missed", N1, "w", "daemon", ts=at(20))
-        assert log.night_state(N1) == {
-            "m": ReminderState(
+        assert night_state(log, N1) == {
+            "m": ReminderNight(
                 notified=2,
+                repeats=1,
                 first_notified=at(0),
                 last_notified=at(10),
                 acknowledged=at(13),
@@ -479,7 +491,7 @@ def test_night_state_folds_notifications_snoozes_and_acks(db: Path) -> None:
                 missed=False,
                 dismissed=True,
             ),  # fmt: skip
-            "w": ReminderState(missed=True),
+            "w": ReminderNight(missed=True),
         }
 
 

@@ -17,8 +17,8 @@ from desktop import wait_until
 from ntfy_server import NtfyServer
 from sundown import config
 from sundown.core import push as rules
-from sundown.core.dispatch import Progress
 from sundown.core.plan import night_plan
+from sundown.core.state import ReminderNight
 from sundown.errors import ConfigError
 from sundown.push.ntfy import NtfyPush, header_text
 
@@ -171,7 +171,7 @@ def test_classify_unknown_duplicate_apply() -> None:
     assert rules.classify(answer("nope"), r, BERLIN, now, {}, {}, set()) == "unknown"
     assert rules.classify(answer("magnesium", date(2026, 10, 1)), r, BERLIN, now, {}, {}, set()) == "unknown"
     assert rules.classify(answer("magnesium"), r, BERLIN, now, {}, {}, {"i1"}) == "duplicate"
-    acked = {(night, "magnesium"): Progress(notified=1, acknowledged=True)}
+    acked = {(night, "magnesium"): ReminderNight(notified=1, acknowledged=now)}
     assert rules.classify(answer("magnesium"), r, BERLIN, now, acked, {}, set()) == "duplicate"
 
 
@@ -190,7 +190,7 @@ def test_due_while_asleep_lists_unsent_pushed_reminders_ahead() -> None:
     night = date(2026, 11, 25)
     due = rules.due_while_asleep(r, BERLIN, now, {}, {})
     assert [(o.night, o.reminder.id) for o in due] == [(night, "magnesium"), (night, "screens-off")]
-    sent = {(night, "magnesium"): Progress(notified=1)}
+    sent = {(night, "magnesium"): ReminderNight(notified=1)}
     assert [o.reminder.id for o in rules.due_while_asleep(r, BERLIN, now, sent, {})] == ["screens-off"]
 
 

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from oracles import stats_from_events
 from sundown.core.routine import Bedtimes, Reminder, Routine
 from sundown.reports import report, stats
 from sundown.store.log import Event
@@ -60,7 +61,7 @@ def evil_stats() -> stats.Stats:
         events.append(
             Event(len(events) + 1, at, night, "<img src=x onerror=alert(1)>", "notified", "daemon", {})
         )
-    return stats.from_events(events, routine, BERLIN, date(2026, 11, 19), 10, GENERATED)
+    return stats_from_events(events, routine, BERLIN, date(2026, 11, 19), 10, GENERATED)
 
 
 class Collector(HTMLParser):
@@ -100,7 +101,7 @@ def test_page_is_self_contained() -> None:
 
 def test_empty_range_still_renders() -> None:
     routine = Routine(Bedtimes.uniform(datetime(2000, 1, 1, 22, 30).time()), (), None)
-    s = stats.from_events([], routine, BERLIN, date(2026, 11, 19), 3, GENERATED)
+    s = stats_from_events([], routine, BERLIN, date(2026, 11, 19), 3, GENERATED)
     html = report.render(s, BERLIN, GENERATED)
     assert "No reminders configured" in html and html.rstrip().endswith("</html>")
 
@@ -118,7 +119,7 @@ def _two_nights_stats(days: int) -> stats.Stats:
         events.append(Event(len(events) + 1, at, night, "bedtime", "notified", "daemon", {}))
         ack = at + timedelta(minutes=minutes)
         events.append(Event(len(events) + 1, ack, night, "bedtime", "acknowledged", "cli", {}))
-    return stats.from_events(events, routine, BERLIN, date(2026, 11, 24), days, GENERATED)
+    return stats_from_events(events, routine, BERLIN, date(2026, 11, 24), days, GENERATED)
 
 
 def _rects(svg: str) -> list[str]:
@@ -131,7 +132,7 @@ def test_calendar_shows_the_reports_range_not_a_whole_year() -> None:
     days = [r for r in _rects(calendar) if 'width="12"' in r]
     assert len(days) == 7  # one square per night of the report, none for the rest of 2026
     assert "Nov 2026" in calendar and "Jan" not in calendar
-    year_end = stats.from_events([], week_routine(), BERLIN, date(2027, 1, 3), 10, GENERATED)
+    year_end = stats_from_events([], week_routine(), BERLIN, date(2027, 1, 3), 10, GENERATED)
     two = report._calendar(year_end)
     assert two.count("<svg") == 2 and "Dec 2026" in two and "Jan 2027" in two
     assert len([r for r in _rects(two) if 'width="12"' in r]) == 10

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from oracles import stats_from_events
 from sundown.core.routine import Bedtimes, Reminder, Routine
 from sundown.reports import stats
 from sundown.store.log import EventLog
@@ -56,7 +57,7 @@ def notified(log: EventLog, night: date, rid: str, ts: datetime, repeat: int = 0
 def both(log: EventLog, until: date, days: int, now: datetime = LATER, routine: Routine = ROUTINE):
     """Stats via the SQLite summary and via the pure fold must agree; return the former."""
     got = stats.from_log(log, routine, BERLIN, until, days, now)
-    ref = stats.from_events(log.events(), routine, BERLIN, until, days, now)
+    ref = stats_from_events(log.events(), routine, BERLIN, until, days, now)
     assert got.to_json() == ref.to_json()
     assert [r.cells for r in got.reminders.values()] == [r.cells for r in ref.reminders.values()]
     return got
@@ -239,8 +240,8 @@ def test_dst_nights_use_the_real_elapsed_time() -> None:
         # Spring forward: 02:30 does not exist -> 03:30 CEST = 01:30 UTC; magnesium at 00:45 UTC.
         ack(2, date(2026, 3, 28), datetime(2026, 3, 29, 0, 50, tzinfo=UTC)),
     ]
-    fall = stats.from_events(events, routine, BERLIN, date(2026, 10, 24), 1, LATER).to_json()
-    spring = stats.from_events(events, routine, BERLIN, date(2026, 3, 28), 1, LATER).to_json()
+    fall = stats_from_events(events, routine, BERLIN, date(2026, 10, 24), 1, LATER).to_json()
+    spring = stats_from_events(events, routine, BERLIN, date(2026, 3, 28), 1, LATER).to_json()
     assert fall["reminders"]["magnesium"]["median_delay_s"] == 300.0
     assert fall["nights"][0]["bedtime_planned"] == "2026-10-25T02:30:00+02:00"
     assert spring["reminders"]["magnesium"]["median_delay_s"] == 300.0
@@ -304,7 +305,7 @@ def test_generated_multi_year_log_sql_and_pure_fold_agree(tmp_path: Path) -> Non
                          "unskipped", "bedtime_changed", "config_error"}  # fmt: skip
         until = date(2025, 12, 31)
         got = stats.from_log(log, routine, BERLIN, until, 3 * 365, LATER)
-    ref = stats.from_events(events, routine, BERLIN, until, 3 * 365, LATER)
+    ref = stats_from_events(events, routine, BERLIN, until, 3 * 365, LATER)
     assert got.to_json() == ref.to_json()
     j = got.to_json()
     assert len(j["nights"]) == 3 * 365
@@ -388,7 +389,7 @@ def test_a_night_that_never_existed_is_left_out() -> None:
             {},
         ),
     ]
-    s = stats.from_events(events, routine, apia, date(2011, 12, 31), 3, datetime(2012, 1, 5, tzinfo=UTC))
+    s = stats_from_events(events, routine, apia, date(2011, 12, 31), 3, datetime(2012, 1, 5, tzinfo=UTC))
     assert [n["night"] for n in s.to_json()["nights"]] == ["2011-12-29", "2011-12-31"]
     mg = s.reminders["magnesium"]
     assert [c.status for c in mg.cells] == ["ack", "none", "ack"]

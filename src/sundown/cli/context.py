@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterable
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
 from sundown.paths import Paths, resolve_paths
 
 if TYPE_CHECKING:
     from sundown.config import LoadedConfig
+    from sundown.core.state import Night
     from sundown.store.log import EventLog
 
 
@@ -54,6 +56,24 @@ class Context:
 
             self._log = EventLog(self.paths.database)
         return self._log
+
+    def night(self, night: date, loaded: LoadedConfig | None = None) -> Night:
+        """One night as the log tells it (with no log yet: its plan alone)."""
+        from sundown.core.state import fold_night
+
+        loaded = loaded or self.loaded
+        events = self.log.night_events(night) if self.paths.database.exists() else []
+        return fold_night(loaded.routine, loaded.zone, night, events)
+
+    def tonight(self, now: datetime, loaded: LoadedConfig | None = None) -> Night:
+        """"Tonight" at `now`: last night until its bedtime passed and nothing of it is open."""
+        from sundown.core.plan import night_of
+        from sundown.core.status import tonight
+
+        loaded = loaded or self.loaded
+        current = self.night(night_of(now, loaded.zone), loaded)
+        night = tonight(now, loaded.zone, current)
+        return current if night == current.night else self.night(night, loaded)
 
     def print(self, *parts: Any, **kw: Any) -> None:
         print(*parts, file=self.out, **kw)

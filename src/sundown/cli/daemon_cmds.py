@@ -18,6 +18,7 @@ from sundown.errors import SundownError, UsageError
 
 if TYPE_CHECKING:
     from sundown.cli.context import Context
+    from sundown.core.status import Status
     from sundown.core.vocabulary import EventName
 
 UTC = timezone.utc
@@ -133,9 +134,38 @@ def _now() -> datetime:
 
 
 def _tonight(ctx: Context, at: datetime | None = None) -> date:
+    """The night of a backfilled instant, or "tonight" (in the morning: this evening)."""
     from sundown.core.plan import night_of
 
-    return night_of(at or _now(), ctx.loaded.zone)
+    if at is not None:
+        return night_of(at, ctx.loaded.zone)
+    return ctx.tonight(_now()).night
+
+
+def _label(ctx: Context, night: date) -> str:
+    from sundown.core.status import night_label
+
+    return night_label(night, _tonight(ctx))
+
+
+def _waiting(ctx: Context) -> tuple[date, str] | None:
+    """What a bare `ack`/`snooze` acts on: the latest waiting reminder, as `status` shows it."""
+    from sundown.core.state import NOTHING, waiting
+
+    snap = _status(ctx)
+    for row in reversed(snap.tonight):
+        if row["state"] in ("notified", "snoozed", "dismissed"):
+            return date.fromisoformat(row["night"]), row["reminder"]
+    if not snap.running:
+        tonight = ctx.night(date.fromisoformat(snap.night))
+        found = [
+            (st.last_notified, o.reminder.id)
+            for o in (tonight.plan.occurrences if tonight.plan else ())
+            if waiting(st := tonight.states.get(o.reminder.id, NOTHING), o) and st.last_notified
+        ]
+        if found:
+            return tonight.night, max(found)[1]
+    return ctx.log.latest_unacknowledged()
 
 
 def _known_ids(ctx: Context, night: date) -> list[str]:
@@ -192,11 +222,11 @@ def cmd_ack(ctx: Context) -> int:
     elif args.night:
         raise UsageError("with --night, name the reminder: sundown ack ID --night DATE")
     else:
-        target = ctx.log.latest_unacknowledged()
+        target = _waiting(ctx)
         if target is None:
             raise SundownError("nothing to acknowledge: no reminder is waiting; name one: sundown ack ID")
         night, rid = target
-    state = ctx.log.night_state(night).get(rid)
+    state = ctx.night(night).states.get(rid)
     if state is not None and state.acknowledged is not None:
         ctx.print(f"{_title(ctx, rid)} ({night}) was already acknowledged at {_hm(state.acknowledged, ctx)}")
         return 0
@@ -246,14 +276,14 @@ def cmd_snooze(ctx: Context) -> int:
     rid, duration = _snooze_words(list(ctx.args.args), known)
     duration = duration or ctx.loaded.routine.snooze
     if rid is None:
-        target = ctx.log.latest_unacknowledged()
+        target = _waiting(ctx)
         if target is None:
             raise SundownError("nothing to snooze: no reminder is waiting")
         night, rid = target
     else:
         night = _tonight(ctx)
         _check_ids(ctx, [rid], night)
-    state = ctx.log.night_state(night).get(rid)
+    state = ctx.night(night).states.get(rid)
     if state is None or not state.notified:
         raise SundownError(f"{_title(ctx, rid)} has not been sent yet tonight; nothing to snooze")
     if state.acknowledged is not None:
@@ -275,7 +305,7 @@ def cmd_skip(ctx: Context) -> int:
     for rid in targets:
         ctx.log.record(event, night, rid, "cli")
     what = ", ".join(_title(ctx, rid) for rid in ids) if ids else "every reminder"
-    ctx.print(f"{event} {what} on the night of {night}")
+    ctx.print(f"{event} {what} {_label(ctx, night)}")
     _nudge(ctx, f"the {'unskip' if ctx.args.undo else 'skip'}")
     return 0
 
@@ -293,7 +323,7 @@ def cmd_tonight(ctx: Context) -> int:
         return 0
     zone = ctx.loaded.zone
     [when, *clocks] = clock_column([plan.bedtime, *(o.at for o in plan.occurrences)], night, zone)
-    ctx.print(f"tonight ({night}): bedtime {when}{' (as configured)' if bedtime is None else ''}")
+    ctx.print(f"tonight ({night:%a} {night}): bedtime {when}{' (as configured)' if bedtime is None else ''}")
     if bedtime is not None and bedtime < time(12):
         ctx.print(
             f"  {bedtime:%H:%M} is before noon: it means the morning after,"
@@ -330,49 +360,44 @@ def cmd_reload(ctx: Context) -> int:
     return 0
 
 
-def cmd_status(ctx: Context) -> int:
-    from sundown.core import dispatch
+def _status(ctx: Context) -> Status:
+    """The daemon's status snapshot, or the same snapshot built from the log when none answers."""
+    from sundown.core.status import Status, snapshot
     from sundown.runtime.control import request, running_pid
 
     pid = running_pid(ctx.paths)
     reply = request(ctx.paths, {"cmd": "status"}) if pid else None
     if reply and reply.get("ok"):
-        info = {"running": True, **{k: v for k, v in reply.items() if k != "ok"}}
-    else:
-        now = _now()
-        loaded = ctx.loaded
-        night = _tonight(ctx, now)
-        events = ctx.log.night_events(night)
-        from sundown.store.log import fold_changes, fold_state
+        return Status.from_json({**reply, "running": True})
+    now = _now()
+    loaded = ctx.loaded
+    return snapshot(
+        ctx.tonight(now),
+        now,
+        running=bool(pid),
+        pid=pid if pid and pid > 0 else None,
+        config=str(loaded.path) if loaded.path else None,
+    )
 
-        progress = dispatch.progress_of(night, fold_state(events))
-        info = {
-            "running": bool(pid),
-            "pid": pid if pid and pid > 0 else None,
-            "backend": None,
-            "config": str(loaded.path) if loaded.path else None,
-            "night": night.isoformat(),
-            "tonight": dispatch.tonight(loaded.routine, loaded.zone, now, progress, fold_changes(events)),
-        }
+
+def cmd_status(ctx: Context) -> int:
+    info = _status(ctx)
     if ctx.args.json:
-        ctx.print(json.dumps(info, indent=2))
+        ctx.print(json.dumps(info.to_json(), indent=2))
         return 0
-    if info["running"]:
-        ctx.print(f"sundown is running (pid {info['pid']}, backend {info.get('backend')})")
+    if info.running:
+        ctx.print(f"sundown is running (pid {info.pid}, backend {info.backend})")
     else:
         ctx.print("sundown is not running (start it with `sundown run` or `sundown service install`)")
-    for key in ("config_error", "log_error"):
-        if info.get(key):
-            ctx.print(f"  problem: {info[key]}")
-    if info.get("push"):
-        _print_push(ctx, info["push"])
-    ctx.print(f"tonight ({info['night']}):")
-    clocks = clock_column(
-        [datetime.fromisoformat(row["at"]) for row in info["tonight"]],
-        date.fromisoformat(info["night"]),
-        ctx.loaded.zone,
-    )
-    for row, clock in zip(info["tonight"], clocks, strict=True):
+    for problem in (info.config_error, info.log_error):
+        if problem:
+            ctx.print(f"  problem: {problem}")
+    if info.push:
+        _print_push(ctx, info.push)
+    night = date.fromisoformat(info.night)
+    ctx.print(f"tonight ({night:%a} {night}):")
+    clocks = clock_column([datetime.fromisoformat(row["at"]) for row in info.tonight], night, ctx.loaded.zone)
+    for row, clock in zip(info.tonight, clocks, strict=True):
         ctx.print(f"  {clock}  {row['title']:<28} {row['state']}")
     return 0
 

@@ -21,9 +21,10 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
-from sundown.core.dispatch import NOTHING, Decision, Progress, Send, window
+from sundown.core.dispatch import Decision, Send, window
 from sundown.core.plan import UTC, NightChanges, Occurrence, night_end, night_plan
 from sundown.core.routine import ContextRules, Routine, Step
+from sundown.core.state import NOTHING, ReminderNight
 
 Key = tuple[date, str]
 BUSY_REASONS: tuple[str, ...] = ("dnd", "presenting", "fullscreen")
@@ -61,7 +62,7 @@ UNKNOWN = Context()
 
 @dataclass(frozen=True)
 class Attention:
-    """What the context rules need to know about one reminder on one night, beyond `Progress`."""
+    """What the context rules need to know about one reminder on one night, beyond `ReminderNight`."""
 
     first_notified: datetime | None = None
     steps_done: frozenset[int] = frozenset()
@@ -120,7 +121,7 @@ def adjust(
     zone: tzinfo,
     now: datetime,
     decision: Decision,
-    progress: Mapping[Key, Progress],
+    progress: Mapping[Key, ReminderNight],
     attention: Mapping[Key, Attention],
     changes: Mapping[date, NightChanges],
     ctx: Context,
@@ -170,7 +171,7 @@ def _away_acks(
     routine: Routine,
     zone: tzinfo,
     now: datetime,
-    progress: Mapping[Key, Progress],
+    progress: Mapping[Key, ReminderNight],
     changes: Mapping[date, NightChanges],
     ctx: Context,
     verdict: Verdict,
@@ -207,7 +208,7 @@ def _open_occurrences(
     routine: Routine,
     zone: tzinfo,
     now: datetime,
-    progress: Mapping[Key, Progress],
+    progress: Mapping[Key, ReminderNight],
     changes: Mapping[date, NightChanges],
 ) -> Iterable[Occurrence]:
     """Occurrences in the window neither skipped, acknowledged nor missed, before their night ends."""
@@ -226,7 +227,7 @@ def _escalate(
     routine: Routine,
     zone: tzinfo,
     now: datetime,
-    progress: Mapping[Key, Progress],
+    progress: Mapping[Key, ReminderNight],
     attention: Mapping[Key, Attention],
     changes: Mapping[date, NightChanges],
     ctx: Context,

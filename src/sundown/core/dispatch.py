@@ -2,8 +2,8 @@
 
 The daemon calls `decide` on every wakeup (scheduled instant, resume, clock
 set, CLI nudge, reload). It is idempotent: the answer depends only on the plan
-and on what already happened (`Progress`, folded from the log plus the daemon's
-own memory), so an extra wakeup never doubles a reminder and a missed wakeup is
+and on what already happened (each reminder's `state.ReminderNight`, folded
+from the log plus the daemon's own memory), so an extra wakeup never doubles a reminder and a missed wakeup is
 caught up by the next one. Stale work is never replayed in a burst: late
 reminders before their bedtime come as one combined notification, older ones
 are marked missed, and of several overdue repeats only one is sent.
@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
-from typing import Any
 
 from sundown.core.plan import (
     ON_TIME,
@@ -27,24 +26,11 @@ from sundown.core.plan import (
     night_plan,
 )
 from sundown.core.routine import Routine
+from sundown.core.state import NOTHING, ReminderNight
 
 # A reminder whose deadline passed longer ago than this (the daemon was not
 # running) is left alone rather than logged `missed` days later.
 MISSED_HORIZON = timedelta(hours=12)
-
-
-@dataclass(frozen=True)
-class Progress:
-    """What already happened to one reminder on one night."""
-
-    notified: int = 0
-    last_notified: datetime | None = None
-    acknowledged: bool = False
-    snoozed_until: datetime | None = None  # the latest snooze; repeats stop once snoozed
-    missed: bool = False
-
-
-NOTHING = Progress()
 
 
 @dataclass(frozen=True)
@@ -62,7 +48,7 @@ class Send:
 class Decision:
     sends: list[Send] = field(default_factory=list)
     missed: list[Occurrence] = field(default_factory=list)
-    # Keys (night, reminder) that are settled (acknowledged or skipped): their notification can go.
+    # Keys (night, reminder) settled for now (acknowledged, skipped, snoozed): their notification goes.
     settled: list[tuple[date, str]] = field(default_factory=list)
     next_at: datetime | None = None
 
@@ -85,10 +71,15 @@ def decide(
     routine: Routine,
     zone: tzinfo,
     now: datetime,
-    progress: Mapping[tuple[date, str], Progress],
+    progress: Mapping[tuple[date, str], ReminderNight],
     changes: Mapping[date, NightChanges],
+    log_start: datetime | None = None,
 ) -> Decision:
-    """Everything due at `now`, and when to look again."""
+    """Everything due at `now`, and when to look again.
+
+    Nothing planned before `log_start` (when the log began) is logged missed: sundown
+    was not there to send it.
+    """
     decision = Decision()
     upcoming: list[datetime] = [night_end(night_of(now, zone), zone)]  # re-plan at the night's turn
     for night in window(now, zone):
@@ -112,7 +103,7 @@ def decide(
                     decision.sends.append(Send(message_key(*occ.key), (occ,), late=now - occ.at))
                 elif status == "late":
                     late.append(occ)
-                elif now - occ.deadline < MISSED_HORIZON:
+                elif now - occ.deadline < MISSED_HORIZON and not _before(occ.at, log_start):
                     decision.missed.append(occ)
                 if status in ("due", "late"):
                     upcoming.extend(t for t in occ.repeat_times() if t > now)
@@ -127,14 +118,19 @@ def decide(
     return decision
 
 
+def _before(at: datetime, start: datetime | None) -> bool:
+    return start is not None and at.astimezone(UTC) < start.astimezone(UTC)
+
+
 def _follow_up(
-    occ: Occurrence, done: Progress, now: datetime, decision: Decision, upcoming: list[datetime]
+    occ: Occurrence, done: ReminderNight, now: datetime, decision: Decision, upcoming: list[datetime]
 ) -> None:
     """A notified, unacknowledged reminder: a snooze or a repeat may be due."""
     last = done.last_notified or occ.at
     if done.snoozed_until is not None:
         if done.snoozed_until > now:
             upcoming.append(done.snoozed_until)
+            decision.settled.append(occ.key)  # back on screen when the snooze ends
         elif done.snoozed_until > last and now < max(occ.deadline, done.snoozed_until + ON_TIME):
             # A snooze is honoured past bedtime, but not one that came due long ago (suspend).
             decision.sends.append(
@@ -154,54 +150,3 @@ def _follow_up(
             Send(message_key(*occ.key), (occ,), repeat=passed[-1], late=now - repeats[passed[-1] - 1])
         )
     upcoming.extend(t for t in repeats if t > now)
-
-
-def progress_of(night: date, states: Mapping[str, Any]) -> dict[tuple[date, str], Progress]:
-    """Progress from the log's folded per-reminder states (`log.ReminderState`)."""
-    return {
-        (night, rid): Progress(
-            notified=st.notified,
-            last_notified=st.last_notified,
-            acknowledged=st.acknowledged is not None,
-            snoozed_until=st.snoozed_until,
-            missed=st.missed,
-        )
-        for rid, st in states.items()
-    }
-
-
-def state_name(occ: Occurrence, done: Progress, now: datetime) -> str:
-    """One word for `sundown status`: where a reminder stands tonight."""
-    if occ.skipped:
-        return "skipped"
-    if done.acknowledged:
-        return "acknowledged"
-    if done.missed:
-        return "missed"
-    if done.snoozed_until is not None and done.snoozed_until > now:
-        return "snoozed"
-    if done.notified:
-        return "notified"
-    return "pending" if occ.at > now else "due"
-
-
-def tonight(
-    routine: Routine,
-    zone: tzinfo,
-    now: datetime,
-    progress: Mapping[tuple[date, str], Progress],
-    changes: NightChanges,
-) -> list[dict[str, Any]]:
-    """Tonight's reminders with their state, for status output (JSON-ready)."""
-    night = night_of(now, zone)
-    plan = night_plan(routine, night, zone, changes)
-    return [
-        {
-            "night": night.isoformat(),
-            "reminder": occ.reminder.id,
-            "title": occ.reminder.title,
-            "at": occ.at.isoformat(),
-            "state": state_name(occ, progress.get(occ.key, NOTHING), now),
-        }
-        for occ in (plan.occurrences if plan else ())
-    ]

@@ -80,6 +80,10 @@ class NightChanges:
     bedtime: time | None = None
     skip_all: bool = False
     skip: frozenset[str] = frozenset()
+    keep: frozenset[str] = frozenset()  # unskipped one by one during a whole-night skip
+
+    def skips(self, reminder_id: str) -> bool:
+        return (self.skip_all and reminder_id not in self.keep) or reminder_id in self.skip
 
 
 NO_CHANGES = NightChanges()
@@ -170,7 +174,7 @@ def night_plan(
         else:
             assert r.before is not None
             at = (bedtime.astimezone(UTC) - r.before).astimezone(zone)
-        skipped = night_skipped or r.id in changes.skip
+        skipped = (night_skipped and r.id not in changes.keep) or r.id in changes.skip
         occurrences.append(Occurrence(night, r, at, bedtime, skipped))
     occurrences.sort(key=_order)
     return NightPlan(night, bedtime, tuple(occurrences), night_skipped)

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
-from sundown.core.dispatch import NOTHING, Progress, window
+from sundown.core.dispatch import window
 from sundown.core.plan import UTC, NightChanges, Occurrence, night_of, night_plan
 from sundown.core.routine import Push, Routine
+from sundown.core.state import NOTHING, ReminderNight
 
 ANSWER_VERSION = 1
 ACTIONS = ("done", "snooze")
@@ -178,7 +179,7 @@ def classify(
     routine: Routine,
     zone: tzinfo,
     now: datetime,
-    progress: Mapping[tuple[date, str], Progress],
+    progress: Mapping[tuple[date, str], ReminderNight],
     changes: Mapping[date, NightChanges],
     seen: frozenset[str] | set[str],
 ) -> str:
@@ -207,7 +208,7 @@ def due_while_asleep(
     routine: Routine,
     zone: tzinfo,
     now: datetime,
-    progress: Mapping[tuple[date, str], Progress],
+    progress: Mapping[tuple[date, str], ReminderNight],
     changes: Mapping[date, NightChanges],
 ) -> list[Occurrence]:
     """Pushed reminders not yet sent that fall due within `ASLEEP_HORIZON` after `now`."""

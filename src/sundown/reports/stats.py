@@ -1,7 +1,7 @@
 """Numbers from the log (docs/stats.md): adherence, streaks, delays, bedtimes. No I/O, no printing.
 
 Everything is computed from per-(night, reminder) aggregates of the log
-(`log.ReminderNight`), the nights' changes (`tonight`, `skip`), the routine, its
+(`state.ReminderNight`), the nights' changes (`tonight`, `skip`), the routine, its
 zone and an explicit `now`, so the numbers are tested with hand-made logs.
 
 Rules (also in docs/stats.md):
@@ -29,7 +29,8 @@ from typing import Any, NamedTuple
 
 from sundown.core.plan import NO_CHANGES, ONE_DAY, NightChanges, NightPlan, night_plan
 from sundown.core.routine import Routine
-from sundown.store.log import Event, EventLog, ReminderNight, fold_changes, format_ts, summarize
+from sundown.core.state import ReminderNight
+from sundown.store.log import EventLog
 
 # An acknowledgement within this delay is "on time"; later ones are "late" (charts only).
 ON_TIME = timedelta(minutes=15)
@@ -156,15 +157,6 @@ def window(until: date, days: int) -> tuple[date, date]:
     return until - (days - 1) * ONE_DAY, until
 
 
-def group_by_night(
-    summaries: Mapping[tuple[date, str], ReminderNight],
-) -> dict[date, dict[str, ReminderNight]]:
-    by_night: dict[date, dict[str, ReminderNight]] = {}
-    for (night, rid), summary in summaries.items():
-        by_night.setdefault(night, {})[rid] = summary
-    return by_night
-
-
 def compute(
     routine: Routine,
     zone: tzinfo,
@@ -187,7 +179,6 @@ def compute(
     does not already say when its reminders and bedtime were due (the common case
     in a long log).
     """
-    parse = datetime.fromisoformat
     nights = [first + k * ONE_DAY for k in range((until - first).days + 1)]
     configured = {r.id: r for r in routine.reminders}
     mentioned = {rid for night in nights for rid in by_night.get(night, ())}
@@ -215,7 +206,7 @@ def compute(
             # The bedtime the daemon planned with at the time (the config may have changed since).
             latest = max(
                 (x for x in per.values() if x.planned_bedtime and x.first_notified),
-                key=lambda x: x.first_notified or "",
+                key=lambda x: x.first_notified or datetime.min.replace(tzinfo=zone),
                 default=None,
             )
             logged_bed = latest.planned_bedtime if latest else None
@@ -239,10 +230,10 @@ def compute(
             planned_at = {o.reminder.id: o.at for o in plan.occurrences}
             bedtime = plan.bedtime
         if logged_bed is not None:
-            bedtime = parse(logged_bed).astimezone(zone)
+            bedtime = logged_bed.astimezone(zone)
         lights_out = per[BEDTIME_ID].acknowledged if BEDTIME_ID in per else None
         bedtimes.append(
-            NightBedtime(night, bedtime, parse(lights_out).astimezone(zone) if lights_out else None)
+            NightBedtime(night, bedtime, lights_out.astimezone(zone) if lights_out else None)
         )
 
         for rid in titles:
@@ -260,17 +251,17 @@ def compute(
             else:
                 if not (s.notified or s.acknowledged or s.missed):
                     # Only a skip or snooze so far: scheduled once its time has passed.
-                    at = _scheduled(s, planned_at, plan, routine, night, zone, c, now)
+                    at = _scheduled(rid, s, planned_at, plan, routine, night, zone, c, now)
                     if at > now:
                         out.append(none)
                         continue
                 repeats[rid] += s.repeats
                 if s.acknowledged is not None:
                     if s.first_notified:
-                        start = parse(s.first_notified)
+                        start = s.first_notified
                     else:
-                        start = at or _scheduled(s, planned_at, plan, routine, night, zone, c, now)
-                    delay = (parse(s.acknowledged) - start).total_seconds()
+                        start = at or _scheduled(rid, s, planned_at, plan, routine, night, zone, c, now)
+                    delay = (s.acknowledged - start).total_seconds()
                     if delay < 0:
                         delay = 0.0
                     delays[rid].append(delay)
@@ -284,7 +275,7 @@ def compute(
                     out.append(MISSED_CELL)
                     continue
                 if at is None:
-                    at = _scheduled(s, planned_at, plan, routine, night, zone, c, now)
+                    at = _scheduled(rid, s, planned_at, plan, routine, night, zone, c, now)
             assert at is not None
             out.append(MISSED_CELL if now >= bedtime and now >= at else OPEN_CELL)
 
@@ -317,6 +308,7 @@ def _tally(
 
 
 def _scheduled(
+    rid: str,
     s: ReminderNight,
     planned_at: Mapping[str, datetime],
     plan: NightPlan | None,
@@ -328,13 +320,13 @@ def _scheduled(
 ) -> datetime:
     """When a reminder with log entries was due: as logged, else as planned, else its first entry."""
     if s.scheduled_at:
-        return datetime.fromisoformat(s.scheduled_at)
-    at = planned_at.get(s.reminder)
-    if at is None and routine.reminder(s.reminder) is not None:
+        return s.scheduled_at
+    at = planned_at.get(rid)
+    if at is None and routine.reminder(rid) is not None:
         p = plan or night_plan(routine, night, zone, changes)
-        at = next((o.at for o in p.occurrences if o.reminder.id == s.reminder), None) if p else None
+        at = next((o.at for o in p.occurrences if o.reminder.id == rid), None) if p else None
     if at is None:
-        at = datetime.fromisoformat(s.first_notified or s.acknowledged or format_ts(now))
+        at = s.first_notified or s.acknowledged or now
     return at
 
 
@@ -352,30 +344,6 @@ def from_log(log: EventLog, routine: Routine, zone: tzinfo, until: date, days: i
         log.first_nights(),
         log.first_night(),
     )
-
-
-def from_events(
-    events: list[Event], routine: Routine, zone: tzinfo, until: date, days: int, now: datetime
-) -> Stats:
-    """The same numbers as `from_log`, from a list of events (pure; the reference for tests)."""
-    first, last = window(until, days)
-    by_night: dict[date, list[Event]] = {}
-    first_nights: dict[str, date] = {}
-    for e in events:
-        if first <= e.night <= last:
-            by_night.setdefault(e.night, []).append(e)
-        if e.reminder is not None and e.night < first_nights.get(e.reminder, date.max):
-            first_nights[e.reminder] = e.night
-    changes = {
-        n: c for n, evs in by_night.items() if (c := fold_changes(sorted(evs, key=_order))) != NO_CHANGES
-    }
-    summaries = group_by_night(summarize([e for evs in by_night.values() for e in evs]))
-    log_start = min((e.night for e in events), default=None)
-    return compute(routine, zone, first, last, now, summaries, changes, first_nights, log_start)
-
-
-def _order(e: Event) -> tuple[datetime, int]:
-    return (e.ts, e.id)
 
 
 def duration_text(seconds: float | None, none: str = "-", sep: str = "") -> str:

@@ -26,8 +26,11 @@ from typing import Any
 
 from sundown.config import LoadedConfig, commands_refused, load_for
 from sundown.core import dispatch
-from sundown.core.dispatch import Progress, Send
-from sundown.core.plan import UTC, NightChanges, night_of, upcoming
+from sundown.core.dispatch import Send
+from sundown.core.plan import UTC, NightChanges, Occurrence, night_of, upcoming
+from sundown.core.state import NOTHING, Night, ReminderNight, fold_night, merge
+from sundown.core.status import Status, snapshot
+from sundown.core.status import tonight as tonight_of
 from sundown.core.vocabulary import EventName
 from sundown.errors import ConfigError, LogError
 from sundown.notify import Message, NotifyError, adopt, choose, delivered_by, shown_as
@@ -36,12 +39,13 @@ from sundown.runtime.control import ControlServer, InstanceLock
 from sundown.runtime.scheduler import BackgroundScheduler, ThreadPoolExecutor
 from sundown.runtime.wake import start_detectors
 from sundown.runtime.watch import ConfigWatch
-from sundown.store.log import EventLog, fold_changes, fold_state
+from sundown.store.log import EventLog
 from sundown.systemd.notify import SdNotify, child_environment
 
 log = logging.getLogger("sundown")
 
 RUN_TIMEOUT_S = 60
+CONFIG_NOTICE = "sundown: config has errors"
 REFRESH_WAIT_S = 2.0
 Clock = Callable[[], datetime]
 
@@ -68,14 +72,17 @@ class Daemon:
         self.backend_override = backend
         self.clock = clock
         self.systemd = systemd or SdNotify.from_env(self.env)
-        self.memory: dict[tuple[date, str], Progress] = {}
+        self.memory: dict[tuple[date, str], ReminderNight] = {}
         self.shown: dict[str, tuple[tuple[date, str], ...]] = {}  # notification key -> what it stands for
+        self.combined: dict[str, tuple[Occurrence, ...]] = {}  # the shown combined late notifications
         self.backend_name = backend or loaded.routine.backend
         self.backend = choose(self.backend_name, self._on_action, self.env)
         self.last_backend = self.backend_name
         self.eventlog: EventLog | None = None
         self.log_problem: str | None = None
         self.config_problem: str | None = None
+        self.started = clock()
+        self.log_start: datetime | None = None  # when the log began: nothing before it is missed
         self._open_log()
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
@@ -202,6 +209,8 @@ class Daemon:
             try:
                 self.eventlog = EventLog(self.paths.database)
                 self.log_problem = None
+                created = self.eventlog.created()
+                self.log_start = min(created, self.started) if created else self.started
             except LogError as exc:
                 self._log_failed(str(exc))
         return self.eventlog
@@ -248,18 +257,25 @@ class Daemon:
 
     # -- the tick ---------------------------------------------------------------------------
 
-    def _state(self, nights: list[date]) -> tuple[dict[tuple[date, str], Progress], dict[date, NightChanges]]:
+    def _nights(self, nights: list[date]) -> dict[date, Night]:
         """What already happened, from the log merged with this process's own memory."""
-        progress: dict[tuple[date, str], Progress] = {}
-        changes: dict[date, NightChanges] = {}
+        routine, zone = self.loaded.routine, self.loaded.zone
+        result = {}
         for night in nights:
-            events = self._night_events(night)
-            changes[night] = fold_changes(events)
-            progress.update(dispatch.progress_of(night, fold_state(events)))
-        for key, mine in self.memory.items():
-            theirs = progress.get(key)
-            progress[key] = mine if theirs is None else _merge(theirs, mine)
-        return progress, changes
+            folded = fold_night(routine, zone, night, self._night_events(night))
+            states = dict(folded.states)
+            for (n, rid), mine in self.memory.items():
+                if n == night:
+                    states[rid] = merge(states.get(rid, NOTHING), mine)
+            result[night] = replace(folded, states=states)
+        return result
+
+    def _state(
+        self, nights: list[date]
+    ) -> tuple[dict[tuple[date, str], ReminderNight], dict[date, NightChanges]]:
+        folded = self._nights(nights)
+        progress = {(n, rid): st for n, f in folded.items() for rid, st in f.states.items()}
+        return progress, {n: f.changes for n, f in folded.items()}
 
     def tick(self) -> None:
         """Do whatever is due now, then schedule the next tick."""
@@ -269,11 +285,11 @@ class Daemon:
         routine, zone = self.loaded.routine, self.loaded.zone
         nights = dispatch.window(now, zone)
         progress, changes = self._state(nights)
-        decision = dispatch.decide(routine, zone, now, progress, changes)
+        decision = dispatch.decide(routine, zone, now, progress, changes, self.log_start)
         for occ in decision.missed:
             log.info("missed %s on night %s (due %s)", occ.reminder.id, occ.night, _hm(occ.at))
             self.record("missed", occ.night, occ.reminder.id, "daemon", at=occ.at.isoformat())
-            self._remember(occ.key, missed=True)
+            self._remember(occ.key, missed=True, scheduled_at=occ.at)
         for send in decision.sends:
             self._send(send, now)
         self._withdraw_settled(set(decision.settled))
@@ -287,12 +303,13 @@ class Daemon:
         self.systemd.status(self.status_line(now))
 
     def _remember(self, key: tuple[date, str], **fields: Any) -> None:
-        self.memory[key] = replace(self.memory.get(key, Progress()), **fields)
+        self.memory[key] = replace(self.memory.get(key, NOTHING), **fields)
 
     def _forget_old(self, first_night: date) -> None:
         self.memory = {k: v for k, v in self.memory.items() if k[0] >= first_night}
         # Notifications never acted on (dismissed, left on screen) would otherwise pile up, one a night.
         self.shown = {k: v for k, v in self.shown.items() if any(night >= first_night for night, _ in v)}
+        self.combined = {k: v for k, v in self.combined.items() if k in self.shown}
 
     def _send(self, send: Send, now: datetime) -> None:
         message = self._message(send)
@@ -302,9 +319,19 @@ class Daemon:
         self.shown[message.key] = tuple(o.key for o in send.occurrences)
         # Its id on the server, so that a restarted daemon replaces and closes it (_take_over_shown).
         ref = shown_as(self.backend, message.key) if delivered_by == "dbus" else None
+        if len(send.occurrences) > 1:
+            self.combined[message.key] = send.occurrences
         for occ in send.occurrences:
-            done = self.memory.get(occ.key, Progress())
-            self._remember(occ.key, notified=done.notified + 1, last_notified=now)
+            done = self.memory.get(occ.key, NOTHING)
+            if done.scheduled_at is not None and done.scheduled_at != occ.at:
+                done = NOTHING  # re-planned: a new occurrence
+            self._remember(
+                occ.key,
+                notified=done.notified + 1,
+                first_notified=done.first_notified or now,
+                last_notified=now,
+                scheduled_at=occ.at,
+            )
             self.record(
                 "notified",
                 occ.night,
@@ -330,8 +357,7 @@ class Daemon:
     def _message(self, send: Send) -> Message:
         first = send.occurrences[0]
         if len(send.occurrences) > 1:
-            lines = [f"{_hm(o.at)}  {o.reminder.title}" for o in send.occurrences]
-            return Message(send.key, f"{len(lines)} reminders came due while away", "\n".join(lines))
+            return _combined_message(send.key, send.occurrences)
         body = first.reminder.body
         if send.late > dispatch.ON_TIME and not send.snoozed and send.repeat == 0:
             body = f"{body}\n(late: was due at {_hm(first.at)})".strip()
@@ -381,12 +407,24 @@ class Daemon:
             listen()
 
     def _withdraw_settled(self, settled: set[tuple[date, str]]) -> None:
+        """A notification goes when all it names is settled; a combined one names only the rest."""
         for key, stands_for in list(self.shown.items()):
-            if stands_for and all(k in settled for k in stands_for):
+            if not stands_for or not any(k in settled for k in stands_for):
+                continue
+            rest = tuple(k for k in stands_for if k not in settled)
+            if not rest:
                 self.backend.withdraw(key)
                 del self.shown[key]
                 if self.push_link is not None:
                     self.push_link.on_settled(key)
+            elif key in self.combined:
+                occurrences = tuple(o for o in self.combined[key] if o.key in rest)
+                self.combined[key] = occurrences
+                self.shown[key] = rest
+                try:
+                    self.backend.send(_combined_message(key, occurrences))  # same key: replaces it
+                except NotifyError as exc:
+                    log.warning("could not update the notification %s: %s", key, exc)
 
     # -- run commands -------------------------------------------------------------------------
 
@@ -410,21 +448,29 @@ class Daemon:
     def handle_action(self, key: str, action: str) -> None:
         stands_for = self.shown.get(key) or _parse_key(key)
         now = self.clock()
+        progress, _ = self._state(sorted({night for night, _ in stands_for}))
         for night, rid in stands_for:
+            done = progress.get((night, rid), NOTHING)
             if action == "done":
+                if done.acknowledged is not None:
+                    continue  # acknowledged already (from the CLI): never a second row
                 self.record("acknowledged", night, rid, "action")
-                self._remember((night, rid), acknowledged=True)
+                self._remember((night, rid), acknowledged=now)
             elif action == "snooze":
                 until = now + self.loaded.routine.snooze
                 self.record("snoozed", night, rid, "action", until=until.isoformat())
                 self._remember((night, rid), snoozed_until=until)
             elif action == "dismissed":
+                if done.acknowledged is not None:
+                    continue
                 self.record("dismissed", night, rid, "action")
+                self._remember((night, rid), dismissed=True)
         log.info("%s: %s", action, ", ".join(rid for _, rid in stands_for))
         if self.push_link is not None:
             self.push_link.on_desktop_answer(key, stands_for, action)
         if action in ("done", "dismissed"):
             self.shown.pop(key, None)
+            self.combined.pop(key, None)
         self.tick()
 
     def _on_request(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -465,8 +511,10 @@ class Daemon:
                     log.error("config has errors; keeping the previous routine:\n%s", text)
                     night = night_of(self.clock(), self.loaded.zone)
                     self.record("config_error", night, None, "daemon", errors=exc.problems)
-                    self._send_notice("sundown: config has errors", text)
+                    self._send_notice(CONFIG_NOTICE, text)
                 return exc.problems
+            if self.config_problem is not None:
+                self.backend.withdraw(f"notice/{CONFIG_NOTICE}")  # the errors it showed are gone
             self.config_problem = None
             backend = self.backend_override or loaded.routine.backend
             if backend != self.backend_name:
@@ -485,20 +533,29 @@ class Daemon:
             self.systemd.ready(self.status_line())
 
     def status(self) -> dict[str, Any]:
+        return self.snapshot().to_json()
+
+    def snapshot(self) -> Status:
+        """`sundown status`: tonight's reminders as this daemon sees them."""
         now = self.clock()
-        night = night_of(now, self.loaded.zone)
-        progress, changes = self._state([night])
-        return {
-            "pid": os.getpid(),
-            "backend": self.backend_name,
-            "last_backend": self.last_backend,
-            "config": str(self.loaded.path) if self.loaded.path else None,
-            "config_error": self.config_problem,
-            "log_error": self.log_problem,
-            "night": night.isoformat(),
-            "tonight": dispatch.tonight(self.loaded.routine, self.loaded.zone, now, progress, changes[night]),
-            "push": self.push_link.snapshot() if self.push_link is not None else None,
-        }
+        zone = self.loaded.zone
+        current = night_of(now, zone)
+        nights = self._nights([current])
+        night = tonight_of(now, zone, nights[current])
+        if night not in nights:
+            nights.update(self._nights([night]))
+        return snapshot(
+            nights[night],
+            now,
+            running=True,
+            pid=os.getpid(),
+            backend=self.backend_name,
+            last_backend=self.last_backend,
+            config=str(self.loaded.path) if self.loaded.path else None,
+            config_error=self.config_problem,
+            log_error=self.log_problem,
+            push=self.push_link.snapshot() if self.push_link is not None else None,
+        )
 
     def status_line(self, now: datetime | None = None) -> str:
         now = now or self.clock()
@@ -521,17 +578,12 @@ def _release_startup_memory() -> None:
         pass  # not glibc: nothing to trim
 
 
-def _merge(a: Progress, b: Progress) -> Progress:
-    def later(x: datetime | None, y: datetime | None) -> datetime | None:
-        return max((t for t in (x, y) if t is not None), default=None)
-
-    return Progress(
-        notified=max(a.notified, b.notified),
-        last_notified=later(a.last_notified, b.last_notified),
-        acknowledged=a.acknowledged or b.acknowledged,
-        snoozed_until=later(a.snoozed_until, b.snoozed_until),
-        missed=a.missed or b.missed,
-    )
+def _combined_message(key: str, occurrences: tuple[Occurrence, ...]) -> Message:
+    """One notification for several late reminders, naming each of them."""
+    lines = [f"{_hm(o.at)}  {o.reminder.title}" for o in occurrences]
+    if len(lines) == 1:
+        return Message(key, f"{occurrences[0].reminder.title} came due while away", lines[0])
+    return Message(key, f"{len(lines)} reminders came due while away", "\n".join(lines))
 
 
 def _parse_key(key: str) -> tuple[tuple[date, str], ...]:

@@ -117,7 +117,7 @@ class PushLink:
             key = (answer.night, rid)
             if answer.action == "done":
                 d.record_at(at, "acknowledged", answer.night, rid, answer.source, answer=answer.ident)
-                d._remember(key, acknowledged=True)
+                d._remember(key, acknowledged=at)
             else:
                 until = at + routine.snooze
                 d.record_at(

@@ -20,12 +20,12 @@ import threading
 import time as _time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from sundown.core.plan import NO_CHANGES, NightChanges
+from sundown.core.state import Event, ReminderNight, fold_changes
 from sundown.core.vocabulary import EVENTS, EventName, is_source
 from sundown.errors import LogError
 
@@ -34,7 +34,7 @@ UTC = timezone.utc
 
 # "SDWN": marks a database as ours, so a foreign SQLite file is refused, not adopted.
 APPLICATION_ID = 0x5344574E
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 10_000
 # On top of SQLite's own busy handler: a few retries of the whole transaction.
 WRITE_ATTEMPTS = 5
@@ -45,7 +45,10 @@ WRITE_ATTEMPTS = 5
 #   3: + `night_summary`, one row per (night, reminder), kept by a trigger in the same
 #      transaction as the event, so stats over ten years read 20k rows instead of
 #      aggregating 50k events.
+#   4: + `meta` (`created`: when the log began; nothing before it is missed), and a
+#      snooze's re-notification is no longer counted as a repeat in the summary.
 _SCHEMA = [
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
     """CREATE TABLE events (
         id INTEGER PRIMARY KEY,
         ts TEXT NOT NULL,
@@ -74,14 +77,15 @@ _SCHEMA = [
     ) WITHOUT ROWID""",
     # All SET expressions see the row as it was before the UPDATE (SQL semantics), and the
     # comparisons keep the first notification/acknowledgement by time even for rows
-    # inserted out of order (a backfilled `ack --at`). Same rules as `summarize`.
+    # inserted out of order (a backfilled `ack --at`). Same rules as `state.fold`.
     """CREATE TRIGGER events_summary AFTER INSERT ON events WHEN NEW.reminder IS NOT NULL
     BEGIN
         INSERT OR IGNORE INTO night_summary (night, reminder) VALUES (NEW.night, NEW.reminder);
         UPDATE night_summary SET
             notified = notified + (NEW.event = 'notified'),
             repeats = repeats + (NEW.event = 'notified'
-                                 AND COALESCE(json_extract(NEW.details, '$.repeat'), 0) > 0),
+                                 AND COALESCE(json_extract(NEW.details, '$.repeat'), 0) > 0
+                                 AND NOT COALESCE(json_extract(NEW.details, '$.snoozed'), 0)),
             first_notified = CASE WHEN NEW.event = 'notified'
                 AND (first_notified IS NULL OR NEW.ts < first_notified) THEN NEW.ts ELSE first_notified END,
             scheduled_at = CASE WHEN NEW.event = 'notified'
@@ -105,32 +109,6 @@ _SCHEMA = [
 ]
 
 
-@dataclass(frozen=True)
-class Event:
-    """One row of the log. `ts` is aware UTC; `details` a JSON object."""
-
-    id: int
-    ts: datetime
-    night: date
-    reminder: str | None
-    event: str
-    source: str
-    details: Mapping[str, Any]
-
-
-@dataclass
-class ReminderState:
-    """One reminder on one night, folded from its events."""
-
-    notified: int = 0  # notifications sent, repeats included
-    first_notified: datetime | None = None
-    last_notified: datetime | None = None
-    acknowledged: datetime | None = None
-    snoozed_until: datetime | None = None  # cleared by a later notification or acknowledgement
-    missed: bool = False
-    dismissed: bool = False
-
-
 def format_ts(ts: datetime) -> str:
     """Fixed-width UTC text, so the text order in SQL is the time order."""
     return ts.astimezone(UTC).isoformat(timespec="microseconds")
@@ -140,111 +118,15 @@ def parse_ts(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
 
 
+def _parse_or_none(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
 def _row_event(row: tuple[Any, ...]) -> Event:
     id_, ts, night, reminder, event, source, details = row
     return Event(
         id_, parse_ts(ts), date.fromisoformat(night), reminder, event, source, json.loads(details or "{}")
     )
-
-
-def fold_changes(events: list[Event]) -> NightChanges:
-    """One night's `skip`/`unskip`/`tonight` events, applied in order."""
-    bedtime: time | None = None
-    skip_all = False
-    skip: set[str] = set()
-    for e in events:
-        if e.event == "skipped":
-            if e.reminder is None:
-                skip_all = True
-            else:
-                skip.add(e.reminder)
-        elif e.event == "unskipped":
-            if e.reminder is None:
-                # Unskipping the night puts every reminder back.
-                skip_all = False
-                skip.clear()
-            else:
-                skip.discard(e.reminder)
-        elif e.event == "bedtime_changed":
-            value = e.details.get("bedtime")
-            bedtime = time.fromisoformat(value) if value else None
-    if bedtime is None and not skip_all and not skip:
-        return NO_CHANGES
-    return NightChanges(bedtime, skip_all, frozenset(skip))
-
-
-def fold_state(events: list[Event]) -> dict[str, ReminderState]:
-    """Per-reminder state of one night from its events, in time order."""
-    states: dict[str, ReminderState] = {}
-    for e in events:
-        if e.reminder is None:
-            continue
-        s = states.setdefault(e.reminder, ReminderState())
-        if e.event == "notified":
-            s.notified += 1
-            if s.first_notified is None:
-                s.first_notified = e.ts
-            s.last_notified = e.ts
-            s.snoozed_until = None
-        elif e.event == "acknowledged":
-            if s.acknowledged is None:
-                s.acknowledged = e.ts
-            s.snoozed_until = None
-        elif e.event == "snoozed":
-            until = e.details.get("until")
-            s.snoozed_until = parse_ts(until) if until else None
-        elif e.event == "missed":
-            s.missed = True
-        elif e.event == "dismissed":
-            s.dismissed = True
-    return states
-
-
-class ReminderNight(NamedTuple):
-    """What the log says about one reminder on one night, aggregated for stats.
-
-    Times stay ISO 8601 text: a 10-year log has tens of thousands of them and
-    stats parses only the few it needs (a tuple, for the same reason).
-    """
-
-    night: date
-    reminder: str
-    notified: int = 0
-    repeats: int = 0  # notifications with details.repeat > 0
-    first_notified: str | None = None  # ts of the first notification (UTC)
-    scheduled_at: str | None = None  # `at` from the first notification (or the `missed` event)
-    planned_bedtime: str | None = None  # `bedtime` from the last notification
-    acknowledged: str | None = None  # ts of the first acknowledgement (UTC)
-    missed: bool = False
-
-
-def summarize(events: list[Event]) -> dict[tuple[date, str], ReminderNight]:
-    """Per (night, reminder) aggregates of `events`, in pure Python (same as `night_summaries`)."""
-    acc: dict[tuple[date, str], dict[str, Any]] = {}
-    for e in sorted(events, key=lambda e: (e.ts, e.id)):
-        if e.reminder is None:
-            continue
-        a = acc.setdefault((e.night, e.reminder), {"notified": 0, "repeats": 0})
-        if e.event == "notified":
-            a["notified"] += 1
-            if (e.details.get("repeat") or 0) > 0:
-                a["repeats"] += 1
-            if "first_notified" not in a:
-                a["first_notified"] = format_ts(e.ts)
-                a["scheduled_at"] = e.details.get("at")
-            a["planned_bedtime"] = e.details.get("bedtime")
-        elif e.event == "acknowledged":
-            a.setdefault("acknowledged", format_ts(e.ts))
-        elif e.event == "missed":
-            a["missed"] = True
-            a.setdefault("missed_at", e.details.get("at"))
-    result = {}
-    for (night, reminder), a in acc.items():
-        missed_at = a.pop("missed_at", None)
-        if a.get("scheduled_at") is None and missed_at is not None:
-            a["scheduled_at"] = missed_at
-        result[(night, reminder)] = ReminderNight(night, reminder, **a)
-    return result
 
 
 _TRANSIENT = ("locked", "busy")
@@ -361,12 +243,14 @@ class EventLog:
                 if version == 0:
                     for stmt in _SCHEMA:
                         conn.execute(stmt)
-                elif version in (1, 2):
+                elif version in (1, 2, 3):
                     # Rebuild: the old rows are replayed in id order through the new trigger,
                     # so the summary is built by the very code that maintains it.
-                    source = "source" if version == 2 else "'daemon'"
+                    source = "'daemon'" if version == 1 else "source"
                     conn.execute("DROP INDEX IF EXISTS events_night")
                     conn.execute("DROP INDEX IF EXISTS events_event")
+                    conn.execute("DROP TRIGGER IF EXISTS events_summary")
+                    conn.execute("DROP TABLE IF EXISTS night_summary")
                     conn.execute("ALTER TABLE events RENAME TO events_old")
                     for stmt in _SCHEMA:
                         conn.execute(stmt)
@@ -378,6 +262,12 @@ class EventLog:
                     conn.execute("DROP TABLE events_old")
                 else:  # pragma: no cover - guarded by _check_ours
                     raise LogError(f"{self.path}: unknown schema version {version}")
+                # The log began with its first row (an old log) or now (a new one).
+                conn.execute(
+                    "INSERT OR IGNORE INTO meta (key, value)"
+                    " SELECT 'created', COALESCE(MIN(ts), ?) FROM events",
+                    (format_ts(datetime.now(UTC)),),
+                )
                 new = SCHEMA_VERSION
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 conn.execute(f"PRAGMA user_version = {new}")
@@ -498,9 +388,6 @@ class EventLog:
                 result[night] = c
         return result
 
-    def night_state(self, night: date) -> dict[str, ReminderState]:
-        return fold_state(self.night_events(night))
-
     def latest_unacknowledged(self) -> tuple[date, str] | None:
         """The most recently notified reminder not acknowledged, missed or skipped on its night."""
         rows = self._query(
@@ -516,35 +403,58 @@ class EventLog:
             if night not in changes:
                 changes[night] = self.changes(night)
             c = changes[night]
-            if c.skip_all or reminder in c.skip:
+            if c.skips(reminder):
                 continue
             return night, reminder
         return None
 
     def summaries_by_night(self, first: date, last: date) -> dict[date, dict[str, ReminderNight]]:
-        """The per-(night, reminder) summaries of first..last, grouped by night (for stats)."""
+        """Each reminder's state on the nights first..last, from the summary table (for stats).
+
+        The same `ReminderNight` as `state.fold`, over all of a night's rows (stats count
+        the night, whatever its plan was); snoozes and dismissals are not summarised.
+        """
         rows = self._query(
-            "SELECT night, reminder, notified, repeats, first_notified, COALESCE(scheduled_at, missed_at),"
-            " planned_bedtime, acknowledged, missed FROM night_summary WHERE night >= ? AND night <= ?"
-            " ORDER BY night",
+            "SELECT night, reminder, notified, repeats, first_notified, last_notified,"
+            " acknowledged, missed, COALESCE(scheduled_at, missed_at), planned_bedtime"
+            " FROM night_summary WHERE night >= ? AND night <= ? ORDER BY night",
             (first.isoformat(), last.isoformat()),
         )
+        parse = _parse_or_none
         result: dict[date, dict[str, ReminderNight]] = {}
         text = None
         per: dict[str, ReminderNight] = {}
-        for night, rid, notified, repeats, first_n, at, bedtime, ack, missed in rows:
+        for night, rid, notified, repeats, first_n, last_n, ack, missed, at, bedtime in rows:
             if night != text:
                 text = night
-                n = date.fromisoformat(night)
-                per = result[n] = {}
-            per[rid] = ReminderNight(n, rid, notified, repeats, first_n, at, bedtime, ack, bool(missed))
+                per = result[date.fromisoformat(night)] = {}
+            per[rid] = ReminderNight(
+                notified,
+                repeats,
+                parse(first_n),
+                parse(last_n),
+                parse(ack),
+                None,
+                bool(missed),
+                False,
+                parse(at),
+                parse(bedtime),
+            )
         return result
 
     def night_summaries(self, first: date, last: date) -> dict[tuple[date, str], ReminderNight]:
-        """`summarize` of the nights first..last, from the trigger-maintained summary table."""
+        """`summaries_by_night`, keyed by (night, reminder)."""
         return {
             (n, rid): s for n, per in self.summaries_by_night(first, last).items() for rid, s in per.items()
         }
+
+    def created(self) -> datetime | None:
+        """When the log began (its creation, or its first row if earlier): nothing before it is missed."""
+        ((created, first),) = self._query(
+            "SELECT (SELECT value FROM meta WHERE key = 'created'), (SELECT MIN(ts) FROM events)"
+        )
+        times = [parse_ts(t) for t in (created, first) if t]
+        return min(times) if times else None
 
     def first_night(self) -> date | None:
         """The first night in the log (when sundown began to be used), or None when empty."""

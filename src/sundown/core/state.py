@@ -1,0 +1,231 @@
+"""One reminder on one night: its state, folded from the log's events. Pure.
+
+The log holds rows; everything that needs "where does this reminder stand
+tonight" (the daemon's decisions, `status`, `ack`, stats) reads one type,
+`ReminderNight`, folded here. Rows belong to an occurrence (night, reminder,
+planned time): after the routine is edited or `tonight --bedtime` moves a
+reminder later, the rows of its earlier planned time (a `missed`, a
+notification) belong to the old occurrence, and the new one is pending again.
+An acknowledgement is the person's, not a plan's: it counts whatever the time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timezone, tzinfo
+from typing import Any
+
+from sundown.core.plan import NO_CHANGES, NightChanges, NightPlan, Occurrence, night_plan
+from sundown.core.routine import Routine
+
+UTC = timezone.utc
+
+
+@dataclass(frozen=True)
+class Event:
+    """One row of the log. `ts` is aware UTC; `details` a JSON object."""
+
+    id: int
+    ts: datetime
+    night: date
+    reminder: str | None
+    event: str
+    source: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReminderNight:
+    """What happened to one reminder on one night: the one state type.
+
+    Folded from the night's events (`fold`), read from the log's summary table for
+    stats, and kept by the daemon for what it did while the log could not be written.
+    """
+
+    notified: int = 0  # notifications sent, repeats and snoozes' re-notifications included
+    repeats: int = 0  # of which repeats (a snooze's re-notification is not a repeat)
+    first_notified: datetime | None = None
+    last_notified: datetime | None = None
+    acknowledged: datetime | None = None  # the first acknowledgement
+    snoozed_until: datetime | None = None  # cleared by a later notification or acknowledgement
+    missed: bool = False
+    dismissed: bool = False  # closed without acknowledging since its last notification
+    scheduled_at: datetime | None = None  # its planned time, as the daemon logged it
+    planned_bedtime: datetime | None = None  # the night's bedtime, from its last notification
+
+
+NOTHING = ReminderNight()
+
+
+def _instant(text: Any) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        t = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return t if t.tzinfo is not None else None
+
+
+def _earlier_plan(row_at: datetime | None, at: datetime | None) -> bool:
+    """Whether a row logged for `row_at` belongs to an earlier plan than the occurrence at `at`."""
+    return at is not None and row_at is not None and row_at.astimezone(UTC) < at.astimezone(UTC)
+
+
+def fold(events: Iterable[Event], at: datetime | None = None) -> ReminderNight:
+    """One reminder's events of one night, in time order, as seen by its occurrence at `at`.
+
+    With `at` given, notifications and `missed` rows of an earlier planned time (and the
+    snoozes and dismissals that followed them) belong to an earlier occurrence and are left out.
+    """
+    notified = repeats = 0
+    first = last = ack = snoozed = scheduled = bedtime = None
+    missed = dismissed = False
+    current = True  # whether the latest notification was this occurrence's
+    for e in events:
+        kind = e.event
+        if kind == "notified":
+            row_at = _instant(e.details.get("at"))
+            current = not _earlier_plan(row_at, at)
+            if not current:
+                continue
+            notified += 1
+            if not e.details.get("snoozed") and (e.details.get("repeat") or 0) > 0:
+                repeats += 1
+            if first is None:
+                first = e.ts
+                scheduled = row_at or scheduled
+            last = e.ts
+            bedtime = _instant(e.details.get("bedtime"))
+            snoozed = None
+            dismissed = False
+        elif kind == "acknowledged":
+            if ack is None or e.ts < ack:
+                ack = e.ts
+            snoozed = None
+        elif kind == "missed":
+            row_at = _instant(e.details.get("at"))
+            if _earlier_plan(row_at, at):
+                continue
+            missed = True
+            if scheduled is None:
+                scheduled = row_at
+        elif kind == "snoozed" and current:
+            snoozed = _instant(e.details.get("until"))
+        elif kind == "dismissed" and current:
+            dismissed = True
+    if not (notified or ack or missed or snoozed or dismissed):
+        return NOTHING
+    return ReminderNight(notified, repeats, first, last, ack, snoozed, missed, dismissed, scheduled, bedtime)
+
+
+def fold_changes(events: Iterable[Event]) -> NightChanges:
+    """One night's `skip`/`unskip`/`tonight` events, applied in order.
+
+    A whole-night skip and its unskip are one switch: the unskip restores what that
+    skip skipped, and reminders skipped one by one stay skipped. `unskip ID` during a
+    whole-night skip brings that one reminder back.
+    """
+    bedtime: time | None = None
+    skip_all = False
+    skip: set[str] = set()
+    keep: set[str] = set()
+    for e in events:
+        if e.event == "skipped":
+            if e.reminder is None:
+                skip_all = True
+                keep.clear()
+            else:
+                skip.add(e.reminder)
+                keep.discard(e.reminder)
+        elif e.event == "unskipped":
+            if e.reminder is None:
+                skip_all = False
+                keep.clear()
+            else:
+                skip.discard(e.reminder)
+                if skip_all:
+                    keep.add(e.reminder)
+        elif e.event == "bedtime_changed":
+            value = e.details.get("bedtime")
+            bedtime = time.fromisoformat(value) if value else None
+    if bedtime is None and not skip_all and not skip:
+        return NO_CHANGES
+    return NightChanges(bedtime, skip_all, frozenset(skip), frozenset(keep) if skip_all else frozenset())
+
+
+def by_reminder(events: Iterable[Event]) -> dict[str, list[Event]]:
+    grouped: dict[str, list[Event]] = {}
+    for e in events:
+        if e.reminder is not None:
+            grouped.setdefault(e.reminder, []).append(e)
+    return grouped
+
+
+@dataclass(frozen=True)
+class Night:
+    """One night as the log tells it: its changes, its plan and each reminder's state."""
+
+    night: date
+    changes: NightChanges
+    plan: NightPlan | None
+    states: dict[str, ReminderNight]
+
+
+def fold_night(routine: Routine, zone: tzinfo, night: date, events: Sequence[Event]) -> Night:
+    """A night's events folded against the night's plan (each reminder at its planned time)."""
+    changes = fold_changes(events)
+    plan = night_plan(routine, night, zone, changes)
+    planned = {o.reminder.id: o.at for o in plan.occurrences} if plan else {}
+    states = {rid: fold(evs, planned.get(rid)) for rid, evs in by_reminder(events).items()}
+    return Night(night, changes, plan, {rid: s for rid, s in states.items() if s is not NOTHING})
+
+
+def merge(logged: ReminderNight, mine: ReminderNight) -> ReminderNight:
+    """The log's state plus what the daemon itself did (the log may have failed to record it)."""
+    if _earlier_plan(mine.scheduled_at, logged.scheduled_at):
+        return logged
+
+    def later(x: datetime | None, y: datetime | None) -> datetime | None:
+        return max((t for t in (x, y) if t is not None), default=None)
+
+    def earlier(x: datetime | None, y: datetime | None) -> datetime | None:
+        return min((t for t in (x, y) if t is not None), default=None)
+
+    return ReminderNight(
+        notified=max(logged.notified, mine.notified),
+        repeats=max(logged.repeats, mine.repeats),
+        first_notified=earlier(logged.first_notified, mine.first_notified),
+        last_notified=later(logged.last_notified, mine.last_notified),
+        acknowledged=earlier(logged.acknowledged, mine.acknowledged),
+        snoozed_until=later(logged.snoozed_until, mine.snoozed_until),
+        missed=logged.missed or mine.missed,
+        dismissed=logged.dismissed or mine.dismissed,
+        scheduled_at=logged.scheduled_at or mine.scheduled_at,
+        planned_bedtime=logged.planned_bedtime or mine.planned_bedtime,
+    )
+
+
+def state_name(occ: Occurrence, done: ReminderNight, now: datetime) -> str:
+    """One word for `sundown status`, in the order stats counts: an acknowledgement wins."""
+    if done.acknowledged is not None:
+        return "acknowledged"
+    if occ.skipped:
+        return "skipped"
+    if done.missed:
+        return "missed"
+    if done.snoozed_until is not None and done.snoozed_until > now:
+        return "snoozed"
+    if done.dismissed:
+        return "dismissed"
+    if done.notified:
+        return "notified"
+    return "pending" if occ.at > now else "due"
+
+
+def waiting(done: ReminderNight, occ: Occurrence | None) -> bool:
+    """Notified and not settled: what a bare `sundown ack` acknowledges."""
+    if occ is not None and occ.skipped:
+        return False
+    return bool(done.notified) and done.acknowledged is None and not done.missed

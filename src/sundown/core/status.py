@@ -1,0 +1,124 @@
+"""What `sundown status` shows: one snapshot, built the same way by the daemon and the CLI. Pure.
+
+The daemon answers a status request with `snapshot(...).to_json()`; without a
+daemon the CLI builds the same snapshot from the log. Both have the same keys,
+null where the one building it cannot know (the backend, with no daemon).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Any
+
+from sundown.core.plan import UTC, Occurrence, night_exists, night_of
+from sundown.core.state import NOTHING, Night, ReminderNight, state_name, waiting
+
+ONE_DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Status:
+    running: bool
+    pid: int | None
+    backend: str | None  # the configured backend (null: no daemon to ask)
+    last_backend: str | None  # the one that delivered the last notification
+    config: str | None  # the config file in use (null: the built-in default)
+    config_error: str | None  # the config has errors: the routine shown is the last good one
+    log_error: str | None  # the log cannot be opened or written
+    night: str  # "tonight": see `tonight`
+    tonight: list[dict[str, Any]] = field(default_factory=list)
+    push: dict[str, Any] | None = None  # the phone link, when `[push]` is configured and a daemon runs
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Status:
+        """A snapshot sent by the daemon; keys it did not send are null."""
+        known: dict[str, Any] = {f.name: data.get(f.name) for f in fields(cls)}
+        known["running"] = bool(known["running"])
+        known["tonight"] = list(known["tonight"] or [])
+        known["night"] = str(known["night"] or "")
+        return cls(**known)
+
+
+def is_open(occ: Occurrence, done: ReminderNight, now: datetime) -> bool:
+    """Something may still happen to it: ahead, or waiting and still worth sending or snoozed."""
+    if occ.skipped or done.acknowledged is not None or done.missed:
+        return False
+    now = now.astimezone(UTC)
+    if occ.at.astimezone(UTC) > now:
+        return True
+    if done.snoozed_until is not None and done.snoozed_until.astimezone(UTC) > now:
+        return True
+    return waiting(done, occ) and now < occ.deadline.astimezone(UTC)
+
+
+def tonight(now: datetime, zone: tzinfo, current: Night | None) -> date:
+    """"Tonight": the night of `now` while its bedtime has not passed or a reminder of it is
+    still open, else the coming night (in the morning, tonight is this evening, not last night).
+
+    `current` is the night of `now` as folded from the log (None: its plan alone counts).
+    """
+    night = night_of(now, zone)
+    if current is None or current.night != night or current.plan is None:
+        return night
+    plan = current.plan
+    if now.astimezone(UTC) < plan.bedtime.astimezone(UTC):
+        return night
+    if any(is_open(o, current.states.get(o.reminder.id, NOTHING), now) for o in plan.occurrences):
+        return night
+    coming = night + ONE_DAY
+    while not night_exists(coming, zone):
+        coming += ONE_DAY
+    return coming
+
+
+def night_label(night: date, tonight_night: date) -> str:
+    """"tonight (Sat 2026-11-28)" or "the night of Fri 2026-11-27", for output."""
+    day = f"{night:%a} {night.isoformat()}"
+    return f"tonight ({day})" if night == tonight_night else f"the night of {day}"
+
+
+def rows(night: Night, now: datetime) -> list[dict[str, Any]]:
+    """The night's reminders with their state (JSON-ready)."""
+    return [
+        {
+            "night": night.night.isoformat(),
+            "reminder": occ.reminder.id,
+            "title": occ.reminder.title,
+            "at": occ.at.isoformat(),
+            "state": state_name(occ, night.states.get(occ.reminder.id, NOTHING), now),
+        }
+        for occ in (night.plan.occurrences if night.plan else ())
+    ]
+
+
+def snapshot(
+    night: Night,
+    now: datetime,
+    *,
+    running: bool,
+    pid: int | None = None,
+    backend: str | None = None,
+    last_backend: str | None = None,
+    config: str | None = None,
+    config_error: str | None = None,
+    log_error: str | None = None,
+    push: dict[str, Any] | None = None,
+) -> Status:
+    """The status of `night` ("tonight") at `now`."""
+    return Status(
+        running=running,
+        pid=pid,
+        backend=backend,
+        last_backend=last_backend,
+        config=config,
+        config_error=config_error,
+        log_error=log_error,
+        night=night.night.isoformat(),
+        tonight=rows(night, now),
+        push=push,
+    )
