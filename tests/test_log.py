@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from oracles import summaries_from_events as summarize
 from sundown.core.plan import NO_CHANGES, NightChanges
 from sundown.core.state import ReminderNight, by_reminder, fold
 from sundown.errors import LogError
 from sundown.store.log import APPLICATION_ID, SCHEMA_VERSION, EventLog
+from support.oracles import summaries_from_events as summarize
 
 REPO = Path(__file__).resolve().parent.parent
 

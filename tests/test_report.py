@@ -18,10 +18,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from oracles import stats_from_events
 from sundown.core.routine import Bedtimes, Reminder, Routine
 from sundown.reports import report, stats
 from sundown.store.log import Event
+from support.oracles import stats_from_events
 
 UTC = timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from oracles import stats_from_events
 from sundown.core.routine import Bedtimes, Reminder, Routine
 from sundown.reports import stats
 from sundown.store.log import EventLog
+from support.oracles import stats_from_events
 
 UTC = timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")
