@@ -1,138 +1,96 @@
-"""Shared fixtures. Every test runs with XDG dirs in a temp path: never the real ~/.config."""
+"""Fixtures only; the helpers behind them live in tests/support/.
+
+Every test runs with XDG dirs in a temp path: never the real ~/.config.
+"""
 
 from __future__ import annotations
 
 import os
 import subprocess
-import sys
-from collections.abc import Mapping
-from datetime import datetime
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-pytest_plugins = ["desktop"]  # the private-desktop fixtures: desktop, bare_bus, fake_server
+from support.desktop import Desktop, FakeServer, running_desktop
+from support.sandbox import Sandbox
 
-REPO = Path(__file__).resolve().parent.parent
+# Fixtures that start real processes: a test using one must carry the `e2e` marker.
+E2E_FIXTURES = frozenset({"desktop", "real_server", "bare_bus", "fake_server"})
 
 
-class Sandbox:
-    """An isolated home for sundown: env with XDG_* in a temp dir, and a CLI runner."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    unmarked = [
+        item.nodeid
+        for item in items
+        if E2E_FIXTURES & set(getattr(item, "fixturenames", ())) and item.get_closest_marker("e2e") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError("tests starting a desktop need @pytest.mark.e2e: " + ", ".join(unmarked))
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.config_home = root / "config"
-        self.state_home = root / "state"
-        self.runtime_dir = root / "run"
-        for d in (self.config_home, self.state_home, self.runtime_dir):
-            d.mkdir(mode=0o700)
-        self.env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("XDG_", "SUNDOWN_", "DBUS_", "NOTIFY_SOCKET", "JOURNAL_STREAM", "WATCHDOG_"))
-        }
-        self.env.update(
-            HOME=str(root),
-            XDG_CONFIG_HOME=str(self.config_home),
-            XDG_STATE_HOME=str(self.state_home),
-            XDG_RUNTIME_DIR=str(self.runtime_dir),
-            PYTHONPATH=str(REPO / "src"),
-            TZ="Europe/Berlin",
-        )
-        self.env.pop("DISPLAY", None)
-        self.env.pop("WAYLAND_DISPLAY", None)
 
-    @property
-    def config_path(self) -> Path:
-        return self.config_home / "sundown" / "config.toml"
+@pytest.fixture(autouse=True)
+def _processes_only_in_e2e(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test without the `e2e` marker may not start a process: `--fast` must stay fast and self-contained."""
+    if request.node.get_closest_marker("e2e") is not None:
+        return
 
-    @property
-    def db_path(self) -> Path:
-        return self.state_home / "sundown" / "sundown.db"
+    def refuse(self: subprocess.Popen[Any], args: Any, *rest: Any, **kw: Any) -> None:
+        raise AssertionError(f"{request.node.nodeid} starts a process ({args!r}): mark it @pytest.mark.e2e")
 
-    def write_config(self, text: str) -> Path:
-        self.config_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.config_path.write_text(text)
-        self.config_path.chmod(0o600)
-        return self.config_path
-
-    def run(
-        self, *args: str, env: Mapping[str, str] | None = None, timeout: float = 30, check: bool = False
-    ) -> subprocess.CompletedProcess[str]:
-        """`sundown ARGS` as a real subprocess."""
-        proc = subprocess.run(
-            [sys.executable, "-m", "sundown", *args],
-            env={**self.env, **(env or {})},
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            cwd=self.root,
-        )
-        if check and proc.returncode != 0:
-            raise AssertionError(
-                f"sundown {' '.join(args)} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-            )
-        return proc
-
-    def daemon_answers(self) -> bool:
-        return '"running": true' in self.run("status", "--json").stdout
-
-    def start_daemon(
-        self, *args: str, env: Mapping[str, str] | None = None, timeout: float = 15, **kw
-    ) -> subprocess.Popen[str]:
-        """`sundown run ARGS` with its output piped, returned once it answers `status`."""
-        from desktop import wait_until
-
-        proc = self.popen("run", *args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
-        try:
-            wait_until(self.daemon_answers, timeout, "the daemon to answer")
-        except BaseException:
-            proc.kill()
-            proc.communicate()
-            raise
-        return proc
-
-    def popen(self, *args: str, env: Mapping[str, str] | None = None, **kw) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [sys.executable, "-m", "sundown", *args],
-            env={**self.env, **(env or {})},
-            text=True,
-            cwd=self.root,
-            **kw,
-        )
+    monkeypatch.setattr(subprocess.Popen, "_execute_child", refuse)
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
+def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    """The sandbox's environment for subprocesses and for this process alike (TZ included)."""
     box = Sandbox(tmp_path)
     for key in list(os.environ):
         if key.startswith(("XDG_", "SUNDOWN_")):
             monkeypatch.delenv(key)
-    for key in ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR", "HOME"):
+    for key in ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR", "HOME", "TZ"):
         monkeypatch.setenv(key, box.env[key])
-    return box
+    time.tzset()
+    yield box
+    monkeypatch.undo()
+    time.tzset()
 
 
-class FakeClock:
-    """The daemon's injected clock: a test moves `now` by hand."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
+@pytest.fixture
+def desktop(tmp_path: Path) -> Iterator[Desktop]:
+    """A private session bus, Xvfb and dunst."""
+    with running_desktop(tmp_path, with_x=True, with_server=True) as desk:
+        yield desk
 
 
-def tick_daemon_once(now: datetime) -> None:
-    """A console-backend Daemon on the sandbox's config, one tick at `now`, its `run` commands done."""
-    from sundown.config import load_for
-    from sundown.paths import resolve_paths
-    from sundown.runtime.daemon import Daemon
+@pytest.fixture
+def real_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Desktop]:
+    """A private session bus, Xvfb and the real server named by the indirect parameter."""
+    with running_desktop(tmp_path, with_x=True, with_server=True, server=request.param) as desk:
+        yield desk
 
-    paths = resolve_paths()
-    daemon = Daemon(paths, load_for(paths), {}, backend="console", clock=FakeClock(now))
+
+@pytest.fixture
+def bare_bus(tmp_path: Path) -> Iterator[Desktop]:
+    """A private session bus with no notification server on it."""
+    with running_desktop(tmp_path, with_x=False, with_server=False) as desk:
+        yield desk
+
+
+@pytest.fixture
+def fake_server(bare_bus: Desktop) -> Iterator[Callable[..., FakeServer]]:
+    """`fake_server(capabilities=..., delay=..., error=...)` starts a FakeServer on `bare_bus`."""
+    servers: list[FakeServer] = []
+
+    def start(**kw: Any) -> FakeServer:
+        server = FakeServer(bare_bus.address, **kw)
+        servers.append(server)
+        return server
+
     try:
-        daemon.tick()
-        daemon.runner.shutdown(wait=True)  # a command it started has finished
+        yield start
     finally:
-        daemon.stop()
+        for server in servers:
+            server.stop()

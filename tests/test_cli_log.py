@@ -18,6 +18,8 @@ import pytest
 
 from sundown.store.log import EventLog
 
+pytestmark = pytest.mark.e2e  # every test here starts real processes
+
 UTC = timezone.utc
 CONFIG = """\
 timezone = "Europe/Berlin"

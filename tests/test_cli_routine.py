@@ -39,6 +39,7 @@ title = "Lights out"
 # --- init --------------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_init_writes_the_example_private(sandbox) -> None:
     proc = sandbox.run("init", check=True)
     path = sandbox.config_path
@@ -49,6 +50,7 @@ def test_init_writes_the_example_private(sandbox) -> None:
     assert sandbox.run("check", check=True).stdout.startswith(f"{path}: OK")
 
 
+@pytest.mark.e2e
 def test_init_refuses_to_overwrite_without_force(sandbox) -> None:
     sandbox.write_config(UNIFORM)
     proc = sandbox.run("init")
@@ -57,6 +59,7 @@ def test_init_refuses_to_overwrite_without_force(sandbox) -> None:
     assert sandbox.config_path.read_text() == UNIFORM
 
 
+@pytest.mark.e2e
 def test_init_force_overwrites_and_keeps_it_private(sandbox) -> None:
     sandbox.write_config(UNIFORM)
     sandbox.config_path.chmod(0o644)
@@ -65,6 +68,7 @@ def test_init_force_overwrites_and_keeps_it_private(sandbox) -> None:
     assert stat.S_IMODE(sandbox.config_path.stat().st_mode) == 0o600
 
 
+@pytest.mark.e2e
 def test_init_honours_config_option(sandbox) -> None:
     target = sandbox.root / "elsewhere" / "mine.toml"
     proc = sandbox.run("init", "--config", str(target), check=True)
@@ -75,6 +79,7 @@ def test_init_honours_config_option(sandbox) -> None:
 # --- check -------------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_check_prints_zone_and_tonights_timeline(sandbox) -> None:
     sandbox.write_config(UNIFORM)
     proc = sandbox.run("check", check=True)
@@ -91,12 +96,14 @@ def test_check_prints_zone_and_tonights_timeline(sandbox) -> None:
     assert proc.stderr == ""
 
 
+@pytest.mark.e2e
 def test_check_uses_the_configured_zone(sandbox) -> None:
     sandbox.write_config('timezone = "Asia/Tokyo"\n' + UNIFORM)
     out = sandbox.run("check", check=True).stdout
     assert "zone: Asia/Tokyo" in out and "21:30" in out
 
 
+@pytest.mark.e2e
 def test_check_marks_a_skipped_night(sandbox) -> None:
     tonight = night_of(datetime.now(UTC), BERLIN)
     # Around tonight, so that a noon passing during the test cannot matter.
@@ -107,6 +114,7 @@ def test_check_marks_a_skipped_night(sandbox) -> None:
     assert all("(skipped)" in line for line in out.splitlines() if line.startswith("  "))
 
 
+@pytest.mark.e2e
 def test_check_path_argument_overrides_config(sandbox) -> None:
     sandbox.write_config("this is not toml")
     other = sandbox.root / "other.toml"
@@ -115,6 +123,7 @@ def test_check_path_argument_overrides_config(sandbox) -> None:
     assert f"{other}: OK" in proc.stdout
 
 
+@pytest.mark.e2e
 def test_check_missing_path_is_a_config_error(sandbox) -> None:
     proc = sandbox.run("check", str(sandbox.root / "nope.toml"))
     assert proc.returncode == 78 and "no such config file" in proc.stderr and "Traceback" not in proc.stderr
@@ -123,6 +132,7 @@ def test_check_missing_path_is_a_config_error(sandbox) -> None:
 # --- next --------------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_next_json_across_the_spring_dst_change(sandbox) -> None:
     sandbox.write_config(UNIFORM)
     proc = sandbox.run("next", "--json", "--count", "7", "--from", "2026-03-27T21:45", check=True)
@@ -142,6 +152,7 @@ def test_next_json_across_the_spring_dst_change(sandbox) -> None:
     assert instants == sorted(instants)
 
 
+@pytest.mark.e2e
 def test_next_from_with_offset_or_z_is_that_instant(sandbox) -> None:
     sandbox.write_config(UNIFORM)
     for start in ("2026-11-25T20:30:00+00:00", "2026-11-25T20:30:00Z", "2026-11-25T21:30+01:00"):
@@ -156,6 +167,7 @@ def test_next_from_with_offset_or_z_is_that_instant(sandbox) -> None:
         ], start
 
 
+@pytest.mark.e2e
 def test_next_from_local_time_is_in_the_routines_zone(sandbox) -> None:
     sandbox.write_config('timezone = "America/New_York"\n' + UNIFORM)
     items = json.loads(
@@ -164,6 +176,7 @@ def test_next_from_local_time_is_in_the_routines_zone(sandbox) -> None:
     assert items[0]["reminder"] == "bedtime" and items[0]["at"] == "2026-11-25T22:30:00-05:00"
 
 
+@pytest.mark.e2e
 def test_next_table_shows_local_times(sandbox) -> None:
     sandbox.write_config('timezone = "Asia/Tokyo"\n' + UNIFORM)
     out = sandbox.run("next", "-n", "2", "--from", "2026-11-25T12:00", check=True).stdout
@@ -172,6 +185,7 @@ def test_next_table_shows_local_times(sandbox) -> None:
     assert lines[1].split()[:4] == ["Wed", "2026-11-25", "22:00", "screens-off"]
 
 
+@pytest.mark.e2e
 def test_next_after_midnight_bedtime_and_count_zero(sandbox) -> None:
     sandbox.write_config(UNIFORM.replace('default = "22:30"', 'default = "22:30"\nsat = "00:30"'))
     items = json.loads(
@@ -185,6 +199,7 @@ def test_next_after_midnight_bedtime_and_count_zero(sandbox) -> None:
     assert json.loads(sandbox.run("next", "--json", "-n", "0", check=True).stdout) == []
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
@@ -204,6 +219,7 @@ def test_next_usage_errors_exit_2(sandbox, args: tuple[str, ...], needle: str) -
 # --- config location and the built-in default ------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_builtin_default_routine_is_announced_once(sandbox) -> None:
     for args in (("next", "--json", "-n", "4", "--from", "2026-11-25T12:00"), ("check",)):
         proc = sandbox.run(*args, check=True)
@@ -213,6 +229,7 @@ def test_builtin_default_routine_is_announced_once(sandbox) -> None:
     assert [i["reminder"] for i in items] == ["wind-down", "magnesium", "screens-off", "bedtime"]
 
 
+@pytest.mark.e2e
 def test_config_option_and_environment_variable(sandbox) -> None:
     mine = sandbox.root / "mine.toml"
     mine.write_text('[bedtime]\ndefault = "23:00"\n[reminders.only-mine]\nbefore = "5m"\n')
@@ -229,6 +246,7 @@ def test_config_option_and_environment_variable(sandbox) -> None:
     assert json.loads(sandbox.run(*args, check=True).stdout)[0]["reminder"] == "wind-down"
 
 
+@pytest.mark.e2e
 def test_missing_explicit_config_is_an_error_not_the_default(sandbox) -> None:
     missing = str(sandbox.root / "missing.toml")
     for proc in (
@@ -262,6 +280,7 @@ def test_every_command_has_help_text() -> None:
     assert not missing, f"commands without help text: {missing}"
 
 
+@pytest.mark.e2e
 def test_every_command_help_runs(sandbox) -> None:
     for command, _ in _subcommands(build_parser()):
         proc = sandbox.run(*command, "--help")
@@ -272,6 +291,7 @@ def test_every_command_help_runs(sandbox) -> None:
 HEAVY = ("apscheduler", "plyer", "jeepney", "sqlite3", "_sqlite3")
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     "argv",
     [
@@ -327,6 +347,7 @@ def test_only_the_invoked_command_is_built(argv: list[str], command: str | None)
     assert invoked_command(argv) == command
 
 
+@pytest.mark.e2e
 def test_quick_commands_import_only_their_own_group(sandbox) -> None:
     code = (
         "import sys\n"

@@ -52,32 +52,52 @@ def test_the_corpus_is_large_and_every_file_states_its_expectation() -> None:
         assert expectations(path), f"{path.name} has no `# expect:` line"
 
 
+def run_in_process(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """`sundown ARGV` through the CLI's own main(), in this process: the corpus needs no subprocesses."""
+    from sundown.cli import main
+
+    capsys.readouterr()
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 @pytest.mark.parametrize("path", BAD, ids=[p.stem for p in BAD])
-def test_bad_config_is_reported_with_line_and_key(sandbox, path: Path) -> None:
-    proc = sandbox.run("check", str(path))
-    assert proc.returncode == 78, proc.stderr
-    assert "Traceback" not in proc.stderr
-    assert proc.stdout == ""
-    lines = proc.stderr.splitlines()
+def test_bad_config_is_reported_with_line_and_key(sandbox, capsys, path: Path) -> None:
+    code, out, err = run_in_process(capsys, "check", str(path))
+    assert code == 78, err
+    assert "Traceback" not in err
+    assert out == ""
+    lines = err.splitlines()
     expected = expectations(path)
     for prefix in expected:
-        assert any(line.startswith(prefix) for line in lines), f"missing {prefix!r} in:\n{proc.stderr}"
+        assert any(line.startswith(prefix) for line in lines), f"missing {prefix!r} in:\n{err}"
     # Exactly the promised problems: nothing left out, nothing extra.
-    assert len(lines) == len(expected), proc.stderr
+    assert len(lines) == len(expected), err
 
 
 @pytest.mark.parametrize("path", BAD, ids=[p.stem for p in BAD])
-def test_bad_config_through_the_config_option_too(sandbox, path: Path) -> None:
-    proc = sandbox.run("--config", str(path), "next", "--count", "1")
-    assert proc.returncode == 78, proc.stderr
-    assert "Traceback" not in proc.stderr
+def test_bad_config_through_the_config_option_too(sandbox, capsys, path: Path) -> None:
+    code, _, err = run_in_process(capsys, "--config", str(path), "next", "--count", "1")
+    assert code == 78, err
+    assert "Traceback" not in err
 
 
 @pytest.mark.parametrize("path", GOOD, ids=[p.stem for p in GOOD])
-def test_good_config_passes(sandbox, path: Path) -> None:
+def test_good_config_passes(sandbox, capsys, path: Path) -> None:
+    code, out, err = run_in_process(capsys, "check", str(path))
+    assert code == 0, err
+    assert f"{path}: OK" in out
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("path", [BAD[0], GOOD[0]], ids=["bad", "good"])
+def test_check_as_a_real_command_matches_the_in_process_result(sandbox, capsys, path: Path) -> None:
+    """The smoke test that the corpus's in-process verdicts are what a user's shell sees."""
+    code, out, err = run_in_process(capsys, "check", str(path))
     proc = sandbox.run("check", str(path))
-    assert proc.returncode == 0, proc.stderr
-    assert f"{path}: OK" in proc.stdout
+    assert (proc.returncode, proc.stdout, proc.stderr) == (code, out, err)
+    assert "Traceback" not in proc.stderr
 
 
 def test_messages_quote_the_bad_value_and_say_how_to_fix_it() -> None:
@@ -166,6 +186,7 @@ def test_crlf_line_endings_are_fine_and_lines_still_count() -> None:
     ]
 
 
+@pytest.mark.e2e
 def test_crlf_config_through_the_cli(sandbox, tmp_path: Path) -> None:
     path = tmp_path / "crlf.toml"
     path.write_bytes(

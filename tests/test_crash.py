@@ -26,9 +26,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from conftest import Sandbox
-from desktop import wait_until
-from test_daemon import Evening
+import pytest
+
+from support.daemon import Evening
+from support.desktop import wait_until
+from support.sandbox import Sandbox
+
+pytestmark = pytest.mark.e2e  # every test here starts real processes
 
 UTC = timezone.utc
 KILLS = 20

@@ -13,49 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Sandbox
-from desktop import Desktop, wait_until
+from support.daemon import Evening, events, start, stop
+from support.desktop import Desktop, wait_until
+from support.sandbox import Sandbox
+
+pytestmark = pytest.mark.e2e  # every test here starts real processes
 
 UTC = timezone.utc
-
-
-class Evening:
-    """A config whose reminders fall a few seconds from now (bedtime a few minutes ahead)."""
-
-    def __init__(self, **offsets: float) -> None:
-        now = datetime.now(UTC)
-        ahead = max(offsets.values(), default=0) + 240
-        self.bedtime = (now + timedelta(seconds=ahead)).replace(second=0, microsecond=0)
-        self.at: dict[str, datetime] = {}
-        self.tables: list[str] = []
-        for rid, seconds in offsets.items():
-            at = (now + timedelta(seconds=seconds)).replace(microsecond=0)
-            before = int((self.bedtime - at).total_seconds())
-            self.at[rid] = self.bedtime - timedelta(seconds=before)
-            self.tables.append(f'[reminders.{rid}]\nbefore = "{before // 60}m{before % 60}s"\n')
-
-    def text(self, **extra: str) -> str:
-        parts = [f'timezone = "UTC"\n\n[bedtime]\ndefault = "{self.bedtime:%H:%M}"\n']
-        for table in self.tables:
-            rid = table.split("]")[0].split(".")[1]
-            parts.append(table + extra.get(rid, ""))
-        return "\n".join(parts)
-
-
-def events(box: Sandbox, event: str | None = None) -> list[dict]:
-    rows = [json.loads(line) for line in box.run("log", "--format", "jsonl", check=True).stdout.splitlines()]
-    return [r for r in rows if event is None or r["event"] == event]
-
-
-def start(box: Sandbox, *args: str, env: dict | None = None) -> subprocess.Popen[str]:
-    return box.start_daemon(*args, env=env)
-
-
-def stop(proc: subprocess.Popen[str]) -> tuple[str, str]:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=5)
-    return out, err
 
 
 @pytest.fixture
@@ -212,9 +176,9 @@ def test_skip_and_status_against_the_daemon(daemon_box):
     procs.append(proc)
     box.run("skip", "a", check=True)
     wait_until(lambda: events(box, "notified"), 10, "b")
-    time.sleep(1)
-    assert [e["reminder"] for e in events(box, "notified")] == ["b"]
+    # `status` is answered by the daemon's worker: every tick before it has run, so "a" would be in.
     status = json.loads(box.run("status", "--json", check=True).stdout)
+    assert [e["reminder"] for e in events(box, "notified")] == ["b"]
     states = {r["reminder"]: r["state"] for r in status["tonight"]}
     assert states == {"a": "skipped", "b": "notified"}
     assert status["pid"] == proc.pid

@@ -66,6 +66,7 @@ def test_config_example_shows_every_key(name: str) -> None:
     )
 
 
+@pytest.mark.e2e
 def test_no_text_points_at_a_spec_users_do_not_have() -> None:
     """Product text and tests speak for themselves: the contract lives in docs/, in the product's words."""
     found = subprocess.run(

@@ -1,6 +1,6 @@
 """`sundown doctor` against real buses: dunst, a bus with no server, a server without actions, no bus.
 
-The service checks use the recording `systemctl` stand-in from test_service (no user manager
+The service checks use the recording `systemctl` stand-in from support.systemd (no user manager
 can run here); the environment of a "running service" is a real process's /proc/PID/environ.
 """
 
@@ -18,10 +18,12 @@ from typing import Any
 
 import pytest
 
-from desktop import Desktop, wait_until
 from sundown import doctor
 from sundown.paths import resolve_paths
-from test_service import ONE_REMINDER, FakeSystemctl, NotifyListener
+from support.desktop import Desktop, wait_until
+from support.systemd import ONE_REMINDER, FakeSystemctl, NotifyListener
+
+pytestmark = pytest.mark.e2e  # every test here starts real processes
 
 
 @pytest.fixture

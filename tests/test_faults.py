@@ -22,14 +22,13 @@ from typing import Any
 
 import pytest
 
-from conftest import FakeClock, Sandbox
-from desktop import Desktop, FakeServer, wait_until
 from sundown.config import load_for
 from sundown.paths import resolve_paths
 from sundown.runtime.daemon import Daemon
 from sundown.store.log import EventLog
-from test_daemon import Evening
-from test_wake import emit_prepare_for_sleep
+from support.daemon import Evening
+from support.desktop import Desktop, FakeServer, emit_prepare_for_sleep, wait_until
+from support.sandbox import FakeClock, Sandbox
 
 UTC = timezone.utc
 
@@ -91,6 +90,7 @@ def wait_notified(box: Sandbox, rid: str, timeout: float = 10) -> dict[str, Any]
 # --- the notification server ------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_server_absent_then_started_then_killed_then_back(
     sandbox: Sandbox, bare_bus: Desktop, fake_server: Callable[..., FakeServer], running
 ):
@@ -113,6 +113,7 @@ def test_server_absent_then_started_then_killed_then_back(
     assert all(delay_s(r) < 3 for r in notified(sandbox).values()), notified(sandbox)
 
 
+@pytest.mark.e2e
 def test_server_answering_with_errors_falls_back_to_the_console(
     sandbox: Sandbox, bare_bus: Desktop, fake_server: Callable[..., FakeServer], running
 ):
@@ -130,6 +131,7 @@ def test_server_answering_with_errors_falls_back_to_the_console(
     assert "refuses" in daemon.err or "error" in daemon.err
 
 
+@pytest.mark.e2e
 def test_slow_server_does_not_hold_back_the_next_reminder(
     sandbox: Sandbox, bare_bus: Desktop, fake_server: Callable[..., FakeServer], running
 ):
@@ -157,6 +159,7 @@ def test_slow_server_does_not_hold_back_the_next_reminder(
 # --- the disk and the config file ----------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_log_on_a_disk_that_takes_no_more_bytes_keeps_reminding(sandbox: Sandbox, running):
     """RLIMIT_FSIZE: every write past 32 KiB fails in the kernel (EFBIG), as on a full disk."""
     evening = Evening(tea=3, lights=5)
@@ -181,6 +184,7 @@ def test_log_on_a_disk_that_takes_no_more_bytes_keeps_reminding(sandbox: Sandbox
     assert sandbox.run("log").returncode == 0
 
 
+@pytest.mark.e2e
 def test_state_dir_unusable_keeps_reminding_says_so_and_recovers(sandbox: Sandbox, running):
     """A directory where the log file should be: what a read-only state dir does to a non-root user.
     Once it is fixed, the next reminder is logged again without a restart."""
@@ -204,6 +208,7 @@ def test_state_dir_unusable_keeps_reminding_says_so_and_recovers(sandbox: Sandbo
     assert list(notified(sandbox)) == ["lights"]  # tea's row could not be written, and is not invented
 
 
+@pytest.mark.e2e
 def test_config_deleted_while_running_keeps_the_last_good_routine(sandbox: Sandbox, running):
     evening = Evening(tea=4)
     sandbox.write_config(evening.text())
@@ -330,6 +335,7 @@ def test_a_restarted_daemon_after_a_clock_step_back_sends_nothing_twice(sandbox:
     assert sorted(str(r) for r, _ in logged(sandbox, "notified")) == ["tea", "wind"]
 
 
+@pytest.mark.e2e
 def test_suspend_across_a_reminder_is_caught_up_at_resume(sandbox: Sandbox, bare_bus: Desktop, running):
     """The daemon is frozen (SIGSTOP) across its reminder, as in a suspend; logind says resumed."""
     evening = Evening(tea=5)
@@ -356,6 +362,7 @@ def test_suspend_across_a_reminder_is_caught_up_at_resume(sandbox: Sandbox, bare
     assert "woke up (resume)" in daemon.err
 
 
+@pytest.mark.e2e
 def test_a_hung_server_costs_one_timeout_then_fails_fast_until_it_answers_again(
     bare_bus: Desktop, fake_server: Callable[..., FakeServer]
 ):
@@ -412,6 +419,7 @@ backend.close()
 """
 
 
+@pytest.mark.e2e
 def test_a_flapping_bus_and_server_leak_no_fds_or_threads(
     sandbox: Sandbox, bare_bus: Desktop, fake_server: Callable[..., FakeServer]
 ):
@@ -453,6 +461,7 @@ def test_a_flapping_bus_and_server_leak_no_fds_or_threads(
     assert max(seen[2:]) <= seen[1], seen  # flat after the first reconnects
 
 
+@pytest.mark.e2e
 def test_sigterm_while_a_send_hangs_on_a_slow_server_exits_within_a_second(
     sandbox: Sandbox, bare_bus: Desktop, fake_server: Callable[..., FakeServer], running
 ):

@@ -25,14 +25,14 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from conftest import Sandbox, tick_daemon_once
 from sundown.config import example_text, parse, zone_for
 from sundown.core.dispatch import decide
 from sundown.core.plan import NightChanges, night_plan, upcoming
 from sundown.core.routine import Routine
 from sundown.errors import ConfigError
 from sundown.paths import resolve_paths
-from test_daemon import Evening
+from support.daemon import Evening
+from support.sandbox import Sandbox, tick_daemon_once
 
 UTC = timezone.utc
 EXAMPLE = example_text()
@@ -238,6 +238,7 @@ def test_random_toml_structures_are_a_routine_or_a_config_error(doc: dict):
 # --- the same through `sundown check` ---------------------------------------------------------
 
 
+@pytest.mark.e2e
 @settings(FUZZ, max_examples=12, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(mutated_config())
 def test_check_on_mutated_configs_exits_0_or_78_without_traceback(sandbox: Sandbox, text: str):
@@ -274,6 +275,7 @@ def known_files(sandbox: Sandbox):
     return sandbox
 
 
+@pytest.mark.e2e
 @settings(FUZZ, max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     st.sampled_from(COMMANDS),
@@ -297,6 +299,7 @@ def test_random_command_lines_exit_cleanly_and_failures_change_nothing(known_fil
         box.write_config(EXAMPLE)  # `init --force` may have replaced it; start the next one clean
 
 
+@pytest.mark.e2e
 def test_a_snooze_past_the_year_9999_is_a_usage_error(known_files: Sandbox):
     """Found by hand from the fuzz vocabulary: `snooze ID 99999999h` was an OverflowError traceback."""
     from sundown.core.plan import night_of
@@ -326,6 +329,7 @@ def garbage_db(path: Path) -> None:
     path.write_bytes(b"SQLite format 3\x00" + os.urandom(4096 * 3))
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("make", [garbage_db, foreign_db], ids=["corrupt", "foreign"])
 def test_unreadable_log_is_named_by_cli_commands_and_left_untouched(sandbox: Sandbox, make):
     sandbox.write_config(EXAMPLE)
@@ -347,6 +351,7 @@ def test_unreadable_log_is_named_by_cli_commands_and_left_untouched(sandbox: San
     assert sorted(p.name for p in sandbox.db_path.parent.iterdir()) == ["sundown.db"]
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("make", [garbage_db, foreign_db], ids=["corrupt", "foreign"])
 def test_daemon_with_an_unreadable_log_keeps_reminding_and_does_not_overwrite_it(sandbox: Sandbox, make):
     evening = Evening(tea=2, lights=4)
@@ -373,6 +378,7 @@ def test_daemon_with_an_unreadable_log_keeps_reminding_and_does_not_overwrite_it
 # --- a config others can write runs no commands ---------------------------------------------------
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("mode", [0o600, 0o620, 0o602, 0o666])
 def test_run_command_only_from_a_config_nobody_else_can_write(
     sandbox: Sandbox, caplog: pytest.LogCaptureFixture, mode: int
@@ -395,6 +401,7 @@ def test_run_command_only_from_a_config_nobody_else_can_write(
     assert EventLogRows(sandbox).notified() == ["lock"], "the reminder itself is sent either way"
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(os.getuid() != 0, reason="needs root to give the config to another user")
 def test_run_command_not_from_a_config_owned_by_another_user(
     sandbox: Sandbox, caplog: pytest.LogCaptureFixture
@@ -466,6 +473,7 @@ CONTROL_INPUTS = [
 ]
 
 
+@pytest.mark.e2e
 def test_garbage_on_the_control_socket_gets_an_error_and_the_daemon_carries_on(sandbox: Sandbox):
     evening = Evening(tea=600)
     sandbox.write_config(evening.text())
@@ -489,6 +497,7 @@ def test_garbage_on_the_control_socket_gets_an_error_and_the_daemon_carries_on(s
     assert "Traceback" not in err, err
 
 
+@pytest.mark.e2e
 def test_a_client_that_connects_and_says_nothing_does_not_lock_out_the_cli(sandbox: Sandbox):
     import socket
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Sandbox
 from sundown.cli import GROUP_OF, build_parser
 from sundown.cli.help_cmds import for_terminal, topics
+from support.sandbox import Sandbox
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGED = REPO / "src" / "sundown" / "help"
@@ -43,6 +43,7 @@ def test_every_packaged_page_is_a_page_of_docs() -> None:
         assert page.read_text(encoding="utf-8").startswith("#")
 
 
+@pytest.mark.e2e
 def test_help_lists_commands_and_topics(sandbox: Sandbox) -> None:
     r = sandbox.run("help", check=True)
     assert "usage: sundown" in r.stdout
@@ -52,6 +53,7 @@ def test_help_lists_commands_and_topics(sandbox: Sandbox) -> None:
         assert f"  {topic:<10} {title}" in r.stdout
 
 
+@pytest.mark.e2e
 def test_help_topic_prints_the_page_with_links_a_terminal_can_follow(sandbox: Sandbox) -> None:
     r = sandbox.run("help", "config", check=True)
     assert r.stdout.startswith("# The config file")
@@ -62,17 +64,20 @@ def test_help_topic_prints_the_page_with_links_a_terminal_can_follow(sandbox: Sa
     assert "(`sundown help stats`)" in sandbox.run("help", "commands", check=True).stdout
 
 
+@pytest.mark.e2e
 def test_help_command_prints_its_options(sandbox: Sandbox) -> None:
     r = sandbox.run("help", "snooze", check=True)
     assert r.stdout.startswith("usage: sundown snooze") and "DURATION" in r.stdout
     assert sandbox.run("snooze", "--help", check=True).stdout == r.stdout
 
 
+@pytest.mark.e2e
 def test_help_for_something_unknown_suggests(sandbox: Sandbox) -> None:
     r = sandbox.run("help", "confg")
     assert r.returncode == 2 and 'did you mean "config"?' in r.stderr
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("command", sorted(GROUP_OF))
 def test_every_command_is_explained_somewhere(sandbox: Sandbox, command: str) -> None:
     r = sandbox.run("help", command, check=True)

@@ -284,6 +284,7 @@ log.close()
 """
 
 
+@pytest.mark.e2e
 def test_many_processes_writing_at_once_lose_no_row(db: Path) -> None:
     EventLog(db).close()
     procs = [subprocess.Popen(python(WRITER, str(db), f"w{k}", "60"), env=child_env()) for k in range(8)]
@@ -297,6 +298,7 @@ def test_many_processes_writing_at_once_lose_no_row(db: Path) -> None:
     assert len({e.id for e in rows}) == len(rows)
 
 
+@pytest.mark.e2e
 def test_processes_creating_the_log_at_the_same_moment(tmp_path: Path) -> None:
     db = tmp_path / "fresh" / "sundown.db"
     procs = [subprocess.Popen(python(WRITER, str(db), f"w{k}", "5"), env=child_env()) for k in range(6)]
@@ -306,6 +308,7 @@ def test_processes_creating_the_log_at_the_same_moment(tmp_path: Path) -> None:
         assert len(log.events()) == 30
 
 
+@pytest.mark.e2e
 def test_threads_may_share_one_log(db: Path) -> None:
     log = EventLog(db)
     errors: list[BaseException] = []
@@ -341,6 +344,7 @@ while True:
 """
 
 
+@pytest.mark.e2e
 def test_kill_9_of_a_writer_loses_no_committed_row(db: Path) -> None:
     EventLog(db).close()
     for _ in range(3):
@@ -383,6 +387,7 @@ def small_fs(tmp_path: Path):
         subprocess.run(["umount", "-l", str(mnt)], check=True)
 
 
+@pytest.mark.e2e
 def test_full_disk_is_a_log_error_from_record(small_fs: Path) -> None:
     log = EventLog(small_fs / "sundown.db")
     log.record("notified", N1, "magnesium", "daemon")
@@ -399,6 +404,7 @@ def test_full_disk_is_a_log_error_from_record(small_fs: Path) -> None:
     log.close()
 
 
+@pytest.mark.e2e
 def test_read_only_state_dir_is_a_log_error(small_fs: Path) -> None:
     path = small_fs / "sundown.db"
     with EventLog(path) as log:

@@ -10,10 +10,10 @@ import sys
 
 import pytest
 
-from conftest import Sandbox
 from sundown import config
 from sundown.config.values import Invalid, read_clock, read_zone_name
 from sundown.errors import ConfigError
+from support.sandbox import Sandbox
 
 EVENING = """\
 timezone = "UTC"
@@ -37,6 +37,7 @@ def _events(box: Sandbox) -> list[dict]:
 # --- reload ----------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_reload_after_the_config_was_deleted_says_so_and_exits_1(sandbox: Sandbox) -> None:
     sandbox.write_config(EVENING)
     proc = sandbox.start_daemon("--backend", "console")
@@ -61,6 +62,7 @@ def test_reload_after_the_config_was_deleted_says_so_and_exits_1(sandbox: Sandbo
 # --- snooze's words ----------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("word", "says"),
     [
@@ -78,6 +80,7 @@ def test_snooze_with_a_lone_bad_duration_gets_the_duration_message(sandbox: Sand
     assert not sandbox.db_path.exists() or not _events(sandbox)
 
 
+@pytest.mark.e2e
 def test_snooze_lone_duration_is_the_duration_for_the_latest_reminder(sandbox: Sandbox) -> None:
     sandbox.write_config(EVENING)
     # Nothing waits: the lone "10m" is read as the duration, not as an unknown reminder id.
@@ -110,6 +113,7 @@ def test_bedtime_without_default_message_is_a_whole_sentence() -> None:
     assert exc.value.problems[0].endswith("unless all seven weekdays are given")
 
 
+@pytest.mark.e2e
 def test_report_into_a_missing_directory_names_the_path_given(sandbox: Sandbox) -> None:
     sandbox.write_config(EVENING)
     target = sandbox.root / "missing" / "r.html"
@@ -118,6 +122,7 @@ def test_report_into_a_missing_directory_names_the_path_given(sandbox: Sandbox) 
     assert str(target) in r.stderr and ".tmp" not in r.stderr and "no directory" in r.stderr
 
 
+@pytest.mark.e2e
 def test_init_into_a_directory_suggests_the_file_not_force(sandbox: Sandbox) -> None:
     target = sandbox.root / "confdir"
     target.mkdir()
@@ -129,6 +134,7 @@ def test_init_into_a_directory_suggests_the_file_not_force(sandbox: Sandbox) -> 
     assert list(target.iterdir()) == []
 
 
+@pytest.mark.e2e
 def test_a_state_dir_that_is_a_file_is_named_as_such(sandbox: Sandbox) -> None:
     sandbox.write_config(EVENING)
     state = sandbox.root / "state-file"
@@ -139,6 +145,7 @@ def test_a_state_dir_that_is_a_file_is_named_as_such(sandbox: Sandbox) -> None:
     assert f"{state} is a file, not a directory" in r.stderr
 
 
+@pytest.mark.e2e
 def test_output_into_a_closed_pipe_exits_quietly(sandbox: Sandbox) -> None:
     sandbox.write_config(EVENING)
     # `sundown next --count 5000 | head -1`: the reader leaves after one line.
@@ -189,6 +196,7 @@ def test_an_accented_id_keeps_its_letters_in_the_suggestion() -> None:
     assert '(e.g. "cafe")' in exc.value.problems[0]
 
 
+@pytest.mark.e2e
 def test_tonight_with_a_12_hour_bedtime_suggests_the_24_hour_time(sandbox: Sandbox) -> None:
     sandbox.write_config(EVENING)
     r = sandbox.run("tonight", "--bedtime", "9pm")
@@ -198,12 +206,14 @@ def test_tonight_with_a_12_hour_bedtime_suggests_the_24_hour_time(sandbox: Sandb
 # --- the command line itself ---------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_bare_sundown_shows_the_help(sandbox: Sandbox) -> None:
     r = sandbox.run()
     assert r.returncode == 0
     assert r.stdout.startswith("usage: sundown") and "COMMAND" in r.stdout and "status" in r.stdout
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("typed", "meant"), [("stauts", "status"), ("nxt", "next"), ("rport", "report"), ("doctr", "doctor")]
 )
@@ -213,6 +223,7 @@ def test_a_mistyped_command_gets_did_you_mean(sandbox: Sandbox, typed: str, mean
     assert f"did you mean `sundown {meant}`?" in r.stderr
 
 
+@pytest.mark.e2e
 def test_an_unknown_command_lists_the_commands(sandbox: Sandbox) -> None:
     r = sandbox.run("xyzzy")
     assert r.returncode == 2 and "unknown command 'xyzzy'" in r.stderr and "status" in r.stderr

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import Sandbox
-from desktop import Desktop, wait_until
-from test_daemon import Evening, events, start, stop
+from support.daemon import Evening, events, start, stop
+from support.desktop import Desktop, wait_until
+from support.sandbox import Sandbox
+
+pytestmark = pytest.mark.e2e  # every test here starts real processes
 
 
 def shown_ids(box: Sandbox) -> list[int]:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from desktop import Desktop, FakeServer, wait_until
 from sundown.notify import Message, NotifyError, choose, server_info
 from sundown.notify.dbus import DBusBackend, bus_address
+from support.desktop import Desktop, FakeServer, wait_until
 
 KEY = "2026-11-25/magnesium"
 
@@ -40,6 +40,7 @@ def magnesium(**kw: object) -> Message:
     return Message(KEY, "Magnesium", "Time for your evening magnesium.", **kw)  # type: ignore[arg-type]
 
 
+@pytest.mark.e2e
 def test_notify_reaches_the_bus_with_title_body_actions_urgency_and_no_expiry(
     desktop: Desktop, actions: Actions
 ) -> None:
@@ -64,6 +65,7 @@ def test_notify_reaches_the_bus_with_title_body_actions_urgency_and_no_expiry(
     assert desktop.displayed() == 1
 
 
+@pytest.mark.e2e
 def test_notification_is_drawn_and_goes_when_withdrawn(desktop: Desktop, actions: Actions) -> None:
     backend = DBusBackend(actions, desktop.env)
     try:
@@ -76,6 +78,7 @@ def test_notification_is_drawn_and_goes_when_withdrawn(desktop: Desktop, actions
         backend.close()
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(("urgency", "byte"), [("low", 0), ("normal", 1), ("critical", 2)])
 def test_urgency_hint_is_the_spec_byte(desktop: Desktop, actions: Actions, urgency: str, byte: int) -> None:
     backend = DBusBackend(actions, desktop.env)
@@ -87,6 +90,7 @@ def test_urgency_hint_is_the_spec_byte(desktop: Desktop, actions: Actions, urgen
     assert call.urgency == byte
 
 
+@pytest.mark.e2e
 def test_clicking_the_notification_acknowledges_it_and_closes_it(desktop: Desktop, actions: Actions) -> None:
     backend = DBusBackend(actions, desktop.env)
     try:
@@ -100,6 +104,7 @@ def test_clicking_the_notification_acknowledges_it_and_closes_it(desktop: Deskto
         backend.close()
 
 
+@pytest.mark.e2e
 def test_snooze_button_snoozes(desktop: Desktop, actions: Actions) -> None:
     backend = DBusBackend(actions, desktop.env)
     try:
@@ -110,6 +115,7 @@ def test_snooze_button_snoozes(desktop: Desktop, actions: Actions) -> None:
         backend.close()
 
 
+@pytest.mark.e2e
 def test_done_button_from_the_server_acknowledges(fake_server, bare_bus: Desktop, actions: Actions) -> None:
     server: FakeServer = fake_server()
     backend = DBusBackend(actions, bare_bus.env)
@@ -127,6 +133,7 @@ def test_done_button_from_the_server_acknowledges(fake_server, bare_bus: Desktop
         backend.close()
 
 
+@pytest.mark.e2e
 def test_repeat_of_the_same_key_replaces_the_previous_notification(
     desktop: Desktop, actions: Actions
 ) -> None:
@@ -144,6 +151,7 @@ def test_repeat_of_the_same_key_replaces_the_previous_notification(
     assert desktop.displayed() == 2
 
 
+@pytest.mark.e2e
 def test_body_is_escaped_when_the_server_renders_markup_and_title_never(
     desktop: Desktop, actions: Actions
 ) -> None:
@@ -157,6 +165,7 @@ def test_body_is_escaped_when_the_server_renders_markup_and_title_never(
     assert call.summary == "Tea & <b>biscuits</b>"  # the summary is plain text by the spec
 
 
+@pytest.mark.e2e
 def test_body_is_sent_as_is_to_a_server_without_markup(
     fake_server, bare_bus: Desktop, actions: Actions
 ) -> None:
@@ -170,6 +179,7 @@ def test_body_is_sent_as_is_to_a_server_without_markup(
     assert call.body == "1 < 2 & 3"
 
 
+@pytest.mark.e2e
 def test_no_buttons_for_a_server_without_actions(fake_server, bare_bus: Desktop, actions: Actions) -> None:
     fake_server(capabilities=("body",))
     backend = DBusBackend(actions, bare_bus.env)
@@ -183,6 +193,7 @@ def test_no_buttons_for_a_server_without_actions(fake_server, bare_bus: Desktop,
     assert without.actions == []
 
 
+@pytest.mark.e2e
 def test_a_notice_has_no_actions_at_all_and_the_timeout_it_asks_for(
     desktop: Desktop, actions: Actions
 ) -> None:
@@ -196,6 +207,7 @@ def test_a_notice_has_no_actions_at_all_and_the_timeout_it_asks_for(
     assert call.expire_timeout == -1
 
 
+@pytest.mark.e2e
 def test_signals_from_another_connection_are_ignored(desktop: Desktop, actions: Actions) -> None:
     backend = DBusBackend(actions, desktop.env)
     try:
@@ -214,6 +226,7 @@ def test_signals_from_another_connection_are_ignored(desktop: Desktop, actions: 
         backend.close()
 
 
+@pytest.mark.e2e
 def test_signals_about_other_apps_notifications_are_ignored(
     fake_server, bare_bus: Desktop, actions: Actions
 ) -> None:
@@ -231,6 +244,7 @@ def test_signals_about_other_apps_notifications_are_ignored(
         backend.close()
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("expire_ms", "reason", "expected"),
     [
@@ -264,6 +278,7 @@ def test_only_closing_by_the_user_is_a_dismissal(
         backend.close()
 
 
+@pytest.mark.e2e
 def test_closing_in_dunst_is_a_dismissal(desktop: Desktop, actions: Actions) -> None:
     backend = DBusBackend(actions, desktop.env)
     try:
@@ -274,6 +289,7 @@ def test_closing_in_dunst_is_a_dismissal(desktop: Desktop, actions: Actions) -> 
         backend.close()
 
 
+@pytest.mark.e2e
 def test_withdraw_closes_the_notification_without_a_dismissal(desktop: Desktop, actions: Actions) -> None:
     backend = DBusBackend(actions, desktop.env)
     try:
@@ -289,6 +305,7 @@ def test_withdraw_closes_the_notification_without_a_dismissal(desktop: Desktop, 
         backend.close()
 
 
+@pytest.mark.e2e
 def test_server_restart_is_followed(desktop: Desktop, actions: Actions) -> None:
     backend = DBusBackend(actions, desktop.env)
     try:
@@ -306,6 +323,7 @@ def test_server_restart_is_followed(desktop: Desktop, actions: Actions) -> None:
         backend.close()
 
 
+@pytest.mark.e2e
 def test_bus_restart_reconnects(desktop: Desktop, actions: Actions) -> None:
     backend = DBusBackend(actions, desktop.env)
     try:
@@ -325,6 +343,7 @@ def test_bus_restart_reconnects(desktop: Desktop, actions: Actions) -> None:
         backend.close()
 
 
+@pytest.mark.e2e
 def test_slow_server_makes_send_fail_within_the_timeout(
     fake_server, bare_bus: Desktop, actions: Actions
 ) -> None:
@@ -339,6 +358,7 @@ def test_slow_server_makes_send_fail_within_the_timeout(
         backend.close()
 
 
+@pytest.mark.e2e
 def test_server_error_is_a_notify_error(fake_server, bare_bus: Desktop, actions: Actions) -> None:
     fake_server(error="org.example.Error.Full")
     backend = DBusBackend(actions, bare_bus.env)
@@ -349,6 +369,7 @@ def test_server_error_is_a_notify_error(fake_server, bare_bus: Desktop, actions:
         backend.close()
 
 
+@pytest.mark.e2e
 def test_no_server_on_the_bus(bare_bus: Desktop, actions: Actions) -> None:
     backend = DBusBackend(actions, bare_bus.env)
     try:
@@ -370,6 +391,7 @@ def test_no_bus_at_all(tmp_path: Path, actions: Actions) -> None:
         backend.send(magnesium())
 
 
+@pytest.mark.e2e
 def test_bus_address_falls_back_to_the_runtime_dir_socket(desktop: Desktop, actions: Actions) -> None:
     env = {k: v for k, v in desktop.env.items() if k != "DBUS_SESSION_BUS_ADDRESS"}
     assert bus_address(env) == f"unix:path={desktop.bus_socket}"
@@ -381,6 +403,7 @@ def test_bus_address_falls_back_to_the_runtime_dir_socket(desktop: Desktop, acti
         backend.close()
 
 
+@pytest.mark.e2e
 def test_close_is_quick_and_stops_the_receiver(desktop: Desktop, actions: Actions) -> None:
     backend = DBusBackend(actions, desktop.env)
     backend.send(magnesium())
@@ -393,6 +416,7 @@ def test_close_is_quick_and_stops_the_receiver(desktop: Desktop, actions: Action
         backend.send(magnesium())
 
 
+@pytest.mark.e2e
 def test_idle_receiver_never_wakes_up(desktop: Desktop, actions: Actions) -> None:
     backend = DBusBackend(actions, desktop.env)
     try:
@@ -412,6 +436,7 @@ def test_idle_receiver_never_wakes_up(desktop: Desktop, actions: Actions) -> Non
         backend.close()
 
 
+@pytest.mark.e2e
 def test_a_failing_on_action_does_not_stop_the_receiver(desktop: Desktop) -> None:
     got: list[tuple[str, str]] = []
 
@@ -432,6 +457,7 @@ def test_a_failing_on_action_does_not_stop_the_receiver(desktop: Desktop) -> Non
         backend.close()
 
 
+@pytest.mark.e2e
 def test_server_info_names_the_server_and_its_capabilities(desktop: Desktop) -> None:
     info = server_info(desktop.env)
     assert info.name == "dunst"
@@ -439,6 +465,7 @@ def test_server_info_names_the_server_and_its_capabilities(desktop: Desktop) -> 
     assert {"actions", "body", "body-markup"} <= set(info.capabilities)
 
 
+@pytest.mark.e2e
 def test_server_info_says_what_is_missing(bare_bus: Desktop, tmp_path: Path) -> None:
     with pytest.raises(NotifyError, match="no notification server is running"):
         server_info(bare_bus.env)
@@ -446,6 +473,7 @@ def test_server_info_says_what_is_missing(bare_bus: Desktop, tmp_path: Path) -> 
         server_info({})
 
 
+@pytest.mark.e2e
 def test_malformed_signal_from_the_server_does_not_stop_the_receiver(
     fake_server, bare_bus: Desktop, actions: Actions
 ) -> None:
@@ -462,6 +490,7 @@ def test_malformed_signal_from_the_server_does_not_stop_the_receiver(
         backend.close()
 
 
+@pytest.mark.e2e
 def test_a_server_answering_id_0_gets_no_buttons_and_its_clicks_are_never_mapped(
     fake_server, bare_bus: Desktop, actions: Actions
 ) -> None:
@@ -482,6 +511,7 @@ def test_a_server_answering_id_0_gets_no_buttons_and_its_clicks_are_never_mapped
         backend.close()
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("info", "expected"),
     [
@@ -512,6 +542,7 @@ def test_one_done_button_on_servers_that_draw_the_default_action_and_unique_labe
         backend.close()
 
 
+@pytest.mark.e2e
 def test_the_one_at_a_time_server_is_recognised(fake_server, bare_bus: Desktop, actions: Actions) -> None:
     fake_server(info=("Notification Daemon", "GNOME", "3.20.0", "1.2"))
     backend = DBusBackend(actions, bare_bus.env)
@@ -523,6 +554,7 @@ def test_the_one_at_a_time_server_is_recognised(fake_server, bare_bus: Desktop, 
         backend.close()
 
 
+@pytest.mark.e2e
 def test_a_notification_shown_by_a_previous_process_is_replaced_closed_and_heard(
     fake_server, bare_bus: Desktop, actions: Actions
 ) -> None:
@@ -550,6 +582,7 @@ def test_a_notification_shown_by_a_previous_process_is_replaced_closed_and_heard
         later.close()
 
 
+@pytest.mark.e2e
 def test_an_id_from_another_server_or_bus_is_never_adopted(
     fake_server, bare_bus: Desktop, actions: Actions
 ) -> None:
@@ -567,6 +600,7 @@ def test_an_id_from_another_server_or_bus_is_never_adopted(
         backend.close()
 
 
+@pytest.mark.e2e
 def test_withdrawing_an_adopted_notification_first_thing_closes_it(
     fake_server, bare_bus: Desktop, actions: Actions
 ) -> None:

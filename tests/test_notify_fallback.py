@@ -10,12 +10,12 @@ from datetime import datetime, timezone
 
 import pytest
 
-from desktop import Desktop, FakeServer, wait_until
 from sundown.notify import Message, NotifyError, choose, delivered_by
 from sundown.notify.auto import AutoBackend
 from sundown.notify.console import ConsoleBackend, format_line
 from sundown.notify.dbus import DBusBackend
 from sundown.notify.plyer_backend import PlyerBackend
+from support.desktop import Desktop, FakeServer, wait_until
 
 KEY = "2026-11-25/magnesium"
 MAGNESIUM = Message(KEY, "Magnesium", "Time for your evening magnesium.")
@@ -73,6 +73,7 @@ def test_message_refuses_an_unknown_urgency() -> None:
         Message(KEY, "t", urgency="urgent")
 
 
+@pytest.mark.e2e
 def test_auto_uses_dbus_when_a_server_answers(desktop: Desktop) -> None:
     out = io.StringIO()
     backend = auto(desktop.env, out)
@@ -86,6 +87,7 @@ def test_auto_uses_dbus_when_a_server_answers(desktop: Desktop) -> None:
     assert out.getvalue() == ""
 
 
+@pytest.mark.e2e
 def test_auto_falls_back_to_console_without_a_server(bare_bus: Desktop) -> None:
     out = io.StringIO()
     backend = auto(bare_bus.env, out)
@@ -107,6 +109,7 @@ def test_auto_falls_back_to_console_without_a_bus(tmp_path) -> None:
     assert "no session bus" in backend.last_errors[0]
 
 
+@pytest.mark.e2e
 def test_killing_the_server_between_two_sends_loses_nothing_and_dbus_comes_back(desktop: Desktop) -> None:
     out = io.StringIO()
     backend = auto(desktop.env, out)
@@ -127,6 +130,7 @@ def test_killing_the_server_between_two_sends_loses_nothing_and_dbus_comes_back(
     assert desktop.displayed() == 1
 
 
+@pytest.mark.e2e
 def test_erroring_server_falls_back_and_is_retried_on_the_next_reminder(
     fake_server, bare_bus: Desktop
 ) -> None:
@@ -146,6 +150,7 @@ def test_erroring_server_falls_back_and_is_retried_on_the_next_reminder(
         backend.close()
 
 
+@pytest.mark.e2e
 def test_slow_server_falls_back_within_a_bounded_time(fake_server, bare_bus: Desktop) -> None:
     fake_server(delay=5.0)
     out = io.StringIO()
@@ -161,6 +166,7 @@ def test_slow_server_falls_back_within_a_bounded_time(fake_server, bare_bus: Des
     assert elapsed < 2.0  # dbus gives up after its 1 s timeout, long before the 5 s reply
 
 
+@pytest.mark.e2e
 def test_auto_withdraw_asks_the_backend_that_showed_it(desktop: Desktop) -> None:
     backend = auto(desktop.env, io.StringIO())
     try:
@@ -173,6 +179,7 @@ def test_auto_withdraw_asks_the_backend_that_showed_it(desktop: Desktop) -> None
         backend.close()
 
 
+@pytest.mark.e2e
 def test_auto_close_is_quick(desktop: Desktop) -> None:
     backend = choose("auto", ignore, desktop.env)
     backend.send(MAGNESIUM)
@@ -181,6 +188,7 @@ def test_auto_close_is_quick(desktop: Desktop) -> None:
     assert time.monotonic() - started < 0.5
 
 
+@pytest.mark.e2e
 def test_no_backend_left_is_a_notify_error(bare_bus: Desktop) -> None:
     backend = AutoBackend([DBusBackend(ignore, bare_bus.env), PlyerBackend(bare_bus.env)])
     try:
@@ -191,6 +199,7 @@ def test_no_backend_left_is_a_notify_error(bare_bus: Desktop) -> None:
     assert backend.last_backend is None
 
 
+@pytest.mark.e2e
 def test_plyer_delivers_through_the_desktop(desktop: Desktop, monkeypatch: pytest.MonkeyPatch) -> None:
     # plyer only reads the process environment (it runs notify-send on Linux).
     for key in [k for k in os.environ if k.startswith(("DBUS_", "DISPLAY"))]:
@@ -210,11 +219,13 @@ def test_plyer_delivers_through_the_desktop(desktop: Desktop, monkeypatch: pytes
     assert call.actions == []  # plyer has no buttons
 
 
+@pytest.mark.e2e
 def test_plyer_on_linux_refuses_without_a_server(bare_bus: Desktop) -> None:
     with pytest.raises(NotifyError, match="plyer on Linux needs a notification server"):
         PlyerBackend(bare_bus.env, platform="linux").send(MAGNESIUM)
 
 
+@pytest.mark.e2e
 def test_plyer_missing_says_how_to_get_it(desktop: Desktop, monkeypatch: pytest.MonkeyPatch) -> None:
     # On Linux plyer is not a dependency (auto never uses it there): choosing it says what to do.
     monkeypatch.setitem(sys.modules, "plyer", None)

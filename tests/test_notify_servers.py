@@ -13,9 +13,11 @@ import threading
 
 import pytest
 
-from desktop import Desktop, wait_until
 from sundown.notify import Message
 from sundown.notify.dbus import DBusBackend
+from support.desktop import Desktop, wait_until
+
+pytestmark = pytest.mark.e2e  # every test here starts real processes
 
 REMINDER_ACTIONS = ["default", "Acknowledge", "done", "Done", "snooze", "Snooze"]
 DEFAULT_IS_DONE = ["default", "Done", "snooze", "Snooze"]  # where `default` is drawn as a button

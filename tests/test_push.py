@@ -13,14 +13,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from desktop import wait_until
-from ntfy_server import NtfyServer
 from sundown import config
 from sundown.core import push as rules
 from sundown.core.plan import night_plan
 from sundown.core.state import ReminderNight
 from sundown.errors import ConfigError
 from sundown.push.ntfy import NtfyPush, header_text
+from support.desktop import wait_until
+from support.ntfy_server import NtfyServer
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ROUTINE = """
@@ -82,6 +82,7 @@ def test_token_file_readable_by_others_is_refused_and_the_token_never_quoted(tmp
     assert "supersecret" not in repr(r)
 
 
+@pytest.mark.e2e
 def test_bad_push_values_exit_78_with_line_and_key(sandbox) -> None:
     sandbox.write_config(
         ROUTINE.format(url="ftp://x")
@@ -283,6 +284,7 @@ def test_429_and_500_are_retried_with_backoff_and_never_duplicated(
     assert client.status.publish_error is None
 
 
+@pytest.mark.e2e
 def test_a_server_down_then_back_gets_the_latest_state_once(server: NtfyServer, tmp_path: Path) -> None:
     server.stop()
     client = adapter(server, tmp_path, Inbox())
@@ -368,6 +370,7 @@ def test_an_answer_the_daemon_did_not_take_is_seen_again(server: NtfyServer, tmp
         client.close()
 
 
+@pytest.mark.e2e
 def test_push_is_not_imported_without_push_config(sandbox) -> None:
     sandbox.write_config('[bedtime]\ndefault = "22:30"\n')
     code = (
@@ -394,10 +397,10 @@ def test_push_is_not_imported_without_push_config(sandbox) -> None:
 def test_reminders_due_while_asleep_go_to_the_server_and_are_not_sent_again(
     sandbox, server: NtfyServer, capfd
 ) -> None:
-    from conftest import FakeClock
     from sundown.config import load_for
     from sundown.paths import resolve_paths
     from sundown.runtime.daemon import Daemon
+    from support.sandbox import FakeClock
 
     sandbox.write_config(ROUTINE.format(url=server.url))
     paths = resolve_paths()

@@ -17,12 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Sandbox
-from desktop import Desktop, wait_until
-from ntfy_server import NtfyServer
 from sundown.core.plan import night_of
 from sundown.core.push import encode_answer
-from test_daemon import UTC, Evening
+from support.daemon import UTC, Evening
+from support.desktop import Desktop, wait_until
+from support.ntfy_server import NtfyServer
+from support.sandbox import Sandbox
+
+pytestmark = pytest.mark.e2e  # every test here starts real processes
 
 TOPIC = "evening-e2e"
 REPLIES = f"{TOPIC}-replies"
@@ -206,7 +208,7 @@ def test_kill_9_mid_stream_loses_no_answer(tmp_path: Path, server: NtfyServer, p
 def test_before_suspend_the_running_daemon_hands_reminders_to_the_server(
     tmp_path: Path, server: NtfyServer, bare_bus: Desktop, procs
 ) -> None:
-    from test_wake import emit_prepare_for_sleep
+    from support.desktop import emit_prepare_for_sleep
 
     evening = Evening(tea=120, water=180)
     a = box(tmp_path, "a")

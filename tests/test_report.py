@@ -161,6 +161,7 @@ def test_bedtime_legend_matches_the_dots_colours() -> None:
     assert report._lights_out_color(15) == report._lights_out_color(-15) == on_time
 
 
+@pytest.mark.e2e
 def test_report_window_defaults_to_the_history(sandbox) -> None:
     from sundown.store.log import EventLog
 
@@ -295,7 +296,7 @@ def png_pixels(path: Path) -> tuple[int, int, list[bytes]]:
 @pytest.fixture(scope="module")
 def big_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A report of a generated 2-year log, written by the real command."""
-    from conftest import Sandbox  # the class, without the function-scoped fixture
+    from support.sandbox import Sandbox  # the class, without the function-scoped fixture
 
     root = tmp_path_factory.mktemp("report")
     box = Sandbox(root)
@@ -308,6 +309,7 @@ def big_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target
 
 
+@pytest.mark.e2e
 @needs_chromium
 def test_chromium_renders_the_charts(big_report: Path, tmp_path: Path) -> None:
     proc = chromium(tmp_path, big_report, "--dump-dom")
@@ -320,6 +322,7 @@ def test_chromium_renders_the_charts(big_report: Path, tmp_path: Path) -> None:
     assert "Adherence calendar" in dom and "Acknowledgement delay" in dom and "Bedtime" in dom
 
 
+@pytest.mark.e2e
 @needs_chromium
 def test_chromium_screenshot_is_a_drawn_page(big_report: Path, tmp_path: Path) -> None:
     shot = tmp_path / "shot.png"
@@ -345,6 +348,7 @@ def page_requests(proxy: CountingProxy) -> list[str]:
     return [r for r in proxy.requests if not BROWSER_HOSTS.match(r)]
 
 
+@pytest.mark.e2e
 @needs_chromium
 def test_chromium_loads_nothing_from_the_network(big_report: Path, tmp_path: Path) -> None:
     # Control: a page that does fetch something is seen by the counting proxy ...

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Sandbox, tick_daemon_once
-from desktop import Desktop, FakeServer, wait_until
 from sundown.paths import resolve_paths
-from test_daemon import Evening, events, start, stop
+from support.daemon import Evening, events, start, stop
+from support.desktop import Desktop, FakeServer, wait_until
+from support.sandbox import Sandbox, tick_daemon_once
 
 UTC = timezone.utc
 OUR_ACTIONS = ["default", "Acknowledge", "done", "Done", "snooze", "Snooze"]
@@ -71,6 +71,7 @@ def test_the_socket_tables_are_read_right():
         assert len(mine & table_inodes(os.getpid(), "unix")) >= 1
 
 
+@pytest.mark.e2e
 def test_daemon_opens_no_network_socket(
     sandbox: Sandbox, bare_bus: Desktop, fake_server: Callable[..., FakeServer]
 ):
@@ -93,6 +94,7 @@ def test_daemon_opens_no_network_socket(
     assert sockets <= unix, f"sockets that are not AF_UNIX: {sockets - unix}"
 
 
+@pytest.mark.e2e
 def test_markup_and_action_strings_from_the_config_are_shown_as_text(sandbox: Sandbox, desktop: Desktop):
     title = 'done <a href="https://evil.example/">click</a> &amp; <b>now</b>'
     body = '<a href="file:///etc/passwd">x</a> <b>bold</b> <img src="x"/> snooze done default &lt;'
@@ -114,6 +116,7 @@ def toml_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+@pytest.mark.e2e
 def test_signals_from_others_than_the_notification_server_are_ignored(sandbox: Sandbox, desktop: Desktop):
     evening = Evening(tea=3)
     sandbox.write_config(evening.text())
@@ -138,6 +141,7 @@ def test_signals_from_others_than_the_notification_server_are_ignored(sandbox: S
     ]
 
 
+@pytest.mark.e2e
 def test_run_never_goes_through_a_shell(sandbox: Sandbox):
     target = sandbox.root / "$(touch PWNED); touch PWNED2"
     sandbox.write_config(
@@ -153,6 +157,7 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
+@pytest.mark.e2e
 def test_created_files_are_0600_and_dirs_0700_under_a_lax_umask(sandbox: Sandbox):
     init = subprocess.run(
         [sys.executable, "-m", "sundown", "init"],
@@ -188,6 +193,7 @@ def test_created_files_are_0600_and_dirs_0700_under_a_lax_umask(sandbox: Sandbox
     assert found_dirs == dict.fromkeys(dirs, 0o700)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("mode_", [0o644])
 def test_a_world_readable_config_still_runs_commands(sandbox: Sandbox, mode_: int):
     """Only *writable* by others is refused (as ssh does): a 0644 config is the user's own."""

@@ -9,7 +9,6 @@ the same commands against a real `systemd --user`; `systemd-analyze verify` runs
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -29,44 +28,11 @@ import pytest
 from sundown.systemd import unit as systemd_unit
 from sundown.systemd.journal import journal_stream
 from sundown.systemd.notify import SdNotify, child_environment
+from support.systemd import ONE_REMINDER, FakeSystemctl, NotifyListener
 
 REPO = Path(__file__).resolve().parent.parent
 
 # --- a real NOTIFY_SOCKET ------------------------------------------------------------------------
-
-
-class NotifyListener:
-    """The service manager's end of NOTIFY_SOCKET: a bound AF_UNIX datagram socket."""
-
-    def __init__(self, address: str) -> None:
-        self.address = address
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind("\0" + address[1:] if address.startswith("@") else address)
-        self.received: list[tuple[float, dict[str, str]]] = []
-
-    def receive(self, timeout: float = 5.0) -> dict[str, str]:
-        self.sock.settimeout(timeout)
-        data = self.sock.recv(4096).decode()
-        fields = dict(line.split("=", 1) for line in data.split("\n") if line)
-        self.received.append((time.monotonic(), fields))
-        return fields
-
-    def wait_for(self, key: str, value: str | None = None, timeout: float = 10.0) -> dict[str, str]:
-        """Messages until one has `key` (= `value`); earlier ones stay in `received`."""
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"no {key}={value or '*'} within {timeout} s: {self.received}")
-            try:
-                fields = self.receive(left)
-            except TimeoutError:
-                continue
-            if key in fields and (value is None or fields[key] == value):
-                return fields
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 @pytest.fixture
@@ -214,6 +180,7 @@ def _log_lines(env_extra: dict[str, str], journal: bool) -> list[str]:
     return lines
 
 
+@pytest.mark.e2e
 def test_under_the_journal_lines_have_priorities_and_no_timestamps() -> None:
     lines = _log_lines({}, journal=True)
     assert lines[0] == "<6>sundown.test: started"
@@ -225,12 +192,14 @@ def test_under_the_journal_lines_have_priorities_and_no_timestamps() -> None:
     assert not any("Running job" in line for line in lines)
 
 
+@pytest.mark.e2e
 def test_on_a_terminal_lines_have_timestamps() -> None:
     lines = _log_lines({}, journal=False)
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO sundown\.test: started", lines[0])
     assert re.fullmatch(r"\S+ \S+ WARNING sundown\.test: careful", lines[1])
 
 
+@pytest.mark.e2e
 def test_a_stale_journal_stream_is_not_believed() -> None:
     # Inherited by a shell started from a service: stderr is no longer the journal.
     lines = _log_lines({"JOURNAL_STREAM": "8:12345"}, journal=False)
@@ -321,6 +290,7 @@ def test_exec_start_quotes_spaces_specifiers_and_dollars() -> None:
     assert systemd_unit.systemd_quote("/x/$HOME") == "/x/$$HOME"
 
 
+@pytest.mark.e2e
 def test_installed_exec_start_is_absolute_and_runs(tmp_path: Path) -> None:
     argv = systemd_unit.exec_argv()
     assert os.path.isabs(argv[0]) and argv[-1] == "run"
@@ -362,6 +332,7 @@ def _verify(tmp_path: Path, text: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("target", ["graphical-session.target", "default.target"])
 def test_systemd_analyze_verifies_the_installed_unit(tmp_path: Path, target: str) -> None:
     proc = _verify(tmp_path, systemd_unit.unit_text(systemd_unit.exec_argv(), wanted_by=target))
@@ -369,6 +340,7 @@ def test_systemd_analyze_verifies_the_installed_unit(tmp_path: Path, target: str
     assert proc.returncode == 0 and not proc.stderr.strip() and not proc.stdout.strip(), proc.stderr
 
 
+@pytest.mark.e2e
 def test_systemd_analyze_accepts_a_path_with_spaces_and_percent(tmp_path: Path) -> None:
     odd = tmp_path / "my venv 100%" / "bin"
     odd.mkdir(parents=True)
@@ -381,6 +353,7 @@ def test_systemd_analyze_accepts_a_path_with_spaces_and_percent(tmp_path: Path) 
     assert proc.returncode == 0 and not proc.stderr.strip(), proc.stderr
 
 
+@pytest.mark.e2e
 def test_systemd_analyze_catches_a_missing_executable(tmp_path: Path) -> None:
     proc = _verify(tmp_path, systemd_unit.unit_text([str(tmp_path / "nowhere" / "sundown"), "run"]))
     assert proc.returncode != 0 and "not executable" in proc.stderr
@@ -388,124 +361,12 @@ def test_systemd_analyze_catches_a_missing_executable(tmp_path: Path) -> None:
 
 # --- systemctl --user stand-in -------------------------------------------------------------------
 
-FAKE_SYSTEMCTL = r'''#!/usr/bin/env python3
-"""Stand-in for `systemctl --user`: records argv, keeps unit state in $FAKE_SYSTEMCTL_STATE."""
-import json, os, sys
-state_path = os.environ["FAKE_SYSTEMCTL_STATE"]
-with open(state_path) as f:
-    state = json.load(f)
-args = sys.argv[1:]
-state["calls"].append(args)
-def done(rc=0, out="", err=""):
-    with open(state_path, "w") as f:
-        json.dump(state, f)
-    sys.stdout.write(out)
-    sys.stderr.write(err)
-    sys.exit(rc)
-if not args or args[0] != "--user":
-    done(1, err="only --user is faked\n")
-args = args[1:]
-if not state["reachable"]:
-    done(1, err="Failed to connect to bus: No medium found\n")
-unit = "sundown.service"
-search = state.get("unit_path") or os.path.join(os.environ.get("XDG_CONFIG_HOME", ""), "systemd", "user")
-unit_file = os.path.join(search.split()[0], unit)
-for directory in search.split():
-    if os.path.exists(os.path.join(directory, unit)):
-        unit_file = os.path.join(directory, unit)
-        break
-verb = args[0]
-if verb == "show" and args[1:] == ["--property=Version"]:
-    done(0, "Version=252\n")
-if verb == "show" and args[1:] == ["--property=UnitPath"]:
-    done(0, f"UnitPath={search}\n")
-if verb == "show" and args[1] == unit:
-    loaded = os.path.exists(unit_file) or state.get("loaded", False)
-    active = unit in state["active"]
-    props = {
-        "LoadState": "loaded" if loaded else "not-found",
-        "ActiveState": state.get("active_state") or ("active" if active else "inactive"),
-        "SubState": "running" if active else "dead",
-        "UnitFileState": "enabled" if unit in state["enabled"] else "disabled",
-        "MainPID": str(state.get("main_pid", 4242) if active else 0),
-        "StatusText": state.get("status_text", ""),
-        "Result": state.get("result", "success"),
-        "NRestarts": "0",
-        "ExecMainStatus": "0",
-        "ActiveEnterTimestamp": "Wed 2026-11-25 17:00:00 UTC" if active else "",
-        "FragmentPath": unit_file if loaded else "",
-        "WantedBy": " ".join(state.get("wanted_by", [])),
-    }
-    wanted = args[2].split("=", 1)[1].split(",")
-    done(0, "".join(f"{k}={props.get(k, '')}\n" for k in wanted))
-if verb == "show-environment":
-    done(0, "".join(f"{k}={v}\n" for k, v in state["env"].items()))
-if verb == "is-active":
-    done(0 if args[-1] in state["active"] else 3)
-if verb == "daemon-reload":
-    done(0)
-if verb == "import-environment":
-    for name in args[1:]:
-        if name in os.environ:
-            state["env"][name] = os.environ[name]
-    done(0)
-if verb in ("enable", "reenable"):
-    state["enabled"].append(unit)
-    if "--now" in args:
-        verb = "start"
-    else:
-        done(0)
-if verb in ("start", "restart"):
-    if state.get("fail_start"):
-        done(1, err=f"Job for {unit} failed because the control process exited with error code.\n"
-                    f"See \"journalctl --user -xeu {unit}\" for details.\n")
-    state["active"].append(unit)
-    done(0)
-if verb == "disable":
-    state["enabled"] = [u for u in state["enabled"] if u != unit]
-    state["active"] = [u for u in state["active"] if u != unit]
-    done(0)
-done(1, err=f"fake systemctl: unknown verb {verb}\n")
-'''
-
-
-class FakeSystemctl:
-    """A `systemctl` first in PATH; `state` is what it will answer, `calls` what it was asked."""
-
-    def __init__(self, root: Path) -> None:
-        self.bin = root / "fakebin"
-        self.bin.mkdir()
-        exe = self.bin / "systemctl"
-        exe.write_text(FAKE_SYSTEMCTL.replace("/usr/bin/env python3", sys.executable, 1))
-        exe.chmod(0o755)
-        self.state_path = root / "systemctl-state.json"
-        self.set(reachable=True, active=[], enabled=[], env={}, calls=[])
-
-    def set(self, **changes: Any) -> None:
-        state = json.loads(self.state_path.read_text()) if self.state_path.exists() else {}
-        state.update(changes)
-        self.state_path.write_text(json.dumps(state))
-
-    @property
-    def state(self) -> dict[str, Any]:
-        return json.loads(self.state_path.read_text())
-
-    @property
-    def calls(self) -> list[list[str]]:
-        return [c[1:] for c in self.state["calls"]]  # without the leading --user
-
-    def env(self, base_path: str | None = None) -> dict[str, str]:
-        return {
-            "PATH": f"{self.bin}:{base_path or os.environ.get('PATH', '')}",
-            "FAKE_SYSTEMCTL_STATE": str(self.state_path),
-        }
-
-
 @pytest.fixture
 def systemctl(tmp_path: Path) -> FakeSystemctl:
     return FakeSystemctl(tmp_path)
 
 
+@pytest.mark.e2e
 def test_install_writes_the_unit_imports_the_session_and_starts_it(
     sandbox: Any, systemctl: FakeSystemctl
 ) -> None:
@@ -533,6 +394,7 @@ def test_install_writes_the_unit_imports_the_session_and_starts_it(
     assert "journalctl --user -u sundown" in proc.stdout
 
 
+@pytest.mark.e2e
 def test_install_pins_the_config_and_state_dirs_the_cli_uses(sandbox: Any, systemctl: FakeSystemctl) -> None:
     proc = sandbox.run(
         "service", "install", env={**systemctl.env(), "SUNDOWN_STATE_DIR": str(sandbox.root / "my log")}
@@ -547,6 +409,7 @@ def test_install_pins_the_config_and_state_dirs_the_cli_uses(sandbox: Any, syste
     ]
 
 
+@pytest.mark.e2e
 def test_install_writes_where_the_manager_looks(sandbox: Any, systemctl: FakeSystemctl) -> None:
     # The manager started with the default ~/.config; this shell has another XDG_CONFIG_HOME.
     manager_dir = sandbox.root / ".config" / "systemd" / "user"
@@ -561,6 +424,7 @@ def test_install_writes_where_the_manager_looks(sandbox: Any, systemctl: FakeSys
     assert not (manager_dir / "sundown.service").exists()
 
 
+@pytest.mark.e2e
 def test_install_follows_graphical_session_target_where_the_desktop_has_it(
     sandbox: Any, systemctl: FakeSystemctl
 ) -> None:
@@ -574,6 +438,7 @@ def test_install_follows_graphical_session_target_where_the_desktop_has_it(
     assert "DBUS_SESSION_BUS_ADDRESS" in proc.stderr
 
 
+@pytest.mark.e2e
 def test_reinstall_restarts_a_running_service(sandbox: Any, systemctl: FakeSystemctl) -> None:
     assert sandbox.run("service", "install", env=systemctl.env()).returncode == 0
     systemctl.set(calls=[])
@@ -583,6 +448,7 @@ def test_reinstall_restarts_a_running_service(sandbox: Any, systemctl: FakeSyste
     assert "restarted" in proc.stdout
 
 
+@pytest.mark.e2e
 def test_install_with_explicit_config_passes_it_to_the_service(
     sandbox: Any, systemctl: FakeSystemctl
 ) -> None:
@@ -594,6 +460,7 @@ def test_install_with_explicit_config_passes_it_to_the_service(
     assert unit["Service"]["ExecStart"][0].endswith(f"run --config {cfg}")
 
 
+@pytest.mark.e2e
 def test_install_refuses_a_broken_config_before_touching_systemd(
     sandbox: Any, systemctl: FakeSystemctl
 ) -> None:
@@ -605,6 +472,7 @@ def test_install_refuses_a_broken_config_before_touching_systemd(
     assert not (sandbox.config_home / "systemd").exists()
 
 
+@pytest.mark.e2e
 def test_install_reports_a_failed_start(sandbox: Any, systemctl: FakeSystemctl) -> None:
     systemctl.set(fail_start=True)
     proc = sandbox.run("service", "install", env=systemctl.env())
@@ -613,6 +481,7 @@ def test_install_reports_a_failed_start(sandbox: Any, systemctl: FakeSystemctl) 
     assert "journalctl --user -u sundown" in proc.stdout
 
 
+@pytest.mark.e2e
 def test_without_a_user_manager_install_prints_an_autostart_entry(
     sandbox: Any, systemctl: FakeSystemctl
 ) -> None:
@@ -627,6 +496,7 @@ def test_without_a_user_manager_install_prints_an_autostart_entry(
     assert not (sandbox.config_home / "systemd").exists()
 
 
+@pytest.mark.e2e
 def test_without_systemctl_at_all_install_says_so(sandbox: Any, tmp_path: Path) -> None:
     empty = tmp_path / "empty-bin"
     empty.mkdir()
@@ -636,6 +506,7 @@ def test_without_systemctl_at_all_install_says_so(sandbox: Any, tmp_path: Path) 
     assert "[Desktop Entry]" in proc.stdout
 
 
+@pytest.mark.e2e
 def test_real_systemctl_here_has_no_user_manager(sandbox: Any) -> None:
     """Where systemd --user cannot run (root in a container), the real systemctl leads to the fallback."""
     exe = shutil.which("systemctl")
@@ -649,6 +520,7 @@ def test_real_systemctl_here_has_no_user_manager(sandbox: Any) -> None:
     assert "[Desktop Entry]" in proc.stdout
 
 
+@pytest.mark.e2e
 def test_uninstall_stops_disables_and_removes(sandbox: Any, systemctl: FakeSystemctl) -> None:
     assert sandbox.run("service", "install", env=systemctl.env()).returncode == 0
     systemctl.set(calls=[])
@@ -665,6 +537,7 @@ def test_uninstall_stops_disables_and_removes(sandbox: Any, systemctl: FakeSyste
     assert again.returncode == 0 and "was not installed" in again.stdout
 
 
+@pytest.mark.e2e
 def test_status_shows_unit_state_and_status_text(sandbox: Any, systemctl: FakeSystemctl) -> None:
     assert sandbox.run("service", "install", env=systemctl.env()).returncode == 0
     systemctl.set(status_text="next: Magnesium at 21:45", main_pid=4242)
@@ -675,6 +548,7 @@ def test_status_shows_unit_state_and_status_text(sandbox: Any, systemctl: FakeSy
     assert "daemon: not running" in proc.stdout  # no daemon holds the lock in this sandbox
 
 
+@pytest.mark.e2e
 def test_status_when_not_installed_exits_1(sandbox: Any, systemctl: FakeSystemctl) -> None:
     proc = sandbox.run("service", "status", env=systemctl.env())
     assert proc.returncode == 1
@@ -682,16 +556,6 @@ def test_status_when_not_installed_exits_1(sandbox: Any, systemctl: FakeSystemct
 
 
 # --- end to end: `sundown run` under a NOTIFY_SOCKET ---------------------------------------------
-
-ONE_REMINDER = """
-timezone = "Europe/Berlin"
-[bedtime]
-default = "22:30"
-[reminders.magnesium]
-before = "45m"
-title = "Magnesium"
-"""
-
 
 def start_daemon(sandbox: Any, listener: NotifyListener, **env: str) -> subprocess.Popen[str]:
     sandbox.write_config(ONE_REMINDER)
@@ -713,6 +577,7 @@ def stop_daemon(proc: subprocess.Popen[str]) -> None:
         proc.stderr.close()
 
 
+@pytest.mark.e2e
 def test_daemon_speaks_sd_notify_from_ready_to_stopping(sandbox: Any, listener: NotifyListener) -> None:
     from sundown.paths import resolve_paths
     from sundown.runtime import control
@@ -751,6 +616,7 @@ def test_daemon_speaks_sd_notify_from_ready_to_stopping(sandbox: Any, listener: 
         stop_daemon(proc)
 
 
+@pytest.mark.e2e
 def test_daemon_does_not_ping_a_watchdog_meant_for_another_process(
     sandbox: Any, listener: NotifyListener
 ) -> None:
@@ -766,6 +632,7 @@ def test_daemon_does_not_ping_a_watchdog_meant_for_another_process(
         stop_daemon(proc)
 
 
+@pytest.mark.e2e
 def test_daemon_logs_journal_lines_when_stderr_is_the_journal(sandbox: Any, listener: NotifyListener) -> None:
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     st = os.fstat(theirs.fileno())
@@ -798,6 +665,7 @@ def test_daemon_logs_journal_lines_when_stderr_is_the_journal(sandbox: Any, list
     assert not any("apscheduler" in x for x in lines)
 
 
+@pytest.mark.e2e
 def test_a_config_error_at_start_exits_78_without_readiness(sandbox: Any, listener: NotifyListener) -> None:
     sandbox.write_config('[bedtime]\ndefault = "25:00"\n')
     proc = sandbox.popen(
@@ -817,6 +685,7 @@ def test_a_config_error_at_start_exits_78_without_readiness(sandbox: Any, listen
         listener.sock.recv(4096)
 
 
+@pytest.mark.e2e
 def test_a_hung_systemctl_becomes_an_error_not_a_traceback(tmp_path: Path) -> None:
     from sundown.errors import SundownError
 

@@ -9,8 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from conftest import Sandbox
 from sundown.store.log import EventLog
+from support.sandbox import Sandbox
+
+pytestmark = pytest.mark.e2e  # every test here starts real processes
 
 BERLIN = ZoneInfo("Europe/Berlin")
 CONFIG = """\

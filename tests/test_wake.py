@@ -7,19 +7,16 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from jeepney import DBusAddress
-from jeepney.bus_messages import message_bus
-from jeepney.io.blocking import open_dbus_connection
-from jeepney.wrappers import new_signal
+import pytest
 
-from conftest import FakeClock, Sandbox
-from desktop import Desktop, wait_until
 from sundown.config import load_for
 from sundown.paths import resolve_paths
 from sundown.runtime.daemon import Daemon
 from sundown.runtime.wake import ClockTimer, SleepWatch
 from sundown.runtime.watch import ConfigWatch
 from sundown.store.log import EventLog
+from support.desktop import Desktop, emit_prepare_for_sleep, wait_until
+from support.sandbox import FakeClock, Sandbox
 
 UTC = timezone.utc
 
@@ -58,15 +55,7 @@ def test_clock_timer_rearmed_later_does_not_fire_early():
         timer.close()
 
 
-def emit_prepare_for_sleep(bus: Desktop, going_to_sleep: bool, own_name: bool = True) -> None:
-    with open_dbus_connection(bus.address) as conn:
-        if own_name:
-            conn.send_and_get_reply(message_bus.RequestName("org.freedesktop.login1"), timeout=2)
-        emitter = DBusAddress("/org/freedesktop/login1", interface="org.freedesktop.login1.Manager")
-        conn.send(new_signal(emitter, "PrepareForSleep", "b", (going_to_sleep,)))
-        conn.send_and_get_reply(message_bus.GetId(), timeout=2)
-
-
+@pytest.mark.e2e
 def test_logind_resume_signal_wakes_us_and_only_from_logind(bare_bus: Desktop):
     calls = Calls()
     watch = SleepWatch(calls, bare_bus.address)
@@ -149,6 +138,7 @@ def test_daemon_keeps_reminding_when_the_log_cannot_be_written(sandbox: Sandbox,
     assert "cannot write its log" in out
 
 
+@pytest.mark.e2e
 def test_running_daemon_reevaluates_on_logind_resume(sandbox: Sandbox, bare_bus: Desktop):
 
     sandbox.write_config('[bedtime]\ndefault = "22:30"\n[reminders.tea]\nbefore = "45m"\n')

@@ -1,12 +1,16 @@
 """A private desktop for notification tests: dbus-daemon, Xvfb, dunst, a bus monitor, fake servers.
 
-Fixtures (loaded for every test module through `pytest_plugins` in conftest.py):
+The fixtures built on these live in conftest.py:
 - `desktop`: a private session bus + Xvfb + dunst. `desktop.env` has DBUS_SESSION_BUS_ADDRESS,
   DISPLAY and XDG_RUNTIME_DIR; `desktop.monitor` records every org.freedesktop.Notifications
   call and signal on the bus with its exact arguments and arrival time.
 - `bare_bus`: the same bus and monitor with no notification server at all.
 - `fake_server`: a factory for a jeepney notification server on `bare_bus`, for what dunst
   cannot do (no "actions" capability, error replies, slow replies, arbitrary signals).
+- `real_server`: the same desktop with another real notification server from Debian
+  (xfce4-notifyd, lxqt-notificationd, notification-daemon, mate-notification-daemon; the
+  test parametrizes it indirectly), and `desktop.click(target)` to press one of its buttons,
+  its × or its body with xdotool.
 - `real_server`: the same desktop with another real notification server from Debian
   (xfce4-notifyd, lxqt-notificationd, notification-daemon, mate-notification-daemon; the
   test parametrizes it indirectly), and `desktop.click(target)` to press one of its buttons,
@@ -30,6 +34,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -531,7 +536,11 @@ def xwd_to_png(xwd: bytes, path: Path) -> None:
     path.write_bytes(png)
 
 
-def _desktop(tmp_path: Path, with_x: bool, with_server: bool, server: str = "dunst") -> Iterator[Desktop]:
+@contextmanager
+def running_desktop(
+    tmp_path: Path, with_x: bool, with_server: bool, server: str = "dunst"
+) -> Iterator[Desktop]:
+    """A Desktop in `tmp_path`, closed (every process killed) on the way out."""
     root = tmp_path / "desktop"  # beside a `sandbox` in the same tmp_path, never inside it
     runtime = root / "run"
     runtime.mkdir(mode=0o700, parents=True)
@@ -546,24 +555,6 @@ def _desktop(tmp_path: Path, with_x: bool, with_server: bool, server: str = "dun
         yield desk
     finally:
         desk.close()
-
-
-@pytest.fixture
-def desktop(tmp_path: Path) -> Iterator[Desktop]:
-    """A private session bus, Xvfb and dunst."""
-    yield from _desktop(tmp_path, with_x=True, with_server=True)
-
-
-@pytest.fixture
-def real_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Desktop]:
-    """A private session bus, Xvfb and the real server named by the indirect parameter."""
-    yield from _desktop(tmp_path, with_x=True, with_server=True, server=request.param)
-
-
-@pytest.fixture
-def bare_bus(tmp_path: Path) -> Iterator[Desktop]:
-    """A private session bus with no notification server on it."""
-    yield from _desktop(tmp_path, with_x=False, with_server=False)
 
 
 class FakeServer:
@@ -657,18 +648,11 @@ class FakeServer:
         self.conn.close()
 
 
-@pytest.fixture
-def fake_server(bare_bus: Desktop) -> Iterator[Callable[..., FakeServer]]:
-    """`fake_server(capabilities=..., delay=..., error=...)` starts a FakeServer on `bare_bus`."""
-    servers: list[FakeServer] = []
-
-    def start(**kw: Any) -> FakeServer:
-        server = FakeServer(bare_bus.address, **kw)
-        servers.append(server)
-        return server
-
-    try:
-        yield start
-    finally:
-        for server in servers:
-            server.stop()
+def emit_prepare_for_sleep(bus: Desktop, going_to_sleep: bool, own_name: bool = True) -> None:
+    """logind's PrepareForSleep signal on `bus`, from a sender owning login1 unless `own_name` is false."""
+    with open_blocking(bus.address) as conn:
+        if own_name:
+            conn.send_and_get_reply(message_bus.RequestName("org.freedesktop.login1"), timeout=2)
+        emitter = DBusAddress("/org/freedesktop/login1", interface="org.freedesktop.login1.Manager")
+        conn.send(new_signal(emitter, "PrepareForSleep", "b", (going_to_sleep,)))
+        conn.send_and_get_reply(message_bus.GetId(), timeout=2)

@@ -13,7 +13,7 @@ Faults for tests: `fail_next` (statuses to answer the next publishes with, e.g.
 middle of its next line), `garbage()` (junk on every open stream), `stop()` /
 `start()` (the server down and back, same port, same cache).
 
-Run it alone: `python3 tests/ntfy_server.py [PORT]`.
+Run it alone: `python3 tests/support/ntfy_server.py [PORT]`.
 """
 
 from __future__ import annotations

@@ -1,0 +1,123 @@
+"""An isolated home for sundown (XDG dirs in a temp path) and an in-process daemon tick."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+
+from support.desktop import wait_until
+
+REPO = Path(__file__).resolve().parent.parent.parent
+
+
+class Sandbox:
+    """An isolated home for sundown: env with XDG_* in a temp dir, and a CLI runner."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.config_home = root / "config"
+        self.state_home = root / "state"
+        self.runtime_dir = root / "run"
+        for d in (self.config_home, self.state_home, self.runtime_dir):
+            d.mkdir(mode=0o700)
+        self.env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("XDG_", "SUNDOWN_", "DBUS_", "NOTIFY_SOCKET", "JOURNAL_STREAM", "WATCHDOG_"))
+        }
+        self.env.update(
+            HOME=str(root),
+            XDG_CONFIG_HOME=str(self.config_home),
+            XDG_STATE_HOME=str(self.state_home),
+            XDG_RUNTIME_DIR=str(self.runtime_dir),
+            PYTHONPATH=str(REPO / "src"),
+            TZ="Europe/Berlin",
+        )
+        self.env.pop("DISPLAY", None)
+        self.env.pop("WAYLAND_DISPLAY", None)
+
+    @property
+    def config_path(self) -> Path:
+        return self.config_home / "sundown" / "config.toml"
+
+    @property
+    def db_path(self) -> Path:
+        return self.state_home / "sundown" / "sundown.db"
+
+    def write_config(self, text: str) -> Path:
+        self.config_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.config_path.write_text(text)
+        self.config_path.chmod(0o600)
+        return self.config_path
+
+    def run(
+        self, *args: str, env: Mapping[str, str] | None = None, timeout: float = 30, check: bool = False
+    ) -> subprocess.CompletedProcess[str]:
+        """`sundown ARGS` as a real subprocess."""
+        proc = subprocess.run(
+            [sys.executable, "-m", "sundown", *args],
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=self.root,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"sundown {' '.join(args)} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+            )
+        return proc
+
+    def daemon_answers(self) -> bool:
+        return '"running": true' in self.run("status", "--json").stdout
+
+    def start_daemon(
+        self, *args: str, env: Mapping[str, str] | None = None, timeout: float = 15, **kw
+    ) -> subprocess.Popen[str]:
+        """`sundown run ARGS` with its output piped, returned once it answers `status`."""
+        proc = self.popen("run", *args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+        try:
+            wait_until(self.daemon_answers, timeout, "the daemon to answer")
+        except BaseException:
+            proc.kill()
+            proc.communicate()
+            raise
+        return proc
+
+    def popen(self, *args: str, env: Mapping[str, str] | None = None, **kw) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "sundown", *args],
+            env={**self.env, **(env or {})},
+            text=True,
+            cwd=self.root,
+            **kw,
+        )
+
+
+class FakeClock:
+    """The daemon's injected clock: a test moves `now` by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def tick_daemon_once(now: datetime) -> None:
+    """A console-backend Daemon on the sandbox's config, one tick at `now`, its `run` commands done."""
+    from sundown.config import load_for
+    from sundown.paths import resolve_paths
+    from sundown.runtime.daemon import Daemon
+
+    paths = resolve_paths()
+    daemon = Daemon(paths, load_for(paths), {}, backend="console", clock=FakeClock(now))
+    try:
+        daemon.tick()
+        daemon.runner.shutdown(wait=True)  # a command it started has finished
+    finally:
+        daemon.stop()
