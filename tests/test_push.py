@@ -489,3 +489,16 @@ def test_doctor_says_nothing_about_push_without_it(sandbox) -> None:
 
     sandbox.write_config('[bedtime]\ndefault = "22:30"\n')
     assert doctor.check_push(resolve_paths()) == []
+
+
+def test_a_plain_http_server_costs_no_openssl_and_https_still_works_after() -> None:
+    code = (
+        "import sys\n"
+        "from sundown.push.ntfy import http_client\n"
+        "m = http_client(False)\n"
+        "print('ssl' in sys.modules, hasattr(m, 'HTTPSConnection'))\n"
+        "m = http_client(True)\n"
+        "print('ssl' in sys.modules, hasattr(m, 'HTTPSConnection'))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert proc.stdout.split() == ["False", "False", "True", "True"], proc.stderr

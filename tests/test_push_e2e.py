@@ -225,3 +225,30 @@ def test_before_suspend_the_running_daemon_hands_reminders_to_the_server(
     wait_until(lambda: not server.scheduled, 5, "the cancel on resume")
     assert len(server.messages(TOPIC, "message_delete")) == 2
     assert "Traceback" not in stop(proc)
+
+
+@pytest.mark.parametrize("fault", ["down", "slow", "429-500"])
+def test_a_bad_server_never_delays_the_desktop_and_the_push_arrives_once(
+    tmp_path: Path, server: NtfyServer, procs, fault: str
+) -> None:
+    evening = Evening(tea=4)
+    a = box(tmp_path, "a")
+    a.write_config(push_config(evening, server, "laptop"))
+    procs.append(a.start_daemon("--backend", "console"))
+    if fault == "down":
+        server.stop()
+    elif fault == "slow":
+        server.delay_s = 5
+    else:
+        server.fail_next = [429, 500, 502]
+    [notified] = wait_until(lambda: rows(a, "notified"), 15, "the desktop notification")
+    # `late` is counted from the reminder's own time: the desktop did not wait for the server.
+    assert notified["details"]["late"] <= 1, notified
+    if fault == "down":
+        status = wait_until(lambda: (p := push_status(a))["error"] and p, 5, "the problem in status")
+        assert "cannot reach" in status["error"] and status["queued"] == 1
+        server.start()
+    [pushed] = wait_until(lambda: server.messages(TOPIC), 20, "the push once the server is back")
+    time.sleep(2)
+    assert server.messages(TOPIC) == [pushed]  # once
+    wait_until(lambda: push_status(a)["error"] is None, 5, "the problem to clear")

@@ -11,7 +11,6 @@ No I/O here: the adapter (`sundown.push.ntfy`) does the HTTP, the daemon the log
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -69,6 +68,8 @@ def sequence_id(key: str) -> str:
     """ "2026-11-25/magnesium" -> "sd-2026-11-25-magnesium" (ntfy allows [-_A-Za-z0-9]{1,64})."""
     sid = "sd-" + re.sub(r"[^-_A-Za-z0-9]", "-", key)
     if len(sid) > 64:
+        import hashlib  # only for ids this long: it maps OpenSSL's libcrypto
+
         sid = sid[:47] + "-" + hashlib.sha256(key.encode()).hexdigest()[:16]
     return sid
 

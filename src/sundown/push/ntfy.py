@@ -20,20 +20,24 @@ from __future__ import annotations
 
 import base64
 import collections
-import http.client
 import json
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from sundown.core.push import Publication, http_actions
 from sundown.core.routine import Push
+
+if TYPE_CHECKING:
+    import http.client
 
 log = logging.getLogger("sundown.push")
 
@@ -47,6 +51,24 @@ MAX_LINE = 65536
 
 OnAnswer = Callable[[dict[str, Any]], bool]
 """on_message(ntfy message event) -> True once handled (then its id is saved)."""
+
+
+def http_client(https: bool) -> ModuleType:
+    """`http.client`, loaded without OpenSSL for a plain-http server (about 4 MB of resident
+    memory: `http.client` imports `ssl` only to offer HTTPS), with it for https."""
+    if "http.client" not in sys.modules and not https and "ssl" not in sys.modules:
+        sys.modules["ssl"] = None  # type: ignore[assignment]
+        try:
+            import http.client
+        finally:
+            del sys.modules["ssl"]
+    import http.client
+
+    if https and not hasattr(http.client, "HTTPSConnection"):  # loaded for http before: now with ssl
+        import importlib
+
+        importlib.reload(http.client)
+    return http.client
 
 
 class HttpError(Exception):
@@ -110,15 +132,18 @@ class Connection:
         self.port = url.port
         self.prefix = url.path.rstrip("/")
         self.token = token
+        self.http = http_client(self.https)
+        self.errors: tuple[type[Exception], ...] = (OSError, self.http.HTTPException)
 
     def connect(self, timeout: float) -> http.client.HTTPConnection:
         if self.https:
             import ssl
 
-            return http.client.HTTPSConnection(
+            conn: http.client.HTTPConnection = self.http.HTTPSConnection(
                 self.host, self.port, timeout=timeout, context=ssl.create_default_context()
             )
-        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+            return conn
+        return self.http.HTTPConnection(self.host, self.port, timeout=timeout)  # type: ignore[no-any-return]
 
     def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         h = {"User-Agent": "sundown"}
@@ -185,6 +210,7 @@ class NtfyPush:
         self._stream_lock = threading.Lock()
         self._kicked = threading.Event()
         self._since = self._load_since()
+        self.stream_errors: tuple[type[Exception], ...] = (*self.conn.errors, ValueError)
         self._publisher = threading.Thread(target=self._publish_loop, name="sundown-push-out", daemon=True)
         self._subscriber = threading.Thread(target=self._subscribe_loop, name="sundown-push-in", daemon=True)
 
@@ -238,7 +264,7 @@ class NtfyPush:
         """Synchronously (before suspend): True once the server accepted it."""
         try:
             status, data = self._send(Job("publish", pub.sid, pub), timeout)
-        except (OSError, http.client.HTTPException) as exc:
+        except self.conn.errors as exc:
             self._error(f"cannot reach {self.push.server}: {exc}")
             return False
         if status // 100 == 2:
@@ -287,7 +313,7 @@ class NtfyPush:
                 status, data = self._send(job)
                 problem = None if status // 100 == 2 else _describe(status, data)
                 retry = status == 429 or status >= 500
-            except (OSError, http.client.HTTPException) as exc:
+            except self.conn.errors as exc:
                 status, problem, retry = 0, f"cannot reach {self.push.server}: {exc}", True
             with self._cond:
                 if self._jobs and self._jobs[0] is job:
@@ -371,7 +397,7 @@ class NtfyPush:
             except HttpError as exc:
                 failures += 1
                 self._stream_failed(f"reply stream: {exc}")
-            except (OSError, http.client.HTTPException, ValueError) as exc:
+            except self.stream_errors as exc:
                 failures += 1
                 if not self._stopping:
                     self._stream_failed(f"reply stream from {self.push.server} lost: {exc}")
