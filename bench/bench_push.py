@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import sqlite3
 import statistics
@@ -96,7 +95,8 @@ def rss_mb(pid: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    raw = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=raw)
     parser.add_argument("--answers", type=int, default=40)
     args = parser.parse_args()
     server = NtfyServer()
@@ -127,7 +127,8 @@ def main() -> None:
             latencies.sort()
             p99 = latencies[min(len(latencies) - 1, round(0.99 * (len(latencies) - 1)))]
             print(f"answer-to-settle on both daemons, {len(latencies)} answers:")
-            print(f"  median {statistics.median(latencies):.0f} ms, p99 {p99:.0f} ms, max {latencies[-1]:.0f} ms")
+            median = statistics.median(latencies)
+            print(f"  median {median:.0f} ms, p99 {p99:.0f} ms, max {latencies[-1]:.0f} ms")
             print(f"daemon RSS with push on:  {rss_mb(procs[0].pid):.1f} MB (after the answers)")
             print(f"daemon RSS without push:  {rss_mb(procs[2].pid):.1f} MB")
     finally:
@@ -139,7 +140,6 @@ def main() -> None:
                 except subprocess.TimeoutExpired:
                     p.kill()
         server.close()
-        os.environ.pop("UNUSED", None)
 
 
 if __name__ == "__main__":
