@@ -34,6 +34,11 @@ class Paths:
         return self.runtime_dir / "daemon.lock"
 
     @property
+    def state_lock(self) -> Path:
+        """One daemon per log too: two runtime dirs (a shell without XDG_RUNTIME_DIR) share it."""
+        return self.state_dir / "daemon.lock"
+
+    @property
     def socket(self) -> Path:
         return self.runtime_dir / "control.sock"
 

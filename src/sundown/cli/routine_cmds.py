@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from sundown.config import LoadedConfig
     from sundown.core.plan import NightChanges, Occurrence
     from sundown.core.routine import Routine
+    from sundown.core.state import Night
 
 DEFAULT_COUNT = 10
 
@@ -136,7 +137,7 @@ def cmd_check(ctx: Context) -> int:
     from pathlib import Path
 
     from sundown.config import LoadedConfig, load, zone_for
-    from sundown.core.plan import night_of, night_plan
+    from sundown.errors import LogError
 
     if ctx.args.path:
         path = Path(ctx.args.path)
@@ -146,8 +147,12 @@ def cmd_check(ctx: Context) -> int:
         loaded = ctx.loaded
     routine, zone = loaded.routine, loaded.zone
     now = now_utc()
-    night = night_of(now, zone)
-    plan = night_plan(routine, night, zone, night_changes(ctx, night).get(night) or _no_changes())
+    try:
+        tonight = ctx.tonight(now, loaded)  # in the morning: this evening, not last night
+    except LogError as exc:
+        ctx.note(f"warning: {exc}")
+        tonight = _plan_only(loaded, now)
+    night, plan = tonight.night, tonight.plan
     source = f"{loaded.path}: OK" if loaded.path else "built-in default routine: OK"
     ctx.print(source)
     warning = _commands_warning(loaded)
@@ -172,6 +177,17 @@ def cmd_check(ctx: Context) -> int:
     return 0
 
 
+def _plan_only(loaded: LoadedConfig, now: datetime) -> Night:
+    """"Tonight" by the plan alone (the log cannot be read)."""
+    from sundown.core.plan import night_of
+    from sundown.core.state import fold_night
+    from sundown.core.status import tonight
+
+    current = fold_night(loaded.routine, loaded.zone, night_of(now, loaded.zone), [])
+    night = tonight(now, loaded.zone, current)
+    return current if night == current.night else fold_night(loaded.routine, loaded.zone, night, [])
+
+
 def _commands_warning(loaded: LoadedConfig) -> str | None:
     """What the daemon will refuse to run, said before it comes to that (check and doctor)."""
     from sundown.config import commands_refused, with_commands
@@ -181,12 +197,6 @@ def _commands_warning(loaded: LoadedConfig) -> str | None:
     if problem is None:
         return None
     return f"the daemon will not run the commands of {', '.join(ids)}: {problem}"
-
-
-def _no_changes() -> NightChanges:
-    from sundown.core.plan import NO_CHANGES
-
-    return NO_CHANGES
 
 
 def cmd_next(ctx: Context) -> int:

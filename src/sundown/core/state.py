@@ -182,9 +182,10 @@ def fold_night(routine: Routine, zone: tzinfo, night: date, events: Sequence[Eve
     return Night(night, changes, plan, {rid: s for rid, s in states.items() if s is not NOTHING})
 
 
-def merge(logged: ReminderNight, mine: ReminderNight) -> ReminderNight:
-    """The log's state plus what the daemon itself did (the log may have failed to record it)."""
-    if _earlier_plan(mine.scheduled_at, logged.scheduled_at):
+def merge(logged: ReminderNight, mine: ReminderNight, at: datetime | None = None) -> ReminderNight:
+    """The log's state plus what the daemon itself did (the log may have failed to record it),
+    for the occurrence planned at `at`: what it did for an earlier planned time does not count."""
+    if _earlier_plan(mine.scheduled_at, at) or _earlier_plan(mine.scheduled_at, logged.scheduled_at):
         return logged
 
     def later(x: datetime | None, y: datetime | None) -> datetime | None:

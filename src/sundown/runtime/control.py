@@ -34,26 +34,54 @@ class AlreadyRunning(SundownError):
 
 
 class InstanceLock:
-    """One daemon per user: an flock held for the daemon's lifetime, with its pid inside."""
+    """One daemon per user and per log: flocks held for the daemon's lifetime, with its pid inside.
+
+    One lock in the runtime dir, one beside the log: a second daemon started from a shell
+    with another (or no) XDG_RUNTIME_DIR would otherwise send every reminder twice.
+    """
 
     def __init__(self, paths: Paths) -> None:
         private_dir(paths.runtime_dir)
-        self.path = paths.lock
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = _lock(paths.lock)
+        assert fd is not None  # only the state lock may be missing
+        self._fds = [fd]
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            pid = _read_pid(fd)
-            os.close(fd)
-            raise AlreadyRunning(pid) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        self._fd = fd
+            state_fd = _lock(paths.state_lock, missing_ok=True)
+        except AlreadyRunning:
+            self.release()
+            raise
+        if state_fd is not None:
+            self._fds.append(state_fd)
 
     def release(self) -> None:
-        with contextlib.suppress(OSError):
-            os.ftruncate(self._fd, 0)
-        os.close(self._fd)
+        for fd in self._fds:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+            os.close(fd)
+        self._fds = []
+
+
+def _lock(path: Path, missing_ok: bool = False) -> int | None:
+    """Take the flock on `path` and write our pid; AlreadyRunning names the holder."""
+    try:
+        if missing_ok:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # as the log creates it
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        if not missing_ok:
+            raise
+        # An unusable state dir: the log cannot be written either, and reminders go on without it.
+        log.warning("cannot lock %s: %s", path, exc.strerror or exc)
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        pid = _read_pid(fd)
+        os.close(fd)
+        raise AlreadyRunning(pid) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
 
 
 def _read_pid(fd: int) -> int | None:
@@ -64,10 +92,18 @@ def _read_pid(fd: int) -> int | None:
 
 
 def running_pid(paths: Paths) -> int | None:
-    """The pid of the running daemon, or None (checked through its lock, not a stale pid file)."""
+    """The pid of the running daemon, or None (checked through its locks, not a stale pid file)."""
+    for path in (paths.lock, paths.state_lock):
+        pid = _holder(path)
+        if pid is not None:
+            return pid
+    return None
+
+
+def _holder(path: Path) -> int | None:
     try:
-        fd = os.open(paths.lock, os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
         return None
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)

@@ -82,7 +82,7 @@ class Daemon:
         self.log_problem: str | None = None
         self.config_problem: str | None = None
         self.started = clock()
-        self.log_start: datetime | None = None  # when the log began: nothing before it is missed
+        self.log_start: datetime = self.started  # when the log began: nothing before it is missed
         self._open_log()
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
@@ -207,7 +207,7 @@ class Daemon:
         """The log, opened now if it could not be before (a state dir fixed while we run)."""
         if self.eventlog is None:
             try:
-                self.eventlog = EventLog(self.paths.database)
+                self.eventlog = EventLog(self.paths.database, created=self.started)
                 self.log_problem = None
                 created = self.eventlog.created()
                 self.log_start = min(created, self.started) if created else self.started
@@ -264,9 +264,10 @@ class Daemon:
         for night in nights:
             folded = fold_night(routine, zone, night, self._night_events(night))
             states = dict(folded.states)
+            planned = {o.reminder.id: o.at for o in folded.plan.occurrences} if folded.plan else {}
             for (n, rid), mine in self.memory.items():
                 if n == night:
-                    states[rid] = merge(states.get(rid, NOTHING), mine)
+                    states[rid] = merge(states.get(rid, NOTHING), mine, planned.get(rid))
             result[night] = replace(folded, states=states)
         return result
 

@@ -135,8 +135,10 @@ _TRANSIENT = ("locked", "busy")
 class EventLog:
     """The event log at `path`; see the module docstring for the concurrency rules."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, created: datetime | None = None) -> None:
+        """`created`: when a new log begins (default now; the daemon passes its own clock)."""
         self.path = Path(path)
+        self._created = created
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = self._open()
 
@@ -266,7 +268,7 @@ class EventLog:
                 conn.execute(
                     "INSERT OR IGNORE INTO meta (key, value)"
                     " SELECT 'created', COALESCE(MIN(ts), ?) FROM events",
-                    (format_ts(datetime.now(UTC)),),
+                    (format_ts(self._created or datetime.now(UTC)),),
                 )
                 new = SCHEMA_VERSION
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")

@@ -1,0 +1,206 @@
+"""The first week of a new user: what "tonight" means, nothing missed before the log
+existed, re-planned occurrences, one daemon per log, skip/unskip, acknowledgements once,
+and `status`, `stats`, `log` and the screen telling one story."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from conftest import FakeClock, Sandbox
+from sundown.cli import main
+
+UTC = timezone.utc
+BERLIN = ZoneInfo("Europe/Berlin")
+FRIDAY = date(2026, 11, 27)
+SATURDAY = date(2026, 11, 28)
+
+ROUTINE = """\
+timezone = "Europe/Berlin"
+
+[bedtime]
+default = "22:30"
+
+[reminders.magnesium]
+before = "45m"
+
+[reminders.stretch]
+before = "30m"
+
+[reminders.bedtime]
+before = "0m"
+"""
+
+
+def local(day: date, hh: int, mm: int) -> datetime:
+    return datetime(day.year, day.month, day.day, hh, mm, tzinfo=BERLIN)
+
+
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, now: datetime, *args: str):
+    """`sundown ARGS` in process, at `now`."""
+    from sundown.cli import daemon_cmds, routine_cmds
+
+    monkeypatch.setattr(daemon_cmds, "_now", lambda: now.astimezone(UTC))
+    monkeypatch.setattr(routine_cmds, "now_utc", lambda: now.astimezone(UTC))
+    try:
+        code = main(list(args))
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def status(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, now: datetime) -> dict:
+    code, out, err = cli(capsys, monkeypatch, now, "status", "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def daemon_at(now: datetime):
+    from sundown.config import load_for
+    from sundown.paths import resolve_paths
+    from sundown.runtime.daemon import Daemon
+
+    paths = resolve_paths()
+    return Daemon(paths, load_for(paths), {}, backend="console", clock=FakeClock(now))
+
+
+def logged(event: str | None = None) -> list[tuple[str, str | None, str]]:
+    from sundown.paths import resolve_paths
+    from sundown.store.log import EventLog
+
+    with EventLog(resolve_paths().database) as log:
+        return [(e.night.isoformat(), e.reminder, e.event) for e in log.events() if event in (None, e.event)]
+
+
+# -- item 4: one daemon per log -------------------------------------------------------------
+
+
+def test_a_second_daemon_on_the_same_log_from_another_runtime_dir_is_refused(sandbox: Sandbox):
+    sandbox.write_config(ROUTINE)
+    first = sandbox.start_daemon("--backend", "console")
+    try:
+        other = sandbox.root / "other-run"
+        other.mkdir(mode=0o700)
+        second = sandbox.run("run", "--backend", "console", env={"XDG_RUNTIME_DIR": str(other)}, timeout=20)
+        assert second.returncode == 1
+        assert f"already running (pid {first.pid})" in second.stderr
+        # And a shell without the daemon's runtime dir still sees it running.
+        status = json.loads(sandbox.run("status", "--json", env={"XDG_RUNTIME_DIR": str(other)}).stdout)
+        assert status["running"] is True and status["pid"] == first.pid
+    finally:
+        first.terminate()
+        first.wait(timeout=10)
+
+
+# -- item 1: what "tonight" means ---------------------------------------------------------------
+
+
+def test_in_the_morning_tonight_is_this_evening_not_last_night(sandbox: Sandbox, capsys, monkeypatch):
+    sandbox.write_config(ROUTINE)
+    morning = local(SATURDAY, 11, 18)
+    code, out, _ = cli(capsys, monkeypatch, morning, "check")
+    assert code == 0 and "tonight (Sat 2026-11-28): bedtime 22:30" in out
+    code, out, _ = cli(capsys, monkeypatch, morning, "tonight", "--bedtime", "23:45")
+    assert code == 0 and "tonight (Sat 2026-11-28): bedtime 23:45" in out
+    code, out, _ = cli(capsys, monkeypatch, morning, "skip", "stretch")
+    assert code == 0 and "skipped Stretch tonight (Sat 2026-11-28)" in out
+    assert logged() == [("2026-11-28", None, "bedtime_changed"), ("2026-11-28", "stretch", "skipped")]
+    code, out, _ = cli(capsys, monkeypatch, morning, "status", "--json")
+    status = json.loads(out)
+    assert status["night"] == "2026-11-28"
+    assert {r["reminder"]: (r["at"], r["state"]) for r in status["tonight"]} == {
+        "magnesium": ("2026-11-28T23:00:00+01:00", "pending"),
+        "stretch": ("2026-11-28T23:15:00+01:00", "skipped"),
+        "bedtime": ("2026-11-28T23:45:00+01:00", "pending"),
+    }
+    code, out, _ = cli(capsys, monkeypatch, morning, "status")
+    assert "tonight (Sat 2026-11-28):" in out
+
+
+def test_last_night_stays_tonight_while_its_bedtime_is_ahead_or_a_reminder_is_open(
+    sandbox: Sandbox, capsys, monkeypatch
+):
+    from sundown.paths import resolve_paths
+    from sundown.store.log import EventLog
+
+    sandbox.write_config(ROUTINE)
+
+    def night_at(now: datetime) -> str:
+        return json.loads(cli(capsys, monkeypatch, now, "status", "--json")[1])["night"]
+
+    assert night_at(local(FRIDAY, 22, 0)) == "2026-11-27"  # before bedtime
+    assert night_at(local(FRIDAY, 22, 40)) == "2026-11-28"  # bedtime passed, nothing open
+    with EventLog(resolve_paths().database) as log:
+        log.record("notified", FRIDAY, "bedtime", "daemon", {"at": local(FRIDAY, 22, 30).isoformat()},
+                   ts=local(FRIDAY, 22, 30))  # fmt: skip
+        log.record("snoozed", FRIDAY, "bedtime", "cli", {"until": local(FRIDAY, 22, 50).isoformat()},
+                   ts=local(FRIDAY, 22, 35))  # fmt: skip
+    assert night_at(local(FRIDAY, 22, 40)) == "2026-11-27"  # its snooze is still running
+    code, out, _ = cli(capsys, monkeypatch, local(FRIDAY, 22, 40), "ack")
+    assert code == 0 and "acknowledged Bedtime (2026-11-27)" in out
+    assert night_at(local(FRIDAY, 22, 41)) == "2026-11-28"
+
+
+# -- item 2: nothing missed before the log existed -----------------------------------------------
+
+
+def test_the_first_run_logs_nothing_missed_from_before_the_log_existed(sandbox: Sandbox):
+    sandbox.write_config(ROUTINE)
+    daemon = daemon_at(local(SATURDAY, 11, 18))  # Friday's reminders passed before sundown ran
+    daemon.tick()
+    daemon.stop()
+    assert logged("missed") == []
+    # From then on the log exists: a Saturday evening the daemon was not running is missed.
+    daemon = daemon_at(local(SATURDAY + timedelta(days=1), 9, 0))
+    daemon.tick()
+    daemon.stop()
+    assert logged("missed") == [
+        ("2026-11-28", "magnesium", "missed"),
+        ("2026-11-28", "stretch", "missed"),
+        ("2026-11-28", "bedtime", "missed"),
+    ]
+
+
+# -- item 3: rows belong to an occurrence -------------------------------------------------------
+
+
+def test_a_reminder_moved_later_after_its_old_time_was_missed_is_pending_and_sent(
+    sandbox: Sandbox, capsys, monkeypatch
+):
+    sandbox.write_config(ROUTINE)
+    daemon = daemon_at(local(FRIDAY, 20, 0))
+    daemon.tick()
+    daemon.clock.now = local(FRIDAY, 22, 35)  # asleep through bedtime: all three missed
+    daemon.tick()
+    assert [r for _, r, _ in logged("missed")] == ["magnesium", "stretch", "bedtime"]
+    # A later night owl: the same night's reminders move an hour later.
+    sandbox.write_config(ROUTINE.replace('default = "22:30"', 'default = "23:30"'))
+    assert daemon.reload() == []
+    code, out, _ = cli(capsys, monkeypatch, local(FRIDAY, 22, 36), "status", "--json")
+    states = {r["reminder"]: r["state"] for r in json.loads(out)["tonight"]}
+    assert states == {"magnesium": "pending", "stretch": "pending", "bedtime": "pending"}
+    daemon.clock.now = local(FRIDAY, 22, 45)
+    daemon.tick()
+    daemon.stop()
+    assert logged("notified") == [("2026-11-27", "magnesium", "notified")]
+
+
+# -- item 5: unskip restores what it skipped ---------------------------------------------------
+
+
+def test_a_whole_night_unskip_keeps_the_single_skip_before_it(sandbox: Sandbox, capsys, monkeypatch):
+    sandbox.write_config(ROUTINE)
+    evening = local(FRIDAY, 20, 0)
+    for args in (("skip", "stretch"), ("skip",), ("unskip",)):
+        assert cli(capsys, monkeypatch, evening, *args)[0] == 0
+    states = {r["reminder"]: r["state"] for r in status(capsys, monkeypatch, evening)["tonight"]}
+    assert states == {"magnesium": "pending", "stretch": "skipped", "bedtime": "pending"}
+    # `unskip ID` during a whole-night skip brings back that one.
+    for args in (("skip",), ("unskip", "bedtime")):
+        assert cli(capsys, monkeypatch, evening, *args)[0] == 0
+    states = {r["reminder"]: r["state"] for r in status(capsys, monkeypatch, evening)["tonight"]}
+    assert states == {"magnesium": "skipped", "stretch": "skipped", "bedtime": "pending"}
