@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Sandbox
 from sundown import doctor
 from sundown.config import commands_refused
 from sundown.paths import resolve_paths
+from support.sandbox import Sandbox
 
 WITH_COMMAND = """\
 [bedtime]
@@ -48,6 +48,7 @@ def _apply(fix: str | None, cwd: Path) -> None:
 # --- the daemon is not running -------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_without_systemd_user_doctor_does_not_recommend_service_install(sandbox: Sandbox) -> None:
     env = _systemctl(sandbox.root, reachable=False)
     assert not doctor.has_user_manager(env)
@@ -59,6 +60,7 @@ def test_without_systemd_user_doctor_does_not_recommend_service_install(sandbox:
     assert "fix: sundown service install" not in proc.stdout, proc.stdout
 
 
+@pytest.mark.e2e
 def test_with_systemd_user_doctor_recommends_service_install(sandbox: Sandbox) -> None:
     env = _systemctl(sandbox.root, reachable=True)
     assert doctor.has_user_manager(env)
@@ -76,6 +78,7 @@ def _log_check_after_fix(sandbox: Sandbox) -> tuple[doctor.Check, doctor.Check]:
     return before, doctor.check_log(paths)
 
 
+@pytest.mark.e2e
 def test_a_corrupt_log_is_moved_away_not_chmod_ed(sandbox: Sandbox) -> None:
     sandbox.db_path.parent.mkdir(mode=0o700, parents=True)
     sandbox.db_path.write_bytes(b"this is not a database at all" * 100)
@@ -85,6 +88,7 @@ def test_a_corrupt_log_is_moved_away_not_chmod_ed(sandbox: Sandbox) -> None:
     assert sandbox.db_path.with_name("sundown.db.broken").exists()  # kept for recovery
 
 
+@pytest.mark.e2e
 def test_a_foreign_database_is_moved_away(sandbox: Sandbox) -> None:
     sandbox.db_path.parent.mkdir(mode=0o700, parents=True)
     with sqlite3.connect(sandbox.db_path) as conn:
@@ -94,6 +98,7 @@ def test_a_foreign_database_is_moved_away(sandbox: Sandbox) -> None:
     assert after.status == "ok"
 
 
+@pytest.mark.e2e
 def test_a_state_dir_that_is_a_file_is_moved_away(sandbox: Sandbox) -> None:
     state = sandbox.state_home / "sundown"
     state.write_text("oops")
@@ -102,6 +107,7 @@ def test_a_state_dir_that_is_a_file_is_moved_away(sandbox: Sandbox) -> None:
     assert after.status == "ok"
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(os.getuid() == 0, reason="root writes through any mode")
 def test_an_unwritable_log_gets_chmod(sandbox: Sandbox) -> None:
     sandbox.run("log", check=True)  # creates the log
@@ -127,6 +133,7 @@ def test_the_refusal_names_who_can_write(sandbox: Sandbox, mode: int, who: str) 
     assert commands_refused(path) is None
 
 
+@pytest.mark.e2e
 def test_check_and_doctor_warn_about_commands_the_daemon_will_refuse(sandbox: Sandbox) -> None:
     path = sandbox.write_config(WITH_COMMAND)
     path.chmod(0o664)
@@ -142,6 +149,7 @@ def test_check_and_doctor_warn_about_commands_the_daemon_will_refuse(sandbox: Sa
     assert "warning" not in sandbox.run("check", check=True).stderr
 
 
+@pytest.mark.e2e
 def test_a_writable_config_without_commands_is_no_warning(sandbox: Sandbox) -> None:
     path = sandbox.write_config('[bedtime]\ndefault = "22:30"\n[reminders.tea]\nbefore = "1h"\n')
     path.chmod(0o664)
