@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from conftest import FakeClock, Sandbox
 from sundown.cli import main
+from support.sandbox import FakeClock, Sandbox
 
 UTC = timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")
