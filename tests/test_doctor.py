@@ -146,6 +146,17 @@ def test_a_server_without_actions_is_a_warning(
     assert "plain text" in got["notifications"]
 
 
+def test_a_one_at_a_time_server_is_a_warning(
+    sandbox: Any, bare_bus: Desktop, fake_server: Any, systemctl: FakeSystemctl
+) -> None:
+    fake_server(info=("Notification Daemon", "GNOME", "3.20.0", "1.2"))  # notification-daemon
+    proc = sandbox.run("doctor", env=session_env(bare_bus, systemctl))
+    got = lines(proc)
+    assert got["notifications"].startswith("warn "), proc.stdout
+    assert "one notification at a time" in got["notifications"]
+    assert "dunst" in got["notifications.fix"]
+
+
 def test_without_any_bus_doctor_fails(sandbox: Any, systemctl: FakeSystemctl) -> None:
     proc = sandbox.run("doctor", env=systemctl.env())
     assert proc.returncode == 1

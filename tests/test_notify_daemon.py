@@ -83,3 +83,33 @@ def test_a_click_on_a_notification_from_before_the_restart_is_heard(
         assert (ack["reminder"], ack["source"]) == ("magnesium", "action")
     finally:
         stop(proc)
+
+
+@pytest.mark.parametrize("real_server", ["notification-daemon"], indirect=True)
+def test_on_a_one_at_a_time_server_a_new_reminder_joins_the_open_one(
+    sandbox: Sandbox, real_server: Desktop
+) -> None:
+    desktop = real_server
+    evening = Evening(magnesium=2, tea=5)
+    sandbox.write_config(evening.text())
+    proc = start(sandbox, "--backend", "dbus", env=desktop.session_vars)
+    try:
+        first = desktop.monitor.wait_notify(1, timeout=10)[0]
+        nid = desktop.monitor.reply_to_notify(first)
+        second = desktop.monitor.wait_notify(2, timeout=10)[1]
+        assert second.replaces_id == nid  # the open one is replaced, not queued behind
+        assert second.summary == "Magnesium, Tea"
+        assert "Magnesium" in second.body and "Tea" in second.body
+        assert len(desktop.windows()) == 1
+        desktop.click("Done")
+        wait_until(lambda: len(events(sandbox, "acknowledged")) == 2, 5, "both acknowledged")
+    finally:
+        stop(proc)
+    rows = events(sandbox)
+    assert [(e["event"], e["reminder"]) for e in rows] == [
+        ("notified", "magnesium"),
+        ("notified", "tea"),
+        ("acknowledged", "magnesium"),
+        ("acknowledged", "tea"),
+    ]
+    assert rows[1]["details"]["together"] == ["magnesium", "tea"]

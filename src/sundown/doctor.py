@@ -216,6 +216,17 @@ def check_server(env: Mapping[str, str], bus_ok: bool = True) -> Check:
             f"{who} shows no action buttons: acknowledge with `sundown ack`; {markup}",
             "use a server with actions for Done/Snooze buttons (dunst, mako, GNOME Shell, KDE Plasma)",
         )
+    from sundown.notify.dbus import Quirks
+
+    if Quirks.of(info.name, info.vendor).one_at_a_time:
+        return Check(
+            "notifications",
+            WARN,
+            f"{who} shows one notification at a time and queues the rest: a reminder that comes "
+            "while another is unanswered joins it in one notification naming both",
+            "a server that shows several at once (dunst, mako, xfce4-notifyd, mate-notification-daemon) "
+            "shows each reminder on its own",
+        )
     return Check("notifications", OK, f"{who}: actions, {markup}")
 
 

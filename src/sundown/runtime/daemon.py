@@ -33,7 +33,7 @@ from sundown.core.status import Status, snapshot
 from sundown.core.status import tonight as tonight_of
 from sundown.core.vocabulary import EventName
 from sundown.errors import ConfigError, LogError
-from sundown.notify import Message, NotifyError, adopt, choose, delivered_by, shown_as
+from sundown.notify import Message, NotifyError, adopt, choose, delivered_by, one_at_a_time, shown_as
 from sundown.paths import Paths
 from sundown.runtime.control import ControlServer, InstanceLock
 from sundown.runtime.scheduler import BackgroundScheduler, ThreadPoolExecutor
@@ -313,11 +313,13 @@ class Daemon:
         self.combined = {k: v for k, v in self.combined.items() if k in self.shown}
 
     def _send(self, send: Send, now: datetime) -> None:
-        message = self._message(send)
+        shown = self._join_open(send, now)
+        message = self._message(shown, joined=len(shown.occurrences) > len(send.occurrences))
         delivered_by = self._deliver(message)
         if self.push_link is not None:
-            self.push_link.on_send(send, message.title, message.body, self._away())
-        self.shown[message.key] = tuple(o.key for o in send.occurrences)
+            own = message if shown.occurrences == send.occurrences else self._message(send)
+            self.push_link.on_send(send, own.title, own.body, self._away())
+        self.shown[message.key] = tuple(o.key for o in shown.occurrences)
         # Its id on the server, so that a restarted daemon replaces and closes it (_take_over_shown).
         ref = shown_as(self.backend, message.key) if delivered_by == "dbus" else None
         if len(send.occurrences) > 1:
@@ -344,8 +346,8 @@ class Daemon:
                 at=occ.at.isoformat(),
                 bedtime=occ.bedtime.isoformat(),
                 **(
-                    {"together": [o.reminder.id for o in send.occurrences]}
-                    if len(send.occurrences) > 1
+                    {"together": [o.reminder.id for o in shown.occurrences]}
+                    if len(shown.occurrences) > 1
                     else {}
                 ),
                 **({"snoozed": True} if send.snoozed else {}),
@@ -355,14 +357,41 @@ class Daemon:
                 self._run_command(occ.reminder.id, occ.reminder.run)
         log.info("notified %s via %s", message.title, delivered_by)
 
-    def _message(self, send: Send) -> Message:
+    def _message(self, send: Send, joined: bool = False) -> Message:
         first = send.occurrences[0]
+        if joined:  # reminders waiting on a one-at-a-time server: one notification naming each
+            lines = [f"{_hm(o.at)}  {o.reminder.title}" for o in send.occurrences]
+            title = ", ".join(o.reminder.title for o in send.occurrences)
+            return Message(send.key, title, "\n".join(lines), "critical" if send.repeat else "normal")
         if len(send.occurrences) > 1:
             return _combined_message(send.key, send.occurrences)
         body = first.reminder.body
         if send.late > dispatch.ON_TIME and not send.snoozed and send.repeat == 0:
             body = f"{body}\n(late: was due at {_hm(first.at)})".strip()
         return Message(send.key, first.reminder.title, body, "critical" if send.repeat else "normal")
+
+    def _join_open(self, send: Send, now: datetime) -> Send:
+        """On a server that shows one notification at a time (notification-daemon) and queues the
+        rest, a reminder sent while another is unanswered on screen would wait, hidden, behind it
+        (ours never expire): it replaces the open one instead, with one notification naming both."""
+        if not self.shown or not one_at_a_time(self.backend):
+            return send
+        mine = {o.key for o in send.occurrences}
+        others = {k for stands_for in self.shown.values() for k in stands_for} - mine
+        nights = sorted({night for night, _ in others})
+        waiting = []
+        for folded in self._nights(nights).values():
+            for occ in folded.plan.occurrences if folded.plan else ():
+                done = folded.states.get(occ.reminder.id, NOTHING)
+                snoozed = done.snoozed_until is not None and done.snoozed_until > now
+                answered = done.acknowledged is not None or done.missed or done.dismissed or snoozed
+                if occ.key in others and not (occ.skipped or answered):
+                    waiting.append(occ)
+        key = next(iter(self.shown))  # the open one (there is one at a time) is replaced
+        for other in list(self.shown)[1:]:
+            self.backend.withdraw(other)
+            del self.shown[other]
+        return replace(send, key=key, occurrences=(*waiting, *send.occurrences))
 
     def _deliver(self, message: Message) -> str:
         """Send through the chosen backend; if it fails, the console: a reminder is never lost."""
@@ -393,11 +422,10 @@ class Daemon:
                 ref = event.details.get("notification") if event.event == "notified" else None
                 if not isinstance(ref, dict) or not isinstance(ref.get("key"), str) or event.reminder is None:
                     continue
-                key = ref["key"]
-                found[key] = ref  # the latest row wins: a server may give a repeat a new id
-                stands_for = self.shown.get(key, ())
-                if (night, event.reminder) not in stands_for:
-                    self.shown[key] = (*stands_for, (night, event.reminder))
+                # The latest row wins: a server may give a repeat a new id, a key may stand for others.
+                found[ref["key"]] = ref
+                together = event.details.get("together") or [event.reminder]
+                self.shown[ref["key"]] = tuple((night, rid) for rid in together)
         if found:
             adopt(self.backend, found)
             self.submit(self._listen)
