@@ -11,10 +11,6 @@ The fixtures built on these live in conftest.py:
   (xfce4-notifyd, lxqt-notificationd, notification-daemon, mate-notification-daemon; the
   test parametrizes it indirectly), and `desktop.click(target)` to press one of its buttons,
   its × or its body with xdotool.
-- `real_server`: the same desktop with another real notification server from Debian
-  (xfce4-notifyd, lxqt-notificationd, notification-daemon, mate-notification-daemon; the
-  test parametrizes it indirectly), and `desktop.click(target)` to press one of its buttons,
-  its × or its body with xdotool.
 
 Nothing here touches the real session: the bus has no service directories, so nothing is
 activated behind the test's back. Every process runs in its own process group and is killed
