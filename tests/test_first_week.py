@@ -79,6 +79,7 @@ def logged(event: str | None = None) -> list[tuple[str, str | None, str]]:
 # -- item 4: one daemon per log -------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_a_second_daemon_on_the_same_log_from_another_runtime_dir_is_refused(sandbox: Sandbox):
     sandbox.write_config(ROUTINE)
     first = sandbox.start_daemon("--backend", "console")
