@@ -491,6 +491,7 @@ def test_doctor_says_nothing_about_push_without_it(sandbox) -> None:
     assert doctor.check_push(resolve_paths()) == []
 
 
+@pytest.mark.e2e
 def test_a_plain_http_server_costs_no_openssl_and_https_still_works_after() -> None:
     code = (
         "import sys\n"
