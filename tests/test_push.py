@@ -83,6 +83,7 @@ def test_token_file_readable_by_others_is_refused_and_the_token_never_quoted(tmp
 
 
 @pytest.mark.e2e
+@pytest.mark.e2e
 def test_bad_push_values_exit_78_with_line_and_key(sandbox) -> None:
     sandbox.write_config(
         ROUTINE.format(url="ftp://x")
@@ -370,6 +371,7 @@ def test_an_answer_the_daemon_did_not_take_is_seen_again(server: NtfyServer, tmp
         client.close()
 
 
+@pytest.mark.e2e
 @pytest.mark.e2e
 def test_push_is_not_imported_without_push_config(sandbox) -> None:
     sandbox.write_config('[bedtime]\ndefault = "22:30"\n')

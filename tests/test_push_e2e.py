@@ -26,6 +26,8 @@ from support.sandbox import Sandbox
 
 pytestmark = pytest.mark.e2e  # every test here starts real processes
 
+pytestmark = pytest.mark.e2e  # every test here starts real processes
+
 TOPIC = "evening-e2e"
 REPLIES = f"{TOPIC}-replies"
 SETTLE_S = 2.0
