@@ -118,6 +118,6 @@ def tick_daemon_once(now: datetime) -> None:
     daemon = Daemon(paths, load_for(paths), {}, backend="console", clock=FakeClock(now))
     try:
         daemon.tick()
-        daemon.runner.shutdown(wait=True)  # a command it started has finished
+        daemon.commands.wait()  # a command it started has finished
     finally:
         daemon.stop()

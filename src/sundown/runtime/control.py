@@ -8,23 +8,27 @@ lives in the private runtime dir (0700) and is itself 0600.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import logging
 import os
 import socket
-import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from sundown.errors import SundownError
 from sundown.paths import Paths, private_dir
-from sundown.runtime.waiting import Stoppable
+from sundown.runtime.waiting import FdThread
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
+_OUT_OF_FDS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+MAX_BACKOFF_MS = 1000
+LOCK_PATIENCE_S = 1.0  # far longer than any probe holds the lock
 
 
 class AlreadyRunning(SundownError):
@@ -73,15 +77,30 @@ def _lock(path: Path, missing_ok: bool = False) -> int | None:
         # An unusable state dir: the log cannot be written either, and reminders go on without it.
         log.warning("cannot lock %s: %s", path, exc.strerror or exc)
         return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    if not _lock_within(fd, LOCK_PATIENCE_S):
         pid = _read_pid(fd)
         os.close(fd)
-        raise AlreadyRunning(pid) from None
+        raise AlreadyRunning(pid)
     os.ftruncate(fd, 0)
     os.write(fd, f"{os.getpid()}\n".encode())
     return fd
+
+
+def _lock_within(fd: int, patience: float) -> bool:
+    """Take the lock, waiting out a prober (`running_pid` holds it shared for microseconds).
+
+    A daemon holds it for its whole life; a `sundown status` that happens to probe at the
+    moment we start must not make the start fail.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
 
 
 def _read_pid(fd: int) -> int | None:
@@ -144,33 +163,45 @@ def request(paths: Paths, payload: dict[str, Any], timeout: float = 3.0) -> dict
     return reply if isinstance(reply, dict) else None
 
 
-class ControlServer:
+class ControlServer(FdThread):
     """Accepts requests on the daemon's socket in one thread that blocks while idle."""
 
     def __init__(self, path: Path, handler: Handler) -> None:
         self.path = path
         self._handler = handler
+        self._backoff_ms = 0
         with contextlib.suppress(FileNotFoundError):
             path.unlink()  # a stale socket of a dead daemon: we hold the instance lock
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
         old = os.umask(0o177)
         try:
             self._sock.bind(str(path))
+        except OSError:
+            self._sock.close()
+            raise
         finally:
             os.umask(old)
         self._sock.listen(16)
-        self._stop = Stoppable()
-        self._thread = threading.Thread(target=self._loop, name="sundown-control", daemon=True)
-        self._thread.start()
+        self.start_thread(self._sock.fileno(), "sundown-control")
 
-    def _loop(self) -> None:
-        while self._stop.wait(self._sock.fileno()):
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                continue
-            with conn:
-                self._serve(conn)
+    def readable(self) -> bool:
+        try:
+            conn, _ = self._sock.accept()
+        except OSError as exc:
+            if exc.errno not in _OUT_OF_FDS:
+                return True  # the client gave up before we accepted it: nothing to answer
+            # The connection stays queued, so the socket stays readable: without a pause this
+            # loop would spin at full speed until an fd is free.
+            if not self._backoff_ms:
+                log.error("out of file descriptors (%s): requests from the CLI wait until some are free", exc)
+            self._backoff_ms = min(max(2 * self._backoff_ms, 50), MAX_BACKOFF_MS)
+            return self.stopper.sleep(self._backoff_ms)
+        if self._backoff_ms:
+            log.warning("file descriptors are free again: answering the CLI")
+            self._backoff_ms = 0
+        with conn:
+            self._serve(conn)
+        return True
 
     def _serve(self, conn: socket.socket) -> None:
         conn.settimeout(2.0)
@@ -188,10 +219,7 @@ class ControlServer:
         with contextlib.suppress(OSError):
             conn.sendall(json.dumps(reply, default=str).encode() + b"\n")
 
-    def close(self) -> None:
-        self._stop.stop()
-        self._thread.join(timeout=1)
+    def release(self) -> None:
         self._sock.close()
-        self._stop.close()
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()

@@ -18,13 +18,13 @@ import concurrent.futures
 import logging
 import os
 import signal
-import subprocess
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sundown.config import LoadedConfig, commands_refused, load_for
+from sundown.config import LoadedConfig, load_for
 from sundown.core import dispatch
 from sundown.core.dispatch import Send
 from sundown.core.plan import UTC, NightChanges, Occurrence, night_of, upcoming
@@ -32,21 +32,27 @@ from sundown.core.state import NOTHING, Night, ReminderNight, fold_night, merge
 from sundown.core.status import Status, snapshot
 from sundown.core.status import tonight as tonight_of
 from sundown.core.vocabulary import EventName
-from sundown.errors import ConfigError, LogError
+from sundown.errors import ConfigError, SundownError
 from sundown.notify import Message, NotifyError, adopt, choose, delivered_by, one_at_a_time, shown_as
 from sundown.paths import Paths
+from sundown.runtime.commands import Commands
 from sundown.runtime.control import ControlServer, InstanceLock
+from sundown.runtime.logwriter import LogWriter
 from sundown.runtime.scheduler import BackgroundScheduler, ThreadPoolExecutor
-from sundown.runtime.wake import start_detectors
+from sundown.runtime.wake import Alarm, SleepWatch, clock_timer, sleep_watch
 from sundown.runtime.watch import ConfigWatch
-from sundown.store.log import EventLog
-from sundown.systemd.notify import SdNotify, child_environment
+from sundown.store.log import Event
+from sundown.systemd.notify import SdNotify
 
 log = logging.getLogger("sundown")
 
-RUN_TIMEOUT_S = 60
 CONFIG_NOTICE = "sundown: config has errors"
 REFRESH_WAIT_S = 2.0
+# The clock timer fires this long after the due instant, so the tick it causes finds it due.
+ARM_MARGIN = timedelta(seconds=1)
+# How long `stop()` lets the worker finish what it is doing before interrupting a hung send.
+STOP_GRACE_S = 0.3
+LOG_RETRY_S = 1.0
 Clock = Callable[[], datetime]
 
 
@@ -78,59 +84,98 @@ class Daemon:
         self.backend_name = backend or loaded.routine.backend
         self.backend = choose(self.backend_name, self._on_action, self.env)
         self.last_backend = self.backend_name
-        self.eventlog: EventLog | None = None
-        self.log_problem: str | None = None
         self.config_problem: str | None = None
         self.started = clock()
-        self.log_start: datetime = self.started  # when the log began: nothing before it is missed
-        self._open_log()
+        self.rows = LogWriter(paths.database, self._log_failed, clock, created=self.started)
+        self.commands = Commands(self.env)
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
             executors={"default": ThreadPoolExecutor(1)},
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 8},
         )
-        self.runner = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="sundown-run")
-        self._closers: list[Any] = []
-        self._detectors: list[Any] = []
+        # The helpers: each wakes the worker up; the worker re-arms the timer after each tick.
+        self.timer: Alarm | None = None
+        self.sleep_watch: SleepWatch | None = None
+        self.config_watch: ConfigWatch | None = None
+        self.control: ControlServer | None = None
+        self._finished = threading.Event()
         self.push_link: Any = None  # runtime.push.PushLink while [push] is configured
 
+    @property
+    def log_problem(self) -> str | None:
+        return self.rows.problem
+
+    @property
+    def log_start(self) -> datetime:
+        """When the log began: nothing before it is missed."""
+        created = self.rows.created
+        return min(created, self.started) if created else self.started
+
     # -- lifecycle -------------------------------------------------------------------------
+    #
+    # The worker (APScheduler's one executor thread) owns the log, the backend and the clock
+    # timer: it uses them, and at `stop()` it closes them as its last job, so nothing is closed
+    # under a running tick. `start()` never waits for a tick: a slow notification server must
+    # not decide whether the daemon starts.
 
     def start(self) -> None:
+        """Start the worker and the helpers; returns at once, READY=1 comes from the worker."""
         self.scheduler.start()
-        self._detectors = start_detectors(self.wake, self.env, self._before_sleep)
-        self._closers.extend(self._detectors)
+        self.timer = clock_timer(self.wake)
+        self.sleep_watch = sleep_watch(self.wake, self.env, self._before_sleep)
         self._start_push()
-        self._closers.append(ControlServer(self.paths.socket, self._on_request))
+        self.control = ControlServer(self.paths.socket, self._on_request)
         if self.loaded.path is not None or not self.paths.config_explicit:
             try:
-                self._closers.append(ConfigWatch(self.paths.config, self._config_changed))
+                self.config_watch = ConfigWatch(self.paths.config, self._config_changed)
             except OSError as exc:
                 log.warning("config changes are picked up only on SIGHUP: %s", exc)
-        self.submit(self._take_over_shown)
-        self.call(self.tick)
         interval = self.systemd.watchdog_interval()
         if interval:
             # Pinged from the worker thread: a stuck worker stops the pings and systemd restarts us.
             self.scheduler.add_job(self.systemd.ping, "interval", seconds=interval / 2, id="watchdog")
+        self.submit(self._running)
+        self.submit(self._take_over_shown)
+        self.submit(self.tick)
+
+    def _running(self) -> None:
+        """The worker's first job: it runs, so the service is ready."""
         self.systemd.ready(self.status_line())
         log.info("sundown running: %s", self.status_line())
         _release_startup_memory()
 
     def stop(self) -> None:
+        """Stop the helpers, let the worker finish and close what it owns; bounded to about 1 s."""
         self.systemd.stopping()
+        for helper in (self.control, self.config_watch, self.sleep_watch):
+            if helper is not None:
+                helper.close()
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
-        for closer in self._closers:
+            finished = self.submit(self._finish)
             try:
-                closer.close()
-            except OSError as exc:
-                log.debug("closing %r: %s", closer, exc)
+                finished.result(STOP_GRACE_S)
+            except concurrent.futures.TimeoutError:
+                # The worker is stuck, most likely on a hung notification server: interrupting
+                # the backend makes that send fail over to the console, and the worker goes on.
+                self.backend.close()
+                try:
+                    finished.result(2 * STOP_GRACE_S)
+                except concurrent.futures.TimeoutError:
+                    log.warning("the worker did not finish in time; stopping without it")
+            self.scheduler.shutdown(wait=False)
+        else:
+            self._finish()  # never started (tests drive `tick()` themselves): we are the worker
+        self.commands.close()
+
+    def _finish(self) -> None:
+        """The worker's last job: close what it owns. Jobs queued after it do nothing."""
+        self._finished.set()
+        if self.timer is not None:
+            self.timer.close()
+            self.timer = None
         self._stop_push()
         self.backend.close()
-        self.runner.shutdown(wait=False, cancel_futures=True)
-        if self.eventlog is not None:
-            self.eventlog.close()
+        self.rows.close()
 
     # -- running work on the one worker thread ---------------------------------------------
 
@@ -139,6 +184,9 @@ class Daemon:
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
 
         def job() -> None:
+            if self._finished.is_set() and fn != self._finish:
+                future.cancel()
+                return
             try:
                 future.set_result(fn(*args))
             except BaseException as exc:  # handed to whoever waits on the future
@@ -181,9 +229,8 @@ class Daemon:
             self.push_link = None
 
     def _delay_sleep(self, on: bool) -> None:
-        for detector in self._detectors:
-            if hasattr(detector, "want_delay"):
-                detector.want_delay(on)
+        if self.sleep_watch is not None:
+            self.sleep_watch.want_delay(on)
 
     def _before_sleep(self) -> None:
         """From the logind thread: the machine is about to sleep."""
@@ -201,25 +248,11 @@ class Daemon:
                 self.backend.withdraw(key)
                 del self.shown[key]
 
-    # -- the log, tolerant of a full disk or read-only state dir ---------------------------
-
-    def _open_log(self) -> EventLog | None:
-        """The log, opened now if it could not be before (a state dir fixed while we run)."""
-        if self.eventlog is None:
-            try:
-                self.eventlog = EventLog(self.paths.database, created=self.started)
-                self.log_problem = None
-                created = self.eventlog.created()
-                self.log_start = min(created, self.started) if created else self.started
-            except LogError as exc:
-                self._log_failed(str(exc))
-        return self.eventlog
+    # -- the log (see LogWriter: tolerant of a full disk, a held lock, a replaced file) --------
 
     def _log_failed(self, problem: str) -> None:
-        if problem != self.log_problem:
-            log.error("cannot write the log, reminders go on without it: %s", problem)
-            self._send_notice("sundown cannot write its log", problem)
-        self.log_problem = problem
+        log.error("cannot write the log, reminders go on without it: %s", problem)
+        self._send_notice("sundown cannot write its log", problem)
 
     def record(
         self, event: EventName, night: date, reminder: str | None, source: str, **details: Any
@@ -236,24 +269,20 @@ class Daemon:
         **details: Any,
     ) -> None:
         """`record` with the event's own time (an answer's, as the push server saw it)."""
-        eventlog = self._open_log()
-        if eventlog is None:
-            return
-        try:
-            eventlog.record(event, night, reminder, source, details, ts)
-            self.log_problem = None
-        except LogError as exc:
-            self._log_failed(str(exc))
+        self.rows.record(event, night, reminder, source, ts=ts, **details)
+        if self.rows.pending and self.scheduler.running:
+            self._retry_log_later()
 
-    def _night_events(self, night: date) -> list[Any]:
-        eventlog = self._open_log()
-        if eventlog is None:
-            return []
-        try:
-            return eventlog.night_events(night)
-        except LogError as exc:
-            self._log_failed(str(exc))
-            return []
+    def _retry_log_later(self) -> None:
+        at = self.clock().astimezone(UTC) + timedelta(seconds=LOG_RETRY_S)
+        self.scheduler.add_job(self._flush_log, "date", run_date=at, id="log-retry", replace_existing=True)
+
+    def _flush_log(self) -> None:
+        if not self.rows.flush() and self.scheduler.running:
+            self._retry_log_later()
+
+    def _night_events(self, night: date) -> list[Event]:
+        return self.rows.night_events(night)
 
     # -- the tick ---------------------------------------------------------------------------
 
@@ -284,6 +313,7 @@ class Daemon:
         if self.push_link is not None:
             self.push_link.settle_handed_over(now)
         routine, zone = self.loaded.routine, self.loaded.zone
+        self.rows.flush()
         nights = dispatch.window(now, zone)
         progress, changes = self._state(nights)
         decision = dispatch.decide(routine, zone, now, progress, changes, self.log_start)
@@ -295,12 +325,13 @@ class Daemon:
             self._send(send, now)
         self._withdraw_settled(set(decision.settled))
         self._forget_old(nights[0])
-        if decision.next_at is not None:
-            self.scheduler.add_job(
-                self.tick, "date", run_date=decision.next_at, id="tick", replace_existing=True
-            )
-        for detector in self._detectors[:1]:  # the first one fires at an instant; the rest need none
-            detector.arm(decision.next_at + timedelta(seconds=1) if decision.next_at else None)
+        # In UTC: `next_at` is a local time, and wall-clock arithmetic on it drops the fold of a
+        # fall-back night's repeated hour (the timer would aim an hour early and fire at once).
+        next_at = decision.next_at.astimezone(UTC) if decision.next_at is not None else None
+        if next_at is not None:
+            self.scheduler.add_job(self.tick, "date", run_date=next_at, id="tick", replace_existing=True)
+        if self.timer is not None:
+            self.timer.arm(next_at + ARM_MARGIN if next_at is not None else None)
         self.systemd.status(self.status_line(now))
 
     def _remember(self, key: tuple[date, str], **fields: Any) -> None:
@@ -458,15 +489,7 @@ class Daemon:
     # -- run commands -------------------------------------------------------------------------
 
     def _run_command(self, reminder_id: str, argv: tuple[str, ...]) -> None:
-        problem = self._unsafe_config()
-        if problem:
-            log.warning("not running %s for %s: %s", argv[0], reminder_id, problem)
-            return
-        self.runner.submit(_run, reminder_id, argv, child_environment(self.env))
-
-    def _unsafe_config(self) -> str | None:
-        """Like ssh with its keys: a config others can write must not run commands."""
-        return commands_refused(self.loaded.path)
+        self.commands.start(reminder_id, argv, self.loaded.path)
 
     # -- actions, CLI requests, reload ----------------------------------------------------------
 
@@ -486,7 +509,7 @@ class Daemon:
                 self.record("acknowledged", night, rid, "action")
                 self._remember((night, rid), acknowledged=now)
             elif action == "snooze":
-                until = now + self.loaded.routine.snooze
+                until = now.astimezone(UTC) + self.loaded.routine.snooze
                 self.record("snoozed", night, rid, "action", until=until.isoformat())
                 self._remember((night, rid), snoozed_until=until)
             elif action == "dismissed":
@@ -627,26 +650,6 @@ def _hm(at: datetime) -> str:
     return at.strftime("%H:%M")
 
 
-def _run(reminder_id: str, argv: tuple[str, ...], env: dict[str, str]) -> None:
-    """Run a reminder's command: argv, never a shell, with a timeout; output to our log."""
-    try:
-        proc = subprocess.run(
-            list(argv),
-            capture_output=True,
-            text=True,
-            timeout=RUN_TIMEOUT_S,
-            stdin=subprocess.DEVNULL,
-            env=env,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        log.warning("%s: command %s failed: %s", reminder_id, argv[0], exc)
-        return
-    for line in (proc.stdout + proc.stderr).splitlines():
-        log.info("%s: %s", reminder_id, line)
-    if proc.returncode != 0:
-        log.warning("%s: command %s exited with %d", reminder_id, argv[0], proc.returncode)
-
-
 def run(paths: Paths, backend: str | None = None, env: Mapping[str, str] | None = None) -> int:
     """The foreground daemon until SIGTERM/SIGINT. Config errors at start raise ConfigError (78)."""
     env = dict(os.environ if env is None else env)
@@ -657,22 +660,31 @@ def run(paths: Paths, backend: str | None = None, env: Mapping[str, str] | None 
     # Block the signals before any thread starts, so only sigwait below receives them.
     signals = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
     signal.pthread_sigmask(signal.SIG_BLOCK, signals)
-    lock = InstanceLock(paths)
     try:
-        loaded = load_for(paths)
-        daemon = Daemon(paths, loaded, env, backend)
-        daemon.start()
+        lock = InstanceLock(paths)
         try:
-            while True:
-                sig = signal.sigwait(signals)
-                if sig == signal.SIGHUP:
-                    daemon.submit(daemon.reload)
-                    continue
-                log.info("stopping (%s)", signal.Signals(sig).name)
-                break
+            daemon = Daemon(paths, load_for(paths), env, backend)
+            try:
+                daemon.start()
+                _serve_signals(daemon, signals)
+            finally:
+                daemon.stop()
         finally:
-            daemon.stop()
+            lock.release()
+    except OSError as exc:
+        # Whatever failed while starting (a socket path too long, a full disk): one readable line.
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise SundownError(f"cannot start: {exc.strerror or exc}{where}") from exc
     finally:
-        lock.release()
         signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)
     return 0
+
+
+def _serve_signals(daemon: Daemon, signals: set[signal.Signals]) -> None:
+    while True:
+        sig = signal.sigwait(signals)
+        if sig == signal.SIGHUP:
+            daemon.submit(daemon.reload)
+            continue
+        log.info("stopping (%s)", signal.Signals(sig).name)
+        return

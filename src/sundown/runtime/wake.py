@@ -21,10 +21,10 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from sundown.runtime.waiting import Stoppable
+from sundown.runtime.waiting import FdThread
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class _Itimerspec(ctypes.Structure):
     _fields_ = [("it_interval", _Timespec), ("it_value", _Timespec)]
 
 
-class ClockTimer:
+class ClockTimer(FdThread):
     """A realtime timerfd that fires at the next due instant or on any clock set."""
 
     def __init__(self, on_wake: Callable[[str], None]) -> None:
@@ -55,22 +55,20 @@ class ClockTimer:
             raise OSError(ctypes.get_errno(), "timerfd_create failed")
         self._fd = fd
         self._on_wake = on_wake
-        self._stop = Stoppable()
         self._lock = threading.Lock()
         self._target = time.time() + FAR_AHEAD_S
         self.arm(None)
-        self._thread = threading.Thread(target=self._loop, name="sundown-clock", daemon=True)
-        self._thread.start()
+        self.start_thread(fd, "sundown-clock")
 
     def arm(self, at: datetime | None) -> None:
-        """Fire at `at` (or only on a clock set when None)."""
+        """Fire at `at` (or only on a clock set when None); `at` must be aware."""
         with self._lock:
+            # .timestamp() of an aware datetime honours its fold (the repeated hour of a
+            # fall-back night), which wall-clock arithmetic on it would not.
             self._target = at.timestamp() if at is not None else time.time() + FAR_AHEAD_S
             self._set(self._target)
 
     def _set(self, target: float) -> None:
-        if self._fd < 0:
-            return  # closed while the daemon's worker was finishing a tick: nothing to arm
         spec = _Itimerspec()
         spec.it_value.tv_sec = int(target)
         spec.it_value.tv_nsec = max(1, int((target - int(target)) * 1e9))
@@ -78,30 +76,25 @@ class ClockTimer:
         if self._settime(self._fd, flags, ctypes.byref(spec), None) != 0:
             raise OSError(ctypes.get_errno(), "timerfd_settime failed")
 
-    def _loop(self) -> None:
-        while self._stop.wait(self._fd):
-            try:
-                os.read(self._fd, 8)
-                reason = "timer"
-            except OSError as exc:
-                if exc.errno != errno.ECANCELED:
-                    raise
-                reason = "clock set"
-            with self._lock:
-                # After a cancel or an expiry the timer must be re-armed to keep watching.
-                self._target = (
-                    max(self._target, time.time() + FAR_AHEAD_S) if reason == "timer" else self._target
-                )
-                self._set(self._target)
-            self._on_wake(reason)
-
-    def close(self) -> None:
-        self._stop.stop()
-        self._thread.join(timeout=1)
+    def readable(self) -> bool:
+        try:
+            os.read(self._fd, 8)
+            reason = "timer"
+        except OSError as exc:
+            if exc.errno != errno.ECANCELED:
+                raise
+            reason = "clock set"
         with self._lock:
-            os.close(self._fd)
-            self._fd = -1  # not a number the next open() may reuse
-        self._stop.close()
+            # After a cancel or an expiry the timer must be re-armed to keep watching.
+            self._target = (
+                max(self._target, time.time() + FAR_AHEAD_S) if reason == "timer" else self._target
+            )
+            self._set(self._target)
+        self._on_wake(reason)
+        return True
+
+    def release(self) -> None:
+        os.close(self._fd)
 
 
 class DriftCheck:
@@ -130,7 +123,7 @@ class DriftCheck:
         self._thread.join(timeout=1)
 
 
-class SleepWatch:
+class SleepWatch(FdThread):
     """logind's PrepareForSleep on the system bus: about to sleep (true), just resumed (false).
 
     With `on_sleep` and `want_delay(True)` (push configured), it holds a logind "delay"
@@ -162,9 +155,7 @@ class SleepWatch:
             path="/org/freedesktop/login1",
         )
         self._conn.send_and_get_reply(message_bus.AddMatch(rule), timeout=2)
-        self._stop = Stoppable()
-        self._thread = threading.Thread(target=self._loop, name="sundown-sleep", daemon=True)
-        self._thread.start()
+        self.start_thread(self._conn.sock.fileno(), "sundown-sleep")
 
     def want_delay(self, on: bool) -> None:
         """Hold (or let go of) the delay inhibitor that gives `on_sleep` its time."""
@@ -200,53 +191,53 @@ class SleepWatch:
         if fd is not None:
             os.close(fd)
 
-    def _loop(self) -> None:
-        while self._stop.wait(self._conn.sock.fileno()):
+    def readable(self) -> bool:
+        try:
+            msg = self._conn.receive(timeout=1)
+        except Exception as exc:  # connection lost: the other detectors still cover us
+            log.warning("lost the system bus (%s); resume detection falls back to the clock timer", exc)
+            return False
+        from jeepney import HeaderFields
+
+        if msg.header.fields.get(HeaderFields.member) != "PrepareForSleep":
+            return True
+        if msg.body == (False,):
+            if self._delay:
+                self._take_lock()
+            self._on_wake("resume")
+        elif msg.body == (True,) and self._on_sleep is not None:
             try:
-                msg = self._conn.receive(timeout=1)
-            except Exception as exc:  # connection lost: the other detectors still cover us
-                log.warning("lost the system bus (%s); resume detection falls back to the clock timer", exc)
-                return
-            hdr = msg.header.fields
-            from jeepney import HeaderFields
+                self._on_sleep()
+            except Exception as exc:  # never keep the machine from sleeping
+                log.warning("before sleep: %s", exc)
+            finally:
+                self._release_lock()
+        return True
 
-            if hdr.get(HeaderFields.member) != "PrepareForSleep":
-                continue
-            if msg.body == (False,):
-                if self._delay:
-                    self._take_lock()
-                self._on_wake("resume")
-            elif msg.body == (True,) and self._on_sleep is not None:
-                try:
-                    self._on_sleep()
-                except Exception as exc:  # never keep the machine from sleeping
-                    log.warning("before sleep: %s", exc)
-                finally:
-                    self._release_lock()
-
-    def close(self) -> None:
-        self._stop.stop()
-        self._thread.join(timeout=1)
+    def release(self) -> None:
         self._conn.close()
         self._release_lock()
-        self._stop.close()
 
 
-def start_detectors(
-    on_wake: Callable[[str], None],
-    env: dict[str, str] | None = None,
-    on_sleep: Callable[[], None] | None = None,
-) -> list:
-    """Start every detector this machine supports; the first one can be re-armed."""
-    detectors: list = []
+Alarm = ClockTimer | DriftCheck
+
+
+def clock_timer(on_wake: Callable[[str], None]) -> Alarm:
+    """The timerfd where the kernel has one, else the once-a-minute drift check."""
     try:
-        detectors.append(ClockTimer(on_wake))
+        return ClockTimer(on_wake)
     except (OSError, AttributeError) as exc:
         log.info("no timerfd (%s); checking for clock jumps once a minute", exc)
-        detectors.append(DriftCheck(on_wake))
-    address = (env or {}).get("SUNDOWN_SYSTEM_BUS") or "SYSTEM"
+        return DriftCheck(on_wake)
+
+
+def sleep_watch(
+    on_wake: Callable[[str], None], env: Mapping[str, str], on_sleep: Callable[[], None] | None = None
+) -> SleepWatch | None:
+    """logind's sleep signals, or None where there is no system bus (the timer covers resume)."""
+    address = env.get("SUNDOWN_SYSTEM_BUS") or "SYSTEM"
     try:
-        detectors.append(SleepWatch(on_wake, address, on_sleep))
+        return SleepWatch(on_wake, address, on_sleep)
     except Exception as exc:  # no system bus (containers, macOS): the timer covers resume too
         log.debug("no logind sleep signal (%s); resume is caught by the clock timer", exc)
-    return detectors
+        return None

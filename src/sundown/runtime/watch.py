@@ -11,11 +11,10 @@ import ctypes
 import logging
 import os
 import struct
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from sundown.runtime.waiting import Stoppable
+from sundown.runtime.waiting import FdThread
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +33,7 @@ HEADER = struct.Struct("iIII")
 SETTLE_MS = 150
 
 
-class ConfigWatch:
+class ConfigWatch(FdThread):
     """Calls `on_change()` shortly after the config file is written, replaced or removed."""
 
     def __init__(self, path: Path, on_change: Callable[[], None]) -> None:
@@ -49,10 +48,8 @@ class ConfigWatch:
         self._on_change = on_change
         self._wd: int | None = None
         self._watched: Path | None = None
-        self._stop = Stoppable()
         self._rewatch()
-        self._thread = threading.Thread(target=self._loop, name="sundown-config", daemon=True)
-        self._thread.start()
+        self.start_thread(fd, "sundown-config")
 
     def _rewatch(self) -> None:
         """Watch the config's directory, or its nearest existing ancestor until it exists."""
@@ -80,21 +77,20 @@ class ConfigWatch:
                 hit = True  # an ancestor changed: the config dir may have appeared
         return hit
 
-    def _loop(self) -> None:
-        while self._stop.wait(self._fd):
-            hit = self._relevant(os.read(self._fd, 65536))
-            # Coalesce the burst of events one save makes (truncate, write, rename).
-            while self._stop.wait(self._fd, SETTLE_MS):
-                hit |= self._relevant(os.read(self._fd, 65536))
-            try:
-                self._rewatch()
-            except OSError as exc:
-                log.warning("%s", exc)
-            if hit:
-                self._on_change()
+    def readable(self) -> bool:
+        hit = self._relevant(os.read(self._fd, 65536))
+        # Coalesce the burst of events one save makes (truncate, write, rename).
+        while more := self.stopper.wait(self._fd, SETTLE_MS):
+            hit |= self._relevant(os.read(self._fd, 65536))
+        if more is False:
+            return False  # stopping
+        try:
+            self._rewatch()
+        except OSError as exc:
+            log.warning("%s", exc)
+        if hit:
+            self._on_change()
+        return True
 
-    def close(self) -> None:
-        self._stop.stop()
-        self._thread.join(timeout=1)
+    def release(self) -> None:
         os.close(self._fd)
-        self._stop.close()

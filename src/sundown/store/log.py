@@ -132,13 +132,26 @@ def _row_event(row: tuple[Any, ...]) -> Event:
 _TRANSIENT = ("locked", "busy")
 
 
+class LogBusy(LogError):
+    """Another process holds the log's write lock: try again later, nothing is wrong with it."""
+
+
 class EventLog:
     """The event log at `path`; see the module docstring for the concurrency rules."""
 
-    def __init__(self, path: Path | str, created: datetime | None = None) -> None:
-        """`created`: when a new log begins (default now; the daemon passes its own clock)."""
+    def __init__(
+        self,
+        path: Path | str,
+        created: datetime | None = None,
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+        write_attempts: int = WRITE_ATTEMPTS,
+    ) -> None:
+        """`created`: when a new log begins (default now; the daemon passes its own clock).
+        `busy_timeout_ms`, `write_attempts`: how long a write waits for another writer's lock."""
         self.path = Path(path)
         self._created = created
+        self.busy_timeout_ms = busy_timeout_ms
+        self.write_attempts = write_attempts
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = self._open()
 
@@ -150,6 +163,10 @@ class EventLog:
             if not path.parent.is_dir():
                 path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
                 path.parent.chmod(0o700)  # mkdir's mode is filtered by the umask
+            if path.is_symlink():
+                # SQLite would create a missing target with the umask's mode (0644): we make it
+                # ourselves, 0600, like the log itself. An existing target is used as it is.
+                path = Path(os.path.realpath(path))
             if not path.exists():
                 self._create_file(path)
         except OSError as exc:
@@ -162,12 +179,12 @@ class EventLog:
             raise LogError(f"cannot create the log {path}: {exc.strerror or exc}") from exc
         try:
             conn = sqlite3.connect(
-                str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+                str(path), timeout=self.busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False
             )
         except sqlite3.Error as exc:
             raise LogError(f"cannot open the log {path}: {exc}") from exc
         try:
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
             self._check_ours(conn)
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")
@@ -295,8 +312,14 @@ class EventLog:
         source: str,
         details: Mapping[str, Any] | None = None,
         ts: datetime | None = None,
+        once: bool = False,
     ) -> Event:
-        """Append one event; it is committed to disk when this returns."""
+        """Append one event; it is committed to disk when this returns.
+
+        `once`: not if the log already has this very row (same ts, night, reminder, event and
+        source) — for rows written again after a crash may have left them written already.
+        Raises `LogBusy` when another process holds the write lock past the busy timeout.
+        """
         if event not in EVENTS:
             raise ValueError(f"unknown event {event!r}")
         if not is_source(source):
@@ -314,10 +337,22 @@ class EventLog:
         text = json.dumps(details, sort_keys=True, separators=(",", ":"))
         row = (format_ts(ts), night.isoformat(), reminder, event, source, text)
         with self._locked() as conn:
-            for attempt in range(WRITE_ATTEMPTS):
+            for attempt in range(self.write_attempts):
                 try:
                     conn.execute("BEGIN IMMEDIATE")
                     try:
+                        found = (
+                            conn.execute(
+                                "SELECT id FROM events WHERE ts = ? AND night = ? AND reminder IS ?"
+                                " AND event = ? AND source = ?",
+                                row[:5],
+                            ).fetchone()
+                            if once
+                            else None
+                        )
+                        if found is not None:
+                            conn.execute("COMMIT")
+                            return Event(found[0], ts, night, reminder, event, source, details)
                         cur = conn.execute(
                             "INSERT INTO events (ts, night, reminder, event, source, details)"
                             " VALUES (?, ?, ?, ?, ?, ?)",
@@ -330,10 +365,11 @@ class EventLog:
                         raise
                     break
                 except sqlite3.OperationalError as exc:
-                    if any(w in str(exc) for w in _TRANSIENT) and attempt + 1 < WRITE_ATTEMPTS:
+                    transient = any(w in str(exc) for w in _TRANSIENT)
+                    if transient and attempt + 1 < self.write_attempts:
                         _time.sleep(0.05 * (attempt + 1))
                         continue
-                    raise LogError(self._describe(exc)) from exc
+                    raise (LogBusy if transient else LogError)(self._describe(exc)) from exc
                 except sqlite3.DatabaseError as exc:
                     raise LogError(self._describe(exc)) from exc
         assert cur.lastrowid is not None
@@ -469,6 +505,18 @@ class EventLog:
             "SELECT reminder, MIN(night) FROM events WHERE reminder IS NOT NULL GROUP BY reminder"
         )
         return {r: date.fromisoformat(n) for r, n in rows}
+
+    def checkpoint(self) -> None:
+        """Move what the WAL holds into the database file and empty the WAL.
+
+        Before letting go of a file that was renamed away: SQLite would leave its WAL behind
+        under the old name, where the next file at that path would take it for its own.
+        """
+        with self._locked() as conn:
+            try:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.DatabaseError as exc:
+                raise LogError(self._describe(exc)) from exc
 
     def close(self) -> None:
         with self._lock:
