@@ -44,6 +44,7 @@ def _pep668_python() -> Path | None:
     return SYSTEM_PYTHON if probe.returncode == 0 and probe.stdout.strip() == "True" else None
 
 
+@pytest.mark.e2e
 def test_the_readme_walks_through_on_an_externally_managed_python(tmp_path: Path) -> None:
     python = _pep668_python()
     if python is None:
