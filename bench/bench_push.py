@@ -1,7 +1,7 @@
 """Push across machines: answer-to-settle latency and the daemon's memory with push on.
 
 Two daemons (two state dirs, one topic) run against the local ntfy server of the
-tests (tests/ntfy_server.py, 127.0.0.1). For each of N reminders of tonight, an
+tests (tests/support/ntfy_server.py, 127.0.0.1). For each of N reminders of tonight, an
 answer is published to the reply topic exactly as the phone's Done button does;
 latency = the moment both daemons' logs hold the acknowledgement - the publish.
 Target (docs/push.md): every answer settles on every machine within 2 s.
@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "src"))
 
-from ntfy_server import NtfyServer  # noqa: E402
+from support.ntfy_server import NtfyServer  # noqa: E402
 
 from sundown.core.plan import night_of  # noqa: E402
 from sundown.core.push import encode_answer  # noqa: E402
