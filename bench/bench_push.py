@@ -32,10 +32,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "src"))
 
-from support.ntfy_server import NtfyServer  # noqa: E402
-
 from sundown.core.plan import night_of  # noqa: E402
 from sundown.core.push import encode_answer  # noqa: E402
+from support.ntfy_server import NtfyServer  # noqa: E402
 
 UTC = timezone.utc
 TOPIC = "bench-push"
