@@ -205,3 +205,94 @@ def test_a_whole_night_unskip_keeps_the_single_skip_before_it(sandbox: Sandbox, 
         assert cli(capsys, monkeypatch, evening, *args)[0] == 0
     states = {r["reminder"]: r["state"] for r in status(capsys, monkeypatch, evening)["tonight"]}
     assert states == {"magnesium": "skipped", "stretch": "skipped", "bedtime": "pending"}
+
+
+# -- items 11 and 12: acknowledgements once, and one story on the screen and in the log -------
+
+
+class Screen:
+    """A backend that remembers what is on screen."""
+
+    name = "console"
+
+    def __init__(self) -> None:
+        self.shown: dict[str, tuple[str, str]] = {}
+        self.withdrawn: list[str] = []
+
+    def send(self, message) -> None:
+        self.shown[message.key] = (message.title, message.body)
+
+    def withdraw(self, key: str) -> None:
+        self.withdrawn.append(key)
+        self.shown.pop(key, None)
+
+    def close(self) -> None:
+        pass
+
+
+def screen_daemon(now: datetime):
+    daemon = daemon_at(now)
+    daemon.backend = Screen()
+    return daemon, daemon.backend
+
+
+def test_acknowledging_part_of_a_combined_notification_updates_it_and_never_acks_twice(
+    sandbox: Sandbox, capsys, monkeypatch
+):
+    sandbox.write_config(ROUTINE)
+    daemon, screen = screen_daemon(local(FRIDAY, 20, 0))
+    daemon.tick()
+    daemon.clock.now = local(FRIDAY, 22, 10)  # back from a suspend: two came due meanwhile
+    daemon.tick()
+    late = "2026-11-27/late"
+    assert screen.shown[late][0] == "2 reminders came due while away"
+    assert cli(capsys, monkeypatch, local(FRIDAY, 22, 11), "ack", "magnesium")[0] == 0
+    daemon.tick()  # the CLI's nudge
+    assert screen.shown[late] == ("Stretch came due while away", "22:00  Stretch")
+    daemon.handle_action(late, "done")  # its Done now acknowledges what it names
+    daemon.handle_action(late, "done")  # a second click (or an old notification) changes nothing
+    daemon.stop()
+    assert late not in daemon.shown  # the server closed it on the click
+    assert sorted(logged("acknowledged")) == [("2026-11-27", "magnesium", "acknowledged"),
+                                      ("2026-11-27", "stretch", "acknowledged")]  # fmt: skip
+
+
+def test_status_stats_log_and_the_screen_tell_one_story(sandbox: Sandbox, capsys, monkeypatch):
+    sandbox.write_config(ROUTINE)
+    daemon, screen = screen_daemon(local(FRIDAY, 21, 45))
+    daemon.tick()
+    key = "2026-11-27/magnesium"
+    assert key in screen.shown
+    # A snooze from the command line takes the notification off the screen until it ends.
+    assert cli(capsys, monkeypatch, local(FRIDAY, 21, 46), "snooze", "magnesium", "10m")[0] == 0
+    daemon.tick()
+    assert key not in screen.shown
+    daemon.clock.now = local(FRIDAY, 21, 56)
+    daemon.tick()
+    assert key in screen.shown
+    # Closing it without acknowledging shows as dismissed, not as still notified.
+    daemon.handle_action(key, "dismissed")
+    assert status(capsys, monkeypatch, local(FRIDAY, 21, 57))["tonight"][0]["state"] == "dismissed"
+    # A config with errors is shown once; fixing it takes the notice away.
+    sandbox.write_config(ROUTINE.replace('"45m"', '"45"'))
+    assert daemon.reload()
+    notice = "notice/sundown: config has errors"
+    assert notice in screen.shown
+    sandbox.write_config(ROUTINE)
+    assert daemon.reload() == []
+    assert notice not in screen.shown
+    # Acknowledged, then the whole night skipped: acknowledged everywhere.
+    daemon.clock.now = local(FRIDAY, 22, 0)
+    daemon.tick()
+    assert cli(capsys, monkeypatch, local(FRIDAY, 22, 1), "ack", "stretch")[0] == 0
+    assert cli(capsys, monkeypatch, local(FRIDAY, 22, 2), "skip")[0] == 0
+    daemon.tick()
+    daemon.stop()
+    states = {r["reminder"]: r["state"] for r in status(capsys, monkeypatch, local(FRIDAY, 22, 3))["tonight"]}
+    assert states == {"magnesium": "skipped", "stretch": "acknowledged", "bedtime": "skipped"}
+    code, out, _ = cli(capsys, monkeypatch, local(SATURDAY, 12, 30), "stats", "--json", "--until",
+                       "2026-11-27", "--days", "1")  # fmt: skip
+    stats = json.loads(out)["reminders"]
+    assert (stats["stretch"]["acknowledged"], stats["stretch"]["skipped"]) == (1, 0)
+    assert stats["magnesium"]["repeats"] == 0  # the snooze's re-notification is not a repeat
+    assert screen.withdrawn.count(key) >= 1

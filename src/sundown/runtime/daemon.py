@@ -257,7 +257,7 @@ class Daemon:
     def record(
         self, event: EventName, night: date, reminder: str | None, source: str, **details: Any
     ) -> None:
-        self.record_at(None, event, night, reminder, source, **details)
+        self.record_at(self.clock(), event, night, reminder, source, **details)  # its own clock
 
     def record_at(
         self,
