@@ -113,3 +113,18 @@ def test_on_a_one_at_a_time_server_a_new_reminder_joins_the_open_one(
         ("acknowledged", "tea"),
     ]
     assert rows[1]["details"]["together"] == ["magnesium", "tea"]
+
+
+def test_the_daemons_notice_of_a_bad_config_has_no_actions_and_expires(
+    sandbox: Sandbox, desktop: Desktop
+) -> None:
+    sandbox.write_config(Evening(a=600).text())
+    proc = start(sandbox, "--backend", "dbus", env=desktop.session_vars)
+    try:
+        sandbox.config_path.write_text("[bedtime]\ndefault = '25:00'\n")
+        [call] = desktop.monitor.wait_notify(1, timeout=10)
+    finally:
+        stop(proc)
+    assert call.summary == "sundown: config has errors"
+    assert call.actions == []  # nothing to acknowledge; not even a click that does nothing
+    assert call.expire_timeout == -1  # the server's usual timeout: it goes by itself
