@@ -128,3 +128,46 @@ def test_the_daemons_notice_of_a_bad_config_has_no_actions_and_expires(
     assert call.summary == "sundown: config has errors"
     assert call.actions == []  # nothing to acknowledge; not even a click that does nothing
     assert call.expire_timeout == -1  # the server's usual timeout: it goes by itself
+
+
+def test_one_at_a_time_the_joined_notification_is_replaced_again_and_names_only_what_is_open(
+    sandbox: Sandbox, bare_bus: Desktop, fake_server
+) -> None:
+    """The joined notification's key stays the open one: a later send replaces it, never queues;
+    Done on it acknowledges what it names (not magnesium a second time)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from sundown.config import load_for
+    from sundown.paths import resolve_paths
+    from sundown.runtime.daemon import Daemon
+    from support.sandbox import FakeClock
+
+    server = fake_server(info=("Notification Daemon", "GNOME", "3.20.0", "1.2"))
+    sandbox.write_config(
+        'timezone = "UTC"\n[bedtime]\ndefault = "22:30"\n'
+        '[reminders.magnesium]\nbefore = "60m"\n'
+        '[reminders.tea]\nbefore = "55m"\n'
+        '[reminders.lights]\nbefore = "50m"\n'
+    )
+    zone = ZoneInfo("UTC")
+    clock = FakeClock(datetime(2026, 11, 25, 21, 30, tzinfo=zone))
+    paths = resolve_paths()
+    daemon = Daemon(paths, load_for(paths), bare_bus.env, backend="dbus", clock=clock)
+    try:
+        daemon.tick()  # magnesium
+        clock.now = datetime(2026, 11, 25, 21, 35, tzinfo=zone)
+        daemon.tick()  # tea joins it
+        night = datetime(2026, 11, 25).date()
+        daemon.record("acknowledged", night, "magnesium", "cli")  # as `sundown ack magnesium` does
+        clock.now = datetime(2026, 11, 25, 21, 40, tzinfo=zone)
+        daemon.tick()  # lights joins tea
+        key = "2026-11-25/magnesium"  # the joined notification's key: the one that was open
+        daemon.handle_action(key, "done")
+    finally:
+        daemon.stop()
+    (first_id, _), (_, joined), (_, again) = server.notified
+    assert (joined[1], joined[3]) == (first_id, "Magnesium, Tea")
+    assert (again[1], again[3]) == (first_id, "Tea, Lights")  # replaces it, names only what is open
+    acks = [(e["reminder"], e["source"]) for e in events(sandbox, "acknowledged")]
+    assert acks == [("magnesium", "cli"), ("tea", "action"), ("lights", "action")]
