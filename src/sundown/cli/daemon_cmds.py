@@ -288,6 +288,16 @@ def cmd_snooze(ctx: Context) -> int:
         raise SundownError(f"{_title(ctx, rid)} has not been sent yet tonight; nothing to snooze")
     if state.acknowledged is not None:
         raise SundownError(f"{_title(ctx, rid)} is already acknowledged tonight")
+    reminder = ctx.loaded.routine.reminder(rid)
+    limit = reminder.snooze_limit if reminder is not None else None
+    if limit is not None:
+        snoozes = sum(1 for e in ctx.log.night_events(night) if e.reminder == rid and e.event == "snoozed")
+        if snoozes >= limit:
+            times = "no snoozes" if limit == 0 else f"{limit} snooze{'s' if limit != 1 else ''}"
+            raise SundownError(
+                f"{_title(ctx, rid)} allows {times} a night (snooze_limit) and has had {snoozes}; "
+                f"acknowledge it with `sundown ack {rid}`"
+            )
     until = _now() + duration  # at most 12h: read_interval caps it
     ctx.log.record("snoozed", night, rid, "cli", {"until": until.isoformat()})
     ctx.print(f"snoozed {_title(ctx, rid)} until {_hm(until, ctx)}")

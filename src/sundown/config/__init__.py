@@ -436,7 +436,8 @@ def system_zone(env: Mapping[str, str] | None = None, localtime: Path | None = N
     from zoneinfo import ZoneInfo
 
     env = os.environ if env is None else env
-    localtime = Path("/etc/localtime") if localtime is None else localtime
+    if localtime is None:  # SUNDOWN_LOCALTIME: tests point it at a link of their own
+        localtime = Path(env.get("SUNDOWN_LOCALTIME") or "/etc/localtime")
     tz = env.get("TZ", "").removeprefix(":")
     candidates = [tz, _zone_name_from_path(tz) or ""] if tz.startswith("/") else [tz]
     try:

@@ -30,6 +30,10 @@ class Status:
     night: str  # "tonight": see `tonight`
     tonight: list[dict[str, Any]] = field(default_factory=list)
     push: dict[str, Any] | None = None  # the phone link, when `[push]` is configured and a daemon runs
+    # The person's context as the daemon sees it (null per key where unknown, all null without a
+    # daemon) and the source in use for each capability (docs/context.md).
+    context: dict[str, Any] | None = None
+    sources: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -108,6 +112,8 @@ def snapshot(
     config_error: str | None = None,
     log_error: str | None = None,
     push: dict[str, Any] | None = None,
+    context: dict[str, Any] | None = None,
+    sources: dict[str, Any] | None = None,
 ) -> Status:
     """The status of `night` ("tonight") at `now`."""
     return Status(
@@ -121,4 +127,6 @@ def snapshot(
         night=night.night.isoformat(),
         tonight=rows(night, now),
         push=push,
+        context=context,
+        sources=sources,
     )

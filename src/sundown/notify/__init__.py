@@ -36,6 +36,7 @@ class Message:
     urgency: str = "normal"  # low | normal | critical
     actions: bool = True  # offer Done / Snooze buttons where the server can; False: a notice, no actions
     expire_ms: int = 0  # 0: stays until acted on (reminders); -1: the server's usual timeout; else ms
+    snooze: bool = True  # False: no Snooze button (the reminder's snooze_limit is used up)
 
     def __post_init__(self) -> None:
         if self.urgency not in URGENCIES:

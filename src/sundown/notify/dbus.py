@@ -407,6 +407,8 @@ class DBusBackend:
                 actions = ["default", LABELS["done"], "snooze", LABELS["snooze"]]
             else:
                 actions = ["default", DEFAULT_LABEL, "done", LABELS["done"], "snooze", LABELS["snooze"]]
+            if not message.snooze:  # the reminder's snooze_limit is used up
+                actions = actions[:-2] if actions[-2:-1] == ["snooze"] else actions
         hints = {
             "urgency": ("y", URGENCY_BYTE[message.urgency]),
             "desktop-entry": ("s", "sundown"),

@@ -24,8 +24,10 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sundown.config import LoadedConfig, load_for
-from sundown.core import dispatch
+from sundown.config import LoadedConfig, load_for, system_zone
+from sundown.config.values import load_zone
+from sundown.core import context, dispatch
+from sundown.core.context import UNKNOWN, Attention, AwayAck, Context, Escalation, Held, Verdict
 from sundown.core.dispatch import Send
 from sundown.core.plan import UTC, NightChanges, Occurrence, night_of, upcoming
 from sundown.core.state import NOTHING, Night, ReminderNight, fold_night, merge
@@ -47,6 +49,11 @@ from sundown.systemd.notify import SdNotify
 log = logging.getLogger("sundown")
 
 CONFIG_NOTICE = "sundown: config has errors"
+POLL = timedelta(seconds=5)  # how often a source that cannot signal is asked, while something waits on it
+LOCK_VERIFY_S = 5.0
+# A reminder held back by a fullscreen window looks again this often (one X round trip), so it
+# goes out within 2 s of the window leaving fullscreen; nothing is asked while none is held.
+FULLSCREEN_POLL = timedelta(seconds=1.5)
 REFRESH_WAIT_S = 2.0
 # The clock timer fires this long after the due instant, so the tick it causes finds it due.
 ARM_MARGIN = timedelta(seconds=1)
@@ -100,6 +107,12 @@ class Daemon:
         self.control: ControlServer | None = None
         self._finished = threading.Event()
         self.push_link: Any = None  # runtime.push.PushLink while [push] is configured
+        self.zone_watch: ConfigWatch | None = None  # /etc/localtime replaced: travel
+        self.context: Any = None  # runtime.context.ContextWatch, when the session offers anything
+        self.attention: dict[tuple[date, str], Attention] = {}  # this process's own memory
+        self._seen: dict[tuple[date, str], Attention] = {}  # the log's, merged with memory, per tick
+        self.ctx_now: Context = UNKNOWN
+        self._context_queued = threading.Event()
 
     @property
     def log_problem(self) -> str | None:
@@ -123,6 +136,7 @@ class Daemon:
         self.scheduler.start()
         self.timer = clock_timer(self.wake)
         self.sleep_watch = sleep_watch(self.wake, self.env, self._before_sleep)
+        self._start_context()
         self._start_push()
         self.control = ControlServer(self.paths.socket, self._on_request)
         if self.loaded.path is not None or not self.paths.config_explicit:
@@ -147,7 +161,7 @@ class Daemon:
     def stop(self) -> None:
         """Stop the helpers, let the worker finish and close what it owns; bounded to about 1 s."""
         self.systemd.stopping()
-        for helper in (self.control, self.config_watch, self.sleep_watch):
+        for helper in (self.control, self.config_watch, self.sleep_watch, self.context, self.zone_watch):
             if helper is not None:
                 helper.close()
         if self.scheduler.running:
@@ -202,6 +216,48 @@ class Daemon:
     def _config_changed(self) -> None:
         self.submit(self.reload)
 
+    def _start_context(self) -> None:
+        """The person's context (busy, away) and the system zone: every source optional."""
+        from sundown.runtime.context import ContextWatch, localtime_path
+
+        try:
+            self.context = ContextWatch(self.env, self._context_changed, self._zone_named, self.clock)
+
+        except Exception as exc:  # whatever the desktop does, reminders still go by the clock
+            log.warning("cannot watch the desktop's state (%s); reminders go by the clock only", exc)
+        try:
+            self.zone_watch = ConfigWatch(localtime_path(self.env), self._zone_file_changed)
+        except OSError as exc:
+            log.info("a change of the system time zone is noticed only on restart: %s", exc)
+
+    def _context_changed(self, what: str) -> None:
+        """From a detector thread: one tick however many signals arrive before it runs."""
+        if not self._context_queued.is_set():
+            self._context_queued.set()
+            self.submit(self._context_tick)
+
+    def _context_tick(self) -> None:
+        self._context_queued.clear()
+        self.tick()
+
+    def _zone_named(self, name: str | None) -> None:
+        self.submit(self.follow_zone, name)
+
+    def _zone_file_changed(self) -> None:
+        self.submit(self.follow_zone, None)
+
+    def follow_zone(self, name: str | None) -> None:
+        """Travel: with no `timezone` configured, re-plan in the system's new zone."""
+        if self.loaded.routine.timezone is not None:
+            return
+        zone = load_zone(name) if name and not self.env.get("TZ") else None
+        zone = zone or system_zone(self.env)
+        if zone.key == self.loaded.zone.key:
+            return
+        log.info("time zone changed from %s to %s; re-planning tonight", self.loaded.zone.key, zone.key)
+        self.loaded = replace(self.loaded, zone=zone)
+        self.tick()
+
     def wake(self, reason: str) -> None:
         """A detector saw a resume or clock set: re-evaluate now."""
         log.info("woke up (%s)", reason)
@@ -239,7 +295,10 @@ class Daemon:
 
     def _away(self) -> bool | None:
         """Is the person away from this screen (idle, locked)? None: not known here."""
-        return None
+        ctx = self.ctx_now  # taken by this tick, just before its sends
+        if not ctx.idle_known and ctx.locked is None:
+            return None
+        return ctx.away(self.clock(), self.loaded.routine.context)
 
     def withdraw_covering(self, keys: set[tuple[date, str]]) -> None:
         """Withdraw the open notifications that stand only for `keys` (answered elsewhere)."""
@@ -290,14 +349,19 @@ class Daemon:
         """What already happened, from the log merged with this process's own memory."""
         routine, zone = self.loaded.routine, self.loaded.zone
         result = {}
+        self._seen = {}
         for night in nights:
-            folded = fold_night(routine, zone, night, self._night_events(night))
+            events = self._night_events(night)
+            folded = fold_night(routine, zone, night, events)
+            self._seen.update(context.attention_of(night, events))
             states = dict(folded.states)
             planned = {o.reminder.id: o.at for o in folded.plan.occurrences} if folded.plan else {}
             for (n, rid), mine in self.memory.items():
                 if n == night:
                     states[rid] = merge(states.get(rid, NOTHING), mine, planned.get(rid))
             result[night] = replace(folded, states=states)
+        for key, seen in self.attention.items():
+            self._seen[key] = context.merge(self._seen.get(key, context.QUIET), seen)
         return result
 
     def _state(
@@ -317,35 +381,143 @@ class Daemon:
         nights = dispatch.window(now, zone)
         progress, changes = self._state(nights)
         decision = dispatch.decide(routine, zone, now, progress, changes, self.log_start)
+        self.ctx_now = self._context_at(now)
+        verdict = context.adjust(routine, zone, now, decision, progress, self._seen, changes, self.ctx_now)
         for occ in decision.missed:
             log.info("missed %s on night %s (due %s)", occ.reminder.id, occ.night, _hm(occ.at))
             self.record("missed", occ.night, occ.reminder.id, "daemon", at=occ.at.isoformat())
             self._remember(occ.key, missed=True, scheduled_at=occ.at)
-        for send in decision.sends:
-            self._send(send, now)
-        self._withdraw_settled(set(decision.settled))
+        for ack in verdict.acks:
+            self._away_ack(ack)
+        for held in verdict.held:
+            self._defer(held)
+        for send, urgency in verdict.sends:
+            self._send(send, now, urgency)
+        for step in verdict.escalations:
+            self._escalate(step, now)
+        for key in verdict.stop_escalating:
+            self._attend(key, escalation_stopped=True)
+        self._withdraw_settled(set(decision.settled) | {a.key for a in verdict.acks})
         self._forget_old(nights[0])
         # In UTC: `next_at` is a local time, and wall-clock arithmetic on it drops the fold of a
         # fall-back night's repeated hour (the timer would aim an hour early and fire at once).
-        next_at = decision.next_at.astimezone(UTC) if decision.next_at is not None else None
+        next_at = self._next_look(verdict, now)
+        next_at = next_at.astimezone(UTC) if next_at is not None else None
         if next_at is not None:
             self.scheduler.add_job(self.tick, "date", run_date=next_at, id="tick", replace_existing=True)
         if self.timer is not None:
             self.timer.arm(next_at + ARM_MARGIN if next_at is not None else None)
         self.systemd.status(self.status_line(now))
 
+    # -- the person's context ------------------------------------------------------------------
+
+    def _context_at(self, now: datetime) -> Context:
+        if self.context is None:
+            return UNKNOWN
+        try:
+            return self.context.snapshot(now)  # type: ignore[no-any-return]
+        except Exception as exc:  # a source gone wrong must never stop a reminder
+            log.warning("could not read the desktop's state (%s); going by the clock", exc)
+            return UNKNOWN
+
+    def _next_look(self, verdict: Verdict, now: datetime) -> datetime | None:
+        """The next tick: the clock's next instant, or sooner to ask a source that cannot signal."""
+        times = [verdict.next_at]
+        for send, _ in verdict.sends:  # just notified: its first escalation step counts from now
+            times.extend(now + step.after for o in send.occurrences for step in o.reminder.escalate[:1])
+        watch = self.context
+        if watch is not None:
+            if "busy" in verdict.waits_on and watch.polled("busy"):
+                times.append(now + FULLSCREEN_POLL)
+            check = verdict.idle_check_at
+            if check is not None:
+                if watch.polled("idle"):
+                    times.append(max(check, now + POLL))
+                elif self.ctx_now.idle_since is not None:
+                    times.append(check)
+        return min((t for t in times if t is not None), key=lambda t: t.astimezone(UTC), default=None)
+
+    def _attend(self, key: tuple[date, str], **fields: Any) -> None:
+        self.attention[key] = replace(self.attention.get(key, context.QUIET), **fields)
+
+    def _defer(self, held: Held) -> None:
+        for occ in held.send.occurrences:
+            if (
+                self._seen.get(occ.key, context.QUIET).deferred
+                or self.attention.get(occ.key, context.QUIET).deferred
+            ):
+                continue
+            log.info("deferred %s (%s) until %s at the latest", occ.reminder.id, held.reason, _hm(held.until))
+            self.record(
+                "deferred",
+                occ.night,
+                occ.reminder.id,
+                "daemon",
+                reason=held.reason,
+                until=held.until.isoformat(),
+            )
+            self._attend(occ.key, deferred=True)
+
+    def _away_ack(self, ack: AwayAck) -> None:
+        night, rid = ack.key
+        log.info("%s acknowledged by itself (%s since %s)", rid, ack.source, _hm(ack.at))
+        self.record_at(ack.at, "acknowledged", night, rid, ack.source, notified=ack.notified)
+        self._remember(ack.key, acknowledged=ack.at)
+
+    def _escalate(self, esc: Escalation, now: datetime) -> None:
+        occ, step = esc.occurrence, esc.step
+        number = esc.index + 1
+        self._attend(occ.key, steps_done=self.attention.get(occ.key, context.QUIET).steps_done | {esc.index})
+        details: dict[str, Any] = {"step": number}
+        if step.urgency:
+            details["urgency"] = step.urgency
+        if step.run:
+            details["run"] = list(step.run)
+        self.record("escalated", occ.night, occ.reminder.id, "daemon", **details)
+        log.info("escalated %s: step %d", occ.reminder.id, number)
+        if step.urgency:
+            key = dispatch.message_key(*occ.key)
+            message = replace(self._message(Send(key, (occ,)), urgency=step.urgency), body=occ.reminder.body)
+            self._deliver(message)
+            self.shown[key] = (occ.key,)
+        if step.run:
+            self._run_command(occ.reminder.id, step.run)
+            if context.locks_screen(step.run):
+                if self.context is not None and self.context.sources["locked"]:
+                    check = now.astimezone(UTC) + timedelta(seconds=LOCK_VERIFY_S)
+                    self.scheduler.add_job(
+                        self._check_lock, "date", run_date=check, args=[occ.night, occ.reminder.id, now]
+                    )
+                else:
+                    log.info("%s: no source tells whether the screen locked; not verified", occ.reminder.id)
+
+    def _check_lock(self, night: date, rid: str, since: datetime) -> None:
+        """5 s after a lock step: did the session lock (LockedHint, the screensaver) since?"""
+        watch = self.context
+        if watch is not None and (any(watch.locked.values()) or (watch.last_locked or since) > since):
+            return
+        self._lock_failed(night, rid)
+
+    def _lock_failed(self, night: date, rid: str) -> None:
+        log.warning("%s: the escalation step did not lock the screen within %g s", rid, LOCK_VERIFY_S)
+        self.record("lock_failed", night, rid, "daemon", waited_s=LOCK_VERIFY_S)
+        self._send_notice(
+            "sundown could not lock the screen", "The escalation step ran, but the session did not lock."
+        )
+
     def _remember(self, key: tuple[date, str], **fields: Any) -> None:
         self.memory[key] = replace(self.memory.get(key, NOTHING), **fields)
 
     def _forget_old(self, first_night: date) -> None:
         self.memory = {k: v for k, v in self.memory.items() if k[0] >= first_night}
+        self.attention = {k: v for k, v in self.attention.items() if k[0] >= first_night}
         # Notifications never acted on (dismissed, left on screen) would otherwise pile up, one a night.
         self.shown = {k: v for k, v in self.shown.items() if any(night >= first_night for night, _ in v)}
         self.combined = {k: v for k, v in self.combined.items() if k in self.shown}
 
-    def _send(self, send: Send, now: datetime) -> None:
+    def _send(self, send: Send, now: datetime, urgency: str = "normal") -> None:
         shown = self._join_open(send, now)
-        message = self._message(shown, joined=len(shown.occurrences) > len(send.occurrences))
+        message = self._message(shown, joined=len(shown.occurrences) > len(send.occurrences), urgency=urgency)
         delivered_by = self._deliver(message)
         if self.push_link is not None:
             own = message if shown.occurrences == send.occurrences else self._message(send)
@@ -383,23 +555,27 @@ class Daemon:
                 ),
                 **({"snoozed": True} if send.snoozed else {}),
                 **({"notification": {"key": message.key, **ref}} if ref else {}),
+                **({"urgency": urgency} if urgency != "normal" else {}),
             )
             if send.repeat == 0 and not send.snoozed and occ.reminder.run:
                 self._run_command(occ.reminder.id, occ.reminder.run)
         log.info("notified %s via %s", message.title, delivered_by)
 
-    def _message(self, send: Send, joined: bool = False) -> Message:
+    def _message(self, send: Send, joined: bool = False, urgency: str = "normal") -> Message:
         first = send.occurrences[0]
         if joined:  # reminders waiting on a one-at-a-time server: one notification naming each
             lines = [f"{_hm(o.at)}  {o.reminder.title}" for o in send.occurrences]
             title = ", ".join(o.reminder.title for o in send.occurrences)
-            return Message(send.key, title, "\n".join(lines), "critical" if send.repeat else "normal")
+            loud = "critical" if send.repeat or urgency == "critical" else "normal"
+            return Message(send.key, title, "\n".join(lines), loud)
         if len(send.occurrences) > 1:
-            return _combined_message(send.key, send.occurrences)
+            return replace(_combined_message(send.key, send.occurrences), urgency=urgency)
         body = first.reminder.body
         if send.late > dispatch.ON_TIME and not send.snoozed and send.repeat == 0:
             body = f"{body}\n(late: was due at {_hm(first.at)})".strip()
-        return Message(send.key, first.reminder.title, body, "critical" if send.repeat else "normal")
+        seen = self._seen.get(first.key, context.QUIET)
+        snooze = not context.snooze_refused(first.reminder.snooze_limit, seen.snoozes)
+        return Message(send.key, first.reminder.title, body, urgency, snooze=snooze)
 
     def _join_open(self, send: Send, now: datetime) -> Send:
         """On a server that shows one notification at a time (notification-daemon) and queues the
@@ -509,6 +685,13 @@ class Daemon:
                 self.record("acknowledged", night, rid, "action")
                 self._remember((night, rid), acknowledged=now)
             elif action == "snooze":
+                reminder = self.loaded.routine.reminder(rid)
+                seen = self._seen.get((night, rid), context.QUIET)
+                if reminder is not None and context.snooze_refused(reminder.snooze_limit, seen.snoozes):
+                    log.info(
+                        "snooze of %s refused: its snooze_limit (%d) is used up", rid, reminder.snooze_limit
+                    )
+                    continue
                 until = now.astimezone(UTC) + self.loaded.routine.snooze
                 self.record("snoozed", night, rid, "action", until=until.isoformat())
                 self._remember((night, rid), snoozed_until=until)
@@ -607,7 +790,33 @@ class Daemon:
             config_error=self.config_problem,
             log_error=self.log_problem,
             push=self.push_link.snapshot() if self.push_link is not None else None,
+            **self.context_status(now),
         )
+
+    def context_status(self, now: datetime) -> dict[str, Any]:
+        """`context` (null where unknown) and the `sources` in use for each capability."""
+        ctx = self._context_at(now)
+        watch = self.context
+        idle_s = int(ctx.idle_for(now).total_seconds()) if ctx.idle_known else None
+        zone_source = "config timezone" if self.loaded.routine.timezone else "system zone"
+        sources: dict[str, Any] = {}
+        for cap in ("dnd", "presenting", "fullscreen", "idle", "locked"):
+            found = watch.sources[cap] if watch is not None else []
+            sources[cap] = found[0] if found else None
+        if watch is not None and watch.sources["zone"] and not self.loaded.routine.timezone:
+            zone_source = "system zone (timedated Timezone, /etc/localtime)"
+        sources["zone"] = zone_source
+        return {
+            "context": {
+                "dnd": ctx.dnd,
+                "presenting": ctx.presenting,
+                "fullscreen": ctx.fullscreen,
+                "idle_s": idle_s,
+                "locked": ctx.locked,
+                "zone": self.loaded.zone.key,
+            },
+            "sources": {("idle_s" if k == "idle" else k): v for k, v in sources.items()},
+        }
 
     def status_line(self, now: datetime | None = None) -> str:
         now = now or self.clock()

@@ -1,0 +1,571 @@
+"""Detectors of the person's context: what the desktop says about busy, away and the zone.
+
+Each source is optional. Signal sources (D-Bus properties and signals) keep a value
+up to date in a receiver thread and call `on_change` when it changes, so nothing
+polls. Sources that can only be asked (X11 idle time and the active window, the
+ScreenSaver idle time, logind's inhibitors) are asked from the daemon's worker
+when it takes a `snapshot`, which it does only when a reminder is due or waits on
+the answer. A source that is missing, answers with the wrong type or floods us
+with signals is dropped or ignored; the daemon then carries on by the clock.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import os
+import threading
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from sundown.core.context import Context
+
+log = logging.getLogger(__name__)
+
+UTC = timezone.utc
+PROPS = "org.freedesktop.DBus.Properties"
+NOTIFY_NAME, NOTIFY_PATH = "org.freedesktop.Notifications", "/org/freedesktop/Notifications"
+DUNST_IFACE = "org.dunstproject.cmd0"
+XFCONF = ("org.xfce.Xfconf", "/org/xfce/Xfconf", "org.xfce.Xfconf")
+GNOME_SM = ("org.gnome.SessionManager", "/org/gnome/SessionManager", "org.gnome.SessionManager")
+GSM_INHIBIT_IDLE = 8
+SCREENSAVERS = (
+    ("org.freedesktop.ScreenSaver", "/org/freedesktop/ScreenSaver", "org.freedesktop.ScreenSaver"),
+    ("org.gnome.ScreenSaver", "/org/gnome/ScreenSaver", "org.gnome.ScreenSaver"),
+)
+MUTTER_IDLE = (
+    "org.gnome.Mutter.IdleMonitor",
+    "/org/gnome/Mutter/IdleMonitor/Core",
+    "org.gnome.Mutter.IdleMonitor",
+)
+LOGIN1 = "org.freedesktop.login1"
+TIMEDATE = ("org.freedesktop.timedate1", "/org/freedesktop/timedate1", "org.freedesktop.timedate1")
+CALL_TIMEOUT_S = 1.0
+
+
+class _Bus:
+    """One bus connection with a receiver thread; signals go to `on_signal` (in that thread)."""
+
+    def __init__(self, address: str, on_signal: Callable[[Any], None]) -> None:
+        from sundown.notify.dbus import _Link
+
+        self.link = _Link(address, CALL_TIMEOUT_S, on_signal)
+
+    def call(self, dest: str, path: str, iface: str, member: str, sig: str = "", *args: Any) -> tuple:
+        from jeepney import DBusAddress, new_method_call
+
+        msg = new_method_call(DBusAddress(path, dest, iface), member, sig or None, args if sig else None)
+        return tuple(self.link.call(msg).body)
+
+    def get(self, dest: str, path: str, iface: str, prop: str) -> Any:
+        value = self.call(dest, path, PROPS, "Get", "ss", iface, prop)[0]
+        return value[1] if isinstance(value, tuple) and len(value) == 2 else value
+
+    def match(self, **rule: str) -> None:
+        from jeepney import MatchRule
+        from jeepney.bus_messages import message_bus
+
+        self.link.call(message_bus.AddMatch(MatchRule(type="signal", **rule)))
+
+    def close(self) -> None:
+        self.link.close()
+
+
+def _try(what: str, fn: Callable[[], Any]) -> Any:
+    try:
+        return fn()
+    except Exception as exc:  # any missing service, error reply or wrong answer: no such source
+        log.debug("context: no %s (%s)", what, exc)
+        return None
+
+
+def _member(msg: Any) -> str | None:
+    from jeepney import HeaderFields
+
+    return msg.header.fields.get(HeaderFields.member)
+
+
+def _path(msg: Any) -> str | None:
+    from jeepney import HeaderFields
+
+    return msg.header.fields.get(HeaderFields.path)
+
+
+class ContextWatch:
+    """What the session offers about the person, kept current by signals; `snapshot()` asks the rest."""
+
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        on_change: Callable[[str], None],
+        on_zone: Callable[[str | None], None] | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.env = dict(env)
+        self.on_change = on_change
+        self.on_zone = on_zone
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self._lock = threading.Lock()
+        self.dnd: dict[str, bool] = {}  # source name -> inhibited
+        self.presenting: dict[str, bool] = {}
+        self.locked: dict[str, bool] = {}
+        self.locked_since: datetime | None = None
+        self.last_locked: datetime | None = None  # the last time a source said "locked"
+        self.logind_idle_since: datetime | None = None
+        self.logind_idle: bool | None = None
+        self.sources: dict[str, list[str]] = {
+            c: [] for c in ("dnd", "presenting", "fullscreen", "idle", "locked", "zone")
+        }
+        self.problems: dict[str, str] = {}
+        self.session: _Bus | None = None
+        self.system: _Bus | None = None
+        self.session_path: str | None = None
+        self.x11: X11 | None = None
+        self._idle_askers: list[tuple[str, Callable[[], timedelta | None]]] = []
+        self._start_session_bus()
+        self._start_system_bus()
+        self._start_x11()
+
+    # -- start-up: find what the session offers ---------------------------------------------------
+
+    def _start_session_bus(self) -> None:
+        from sundown.notify.dbus import bus_address
+
+        try:
+            self.session = _Bus(bus_address(self.env), self._on_session_signal)
+        except Exception as exc:
+            self.problems["session bus"] = str(exc)
+            return
+        bus = self.session
+        inhibited = _try("Inhibited", lambda: bus.get(NOTIFY_NAME, NOTIFY_PATH, NOTIFY_NAME, "Inhibited"))
+        if isinstance(inhibited, bool):
+            self._found("dnd", "notification server Inhibited")
+            self.dnd["inhibited"] = inhibited
+        paused = _try("dunst paused", lambda: bus.get(NOTIFY_NAME, NOTIFY_PATH, DUNST_IFACE, "paused"))
+        if isinstance(paused, bool):
+            self._found("dnd", "dunst paused")
+            self.dnd["dunst"] = paused
+        if "inhibited" in self.dnd or "dunst" in self.dnd:
+            _try("match", lambda: bus.match(sender=NOTIFY_NAME, path=NOTIFY_PATH, interface=PROPS))
+        xfce = _try(
+            "xfce4-notifyd",
+            lambda: bus.call(*XFCONF, "GetProperty", "ss", "xfce4-notifyd", "/do-not-disturb"),
+        )
+        if xfce is not None:
+            value = xfce[0][1] if isinstance(xfce[0], tuple) else xfce[0]
+            if isinstance(value, bool):
+                self._found("dnd", "xfce4-notifyd do-not-disturb")
+                self.dnd["xfce"] = value
+                _try(
+                    "match",
+                    lambda: bus.match(sender=XFCONF[0], interface=XFCONF[2], member="PropertyChanged"),
+                )
+        actions = _try("GNOME SessionManager", lambda: bus.get(*GNOME_SM, "InhibitedActions"))
+        if isinstance(actions, int) and not isinstance(actions, bool):
+            self._found("presenting", "GNOME SessionManager InhibitedActions")
+            self.presenting["gnome"] = bool(actions & GSM_INHIBIT_IDLE)
+            _try("match", lambda: bus.match(sender=GNOME_SM[0], path=GNOME_SM[1]))
+        for name, path, iface in SCREENSAVERS:
+            self._screensaver(bus, name, path, iface)
+        mutter = _try("Mutter IdleMonitor", lambda: bus.call(*MUTTER_IDLE, "GetIdletime")[0])
+        if isinstance(mutter, int) and not isinstance(mutter, bool):
+            self._idle_askers.append(
+                ("Mutter IdleMonitor", lambda: self._ask_ms(*MUTTER_IDLE, "GetIdletime"))
+            )
+        name, path, iface = SCREENSAVERS[0]
+        idle_s = _try("GetSessionIdleTime", lambda: bus.call(name, path, iface, "GetSessionIdleTime")[0])
+        if isinstance(idle_s, int) and not isinstance(idle_s, bool):
+            self._idle_askers.append(
+                ("org.freedesktop.ScreenSaver.GetSessionIdleTime", lambda: self._ask_s(name, path, iface))
+            )
+
+    def _screensaver(self, bus: _Bus, name: str, path: str, iface: str) -> None:
+        active = _try(name, lambda: bus.call(name, path, iface, "GetActive")[0])
+        if isinstance(active, bool):
+            self._found("locked", f"{name} ActiveChanged")
+            self.locked[name] = active
+            if active:
+                self.locked_since = self.clock()
+            _try("match", lambda: bus.match(sender=name, interface=iface, member="ActiveChanged"))
+
+    def _start_system_bus(self) -> None:
+        address = self.env.get("SUNDOWN_SYSTEM_BUS") or "SYSTEM"
+        try:
+            self.system = _Bus(address, self._on_system_signal)
+        except Exception as exc:
+            self.problems["system bus"] = str(exc)
+            return
+        bus = self.system
+        self.session_path = _try("logind session", self._find_session)
+        if self.session_path:
+            path = self.session_path
+            locked = _try(
+                "LockedHint", lambda: bus.get(LOGIN1, path, "org.freedesktop.login1.Session", "LockedHint")
+            )
+            if isinstance(locked, bool):
+                self._found("locked", "logind LockedHint")
+                self.locked["logind"] = locked
+                if locked:
+                    self.locked_since = self.clock()
+            idle = _try(
+                "IdleHint", lambda: bus.get(LOGIN1, path, "org.freedesktop.login1.Session", "IdleHint")
+            )
+            if isinstance(idle, bool):
+                self.logind_idle = idle
+                self._read_idle_since()
+            _try("match", lambda: bus.match(sender=LOGIN1, path=path, interface=PROPS))
+        blocked = _try("BlockInhibited", self._block_inhibited)
+        if isinstance(blocked, bool):
+            self._found("presenting", "logind idle inhibitors")
+            self.presenting["logind"] = blocked
+            _try("match", lambda: bus.match(sender=LOGIN1, path="/org/freedesktop/login1", interface=PROPS))
+        zone = _try("timedated", lambda: bus.get(*TIMEDATE, "Timezone"))
+        if isinstance(zone, str):
+            self._found("zone", "timedated Timezone")
+            _try("match", lambda: bus.match(sender=TIMEDATE[0], path=TIMEDATE[1], interface=PROPS))
+
+    def _find_session(self) -> str | None:
+        bus = self.system
+        assert bus is not None
+        manager = ("/org/freedesktop/login1", "org.freedesktop.login1.Manager")
+        session_id = self.env.get("XDG_SESSION_ID")
+        if session_id:
+            path = _try(
+                "GetSession",
+                lambda: bus.call(LOGIN1, manager[0], manager[1], "GetSession", "s", session_id)[0],
+            )
+            if isinstance(path, str):
+                return path
+        display = _try(
+            "user Display",
+            lambda: bus.get(
+                LOGIN1, "/org/freedesktop/login1/user/self", "org.freedesktop.login1.User", "Display"
+            ),
+        )
+        if (
+            isinstance(display, tuple)
+            and len(display) == 2
+            and isinstance(display[1], str)
+            and display[1] != "/"
+        ):
+            return display[1]
+        path = _try(
+            "GetSessionByPID",
+            lambda: bus.call(LOGIN1, manager[0], manager[1], "GetSessionByPID", "u", os.getpid())[0],
+        )
+        return path if isinstance(path, str) else None
+
+    def _block_inhibited(self) -> bool | None:
+        assert self.system is not None
+        value = self.system.get(
+            LOGIN1, "/org/freedesktop/login1", "org.freedesktop.login1.Manager", "BlockInhibited"
+        )
+        return "idle" in value.split(":") if isinstance(value, str) else None
+
+    def _read_idle_since(self) -> None:
+        bus, path = self.system, self.session_path
+        if bus is None or path is None:
+            return
+        usec = _try(
+            "IdleSinceHint", lambda: bus.get(LOGIN1, path, "org.freedesktop.login1.Session", "IdleSinceHint")
+        )
+        if self.logind_idle and isinstance(usec, int) and usec > 0:
+            self.logind_idle_since = datetime.fromtimestamp(usec / 1e6, UTC)
+        elif self.logind_idle:
+            self.logind_idle_since = self.clock()
+        else:
+            self.logind_idle_since = None
+        if "logind IdleHint" not in self.sources["idle"]:
+            self._found("idle", "logind IdleHint")
+
+    def _start_x11(self) -> None:
+        if not self.env.get("DISPLAY"):
+            return
+        try:
+            self.x11 = X11(self.env["DISPLAY"])
+        except OSError as exc:
+            self.problems["X11"] = str(exc)
+            return
+        if self.x11.has_idle:
+            self._idle_askers.append(("X11 MIT-SCREEN-SAVER", self.x11.idle))
+        self._found("fullscreen", "X11 _NET_WM_STATE_FULLSCREEN")
+
+    def _found(self, capability: str, source: str) -> None:
+        if source not in self.sources[capability]:
+            self.sources[capability].append(source)
+
+    # -- signals (receiver threads) ---------------------------------------------------------------
+
+    def _changed(self, what: str, table: dict[str, bool], key: str, value: object) -> None:
+        if not isinstance(value, bool):
+            log.debug("context: ignoring %s = %r (not a boolean)", key, value)
+            return
+        with self._lock:
+            old = table.get(key)
+            table[key] = value
+        if old != value:
+            if what == "locked":
+                self.locked_since = self.clock() if value else None
+                if value:
+                    self.last_locked = self.locked_since
+            self.on_change(what)
+
+    def _on_session_signal(self, msg: Any) -> None:
+        member, path = _member(msg), _path(msg)
+        body = msg.body
+        if member == "PropertiesChanged" and len(body) >= 2 and isinstance(body[1], dict):
+            iface, props = body[0], body[1]
+            if path == NOTIFY_PATH and iface == NOTIFY_NAME and "Inhibited" in props:
+                self._changed("dnd", self.dnd, "inhibited", _unvariant(props["Inhibited"]))
+            elif path == NOTIFY_PATH and iface == DUNST_IFACE and "paused" in props:
+                self._changed("dnd", self.dnd, "dunst", _unvariant(props["paused"]))
+            elif path == GNOME_SM[1] and "InhibitedActions" in props:
+                actions = _unvariant(props["InhibitedActions"])
+                if isinstance(actions, int) and not isinstance(actions, bool):
+                    self._changed("presenting", self.presenting, "gnome", bool(actions & GSM_INHIBIT_IDLE))
+        elif (
+            member == "PropertyChanged"
+            and len(body) == 3
+            and body[:2] == ("xfce4-notifyd", "/do-not-disturb")
+        ):
+            self._changed("dnd", self.dnd, "xfce", _unvariant(body[2]))
+        elif member == "ActiveChanged" and len(body) == 1:
+            for name, spath, _ in SCREENSAVERS:
+                if path == spath:
+                    self._changed("locked", self.locked, name, body[0])
+
+    def _on_system_signal(self, msg: Any) -> None:
+        member, path = _member(msg), _path(msg)
+        body = msg.body
+        if member != "PropertiesChanged" or len(body) < 2 or not isinstance(body[1], dict):
+            return
+        props = body[1]
+        if path == self.session_path:
+            if "LockedHint" in props:
+                self._changed("locked", self.locked, "logind", _unvariant(props["LockedHint"]))
+            if "IdleHint" in props:
+                idle = _unvariant(props["IdleHint"])
+                if isinstance(idle, bool) and idle != self.logind_idle:
+                    self.logind_idle = idle
+                    threading.Thread(target=self._idle_changed, daemon=True).start()
+        elif path == "/org/freedesktop/login1" and "BlockInhibited" in props:
+            value = _unvariant(props["BlockInhibited"])
+            if isinstance(value, str):
+                self._changed("presenting", self.presenting, "logind", "idle" in value.split(":"))
+        elif path == TIMEDATE[1] and "Timezone" in props:
+            zone = _unvariant(props["Timezone"])
+            if isinstance(zone, str) and self.on_zone is not None:
+                self.on_zone(zone)
+
+    def _idle_changed(self) -> None:
+        self._read_idle_since()  # a D-Bus call: not from the receiver thread that answers it
+        self.on_change("idle")
+
+    # -- the worker's view --------------------------------------------------------------------
+
+    def _ask_ms(self, dest: str, path: str, iface: str, member: str) -> timedelta | None:
+        assert self.session is not None
+        ms = self.session.call(dest, path, iface, member)[0]
+        return timedelta(milliseconds=ms) if isinstance(ms, int) and not isinstance(ms, bool) else None
+
+    def _ask_s(self, dest: str, path: str, iface: str) -> timedelta | None:
+        assert self.session is not None
+        s = self.session.call(dest, path, iface, "GetSessionIdleTime")[0]
+        return timedelta(seconds=s) if isinstance(s, int) and not isinstance(s, bool) else None
+
+    def polled(self, capability: str) -> bool:
+        """True when `capability` is known only by asking (so waiting on it means asking again)."""
+        if capability == "busy":
+            return bool(self.sources["fullscreen"])
+        if capability == "idle":
+            return bool(self._idle_askers)
+        return False
+
+    def snapshot(self, now: datetime, ask: bool = True) -> Context:
+        """The context at `now`; with `ask`, the sources that cannot signal are asked too."""
+        idle_since: datetime | None = None
+        idle_known = False
+        fullscreen: bool | None = None
+        if ask:
+            for name, asker in list(self._idle_askers):
+                try:
+                    idle = asker()
+                except Exception as exc:
+                    log.info("context: %s stopped answering (%s); not asking it again", name, exc)
+                    self._idle_askers.remove((name, asker))
+                    continue
+                if idle is not None:
+                    idle_since, idle_known = now - idle, True
+                    self._found("idle", name)
+                    break
+            if self.x11 is not None:
+                fullscreen = self.x11.fullscreen()
+                if fullscreen is None and self.x11.dead:
+                    self.x11 = None
+                    self.sources["fullscreen"] = []
+            if self.system is not None and "logind" in self.presenting:
+                blocked = _try("BlockInhibited", self._block_inhibited)
+                if isinstance(blocked, bool):
+                    self.presenting["logind"] = blocked
+        if not idle_known and self.logind_idle is not None:
+            idle_known = True
+            idle_since = self.logind_idle_since if self.logind_idle else None
+        with self._lock:
+            dnd = any(self.dnd.values()) if self.dnd else None
+            presenting = any(self.presenting.values()) if self.presenting else None
+            locked = any(self.locked.values()) if self.locked else None
+        return Context(
+            dnd=dnd,
+            presenting=presenting,
+            fullscreen=fullscreen,
+            idle_since=idle_since,
+            idle_known=idle_known,
+            locked=locked,
+            locked_since=self.locked_since if locked else None,
+        )
+
+    def close(self) -> None:
+        for bus in (self.session, self.system):
+            if bus is not None:
+                bus.close()
+        if self.x11 is not None:
+            self.x11.close()
+
+
+def _unvariant(value: object) -> object:
+    """jeepney gives variants as (signature, value)."""
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str):
+        return value[1]
+    return value
+
+
+# --- X11: idle time (MIT-SCREEN-SAVER) and the active window's fullscreen state ------------------
+
+
+class _XssInfo(ctypes.Structure):
+    _fields_ = [
+        ("window", ctypes.c_ulong),
+        ("state", ctypes.c_int),
+        ("kind", ctypes.c_int),
+        ("til_or_since", ctypes.c_ulong),
+        ("idle", ctypes.c_ulong),
+        ("event_mask", ctypes.c_ulong),
+    ]
+
+
+_ERROR_HANDLER = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
+_IO_EXIT_HANDLER = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
+
+
+@_ERROR_HANDLER
+def _ignore_x_error(display: int, event: int) -> int:
+    return 0  # a window that went away between two calls: not worth dying for
+
+
+class X11:
+    """A connection to the X server, asked only from the daemon's worker thread."""
+
+    def __init__(self, display_name: str) -> None:
+        name = ctypes.util.find_library("X11")
+        if not name:
+            raise OSError("libX11 is not installed")
+        x = ctypes.CDLL(name)
+        x.XOpenDisplay.restype = ctypes.c_void_p
+        x.XOpenDisplay.argtypes = [ctypes.c_char_p]
+        x.XDefaultRootWindow.restype = ctypes.c_ulong
+        x.XDefaultRootWindow.argtypes = [ctypes.c_void_p]
+        x.XInternAtom.restype = ctypes.c_ulong
+        x.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+        x.XGetWindowProperty.argtypes = [
+            ctypes.c_void_p, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_long, ctypes.c_long, ctypes.c_int,
+            ctypes.c_ulong, ctypes.POINTER(ctypes.c_ulong), ctypes.POINTER(ctypes.c_int),
+            ctypes.POINTER(ctypes.c_ulong), ctypes.POINTER(ctypes.c_ulong), ctypes.POINTER(ctypes.c_void_p),
+        ]  # fmt: skip
+        x.XFree.argtypes = [ctypes.c_void_p]
+        x.XCloseDisplay.argtypes = [ctypes.c_void_p]
+        x.XSetErrorHandler(_ignore_x_error)
+        self.x = x
+        self.dead = False
+        self.display = x.XOpenDisplay(display_name.encode())
+        if not self.display:
+            raise OSError(f"cannot open X display {display_name}")
+        # Xlib exits the process when the server goes away, unless told otherwise (libX11 >= 1.8).
+        self._exit_handler = _IO_EXIT_HANDLER(self._lost)
+        if hasattr(x, "XSetIOErrorExitHandler"):
+            x.XSetIOErrorExitHandler.argtypes = [ctypes.c_void_p, _IO_EXIT_HANDLER, ctypes.c_void_p]
+            x.XSetIOErrorExitHandler(self.display, self._exit_handler, None)
+        self.root = x.XDefaultRootWindow(self.display)
+        self.atoms = {
+            n: x.XInternAtom(self.display, n.encode(), 0)
+            for n in ("_NET_ACTIVE_WINDOW", "_NET_WM_STATE", "_NET_WM_STATE_FULLSCREEN")
+        }
+        self.xss: Any = None
+        self.info: Any = None
+        xss_name = ctypes.util.find_library("Xss")
+        if xss_name:
+            xss = ctypes.CDLL(xss_name)
+            xss.XScreenSaverQueryExtension.argtypes = [
+                ctypes.c_void_p,
+                ctypes.POINTER(ctypes.c_int),
+                ctypes.POINTER(ctypes.c_int),
+            ]
+            xss.XScreenSaverAllocInfo.restype = ctypes.POINTER(_XssInfo)
+            xss.XScreenSaverQueryInfo.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.POINTER(_XssInfo)]
+            ev, err = ctypes.c_int(), ctypes.c_int()
+            if xss.XScreenSaverQueryExtension(self.display, ctypes.byref(ev), ctypes.byref(err)):
+                self.xss = xss
+                self.info = xss.XScreenSaverAllocInfo()
+
+    def _lost(self, display: int, data: int) -> None:
+        self.dead = True
+
+    @property
+    def has_idle(self) -> bool:
+        return self.xss is not None
+
+    def idle(self) -> timedelta | None:
+        if self.dead or self.xss is None:
+            raise OSError("the X server went away")
+        if not self.xss.XScreenSaverQueryInfo(self.display, self.root, self.info):
+            return None
+        return timedelta(milliseconds=self.info.contents.idle)
+
+    def _property(self, window: int, atom: str) -> list[int]:
+        kind, fmt, n, after = ctypes.c_ulong(), ctypes.c_int(), ctypes.c_ulong(), ctypes.c_ulong()
+        data = ctypes.c_void_p()
+        status = self.x.XGetWindowProperty(
+            self.display, window, self.atoms[atom], 0, 64, 0, 0,
+            ctypes.byref(kind), ctypes.byref(fmt), ctypes.byref(n), ctypes.byref(after), ctypes.byref(data),
+        )  # fmt: skip
+        if status != 0 or not data.value:
+            return []
+        try:
+            if fmt.value != 32:
+                return []
+            return list(ctypes.cast(data, ctypes.POINTER(ctypes.c_ulong))[: n.value])
+        finally:
+            self.x.XFree(data)
+
+    def fullscreen(self) -> bool | None:
+        """Is the active window fullscreen? None when the X server is gone."""
+        if self.dead:
+            return None
+        active = self._property(self.root, "_NET_ACTIVE_WINDOW")
+        if self.dead:
+            return None
+        if not active or not active[0]:
+            return False
+        return self.atoms["_NET_WM_STATE_FULLSCREEN"] in self._property(active[0], "_NET_WM_STATE")
+
+    def close(self) -> None:
+        if not self.dead and self.display:
+            self.x.XCloseDisplay(self.display)
+        self.display = None
+
+
+def localtime_path(env: Mapping[str, str]) -> Path:
+    """/etc/localtime, or SUNDOWN_LOCALTIME (tests point it at a link of their own)."""
+    return Path(env.get("SUNDOWN_LOCALTIME") or "/etc/localtime")

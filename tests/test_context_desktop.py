@@ -1,0 +1,559 @@
+"""The person's context against real and mocked desktop services, end to end through `sundown run`.
+
+python-dbusmock plays logind, timedated, the notification server and GNOME's screensaver on a
+private bus (which doubles as the system bus through SUNDOWN_SYSTEM_BUS); Xvfb gives real
+idle times and fullscreen windows (openbox, wmctrl, xdotool); dunst is paused for real.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jeepney import DBusAddress, new_method_call
+from jeepney.io.blocking import open_dbus_connection
+
+from support.daemon import Evening, events, stop
+from support.desktop import Desktop, _kill_group, require, wait_until
+from support.sandbox import Sandbox
+
+pytestmark = pytest.mark.e2e  # every test here starts real processes
+
+MOCKS = Path(__file__).resolve().parent / "mocks"
+LOGIND = str(MOCKS / "logind_session.py")
+SESSION = "/org/freedesktop/login1/session/c1"
+NOTIFY = ("org.freedesktop.Notifications", "/org/freedesktop/Notifications")
+
+
+def call(address: str, dest: str, path: str, iface: str, member: str, sig: str = "", *args: Any) -> tuple:
+    conn = open_dbus_connection(bus=address)
+    try:
+        msg = new_method_call(DBusAddress(path, dest, iface), member, sig or None, args if sig else None)
+        return tuple(conn.send_and_get_reply(msg, timeout=5).body)
+    finally:
+        conn.close()
+
+
+def set_prop(address: str, dest: str, path: str, iface: str, name: str, sig: str, value: Any) -> None:
+    call(address, dest, path, "org.freedesktop.DBus.Properties", "Set", "ssv", iface, name, (sig, value))
+
+
+class Mocks:
+    """dbusmock services on one private bus; every process killed at the end."""
+
+    def __init__(self, bus: Desktop) -> None:
+        self.bus = bus
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    @property
+    def address(self) -> str:
+        return self.bus.address
+
+    def start(self, template: str, name: str, *params: str) -> None:
+        argv = [sys.executable, "-m", "dbusmock", "--session", "--template", template, *params]
+        log = open(self.bus.root / f"mock-{len(self.procs)}.log", "wb")  # noqa: SIM115 - closed with the proc
+        proc = subprocess.Popen(argv, env=self.bus.env, stdout=log, stderr=log, start_new_session=True)
+        self.procs.append(proc)
+        wait_until(lambda: self.bus.name_owner(name), 10, f"{name} on the bus")
+
+    def close(self) -> None:
+        for proc in self.procs:
+            _kill_group(proc)
+
+
+@pytest.fixture
+def mocks(bare_bus: Desktop) -> Iterator[Mocks]:
+    pytest.importorskip("dbusmock")
+    m = Mocks(bare_bus)
+    try:
+        yield m
+    finally:
+        m.close()
+
+
+def daemon_env(mocks: Mocks, **extra: str) -> dict[str, str]:
+    return {
+        "DBUS_SESSION_BUS_ADDRESS": mocks.address,
+        "SUNDOWN_SYSTEM_BUS": mocks.address,
+        **extra,
+    }
+
+
+def status(box: Sandbox) -> dict[str, Any]:
+    return json.loads(box.run("status", "--json", check=True).stdout)
+
+
+def with_context(evening: Evening, context: str = "", **extra: str) -> str:
+    text = evening.text(**extra)
+    return text.replace("[bedtime]", f"[context]\n{context}\n[bedtime]", 1) if context else text
+
+
+def notifies(bus: Desktop) -> list[Any]:
+    return bus.monitor.notify_calls()
+
+
+# --- busy -> deferred ---------------------------------------------------------------------------
+
+
+def test_do_not_disturb_defers_then_sends_within_2s_of_its_end(sandbox: Sandbox, mocks: Mocks) -> None:
+    mocks.start("notification_daemon", NOTIFY[0])
+    call(
+        mocks.address,
+        *NOTIFY,
+        "org.freedesktop.DBus.Mock",
+        "AddProperty",
+        "ssv",
+        NOTIFY[0],
+        "Inhibited",
+        ("b", True),
+    )
+    ev = Evening(tea=3)
+    sandbox.write_config(with_context(ev))
+    proc = sandbox.start_daemon("--backend", "dbus", env=daemon_env(mocks))
+    try:
+        wait_until(lambda: events(sandbox, "deferred"), 10, "the deferral")
+        deferred = events(sandbox, "deferred")[0]
+        assert deferred["details"]["reason"] == "dnd" and deferred["reminder"] == "tea"
+        time.sleep(1)
+        assert notifies(mocks.bus) == []
+        assert status(sandbox)["context"]["dnd"] is True
+        set_prop(mocks.address, *NOTIFY, NOTIFY[0], "Inhibited", "b", False)
+        ended = time.monotonic()
+        wait_until(lambda: notifies(mocks.bus), 5, "the reminder after DND")
+        assert time.monotonic() - ended < 2.5
+        assert notifies(mocks.bus)[0].urgency == 1  # normal: the state ended before max_defer
+        assert len(events(sandbox, "deferred")) == 1
+        late = events(sandbox, "notified")[0]["details"]["late"]
+        assert late >= 1  # counted from its own time, not from the end of DND
+    finally:
+        stop(proc)
+
+
+def test_max_defer_sends_through_do_not_disturb_as_critical(sandbox: Sandbox, mocks: Mocks) -> None:
+    mocks.start("notification_daemon", NOTIFY[0])
+    call(
+        mocks.address,
+        *NOTIFY,
+        "org.freedesktop.DBus.Mock",
+        "AddProperty",
+        "ssv",
+        NOTIFY[0],
+        "Inhibited",
+        ("b", True),
+    )
+    ev = Evening(tea=3, pills=3)
+    sandbox.write_config(with_context(ev, 'max_defer = "4s"', pills="urgent = true\n"))
+    proc = sandbox.start_daemon("--backend", "dbus", env=daemon_env(mocks))
+    try:
+        wait_until(lambda: notifies(mocks.bus), 10, "the urgent reminder")
+        first = notifies(mocks.bus)[0]
+        assert first.urgency == 2 and "Pills" in first.summary  # urgent: at once, critical
+        wait_until(lambda: len(notifies(mocks.bus)) >= 2, 10, "the deferred reminder at max_defer")
+        second = notifies(mocks.bus)[1]
+        assert second.urgency == 2 and "Tea" in second.summary
+        sent_at = datetime.fromisoformat(events(sandbox, "notified")[-1]["ts"])
+        assert abs((sent_at - (ev.at["tea"] + timedelta(seconds=4))).total_seconds()) < 2
+        assert [e["reminder"] for e in events(sandbox, "deferred")] == ["tea"]
+    finally:
+        stop(proc)
+
+
+def test_quiet_ignore_sends_during_do_not_disturb(sandbox: Sandbox, mocks: Mocks) -> None:
+    mocks.start("notification_daemon", NOTIFY[0])
+    call(
+        mocks.address,
+        *NOTIFY,
+        "org.freedesktop.DBus.Mock",
+        "AddProperty",
+        "ssv",
+        NOTIFY[0],
+        "Inhibited",
+        ("b", True),
+    )
+    ev = Evening(tea=2)
+    sandbox.write_config(with_context(ev, 'quiet = "ignore"'))
+    proc = sandbox.start_daemon("--backend", "dbus", env=daemon_env(mocks))
+    try:
+        wait_until(lambda: notifies(mocks.bus), 10, "the reminder")
+        assert events(sandbox, "deferred") == []
+    finally:
+        stop(proc)
+
+
+def test_presenting_through_a_logind_idle_inhibitor_defers(sandbox: Sandbox, mocks: Mocks) -> None:
+    mocks.start(LOGIND, "org.freedesktop.login1", "--parameters", '{"BlockInhibited": "sleep:idle"}')
+    ev = Evening(tea=3)
+    sandbox.write_config(with_context(ev))
+    proc = sandbox.start_daemon("--backend", "console", env=daemon_env(mocks))
+    try:
+        wait_until(lambda: events(sandbox, "deferred"), 10, "the deferral")
+        assert events(sandbox, "deferred")[0]["details"]["reason"] == "presenting"
+        st = status(sandbox)
+        assert st["context"]["presenting"] is True and st["sources"]["presenting"] == "logind idle inhibitors"
+        set_prop(mocks.address, "org.freedesktop.login1", "/org/freedesktop/login1",
+                 "org.freedesktop.login1.Manager", "BlockInhibited", "s", "sleep")  # fmt: skip
+        wait_until(lambda: events(sandbox, "notified"), 3, "the reminder once the presentation ended")
+    finally:
+        stop(proc)
+
+
+def test_dunst_paused_for_real_defers(sandbox: Sandbox, desktop: Desktop) -> None:
+    require("dunstctl")
+    subprocess.run(["dunstctl", "set-paused", "true"], env=desktop.env, check=True, timeout=10)
+    ev = Evening(tea=3)
+    sandbox.write_config(with_context(ev))
+    env = {"DBUS_SESSION_BUS_ADDRESS": desktop.address, "SUNDOWN_SYSTEM_BUS": desktop.address}
+    proc = sandbox.start_daemon("--backend", "dbus", env=env)
+    try:
+        assert status(sandbox)["sources"]["dnd"] == "dunst paused"
+        wait_until(lambda: events(sandbox, "deferred"), 10, "the deferral")
+        assert events(sandbox, "deferred")[0]["details"]["reason"] == "dnd"
+        subprocess.run(["dunstctl", "set-paused", "false"], env=desktop.env, check=True, timeout=10)
+        wait_until(lambda: events(sandbox, "notified"), 3, "the reminder after unpausing")
+    finally:
+        stop(proc)
+
+
+# --- away -> acknowledged by itself -------------------------------------------------------------
+
+
+def test_lock_acknowledges_with_source_lock_and_withdraws_the_notification(
+    sandbox: Sandbox, mocks: Mocks
+) -> None:
+    mocks.start(LOGIND, "org.freedesktop.login1")
+    mocks.start("notification_daemon", NOTIFY[0])
+    ev = Evening(screens=2)
+    sandbox.write_config(with_context(ev, screens='done_when = "locked"\n'))
+    proc = sandbox.start_daemon("--backend", "dbus", env=daemon_env(mocks))
+    try:
+        wait_until(lambda: notifies(mocks.bus), 10, "the reminder")
+        time.sleep(1)
+        locked_at = datetime.now().astimezone()
+        call(
+            mocks.address,
+            "org.freedesktop.login1",
+            SESSION,
+            "org.freedesktop.login1.Session",
+            "SetLockedHint",
+            "b",
+            True,
+        )
+        wait_until(lambda: events(sandbox, "acknowledged"), 3, "the acknowledgement")
+        ack = events(sandbox, "acknowledged")[0]
+        assert ack["source"] == "lock"
+        assert abs((datetime.fromisoformat(ack["ts"]) - locked_at).total_seconds()) < 1.5
+        wait_until(lambda: mocks.bus.monitor.calls("CloseNotification"), 3, "the notification withdrawn")
+    finally:
+        stop(proc)
+
+
+def test_gnome_screensaver_lock_acknowledges(sandbox: Sandbox, mocks: Mocks) -> None:
+    mocks.start("gnome_screensaver", "org.gnome.ScreenSaver")
+    ev = Evening(screens=2)
+    sandbox.write_config(with_context(ev, screens='done_when = "locked"\n'))
+    proc = sandbox.start_daemon("--backend", "console", env=daemon_env(mocks))
+    try:
+        wait_until(lambda: events(sandbox, "notified"), 10, "the reminder")
+        call(
+            mocks.address, "org.gnome.ScreenSaver", "/org/gnome/ScreenSaver", "org.gnome.ScreenSaver", "Lock"
+        )
+        wait_until(lambda: events(sandbox, "acknowledged"), 3, "the acknowledgement")
+        assert events(sandbox, "acknowledged")[0]["source"] == "lock"
+    finally:
+        stop(proc)
+
+
+def test_already_locked_at_its_time_is_acknowledged_then_with_no_notification(
+    sandbox: Sandbox, mocks: Mocks
+) -> None:
+    mocks.start(LOGIND, "org.freedesktop.login1", "--parameters", '{"LockedHint": true}')
+    ev = Evening(screens=2)
+    sandbox.write_config(with_context(ev, screens='done_when = "locked"\n'))
+    proc = sandbox.start_daemon("--backend", "console", env=daemon_env(mocks))
+    try:
+        wait_until(lambda: events(sandbox, "acknowledged"), 10, "the acknowledgement")
+        ack = events(sandbox, "acknowledged")[0]
+        assert ack["source"] == "lock" and events(sandbox, "notified") == []
+        assert abs((datetime.fromisoformat(ack["ts"]) - ev.at["screens"]).total_seconds()) < 1
+    finally:
+        stop(proc)
+
+
+# --- X11: idle time and fullscreen windows -------------------------------------------------------
+
+
+def test_x11_idle_acknowledges_at_the_start_of_the_idle_period(sandbox: Sandbox, desktop: Desktop) -> None:
+    require("xdotool")
+    ev = Evening(screens=3)
+    sandbox.write_config(with_context(ev, 'idle = "3s"', screens='done_when = "idle"\n'))
+    env = {"DBUS_SESSION_BUS_ADDRESS": desktop.address, "DISPLAY": desktop.env["DISPLAY"]}
+    proc = sandbox.start_daemon("--backend", "dbus", env=env)
+    try:
+        assert status(sandbox)["sources"]["idle_s"] == "X11 MIT-SCREEN-SAVER"
+        # Active until a second after the reminder's time ...
+        while datetime.now().astimezone() < ev.at["screens"] + timedelta(seconds=1):
+            step = "5" if int(time.monotonic() * 3) % 2 else "-5"
+            subprocess.run(["xdotool", "mousemove_relative", "--", step, step], env=desktop.env, check=True)
+            time.sleep(0.3)
+        left = datetime.now().astimezone()
+        assert events(sandbox, "notified"), "sent while the person was at the screen"
+        # ... then away: acknowledged within a poll (5 s) of the idle threshold, dated when they left.
+        wait_until(lambda: events(sandbox, "acknowledged"), 12, "the idle acknowledgement")
+        ack = events(sandbox, "acknowledged")[0]
+        assert ack["source"] == "idle"
+        assert abs((datetime.fromisoformat(ack["ts"]) - left).total_seconds()) < 1.5
+    finally:
+        stop(proc)
+
+
+def test_fullscreen_window_defers_until_it_leaves_fullscreen(sandbox: Sandbox, desktop: Desktop) -> None:
+    for tool in ("openbox", "wmctrl", "xmessage"):
+        require(tool)
+
+    def wmctrl(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["wmctrl", *args], env=desktop.env, capture_output=True, text=True, timeout=10)
+
+    wm = subprocess.Popen(["openbox"], env=desktop.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                          start_new_session=True)  # fmt: skip
+    win = None
+    try:
+        wait_until(lambda: wmctrl("-m").returncode == 0, 10, "openbox to manage the screen")
+        win = subprocess.Popen(
+            ["xmessage", "-title", "film", "a film"], env=desktop.env, start_new_session=True
+        )
+        wait_until(lambda: "film" in wmctrl("-l").stdout, 10, "the window")
+        wait_until(lambda: wmctrl("-r", "film", "-b", "add,fullscreen").returncode == 0, 10, "fullscreen")
+        subprocess.run(["wmctrl", "-a", "film"], env=desktop.env, check=True)
+        ev = Evening(tea=3)
+        sandbox.write_config(with_context(ev))
+        env = {"DBUS_SESSION_BUS_ADDRESS": desktop.address, "DISPLAY": desktop.env["DISPLAY"]}
+        proc = sandbox.start_daemon("--backend", "dbus", env=env)
+        try:
+            wait_until(lambda: events(sandbox, "deferred"), 10, "the deferral")
+            assert events(sandbox, "deferred")[0]["details"]["reason"] == "fullscreen"
+            assert status(sandbox)["context"]["fullscreen"] is True
+            subprocess.run(["wmctrl", "-r", "film", "-b", "remove,fullscreen"], env=desktop.env, check=True)
+            wait_until(lambda: events(sandbox, "notified"), 3, "the reminder after fullscreen ended")
+        finally:
+            stop(proc)
+    finally:
+        if win is not None:
+            _kill_group(win)
+        _kill_group(wm)
+
+
+# --- escalation and snooze_limit ----------------------------------------------------------------
+
+
+def test_escalation_steps_then_a_lock_that_did_not_lock_is_logged(
+    sandbox: Sandbox, mocks: Mocks, tmp_path: Path
+) -> None:
+    mocks.start(LOGIND, "org.freedesktop.login1")
+    mocks.start("notification_daemon", NOTIFY[0])
+    fake_lock = tmp_path / "fake-lock"
+    fake_lock.write_text("#!/bin/sh\nexit 0\n")
+    fake_lock.chmod(0o755)
+    ev = Evening(tea=2)
+    steps = (
+        f'escalate = [{{ after = "2s", urgency = "critical" }}, {{ after = "3s", run = ["{fake_lock}"] }}]\n'
+    )
+    sandbox.write_config(with_context(ev, tea=steps))
+    proc = sandbox.start_daemon("--backend", "dbus", env=daemon_env(mocks))
+    try:
+        wait_until(lambda: len(events(sandbox, "escalated")) == 2, 15, "both steps")
+        steps_logged = [e["details"]["step"] for e in events(sandbox, "escalated")]
+        assert steps_logged == [1, 2]
+        assert [c.urgency for c in notifies(mocks.bus)] == [1, 2]  # re-shown as critical
+        wait_until(lambda: events(sandbox, "lock_failed"), 10, "lock_failed after 5 s")
+    finally:
+        stop(proc)
+
+
+def test_escalation_lock_that_locks_is_verified_and_nothing_more_happens(
+    sandbox: Sandbox, mocks: Mocks, tmp_path: Path
+) -> None:
+    mocks.start(LOGIND, "org.freedesktop.login1")
+    lock = tmp_path / "lock-session"
+    lock.write_text(
+        f"#!{sys.executable}\n"
+        "from jeepney import DBusAddress, new_method_call\n"
+        "from jeepney.io.blocking import open_dbus_connection\n"
+        f"conn = open_dbus_connection(bus={mocks.address!r})\n"
+        f"addr = DBusAddress({SESSION!r}, 'org.freedesktop.login1', 'org.freedesktop.login1.Session')\n"
+        "conn.send_and_get_reply(new_method_call(addr, 'SetLockedHint', 'b', (True,)), timeout=5)\n"
+    )
+    lock.chmod(0o755)
+    ev = Evening(tea=2)
+    steps = f'escalate = [{{ after = "2s", run = ["{lock}"] }}, {{ after = "6s", urgency = "critical" }}]\n'
+    sandbox.write_config(with_context(ev, tea=steps))
+    proc = sandbox.start_daemon("--backend", "console", env=daemon_env(mocks))
+    try:
+        wait_until(lambda: events(sandbox, "escalated"), 10, "the lock step")
+        time.sleep(8)
+        assert events(sandbox, "lock_failed") == []
+        assert len(events(sandbox, "escalated")) == 1, "escalation stops once the session is locked"
+    finally:
+        stop(proc)
+
+
+def test_snooze_limit_refuses_the_extra_snooze_from_the_cli(sandbox: Sandbox) -> None:
+    ev = Evening(tea=1)
+    sandbox.write_config(ev.text(tea="snooze_limit = 1\n"))
+    proc = sandbox.start_daemon("--backend", "console")
+    try:
+        wait_until(lambda: events(sandbox, "notified"), 10, "the reminder")
+        sandbox.run("snooze", "tea", "1m", check=True)
+        again = sandbox.run("snooze", "tea", "1m")
+        assert again.returncode == 1
+        assert "snooze_limit" in again.stderr and "sundown ack tea" in again.stderr
+        assert len(events(sandbox, "snoozed")) == 1
+    finally:
+        stop(proc)
+
+
+# --- travel -------------------------------------------------------------------------------------
+
+
+def test_a_replaced_localtime_replans_tonight_within_2s(sandbox: Sandbox, tmp_path: Path) -> None:
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    localtime = etc / "localtime"
+    localtime.symlink_to("/usr/share/zoneinfo/Europe/Berlin")
+    sandbox.write_config('[bedtime]\ndefault = "22:30"\n[reminders.tea]\nbefore = "45m"\n')
+    env = {"SUNDOWN_LOCALTIME": str(localtime), "TZ": ""}
+    proc = sandbox.start_daemon("--backend", "console", env=env)
+    try:
+        assert status_env(sandbox, env)["context"]["zone"] == "Europe/Berlin"
+        new = etc / "localtime.new"
+        new.symlink_to("/usr/share/zoneinfo/America/New_York")
+        new.rename(localtime)
+        wait_until(
+            lambda: status_env(sandbox, env)["context"]["zone"] == "America/New_York", 2.5, "the new zone"
+        )
+        at = status_env(sandbox, env)["tonight"][0]["at"]
+        assert at.endswith("-05:00") and "T21:45" in at
+        cli = json.loads(sandbox.run("next", "--json", env=env, check=True).stdout)
+        assert cli[0]["at"].endswith("-05:00"), "the CLI agrees with the daemon"
+    finally:
+        stop(proc)
+
+
+def status_env(box: Sandbox, env: dict[str, str]) -> dict[str, Any]:
+    return json.loads(box.run("status", "--json", env=env, check=True).stdout)
+
+
+def test_timedated_zone_change_is_followed_and_nothing_is_sent_twice(sandbox: Sandbox, mocks: Mocks) -> None:
+    mocks.start("timedated", "org.freedesktop.timedate1", "--parameters", '{"Timezone": "UTC"}')
+    ev = Evening(tea=2)
+    sandbox.write_config(ev.text().replace('timezone = "UTC"\n', ""))
+    env = daemon_env(mocks, TZ="UTC")
+    env.pop("TZ")
+    env["TZ"] = ""
+    proc = sandbox.start_daemon("--backend", "console", env=env)
+    try:
+        wait_until(lambda: events(sandbox, "notified"), 10, "the reminder")
+        call(mocks.address, "org.freedesktop.timedate1", "/org/freedesktop/timedate1",
+             "org.freedesktop.timedate1", "SetTimezone", "sb", "Pacific/Apia", False)  # fmt: skip
+        wait_until(lambda: status_env(sandbox, env)["context"]["zone"] == "Pacific/Apia", 2.5, "Apia")
+        time.sleep(1)
+        assert len(events(sandbox, "notified")) == 1
+    finally:
+        stop(proc)
+
+
+# --- sources missing or misbehaving: the daemon carries on by the clock -------------------------
+
+
+def test_no_services_at_all_is_clock_only_and_status_says_so(sandbox: Sandbox, bare_bus: Desktop) -> None:
+    ev = Evening(tea=2)
+    sandbox.write_config(with_context(ev))
+    env = {"DBUS_SESSION_BUS_ADDRESS": bare_bus.address, "SUNDOWN_SYSTEM_BUS": bare_bus.address}
+    proc = sandbox.start_daemon("--backend", "console", env=env)
+    try:
+        st = status(sandbox)
+        unknown = dict.fromkeys(("dnd", "presenting", "fullscreen", "idle_s", "locked"))
+        assert st["context"] == {**unknown, "zone": "UTC"}
+        assert st["sources"]["dnd"] is None and st["sources"]["locked"] is None
+        wait_until(lambda: events(sandbox, "notified"), 10, "the reminder by the clock")
+    finally:
+        stop(proc)
+
+
+def test_a_wrongly_typed_inhibited_property_is_ignored(sandbox: Sandbox, mocks: Mocks) -> None:
+    mocks.start("notification_daemon", NOTIFY[0])
+    call(
+        mocks.address,
+        *NOTIFY,
+        "org.freedesktop.DBus.Mock",
+        "AddProperty",
+        "ssv",
+        NOTIFY[0],
+        "Inhibited",
+        ("s", "yes"),
+    )
+    ev = Evening(tea=2)
+    sandbox.write_config(with_context(ev))
+    proc = sandbox.start_daemon("--backend", "dbus", env=daemon_env(mocks))
+    try:
+        wait_until(lambda: notifies(mocks.bus), 10, "the reminder")
+        assert events(sandbox, "deferred") == [] and status(sandbox)["sources"]["dnd"] is None
+    finally:
+        stop(proc)
+
+
+def test_a_signal_flood_neither_stalls_nor_doubles_anything(sandbox: Sandbox, mocks: Mocks) -> None:
+    mocks.start(LOGIND, "org.freedesktop.login1")
+    ev = Evening(tea=4)
+    sandbox.write_config(with_context(ev))
+    proc = sandbox.start_daemon("--backend", "console", env=daemon_env(mocks))
+    try:
+        conn = open_dbus_connection(bus=mocks.address)
+        try:
+            for i in range(1000):
+                msg = new_method_call(
+                    DBusAddress(SESSION, "org.freedesktop.login1", "org.freedesktop.DBus.Properties"),
+                    "Set", "ssv", ("org.freedesktop.login1.Session", "LockedHint", ("b", i % 2 == 1)),
+                )  # fmt: skip
+                conn.send(msg)
+            started = time.monotonic()
+            assert status(sandbox)["pid"] == proc.pid
+            assert time.monotonic() - started < 5
+        finally:
+            conn.close()
+        wait_until(lambda: events(sandbox, "notified"), 10, "the reminder through the flood")
+        time.sleep(1)
+        assert len(events(sandbox, "notified")) == 1
+        assert proc.poll() is None
+    finally:
+        stop(proc)
+
+
+def test_the_daemon_survives_its_context_services_going_away(sandbox: Sandbox, mocks: Mocks) -> None:
+    mocks.start(LOGIND, "org.freedesktop.login1")
+    mocks.start("notification_daemon", NOTIFY[0])
+    call(
+        mocks.address,
+        *NOTIFY,
+        "org.freedesktop.DBus.Mock",
+        "AddProperty",
+        "ssv",
+        NOTIFY[0],
+        "Inhibited",
+        ("b", False),
+    )
+    ev = Evening(tea=3)
+    sandbox.write_config(with_context(ev))
+    proc = sandbox.start_daemon("--backend", "console", env=daemon_env(mocks))
+    try:
+        mocks.close()
+        wait_until(lambda: events(sandbox, "notified"), 10, "the reminder by the clock")
+        assert proc.poll() is None
+    finally:
+        stop(proc)
