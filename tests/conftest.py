@@ -16,9 +16,10 @@ import pytest
 
 from support.desktop import Desktop, FakeServer, running_desktop
 from support.sandbox import Sandbox
+from support.user_manager import UserManager, unavailable
 
 # Fixtures that start real processes: a test using one must carry the `e2e` marker.
-E2E_FIXTURES = frozenset({"desktop", "real_server", "bare_bus", "fake_server"})
+E2E_FIXTURES = frozenset({"desktop", "real_server", "bare_bus", "fake_server", "user_manager"})
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -94,3 +95,20 @@ def fake_server(bare_bus: Desktop) -> Iterator[Callable[..., FakeServer]]:
     finally:
         for server in servers:
             server.stop()
+
+
+@pytest.fixture
+def user_manager() -> Iterator[UserManager]:
+    """A real `systemd --user` and journald for the test user (tests/support/user_manager.py).
+
+    Skipped with the reason where none can run (not root, no test user, ...); failed under
+    SUNDOWN_REQUIRE_E2E=1 (CI).
+    """
+    reason = unavailable()
+    if reason is not None:
+        message = f"no systemd --user for the tests: {reason}"
+        if os.environ.get("SUNDOWN_REQUIRE_E2E") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    with UserManager() as manager:
+        yield manager

@@ -9,20 +9,17 @@ elsewhere, failed under SUNDOWN_REQUIRE_E2E=1 (CI).
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
-from typing import TypeVar
 
 import pytest
 
-from support.user_manager import UserManager, unavailable
+from support.desktop import wait_until
+from support.user_manager import UserManager
 
 pytestmark = pytest.mark.e2e
-T = TypeVar("T")
 
 UNIT = "sundown.service"
 CONFIG = ".config/sundown/config.toml"
@@ -48,28 +45,6 @@ TimeoutStopSec=3s
 """
 
 
-@pytest.fixture
-def manager() -> Iterator[UserManager]:
-    reason = unavailable()
-    if reason is not None:
-        if os.environ.get("SUNDOWN_REQUIRE_E2E") == "1":
-            pytest.fail(f"no systemd --user for the tests: {reason}")
-        pytest.skip(f"no systemd --user for the tests: {reason}")
-    with UserManager() as m:
-        yield m
-
-
-def _wait_for(predicate: Callable[[], T | None], timeout: float, what: str) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.1)
-
-
 def _install(m: UserManager, fast: bool = False) -> dict[str, str]:
     m.write(CONFIG, GOOD, 0o600)
     if fast:
@@ -80,128 +55,138 @@ def _install(m: UserManager, fast: bool = False) -> dict[str, str]:
 
 
 def test_install_starts_a_ready_daemon_status_reports_it_and_uninstall_removes_it(
-    manager: UserManager,
+    user_manager: UserManager,
 ) -> None:
-    state = _install(manager)
+    state = _install(user_manager)
     # Type=notify: `enable --now` returned, so the manager got READY=1; the daemon says what is next.
     assert state["ActiveState"] == "active" and state["SubState"] == "running", state
     assert state["UnitFileState"] == "enabled"
     assert state["StatusText"].startswith("next: Magnesium at "), state
     pid = int(state["MainPID"])
     # READY=1 came after the control socket was up: the CLI reaches the daemon at once.
-    daemon = json.loads(manager.sundown("status", "--json", check=True).stdout)
+    daemon = json.loads(user_manager.sundown("status", "--json", check=True).stdout)
     assert daemon["running"] is True and daemon["pid"] == pid
     assert daemon["backend"] == "console"
 
-    proc = manager.sundown("service", "status")
+    proc = user_manager.sundown("service", "status")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"sundown.service: active (running), pid {pid}" in proc.stdout
     assert "status: next: Magnesium at " in proc.stdout
     assert f"daemon: running (pid {pid}" in proc.stdout
-    assert "sundown running" in manager.journal("-u", "sundown")
+    assert "sundown running" in user_manager.journal("-u", "sundown")
 
     # A second install is safe and restarts the running daemon with the unit as written.
-    again = manager.sundown("service", "install")
+    again = user_manager.sundown("service", "install")
     assert again.returncode == 0, again.stdout + again.stderr
-    after = manager.show(UNIT, "ActiveState", "MainPID")
+    after = user_manager.show(UNIT, "ActiveState", "MainPID")
     assert after["ActiveState"] == "active" and int(after["MainPID"]) not in (0, pid)
 
-    proc = manager.sundown("service", "uninstall")
+    proc = user_manager.sundown("service", "uninstall")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert not (manager.home / ".config/systemd/user/sundown.service").exists()
-    gone = manager.show(UNIT, "LoadState", "ActiveState")
+    assert not (user_manager.home / ".config/systemd/user/sundown.service").exists()
+    gone = user_manager.show(UNIT, "LoadState", "ActiveState")
     assert gone == {"LoadState": "not-found", "ActiveState": "inactive"}
-    assert manager.run(["kill", "-0", after["MainPID"]]).returncode != 0  # the daemon is gone
-    proc = manager.sundown("service", "status")
+    assert user_manager.run(["kill", "-0", after["MainPID"]]).returncode != 0  # the daemon is gone
+    proc = user_manager.sundown("service", "status")
     assert proc.returncode == 1 and "not installed" in proc.stdout
 
 
-def test_reload_through_systemctl_keeps_the_daemon_and_it_reports_ready_again(manager: UserManager) -> None:
-    pid = _install(manager)["MainPID"]
-    manager.write(CONFIG, GOOD.replace('title = "Magnesium"', 'title = "Tea"'), 0o600)
+def test_reload_through_systemctl_keeps_the_daemon_and_it_reports_ready_again(
+    user_manager: UserManager,
+) -> None:
+    pid = _install(user_manager)["MainPID"]
+    user_manager.write(CONFIG, GOOD.replace('title = "Magnesium"', 'title = "Tea"'), 0o600)
     # ExecReload sends SIGHUP; the daemon answers RELOADING=1 then READY=1, so reload returns.
-    manager.systemctl("reload", UNIT, check=True, timeout=30)
-    state = manager.show(UNIT, "ActiveState", "MainPID", "StatusText")
+    user_manager.systemctl("reload", UNIT, check=True, timeout=30)
+    state = user_manager.show(UNIT, "ActiveState", "MainPID", "StatusText")
     assert state["ActiveState"] == "active" and state["MainPID"] == pid
-    assert _wait_for(lambda: "Tea" in manager.show(UNIT, "StatusText")["StatusText"], 10, "the new status")
+    assert wait_until(
+        lambda: "Tea" in user_manager.show(UNIT, "StatusText")["StatusText"], 10, "the new status"
+    )
 
 
-def test_the_watchdog_restarts_a_hung_daemon(manager: UserManager) -> None:
-    state = _install(manager, fast=True)
-    assert manager.show(UNIT, "WatchdogUSec")["WatchdogUSec"] == "2s"
+def test_the_watchdog_restarts_a_hung_daemon(user_manager: UserManager) -> None:
+    state = _install(user_manager, fast=True)
+    assert user_manager.show(UNIT, "WatchdogUSec")["WatchdogUSec"] == "2s"
     pid = state["MainPID"]
     # Pings come from the worker that sends reminders: alive past one interval...
     time.sleep(3)
-    assert manager.show(UNIT, "MainPID", "NRestarts") == {"MainPID": pid, "NRestarts": "0"}
+    assert user_manager.show(UNIT, "MainPID", "NRestarts") == {"MainPID": pid, "NRestarts": "0"}
     # ...then hung, as a stopped process is: no ping, so systemd kills it and starts a new one.
-    manager.run(["kill", "-STOP", pid], check=True)
+    user_manager.run(["kill", "-STOP", pid], check=True)
     started = time.monotonic()
 
     def restarted() -> dict[str, str] | None:
-        now = manager.show(UNIT, "ActiveState", "MainPID", "NRestarts")
+        now = user_manager.show(UNIT, "ActiveState", "MainPID", "NRestarts")
         fresh = now["ActiveState"] == "active" and now["MainPID"] not in ("0", pid)
         return now if fresh else None
 
-    now = _wait_for(restarted, 30, "the watchdog restart")
+    now = wait_until(restarted, 30, "the watchdog restart")
     assert now["NRestarts"] == "1"
     # 2 s watchdog + up to 3 s to stop the stopped process + 1 s RestartSec + start-up.
     assert time.monotonic() - started < 20
-    assert "Watchdog timeout" in manager.journal("-u", "sundown")
-    daemon = json.loads(manager.sundown("status", "--json", check=True).stdout)
+    assert "Watchdog timeout" in user_manager.journal("-u", "sundown")
+    daemon = json.loads(user_manager.sundown("status", "--json", check=True).stdout)
     assert daemon["running"] is True and str(daemon["pid"]) == now["MainPID"]
 
 
-def test_a_config_error_at_start_fails_once_and_reaches_the_journal_as_an_error(manager: UserManager) -> None:
-    _install(manager, fast=True)
+def test_a_config_error_at_start_fails_once_and_reaches_the_journal_as_an_error(
+    user_manager: UserManager,
+) -> None:
+    _install(user_manager, fast=True)
     # Broken while running: the daemon keeps the previous routine (not this test's subject).
-    manager.write(CONFIG, BROKEN, 0o600)
-    proc = manager.systemctl("restart", UNIT, timeout=30)
+    user_manager.write(CONFIG, BROKEN, 0o600)
+    proc = user_manager.systemctl("restart", UNIT, timeout=30)
     assert proc.returncode != 0  # the start failed...
-    state = manager.show(UNIT, "ActiveState", "Result", "ExecMainStatus", "NRestarts")
+    state = user_manager.show(UNIT, "ActiveState", "Result", "ExecMainStatus", "NRestarts")
     assert state == {"ActiveState": "failed", "Result": "exit-code", "ExecMainStatus": "78", "NRestarts": "0"}
     # ...and stays failed: with RestartSec=1s a restart loop would have shown by now.
     time.sleep(4)
-    assert manager.show(UNIT, "ActiveState", "NRestarts") == {"ActiveState": "failed", "NRestarts": "0"}
-    starts = manager.journal("-u", "sundown", "-o", "cat").count("Started sundown.service")
+    assert user_manager.show(UNIT, "ActiveState", "NRestarts") == {"ActiveState": "failed", "NRestarts": "0"}
+    starts = user_manager.journal("-u", "sundown", "-o", "cat").count("Started sundown.service")
     assert starts == 1  # the install's start; the failed one is "Failed to start"
 
     # What docs/service.md tells a person to run shows why, at error priority.
-    warnings = manager.journal("-u", "sundown", "-p", "warning", "-o", "cat")
+    warnings = user_manager.journal("-u", "sundown", "-p", "warning", "-o", "cat")
     assert 'bedtime.default: "25:00" is not a time of day' in warnings, warnings
-    proc = manager.sundown("service", "status")
+    proc = user_manager.sundown("service", "status")
     assert proc.returncode == 1 and "failed" in proc.stdout
 
-    manager.write(CONFIG, GOOD, 0o600)
-    manager.systemctl("restart", UNIT, check=True, timeout=30)
-    assert manager.show(UNIT, "ActiveState")["ActiveState"] == "active"
+    user_manager.write(CONFIG, GOOD, 0o600)
+    user_manager.systemctl("restart", UNIT, check=True, timeout=30)
+    assert user_manager.show(UNIT, "ActiveState")["ActiveState"] == "active"
 
 
-def test_a_daemon_that_cannot_start_gives_up_after_five_tries(manager: UserManager) -> None:
+def test_a_daemon_that_cannot_start_gives_up_after_five_tries(user_manager: UserManager) -> None:
     # Another daemon of the same user holds the single-instance lock: every start exits 1.
-    manager.write(CONFIG, GOOD, 0o600)
+    user_manager.write(CONFIG, GOOD, 0o600)
     blocker = [sys.executable, "-m", "sundown", "run"]
-    manager.run(["systemd-run", "--user", "--unit=blocker", "-p", "Type=exec", *blocker], check=True)
-    _wait_for(lambda: '"running": true' in manager.sundown("status", "--json").stdout, 20, "the blocker")
-    manager.write(".config/systemd/user/sundown.service.d/fast.conf", FAST)
-    proc = manager.sundown("service", "install")
+    user_manager.run(["systemd-run", "--user", "--unit=blocker", "-p", "Type=exec", *blocker], check=True)
+
+    def blocker_answers() -> bool:
+        return '"running": true' in user_manager.sundown("status", "--json").stdout
+
+    wait_until(blocker_answers, 20, "the blocker")
+    user_manager.write(".config/systemd/user/sundown.service.d/fast.conf", FAST)
+    proc = user_manager.sundown("service", "install")
     assert proc.returncode != 0  # install says the start failed and where to look
 
     def gave_up() -> dict[str, str] | None:
-        state = manager.show(UNIT, "ActiveState", "NRestarts")
+        state = user_manager.show(UNIT, "ActiveState", "NRestarts")
         return state if state["ActiveState"] == "failed" else None
 
     # StartLimitBurst=5 in 120 s: with RestartSec=1s it gives up within seconds, not minutes.
     started = time.monotonic()
-    state = _wait_for(gave_up, 30, "systemd to stop retrying")
+    state = wait_until(gave_up, 30, "systemd to stop retrying")
     assert state["NRestarts"] == "5", state  # the fifth restart is the one refused
     assert time.monotonic() - started < 20
     time.sleep(3)
-    assert manager.show(UNIT, "NRestarts", "ActiveState") == {"NRestarts": "5", "ActiveState": "failed"}
-    assert "Start request repeated too quickly" in manager.journal("-u", "sundown", "-o", "cat")
+    assert user_manager.show(UNIT, "NRestarts", "ActiveState") == {"NRestarts": "5", "ActiveState": "failed"}
+    assert "Start request repeated too quickly" in user_manager.journal("-u", "sundown", "-o", "cat")
     # Each of the five starts said why, at error priority.
-    errors = manager.journal("-u", "sundown", "-p", "err", "-o", "cat")
+    errors = user_manager.journal("-u", "sundown", "-p", "err", "-o", "cat")
     assert errors.count("sundown is already running") == 5, errors
-    assert manager.show("blocker.service", "ActiveState")["ActiveState"] == "active"
+    assert user_manager.show("blocker.service", "ActiveState")["ActiveState"] == "active"
 
 
 def _doctor_service(m: UserManager, env: dict[str, str]) -> tuple[str, str | None]:
@@ -215,22 +200,22 @@ def _doctor_service(m: UserManager, env: dict[str, str]) -> tuple[str, str | Non
     raise AssertionError(f"no service line in {lines}")
 
 
-def test_doctor_reads_the_running_service_and_its_fix_works(manager: UserManager) -> None:
-    _install(manager)  # from a session without a display: the service has none either
+def test_doctor_reads_the_running_service_and_its_fix_works(user_manager: UserManager) -> None:
+    _install(user_manager)  # from a session without a display: the service has none either
     session = {"DISPLAY": ":9"}
-    check, fix = _doctor_service(manager, session)
+    check, fix = _doctor_service(user_manager, session)
     assert check.startswith("warn ") and "neither DISPLAY nor WAYLAND_DISPLAY" in check, check
     assert fix is not None and "import-environment DISPLAY" in fix
     # The printed fix, run as printed from the session, makes the check pass.
-    manager.run(["sh", "-c", fix], env=session, check=True)
-    check, fix = _doctor_service(manager, session)
+    user_manager.run(["sh", "-c", fix], env=session, check=True)
+    check, fix = _doctor_service(user_manager, session)
     assert check.startswith("ok ") and "active" in check and fix is None, check
 
 
-def test_a_daemon_stopped_with_sigterm_stays_stopped(manager: UserManager) -> None:
-    pid = _install(manager)["MainPID"]
-    manager.run(["kill", f"-{signal.SIGTERM.value}", pid], check=True)
+def test_a_daemon_stopped_with_sigterm_stays_stopped(user_manager: UserManager) -> None:
+    pid = _install(user_manager)["MainPID"]
+    user_manager.run(["kill", f"-{signal.SIGTERM.value}", pid], check=True)
     # SIGTERM from outside (a person's `kill`): a clean exit 0 is not a failure, so no restart.
-    _wait_for(lambda: manager.show(UNIT, "ActiveState")["ActiveState"] == "inactive", 10, "the stop")
-    assert manager.show(UNIT, "NRestarts", "Result") == {"NRestarts": "0", "Result": "success"}
-    assert manager.sundown("service", "uninstall").returncode == 0
+    wait_until(lambda: user_manager.show(UNIT, "ActiveState")["ActiveState"] == "inactive", 10, "the stop")
+    assert user_manager.show(UNIT, "NRestarts", "Result") == {"NRestarts": "0", "Result": "success"}
+    assert user_manager.sundown("service", "uninstall").returncode == 0
