@@ -117,6 +117,12 @@ def test_answers_round_trip_and_junk_is_not_an_answer() -> None:
         {"id": "xyz", "message": rules.encode_answer(date(2026, 11, 25), ("magnesium",), "snooze", "phone")}
     )
     assert phone is not None and phone.source == "phone" and phone.ident == "xyz"
+    until = datetime(2026, 11, 25, 21, 0, tzinfo=BERLIN)
+    body = rules.encode_answer(date(2026, 11, 25), ("tea",), "snooze", "laptop", "n2", until)
+    later = rules.parse_answer({"id": "q", "message": body})
+    assert later is not None and later.until == until
+    naive = body.replace("+00:00", "")
+    assert rules.parse_answer({"id": "q", "message": naive}) is None
     for junk in (
         {"id": "a", "message": "hello"},
         {"id": "a", "message": "[]"},

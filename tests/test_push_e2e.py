@@ -254,3 +254,26 @@ def test_a_bad_server_never_delays_the_desktop_and_the_push_arrives_once(
     time.sleep(2)
     assert server.messages(TOPIC) == [pushed]  # once
     wait_until(lambda: push_status(a)["error"] is None, 5, "the problem to clear")
+
+
+def test_ack_and_snooze_from_the_command_line_reach_the_other_machine(
+    tmp_path: Path, server: NtfyServer, procs
+) -> None:
+    evening = Evening(magnesium=2, tea=3)
+    a, b = box(tmp_path, "a"), box(tmp_path, "b")
+    a.write_config(push_config(evening, server, "laptop"))
+    b.write_config(push_config(evening, server, "desktop"))
+    procs.append(a.start_daemon("--backend", "console"))
+    procs.append(b.start_daemon("--backend", "console"))
+    wait_until(lambda: push_status(a)["connected"] and push_status(b)["connected"], 10, "both streams")
+    wait_until(lambda: len(rows(a, "notified")) == 2, 15, "both reminders")
+    a.run("ack", "magnesium", check=True)
+    a.run("snooze", "tea", "20m", check=True)
+    wait_until(lambda: rows(b, "acknowledged") and rows(b, "snoozed"), SETTLE_S + 1, "b to follow")
+    [ack] = rows(b, "acknowledged")
+    assert (ack["reminder"], ack["source"]) == ("magnesium", "device:laptop")
+    [snooze_a], [snooze_b] = rows(a, "snoozed"), rows(b, "snoozed")
+    assert snooze_b["source"] == "device:laptop"
+    assert snooze_b["details"]["until"][:19] == snooze_a["details"]["until"][:19]  # the same 20 minutes
+    time.sleep(1)
+    assert len(rows(a, "acknowledged")) == 1 and len(rows(a, "snoozed")) == 1  # its own echo changes nothing

@@ -57,6 +57,7 @@ class Answer:
     origin: str  # "phone", or the device name of the machine whose desktop answered
     ident: str  # what makes it unique: its nonce, else the server's message id
     at: datetime | None = None  # when the server received it
+    until: datetime | None = None  # a snooze with its own end (`sundown snooze ID 20m` elsewhere)
 
     @property
     def source(self) -> str:
@@ -103,7 +104,12 @@ def publication(
 
 
 def encode_answer(
-    night: date, reminders: tuple[str, ...], action: str, origin: str, nonce: str | None = None
+    night: date,
+    reminders: tuple[str, ...],
+    action: str,
+    origin: str,
+    nonce: str | None = None,
+    until: datetime | None = None,
 ) -> str:
     """The body an action publishes to the reply topic (ASCII JSON: it also travels in a header)."""
     data: dict[str, Any] = {
@@ -115,6 +121,8 @@ def encode_answer(
     }
     if nonce:
         data["id"] = nonce
+    if until is not None and action == "snooze":
+        data["until"] = until.astimezone(UTC).isoformat(timespec="seconds")
     return json.dumps(data, separators=(",", ":"), ensure_ascii=True)
 
 
@@ -164,7 +172,11 @@ def parse_answer(message: Mapping[str, Any]) -> Answer | None:
         return None
     try:
         night_date = date.fromisoformat(night)
+        until = data.get("until")
+        until_at = datetime.fromisoformat(until) if isinstance(until, str) else None
     except ValueError:
+        return None
+    if until_at is not None and until_at.tzinfo is None:
         return None
     sent = message.get("time")
     at = (
@@ -172,7 +184,7 @@ def parse_answer(message: Mapping[str, Any]) -> Answer | None:
         if isinstance(sent, (int, float)) and not isinstance(sent, bool) and 0 < sent < 1e11
         else None
     )
-    return Answer(night_date, tuple(reminders), action, origin, nonce or ident, at)
+    return Answer(night_date, tuple(reminders), action, origin, nonce or ident, at, until_at)
 
 
 def classify(

@@ -375,7 +375,7 @@ class Daemon:
         """Do whatever is due now, then schedule the next tick."""
         now = self.clock()
         if self.push_link is not None:
-            self.push_link.settle_handed_over(now)
+            self.push_link.on_tick(now)
         routine, zone = self.loaded.routine, self.loaded.zone
         self.rows.flush()
         nights = dispatch.window(now, zone)

@@ -39,6 +39,8 @@ class PushLink:
         self.handed_over: dict[str, tuple[Occurrence, rules.Publication]] = {}
         token = read_token(push.token_file)
         self.client = NtfyPush(push, daemon.paths.state_dir, self.on_stream_message, token)
+        self.started = daemon.clock()
+        self.relayed: set[tuple[date, str, str, str]] = set()  # CLI answers already published
 
     def start(self) -> None:
         self.client.start()
@@ -119,7 +121,7 @@ class PushLink:
                 d.record_at(at, "acknowledged", answer.night, rid, answer.source, answer=answer.ident)
                 d._remember(key, acknowledged=at)
             else:
-                until = at + routine.snooze
+                until = answer.until or at + routine.snooze
                 d.record_at(
                     at,
                     "snoozed",
@@ -171,6 +173,39 @@ class PushLink:
         if handed:
             log.info("handed %d reminder(s) due while asleep to the push server", handed)
         return handed
+
+    def on_tick(self, now: datetime) -> None:
+        self.settle_handed_over(now)
+        self._relay_cli_answers(now)
+
+    def _relay_cli_answers(self, now: datetime) -> None:
+        """`sundown ack` / `sundown snooze` on this machine reach the others like a button press."""
+        d = self.daemon
+        nights = window(now, d.loaded.zone)
+        self.relayed = {m for m in self.relayed if m[0] >= nights[0]}
+        for night in nights:
+            for e in d._night_events(night):
+                if e.source != "cli" or e.event not in ("acknowledged", "snoozed") or e.reminder is None:
+                    continue
+                if e.ts < self.started:
+                    continue  # from before this daemon: the others heard of it then, or never will
+                mark = (night, e.reminder, e.event, e.ts.isoformat())
+                if mark in self.relayed:
+                    continue
+                self.relayed.add(mark)
+                action = "done" if e.event == "acknowledged" else "snooze"
+                until = e.details.get("until")
+                self.client.answer(
+                    rules.encode_answer(
+                        night,
+                        (e.reminder,),
+                        action,
+                        self.push.device,
+                        uuid.uuid4().hex[:16],
+                        datetime.fromisoformat(until) if isinstance(until, str) else None,
+                    )
+                )
+                self.on_settled(message_key(night, e.reminder))
 
     def settle_handed_over(self, now: datetime) -> None:
         """Those the server delivered while we slept count as notified: not sent again."""
