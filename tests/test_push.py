@@ -511,3 +511,30 @@ def test_a_plain_http_server_costs_no_openssl_and_https_still_works_after() -> N
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert proc.stdout.split() == ["False", "False", "True", "True"], proc.stderr
+
+
+def test_when_away_pushes_only_while_the_person_is_away(sandbox, server: NtfyServer) -> None:
+    from sundown.config import load_for
+    from sundown.paths import resolve_paths
+    from sundown.runtime.daemon import Daemon
+    from support.sandbox import FakeClock
+
+    sandbox.write_config(ROUTINE.format(url=server.url) + 'when = "away"\n')
+    paths = resolve_paths()
+    clock = FakeClock(datetime(2031, 11, 25, 21, 45, 1, tzinfo=BERLIN))
+    daemon = Daemon(paths, load_for(paths), {}, backend="console", clock=clock)
+    away: list[bool | None] = [False]
+    daemon._away = lambda: away[0]  # type: ignore[method-assign]
+    try:
+        daemon._start_push()
+        daemon.tick()  # magnesium, with the person at the screen: desktop only
+        time.sleep(0.5)
+        assert server.messages("evening-test") == []
+        away[0] = True
+        clock.now = datetime(2031, 11, 25, 22, 0, 1, tzinfo=BERLIN)
+        daemon.tick()  # screens-off, with the screen locked: pushed
+        (msg,) = wait_until(lambda: server.messages("evening-test"), 5, "the push")
+        assert msg["sequence_id"] == "sd-2031-11-25-screens-off"
+        assert daemon.push_link.snapshot()["away"] is True
+    finally:
+        daemon.stop()
