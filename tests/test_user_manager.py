@@ -13,6 +13,7 @@ import re
 import signal
 import sys
 import time
+from datetime import datetime, timezone
 
 import pytest
 
@@ -21,9 +22,16 @@ from support.user_manager import UserManager
 
 pytestmark = pytest.mark.e2e
 
+
+def _zone_at_noon() -> str:
+    """A fixed-offset zone where it is about noon now: tonight's reminder is hours ahead, always."""
+    offset = 12 - datetime.now(timezone.utc).hour  # -11 .. 12
+    return "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"  # Etc/GMT-3 is UTC+3
+
+
 UNIT = "sundown.service"
 CONFIG = ".config/sundown/config.toml"
-GOOD = """timezone = "Europe/Berlin"
+GOOD = f"""timezone = "{_zone_at_noon()}"
 [bedtime]
 default = "22:30"
 [notify]
@@ -32,7 +40,7 @@ backend = "console"
 before = "45m"
 title = "Magnesium"
 """
-BROKEN = """timezone = "Europe/Berlin"
+BROKEN = f"""timezone = "{_zone_at_noon()}"
 [bedtime]
 default = "25:00"
 """
@@ -89,6 +97,31 @@ def test_install_starts_a_ready_daemon_status_reports_it_and_uninstall_removes_i
     assert user_manager.run(["kill", "-0", after["MainPID"]]).returncode != 0  # the daemon is gone
     proc = user_manager.sundown("service", "status")
     assert proc.returncode == 1 and "not installed" in proc.stdout
+
+
+def test_the_daemon_gets_the_session_and_shares_the_log_with_the_cli(user_manager: UserManager) -> None:
+    user_manager.write(CONFIG, GOOD, 0o600)
+    state_home = str(user_manager.home / "elsewhere" / "state")
+    session = {
+        "DISPLAY": ":9",
+        "XAUTHORITY": str(user_manager.home / ".Xauthority"),
+        "XDG_STATE_HOME": state_home,
+    }
+    proc = user_manager.sundown("service", "install", env=session)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    pid = user_manager.show(UNIT, "MainPID")["MainPID"]
+    environ = user_manager.run(["cat", f"/proc/{pid}/environ"], check=True).stdout.split("\0")
+    for name, value in session.items():
+        assert f"{name}={value}" in environ  # imported (DISPLAY, XAUTHORITY) or pinned (XDG_STATE_HOME)
+    # A skip from the shell lands in the log the daemon reads: it answers with the skip.
+    user_manager.sundown("skip", "magnesium", env=session, check=True)
+
+    def skipped() -> bool:
+        status = json.loads(user_manager.sundown("status", "--json", env=session, check=True).stdout)
+        return status["pid"] == int(pid) and "skipped" in json.dumps(status["tonight"])
+
+    wait_until(skipped, 10, "the daemon to show the skip")
+    assert (user_manager.home / "elsewhere/state/sundown/sundown.db").exists()
 
 
 def test_reload_through_systemctl_keeps_the_daemon_and_it_reports_ready_again(
