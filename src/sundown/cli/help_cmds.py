@@ -1,7 +1,8 @@
 """`sundown help [TOPIC|COMMAND]`: the documentation that ships with the package.
 
-The topics are the user pages of docs/ (src/sundown/help/ links to them, so a pip install
-carries the same text the repository shows); a command name prints that command's --help.
+The topics are the pages of docs/ (src/sundown/help is a link to that directory, so a pip
+install carries the same text the repository shows, and a new page is a new topic); a
+command name prints that command's --help.
 """
 
 from __future__ import annotations
@@ -76,8 +77,10 @@ def cmd_help(ctx: Context) -> int:
     if topic is None:
         build_parser().print_help(ctx.out)
         ctx.print("\ntopics (sundown help TOPIC):")
-        for name, title in topics().items():
-            ctx.print(f"  {name:<10} {title}")
+        titles = topics()
+        width = max(map(len, titles), default=0)
+        for name, title in titles.items():
+            ctx.print(f"  {name:<{width}}  {title}")
         return 0
     pages = _pages()
     if topic not in pages and topic in GROUP_OF:  # a page first: `help stats` explains more than --help
