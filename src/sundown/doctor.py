@@ -431,7 +431,7 @@ def check_push(paths: Paths, timeout: float = 5.0) -> list[Check]:
                 "push token",
                 WARN,
                 "no token on a public server: the topic name is the only password",
-                "use a long random topic, or a self-hosted ntfy with a token (docs/push.md)",
+                "use a long random topic, or a self-hosted ntfy with a token (sundown help push)",
             )
         )
     conn = Connection(push.server, token)
@@ -465,7 +465,8 @@ def check_push(paths: Paths, timeout: float = 5.0) -> list[Check]:
                 "push topic",
                 FAIL,
                 f"{refused} for the reply topic (HTTP {status})",
-                "give token_file a token that may read and write the topic and TOPIC-replies (docs/push.md)",
+                "give token_file a token that may read and write the topic and TOPIC-replies"
+                " (sundown help push)",
             )
         )
     else:

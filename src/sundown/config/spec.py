@@ -102,7 +102,7 @@ PUSH = Table(
         "when": Key(read_when, "always | away (desktop idle or locked, or the machine asleep)"),
         "device": Key(read_device, "this machine's name in the log; default: the hostname"),
     },
-    "reminders on the phone and every machine, through ntfy (docs/push.md)",
+    "reminders on the phone and every machine, through ntfy (`sundown help push`)",
 )
 
 FILE = Table(
