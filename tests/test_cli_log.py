@@ -50,11 +50,11 @@ def box(sandbox):
     """A sandbox with a config and a week of history, built through the public commands where they exist."""
     sandbox.write_config(CONFIG)
     run = lambda *a: sandbox.run(*a, check=True)  # noqa: E731
-    run("ack", "magnesium", "--night", "2025-11-17", "--at", "2025-11-17T21:47")
-    run("ack", "bedtime", "--night", "2025-11-17", "--at", "2025-11-18T00:05")  # after midnight
-    run("skip", "--night", "2025-11-19")
-    run("skip", "magnesium", "--night", "2025-11-20")
-    run("ack", "magnesium", "--night", "2025-11-21", "--at", "2025-11-21T21:50")
+    run("ack", "magnesium", "--night", "2025-11-17", "--at", "2025-11-17T21:47", "--force")
+    run("ack", "bedtime", "--night", "2025-11-17", "--at", "2025-11-18T00:05", "--force")  # after midnight
+    run("skip", "--night", "2025-11-19", "--force")
+    run("skip", "magnesium", "--night", "2025-11-20", "--force")
+    run("ack", "magnesium", "--night", "2025-11-21", "--at", "2025-11-21T21:50", "--force")
     # The daemon's own events (no public command writes them): recorded directly.
     with EventLog(sandbox.db_path) as log:
         log.record("notified", NIGHTS[1], "magnesium", "daemon", {"late": 0, "repeat": 0, "backend": "dbus",

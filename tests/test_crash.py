@@ -150,7 +150,7 @@ def test_kill_9_during_a_thousand_acks_loses_no_row_and_no_reminder(sandbox: San
     done = threading.Event()
 
     def ack(index: int, night: date, rid: str) -> None:
-        argv = ["ack", rid, "--night", night.isoformat()]
+        argv = ["ack", rid, "--night", night.isoformat(), "--force"]
         if index % KILLED_ACK_EVERY == 7:
             # This one is itself killed at a random moment (start-up, mid-write, nudging).
             victim = sandbox.popen(*argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

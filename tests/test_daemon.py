@@ -194,7 +194,7 @@ def test_commands_work_without_a_daemon_and_say_so(sandbox: Sandbox):
     assert sandbox.run("ack").returncode == 1  # nothing notified yet: a clear error
     r = sandbox.run("ack", "nope")
     assert r.returncode == 2 and "no reminder 'nope'" in r.stderr
-    r = sandbox.run("ack", "a", "--at", "2026-11-20T22:40", "--night", "2026-11-20")
+    r = sandbox.run("ack", "a", "--at", "2026-11-20T22:40", "--night", "2026-11-20", "--force")
     assert r.returncode == 0, r.stderr
     [ack] = events(sandbox, "acknowledged")
     assert ack["ts"].startswith("2026-11-20T22:40") and ack["details"] == {"backfilled": True}

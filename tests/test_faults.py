@@ -164,7 +164,7 @@ def test_log_on_a_disk_that_takes_no_more_bytes_keeps_reminding(sandbox: Sandbox
     """RLIMIT_FSIZE: every write past 32 KiB fails in the kernel (EFBIG), as on a full disk."""
     evening = Evening(tea=3, lights=5)
     sandbox.write_config(evening.text())
-    sandbox.run("skip", "--night", "2026-01-01", check=True)  # the log exists and is fine
+    sandbox.run("skip", "--night", "2026-01-01", "--force", check=True)  # the log exists and is fine
     before = sandbox.db_path.read_bytes()
 
     def small_disk() -> None:

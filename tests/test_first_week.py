@@ -296,3 +296,27 @@ def test_status_stats_log_and_the_screen_tell_one_story(sandbox: Sandbox, capsys
     assert (stats["stretch"]["acknowledged"], stats["stretch"]["skipped"]) == (1, 0)
     assert stats["magnesium"]["repeats"] == 0  # the snooze's re-notification is not a repeat
     assert screen.withdrawn.count(key) >= 1
+
+
+# -- item 8: absurd nights ----------------------------------------------------------------------
+
+
+def test_nights_before_the_log_or_after_tomorrow_need_force(sandbox: Sandbox, capsys, monkeypatch):
+    sandbox.write_config(ROUTINE)
+    evening = local(FRIDAY, 20, 0)
+    assert cli(capsys, monkeypatch, evening, "skip", "stretch")[0] == 0  # the log's first night: Friday
+    for args in (
+        ("skip", "--night", "1999-01-01"),
+        ("ack", "magnesium", "--night", "9999-12-31"),
+        ("unskip", "--night", "2026-11-30"),
+        ("ack", "magnesium", "--at", "2026-11-20T21:50"),
+    ):
+        code, _, err = cli(capsys, monkeypatch, evening, *args)
+        assert code == 2, args
+        assert "--force" in err
+    assert cli(capsys, monkeypatch, evening, "skip", "--night", "2026-11-28")[0] == 0  # tomorrow: fine
+    # Stats never reach before the first night the log knows.
+    code, out, _ = cli(capsys, monkeypatch, evening, "stats", "--json", "--days", "100000")
+    assert json.loads(out)["from"] == "2026-11-27"
+    assert cli(capsys, monkeypatch, evening, "skip", "--night", "1999-01-01", "--force")[0] == 0
+    assert ("1999-01-01", None, "skipped") in logged()

@@ -270,8 +270,8 @@ WORDS = [
 @pytest.fixture
 def known_files(sandbox: Sandbox):
     sandbox.write_config(EXAMPLE)
-    sandbox.run("skip", "magnesium", "--night", "2026-11-20", check=True)
-    sandbox.run("ack", "bedtime", "--night", "2026-11-21", "--at", "2026-11-21T22:31", check=True)
+    sandbox.run("skip", "magnesium", "--night", "2026-11-20", "--force", check=True)
+    sandbox.run("ack", "bedtime", "--night", "2026-11-21", "--at", "2026-11-21T22:31", "--force", check=True)
     return sandbox
 
 
@@ -337,7 +337,7 @@ def test_unreadable_log_is_named_by_cli_commands_and_left_untouched(sandbox: San
     make(sandbox.db_path)
     original = sandbox.db_path.read_bytes()
     for argv in (
-        ("ack", "magnesium", "--night", "2026-11-20"),
+        ("ack", "magnesium", "--night", "2026-11-20", "--force"),
         ("skip",),
         ("log",),
         ("stats", "--json"),
@@ -510,7 +510,7 @@ def test_a_client_that_connects_and_says_nothing_does_not_lock_out_the_cli(sandb
             silent.connect(str(path))
             silent.sendall(b'{"cmd": ')  # and then nothing, connection held open
             t0 = time.monotonic()
-            ack = sandbox.run("ack", "tea", "--night", "2026-11-20")
+            ack = sandbox.run("ack", "tea", "--night", "2026-11-20", "--force")
             took = time.monotonic() - t0
         assert ack.returncode == 0, ack.stderr
         assert "no daemon is running" not in ack.stderr, "the daemon got the nudge"

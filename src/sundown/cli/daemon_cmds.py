@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 UTC = timezone.utc
 BACKEND_CHOICES = ("auto", "dbus", "plyer", "console")
+FORCE_HELP = "accept a night before the log's first night or after tomorrow night"
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -56,6 +57,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("id", nargs="?", metavar="ID", help="reminder id (see `sundown check`)")
     p.add_argument("--night", type=night_arg, metavar="DATE", help="the night (its evening's date)")
     p.add_argument("--at", metavar="ISO", help="backfill: when it was done (local to the routine's zone)")
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
     p.set_defaults(func=cmd_ack)
 
     p = sub.add_parser(
@@ -83,6 +85,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         )
         p.add_argument("ids", nargs="*", metavar="ID", help="reminder ids (none: the whole night)")
         p.add_argument("--night", type=night_arg, metavar="DATE", help="the night (default: tonight)")
+        p.add_argument("--force", action="store_true", help=FORCE_HELP)
         p.set_defaults(func=cmd_skip, undo=name == "unskip")
 
     p = sub.add_parser(
@@ -140,6 +143,29 @@ def _tonight(ctx: Context, at: datetime | None = None) -> date:
     if at is not None:
         return night_of(at, ctx.loaded.zone)
     return ctx.tonight(_now()).night
+
+
+def _check_night(ctx: Context, night: date) -> None:
+    """A night before the log's first night or after tomorrow night is a slip, unless --force:
+    `skip --night 1999-01-01` would make every night since count in stats."""
+    if ctx.args.force:
+        return
+    from sundown.core.plan import night_of
+
+    tonight = _tonight(ctx)
+    latest = tonight + timedelta(days=1)
+    if night > latest:
+        raise UsageError(
+            f"the night of {night} is after tomorrow night ({latest}); add --force if you mean it"
+        )
+    created = ctx.log.created()
+    began = [n for n in (ctx.log.first_night(), created and night_of(created, ctx.loaded.zone)) if n]
+    first = min(began, default=tonight)
+    if night < first:
+        raise UsageError(
+            f"the night of {night} is before the log's first night ({first}), when sundown was not"
+            " in use yet; add --force to record it anyway"
+        )
 
 
 def _label(ctx: Context, night: date) -> str:
@@ -217,6 +243,8 @@ def cmd_ack(ctx: Context) -> int:
         raise UsageError(f"--at {args.at} is in the future")
     if args.id:
         night = args.night or _tonight(ctx, at)
+        if args.night or at is not None:
+            _check_night(ctx, night)
         _check_ids(ctx, [args.id], night)
         rid = args.id
     elif args.night:
@@ -308,6 +336,8 @@ def cmd_snooze(ctx: Context) -> int:
 
 def cmd_skip(ctx: Context) -> int:
     night = ctx.args.night or _tonight(ctx)
+    if ctx.args.night:
+        _check_night(ctx, night)
     ids: list[str] = list(dict.fromkeys(ctx.args.ids))
     _check_ids(ctx, ids, night)
     event: EventName = "unskipped" if ctx.args.undo else "skipped"

@@ -69,7 +69,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         type=days_arg,
         default=DEFAULT_STATS_DAYS,
         metavar="N",
-        help=f"number of nights (default {DEFAULT_STATS_DAYS})",
+        help=f"number of nights (default {DEFAULT_STATS_DAYS}; never before the log's first night)",
     )
     p.add_argument("--until", type=night_arg, metavar="DATE", help="last night (default: the current night)")
     p.add_argument(
@@ -223,7 +223,15 @@ def _compute(ctx: Context, days: int) -> Stats:
 
 
 def cmd_stats(ctx: Context) -> int:
-    result = _compute(ctx, ctx.args.days)
+    from sundown.core.plan import night_of
+
+    days = ctx.args.days
+    first_night = ctx.log.first_night()
+    if first_night is not None:
+        # Never before the first night the log knows: sundown was not in use yet.
+        until = ctx.args.until or night_of(datetime.now(timezone.utc), ctx.loaded.zone)
+        days = max(min(days, (until - first_night).days + 1), 1)
+    result = _compute(ctx, days)
     if ctx.args.json:
         # Indented for a person at a terminal; compact (C-speed encoder) for a script.
         indent = 2 if getattr(ctx.out, "isatty", lambda: False)() else None
