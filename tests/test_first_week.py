@@ -320,3 +320,80 @@ def test_nights_before_the_log_or_after_tomorrow_need_force(sandbox: Sandbox, ca
     assert json.loads(out)["from"] == "2026-11-27"
     assert cli(capsys, monkeypatch, evening, "skip", "--night", "1999-01-01", "--force")[0] == 0
     assert ("1999-01-01", None, "skipped") in logged()
+
+
+# -- item 9: a broken config hides nothing ------------------------------------------------------
+
+
+def test_read_only_commands_show_the_last_good_routine_while_the_config_has_errors(
+    sandbox: Sandbox, capsys, monkeypatch
+):
+    sandbox.write_config(ROUTINE)
+    daemon = daemon_at(local(FRIDAY, 20, 0))  # it keeps a copy of the routine it runs
+    sandbox.write_config(ROUTINE.replace('"45m"', '"45"'))  # one typo
+    assert daemon.reload()
+    daemon.stop()
+    evening = local(FRIDAY, 20, 5)
+    code, out, err = cli(capsys, monkeypatch, evening, "status")
+    assert code == 0 and "showing the routine the daemon last loaded" in err
+    assert "Magnesium" in out and "21:45" in out
+    info = status(capsys, monkeypatch, evening)
+    assert info["config_error"] and len(info["tonight"]) == 3
+    for args in (("next", "--count", "2"), ("stats", "--json"), ("log",)):
+        code, out, err = cli(capsys, monkeypatch, evening, *args)
+        assert code == 0, (args, err)
+        assert "has 1 error" in err
+    code, _, err = cli(capsys, monkeypatch, evening, "check")
+    assert code == 78 and '"45" is not a duration' in err
+
+
+def test_with_the_config_deleted_under_a_running_daemon_status_shows_its_routine(
+    sandbox: Sandbox, capsys, monkeypatch
+):
+    from sundown.paths import resolve_paths
+    from sundown.runtime.control import InstanceLock
+
+    sandbox.write_config(ROUTINE.replace('default = "22:30"', 'default = "23:00"'))
+    daemon = daemon_at(local(FRIDAY, 20, 0))
+    lock = InstanceLock(resolve_paths())  # as `sundown run` holds it
+    try:
+        sandbox.config_path.unlink()
+        code, out, err = cli(capsys, monkeypatch, local(FRIDAY, 20, 5), "next", "--count", "1")
+        assert code == 0 and "was removed" in err
+        assert "22:15" in out  # the daemon's routine, not the built-in default's 21:45
+    finally:
+        lock.release()
+        daemon.stop()
+
+
+# -- item 10: a log that cannot be opened, and a bare ack ---------------------------------------
+
+
+def test_a_log_that_cannot_be_opened_gets_the_doctors_fix(sandbox: Sandbox, capsys, monkeypatch):
+    sandbox.write_config(ROUTINE)
+    sandbox.db_path.parent.mkdir(parents=True, mode=0o700)
+    sandbox.db_path.write_bytes(b"this is not a database, but it is long enough to look like one" * 20)
+    code, _, err = cli(capsys, monkeypatch, local(FRIDAY, 20, 0), "status")
+    assert code == 1
+    assert f"fix: mv {sandbox.db_path} {sandbox.db_path}.broken" in err
+
+
+def test_a_bare_ack_sees_what_status_sees_after_the_log_was_fixed(sandbox: Sandbox, capsys, monkeypatch):
+    from sundown.cli import daemon_cmds
+
+    sandbox.write_config(ROUTINE)
+    state_dir = sandbox.db_path.parent
+    state_dir.parent.mkdir(parents=True, exist_ok=True)
+    state_dir.write_text("a file where the state directory should be")
+    daemon = daemon_at(local(FRIDAY, 21, 45))
+    daemon.tick()  # sent, but the log could not record it
+    assert daemon.log_problem
+    state_dir.unlink()  # fixed
+    monkeypatch.setattr(daemon_cmds, "_status", lambda ctx: daemon.snapshot())  # the daemon answers
+    try:
+        code, out, err = cli(capsys, monkeypatch, local(FRIDAY, 21, 50), "ack")
+    finally:
+        daemon.stop()
+    assert code == 0, err
+    assert "acknowledged Magnesium (2026-11-27)" in out
+    assert logged("acknowledged") == [("2026-11-27", "magnesium", "acknowledged")]

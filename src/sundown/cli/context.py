@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     from sundown.store.log import EventLog
 
 
+# They validate the config file or run it: never a fallback routine for them.
+STRICT_COMMANDS = frozenset({"check", "reload", "run", "init"})
+
+
 class Context:
     """Lazily resolves paths, config and log so a command pays only for what it uses."""
 
@@ -28,6 +32,7 @@ class Context:
         self._paths: Paths | None = None
         self._loaded: LoadedConfig | None = None
         self._log: EventLog | None = None
+        self.config_problem: str | None = None  # the config has errors: a last good routine is shown
 
     @property
     def paths(self) -> Paths:
@@ -37,24 +42,67 @@ class Context:
 
     @property
     def loaded(self) -> LoadedConfig:
-        """The routine from the config file, or the built-in default (said once, on stderr)."""
+        """The routine from the config file, or the built-in default (said once, on stderr).
+
+        While the file has errors (or was deleted under a running daemon), commands other than
+        those that validate or run it show the routine the daemon last loaded, and say so.
+        """
         if self._loaded is None:
             from sundown.config import load_for
+            from sundown.errors import ConfigError
 
-            self._loaded = load_for(self.paths)
+            try:
+                self._loaded = load_for(self.paths)
+            except ConfigError as exc:
+                fallback = self._last_good()
+                if fallback is None:
+                    raise
+                n = len(exc.problems)
+                self.config_problem = "\n".join(exc.problems)
+                self.note(
+                    f"{self.paths.config} has {n} error{'s' if n != 1 else ''} (`sundown check` lists"
+                    f" {'them' if n != 1 else 'it'}); showing the routine the daemon last loaded"
+                )
+                self._loaded = fallback
+                return fallback
             if self._loaded.path is None:
+                fallback = self._last_good() if self._daemon_running() else None
+                if fallback is not None:
+                    self.config_problem = f"{self.paths.config} was removed; the daemon keeps its routine"
+                    self.note(f"{self.config_problem} (shown here)")
+                    self._loaded = fallback
+                    return fallback
                 self.note(
                     f"no config at {self.paths.config}; using the built-in default routine"
                     " (`sundown init` writes it there to edit)"
                 )
         return self._loaded
 
+    def _last_good(self) -> LoadedConfig | None:
+        if getattr(self.args, "command", None) in STRICT_COMMANDS:
+            return None
+        from sundown.config import last_good
+
+        return last_good(self.paths)
+
+    def _daemon_running(self) -> bool:
+        from sundown.runtime.control import running_pid
+
+        return running_pid(self.paths) is not None
+
     @property
     def log(self) -> EventLog:
         if self._log is None:
+            from sundown.errors import LogError
             from sundown.store.log import EventLog
 
-            self._log = EventLog(self.paths.database)
+            try:
+                self._log = EventLog(self.paths.database)
+            except LogError as exc:
+                from sundown.doctor import log_fix
+
+                # The same fix line as `sundown doctor` gives for it.
+                raise LogError(f"{exc}\n  fix: {log_fix(self.paths.database, str(exc))}") from None
         return self._log
 
     def night(self, night: date, loaded: LoadedConfig | None = None) -> Night:

@@ -417,6 +417,7 @@ def _status(ctx: Context) -> Status:
         running=bool(pid),
         pid=pid if pid and pid > 0 else None,
         config=str(loaded.path) if loaded.path else None,
+        config_error=ctx.config_problem,
     )
 
 

@@ -24,7 +24,7 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sundown.config import LoadedConfig, load_for, system_zone
+from sundown.config import LoadedConfig, load_for, remember_good, system_zone
 from sundown.config.values import load_zone
 from sundown.core import context, dispatch
 from sundown.core.context import UNKNOWN, Attention, AwayAck, Context, Escalation, Held, Verdict
@@ -93,6 +93,7 @@ class Daemon:
         self.last_backend = self.backend_name
         self.config_problem: str | None = None
         self.started = clock()
+        remember_good(paths, loaded)  # what read-only commands show while the config has errors
         self.rows = LogWriter(paths.database, self._log_failed, clock, created=self.started)
         self.commands = Commands(self.env)
         self.scheduler = BackgroundScheduler(
@@ -758,6 +759,7 @@ class Daemon:
                 self.backend = choose(backend, self._on_action, self.env)
             push_changed = loaded.routine.push != self.loaded.routine.push
             self.loaded = loaded
+            remember_good(self.paths, loaded)
             if push_changed:
                 self._stop_push()
                 self._start_push()
