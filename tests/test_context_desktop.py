@@ -557,3 +557,18 @@ def test_the_daemon_survives_its_context_services_going_away(sandbox: Sandbox, m
         assert proc.poll() is None
     finally:
         stop(proc)
+
+
+def test_doctor_prints_one_line_per_capability_with_its_source(sandbox: Sandbox, mocks: Mocks) -> None:
+    mocks.start(LOGIND, "org.freedesktop.login1")
+    mocks.start("notification_daemon", NOTIFY[0])
+    add = ("org.freedesktop.DBus.Mock", "AddProperty", "ssv", NOTIFY[0], "Inhibited", ("b", True))
+    call(mocks.address, *NOTIFY, *add)
+    out = sandbox.run("doctor", env=daemon_env(mocks)).stdout
+    lines = {line.split()[1]: line for line in out.splitlines() if len(line.split()) > 1}
+    assert "notification server Inhibited (now on)" in lines["dnd"]
+    assert "logind idle inhibitors (now off)" in lines["presenting"]
+    assert "logind LockedHint (now off)" in lines["locked"]
+    assert "logind IdleHint" in lines["idle"]
+    assert "no source found (no X display)" in lines["fullscreen"]
+    assert "the system's" in lines["zone"]

@@ -325,6 +325,12 @@ def test_checks_are_data_and_a_running_daemon_is_seen(
         "notifications",
         "service",
         "daemon",
+        "dnd",
+        "presenting",
+        "fullscreen",
+        "idle",
+        "locked",
+        "zone",
     ]
     # The lock is held but nothing answers on the control socket.
     assert by_name["daemon"] == doctor.Check(

@@ -59,6 +59,7 @@ def run(paths: Paths, env: Mapping[str, str], send_test: bool = False, backend: 
     checks.append(check_server(env, bus_ok=bus.status != FAIL))
     checks.append(check_service(env))
     checks.append(check_daemon(paths, env, user_manager=has_user_manager(env)))
+    checks.extend(check_context(paths, env))
     checks.extend(check_push(paths))
     if send_test:
         checks.append(check_send(env, backend or _configured_backend(paths)))
@@ -402,6 +403,66 @@ def check_daemon(paths: Paths, env: Mapping[str, str] | None = None, user_manage
 # --- push (ntfy) ----------------------------------------------------------------------------------
 
 
+# --- the person's context (docs/context.md) ------------------------------------------------------
+
+CONTEXT_CAPABILITIES = (
+    ("dnd", "dnd", "reminders are not deferred during Do Not Disturb"),
+    ("presenting", "presenting", "reminders are not deferred during presentations"),
+    ("fullscreen", "fullscreen", "reminders are not deferred for fullscreen windows (X11 only)"),
+    ("idle", "idle", 'done_when = "idle" never fires; escalation does not know you left'),
+    ("locked", "locked", 'done_when = "locked" never fires; a lock step cannot be verified'),
+)
+
+
+def check_context(paths: Paths, env: Mapping[str, str]) -> list[Check]:
+    """One line per capability: the source sundown uses for it here, or why there is none."""
+    from datetime import datetime, timezone
+
+    from sundown.runtime.context import ContextWatch
+
+    try:
+        watch = ContextWatch(env, lambda what: None)
+    except Exception as exc:  # doctor reports, never raises
+        return [Check("context", WARN, f"cannot look at the desktop's state: {exc}")]
+    try:
+        ctx = watch.snapshot(datetime.now(timezone.utc))
+        found = {cap: list(watch.sources[cap]) for cap in watch.sources}
+        problems = dict(watch.problems)
+    finally:
+        watch.close()
+    missing = [f"no {what}" for what in problems]
+    if not env.get("DISPLAY"):
+        missing.append("no X display")
+    why = ", ".join(missing)
+    checks = []
+    for name, cap, without in CONTEXT_CAPABILITIES:
+        if found[cap]:
+            if cap == "idle":
+                value = f"idle {int(ctx.idle_for(datetime.now(timezone.utc)).total_seconds())} s"
+            else:
+                value = f"now {'on' if getattr(ctx, cap) else 'off'}"
+            checks.append(Check(name, OK, f"{found[cap][0]} ({value})"))
+        else:
+            detail = f"no source found{f' ({why})' if why else ''}: {without}"
+            checks.append(Check(name, OK, detail))
+    checks.append(_check_zone(paths, found["zone"]))
+    return checks
+
+
+def _check_zone(paths: Paths, timedated: list[str]) -> Check:
+    from sundown.config import load_for
+    from sundown.errors import ConfigError
+
+    try:
+        loaded = load_for(paths)
+    except ConfigError:
+        return Check("zone", OK, "unknown until the config is fixed")
+    if loaded.routine.timezone:
+        return Check("zone", OK, f"{loaded.zone.key}, from the config (travel does not move it)")
+    how = "timedated and /etc/localtime" if timedated else "/etc/localtime (no timedated on the system bus)"
+    return Check("zone", OK, f"{loaded.zone.key}, the system's; a change is followed through {how}")
+
+
 def check_push(paths: Paths, timeout: float = 5.0) -> list[Check]:
     """With [push]: the server answers, the reply topic can be read with the token, the daemon's stream."""
     from sundown.config import load_for
@@ -435,7 +496,7 @@ def check_push(paths: Paths, timeout: float = 5.0) -> list[Check]:
             )
         )
     conn = Connection(push.server, token)
-    fix_url = f"check [push] ntfy = \"{push.server}/...\" and that the server runs"
+    fix_url = f'check [push] ntfy = "{push.server}/..." and that the server runs'
     try:
         status, data = conn.request("GET", "/v1/health", timeout=timeout)
     except Exception as exc:  # any network failure is a finding, not a crash
