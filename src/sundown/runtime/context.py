@@ -291,6 +291,7 @@ class ContextWatch:
             return
         if self.x11.has_idle:
             self._idle_askers.append(("X11 MIT-SCREEN-SAVER", self.x11.idle))
+            self._found("idle", "X11 MIT-SCREEN-SAVER")
         self._found("fullscreen", "X11 _NET_WM_STATE_FULLSCREEN")
 
     def _found(self, capability: str, source: str) -> None:
