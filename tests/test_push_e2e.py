@@ -218,7 +218,7 @@ def test_before_suspend_the_running_daemon_hands_reminders_to_the_server(
     proc = a.start_daemon("--backend", "console", env={"SUNDOWN_SYSTEM_BUS": bare_bus.address})
     procs.append(proc)
     emit_prepare_for_sleep(bare_bus, True)
-    scheduled = wait_until(lambda: len(server.scheduled) == 2 and list(server.scheduled), 5, "the hand-off")
+    scheduled = wait_until(lambda: len(server.scheduled) == 2 and list(server.scheduled), 10, "the hand-off")
     n = night(evening).isoformat()
     assert sorted(m["fields"]["sequence_id"] for m in scheduled) == [f"sd-{n}-tea", f"sd-{n}-water"]
     assert {int(m["at"]) for m in scheduled} == {int(t.timestamp()) for t in evening.at.values()}
@@ -277,3 +277,34 @@ def test_ack_and_snooze_from_the_command_line_reach_the_other_machine(
     assert snooze_b["details"]["until"][:19] == snooze_a["details"]["until"][:19]  # the same 20 minutes
     time.sleep(1)
     assert len(rows(a, "acknowledged")) == 1 and len(rows(a, "snoozed")) == 1  # its own echo changes nothing
+
+
+def test_an_answer_made_while_the_server_is_down_survives_kill_9_of_its_daemon(
+    tmp_path: Path, server: NtfyServer, procs
+) -> None:
+    evening = Evening(magnesium=300)
+    a, b = box(tmp_path, "a"), box(tmp_path, "b")
+    a.write_config(push_config(evening, server, "laptop"))
+    b.write_config(push_config(evening, server, "desktop"))
+    proc_a = a.start_daemon("--backend", "console")
+    procs.append(b.start_daemon("--backend", "console"))
+    wait_until(lambda: push_status(a)["connected"] and push_status(b)["connected"], 10, "both streams")
+    server.stop()
+    a.run("ack", "magnesium", check=True)
+    wait_until(lambda: push_status(a)["queued"] >= 1, 5, "the answer waiting for the server")
+    proc_a.send_signal(signal.SIGKILL)
+    proc_a.communicate()
+    server.start()
+    procs.append(a.start_daemon("--backend", "console"))
+    wait_until(lambda: rows(b, "acknowledged"), 15, "the answer to reach the other machine")
+    [ack] = rows(b, "acknowledged")
+    assert ack["source"] == "device:laptop"
+    replies = [m for m in server.messages(REPLIES) if '"from":"laptop"' in m["message"]]
+    assert len(replies) == 1
+    # Published once: a further restart sends nothing again.
+    procs[-1].send_signal(signal.SIGTERM)
+    procs[-1].communicate(timeout=5)
+    procs.append(a.start_daemon("--backend", "console"))
+    time.sleep(2)
+    assert len([m for m in server.messages(REPLIES) if '"from":"laptop"' in m["message"]]) == 1
+    assert len(rows(b, "acknowledged")) == 1

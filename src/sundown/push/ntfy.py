@@ -106,6 +106,7 @@ class Job:
     pub: Publication | None = None
     body: str = ""
     attempts: int = 0
+    on_sent: Callable[[], None] | None = None  # called (publisher thread) once the server took it
 
 
 @dataclass
@@ -247,8 +248,8 @@ class NtfyPush:
         """A scheduled message not yet delivered is cancelled (ntfy 2.16+)."""
         self._enqueue(Job("delete", sid))
 
-    def answer(self, body: str) -> None:
-        self._enqueue(Job("answer", None, body=body))
+    def answer(self, body: str, on_sent: Callable[[], None] | None = None) -> None:
+        self._enqueue(Job("answer", None, body=body, on_sent=on_sent))
 
     def _enqueue(self, job: Job) -> None:
         with self._cond:
@@ -322,6 +323,8 @@ class NtfyPush:
                 self.status.queued = len(self._jobs)
             if problem is None:
                 self.status.published += 1
+                if job.on_sent is not None:
+                    job.on_sent()
                 if self.status.publish_error:
                     log.info("push server takes messages again")
                 self.status.publish_error = None

@@ -7,15 +7,18 @@ adapter's threads only hand over (`Daemon.call`) and wait.
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
+import os
+import threading
 import time
-import uuid
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sundown.core import push as rules
 from sundown.core.dispatch import NOTHING, Send, message_key, window
-from sundown.core.plan import ON_TIME, Occurrence
+from sundown.core.plan import ON_TIME, UTC, Occurrence
 from sundown.push.ntfy import ANSWER_WAIT_S, NtfyPush, read_token
 
 if TYPE_CHECKING:
@@ -25,6 +28,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("sundown.push")
 
 Key = tuple[date, str]
+RELAYED = ("action", "cli")  # this machine's own answers, published for the others
+RELAYED_FILE = "push-relayed"
 # logind waits for a delay lock at most InhibitDelayMaxSec (5 s by default).
 HANDOFF_BUDGET_S = 3.5
 
@@ -39,8 +44,12 @@ class PushLink:
         self.handed_over: dict[str, tuple[Occurrence, rules.Publication]] = {}
         token = read_token(push.token_file)
         self.client = NtfyPush(push, daemon.paths.state_dir, self.on_stream_message, token)
-        self.started = daemon.clock()
-        self.relayed: set[tuple[date, str, str, str]] = set()  # CLI answers already published
+        self.relayed: set[tuple[date, str, str, str]] = set()  # local answers queued to publish
+        self.watermark_path = daemon.paths.state_dir / RELAYED_FILE
+        self._watermark_lock = threading.Lock()
+        self._saved = datetime.min.replace(tzinfo=UTC)
+        self.watermark = self._load_watermark()
+        self._saved = self.watermark
 
     def start(self) -> None:
         self.client.start()
@@ -73,16 +82,10 @@ class PushLink:
             self.client.clear(rules.sequence_id(key))
 
     def on_desktop_answer(self, key: str, stands_for: tuple[Key, ...], action: str) -> None:
-        """Done or Snooze on this desktop: every other machine (and the phone's copy) learns it."""
-        if action not in rules.ACTIONS:
-            return
-        by_night: dict[date, list[str]] = {}
-        for night, rid in stands_for:
-            by_night.setdefault(night, []).append(rid)
-        for night, rids in by_night.items():
-            nonce = uuid.uuid4().hex[:16]
-            self.client.answer(rules.encode_answer(night, tuple(rids), action, self.push.device, nonce))
-        self.on_settled(key)
+        """Done or Snooze on this desktop: the phone's copy goes; the answer itself is in the
+        log now, and the tick that follows publishes it (`_relay_answers`)."""
+        if action in rules.ACTIONS:
+            self.on_settled(key)
 
     # -- in: answers from the reply stream ---------------------------------------------------
 
@@ -176,36 +179,75 @@ class PushLink:
 
     def on_tick(self, now: datetime) -> None:
         self.settle_handed_over(now)
-        self._relay_cli_answers(now)
+        self._relay_answers(now)
 
-    def _relay_cli_answers(self, now: datetime) -> None:
-        """`sundown ack` / `sundown snooze` on this machine reach the others like a button press."""
+    def _relay_answers(self, now: datetime) -> None:
+        """Done/Snooze on this desktop and `sundown ack`/`snooze` here reach the other machines.
+
+        The log is the outbox: every such row newer than the last one the server took (kept in
+        `push-relayed`, saved by the publisher once the server accepted it) is published, with
+        an id derived from the row, so a daemon killed before the server took it publishes it
+        after its restart, and one published twice counts once on the other machines.
+        """
         d = self.daemon
         nights = window(now, d.loaded.zone)
         self.relayed = {m for m in self.relayed if m[0] >= nights[0]}
         for night in nights:
             for e in d._night_events(night):
-                if e.source != "cli" or e.event not in ("acknowledged", "snoozed") or e.reminder is None:
+                if (
+                    e.source not in RELAYED
+                    or e.event not in ("acknowledged", "snoozed")
+                    or e.reminder is None
+                ):
                     continue
-                if e.ts < self.started:
-                    continue  # from before this daemon: the others heard of it then, or never will
+                if e.ts <= self.watermark:
+                    continue  # the server has it, or it came before push was configured
                 mark = (night, e.reminder, e.event, e.ts.isoformat())
                 if mark in self.relayed:
                     continue
                 self.relayed.add(mark)
                 action = "done" if e.event == "acknowledged" else "snooze"
                 until = e.details.get("until")
-                self.client.answer(
-                    rules.encode_answer(
-                        night,
-                        (e.reminder,),
-                        action,
-                        self.push.device,
-                        uuid.uuid4().hex[:16],
-                        datetime.fromisoformat(until) if isinstance(until, str) else None,
-                    )
+                nonce = f"{self.push.device}-{e.ts.timestamp():.6f}-{e.reminder}"
+                body = rules.encode_answer(
+                    night,
+                    (e.reminder,),
+                    action,
+                    self.push.device,
+                    nonce,
+                    datetime.fromisoformat(until) if isinstance(until, str) else None,
                 )
+                self.client.answer(body, on_sent=functools.partial(self._save_watermark, e.ts))
                 self.on_settled(message_key(night, e.reminder))
+
+    def _load_watermark(self) -> datetime:
+        try:
+            data = json.loads(self.watermark_path.read_text())
+            if data.get("device") == self.push.device and data.get("topic") == self.push.topic:
+                return datetime.fromisoformat(data["ts"])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            pass
+        # Push just configured (or for another topic): nothing older is sent, and from now on
+        # the mark is on disk, so what is answered next survives a crash before it is sent.
+        now = self.daemon.clock()
+        self._save_watermark(now)
+        return now
+
+    def _save_watermark(self, ts: datetime) -> None:
+        """From the publisher thread, once the server took the answer of the row at `ts`."""
+        with self._watermark_lock:
+            if ts <= self._saved:
+                return
+            self._saved = ts
+            record = {"device": self.push.device, "topic": self.push.topic, "ts": ts.isoformat()}
+            tmp = self.watermark_path.with_name(RELAYED_FILE + ".tmp")
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w") as f:
+                    json.dump(record, f)
+                os.replace(tmp, self.watermark_path)
+            except OSError as exc:
+                log.warning("cannot save which answers the push server has: %s", exc)
 
     def settle_handed_over(self, now: datetime) -> None:
         """Those the server delivered while we slept count as notified: not sent again."""
