@@ -535,3 +535,36 @@ def test_out_of_file_descriptors_the_control_thread_backs_off_says_so_once_and_r
     assert result["cpu"] < 0.3, result  # before: ~1.5 s, a core spinning on accept()
     assert proc.stderr.count("out of file descriptors") == 1, proc.stderr
     assert proc.stderr.count("free again") == 1, proc.stderr
+
+
+def test_a_running_daemon_writes_the_waiting_rows_soon_after_the_lock_is_gone(sandbox: Sandbox, capfd):
+    due = datetime.now(UTC) + timedelta(seconds=2)
+    bedtime = due + timedelta(minutes=30)
+    text = f'timezone = "UTC"\n[bedtime]\ndefault = "{bedtime:%H:%M}"\n[reminders.tea]\nbefore = "30m"\n'
+    # `before` is whole minutes: move the clock so that tea is due 2 s from now.
+    shift = bedtime.replace(second=0, microsecond=0) - timedelta(minutes=30) - due
+    daemon = daemon_for(text, None)
+    daemon.clock = lambda: datetime.now(UTC) + shift
+    daemon.rows._clock = daemon.clock
+    lock = InstanceLock(daemon.paths)
+    holder = sqlite3.connect(sandbox.db_path, isolation_level=None)
+    try:
+        daemon.start()
+        holder.execute("BEGIN EXCLUSIVE")
+        wait_until(lambda: "Tea" in capfd.readouterr().out, 10, "the reminder, on time, with the log locked")
+        late = (datetime.now(UTC) - due).total_seconds()
+        assert not EventLog(sandbox.db_path).events()
+        holder.execute("COMMIT")
+        t0 = time.monotonic()
+        wait_until(lambda: EventLog(sandbox.db_path).events(), 5, "the waiting row")
+        took = time.monotonic() - t0
+    finally:
+        if holder.in_transaction:
+            holder.execute("COMMIT")
+        holder.close()
+        daemon.stop()
+        lock.release()
+    with capfd.disabled():
+        print(f"sent {late:.2f} s late with the log locked; its row written {took:.2f} s after the lock went")
+    assert late < 1.5, late
+    assert took < 3, took
