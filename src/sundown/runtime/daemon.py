@@ -57,8 +57,10 @@ FULLSCREEN_POLL = timedelta(seconds=1.5)
 REFRESH_WAIT_S = 2.0
 # The clock timer fires this long after the due instant, so the tick it causes finds it due.
 ARM_MARGIN = timedelta(seconds=1)
-# How long `stop()` lets the worker finish what it is doing before interrupting a hung send.
-STOP_GRACE_S = 0.3
+# How long `stop()` lets the worker finish what it is doing before interrupting a hung send,
+# and then how long it waits for it to end (SIGTERM must exit within 1 s).
+STOP_GRACE_S = 0.1
+FINISH_WAIT_S = 0.5
 LOG_RETRY_S = 1.0
 Clock = Callable[[], datetime]
 
@@ -174,7 +176,7 @@ class Daemon:
                 # the backend makes that send fail over to the console, and the worker goes on.
                 self.backend.close()
                 try:
-                    finished.result(2 * STOP_GRACE_S)
+                    finished.result(FINISH_WAIT_S)
                 except concurrent.futures.TimeoutError:
                     log.warning("the worker did not finish in time; stopping without it")
             self.scheduler.shutdown(wait=False)
