@@ -74,6 +74,7 @@ def test_the_readme_walks_through_on_an_externally_managed_python(tmp_path: Path
         "wrote the example routine",
         "config.toml: OK",
         "tonight (",
+        "In the morning",
         "skipped Magnesium",
         'bedtime.default: "25:00" is not a time of day',
         "the daemon keeps its previous routine",
