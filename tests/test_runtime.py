@@ -455,31 +455,37 @@ def test_a_dangling_symlinked_log_is_created_0600(sandbox: Sandbox):
 # -- item: a prober cannot make a start fail ----------------------------------------------------------
 
 
+PROBER = (
+    "from sundown.paths import resolve_paths\n"
+    "from sundown.runtime.control import running_pid\n"
+    "paths = resolve_paths()\n"
+    "while True:\n"
+    "    running_pid(paths)\n"
+)
+
+
+@pytest.mark.e2e
 def test_probing_the_lock_while_the_daemon_starts_never_makes_it_fail(sandbox: Sandbox):
-    from sundown.runtime.control import AlreadyRunning, running_pid
+    from sundown.runtime.control import AlreadyRunning
 
     paths = resolve_paths()
-    stop = threading.Event()
-
-    def probe() -> None:
-        while not stop.is_set():
-            running_pid(paths)  # what `sundown status` does
-
-    probers = [threading.Thread(target=probe) for _ in range(2)]
-    for t in probers:
-        t.start()
+    InstanceLock(paths).release()  # the lock file exists, as after any earlier run
+    # Two processes probing as `sundown status` does, as fast as they can.
+    probers = [subprocess.Popen([sys.executable, "-c", PROBER], env=sandbox.env) for _ in range(2)]
     failures = 0
     try:
-        for _ in range(200):
+        time.sleep(0.5)
+        for _ in range(300):
             try:
                 InstanceLock(paths).release()
             except AlreadyRunning:
                 failures += 1
     finally:
-        stop.set()
-        for t in probers:
-            t.join()
-    assert failures == 0, f"{failures} of 200 starts failed"  # before: about 1 in 3 with two probers
+        for p in probers:
+            p.kill()
+            p.wait()
+    print(f"{failures} of 300 starts failed against two probing processes")
+    assert failures == 0, f"{failures} of 300 starts failed"  # before: 274 of 300
     held = InstanceLock(paths)
     try:
         with pytest.raises(AlreadyRunning, match=str(os.getpid())):
@@ -532,7 +538,7 @@ def test_out_of_file_descriptors_the_control_thread_backs_off_says_so_once_and_r
     result = json.loads(proc.stdout)
     print(f"CPU while out of fds for 1.5 s: {result['cpu']:.3f} s")
     assert result["reply"] == {"ok": True, "cmd": "status"}  # answered once fds were free
-    assert result["cpu"] < 0.3, result  # before: ~1.5 s, a core spinning on accept()
+    assert result["cpu"] < 0.1, result  # before: 0.34 s on this loaded machine, a core when quiet
     assert proc.stderr.count("out of file descriptors") == 1, proc.stderr
     assert proc.stderr.count("free again") == 1, proc.stderr
 

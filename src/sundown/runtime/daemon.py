@@ -887,7 +887,8 @@ def run(paths: Paths, backend: str | None = None, env: Mapping[str, str] | None 
     except OSError as exc:
         # Whatever failed while starting (a socket path too long, a full disk): one readable line.
         where = f" ({exc.filename})" if exc.filename else ""
-        raise SundownError(f"cannot start: {exc.strerror or exc}{where}") from exc
+        detail = exc.strerror or str(exc) or type(exc).__name__  # TimeoutError() says nothing
+        raise SundownError(f"cannot start: {detail}{where}") from exc
     finally:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)
     return 0
