@@ -239,3 +239,31 @@ def test_every_bad_step_is_reported_with_its_line() -> None:
     assert any(p.startswith("c.toml:7: reminders.a.escalate: step 2: urgency:") for p in problems)
     assert any(p.startswith("c.toml:7: reminders.a.escalate: step 2: run:") for p in problems)
     assert any(p.startswith("c.toml:8: reminders.a.escalate: step 3:") for p in problems)
+
+
+# --- stats: a measured lights out is shown as what it is ----------------------------------------
+
+
+def test_stats_report_idle_and_lock_acknowledgements_as_measured_lights_out(tmp_path) -> None:
+    from sundown.reports import report, stats, terminal
+    from sundown.store.log import EventLog
+
+    bed = Reminder("bedtime", "Lights out", before=timedelta(0), done_when="idle")
+    r = Routine(Bedtimes.uniform(time(22, 30)), (bed,))
+    first, second = NIGHT, NIGHT + timedelta(days=1)
+    with EventLog(tmp_path / "sundown.db") as log:
+        for night, source, minutes in ((first, "idle", 20), (second, "cli", 5)):
+            planned = datetime(night.year, night.month, night.day, 22, 30, tzinfo=ZONE)
+            log.record("notified", night, "bedtime", "daemon", {"at": planned.isoformat()}, ts=planned)
+            log.record("acknowledged", night, "bedtime", source, {}, ts=planned + minutes * M)
+        now = datetime(2026, 11, 27, 9, 0, tzinfo=ZONE)
+        result = stats.from_log(log, r, ZONE, second, 2, now)
+    nights = result.to_json()["nights"]
+    assert nights[0]["bedtime_measured"] == "idle" and nights[0]["bedtime_acknowledged"].endswith(
+        "22:50:00+01:00"
+    )
+    assert "bedtime_measured" not in nights[1]  # typed `sundown ack`: not measured
+    chart = "\n".join(terminal.render_bedtimes(result, ZONE, 100))
+    assert "o measured" in chart and "22:30 -> 22:50 (+20m) idle" in chart
+    html = report.render(result, ZONE, now)
+    assert "measured: the screen went idle" in html and 'fill="white"' in html

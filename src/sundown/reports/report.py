@@ -148,7 +148,8 @@ def render(result: Stats, zone: tzinfo, generated: datetime) -> str:
         *(_delay_chart(result, r) for r in result.reminders.values()),
         "<h2>Bedtime: planned and lights out</h2>",
         '<p class="note">Blue strokes are the planned bedtime of each night (later is lower); dots are'
-        " when the <code>bedtime</code> reminder was acknowledged.</p>",
+        " when the <code>bedtime</code> reminder was acknowledged; hollow dots were measured, not"
+        " clicked: the screen went idle or locked (<code>done_when</code>).</p>",
         _bedtime_chart(result, zone),
         "</body></html>",
     ]
@@ -403,10 +404,10 @@ def _bedtime_chart(result: Stats, zone: tzinfo) -> str:
         late = (b.acknowledged - b.planned) // timedelta(minutes=1)
         svg.append(
             f'<circle cx="{_num(x_of(b.night))}" cy="{_num(y_of(_minutes(b.acknowledged, b.night, zone)))}"'
-            f' r="{radius}" fill="{_lights_out_color(late)}">'
+            f' r="{radius}" {_dot_paint(b.measured, _lights_out_color(late))}>'
             f"<title>{b.night}: planned"
             f" {b.planned.astimezone(zone):%H:%M}, lights out {b.acknowledged.astimezone(zone):%H:%M}"
-            f" ({late:+d} min)</title></circle>"
+            f" ({late:+d} min){_measured_note(b.measured)}</title></circle>"
         )
     svg += _x_axis(result, left, plot_w, top + plot_h + 15)
     svg.append("</svg>")
@@ -419,6 +420,19 @@ def _bedtime_chart(result: Stats, zone: tzinfo) -> str:
         ]
     )
     return "".join(svg) + legend
+
+
+def _dot_paint(measured: str | None, color: str) -> str:
+    """A clicked lights-out is a filled dot; a measured one (idle, lock) a hollow ring."""
+    if measured:
+        return f'fill="white" stroke="{color}" stroke-width="1.5"'
+    return f'fill="{color}"'
+
+
+def _measured_note(measured: str | None) -> str:
+    return {"idle": ", measured: the screen went idle", "lock": ", measured: the screen locked"}.get(
+        measured or "", ""
+    )
 
 
 def _lights_out_color(minutes_late: int) -> str:

@@ -109,6 +109,9 @@ class NightBedtime:
     night: date
     planned: datetime | None
     acknowledged: datetime | None  # lights out: the acknowledgement of the `bedtime` reminder
+    # "idle" | "lock": that acknowledgement was measured (the screen went idle or locked,
+    # `done_when`), not clicked; None: clicked, typed, or no acknowledgement.
+    measured: str | None = None
 
 
 @dataclass
@@ -130,6 +133,8 @@ class Stats:
                     "night": b.night.isoformat(),
                     "bedtime_planned": _iso(b.planned),
                     "bedtime_acknowledged": _iso(b.acknowledged),
+                    # "idle" | "lock" where lights out was measured, not clicked (docs/context.md)
+                    **({"bedtime_measured": b.measured} if b.measured else {}),
                 }
                 for b in self.bedtimes
             ],
@@ -167,6 +172,7 @@ def compute(
     changes: Mapping[date, NightChanges],
     first_nights: Mapping[str, date],
     log_start: date | None,
+    measured: Mapping[tuple[date, str], str] | None = None,
 ) -> Stats:
     """Stats of the nights first..until as seen at `now`.
 
@@ -233,7 +239,12 @@ def compute(
             bedtime = logged_bed.astimezone(zone)
         lights_out = per[BEDTIME_ID].acknowledged if BEDTIME_ID in per else None
         bedtimes.append(
-            NightBedtime(night, bedtime, lights_out.astimezone(zone) if lights_out else None)
+            NightBedtime(
+                night,
+                bedtime,
+                lights_out.astimezone(zone) if lights_out else None,
+                (measured or {}).get((night, BEDTIME_ID)) if lights_out else None,
+            )
         )
 
         for rid in titles:
@@ -343,6 +354,7 @@ def from_log(log: EventLog, routine: Routine, zone: tzinfo, until: date, days: i
         log.changes_between(first, last),
         log.first_nights(),
         log.first_night(),
+        log.measured_acknowledgements(first, last),
     )
 
 

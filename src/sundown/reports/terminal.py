@@ -130,8 +130,10 @@ def render_bedtimes(result: Stats, zone: tzinfo, width: int) -> list[str]:
             axis[c : c + len(text)] = list(text)
         hour += 60
     lights_out = any(b.acknowledged for b in rows)
+    measured = any(b.measured for b in rows)
     lines = [
-        "Bedtime: | planned, * lights out (the `bedtime` reminder acknowledged)"
+        "Bedtime: | planned, * lights out (the `bedtime` reminder acknowledged"
+        + ("; o measured: the screen went idle or locked)" if measured else ")")
         if lights_out
         else "Bedtime: | planned (acknowledge a reminder named `bedtime` to chart lights out)",
         (" " * label + "  " + "".join(axis)).rstrip(),
@@ -143,7 +145,7 @@ def render_bedtimes(result: Stats, zone: tzinfo, width: int) -> list[str]:
         line[p] = "|"
         if b.acknowledged is not None:
             a = col(_clock_minutes(b.acknowledged, b.night, zone))
-            line[a] = "X" if a == p else "*"
+            line[a] = "X" if a == p else "o" if b.measured else "*"
         lines.append(b.night.strftime("%a %m-%d").ljust(label) + "  " + "".join(line) + "  " + text)
     return lines
 
@@ -155,4 +157,6 @@ def _bedtime_text(b: NightBedtime, zone: tzinfo) -> str:
     if b.acknowledged is not None:
         diff = (b.acknowledged - b.planned) // timedelta(minutes=1)
         text += f" -> {b.acknowledged.astimezone(zone).strftime('%H:%M')} ({diff:+d}m)"
+        if b.measured:
+            text += f" {b.measured}"
     return text

@@ -499,6 +499,17 @@ class EventLog:
         ((night,),) = self._query("SELECT MIN(night) FROM events")
         return date.fromisoformat(night) if night else None
 
+    def measured_acknowledgements(self, first: date, last: date) -> dict[tuple[date, str], str]:
+        """(night, reminder) -> "idle" | "lock" where the first acknowledgement was measured, not clicked."""
+        rows = self._query(
+            "SELECT night, reminder, source FROM events e WHERE event = 'acknowledged'"
+            " AND night >= ? AND night <= ? AND reminder IS NOT NULL AND NOT EXISTS ("
+            "   SELECT 1 FROM events a WHERE a.event = 'acknowledged' AND a.night = e.night"
+            "   AND a.reminder = e.reminder AND (a.ts < e.ts OR (a.ts = e.ts AND a.id < e.id)))",
+            (first.isoformat(), last.isoformat()),
+        )
+        return {(date.fromisoformat(n), r): src for n, r, src in rows if src in ("idle", "lock")}
+
     def first_nights(self) -> dict[str, date]:
         """The first night the log mentions each reminder (when it entered the routine)."""
         rows = self._query(
