@@ -97,3 +97,33 @@ def test_commands_md_lists_every_command() -> None:
     text = (REPO / "docs" / "commands.md").read_text(encoding="utf-8")
     for command in GROUP_OF:
         assert f"`sundown {command}" in text, f"docs/commands.md does not list `sundown {command}`"
+
+
+def _shell_commands(text: str) -> list[str]:
+    """`sundown ...` command lines of the ```sh blocks, without their comments."""
+    found = []
+    for block in re.findall(r"```sh\n(.*?)```", text, re.S):
+        for line in block.splitlines():
+            command = line.split("  #")[0].split(" | ")[0].split(" && ")[0].strip()
+            if command.startswith("sundown "):
+                found.append(command)
+    return found
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/stats.md", "docs/service.md", "docs/config.md"])
+def test_the_commands_the_docs_show_are_commands(page: str) -> None:
+    """A renamed option or command fails here, not in a reader's terminal."""
+    import shlex
+
+    from sundown.cli import build_parser, invoked_command
+
+    commands = _shell_commands((REPO / page).read_text(encoding="utf-8"))
+    for command in commands:
+        argv = shlex.split(command, comments=True)[1:]
+        parser = build_parser(invoked_command(argv))
+        try:
+            parser.parse_args(argv)
+        except SystemExit as exc:
+            raise AssertionError(f"{page}: `{command}` is not a valid command line") from exc
+    if page == "README.md":
+        assert len(commands) >= 15
