@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from collections.abc import Iterable
 from datetime import date, datetime, timezone, tzinfo
 from typing import TYPE_CHECKING, Any
@@ -138,16 +137,13 @@ def cmd_log(ctx: Context) -> int:
     args = ctx.args
     _check_range(args.since, args.until)
     events = ctx.log.events(args.since, args.until)
-    try:
-        if args.format == "jsonl":
-            write_jsonl(ctx.out, events)
-        elif args.format == "csv":
-            write_csv(ctx.out, events)
-        else:
-            write_table(ctx, events)
-        ctx.out.flush()
-    except BrokenPipeError:
-        _silence_stdout()
+    # `sundown log | head`: a closed pipe ends the command quietly (cli.main sees to it).
+    if args.format == "jsonl":
+        write_jsonl(ctx.out, events)
+    elif args.format == "csv":
+        write_csv(ctx.out, events)
+    else:
+        write_table(ctx, events)
     return 0
 
 
@@ -203,12 +199,6 @@ def _display_zone(ctx: Context) -> tzinfo:
         return system_zone()
 
 
-def _silence_stdout() -> None:
-    """`sundown log | head`: the reader left; exit quietly instead of a traceback at shutdown."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-
-
 # --- stats -------------------------------------------------------------------------------------
 
 
@@ -240,11 +230,7 @@ def cmd_stats(ctx: Context) -> int:
         from sundown.reports.terminal import render_stats
 
         lines = render_stats(result, ctx.loaded.zone, _width(), _use_color(ctx))
-    try:
-        ctx.out.write("\n".join(lines) + "\n")
-        ctx.out.flush()
-    except BrokenPipeError:
-        _silence_stdout()
+    ctx.out.write("\n".join(lines) + "\n")
     return 0
 
 
