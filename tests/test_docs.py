@@ -127,3 +127,14 @@ def test_the_commands_the_docs_show_are_commands(page: str) -> None:
             raise AssertionError(f"{page}: `{command}` is not a valid command line") from exc
     if page == "README.md":
         assert len(commands) >= 15
+
+
+def test_commands_md_explains_every_key_of_status_json() -> None:
+    import dataclasses
+
+    from sundown.core.status import Status
+
+    text = (REPO / "docs" / "commands.md").read_text(encoding="utf-8")
+    section = text[text.index("`sundown status --json`") :]
+    for field in dataclasses.fields(Status):
+        assert f"`{field.name}`" in section, f"docs/commands.md does not explain status key {field.name!r}"
