@@ -141,12 +141,14 @@ class Daemon:
         self.sleep_watch = sleep_watch(self.wake, self.env, self._before_sleep)
         self._start_context()
         self._start_push()
-        self.control = ControlServer(self.paths.socket, self._on_request)
         if self.loaded.path is not None or not self.paths.config_explicit:
             try:
                 self.config_watch = ConfigWatch(self.paths.config, self._config_changed)
             except OSError as exc:
                 log.warning("config changes are picked up only on SIGHUP: %s", exc)
+        # Last: a CLI that gets an answer may rely on everything above (a config saved the
+        # moment `status` says we run is seen).
+        self.control = ControlServer(self.paths.socket, self._on_request)
         interval = self.systemd.watchdog_interval()
         if interval:
             # Pinged from the worker thread: a stuck worker stops the pings and systemd restarts us.
