@@ -29,7 +29,7 @@ from isolated import isolated_env
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-from desktop import Desktop  # noqa: E402
+from support.desktop import Desktop  # noqa: E402
 
 UTC = timezone.utc
 

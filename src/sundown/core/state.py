@@ -69,8 +69,18 @@ def _instant(text: Any) -> datetime | None:
 
 
 def _earlier_plan(row_at: datetime | None, at: datetime | None) -> bool:
-    """Whether a row logged for `row_at` belongs to an earlier plan than the occurrence at `at`."""
-    return at is not None and row_at is not None and row_at.astimezone(UTC) < at.astimezone(UTC)
+    """Whether a row logged for `row_at` belongs to an earlier plan than the occurrence at `at`.
+
+    Plans are compared by the wall-clock time they were made for, each in its own offset:
+    a trip (the system zone changed, no `timezone` configured) moves every instant but not
+    the plan, so 21:45 in Berlin and 21:45 in New York are one occurrence, never sent twice;
+    a later bedtime or a changed `before` moves the wall time and makes a new occurrence.
+    """
+    if at is None or row_at is None:
+        return False
+    if row_at.utcoffset() == at.utcoffset():
+        return row_at.astimezone(UTC) < at.astimezone(UTC)
+    return row_at.replace(tzinfo=None) < at.replace(tzinfo=None)
 
 
 def fold(events: Iterable[Event], at: datetime | None = None) -> ReminderNight:

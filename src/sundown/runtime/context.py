@@ -128,6 +128,9 @@ class ContextWatch:
         self._start_session_bus()
         self._start_system_bus()
         self._start_x11()
+        # Idle time is asked of these first (they measure input directly), logind's hint after.
+        asked = [name for name, _ in self._idle_askers]
+        self.sources["idle"] = asked + [n for n in self.sources["idle"] if n not in asked]
 
     # -- start-up: find what the session offers ---------------------------------------------------
 
@@ -291,7 +294,6 @@ class ContextWatch:
             return
         if self.x11.has_idle:
             self._idle_askers.append(("X11 MIT-SCREEN-SAVER", self.x11.idle))
-            self._found("idle", "X11 MIT-SCREEN-SAVER")
         self._found("fullscreen", "X11 _NET_WM_STATE_FULLSCREEN")
 
     def _found(self, capability: str, source: str) -> None:
@@ -397,6 +399,8 @@ class ContextWatch:
                 except Exception as exc:
                     log.info("context: %s stopped answering (%s); not asking it again", name, exc)
                     self._idle_askers.remove((name, asker))
+                    if name in self.sources["idle"]:
+                        self.sources["idle"].remove(name)
                     continue
                 if idle is not None:
                     idle_since, idle_known = now - idle, True
