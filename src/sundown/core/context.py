@@ -188,8 +188,8 @@ def _away_acks(
         if mode == "locked":
             verdict.waits_on.add("locked")
             if ctx.locked:
-                since = ctx.locked_since or now
-                at = max(occ.at, since)
+                # Locked since before sundown looked (no source says when): at its time.
+                at = max(occ.at, ctx.locked_since) if ctx.locked_since else occ.at
                 acked.add(occ.key)
                 verdict.acks.append(AwayAck(occ.key, at, "lock", bool(done.notified)))
             continue

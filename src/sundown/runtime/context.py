@@ -190,8 +190,6 @@ class ContextWatch:
         if isinstance(active, bool):
             self._found("locked", f"{name} ActiveChanged")
             self.locked[name] = active
-            if active:
-                self.locked_since = self.clock()
             _try("match", lambda: bus.match(sender=name, interface=iface, member="ActiveChanged"))
 
     def _start_system_bus(self) -> None:
@@ -211,8 +209,6 @@ class ContextWatch:
             if isinstance(locked, bool):
                 self._found("locked", "logind LockedHint")
                 self.locked["logind"] = locked
-                if locked:
-                    self.locked_since = self.clock()
             idle = _try(
                 "IdleHint", lambda: bus.get(LOGIN1, path, "org.freedesktop.login1.Session", "IdleHint")
             )
