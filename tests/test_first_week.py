@@ -397,3 +397,16 @@ def test_a_bare_ack_sees_what_status_sees_after_the_log_was_fixed(sandbox: Sandb
     assert code == 0, err
     assert "acknowledged Magnesium (2026-11-27)" in out
     assert logged("acknowledged") == [("2026-11-27", "magnesium", "acknowledged")]
+
+
+def test_status_json_has_the_same_keys_with_and_without_a_daemon(sandbox: Sandbox, capsys, monkeypatch):
+    sandbox.write_config(ROUTINE)
+    without = status(capsys, monkeypatch, local(FRIDAY, 20, 0))
+    daemon = daemon_at(local(FRIDAY, 20, 0))
+    try:
+        with_daemon = daemon.snapshot().to_json()
+    finally:
+        daemon.stop()
+    assert without.keys() == with_daemon.keys()
+    assert without["backend"] is None and with_daemon["backend"] == "console"
+    assert without["tonight"] == with_daemon["tonight"]

@@ -73,7 +73,14 @@ class Sandbox:
         return proc
 
     def daemon_answers(self) -> bool:
-        return '"running": true' in self.run("status", "--json").stdout
+        """The daemon answered `status` itself (its lock alone says running, with backend null)."""
+        import json
+
+        try:
+            status = json.loads(self.run("status", "--json").stdout)
+        except ValueError:
+            return False
+        return bool(status.get("running")) and status.get("backend") is not None
 
     def start_daemon(
         self, *args: str, env: Mapping[str, str] | None = None, timeout: float = 15, **kw

@@ -76,12 +76,21 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     )
     p.set_defaults(func=cmd_snooze)
 
-    for name, doing in (("skip", "skip"), ("unskip", "undo a skip of")):
+    for name, doing, description in (
+        ("skip", "skip", "Skip single reminders, or with no ID the whole night (default: tonight)."),
+        (
+            "unskip",
+            "undo a skip of",
+            "Undo the skip of single reminders, or with no ID the whole-night skip (reminders"
+            " skipped one by one stay skipped). `unskip ID` during a whole-night skip brings that"
+            " one back.",
+        ),
+    ):
         p = sub.add_parser(
             name,
             parents=[common],
             help=f"{doing} the rest of a night, or single reminders",
-            description=f"{doing.capitalize()} single reminders, or with no ID the whole night.",
+            description=description,
         )
         p.add_argument("ids", nargs="*", metavar="ID", help="reminder ids (none: the whole night)")
         p.add_argument("--night", type=night_arg, metavar="DATE", help="the night (default: tonight)")
