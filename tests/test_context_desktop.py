@@ -578,3 +578,68 @@ def test_doctor_prints_one_line_per_capability_with_its_source(sandbox: Sandbox,
     assert "logind IdleHint" in lines["idle"]
     assert "no source found (no X display)" in lines["fullscreen"]
     assert "the system's" in lines["zone"]
+
+
+def test_the_x_server_going_away_leaves_the_daemon_running_by_the_clock(
+    sandbox: Sandbox, desktop: Desktop
+) -> None:
+    ev = Evening(tea=4)
+    sandbox.write_config(with_context(ev))
+    env = {"DBUS_SESSION_BUS_ADDRESS": desktop.address, "DISPLAY": desktop.env["DISPLAY"]}
+    proc = sandbox.start_daemon("--backend", "console", env=env)
+    try:
+        assert status(sandbox)["sources"]["fullscreen"] == "X11 _NET_WM_STATE_FULLSCREEN"
+        _kill_group(desktop.procs.pop("Xvfb"))  # Xlib's default would exit the whole process
+        wait_until(lambda: events(sandbox, "notified"), 10, "the reminder by the clock")
+        assert proc.poll() is None
+        assert status(sandbox)["sources"]["fullscreen"] is None
+    finally:
+        stop(proc)
+
+
+def _generic_mock(mocks: Mocks, name: str, path: str, iface: str) -> None:
+    """A bare dbusmock object (no template) that a test fills with methods and properties."""
+    argv = [sys.executable, "-m", "dbusmock", "--session", name, path, iface]
+    log = open(mocks.bus.root / f"mock-{name}.log", "wb")  # noqa: SIM115 - closed with the proc
+    mocks.procs.append(
+        subprocess.Popen(argv, env=mocks.bus.env, stdout=log, stderr=log, start_new_session=True)
+    )
+    wait_until(lambda: mocks.bus.name_owner(name), 10, name)
+
+
+def test_xfce4_notifyd_do_not_disturb_defers(sandbox: Sandbox, mocks: Mocks) -> None:
+    xfconf = ("org.xfce.Xfconf", "/org/xfce/Xfconf", "org.xfce.Xfconf")
+    _generic_mock(mocks, *xfconf)
+    mock = "org.freedesktop.DBus.Mock"
+    call(mocks.address, xfconf[0], xfconf[1], mock, "AddMethod", "sssss",
+         xfconf[2], "GetProperty", "ss", "v", "ret = dbus.Boolean(True, variant_level=1)")  # fmt: skip
+    ev = Evening(tea=3)
+    sandbox.write_config(with_context(ev))
+    proc = sandbox.start_daemon("--backend", "console", env=daemon_env(mocks))
+    try:
+        assert status(sandbox)["sources"]["dnd"] == "xfce4-notifyd do-not-disturb"
+        wait_until(lambda: events(sandbox, "deferred"), 10, "the deferral")
+        call(mocks.address, xfconf[0], xfconf[1], mock, "EmitSignal", "sssav", xfconf[2], "PropertyChanged",
+             "ssv", [("s", "xfce4-notifyd"), ("s", "/do-not-disturb"), ("v", ("b", False))])  # fmt: skip
+        wait_until(lambda: events(sandbox, "notified"), 3, "the reminder once DND is off")
+    finally:
+        stop(proc)
+
+
+def test_gnome_presenting_through_the_session_managers_idle_inhibitor_defers(
+    sandbox: Sandbox, mocks: Mocks
+) -> None:
+    sm = ("org.gnome.SessionManager", "/org/gnome/SessionManager", "org.gnome.SessionManager")
+    _generic_mock(mocks, *sm)
+    mock = "org.freedesktop.DBus.Mock"
+    call(mocks.address, sm[0], sm[1], mock, "AddProperty", "ssv", sm[2], "InhibitedActions", ("u", 8))
+    ev = Evening(tea=3)
+    sandbox.write_config(with_context(ev))
+    proc = sandbox.start_daemon("--backend", "console", env=daemon_env(mocks))
+    try:
+        wait_until(lambda: events(sandbox, "deferred"), 10, "the deferral")
+        assert events(sandbox, "deferred")[0]["details"]["reason"] == "presenting"
+        set_prop(mocks.address, sm[0], sm[1], sm[2], "InhibitedActions", "u", 0)
+        wait_until(lambda: events(sandbox, "notified"), 3, "the reminder once the presentation ended")
+    finally:
+        stop(proc)

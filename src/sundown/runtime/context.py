@@ -44,6 +44,7 @@ MUTTER_IDLE = (
 LOGIN1 = "org.freedesktop.login1"
 TIMEDATE = ("org.freedesktop.timedate1", "/org/freedesktop/timedate1", "org.freedesktop.timedate1")
 CALL_TIMEOUT_S = 1.0
+VARIANT_SIGNATURES = frozenset({"b", "s", "u", "i", "x", "t", "v", "o", "as", "(so)"})
 
 
 class _Bus:
@@ -437,9 +438,12 @@ class ContextWatch:
 
 
 def _unvariant(value: object) -> object:
-    """jeepney gives variants as (signature, value)."""
-    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str):
-        return value[1]
+    """jeepney gives variants as (signature, value); a variant may hold a variant."""
+    for _ in range(4):
+        if isinstance(value, tuple) and len(value) == 2 and value[0] in VARIANT_SIGNATURES:
+            value = value[1]
+        else:
+            break
     return value
 
 
@@ -459,11 +463,17 @@ class _XssInfo(ctypes.Structure):
 
 _ERROR_HANDLER = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
 _IO_EXIT_HANDLER = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
+_ERROR_HANDLER_IO = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
 
 
 @_ERROR_HANDLER
 def _ignore_x_error(display: int, event: int) -> int:
     return 0  # a window that went away between two calls: not worth dying for
+
+
+@_ERROR_HANDLER_IO
+def _quiet_io_error(display: int) -> int:
+    return 0  # the exit handler (X11._lost) marks the connection dead
 
 
 class X11:
@@ -495,9 +505,12 @@ class X11:
             raise OSError(f"cannot open X display {display_name}")
         # Xlib exits the process when the server goes away, unless told otherwise (libX11 >= 1.8).
         self._exit_handler = _IO_EXIT_HANDLER(self._lost)
-        if hasattr(x, "XSetIOErrorExitHandler"):
-            x.XSetIOErrorExitHandler.argtypes = [ctypes.c_void_p, _IO_EXIT_HANDLER, ctypes.c_void_p]
-            x.XSetIOErrorExitHandler(self.display, self._exit_handler, None)
+        if not hasattr(x, "XSetIOErrorExitHandler"):
+            x.XCloseDisplay(self.display)
+            raise OSError("libX11 older than 1.8 would end the daemon if the X server went away")
+        x.XSetIOErrorExitHandler.argtypes = [ctypes.c_void_p, _IO_EXIT_HANDLER, ctypes.c_void_p]
+        x.XSetIOErrorExitHandler(self.display, self._exit_handler, None)
+        x.XSetIOErrorHandler(_quiet_io_error)  # the default one prints and exits
         self.root = x.XDefaultRootWindow(self.display)
         self.atoms = {
             n: x.XInternAtom(self.display, n.encode(), 0)
