@@ -370,6 +370,7 @@ def systemctl(tmp_path: Path) -> FakeSystemctl:
 def test_install_writes_the_unit_imports_the_session_and_starts_it(
     sandbox: Any, systemctl: FakeSystemctl
 ) -> None:
+    del sandbox.env["TZ"]  # a session without TZ (the usual one)
     env = {**systemctl.env(), "DISPLAY": ":7", "DBUS_SESSION_BUS_ADDRESS": "unix:path=/tmp/bus-x"}
     proc = sandbox.run("service", "install", env=env)
     assert proc.returncode == 0, proc.stderr
@@ -392,6 +393,15 @@ def test_install_writes_the_unit_imports_the_session_and_starts_it(
     assert systemctl.state["env"] == {"DISPLAY": ":7", "DBUS_SESSION_BUS_ADDRESS": "unix:path=/tmp/bus-x"}
     assert "enabled and started sundown.service" in proc.stdout
     assert "journalctl --user -u sundown" in proc.stdout
+
+
+@pytest.mark.e2e
+def test_install_carries_tz_into_the_user_manager(sandbox: Any, systemctl: FakeSystemctl) -> None:
+    """A shell with TZ=Asia/Tokyo and a config without `timezone`: the service must plan in Tokyo too."""
+    proc = sandbox.run("service", "install", env={**systemctl.env(), "DISPLAY": ":7", "TZ": "Asia/Tokyo"})
+    assert proc.returncode == 0, proc.stderr
+    assert ["import-environment", "DISPLAY", "TZ"] in systemctl.calls
+    assert systemctl.state["env"]["TZ"] == "Asia/Tokyo"
 
 
 @pytest.mark.e2e
@@ -429,6 +439,7 @@ def test_install_follows_graphical_session_target_where_the_desktop_has_it(
     sandbox: Any, systemctl: FakeSystemctl
 ) -> None:
     systemctl.set(active=["graphical-session.target"])
+    del sandbox.env["TZ"]
     proc = sandbox.run("service", "install", env={**systemctl.env(), "WAYLAND_DISPLAY": "wayland-1"})
     assert proc.returncode == 0, proc.stderr
     unit = parse_unit((sandbox.config_home / "systemd" / "user" / "sundown.service").read_text())

@@ -150,3 +150,41 @@ def test_running_daemon_reevaluates_on_logind_resume(sandbox: Sandbox, bare_bus:
         proc.terminate()
         _, err = proc.communicate(timeout=5)
     assert "woke up (resume)" in err
+
+
+def test_config_watch_follows_a_symlinked_config_to_its_target(tmp_path: Path):
+    """`config.toml -> ../dotfiles/sundown.toml`: edits to the target, in place or by rename, are seen,
+    and so is a link pointed somewhere else (and then edits there)."""
+    dotfiles, other = tmp_path / "dotfiles", tmp_path / "elsewhere"
+    dotfiles.mkdir()
+    other.mkdir()
+    (dotfiles / "sundown.toml").write_text("a")
+    (other / "sundown.toml").write_text("b")
+    path = tmp_path / "config" / "config.toml"
+    path.parent.mkdir()
+    path.symlink_to(Path("..") / "dotfiles" / "sundown.toml")
+    calls = Calls()
+    watch = ConfigWatch(path, calls)
+    try:
+        with open(dotfiles / "sundown.toml", "a") as f:  # in place
+            f.write("more")
+        wait_until(lambda: calls.items, 3, "an in-place edit of the target")
+        calls.items.clear()
+        (dotfiles / "sundown.toml.new").write_text("c")
+        (dotfiles / "sundown.toml.new").rename(dotfiles / "sundown.toml")  # by rename
+        wait_until(lambda: calls.items, 3, "a save by rename of the target")
+        calls.items.clear()
+        relinked = path.with_name("config.toml.tmp")
+        relinked.symlink_to(other / "sundown.toml")
+        relinked.rename(path)  # the link now points elsewhere
+        wait_until(lambda: calls.items, 3, "the link to change")
+        calls.items.clear()
+        (other / "sundown.toml").write_text("d")
+        wait_until(lambda: calls.items, 3, "an edit of the new target")
+        calls.items.clear()
+        (dotfiles / "sundown.toml").write_text("e")  # the old target: no longer the config
+        (other / "unrelated.txt").write_text("f")
+        time.sleep(0.5)
+        assert calls.items == []
+    finally:
+        watch.close()

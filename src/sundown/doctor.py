@@ -58,7 +58,7 @@ def run(paths: Paths, env: Mapping[str, str], send_test: bool = False, backend: 
     checks.append(bus)
     checks.append(check_server(env, bus_ok=bus.status != FAIL))
     checks.append(check_service(env))
-    checks.append(check_daemon(paths, env, user_manager=has_user_manager(env)))
+    checks.append(check_daemon(paths, env, user_manager=has_user_manager(env), cli_zone=_cli_zone(paths)))
     checks.extend(check_context(paths, env))
     checks.extend(check_push(paths))
     if send_test:
@@ -356,9 +356,40 @@ def _check_service_env(env: Mapping[str, str], ctl: Systemctl, pid: int) -> Chec
     return Check("service", OK, f"sundown.service is active (pid {pid}) with the session's environment")
 
 
-def check_daemon(paths: Paths, env: Mapping[str, str] | None = None, user_manager: bool = True) -> Check:
+ZONE_FIX = 'set `timezone = "..."` in the config, or run `sundown service install` again from this shell'
+
+
+def daemon_zone(context: object) -> str | None:
+    """The zone a daemon plans in, from the `context` of its status answer (None: no daemon answered)."""
+    zone = context.get("zone") if isinstance(context, dict) else None
+    return str(zone) if zone else None
+
+
+def zone_difference(daemon: str | None, cli: str) -> str | None:
+    """Said when the daemon plans nights in another zone than this command (TZ in one, not the other)."""
+    if not daemon or daemon == cli:
+        return None
+    tz = os.environ.get("TZ")
+    here = f"this shell's is {cli}" + (f" (TZ={tz})" if tz else "")
+    return f"the daemon plans in {daemon} and {here}: they disagree on tonight's times"
+
+
+def _cli_zone(paths: Paths) -> str | None:
+    """The zone this command plans in (None: the config does not load, a check of its own says so)."""
+    from sundown.config import load_for
+    from sundown.errors import SundownError
+
+    try:
+        return load_for(paths).zone.key
+    except (SundownError, OSError):
+        return None
+
+
+def check_daemon(
+    paths: Paths, env: Mapping[str, str] | None = None, user_manager: bool = True, cli_zone: str | None = None
+) -> Check:
     """Is a daemon running, and what does it say about itself (backend, config and log problems)?"""
-    from sundown.runtime.control import request, running_pid
+    from sundown.runtime.control import DaemonSilent, request, running_pid
     from sundown.systemd.unit import autostart_path, exec_argv
 
     pid = running_pid(paths)
@@ -374,11 +405,14 @@ def check_daemon(paths: Paths, env: Mapping[str, str] | None = None, user_manage
         return Check("daemon", WARN, "no sundown daemon is running: no reminder will be sent", fix)
     try:
         reply = request(paths, {"cmd": "status"}, timeout=2.0)
-    except OSError:
+    except (OSError, DaemonSilent):
         reply = None
     who = f"pid {pid}" if pid > 0 else "pid unknown"
     if not reply or not reply.get("ok"):
         return Check("daemon", OK, f"running ({who}; it did not answer a status request)")
+    differs = zone_difference(daemon_zone(reply.get("context")), cli_zone) if cli_zone else None
+    if differs:
+        return Check("daemon", WARN, f"running ({who}), but {differs}", ZONE_FIX)
     who = f"pid {reply.get('pid', pid)}, backend {reply.get('backend')}"
     if reply.get("last_backend") and reply.get("last_backend") != reply.get("backend"):
         who += f", last delivered by {reply['last_backend']}"

@@ -61,12 +61,45 @@ def resolve_paths(
     config_path = Path(config or env.get("SUNDOWN_CONFIG") or config_dir / "config.toml").expanduser()
     if env.get("SUNDOWN_STATE_DIR"):
         state_dir = Path(env["SUNDOWN_STATE_DIR"]).expanduser()
-    if not runtime_dir.parent.is_dir():
-        # No $XDG_RUNTIME_DIR (root in CI, a bare ssh session): a private temp dir.
-        import tempfile
-
-        runtime_dir = Path(tempfile.gettempdir()) / f"{APP}-{os.getuid()}"
+    xdg_runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+    if not xdg_runtime or not owned_private_dir(Path(xdg_runtime)):
+        # None (platformdirs would pick a name in the shared /tmp), or one we cannot trust.
+        runtime_dir = fallback_runtime_dir(state_dir)
     return Paths(config_path, explicit, state_dir, runtime_dir)
+
+
+def fallback_runtime_dir(state_dir: Path) -> Path:
+    """Where lock and socket go without $XDG_RUNTIME_DIR (root in CI, a bare ssh session, cron).
+
+    A private directory in the shared temp dir (short, so the socket path fits), unless
+    another user got there first (or made it a symlink): anyone may create that name, and
+    it must neither lock us out nor hand our requests to them. Then, and from then on
+    while it exists, `run` under the state dir, which only we can write. The CLI and the
+    daemon decide alike from what is on disk, so they meet in the same place.
+    """
+    import tempfile
+
+    shared = Path(tempfile.gettempdir()) / f"{APP}-{os.getuid()}"
+    own = state_dir / "run"
+    if owned_private_dir(shared, fixable=True):
+        return shared
+    if owned_private_dir(own, fixable=True) or not os.path.lexists(shared):
+        return own if own.is_dir() else shared
+    return own
+
+
+def owned_private_dir(path: Path, fixable: bool = False) -> bool:
+    """`path` is a real directory (not a symlink) of this user's that nobody else may enter.
+
+    With `fixable`, a mode this user could tighten counts too (private_dir tightens it).
+    """
+    try:
+        st = path.lstat()
+    except OSError:
+        return False
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+        return False
+    return fixable or not stat.S_IMODE(st.st_mode) & 0o077
 
 
 def private_dir(path: Path) -> Path:

@@ -222,10 +222,18 @@ def _title(ctx: Context, rid: str) -> str:
 
 
 def _nudge(ctx: Context, done: str) -> dict[str, Any] | None:
-    """Tell the daemon the log changed; say so when there is none."""
-    from sundown.runtime.control import request
+    """Tell the daemon the log changed; say so when there is none. None: no daemon runs.
 
-    reply = request(ctx.paths, {"cmd": "refresh"})
+    The row is already written, so a daemon that does not answer (stopped, hung, flooded)
+    is a warning, never a failure: a script retrying on failure would write the row twice.
+    """
+    from sundown.runtime.control import DaemonSilent, request
+
+    try:
+        reply = request(ctx.paths, {"cmd": "refresh"})
+    except DaemonSilent as exc:
+        ctx.note(f"warning: {exc}; {done} is recorded in the log and the daemon will pick it up")
+        return {}
     if reply is None:
         ctx.note(f"no daemon is running; {done} is recorded in the log")
     return reply
@@ -412,10 +420,14 @@ def cmd_reload(ctx: Context) -> int:
 def _status(ctx: Context) -> Status:
     """The daemon's status snapshot, or the same snapshot built from the log when none answers."""
     from sundown.core.status import Status, snapshot
-    from sundown.runtime.control import request, running_pid
+    from sundown.runtime.control import DaemonSilent, request, running_pid
 
     pid = running_pid(ctx.paths)
-    reply = request(ctx.paths, {"cmd": "status"}) if pid else None
+    try:
+        reply = request(ctx.paths, {"cmd": "status"}) if pid else None
+    except DaemonSilent as exc:
+        ctx.note(f"warning: {exc}; showing what the log says")
+        reply = None
     if reply and reply.get("ok"):
         return Status.from_json({**reply, "running": True})
     now = _now()
@@ -431,15 +443,20 @@ def _status(ctx: Context) -> Status:
 
 
 def cmd_status(ctx: Context) -> int:
+    from sundown.doctor import ZONE_FIX, daemon_zone, zone_difference
+
     info = _status(ctx)
+    differs = zone_difference(daemon_zone(info.context), ctx.loaded.zone.key)
     if ctx.args.json:
+        if differs:
+            ctx.note(f"warning: {differs}; {ZONE_FIX}")
         ctx.print(json.dumps(info.to_json(), indent=2))
         return 0
     if info.running:
         ctx.print(f"sundown is running (pid {info.pid}, backend {info.backend})")
     else:
         ctx.print("sundown is not running (start it with `sundown run` or `sundown service install`)")
-    for problem in (info.config_error, info.log_error):
+    for problem in (info.config_error, info.log_error, differs and f"{differs}; {ZONE_FIX}"):
         if problem:
             ctx.print(f"  problem: {problem}")
     if info.push:

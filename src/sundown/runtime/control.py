@@ -14,13 +14,14 @@ import json
 import logging
 import os
 import socket
+import struct
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from sundown.errors import SundownError
-from sundown.paths import Paths, private_dir
+from sundown.paths import Paths, owned_private_dir, private_dir
 from sundown.runtime.waiting import FdThread
 
 log = logging.getLogger(__name__)
@@ -134,33 +135,76 @@ def _holder(path: Path) -> int | None:
         os.close(fd)
 
 
-def request(paths: Paths, payload: dict[str, Any], timeout: float = 3.0) -> dict[str, Any] | None:
-    """Send one request to the daemon; None when no daemon listens."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-    sock.settimeout(timeout)
-    try:
-        sock.connect(str(paths.socket))
-    except (FileNotFoundError, ConnectionRefusedError):
-        sock.close()
+class DaemonSilent(SundownError):
+    """Something holds the daemon's socket but gave no answer: stopped, hung, overloaded, or not ours.
+
+    A command that already wrote its row says so as a warning and still succeeds: the
+    daemon reads the log when it runs again.
+    """
+
+
+def peer_uid(sock: socket.socket) -> int:
+    """The uid of the process at the other end of a connected Unix socket (SO_PEERCRED)."""
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return int(struct.unpack("3i", creds)[1])
+
+
+def request(paths: Paths, payload: dict[str, Any], timeout: float = 5.0) -> dict[str, Any] | None:
+    """Send one request to the daemon and return its answer; None when no daemon listens.
+
+    Raises DaemonSilent when there is a socket but no answer within `timeout` seconds in all
+    (connecting, sending and reading together), or when the socket or its directory is not
+    this user's: a listener another user planted is never told anything, nor believed.
+    """
+    deadline = time.monotonic() + timeout
+    if not paths.socket.exists() and not paths.socket.is_symlink():
         return None
+    if not owned_private_dir(paths.runtime_dir):
+        raise DaemonSilent(f"{paths.runtime_dir} is not a private directory of this user's; not using it")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
     with sock:
+        try:
+            while True:
+                sock.settimeout(max(0.01, deadline - time.monotonic()))
+                try:
+                    sock.connect(str(paths.socket))
+                    break
+                except BlockingIOError:  # EAGAIN: the listen queue is full; a busy daemon, try again
+                    if time.monotonic() >= deadline:
+                        raise
+                    time.sleep(0.05)
+        except (FileNotFoundError, ConnectionRefusedError):
+            return None  # no daemon (a stale socket of a dead one)
+        except OSError as exc:
+            raise DaemonSilent(f"the daemon did not answer ({exc.strerror or exc})") from None
+        try:
+            uid = peer_uid(sock)
+        except OSError:
+            uid = -1
+        if uid != os.getuid():
+            raise DaemonSilent(f"{paths.socket} is held by another user (uid {uid}); not talking to it")
         data = b""
         try:
+            sock.settimeout(max(0.01, deadline - time.monotonic()))
             sock.sendall(json.dumps(payload).encode() + b"\n")
             while not data.endswith(b"\n"):
+                sock.settimeout(max(0.01, deadline - time.monotonic()))
                 chunk = sock.recv(65536)
                 if not chunk:
                     break
                 data += chunk
-        except ConnectionError:
-            # The daemon died mid-request: no answer, as when none runs. The caller's event is
-            # already in the log, so its command must not fail because of this.
-            return None
+        except TimeoutError:
+            raise DaemonSilent(f"the daemon did not answer within {timeout:g} s") from None
+        except OSError as exc:
+            raise DaemonSilent(f"the daemon did not answer ({exc.strerror or exc})") from None
     try:
-        reply = json.loads(data or b"null")
+        reply = json.loads(data)
     except json.JSONDecodeError:
-        return None
-    return reply if isinstance(reply, dict) else None
+        reply = None
+    if not isinstance(reply, dict):
+        # It closed without a whole answer (it died mid-request, or was stopped): no answer.
+        raise DaemonSilent("the daemon did not answer")
+    return reply
 
 
 class ControlServer(FdThread):
@@ -170,6 +214,7 @@ class ControlServer(FdThread):
         self.path = path
         self._handler = handler
         self._backoff_ms = 0
+        self._refused = False
         with contextlib.suppress(FileNotFoundError):
             path.unlink()  # a stale socket of a dead daemon: we hold the instance lock
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
@@ -181,7 +226,7 @@ class ControlServer(FdThread):
             raise
         finally:
             os.umask(old)
-        self._sock.listen(16)
+        self._sock.listen(socket.SOMAXCONN)  # a burst of CLI commands waits in the queue, not EAGAIN
         self.start_thread(self._sock.fileno(), "sundown-control")
 
     def readable(self) -> bool:
@@ -203,7 +248,22 @@ class ControlServer(FdThread):
             self._serve(conn)
         return True
 
+    def _from_this_user(self, conn: socket.socket) -> bool:
+        """Only this user's processes are served (SO_PEERCRED); anyone else is hung up on, said once."""
+        try:
+            uid = peer_uid(conn)
+        except OSError:
+            uid = -1
+        if uid == os.getuid():
+            return True
+        if not self._refused:
+            log.warning("refused a request on %s from uid %s (not this user)", self.path, uid)
+            self._refused = True
+        return False
+
     def _serve(self, conn: socket.socket) -> None:
+        if not self._from_this_user(conn):
+            return
         conn.settimeout(2.0)
         try:
             data = b""

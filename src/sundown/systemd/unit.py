@@ -19,13 +19,15 @@ from sundown.errors import SundownError
 UNIT_NAME = "sundown.service"
 GRAPHICAL_TARGET = "graphical-session.target"
 DEFAULT_TARGET = "default.target"
-# What a notification (and a `run` command) needs from the desktop session.
+# What a notification (and a `run` command) needs from the desktop session, and TZ: a zone set
+# for the session must be the service's too, or the daemon plans other nights than `sundown next`.
 SESSION_VARIABLES: tuple[str, ...] = (
     "DISPLAY",
     "WAYLAND_DISPLAY",
     "XAUTHORITY",
     "DBUS_SESSION_BUS_ADDRESS",
     "XDG_CURRENT_DESKTOP",
+    "TZ",
 )
 # Where sundown's files are, as the CLI sees them: the service must read and write the same ones
 # (a `sundown ack` writes the log the daemon reads), so install pins those that are set.
