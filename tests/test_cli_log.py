@@ -270,11 +270,12 @@ def _run_on_pty(box, *args: str, env: dict[str, str] | None = None) -> str:
 
 def test_stats_colour_only_on_a_terminal_and_never_with_no_color(box) -> None:
     args = ("stats", "--days", "7", "--until", "2025-11-23")
-    coloured = _run_on_pty(box, *args)
+    coloured = _run_on_pty(box, *args, env={"TERM": "xterm-256color"})  # and no NO_COLOR (the sandbox)
     assert ANSI.search(coloured)
     assert ANSI.sub("", coloured).replace("\r\n", "\n").count("#     x     -     -     #     x     #") == 1
     plain = _run_on_pty(box, *args, env={"NO_COLOR": "1"})
     assert not ANSI.search(plain)
+    assert not ANSI.search(_run_on_pty(box, *args, env={"TERM": "dumb"}))
 
 
 def test_stats_defaults_to_the_current_night(box) -> None:

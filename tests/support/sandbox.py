@@ -12,6 +12,10 @@ from pathlib import Path
 from support.desktop import wait_until
 
 REPO = Path(__file__).resolve().parent.parent.parent
+# What a tester may export that changes the CLI's output: a test that needs one sets it itself.
+TESTER_PREFERENCES = frozenset(
+    {"NO_COLOR", "FORCE_COLOR", "CLICOLOR", "CLICOLOR_FORCE", "TERM", "COLUMNS", "LINES"}
+)
 
 
 class Sandbox:
@@ -28,6 +32,7 @@ class Sandbox:
             k: v
             for k, v in os.environ.items()
             if not k.startswith(("XDG_", "SUNDOWN_", "DBUS_", "NOTIFY_SOCKET", "JOURNAL_STREAM", "WATCHDOG_"))
+            and k not in TESTER_PREFERENCES
         }
         self.env.update(
             HOME=str(root),
@@ -36,6 +41,7 @@ class Sandbox:
             XDG_RUNTIME_DIR=str(self.runtime_dir),
             PYTHONPATH=str(REPO / "src"),
             TZ="Europe/Berlin",
+            TERM="xterm",  # a plain colour terminal, whatever the tester's is; a test wanting another says so
         )
         self.env.pop("DISPLAY", None)
         self.env.pop("WAYLAND_DISPLAY", None)
