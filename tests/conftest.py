@@ -44,6 +44,19 @@ def _processes_only_in_e2e(request: pytest.FixtureRequest, monkeypatch: pytest.M
     monkeypatch.setattr(subprocess.Popen, "_execute_child", refuse)
 
 
+@pytest.fixture(autouse=True)
+def _xdg_dirs_of_its_own(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads or writes the tester's XDG directories, whatever they export: each test gets
+    private ones (0700, as a real runtime dir), which a `sandbox` then points into its own tmp_path."""
+    root = tmp_path_factory.mktemp("xdg")
+    for name in ("CONFIG_HOME", "STATE_HOME", "DATA_HOME", "CACHE_HOME", "RUNTIME_DIR"):
+        directory = root / name.lower()
+        directory.mkdir(mode=0o700)
+        monkeypatch.setenv(f"XDG_{name}", str(directory))
+    for name in ("SUNDOWN_CONFIG", "SUNDOWN_STATE_DIR"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
     """The sandbox's environment for subprocesses and for this process alike (TZ included)."""

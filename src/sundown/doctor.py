@@ -365,9 +365,9 @@ def daemon_zone(context: object) -> str | None:
     return str(zone) if zone else None
 
 
-def zone_difference(daemon: str | None, cli: str) -> str | None:
+def zone_difference(daemon: str | None, cli: str | None) -> str | None:
     """Said when the daemon plans nights in another zone than this command (TZ in one, not the other)."""
-    if not daemon or daemon == cli:
+    if not daemon or not cli or daemon == cli:
         return None
     tz = os.environ.get("TZ")
     here = f"this shell's is {cli}" + (f" (TZ={tz})" if tz else "")

@@ -442,11 +442,21 @@ def _status(ctx: Context) -> Status:
     )
 
 
+def _cli_zone(ctx: Context) -> str | None:
+    """The zone this command plans in; None when the config has errors (the daemon's answer says so)."""
+    from sundown.errors import ConfigError
+
+    try:
+        return ctx.loaded.zone.key
+    except ConfigError:
+        return None
+
+
 def cmd_status(ctx: Context) -> int:
     from sundown.doctor import ZONE_FIX, daemon_zone, zone_difference
 
     info = _status(ctx)
-    differs = zone_difference(daemon_zone(info.context), ctx.loaded.zone.key)
+    differs = zone_difference(daemon_zone(info.context), _cli_zone(ctx))
     if ctx.args.json:
         if differs:
             ctx.note(f"warning: {differs}; {ZONE_FIX}")
