@@ -643,3 +643,33 @@ def test_gnome_presenting_through_the_session_managers_idle_inhibitor_defers(
         wait_until(lambda: events(sandbox, "notified"), 3, "the reminder once the presentation ended")
     finally:
         stop(proc)
+
+
+def test_gnome_do_not_disturb_is_show_banners_read_again_when_dconf_says_it_changed(
+    sandbox: Sandbox, mocks: Mocks, tmp_path: Path
+) -> None:
+    # GNOME Shell on the bus, dconf's writer to signal a change, and a gsettings that reads a file.
+    _generic_mock(mocks, "org.gnome.Shell", "/org/gnome/Shell", "org.gnome.Shell")
+    dconf = ("ca.desrt.dconf", "/ca/desrt/dconf/Writer/user", "ca.desrt.dconf.Writer")
+    _generic_mock(mocks, *dconf)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    value = tmp_path / "show-banners"
+    value.write_text("false\n")
+    gsettings = bin_dir / "gsettings"
+    gsettings.write_text(f'#!/bin/sh\n[ "$3" = show-banners ] && exec cat {value}\nexit 1\n')
+    gsettings.chmod(0o755)
+    ev = Evening(tea=3)
+    sandbox.write_config(with_context(ev))
+    env = daemon_env(mocks, PATH=f"{bin_dir}:{sandbox.env['PATH']}")
+    proc = sandbox.start_daemon("--backend", "console", env=env)
+    try:
+        assert status(sandbox)["sources"]["dnd"] == "GNOME show-banners"
+        wait_until(lambda: events(sandbox, "deferred"), 10, "the deferral")
+        value.write_text("true\n")
+        call(mocks.address, dconf[0], dconf[1], "org.freedesktop.DBus.Mock", "EmitSignal", "sssav",
+             dconf[2], "Notify", "sass", [("s", "/org/gnome/desktop/notifications/"),
+             ("as", ["show-banners"]), ("s", "t1")])  # fmt: skip
+        wait_until(lambda: events(sandbox, "notified"), 3, "the reminder once banners are back")
+    finally:
+        stop(proc)

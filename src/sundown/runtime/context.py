@@ -42,6 +42,8 @@ MUTTER_IDLE = (
     "org.gnome.Mutter.IdleMonitor",
 )
 LOGIN1 = "org.freedesktop.login1"
+DCONF = ("ca.desrt.dconf", "/ca/desrt/dconf/Writer/user", "ca.desrt.dconf.Writer")
+BANNERS = ("org.gnome.desktop.notifications", "show-banners")
 TIMEDATE = ("org.freedesktop.timedate1", "/org/freedesktop/timedate1", "org.freedesktop.timedate1")
 CALL_TIMEOUT_S = 1.0
 VARIANT_SIGNATURES = frozenset({"b", "s", "u", "i", "x", "t", "v", "o", "as", "(so)"})
@@ -115,6 +117,7 @@ class ContextWatch:
         self.locked: dict[str, bool] = {}
         self.locked_since: datetime | None = None
         self.last_locked: datetime | None = None  # the last time a source said "locked"
+        self._banners_dirty = False  # GNOME's show-banners changed: read it again
         self.logind_idle_since: datetime | None = None
         self.logind_idle: bool | None = None
         self.sources: dict[str, list[str]] = {
@@ -167,6 +170,7 @@ class ContextWatch:
                     "match",
                     lambda: bus.match(sender=XFCONF[0], interface=XFCONF[2], member="PropertyChanged"),
                 )
+        self._start_gnome_banners(bus)
         actions = _try("GNOME SessionManager", lambda: bus.get(*GNOME_SM, "InhibitedActions"))
         if isinstance(actions, int) and not isinstance(actions, bool):
             self._found("presenting", "GNOME SessionManager InhibitedActions")
@@ -185,6 +189,44 @@ class ContextWatch:
             self._idle_askers.append(
                 ("org.freedesktop.ScreenSaver.GetSessionIdleTime", lambda: self._ask_s(name, path, iface))
             )
+
+    def _start_gnome_banners(self, bus: _Bus) -> None:
+        """GNOME's Do Not Disturb is the `show-banners` setting (GNOME Shell on the bus only)."""
+        from jeepney.bus_messages import message_bus
+
+        shell = _try(
+            "GNOME Shell", lambda: bus.link.call(message_bus.NameHasOwner("org.gnome.Shell")).body[0]
+        )
+        if shell is not True:
+            return
+        banners = self._read_banners()
+        if banners is None:
+            return
+        self._found("dnd", "GNOME show-banners")
+        self.dnd["gnome"] = not banners
+        _try("match", lambda: bus.match(sender=DCONF[0], path=DCONF[1], interface=DCONF[2], member="Notify"))
+
+    def _read_banners(self) -> bool | None:
+        """`gsettings get org.gnome.desktop.notifications show-banners`, or None when it cannot say."""
+        import shutil
+        import subprocess
+
+        gsettings = shutil.which("gsettings", path=self.env.get("PATH"))
+        if gsettings is None:
+            return None
+        try:
+            out = subprocess.run(
+                [gsettings, "get", *BANNERS],
+                env=self.env,
+                capture_output=True,
+                text=True,
+                timeout=CALL_TIMEOUT_S * 2,
+                stdin=subprocess.DEVNULL,
+            ).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            log.debug("context: gsettings: %s", exc)
+            return None
+        return {"true": True, "false": False}.get(out)
 
     def _screensaver(self, bus: _Bus, name: str, path: str, iface: str) -> None:
         active = _try(name, lambda: bus.call(name, path, iface, "GetActive")[0])
@@ -332,6 +374,13 @@ class ContextWatch:
             and body[:2] == ("xfce4-notifyd", "/do-not-disturb")
         ):
             self._changed("dnd", self.dnd, "xfce", _unvariant(body[2]))
+        elif member == "Notify" and path == DCONF[1] and "gnome" in self.dnd and body:
+            prefix = body[0] if isinstance(body[0], str) else ""
+            if "/org/gnome/desktop/notifications/".startswith(prefix) or prefix.startswith(
+                "/org/gnome/desktop/notifications/"
+            ):
+                self._banners_dirty = True  # read again by the worker's next snapshot (a subprocess)
+                self.on_change("dnd")
         elif member == "ActiveChanged" and len(body) == 1:
             for name, spath, _ in SCREENSAVERS:
                 if path == spath:
@@ -412,6 +461,12 @@ class ContextWatch:
                 blocked = _try("BlockInhibited", self._block_inhibited)
                 if isinstance(blocked, bool):
                     self.presenting["logind"] = blocked
+        if self._banners_dirty:
+            self._banners_dirty = False
+            banners = self._read_banners()
+            if banners is not None:
+                with self._lock:
+                    self.dnd["gnome"] = not banners
         if not idle_known and self.logind_idle is not None:
             idle_known = True
             idle_since = self.logind_idle_since if self.logind_idle else None
