@@ -673,3 +673,23 @@ def test_gnome_do_not_disturb_is_show_banners_read_again_when_dconf_says_it_chan
         wait_until(lambda: events(sandbox, "notified"), 3, "the reminder once banners are back")
     finally:
         stop(proc)
+
+
+def test_logind_idle_hint_acknowledges_at_idle_since(sandbox: Sandbox, mocks: Mocks) -> None:
+    mocks.start(LOGIND, "org.freedesktop.login1")
+    ev = Evening(screens=2)
+    sandbox.write_config(with_context(ev, 'idle = "2s"', screens='done_when = "idle"\n'))
+    proc = sandbox.start_daemon("--backend", "console", env=daemon_env(mocks))
+    try:
+        wait_until(lambda: events(sandbox, "notified"), 10, "the reminder")
+        left = datetime.now().astimezone()
+        iface = "org.freedesktop.login1.Session"
+        set_prop(mocks.address, "org.freedesktop.login1", SESSION, iface, "IdleSinceHint", "t",
+                 int(left.timestamp() * 1e6))  # fmt: skip
+        set_prop(mocks.address, "org.freedesktop.login1", SESSION, iface, "IdleHint", "b", True)
+        wait_until(lambda: events(sandbox, "acknowledged"), 5, "the idle acknowledgement")
+        ack = events(sandbox, "acknowledged")[0]
+        assert ack["source"] == "idle"
+        assert abs((datetime.fromisoformat(ack["ts"]) - left).total_seconds()) < 1
+    finally:
+        stop(proc)

@@ -118,6 +118,7 @@ class ContextWatch:
         self.locked_since: datetime | None = None
         self.last_locked: datetime | None = None  # the last time a source said "locked"
         self._banners_dirty = False  # GNOME's show-banners changed: read it again
+        self._idle_dirty = False  # logind's IdleHint changed: read IdleSinceHint again
         self.logind_idle_since: datetime | None = None
         self.logind_idle: bool | None = None
         self.sources: dict[str, list[str]] = {
@@ -399,7 +400,8 @@ class ContextWatch:
                 idle = _unvariant(props["IdleHint"])
                 if isinstance(idle, bool) and idle != self.logind_idle:
                     self.logind_idle = idle
-                    threading.Thread(target=self._idle_changed, daemon=True).start()
+                    self._idle_dirty = True  # IdleSinceHint is read by the worker's next snapshot
+                    self.on_change("idle")
         elif path == "/org/freedesktop/login1" and "BlockInhibited" in props:
             value = _unvariant(props["BlockInhibited"])
             if isinstance(value, str):
@@ -408,12 +410,6 @@ class ContextWatch:
             zone = _unvariant(props["Timezone"])
             if isinstance(zone, str) and self.on_zone is not None:
                 self.on_zone(zone)
-
-    def _idle_changed(self) -> None:
-        self._read_idle_since()  # a D-Bus call: not from the receiver thread that answers it
-        self.on_change("idle")
-
-    # -- the worker's view --------------------------------------------------------------------
 
     def _ask_ms(self, dest: str, path: str, iface: str, member: str) -> timedelta | None:
         assert self.session is not None
@@ -461,6 +457,9 @@ class ContextWatch:
                 blocked = _try("BlockInhibited", self._block_inhibited)
                 if isinstance(blocked, bool):
                     self.presenting["logind"] = blocked
+        if self._idle_dirty:
+            self._idle_dirty = False
+            self._read_idle_since()  # a D-Bus call: never from the receiver thread that answers it
         if self._banners_dirty:
             self._banners_dirty = False
             banners = self._read_banners()
