@@ -424,7 +424,8 @@ class ContextWatch:
     def polled(self, capability: str) -> bool:
         """True when `capability` is known only by asking (so waiting on it means asking again)."""
         if capability == "busy":
-            return bool(self.sources["fullscreen"])
+            # logind does not promise PropertiesChanged for BlockInhibited: asked again too.
+            return bool(self.sources["fullscreen"]) or "logind" in self.presenting
         if capability == "idle":
             return bool(self._idle_askers)
         return False

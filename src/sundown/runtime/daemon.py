@@ -51,8 +51,9 @@ log = logging.getLogger("sundown")
 CONFIG_NOTICE = "sundown: config has errors"
 POLL = timedelta(seconds=5)  # how often a source that cannot signal is asked, while something waits on it
 LOCK_VERIFY_S = 5.0
-# A reminder held back by a fullscreen window looks again this often (one X round trip), so it
-# goes out within 2 s of the window leaving fullscreen; nothing is asked while none is held.
+# A reminder held back while a fullscreen window or a logind idle inhibitor may be the reason
+# looks again this often (one X round trip, one D-Bus call), so it goes out within 2 s of the
+# state ending; nothing is asked while no reminder is held.
 FULLSCREEN_POLL = timedelta(seconds=1.5)
 REFRESH_WAIT_S = 2.0
 # The clock timer fires this long after the due instant, so the tick it causes finds it due.
