@@ -407,6 +407,7 @@ def test_a_held_write_lock_delays_no_reminder_and_loses_or_resends_no_row(sandbo
             t0 = time.monotonic()
             daemon.tick()
             took.append(time.monotonic() - t0)
+        assert "2 row(s) wait" in (daemon.status()["log_error"] or ""), daemon.status()
         daemon.stop()
         # A restart while the lock is still held: the rows that wait are not sent again.
         again = daemon_for(TWO_REMINDERS, NINE + timedelta(minutes=2))
@@ -421,6 +422,7 @@ def test_a_held_write_lock_delays_no_reminder_and_loses_or_resends_no_row(sandbo
         holder.close()
     try:
         again.tick()  # the lock is gone: the waiting rows are written, in order
+        assert again.status()["log_error"] is None
     finally:
         again.stop()
     rows = EventLog(sandbox.db_path).events()

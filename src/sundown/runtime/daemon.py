@@ -120,6 +120,11 @@ class Daemon:
 
     @property
     def log_problem(self) -> str | None:
+        if self.rows.problem is None and self.rows.pending:
+            return (
+                f"another program holds the write lock of {self.rows.path}; {len(self.rows.pending)}"
+                " row(s) wait and are written, in order, once it lets go"
+            )
         return self.rows.problem
 
     @property
