@@ -3,6 +3,7 @@ times read as the person's clock (the log's details too, the next morning's time
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -156,3 +157,11 @@ def test_tonight_with_a_morning_bedtime_says_it_means_the_next_morning(sandbox: 
     assert "11:59 is before noon: it means the morning after" in out
     plain = sandbox.run("tonight", "--bedtime", "23:15", check=True).stdout
     assert "before noon" not in plain
+
+
+def test_stats_on_an_empty_log_is_one_sentence(box: Sandbox) -> None:
+    out = box.run("stats", check=True).stdout
+    assert out.startswith("Nothing in the log yet") and len(out.splitlines()) == 2, out
+    assert "Bedtime" not in out and "|" not in out
+    as_json = json.loads(box.run("stats", "--json", check=True).stdout)  # scripts still get the object
+    assert set(as_json) >= {"from", "until", "reminders", "nights"}

@@ -226,12 +226,20 @@ def cmd_stats(ctx: Context) -> int:
         # Indented for a person at a terminal; compact (C-speed encoder) for a script.
         indent = 2 if getattr(ctx.out, "isatty", lambda: False)() else None
         lines = [json.dumps(result.to_json(), indent=indent)]
+    elif first_night is None:
+        lines = [EMPTY_LOG]  # not a month of empty charts
     else:
         from sundown.reports.terminal import render_stats
 
         lines = render_stats(result, ctx.loaded.zone, _width(), _use_color(ctx))
     ctx.out.write("\n".join(lines) + "\n")
     return 0
+
+
+EMPTY_LOG = (
+    "Nothing in the log yet: once sundown has sent its first reminders (`sundown run`),\n"
+    "this shows how your evenings went."
+)
 
 
 def _use_color(ctx: Context) -> bool:
