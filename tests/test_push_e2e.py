@@ -218,7 +218,10 @@ def test_before_suspend_the_running_daemon_hands_reminders_to_the_server(
     proc = a.start_daemon("--backend", "console", env={"SUNDOWN_SYSTEM_BUS": bare_bus.address})
     procs.append(proc)
     emit_prepare_for_sleep(bare_bus, True)
-    scheduled = wait_until(lambda: len(server.scheduled) == 2 and list(server.scheduled), 10, "the hand-off")
+    try:
+        scheduled = wait_until(lambda: len(server.scheduled) == 2 and list(server.scheduled), 10, "hand-off")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{stop(proc)}") from None
     n = night(evening).isoformat()
     assert sorted(m["fields"]["sequence_id"] for m in scheduled) == [f"sd-{n}-tea", f"sd-{n}-water"]
     assert {int(m["at"]) for m in scheduled} == {int(t.timestamp()) for t in evening.at.values()}
