@@ -311,3 +311,21 @@ def test_an_answer_made_while_the_server_is_down_survives_kill_9_of_its_daemon(
     time.sleep(2)
     assert len([m for m in server.messages(REPLIES) if '"from":"laptop"' in m["message"]]) == 1
     assert len(rows(b, "acknowledged")) == 1
+
+
+def test_sigterm_while_a_push_hangs_on_a_slow_server_exits_within_a_second(
+    tmp_path: Path, server: NtfyServer, procs
+) -> None:
+    evening = Evening(tea=3)
+    a = box(tmp_path, "a")
+    a.write_config(push_config(evening, server, "laptop"))
+    proc = a.start_daemon("--backend", "console")
+    procs.append(proc)
+    server.delay_s = 5
+    wait_until(lambda: rows(a, "notified"), 15, "the reminder")
+    time.sleep(0.3)  # the push is now waiting on the server
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=5)
+    assert time.monotonic() - started < 1.0, err
+    assert proc.returncode == 0 and "Traceback" not in err

@@ -232,8 +232,9 @@ class NtfyPush:
             self._cond.notify_all()
         self._kicked.set()
         self._drop_stream()
-        self._publisher.join(timeout=0.5)
-        self._subscriber.join(timeout=0.5)
+        # Daemon threads: a request in flight to a slow server must not hold up a SIGTERM exit.
+        self._publisher.join(timeout=0.2)
+        self._subscriber.join(timeout=0.2)
 
     # -- the outbox -------------------------------------------------------------------------
 

@@ -272,7 +272,13 @@ class PushLink:
                 scheduled=True,
             )
             done = d.memory.get(occ.key, NOTHING)
-            d._remember(occ.key, notified=done.notified + 1, last_notified=occ.at)
+            d._remember(
+                occ.key,
+                notified=done.notified + 1,
+                first_notified=done.first_notified or occ.at,
+                last_notified=occ.at,
+                scheduled_at=occ.at,
+            )
 
     def resumed(self) -> None:
         """Awake again before their time: cancel them on the server; they go out as usual."""
