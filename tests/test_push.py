@@ -425,7 +425,13 @@ def test_reminders_due_while_asleep_go_to_the_server_and_are_not_sent_again(
         assert scheduled == {"sd-2031-11-25-magnesium": magnesium, "sd-2031-11-25-screens-off": screens}
         # Asleep until 21:50: magnesium was delivered by the server, screens-off is still ahead.
         clock.now = datetime(2031, 11, 25, 21, 50, tzinfo=BERLIN)
+
+        def streams() -> int:
+            return sum(1 for r in server.requests if r.method == "GET" and "/json" in r.path)
+
+        wait_until(lambda: streams() == 1, 5, "the reply stream")
         daemon.push_link.resumed()
+        wait_until(lambda: streams() == 2, 5, "a fresh reply stream after the resume")
         daemon.tick()
         wait_until(lambda: server.messages("evening-test", "message_delete"), 5, "the cancel")
         with server.lock:  # (the local server's clock is real: 2031 has not come for magnesium)

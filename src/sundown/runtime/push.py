@@ -281,7 +281,9 @@ class PushLink:
             )
 
     def resumed(self) -> None:
-        """Awake again before their time: cancel them on the server; they go out as usual."""
+        """Awake again: a fresh reply stream (the old connection may be silently dead), and
+        reminders handed over but not yet due are cancelled on the server; they go out as usual."""
+        self.client.kick()
         now = self.daemon.clock()
         self.settle_handed_over(now)
         for key, (_, pub) in list(self.handed_over.items()):
