@@ -257,6 +257,29 @@ def test_acknowledging_part_of_a_combined_notification_updates_it_and_never_acks
                                       ("2026-11-27", "stretch", "acknowledged")]  # fmt: skip
 
 
+def test_a_combined_notification_a_previous_process_showed_is_updated_too(
+    sandbox: Sandbox, capsys, monkeypatch
+):
+    def on_dbus(screen: Screen) -> None:
+        screen.name = "dbus"
+        screen.shown_as = lambda key: {"key": key, "id": 7}  # type: ignore[attr-defined]
+
+    sandbox.write_config(ROUTINE)
+    daemon, screen = screen_daemon(local(FRIDAY, 20, 0))
+    on_dbus(screen)
+    daemon.tick()
+    daemon.clock.now = local(FRIDAY, 22, 10)
+    daemon.tick()
+    daemon.stop()  # a restart: the notification stays on screen
+    again, screen = screen_daemon(local(FRIDAY, 22, 11))
+    on_dbus(screen)
+    again._take_over_shown()
+    assert cli(capsys, monkeypatch, local(FRIDAY, 22, 11), "ack", "stretch")[0] == 0
+    again.tick()
+    again.stop()
+    assert screen.shown["2026-11-27/late"] == ("Magnesium came due while away", "21:45  Magnesium")
+
+
 def test_status_stats_log_and_the_screen_tell_one_story(sandbox: Sandbox, capsys, monkeypatch):
     sandbox.write_config(ROUTINE)
     daemon, screen = screen_daemon(local(FRIDAY, 21, 45))
@@ -339,7 +362,8 @@ def test_read_only_commands_show_the_last_good_routine_while_the_config_has_erro
     assert "Magnesium" in out and "21:45" in out
     info = status(capsys, monkeypatch, evening)
     assert info["config_error"] and len(info["tonight"]) == 3
-    for args in (("next", "--count", "2"), ("stats", "--json"), ("log",)):
+    report = str(sandbox.root / "r.html")
+    for args in (("next", "--count", "2"), ("stats", "--json"), ("log",), ("report", "--html", report)):
         code, out, err = cli(capsys, monkeypatch, evening, *args)
         assert code == 0, (args, err)
         assert "has 1 error" in err

@@ -664,14 +664,29 @@ class Daemon:
                 del self.shown[key]
                 if self.push_link is not None:
                     self.push_link.on_settled(key)
-            elif key in self.combined:
-                occurrences = tuple(o for o in self.combined[key] if o.key in rest)
+            elif len(stands_for) > 1:
+                occurrences = self._planned(rest, self.combined.get(key, ()))
+                if not occurrences:  # what it names left the routine
+                    self.backend.withdraw(key)
+                    del self.shown[key]
+                    continue
                 self.combined[key] = occurrences
                 self.shown[key] = rest
                 try:
                     self.backend.send(_combined_message(key, occurrences))  # same key: replaces it
                 except NotifyError as exc:
                     log.warning("could not update the notification %s: %s", key, exc)
+
+    def _planned(
+        self, keys: tuple[tuple[date, str], ...], known: tuple[Occurrence, ...]
+    ) -> tuple[Occurrence, ...]:
+        """The occurrences `keys` name: as sent, or (a notification a previous process showed)
+        as planned now."""
+        found = {o.key: o for o in known}
+        for night in {n for n, _ in keys} - {n for n, _ in found}:
+            plan = self._nights([night])[night].plan
+            found.update({o.key: o for o in plan.occurrences} if plan else {})
+        return tuple(found[k] for k in keys if k in found)
 
     # -- run commands -------------------------------------------------------------------------
 
