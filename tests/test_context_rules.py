@@ -267,3 +267,19 @@ def test_stats_report_idle_and_lock_acknowledgements_as_measured_lights_out(tmp_
     assert "o measured" in chart and "22:30 -> 22:50 (+20m) idle" in chart
     html = report.render(result, ZONE, now)
     assert "measured: the screen went idle" in html and 'fill="white"' in html
+
+
+def test_a_reminder_at_bedtime_deferred_is_not_missed_before_max_defer() -> None:
+    bed = Reminder("bedtime", "Lights out", before=timedelta(0))
+    r = routine(bed)
+    deferred = {(NIGHT, "bedtime"): Attention(deferred=True)}
+    busy = Context(dnd=True)
+    v = verdict(r, at(22, 35), busy, attention=deferred)
+    assert v.missed == [] and [h.until for h in v.held] == [at(22, 50)]
+    v = verdict(r, at(22, 40), Context(dnd=False), attention=deferred)
+    assert [(s.key, u) for s, u in v.sends] == [("2026-11-25/bedtime", "normal")] and v.missed == []
+    v = verdict(r, at(22, 50), busy, attention=deferred)
+    assert [u for _, u in v.sends] == ["critical"]
+    v = verdict(r, at(22, 55), busy, attention=deferred)
+    assert v.sends == [] and [o.reminder.id for o in v.missed] == ["bedtime"]
+    assert [o.reminder.id for o in verdict(r, at(22, 35), busy).missed] == ["bedtime"]  # never deferred

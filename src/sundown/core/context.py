@@ -21,8 +21,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
-from sundown.core.dispatch import Decision, Send, window
-from sundown.core.plan import UTC, NightChanges, Occurrence, night_end, night_plan
+from sundown.core.dispatch import Decision, Send, message_key, window
+from sundown.core.plan import ON_TIME, UTC, NightChanges, Occurrence, night_end, night_plan
 from sundown.core.routine import ContextRules, Routine, Step
 from sundown.core.state import NOTHING, ReminderNight
 
@@ -102,6 +102,7 @@ class Escalation:
 class Verdict:
     sends: list[tuple[Send, str]] = field(default_factory=list)  # (send, urgency)
     held: list[Held] = field(default_factory=list)
+    missed: list[Occurrence] = field(default_factory=list)  # the decision's, less those still deferred
     acks: list[AwayAck] = field(default_factory=list)
     escalations: list[Escalation] = field(default_factory=list)
     stop_escalating: list[Key] = field(default_factory=list)
@@ -130,6 +131,16 @@ def adjust(
     rules = routine.context
     verdict = Verdict(next_at=decision.next_at)
     acked = _away_acks(routine, zone, now, progress, changes, ctx, verdict)
+    for occ in decision.missed:
+        # Deferred past its deadline (a reminder at bedtime, say): still sent, until max_defer.
+        seen = attention.get(occ.key, QUIET)
+        if seen.deferred and rules.quiet == "defer" and now < occ.at + rules.max_defer + ON_TIME:
+            if occ.key not in acked:
+                _send_or_hold(
+                    Send(message_key(*occ.key), (occ,), late=now - occ.at), now, rules, ctx, verdict
+                )
+        else:
+            verdict.missed.append(occ)
     for send in decision.sends:
         occs = tuple(o for o in send.occurrences if o.key not in acked)
         if not occs:

@@ -394,7 +394,7 @@ class Daemon:
         decision = dispatch.decide(routine, zone, now, progress, changes, self.log_start)
         self.ctx_now = self._context_at(now)
         verdict = context.adjust(routine, zone, now, decision, progress, self._seen, changes, self.ctx_now)
-        for occ in decision.missed:
+        for occ in verdict.missed:
             log.info("missed %s on night %s (due %s)", occ.reminder.id, occ.night, _hm(occ.at))
             self.record("missed", occ.night, occ.reminder.id, "daemon", at=occ.at.isoformat())
             self._remember(occ.key, missed=True, scheduled_at=occ.at)
