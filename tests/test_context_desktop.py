@@ -693,3 +693,19 @@ def test_logind_idle_hint_acknowledges_at_idle_since(sandbox: Sandbox, mocks: Mo
         assert abs((datetime.fromisoformat(ack["ts"]) - left).total_seconds()) < 1
     finally:
         stop(proc)
+
+
+def test_once_the_snooze_limit_is_used_up_the_notification_has_no_snooze_button(
+    sandbox: Sandbox, desktop: Desktop
+) -> None:
+    ev = Evening(tea=2)
+    sandbox.write_config(with_context(ev, tea="snooze_limit = 1\n"))
+    proc = sandbox.start_daemon("--backend", "dbus", env={"DBUS_SESSION_BUS_ADDRESS": desktop.address})
+    try:
+        first = desktop.monitor.wait_notify(1, 10)[0]
+        assert "snooze" in first.action_pairs
+        sandbox.run("snooze", "tea", "2s", check=True)
+        again = desktop.monitor.wait_notify(2, 10)[1]  # the snooze's re-notification
+        assert "done" in again.action_pairs and "snooze" not in again.action_pairs
+    finally:
+        stop(proc)
