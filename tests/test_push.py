@@ -544,3 +544,26 @@ def test_when_away_pushes_only_while_the_person_is_away(sandbox, server: NtfySer
         assert daemon.push_link.snapshot()["away"] is True
     finally:
         daemon.stop()
+
+
+def test_push_is_switched_on_and_off_by_a_reload(sandbox, server: NtfyServer) -> None:
+    from sundown.config import load_for
+    from sundown.paths import resolve_paths
+    from sundown.runtime.daemon import Daemon
+    from support.sandbox import FakeClock
+
+    plain = ROUTINE.format(url=server.url).split("[push]")[0]
+    sandbox.write_config(plain)
+    paths = resolve_paths()
+    clock = FakeClock(datetime(2031, 11, 25, 20, 0, tzinfo=BERLIN))
+    daemon = Daemon(paths, load_for(paths), {}, backend="console", clock=clock)
+    try:
+        assert daemon.status()["push"] is None
+        sandbox.write_config(ROUTINE.format(url=server.url))
+        assert daemon.reload() == []
+        wait_until(lambda: daemon.push_link and daemon.status()["push"]["connected"], 5, "push on")
+        sandbox.write_config(plain)
+        assert daemon.reload() == []
+        assert daemon.push_link is None and daemon.status()["push"] is None
+    finally:
+        daemon.stop()
