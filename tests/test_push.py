@@ -567,3 +567,32 @@ def test_push_is_switched_on_and_off_by_a_reload(sandbox, server: NtfyServer) ->
         assert daemon.push_link is None and daemon.status()["push"] is None
     finally:
         daemon.stop()
+
+
+def test_when_away_an_open_reminder_follows_the_person_once_they_leave(sandbox, server: NtfyServer) -> None:
+    from sundown.config import load_for
+    from sundown.paths import resolve_paths
+    from sundown.runtime.daemon import Daemon
+    from support.sandbox import FakeClock
+
+    sandbox.write_config(ROUTINE.format(url=server.url) + 'when = "away"\n')
+    paths = resolve_paths()
+    clock = FakeClock(datetime(2031, 11, 25, 21, 45, 1, tzinfo=BERLIN))
+    daemon = Daemon(paths, load_for(paths), {}, backend="console", clock=clock)
+    away: list[bool | None] = [False]
+    daemon._away = lambda: away[0]  # type: ignore[method-assign]
+    try:
+        daemon._start_push()
+        daemon.tick()  # magnesium on this screen only
+        time.sleep(0.3)
+        assert server.messages("evening-test") == []
+        away[0] = True  # the screen locks: the next tick sees it
+        clock.now = datetime(2031, 11, 25, 21, 46, tzinfo=BERLIN)
+        daemon.tick()
+        (msg,) = wait_until(lambda: server.messages("evening-test"), 5, "the push")
+        assert msg["sequence_id"] == "sd-2031-11-25-magnesium"
+        daemon.tick()
+        time.sleep(0.3)
+        assert len(server.messages("evening-test")) == 1  # once
+    finally:
+        daemon.stop()

@@ -409,6 +409,8 @@ class Daemon:
         for key in verdict.stop_escalating:
             self._attend(key, escalation_stopped=True)
         self._withdraw_settled(set(decision.settled) | {a.key for a in verdict.acks})
+        if self.push_link is not None:
+            self.push_link.after_sends(now, progress, changes)
         self._forget_old(nights[0])
         # In UTC: `next_at` is a local time, and wall-clock arithmetic on it drops the fold of a
         # fall-back night's repeated hour (the timer would aim an hour early and fire at once).

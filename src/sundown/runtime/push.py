@@ -13,12 +13,13 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sundown.core import push as rules
 from sundown.core.dispatch import NOTHING, Send, message_key, window
-from sundown.core.plan import ON_TIME, UTC, Occurrence
+from sundown.core.plan import NO_CHANGES, ON_TIME, UTC, Occurrence, night_plan
 from sundown.push.ntfy import ANSWER_WAIT_S, NtfyPush, read_token
 
 if TYPE_CHECKING:
@@ -180,6 +181,35 @@ class PushLink:
     def on_tick(self, now: datetime) -> None:
         self.settle_handed_over(now)
         self._relay_answers(now)
+
+    def after_sends(self, now: datetime, progress: Mapping[Key, Any], changes: Mapping[date, Any]) -> None:
+        """`when = "away"`: a reminder still open on this screen follows the person to the phone
+        once they are away (noticed at the next tick: a lock, a repeat, a command)."""
+        d = self.daemon
+        if self.push.when != "away" or not d._away():
+            return
+        routine, zone = d.loaded.routine, d.loaded.zone
+        for key, stands_for in list(d.shown.items()):
+            if key in self.pushed or len(stands_for) != 1:
+                continue
+            night, rid = stands_for[0]
+            done = progress.get((night, rid), NOTHING)
+            if not self.push.pushes(rid) or done.acknowledged or (done.snoozed_until or now) > now:
+                continue
+            plan = night_plan(routine, night, zone, changes.get(night, NO_CHANGES))
+            occ = next((o for o in plan.occurrences if o.reminder.id == rid), None) if plan else None
+            if occ is None or occ.skipped:
+                continue
+            pub = rules.publication(
+                key,
+                occ.reminder.title,
+                occ.reminder.body,
+                (occ,),
+                urgent=bool(getattr(occ.reminder, "urgent", False)),
+            )
+            self.pushed.add(key)
+            self.client.publish(pub)
+            log.info("pushed %s: the person is away from this screen", rid)
 
     def _relay_answers(self, now: datetime) -> None:
         """Done/Snooze on this desktop and `sundown ack`/`snooze` here reach the other machines.
