@@ -237,7 +237,6 @@ def test_version_2_log_gets_its_night_summary_built_in_place(db: Path) -> None:
                 notified=2,
                 repeats=1,
                 first_notified=first,
-                last_notified=first + timedelta(minutes=10),
                 acknowledged=first + timedelta(minutes=12),
                 scheduled_at=datetime.fromisoformat("2026-11-24T21:00:00+01:00"),
             ),

@@ -42,12 +42,12 @@ def _order(e: Event) -> tuple[datetime, int]:
 
 def summaries_from_events(events: list[Event]) -> dict[tuple[date, str], ReminderNight]:
     """What the log's summary table holds, folded in Python: every row of a night counts
-    (no plan), and snoozes and dismissals are not summarised."""
+    (no plan); the last notification, snoozes and dismissals are not summarised."""
     by_night: dict[date, list[Event]] = {}
     for e in sorted(events, key=_order):
         by_night.setdefault(e.night, []).append(e)
     return {
-        (night, rid): replace(fold(evs), snoozed_until=None, dismissed=False)
+        (night, rid): replace(fold(evs), last_notified=None, snoozed_until=None, dismissed=False)
         for night, nevs in by_night.items()
         for rid, evs in by_reminder(nevs).items()
     }
