@@ -202,7 +202,8 @@ def test_a_runtime_dir_taken_by_another_user_neither_locks_out_nor_listens(
     os.chown(taken, user.pw_uid, user.pw_gid)
     seen = short_tmp / "seen.txt"
     attacker = plant(taken, user, seen)
-    state = Path(tempfile.mkdtemp(prefix="sds-"))  # short: the fallback socket lives under it
+    state = short_tmp / "state"  # short: the fallback socket lives under it
+    state.mkdir(mode=0o700)
     sandbox.env.update(TMPDIR=str(short_tmp), XDG_STATE_HOME=str(state))
     del sandbox.env["XDG_RUNTIME_DIR"]
     sandbox.write_config(Evening(a=600).text())
@@ -228,7 +229,6 @@ def test_a_runtime_dir_taken_by_another_user_neither_locks_out_nor_listens(
             daemon.communicate(timeout=10)
         attacker.kill()
         attacker.communicate(timeout=10)
-        shutil.rmtree(state, ignore_errors=True)
     assert seen.read_text() == "", "a request reached the other user's socket"
 
 
@@ -236,9 +236,9 @@ def test_a_socket_held_by_another_user_in_our_dir_is_not_believed(sandbox: Sandb
     """Our own private runtime dir, but the process listening on control.sock is another user's
     (SO_PEERCRED): the CLI does not send it anything it could act on, nor believe its answer."""
     user = nobody()
-    run = Path(tempfile.mkdtemp(prefix="sdr-"))
+    run = short_tmp / "run"
     runtime = run / "sundown"
-    runtime.mkdir()
+    runtime.mkdir(parents=True)
     for p in (run, runtime):
         p.chmod(0o777)  # only while the other user binds; then ours and private again
     seen = short_tmp / "seen.txt"
@@ -265,7 +265,6 @@ def test_a_socket_held_by_another_user_in_our_dir_is_not_believed(sandbox: Sandb
         attacker.communicate(timeout=10)
         lock_holder.kill()
         lock_holder.communicate(timeout=10)
-        shutil.rmtree(run, ignore_errors=True)
     assert seen.read_text() == "", "a request reached the other user's socket"
 
 
@@ -282,10 +281,11 @@ except (ConnectionResetError, BrokenPipeError):  # hung up on, the request unrea
 """
 
 
-def test_the_daemon_hangs_up_on_another_user(sandbox: Sandbox) -> None:
+def test_the_daemon_hangs_up_on_another_user(sandbox: Sandbox, short_tmp: Path) -> None:
     """Were the socket reachable by someone else (a loosened directory), the daemon answers only us."""
     user = nobody()
-    run = Path(tempfile.mkdtemp(prefix="sdh-"))
+    run = short_tmp / "run"
+    run.mkdir(mode=0o700)
     env = {"XDG_RUNTIME_DIR": str(run)}
     sandbox.env.update(env)
     sandbox.write_config(Evening(a=600).text())
@@ -317,7 +317,6 @@ def test_the_daemon_hangs_up_on_another_user(sandbox: Sandbox) -> None:
     finally:
         daemon.terminate()
         _, err = daemon.communicate(timeout=10)
-        shutil.rmtree(run, ignore_errors=True)
     assert "refused a request" in err and f"uid {user.pw_uid}" in err
 
 
