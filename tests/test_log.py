@@ -527,3 +527,31 @@ def test_closed_log_raises_log_error(db: Path) -> None:
     log.close()
     with pytest.raises(LogError):
         log.events()
+
+
+def test_version_3_log_gets_its_start_and_a_summary_without_snoozes_as_repeats(db: Path) -> None:
+    db.parent.mkdir(parents=True)
+    conn = sqlite3.connect(db)
+    conn.executescript(
+        f"""
+        CREATE TABLE events (id INTEGER PRIMARY KEY, ts TEXT NOT NULL, night TEXT NOT NULL, reminder TEXT,
+                             event TEXT NOT NULL, source TEXT NOT NULL, details TEXT NOT NULL DEFAULT '{{}}');
+        CREATE INDEX events_night ON events (night, ts);
+        CREATE INDEX events_event ON events (event, night, reminder);
+        CREATE TABLE night_summary (night TEXT NOT NULL, reminder TEXT NOT NULL, repeats INTEGER,
+                                    PRIMARY KEY (night, reminder)) WITHOUT ROWID;
+        INSERT INTO night_summary VALUES ('2026-11-24', 'm', 1);
+        INSERT INTO events (ts, night, reminder, event, source, details) VALUES
+            ('2026-11-24T20:00:00.000000+00:00', '2026-11-24', 'm', 'notified', 'daemon', '{{"repeat":0}}'),
+            ('2026-11-24T20:10:00.000000+00:00', '2026-11-24', 'm', 'notified', 'daemon',
+             '{{"repeat":1,"snoozed":true}}');
+        PRAGMA application_id = {APPLICATION_ID};
+        PRAGMA user_version = 3;
+        """
+    )
+    conn.close()
+    with EventLog(db) as log:
+        n = date(2026, 11, 24)
+        assert log.night_summaries(n, n)[(n, "m")].repeats == 0  # a snooze's re-notification
+        assert log.created() == datetime(2026, 11, 24, 20, 0, tzinfo=UTC)  # the log began with its first row
+        assert len(log.events()) == 2
