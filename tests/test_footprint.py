@@ -16,21 +16,36 @@ def _run(code: str) -> str:
     return proc.stdout.strip()
 
 
-def test_apscheduler_loads_without_openssl_and_ssl_still_imports_later() -> None:
+def test_apscheduler_loads_without_asyncio_or_openssl_and_both_import_later() -> None:
     out = _run(
         "import sys\n"
         "import sundown.runtime.scheduler\n"
-        "print('ssl' in sys.modules, '_ssl' in sys.modules)\n"
-        "import ssl\n"
-        "print(bool(ssl.OPENSSL_VERSION))\n"
+        "print(sorted(m for m in ('asyncio', 'ssl', '_ssl') if m in sys.modules))\n"
+        "import asyncio, ssl\n"
+        "print(asyncio.get_event_loop_policy() is not None, bool(ssl.OPENSSL_VERSION))\n"
+        "print(asyncio.run(asyncio.sleep(0, 'ok')))\n"
     )
-    assert out.splitlines() == ["False False", "True"]
+    assert out.splitlines() == ["[]", "True True", "ok"]
 
 
-def test_an_ssl_already_loaded_is_left_alone() -> None:
+def test_the_scheduler_runs_jobs_on_its_thread_pool() -> None:
     out = _run(
-        "import ssl, sys\n"
+        "import threading\n"
+        "from sundown.runtime.scheduler import BackgroundScheduler, ThreadPoolExecutor\n"
+        "done = threading.Event()\n"
+        "s = BackgroundScheduler(executors={'default': ThreadPoolExecutor(1)})\n"
+        "s.start()\n"
+        "s.add_job(done.set)\n"
+        "print(done.wait(10))\n"
+        "s.shutdown()\n"
+    )
+    assert out == "True"
+
+
+def test_an_asyncio_already_loaded_is_left_alone() -> None:
+    out = _run(
+        "import asyncio, sys\n"
         "import sundown.runtime.scheduler\n"
-        "print(sys.modules['ssl'] is ssl)\n"
+        "print(sys.modules['asyncio'] is asyncio)\n"
     )
     assert out == "True"

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from sundown.notify import Message, NotifyError, choose, server_info
-from sundown.notify.dbus import DBusBackend, bus_address
+from sundown.notify.bus import bus_address
+from sundown.notify.dbus import DBusBackend
 from support.desktop import Desktop, FakeServer, wait_until
 
 KEY = "2026-11-25/magnesium"

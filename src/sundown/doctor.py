@@ -151,7 +151,7 @@ def check_bus(env: Mapping[str, str]) -> Check:
     from jeepney.io.blocking import open_dbus_connection
 
     from sundown.notify import NotifyError
-    from sundown.notify.dbus import bus_address
+    from sundown.notify.bus import bus_address
 
     try:
         address = bus_address(env)

@@ -140,7 +140,7 @@ class ContextWatch:
     # -- start-up: find what the session offers ---------------------------------------------------
 
     def _start_session_bus(self) -> None:
-        from sundown.notify.dbus import bus_address
+        from sundown.notify.bus import bus_address
 
         try:
             self.session = _Bus(bus_address(self.env), self._on_session_signal)
@@ -237,7 +237,12 @@ class ContextWatch:
             _try("match", lambda: bus.match(sender=name, interface=iface, member="ActiveChanged"))
 
     def _start_system_bus(self) -> None:
+        from sundown.notify.bus import system_bus_may_exist
+
         address = self.env.get("SUNDOWN_SYSTEM_BUS") or "SYSTEM"
+        if not system_bus_may_exist(address, self.env):
+            self.problems["system bus"] = "no system bus on this machine"
+            return
         try:
             self.system = _Bus(address, self._on_system_signal)
         except Exception as exc:

@@ -235,7 +235,12 @@ def sleep_watch(
     on_wake: Callable[[str], None], env: Mapping[str, str], on_sleep: Callable[[], None] | None = None
 ) -> SleepWatch | None:
     """logind's sleep signals, or None where there is no system bus (the timer covers resume)."""
+    from sundown.notify.bus import system_bus_may_exist
+
     address = env.get("SUNDOWN_SYSTEM_BUS") or "SYSTEM"
+    if not system_bus_may_exist(address, env):
+        log.debug("no system bus; resume is caught by the clock timer")
+        return None
     try:
         return SleepWatch(on_wake, address, on_sleep)
     except Exception as exc:  # no system bus (containers, macOS): the timer covers resume too
