@@ -709,3 +709,64 @@ def test_once_the_snooze_limit_is_used_up_the_notification_has_no_snooze_button(
         assert "done" in again.action_pairs and "snooze" not in again.action_pairs
     finally:
         stop(proc)
+
+
+def _plain_mock(mocks: Mocks, name: str, path: str, iface: str) -> None:
+    """A bare dbusmock object (no template) on the private bus; methods are added by the test."""
+    argv = [sys.executable, "-m", "dbusmock", "--session", name, path, iface]
+    log = open(mocks.bus.root / f"mock-{len(mocks.procs)}.log", "wb")  # noqa: SIM115 - closed with the proc
+    proc = subprocess.Popen(argv, env=mocks.bus.env, stdout=log, stderr=log, start_new_session=True)
+    mocks.procs.append(proc)
+    wait_until(lambda: mocks.bus.name_owner(name), 10, f"{name} on the bus")
+
+
+def _idle_method(mocks: Mocks, name: str, path: str, iface: str, member: str, sig: str, value: int) -> None:
+    """(Re)define `member` to answer `value`: dbusmock replaces a method added again."""
+    code = f"ret = {value}"
+    mock = "org.freedesktop.DBus.Mock"
+    call(mocks.address, name, path, mock, "AddMethod", "sssss", iface, member, "", sig, code)
+
+
+@pytest.mark.parametrize(
+    "name, path, member, sig, unit_ms, source",
+    [
+        (
+            "org.gnome.Mutter.IdleMonitor",
+            "/org/gnome/Mutter/IdleMonitor/Core",
+            "GetIdletime",
+            "t",
+            1,
+            "Mutter IdleMonitor",
+        ),
+        (
+            "org.freedesktop.ScreenSaver",
+            "/org/freedesktop/ScreenSaver",
+            "GetSessionIdleTime",
+            "u",
+            1000,
+            "org.freedesktop.ScreenSaver.GetSessionIdleTime",
+        ),
+    ],
+)
+def test_session_idle_time_sources_acknowledge_at_the_start_of_the_idle_period(
+    sandbox: Sandbox, mocks: Mocks, name: str, path: str, member: str, sig: str, unit_ms: int, source: str
+) -> None:
+    iface = name
+    _plain_mock(mocks, name, path, iface)
+    _idle_method(mocks, name, path, iface, member, sig, 0)  # at the screen
+    ev = Evening(screens=3)
+    sandbox.write_config(with_context(ev, 'idle = "3s"', screens='done_when = "idle"\n'))
+    proc = sandbox.start_daemon("--backend", "console", env=daemon_env(mocks))
+    try:
+        assert status(sandbox)["sources"]["idle_s"] == source
+        wait_until(lambda: events(sandbox, "notified"), 10, "the reminder")
+        assert events(sandbox, "acknowledged") == []
+        # Now away for 20 s already: the next poll (within 5 s) acknowledges, dated at the reminder's
+        # own time (the later of it and the start of the idle period).
+        _idle_method(mocks, name, path, iface, member, sig, 20_000 // unit_ms)
+        wait_until(lambda: events(sandbox, "acknowledged"), 8, "the idle acknowledgement")
+        ack = events(sandbox, "acknowledged")[0]
+        assert ack["source"] == "idle"
+        assert abs((datetime.fromisoformat(ack["ts"]) - ev.at["screens"]).total_seconds()) < 1
+    finally:
+        stop(proc)
