@@ -69,7 +69,7 @@ class PushLink:
             title,
             body,
             send.occurrences,
-            urgent=any(getattr(o.reminder, "urgent", False) for o in send.occurrences),
+            urgent=any(o.reminder.urgent for o in send.occurrences),
             repeat=send.repeat,
             late=send.late > ON_TIME and not send.repeat and not send.snoozed,
         )
@@ -162,14 +162,7 @@ class PushLink:
             if remaining < 0.2:
                 log.warning("no time left before sleep to hand over %s", occ.reminder.id)
                 break
-            pub = rules.publication(
-                key,
-                occ.reminder.title,
-                occ.reminder.body,
-                (occ,),
-                urgent=bool(getattr(occ.reminder, "urgent", False)),
-                at=occ.at,
-            )
+            pub = _publication_of(key, occ, at=occ.at)
             if self.client.publish_now(pub, timeout=min(3.0, remaining)):
                 self.handed_over[key] = (occ, pub)
                 self.pushed.add(key)
@@ -200,13 +193,7 @@ class PushLink:
             occ = next((o for o in plan.occurrences if o.reminder.id == rid), None) if plan else None
             if occ is None or occ.skipped:
                 continue
-            pub = rules.publication(
-                key,
-                occ.reminder.title,
-                occ.reminder.body,
-                (occ,),
-                urgent=bool(getattr(occ.reminder, "urgent", False)),
-            )
+            pub = _publication_of(key, occ)
             self.pushed.add(key)
             self.client.publish(pub)
             log.info("pushed %s: the person is away from this screen", rid)
@@ -330,3 +317,9 @@ class PushLink:
             "answers": dict(self.counts),
             "handed_over": len(self.handed_over),
         }
+
+
+def _publication_of(key: str, occ: Occurrence, at: datetime | None = None) -> rules.Publication:
+    """One reminder's push, now or (`at`) scheduled on the server."""
+    reminder = occ.reminder
+    return rules.publication(key, reminder.title, reminder.body, (occ,), urgent=reminder.urgent, at=at)
