@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sundown.cli.args import instant, night_arg
 from sundown.cli.show import clock_column
+from sundown.core.vocabulary import BACKENDS
 from sundown.errors import SundownError, UsageError
 
 if TYPE_CHECKING:
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     from sundown.core.vocabulary import EventName
 
 UTC = timezone.utc
-BACKEND_CHOICES = ("auto", "dbus", "plyer", "console")
 FORCE_HELP = "accept a night before the log's first night or after tomorrow night"
 
 
@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         description="Run the daemon in the foreground: sends each reminder, records the log.",
     )
     p.add_argument(
-        "--backend", choices=BACKEND_CHOICES, help="notification backend (default: notify.backend)"
+        "--backend", choices=BACKENDS, help="notification backend (default: notify.backend)"
     )
     p.set_defaults(func=cmd_run)
 

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, tzinfo
 from typing import Any
 
-from sundown.core.plan import UTC, Occurrence, night_exists, night_of
+from sundown.core.plan import ONE_DAY, UTC, Occurrence, night_exists, night_of
 from sundown.core.state import NOTHING, Night, ReminderNight, state_name, waiting
-
-ONE_DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True)
