@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from sundown.core.dispatch import window
-from sundown.core.plan import UTC, NightChanges, Occurrence, night_of, night_plan
+from sundown.core.plan import ONE_DAY, UTC, NightChanges, Occurrence, night_of, night_plan
 from sundown.core.routine import Push, Routine
 from sundown.core.state import NOTHING, ReminderNight
 
@@ -228,7 +228,7 @@ def due_while_asleep(
     assert routine.push is not None
     due = []
     tonight = night_of(now, zone)
-    for night in (tonight, tonight + timedelta(days=1)):
+    for night in (tonight, tonight + ONE_DAY):
         plan = night_plan(routine, night, zone, changes.get(night, NightChanges()))
         for occ in plan.occurrences if plan else ():
             done = progress.get(occ.key, NOTHING)
