@@ -344,8 +344,17 @@ class Daemon:
             self._retry_log_later()
 
     def _retry_log_later(self) -> None:
-        at = self.clock().astimezone(UTC) + timedelta(seconds=LOG_RETRY_S)
+        now = self.clock()
+        at = self._on_system_clock(now + timedelta(seconds=LOG_RETRY_S), now)
         self.scheduler.add_job(self._flush_log, "date", run_date=at, id="log-retry", replace_existing=True)
+
+    def _on_system_clock(self, at: datetime, now: datetime) -> datetime:
+        """`at` on this daemon's clock as a UTC time of the system clock, which the scheduler and
+        the timer wait on. In service they are the same clock; a test may give the daemon its own."""
+        at = at.astimezone(UTC)
+        if self.clock is utc_now:
+            return at
+        return utc_now() + (at - now.astimezone(UTC))
 
     def _flush_log(self) -> None:
         if not self.rows.flush() and self.scheduler.running:
@@ -415,7 +424,7 @@ class Daemon:
         # In UTC: `next_at` is a local time, and wall-clock arithmetic on it drops the fold of a
         # fall-back night's repeated hour (the timer would aim an hour early and fire at once).
         next_at = self._next_look(verdict, now)
-        next_at = next_at.astimezone(UTC) if next_at is not None else None
+        next_at = self._on_system_clock(next_at, now) if next_at is not None else None
         if next_at is not None:
             self.scheduler.add_job(self.tick, "date", run_date=next_at, id="tick", replace_existing=True)
         if self.timer is not None:
@@ -497,7 +506,7 @@ class Daemon:
             self._run_command(occ.reminder.id, step.run)
             if context.locks_screen(step.run):
                 if self.context is not None and self.context.sources["locked"]:
-                    check = now.astimezone(UTC) + timedelta(seconds=LOCK_VERIFY_S)
+                    check = self._on_system_clock(now + timedelta(seconds=LOCK_VERIFY_S), now)
                     self.scheduler.add_job(
                         self._check_lock, "date", run_date=check, args=[occ.night, occ.reminder.id, now]
                     )
