@@ -105,7 +105,7 @@ def main() -> int:
 
     from sundown.config import load_for
     from sundown.paths import resolve_paths
-    from sundown.runtime.control import InstanceLock
+    from sundown.runtime.control_server import InstanceLock
     from sundown.runtime.daemon import Daemon
     from sundown.store.log import EventLog
 

@@ -309,7 +309,7 @@ def test_a_unit_wanted_by_an_inactive_graphical_target_will_not_start_at_login(
 def test_checks_are_data_and_a_running_daemon_is_seen(
     sandbox: Any, desktop: Desktop, systemctl: FakeSystemctl
 ) -> None:
-    from sundown.runtime.control import InstanceLock
+    from sundown.runtime.control_server import InstanceLock
 
     paths = resolve_paths(env={})
     lock = InstanceLock(paths)  # this test process plays the running daemon

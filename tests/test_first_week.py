@@ -375,7 +375,7 @@ def test_with_the_config_deleted_under_a_running_daemon_status_shows_its_routine
     sandbox: Sandbox, capsys, monkeypatch
 ):
     from sundown.paths import resolve_paths
-    from sundown.runtime.control import InstanceLock
+    from sundown.runtime.control_server import InstanceLock
 
     sandbox.write_config(ROUTINE.replace('default = "22:30"', 'default = "23:00"'))
     daemon = daemon_at(local(FRIDAY, 20, 0))

@@ -24,7 +24,7 @@ from sundown.config import LoadedConfig, load_for, parse
 from sundown.core import dispatch
 from sundown.notify import Message
 from sundown.paths import resolve_paths
-from sundown.runtime.control import InstanceLock
+from sundown.runtime.control_server import InstanceLock
 from sundown.runtime.daemon import Daemon
 from sundown.store.log import EventLog
 from support.desktop import wait_until
@@ -479,7 +479,7 @@ PROBER = (
 
 @pytest.mark.e2e
 def test_probing_the_lock_while_the_daemon_starts_never_makes_it_fail(sandbox: Sandbox):
-    from sundown.runtime.control import AlreadyRunning
+    from sundown.runtime.control_server import AlreadyRunning
 
     paths = resolve_paths()
     InstanceLock(paths).release()  # the lock file exists, as after any earlier run
@@ -512,7 +512,7 @@ def test_probing_the_lock_while_the_daemon_starts_never_makes_it_fail(sandbox: S
 EMFILE_SCRIPT = textwrap.dedent(
     """
     import json, logging, os, resource, socket, sys, time
-    from sundown.runtime.control import ControlServer
+    from sundown.runtime.control_server import ControlServer
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     path = sys.argv[1]

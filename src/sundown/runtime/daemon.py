@@ -38,7 +38,7 @@ from sundown.errors import ConfigError, SundownError
 from sundown.notify import Message, NotifyError, adopt, choose, delivered_by, one_at_a_time, shown_as
 from sundown.paths import Paths
 from sundown.runtime.commands import Commands
-from sundown.runtime.control import ControlServer, InstanceLock
+from sundown.runtime.control_server import ControlServer, InstanceLock
 from sundown.runtime.logwriter import LogWriter
 from sundown.runtime.scheduler import BackgroundScheduler, ThreadPoolExecutor
 from sundown.runtime.wake import Alarm, SleepWatch, clock_timer, sleep_watch
