@@ -221,6 +221,32 @@ def test_dunst_paused_for_real_defers(sandbox: Sandbox, desktop: Desktop) -> Non
         stop(proc)
 
 
+def test_a_server_that_quits_is_forgotten_and_one_that_starts_later_is_used(
+    sandbox: Sandbox, desktop: Desktop
+) -> None:
+    desktop.dunstctl("set-paused", "true")
+    ev = Evening(tea=8)
+    sandbox.write_config(with_context(ev))
+    env = {"DBUS_SESSION_BUS_ADDRESS": desktop.address, "SUNDOWN_SYSTEM_BUS": desktop.address}
+    proc = sandbox.start_daemon("--backend", "console", env=env)
+    try:
+        assert status(sandbox)["sources"]["dnd"] == "dunst paused"
+        # The paused dunst dies: what it said must not hold tea back.
+        desktop.kill_server()
+        wait_until(lambda: status(sandbox)["sources"]["dnd"] is None, 5, "the dead server forgotten")
+        assert status(sandbox)["context"]["dnd"] is None
+        wait_until(lambda: events(sandbox, "notified"), 12, "tea, on time, with no Do Not Disturb source")
+        assert not events(sandbox, "deferred")
+        # A dunst started later (unpaused, as dunst starts) is used, and its pause is heard.
+        desktop.start_server()
+        wait_until(lambda: status(sandbox)["sources"]["dnd"] == "dunst paused", 5, "the new dunst used")
+        assert status(sandbox)["context"]["dnd"] is False
+        desktop.dunstctl("set-paused", "true")
+        wait_until(lambda: status(sandbox)["context"]["dnd"] is True, 5, "the new dunst's pause")
+    finally:
+        stop(proc)
+
+
 # --- away -> acknowledged by itself -------------------------------------------------------------
 
 
@@ -530,6 +556,32 @@ def test_a_signal_flood_neither_stalls_nor_doubles_anything(sandbox: Sandbox, mo
                 conn.send(msg)
             started = time.monotonic()
             assert status(sandbox)["pid"] == proc.pid
+            assert time.monotonic() - started < 5
+        finally:
+            conn.close()
+        wait_until(lambda: events(sandbox, "notified"), 10, "the reminder through the flood")
+        time.sleep(1)
+        assert len(events(sandbox, "notified")) == 1
+        assert proc.poll() is None
+    finally:
+        stop(proc)
+
+
+def test_a_flood_of_services_starting_and_quitting_is_looked_at_once(sandbox: Sandbox, mocks: Mocks) -> None:
+    from jeepney.bus_messages import message_bus
+
+    ev = Evening(tea=4)
+    sandbox.write_config(with_context(ev))
+    proc = sandbox.start_daemon("--backend", "console", env=daemon_env(mocks))
+    try:
+        conn = open_dbus_connection(bus=mocks.address)
+        try:
+            # A name that owns no object: each start is a look that finds nothing (and no lock source).
+            for _ in range(300):
+                conn.send_and_get_reply(message_bus.RequestName("org.gnome.ScreenSaver"), timeout=5)
+                conn.send_and_get_reply(message_bus.ReleaseName("org.gnome.ScreenSaver"), timeout=5)
+            started = time.monotonic()
+            assert status(sandbox)["sources"]["locked"] is None
             assert time.monotonic() - started < 5
         finally:
             conn.close()

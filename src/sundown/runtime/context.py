@@ -46,6 +46,28 @@ DCONF = ("ca.desrt.dconf", "/ca/desrt/dconf/Writer/user", "ca.desrt.dconf.Writer
 BANNERS = ("org.gnome.desktop.notifications", "show-banners")
 TIMEDATE = ("org.freedesktop.timedate1", "/org/freedesktop/timedate1", "org.freedesktop.timedate1")
 CALL_TIMEOUT_S = 1.0
+BUS = ("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus")
+GNOME_SHELL = "org.gnome.Shell"
+GET_SESSION_IDLE_TIME = "org.freedesktop.ScreenSaver.GetSessionIdleTime"
+# Idle time is asked of these first, in this order (they measure input directly), logind's hint after.
+IDLE_ASKERS = ("Mutter IdleMonitor", GET_SESSION_IDLE_TIME, "X11 MIT-SCREEN-SAVER")
+# What each session-bus service tells, as (capability, key in that capability's table, source).
+# A service that quits is forgotten, and one that starts later (or again) is looked at then.
+SESSION_SERVICES: dict[str, tuple[tuple[str, str, str], ...]] = {
+    NOTIFY_NAME: (
+        ("dnd", "inhibited", "notification server Inhibited"),
+        ("dnd", "dunst", "dunst paused"),
+    ),
+    XFCONF[0]: (("dnd", "xfce", "xfce4-notifyd do-not-disturb"),),
+    GNOME_SHELL: (("dnd", "gnome", "GNOME show-banners"),),
+    GNOME_SM[0]: (("presenting", "gnome", "GNOME SessionManager InhibitedActions"),),
+    SCREENSAVERS[0][0]: (
+        ("locked", SCREENSAVERS[0][0], f"{SCREENSAVERS[0][0]} ActiveChanged"),
+        ("idle", "", GET_SESSION_IDLE_TIME),
+    ),
+    SCREENSAVERS[1][0]: (("locked", SCREENSAVERS[1][0], f"{SCREENSAVERS[1][0]} ActiveChanged"),),
+    MUTTER_IDLE[0]: (("idle", "", "Mutter IdleMonitor"),),
+}
 VARIANT_SIGNATURES = frozenset({"b", "s", "u", "i", "x", "t", "v", "o", "as", "(so)"})
 
 
@@ -67,11 +89,14 @@ class _Bus:
         value = self.call(dest, path, PROPS, "Get", "ss", iface, prop)[0]
         return value[1] if isinstance(value, tuple) and len(value) == 2 else value
 
-    def match(self, **rule: str) -> None:
+    def match(self, arg0: str | None = None, **rule: str) -> None:
         from jeepney import MatchRule
         from jeepney.bus_messages import message_bus
 
-        self.link.call(message_bus.AddMatch(MatchRule(type="signal", **rule)))
+        match = MatchRule(type="signal", **rule)
+        if arg0 is not None:
+            match.add_arg_condition(0, arg0)
+        self.link.call(message_bus.AddMatch(match))
 
     def close(self) -> None:
         self.link.close()
@@ -130,12 +155,13 @@ class ContextWatch:
         self.session_path: str | None = None
         self.x11: X11 | None = None
         self._idle_askers: list[tuple[str, Callable[[], timedelta | None]]] = []
+        self._matched: set[tuple[tuple[str, str], ...]] = set()  # match rules already added
+        # service -> (it quit, it runs now): what the worker has yet to act on; a restart flood is one entry
+        self._owners_changed: dict[str, tuple[bool, bool]] = {}
         self._start_session_bus()
         self._start_system_bus()
         self._start_x11()
-        # Idle time is asked of these first (they measure input directly), logind's hint after.
-        asked = [name for name, _ in self._idle_askers]
-        self.sources["idle"] = asked + [n for n in self.sources["idle"] if n not in asked]
+        self._order_idle_sources()
 
     # -- start-up: find what the session offers ---------------------------------------------------
 
@@ -148,56 +174,107 @@ class ContextWatch:
             self.problems["session bus"] = str(exc)
             return
         bus = self.session
-        inhibited = _try("Inhibited", lambda: bus.get(NOTIFY_NAME, NOTIFY_PATH, NOTIFY_NAME, "Inhibited"))
-        if isinstance(inhibited, bool):
-            self._found("dnd", "notification server Inhibited")
-            self.dnd["inhibited"] = inhibited
-        paused = _try("dunst paused", lambda: bus.get(NOTIFY_NAME, NOTIFY_PATH, DUNST_IFACE, "paused"))
-        if isinstance(paused, bool):
-            self._found("dnd", "dunst paused")
-            self.dnd["dunst"] = paused
-        if "inhibited" in self.dnd or "dunst" in self.dnd:
-            _try("match", lambda: bus.match(sender=NOTIFY_NAME, path=NOTIFY_PATH, interface=PROPS))
-        xfce = _try(
-            "xfce4-notifyd",
-            lambda: bus.call(*XFCONF, "GetProperty", "ss", "xfce4-notifyd", "/do-not-disturb"),
-        )
-        if xfce is not None:
-            value = xfce[0][1] if isinstance(xfce[0], tuple) else xfce[0]
+        for service in SESSION_SERVICES:
+            self._look_at(service)
+            # Told when it starts, restarts or quits (one rule per name: no other bus traffic wakes us).
+            self._match(bus, sender=BUS[0], interface=BUS[2], member="NameOwnerChanged", arg0=service)
+
+    def _look_at(self, service: str) -> None:
+        """Ask `service` on the session bus what it offers (at start, and again when it starts)."""
+        bus = self.session
+        if bus is None:
+            return
+        if service == NOTIFY_NAME:
+            inhibited = _try("Inhibited", lambda: bus.get(NOTIFY_NAME, NOTIFY_PATH, NOTIFY_NAME, "Inhibited"))
+            if isinstance(inhibited, bool):
+                self._found("dnd", "notification server Inhibited")
+                self.dnd["inhibited"] = inhibited
+            paused = _try("dunst paused", lambda: bus.get(NOTIFY_NAME, NOTIFY_PATH, DUNST_IFACE, "paused"))
+            if isinstance(paused, bool):
+                self._found("dnd", "dunst paused")
+                self.dnd["dunst"] = paused
+            if "inhibited" in self.dnd or "dunst" in self.dnd:
+                self._match(bus, sender=NOTIFY_NAME, path=NOTIFY_PATH, interface=PROPS)
+        elif service == XFCONF[0]:
+            xfce = _try(
+                "xfce4-notifyd",
+                lambda: bus.call(*XFCONF, "GetProperty", "ss", "xfce4-notifyd", "/do-not-disturb"),
+            )
+            value = (xfce[0][1] if isinstance(xfce[0], tuple) else xfce[0]) if xfce else None
             if isinstance(value, bool):
                 self._found("dnd", "xfce4-notifyd do-not-disturb")
                 self.dnd["xfce"] = value
-                _try(
-                    "match",
-                    lambda: bus.match(sender=XFCONF[0], interface=XFCONF[2], member="PropertyChanged"),
-                )
-        self._start_gnome_banners(bus)
-        actions = _try("GNOME SessionManager", lambda: bus.get(*GNOME_SM, "InhibitedActions"))
-        if isinstance(actions, int) and not isinstance(actions, bool):
-            self._found("presenting", "GNOME SessionManager InhibitedActions")
-            self.presenting["gnome"] = bool(actions & GSM_INHIBIT_IDLE)
-            _try("match", lambda: bus.match(sender=GNOME_SM[0], path=GNOME_SM[1]))
+                self._match(bus, sender=XFCONF[0], interface=XFCONF[2], member="PropertyChanged")
+        elif service == GNOME_SHELL:
+            self._start_gnome_banners(bus)
+        elif service == GNOME_SM[0]:
+            actions = _try("GNOME SessionManager", lambda: bus.get(*GNOME_SM, "InhibitedActions"))
+            if isinstance(actions, int) and not isinstance(actions, bool):
+                self._found("presenting", "GNOME SessionManager InhibitedActions")
+                self.presenting["gnome"] = bool(actions & GSM_INHIBIT_IDLE)
+                self._match(bus, sender=GNOME_SM[0], path=GNOME_SM[1])
+        elif service == MUTTER_IDLE[0]:
+            mutter = _try("Mutter IdleMonitor", lambda: bus.call(*MUTTER_IDLE, "GetIdletime")[0])
+            if isinstance(mutter, int) and not isinstance(mutter, bool):
+                self._add_idle_asker("Mutter IdleMonitor", lambda: self._ask_ms(*MUTTER_IDLE, "GetIdletime"))
         for name, path, iface in SCREENSAVERS:
-            self._screensaver(bus, name, path, iface)
-        mutter = _try("Mutter IdleMonitor", lambda: bus.call(*MUTTER_IDLE, "GetIdletime")[0])
-        if isinstance(mutter, int) and not isinstance(mutter, bool):
-            self._idle_askers.append(
-                ("Mutter IdleMonitor", lambda: self._ask_ms(*MUTTER_IDLE, "GetIdletime"))
-            )
-        name, path, iface = SCREENSAVERS[0]
-        idle_s = _try("GetSessionIdleTime", lambda: bus.call(name, path, iface, "GetSessionIdleTime")[0])
-        if isinstance(idle_s, int) and not isinstance(idle_s, bool):
-            self._idle_askers.append(
-                ("org.freedesktop.ScreenSaver.GetSessionIdleTime", lambda: self._ask_s(name, path, iface))
-            )
+            if service == name:
+                self._screensaver(bus, name, path, iface)
+        if service == SCREENSAVERS[0][0]:
+            name, path, iface = SCREENSAVERS[0]
+            idle_s = _try("GetSessionIdleTime", lambda: bus.call(name, path, iface, "GetSessionIdleTime")[0])
+            if isinstance(idle_s, int) and not isinstance(idle_s, bool):
+                self._add_idle_asker(GET_SESSION_IDLE_TIME, lambda: self._ask_s(name, path, iface))
+
+    def _match(self, bus: _Bus, **rule: str) -> None:
+        """Add a match rule once (a service looked at again must not add its rules again)."""
+        key = tuple(sorted(rule.items()))
+        if key in self._matched:
+            return
+        try:
+            bus.match(**rule)
+        except Exception as exc:  # as _try: a bus that refuses the rule leaves the source unwatched
+            log.debug("context: no match %s (%s)", rule, exc)
+            return
+        self._matched.add(key)
+
+    def _add_idle_asker(self, name: str, ask: Callable[[], timedelta | None]) -> None:
+        askers = [a for a in self._idle_askers if a[0] != name] + [(name, ask)]
+        self._idle_askers = sorted(askers, key=lambda a: IDLE_ASKERS.index(a[0]))
+        self._order_idle_sources()
+
+    def _order_idle_sources(self) -> None:
+        asked = [name for name, _ in self._idle_askers]
+        self.sources["idle"] = asked + [n for n in self.sources["idle"] if n not in asked]
+
+    def _owner_changed(self) -> None:
+        """In the worker: forget what services that quit said; look at those that started."""
+        with self._lock:
+            changes, self._owners_changed = self._owners_changed, {}
+        for service, (quit, started) in changes.items():
+            if quit:
+                self._forget(service)
+            if started:
+                log.info("context: %s started; looking at what it offers", service)
+                self._look_at(service)
+
+    def _forget(self, service: str) -> None:
+        tables = {"dnd": self.dnd, "presenting": self.presenting, "locked": self.locked}
+        for capability, key, source in SESSION_SERVICES[service]:
+            with self._lock:
+                if capability in tables:
+                    tables[capability].pop(key, None)
+                if capability == "locked" and not any(self.locked.values()):
+                    self.locked_since = None
+            if source in self.sources[capability]:
+                self.sources[capability].remove(source)
+            self._idle_askers = [a for a in self._idle_askers if a[0] != source]
 
     def _start_gnome_banners(self, bus: _Bus) -> None:
         """GNOME's Do Not Disturb is the `show-banners` setting (GNOME Shell on the bus only)."""
         from jeepney.bus_messages import message_bus
 
-        shell = _try(
-            "GNOME Shell", lambda: bus.link.call(message_bus.NameHasOwner("org.gnome.Shell")).body[0]
-        )
+        shell = _try("GNOME Shell", lambda: bus.link.call(message_bus.NameHasOwner(GNOME_SHELL)).body[0])
         if shell is not True:
             return
         banners = self._read_banners()
@@ -205,7 +282,7 @@ class ContextWatch:
             return
         self._found("dnd", "GNOME show-banners")
         self.dnd["gnome"] = not banners
-        _try("match", lambda: bus.match(sender=DCONF[0], path=DCONF[1], interface=DCONF[2], member="Notify"))
+        self._match(bus, sender=DCONF[0], path=DCONF[1], interface=DCONF[2], member="Notify")
 
     def _read_banners(self) -> bool | None:
         """`gsettings get org.gnome.desktop.notifications show-banners`, or None when it cannot say."""
@@ -234,7 +311,7 @@ class ContextWatch:
         if isinstance(active, bool):
             self._found("locked", f"{name} ActiveChanged")
             self.locked[name] = active
-            _try("match", lambda: bus.match(sender=name, interface=iface, member="ActiveChanged"))
+            self._match(bus, sender=name, interface=iface, member="ActiveChanged")
 
     def _start_system_bus(self) -> None:
         from sundown.notify.bus import system_bus_may_exist
@@ -338,7 +415,7 @@ class ContextWatch:
             self.problems["X11"] = str(exc)
             return
         if self.x11.has_idle:
-            self._idle_askers.append(("X11 MIT-SCREEN-SAVER", self.x11.idle))
+            self._add_idle_asker("X11 MIT-SCREEN-SAVER", self.x11.idle)
         self._found("fullscreen", "X11 _NET_WM_STATE_FULLSCREEN")
 
     def _found(self, capability: str, source: str) -> None:
@@ -364,7 +441,13 @@ class ContextWatch:
     def _on_session_signal(self, msg: Any) -> None:
         member, path = _member(msg), _path(msg)
         body = msg.body
-        if member == "PropertiesChanged" and len(body) >= 2 and isinstance(body[1], dict):
+        if member == "NameOwnerChanged" and path == BUS[1] and len(body) == 3 and body[0] in SESSION_SERVICES:
+            service, old, new = body
+            with self._lock:  # D-Bus calls never from this thread, which would have to answer them
+                quit = self._owners_changed.get(service, (False, False))[0] or bool(old)
+                self._owners_changed[service] = (quit, bool(new))
+            self.on_change(SESSION_SERVICES[service][0][0])
+        elif member == "PropertiesChanged" and len(body) >= 2 and isinstance(body[1], dict):
             iface, props = body[0], body[1]
             if path == NOTIFY_PATH and iface == NOTIFY_NAME and "Inhibited" in props:
                 self._changed("dnd", self.dnd, "inhibited", _unvariant(props["Inhibited"]))
@@ -437,6 +520,8 @@ class ContextWatch:
 
     def snapshot(self, now: datetime, ask: bool = True) -> Context:
         """The context at `now`; with `ask`, the sources that cannot signal are asked too."""
+        if self._owners_changed:
+            self._owner_changed()
         idle_since: datetime | None = None
         idle_known = False
         fullscreen: bool | None = None
