@@ -1,4 +1,6 @@
-"""Where files live: on Linux sundown reads the XDG variables itself, and answers as platformdirs does."""
+"""Where files live: on Linux sundown reads the XDG variables itself, and answers as platformdirs does
+(installed for the tests only on Linux).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import pytest
 
 from sundown.paths import resolve_paths
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the XDG rules are Linux's")
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the XDG rules are Linux's")
 
 XDG = ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR", "HOME", "SUNDOWN_CONFIG", "SUNDOWN_STATE_DIR")
 

@@ -67,7 +67,7 @@ def resolve_paths(
 
 def _platform_dirs() -> tuple[Path, Path, Path]:
     """This user's config, state and runtime directories for sundown, by the platform's rules."""
-    if sys.platform.startswith("linux"):
+    if sys.platform == "linux":  # as the dependency's marker: platformdirs is installed elsewhere
         runtime = os.environ.get("XDG_RUNTIME_DIR", "")
         return (
             _xdg_home("XDG_CONFIG_HOME", ".config") / APP,
