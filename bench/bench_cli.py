@@ -7,7 +7,9 @@ Runs `python3 -c pass` (the same interpreter: the baseline), `sundown next --cou
 notified reminder) RUNS times each, interleaved (one of each per round, so load on the
 machine falls on all alike), with the example config in a temporary XDG config dir;
 prints the median of each and its ratio to the baseline. Exits 1 when a ratio is over
---max-ratio.
+--max-ratio. Two more rows, measured alike, show the floor under any command: importing
+only the standard modules every quick command needs (argparse, tomllib, zoneinfo,
+json, datetime), then with the dataclasses and pathlib the model is built on.
 `sundown` is the console script next to this Python (not a pyenv shim, whose own
 start-up would be measured too), else `python -m sundown`. Bytecode caching is on
 (PYTHONDONTWRITEBYTECODE is dropped) as in an installed package; --no-bytecode keeps
@@ -28,6 +30,8 @@ from pathlib import Path
 from isolated import isolated_env
 
 REPO = Path(__file__).resolve().parent.parent
+FLOOR = ["argparse", "tomllib" if sys.version_info >= (3, 11) else "tomli", "zoneinfo", "json", "datetime"]
+MODEL = ["dataclasses", "pathlib"]
 
 
 def sundown_argv() -> list[str]:
@@ -94,10 +98,14 @@ def main() -> int:
             "sundown status": [*sundown, "status"],
             "sundown ack": [*sundown, "ack", "magnesium"],
         }
+        floors = {
+            "floor: stdlib the commands need": [sys.executable, "-c", f"import {', '.join(FLOOR)}"],
+            "floor: + dataclasses, pathlib": [sys.executable, "-c", f"import {', '.join(FLOOR + MODEL)}"],
+        }
         notified_log(env)
         for argv in cases.values():  # warm the page cache and the .pyc files
             subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-        results = interleaved_medians(cases, env, args.runs)
+        results = interleaved_medians({**cases, **floors}, env, args.runs)
 
     baseline = results["python3 -c pass"]
     worst = 0.0
@@ -105,6 +113,9 @@ def main() -> int:
     print(f"median of {args.runs} runs ({' '.join(sundown)}; bytecode cache {cache})")
     for name, seconds in results.items():
         ratio = seconds / baseline
+        if name.startswith("floor"):
+            print(f"  ({name:<32} {seconds * 1000:5.1f} ms  {ratio:4.1f}x)")
+            continue
         worst = max(worst, ratio)
         print(f"  {name:<32} {seconds * 1000:7.1f} ms  {ratio:4.1f}x")
     ok = worst <= args.max_ratio
