@@ -20,7 +20,7 @@ import pytest
 from jeepney import DBusAddress, new_method_call
 from jeepney.io.blocking import open_dbus_connection
 
-from support.daemon import Evening, events, stop
+from support.daemon import Evening, events, stop, wait_events
 from support.desktop import Desktop, _kill_group, require, wait_until
 from support.sandbox import Sandbox
 
@@ -118,7 +118,7 @@ def test_do_not_disturb_defers_then_sends_within_2s_of_its_end(sandbox: Sandbox,
     sandbox.write_config(with_context(ev))
     proc = sandbox.start_daemon("--backend", "dbus", env=daemon_env(mocks))
     try:
-        wait_until(lambda: events(sandbox, "deferred"), 10, "the deferral")
+        wait_events(sandbox, "deferred", timeout=10, what="the deferral")
         deferred = events(sandbox, "deferred")[0]
         assert deferred["details"]["reason"] == "dnd" and deferred["reminder"] == "tea"
         time.sleep(1)
@@ -193,13 +193,13 @@ def test_presenting_through_a_logind_idle_inhibitor_defers(sandbox: Sandbox, moc
     sandbox.write_config(with_context(ev))
     proc = sandbox.start_daemon("--backend", "console", env=daemon_env(mocks))
     try:
-        wait_until(lambda: events(sandbox, "deferred"), 10, "the deferral")
+        wait_events(sandbox, "deferred", timeout=10, what="the deferral")
         assert events(sandbox, "deferred")[0]["details"]["reason"] == "presenting"
         st = status(sandbox)
         assert st["context"]["presenting"] is True and st["sources"]["presenting"] == "logind idle inhibitors"
         set_prop(mocks.address, "org.freedesktop.login1", "/org/freedesktop/login1",
                  "org.freedesktop.login1.Manager", "BlockInhibited", "s", "sleep")  # fmt: skip
-        wait_until(lambda: events(sandbox, "notified"), 3, "the reminder once the presentation ended")
+        wait_events(sandbox, "notified", timeout=3, what="the reminder once the presentation ended")
     finally:
         stop(proc)
 
@@ -213,10 +213,10 @@ def test_dunst_paused_for_real_defers(sandbox: Sandbox, desktop: Desktop) -> Non
     proc = sandbox.start_daemon("--backend", "dbus", env=env)
     try:
         assert status(sandbox)["sources"]["dnd"] == "dunst paused"
-        wait_until(lambda: events(sandbox, "deferred"), 10, "the deferral")
+        wait_events(sandbox, "deferred", timeout=10, what="the deferral")
         assert events(sandbox, "deferred")[0]["details"]["reason"] == "dnd"
         subprocess.run(["dunstctl", "set-paused", "false"], env=desktop.env, check=True, timeout=10)
-        wait_until(lambda: events(sandbox, "notified"), 3, "the reminder after unpausing")
+        wait_events(sandbox, "notified", timeout=3, what="the reminder after unpausing")
     finally:
         stop(proc)
 
@@ -271,7 +271,7 @@ def test_lock_acknowledges_with_source_lock_and_withdraws_the_notification(
             "b",
             True,
         )
-        wait_until(lambda: events(sandbox, "acknowledged"), 3, "the acknowledgement")
+        wait_events(sandbox, "acknowledged", timeout=3, what="the acknowledgement")
         ack = events(sandbox, "acknowledged")[0]
         assert ack["source"] == "lock"
         assert abs((datetime.fromisoformat(ack["ts"]) - locked_at).total_seconds()) < 1.5
@@ -286,11 +286,11 @@ def test_gnome_screensaver_lock_acknowledges(sandbox: Sandbox, mocks: Mocks) -> 
     sandbox.write_config(with_context(ev, screens='done_when = "locked"\n'))
     proc = sandbox.start_daemon("--backend", "console", env=daemon_env(mocks))
     try:
-        wait_until(lambda: events(sandbox, "notified"), 10, "the reminder")
+        wait_events(sandbox, "notified", timeout=10, what="the reminder")
         call(
             mocks.address, "org.gnome.ScreenSaver", "/org/gnome/ScreenSaver", "org.gnome.ScreenSaver", "Lock"
         )
-        wait_until(lambda: events(sandbox, "acknowledged"), 3, "the acknowledgement")
+        wait_events(sandbox, "acknowledged", timeout=3, what="the acknowledgement")
         assert events(sandbox, "acknowledged")[0]["source"] == "lock"
     finally:
         stop(proc)
@@ -304,7 +304,7 @@ def test_already_locked_at_its_time_is_acknowledged_then_with_no_notification(
     sandbox.write_config(with_context(ev, screens='done_when = "locked"\n'))
     proc = sandbox.start_daemon("--backend", "console", env=daemon_env(mocks))
     try:
-        wait_until(lambda: events(sandbox, "acknowledged"), 10, "the acknowledgement")
+        wait_events(sandbox, "acknowledged", timeout=10, what="the acknowledgement")
         ack = events(sandbox, "acknowledged")[0]
         assert ack["source"] == "lock" and events(sandbox, "notified") == []
         assert abs((datetime.fromisoformat(ack["ts"]) - ev.at["screens"]).total_seconds()) < 1
@@ -337,7 +337,7 @@ def test_x11_idle_acknowledges_at_the_start_of_the_idle_period(sandbox: Sandbox,
         assert events(sandbox, "notified"), "sent while the person was at the screen"
         assert events(sandbox, "acknowledged") == []
         # ... then away: acknowledged within a poll (5 s) of the idle threshold, dated when they left.
-        wait_until(lambda: events(sandbox, "acknowledged"), 12, "the idle acknowledgement")
+        wait_events(sandbox, "acknowledged", timeout=12, what="the idle acknowledgement")
         ack = events(sandbox, "acknowledged")[0]
         assert ack["source"] == "idle"
         assert abs((datetime.fromisoformat(ack["ts"]) - left).total_seconds()) < 1.5
@@ -368,11 +368,11 @@ def test_fullscreen_window_defers_until_it_leaves_fullscreen(sandbox: Sandbox, d
         env = {"DBUS_SESSION_BUS_ADDRESS": desktop.address, "DISPLAY": desktop.env["DISPLAY"]}
         proc = sandbox.start_daemon("--backend", "dbus", env=env)
         try:
-            wait_until(lambda: events(sandbox, "deferred"), 10, "the deferral")
+            wait_events(sandbox, "deferred", timeout=10, what="the deferral")
             assert events(sandbox, "deferred")[0]["details"]["reason"] == "fullscreen"
             assert status(sandbox)["context"]["fullscreen"] is True
             subprocess.run(["wmctrl", "-r", "film", "-b", "remove,fullscreen"], env=desktop.env, check=True)
-            wait_until(lambda: events(sandbox, "notified"), 3, "the reminder after fullscreen ended")
+            wait_events(sandbox, "notified", timeout=3, what="the reminder after fullscreen ended")
         finally:
             stop(proc)
     finally:
@@ -399,11 +399,11 @@ def test_escalation_steps_then_a_lock_that_did_not_lock_is_logged(
     sandbox.write_config(with_context(ev, tea=steps))
     proc = sandbox.start_daemon("--backend", "dbus", env=daemon_env(mocks))
     try:
-        wait_until(lambda: len(events(sandbox, "escalated")) == 2, 15, "both steps")
+        wait_events(sandbox, "escalated", 2, 15, "both steps")
         steps_logged = [e["details"]["step"] for e in events(sandbox, "escalated")]
         assert steps_logged == [1, 2]
         assert [c.urgency for c in notifies(mocks.bus)] == [1, 2]  # re-shown as critical
-        wait_until(lambda: events(sandbox, "lock_failed"), 10, "lock_failed after 5 s")
+        wait_events(sandbox, "lock_failed", timeout=10, what="lock_failed after 5 s")
     finally:
         stop(proc)
 
@@ -427,7 +427,7 @@ def test_escalation_lock_that_locks_is_verified_and_nothing_more_happens(
     sandbox.write_config(with_context(ev, tea=steps))
     proc = sandbox.start_daemon("--backend", "console", env=daemon_env(mocks))
     try:
-        wait_until(lambda: events(sandbox, "escalated"), 10, "the lock step")
+        wait_events(sandbox, "escalated", timeout=10, what="the lock step")
         time.sleep(8)
         assert events(sandbox, "lock_failed") == []
         assert len(events(sandbox, "escalated")) == 1, "escalation stops once the session is locked"
@@ -440,7 +440,7 @@ def test_snooze_limit_refuses_the_extra_snooze_from_the_cli(sandbox: Sandbox) ->
     sandbox.write_config(ev.text(tea="snooze_limit = 1\n"))
     proc = sandbox.start_daemon("--backend", "console")
     try:
-        wait_until(lambda: events(sandbox, "notified"), 10, "the reminder")
+        wait_events(sandbox, "notified", timeout=10, what="the reminder")
         sandbox.run("snooze", "tea", "1m", check=True)
         again = sandbox.run("snooze", "tea", "1m")
         assert again.returncode == 1
@@ -490,7 +490,7 @@ def test_timedated_zone_change_is_followed_and_nothing_is_sent_twice(sandbox: Sa
     env["TZ"] = ""
     proc = sandbox.start_daemon("--backend", "console", env=env)
     try:
-        wait_until(lambda: events(sandbox, "notified"), 10, "the reminder")
+        wait_events(sandbox, "notified", timeout=10, what="the reminder")
         call(mocks.address, "org.freedesktop.timedate1", "/org/freedesktop/timedate1",
              "org.freedesktop.timedate1", "SetTimezone", "sb", "Pacific/Apia", False)  # fmt: skip
         wait_until(lambda: status_env(sandbox, env)["context"]["zone"] == "Pacific/Apia", 2.5, "Apia")
@@ -513,7 +513,7 @@ def test_no_services_at_all_is_clock_only_and_status_says_so(sandbox: Sandbox, b
         unknown = dict.fromkeys(("dnd", "presenting", "fullscreen", "idle_s", "locked"))
         assert st["context"] == {**unknown, "zone": "UTC"}
         assert st["sources"]["dnd"] is None and st["sources"]["locked"] is None
-        wait_until(lambda: events(sandbox, "notified"), 10, "the reminder by the clock")
+        wait_events(sandbox, "notified", timeout=10, what="the reminder by the clock")
     finally:
         stop(proc)
 
@@ -559,7 +559,7 @@ def test_a_signal_flood_neither_stalls_nor_doubles_anything(sandbox: Sandbox, mo
             assert time.monotonic() - started < 5
         finally:
             conn.close()
-        wait_until(lambda: events(sandbox, "notified"), 10, "the reminder through the flood")
+        wait_events(sandbox, "notified", timeout=10, what="the reminder through the flood")
         time.sleep(1)
         assert len(events(sandbox, "notified")) == 1
         assert proc.poll() is None
@@ -611,7 +611,7 @@ def test_the_daemon_survives_its_context_services_going_away(sandbox: Sandbox, m
     proc = sandbox.start_daemon("--backend", "console", env=daemon_env(mocks))
     try:
         mocks.close()
-        wait_until(lambda: events(sandbox, "notified"), 10, "the reminder by the clock")
+        wait_events(sandbox, "notified", timeout=10, what="the reminder by the clock")
         assert proc.poll() is None
     finally:
         stop(proc)
@@ -642,7 +642,7 @@ def test_the_x_server_going_away_leaves_the_daemon_running_by_the_clock(
     try:
         assert status(sandbox)["sources"]["fullscreen"] == "X11 _NET_WM_STATE_FULLSCREEN"
         _kill_group(desktop.procs.pop("Xvfb"))  # Xlib's default would exit the whole process
-        wait_until(lambda: events(sandbox, "notified"), 10, "the reminder by the clock")
+        wait_events(sandbox, "notified", timeout=10, what="the reminder by the clock")
         assert proc.poll() is None
         assert status(sandbox)["sources"]["fullscreen"] is None
     finally:
@@ -670,10 +670,10 @@ def test_xfce4_notifyd_do_not_disturb_defers(sandbox: Sandbox, mocks: Mocks) -> 
     proc = sandbox.start_daemon("--backend", "console", env=daemon_env(mocks))
     try:
         assert status(sandbox)["sources"]["dnd"] == "xfce4-notifyd do-not-disturb"
-        wait_until(lambda: events(sandbox, "deferred"), 10, "the deferral")
+        wait_events(sandbox, "deferred", timeout=10, what="the deferral")
         call(mocks.address, xfconf[0], xfconf[1], mock, "EmitSignal", "sssav", xfconf[2], "PropertyChanged",
              "ssv", [("s", "xfce4-notifyd"), ("s", "/do-not-disturb"), ("v", ("b", False))])  # fmt: skip
-        wait_until(lambda: events(sandbox, "notified"), 3, "the reminder once DND is off")
+        wait_events(sandbox, "notified", timeout=3, what="the reminder once DND is off")
     finally:
         stop(proc)
 
@@ -689,10 +689,10 @@ def test_gnome_presenting_through_the_session_managers_idle_inhibitor_defers(
     sandbox.write_config(with_context(ev))
     proc = sandbox.start_daemon("--backend", "console", env=daemon_env(mocks))
     try:
-        wait_until(lambda: events(sandbox, "deferred"), 10, "the deferral")
+        wait_events(sandbox, "deferred", timeout=10, what="the deferral")
         assert events(sandbox, "deferred")[0]["details"]["reason"] == "presenting"
         set_prop(mocks.address, sm[0], sm[1], sm[2], "InhibitedActions", "u", 0)
-        wait_until(lambda: events(sandbox, "notified"), 3, "the reminder once the presentation ended")
+        wait_events(sandbox, "notified", timeout=3, what="the reminder once the presentation ended")
     finally:
         stop(proc)
 
@@ -717,12 +717,12 @@ def test_gnome_do_not_disturb_is_show_banners_read_again_when_dconf_says_it_chan
     proc = sandbox.start_daemon("--backend", "console", env=env)
     try:
         assert status(sandbox)["sources"]["dnd"] == "GNOME show-banners"
-        wait_until(lambda: events(sandbox, "deferred"), 10, "the deferral")
+        wait_events(sandbox, "deferred", timeout=10, what="the deferral")
         value.write_text("true\n")
         call(mocks.address, dconf[0], dconf[1], "org.freedesktop.DBus.Mock", "EmitSignal", "sssav",
              dconf[2], "Notify", "sass", [("s", "/org/gnome/desktop/notifications/"),
              ("as", ["show-banners"]), ("s", "t1")])  # fmt: skip
-        wait_until(lambda: events(sandbox, "notified"), 3, "the reminder once banners are back")
+        wait_events(sandbox, "notified", timeout=3, what="the reminder once banners are back")
     finally:
         stop(proc)
 
@@ -733,13 +733,13 @@ def test_logind_idle_hint_acknowledges_at_idle_since(sandbox: Sandbox, mocks: Mo
     sandbox.write_config(with_context(ev, 'idle = "2s"', screens='done_when = "idle"\n'))
     proc = sandbox.start_daemon("--backend", "console", env=daemon_env(mocks))
     try:
-        wait_until(lambda: events(sandbox, "notified"), 10, "the reminder")
+        wait_events(sandbox, "notified", timeout=10, what="the reminder")
         left = datetime.now().astimezone()
         iface = "org.freedesktop.login1.Session"
         set_prop(mocks.address, "org.freedesktop.login1", SESSION, iface, "IdleSinceHint", "t",
                  int(left.timestamp() * 1e6))  # fmt: skip
         set_prop(mocks.address, "org.freedesktop.login1", SESSION, iface, "IdleHint", "b", True)
-        wait_until(lambda: events(sandbox, "acknowledged"), 5, "the idle acknowledgement")
+        wait_events(sandbox, "acknowledged", timeout=5, what="the idle acknowledgement")
         ack = events(sandbox, "acknowledged")[0]
         assert ack["source"] == "idle"
         assert abs((datetime.fromisoformat(ack["ts"]) - left).total_seconds()) < 1
@@ -811,12 +811,12 @@ def test_session_idle_time_sources_acknowledge_at_the_start_of_the_idle_period(
     proc = sandbox.start_daemon("--backend", "console", env=daemon_env(mocks))
     try:
         assert status(sandbox)["sources"]["idle_s"] == source
-        wait_until(lambda: events(sandbox, "notified"), 10, "the reminder")
+        wait_events(sandbox, "notified", timeout=10, what="the reminder")
         assert events(sandbox, "acknowledged") == []
         # Now away for 20 s already: the next poll (within 5 s) acknowledges, dated at the reminder's
         # own time (the later of it and the start of the idle period).
         _idle_method(mocks, name, path, iface, member, sig, 20_000 // unit_ms)
-        wait_until(lambda: events(sandbox, "acknowledged"), 8, "the idle acknowledgement")
+        wait_events(sandbox, "acknowledged", timeout=8, what="the idle acknowledgement")
         ack = events(sandbox, "acknowledged")[0]
         assert ack["source"] == "idle"
         assert abs((datetime.fromisoformat(ack["ts"]) - ev.at["screens"]).total_seconds()) < 1

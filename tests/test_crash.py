@@ -46,6 +46,10 @@ KILLED_ACK_EVERY = 40  # and every 40th is a plain process that is itself SIGKIL
 LAUNCHER = r"""
 import json, os, sys
 from sundown.cli import main
+# What `ack` imports on its way (the CLI imports lazily): each child would import it again.
+import sqlite3, tomllib, zoneinfo, logging, platformdirs
+import sundown.cli.daemon_cmds, sundown.cli.show, sundown.config, sundown.core.plan, sundown.core.state
+import sundown.runtime.control, sundown.store.log
 err = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
 for line in sys.stdin:
     argv = json.loads(line)
@@ -198,7 +202,7 @@ def test_kill_9_during_a_thousand_acks_loses_no_row_and_no_reminder(sandbox: San
         # Kill at random moments (during start-up too) until enough kills happened, every ack
         # finished and every reminder came due.
         while kills < KILLS or not done.is_set() or time.time() < last_due + 1:
-            time.sleep(rng.uniform(0.2, 2.5))
+            time.sleep(rng.uniform(0.2, 1.5))
             daemons.kill(current)
             kills += 1
             current = daemons.start()

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from support.daemon import Evening, events, start, stop
-from support.desktop import Desktop, wait_until
+from support.daemon import Evening, events, start, stop, wait_events
+from support.desktop import Desktop
 from support.sandbox import Sandbox
 
 pytestmark = pytest.mark.e2e  # every test here starts real processes
@@ -50,7 +50,7 @@ def test_reminder_arrives_as_notify_call_on_time_and_done_click_is_logged(sandbo
         assert call.urgency == 1
         assert call.expire_timeout == 0
         desktop.dunstctl("action", "0")
-        wait_until(lambda: events(sandbox, "acknowledged"), 5, "the click to be logged")
+        wait_events(sandbox, "acknowledged", timeout=5, what="the click to be logged")
         [ack] = events(sandbox, "acknowledged")
         assert (ack["reminder"], ack["source"]) == ("magnesium", "action")
     finally:
@@ -99,13 +99,13 @@ def test_killing_the_notification_server_loses_no_reminder(sandbox: Sandbox, des
     try:
         desktop.monitor.wait_notify(1, timeout=10)
         desktop.kill_server()
-        wait_until(lambda: len(events(sandbox, "notified")) == 2, 10, "the second reminder")
+        wait_events(sandbox, "notified", 2, 10, "the second reminder")
         desktop.start_server()
         evening2 = Evening(third=3)
         # A third one after the server is back goes to it again.
         text = Path(sandbox.config_path).read_text() + "\n" + evening2.tables[0]
         sandbox.write_config(text)
-        wait_until(lambda: len(events(sandbox, "notified")) == 3, 12, "the third reminder")
+        wait_events(sandbox, "notified", 3, 12, "the third reminder")
     finally:
         out, _ = stop(proc)
     notified = events(sandbox, "notified")
@@ -123,7 +123,7 @@ def test_console_reminder_sigterm_exits_zero_quickly(daemon_box):
     box.write_config(evening.text(wind='title = "Wind down"\n'))
     proc = start(box, "--backend", "console")
     procs.append(proc)
-    wait_until(lambda: events(box, "notified"), 10, "the reminder")
+    wait_events(box, "notified", timeout=10, what="the reminder")
     t0 = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=5)
@@ -155,10 +155,10 @@ def test_config_saved_by_rename_is_reloaded_and_bad_config_keeps_old_routine(dae
     tmp = box.config_path.with_suffix(".tmp")
     tmp.write_text(new.text())
     tmp.rename(box.config_path)
-    wait_until(lambda: events(box, "notified"), 10, "a reminder from the new config")
+    wait_events(box, "notified", timeout=10, what="a reminder from the new config")
     assert events(box, "notified")[0]["reminder"] == "b"
     box.config_path.write_text("[bedtime]\ndefault = '25:00'\n")
-    wait_until(lambda: events(box, "config_error"), 5, "the config error to be logged")
+    wait_events(box, "config_error", timeout=5, what="the config error to be logged")
     status = json.loads(box.run("status", "--json", check=True).stdout)
     assert status["config_error"] and "25:00" in status["config_error"]
     reload = box.run("reload")
@@ -175,7 +175,7 @@ def test_skip_and_status_against_the_daemon(daemon_box):
     proc = start(box, "--backend", "console")
     procs.append(proc)
     box.run("skip", "a", check=True)
-    wait_until(lambda: events(box, "notified"), 10, "b")
+    wait_events(box, "notified", timeout=10, what="b")
     # `status` is answered by the daemon's worker: every tick before it has run, so "a" would be in.
     status = json.loads(box.run("status", "--json", check=True).stdout)
     assert [e["reminder"] for e in events(box, "notified")] == ["b"]
@@ -227,7 +227,7 @@ def test_snooze_button_on_the_notification_snoozes_and_renotifies(sandbox: Sandb
     try:
         desktop.monitor.wait_notify(1, timeout=10)
         desktop.dunstctl("context")  # dunst's action menu; the harness's picker chooses Snooze
-        wait_until(lambda: events(sandbox, "snoozed"), 5, "the snooze to be logged")
+        wait_events(sandbox, "snoozed", timeout=5, what="the snooze to be logged")
         calls = desktop.monitor.wait_notify(2, timeout=10)
         assert calls[1].summary == "Tea"
     finally:

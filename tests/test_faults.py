@@ -84,7 +84,9 @@ def running():
 
 
 def wait_notified(box: Sandbox, rid: str, timeout: float = 10) -> dict[str, Any]:
-    return wait_until(lambda: notified(box).get(rid), timeout, f"{rid} to be notified")
+    """`rid`'s `notified` row as `sundown log` shows it, once the log holds it (polled in process)."""
+    wait_until(lambda: box.logged("notified", rid), timeout, f"{rid} to be notified")
+    return notified(box)[rid]
 
 
 # --- the notification server ------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from support.daemon import Evening, events, start, stop
+from support.daemon import Evening, events, start, stop, wait_events
 from support.desktop import Desktop, wait_until
 from support.sandbox import Sandbox
 
@@ -30,7 +30,7 @@ def test_a_restarted_daemon_replaces_its_predecessors_notification_and_closes_it
     try:
         [first] = desktop.monitor.wait_notify(1, timeout=10)
         nid = desktop.monitor.reply_to_notify(first)
-        wait_until(lambda: events(sandbox, "notified"), 5, "the notified row")
+        wait_events(sandbox, "notified", timeout=5, what="the notified row")
         assert shown_ids(sandbox) == [nid]  # the id is kept in the log
         proc = restart(sandbox, desktop, proc)
         calls = desktop.monitor.wait_notify(2, timeout=15)  # the repeat, from the new process
@@ -51,7 +51,7 @@ def test_a_reminder_acknowledged_while_no_daemon_ran_is_closed_at_the_next_start
     proc = start(sandbox, "--backend", "dbus", env=desktop.session_vars)
     try:
         desktop.monitor.wait_notify(1, timeout=10)
-        wait_until(lambda: events(sandbox, "notified"), 5, "the notified row")
+        wait_events(sandbox, "notified", timeout=5, what="the notified row")
         out, err = stop(proc)
         sandbox.run("ack", "magnesium", check=True)
         assert desktop.displayed() == 1
@@ -73,12 +73,12 @@ def test_a_click_on_a_notification_from_before_the_restart_is_heard(
     proc = start(sandbox, "--backend", "dbus", env=desktop.session_vars)
     try:
         desktop.monitor.wait_notify(1, timeout=10)
-        wait_until(lambda: events(sandbox, "notified"), 5, "the notified row")
+        wait_events(sandbox, "notified", timeout=5, what="the notified row")
         proc = restart(sandbox, desktop, proc)
         # The new process connects by itself (no reminder to send): it asks who the server is.
         wait_until(lambda: len(desktop.monitor.calls("GetServerInformation")) >= 2, 10, "the new daemon")
         desktop.click("Done")
-        wait_until(lambda: events(sandbox, "acknowledged"), 5, "the click to be logged")
+        wait_events(sandbox, "acknowledged", timeout=5, what="the click to be logged")
         [ack] = events(sandbox, "acknowledged")
         assert (ack["reminder"], ack["source"]) == ("magnesium", "action")
     finally:
@@ -102,7 +102,7 @@ def test_on_a_one_at_a_time_server_a_new_reminder_joins_the_open_one(
         assert "Magnesium" in second.body and "Tea" in second.body
         assert len(desktop.windows()) == 1
         desktop.click("Done")
-        wait_until(lambda: len(events(sandbox, "acknowledged")) == 2, 5, "both acknowledged")
+        wait_events(sandbox, "acknowledged", 2, 5, "both acknowledged")
     finally:
         stop(proc)
     rows = events(sandbox)

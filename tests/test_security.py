@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from sundown.paths import resolve_paths
-from support.daemon import Evening, events, start, stop
+from support.daemon import Evening, events, start, stop, wait_events
 from support.desktop import Desktop, FakeServer, wait_until
 from support.sandbox import Sandbox, tick_daemon_once
 
@@ -132,7 +132,7 @@ def test_signals_from_others_than_the_notification_server_are_ignored(sandbox: S
         time.sleep(1.5)
         assert [e["event"] for e in events(sandbox)] == ["notified"], "an impostor changed the log"
         desktop.dunstctl("action", "0")  # the real server: believed
-        wait_until(lambda: events(sandbox, "acknowledged"), 5, "the real click")
+        wait_events(sandbox, "acknowledged", timeout=5, what="the real click")
     finally:
         stop(proc)
     assert [(e["event"], e["source"]) for e in events(sandbox)] == [

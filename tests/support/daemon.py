@@ -7,6 +7,7 @@ import signal
 import subprocess
 from datetime import datetime, timedelta, timezone
 
+from support.desktop import wait_until
 from support.sandbox import Sandbox
 
 UTC = timezone.utc
@@ -38,6 +39,16 @@ class Evening:
 def events(box: Sandbox, event: str | None = None) -> list[dict]:
     rows = [json.loads(line) for line in box.run("log", "--format", "jsonl", check=True).stdout.splitlines()]
     return [r for r in rows if event is None or r["event"] == event]
+
+
+def wait_events(
+    box: Sandbox, event: str, count: int = 1, timeout: float = 10, what: str | None = None
+) -> list[dict]:
+    """The `event` rows as `sundown log` shows them, once the log holds at least `count`.
+
+    Polls the log in process (cheap) and runs the CLI once at the end."""
+    wait_until(lambda: box.logged(event) >= count, timeout, what or f"{count} {event} row(s)")
+    return events(box, event)
 
 
 def start(box: Sandbox, *args: str, env: dict | None = None) -> subprocess.Popen[str]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import socket
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -79,14 +82,52 @@ class Sandbox:
         return proc
 
     def daemon_answers(self) -> bool:
-        """The daemon answered `status` itself (its lock alone says running, with backend null)."""
-        import json
+        """The daemon answered a `status` request itself (its lock alone says running, with backend null).
 
+        Asked from this process on the socket in $XDG_RUNTIME_DIR, in its one-line JSON protocol:
+        tests poll this, and a `sundown status` process per poll would keep a core busy while the
+        daemon starts. Without XDG_RUNTIME_DIR (the fallback directories) the CLI is asked.
+        """
+        runtime = self.env.get("XDG_RUNTIME_DIR")
+        if not runtime:
+            try:
+                reply = json.loads(self.run("status", "--json").stdout)
+            except ValueError:
+                return False
+            return bool(reply.get("running")) and reply.get("backend") is not None
         try:
-            status = json.loads(self.run("status", "--json").stdout)
-        except ValueError:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(5)
+                sock.connect(str(Path(runtime) / "sundown" / "control.sock"))
+                sock.sendall(b'{"cmd": "status"}\n')
+                data = b""
+                while not data.endswith(b"\n"):
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        return False
+                    data += chunk
+            reply = json.loads(data)
+        except (OSError, ValueError):
             return False
-        return bool(status.get("running")) and status.get("backend") is not None
+        return bool(reply.get("ok")) and reply.get("backend") is not None
+
+    def logged(self, event: str, reminder: str | None = None) -> int:
+        """How many `event` rows (of `reminder`, if given) the log holds now, read in this process.
+
+        For polling only: a `sundown log` process per poll would keep a core busy for as long as
+        a test waits. Never creates the log (mode=rw opens an existing file only) and writes nothing.
+        """
+        sql = "SELECT count(*) FROM events WHERE event = ?" + (" AND reminder = ?" if reminder else "")
+        try:
+            conn = sqlite3.connect(f"file:{self.db_path}?mode=rw", uri=True, timeout=10)
+        except sqlite3.Error:
+            return 0
+        try:
+            return int(conn.execute(sql, (event, reminder) if reminder else (event,)).fetchone()[0])
+        except sqlite3.Error:
+            return 0  # not created yet, or not a log (a test that breaks it on purpose)
+        finally:
+            conn.close()
 
     def start_daemon(
         self, *args: str, env: Mapping[str, str] | None = None, timeout: float = 15, **kw
