@@ -235,7 +235,7 @@ def test_a_server_that_quits_is_forgotten_and_one_that_starts_later_is_used(
         desktop.kill_server()
         wait_until(lambda: status(sandbox)["sources"]["dnd"] is None, 5, "the dead server forgotten")
         assert status(sandbox)["context"]["dnd"] is None
-        wait_until(lambda: events(sandbox, "notified"), 12, "tea, on time, with no Do Not Disturb source")
+        wait_events(sandbox, "notified", timeout=12, what="tea, on time, with no Do Not Disturb source")
         assert not events(sandbox, "deferred")
         # A dunst started later (unpaused, as dunst starts) is used, and its pause is heard.
         desktop.start_server()
@@ -585,7 +585,7 @@ def test_a_flood_of_services_starting_and_quitting_is_looked_at_once(sandbox: Sa
             assert time.monotonic() - started < 5
         finally:
             conn.close()
-        wait_until(lambda: events(sandbox, "notified"), 10, "the reminder through the flood")
+        wait_events(sandbox, "notified", timeout=10, what="the reminder through the flood")
         time.sleep(1)
         assert len(events(sandbox, "notified")) == 1
         assert proc.poll() is None

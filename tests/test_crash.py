@@ -47,7 +47,7 @@ LAUNCHER = r"""
 import json, os, sys
 from sundown.cli import main
 # What `ack` imports on its way (the CLI imports lazily): each child would import it again.
-import sqlite3, tomllib, zoneinfo, logging, platformdirs
+import sqlite3, tomllib, zoneinfo
 import sundown.cli.daemon_cmds, sundown.cli.show, sundown.config, sundown.core.plan, sundown.core.state
 import sundown.runtime.control, sundown.store.log
 err = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
