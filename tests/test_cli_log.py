@@ -7,6 +7,7 @@ import io
 import json
 import os
 import re
+import shutil
 import sqlite3
 import stat
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from sundown.store.log import EventLog
+from support.sandbox import Sandbox
 
 pytestmark = pytest.mark.e2e  # every test here starts real processes
 
@@ -45,9 +47,11 @@ def utc(day: int, hh: int, mm: int) -> datetime:
     return datetime(2025, 11, day, hh, mm, tzinfo=UTC)
 
 
-@pytest.fixture
-def box(sandbox):
-    """A sandbox with a config and a week of history, built through the public commands where they exist."""
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A week of history, built through the public commands where they exist, once for the module:
+    the state directory every `box` starts from (five CLI processes per test took most of its time)."""
+    sandbox = Sandbox(tmp_path_factory.mktemp("history"))
     sandbox.write_config(CONFIG)
     run = lambda *a: sandbox.run(*a, check=True)  # noqa: E731
     run("ack", "magnesium", "--night", "2025-11-17", "--at", "2025-11-17T21:47", "--force")
@@ -72,6 +76,14 @@ def box(sandbox):
                    ts=utc(23, 12, 0))  # fmt: skip
         log.record("bedtime_changed", NIGHTS[6], None, "cli", {"bedtime": "23:00"}, ts=utc(23, 13, 0))
         log.record("acknowledged", NIGHTS[6], "magnesium", "action", ts=utc(23, 21, 15))
+    return sandbox.db_path.parent
+
+
+@pytest.fixture
+def box(sandbox: Sandbox, history: Path) -> Sandbox:
+    """A sandbox with the config and its own copy of the week of history."""
+    sandbox.write_config(CONFIG)
+    shutil.copytree(history, sandbox.db_path.parent)
     return sandbox
 
 
