@@ -99,6 +99,10 @@ def notifies(bus: Desktop) -> list[Any]:
     return bus.monitor.notify_calls()
 
 
+def sleep_until(at: datetime) -> None:
+    time.sleep(max(0.0, (at - datetime.now(at.tzinfo)).total_seconds()))
+
+
 # --- busy -> deferred ---------------------------------------------------------------------------
 
 
@@ -427,8 +431,13 @@ def test_escalation_lock_that_locks_is_verified_and_nothing_more_happens(
     sandbox.write_config(with_context(ev, tea=steps))
     proc = sandbox.start_daemon("--backend", "console", env=daemon_env(mocks))
     try:
-        wait_events(sandbox, "escalated", timeout=10, what="the lock step")
-        time.sleep(8)
+        [step] = wait_events(sandbox, "escalated", timeout=10, what="the lock step")
+        # Past the lock's check (5 s after the step) and the second step's time, then a tick forced
+        # by a round trip: by its answer whatever was due has been done.
+        ran = datetime.fromisoformat(step["ts"])
+        checked, second_step = ran + timedelta(seconds=5), ev.at["tea"] + timedelta(seconds=6)
+        sleep_until(max(checked, second_step) + timedelta(seconds=0.5))
+        sandbox.refresh()
         assert events(sandbox, "lock_failed") == []
         assert len(events(sandbox, "escalated")) == 1, "escalation stops once the session is locked"
     finally:
@@ -494,7 +503,7 @@ def test_timedated_zone_change_is_followed_and_nothing_is_sent_twice(sandbox: Sa
         call(mocks.address, "org.freedesktop.timedate1", "/org/freedesktop/timedate1",
              "org.freedesktop.timedate1", "SetTimezone", "sb", "Pacific/Apia", False)  # fmt: skip
         wait_until(lambda: status_env(sandbox, env)["context"]["zone"] == "Pacific/Apia", 2.5, "Apia")
-        time.sleep(1)
+        sandbox.refresh()  # a tick after the zone change: by its answer a second send would be in
         assert len(events(sandbox, "notified")) == 1
     finally:
         stop(proc)
@@ -560,7 +569,7 @@ def test_a_signal_flood_neither_stalls_nor_doubles_anything(sandbox: Sandbox, mo
         finally:
             conn.close()
         wait_events(sandbox, "notified", timeout=10, what="the reminder through the flood")
-        time.sleep(1)
+        sandbox.refresh()  # behind whatever the flood queued on the worker, and a tick of its own
         assert len(events(sandbox, "notified")) == 1
         assert proc.poll() is None
     finally:
@@ -586,7 +595,7 @@ def test_a_flood_of_services_starting_and_quitting_is_looked_at_once(sandbox: Sa
         finally:
             conn.close()
         wait_events(sandbox, "notified", timeout=10, what="the reminder through the flood")
-        time.sleep(1)
+        sandbox.refresh()  # behind whatever the flood queued on the worker, and a tick of its own
         assert len(events(sandbox, "notified")) == 1
         assert proc.poll() is None
     finally:

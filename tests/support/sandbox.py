@@ -11,6 +11,7 @@ import sys
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from support.desktop import wait_until
 
@@ -81,35 +82,50 @@ class Sandbox:
             )
         return proc
 
-    def daemon_answers(self) -> bool:
-        """The daemon answered a `status` request itself (its lock alone says running, with backend null).
+    def ask(self, cmd: str, timeout: float = 5) -> dict[str, Any] | None:
+        """The daemon's answer to `{"cmd": cmd}` on its control socket in $XDG_RUNTIME_DIR (its
+        one-line JSON protocol), asked from this process; None when nothing answers.
 
-        Asked from this process on the socket in $XDG_RUNTIME_DIR, in its one-line JSON protocol:
-        tests poll this, and a `sundown status` process per poll would keep a core busy while the
-        daemon starts. Without XDG_RUNTIME_DIR (the fallback directories) the CLI is asked.
+        Cheap enough to poll: a `sundown` process per poll would keep a core busy while a test waits.
         """
         runtime = self.env.get("XDG_RUNTIME_DIR")
         if not runtime:
+            raise AssertionError("no XDG_RUNTIME_DIR: the socket is in a fallback directory; ask the CLI")
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(timeout)
+                sock.connect(str(Path(runtime) / "sundown" / "control.sock"))
+                sock.sendall(json.dumps({"cmd": cmd}).encode() + b"\n")
+                data = b""
+                while not data.endswith(b"\n"):
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        return None
+                    data += chunk
+            reply = json.loads(data)
+        except (OSError, ValueError):
+            return None
+        return reply if isinstance(reply, dict) else None
+
+    def daemon_answers(self) -> bool:
+        """The daemon answered a `status` request itself (its lock alone says running, with backend null).
+
+        Without XDG_RUNTIME_DIR (the socket in a fallback directory) the CLI is asked.
+        """
+        if not self.env.get("XDG_RUNTIME_DIR"):
             try:
                 reply = json.loads(self.run("status", "--json").stdout)
             except ValueError:
                 return False
             return bool(reply.get("running")) and reply.get("backend") is not None
-        try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-                sock.settimeout(5)
-                sock.connect(str(Path(runtime) / "sundown" / "control.sock"))
-                sock.sendall(b'{"cmd": "status"}\n')
-                data = b""
-                while not data.endswith(b"\n"):
-                    chunk = sock.recv(65536)
-                    if not chunk:
-                        return False
-                    data += chunk
-            reply = json.loads(data)
-        except (OSError, ValueError):
-            return False
-        return bool(reply.get("ok")) and reply.get("backend") is not None
+        reply = self.ask("status")
+        return reply is not None and bool(reply.get("ok")) and reply.get("backend") is not None
+
+    def refresh(self) -> None:
+        """A round trip through the daemon's worker that makes it tick: by its answer, whatever was
+        due by now has been done (a negative check after it needs no sleep for good measure)."""
+        reply = self.ask("refresh")
+        assert reply is not None and reply.get("ok"), f"the daemon did not refresh: {reply}"
 
     def logged(self, event: str, reminder: str | None = None) -> int:
         """How many `event` rows (of `reminder`, if given) the log holds now, read in this process.
