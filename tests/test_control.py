@@ -28,6 +28,9 @@ from support.daemon import Evening, events
 from support.sandbox import Sandbox
 
 pytestmark = pytest.mark.e2e  # every test here starts real processes
+# The tests that time a CLI against a silent daemon, and the sixty processes started at once, on one
+# worker with the crash test: no CPU burst of one test beside another's timing (scripts/test runs 4).
+CPU_BURSTS = pytest.mark.xdist_group("cpu-bursts")
 
 WARNING = "the daemon did not answer"
 
@@ -52,6 +55,7 @@ def timed(box: Sandbox, *args: str) -> tuple[subprocess.CompletedProcess[str], f
     return proc, time.monotonic() - t0
 
 
+@CPU_BURSTS
 def test_a_stopped_daemon_is_a_warning_after_the_row_is_written(
     sandbox: Sandbox, stopped_daemon: subprocess.Popen[str]
 ) -> None:
@@ -75,6 +79,7 @@ def test_a_stopped_daemon_is_a_warning_after_the_row_is_written(
     assert {r["reminder"]: r["state"] for r in status["tonight"]}["b"] == "skipped"
 
 
+@CPU_BURSTS
 def test_the_stopped_daemon_picks_the_rows_up_when_it_runs_again(
     sandbox: Sandbox, stopped_daemon: subprocess.Popen[str]
 ) -> None:
@@ -85,6 +90,7 @@ def test_the_stopped_daemon_picks_the_rows_up_when_it_runs_again(
     assert {r["reminder"]: r["state"] for r in status["tonight"]}["a"] == "skipped"
 
 
+@CPU_BURSTS
 def test_sixty_concurrent_acks_against_a_busy_daemon_all_succeed_once(sandbox: Sandbox) -> None:
     """The daemon is paused while 60 `ack`s connect (a full listen queue before), then resumes."""
     sandbox.write_config(Evening(a=600).text())

@@ -32,7 +32,11 @@ from support.daemon import Evening
 from support.desktop import wait_until
 from support.sandbox import Sandbox
 
-pytestmark = pytest.mark.e2e  # every test here starts real processes
+pytestmark = [
+    pytest.mark.e2e,  # every test here starts real processes
+    # A CPU burst: never beside the tests that time a CLI against a silent daemon (test_control.py).
+    pytest.mark.xdist_group("cpu-bursts"),
+]
 
 UTC = timezone.utc
 KILLS = 20
