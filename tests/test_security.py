@@ -66,9 +66,12 @@ def test_the_socket_tables_are_read_right():
         tcp.bind(("127.0.0.1", 0))
         tcp.listen(1)
         unix.bind(b"\0sundown-test-" + str(os.getpid()).encode())
-        mine = socket_inodes(os.getpid())
-        assert len(mine & table_inodes(os.getpid(), "tcp")) == 1
-        assert len(mine & table_inodes(os.getpid(), "unix")) >= 1
+        # These two sockets by their inodes: this process may hold others, left by earlier tests.
+        tcp_inode, unix_inode = (os.fstat(s.fileno()).st_ino for s in (tcp, unix))
+        assert {tcp_inode, unix_inode} <= socket_inodes(os.getpid())
+        assert tcp_inode in table_inodes(os.getpid(), "tcp")
+        assert unix_inode in table_inodes(os.getpid(), "unix")
+        assert tcp_inode not in table_inodes(os.getpid(), "unix")
 
 
 @pytest.mark.e2e
