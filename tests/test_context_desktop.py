@@ -549,6 +549,13 @@ def test_a_wrongly_typed_inhibited_property_is_ignored(sandbox: Sandbox, mocks: 
         stop(proc)
 
 
+def reminded_once_through_the_flood(sandbox: Sandbox, proc: subprocess.Popen[str]) -> None:
+    wait_events(sandbox, "notified", timeout=10, what="the reminder through the flood")
+    sandbox.refresh()  # behind whatever the flood queued on the worker, and a tick of its own
+    assert len(events(sandbox, "notified")) == 1
+    assert proc.poll() is None
+
+
 def test_a_signal_flood_neither_stalls_nor_doubles_anything(sandbox: Sandbox, mocks: Mocks) -> None:
     mocks.start(LOGIND, "org.freedesktop.login1")
     ev = Evening(tea=4)
@@ -568,10 +575,7 @@ def test_a_signal_flood_neither_stalls_nor_doubles_anything(sandbox: Sandbox, mo
             assert time.monotonic() - started < 5
         finally:
             conn.close()
-        wait_events(sandbox, "notified", timeout=10, what="the reminder through the flood")
-        sandbox.refresh()  # behind whatever the flood queued on the worker, and a tick of its own
-        assert len(events(sandbox, "notified")) == 1
-        assert proc.poll() is None
+        reminded_once_through_the_flood(sandbox, proc)
     finally:
         stop(proc)
 
@@ -594,10 +598,7 @@ def test_a_flood_of_services_starting_and_quitting_is_looked_at_once(sandbox: Sa
             assert time.monotonic() - started < 5
         finally:
             conn.close()
-        wait_events(sandbox, "notified", timeout=10, what="the reminder through the flood")
-        sandbox.refresh()  # behind whatever the flood queued on the worker, and a tick of its own
-        assert len(events(sandbox, "notified")) == 1
-        assert proc.poll() is None
+        reminded_once_through_the_flood(sandbox, proc)
     finally:
         stop(proc)
 
