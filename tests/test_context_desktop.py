@@ -30,6 +30,7 @@ MOCKS = Path(__file__).resolve().parent / "mocks"
 LOGIND = str(MOCKS / "logind_session.py")
 SESSION = "/org/freedesktop/login1/session/c1"
 NOTIFY = ("org.freedesktop.Notifications", "/org/freedesktop/Notifications")
+MOCK = "org.freedesktop.DBus.Mock"  # dbusmock's own interface: add methods, properties, emit signals
 
 
 def call(address: str, dest: str, path: str, iface: str, member: str, sig: str = "", *args: Any) -> tuple:
@@ -57,11 +58,24 @@ class Mocks:
         return self.bus.address
 
     def start(self, template: str, name: str, *params: str) -> None:
-        argv = [sys.executable, "-m", "dbusmock", "--session", "--template", template, *params]
+        """A dbusmock template's service, owning `name` when this returns."""
+        self._spawn(name, "--template", template, *params)
+
+    def bare(self, name: str, path: str, iface: str) -> None:
+        """A bare dbusmock object (no template) that the test fills with methods and properties."""
+        self._spawn(name, name, path, iface)
+
+    def _spawn(self, name: str, *args: str) -> None:
+        argv = [sys.executable, "-m", "dbusmock", "--session", *args]
         log = open(self.bus.root / f"mock-{len(self.procs)}.log", "wb")  # noqa: SIM115 - closed with the proc
         proc = subprocess.Popen(argv, env=self.bus.env, stdout=log, stderr=log, start_new_session=True)
         self.procs.append(proc)
         wait_until(lambda: self.bus.name_owner(name), 10, f"{name} on the bus")
+
+    def notification_server(self, inhibited: tuple[str, Any]) -> None:
+        """dbusmock's notification server with the `Inhibited` property: (its signature, its value)."""
+        self.start("notification_daemon", NOTIFY[0])
+        call(self.address, *NOTIFY, MOCK, "AddProperty", "ssv", NOTIFY[0], "Inhibited", inhibited)
 
     def close(self) -> None:
         for proc in self.procs:
@@ -107,17 +121,7 @@ def sleep_until(at: datetime) -> None:
 
 
 def test_do_not_disturb_defers_then_sends_within_2s_of_its_end(sandbox: Sandbox, mocks: Mocks) -> None:
-    mocks.start("notification_daemon", NOTIFY[0])
-    call(
-        mocks.address,
-        *NOTIFY,
-        "org.freedesktop.DBus.Mock",
-        "AddProperty",
-        "ssv",
-        NOTIFY[0],
-        "Inhibited",
-        ("b", True),
-    )
+    mocks.notification_server(inhibited=("b", True))
     ev = Evening(tea=3)
     sandbox.write_config(with_context(ev))
     proc = sandbox.start_daemon("--backend", "dbus", env=daemon_env(mocks))
@@ -141,17 +145,7 @@ def test_do_not_disturb_defers_then_sends_within_2s_of_its_end(sandbox: Sandbox,
 
 
 def test_max_defer_sends_through_do_not_disturb_as_critical(sandbox: Sandbox, mocks: Mocks) -> None:
-    mocks.start("notification_daemon", NOTIFY[0])
-    call(
-        mocks.address,
-        *NOTIFY,
-        "org.freedesktop.DBus.Mock",
-        "AddProperty",
-        "ssv",
-        NOTIFY[0],
-        "Inhibited",
-        ("b", True),
-    )
+    mocks.notification_server(inhibited=("b", True))
     ev = Evening(tea=3, pills=3)
     sandbox.write_config(with_context(ev, 'max_defer = "4s"', pills="urgent = true\n"))
     proc = sandbox.start_daemon("--backend", "dbus", env=daemon_env(mocks))
@@ -170,17 +164,7 @@ def test_max_defer_sends_through_do_not_disturb_as_critical(sandbox: Sandbox, mo
 
 
 def test_quiet_ignore_sends_during_do_not_disturb(sandbox: Sandbox, mocks: Mocks) -> None:
-    mocks.start("notification_daemon", NOTIFY[0])
-    call(
-        mocks.address,
-        *NOTIFY,
-        "org.freedesktop.DBus.Mock",
-        "AddProperty",
-        "ssv",
-        NOTIFY[0],
-        "Inhibited",
-        ("b", True),
-    )
+    mocks.notification_server(inhibited=("b", True))
     ev = Evening(tea=2)
     sandbox.write_config(with_context(ev, 'quiet = "ignore"'))
     proc = sandbox.start_daemon("--backend", "dbus", env=daemon_env(mocks))
@@ -528,17 +512,7 @@ def test_no_services_at_all_is_clock_only_and_status_says_so(sandbox: Sandbox, b
 
 
 def test_a_wrongly_typed_inhibited_property_is_ignored(sandbox: Sandbox, mocks: Mocks) -> None:
-    mocks.start("notification_daemon", NOTIFY[0])
-    call(
-        mocks.address,
-        *NOTIFY,
-        "org.freedesktop.DBus.Mock",
-        "AddProperty",
-        "ssv",
-        NOTIFY[0],
-        "Inhibited",
-        ("s", "yes"),
-    )
+    mocks.notification_server(inhibited=("s", "yes"))
     ev = Evening(tea=2)
     sandbox.write_config(with_context(ev))
     proc = sandbox.start_daemon("--backend", "dbus", env=daemon_env(mocks))
@@ -605,17 +579,7 @@ def test_a_flood_of_services_starting_and_quitting_is_looked_at_once(sandbox: Sa
 
 def test_the_daemon_survives_its_context_services_going_away(sandbox: Sandbox, mocks: Mocks) -> None:
     mocks.start(LOGIND, "org.freedesktop.login1")
-    mocks.start("notification_daemon", NOTIFY[0])
-    call(
-        mocks.address,
-        *NOTIFY,
-        "org.freedesktop.DBus.Mock",
-        "AddProperty",
-        "ssv",
-        NOTIFY[0],
-        "Inhibited",
-        ("b", False),
-    )
+    mocks.notification_server(inhibited=("b", False))
     ev = Evening(tea=3)
     sandbox.write_config(with_context(ev))
     proc = sandbox.start_daemon("--backend", "console", env=daemon_env(mocks))
@@ -629,9 +593,7 @@ def test_the_daemon_survives_its_context_services_going_away(sandbox: Sandbox, m
 
 def test_doctor_prints_one_line_per_capability_with_its_source(sandbox: Sandbox, mocks: Mocks) -> None:
     mocks.start(LOGIND, "org.freedesktop.login1")
-    mocks.start("notification_daemon", NOTIFY[0])
-    add = ("org.freedesktop.DBus.Mock", "AddProperty", "ssv", NOTIFY[0], "Inhibited", ("b", True))
-    call(mocks.address, *NOTIFY, *add)
+    mocks.notification_server(inhibited=("b", True))
     out = sandbox.run("doctor", env=daemon_env(mocks)).stdout
     lines = {line.split()[1]: line for line in out.splitlines() if len(line.split()) > 1}
     assert "notification server Inhibited (now on)" in lines["dnd"]
@@ -659,21 +621,10 @@ def test_the_x_server_going_away_leaves_the_daemon_running_by_the_clock(
         stop(proc)
 
 
-def _generic_mock(mocks: Mocks, name: str, path: str, iface: str) -> None:
-    """A bare dbusmock object (no template) that a test fills with methods and properties."""
-    argv = [sys.executable, "-m", "dbusmock", "--session", name, path, iface]
-    log = open(mocks.bus.root / f"mock-{name}.log", "wb")  # noqa: SIM115 - closed with the proc
-    mocks.procs.append(
-        subprocess.Popen(argv, env=mocks.bus.env, stdout=log, stderr=log, start_new_session=True)
-    )
-    wait_until(lambda: mocks.bus.name_owner(name), 10, name)
-
-
 def test_xfce4_notifyd_do_not_disturb_defers(sandbox: Sandbox, mocks: Mocks) -> None:
     xfconf = ("org.xfce.Xfconf", "/org/xfce/Xfconf", "org.xfce.Xfconf")
-    _generic_mock(mocks, *xfconf)
-    mock = "org.freedesktop.DBus.Mock"
-    call(mocks.address, xfconf[0], xfconf[1], mock, "AddMethod", "sssss",
+    mocks.bare(*xfconf)
+    call(mocks.address, xfconf[0], xfconf[1], MOCK, "AddMethod", "sssss",
          xfconf[2], "GetProperty", "ss", "v", "ret = dbus.Boolean(True, variant_level=1)")  # fmt: skip
     ev = Evening(tea=3)
     sandbox.write_config(with_context(ev))
@@ -681,7 +632,7 @@ def test_xfce4_notifyd_do_not_disturb_defers(sandbox: Sandbox, mocks: Mocks) -> 
     try:
         assert status(sandbox)["sources"]["dnd"] == "xfce4-notifyd do-not-disturb"
         wait_events(sandbox, "deferred", timeout=10, what="the deferral")
-        call(mocks.address, xfconf[0], xfconf[1], mock, "EmitSignal", "sssav", xfconf[2], "PropertyChanged",
+        call(mocks.address, xfconf[0], xfconf[1], MOCK, "EmitSignal", "sssav", xfconf[2], "PropertyChanged",
              "ssv", [("s", "xfce4-notifyd"), ("s", "/do-not-disturb"), ("v", ("b", False))])  # fmt: skip
         wait_events(sandbox, "notified", timeout=3, what="the reminder once DND is off")
     finally:
@@ -692,9 +643,8 @@ def test_gnome_presenting_through_the_session_managers_idle_inhibitor_defers(
     sandbox: Sandbox, mocks: Mocks
 ) -> None:
     sm = ("org.gnome.SessionManager", "/org/gnome/SessionManager", "org.gnome.SessionManager")
-    _generic_mock(mocks, *sm)
-    mock = "org.freedesktop.DBus.Mock"
-    call(mocks.address, sm[0], sm[1], mock, "AddProperty", "ssv", sm[2], "InhibitedActions", ("u", 8))
+    mocks.bare(*sm)
+    call(mocks.address, sm[0], sm[1], MOCK, "AddProperty", "ssv", sm[2], "InhibitedActions", ("u", 8))
     ev = Evening(tea=3)
     sandbox.write_config(with_context(ev))
     proc = sandbox.start_daemon("--backend", "console", env=daemon_env(mocks))
@@ -711,9 +661,9 @@ def test_gnome_do_not_disturb_is_show_banners_read_again_when_dconf_says_it_chan
     sandbox: Sandbox, mocks: Mocks, tmp_path: Path
 ) -> None:
     # GNOME Shell on the bus, dconf's writer to signal a change, and a gsettings that reads a file.
-    _generic_mock(mocks, "org.gnome.Shell", "/org/gnome/Shell", "org.gnome.Shell")
+    mocks.bare("org.gnome.Shell", "/org/gnome/Shell", "org.gnome.Shell")
     dconf = ("ca.desrt.dconf", "/ca/desrt/dconf/Writer/user", "ca.desrt.dconf.Writer")
-    _generic_mock(mocks, *dconf)
+    mocks.bare(*dconf)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     value = tmp_path / "show-banners"
@@ -729,7 +679,7 @@ def test_gnome_do_not_disturb_is_show_banners_read_again_when_dconf_says_it_chan
         assert status(sandbox)["sources"]["dnd"] == "GNOME show-banners"
         wait_events(sandbox, "deferred", timeout=10, what="the deferral")
         value.write_text("true\n")
-        call(mocks.address, dconf[0], dconf[1], "org.freedesktop.DBus.Mock", "EmitSignal", "sssav",
+        call(mocks.address, dconf[0], dconf[1], MOCK, "EmitSignal", "sssav",
              dconf[2], "Notify", "sass", [("s", "/org/gnome/desktop/notifications/"),
              ("as", ["show-banners"]), ("s", "t1")])  # fmt: skip
         wait_events(sandbox, "notified", timeout=3, what="the reminder once banners are back")
@@ -773,20 +723,10 @@ def test_once_the_snooze_limit_is_used_up_the_notification_has_no_snooze_button(
         stop(proc)
 
 
-def _plain_mock(mocks: Mocks, name: str, path: str, iface: str) -> None:
-    """A bare dbusmock object (no template) on the private bus; methods are added by the test."""
-    argv = [sys.executable, "-m", "dbusmock", "--session", name, path, iface]
-    log = open(mocks.bus.root / f"mock-{len(mocks.procs)}.log", "wb")  # noqa: SIM115 - closed with the proc
-    proc = subprocess.Popen(argv, env=mocks.bus.env, stdout=log, stderr=log, start_new_session=True)
-    mocks.procs.append(proc)
-    wait_until(lambda: mocks.bus.name_owner(name), 10, f"{name} on the bus")
-
-
 def _idle_method(mocks: Mocks, name: str, path: str, iface: str, member: str, sig: str, value: int) -> None:
     """(Re)define `member` to answer `value`: dbusmock replaces a method added again."""
     code = f"ret = {value}"
-    mock = "org.freedesktop.DBus.Mock"
-    call(mocks.address, name, path, mock, "AddMethod", "sssss", iface, member, "", sig, code)
+    call(mocks.address, name, path, MOCK, "AddMethod", "sssss", iface, member, "", sig, code)
 
 
 @pytest.mark.parametrize(
@@ -814,7 +754,7 @@ def test_session_idle_time_sources_acknowledge_at_the_start_of_the_idle_period(
     sandbox: Sandbox, mocks: Mocks, name: str, path: str, member: str, sig: str, unit_ms: int, source: str
 ) -> None:
     iface = name
-    _plain_mock(mocks, name, path, iface)
+    mocks.bare(name, path, iface)
     _idle_method(mocks, name, path, iface, member, sig, 0)  # at the screen
     ev = Evening(screens=3)
     sandbox.write_config(with_context(ev, 'idle = "3s"', screens='done_when = "idle"\n'))
