@@ -555,17 +555,22 @@ def test_the_one_at_a_time_server_is_recognised(fake_server, bare_bus: Desktop, 
         backend.close()
 
 
+def shown_by_a_process_that_ended(actions: Actions, bus: Desktop) -> dict[str, object] | None:
+    """Magnesium shown by a backend that is closed since: what a restarted daemon finds in the log."""
+    first = DBusBackend(actions, bus.env)
+    try:
+        first.send(magnesium())
+        return first.shown_as(KEY)
+    finally:
+        first.close()
+
+
 @pytest.mark.e2e
 def test_a_notification_shown_by_a_previous_process_is_replaced_closed_and_heard(
     fake_server, bare_bus: Desktop, actions: Actions
 ) -> None:
     server: FakeServer = fake_server()
-    first = DBusBackend(actions, bare_bus.env)
-    try:
-        first.send(magnesium())
-        shown = first.shown_as(KEY)
-    finally:
-        first.close()
+    shown = shown_by_a_process_that_ended(actions, bare_bus)
     assert shown is not None and shown["id"] == server.notified[0][0]
     later = DBusBackend(actions, bare_bus.env)
     try:
@@ -606,12 +611,7 @@ def test_withdrawing_an_adopted_notification_first_thing_closes_it(
     fake_server, bare_bus: Desktop, actions: Actions
 ) -> None:
     server: FakeServer = fake_server()
-    first = DBusBackend(actions, bare_bus.env)
-    try:
-        first.send(magnesium())
-        shown = first.shown_as(KEY)
-    finally:
-        first.close()
+    shown = shown_by_a_process_that_ended(actions, bare_bus)
     assert shown is not None
     later = DBusBackend(actions, bare_bus.env)
     try:
