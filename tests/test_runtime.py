@@ -257,6 +257,17 @@ def run_config(argv: list[str], at: datetime) -> str:
     )
 
 
+def run_commands_once(daemon: Daemon) -> float:
+    """One tick, its `run` commands waited for, the daemon stopped; how many seconds that took."""
+    t0 = time.monotonic()
+    try:
+        daemon.tick()
+        daemon.commands.wait()
+    finally:
+        daemon.stop()
+    return time.monotonic() - t0
+
+
 @pytest.fixture
 def logged(caplog):
     caplog.set_level("INFO", logger="sundown")
@@ -272,18 +283,10 @@ def test_run_commands_start_with_no_blocked_signals_and_default_dispositions(san
     try:
         at = datetime(2026, 11, 25, 21, 0, tzinfo=UTC)
         daemon = daemon_for(run_config(["grep", "^Sig", "/proc/self/status"], at), at)
-        try:
-            daemon.tick()
-            daemon.commands.wait()
-        finally:
-            daemon.stop()
+        run_commands_once(daemon)
         t0 = time.monotonic()
         daemon = daemon_for(run_config(["timeout", "1", "sleep", "25"], at), at + timedelta(days=1))
-        try:
-            daemon.tick()
-            daemon.commands.wait()
-        finally:
-            daemon.stop()
+        run_commands_once(daemon)
         took = time.monotonic() - t0
     finally:
         signal.signal(signal.SIGUSR1, previous)
@@ -304,13 +307,7 @@ def test_a_forking_run_command_is_done_when_its_child_exits(sandbox: Sandbox, lo
     marker = sandbox.root / "grandchild"
     argv = ["sh", "-c", f"sleep 300 & echo $! > {marker}; echo started"]
     daemon = daemon_for(run_config(argv, at), at)
-    t0 = time.monotonic()
-    try:
-        daemon.tick()
-        daemon.commands.wait()
-    finally:
-        daemon.stop()
-    took = time.monotonic() - t0
+    took = run_commands_once(daemon)
     grandchild = int(marker.read_text())
     try:
         print(f"a command leaving `sleep 300` behind was done after {took:.2f} s")
@@ -328,13 +325,7 @@ def test_a_run_command_that_times_out_is_killed_with_everything_it_started(sandb
     argv = ["sh", "-c", f"sleep 300 & echo $! > {marker}; echo waiting; sleep 300"]
     daemon = daemon_for(run_config(argv, at), at)
     daemon.commands.timeout = 1.0
-    t0 = time.monotonic()
-    try:
-        daemon.tick()
-        daemon.commands.wait()
-    finally:
-        daemon.stop()
-    took = time.monotonic() - t0
+    took = run_commands_once(daemon)
     grandchild = int(marker.read_text())
     assert took < 4, took
     wait_until(lambda: _gone(grandchild), 5, "the grandchild to die")
@@ -354,11 +345,7 @@ def test_run_output_that_is_not_utf8_or_huge_is_logged_bounded_with_the_exit_sta
     at = datetime(2026, 11, 25, 21, 0, tzinfo=UTC)
     script = "import sys; sys.stdout.buffer.write(b'caf\\xe9 ' * 3 + b'\\n'); sys.exit(3)"
     daemon = daemon_for(run_config([sys.executable, "-c", script], at), at)
-    try:
-        daemon.tick()
-        daemon.commands.wait()
-    finally:
-        daemon.stop()
+    run_commands_once(daemon)
     assert "tea: caf\ufffd caf\ufffd caf\ufffd " in logged.messages, logged.messages
     assert any("exited with 3" in m for m in logged.messages), logged.messages
     logged.clear()
@@ -367,11 +354,7 @@ def test_run_output_that_is_not_utf8_or_huge_is_logged_bounded_with_the_exit_sta
     big = "import sys\nfor _ in range(1600): sys.stdout.write('x' * 65535 + '\\n')\nprint('the end')"
     rss_before = _rss_kib()
     daemon = daemon_for(run_config([sys.executable, "-c", big], at), at + timedelta(days=1))
-    try:
-        daemon.tick()
-        daemon.commands.wait()
-    finally:
-        daemon.stop()
+    run_commands_once(daemon)
     grew = _rss_kib() - rss_before
     text = "\n".join(m for m in logged.messages if m.startswith("tea: "))
     print(f"100 MB of output: {len(text)} characters logged, RSS grew {grew} KiB")
