@@ -60,6 +60,18 @@ def push_config(evening: Evening, server: NtfyServer, device: str, **extra: str)
     return evening.text(**extra) + f'\n[push]\nntfy = "{server.url}/{TOPIC}"\ndevice = "{device}"\n'
 
 
+def two_machines(tmp_path: Path, server: NtfyServer, evening: Evening) -> tuple[Sandbox, Sandbox]:
+    """The laptop and the desktop of one person: `evening` on both, pushed through `server`."""
+    a, b = box(tmp_path, "a"), box(tmp_path, "b")
+    a.write_config(push_config(evening, server, "laptop"))
+    b.write_config(push_config(evening, server, "desktop"))
+    return a, b
+
+
+def both_connected(a: Sandbox, b: Sandbox, timeout: float = 10) -> None:
+    wait_until(lambda: push_status(a)["connected"] and push_status(b)["connected"], timeout, "both streams")
+
+
 def rows(sandbox: Sandbox, event: str | None = None) -> list[dict]:
     """The log read directly (no CLI process): fast enough to time a 2 s promise."""
     if not sandbox.db_path.exists():
@@ -94,9 +106,7 @@ def test_a_phone_answer_settles_the_reminder_on_both_machines(
     tmp_path: Path, server: NtfyServer, procs
 ) -> None:
     evening = Evening(magnesium=3, tea=200)
-    a, b = box(tmp_path, "a"), box(tmp_path, "b")
-    a.write_config(push_config(evening, server, "laptop"))
-    b.write_config(push_config(evening, server, "desktop"))
+    a, b = two_machines(tmp_path, server, evening)
     procs.append(a.start_daemon("--backend", "console"))
     procs.append(b.start_daemon("--backend", "console"))
     wait_until(lambda: rows(a, "notified") and rows(b, "notified"), 15, "both daemons to notify")
@@ -105,7 +115,7 @@ def test_a_phone_answer_settles_the_reminder_on_both_machines(
     assert {m["sequence_id"] for m in pushes} == {f"sd-{night(evening).isoformat()}-magnesium"}
     assert all(m["title"] == "Magnesium" and len(m["actions"]) == 2 for m in pushes)
 
-    wait_until(lambda: push_status(a)["connected"] and push_status(b)["connected"], 5, "both streams")
+    both_connected(a, b, timeout=5)
     done = json.loads(pushes[0]["actions"][0]["body"])  # exactly what the phone's Done button publishes
     started = time.monotonic()
     server.publish(REPLIES, json.dumps(done))
@@ -139,12 +149,10 @@ def test_a_phone_answer_settles_the_reminder_on_both_machines(
 
 def test_a_phone_snooze_snoozes_both(tmp_path: Path, server: NtfyServer, procs) -> None:
     evening = Evening(tea=2)
-    a, b = box(tmp_path, "a"), box(tmp_path, "b")
-    a.write_config(push_config(evening, server, "laptop"))
-    b.write_config(push_config(evening, server, "desktop"))
+    a, b = two_machines(tmp_path, server, evening)
     procs.append(a.start_daemon("--backend", "console"))
     procs.append(b.start_daemon("--backend", "console"))
-    wait_until(lambda: push_status(a)["connected"] and push_status(b)["connected"], 10, "both streams")
+    both_connected(a, b)
     server.publish(REPLIES, encode_answer(night(evening), ("tea",), "snooze", "phone"))
     wait_until(lambda: rows(a, "snoozed") and rows(b, "snoozed"), SETTLE_S + 1, "both to snooze")
     for s in (a, b):
@@ -163,7 +171,7 @@ def test_done_on_one_desktop_withdraws_the_other_machines_notification(
     env = desktop.session_vars
     procs.append(a.start_daemon("--backend", "dbus", env=env))
     procs.append(b.start_daemon("--backend", "dbus", env=env))
-    wait_until(lambda: push_status(a)["connected"] and push_status(b)["connected"], 10, "both streams")
+    both_connected(a, b)
     desktop.monitor.wait_notify(2, timeout=15)
     wait_until(lambda: desktop.displayed() == 2, 5, "both notifications on screen")
     clicked = time.monotonic()
@@ -263,12 +271,10 @@ def test_ack_and_snooze_from_the_command_line_reach_the_other_machine(
     tmp_path: Path, server: NtfyServer, procs
 ) -> None:
     evening = Evening(magnesium=2, tea=3)
-    a, b = box(tmp_path, "a"), box(tmp_path, "b")
-    a.write_config(push_config(evening, server, "laptop"))
-    b.write_config(push_config(evening, server, "desktop"))
+    a, b = two_machines(tmp_path, server, evening)
     procs.append(a.start_daemon("--backend", "console"))
     procs.append(b.start_daemon("--backend", "console"))
-    wait_until(lambda: push_status(a)["connected"] and push_status(b)["connected"], 10, "both streams")
+    both_connected(a, b)
     wait_until(lambda: len(rows(a, "notified")) == 2, 15, "both reminders")
     a.run("ack", "magnesium", check=True)
     a.run("snooze", "tea", "20m", check=True)
@@ -286,12 +292,10 @@ def test_an_answer_made_while_the_server_is_down_survives_kill_9_of_its_daemon(
     tmp_path: Path, server: NtfyServer, procs
 ) -> None:
     evening = Evening(magnesium=300)
-    a, b = box(tmp_path, "a"), box(tmp_path, "b")
-    a.write_config(push_config(evening, server, "laptop"))
-    b.write_config(push_config(evening, server, "desktop"))
+    a, b = two_machines(tmp_path, server, evening)
     proc_a = a.start_daemon("--backend", "console")
     procs.append(b.start_daemon("--backend", "console"))
-    wait_until(lambda: push_status(a)["connected"] and push_status(b)["connected"], 10, "both streams")
+    both_connected(a, b)
     server.stop()
     a.run("ack", "magnesium", check=True)
     wait_until(lambda: push_status(a)["queued"] >= 1, 5, "the answer waiting for the server")
