@@ -14,13 +14,17 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from sundown import config
+from sundown.config import load_for
 from sundown.core import push as rules
 from sundown.core.plan import night_plan
 from sundown.core.state import ReminderNight
 from sundown.errors import ConfigError
+from sundown.paths import resolve_paths
 from sundown.push.ntfy import NtfyPush, header_text
+from sundown.runtime.daemon import Daemon
 from support.desktop import wait_until
 from support.ntfy_server import NtfyServer
+from support.sandbox import FakeClock, Sandbox
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ROUTINE = """
@@ -402,18 +406,30 @@ def test_push_is_not_imported_without_push_config(sandbox) -> None:
 # --- suspend: hand-off to the server --------------------------------------------------------------
 
 
+EVENING = datetime(2031, 11, 25, 20, 0, tzinfo=BERLIN)  # before tonight's first reminder
+
+
+def console_daemon(sandbox: Sandbox, text: str, now: datetime) -> tuple[Daemon, FakeClock]:
+    """A console-backend daemon on `text`, its clock stopped at `now` (a test moves it)."""
+    sandbox.write_config(text)
+    paths = resolve_paths()
+    clock = FakeClock(now)
+    return Daemon(paths, load_for(paths), {}, backend="console", clock=clock), clock
+
+
+def away_daemon(sandbox: Sandbox, server: NtfyServer) -> tuple[Daemon, FakeClock, list[bool | None]]:
+    """Pushing `when = "away"` at 21:45:01, magnesium's time; set `away[0]` to say the person left."""
+    text = ROUTINE.format(url=server.url) + 'when = "away"\n'
+    daemon, clock = console_daemon(sandbox, text, datetime(2031, 11, 25, 21, 45, 1, tzinfo=BERLIN))
+    away: list[bool | None] = [False]
+    daemon._away = lambda: away[0]  # type: ignore[method-assign]
+    return daemon, clock, away
+
+
 def test_reminders_due_while_asleep_go_to_the_server_and_are_not_sent_again(
     sandbox, server: NtfyServer, capfd
 ) -> None:
-    from sundown.config import load_for
-    from sundown.paths import resolve_paths
-    from sundown.runtime.daemon import Daemon
-    from support.sandbox import FakeClock
-
-    sandbox.write_config(ROUTINE.format(url=server.url))
-    paths = resolve_paths()
-    clock = FakeClock(datetime(2031, 11, 25, 20, 0, tzinfo=BERLIN))
-    daemon = Daemon(paths, load_for(paths), {}, backend="console", clock=clock)
+    daemon, clock = console_daemon(sandbox, ROUTINE.format(url=server.url), EVENING)
     try:
         daemon._start_push()
         daemon.tick()
@@ -443,7 +459,7 @@ def test_reminders_due_while_asleep_go_to_the_server_and_are_not_sent_again(
         daemon.stop()
     out = capfd.readouterr().out
     assert "Magnesium" not in out and "Screens off" in out
-    events = [(e.reminder, e.event, e.details.get("backend")) for e in daemon_log(paths)]
+    events = [(e.reminder, e.event, e.details.get("backend")) for e in daemon_log(daemon.paths)]
     magnesium = [e for e in events if e[0] == "magnesium" and e[1] == "notified"]
     assert magnesium == [("magnesium", "notified", "ntfy")]  # once, by the server, not by the desktop
 
@@ -463,7 +479,6 @@ def daemon_log(paths):
 
 def test_doctor_checks_the_server_the_topic_and_the_token(sandbox, server: NtfyServer) -> None:
     from sundown import doctor
-    from sundown.paths import resolve_paths
 
     token = sandbox.config_home / "sundown" / "ntfy-token"
     sandbox.write_config(ROUTINE.format(url=server.url) + 'token_file = "ntfy-token"\n')
@@ -499,7 +514,6 @@ def test_doctor_checks_the_server_the_topic_and_the_token(sandbox, server: NtfyS
 
 def test_doctor_says_nothing_about_push_without_it(sandbox) -> None:
     from sundown import doctor
-    from sundown.paths import resolve_paths
 
     sandbox.write_config('[bedtime]\ndefault = "22:30"\n')
     assert doctor.check_push(resolve_paths()) == []
@@ -520,17 +534,7 @@ def test_a_plain_http_server_costs_no_openssl_and_https_still_works_after() -> N
 
 
 def test_when_away_pushes_only_while_the_person_is_away(sandbox, server: NtfyServer) -> None:
-    from sundown.config import load_for
-    from sundown.paths import resolve_paths
-    from sundown.runtime.daemon import Daemon
-    from support.sandbox import FakeClock
-
-    sandbox.write_config(ROUTINE.format(url=server.url) + 'when = "away"\n')
-    paths = resolve_paths()
-    clock = FakeClock(datetime(2031, 11, 25, 21, 45, 1, tzinfo=BERLIN))
-    daemon = Daemon(paths, load_for(paths), {}, backend="console", clock=clock)
-    away: list[bool | None] = [False]
-    daemon._away = lambda: away[0]  # type: ignore[method-assign]
+    daemon, clock, away = away_daemon(sandbox, server)
     try:
         daemon._start_push()
         daemon.tick()  # magnesium, with the person at the screen: desktop only
@@ -549,16 +553,8 @@ def test_when_away_pushes_only_while_the_person_is_away(sandbox, server: NtfySer
 
 
 def test_push_is_switched_on_and_off_by_a_reload(sandbox, server: NtfyServer) -> None:
-    from sundown.config import load_for
-    from sundown.paths import resolve_paths
-    from sundown.runtime.daemon import Daemon
-    from support.sandbox import FakeClock
-
     plain = ROUTINE.format(url=server.url).split("[push]")[0]
-    sandbox.write_config(plain)
-    paths = resolve_paths()
-    clock = FakeClock(datetime(2031, 11, 25, 20, 0, tzinfo=BERLIN))
-    daemon = Daemon(paths, load_for(paths), {}, backend="console", clock=clock)
+    daemon, clock = console_daemon(sandbox, plain, EVENING)
     try:
         assert daemon.status()["push"] is None
         sandbox.write_config(ROUTINE.format(url=server.url))
@@ -572,17 +568,7 @@ def test_push_is_switched_on_and_off_by_a_reload(sandbox, server: NtfyServer) ->
 
 
 def test_when_away_an_open_reminder_follows_the_person_once_they_leave(sandbox, server: NtfyServer) -> None:
-    from sundown.config import load_for
-    from sundown.paths import resolve_paths
-    from sundown.runtime.daemon import Daemon
-    from support.sandbox import FakeClock
-
-    sandbox.write_config(ROUTINE.format(url=server.url) + 'when = "away"\n')
-    paths = resolve_paths()
-    clock = FakeClock(datetime(2031, 11, 25, 21, 45, 1, tzinfo=BERLIN))
-    daemon = Daemon(paths, load_for(paths), {}, backend="console", clock=clock)
-    away: list[bool | None] = [False]
-    daemon._away = lambda: away[0]  # type: ignore[method-assign]
+    daemon, clock, away = away_daemon(sandbox, server)
     try:
         daemon._start_push()
         daemon.tick()  # magnesium on this screen only
