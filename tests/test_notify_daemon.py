@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from support.daemon import Evening, events, start, stop, wait_events
@@ -43,15 +45,24 @@ def test_a_restarted_daemon_replaces_its_predecessors_notification_and_closes_it
     assert [e["event"] for e in events(sandbox)] == ["notified", "notified", "acknowledged"]
 
 
-def test_a_reminder_acknowledged_while_no_daemon_ran_is_closed_at_the_next_start(
-    sandbox: Sandbox, desktop: Desktop
-) -> None:
-    evening = Evening(magnesium=2)
-    sandbox.write_config(evening.text())
+def showing_magnesium(sandbox: Sandbox, desktop: Desktop) -> subprocess.Popen[str]:
+    """A daemon that has shown magnesium (due in 2 s) on `desktop` and logged it: the daemon's process."""
+    sandbox.write_config(Evening(magnesium=2).text())
     proc = start(sandbox, "--backend", "dbus", env=desktop.session_vars)
     try:
         desktop.monitor.wait_notify(1, timeout=10)
         wait_events(sandbox, "notified", timeout=5, what="the notified row")
+    except BaseException:
+        stop(proc)
+        raise
+    return proc
+
+
+def test_a_reminder_acknowledged_while_no_daemon_ran_is_closed_at_the_next_start(
+    sandbox: Sandbox, desktop: Desktop
+) -> None:
+    proc = showing_magnesium(sandbox, desktop)
+    try:
         out, err = stop(proc)
         sandbox.run("ack", "magnesium", check=True)
         assert desktop.displayed() == 1
@@ -68,12 +79,8 @@ def test_a_click_on_a_notification_from_before_the_restart_is_heard(
 ) -> None:
     """Where the server broadcasts its signals; dunst sends them to the process that showed it."""
     desktop = real_server
-    evening = Evening(magnesium=2)
-    sandbox.write_config(evening.text())
-    proc = start(sandbox, "--backend", "dbus", env=desktop.session_vars)
+    proc = showing_magnesium(sandbox, desktop)
     try:
-        desktop.monitor.wait_notify(1, timeout=10)
-        wait_events(sandbox, "notified", timeout=5, what="the notified row")
         proc = restart(sandbox, desktop, proc)
         # The new process connects by itself (no reminder to send): it asks who the server is.
         wait_until(lambda: len(desktop.monitor.calls("GetServerInformation")) >= 2, 10, "the new daemon")
