@@ -344,8 +344,7 @@ class Daemon:
             self._retry_log_later()
 
     def _retry_log_later(self) -> None:
-        now = self.clock()
-        at = self._on_system_clock(now + timedelta(seconds=LOG_RETRY_S), now)
+        at = self._after(self.clock(), timedelta(seconds=LOG_RETRY_S))
         self.scheduler.add_job(self._flush_log, "date", run_date=at, id="log-retry", replace_existing=True)
 
     def _on_system_clock(self, at: datetime, now: datetime) -> datetime:
@@ -355,6 +354,10 @@ class Daemon:
         if self.clock is utc_now:
             return at
         return utc_now() + (at - now.astimezone(UTC))
+
+    def _after(self, now: datetime, delay: timedelta) -> datetime:
+        """`delay` after `now` (in UTC: a local `now` would add wall-clock time) on the system clock."""
+        return self._on_system_clock(now.astimezone(UTC) + delay, now)
 
     def _flush_log(self) -> None:
         if not self.rows.flush() and self.scheduler.running:
@@ -506,7 +509,7 @@ class Daemon:
             self._run_command(occ.reminder.id, step.run)
             if context.locks_screen(step.run):
                 if self.context is not None and self.context.sources["locked"]:
-                    check = self._on_system_clock(now + timedelta(seconds=LOCK_VERIFY_S), now)
+                    check = self._after(now, timedelta(seconds=LOCK_VERIFY_S))
                     self.scheduler.add_job(
                         self._check_lock, "date", run_date=check, args=[occ.night, occ.reminder.id, now]
                     )
