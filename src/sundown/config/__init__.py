@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sundown.config.lines import BARE_KEY_CHARS, KeyLines
-from sundown.config.spec import BEDTIME_KEYS, FILE, PUSH, REMINDER, Key, KeyPath, Table, TableOf
+from sundown.config.spec import BEDTIME_KEYS, FILE, PUSH, REMINDER, WINDDOWN, Key, KeyPath, Table, TableOf
 from sundown.config.values import ID_RE, Invalid, closest, load_zone, show
 from sundown.core.routine import (
     DEFAULT_REPEAT_LIMIT,
@@ -27,6 +27,7 @@ from sundown.core.routine import (
     Push,
     Reminder,
     Routine,
+    WindDown,
 )
 from sundown.errors import ConfigError
 
@@ -244,6 +245,7 @@ def _build(raw: dict[str, Any], problems: Problems) -> Routine | None:
         for r in reminders:
             _escalation_fits(r, bedtimes, problems)
     push = _push(raw, values.get("push", {}), {r.id for r in reminders}, problems)
+    winddown = _winddown(raw, values.get("winddown", {}), bedtimes, problems)
     if problems or bedtimes is None:
         return None
     notify = values.get("notify", {})
@@ -261,7 +263,63 @@ def _build(raw: dict[str, Any], problems: Problems) -> Routine | None:
             idle=ctx.get("idle", ContextRules.idle),
         ),
         push=push,
+        winddown=winddown,
     )
+
+
+def _winddown(
+    raw: dict[str, Any], values: dict[str, Any], bedtimes: Bedtimes | None, problems: Problems
+) -> WindDown | None:
+    """`[winddown]`: when it starts (exactly one of before/at), `until`, and that the window is
+    not empty on any evening (it starts before its `until`)."""
+    table = raw.get("winddown")
+    if not isinstance(table, dict):
+        return None
+    path: KeyPath = ("winddown",)
+    ok = True
+    if "before" in table and "at" in table:
+        problems.add(path, 'has both "before" and "at"; keep one of the two')
+        ok = False
+    elif "before" not in table and "at" not in table:
+        problems.add(path, 'needs "before" (e.g. before = "30m") or "at" (e.g. at = "22:00")')
+        ok = False
+    if "until" not in table:
+        problems.add(path, 'needs "until", when everything is put back, e.g. until = "07:00"')
+        ok = False
+    if not ok or any(k not in values for k in table if k in WINDDOWN.keys):
+        return None  # a bad value was reported already
+    wd = WindDown(
+        until=values["until"],
+        before=values.get("before"),
+        at=values.get("at"),
+        dnd=values.get("dnd", False),
+        night_light=values.get("night_light", False),
+        grayscale=values.get("grayscale", False),
+        dark=values.get("dark", False),
+        volume=values.get("volume"),
+        pause_media=values.get("pause_media", False),
+        run=values.get("run", ()),
+        undo=values.get("undo", ()),
+    )
+    if bedtimes is not None:
+        from sundown.core.winddown import starts_after_until
+
+        for weekday in range(7):
+            bed = bedtimes.for_weekday(weekday)
+            bed_min = (bed.hour * 60 + bed.minute - 12 * 60) % (24 * 60)
+            if starts_after_until(wd, bed_min):
+                start = (
+                    f'at = "{wd.at:%H:%M}"'
+                    if wd.at
+                    else f'before = "{_duration_text(wd.before or timedelta(0))}"'
+                )
+                problems.add(
+                    path + ("until",),
+                    f'"{wd.until:%H:%M}" is not after the wind-down starts on {WEEKDAYS[weekday]} evenings'
+                    f" ({start}, bedtime {bed:%H:%M}); write a later `until` or an earlier start",
+                )
+                return None
+    return wd
 
 
 def _push(raw: dict[str, Any], values: dict[str, Any], ids: set[str], problems: Problems) -> Push | None:
@@ -485,8 +543,11 @@ def commands_refused(path: Path | None) -> str | None:
 
 
 def with_commands(routine: Routine) -> list[str]:
-    """Ids of the reminders that run a command (when they fire, or as an escalation step)."""
-    return [r.id for r in routine.reminders if r.run or any(step.run for step in r.escalate)]
+    """Ids of the reminders that run a command (when they fire, or as an escalation step), and
+    `winddown` when the wind-down runs one."""
+    ids = [r.id for r in routine.reminders if r.run or any(step.run for step in r.escalate)]
+    wd = routine.winddown
+    return ids + (["winddown"] if wd is not None and (wd.run or wd.undo) else [])
 
 
 @dataclass(frozen=True)

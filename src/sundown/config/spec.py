@@ -24,11 +24,14 @@ from sundown.config.values import (
     read_ids,
     read_interval,
     read_limit,
+    read_night_light,
     read_ntfy_url,
     read_path,
     read_quiet,
     read_text,
     read_title,
+    read_until,
+    read_volume,
     read_weekdays,
     read_when,
     read_zone_name,
@@ -96,13 +99,34 @@ REMINDER = Table(
 
 PUSH = Table(
     {
-        "ntfy": Key(read_ntfy_url, "topic URL on an ntfy server, e.g. https://ntfy.example.org/evening-8f3k2q"),
+        "ntfy": Key(
+            read_ntfy_url, "topic URL on an ntfy server, e.g. https://ntfy.example.org/evening-8f3k2q"
+        ),
         "token_file": Key(read_path, "file holding the access token (not readable by others)"),
         "reminders": Key(read_ids, "ids of the reminders pushed; default: all"),
         "when": Key(read_when, "always | away (desktop idle or locked, or the machine asleep)"),
         "device": Key(read_device, "this machine's name in the log; default: the hostname"),
     },
     "reminders on the phone and every machine, through ntfy (`sundown help push`)",
+)
+
+WINDDOWN = Table(
+    {
+        "before": Key(read_before, "the wind-down starts this long before bedtime, e.g. 30m (at most 12h)"),
+        "at": Key(read_clock, "or at this evening time HH:MM instead of `before`"),
+        "until": Key(read_until, "everything is put back at this time the next morning, HH:MM before 12:00"),
+        "dnd": Key(read_bool, "Do Not Disturb for everything but sundown's own reminders"),
+        "night_light": Key(
+            read_night_light, "warm the screen to this colour temperature in K; true: the desktop's own"
+        ),
+        "grayscale": Key(read_bool, "grey the screen, where the desktop can"),
+        "dark": Key(read_bool, "prefer the dark colour scheme"),
+        "volume": Key(read_volume, 'cap the default output\'s volume, e.g. "30%" (never raises it)'),
+        "pause_media": Key(read_bool, "pause every media player (MPRIS) once, at the start"),
+        "run": Key(read_argv, "argv run at the start, never through a shell"),
+        "undo": Key(read_argv, "argv run at the end"),
+    },
+    "the desktop winds down too, and is put back in the morning (`sundown help winddown`)",
 )
 
 FILE = Table(
@@ -129,6 +153,7 @@ FILE = Table(
         "reminders": TableOf(REMINDER, "the steps of the evening"),
         "skip": Table({"dates": Key(read_dates, "nights (YYYY-MM-DD) with no reminders")}, "nights off"),
         "push": PUSH,
+        "winddown": WINDDOWN,
     },
     "the whole file",
 )
