@@ -32,6 +32,9 @@ class Status:
     # daemon) and the source in use for each capability (docs/context.md).
     context: dict[str, Any] | None = None
     sources: dict[str, Any] | None = None
+    # The wind-down (docs/winddown.md): {"active", "since", "until", "effects"}; null without
+    # [winddown] and nothing left to put back.
+    winddown: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -59,7 +62,7 @@ def is_open(occ: Occurrence, done: ReminderNight, now: datetime) -> bool:
 
 
 def tonight(now: datetime, zone: tzinfo, current: Night | None) -> date:
-    """"Tonight": the night of `now` while its bedtime has not passed or a reminder of it is
+    """ "Tonight": the night of `now` while its bedtime has not passed or a reminder of it is
     still open, else the coming night (in the morning, tonight is this evening, not last night).
 
     `current` is the night of `now` as folded from the log (None: its plan alone counts).
@@ -79,7 +82,7 @@ def tonight(now: datetime, zone: tzinfo, current: Night | None) -> date:
 
 
 def night_label(night: date, tonight_night: date) -> str:
-    """"tonight (Sat 2026-11-28)" or "the night of Fri 2026-11-27", for output."""
+    """ "tonight (Sat 2026-11-28)" or "the night of Fri 2026-11-27", for output."""
     day = f"{night:%a} {night.isoformat()}"
     return f"tonight ({day})" if night == tonight_night else f"the night of {day}"
 
@@ -112,6 +115,7 @@ def snapshot(
     push: dict[str, Any] | None = None,
     context: dict[str, Any] | None = None,
     sources: dict[str, Any] | None = None,
+    winddown: dict[str, Any] | None = None,
 ) -> Status:
     """The status of `night` ("tonight") at `now`."""
     return Status(
@@ -127,4 +131,5 @@ def snapshot(
         push=push,
         context=context,
         sources=sources,
+        winddown=winddown,
     )

@@ -21,6 +21,7 @@ EventName = Literal[
     "deferred",
     "escalated",
     "lock_failed",
+    "winddown",
 ]
 EVENTS: tuple[EventName, ...] = get_args(EventName)
 

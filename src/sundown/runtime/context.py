@@ -518,8 +518,11 @@ class ContextWatch:
             return bool(self._idle_askers)
         return False
 
-    def snapshot(self, now: datetime, ask: bool = True) -> Context:
-        """The context at `now`; with `ask`, the sources that cannot signal are asked too."""
+    def snapshot(self, now: datetime, ask: bool = True, own_dnd: str | None = None) -> Context:
+        """The context at `now`; with `ask`, the sources that cannot signal are asked too.
+
+        `own_dnd`: the source (a key of `dnd`) through which sundown's own wind-down Do Not
+        Disturb is seen; it is not the person being busy, so it does not count."""
         if self._owners_changed:
             self._owner_changed()
         idle_since: datetime | None = None
@@ -561,7 +564,7 @@ class ContextWatch:
             idle_known = True
             idle_since = self.logind_idle_since if self.logind_idle else None
         with self._lock:
-            dnd = any(self.dnd.values()) if self.dnd else None
+            dnd = any(v for k, v in self.dnd.items() if k != own_dnd) if self.dnd else None
             presenting = any(self.presenting.values()) if self.presenting else None
             locked = any(self.locked.values()) if self.locked else None
         return Context(

@@ -117,6 +117,7 @@ class Daemon:
         self._seen: dict[tuple[date, str], Attention] = {}  # the log's, merged with memory, per tick
         self.ctx_now: Context = UNKNOWN
         self._context_queued = threading.Event()
+        self.winddown: Any = None  # runtime.winddown.WindDownControl, with [winddown] or its journal
 
     @property
     def log_problem(self) -> str | None:
@@ -175,6 +176,10 @@ class Daemon:
         for helper in (self.control, self.config_watch, self.sleep_watch, self.context, self.zone_watch):
             if helper is not None:
                 helper.close()
+        if self.winddown is not None:
+            # A clean stop puts the desktop back (its rows queued before the worker's last job);
+            # the next start inside the window applies it again.
+            self.winddown.close(restore=True, now=self.clock())
         if self.scheduler.running:
             finished = self.submit(self._finish)
             try:
@@ -272,6 +277,8 @@ class Daemon:
     def wake(self, reason: str) -> None:
         """A detector saw a resume or clock set: re-evaluate now."""
         log.info("woke up (%s)", reason)
+        if self.winddown is not None:
+            self.winddown.woke()  # waking inside the window: apply what no longer holds
         if reason == "resume" and self.push_link is not None:
             self.submit(self.push_link.resumed)
         self.submit(self.tick)  # adding a job also wakes the scheduler's own wait
@@ -427,6 +434,11 @@ class Daemon:
         # In UTC: `next_at` is a local time, and wall-clock arithmetic on it drops the fold of a
         # fall-back night's repeated hour (the timer would aim an hour early and fire at once).
         next_at = self._next_look(verdict, now)
+        winddown_at = self._winddown_tick(now)
+        if winddown_at is not None and (
+            next_at is None or winddown_at.astimezone(UTC) < next_at.astimezone(UTC)
+        ):
+            next_at = winddown_at
         next_at = self._on_system_clock(next_at, now) if next_at is not None else None
         if next_at is not None:
             self.scheduler.add_job(self.tick, "date", run_date=next_at, id="tick", replace_existing=True)
@@ -434,13 +446,100 @@ class Daemon:
             self.timer.arm(next_at + ARM_MARGIN if next_at is not None else None)
         self.systemd.status(self.status_line(now))
 
+    # -- the wind-down (runtime/winddown.py) ------------------------------------------------------
+
+    def _winddown_control(self) -> Any:
+        """The controller, made when [winddown] is configured or its journal has something to undo."""
+        if self.winddown is None and (
+            self.loaded.routine.winddown is not None or self.paths.winddown_journal.exists()
+        ):
+            from sundown.runtime.winddown import WindDownControl
+
+            self.winddown = WindDownControl(
+                self.paths,
+                self.env,
+                self._winddown_row,
+                self._winddown_changed,
+                lambda label, argv: self._run_command(label, argv),
+            )
+        return self.winddown
+
+    def _winddown_changed(self) -> None:
+        """From the controller's thread: a change is done (or a child died): tick again."""
+        if self.scheduler.running:
+            self.submit(self.tick)
+
+    def _winddown_row(self, night: date, details: dict[str, Any]) -> None:
+        """From the controller's thread: the `winddown` row, written by the worker."""
+        if self.scheduler.running:
+            self.submit(self.record, "winddown", night, None, "daemon", **details)
+        else:  # tests drive tick() themselves
+            self.record("winddown", night, None, "daemon", **details)
+
+    def _winddown_tick(self, now: datetime) -> datetime | None:
+        control = self._winddown_control()
+        if control is None:
+            return None
+        from sundown.core.state import fold_changes
+        from sundown.core.winddown import nights_around
+
+        zone = self.loaded.zone
+        events = []
+        changes = {}
+        for night in nights_around(now, zone):
+            rows = self._night_events(night)
+            events.extend(rows)
+            changes[night] = fold_changes(rows)
+        try:
+            return control.tick(now, self.loaded.routine, zone, events, changes)  # type: ignore[no-any-return]
+        except Exception as exc:  # the wind-down never stops a reminder
+            log.exception("wind-down: %s", exc)
+            return None
+
+    def winddown_status(self) -> dict[str, Any] | None:
+        if self.winddown is None:
+            return None
+        return self.winddown.snapshot(self.loaded.zone)  # type: ignore[no-any-return]
+
+    def _winddown_request(self, action: str) -> dict[str, Any]:
+        """`sundown winddown on|off|status` (from the control thread): the request's row, the
+        change, then the state as it is once the change is done."""
+        if action == "status":
+            return {"ok": True, "winddown": self.call(self.winddown_status)}
+        if action not in ("on", "off"):
+            return {"ok": False, "error": f"unknown wind-down action {action!r}"}
+        if self.loaded.routine.winddown is None and action == "on":
+            return {"ok": False, "error": "the config has no [winddown] section (`sundown help winddown`)"}
+        control = self.call(self._winddown_control)
+        if control is None:
+            return {"ok": True, "nothing": True, "winddown": None}
+        if action == "off" and not self.call(
+            lambda: control.active is not None or bool(control.journal.entries)
+        ):
+            control.wait()
+            if not self.call(lambda: control.active is not None or bool(control.journal.entries)):
+                return {"ok": True, "nothing": True, "winddown": self.call(self.winddown_status)}
+        self.call(self._winddown_requested, action)
+        done = control.wait()
+        reply: dict[str, Any] = {"ok": True, "winddown": self.call(self.winddown_status)}
+        if not done:
+            reply["pending"] = True
+        return reply
+
+    def _winddown_requested(self, action: str) -> None:
+        now = self.clock()
+        phase = "start" if action == "on" else "end"
+        self.record("winddown", night_of(now, self.loaded.zone), None, "cli", phase=phase, requested=True)
+        self.tick()
+
     # -- the person's context ------------------------------------------------------------------
 
     def _context_at(self, now: datetime) -> Context:
         if self.context is None:
             return UNKNOWN
+        own = self.winddown.own_dnd()[0] if self.winddown is not None else None
         try:
-            return self.context.snapshot(now)  # type: ignore[no-any-return]
+            return self.context.snapshot(now, own_dnd=own)  # type: ignore[no-any-return]
         except Exception as exc:  # a source gone wrong must never stop a reminder
             log.warning("could not read the desktop's state (%s); going by the clock", exc)
             return UNKNOWN
@@ -541,6 +640,10 @@ class Daemon:
         self.combined = {k: v for k, v in self.combined.items() if k in self.shown}
 
     def _send(self, send: Send, now: datetime, urgency: str = "normal") -> None:
+        if urgency == "normal" and self.winddown is not None:
+            # Through the wind-down's own Do Not Disturb (GNOME, Plasma, xfce4-notifyd hold all
+            # but critical notifications): sundown's own reminders still reach the screen.
+            urgency = self.winddown.own_dnd()[1] or urgency
         shown = self._join_open(send, now)
         message = self._message(shown, joined=len(shown.occurrences) > len(send.occurrences), urgency=urgency)
         delivered_by = self._deliver(message)
@@ -762,6 +865,8 @@ class Daemon:
                 return {"ok": not problems, "errors": problems}
             if cmd == "status":
                 return {"ok": True, **self.call(self.status)}
+            if cmd == "winddown":
+                return self._winddown_request(str(request.get("action")))
         except concurrent.futures.TimeoutError:
             return {"ok": False, "error": "the daemon is busy; try again"}
         return {"ok": False, "error": f"unknown request {cmd!r}"}
@@ -831,6 +936,7 @@ class Daemon:
             config_error=self.config_problem,
             log_error=self.log_problem,
             push=self.push_link.snapshot() if self.push_link is not None else None,
+            winddown=self.winddown_status(),
             **self.context_status(now),
         )
 
