@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, tzinfo
 from typing import Any
 
 from sundown.core.plan import (
@@ -217,12 +217,13 @@ def snapshot(
 
 
 def starts_after_until(wd: WindDown, bedtime_minutes: int) -> bool:
-    """For config checks, in wall-clock minutes after 12:00: does the window start at or after
-    its `until` on an evening with this bedtime (minutes after 12:00)?"""
-    until = (wd.until.hour * 60 + wd.until.minute - 12 * 60) % (24 * 60)
+    """For config checks, on the wall clock in seconds after 12:00: does the window start at or
+    after its `until` on an evening with this bedtime (minutes after 12:00)?"""
+    day = 24 * 3600
+    until = ((wd.until.hour - 12) * 3600 + wd.until.minute * 60) % day
     if wd.at is not None:
-        start = (wd.at.hour * 60 + wd.at.minute - 12 * 60) % (24 * 60)
+        start = ((wd.at.hour - 12) * 3600 + wd.at.minute * 60) % day
     else:
         assert wd.before is not None
-        start = bedtime_minutes - int(wd.before / timedelta(minutes=1))
+        start = bedtime_minutes * 60 - int(wd.before.total_seconds())
     return start >= until

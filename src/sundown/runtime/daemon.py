@@ -472,7 +472,7 @@ class Daemon:
     def _winddown_row(self, night: date, details: dict[str, Any]) -> None:
         """From the controller's thread: the `winddown` row, written by the worker."""
         if self.scheduler.running:
-            self.submit(self.record, "winddown", night, None, "daemon", **details)
+            self.submit(lambda: self.record("winddown", night, None, "daemon", **details))
         else:  # tests drive tick() themselves
             self.record("winddown", night, None, "daemon", **details)
 

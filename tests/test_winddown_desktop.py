@@ -1,0 +1,276 @@
+"""The wind-down on a real desktop (docs/winddown.md): dunst 1.9 on Xvfb, dconf-service with the
+installed GSettings schemas, PulseAudio with a null sink, mpv playing through mpv-mpris, a
+stand-in gammastep; one desktop for the module. Daemons run in process with a clock moved to a
+chosen night (their scheduler still waits in real time), or as real processes where a kill -9
+matters."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from support.desktop import running_desktop, wait_until
+from support.sandbox import FakeClock, Sandbox
+from support.winddown import OffsetClock, Parts, wait_row, winddown_rows
+
+pytestmark = pytest.mark.e2e
+
+UTC = timezone.utc
+BERLIN = ZoneInfo("Europe/Berlin")
+FULL = """
+[winddown]
+before = "{before}"
+until = "{until}"
+dnd = true
+night_light = 3400
+grayscale = true
+dark = true
+volume = "30%"
+pause_media = true
+run = ["sh", "-c", "echo run >> {record}"]
+undo = ["sh", "-c", "echo undo >> {record}"]
+"""
+HALF = 32768  # 50% on PulseAudio's scale
+CAPPED = round(0.30 * 65536)
+
+
+@pytest.fixture(scope="module")
+def parts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Parts]:
+    with running_desktop(tmp_path_factory.mktemp("winddown"), with_x=True, with_server=True) as desk:
+        found = Parts(desk)
+        found.start_dconf()
+        found.start_pulseaudio()
+        found.start_mpv()
+        yield found
+
+
+@pytest.fixture
+def desk(parts: Parts) -> Parts:
+    """The module's desktop as a person left it: light scheme, 50% volume, music playing."""
+    parts.gsettings("reset", "org.gnome.desktop.interface", "color-scheme")
+    parts.pactl("set-sink-volume", "night", str(HALF))
+    if parts.mpris_status() != "Playing":
+        parts.mpris("Play")
+    for pid, _ in parts.gamma_children():
+        os.kill(pid, signal.SIGKILL)
+    parts.record.unlink(missing_ok=True)
+    return parts
+
+
+def config(sandbox: Sandbox, body: str, bedtime: str = "07:00", reminders: str = "") -> Path:
+    record = sandbox.root / "commands.txt"
+    text = f'timezone = "Europe/Berlin"\n[bedtime]\ndefault = "{bedtime}"\n{reminders}\n'
+    sandbox.write_config(text + body.format(record=record, before="8s", until="07:00"))
+    return record
+
+
+def in_process(sandbox: Sandbox, desk: Parts, clock: object, backend: str = "dbus"):
+    """A daemon in this process on the sandbox's config (its instance locks taken, as `run` does)."""
+    from sundown.config import load_for
+    from sundown.paths import resolve_paths
+    from sundown.runtime.control_server import InstanceLock
+    from sundown.runtime.daemon import Daemon
+
+    paths = resolve_paths()
+    lock = InstanceLock(paths)
+    env = desk.daemon_env(sandbox.root, sandbox.env)
+    daemon = Daemon(paths, load_for(paths), env, backend=backend, clock=clock)  # type: ignore[arg-type]
+    stop = daemon.stop
+
+    def stop_and_unlock() -> None:
+        try:
+            stop()
+        finally:
+            lock.release()
+
+    daemon.stop = stop_and_unlock  # type: ignore[method-assign]
+    return daemon
+
+
+def lines(path: Path) -> list[str]:
+    return path.read_text().split() if path.exists() else []
+
+
+def test_a_night_on_dunst_1_9_applies_all_but_dnd_in_time_and_puts_all_back_at_until(
+    sandbox: Sandbox, desk: Parts
+) -> None:
+    record = config(sandbox, FULL, reminders='[reminders.tea]\nbefore = "4s"\n')
+    start = datetime(2026, 11, 26, 6, 59, 52, tzinfo=BERLIN)  # 8 s before 07:00
+    until = datetime(2026, 11, 26, 7, 0, tzinfo=BERLIN)
+    daemon = in_process(sandbox, desk, OffsetClock(start - timedelta(seconds=3)))
+    daemon.start()
+    try:
+        row = wait_row(sandbox.db_path, "start", timeout=10)
+        applied = (row["ts"] - start).total_seconds()
+        effects = row["effects"]
+        assert effects == {
+            "dnd": "unavailable",
+            "night_light": "on",
+            "grayscale": "unavailable",
+            "dark": "on",
+            "volume": "on",
+            "pause_media": "on",
+            "run": "on",
+        }
+        # dunst 1.9 has no pause levels: the reason and the exact rule, nothing paused.
+        assert (
+            "dunst 1.9" in row["unavailable"]["dnd"]
+            and "override_pause_level = 100" in row["unavailable"]["dnd"]
+        )
+        assert desk.desk.dunstctl("is-paused").strip() == "false"
+        assert desk.gsettings("get", "org.gnome.desktop.interface", "color-scheme") == "'prefer-dark'"
+        assert desk.volume() == [CAPPED, CAPPED]
+        assert desk.mpris_status() == "Paused"
+        [(pid, argv)] = desk.gamma_children()
+        assert argv == "-m wayland -r -O 3400"
+        wait_until(lambda: lines(record) == ["run"], 5, "the run command")
+        state = daemon.call(daemon.status)["winddown"]
+        assert state["active"] and state["until"] == until.isoformat() and state["effects"] == effects
+        # sundown's own reminder, due inside the window, reaches the screen.
+        desk.desk.monitor.wait_notify(1, timeout=10)
+        wait_until(lambda: desk.desk.displayed() >= 1, 5, "dunst showing the reminder")
+
+        end = wait_row(sandbox.db_path, "end", timeout=15)
+        restored = (end["ts"] - until).total_seconds()
+        assert end["reason"] == "until"
+        assert end["effects"] == {e: "restored" for e in ("night_light", "dark", "volume", "run")}
+        assert desk.gsettings("get", "org.gnome.desktop.interface", "color-scheme") == "'default'"
+        assert desk.volume() == [HALF, HALF]
+        wait_until(
+            lambda: (
+                not Path(f"/proc/{pid}").exists() or b"sleep" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+            ),
+            5,
+        )
+        wait_until(lambda: lines(record) == ["run", "undo"], 5, "the undo command")
+        assert desk.mpris_status() == "Paused"  # a pause is never undone
+        assert (
+            not sandbox.db_path.with_name("winddown.journal").exists()
+            or not json.loads(sandbox.db_path.with_name("winddown.journal").read_text())["entries"]
+        )
+        print(f"\nwind-down applied {applied:.2f} s after its start, put back {restored:.2f} s after until")
+        assert applied < 2.0 and restored < 2.0
+    finally:
+        daemon.stop()
+
+
+def test_doctor_says_what_each_effect_uses_and_the_dunst_rule(sandbox: Sandbox, desk: Parts) -> None:
+    config(sandbox, FULL)
+    env = desk.daemon_env(sandbox.root, sandbox.env)
+    out = sandbox.run("doctor", env=env).stdout
+    found = {line.split()[2]: line for line in out.splitlines() if line[6:].startswith("winddown ")}
+    assert set(found) == {"dnd", "night_light", "grayscale", "dark", "volume", "pause_media", "run"}
+    assert found["dnd"].startswith("warn") and "dunst 1.9" in found["dnd"]
+    assert "override_pause_level = 100" in out  # the fix, printed under it
+    assert "gammastep" in found["night_light"] and found["night_light"].startswith("ok")
+    assert "color-scheme" in found["dark"] and "pactl" in found["volume"] and "MPRIS" in found["pause_media"]
+    assert found["grayscale"].startswith("warn") and "org.gnome.Shell" in found["grayscale"]
+
+
+def test_on_and_off_by_hand_and_a_setting_changed_meanwhile_stays(sandbox: Sandbox, desk: Parts) -> None:
+    config(sandbox, FULL)
+    daemon = in_process(sandbox, desk, OffsetClock(datetime(2026, 11, 26, 15, 0, tzinfo=BERLIN)))
+    daemon.start()
+    try:
+        off = sandbox.run("winddown", "off", check=True)
+        assert "no wind-down is on" in off.stdout
+        on = sandbox.run("winddown", "on", check=True)
+        assert "wind-down on until" in on.stdout and "dark" in on.stdout
+        assert desk.gsettings("get", "org.gnome.desktop.interface", "color-scheme") == "'prefer-dark'"
+        status = json.loads(sandbox.run("winddown", "status", "--json", check=True).stdout)
+        assert status["active"] and status["effects"]["dark"] == "on"
+        # The person picks the light scheme meanwhile: it stays theirs.
+        desk.gsettings("set", "org.gnome.desktop.interface", "color-scheme", "'prefer-light'")
+        off = sandbox.run("winddown", "off", check=True)
+        assert "dark" in off.stdout and "kept" in off.stdout
+        end = wait_row(sandbox.db_path, "end")
+        assert end["effects"]["dark"] == "kept" and end["effects"]["volume"] == "restored"
+        assert end["reason"] == "off"
+        assert desk.gsettings("get", "org.gnome.desktop.interface", "color-scheme") == "'prefer-light'"
+        assert desk.volume() == [HALF, HALF]
+        sources = [r["source"] for r in winddown_rows(sandbox.db_path)]
+        assert sources == ["cli", "daemon", "cli", "daemon"]  # each request, then what happened
+    finally:
+        daemon.stop()
+
+
+def test_kill_9_inside_the_window_then_starts_inside_and_after_until(sandbox: Sandbox, desk: Parts) -> None:
+    record = config(sandbox, FULL)
+    env = desk.daemon_env(sandbox.root, sandbox.env)
+    proc = sandbox.start_daemon("--backend", "console", env=env)
+    try:
+        sandbox.run("winddown", "on", check=True)
+        [(first, _)] = desk.gamma_children()
+    finally:
+        proc.kill()  # kill -9 inside the window
+        proc.wait(timeout=5)
+    # Everything it changed holds; its gammastep outlived it.
+    assert desk.gsettings("get", "org.gnome.desktop.interface", "color-scheme") == "'prefer-dark'"
+    assert desk.volume() == [CAPPED, CAPPED] and desk.gamma_children() == [(first, "-m wayland -r -O 3400")]
+
+    # A start inside the window: what went with the old process is applied again (a new child
+    # instead of the orphan), the rest holds, and the player the person restarted is not paused again.
+    desk.mpris("Play")
+    wait_until(lambda: desk.mpris_status() == "Playing", 5)
+    now = datetime.now(UTC)
+    daemon = in_process(sandbox, desk, FakeClock(now))
+    daemon.tick()
+    daemon.winddown.wait()
+    try:
+        [(second, _)] = desk.gamma_children()
+        assert second != first and desk.mpris_status() == "Playing"
+        assert daemon.winddown.snapshot(BERLIN)["active"]
+    finally:
+        # Crash again: nothing put back, left to the next start.
+        control, daemon.winddown = daemon.winddown, None
+        control.close(restore=False, now=now)
+        daemon.stop()
+    # A start after `until` (the journal's window is over): everything back, the undo runs.
+    until = datetime.fromisoformat(control.journal.window["until"])
+    later = in_process(sandbox, desk, FakeClock(until + timedelta(minutes=5)))
+    later.tick()
+    later.winddown.wait()
+    later.stop()
+    end = [r for r in winddown_rows(sandbox.db_path) if r.get("phase") == "end"][-1]
+    assert (
+        end["reason"] == "until"
+        and end["effects"]["dark"] == "restored"
+        and end["effects"]["volume"] == "restored"
+    )
+    assert desk.gsettings("get", "org.gnome.desktop.interface", "color-scheme") == "'default'"
+    assert desk.volume() == [HALF, HALF] and desk.gamma_children() == []
+    assert lines(record) == ["run", "undo"]
+
+
+def test_a_dst_night_and_a_clock_jump_over_until(sandbox: Sandbox, desk: Parts) -> None:
+    # Berlin springs forward on 2027-03-28 at 02:00: bedtime 02:30 is 03:30 CEST (01:30 UTC), the
+    # wind-down starts 1 h before in elapsed time (00:30 UTC, 01:30 CET), until 02:45 is 03:45 CEST.
+    sandbox.write_config(
+        'timezone = "Europe/Berlin"\n[bedtime]\ndefault = "02:30"\n'
+        '[winddown]\nbefore = "1h"\nuntil = "02:45"\ndark = true\n'
+    )
+    start, until = datetime(2027, 3, 28, 0, 30, tzinfo=UTC), datetime(2027, 3, 28, 1, 45, tzinfo=UTC)
+    clock = FakeClock(start - timedelta(seconds=1))
+    daemon = in_process(sandbox, desk, clock, backend="console")
+    try:
+        assert daemon._winddown_tick(clock()) == start
+        clock.now = start
+        daemon.tick()
+        daemon.winddown.wait()
+        assert desk.gsettings("get", "org.gnome.desktop.interface", "color-scheme") == "'prefer-dark'"
+        assert daemon._winddown_tick(clock()) == until
+        clock.now = until + timedelta(hours=3)  # the clock is stepped (or the machine woke) past until
+        daemon.tick()
+        daemon.winddown.wait()
+        assert desk.gsettings("get", "org.gnome.desktop.interface", "color-scheme") == "'default'"
+        end = wait_row(sandbox.db_path, "end")
+        assert end["reason"] == "until" and end["effects"] == {"dark": "restored"}
+    finally:
+        daemon.stop()
