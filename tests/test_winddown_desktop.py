@@ -274,3 +274,75 @@ def test_a_dst_night_and_a_clock_jump_over_until(sandbox: Sandbox, desk: Parts) 
         assert end["reason"] == "until" and end["effects"] == {"dark": "restored"}
     finally:
         daemon.stop()
+
+
+GNOME = ("org.gnome.Shell", "org.gnome.SettingsDaemon.Color")
+SCHEMAS = (
+    ("org.gnome.desktop.notifications", "show-banners"),
+    ("org.gnome.settings-daemon.plugins.color", "night-light-enabled"),
+    ("org.gnome.settings-daemon.plugins.color", "night-light-temperature"),
+    ("org.gnome.settings-daemon.plugins.color", "night-light-schedule-automatic"),
+    ("org.gnome.desktop.a11y.magnifier", "color-saturation"),
+    ("org.gnome.desktop.a11y.magnifier", "mag-factor"),
+    ("org.gnome.desktop.a11y.applications", "screen-magnifier-enabled"),
+)
+
+
+def gnome_settings(desk: Parts) -> list[str]:
+    return [desk.gsettings("get", schema, key) for schema, key in SCHEMAS]
+
+
+def test_on_gnome_its_own_dnd_is_not_busy_its_reminders_go_critical_and_all_is_put_back(
+    sandbox: Sandbox, desk: Parts
+) -> None:
+    for schema, key in SCHEMAS:
+        desk.gsettings("reset", schema, key)
+    before = gnome_settings(desk)
+    config(
+        sandbox,
+        '[winddown]\nbefore = "8s"\nuntil = "07:00"\ndnd = true\nnight_light = 3400\ngrayscale = true\n',
+        reminders='[reminders.tea]\nbefore = "4s"\n',
+    )
+    start = datetime(2026, 11, 26, 6, 59, 52, tzinfo=BERLIN)
+    with desk.owning(*GNOME):
+        daemon = in_process(sandbox, desk, OffsetClock(start - timedelta(seconds=3)))
+        daemon.start()
+        try:
+            row = wait_row(sandbox.db_path, "start")
+            assert row["effects"] == {"dnd": "on", "night_light": "on", "grayscale": "on"}
+            assert gnome_settings(desk) == ["false", "true", "uint32 3400", "false", "0.0", "1.0", "true"]
+            # sundown's own Do Not Disturb is not the person being busy: the reminder due inside it
+            # is sent at its time, not deferred, and critical (GNOME shows those as banners).
+            [call] = desk.desk.monitor.wait_notify(1, timeout=10)
+            assert call.summary == "Tea" and call.urgency == 2
+            assert sandbox.logged("deferred") == 0
+            end = wait_row(sandbox.db_path, "end", timeout=15)
+            assert end["effects"] == {"dnd": "restored", "night_light": "restored", "grayscale": "restored"}
+            assert gnome_settings(desk) == before
+        finally:
+            daemon.stop()
+
+
+def test_a_dnd_the_person_had_on_stays_theirs_and_still_defers(sandbox: Sandbox, desk: Parts) -> None:
+    desk.gsettings("set", "org.gnome.desktop.notifications", "show-banners", "false")
+    config(sandbox, '[winddown]\nbefore = "8s"\nuntil = "07:00"\ndnd = true\n', reminders='[reminders.tea]\nbefore = "4s"\n')
+    start = datetime(2026, 11, 26, 6, 59, 52, tzinfo=BERLIN)
+    clock = FakeClock(start)
+    with desk.owning(*GNOME):
+        daemon = in_process(sandbox, desk, clock, backend="console")
+        daemon._start_context()
+        try:
+            daemon.tick()
+            daemon.winddown.wait()
+            assert daemon.winddown.own_dnd() == (None, None)  # nothing of it is sundown's
+            clock.now = start + timedelta(seconds=4)
+            daemon.tick()
+            assert sandbox.logged("deferred", "tea") == 1  # the person is busy: deferred
+            clock.now = start + timedelta(seconds=8)
+            daemon.tick()
+            daemon.winddown.wait()
+            assert desk.gsettings("get", "org.gnome.desktop.notifications", "show-banners") == "false"
+            assert not [r for r in winddown_rows(sandbox.db_path) if r.get("phase") == "end"]
+        finally:
+            daemon.stop()
+            desk.gsettings("reset", "org.gnome.desktop.notifications", "show-banners")

@@ -59,9 +59,12 @@ class GSettings(Interface):
         mine = journal.find(setting)
         if current == value and mine is None:
             return False
-        journal.record(Entry(self.effect, self.name, setting, previous=current, value=value))
+        entry = journal.record(Entry(self.effect, self.name, setting, previous=current, value=value))
         if current != value:
             self.set(schema, key, value)
+            shown = self.get(schema, key)  # a double comes back as GSettings prints it (23.99...)
+            if shown != value:
+                journal.update(Entry(self.effect, self.name, setting, previous=entry.previous, value=shown))
         return True
 
     def restore(self, entry: Entry) -> bool:
@@ -89,8 +92,8 @@ class Banners(GSettings):
 
 
 class GnomeNightLight(GSettings):
-    """gnome-settings-daemon's night light. With a temperature it is on all night (a schedule
-    from 00:00 to 23:59, not the person's own), with `true` on the person's schedule."""
+    """gnome-settings-daemon's night light. With a temperature it is on all night (a schedule from
+    12:00 to 11:59:31 the next day, which holds every window), with `true` on the person's own."""
 
     effect = "night_light"
     label = "GNOME night light (gnome-settings-daemon)"
@@ -104,8 +107,8 @@ class GnomeNightLight(GSettings):
             temperature = int(self.wd.night_light)
             changed |= self.change(journal, COLOR, "night-light-temperature", f"uint32 {temperature}")
             changed |= self.change(journal, COLOR, "night-light-schedule-automatic", "false")
-            changed |= self.change(journal, COLOR, "night-light-schedule-from", "0.0")
-            changed |= self.change(journal, COLOR, "night-light-schedule-to", "23.99")
+            changed |= self.change(journal, COLOR, "night-light-schedule-from", "12.0")
+            changed |= self.change(journal, COLOR, "night-light-schedule-to", "11.9921875")
         changed |= self.change(journal, COLOR, "night-light-enabled", "true")
         return changed
 
