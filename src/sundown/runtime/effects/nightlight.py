@@ -80,11 +80,19 @@ class KWinNightLight(Interface):
         return out.strip() or None
 
     def write(self, key: str, value: str | None) -> None:
-        args = ["--file", "kwinrc", "--group", GROUP, "--key", key, "--notify"]
+        # kwriteconfig6 --notify tells KWin at once; kwriteconfig5 cannot, so KWin is asked to
+        # re-read its configuration instead.
+        notify = self.write_tool == "kwriteconfig6"
+        args = ["--file", "kwinrc", "--group", GROUP, "--key", key, *(["--notify"] if notify else [])]
         if value is None:
             self.session.run(self.write_tool, *args, "--delete")
         else:
             self.session.run(self.write_tool, *args, value)
+        if not notify:
+            try:
+                self.session.call(KWIN, "/KWin", "org.kde.KWin", "reconfigure")
+            except EffectError as exc:
+                raise EffectError(f"KWin did not re-read its configuration: {exc}") from None
 
     # Plasma 5: nightColorInfo / setNightColorConfig ------------------------------------------
 
