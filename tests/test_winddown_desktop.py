@@ -325,7 +325,8 @@ def test_on_gnome_its_own_dnd_is_not_busy_its_reminders_go_critical_and_all_is_p
 
 def test_a_dnd_the_person_had_on_stays_theirs_and_still_defers(sandbox: Sandbox, desk: Parts) -> None:
     desk.gsettings("set", "org.gnome.desktop.notifications", "show-banners", "false")
-    config(sandbox, '[winddown]\nbefore = "8s"\nuntil = "07:00"\ndnd = true\n', reminders='[reminders.tea]\nbefore = "4s"\n')
+    tea = '[reminders.tea]\nbefore = "4s"\n'
+    config(sandbox, '[winddown]\nbefore = "8s"\nuntil = "07:00"\ndnd = true\n', reminders=tea)
     start = datetime(2026, 11, 26, 6, 59, 52, tzinfo=BERLIN)
     clock = FakeClock(start)
     with desk.owning(*GNOME):
