@@ -524,6 +524,8 @@ def check_winddown(paths: Paths, env: Mapping[str, str]) -> list[Check]:
             name = f"winddown {choice.effect}"
             if choice.interface is not None:
                 checks.append(Check(name, OK, choice.label))
+            elif choice.broken:
+                checks.append(Check(name, WARN, f"failed: {choice.why}"))
             else:
                 checks.append(Check(name, WARN, f"unavailable: {choice.why}", choice.fix))
     try:

@@ -282,6 +282,9 @@ class WindDownControl:
         self.choices[effect] = choice
         iface = choice.interface
         if iface is None:
+            if choice.broken:
+                log.warning("wind-down: %s failed: %s", effect, choice.why)
+                return failed(choice.why)
             log.info("wind-down: %s unavailable: %s", effect, choice.why)
             return UNAVAILABLE
         try:

@@ -32,6 +32,11 @@ class EffectError(Exception):
     """An effect could not be applied or put back: the message is the `<why>` of `failed: <why>`."""
 
 
+class Hung(EffectError):
+    """A tool or a bus service did not answer in time (it was stopped): the desktop has the
+    interface, and it failed, even when this happens while looking for it."""
+
+
 @dataclass(frozen=True)
 class Offer:
     """What `probe` found: `usable`, or why not. `final`: this is the desktop's own interface for
@@ -125,12 +130,14 @@ def candidates() -> dict[str, tuple[type[Interface], ...]]:
 
 @dataclass(frozen=True)
 class Choice:
-    """The interface used for an effect on this desktop, or why there is none."""
+    """The interface used for an effect on this desktop, or why there is none: `broken` when one
+    was there but hung (`failed: <why>`), else the desktop does not offer it (`unavailable`)."""
 
     effect: str
     interface: Interface | None
     why: str = ""
     fix: str | None = None
+    broken: bool = False
 
     @property
     def label(self) -> str:
@@ -140,10 +147,14 @@ class Choice:
 def choose(effect: str, session: Session, wd: WindDown | None) -> Choice:
     """The first interface of `effect` that answers on this desktop; else why none does."""
     why = []
+    hung = None
     for cls in candidates()[effect]:
         found = cls(session, wd)
         try:
             offer = found.probe()
+        except Hung as exc:
+            hung = hung or f"{found.label}: {exc}"
+            continue
         except EffectError as exc:
             offer = absent(str(exc))
         if offer.usable:
@@ -151,4 +162,6 @@ def choose(effect: str, session: Session, wd: WindDown | None) -> Choice:
         if offer.final:
             return Choice(effect, None, f"{found.label}: {offer.why}", offer.fix)
         why.append(f"{found.label}: {offer.why}")
+    if hung is not None:
+        return Choice(effect, None, hung, broken=True)
     return Choice(effect, None, "; ".join(why) or "nothing on this desktop offers it")

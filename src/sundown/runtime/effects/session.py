@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sundown.runtime.effects import EffectError
+from sundown.runtime.effects import EffectError, Hung
 from sundown.systemd.notify import child_environment
 
 # How the person's commands (`run`, `undo`) start: (label for the log, argv).
@@ -108,7 +108,7 @@ class Session:
             os.close(out_r)
             os.close(err_r)
         if status is None:
-            raise EffectError(f"{argv[0]} did not answer within {timeout:g} s")
+            raise Hung(f"{argv[0]} did not answer within {timeout:g} s")
         if check and status != 0:
             last = (err.strip() or out.strip()).splitlines()[-1:] or ["no message"]
             raise EffectError(f"{' '.join(argv[:3])} exited with {status}: {last[0][:200]}")
@@ -157,7 +157,7 @@ class Session:
         try:
             reply = conn.send_and_get_reply(msg, timeout=self._budget())
         except TimeoutError:
-            raise EffectError(f"{dest} did not answer {member} within {self.timeout:g} s") from None
+            raise Hung(f"{dest} did not answer {member} within {self.timeout:g} s") from None
         except (OSError, ValueError) as exc:
             self._bus = None
             raise EffectError(f"lost the session bus: {exc}") from None
