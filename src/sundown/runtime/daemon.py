@@ -24,7 +24,7 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sundown.config import LoadedConfig, load_for, remember_good, system_zone
+from sundown.config import LoadedConfig, load_for, localtime_path, remember_good, system_zone
 from sundown.config.values import load_zone
 from sundown.core import context, dispatch
 from sundown.core.context import UNKNOWN, Attention, AwayAck, Context, Escalation, Held, Verdict
@@ -229,7 +229,7 @@ class Daemon:
 
     def _start_context(self) -> None:
         """The person's context (busy, away) and the system zone: every source optional."""
-        from sundown.runtime.context import ContextWatch, localtime_path
+        from sundown.runtime.context import ContextWatch
 
         try:
             self.context = ContextWatch(self.env, self._context_changed, self._zone_named, self.clock)
