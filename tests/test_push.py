@@ -245,7 +245,7 @@ class Inbox:
 def adapter(server: NtfyServer, tmp_path: Path, inbox: Inbox, token: str | None = None) -> NtfyPush:
     r = routine(server.url)
     assert r.push is not None
-    client = NtfyPush(r.push, tmp_path, inbox, token=token, backoff_cap=0.5)
+    client = NtfyPush(r.push, tmp_path / "push-since", inbox, token=token, backoff_cap=0.5)
     client.start()
     return client
 

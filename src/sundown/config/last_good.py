@@ -3,26 +3,21 @@ while the config file has errors (or was deleted under a running daemon)."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sundown.config.load import LoadedConfig, parse
 from sundown.config.zone import zone_for
 from sundown.errors import ConfigError
+from sundown.paths import write_atomic
 
 if TYPE_CHECKING:
     from sundown.paths import Paths
 
 
-def _last_good_path(paths: Paths) -> Path:
-    return paths.state_dir / "last-good-config.toml"
-
-
 def remember_good(paths: Paths, loaded: LoadedConfig) -> None:
     """Keep a copy of the routine the daemon runs, beside the log: while the config file has
     errors (or was deleted), read-only commands show that routine, as the daemon keeps it."""
-    target = _last_good_path(paths)
+    target = paths.last_good
     try:
         if loaded.path is None:
             target.unlink(missing_ok=True)
@@ -32,11 +27,7 @@ def remember_good(paths: Paths, loaded: LoadedConfig) -> None:
         if target.exists() and target.read_text(encoding="utf-8") == text:
             return
         target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with open(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, target)
+        write_atomic(target, text)
     except (OSError, UnicodeDecodeError, ConfigError):
         pass  # only a fallback for read-only commands; the daemon runs on without it
 
@@ -44,7 +35,7 @@ def remember_good(paths: Paths, loaded: LoadedConfig) -> None:
 def last_good(paths: Paths) -> LoadedConfig | None:
     """The routine the daemon last loaded (see `remember_good`), or None."""
     try:
-        text = _last_good_path(paths).read_text(encoding="utf-8")
+        text = paths.last_good.read_text(encoding="utf-8")
         routine = parse(text, str(paths.config))
     except (OSError, UnicodeDecodeError, ConfigError):
         return None

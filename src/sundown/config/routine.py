@@ -12,6 +12,7 @@ from sundown.config.check import Problems, walk_table
 from sundown.config.permissions import token_file_problem
 from sundown.config.spec import BEDTIME_KEYS, FILE, PUSH, REMINDER, KeyPath
 from sundown.config.values import ID_RE, closest, show
+from sundown.core.plan import ONE_DAY, into_night
 from sundown.core.routine import (
     DEFAULT_REPEAT_LIMIT,
     DEFAULT_SNOOZE,
@@ -95,13 +96,11 @@ def _escalation_fits(r: Reminder, bedtimes: Bedtimes, problems: Problems) -> Non
         for weekday in range(7):
             if not r.runs_on(weekday):
                 continue
-            bed = bedtimes.for_weekday(weekday)
-            bed_min = (bed.hour * 60 + bed.minute - 12 * 60) % (24 * 60)  # minutes after 12:00
             if r.at is not None:
-                at_min = (r.at.hour * 60 + r.at.minute - 12 * 60) % (24 * 60)
+                at = into_night(r.at)
             else:
-                at_min = bed_min - int((r.before or timedelta(0)).total_seconds() // 60)
-            if timedelta(minutes=at_min) + step.after > timedelta(hours=24):
+                at = into_night(bedtimes.for_weekday(weekday)) - (r.before or timedelta(0))
+            if at + step.after > ONE_DAY:
                 problems.add(
                     ("reminders", r.id, "escalate"),
                     f"step {i + 1}: after = {show(_duration_text(step.after))} lands past the night's end "

@@ -97,7 +97,7 @@ class Daemon:
         self.config_problem: str | None = None
         self.started = clock()
         remember_good(paths, loaded)  # what read-only commands show while the config has errors
-        self.rows = LogWriter(paths.database, self._log_failed, clock, created=self.started)
+        self.rows = LogWriter(paths.database, paths.spool, self._log_failed, clock, created=self.started)
         self.commands = Commands(self.env)
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
