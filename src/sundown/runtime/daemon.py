@@ -467,11 +467,8 @@ class Daemon:
 
     def _defer(self, held: Held) -> None:
         for occ in held.send.occurrences:
-            if (
-                self._seen.get(occ.key, context.QUIET).deferred
-                or self.attention.get(occ.key, context.QUIET).deferred
-            ):
-                continue
+            if occ.key not in held.announce:
+                continue  # this hold is logged already
             log.info("deferred %s (%s) until %s at the latest", occ.reminder.id, held.reason, _hm(held.until))
             self.record(
                 "deferred",
@@ -481,7 +478,7 @@ class Daemon:
                 reason=held.reason,
                 until=held.until.isoformat(),
             )
-            self._attend(occ.key, deferred=True)
+            self._attend(occ.key, deferred=True, deferred_until=held.until)
 
     def _away_ack(self, ack: AwayAck) -> None:
         night, rid = ack.key
@@ -500,9 +497,9 @@ class Daemon:
             details["run"] = list(step.run)
         self.record("escalated", occ.night, occ.reminder.id, "daemon", **details)
         log.info("escalated %s: step %d", occ.reminder.id, number)
-        if step.urgency:
+        if esc.notify:  # None: its urgency rode on the repeat sent at this instant
             key = dispatch.message_key(*occ.key)
-            message = replace(self._message(Send(key, (occ,)), urgency=step.urgency), body=occ.reminder.body)
+            message = replace(self._message(Send(key, (occ,)), urgency=esc.notify), body=occ.reminder.body)
             self._deliver(message)
             self.shown[key] = (occ.key,)
         if step.run:
@@ -591,8 +588,7 @@ class Daemon:
         if joined:  # reminders waiting on a one-at-a-time server: one notification naming each
             lines = [f"{_hm(o.at)}  {o.reminder.title}" for o in send.occurrences]
             title = ", ".join(o.reminder.title for o in send.occurrences)
-            loud = "critical" if send.repeat or urgency == "critical" else "normal"
-            return Message(send.key, title, "\n".join(lines), loud)
+            return Message(send.key, title, "\n".join(lines), urgency)
         if len(send.occurrences) > 1:
             return replace(_combined_message(send.key, send.occurrences), urgency=urgency)
         body = first.reminder.body
