@@ -503,15 +503,18 @@ class Daemon:
             self._deliver(message)
             self.shown[key] = (occ.key,)
         if step.run:
-            self._run_command(occ.reminder.id, step.run)
+            ran = self._run_command(occ.reminder.id, step.run)
             if context.locks_screen(step.run):
                 if self.context is not None and self.context.sources["locked"]:
                     check = self._after(now, timedelta(seconds=LOCK_VERIFY_S))
                     self.scheduler.add_job(
                         self._check_lock, "date", run_date=check, args=[occ.night, occ.reminder.id, now]
                     )
-                else:
-                    log.info("%s: no source tells whether the screen locked; not verified", occ.reminder.id)
+                elif ran is None:  # the config may not run commands (logged why)
+                    self._lock_failed(occ.night, occ.reminder.id, "was not run")
+                else:  # nothing can see a lock here: its command's exit status is all there is
+                    night, rid = occ.night, occ.reminder.id
+                    ran.add_done_callback(lambda f: self.submit(self._lock_command_ended, night, rid, f))
 
     def _check_lock(self, night: date, rid: str, since: datetime) -> None:
         """5 s after a lock step: did the session lock (LockedHint, the screensaver) since?"""
@@ -520,12 +523,25 @@ class Daemon:
             return
         self._lock_failed(night, rid)
 
-    def _lock_failed(self, night: date, rid: str) -> None:
-        log.warning("%s: the escalation step did not lock the screen within %g s", rid, LOCK_VERIFY_S)
-        self.record("lock_failed", night, rid, "daemon", waited_s=LOCK_VERIFY_S)
-        self._send_notice(
-            "sundown could not lock the screen", "The escalation step ran, but the session did not lock."
-        )
+    def _lock_command_ended(self, night: date, rid: str, ran: concurrent.futures.Future[str | None]) -> None:
+        """A lock step's command ended where no source tells whether the session locked."""
+        failure = None if ran.cancelled() or ran.exception() else ran.result()
+        if failure is None:
+            log.info("%s: the lock step ran; no source tells whether the screen locked", rid)
+            return
+        self._lock_failed(night, rid, failure)
+
+    def _lock_failed(self, night: date, rid: str, command: str | None = None) -> None:
+        """The person is told: a lock step that did not lock is a broken promise (docs/context.md)."""
+        if command is None:
+            log.warning("%s: the escalation step did not lock the screen within %g s", rid, LOCK_VERIFY_S)
+            self.record("lock_failed", night, rid, "daemon", waited_s=LOCK_VERIFY_S)
+            body = "The escalation step ran, but the session did not lock."
+        else:
+            log.warning("%s: the escalation step's lock command %s: the screen is not locked", rid, command)
+            self.record("lock_failed", night, rid, "daemon", command=command)
+            body = f"The escalation step's lock command {command}."
+        self._send_notice("sundown could not lock the screen", body)
 
     def _remember(self, key: tuple[date, str], **fields: Any) -> None:
         self.memory[key] = replace(self.memory.get(key, NOTHING), **fields)
@@ -700,8 +716,10 @@ class Daemon:
 
     # -- run commands -------------------------------------------------------------------------
 
-    def _run_command(self, reminder_id: str, argv: tuple[str, ...]) -> None:
-        self.commands.start(reminder_id, argv, self.loaded.path)
+    def _run_command(
+        self, reminder_id: str, argv: tuple[str, ...]
+    ) -> concurrent.futures.Future[str | None] | None:
+        return self.commands.start(reminder_id, argv, self.loaded.path)
 
     # -- actions, CLI requests, reload ----------------------------------------------------------
 
