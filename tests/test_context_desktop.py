@@ -629,6 +629,25 @@ def test_doctor_prints_one_line_per_capability_with_its_source(sandbox: Sandbox,
     assert "the system's" in lines["zone"]
 
 
+def test_doctor_warns_of_an_unverifiable_lock_step_and_a_test_notification_held_by_dnd(
+    sandbox: Sandbox, mocks: Mocks
+) -> None:
+    """No logind here: a lock step cannot be verified. Do Not Disturb on: the test notification is
+    held back, and doctor says so instead of "look for it on your screen"."""
+    mocks.notification_server(inhibited=("b", True))
+    ev = Evening(tea=600)
+    sandbox.write_config(
+        with_context(ev, tea='escalate = [{ after = "20m", run = ["loginctl", "lock-session"] }]\n')
+    )
+    out = sandbox.run("doctor", "--notify", env=daemon_env(mocks)).stdout
+    lines = {line.split()[1]: line for line in out.splitlines() if len(line.split()) > 1}
+    assert lines["locked"].startswith("warn ") and "lock step of tea cannot be verified" in lines["locked"]
+    test = next(line for line in out.splitlines() if "test notification" in line)
+    assert test.startswith("warn ") and "Do Not Disturb is on (notification server Inhibited)" in test
+    assert "look for it on your screen" not in out
+    wait_until(lambda: notifies(mocks.bus), 5, "the test notification sent all the same")
+
+
 def test_the_x_server_going_away_leaves_the_daemon_running_by_the_clock(
     sandbox: Sandbox, desktop: Desktop
 ) -> None:
