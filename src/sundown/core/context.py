@@ -21,10 +21,11 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
-from sundown.core.dispatch import Decision, Send, message_key, window
-from sundown.core.plan import ON_TIME, UTC, NightChanges, Occurrence, night_end, night_plan
+from sundown.core.dispatch import Decision, Send, message_key
+from sundown.core.plan import ON_TIME, UTC, NightChanges, Occurrence, night_end, night_plan, window
 from sundown.core.routine import ContextRules, Routine, Step
 from sundown.core.state import NOTHING, ReminderNight
+from sundown.core.vocabulary import Urgency
 
 Key = tuple[date, str]
 BUSY_REASONS: tuple[str, ...] = ("dnd", "presenting", "fullscreen")
@@ -100,7 +101,7 @@ class Escalation:
 
 @dataclass
 class Verdict:
-    sends: list[tuple[Send, str]] = field(default_factory=list)  # (send, urgency)
+    sends: list[tuple[Send, Urgency]] = field(default_factory=list)
     held: list[Held] = field(default_factory=list)
     missed: list[Occurrence] = field(default_factory=list)  # the decision's, less those still deferred
     acks: list[AwayAck] = field(default_factory=list)
@@ -303,11 +304,6 @@ def merge(a: Attention, b: Attention) -> Attention:
         deferred=a.deferred or b.deferred,
         escalation_stopped=a.escalation_stopped or b.escalation_stopped,
     )
-
-
-def snooze_refused(snooze_limit: int | None, snoozes: int) -> bool:
-    """True when one more snooze would go over the reminder's `snooze_limit`."""
-    return snooze_limit is not None and snoozes >= snooze_limit
 
 
 def locks_screen(argv: tuple[str, ...]) -> bool:
