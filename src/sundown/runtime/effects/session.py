@@ -24,7 +24,7 @@ from sundown.runtime.effects import EffectError, Hung
 from sundown.systemd.notify import child_environment
 
 # How the person's commands (`run`, `undo`) start: (label for the log, argv).
-Starter = Callable[[str, tuple[str, ...]], None]
+Starter = Callable[[str, tuple[str, ...]], object]
 TOOL_TIMEOUT_S = 2.0
 BUS_TIMEOUT_S = 2.0
 PROPS = "org.freedesktop.DBus.Properties"
