@@ -431,6 +431,7 @@ class Daemon:
                 self._winddown_row,
                 self._winddown_changed,
                 lambda label, argv: self.commands.start(label, argv, self.loaded.path),
+                self.clock,
             )
         return self.winddown
 

@@ -73,8 +73,10 @@ class WindDownControl:
         emit: Emit,
         wake: Callable[[], None],
         commands: Starter | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.paths = paths
+        self.clock = clock
         self.env = dict(env)
         self.emit = emit
         self.wake = wake
@@ -375,7 +377,7 @@ class WindDownControl:
 
     def _ended_by_itself(self, why: str) -> None:
         """From a child's watch thread: it died. Started again after a pause that grows."""
-        now = datetime.now(UTC)
+        now = self.clock()
         self.deaths = [t for t in self.deaths if now - t < RESTART_WINDOW] + [now]
         log.warning("wind-down: %s", why)
         if len(self.deaths) >= GIVE_UP_AFTER:
@@ -386,7 +388,7 @@ class WindDownControl:
             self.restart_at = None
         else:
             pause = min(RESTART_FIRST * 2 ** (len(self.deaths) - 1), RESTART_MAX)
-            self.restart_at = now + pause
+            self.restart_at = (now.astimezone(UTC) + pause).astimezone(now.tzinfo)
         self.wake()
 
     # -- the daemon stops --------------------------------------------------------------------

@@ -2,7 +2,8 @@
 value sundown set, on disk before the change is made.
 
 One small JSON file in the state directory (`Paths.winddown_journal`, mode 0600), replaced
-atomically (written to a temporary file, fsynced, renamed, the directory fsynced) each time
+atomically (`paths.write_atomic`: a temporary file, fsynced, renamed; then the directory
+fsynced) each time
 it changes: a crash at any moment leaves the old or the new journal, never half of one. An
 entry is written before its change and removed once it has been put back; a restore that
 failed stays, with why, and is tried again at the next start (`status` and `doctor` show it).
@@ -22,6 +23,8 @@ import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from sundown.paths import write_atomic
 
 VERSION = 1
 
@@ -130,21 +133,11 @@ class Journal:
                 raise JournalError(f"cannot remove {self.path}: {exc.strerror or exc}") from None
             return
         data = {"version": VERSION, "window": self.window, "entries": [asdict(e) for e in self.entries]}
-        text = json.dumps(data, indent=1, sort_keys=True) + "\n"
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-            try:
-                os.write(fd, text.encode())
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, self.path)
-            _sync_dir(self.path.parent)
+            write_atomic(self.path, json.dumps(data, indent=1, sort_keys=True) + "\n")
+            _sync_dir(self.path.parent)  # the rename itself on disk, before the change is made
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
             raise JournalError(f"cannot write {self.path}: {exc.strerror or exc}") from None
 
 
