@@ -347,3 +347,44 @@ def test_a_dnd_the_person_had_on_stays_theirs_and_still_defers(sandbox: Sandbox,
         finally:
             daemon.stop()
             desk.gsettings("reset", "org.gnome.desktop.notifications", "show-banners")
+
+
+def test_a_tool_that_hangs_fails_alone_and_a_dead_child_is_started_again(
+    sandbox: Sandbox, desk: Parts
+) -> None:
+    # pactl answers everything but the volume change, which hangs.
+    wrapper = sandbox.root / "bin" / "pactl"
+    wrapper.parent.mkdir()
+    wrapper.write_text('#!/bin/sh\n[ "$1" = set-sink-volume ] && exec sleep 30\nexec /usr/bin/pactl "$@"\n')
+    wrapper.chmod(0o755)
+    sandbox.write_config(
+        'timezone = "Europe/Berlin"\n[bedtime]\ndefault = "07:00"\n'
+        '[winddown]\nbefore = "8s"\nuntil = "07:00"\nvolume = "30%"\ndark = true\nnight_light = 3400\n'
+    )
+    start = datetime(2026, 11, 26, 6, 59, 52, tzinfo=BERLIN)
+    clock = FakeClock(start)
+    daemon = in_process(sandbox, desk, clock, backend="console")
+    daemon.env["PATH"] = f"{wrapper.parent}:{daemon.env['PATH']}"
+    try:
+        daemon.tick()
+        daemon.winddown.wait()
+        row = wait_row(sandbox.db_path, "start")
+        assert row["effects"] == {
+            "night_light": "on",
+            "dark": "on",
+            "volume": "failed: pactl did not answer within 2 s",
+        }
+        assert desk.volume() == [HALF, HALF]
+        [(first, _)] = desk.gamma_children()
+        os.kill(first, signal.SIGKILL)  # the child dies: noticed through its pidfd, no polling
+        wait_until(lambda: daemon.winddown.restart_at is not None, 5, "the death to be noticed")
+        assert daemon.winddown.restart_at == start + timedelta(seconds=2)
+        assert desk.gamma_children() == []  # not started again at once
+        clock.now = start + timedelta(seconds=2)
+        daemon.tick()
+        daemon.winddown.wait()
+        [(second, argv)] = desk.gamma_children()
+        assert second != first and argv == "-m wayland -r -O 3400"
+    finally:
+        daemon.stop()
+    assert desk.gamma_children() == []  # a clean stop puts it all back

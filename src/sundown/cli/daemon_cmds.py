@@ -467,12 +467,29 @@ def cmd_status(ctx: Context) -> int:
             ctx.print(f"  problem: {problem}")
     if info.push:
         _print_push(ctx, info.push)
+    if info.winddown:
+        _print_winddown(ctx, info.winddown)
     night = date.fromisoformat(info.night)
     ctx.print(f"tonight ({night:%a} {night}):")
     clocks = clock_column([datetime.fromisoformat(row["at"]) for row in info.tonight], night, ctx.loaded.zone)
     for row, clock in zip(info.tonight, clocks, strict=True):
         ctx.print(f"  {clock}  {row['title']:<28} {row['state']}")
     return 0
+
+
+def _print_winddown(ctx: Context, state: dict[str, Any]) -> None:
+    """One line: on until when (each effect's word), or off and the next start."""
+
+    def hm(iso: str) -> str:
+        return datetime.fromisoformat(iso).astimezone(ctx.loaded.zone).strftime("%a %H:%M")
+
+    if state.get("active"):
+        effects = ", ".join(f"{k} {v}" for k, v in (state.get("effects") or {}).items())
+        ctx.print(f"  wind-down: on until {hm(state['until'])} ({effects})")
+    elif state.get("next"):
+        ctx.print(f"  wind-down: off; next at {hm(state['next'])}")
+    if state.get("problem"):
+        ctx.print(f"  wind-down problem: {state['problem']}")
 
 
 def _print_push(ctx: Context, push: dict[str, Any]) -> None:
