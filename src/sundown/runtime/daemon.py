@@ -159,6 +159,7 @@ class Daemon:
         self.sleep_watch = sleep_watch(self.wake, self.env, self._before_sleep)
         self._start_context()
         self._start_push()
+        self._winddown_control()  # made (and imported) before the worker trims the start-up's memory
         if self.loaded.path is not None or not self.paths.config_explicit:
             try:
                 self.config_watch = ConfigWatch(self.paths.config, self._config_changed)
