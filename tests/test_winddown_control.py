@@ -336,3 +336,33 @@ def test_the_journal_lives_in_the_state_dir() -> None:
     paths = resolve_paths()
     assert paths.winddown_journal.parent == paths.state_dir
     assert os.path.basename(paths.winddown_journal) == "winddown.journal"
+
+
+def test_a_whole_night_skip_ends_it_at_once_and_says_why(fakes: dict[str, Any]) -> None:
+    from sundown.core.plan import NightChanges
+
+    rows: list[tuple[date, dict[str, Any]]] = []
+    c = controller(rows)
+    w = wd(dark=True)
+    tick(c, w, at(22, 0))
+    c.tick(at(22, 30), routine(w), BERLIN, [], {NIGHT: NightChanges(skip_all=True)})
+    c.wait()
+    assert fakes["dark"] == "light" and rows[-1][1]["reason"] == "skip"
+
+
+def test_doctor_shows_settings_not_put_back_until_they_are(fakes: dict[str, Any]) -> None:
+    from sundown.doctor import check_winddown
+
+    paths = resolve_paths()
+    journal = Journal(paths.winddown_journal)
+    journal.record(
+        Entry("dark", "fake-setting", "dark", previous="light", value="dark", error="dconf is gone")
+    )
+    [line] = check_winddown(paths, {})
+    assert (
+        line.status == "warn"
+        and "dconf is gone" in line.detail
+        and "sundown winddown off" in (line.fix or "")
+    )
+    journal.remove("dark")
+    assert check_winddown(paths, {}) == []

@@ -67,7 +67,7 @@ def desk(parts: Parts) -> Parts:
 def config(sandbox: Sandbox, body: str, bedtime: str = "07:00", reminders: str = "") -> Path:
     record = sandbox.root / "commands.txt"
     text = f'timezone = "Europe/Berlin"\n[bedtime]\ndefault = "{bedtime}"\n{reminders}\n'
-    sandbox.write_config(text + body.format(record=record, before="8s", until="07:00"))
+    sandbox.write_config(text + body.format(record=record, before="5s", until="07:00"))
     return record
 
 
@@ -101,10 +101,10 @@ def lines(path: Path) -> list[str]:
 def test_a_night_on_dunst_1_9_applies_all_but_dnd_in_time_and_puts_all_back_at_until(
     sandbox: Sandbox, desk: Parts
 ) -> None:
-    record = config(sandbox, FULL, reminders='[reminders.tea]\nbefore = "4s"\n')
-    start = datetime(2026, 11, 26, 6, 59, 52, tzinfo=BERLIN)  # 8 s before 07:00
+    record = config(sandbox, FULL, reminders='[reminders.tea]\nbefore = "3s"\n')
+    start = datetime(2026, 11, 26, 6, 59, 55, tzinfo=BERLIN)  # 5 s before 07:00
     until = datetime(2026, 11, 26, 7, 0, tzinfo=BERLIN)
-    daemon = in_process(sandbox, desk, OffsetClock(start - timedelta(seconds=3)))
+    daemon = in_process(sandbox, desk, OffsetClock(start - timedelta(seconds=2)))
     daemon.start()
     try:
         row = wait_row(sandbox.db_path, "start", timeout=10)
@@ -300,12 +300,12 @@ def test_on_gnome_its_own_dnd_is_not_busy_its_reminders_go_critical_and_all_is_p
     before = gnome_settings(desk)
     config(
         sandbox,
-        '[winddown]\nbefore = "8s"\nuntil = "07:00"\ndnd = true\nnight_light = 3400\ngrayscale = true\n',
-        reminders='[reminders.tea]\nbefore = "4s"\n',
+        '[winddown]\nbefore = "5s"\nuntil = "07:00"\ndnd = true\nnight_light = 3400\ngrayscale = true\n',
+        reminders='[reminders.tea]\nbefore = "3s"\n',
     )
-    start = datetime(2026, 11, 26, 6, 59, 52, tzinfo=BERLIN)
+    start = datetime(2026, 11, 26, 6, 59, 55, tzinfo=BERLIN)
     with desk.owning(*GNOME):
-        daemon = in_process(sandbox, desk, OffsetClock(start - timedelta(seconds=3)))
+        daemon = in_process(sandbox, desk, OffsetClock(start - timedelta(seconds=2)))
         daemon.start()
         try:
             row = wait_row(sandbox.db_path, "start")
@@ -388,3 +388,41 @@ def test_a_tool_that_hangs_fails_alone_and_a_dead_child_is_started_again(
     finally:
         daemon.stop()
     assert desk.gamma_children() == []  # a clean stop puts it all back
+
+
+def test_a_clean_stop_puts_back_the_next_start_applies_again_and_off_works_without_a_daemon(
+    sandbox: Sandbox, desk: Parts
+) -> None:
+    sandbox.write_config(
+        'timezone = "Europe/Berlin"\n[bedtime]\ndefault = "22:30"\n'
+        '[winddown]\nat = "21:00"\nuntil = "07:00"\ndark = true\n'
+    )
+    scheme = ("get", "org.gnome.desktop.interface", "color-scheme")
+    evening = OffsetClock(datetime(2026, 11, 26, 21, 30, tzinfo=BERLIN))  # inside the window
+    daemon = in_process(sandbox, desk, evening)
+    daemon.start()
+    wait_row(sandbox.db_path, "start")
+    assert desk.gsettings(*scheme) == "'prefer-dark'"
+    daemon.stop()  # SIGTERM: everything back
+    end = wait_row(sandbox.db_path, "end")
+    assert end["reason"] == "stop" and end["effects"] == {"dark": "restored"}, end
+    assert desk.gsettings(*scheme) == "'default'"
+    daemon = in_process(sandbox, desk, evening)
+    daemon.start()  # inside the window again: applied again
+    wait_row(sandbox.db_path, "start", count=2)
+    assert desk.gsettings(*scheme) == "'prefer-dark'"
+    control, daemon.winddown = daemon.winddown, None
+    control.close(restore=False, now=evening())  # it dies without putting anything back
+    daemon.stop()
+    # From a shell without the session's bus, dconf takes no write: said, and kept for later.
+    failed = sandbox.run("winddown", "off", check=True)
+    assert "failed: gsettings set org.gnome.desktop.interface color-scheme did not take" in failed.stdout
+    assert desk.gsettings(*scheme) == "'prefer-dark'"
+    assert "not put back" in sandbox.run("doctor").stdout
+    # From a terminal of the session (its bus, for dconf); no daemon runs.
+    session = desk.daemon_env(sandbox.root, sandbox.env)
+    off = sandbox.run("winddown", "off", env=session, check=True)
+    assert "wind-down off" in off.stdout and "dark" in off.stdout and "restored" in off.stdout
+    assert desk.gsettings(*scheme) == "'default'"
+    assert winddown_rows(sandbox.db_path)[-1]["source"] == "cli"
+    assert "no wind-down is on" in sandbox.run("winddown", "off", env=session, check=True).stdout

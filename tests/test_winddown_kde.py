@@ -60,15 +60,15 @@ def test_plasma_inhibits_through_one_connection_kwin_warms_and_both_are_put_back
     from sundown.runtime.daemon import Daemon
 
     sandbox.write_config(
-        'timezone = "Europe/Berlin"\n[bedtime]\ndefault = "07:00"\n[reminders.tea]\nbefore = "4s"\n'
-        '[winddown]\nbefore = "8s"\nuntil = "07:00"\ndnd = true\nnight_light = 3400\n'
+        'timezone = "Europe/Berlin"\n[bedtime]\ndefault = "07:00"\n[reminders.tea]\nbefore = "3s"\n'
+        '[winddown]\nbefore = "5s"\nuntil = "07:00"\ndnd = true\nnight_light = 3400\n'
     )
     env = {**sandbox.env, "DBUS_SESSION_BUS_ADDRESS": plasma.address}
-    start = datetime(2026, 11, 26, 6, 59, 52, tzinfo=BERLIN)
+    start = datetime(2026, 11, 26, 6, 59, 55, tzinfo=BERLIN)
     paths = resolve_paths()
     lock = InstanceLock(paths)
     daemon = Daemon(
-        paths, load_for(paths), env, backend="dbus", clock=OffsetClock(start - timedelta(seconds=3))
+        paths, load_for(paths), env, backend="dbus", clock=OffsetClock(start - timedelta(seconds=2))
     )  # type: ignore[arg-type]
     daemon.start()
     try:

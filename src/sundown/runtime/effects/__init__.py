@@ -41,12 +41,14 @@ class Hung(EffectError):
 class Offer:
     """What `probe` found: `usable`, or why not. `final`: this is the desktop's own interface for
     the effect and it cannot do it here (dunst 1.9 for Do Not Disturb): the effect is `unavailable`
-    with `why` and `fix`, and no later candidate is tried."""
+    with `why` and `fix`, and no later candidate is tried. `broken`: the desktop has it, but the
+    tool it needs is missing: the effect `failed` (unless a later candidate answers)."""
 
     usable: bool
     why: str = ""
     fix: str | None = None
     final: bool = False
+    broken: bool = False  # the desktop has this interface, but its tool is missing: `failed`
 
 
 USABLE = Offer(True)
@@ -159,6 +161,9 @@ def choose(effect: str, session: Session, wd: WindDown | None) -> Choice:
             offer = absent(str(exc))
         if offer.usable:
             return Choice(effect, found)
+        if offer.broken:
+            hung = hung or f"{found.label}: {offer.why}"
+            continue
         if offer.final:
             return Choice(effect, None, f"{found.label}: {offer.why}", offer.fix)
         why.append(f"{found.label}: {offer.why}")

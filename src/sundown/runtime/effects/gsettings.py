@@ -34,16 +34,24 @@ class GSettings(Interface):
     def get(self, schema: str, key: str) -> str:
         return self.session.run("gsettings", "get", schema, key).out.strip()
 
-    def set(self, schema: str, key: str, value: str) -> None:
+    def set(self, schema: str, key: str, value: str, was: str) -> str:
+        """Write `value`; what `gsettings get` shows afterwards. A write that did not take (no
+        dconf to take it: gsettings only warns) raises EffectError."""
         ran = self.session.run("gsettings", "set", schema, key, value)
         if "memory" in ran.err and "backend" in ran.err:
             raise EffectError("gsettings keeps nothing here (its memory backend: dconf is missing)")
+        shown = self.get(schema, key)
+        if shown == was and value != was:
+            warning = ran.err.strip().splitlines()[-1:] or ["the setting did not change"]
+            raise EffectError(f"gsettings set {schema} {key} did not take: {warning[0][:200]}")
+        return shown
 
     def probe(self) -> Offer:
         if self.needs_owner is not None and not self.session.has_owner(self.needs_owner):
             return absent(f"{self.needs_owner} is not on the session bus")
         if self.session.which("gsettings") is None:
-            return absent("gsettings is not installed")
+            # With GNOME on the bus, its settings tool missing is a failure, not a missing desktop.
+            return Offer(False, "gsettings is not installed", broken=self.needs_owner is not None)
         for schema, key in self.needs:
             ran = self.session.run("gsettings", "range", schema, key, check=False)
             if ran.status != 0:
@@ -61,9 +69,8 @@ class GSettings(Interface):
             return False
         entry = journal.record(Entry(self.effect, self.name, setting, previous=current, value=value))
         if current != value:
-            self.set(schema, key, value)
-            shown = self.get(schema, key)  # a double comes back as GSettings prints it (23.99...)
-            if shown != value:
+            shown = self.set(schema, key, value, current)
+            if shown != value:  # a double comes back as GSettings prints it (23.99...)
                 journal.update(Entry(self.effect, self.name, setting, previous=entry.previous, value=shown))
         return True
 
@@ -71,7 +78,7 @@ class GSettings(Interface):
         _tool, schema, key = entry.setting.split(" ", 2)
         current = self.get(schema, key)
         if current == entry.value:
-            self.set(schema, key, str(entry.previous))
+            self.set(schema, key, str(entry.previous), current)
             return True
         return current == entry.previous
 

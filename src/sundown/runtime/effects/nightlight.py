@@ -56,7 +56,7 @@ class KWinNightLight(Interface):
             tools = [(f"kwriteconfig{v}", f"kreadconfig{v}") for v in (6, 5)]
             found = next(((w, r) for w, r in tools if self.session.which(w) and self.session.which(r)), None)
             if found is None:
-                return Offer(False, "kwriteconfig6 is not installed", "install kwriteconfig6 (kde-cli-tools)")
+                return Offer(False, "kwriteconfig6 is not installed (kde-cli-tools)", broken=True)
             self.write_tool, self.read_tool = found
         return USABLE
 
