@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sundown.config.lines import BARE_KEY_CHARS, KeyLines
-from sundown.config.spec import BEDTIME_KEYS, FILE, PUSH, REMINDER, Key, KeyPath, Table, TableOf
+from sundown.config.spec import FILE, PUSH, REMINDER, Key, KeyPath, Table, TableOf
 from sundown.config.values import ID_RE, Invalid, closest, load_zone, show
 from sundown.core.routine import (
     DEFAULT_REPEAT_LIMIT,
     DEFAULT_SNOOZE,
     WEEKDAYS,
     Bedtimes,
+    Calendar,
     ContextRules,
     Push,
     Reminder,
@@ -142,25 +143,9 @@ def readable(reminder_id: str) -> str:
 
 
 def _bedtimes(raw: dict[str, Any], values: dict[str, Any], problems: Problems) -> Bedtimes | None:
-    if "bedtime" not in raw:
-        problems.add(("bedtime",), 'missing; add a [bedtime] section with e.g. default = "22:30"')
-        return None
-    given = values.get("bedtime", {})
-    if not isinstance(raw["bedtime"], dict):
-        return None
-    missing = [d for d in WEEKDAYS if d not in raw["bedtime"]]
-    if "default" not in raw["bedtime"] and missing:
-        problems.add(
-            ("bedtime",),
-            f'needs default = "HH:MM" for the evenings not given ({", ".join(missing)}), '
-            "unless all seven weekdays are given",
-        )
-        return None
-    if any(k not in given for k in raw["bedtime"] if k in BEDTIME_KEYS):
-        return None  # a bad value was reported already
-    default = given.get("default")
-    by_day = tuple(given.get(d, default) for d in WEEKDAYS)
-    return Bedtimes(by_day)  # type: ignore[arg-type]
+    from sundown.config.bedtime import bedtimes
+
+    return bedtimes(raw, values, problems)
 
 
 def _reminder(rid: str, raw: object, values: dict[str, Any], problems: Problems) -> Reminder | None:
@@ -202,11 +187,13 @@ def _reminder(rid: str, raw: object, values: dict[str, Any], problems: Problems)
 
 def _escalation_fits(r: Reminder, bedtimes: Bedtimes, problems: Problems) -> None:
     """An `after` that would land past the night's end (12:00 the next day) can never happen."""
+    from sundown.config.bedtime import wall_bedtime
+
     for i, step in enumerate(r.escalate):
         for weekday in range(7):
             if not r.runs_on(weekday):
                 continue
-            bed = bedtimes.for_weekday(weekday)
+            bed = wall_bedtime(bedtimes, weekday)
             bed_min = (bed.hour * 60 + bed.minute - 12 * 60) % (24 * 60)  # minutes after 12:00
             if r.at is not None:
                 at_min = (r.at.hour * 60 + r.at.minute - 12 * 60) % (24 * 60)
@@ -244,6 +231,7 @@ def _build(raw: dict[str, Any], problems: Problems) -> Routine | None:
         for r in reminders:
             _escalation_fits(r, bedtimes, problems)
     push = _push(raw, values.get("push", {}), {r.id for r in reminders}, problems)
+    calendar = _calendar(raw, values.get("calendar", {}), problems)
     if problems or bedtimes is None:
         return None
     notify = values.get("notify", {})
@@ -261,7 +249,16 @@ def _build(raw: dict[str, Any], problems: Problems) -> Routine | None:
             idle=ctx.get("idle", ContextRules.idle),
         ),
         push=push,
+        calendar=calendar,
     )
+
+
+def _calendar(raw: dict[str, Any], values: dict[str, Any], problems: Problems) -> Calendar | None:
+    if "calendar" not in raw:
+        return None
+    from sundown.config.bedtime import calendar
+
+    return calendar(raw, values, problems)
 
 
 def _push(raw: dict[str, Any], values: dict[str, Any], ids: set[str], problems: Problems) -> Push | None:
