@@ -107,6 +107,10 @@ def decode(items: list[dict[str, Any]]) -> tuple[CalendarEvent, ...]:
     return tuple(events)
 
 
+def _argv(start: datetime, end: datetime) -> list[str]:
+    return [sys.executable, "-m", "sundown.calendar.ics", start.isoformat(), end.isoformat()]
+
+
 def parse(
     data: bytes, start: datetime, end: datetime, child: list[subprocess.Popen[bytes]] | None = None
 ) -> dict[str, Any]:
@@ -114,10 +118,9 @@ def parse(
     package_root = str(Path(__file__).resolve().parent.parent.parent)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
-    argv = [sys.executable, "-m", "sundown.calendar.ics", start.isoformat(), end.isoformat()]
     try:
         proc = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+            _argv(start, end), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
         )
     except OSError as exc:
         return {"error": f"cannot start the calendar reader: {exc.strerror or exc}"}
