@@ -34,9 +34,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         help="run the reminder daemon in the foreground",
         description="Run the daemon in the foreground: sends each reminder, records the log.",
     )
-    p.add_argument(
-        "--backend", choices=BACKENDS, help="notification backend (default: notify.backend)"
-    )
+    p.add_argument("--backend", choices=BACKENDS, help="notification backend (default: notify.backend)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(
@@ -101,11 +99,19 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "tonight",
         parents=[common],
         help="change tonight's bedtime only",
-        description="Change tonight's bedtime; reminders set `before` bedtime move with it.",
+        description="Change tonight's bedtime, or set tomorrow morning's wake time (bedtime = wake"
+        " - sleep); reminders set `before` bedtime move with it. It wins over the routine, the"
+        " calendar and the phone's alarm for this night.",
     )
     group = p.add_mutually_exclusive_group(required=True)
     group.add_argument("--bedtime", type=_clock_arg, metavar="HH:MM", help="tonight's bedtime")
-    group.add_argument("--clear", action="store_true", help="back to the configured bedtime")
+    group.add_argument(
+        "--wake",
+        type=_clock_arg,
+        metavar="HH:MM",
+        help="tomorrow morning's wake time: bedtime = wake - sleep",
+    )
+    group.add_argument("--clear", action="store_true", help="back to the routine (both --bedtime and --wake)")
     p.set_defaults(func=cmd_tonight)
 
     p = sub.add_parser(
@@ -368,19 +374,29 @@ def cmd_skip(ctx: Context) -> int:
 
 
 def cmd_tonight(ctx: Context) -> int:
+    from sundown.cli.show import bedtime_origin
     from sundown.core.plan import night_plan
 
     night = _tonight(ctx)
     bedtime: time | None = None if ctx.args.clear else ctx.args.bedtime
-    ctx.log.record(
-        "bedtime_changed", night, None, "cli", {"bedtime": bedtime.strftime("%H:%M") if bedtime else None}
+    wake: time | None = None if ctx.args.clear else ctx.args.wake
+    details = (
+        {"wake": wake.strftime("%H:%M")}
+        if wake
+        else {"bedtime": bedtime.strftime("%H:%M") if bedtime else None}
     )
+    ctx.log.record("bedtime_changed", night, None, "cli", details)
     plan = night_plan(ctx.loaded.routine, night, ctx.loaded.zone, ctx.log.changes(night))
     if plan is None:
         return 0
     zone = ctx.loaded.zone
     [when, *clocks] = clock_column([plan.bedtime, *(o.at for o in plan.occurrences)], night, zone)
-    ctx.print(f"tonight ({night:%a} {night}): bedtime {when}{' (as configured)' if bedtime is None else ''}")
+    ctx.print(f"tonight ({night:%a} {night}): bedtime {when}")
+    origin = bedtime_origin(plan, ctx.loaded.routine, zone)
+    if wake is not None:
+        morning = night + timedelta(days=1)
+        origin = f"waking {morning:%a} {wake:%H:%M} less {_sleep(ctx)} of sleep"
+    ctx.print(f"  {origin}")
     if bedtime is not None and bedtime < time(12):
         ctx.print(
             f"  {bedtime:%H:%M} is before noon: it means the morning after,"
@@ -390,6 +406,12 @@ def cmd_tonight(ctx: Context) -> int:
         ctx.print(f"  {clock}  {occ.reminder.title}{'  (skipped)' if occ.skipped else ''}")
     _nudge(ctx, "the change")
     return 0
+
+
+def _sleep(ctx: Context) -> str:
+    from sundown.cli.show import sleep_text
+
+    return sleep_text(ctx.loaded.routine.bedtime.sleep)
 
 
 def cmd_reload(ctx: Context) -> int:
@@ -439,6 +461,7 @@ def _status(ctx: Context) -> Status:
         pid=pid if pid and pid > 0 else None,
         config=str(loaded.path) if loaded.path else None,
         config_error=ctx.config_problem,
+        zone=loaded.zone,
     )
 
 
@@ -471,8 +494,17 @@ def cmd_status(ctx: Context) -> int:
             ctx.print(f"  problem: {problem}")
     if info.push:
         _print_push(ctx, info.push)
+    calendar = info.calendar or {}
+    if calendar.get("problem"):
+        ctx.print(f"  calendar problem: {calendar['ics']}: {calendar['problem']}")
     night = date.fromisoformat(info.night)
     ctx.print(f"tonight ({night:%a} {night}):")
+    if info.bedtime:
+        from sundown.cli.show import SOURCE_WORDS
+
+        [bed] = clock_column([datetime.fromisoformat(info.bedtime)], night, ctx.loaded.zone)
+        origin = info.why or SOURCE_WORDS.get(info.bedtime_source or "", info.bedtime_source or "")
+        ctx.print(f"  bedtime {bed} ({origin})")
     clocks = clock_column([datetime.fromisoformat(row["at"]) for row in info.tonight], night, ctx.loaded.zone)
     for row, clock in zip(info.tonight, clocks, strict=True):
         ctx.print(f"  {clock}  {row['title']:<28} {row['state']}")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from sundown.cli.args import instant
 from sundown.cli.show import clock_column
+from sundown.core.routine import NO_WAKE
 from sundown.errors import SundownError, UsageError
 
 if TYPE_CHECKING:
@@ -68,7 +69,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         metavar="ISO",
         help="start time, ISO 8601; without a UTC offset it is local to the routine's zone (default: now)",
     )
-    p.add_argument("--json", action="store_true", help='JSON list of {"night", "reminder", "at", "title"}')
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help='JSON list of {"night", "reminder", "at", "title", "bedtime_source"}',
+    )
     p.set_defaults(func=cmd_next)
 
 
@@ -136,6 +141,7 @@ def cmd_init(ctx: Context) -> int:
 def cmd_check(ctx: Context) -> int:
     from pathlib import Path
 
+    from sundown.cli.show import bedtime_origin
     from sundown.config import LoadedConfig, load, zone_for
     from sundown.errors import LogError
 
@@ -164,6 +170,7 @@ def cmd_check(ctx: Context) -> int:
     bedtime = plan.bedtime
     [when, *clocks] = clock_column([bedtime, *(o.at for o in plan.occurrences)], night, zone)
     ctx.print(f"tonight ({night:%a %Y-%m-%d}): bedtime {when}{' (skipped)' if plan.skipped else ''}")
+    ctx.print(f"  {bedtime_origin(plan, routine, zone)}")
     width = max((len(o.reminder.id) for o in plan.occurrences), default=0)
     for o, clock in zip(plan.occurrences, clocks, strict=True):
         mark = "  (skipped)" if o.skipped else ""
@@ -174,11 +181,13 @@ def cmd_check(ctx: Context) -> int:
         ctx.print(f"  not on {night:%a} evenings: {', '.join(not_tonight)}")
     if not routine.reminders:
         ctx.print("  no reminders configured")
+    if routine.bedtime.wake != NO_WAKE:
+        ctx.print("  [wake] names the MORNING: Saturday's wake time gives Friday evening's bedtime")
     return 0
 
 
 def _plan_only(loaded: LoadedConfig, now: datetime) -> Night:
-    """"Tonight" by the plan alone (the log cannot be read)."""
+    """ "Tonight" by the plan alone (the log cannot be read)."""
     from sundown.core.plan import night_of
     from sundown.core.state import fold_night
     from sundown.core.status import tonight
@@ -231,4 +240,5 @@ def as_json(o: Occurrence, zone: ZoneInfo) -> dict[str, str]:
         "reminder": o.reminder.id,
         "at": o.at.astimezone(zone).isoformat(timespec="seconds"),
         "title": o.reminder.title,
+        "bedtime_source": o.bedtime_source,
     }

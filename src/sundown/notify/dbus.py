@@ -61,6 +61,8 @@ class Quirks:
             draws_default=name in ("Xfce Notify Daemon", "lxqt-notificationd"),
             one_at_a_time=(name, vendor) == ("Notification Daemon", "GNOME"),  # notification-daemon
         )
+
+
 NO_SERVER_ERRORS = (
     "org.freedesktop.DBus.Error.ServiceUnknown",
     "org.freedesktop.DBus.Error.NameHasNoOwner",

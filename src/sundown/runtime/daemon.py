@@ -15,6 +15,7 @@ because a late tick is still exactly one tick: `decide` sorts late from missed.
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import logging
 import os
 import signal
@@ -29,8 +30,8 @@ from sundown.config.values import load_zone
 from sundown.core import context, dispatch
 from sundown.core.context import UNKNOWN, Attention, AwayAck, Context, Escalation, Held, Verdict
 from sundown.core.dispatch import Send
-from sundown.core.plan import UTC, NightChanges, Occurrence, night_of, upcoming
-from sundown.core.state import NOTHING, Night, ReminderNight, fold_night, merge
+from sundown.core.plan import NO_CHANGES, UTC, NightChanges, Occurrence, night_of, night_plan, upcoming
+from sundown.core.state import NOTHING, Event, Night, ReminderNight, fold_night, merge
 from sundown.core.status import Status, snapshot
 from sundown.core.status import tonight as tonight_of
 from sundown.core.vocabulary import EventName
@@ -43,7 +44,6 @@ from sundown.runtime.logwriter import LogWriter
 from sundown.runtime.scheduler import BackgroundScheduler, ThreadPoolExecutor
 from sundown.runtime.wake import Alarm, SleepWatch, clock_timer, sleep_watch
 from sundown.runtime.watch import ConfigWatch
-from sundown.store.log import Event
 from sundown.systemd.notify import SdNotify
 
 log = logging.getLogger("sundown")
@@ -117,6 +117,11 @@ class Daemon:
         self._seen: dict[tuple[date, str], Attention] = {}  # the log's, merged with memory, per tick
         self.ctx_now: Context = UNKNOWN
         self._context_queued = threading.Event()
+        self.calendar: Any = None  # calendar.source.CalendarSource while [calendar] is configured
+        # The calendar's and the alarm's rows this process wrote, by (night, kind): a log that
+        # cannot be written must not make the plan forget them (see `_night_events`).
+        self.morning_rows: dict[tuple[date, str], Event] = {}
+        self._changes: dict[date, NightChanges] = {}  # as the last tick folded them
 
     @property
     def log_problem(self) -> str | None:
@@ -147,6 +152,7 @@ class Daemon:
         self.sleep_watch = sleep_watch(self.wake, self.env, self._before_sleep)
         self._start_context()
         self._start_push()
+        self._start_calendar()
         if self.loaded.path is not None or not self.paths.config_explicit:
             try:
                 self.config_watch = ConfigWatch(self.paths.config, self._config_changed)
@@ -172,7 +178,14 @@ class Daemon:
     def stop(self) -> None:
         """Stop the helpers, let the worker finish and close what it owns; bounded to about 1 s."""
         self.systemd.stopping()
-        for helper in (self.control, self.config_watch, self.sleep_watch, self.context, self.zone_watch):
+        for helper in (
+            self.control,
+            self.config_watch,
+            self.sleep_watch,
+            self.context,
+            self.zone_watch,
+            self.calendar,
+        ):
             if helper is not None:
                 helper.close()
         if self.scheduler.running:
@@ -274,6 +287,8 @@ class Daemon:
         log.info("woke up (%s)", reason)
         if reason == "resume" and self.push_link is not None:
             self.submit(self.push_link.resumed)
+        if self.calendar is not None:
+            self.calendar.kick()  # an hour may have passed asleep: the URL is due again
         self.submit(self.tick)  # adding a job also wakes the scheduler's own wait
 
     # -- push (the phone, other machines): only loaded when [push] is configured ------------
@@ -303,6 +318,144 @@ class Daemon:
         """From the logind thread: the machine is about to sleep."""
         if self.push_link is not None:
             self.call(self.push_link.before_sleep, timeout=4.5)
+
+    # -- the morning: the calendar and the phone's alarm (docs/morning.md) --------------------
+
+    def _start_calendar(self) -> None:
+        """Only with [calendar]: its thread reads and parses off the worker, then asks for a tick."""
+        calendar = self.loaded.routine.calendar
+        if calendar is None:
+            return
+        from sundown.calendar.source import CalendarSource
+
+        self.calendar = CalendarSource(
+            calendar, self.paths.calendar_copy, self.paths.calendar_meta, self._calendar_changed
+        )
+        self.calendar.start()
+
+    def _stop_calendar(self) -> None:
+        if self.calendar is not None:
+            self.calendar.close()
+            self.calendar = None
+
+    def _calendar_changed(self) -> None:
+        self.submit(self.tick)
+
+    def _replan(
+        self,
+        now: datetime,
+        nights: list[date],
+        progress: dict[tuple[date, str], ReminderNight],
+        changes: dict[date, NightChanges],
+    ) -> tuple[dict[tuple[date, str], ReminderNight], dict[date, NightChanges]]:
+        """The calendar's word for each night still ahead, logged (`replanned`) when it changes
+        the plan; the state again if it did. A calendar not read yet changes nothing."""
+        from sundown.core import morning
+        from sundown.core.plan import bedtime_of
+
+        routine, zone = self.loaded.routine, self.loaded.zone
+        source, calendar = self.calendar, routine.calendar
+        if source is None or calendar is None:
+            return progress, changes
+        view = source.view()
+        changed = False
+        for night in nights:
+            c = changes.get(night, NO_CHANGES)
+            plan = night_plan(routine, night, zone, c)
+            if plan is None or now.astimezone(UTC) >= plan.bedtime.astimezone(UTC):
+                continue  # a night whose bedtime has passed keeps its plan
+            if not view.covering(*morning.morning_window(routine, night, zone)):
+                continue
+            word = morning.calendar_morning(view.events, routine, night, zone, calendar.prepare)
+            if not morning.replans(routine, night, zone, c, word):
+                continue
+            after = bedtime_of(routine, night, zone, replace(c, calendar=word))
+            log.info(
+                "replanned the night of %s from the calendar: bedtime %s (%s)",
+                night,
+                _hm(after.at),
+                word.event if word else "no early event",
+            )
+            self._record_morning(
+                night,
+                "calendar",
+                "replanned",
+                "daemon",
+                {
+                    "source": "calendar",
+                    "bedtime": after.at.isoformat(),
+                    "event": word.event if word else None,
+                    "starts": word.starts.isoformat() if word and word.starts else None,
+                    "wake": word.wake.isoformat() if word else None,
+                },
+            )
+            changed = True
+        return self._state(nights) if changed else (progress, changes)
+
+    def on_alarm(self, at: datetime | None) -> None:
+        """From the push link's thread: the phone's next alarm (None: no alarm is set any more).
+
+        The seam for an alarm app's webhook (Sleep as Android's `alarm_rescheduled`): whoever
+        parses the webhook hands the alarm's instant here; the worker does the rest.
+        """
+        self.submit(self.alarm_changed, at)
+
+    def alarm_changed(self, at: datetime | None) -> None:
+        """Record the phone's next alarm as tomorrow's wake time (rows `bedtime_changed`, source
+        `phone`), clear older alarms before it, and log `replanned` where it moves a bedtime."""
+        from sundown.core import morning
+        from sundown.core.plan import ONE_DAY, bedtime_of
+
+        routine, zone = self.loaded.routine, self.loaded.zone
+        now = self.clock()
+        first = night_of(now, zone)
+        plan = night_plan(routine, first, zone, self._nights([first])[first].changes)
+        if plan is None or now.astimezone(UTC) >= plan.bedtime.astimezone(UTC):
+            first += ONE_DAY  # its bedtime passed: an alarm now is for the coming night
+        horizon = [first + ONE_DAY * i for i in range(morning.ALARM_HORIZON.days + 1)]
+        folded = {n: f.changes for n, f in self._nights(horizon).items()}
+        rows = morning.alarm_rows(at, now, zone, first, folded)
+        if at is not None and not rows and morning.alarm_night(at, now, zone) is None:
+            log.info("the phone's alarm at %s is not a morning sundown plans; ignored", at.isoformat())
+        for night, wake in rows:
+            before = bedtime_of(routine, night, zone, folded.get(night, NO_CHANGES))
+            c = replace(folded.get(night, NO_CHANGES), alarm=wake)
+            after = bedtime_of(routine, night, zone, c)
+            self._record_morning(
+                night, "alarm", "bedtime_changed", "phone", {"alarm": wake.wake.isoformat() if wake else None}
+            )
+            if (after.at, after.source) != (before.at, before.source) and (
+                after.source == "alarm" or before.source == "alarm"
+            ):
+                log.info("replanned the night of %s from the phone's alarm: bedtime %s", night, _hm(after.at))
+                details = {
+                    "source": "alarm",
+                    "bedtime": after.at.isoformat(),
+                    "wake": wake.wake.isoformat() if wake else None,
+                }
+                self.write(self.clock(), "replanned", night, None, "daemon", details)
+        if rows:
+            self.tick()
+
+    def _record_morning(
+        self, night: date, kind: str, event: EventName, source: str, details: dict[str, Any]
+    ) -> None:
+        """A calendar or alarm row: logged, and kept here in case the log cannot take it."""
+        now = self.clock()
+        self.write(now, event, night, None, source, details)
+        self.morning_rows[(night, kind)] = Event(0, now.astimezone(UTC), night, None, event, source, details)
+
+    def _why(self, send: Send) -> str | None:
+        """The line the night's first notification after a replan carries: once, by the log."""
+        from sundown.core.morning import why
+
+        night = send.occurrences[0].night
+        plan = night_plan(self.loaded.routine, night, self.loaded.zone, self._changes.get(night, NO_CHANGES))
+        text = why(plan, self.loaded.zone) if plan is not None else None
+        if text is None:
+            return None
+        said = any(e.event == "notified" and e.details.get("why") == text for e in self._night_events(night))
+        return None if said else text
 
     def _away(self) -> bool | None:
         """Is the person away from this screen (idle, locked)? None: not known here."""
@@ -339,7 +492,19 @@ class Daemon:
         **details: Any,
     ) -> None:
         """`record` with the event's own time (an answer's, as the push server saw it)."""
-        self.rows.record(event, night, reminder, source, ts=ts, **details)
+        self.write(ts, event, night, reminder, source, details)
+
+    def write(
+        self,
+        ts: datetime | None,
+        event: EventName,
+        night: date,
+        reminder: str | None,
+        source: str,
+        details: Mapping[str, Any],
+    ) -> None:
+        """`record_at` with the details as a mapping (a detail may be named `source` or `event`)."""
+        self.rows.write(event, night, reminder, source, details, ts=ts)
         if self.rows.pending and self.scheduler.running:
             self._retry_log_later()
 
@@ -364,7 +529,15 @@ class Daemon:
             self._retry_log_later()
 
     def _night_events(self, night: date) -> list[Event]:
-        return self.rows.night_events(night)
+        events = self.rows.night_events(night)
+        mine = [e for (n, _), e in self.morning_rows.items() if n == night]
+        if not mine:
+            return events
+        logged = {(e.event, e.source, json.dumps(dict(e.details), sort_keys=True)) for e in events}
+        missing = [
+            e for e in mine if (e.event, e.source, json.dumps(dict(e.details), sort_keys=True)) not in logged
+        ]
+        return sorted(events + missing, key=lambda e: e.ts) if missing else events
 
     # -- the tick ---------------------------------------------------------------------------
 
@@ -403,6 +576,8 @@ class Daemon:
         self.rows.flush()
         nights = dispatch.window(now, zone)
         progress, changes = self._state(nights)
+        progress, changes = self._replan(now, nights, progress, changes)
+        self._changes = changes
         decision = dispatch.decide(routine, zone, now, progress, changes, self.log_start)
         self.ctx_now = self._context_at(now)
         verdict = context.adjust(routine, zone, now, decision, progress, self._seen, changes, self.ctx_now)
@@ -536,6 +711,7 @@ class Daemon:
     def _forget_old(self, first_night: date) -> None:
         self.memory = {k: v for k, v in self.memory.items() if k[0] >= first_night}
         self.attention = {k: v for k, v in self.attention.items() if k[0] >= first_night}
+        self.morning_rows = {k: v for k, v in self.morning_rows.items() if k[0] >= first_night}
         # Notifications never acted on (dismissed, left on screen) would otherwise pile up, one a night.
         self.shown = {k: v for k, v in self.shown.items() if any(night >= first_night for night, _ in v)}
         self.combined = {k: v for k, v in self.combined.items() if k in self.shown}
@@ -543,6 +719,9 @@ class Daemon:
     def _send(self, send: Send, now: datetime, urgency: str = "normal") -> None:
         shown = self._join_open(send, now)
         message = self._message(shown, joined=len(shown.occurrences) > len(send.occurrences), urgency=urgency)
+        why = self._why(send)
+        if why is not None:  # "Tomorrow starts 07:30 (Flight): bedtime 22:15"
+            message = replace(message, body=f"{message.body}\n{why}".strip())
         delivered_by = self._deliver(message)
         if self.push_link is not None:
             own = message if shown.occurrences == send.occurrences else self._message(send)
@@ -581,6 +760,7 @@ class Daemon:
                 **({"snoozed": True} if send.snoozed else {}),
                 **({"notification": {"key": message.key, **ref}} if ref else {}),
                 **({"urgency": urgency} if urgency != "normal" else {}),
+                **({"why": why} if why is not None else {}),
             )
             if send.repeat == 0 and not send.snoozed and occ.reminder.run:
                 self._run_command(occ.reminder.id, occ.reminder.run)
@@ -797,11 +977,15 @@ class Daemon:
                 self.backend_name = backend
                 self.backend = choose(backend, self._on_action, self.env)
             push_changed = loaded.routine.push != self.loaded.routine.push
+            calendar_changed = loaded.routine.calendar != self.loaded.routine.calendar
             self.loaded = loaded
             remember_good(self.paths, loaded)
             if push_changed:
                 self._stop_push()
                 self._start_push()
+            if calendar_changed:
+                self._stop_calendar()
+                self._start_calendar()
             log.info("config reloaded from %s", loaded.path or "the built-in default")
             self.tick()
             return []
@@ -831,6 +1015,8 @@ class Daemon:
             config_error=self.config_problem,
             log_error=self.log_problem,
             push=self.push_link.snapshot() if self.push_link is not None else None,
+            calendar=self.calendar.view().to_json() if self.calendar is not None else None,
+            zone=zone,
             **self.context_status(now),
         )
 
