@@ -205,7 +205,7 @@ class TestHostile:
         assert "error" in answer or titles(answer) == ["Flight"]
 
     def test_history_is_dropped_before_parsing(self) -> None:
-        # 30,000 one-off events of past years (3 MB; unnarrowed, seconds to parse): only the window's are parsed.
+        # 30,000 one-off events of past years (3 MB; seconds to parse in full): only the window's are.
         past = "".join(
             vevent(f"p{i}", f"2019{1 + i % 12:02d}{1 + i % 28:02d}T100000Z", f"Old {i}")
             for i in range(30_000)

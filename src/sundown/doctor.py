@@ -61,6 +61,7 @@ def run(paths: Paths, env: Mapping[str, str], send_test: bool = False, backend: 
     checks.append(check_daemon(paths, env, user_manager=has_user_manager(env), cli_zone=_cli_zone(paths)))
     checks.extend(check_context(paths, env))
     checks.extend(check_push(paths))
+    checks.extend(check_calendar(paths))
     if send_test:
         checks.append(check_send(env, backend or _configured_backend(paths)))
     return Report(tuple(checks))
@@ -587,6 +588,61 @@ def _daemon_push(paths: Paths) -> Check:
     if not push.get("connected"):
         return Check("push daemon", WARN, "the daemon's reply stream is not connected (yet)")
     return Check("push daemon", OK, f"pushing as {push['device']}, reply stream connected")
+
+
+# --- the calendar ([calendar], docs/morning.md) ---------------------------------------------------
+
+
+CALENDAR_EXTRA = ("icalendar", "recurring_ical_events", "x_wr_timezone")
+
+
+def check_calendar(paths: Paths) -> list[Check]:
+    """With [calendar]: the extra is installed, and the calendar reads (as the daemon read it)."""
+    import importlib.util
+
+    from sundown.config import load_for
+    from sundown.errors import ConfigError
+
+    try:
+        calendar = load_for(paths).routine.calendar
+    except ConfigError:
+        return []
+    if calendar is None:
+        return []
+    missing = [m for m in CALENDAR_EXTRA if importlib.util.find_spec(m) is None]
+    if missing:
+        fix = "pip install 'sundown[calendar]' (into the Python that runs sundown)"
+        return [Check("calendar", FAIL, f"{', '.join(missing)} not installed: the calendar is not read", fix)]
+    from sundown.calendar.source import read_once, shown
+    from sundown.runtime.control import request, running_pid
+
+    view: dict[str, object] | None = None
+    if running_pid(paths) is not None:
+        try:
+            view = (request(paths, {"cmd": "status"}, timeout=2.0) or {}).get("calendar")
+        except OSError:
+            view = None
+    who = "the daemon"
+    if not view:
+        from datetime import datetime, timezone
+
+        view = read_once(
+            calendar, paths.calendar_copy, paths.calendar_meta, datetime.now(timezone.utc)
+        ).to_json()
+        who = "read now"
+    where = shown(calendar.ics)
+    if view.get("problem"):
+        return [
+            Check(
+                "calendar", WARN, f"{where}: {view['problem']} ({who})", "sundown check shows tonight's plan"
+            )
+        ]
+    if not view.get("read_at"):
+        return [Check("calendar", WARN, f"{where}: not read yet ({who})")]
+    skipped = f", {view['skipped']} series left out (broken or too slow)" if view.get("skipped") else ""
+    return [
+        Check("calendar", OK, f"{where}: {view['events']} events in the coming mornings ({who}){skipped}")
+    ]
 
 
 # --- a real notification -------------------------------------------------------------------------

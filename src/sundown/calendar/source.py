@@ -147,6 +147,56 @@ def parse(
     return {"error": f"the calendar reader failed: {last[0][:200]}"}
 
 
+def read_file(path: Path) -> tuple[bytes | None, str | None]:
+    """A local calendar's bytes, or why they cannot be read (over 10 MB: unread)."""
+    try:
+        with open(path, "rb") as f:
+            if os.fstat(f.fileno()).st_size > MAX_BYTES:
+                return None, TOO_BIG
+            data = f.read(MAX_BYTES + 1)
+    except FileNotFoundError:
+        return None, "the file does not exist"
+    except IsADirectoryError:
+        return None, "it is a directory, not an .ics file"
+    except OSError as exc:
+        return None, f"cannot read it: {exc.strerror or exc}"
+    return (None, TOO_BIG) if len(data) > MAX_BYTES else (data, None)
+
+
+def read_once(calendar: Calendar, copy: Path, meta: Path, now: datetime) -> CalendarView:
+    """The calendar as `check` and `doctor` see it without a daemon: a local file, or the copy
+    of a URL the daemon kept (never fetched here: a command must not wait on a server)."""
+    where = shown(calendar.ics)
+    fetched = None
+    data: bytes | None
+    problem: str | None
+    if calendar.is_url:
+        from sundown.calendar.fetch import Cache
+
+        cached = Cache(copy, meta, calendar.ics).load()
+        if cached.body is None:
+            return CalendarView(where, problem="not fetched yet: the daemon fetches it (at most hourly)")
+        data, problem, fetched = cached.body, None, cached.fetched
+    else:
+        data, problem = read_file(Path(calendar.ics))
+    if data is None:
+        return CalendarView(where, problem=problem)
+    start, end = now - BEHIND, now + AHEAD
+    answer = parse(data, start, end)
+    if "error" in answer:
+        return CalendarView(where, problem=str(answer["error"]), fetched=fetched)
+    return CalendarView(
+        where,
+        events=decode(answer.get("events") or []),
+        covers=(start, end),
+        read_at=now,
+        series=int(answer.get("series") or 0),
+        skipped=int(answer.get("skipped") or 0),
+        truncated=bool(answer.get("truncated")),
+        fetched=fetched,
+    )
+
+
 class CalendarSource:
     """The calendar's events for the coming mornings, kept fresh by one thread."""
 
@@ -267,27 +317,7 @@ class CalendarSource:
         self._publish(replace(view, problem=problem))
 
     def _read(self) -> tuple[bytes | None, str | None]:
-        path = Path(self.calendar.ics)
-        try:
-            with open(path, "rb") as f:
-                if os.fstat(f.fileno()).st_size > MAX_BYTES:
-                    return (
-                        None,
-                        TOO_BIG,
-                    )
-                data = f.read(MAX_BYTES + 1)
-        except FileNotFoundError:
-            return None, "the file does not exist"
-        except IsADirectoryError:
-            return None, "it is a directory, not an .ics file"
-        except OSError as exc:
-            return None, f"cannot read it: {exc.strerror or exc}"
-        if len(data) > MAX_BYTES:
-            return (
-                None,
-                TOO_BIG,
-            )
-        return data, None
+        return read_file(Path(self.calendar.ics))
 
     def _fetch(self, now: datetime) -> tuple[bytes | None, str | None]:
         from sundown.calendar.fetch import Cached, refresh

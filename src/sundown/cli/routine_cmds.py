@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from sundown.cli.context import Context
     from sundown.config import LoadedConfig
-    from sundown.core.plan import NightChanges, Occurrence
+    from sundown.core.plan import NightChanges, NightPlan, Occurrence
     from sundown.core.routine import Routine
     from sundown.core.state import Night
 
@@ -165,6 +165,8 @@ def cmd_check(ctx: Context) -> int:
     if warning:
         ctx.note(f"warning: {warning}")
     ctx.print(f"zone: {zone_label(zone, routine)}")
+    if routine.calendar is not None:
+        plan = _with_calendar(ctx, loaded, tonight, now) or plan
     if plan is None:  # night_of always names an existing night; kept for type safety
         return 0
     bedtime = plan.bedtime
@@ -184,6 +186,33 @@ def cmd_check(ctx: Context) -> int:
     if routine.bedtime.wake != NO_WAKE:
         ctx.print("  [wake] names the MORNING: Saturday's wake time gives Friday evening's bedtime")
     return 0
+
+
+def _with_calendar(ctx: Context, loaded: LoadedConfig, tonight: Night, now: datetime) -> NightPlan | None:
+    """Read the calendar as the daemon will (a local file, or the URL's kept copy), say what
+    tomorrow morning asks, and return tonight's plan with it; None when it changes nothing."""
+    from dataclasses import replace
+
+    from sundown.calendar.source import read_once
+    from sundown.core import morning
+    from sundown.core.plan import night_plan
+
+    routine, zone, night = loaded.routine, loaded.zone, tonight.night
+    assert routine.calendar is not None
+    view = read_once(routine.calendar, ctx.paths.calendar_copy, ctx.paths.calendar_meta, now)
+    if view.problem is not None:
+        ctx.note(f"warning: calendar {view.where}: {view.problem}; the routine's bedtimes are kept")
+        return None
+    word = morning.calendar_morning(view.events, routine, night, zone, routine.calendar.prepare)
+    if word is None or word.starts is None:
+        ctx.print(f"calendar: {view.where}: no timed event tomorrow morning")
+        return None
+    ctx.print(
+        f"calendar: {view.where}: tomorrow starts {word.starts.astimezone(zone):%a %H:%M} ({word.event})"
+    )
+    if not morning.replans(routine, night, zone, tonight.changes, word):
+        return None
+    return night_plan(routine, night, zone, replace(tonight.changes, calendar=word))
 
 
 def _plan_only(loaded: LoadedConfig, now: datetime) -> Night:
