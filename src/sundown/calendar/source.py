@@ -335,9 +335,8 @@ class CalendarSource:
                 self._failures += 1
                 retry = min(RETRY_FIRST * 2 ** (self._failures - 1), FETCH_EVERY)
                 self._next_fetch = now + retry
-                problem = f"{problem}; " + (
-                    "using the copy fetched " + _ago(cached.fetched, now) if cached.body else "no copy yet"
-                )
+                # Worded the same on every failure of one kind: it is said once (`fetched` says when).
+                problem = f"{problem}; " + ("using the last good copy" if cached.body else "no copy yet")
         else:
             self._next_fetch = due
         self._view = replace(self._view, fetched=cached.fetched)
@@ -360,13 +359,3 @@ class CalendarSource:
             self._said = view.problem
         if changed:
             self.on_change()
-
-
-def _ago(then: datetime | None, now: datetime) -> str:
-    if then is None:
-        return "earlier"
-    minutes = int((now - then).total_seconds() // 60)
-    if minutes < 90:
-        return f"{minutes} min ago"
-    hours = minutes // 60
-    return f"{hours} h ago" if hours < 48 else f"{hours // 24} days ago"
