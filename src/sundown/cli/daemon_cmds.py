@@ -375,7 +375,7 @@ def cmd_skip(ctx: Context) -> int:
 
 def cmd_tonight(ctx: Context) -> int:
     from sundown.cli.show import bedtime_origin
-    from sundown.core.plan import night_plan
+    from sundown.core.plan import after_midnight, night_plan
 
     night = _tonight(ctx)
     bedtime: time | None = None if ctx.args.clear else ctx.args.bedtime
@@ -397,7 +397,7 @@ def cmd_tonight(ctx: Context) -> int:
         morning = night + timedelta(days=1)
         origin = f"waking {morning:%a} {wake:%H:%M} less {_sleep(ctx)} of sleep"
     ctx.print(f"  {origin}")
-    if bedtime is not None and bedtime < time(12):
+    if bedtime is not None and after_midnight(bedtime):
         ctx.print(
             f"  {bedtime:%H:%M} is before noon: it means the morning after,"
             f" {plan.bedtime.astimezone(zone):%a %Y-%m-%d %H:%M}"
@@ -409,9 +409,9 @@ def cmd_tonight(ctx: Context) -> int:
 
 
 def _sleep(ctx: Context) -> str:
-    from sundown.cli.show import sleep_text
+    from sundown.config.values import duration_text
 
-    return sleep_text(ctx.loaded.routine.bedtime.sleep)
+    return duration_text(ctx.loaded.routine.bedtime.sleep)
 
 
 def cmd_reload(ctx: Context) -> int:

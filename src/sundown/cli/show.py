@@ -19,16 +19,11 @@ def clock_column(times: list[datetime], night: date, zone: tzinfo) -> list[str]:
     return [t.strftime("%a %H:%M") for t in local]
 
 
-def sleep_text(sleep: timedelta) -> str:
-    """8h, 7h30m: a sleep duration as the config writes it."""
-    minutes = int(sleep.total_seconds() // 60)
-    h, m = divmod(minutes, 60)
-    return (f"{h}h" if h else "") + (f"{m:02d}m" if h and m else f"{m}m" if m else "")
-
-
 def bedtime_origin(plan: NightPlan, routine: Routine, zone: tzinfo) -> str:
     """Where a night's bedtime comes from, in words (`check`, `tonight`)."""
-    sleep = sleep_text(routine.bedtime.sleep)
+    from sundown.config.values import duration_text
+
+    sleep = duration_text(routine.bedtime.sleep)
     morning = plan.morning
     if plan.source == "routine":
         return "from [bedtime]"

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sundown.config.spec import BEDTIME_KEYS, CALENDAR, WAKE_KEYS
-from sundown.config.values import show
+from sundown.config.values import duration_text, show
 from sundown.core.routine import DEFAULT_PREPARE, DEFAULT_SLEEP, NO_WAKE, WEEKDAYS, Bedtimes, Calendar
 
 if TYPE_CHECKING:
-    from sundown.config import Problems
+    from sundown.config.check import Problems
 
 DAY = 24 * 60
 HALF_DAY = 12 * 60
@@ -26,13 +26,6 @@ HALF_DAY = 12 * 60
 
 def _minutes(t: time) -> int:
     return t.hour * 60 + t.minute
-
-
-def _duration_text(d: timedelta) -> str:
-    total = int(d.total_seconds())
-    h, rest = divmod(total, 3600)
-    m, s = divmod(rest, 60)
-    return "".join(f"{v}{u}" for v, u in ((h, "h"), (m, "m"), (s, "s")) if v) or "0m"
 
 
 def bedtimes(raw: dict[str, Any], values: dict[str, Any], problems: Problems) -> Bedtimes | None:
@@ -124,7 +117,7 @@ def _wake_fits(
         if where in reported:
             continue
         reported.add(where)
-        sleep_text = f' less sleep "{_duration_text(sleep)}"' + ("" if "sleep" in given else " (the default)")
+        sleep_text = f' less sleep "{duration_text(sleep)}"' + ("" if "sleep" in given else " (the default)")
         clock = f"{(bed % DAY) // 60:02d}:{bed % 60:02d}"
         if bed < -HALF_DAY:
             why = f"is {clock} on {WEEKDAYS[e]}, before that night begins (12:00)"

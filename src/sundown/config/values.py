@@ -111,6 +111,14 @@ def read_duration(value: object) -> timedelta:
     raise Invalid(f'{show(value)} is not a duration; write e.g. "45m" or "1h30m"')
 
 
+def duration_text(d: timedelta) -> str:
+    """A duration as the config writes it: "1h30m", "45m", "50m6s", "0m"."""
+    total = int(d.total_seconds())
+    h, rest = divmod(total, 3600)
+    m, s = divmod(rest, 60)
+    return "".join(f"{v}{u}" for v, u in ((h, "h"), (m, "m"), (s, "s")) if v) or "0m"
+
+
 def read_before(value: object) -> timedelta:
     offset = read_duration(value)
     if offset > MAX_BEFORE:
