@@ -113,3 +113,38 @@ def test_a_hanging_calendar_server_never_delays_a_reminder(sandbox: Sandbox) -> 
         assert "Traceback" not in err
     finally:
         server.close()
+
+
+def test_neither_the_cli_nor_the_daemon_imports_the_calendar_libraries(sandbox: Sandbox) -> None:
+    """Only the parser child loads icalendar: `next`, `check` and the daemon's own process never do."""
+    import json
+    import subprocess
+    import sys
+
+    cal = sandbox.root / "work.ics"
+    cal.write_text(ics(("Flight", datetime.now(UTC) + timedelta(hours=10))))
+    sandbox.write_config(config("Europe/Berlin", str(cal)))
+    code = (
+        "import sys, json, time\n"
+        "from sundown.cli import main\n"
+        "main(['next', '--count', '2']); main(['check'])\n"
+        "from sundown.config import load_for\n"
+        "from sundown.paths import resolve_paths\n"
+        "from sundown.runtime.daemon import Daemon\n"
+        "p = resolve_paths()\n"
+        "d = Daemon(p, load_for(p), {}, backend='console')\n"
+        "d._start_calendar()\n"
+        "deadline = time.monotonic() + 15\n"
+        "while d.calendar.view().read_at is None and time.monotonic() < deadline: time.sleep(0.05)\n"
+        "read = d.calendar.view().read_at is not None\n"
+        "d.tick(); d.stop()\n"
+        "libs = ('icalendar', 'recurring_ical_events', 'x_wr_timezone', 'dateutil')\n"
+        "found = sorted(m for m in sys.modules if m.split('.')[0] in libs)\n"
+        "print(json.dumps([read, found]), file=sys.stderr)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=sandbox.env, capture_output=True, text=True, timeout=60
+    )
+    read, loaded = json.loads(proc.stderr.strip().splitlines()[-1])
+    assert read, proc.stderr
+    assert loaded == [], f"imported {loaded}"

@@ -329,7 +329,7 @@ class Daemon:
         from sundown.calendar.source import CalendarSource
 
         self.calendar = CalendarSource(
-            calendar, self.paths.calendar_copy, self.paths.calendar_meta, self._calendar_changed
+            calendar, self.paths.calendar_copy, self.paths.calendar_meta, self._calendar_changed, self.clock
         )
         self.calendar.start()
 
