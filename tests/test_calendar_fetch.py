@@ -208,3 +208,35 @@ def test_a_hanging_server_blocks_only_the_calendar_thread(server: CalendarServer
         assert time.monotonic() - began < 2
     finally:
         server.release.set()
+
+
+@pytest.mark.e2e
+def test_a_local_file_broken_then_fixed(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from sundown.calendar.source import CalendarSource
+    from sundown.core.routine import Calendar
+
+    path = tmp_path / "work.ics"
+    path.write_bytes(GOOGLE)
+    src = CalendarSource(
+        Calendar(str(path)), tmp_path / "c.ics", tmp_path / "c.json", lambda: None, lambda: T0
+    )
+    caplog.set_level(logging.WARNING, logger="sundown.calendar")
+    src._step(T0)
+    assert src.view().problem is None and len(src.view().events) == 6
+    path.write_bytes(b"<html>not a calendar</html>")
+    src._step(T0)
+    src._step(T0)  # the same broken bytes: not parsed again, not said again
+    view = src.view()
+    assert view.problem is not None and view.problem.startswith("it is not an iCalendar file")
+    assert view.problem.endswith("keeping what was read before") and len(view.events) == 6
+    path.write_bytes(b"BEGIN:VCALENDAR\r\n" + b"X" * (11 * 1024 * 1024))
+    src._step(T0)
+    assert src.view().problem is not None and "over 10 MB" in (src.view().problem or "")
+    path.unlink()
+    src._step(T0)
+    assert src.view().problem == "the file does not exist" and len(src.view().events) == 6
+    path.write_bytes(GOOGLE.replace(b"Flight", b"Train"))
+    src._step(T0)
+    assert src.view().problem is None and "Train" in [e.title for e in src.view().events]
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 3, said  # broken, too big, gone: each once

@@ -411,3 +411,25 @@ def test_calendar_paths_are_relative_to_the_config(tmp_path: Path) -> None:
     assert r.calendar is not None and r.calendar.ics == "https://example.org/a.ics"
     r = parse('[wake]\ndefault = "07:00"\n[calendar]\nics = "http://localhost:8080/a.ics"\n', "c.toml")
     assert r.calendar is not None and r.calendar.is_url
+
+
+def test_status_and_stats_read_the_replan_from_the_log(
+    box: Sandbox, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FakeClock(at(20, 0).astimezone(UTC))
+    d = daemon_at(clock, FakeCalendar(FLIGHT))
+    try:
+        d.tick()
+    finally:
+        d.stop()
+    # No daemon now: `status` and `stats` fold the `replanned` row like every other.
+    code, out, err = cli(capsys, monkeypatch, at(20, 5), "status")
+    assert code == 0, err
+    assert "bedtime 22:15 (from the calendar)" in out
+    assert "Tomorrow starts 07:30 (Flight): bedtime 22:15" in out
+    code, out, err = cli(
+        capsys, monkeypatch, at(23, 0), "stats", "--json", "--days", "1", "--until", "2026-11-25"
+    )
+    assert code == 0, err
+    [night] = json.loads(out)["nights"]
+    assert datetime.fromisoformat(night["bedtime_planned"]) == at(22, 15)

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -67,7 +67,6 @@ class CalendarView:
     skipped: int = 0  # series left out: broken, or too slow to expand
     truncated: bool = False
     fetched: datetime | None = None  # a URL: when the server last answered
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def covering(self, start: datetime, end: datetime) -> bool:
         """Whether the events read cover `start`..`end` (else: not known, change nothing)."""

@@ -503,8 +503,10 @@ def cmd_status(ctx: Context) -> int:
         from sundown.cli.show import SOURCE_WORDS
 
         [bed] = clock_column([datetime.fromisoformat(info.bedtime)], night, ctx.loaded.zone)
-        origin = info.why or SOURCE_WORDS.get(info.bedtime_source or "", info.bedtime_source or "")
-        ctx.print(f"  bedtime {bed} ({origin})")
+        source = info.bedtime_source or ""
+        ctx.print(f"  bedtime {bed} (from {SOURCE_WORDS.get(source, source)})")
+        if info.why:
+            ctx.print(f"  {info.why}")
     clocks = clock_column([datetime.fromisoformat(row["at"]) for row in info.tonight], night, ctx.loaded.zone)
     for row, clock in zip(info.tonight, clocks, strict=True):
         ctx.print(f"  {clock}  {row['title']:<28} {row['state']}")
