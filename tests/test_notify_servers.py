@@ -104,9 +104,7 @@ def test_dunst_left_click_closes_and_middle_click_is_done(
         x, y, w, h = wait_until(desktop.windows, 10, "the notification on screen")[0]
         subprocess.run(
             ["xdotool", "mousemove", str(x + w // 2), str(y + h // 2), "click", button],
-            env=desktop.env,
-            check=True,
-            timeout=10,
+            env=desktop.env, check=True, timeout=10,
         )
         wait_until(lambda: got.got, 10, f"button {button} -> {meaning}")
         assert got.got == [("2026-11-25/magnesium", meaning)]

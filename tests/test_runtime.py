@@ -131,9 +131,8 @@ def test_the_timer_is_armed_at_the_due_instant_plus_its_margin_in_any_zone(tmp_p
     clock = FakeClock(datetime(2026, 1, 1, tzinfo=UTC))
     monkeypatch.setattr("sundown.runtime.daemon.utc_now", clock)  # the timer's clock too
     first = parse('[bedtime]\ndefault = "22:00"\n', "config.toml")
-    daemon = Daemon(
-        resolve_paths(env), LoadedConfig(first, ZoneInfo("UTC"), None), env, backend="console", clock=clock
-    )
+    daemon = Daemon(resolve_paths(env), LoadedConfig(first, ZoneInfo("UTC"), None), env,
+                    backend="console", clock=clock)
     timer = ArmedAt()
     daemon.timer = timer
     examples = iter(range(10**6))
@@ -528,10 +527,7 @@ EMFILE_SCRIPT = textwrap.dedent(
 def test_out_of_file_descriptors_the_control_thread_backs_off_says_so_once_and_recovers(sandbox: Sandbox):
     sock = sandbox.runtime_dir / "c.sock"
     proc = subprocess.run(
-        [sys.executable, "-c", EMFILE_SCRIPT, str(sock)],
-        capture_output=True,
-        text=True,
-        timeout=30,
+        [sys.executable, "-c", EMFILE_SCRIPT, str(sock)], capture_output=True, text=True, timeout=30,
         env=sandbox.env,
     )
     assert proc.returncode == 0, proc.stderr
