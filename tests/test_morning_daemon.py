@@ -425,8 +425,9 @@ def test_status_and_stats_read_the_replan_from_the_log(
     # No daemon now: `status` and `stats` fold the `replanned` row like every other.
     code, out, err = cli(capsys, monkeypatch, at(20, 5), "status")
     assert code == 0, err
-    assert "bedtime 22:15 (from the calendar)" in out
-    assert "Tomorrow starts 07:30 (Flight): bedtime 22:15" in out
+    assert (
+        "tonight (Wed 2026-11-25): bedtime 22:15, from the calendar (Tomorrow starts 07:30 (Flight))" in out
+    )
     code, out, err = cli(
         capsys, monkeypatch, at(23, 0), "stats", "--json", "--days", "1", "--until", "2026-11-25"
     )

@@ -391,12 +391,11 @@ def cmd_tonight(ctx: Context) -> int:
         return 0
     zone = ctx.loaded.zone
     [when, *clocks] = clock_column([plan.bedtime, *(o.at for o in plan.occurrences)], night, zone)
-    ctx.print(f"tonight ({night:%a} {night}): bedtime {when}")
     origin = bedtime_origin(plan, ctx.loaded.routine, zone)
     if wake is not None:
         morning = night + timedelta(days=1)
         origin = f"waking {morning:%a} {wake:%H:%M} less {_sleep(ctx)} of sleep"
-    ctx.print(f"  {origin}")
+    ctx.print(f"tonight ({night:%a} {night}): bedtime {when}, {origin}")
     if bedtime is not None and after_midnight(bedtime):
         ctx.print(
             f"  {bedtime:%H:%M} is before noon: it means the morning after,"
@@ -498,19 +497,23 @@ def cmd_status(ctx: Context) -> int:
     if calendar.get("problem"):
         ctx.print(f"  calendar problem: {calendar['ics']}: {calendar['problem']}")
     night = date.fromisoformat(info.night)
-    ctx.print(f"tonight ({night:%a} {night}):")
-    if info.bedtime:
-        from sundown.cli.show import SOURCE_WORDS
-
-        [bed] = clock_column([datetime.fromisoformat(info.bedtime)], night, ctx.loaded.zone)
-        source = info.bedtime_source or ""
-        ctx.print(f"  bedtime {bed} (from {SOURCE_WORDS.get(source, source)})")
-        if info.why:
-            ctx.print(f"  {info.why}")
+    ctx.print(f"tonight ({night:%a} {night}):{_bedtime_words(ctx, info, night)}")
     clocks = clock_column([datetime.fromisoformat(row["at"]) for row in info.tonight], night, ctx.loaded.zone)
     for row, clock in zip(info.tonight, clocks, strict=True):
         ctx.print(f"  {clock}  {row['title']:<28} {row['state']}")
     return 0
+
+
+def _bedtime_words(ctx: Context, info: Status, night: date) -> str:
+    """ " bedtime 22:15, from the calendar (Tomorrow starts 07:30 (Flight))": where it comes from."""
+    if not info.bedtime:
+        return ""
+    from sundown.cli.show import SOURCE_WORDS
+
+    [bed] = clock_column([datetime.fromisoformat(info.bedtime)], night, ctx.loaded.zone)
+    source = info.bedtime_source or ""
+    why = f" ({info.why.rsplit(': bedtime', 1)[0]})" if info.why else ""
+    return f" bedtime {bed}, from {SOURCE_WORDS.get(source, source)}{why}"
 
 
 def _print_push(ctx: Context, push: dict[str, Any]) -> None:

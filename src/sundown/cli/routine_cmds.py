@@ -171,8 +171,8 @@ def cmd_check(ctx: Context) -> int:
         return 0
     bedtime = plan.bedtime
     [when, *clocks] = clock_column([bedtime, *(o.at for o in plan.occurrences)], night, zone)
-    ctx.print(f"tonight ({night:%a %Y-%m-%d}): bedtime {when}{' (skipped)' if plan.skipped else ''}")
-    ctx.print(f"  {bedtime_origin(plan, routine, zone)}")
+    origin = bedtime_origin(plan, routine, zone) + (" (skipped)" if plan.skipped else "")
+    ctx.print(f"tonight ({night:%a %Y-%m-%d}): bedtime {when}, {origin}")
     width = max((len(o.reminder.id) for o in plan.occurrences), default=0)
     for o, clock in zip(plan.occurrences, clocks, strict=True):
         mark = "  (skipped)" if o.skipped else ""
@@ -184,7 +184,7 @@ def cmd_check(ctx: Context) -> int:
     if not routine.reminders:
         ctx.print("  no reminders configured")
     if routine.bedtime.wake != NO_WAKE:
-        ctx.print("  [wake] names the MORNING: Saturday's wake time gives Friday evening's bedtime")
+        ctx.print("[wake] names the MORNING: Saturday's wake time gives Friday evening's bedtime")
     return 0
 
 
