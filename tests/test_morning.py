@@ -7,6 +7,7 @@ subtraction in UTC), never by calling the code under test.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -22,7 +23,7 @@ from sundown.core.plan import (
     night_plan,
     upcoming,
 )
-from sundown.core.routine import WEEKDAYS, Bedtimes, Reminder, Routine
+from sundown.core.routine import WEEKDAYS, Bedtimes, Calendar, Reminder, Routine
 
 UTC = timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -42,6 +43,9 @@ def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
 
 
+CALENDAR = Calendar("/home/ana/work.ics")
+
+
 def woken(
     default: str | None = "07:00",
     sleep: timedelta = 8 * H,
@@ -49,11 +53,11 @@ def woken(
     reminders: tuple[Reminder, ...] = (),
     **mornings: str,
 ) -> Routine:
-    """A routine with [wake] (mornings by day) and optionally [bedtime] weekday keys."""
+    """A routine with [wake] (mornings by day), optionally [bedtime] weekday keys, and a [calendar]."""
     wake = tuple(hm(mornings[d]) if d in mornings else hm(default) if default else None for d in WEEKDAYS)
     bed = bedtime or {}
     by_day = tuple(hm(bed[d]) if d in bed else None for d in WEEKDAYS)
-    return Routine(Bedtimes(by_day, wake, sleep), reminders)
+    return Routine(Bedtimes(by_day, wake, sleep), reminders, calendar=CALENDAR)
 
 
 def bed(r: Routine, night: date, zone: ZoneInfo, changes: NightChanges = NO_CHANGES) -> tuple[datetime, str]:
@@ -178,7 +182,7 @@ class TestSources:
         assert bed(woken(), self.night, BERLIN, changes(calendar=late)) == (utc(2026, 11, 25, 22, 0), "wake")
 
     def test_calendar_also_moves_a_fixed_bedtime(self) -> None:
-        r = Routine(Bedtimes.uniform(hm("23:30")), ())
+        r = Routine(Bedtimes.uniform(hm("23:30")), (), calendar=CALENDAR)
         early = Morning(utc(2026, 11, 26, 5, 15))
         # The routine's 23:30 CET (22:30 UTC) is later than 05:15 - 8h = 21:15 UTC.
         assert bed(r, self.night, BERLIN, changes(calendar=early)) == (utc(2026, 11, 25, 21, 15), "calendar")
@@ -196,6 +200,11 @@ class TestSources:
     def test_an_alarm_later_than_the_routine_never_moves_bedtime_later(self) -> None:
         alarm = Morning(utc(2026, 11, 26, 9, 0))
         assert bed(woken(), self.night, BERLIN, changes(alarm=alarm)) == (utc(2026, 11, 25, 22, 0), "wake")
+
+    def test_the_calendars_word_counts_only_while_a_calendar_is_configured(self) -> None:
+        early = Morning(utc(2026, 11, 26, 5, 15))
+        r = replace(woken(), calendar=None)  # [calendar] removed from the config since
+        assert bed(r, self.night, BERLIN, changes(calendar=early)) == (utc(2026, 11, 25, 22, 0), "wake")
 
     def test_tonight_wins_over_the_calendar(self) -> None:
         cal = Morning(utc(2026, 11, 26, 4, 0))

@@ -245,7 +245,8 @@ def bedtime_of(routine: Routine, night: date, zone: tzinfo, changes: NightChange
         return Bedtime(from_wake(night, changes.wake, zone, routine.bedtime.sleep), "tonight")
     chosen = routine_bedtime(routine, night, zone)
     sources: tuple[tuple[Morning | None, BedtimeSource], ...] = (
-        (changes.calendar, "calendar"),
+        # The calendar's logged word counts only while a calendar is configured.
+        (changes.calendar if routine.calendar is not None else None, "calendar"),
         (changes.alarm, "alarm"),
     )
     for morning, source in sources:
