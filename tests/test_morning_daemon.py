@@ -293,7 +293,7 @@ def test_the_calendar_row_is_kept_when_the_log_cannot_take_it(box: Sandbox) -> N
     clock = FakeClock(at(20, 0).astimezone(UTC))
     d = daemon_at(clock, FakeCalendar(FLIGHT))
     try:
-        d.rows.write = lambda *a, **kw: None  # type: ignore[method-assign]  # every row lost
+        d.ledger.rows.write = lambda *a, **kw: None  # type: ignore[method-assign]  # every row lost
         d.tick()
         assert d.status()["bedtime_source"] == "calendar"
     finally:
