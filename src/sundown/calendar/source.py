@@ -11,7 +11,6 @@ said once, in the service log, `status` and `doctor`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -39,6 +38,14 @@ FETCH_EVERY = timedelta(hours=1)
 RETRY_FIRST = timedelta(minutes=5)  # after a failed fetch; doubling up to FETCH_EVERY
 PARSE_TIMEOUT_S = 30.0
 MAX_WAIT_S = 3600.0
+
+
+def fingerprint(data: bytes) -> str:
+    """Whether the bytes changed since they were parsed. CRC-32 and length, not hashlib: that
+    maps OpenSSL's libcrypto into the daemon (MBs) to tell an edited calendar from the old one."""
+    import zlib
+
+    return f"{zlib.crc32(data):08x}-{len(data)}"
 
 
 def utc_now() -> datetime:
@@ -214,7 +221,7 @@ class CalendarSource:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._children: list[subprocess.Popen[bytes]] = []
-        self._parsed: str | None = None  # digest of the bytes the events were read from
+        self._parsed: str | None = None  # fingerprint of the bytes the events were read from
         self._failed: tuple[str, datetime, str] | None = None  # bytes the parser failed on: when, why
         self._said: str | None = None  # the problem last written to the service log
         self._watch: Any = None
@@ -284,7 +291,7 @@ class CalendarSource:
         data, problem = self._fetch(now) if self._cache is not None else self._read()
         view = self._view
         if data is not None:
-            digest = hashlib.sha256(data).hexdigest()
+            digest = fingerprint(data)
             stale = view.covers is None or now + SLIDE_AT > view.covers[1]
             failed = self._failed
             if failed is not None and failed[0] == digest and now < failed[1] + FETCH_EVERY:
