@@ -434,3 +434,20 @@ def test_status_and_stats_read_the_replan_from_the_log(
     assert code == 0, err
     [night] = json.loads(out)["nights"]
     assert datetime.fromisoformat(night["bedtime_planned"]) == at(22, 15)
+
+
+def test_doctor_names_a_calendar_it_cannot_read_and_a_missing_extra(
+    box: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    from sundown import doctor
+    from sundown.paths import resolve_paths
+
+    [check] = doctor.check_calendar(resolve_paths())
+    assert check.status == doctor.WARN and "work.ics: the file does not exist (read now)" in check.detail
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "icalendar" else real(name))
+    [check] = doctor.check_calendar(resolve_paths())
+    assert check.status == doctor.FAIL and "icalendar not installed" in check.detail
+    assert check.fix is not None and "sundown[calendar]" in check.fix

@@ -691,7 +691,7 @@ def check_calendar(paths: Paths) -> list[Check]:
         return [Check("calendar", WARN, f"{where}: not read yet ({who})")]
     skipped = f", {view['skipped']} series left out (broken or too slow)" if view.get("skipped") else ""
     return [
-        Check("calendar", OK, f"{where}: {view['events']} events in the coming mornings ({who}){skipped}")
+        Check("calendar", OK, f"{where}: {view['events']} events read for the coming 3 days ({who}){skipped}")
     ]
 
 
