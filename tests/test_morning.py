@@ -12,6 +12,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sundown.core import morning as rules
 from sundown.core.morning import CalendarEvent, alarm_night, alarm_rows, calendar_morning, first_event
@@ -369,3 +371,40 @@ def test_every_night_of_a_year_has_its_bedtime_inside_the_night(zone: ZoneInfo) 
             if wake.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == wake.replace(tzinfo=None):
                 assert wake.astimezone(UTC) - b == 7 * H + timedelta(minutes=30)
         night += timedelta(days=1)
+
+
+ZONES = ["Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Pacific/Apia", "Asia/Kolkata", "UTC"]
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(
+    wake_min=st.integers(0, 24 * 60 - 1),
+    sleep_min=st.integers(1, 16 * 60),
+    zone_name=st.sampled_from(ZONES),
+    night=st.dates(date(2011, 1, 1), date(2030, 12, 31)),
+    early_min=st.integers(0, 24 * 60),
+)
+def test_any_wake_sleep_and_morning_keep_the_bedtime_inside_its_night(
+    wake_min: int, sleep_min: int, zone_name: str, night: date, early_min: int
+) -> None:
+    """Whatever the wake time, sleep, zone, night, calendar or alarm: one bedtime, inside its night,
+    never later than the routine's, and every `before` reminder at its distance from it."""
+    from sundown.core.plan import night_end, night_start
+
+    zone = ZoneInfo(zone_name)
+    wake = time(wake_min // 60, wake_min % 60)
+    if not -12 * 60 <= wake_min - sleep_min < 12 * 60:
+        return  # the config refuses it (wake - sleep outside the night)
+    tea = Reminder("tea", "Tea", before=timedelta(minutes=45))
+    r = Routine(Bedtimes.from_wake(wake, timedelta(minutes=sleep_min)), (tea,), calendar=CALENDAR)
+    base = night_plan(r, night, zone)
+    if base is None:
+        return  # Apia's skipped day
+    morning = Morning(night_start(night, zone) + timedelta(hours=12) + timedelta(minutes=early_min))
+    for c in (NO_CHANGES, changes(calendar=morning), changes(alarm=morning)):
+        plan = night_plan(r, night, zone, c)
+        assert plan is not None
+        b = plan.bedtime.astimezone(UTC)
+        assert night_start(night, zone) <= b < night_end(night, zone)
+        assert b <= base.bedtime.astimezone(UTC)
+        assert plan.occurrences[0].at.astimezone(UTC) == b - timedelta(minutes=45)
