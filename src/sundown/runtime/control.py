@@ -123,3 +123,5 @@ def request(paths: Paths, payload: dict[str, Any], timeout: float = 5.0) -> dict
         # It closed without a whole answer (it died mid-request, or was stopped): no answer.
         raise DaemonSilent("the daemon did not answer")
     return reply
+
+
