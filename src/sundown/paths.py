@@ -65,6 +65,11 @@ def resolve_paths(
     return Paths(config_path, explicit, state_dir, runtime_dir)
 
 
+def config_dir() -> Path:
+    """sundown's directory in this user's config directory (the default config's)."""
+    return _platform_dirs()[0]
+
+
 def _platform_dirs() -> tuple[Path, Path, Path]:
     """This user's config, state and runtime directories for sundown, by the platform's rules."""
     if sys.platform == "linux":  # as the dependency's marker: platformdirs is installed elsewhere

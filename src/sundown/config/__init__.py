@@ -265,7 +265,7 @@ def _build(raw: dict[str, Any], problems: Problems) -> Routine | None:
 
 
 def _push(raw: dict[str, Any], values: dict[str, Any], ids: set[str], problems: Problems) -> Push | None:
-    """`[push]`, its reminder ids checked against the routine and its token file against the disk."""
+    """`[push]`, its reminder ids checked against the routine and its files against the disk."""
     table = raw.get("push")
     if not isinstance(table, dict):
         return None
@@ -280,14 +280,19 @@ def _push(raw: dict[str, Any], values: dict[str, Any], ids: set[str], problems: 
                 f"{show(rid)} is not a reminder of this routine{closest(rid, sorted(ids))}",
                 i,
             )
-    token_file = None
-    if "token_file" in values:
-        token_file = Path(os.path.expanduser(values["token_file"]))
-        if not token_file.is_absolute():
-            token_file = Path(problems.name).resolve().parent / token_file
+    token_file = _push_file(values, "token_file", problems)
+    if token_file is not None:
         problem = token_file_problem(token_file)
         if problem:
             problems.add(("push", "token_file"), problem)
+    secret_file = _push_file(values, "secret_file", problems) or default_secret_file()
+    if "secret_file" in values or "secret_file" not in table:
+        problem = secret_file_problem(secret_file)
+        if problem:
+            problems.add(("push", "secret_file") if "secret_file" in table else ("push",), problem)
+    if "ntfy" in values:
+        server, topic = values["ntfy"]
+        _push_url_rules(server, topic, token_file, values, problems)
     if any(k not in values for k in table if k in PUSH.keys):
         return None  # a bad value was reported already
     server, topic = values["ntfy"]
@@ -298,34 +303,158 @@ def _push(raw: dict[str, Any], values: dict[str, Any], ids: set[str], problems: 
         token_file=token_file,
         reminders=values.get("reminders"),
         when=values.get("when", "always"),
+        secret_file=secret_file,
+        webhook_topic=values.get("webhook_topic"),
     )
+
+
+def _push_file(values: dict[str, Any], key: str, problems: Problems) -> Path | None:
+    """A file named in [push]: `~` expanded; a relative path is relative to the config file."""
+    if key not in values:
+        return None
+    path = Path(os.path.expanduser(values[key]))
+    return path if path.is_absolute() else Path(problems.name).resolve().parent / path
+
+
+def _push_url_rules(
+    server: str, topic: str, token_file: Path | None, values: dict[str, Any], problems: Problems
+) -> None:
+    """What the URL allows: a token never crosses a network in clear; the webhook topic is apart."""
+    from urllib.parse import urlsplit
+
+    from sundown.config.values import loopback
+
+    host = urlsplit(server).hostname or ""
+    if token_file is not None and server.startswith("http://") and not loopback(host):
+        problems.add(
+            ("push", "ntfy"),
+            f"plain http:// would carry the token in clear to {host}; use https:// "
+            "(plain http is fine only to this machine: localhost)",
+        )
+    webhook = values.get("webhook_topic")
+    if webhook is not None and webhook in (topic, f"{topic}-replies"):
+        problems.add(
+            ("push", "webhook_topic"),
+            f"{show(webhook)} is a topic sundown uses already; give the webhook a topic of its own,"
+            f' e.g. "{topic}-sleep"',
+        )
+
+
+def default_secret_file() -> Path:
+    """~/.config/sundown/push-secret: beside the config, which `sundown push init` tells to copy too."""
+    from sundown.paths import config_dir
+
+    return config_dir() / "push-secret"
+
+
+# The token and the secret: one value in a file of one's own, like an ssh key. Messages about
+# them quote the path, never what the file holds (it may hold the token after all).
+PRIVATE_MAX_BYTES = 4096
+TOKEN_RE = re.compile(r"[A-Za-z0-9._~+/=-]{8,512}")  # RFC 6750's token characters
+SECRET_MIN_BYTES = 16
+SYSTEM_DIRS = ("/proc/", "/sys/", "/dev/")
+
+
+def private_value(path: Path, what: str) -> str:
+    """The one line of `path` that is not blank or a `#` comment; `what` names it in messages.
+
+    Raises `Invalid` when the file is not this user's alone, not a plain small text file, or holds
+    no line or several."""
+    import stat
+
+    name = show(str(path))
+    real = os.path.realpath(path)
+    if real.startswith(SYSTEM_DIRS):
+        raise Invalid(f"{name} is a system file, not a file holding {what}")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise Invalid(f"{name} does not exist; write {what} into it (mode 600)") from None
+    except OSError as exc:
+        raise Invalid(f"cannot read {name}: {exc.strerror or exc}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise Invalid(f"{name} is not a file")
+        if st.st_uid != os.getuid():
+            raise Invalid(f"{name} belongs to another user (uid {st.st_uid}); run `chown $USER {path}`")
+        if st.st_mode & 0o077:
+            raise Invalid(
+                f"{name} is readable by others (mode {stat.S_IMODE(st.st_mode):o}); run `chmod 600 {path}`"
+            )
+        data = os.read(fd, PRIVATE_MAX_BYTES + 1)
+    except OSError as exc:
+        raise Invalid(f"cannot read {name}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    if len(data) > PRIVATE_MAX_BYTES:
+        raise Invalid(f"{name} is too large to hold just {what} (over {PRIVATE_MAX_BYTES} bytes)")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Invalid(f"{name} is not a text file; write {what} into it, alone on one line") from None
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+    if not lines:
+        raise Invalid(f"{name} is empty; write {what} into it")
+    if len(lines) > 1:
+        raise Invalid(
+            f"{name} holds {len(lines)} lines besides comments; write {what} alone on one line"
+            " (a line starting with # is a comment)"
+        )
+    return lines[0]
+
+
+def read_token_file(path: Path) -> str:
+    """The ntfy access token in `path`; raises `Invalid` (never quoting the file)."""
+    token = private_value(path, "the access token")
+    if not TOKEN_RE.fullmatch(token):
+        raise Invalid(
+            f"{show(str(path))} does not hold an access token (letters, digits and . _ ~ + / = -,"
+            " like tk_...); write the token alone on one line"
+        )
+    return token
+
+
+def read_secret_file(path: Path) -> bytes:
+    """The shared push secret in `path` (base64url, as `sundown push init` writes it)."""
+    import base64
+    import binascii
+
+    text = private_value(path, "the push secret")
+    try:
+        secret = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        if not re.fullmatch(r"[A-Za-z0-9_-]+=*", text):
+            raise ValueError(text)
+    except (ValueError, binascii.Error):
+        secret = b""
+    if len(secret) < SECRET_MIN_BYTES:
+        raise Invalid(
+            f"{show(str(path))} does not hold a push secret; `sundown push init --force` writes a new one"
+            " (then copy it to every machine)"
+        )
+    return secret
 
 
 def token_file_problem(path: Path) -> str | None:
     """Like ssh with its keys: a token others can read is refused. Never quotes the token."""
-    import stat
+    try:
+        read_token_file(path)
+    except Invalid as exc:
+        return str(exc)
+    return None
 
+
+def secret_file_problem(path: Path) -> str | None:
     try:
-        st = path.stat()
-    except FileNotFoundError:
-        return f"{show(str(path))} does not exist; write the access token into it (mode 600)"
-    except OSError as exc:
-        return f"cannot read {show(str(path))}: {exc.strerror or exc}"
-    if not stat.S_ISREG(st.st_mode):
-        return f"{show(str(path))} is not a file"
-    if st.st_uid != os.getuid():
-        return f"{show(str(path))} belongs to another user (uid {st.st_uid}); run `chown $USER {path}`"
-    if st.st_mode & 0o077:
-        return (
-            f"{show(str(path))} is readable by others (mode {stat.S_IMODE(st.st_mode):o}); "
-            f"run `chmod 600 {path}`"
-        )
-    try:
-        empty = not path.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        return f"cannot read {show(str(path))}: {getattr(exc, 'strerror', None) or exc}"
-    if empty:
-        return f"{show(str(path))} is empty; write the access token into it"
+        read_secret_file(path)
+    except Invalid as exc:
+        message = str(exc)
+        if "does not exist" in message:
+            return (
+                f"{show(str(path))} does not exist: answers are signed with a secret shared by your"
+                " machines; run `sundown push init` (or copy the file from a machine that has it)"
+            )
+        return message
     return None
 
 

@@ -6,6 +6,14 @@ the phone instead of adding one. Its two `http` actions publish an *answer* to t
 reply topic; every daemon subscribed to that topic applies it. An answer is a small
 JSON object; anything else on the reply topic is ignored and counted.
 
+Trust: whoever knows the topic can publish to it, so an answer counts only when it
+carries an HMAC-SHA256, made with the secret the person's machines share, over its
+fields (night, reminders, action, until, sender, sender's id, nonce, expiry). The
+phone cannot sign: it echoes a body a machine signed for it when it pushed the
+reminder. `verify` says whether an answer may be applied at all; the local rules
+(what it may change) come after it. A sleep app's webhook cannot sign either: it is
+read from a topic of its own (`parse_webhook`) and can never acknowledge.
+
 No I/O here: the adapter (`sundown.push.ntfy`) does the HTTP, the daemon the log.
 """
 
@@ -14,14 +22,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from sundown.core.dispatch import window
 from sundown.core.plan import ONE_DAY, UTC, NightChanges, Occurrence, night_of, night_plan
 from sundown.core.routine import Push, Routine
-from sundown.core.state import NOTHING, ReminderNight
+from sundown.core.state import NOTHING, ReminderNight, instant
 
 ANSWER_VERSION = 1
 ACTIONS = ("done", "snooze")
@@ -31,6 +39,17 @@ PRIORITY_HIGH = 4
 SID_RE = re.compile(r"[-_A-Za-z0-9]{1,64}")
 # Suspend hand-off: reminders due within this long after going to sleep go to the server.
 ASLEEP_HORIZON = timedelta(hours=12)
+MAX_MESSAGE = 4096  # an answer is ~300 bytes; anything much longer is not one
+REMINDER_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+ORIGIN_RE = re.compile(r"[A-Za-z0-9][-_.A-Za-z0-9]{0,62}")
+TOKEN_RE = re.compile(r"[-_.A-Za-z0-9]{1,200}")  # nonces and device ids
+SIGNATURE_RE = re.compile(r"[0-9a-f]{64}")
+MAX_REMINDERS = 64
+# Why an answer was not believed (each a counter in `status --json`).
+UNSIGNED = "unsigned"
+BAD_SIGNATURE = "bad_signature"
+EXPIRED = "expired"
+DISTRUST = (UNSIGNED, BAD_SIGNATURE, EXPIRED)
 
 
 @dataclass(frozen=True)
@@ -45,6 +64,7 @@ class Publication:
     night: date
     reminders: tuple[str, ...]
     at: datetime | None = None  # a scheduled message (ntfy `At`): delivered by the server then
+    answers: tuple[tuple[str, str], ...] = ()  # (button label, signed answer body) for the phone
 
 
 @dataclass(frozen=True)
@@ -58,11 +78,85 @@ class Answer:
     ident: str  # what makes it unique: its nonce, else the server's message id
     at: datetime | None = None  # when the server received it
     until: datetime | None = None  # a snooze with its own end (`sundown snooze ID 20m` elsewhere)
+    device_id: str = ""  # the signer's id (`push init`): tells two machines of one name apart
+    expires: datetime | None = None  # signed: no use after the night's end
+    signature: str | None = None  # hex HMAC-SHA256 over `signed`
+    signed: bytes = field(default=b"", repr=False)  # the canonical text of the signed fields
 
     @property
     def source(self) -> str:
         """The log's source: `phone` or `device:<name>`."""
         return PHONE if self.origin == PHONE else f"device:{self.origin}"
+
+
+@dataclass(frozen=True)
+class Signer:
+    """What a machine signs answers with: the shared secret, its name and its id."""
+
+    secret: bytes = field(repr=False)
+    device: str
+    device_id: str
+
+    def answer(
+        self,
+        night: date,
+        reminders: tuple[str, ...],
+        action: str,
+        nonce: str,
+        expires: datetime,
+        origin: str | None = None,
+        until: datetime | None = None,
+    ) -> str:
+        """A signed answer body: this machine's own (origin None), or one for the phone to echo."""
+        return encode_answer(night, reminders, action, origin or self.device, nonce, until, self, expires)
+
+
+def _canonical(
+    night: str,
+    reminders: list[str],
+    action: str,
+    until: str,
+    origin: str,
+    device_id: str,
+    nonce: str,
+    exp: int,
+) -> bytes:
+    """The signed fields in a fixed order: one text for each answer, however its JSON is spelt."""
+    fields = [
+        "sundown-answer",
+        ANSWER_VERSION,
+        night,
+        reminders,
+        action,
+        until,
+        origin,
+        device_id,
+        nonce,
+        exp,
+    ]
+    return json.dumps(fields, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+
+
+def sign(secret: bytes, signed: bytes) -> str:
+    import hashlib  # here, not at the top: they map OpenSSL, which no quick command needs
+    import hmac
+
+    return hmac.new(secret, signed, hashlib.sha256).hexdigest()
+
+
+def verify(answer: Answer, secret: bytes, now: datetime) -> str | None:
+    """None when `answer` was signed with `secret` and has not expired; else why not
+    (`UNSIGNED`, `BAD_SIGNATURE`, `EXPIRED`). Whether it was seen before is the caller's
+    question (its nonce is its `ident`)."""
+    import hmac
+
+    if answer.signature is None or answer.expires is None or not answer.signed:
+        return UNSIGNED
+    if not hmac.compare_digest(sign(secret, answer.signed), answer.signature):
+        return BAD_SIGNATURE
+    if now > answer.expires:
+        return EXPIRED
+    return None
 
 
 def sequence_id(key: str) -> str:
@@ -85,6 +179,7 @@ def publication(
     repeat: int = 0,
     late: bool = False,
     at: datetime | None = None,
+    answers: tuple[tuple[str, str], ...] = (),
 ) -> Publication:
     tags = ["crescent_moon"]
     if late:
@@ -100,6 +195,17 @@ def publication(
         night=occurrences[0].night,
         reminders=tuple(o.reminder.id for o in occurrences),
         at=at,
+        answers=answers,
+    )
+
+
+def phone_answers(
+    signer: Signer, night: date, reminders: tuple[str, ...], expires: datetime, nonces: tuple[str, str]
+) -> tuple[tuple[str, str], ...]:
+    """The bodies of the phone's Done and Snooze buttons, signed here: the phone only echoes them."""
+    return tuple(
+        (label, signer.answer(night, reminders, action, nonce, expires, origin=PHONE))
+        for (label, action), nonce in zip((("Done", "done"), ("Snooze", "snooze")), nonces, strict=True)
     )
 
 
@@ -110,8 +216,12 @@ def encode_answer(
     origin: str,
     nonce: str | None = None,
     until: datetime | None = None,
+    signer: Signer | None = None,
+    expires: datetime | None = None,
 ) -> str:
-    """The body an action publishes to the reply topic (ASCII JSON: it also travels in a header)."""
+    """The body an action publishes to the reply topic (ASCII JSON: it also travels in a header).
+
+    With a `signer` (and `expires`, the night's end) it carries `dev`, `exp` and `sig`."""
     data: dict[str, Any] = {
         "sundown": ANSWER_VERSION,
         "night": night.isoformat(),
@@ -123,6 +233,20 @@ def encode_answer(
         data["id"] = nonce
     if until is not None and action == "snooze":
         data["until"] = until.astimezone(UTC).isoformat(timespec="seconds")
+    if signer is not None and nonce and expires is not None:
+        data["dev"] = signer.device_id
+        data["exp"] = int(expires.timestamp())
+        signed = _canonical(
+            data["night"],
+            data["reminders"],
+            action,
+            data.get("until", ""),
+            origin,
+            signer.device_id,
+            nonce,
+            data["exp"],
+        )
+        data["sig"] = sign(signer.secret, signed)
     return json.dumps(data, separators=(",", ":"), ensure_ascii=True)
 
 
@@ -138,22 +262,30 @@ def http_actions(reply_url: str, pub: Publication, token: str | None) -> list[di
             "url": reply_url,
             "method": "POST",
             "headers": headers,
-            "body": encode_answer(pub.night, pub.reminders, action, PHONE),
+            "body": body,
             "clear": True,
         }
-        for label, action in (("Done", "done"), ("Snooze", "snooze"))
+        for label, body in pub.answers
     ]
 
 
+def _text(data: Mapping[str, Any], key: str, pattern: re.Pattern[str]) -> str | None:
+    value = data.get(key)
+    return value if isinstance(value, str) and pattern.fullmatch(value) else None
+
+
 def parse_answer(message: Mapping[str, Any]) -> Answer | None:
-    """The answer in one ntfy `message` event, or None when it is not one of ours."""
+    """The answer in one ntfy `message` event, or None when it is not one of ours.
+
+    Whatever the message holds, this returns or gives None, never raises: every field is
+    checked for its type and range (an `until` that no UTC can hold is no answer)."""
     text = message.get("message")
     ident = message.get("id")
-    if not isinstance(text, str) or not isinstance(ident, str) or len(text) > 4096:
+    if not isinstance(text, str) or not isinstance(ident, str) or len(text) > MAX_MESSAGE:
         return None
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(data, dict) or data.get("sundown") != ANSWER_VERSION:
         return None
@@ -163,20 +295,20 @@ def parse_answer(message: Mapping[str, Any]) -> Answer | None:
         action not in ACTIONS
         or not isinstance(night, str)
         or not isinstance(reminders, list)
-        or not reminders
-        or not all(isinstance(r, str) and r for r in reminders)
+        or not 0 < len(reminders) <= MAX_REMINDERS
+        or not all(isinstance(r, str) and REMINDER_RE.fullmatch(r) for r in reminders)
         or not isinstance(origin, str)
-        or not (origin == PHONE or re.fullmatch(r"[A-Za-z0-9][-_.A-Za-z0-9]{0,62}", origin))
-        or (nonce is not None and not isinstance(nonce, str))
+        or not (origin == PHONE or ORIGIN_RE.fullmatch(origin))
+        or (nonce is not None and (not isinstance(nonce, str) or not TOKEN_RE.fullmatch(nonce)))
     ):
         return None
     try:
         night_date = date.fromisoformat(night)
-        until = data.get("until")
-        until_at = datetime.fromisoformat(until) if isinstance(until, str) else None
     except ValueError:
         return None
-    if until_at is not None and until_at.tzinfo is None:
+    until = data.get("until")
+    until_at = instant(until)
+    if until is not None and until_at is None:
         return None
     sent = message.get("time")
     at = (
@@ -184,7 +316,93 @@ def parse_answer(message: Mapping[str, Any]) -> Answer | None:
         if isinstance(sent, (int, float)) and not isinstance(sent, bool) and 0 < sent < 1e11
         else None
     )
-    return Answer(night_date, tuple(reminders), action, origin, nonce or ident, at, until_at)
+    device_id = _text(data, "dev", TOKEN_RE)
+    signature = _text(data, "sig", SIGNATURE_RE)
+    exp = data.get("exp")
+    expires = (
+        datetime.fromtimestamp(exp, UTC)
+        if isinstance(exp, int) and not isinstance(exp, bool) and 0 < exp < 10**11
+        else None
+    )
+    signed = b""
+    if device_id is not None and signature is not None and expires is not None and nonce:
+        signed = _canonical(
+            night,
+            reminders,
+            action,
+            until if isinstance(until, str) else "",
+            origin,
+            device_id,
+            nonce,
+            exp,  # type: ignore[arg-type]
+        )
+    return Answer(
+        night_date,
+        tuple(reminders),
+        action,
+        origin,
+        nonce or ident,
+        at,
+        until_at,
+        device_id or "",
+        expires,
+        signature,
+        signed,
+    )
+
+
+# --- a sleep app's webhook ----------------------------------------------------------------------
+
+SLEEP_AS_ANDROID = {
+    "sleep_tracking_started": "in_bed",
+    "alarm_alert_dismiss": "awake",
+    "alarm_rescheduled": "next_alarm",
+}
+
+
+@dataclass(frozen=True)
+class SleepSignal:
+    """What a sleep or alarm app said through the webhook topic. It cannot sign, so it can only
+    say when the person went to bed or got up, or when the next alarm rings; never Done."""
+
+    kind: str  # "in_bed" | "awake" | "next_alarm"
+    at: datetime  # when the server received it (UTC)
+    ident: str  # the server's message id: seen twice, it changes nothing
+    alarm: datetime | None = None  # next_alarm: when it rings (UTC)
+    app: str = "sleep_as_android"
+
+
+def parse_webhook(message: Mapping[str, Any], now: datetime) -> SleepSignal | None:
+    """Sleep as Android's webhook JSON (`{"event": ..., "value1": ...}`) in one ntfy message, or
+    None. `now` stands in for a message without the server's time. Never raises."""
+    text = message.get("message")
+    ident = message.get("id")
+    if not isinstance(text, str) or not isinstance(ident, str) or not ident or len(text) > MAX_MESSAGE:
+        return None
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    kind = SLEEP_AS_ANDROID.get(data.get("event"))  # type: ignore[arg-type]
+    if kind is None:
+        return None
+    sent = message.get("time")
+    at = (
+        datetime.fromtimestamp(sent, UTC)
+        if isinstance(sent, (int, float)) and not isinstance(sent, bool) and 0 < sent < 1e11
+        else now.astimezone(UTC)
+    )
+    alarm = None
+    if kind == "next_alarm":
+        value = data.get("value1")
+        if isinstance(value, str) and value.isdigit() and len(value) <= 14:
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 10**14:
+            return None  # the next alarm in milliseconds since 1970, as the app sends it
+        alarm = datetime.fromtimestamp(value / 1000, UTC)
+    return SleepSignal(kind, at, ident, alarm)
 
 
 def classify(

@@ -1,8 +1,12 @@
 """The daemon's side of push: what to publish when, and answers applied like button presses.
 
-Imported only when `[push]` is configured. Every method but `on_stream_message` runs
-on the daemon's worker thread, like everything that touches its state; the ntfy
-adapter's threads only hand over (`Daemon.call`) and wait.
+Imported only when `[push]` is configured. Every method but `on_stream_message` and
+`on_stream_webhook` runs on the daemon's worker thread, like everything that touches its
+state; the ntfy adapter's threads only hand over (`Daemon.call`) and wait.
+
+Trust: an answer is believed only once `rules.verify` found it signed with the shared
+secret and not expired; nothing before that looks at what it asks. A sleep app's webhook
+(`webhook_topic`) can only become `in_bed` / `awake` rows (`on_sleep_signal`).
 """
 
 from __future__ import annotations
@@ -19,11 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 from sundown.core import push as rules
 from sundown.core.dispatch import NOTHING, Send, message_key, window
-from sundown.core.plan import NO_CHANGES, ON_TIME, UTC, Occurrence, night_plan
-from sundown.push.ntfy import ANSWER_WAIT_S, NtfyPush, read_token
+from sundown.core.plan import NO_CHANGES, ON_TIME, UTC, Occurrence, night_end, night_of, night_plan
+from sundown.core.state import instant
+from sundown.push.keys import device_id, new_nonce
+from sundown.push.ntfy import ANSWER_WAIT_S, NtfyPush, read_secret, read_token
 
 if TYPE_CHECKING:
     from sundown.core.routine import Push
+    from sundown.core.vocabulary import EventName
     from sundown.runtime.daemon import Daemon
 
 log = logging.getLogger("sundown.push")
@@ -40,11 +47,23 @@ class PushLink:
         self.daemon = daemon
         self.push = push
         self.counts = {"unparsed": 0, "unknown": 0, "duplicate": 0, "applied": 0}
+        self.counts.update(dict.fromkeys(rules.DISTRUST, 0))
+        self.counts["webhook"] = 0  # sleep-app messages taken from the webhook topic
         self.pushed: set[str] = set()  # notification keys with a copy on the phone
         # Handed to the server before a suspend, by notification key: delivered there at their time.
         self.handed_over: dict[str, tuple[Occurrence, rules.Publication]] = {}
+        # Other machines seen answering under this machine's name (their ids): `doctor` warns.
+        self.namesakes: set[str] = set()
+        secret = read_secret(push.secret_file)
+        self.device_id = device_id(daemon.paths.state_dir)
+        # Without the secret (unreadable since the config was checked) nothing is signed: the
+        # phone gets no buttons, this machine's answers stay here, and no answer is believed.
+        self.signer = rules.Signer(secret, push.device, self.device_id) if secret else None
+        self.secret = secret
         token = read_token(push.token_file)
-        self.client = NtfyPush(push, daemon.paths.state_dir, self.on_stream_message, token)
+        self.client = NtfyPush(
+            push, daemon.paths.state_dir, self.on_stream_message, token, on_webhook=self.on_stream_webhook
+        )
         self.relayed: set[tuple[date, str, str, str]] = set()  # local answers queued to publish
         self.watermark_path = daemon.paths.state_dir / RELAYED_FILE
         self._watermark_lock = threading.Lock()
@@ -72,9 +91,17 @@ class PushLink:
             urgent=any(o.reminder.urgent for o in send.occurrences),
             repeat=send.repeat,
             late=send.late > ON_TIME and not send.repeat and not send.snoozed,
+            answers=self._phone_answers(send.occurrences[0].night, ids),
         )
         self.pushed.add(send.key)
         self.client.publish(pub)
+
+    def _phone_answers(self, night: date, ids: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+        """The phone's Done and Snooze, signed here for it to echo, valid until the night ends."""
+        if self.signer is None:
+            return ()
+        expires = night_end(night, self.daemon.loaded.zone)
+        return rules.phone_answers(self.signer, night, ids, expires, (new_nonce(), new_nonce()))
 
     def on_settled(self, key: str) -> None:
         """Acknowledged or skipped here: the phone's copy goes too."""
@@ -104,10 +131,29 @@ class PushLink:
         if answer is None:
             self.counts["unparsed"] += 1
             return "unparsed"
-        if answer.origin == self.push.device:
-            return "own"  # our own desktop's answer, echoed back: already applied here
         d = self.daemon
         now = d.clock()
+        distrust = rules.verify(answer, self.secret, now) if self.secret else rules.UNSIGNED
+        if distrust is not None:
+            self.counts[distrust] += 1
+            log.warning(
+                "ignored a %s answer claiming to be from %s: %s",
+                answer.action,
+                answer.source,
+                distrust.replace("_", " "),
+            )
+            return distrust
+        if answer.origin == self.push.device:
+            if answer.device_id == self.device_id:
+                return "own"  # our own desktop's answer, echoed back: already applied here
+            if answer.device_id not in self.namesakes:
+                self.namesakes.add(answer.device_id)
+                log.warning(
+                    "another machine also calls itself %r (its id %s); give each machine its own"
+                    " `device` in [push]",
+                    self.push.device,
+                    answer.device_id,
+                )
         routine, zone = d.loaded.routine, d.loaded.zone
         nights = window(now, zone)
         progress, changes = d._state(nights)
@@ -162,7 +208,9 @@ class PushLink:
             if remaining < 0.2:
                 log.warning("no time left before sleep to hand over %s", occ.reminder.id)
                 break
-            pub = _publication_of(key, occ, at=occ.at)
+            pub = _publication_of(
+                key, occ, at=occ.at, answers=self._phone_answers(occ.night, (occ.reminder.id,))
+            )
             if self.client.publish_now(pub, timeout=min(3.0, remaining)):
                 self.handed_over[key] = (occ, pub)
                 self.pushed.add(key)
@@ -193,7 +241,7 @@ class PushLink:
             occ = next((o for o in plan.occurrences if o.reminder.id == rid), None) if plan else None
             if occ is None or occ.skipped:
                 continue
-            pub = _publication_of(key, occ)
+            pub = _publication_of(key, occ, answers=self._phone_answers(night, (rid,)))
             self.pushed.add(key)
             self.client.publish(pub)
             log.info("pushed %s: the person is away from this screen", rid)
@@ -220,19 +268,19 @@ class PushLink:
                 if e.ts <= self.watermark:
                     continue  # the server has it, or it came before push was configured
                 mark = (night, e.reminder, e.event, e.ts.isoformat())
-                if mark in self.relayed:
+                if mark in self.relayed or self.signer is None:
                     continue
                 self.relayed.add(mark)
                 action = "done" if e.event == "acknowledged" else "snooze"
-                until = e.details.get("until")
-                nonce = f"{self.push.device}-{e.ts.timestamp():.6f}-{e.reminder}"
-                body = rules.encode_answer(
+                # From the row: a daemon killed before the server took it sends the same again.
+                nonce = f"{self.device_id}-{e.ts.timestamp():.6f}-{e.reminder}"
+                body = self.signer.answer(
                     night,
                     (e.reminder,),
                     action,
-                    self.push.device,
                     nonce,
-                    datetime.fromisoformat(until) if isinstance(until, str) else None,
+                    night_end(night, d.loaded.zone),
+                    until=instant(e.details.get("until")),
                 )
                 self.client.answer(body, on_sent=functools.partial(self._save_watermark, e.ts))
                 self.on_settled(message_key(night, e.reminder))
@@ -316,10 +364,50 @@ class PushLink:
             "away": self.daemon._away(),
             "answers": dict(self.counts),
             "handed_over": len(self.handed_over),
+            "signed": self.signer is not None,
+            "namesakes": len(self.namesakes),
         }
 
+    # -- a sleep app's webhook: in bed, awake, the next alarm -------------------------------
 
-def _publication_of(key: str, occ: Occurrence, at: datetime | None = None) -> rules.Publication:
+    def on_stream_webhook(self, event: dict[str, Any]) -> bool:
+        """From the subscriber thread, for a message on `webhook_topic`."""
+        try:
+            self.daemon.call(self.handle_webhook, event, timeout=ANSWER_WAIT_S)
+            return True
+        except Exception as exc:  # busy or stopping: the adapter replays it
+            log.warning("a message from the webhook topic was not handled yet: %s", exc)
+            return False
+
+    def handle_webhook(self, event: dict[str, Any]) -> str:
+        signal = rules.parse_webhook(event, self.daemon.clock())
+        if signal is None:
+            self.counts["unparsed"] += 1
+            return "unparsed"
+        self.counts["webhook"] += 1
+        self.on_sleep_signal(signal)
+        return signal.kind
+
+    def on_sleep_signal(self, signal: rules.SleepSignal) -> None:
+        """The one seam for what a sleep app says: `in_bed` and `awake` are logged (source
+        `phone`), once per message; `next_alarm` is for the morning's plan to use."""
+        d = self.daemon
+        if signal.kind not in ("in_bed", "awake"):
+            log.info("the sleep app says the next alarm rings at %s", signal.alarm)
+            return
+        event: EventName = "in_bed" if signal.kind == "in_bed" else "awake"
+        night = night_of(signal.at, d.loaded.zone)
+        if any(e.details.get("message") == signal.ident for e in d._night_events(night)):
+            return  # seen before (a replay after a restart)
+        d.record_at(signal.at, event, night, None, rules.PHONE, message=signal.ident, app=signal.app)
+        log.info("the sleep app says: %s", signal.kind.replace("_", " "))
+
+
+def _publication_of(
+    key: str, occ: Occurrence, at: datetime | None = None, answers: tuple[tuple[str, str], ...] = ()
+) -> rules.Publication:
     """One reminder's push, now or (`at`) scheduled on the server."""
     reminder = occ.reminder
-    return rules.publication(key, reminder.title, reminder.body, (occ,), urgent=reminder.urgent, at=at)
+    return rules.publication(
+        key, reminder.title, reminder.body, (occ,), urgent=reminder.urgent, at=at, answers=answers
+    )
