@@ -340,6 +340,43 @@ def _push_url_rules(
         )
 
 
+# Public ntfy servers: anyone may read and publish to any topic there that they can name.
+PUBLIC_SERVERS = ("ntfy.sh",)
+PRIVATE_SUFFIXES = (".local", ".lan", ".home", ".internal", ".home.arpa")
+TOPIC_MIN = 12
+WORDY_PART = re.compile(r"[A-Za-z]+\d{0,4}|\d{1,4}")
+
+
+def topic_warning(push: Push) -> str | None:
+    """A topic someone could guess, on a server anyone can use (`check` and `doctor` say so).
+
+    Public: ntfy.sh, or a server that lets sundown in without a token and is not on this
+    machine or the home network. Guessable: short, or made only of words and short numbers
+    ("evening", "my-reminders-2024"); `push init` makes one that is neither."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    from sundown.config.values import loopback
+
+    host = (urlsplit(push.server).hostname or "").lower().rstrip(".")
+    public = host in PUBLIC_SERVERS or host.endswith(tuple(f".{h}" for h in PUBLIC_SERVERS))
+    if not public and push.token_file is None and not loopback(host):
+        try:
+            public = ipaddress.ip_address(host).is_global
+        except ValueError:
+            public = "." in host and not host.endswith(PRIVATE_SUFFIXES)
+    if not public:
+        return None
+    parts = [p for p in re.split(r"[-_]", push.topic) if p]
+    if len(push.topic) >= TOPIC_MIN and not all(WORDY_PART.fullmatch(p) for p in parts):
+        return None
+    why = "short" if len(push.topic) < TOPIC_MIN else "made of words"
+    return (
+        f"the topic {show(push.topic)} on {host} is {why}, easy to guess: whoever guesses it reads"
+        " your reminders and can press their buttons; `sundown push init` suggests one nobody guesses"
+    )
+
+
 def default_secret_file() -> Path:
     """~/.config/sundown/push-secret: beside the config, which `sundown push init` tells to copy too."""
     from sundown.paths import config_dir

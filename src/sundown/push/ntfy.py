@@ -239,9 +239,14 @@ class Connection:
         self.deadlines = Deadlines()
 
     def scrub(self, text: str) -> str:
-        """`text` without the token, whatever put it there, and without control characters."""
+        """`text` without the token, whatever put it there (an exception quoting a header, its
+        repr), and without control characters."""
+        import re
+
         if self.token:
-            text = text.replace(self.token, "[token]")
+            for form in (self.token, repr(self.token)[1:-1], repr(self.token.encode())[2:-1]):
+                text = text.replace(form, "[token]")
+        text = re.sub(r"(?i)(bearer\s+)[^\s'\"]+(?:\s[^\s'\"]*)*?(?=['\"]|$)", r"\1[token]", text)
         return clean(text, 300)
 
     def connect(self, timeout: float) -> http.client.HTTPConnection:
@@ -313,8 +318,10 @@ class NtfyPush:
         token: str | None = None,
         backoff_cap: float = BACKOFF_CAP_S,
         on_webhook: OnAnswer | None = None,
+        timeout: float = TIMEOUT_S,
     ) -> None:
         self.push = push
+        self.timeout = timeout  # for the whole of one request
         self.conn = Connection(push.server, token)
         self.token = token
         self.on_message = on_message
@@ -355,8 +362,9 @@ class NtfyPush:
         self._drop_stream()
         self.conn.deadlines.close()
         # Daemon threads: a request in flight to a slow server must not hold up a SIGTERM exit.
-        self._publisher.join(timeout=0.2)
-        self._subscriber.join(timeout=0.2)
+        for thread in (self._publisher, self._subscriber):
+            if thread.ident is not None:
+                thread.join(timeout=0.2)
 
     def _ensure_publisher(self) -> None:
         """A publisher thread that died (whatever killed it) is replaced: pushes never wait for ever."""
@@ -406,7 +414,8 @@ class NtfyPush:
         self._error(_describe(status, data))
         return False
 
-    def _send(self, job: Job, timeout: float = TIMEOUT_S) -> tuple[int, bytes]:
+    def _send(self, job: Job, timeout: float | None = None) -> tuple[int, bytes]:
+        timeout = timeout or self.timeout
         topic = "/" + quote(self.push.topic)
         if job.kind == "answer":
             return self.conn.request(
