@@ -334,7 +334,9 @@ class Inbox:
 def client(server: NtfyServer, tmp_path: Path, token: str | None = None, **kw) -> NtfyPush:
     r = routine(server.url, name=str(tmp_path / "c.toml"))
     assert r.push is not None
-    c = NtfyPush(r.push, tmp_path, Inbox(), token=token, backoff_cap=kw.pop("backoff_cap", 60.0), **kw)
+    c = NtfyPush(
+        r.push, tmp_path / "push-since", Inbox(), token=token, backoff_cap=kw.pop("backoff_cap", 60.0), **kw
+    )
     c.start()
     return c
 
@@ -437,7 +439,7 @@ def test_the_webhook_topic_shares_the_reply_stream(server: NtfyServer, tmp_path:
     r = routine(server.url, 'webhook_topic = "evening-8f3k2q-sleep"\n', name=str(tmp_path / "c.toml"))
     assert r.push is not None
     answers, hooks = Inbox(), Inbox()
-    c = NtfyPush(r.push, tmp_path, answers, on_webhook=hooks)
+    c = NtfyPush(r.push, tmp_path / "push-since", answers, on_webhook=hooks)
     c.start()
     try:
         wait_until(lambda: c.status.connected, 5, "the stream")
@@ -481,10 +483,11 @@ def test_a_cloned_state_dir_on_another_machine_gets_its_own_id(tmp_path: Path, m
     ids = tmp_path / "machine-id"
     ids.write_text("aaaa\n")
     monkeypatch.setattr(keys, "MACHINE_ID_FILES", (ids,))
-    first = keys.device_id(tmp_path)
-    assert keys.device_id(tmp_path) == first and os.stat(tmp_path / "push-device").st_mode & 0o077 == 0
+    first = keys.device_id(tmp_path / "push-device")
+    assert keys.device_id(tmp_path / "push-device") == first
+    assert os.stat(tmp_path / "push-device").st_mode & 0o077 == 0
     ids.write_text("bbbb\n")  # the same state dir, another machine
-    assert keys.device_id(tmp_path) != first
+    assert keys.device_id(tmp_path / "push-device") != first
 
 
 def test_threads_of_a_closed_client_end(server: NtfyServer, tmp_path: Path) -> None:

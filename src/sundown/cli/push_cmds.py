@@ -55,7 +55,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def _configured(ctx: Context) -> tuple[dict[str, Any], Path | None]:
     """The config file's [push] table as written (even when the config has errors) and the
     secret file it names, resolved as the config does."""
-    from sundown.config import tomllib
+    from sundown.config.load import tomllib
 
     path = ctx.paths.config
     try:
@@ -104,9 +104,9 @@ def cmd_push_init(ctx: Context) -> int:
         write_private(secret, secret_file_text(), replace=ctx.args.force)
     except OSError as exc:
         raise SundownError(f"cannot write {secret}: {exc.strerror or exc}") from None
-    ident = device_id(ctx.paths.state_dir)
+    ident = device_id(ctx.paths.push_device)
     ctx.print(f"wrote the push secret to {secret} (mode 600)")
-    ctx.print(f"this machine's push id: {ident} ({ctx.paths.state_dir / 'push-device'})")
+    ctx.print(f"this machine's push id: {ident} ({ctx.paths.push_device})")
     ntfy = table.get("ntfy") if isinstance(table.get("ntfy"), str) else None
     lines = ["[push]", f'ntfy = "{ntfy or f"{server}/{new_topic()}"}"']
     if ntfy:

@@ -16,9 +16,10 @@ import os
 import secrets
 from pathlib import Path
 
+from sundown.paths import write_atomic
+
 log = logging.getLogger("sundown.push")
 
-DEVICE_ID_FILE = "push-device"
 SECRET_BYTES = 32
 TOPIC_PREFIX = "sundown-"
 MACHINE_ID_FILES = (Path("/etc/machine-id"), Path("/var/lib/dbus/machine-id"))
@@ -42,16 +43,12 @@ def new_nonce() -> str:
 def write_private(path: Path, text: str, replace: bool = False) -> None:
     """Write `text` to `path` with mode 0600 (directories 0700); FileExistsError unless `replace`."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if not replace:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+    if replace:
+        write_atomic(path, text)
         return
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
-    os.replace(tmp, path)
 
 
 def secret_file_text() -> str:
@@ -76,12 +73,12 @@ def _machine() -> str:
     return ""
 
 
-def device_id(state_dir: Path, create: bool = True) -> str:
-    """This machine's id for push (12 random characters), made once and kept in the state dir.
+def device_id(path: Path, create: bool = True) -> str:
+    """This machine's id for push (12 random characters), made once and kept at `path` (the
+    state dir's `push-device`).
 
     Made again when the file was made on another machine (a copied or cloned state dir with a
-    new machine id). "" when there is none and `create` is false, or it cannot be saved."""
-    path = state_dir / DEVICE_ID_FILE
+    new machine id). "" when there is none and `create` is false."""
     machine = _machine()
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

@@ -30,7 +30,6 @@ import base64
 import collections
 import json
 import logging
-import os
 import sys
 import threading
 import time
@@ -43,6 +42,7 @@ from urllib.parse import quote, urlsplit
 
 from sundown.core.push import Publication, http_actions
 from sundown.core.routine import Push
+from sundown.paths import write_atomic
 
 if TYPE_CHECKING:
     import http.client
@@ -56,7 +56,6 @@ JUNK_LINES = 100  # lines on a fresh stream none of which is ntfy's: not an ntfy
 BACKOFF_FIRST_S = 0.5
 BACKOFF_CAP_S = 60.0
 ANSWER_WAIT_S = 10.0
-SINCE_FILE = "push-since"
 MAX_LINE = 65536
 SERVER_TEXT_MAX = 200  # characters of a server's error text shown
 NTFY_EVENTS = frozenset({"open", "keepalive", "message", "poll_request", "message_clear", "message_delete"})
@@ -313,7 +312,7 @@ class NtfyPush:
     def __init__(
         self,
         push: Push,
-        state_dir: Path,
+        since_path: Path,
         on_message: OnAnswer,
         token: str | None = None,
         backoff_cap: float = BACKOFF_CAP_S,
@@ -330,7 +329,7 @@ class NtfyPush:
         self._failures = 0  # connections of the reply stream in a row that ended badly
         self._junk = 0  # lines on the current connection that are not ntfy's
         self._believed = False  # the current connection delivered something of ntfy's
-        self.since_path = state_dir / SINCE_FILE
+        self.since_path = since_path
         self.status = PushStatus()
         self._jobs: collections.deque[Job] = collections.deque()
         self._cond = threading.Condition()
@@ -510,12 +509,8 @@ class NtfyPush:
 
     def _save_since(self, ident: str) -> None:
         self._since = ident
-        tmp = self.since_path.with_name(SINCE_FILE + ".tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as f:
-                json.dump({"topic": self._stream_name(), "since": ident}, f)
-            os.replace(tmp, self.since_path)
+            write_atomic(self.since_path, json.dumps({"topic": self._stream_name(), "since": ident}))
         except OSError as exc:
             log.warning("cannot save the push stream position: %s", exc)
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Mapping
@@ -25,6 +24,7 @@ from sundown.core import push as rules
 from sundown.core.dispatch import NOTHING, Send, message_key, window
 from sundown.core.plan import NO_CHANGES, ON_TIME, UTC, Occurrence, night_end, night_of, night_plan
 from sundown.core.state import instant
+from sundown.paths import write_atomic
 from sundown.push.keys import device_id, new_nonce
 from sundown.push.ntfy import ANSWER_WAIT_S, NtfyPush, read_secret, read_token
 
@@ -37,7 +37,6 @@ log = logging.getLogger("sundown.push")
 
 Key = tuple[date, str]
 RELAYED = ("action", "cli")  # this machine's own answers, published for the others
-RELAYED_FILE = "push-relayed"
 # logind waits for a delay lock at most InhibitDelayMaxSec (5 s by default).
 HANDOFF_BUDGET_S = 3.5
 
@@ -55,17 +54,17 @@ class PushLink:
         # Other machines seen answering under this machine's name (their ids): `doctor` warns.
         self.namesakes: set[str] = set()
         secret = read_secret(push.secret_file)
-        self.device_id = device_id(daemon.paths.state_dir)
+        self.device_id = device_id(daemon.paths.push_device)
         # Without the secret (unreadable since the config was checked) nothing is signed: the
         # phone gets no buttons, this machine's answers stay here, and no answer is believed.
         self.signer = rules.Signer(secret, push.device, self.device_id) if secret else None
         self.secret = secret
         token = read_token(push.token_file)
         self.client = NtfyPush(
-            push, daemon.paths.state_dir, self.on_stream_message, token, on_webhook=self.on_stream_webhook
+            push, daemon.paths.push_since, self.on_stream_message, token, on_webhook=self.on_stream_webhook
         )
         self.relayed: set[tuple[date, str, str, str]] = set()  # local answers queued to publish
-        self.watermark_path = daemon.paths.state_dir / RELAYED_FILE
+        self.watermark_path = daemon.paths.push_relayed
         self._watermark_lock = threading.Lock()
         self._saved = datetime.min.replace(tzinfo=UTC)
         self.watermark = self._load_watermark()
@@ -305,12 +304,8 @@ class PushLink:
                 return
             self._saved = ts
             record = {"device": self.push.device, "topic": self.push.topic, "ts": ts.isoformat()}
-            tmp = self.watermark_path.with_name(RELAYED_FILE + ".tmp")
             try:
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                with os.fdopen(fd, "w") as f:
-                    json.dump(record, f)
-                os.replace(tmp, self.watermark_path)
+                write_atomic(self.watermark_path, json.dumps(record))
             except OSError as exc:
                 log.warning("cannot save which answers the push server has: %s", exc)
 
