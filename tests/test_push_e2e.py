@@ -339,3 +339,48 @@ def test_sigterm_while_a_push_hangs_on_a_slow_server_exits_within_a_second(
     _, err = proc.communicate(timeout=5)
     assert time.monotonic() - started < 1.0, err
     assert proc.returncode == 0 and "Traceback" not in err
+
+
+def test_a_stranger_who_knows_the_topic_changes_nothing_and_the_daemon_keeps_reminding(
+    tmp_path: Path, server: NtfyServer, procs
+) -> None:
+    evening = Evening(magnesium=3, tea=12)
+    a = box(tmp_path, "a")
+    a.write_config(push_config(evening, server, "laptop"))
+    procs.append(a.start_daemon("--backend", "console"))
+    wait_until(lambda: push_status(a)["connected"], 10, "the stream")
+    n = night(evening)
+    [pushed] = wait_until(lambda: server.messages(TOPIC), 15, "magnesium pushed")
+    forged = {"sundown": 1, "night": n.isoformat(), "reminders": ["magnesium"], "action": "snooze"}
+    # The answer that once stopped every tick, then unsigned, wrongly signed and expired ones.
+    server.publish(REPLIES, json.dumps({**forged, "from": "phone", "until": "9999-12-31T23:59:59-23:59"}))
+    server.publish(REPLIES, json.dumps({**forged, "from": "desktop", "id": "x1"}))
+    server.publish(REPLIES, signed(n, ("magnesium",), "done", nonce="x2", secret=b"a guess" * 5))
+    server.publish(
+        REPLIES, signed(n, ("magnesium",), "done", nonce="x3", expires=evening.bedtime.replace(year=2020))
+    )
+    # What the phone's Snooze publishes, then the same body again from whoever read it off the topic.
+    snooze = pushed["actions"][1]["body"]
+    server.publish(REPLIES, snooze)
+    server.publish(REPLIES, snooze)
+    counts = wait_until(
+        lambda: (c := push_status(a)["answers"])["duplicate"] and c["expired"] and c,
+        10,
+        "every answer counted",
+    )
+    assert {k: v for k, v in counts.items() if v} == {
+        "unparsed": 1,
+        "unsigned": 1,
+        "bad_signature": 1,
+        "expired": 1,
+        "applied": 1,
+        "duplicate": 1,
+    }
+    [snoozed] = rows(a, "snoozed")
+    assert snoozed["source"] == "phone" and not rows(a, "acknowledged")
+    # The daemon ticks on: tea comes, and a restart, `log`, `status` and `stats` are fine.
+    wait_until(lambda: any(r["reminder"] == "tea" for r in rows(a, "notified")), 15, "tea")
+    for args in (("log",), ("status",), ("stats",)):
+        proc = a.run(*args)
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, (args, proc.stderr)
+    assert "Traceback" not in stop(procs[-1])
