@@ -601,3 +601,21 @@ def test_when_away_an_open_reminder_follows_the_person_once_they_leave(sandbox, 
         assert len(server.messages("evening-test")) == 1  # once
     finally:
         daemon.stop()
+
+
+@pytest.mark.e2e
+def test_quick_commands_with_push_configured_load_no_hashing(sandbox) -> None:
+    """Checking a signature maps OpenSSL's libcrypto: only the daemon, when answers come, pays it."""
+    sandbox.write_config(push_config("https://ntfy.example.org"))
+    code = (
+        "import sys\n"
+        "from sundown.cli import main\n"
+        "for argv in (['check'], ['next'], ['status']):\n"
+        "    assert main(argv) == 0, argv\n"
+        "heavy = ('hashlib', 'hmac', '_hashlib', 'base64', 'http.client')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=sandbox.env, capture_output=True, text=True, timeout=30
+    )
+    assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout + proc.stderr
