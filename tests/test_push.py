@@ -290,10 +290,8 @@ def test_publish_sends_title_priority_tags_and_two_http_actions(server: NtfyServ
         "id": "nonce-s",
     }
     # Signed for the phone to echo: believed as it is, and only as it is.
-    echoed = rules.parse_answer({"id": "m1", "message": snooze["body"]})
-    assert (
-        echoed is not None and rules.verify(echoed, SECRET, datetime(2026, 11, 25, 22, tzinfo=BERLIN)) is None
-    )
+    echoed = {"id": "m1", "message": snooze["body"]}
+    assert rules.verify(echoed, SECRET, datetime(2026, 11, 25, 22, tzinfo=BERLIN)).distrust is None
 
 
 def test_429_and_500_are_retried_with_backoff_and_never_duplicated(

@@ -53,11 +53,16 @@ def message(body: str, ident: str = "m1") -> dict:
 # --- signatures -----------------------------------------------------------------------------------
 
 
+def distrust(body: str, now: datetime = NOW, secret: bytes = SECRET) -> str | None:
+    return rules.verify(message(body), secret, now).distrust
+
+
 def test_a_signed_answer_is_believed_and_any_change_to_it_is_not() -> None:
     body = signed(NIGHT, ("magnesium",), "snooze", "desktop", nonce="n1", until=NOW + timedelta(minutes=20))
+    verdict = rules.verify(message(body), SECRET, NOW)
+    assert verdict.distrust is None and verdict.device_id == "test-machine-id"
     answer = rules.parse_answer(message(body))
-    assert answer is not None and rules.verify(answer, SECRET, NOW) is None
-    assert answer.ident == "n1" and answer.origin == "desktop" and answer.device_id == "test-machine-id"
+    assert answer is not None and answer.ident == "n1" and answer.origin == "desktop"
     data = json.loads(body)
     for field, value in [
         ("reminders", ["tea"]),
@@ -69,18 +74,16 @@ def test_a_signed_answer_is_believed_and_any_change_to_it_is_not() -> None:
         ("dev", "another-machine"),
         ("exp", data["exp"] + 86400),
     ]:
-        changed = rules.parse_answer(message(json.dumps({**data, field: value})))
-        assert changed is not None and rules.verify(changed, SECRET, NOW) == rules.BAD_SIGNATURE, field
-    wrong = rules.parse_answer(message(signed(NIGHT, ("magnesium",), "done", nonce="n", secret=b"x" * 32)))
-    assert wrong is not None and rules.verify(wrong, SECRET, NOW) == rules.BAD_SIGNATURE
-    unsigned = rules.parse_answer(message(rules.encode_answer(NIGHT, ("magnesium",), "done", "phone")))
-    assert unsigned is not None and rules.verify(unsigned, SECRET, NOW) == rules.UNSIGNED
-    stale = rules.parse_answer(
-        message(signed(NIGHT, ("magnesium",), "done", nonce="n", expires=night_end(NIGHT, BERLIN)))
-    )
-    assert stale is not None and rules.verify(
-        stale, SECRET, night_end(NIGHT, BERLIN) + timedelta(seconds=1)
-    ) == (rules.EXPIRED)
+        assert distrust(json.dumps({**data, field: value})) == rules.BAD_SIGNATURE, field
+    without_until = {k: v for k, v in data.items() if k != "until"}
+    assert distrust(json.dumps(without_until)) == rules.BAD_SIGNATURE
+    assert distrust(signed(NIGHT, ("magnesium",), "done", nonce="n", secret=b"x" * 32)) == rules.BAD_SIGNATURE
+    assert distrust(rules.encode_answer(NIGHT, ("magnesium",), "done", "phone")) == rules.UNSIGNED
+    assert distrust(json.dumps({k: v for k, v in data.items() if k != "exp"})) == rules.UNSIGNED
+    end = night_end(NIGHT, BERLIN)
+    stale = signed(NIGHT, ("magnesium",), "done", nonce="n", expires=end)
+    assert distrust(stale, end) is None
+    assert distrust(stale, end + timedelta(seconds=1)) == rules.EXPIRED
 
 
 def test_the_forged_answer_that_stopped_every_tick_is_no_answer() -> None:
@@ -189,9 +192,10 @@ def test_the_phone_s_buttons_carry_signed_answers_that_expire_with_the_night(
         answers = push._phone_answers(NIGHT, ("magnesium",))
         assert [label for label, _ in answers] == ["Done", "Snooze"]
         done = rules.parse_answer(message(answers[0][1]))
-        assert done is not None and rules.verify(done, SECRET, NOW) is None
-        assert done.origin == "phone" and done.expires == night_end(NIGHT, BERLIN)
-        assert rules.verify(done, SECRET, night_end(NIGHT, BERLIN) + timedelta(seconds=1)) == rules.EXPIRED
+        verdict = rules.verify(message(answers[0][1]), SECRET, NOW)
+        assert done is not None and done.origin == "phone" and verdict.distrust is None
+        assert verdict.expires == night_end(NIGHT, BERLIN) and verdict.device_id == push.device_id
+        assert distrust(answers[0][1], night_end(NIGHT, BERLIN) + timedelta(seconds=1)) == rules.EXPIRED
         assert done.ident != rules.parse_answer(message(answers[1][1])).ident  # type: ignore[union-attr]
     finally:
         push.close()

@@ -78,10 +78,6 @@ class Answer:
     ident: str  # what makes it unique: its nonce, else the server's message id
     at: datetime | None = None  # when the server received it
     until: datetime | None = None  # a snooze with its own end (`sundown snooze ID 20m` elsewhere)
-    device_id: str = ""  # the signer's id (`push init`): tells two machines of one name apart
-    expires: datetime | None = None  # signed: no use after the night's end
-    signature: str | None = None  # hex HMAC-SHA256 over `signed`
-    signed: bytes = field(default=b"", repr=False)  # the canonical text of the signed fields
 
     @property
     def source(self) -> str:
@@ -111,15 +107,17 @@ class Signer:
         return encode_answer(night, reminders, action, origin or self.device, nonce, until, self, expires)
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """Whether an answer may be believed at all, and who signed it."""
+
+    distrust: str | None  # None: believed; else UNSIGNED, BAD_SIGNATURE or EXPIRED
+    device_id: str = ""  # the signer's push id: tells two machines of one name apart
+    expires: datetime | None = None  # as signed: the end of the answer's night
+
+
 def _canonical(
-    night: str,
-    reminders: list[str],
-    action: str,
-    until: str,
-    origin: str,
-    device_id: str,
-    nonce: str,
-    exp: int,
+    night: Any, reminders: Any, action: Any, until: Any, origin: Any, device_id: str, nonce: str, exp: int
 ) -> bytes:
     """The signed fields in a fixed order: one text for each answer, however its JSON is spelt."""
     fields = [
@@ -144,19 +142,47 @@ def sign(secret: bytes, signed: bytes) -> str:
     return hmac.new(secret, signed, hashlib.sha256).hexdigest()
 
 
-def verify(answer: Answer, secret: bytes, now: datetime) -> str | None:
-    """None when `answer` was signed with `secret` and has not expired; else why not
-    (`UNSIGNED`, `BAD_SIGNATURE`, `EXPIRED`). Whether it was seen before is the caller's
-    question (its nonce is its `ident`)."""
+def verify(message: Mapping[str, Any], secret: bytes, now: datetime) -> Verdict:
+    """Whether the answer in one ntfy `message` was signed with `secret` over every field it
+    has and its night has not ended. Asked before anything looks at what the answer asks;
+    whether it was seen before is the caller's question (its nonce is the answer's `ident`).
+    Never raises, whatever the message holds."""
     import hmac
 
-    if answer.signature is None or answer.expires is None or not answer.signed:
-        return UNSIGNED
-    if not hmac.compare_digest(sign(secret, answer.signed), answer.signature):
-        return BAD_SIGNATURE
-    if now > answer.expires:
-        return EXPIRED
-    return None
+    data = _answer_data(message)
+    if data is None:
+        return Verdict(UNSIGNED)
+    device_id, signature, nonce = (
+        _text(data, k, p) for k, p in (("dev", TOKEN_RE), ("sig", SIGNATURE_RE), ("id", TOKEN_RE))
+    )
+    exp = _unix(data.get("exp"))
+    if device_id is None or signature is None or nonce is None or exp is None:
+        return Verdict(UNSIGNED)
+    until = data.get("until", "")
+    fields = (data.get("night"), data.get("reminders"), data.get("action"), until, data.get("from"))
+    if not hmac.compare_digest(sign(secret, _canonical(*fields, device_id, nonce, exp)), signature):
+        return Verdict(BAD_SIGNATURE)
+    expires = datetime.fromtimestamp(exp, UTC)
+    if now > expires:
+        return Verdict(EXPIRED, device_id, expires)
+    return Verdict(None, device_id, expires)
+
+
+def _unix(value: Any) -> int | None:
+    """Unix seconds between 1970 and the year 5138, or None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 10**11 else None
+
+
+def _answer_data(message: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The JSON object in a message that claims to be an answer, or None."""
+    text = message.get("message")
+    if not isinstance(text, str) or len(text) > MAX_MESSAGE:
+        return None
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) and data.get("sundown") == ANSWER_VERSION else None
 
 
 def sequence_id(key: str) -> str:
@@ -279,15 +305,9 @@ def parse_answer(message: Mapping[str, Any]) -> Answer | None:
 
     Whatever the message holds, this returns or gives None, never raises: every field is
     checked for its type and range (an `until` that no UTC can hold is no answer)."""
-    text = message.get("message")
     ident = message.get("id")
-    if not isinstance(text, str) or not isinstance(ident, str) or len(text) > MAX_MESSAGE:
-        return None
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(data, dict) or data.get("sundown") != ANSWER_VERSION:
+    data = _answer_data(message)
+    if data is None or not isinstance(ident, str):
         return None
     night, reminders, action, origin = (data.get(k) for k in ("night", "reminders", "action", "from"))
     nonce = data.get("id")
@@ -316,39 +336,7 @@ def parse_answer(message: Mapping[str, Any]) -> Answer | None:
         if isinstance(sent, (int, float)) and not isinstance(sent, bool) and 0 < sent < 1e11
         else None
     )
-    device_id = _text(data, "dev", TOKEN_RE)
-    signature = _text(data, "sig", SIGNATURE_RE)
-    exp = data.get("exp")
-    expires = (
-        datetime.fromtimestamp(exp, UTC)
-        if isinstance(exp, int) and not isinstance(exp, bool) and 0 < exp < 10**11
-        else None
-    )
-    signed = b""
-    if device_id is not None and signature is not None and expires is not None and nonce:
-        signed = _canonical(
-            night,
-            reminders,
-            action,
-            until if isinstance(until, str) else "",
-            origin,
-            device_id,
-            nonce,
-            exp,  # type: ignore[arg-type]
-        )
-    return Answer(
-        night_date,
-        tuple(reminders),
-        action,
-        origin,
-        nonce or ident,
-        at,
-        until_at,
-        device_id or "",
-        expires,
-        signature,
-        signed,
-    )
+    return Answer(night_date, tuple(reminders), action, origin, nonce or ident, at, until_at)
 
 
 # --- a sleep app's webhook ----------------------------------------------------------------------

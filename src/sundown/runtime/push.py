@@ -132,27 +132,9 @@ class PushLink:
             return "unparsed"
         d = self.daemon
         now = d.clock()
-        distrust = rules.verify(answer, self.secret, now) if self.secret else rules.UNSIGNED
-        if distrust is not None:
-            self.counts[distrust] += 1
-            log.warning(
-                "ignored a %s answer claiming to be from %s: %s",
-                answer.action,
-                answer.source,
-                distrust.replace("_", " "),
-            )
-            return distrust
-        if answer.origin == self.push.device:
-            if answer.device_id == self.device_id:
-                return "own"  # our own desktop's answer, echoed back: already applied here
-            if answer.device_id not in self.namesakes:
-                self.namesakes.add(answer.device_id)
-                log.warning(
-                    "another machine also calls itself %r (its id %s); give each machine its own"
-                    " `device` in [push]",
-                    self.push.device,
-                    answer.device_id,
-                )
+        refused = self.verify(event, answer.source, now)  # unsigned, expired, or our own echo
+        if refused is not None:
+            return refused
         routine, zone = d.loaded.routine, d.loaded.zone
         nights = window(now, zone)
         progress, changes = d._state(nights)
@@ -185,6 +167,31 @@ class PushLink:
         d.withdraw_covering({(answer.night, rid) for rid in answer.reminders})
         d.tick()
         return "apply"
+
+    def verify(self, event: dict[str, Any], source: str, now: datetime) -> str | None:
+        """None when the answer in `event` may be applied: signed with the shared secret, not
+        expired, and not this machine's own echo (then "own"); else why not, counted. An
+        answer signed by another machine that uses this machine's name is believed, and that
+        machine remembered (a namesake: `status`, `doctor`)."""
+        verdict = rules.verify(event, self.secret, now) if self.secret else rules.Verdict(rules.UNSIGNED)
+        if verdict.distrust is not None:
+            self.counts[verdict.distrust] += 1
+            log.warning(
+                "ignored an answer claiming to be from %s: %s", source, verdict.distrust.replace("_", " ")
+            )
+            return verdict.distrust
+        if source == f"device:{self.push.device}":
+            if verdict.device_id == self.device_id:
+                return "own"  # our own desktop's answer, echoed back: already applied here
+            if verdict.device_id not in self.namesakes:
+                self.namesakes.add(verdict.device_id)
+                log.warning(
+                    "another machine also calls itself %r (its id %s); give each machine its own"
+                    " `device` in [push]",
+                    self.push.device,
+                    verdict.device_id,
+                )
+        return None
 
     def _seen(self, night: date) -> set[str]:
         return {str(e.details["answer"]) for e in self.daemon._night_events(night) if "answer" in e.details}
