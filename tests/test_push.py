@@ -617,3 +617,24 @@ def test_quick_commands_with_push_configured_load_no_hashing(sandbox) -> None:
         [sys.executable, "-c", code], env=sandbox.env, capture_output=True, text=True, timeout=30
     )
     assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout + proc.stderr
+
+
+@pytest.mark.e2e
+def test_checking_a_signature_loads_no_openssl() -> None:
+    """A plain-http push daemon stays without libcrypto (3.7 MB) while it checks every answer."""
+    code = (
+        "import sys\n"
+        "from datetime import date, datetime, timezone\n"
+        "from sundown.core import push\n"
+        "s = push.Signer(bytes(32), 'laptop', 'id-1234567')\n"
+        "end = datetime(2030, 1, 1, tzinfo=timezone.utc)\n"
+        "body = s.answer(date(2029, 12, 31), ('tea',), 'done', 'nonce-1', end)\n"
+        "v = push.verify({'id': 'm', 'message': body}, bytes(32), end)\n"
+        "from sundown.push import keys\n"
+        "import tempfile, pathlib\n"
+        "keys.new_nonce(), keys.new_topic(), push.sequence_id('x' * 100)\n"
+        "keys.device_id(pathlib.Path(tempfile.mkdtemp()) / 'push-device')\n"
+        "print(v.distrust, sorted(m for m in ('_hashlib', 'hashlib', 'hmac', 'ssl') if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert proc.stdout.split("\n")[0] == "None []", proc.stdout + proc.stderr

@@ -501,3 +501,12 @@ def test_threads_of_a_closed_client_end(server: NtfyServer, tmp_path: Path) -> N
     c.close()
     wait_until(lambda: threading.active_count() <= before + 1, 5, "the threads to end")
     assert far(NIGHT) > NOW
+
+
+def test_the_signature_is_hmac_sha256_without_loading_openssl() -> None:
+    import hmac
+
+    for key in (b"k", SECRET, b"x" * 64, b"y" * 65, b"z" * 200):
+        for text in (b"", b"sundown", bytes(range(256)) * 3):
+            assert rules.sign(key, text) == hmac.new(key, text, "sha256").hexdigest()
+    assert rules._same("ab", "ab") and not rules._same("ab", "ac") and not rules._same("ab", "abc")

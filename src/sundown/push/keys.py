@@ -13,7 +13,6 @@ import base64
 import json
 import logging
 import os
-import secrets
 from pathlib import Path
 
 from sundown.paths import write_atomic
@@ -25,19 +24,28 @@ TOPIC_PREFIX = "sundown-"
 MACHINE_ID_FILES = (Path("/etc/machine-id"), Path("/var/lib/dbus/machine-id"))
 
 
+# os.urandom, not `secrets`: that imports hmac, which maps OpenSSL's libcrypto (3.7 MB) into a
+# daemon that pushes over plain http and otherwise never needs it. The same source of randomness.
+
+
+def _random_text(n: int) -> str:
+    """`n` random bytes as base64url without padding."""
+    return base64.urlsafe_b64encode(os.urandom(n)).decode("ascii").rstrip("=")
+
+
 def new_secret_text() -> str:
     """32 random bytes, base64url: what the secret file holds."""
-    return base64.urlsafe_b64encode(secrets.token_bytes(SECRET_BYTES)).decode("ascii").rstrip("=")
+    return _random_text(SECRET_BYTES)
 
 
 def new_topic() -> str:
     """`sundown-` and 26 random letters and digits (130 bits): a topic nobody guesses."""
-    alphabet = "abcdefghijklmnopqrstuvwxyz234567"
-    return TOPIC_PREFIX + "".join(secrets.choice(alphabet) for _ in range(26))
+    alphabet = "abcdefghijklmnopqrstuvwxyz234567"  # 32: a byte's low 5 bits pick one without bias
+    return TOPIC_PREFIX + "".join(alphabet[b & 31] for b in os.urandom(26))
 
 
 def new_nonce() -> str:
-    return secrets.token_urlsafe(12)
+    return _random_text(12)
 
 
 def write_private(path: Path, text: str, replace: bool = False) -> None:
@@ -61,7 +69,7 @@ def secret_file_text() -> str:
 
 def _machine() -> str:
     """A digest of this machine's id, "" where there is none (not Linux, a bare container)."""
-    import hashlib
+    from sundown.core.push import sha256_hex
 
     for path in MACHINE_ID_FILES:
         try:
@@ -69,7 +77,7 @@ def _machine() -> str:
         except (OSError, UnicodeDecodeError):
             continue
         if text:
-            return hashlib.sha256(b"sundown-device:" + text.encode()).hexdigest()[:16]
+            return sha256_hex(b"sundown-device:" + text.encode())[:16]
     return ""
 
 
@@ -95,7 +103,7 @@ def device_id(path: Path, create: bool = True) -> str:
         pass
     if not create:
         return ""
-    made = secrets.token_urlsafe(9)
+    made = _random_text(9)
     try:
         write_private(path, json.dumps({"id": made, "machine": machine}) + "\n", replace=True)
     except OSError as exc:
