@@ -62,7 +62,7 @@ def test_a_signed_answer_is_believed_and_any_change_to_it_is_not() -> None:
     verdict = rules.verify(message(body), SECRET, NOW)
     assert verdict.distrust is None and verdict.device_id == "test-machine-id"
     answer = rules.parse_answer(message(body))
-    assert answer is not None and answer.ident == "n1" and answer.origin == "desktop"
+    assert answer is not None and answer.ident == "n1" and answer.source == "device:desktop"
     data = json.loads(body)
     for field, value in [
         ("reminders", ["tea"]),
@@ -115,20 +115,19 @@ def link(sandbox, server: NtfyServer, now: datetime = NOW):
     from sundown.config import load_for
     from sundown.paths import resolve_paths
     from sundown.runtime.daemon import Daemon
+    from sundown.runtime.push import PushLink
     from support.sandbox import FakeClock
 
     sandbox.write_config(ROUTINE.format(url=server.url, secret=secret_file()))
     paths = resolve_paths()
     daemon = Daemon(paths, load_for(paths), {}, backend="console", clock=FakeClock(now))
-    from sundown.runtime.push import PushLink
-
     routine = daemon.loaded.routine
     assert routine.push is not None
-    return daemon, PushLink(daemon, routine.push)
+    return daemon, PushLink(routine.push, daemon.ledger, daemon.screen, daemon, paths)
 
 
 def rows(daemon) -> list:
-    return [e for e in daemon._night_events(NIGHT) if e.event in ("acknowledged", "snoozed")]
+    return [e for e in daemon.ledger.night_events(NIGHT) if e.event in ("acknowledged", "snoozed")]
 
 
 def test_a_stranger_s_answers_are_ignored_counted_and_never_applied(sandbox, server: NtfyServer) -> None:
@@ -193,7 +192,7 @@ def test_the_phone_s_buttons_carry_signed_answers_that_expire_with_the_night(
         assert [label for label, _ in answers] == ["Done", "Snooze"]
         done = rules.parse_answer(message(answers[0][1]))
         verdict = rules.verify(message(answers[0][1]), SECRET, NOW)
-        assert done is not None and done.origin == "phone" and verdict.distrust is None
+        assert done is not None and done.source == "phone" and verdict.distrust is None
         assert verdict.expires == night_end(NIGHT, BERLIN) and verdict.device_id == push.device_id
         assert distrust(answers[0][1], night_end(NIGHT, BERLIN) + timedelta(seconds=1)) == rules.EXPIRED
         assert done.ident != rules.parse_answer(message(answers[1][1])).ident  # type: ignore[union-attr]
@@ -240,7 +239,7 @@ def test_the_webhook_records_in_bed_and_awake_once_and_never_acknowledges(
             "message": '{"event": "alarm_alert_dismiss", "value1": "1795000000000"}',
         }
         push.handle_webhook(awake)
-        logged = [(e.event, e.source, e.reminder) for e in daemon._night_events(NIGHT)]
+        logged = [(e.event, e.source, e.reminder) for e in daemon.ledger.night_events(NIGHT)]
         assert logged.count(("in_bed", "phone", None)) == 1 and logged.count(("awake", "phone", None)) == 1
         # The same message on the reply topic is no answer: nothing changes.
         assert push.handle_answer(message('{"event": "sleep_tracking_started"}', "w3")) == "unparsed"
