@@ -44,7 +44,7 @@ HOSTILE = [
         "notified",
         "daemon",
         {"at": "0001-01-01T00:00:00+23:59", "bedtime": [1], "repeat": "x", "late": "y"},
-    ),  # fmt: skip
+    ),
     ("2031-11-25T20:45:33.000000+00:00", "2031-11-25", None, "bedtime_changed", "cli", {"bedtime": "25:99"}),
     ("2031-11-25T20:45:34.000000+00:00", "2031-11-25", None, "bedtime_changed", "cli", {"bedtime": 7}),
     (FAR, "2031-11-25", "magnesium", "acknowledged", "phone", {}),
@@ -53,8 +53,14 @@ HOSTILE = [
     ("2031-11-25T20:45:36.000000+00:00", "2031-11-25", None, "config_error", "daemon", [1, 2]),
     ("2031-11-25T20:45:37.000000+00:00", "2031-11-25", None, "config_error", "\x1b[31mdaemon", "{not json"),
     ("2031-11-25T20:45:38.000000+00:00", "2031-11-25", 42, "notified", "daemon", {"at": 1.5}),
-    ("2031-11-25T20:45:38.500000+00:00", "2031-11-25", "ghost", "notified", "daemon",
-     {"notification": {"key": "2031-11-25/ghost", "id": "x"}, "together": 5}),  # fmt: skip
+    (
+        "2031-11-25T20:45:38.500000+00:00",
+        "2031-11-25",
+        "ghost",
+        "notified",
+        "daemon",
+        {"notification": {"key": "2031-11-25/ghost", "id": "x"}, "together": 5},
+    ),
     ("2031-11-25T20:45:38.600000+00:00", "2031-11-25", "ghost", "escalated", "daemon", {"step": 10**30}),
     (
         "2031-11-25T20:45:39.000000+00:00",
@@ -63,7 +69,7 @@ HOSTILE = [
         "config_error",
         "daemon",
         {"x": "\x1b]0;pwned\x07"},
-    ),  # fmt: skip
+    ),
 ]
 
 
