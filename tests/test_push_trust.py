@@ -363,12 +363,12 @@ def test_a_stream_that_opens_and_closes_or_is_a_portal_backs_off_and_says_so(
     server.stream_mode = mode
     c = client(server, tmp_path)
     try:
-        time.sleep(3.0)
+        time.sleep(2.0)  # what the backoff allows in this time is the point, not a condition to wait on
         snap = c.snapshot()
     finally:
         c.close()
-    # 0.5 + 1 + 2 s of backoff: four connections in 3 s (it was 63,391 in 30 s).
-    assert streams(server) <= 5, streams(server)
+    # 0.5 + 1 s of backoff: three connections in 2 s (it was 63,391 in 30 s).
+    assert streams(server) <= 4, streams(server)
     assert snap["error"] and not snap["connected"]
     assert ("portal" in snap["error"]) == (mode == "portal")
     assert snap["stream_errors"] <= 5
@@ -417,7 +417,8 @@ def test_no_error_and_no_thread_death_ever_shows_the_token(server: NtfyServer, t
         c.close()
 
 
-def test_a_dead_publisher_thread_is_started_again(server: NtfyServer, tmp_path: Path) -> None:
+def test_a_dead_publisher_thread_is_started_again(server: NtfyServer, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(threading, "excepthook", lambda args: None)  # the death this test causes
     c = client(server, tmp_path)
     real = c._send
     calls = []
