@@ -510,3 +510,23 @@ def test_the_signature_is_hmac_sha256_without_loading_openssl() -> None:
         for text in (b"", b"sundown", bytes(range(256)) * 3):
             assert rules.sign(key, text) == hmac.new(key, text, "sha256").hexdigest()
     assert rules._same("ab", "ab") and not rules._same("ab", "ac") and not rules._same("ab", "abc")
+
+
+def test_a_flood_of_forged_answers_writes_no_row_and_few_journal_lines(
+    sandbox, server: NtfyServer, caplog
+) -> None:
+    import logging
+
+    daemon, push = link(sandbox, server)
+    try:
+        daemon.tick()
+        caplog.set_level(logging.INFO, logger="sundown.push")
+        for i in range(200):
+            body = signed(NIGHT, ("magnesium",), "snooze", "desktop", nonce=f"f{i}", secret=b"guess" * 8)
+            push.handle_answer(message(body, f"m{i}"))
+        warned = [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert push.counts["bad_signature"] == 200 and rows(daemon) == []
+        assert len(warned) == 8  # the 1st, 2nd, 4th, ... 128th
+    finally:
+        push.close()
+        daemon.stop()

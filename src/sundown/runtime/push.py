@@ -163,9 +163,14 @@ class PushLink:
         machine remembered (a namesake: `status`, `doctor`)."""
         verdict = rules.verify(event, self.secret, now) if self.secret else rules.Verdict(rules.UNSIGNED)
         if verdict.distrust is not None:
-            self.counts[verdict.distrust] += 1
-            log.warning(
-                "ignored an answer claiming to be from %s: %s", source, verdict.distrust.replace("_", " ")
+            n = self.counts[verdict.distrust] = self.counts[verdict.distrust] + 1
+            # A flood of forgeries costs the journal a line at the 1st, 2nd, 4th, 8th, ... of each kind.
+            log.log(
+                logging.WARNING if n & (n - 1) == 0 else logging.DEBUG,
+                "ignored an answer claiming to be from %s: %s (%d so far)",
+                source,
+                verdict.distrust.replace("_", " "),
+                n,
             )
             return verdict.distrust
         if source == f"{DEVICE_PREFIX}{self.push.device}":
