@@ -279,14 +279,13 @@ class Connection:
             conn.request(method, self.prefix + path, body=body or None, headers=self.headers(headers))
             resp = conn.getresponse()
             data = resp.read(MAX_LINE)
-            late = self.deadlines.disarm(conn)
             return resp.status, data
         except self.errors:
-            late = self.deadlines.disarm(conn)
-            if late:
+            if self.deadlines.disarm(conn):  # cut for being late: say so, not "connection reset"
                 raise TimeoutError(f"no complete answer within {timeout:g} s") from None
             raise
         finally:
+            self.deadlines.disarm(conn)
             conn.close()
 
 
