@@ -41,7 +41,7 @@ SID_RE = re.compile(r"[-_A-Za-z0-9]{1,64}")
 # Suspend hand-off: reminders due within this long after going to sleep go to the server.
 ASLEEP_HORIZON = timedelta(hours=12)
 MAX_MESSAGE = 4096  # an answer is ~300 bytes; anything much longer is not one
-REMINDER_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+REMINDER_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,199}")  # a config id, within reason
 ORIGIN_RE = re.compile(r"[A-Za-z0-9][-_.A-Za-z0-9]{0,62}")
 TOKEN_RE = re.compile(r"[-_.A-Za-z0-9]{1,200}")  # nonces and device ids
 SIGNATURE_RE = re.compile(r"[0-9a-f]{64}")
