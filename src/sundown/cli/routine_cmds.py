@@ -164,6 +164,12 @@ def cmd_check(ctx: Context) -> int:
     warning = _commands_warning(loaded)
     if warning:
         ctx.note(f"warning: {warning}")
+    if routine.push is not None:
+        from sundown.config import topic_warning
+
+        guessable = topic_warning(routine.push)
+        if guessable:
+            ctx.note(f"warning: push.ntfy: {guessable}")
     ctx.print(f"zone: {zone_label(zone, routine)}")
     if routine.calendar is not None:
         plan = _with_calendar(ctx, loaded, tonight, now) or plan
