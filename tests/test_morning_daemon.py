@@ -1,7 +1,7 @@
 """The night follows the morning, through the daemon and the CLI in process (no process started):
 `[wake]` and `tonight --wake` in `check`, `next` and `status`; the calendar's word logged once as
-`replanned` and said at the night's first reminder; the phone's alarm through `Daemon.on_alarm`'s
-worker side; config errors for the new keys.
+`replanned` and said at the night's first reminder; the phone's alarm through `Daemon.alarm_changed`
+(the push link's webhook hands it the next alarm); config errors for the new keys.
 
 Expected times are worked out by hand: Wednesday 2026-11-25 in Berlin (CET, +1), waking 07:00
 with 8h of sleep: the routine's bedtime is 23:00.

@@ -148,3 +148,54 @@ def test_neither_the_cli_nor_the_daemon_imports_the_calendar_libraries(sandbox: 
     read, loaded = json.loads(proc.stderr.strip().splitlines()[-1])
     assert read, proc.stderr
     assert loaded == [], f"imported {loaded}"
+
+
+def test_the_phones_alarm_through_the_webhook_topic_moves_tonight_earlier(sandbox: Sandbox) -> None:
+    """Sleep as Android's `alarm_rescheduled`, posted to the webhook topic of a local ntfy server,
+    makes tonight's bedtime the alarm less 8h; a later alarm puts the routine's bedtime back."""
+    import json
+
+    from support.answers import secret_line
+    from support.ntfy_server import NtfyServer
+
+    server = NtfyServer()
+    try:
+        now = datetime.now(UTC)
+        zone, offset = evening_zone(now)
+        local_now = (now + offset).replace(tzinfo=None)
+        tomorrow = local_now.date() + timedelta(days=1)
+        sandbox.write_config(
+            f'timezone = "{zone}"\n\n[bedtime]\ndefault = "23:30"\n\n'
+            '[reminders.bedtime]\nbefore = "0m"\n\n'
+            f'[push]\nntfy = "{server.url}/evening-e2e-morning"\nwebhook_topic = "evening-e2e-wake"\n'
+            + secret_line()
+        )
+        proc = start(sandbox, "--backend", "console")
+        try:
+            wait_until(
+                lambda: ((sandbox.ask("status") or {}).get("push") or {}).get("connected"), 10, "the stream"
+            )
+            # 06:00 tomorrow, local: bedtime 22:00 tonight (8h before), earlier than the routine's 23:30.
+            alarm = datetime.combine(tomorrow, datetime.min.time()).replace(hour=6) - offset
+            ms = int(alarm.replace(tzinfo=UTC).timestamp() * 1000)
+            payload = {"event": "alarm_rescheduled", "value1": str(ms), "value2": "Work"}
+            server.publish("evening-e2e-wake", json.dumps(payload))
+            wait_until(
+                lambda: (sandbox.ask("status") or {}).get("bedtime_source") == "alarm", 5, "the replan"
+            )
+            status = sandbox.ask("status") or {}
+            assert status["why"] == "Alarm at 06:00 tomorrow: bedtime 22:00"
+            [changed] = wait_events(sandbox, "bedtime_changed")
+            assert changed["source"] == "phone" and changed["details"]["alarm"]
+            # The alarm moved to 09:00: later than the routine, so 23:30 again.
+            later = int((alarm + timedelta(hours=3)).replace(tzinfo=UTC).timestamp() * 1000)
+            server.publish(
+                "evening-e2e-wake", json.dumps({"event": "alarm_rescheduled", "value1": str(later)})
+            )
+            wait_until(lambda: (sandbox.ask("status") or {}).get("bedtime_source") == "routine", 5, "back")
+            assert sandbox.logged("acknowledged") == 0  # a webhook never acknowledges anything
+        finally:
+            _, err = stop(proc)
+        assert "Traceback" not in err
+    finally:
+        server.close()

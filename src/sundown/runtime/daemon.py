@@ -408,17 +408,10 @@ class Daemon:
             changed = True
         return self.ledger.state(nights) if changed else (progress, changes)
 
-    def on_alarm(self, at: datetime | None) -> None:
-        """From the push link's thread: the phone's next alarm (None: no alarm is set any more).
-
-        The seam for an alarm app's webhook (Sleep as Android's `alarm_rescheduled`): whoever
-        parses the webhook hands the alarm's instant here; the worker does the rest.
-        """
-        self.submit(self.alarm_changed, at)
-
     def alarm_changed(self, at: datetime | None) -> None:
-        """Record the phone's next alarm as tomorrow's wake time (rows `bedtime_changed`, source
-        `phone`), clear older alarms before it, and log `replanned` where it moves a bedtime."""
+        """On the worker (the push link's webhook, `PushLink.on_sleep_signal`): record the phone's
+        next alarm as its morning's wake time (rows `bedtime_changed`, source `phone`), clear older
+        alarms before it, and log `replanned` where it moves a bedtime. None: no alarm is set."""
         from sundown.core import morning
         from sundown.core.plan import ONE_DAY, bedtime_of
 
