@@ -85,6 +85,7 @@ class Session(Desktop):
         wait_until(lambda: self.name_owner(NOTIFICATIONS), 60, f"{self.name} to own {NOTIFICATIONS}")
         self.started_in = time.monotonic() - began
         self.monitor = Monitor(address)
+        self.monitor.only_to = NOTIFICATIONS
         self._settle()
 
     def _start_shell(self) -> None:
