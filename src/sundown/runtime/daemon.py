@@ -24,7 +24,7 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sundown.config import LoadedConfig, load_for, remember_good, system_zone
+from sundown.config import LoadedConfig, load_for, localtime_path, remember_good, system_zone
 from sundown.config.values import load_zone
 from sundown.core import context, dispatch
 from sundown.core.context import UNKNOWN, Attention, AwayAck, Context, Escalation, Held, Verdict
@@ -97,7 +97,7 @@ class Daemon:
         self.config_problem: str | None = None
         self.started = clock()
         remember_good(paths, loaded)  # what read-only commands show while the config has errors
-        self.rows = LogWriter(paths.database, self._log_failed, clock, created=self.started)
+        self.rows = LogWriter(paths.database, paths.spool, self._log_failed, clock, created=self.started)
         self.commands = Commands(self.env)
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
@@ -229,7 +229,7 @@ class Daemon:
 
     def _start_context(self) -> None:
         """The person's context (busy, away) and the system zone: every source optional."""
-        from sundown.runtime.context import ContextWatch, localtime_path
+        from sundown.runtime.context import ContextWatch
 
         try:
             self.context = ContextWatch(self.env, self._context_changed, self._zone_named, self.clock)
