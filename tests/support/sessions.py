@@ -120,11 +120,13 @@ class Session(Desktop):
 
     # -- the person ---------------------------------------------------------------------------
 
-    def xdotool(self, *args: str) -> str:
-        """xdotool's output; an empty one where `search` found nothing (its exit status 1)."""
+    def xdotool(self, *args: str, gone: bool = False) -> str:
+        """xdotool's output; an empty one where `search` found nothing (its exit status 1), or
+        where `gone` allows that the window asked about is gone (BadWindow)."""
         require("xdotool", "xdotool")
         done = subprocess.run(["xdotool", *args], env=self.env, capture_output=True, text=True, timeout=10)
-        if done.returncode and not (args[0] == "search" and done.returncode == 1 and not done.stderr):
+        nothing = args[0] == "search" and done.returncode == 1 and not done.stderr
+        if done.returncode and not nothing and not (gone and "BadWindow" in done.stderr):
             raise AssertionError(f"xdotool {' '.join(args)} -> {done.returncode}: {done.stderr}")
         return done.stdout
 
@@ -318,9 +320,10 @@ class Plasma(Session):
         (not its desktop, nor its panel)."""
         found = []
         for wid in self.xdotool("search", "--onlyvisible", "--class", "plasmashell").split():
-            geometry = dict(
-                line.split("=", 1) for line in self.xdotool("getwindowgeometry", "--shell", wid).split()
-            )
+            shell = self.xdotool("getwindowgeometry", "--shell", wid, gone=True)
+            geometry = dict(line.split("=", 1) for line in shell.split())
+            if not geometry:
+                continue  # closed since the search
             x, y, w, h = (int(geometry[k]) for k in ("X", "Y", "WIDTH", "HEIGHT"))
             if w < self.screen[0] and y + h < self.screen[1] - 40:  # the panel is 44 px at the bottom
                 found.append((x, y, w, h))
@@ -333,6 +336,29 @@ class Plasma(Session):
         x, y, _, _ = self.popups()[-1]
         dx, dy = self.POSITIONS[target]
         self.point(x + dx, y + dy, click=True)
+
+    @contextmanager
+    def do_not_disturb(self) -> Iterator[None]:
+        """Do Not Disturb as an app turns it on: `Inhibit`, which Plasma holds only while the
+        caller's connection lives (a `gdbus call` is released at once); closing it ends DND."""
+        with self.connection() as conn:
+            inhibit = new_method_call(NOTIFY, "Inhibit", "ssa{sv}", ("org.kde.konsole", "sundown test", {}))
+            reply = conn.send_and_get_reply(inhibit, timeout=5)
+            assert reply.header.message_type is MessageType.method_return, reply.body
+            wait_until(lambda: self.inhibited() is True, 5, "Plasma's Inhibited to be true")
+            yield
+        wait_until(lambda: self.inhibited() is False, 5, "Plasma's Inhibited to be false again")
+
+    def inhibited(self) -> bool | None:
+        with self.connection() as conn:
+            get = new_method_call(
+                DBusAddress(NOTIFICATIONS_PATH, NOTIFICATIONS, "org.freedesktop.DBus.Properties"),
+                "Get",
+                "ss",
+                (NOTIFICATIONS, "Inhibited"),
+            )
+            reply = conn.send_and_get_reply(get, timeout=5)
+        return bool(reply.body[0][1]) if reply.header.message_type is MessageType.method_return else None
 
     def _cleared(self) -> None:
         wait_until(lambda: not self.popups(), 10, "no Plasma popup")
