@@ -193,10 +193,12 @@ class GnomeShell(Session):
         self.screen = SESSION_SCREEN
 
     def _start_shell(self) -> None:
-        # Its own first-login banner ("Screen Lock disabled": no GDM here) is shown once per user.
+        # Its own first-login banner ("Screen Lock disabled": no GDM here) is shown once per user,
+        # and to a user other than root its welcome tour, a dialog over everything.
         shown = Path(self.env["XDG_DATA_HOME"]) / "gnome-shell" / "lock-warning-shown"
         shown.parent.mkdir(parents=True, exist_ok=True)
         shown.touch()
+        self.gsettings("set", "org.gnome.shell", "welcome-dialog-last-shown-version", "99")
         display = self.env["DISPLAY"]
         self._spawn("gnome-shell", ["gnome-shell", "--x11", "--replace", "--sm-disable", "-d", display])
 
@@ -247,22 +249,16 @@ class GnomeShell(Session):
     def show_banners(self, on: bool) -> None:
         """GNOME's Do Not Disturb is `show-banners` false (what the top bar's switch sets)."""
         value = "true" if on else "false"
-        subprocess.run(
-            ["gsettings", "set", "org.gnome.desktop.notifications", "show-banners", value],
-            env=self.env,
-            check=True,
-            timeout=10,
-        )
-        wait_until(lambda: self.gsettings_banners() == value, 5, f"show-banners {value}")
+        self.gsettings("set", "org.gnome.desktop.notifications", "show-banners", value)
+        banners = ("get", "org.gnome.desktop.notifications", "show-banners")
+        wait_until(lambda: self.gsettings(*banners) == value, 5, f"show-banners {value}")
 
-    def gsettings_banners(self) -> str:
-        return subprocess.run(
-            ["gsettings", "get", "org.gnome.desktop.notifications", "show-banners"],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
+    def gsettings(self, *args: str) -> str:
+        """`gsettings ARGS` in this desktop (dconf-service writes what `set` asks, on the bus)."""
+        done = subprocess.run(
+            ["gsettings", *args], env=self.env, capture_output=True, text=True, timeout=10, check=True
+        )
+        return done.stdout.strip()
 
     def share_settings(self, config_home: Path) -> None:
         """Let a sandbox's processes read this desktop's settings (`gsettings get` reads dconf's
