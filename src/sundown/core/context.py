@@ -429,6 +429,7 @@ def _instant(value: object) -> datetime | None:
         return None
     return parsed if parsed.tzinfo is not None else None
 
+
 def locks_screen(argv: tuple[str, ...]) -> bool:
     """A `run` step that locks the session (verified through logind's LockedHint afterwards)."""
     words = " ".join(argv).lower()
