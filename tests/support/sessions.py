@@ -124,7 +124,12 @@ class Session(Desktop):
         """xdotool's output; an empty one where `search` found nothing (its exit status 1), or
         where `gone` allows that the window asked about is gone (BadWindow)."""
         require("xdotool", "xdotool")
-        done = subprocess.run(["xdotool", *args], env=self.env, capture_output=True, text=True, timeout=10)
+        for _ in range(5):  # a search that met a window closing under it (BadWindow) is asked again
+            done = subprocess.run(
+                ["xdotool", *args], env=self.env, capture_output=True, text=True, timeout=10
+            )
+            if args[0] != "search" or "BadWindow" not in done.stderr:
+                break
         nothing = args[0] == "search" and done.returncode == 1 and not done.stderr
         if done.returncode and not nothing and not (gone and "BadWindow" in done.stderr):
             raise AssertionError(f"xdotool {' '.join(args)} -> {done.returncode}: {done.stderr}")
@@ -231,9 +236,10 @@ class GnomeShell(Session):
             return None
         return bool(reply.body[0][1])
 
-    def banner(self) -> bool:
-        """A banner is drawn at the top of the screen: grey there, not the blue background."""
-        red, green, blue = self.pixel(*self.BANNER)
+    def banner(self, at: tuple[int, int] | None = None) -> bool:
+        """A banner is drawn at the top of the screen (or covers `at`): grey there, not the blue
+        background."""
+        red, green, blue = self.pixel(*(at or self.BANNER))
         return abs(red - blue) < 16 and abs(green - blue) < 16 and blue > 24
 
     def press(self, target: str, timeout: float = 10) -> None:
@@ -243,7 +249,10 @@ class GnomeShell(Session):
         self.point(*self.REST)  # from outside: a banner that appears under the pointer is not entered
         time.sleep(0.1)
         self.point(*self.POSITIONS["hover"])
-        time.sleep(1.5)  # GNOME expands a banner after the pointer rests on it for ~1.2 s
+        # GNOME expands a banner after the pointer rests on it for ~1.2 s: its buttons then
+        # cover the row below it.
+        wait_until(lambda: self.banner(at=self.POSITIONS["Done"]), timeout, "the banner to expand")
+        time.sleep(0.3)  # the expansion is animated
         self.point(*self.POSITIONS[target], click=True)
 
     def show_banners(self, on: bool) -> None:
@@ -328,10 +337,17 @@ class Plasma(Session):
     def press(self, target: str, timeout: float = 10) -> None:
         """Press "Done", "Snooze", "close" or "body" of the lowest (newest) popup."""
         wait_until(self.popups, timeout, "a Plasma notification popup")
-        time.sleep(0.3)  # mapped is not drawn: Plasma fades popups in (and may move them meanwhile)
-        x, y, _, _ = self.popups()[-1]
+        time.sleep(0.3)  # mapped is not drawn: Plasma fades popups in
+        x, y, _, _ = wait_until(self._settled, timeout, "the popups to stop moving")[-1]
         dx, dy = self.POSITIONS[target]
         self.point(x + dx, y + dy, click=True)
+
+    def _settled(self) -> list[tuple[int, int, int, int]] | None:
+        """The popups, once they are where they were 0.1 s before (a new one pushes the rest up)."""
+        before = self.popups()
+        time.sleep(0.1)
+        after = self.popups()
+        return after if after and after == before else None
 
     @contextmanager
     def do_not_disturb(self) -> Iterator[None]:
