@@ -113,20 +113,29 @@ def decode(items: list[dict[str, Any]]) -> tuple[CalendarEvent, ...]:
     return tuple(events)
 
 
+# The child imports this very sundown (its source tree first, as the daemon did; an installed
+# one is found as usual) and nothing from the daemon's working directory, which `-c` would put
+# first on its path.
+CHILD = (
+    "import sys; sys.path[:] = [p for p in sys.path if p]; "
+    "sys.argv[1] and sys.path.insert(0, sys.argv[1]); "
+    "from sundown.calendar.ics import main; sys.exit(main(sys.argv[2:]))"
+)
+
+
 def _argv(start: datetime, end: datetime) -> list[str]:
-    return [sys.executable, "-m", "sundown.calendar.ics", start.isoformat(), end.isoformat()]
+    root = Path(__file__).resolve().parent.parent.parent
+    tree = "" if root.name in ("site-packages", "dist-packages") else str(root)
+    return [sys.executable, "-c", CHILD, tree, start.isoformat(), end.isoformat()]
 
 
 def parse(
     data: bytes, start: datetime, end: datetime, child: list[subprocess.Popen[bytes]] | None = None
 ) -> dict[str, Any]:
     """Run the parser child on `data`; its JSON answer, or {"error": ...}."""
-    package_root = str(Path(__file__).resolve().parent.parent.parent)
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
     try:
         proc = subprocess.Popen(
-            _argv(start, end), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+            _argv(start, end), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd="/"
         )
     except OSError as exc:
         return {"error": f"cannot start the calendar reader: {exc.strerror or exc}"}
@@ -251,7 +260,7 @@ class CalendarSource:
             self._watch.close()
         for proc in list(self._children):
             proc.kill()
-        self._thread.join(timeout=0.5)  # a fetch in flight is left to its timeout (a daemon thread)
+        self._thread.join(timeout=0.2)  # a fetch in flight is left to its timeout (a daemon thread)
 
     def kick(self) -> None:
         """Look again now: the file changed, the machine resumed, the clock was set."""
