@@ -32,6 +32,12 @@ class Status:
     # daemon) and the source in use for each capability (docs/context.md).
     context: dict[str, Any] | None = None
     sources: dict[str, Any] | None = None
+    # Tonight's bedtime, where it comes from (routine|wake|tonight|calendar|alarm) and, when the
+    # calendar or the alarm moved it, why; the calendar as the daemon last read it (docs/morning.md).
+    bedtime: str | None = None
+    bedtime_source: str | None = None
+    why: str | None = None
+    calendar: dict[str, Any] | None = None
     # The wind-down (docs/winddown.md): {"active", "since", "until", "effects"}; null without
     # [winddown] and nothing left to put back.
     winddown: dict[str, Any] | None = None
@@ -115,9 +121,14 @@ def snapshot(
     push: dict[str, Any] | None = None,
     context: dict[str, Any] | None = None,
     sources: dict[str, Any] | None = None,
+    calendar: dict[str, Any] | None = None,
+    zone: tzinfo | None = None,
     winddown: dict[str, Any] | None = None,
 ) -> Status:
-    """The status of `night` ("tonight") at `now`."""
+    """The status of `night` ("tonight") at `now`; `zone` words the `why` line."""
+    from sundown.core.morning import why
+
+    plan = night.plan
     return Status(
         running=running,
         pid=pid,
@@ -131,5 +142,9 @@ def snapshot(
         push=push,
         context=context,
         sources=sources,
+        bedtime=plan.bedtime.isoformat() if plan else None,
+        bedtime_source=plan.source if plan else None,
+        why=why(plan, zone or plan.bedtime.tzinfo or UTC) if plan else None,
+        calendar=calendar,
         winddown=winddown,
     )

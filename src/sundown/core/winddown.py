@@ -102,14 +102,16 @@ def planned(
     wd: WindDown, routine: Routine, zone: tzinfo, night: date, changes: NightChanges = NO_CHANGES
 ) -> Window | None:
     """The configured window of `night`, or None (a skipped night, a night that does not exist,
-    or one whose start falls at or after its `until`, e.g. through `sundown tonight --bedtime`)."""
+    or one whose start falls at or after its `until`, e.g. through `sundown tonight --bedtime`).
+    The bedtime is the night's as the reminders have it (`plan.bedtime_of`): `[bedtime]` or
+    `[wake]`, made earlier by the calendar or the phone's alarm, or `tonight`'s."""
     if not night_exists(night, zone) or changes.skip_all or night in routine.skip_dates:
         return None
     if wd.at is not None:
         start = wall_instant(night, wd.at, zone)
     else:
         assert wd.before is not None
-        bedtime = bedtime_of(routine, night, zone, changes)
+        bedtime = bedtime_of(routine, night, zone, changes).at  # moved by the calendar, the alarm, `tonight`
         start = (_utc(bedtime) - wd.before).astimezone(zone)
     end = wall_instant(night, wd.until, zone)
     if _utc(end) <= _utc(start):

@@ -35,7 +35,8 @@ from sundown.core import context, dispatch
 from sundown.core.answers import Answer
 from sundown.core.context import QUIET, UNKNOWN, AwayAck, Context, Held, Verdict
 from sundown.core.dispatch import Send
-from sundown.core.plan import UTC, night_of, upcoming, window
+from sundown.core.plan import NO_CHANGES, UTC, NightChanges, night_of, night_plan, upcoming, window
+from sundown.core.state import ReminderNight
 from sundown.core.status import Status, snapshot
 from sundown.core.status import tonight as tonight_of
 from sundown.core.vocabulary import Action, EventName, Urgency
@@ -56,6 +57,7 @@ from sundown.runtime.watch import ConfigWatch
 from sundown.systemd.notify import SdNotify
 
 if TYPE_CHECKING:
+    from sundown.calendar.source import CalendarSource
     from sundown.runtime.context import ContextWatch
     from sundown.runtime.push import PushLink
     from sundown.runtime.winddown import WindDownControl
@@ -124,6 +126,8 @@ class Daemon:
         self.context: ContextWatch | None = None  # when the session offers anything
         self.ctx_now: Context = UNKNOWN
         self._context_queued = threading.Event()
+        self.calendar: CalendarSource | None = None  # while [calendar] is configured
+        self._changes: dict[date, NightChanges] = {}  # each night's changes, as the last tick folded them
         self.winddown: WindDownControl | None = None  # with [winddown], or a journal to undo
 
     @property
@@ -159,6 +163,7 @@ class Daemon:
         self.sleep_watch = sleep_watch(self.wake, self.env, self._before_sleep)
         self._start_context()
         self._start_push()
+        self._start_calendar()
         self._winddown_control()  # made (and imported) before the worker trims the start-up's memory
         if self.loaded.path is not None or not self.paths.config_explicit:
             try:
@@ -185,7 +190,15 @@ class Daemon:
     def stop(self) -> None:
         """Stop the helpers, let the worker finish and close what it owns; bounded to about 1 s."""
         self.systemd.stopping()
-        for helper in (self.control, self.config_watch, self.sleep_watch, self.context, self.zone_watch):
+        helpers = (
+            self.control,
+            self.config_watch,
+            self.sleep_watch,
+            self.context,
+            self.zone_watch,
+            self.calendar,
+        )
+        for helper in helpers:
             if helper is not None:
                 helper.close()
         if self.winddown is not None:
@@ -308,6 +321,8 @@ class Daemon:
             self.winddown.woke()  # waking inside the window: apply what no longer holds
         if reason == "resume" and self.push_link is not None:
             self.submit(self.push_link.resumed)
+        if self.calendar is not None:
+            self.calendar.kick()  # an hour may have passed asleep: the URL is due again
         self.submit(self.tick)  # adding a job also wakes the scheduler's own wait
 
     # -- push (the phone, other machines): only loaded when [push] is configured ------------
@@ -337,6 +352,114 @@ class Daemon:
         """From the logind thread: the machine is about to sleep."""
         if self.push_link is not None:
             self.call(self.push_link.before_sleep, timeout=4.5)
+
+    # -- the morning: the calendar and the phone's alarm (docs/morning.md) --------------------
+
+    def _start_calendar(self) -> None:
+        """Only with [calendar]: its thread reads and parses off the worker, then asks for a tick."""
+        calendar = self.loaded.routine.calendar
+        if calendar is None:
+            return
+        from sundown.calendar.source import CalendarSource
+
+        self.calendar = CalendarSource(
+            calendar, self.paths.calendar_copy, self.paths.calendar_meta, self._calendar_changed, self.clock
+        )
+        self.calendar.start()
+
+    def _stop_calendar(self) -> None:
+        if self.calendar is not None:
+            self.calendar.close()
+            self.calendar = None
+
+    def _calendar_changed(self) -> None:
+        self.submit(self.tick)
+
+    def _replan(
+        self,
+        now: datetime,
+        nights: list[date],
+        progress: dict[tuple[date, str], ReminderNight],
+        changes: dict[date, NightChanges],
+    ) -> tuple[dict[tuple[date, str], ReminderNight], dict[date, NightChanges]]:
+        """The calendar's word for each night still ahead, logged (`replanned`) when it changes
+        the plan; the state again if it did. A calendar not read yet changes nothing."""
+        from sundown.core import morning
+        from sundown.core.plan import bedtime_of
+
+        routine, zone = self.loaded.routine, self.loaded.zone
+        source, calendar = self.calendar, routine.calendar
+        if source is None or calendar is None:
+            return progress, changes
+        view = source.view()
+        changed = False
+        for night in nights:
+            c = changes.get(night, NO_CHANGES)
+            plan = night_plan(routine, night, zone, c)
+            if plan is None or now.astimezone(UTC) >= plan.bedtime.astimezone(UTC):
+                continue  # a night whose bedtime has passed keeps its plan
+            if not view.covering(*morning.morning_window(routine, night, zone)):
+                continue
+            word = morning.calendar_morning(view.events, routine, night, zone, calendar.prepare)
+            if not morning.replans(routine, night, zone, c, word):
+                continue
+            after = bedtime_of(routine, night, zone, replace(c, calendar=word))
+            why = word.event if word else "no early event"
+            log.info("replanned the night of %s from the calendar: bedtime %s (%s)", night, hm(after.at), why)
+            details = {
+                "source": "calendar",
+                "bedtime": after.at.isoformat(),
+                "event": word.event if word else None,
+                "starts": word.starts.isoformat() if word and word.starts else None,
+                "wake": word.wake.isoformat() if word else None,
+            }
+            self.ledger.apply_row("replanned", night, None, "daemon", details)
+            changed = True
+        return self.ledger.state(nights) if changed else (progress, changes)
+
+    def alarm_changed(self, at: datetime | None) -> None:
+        """On the worker (the push link's webhook, `PushLink.on_sleep_signal`): record the phone's
+        next alarm as its morning's wake time (rows `bedtime_changed`, source `phone`), clear older
+        alarms before it, and log `replanned` where it moves a bedtime. None: no alarm is set."""
+        from sundown.core import morning
+        from sundown.core.plan import ONE_DAY, bedtime_of
+
+        routine, zone = self.loaded.routine, self.loaded.zone
+        now = self.clock()
+        first = night_of(now, zone)
+        plan = night_plan(routine, first, zone, self.ledger.night(first).changes)
+        if plan is None or now.astimezone(UTC) >= plan.bedtime.astimezone(UTC):
+            first += ONE_DAY  # its bedtime passed: an alarm now is for the coming night
+        horizon = [first + ONE_DAY * i for i in range(morning.ALARM_HORIZON.days + 1)]
+        folded = {n: f.changes for n, f in self.ledger.nights(horizon).items()}
+        rows = morning.alarm_rows(at, now, zone, first, folded)
+        if at is not None and not rows and morning.alarm_night(at, now, zone) is None:
+            log.info("the phone's alarm at %s is not a morning sundown plans; ignored", at.isoformat())
+        for night, wake in rows:
+            before = bedtime_of(routine, night, zone, folded.get(night, NO_CHANGES))
+            after = bedtime_of(routine, night, zone, replace(folded.get(night, NO_CHANGES), alarm=wake))
+            alarm = wake.wake.isoformat() if wake else None
+            self.ledger.apply_row("bedtime_changed", night, None, "phone", {"alarm": alarm})
+            moved = (after.at, after.source) != (before.at, before.source)
+            if moved and "alarm" in (after.source, before.source):
+                log.info("replanned the night of %s from the phone's alarm: bedtime %s", night, hm(after.at))
+                details = {"source": "alarm", "bedtime": after.at.isoformat(), "wake": alarm}
+                self.ledger.apply_row("replanned", night, None, "daemon", details)
+        if rows:
+            self.tick()
+
+    def _why(self, send: Send) -> str | None:
+        """The line the night's first notification after a replan carries: once, by the log."""
+        from sundown.core.morning import why
+
+        night = send.occurrences[0].night
+        plan = night_plan(self.loaded.routine, night, self.loaded.zone, self._changes.get(night, NO_CHANGES))
+        text = why(plan, self.loaded.zone) if plan is not None else None
+        if text is None:
+            return None
+        events = self.ledger.night_events(night)
+        said = any(e.event == "notified" and e.details.get("why") == text for e in events)
+        return None if said else text
 
     def away(self) -> bool | None:
         """Is the person away from this screen (idle, locked)? None: not known here."""
@@ -376,6 +499,8 @@ class Daemon:
         self.ledger.flush()
         nights = window(now, zone)
         progress, changes = self.ledger.state(nights)
+        progress, changes = self._replan(now, nights, progress, changes)
+        self._changes = changes
         decision = dispatch.decide(routine, zone, now, progress, changes, self.log_start)
         self.ctx_now = self._context_at(now)
         seen = self.ledger.seen
@@ -560,6 +685,9 @@ class Daemon:
             message = joined_message(shown, urgency)
         else:
             message = reminder_message(shown, self.ledger.seen.get(shown.occurrences[0].key, QUIET), urgency)
+        why = self._why(send)
+        if why is not None:  # "Tomorrow starts 07:30 (Flight): bedtime 22:15"
+            message = replace(message, body=f"{message.body}\n{why}".strip())
         delivered_by = self.screen.show(message, shown.occurrences, send.occurrences)
         if self.push_link is not None:
             own = message if shown.occurrences == send.occurrences else reminder_message(send, QUIET)
@@ -583,6 +711,8 @@ class Daemon:
                 details["notification"] = {"key": message.key, **ref}
             if urgency != "normal":
                 details["urgency"] = urgency
+            if why is not None:
+                details["why"] = why
             self.ledger.apply("notified", occ.night, occ.reminder.id, "daemon", **details)
             if send.repeat == 0 and not send.snoozed and occ.reminder.run:
                 self.commands.start(occ.reminder.id, occ.reminder.run, self.loaded.path)
@@ -662,11 +792,15 @@ class Daemon:
             self.config_problem = None
             self.screen.use(self.backend_override or loaded.routine.backend)
             push_changed = loaded.routine.push != self.loaded.routine.push
+            calendar_changed = loaded.routine.calendar != self.loaded.routine.calendar
             self.loaded = loaded
             remember_good(self.paths, loaded)
             if push_changed:
                 self._stop_push()
                 self._start_push()
+            if calendar_changed:
+                self._stop_calendar()
+                self._start_calendar()
             log.info("config reloaded from %s", loaded.path or "the built-in default")
             self.tick()
             return []
@@ -696,6 +830,8 @@ class Daemon:
             config_error=self.config_problem,
             log_error=self.ledger.problem,
             push=self.push_link.snapshot() if self.push_link is not None else None,
+            calendar=self.calendar.view().to_json() if self.calendar is not None else None,
+            zone=zone,
             winddown=self.winddown_status(),
             **self.context_status(now),
         )
