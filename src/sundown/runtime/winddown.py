@@ -183,8 +183,10 @@ class WindDownControl:
         to show through it); (None, None) while none holds. A Do Not Disturb the person had on
         before is theirs: it still counts as busy."""
         iface = self.live.get("dnd")
-        if iface is None or self.outcomes.get("dnd") != ON:
+        if iface is None:
             return None, None
+        # From the journal, which has the entry before the change is made: a reminder due while
+        # the other effects are still being applied already knows the Do Not Disturb is ours.
         entries = self.journal.of("dnd")
         if not entries or not any(iface.changed(e) for e in entries):
             return None, None
@@ -289,16 +291,15 @@ class WindDownControl:
                 return failed(choice.why)
             log.info("wind-down: %s unavailable: %s", effect, choice.why)
             return UNAVAILABLE
+        self.live[effect] = iface  # before it applies: what it records is known as ours at once
         try:
             iface.apply(self.journal)
         except (EffectError, JournalError) as exc:
             log.warning("wind-down: %s (%s) failed: %s", effect, iface.label, exc)
-            self.live[effect] = iface
             return failed(str(exc))
         except Exception as exc:  # an unexpected answer from a tool: that effect failed, not the rest
             log.exception("wind-down: %s (%s)", effect, iface.label)
             return failed(f"{type(exc).__name__}: {exc}")
-        self.live[effect] = iface
         iface.watch(self._ended_by_itself)
         if effect == "pause_media":
             with_pause = dict(self.journal.window, paused=True)
