@@ -301,7 +301,7 @@ def test_on_gnome_its_own_dnd_is_not_busy_its_reminders_go_critical_and_all_is_p
     config(
         sandbox,
         '[winddown]\nbefore = "5s"\nuntil = "07:00"\ndnd = true\nnight_light = 3400\ngrayscale = true\n',
-        reminders='[reminders.tea]\nbefore = "3s"\n',
+        reminders='[reminders.tea]\nbefore = "2s"\n',  # 3 s into the window
     )
     start = datetime(2026, 11, 26, 6, 59, 55, tzinfo=BERLIN)
     with desk.owning(*GNOME):
@@ -314,7 +314,7 @@ def test_on_gnome_its_own_dnd_is_not_busy_its_reminders_go_critical_and_all_is_p
             # sundown's own Do Not Disturb is not the person being busy: the reminder due inside it
             # is sent at its time, not deferred, and critical (GNOME shows those as banners).
             [call] = desk.desk.monitor.wait_notify(1, timeout=10)
-            assert call.summary == "Tea" and call.urgency == 2
+            assert (call.summary, call.urgency) == ("Tea", 2), (call, winddown_rows(sandbox.db_path))
             assert sandbox.logged("deferred") == 0
             end = wait_row(sandbox.db_path, "end", timeout=15)
             assert end["effects"] == {"dnd": "restored", "night_light": "restored", "grayscale": "restored"}
