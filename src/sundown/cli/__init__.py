@@ -37,6 +37,7 @@ GROUP_OF = {
     "service": "service_cmds",
     "doctor": "service_cmds",
     "help": "help_cmds",
+    "completion": "completion_cmds",
 }
 GROUPS = tuple(dict.fromkeys(GROUP_OF.values()))
 
