@@ -140,3 +140,19 @@ def test_commands_md_explains_every_key_of_status_json() -> None:
     section = text[text.index("`sundown status --json`") :]
     for field in dataclasses.fields(Status):
         assert f"`{field.name}`" in section, f"docs/commands.md does not explain status key {field.name!r}"
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/bars.md"])
+def test_the_status_bar_snippets_run_commands_that_parse(page: str) -> None:
+    """The `exec`/`command` lines a newcomer copies into waybar, polybar or i3blocks."""
+    import shlex
+
+    from sundown.cli import build_parser, invoked_command
+
+    text = (REPO / page).read_text(encoding="utf-8")
+    found = re.findall(r'^\s*(?:"exec":\s*"|exec\s*=\s*|command=)(sundown [^"\n]*)', text, re.M)
+    assert len(found) >= 3, f"{page} has no waybar, polybar and i3blocks snippets"
+    for command in found:
+        argv = shlex.split(command)[1:]
+        assert "--follow" in argv
+        build_parser(invoked_command(argv)).parse_args(argv)

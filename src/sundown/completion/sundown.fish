@@ -81,6 +81,8 @@ complete -c sundown -n '_shtab_sundown_using; and test $_shtab_sundown_npos -eq 
 complete -c sundown -n '_shtab_sundown_using status' -s h -l help -d 'show this help message and exit'
 complete -c sundown -n '_shtab_sundown_using status' -l config -xka "(__fish_complete_path (commandline -ct))" -d 'config file (default: $SUNDOWN_CONFIG or ~/.config/sundown/config.toml)'
 complete -c sundown -n '_shtab_sundown_using status' -l json -d 'print one JSON object'
+complete -c sundown -n '_shtab_sundown_using status' -l follow -d 'a line now and one per change, until killed (status bars; waits for a daemon that is not up)'
+complete -c sundown -n '_shtab_sundown_using status' -l format -xka "text json waybar" -d 'one line: text (polybar, i3blocks), waybar (its custom-module JSON) or json (default with --follow: text)'
 complete -c sundown -n '_shtab_sundown_using; and test $_shtab_sundown_npos -eq 0' -a ack -d 'Acknowledge a reminder (default: the latest notified, unacknowledged one).'
 complete -c sundown -n '_shtab_sundown_using ack' -s h -l help -d 'show this help message and exit'
 complete -c sundown -n '_shtab_sundown_using ack' -l config -xka "(__fish_complete_path (commandline -ct))" -d 'config file (default: $SUNDOWN_CONFIG or ~/.config/sundown/config.toml)'

@@ -41,6 +41,8 @@ from sundown.runtime.commands import Commands
 from sundown.runtime.control_server import ControlServer, InstanceLock
 from sundown.runtime.logwriter import LogWriter
 from sundown.runtime.scheduler import BackgroundScheduler, ThreadPoolExecutor
+from sundown.runtime.surfaces import Surfaces
+from sundown.runtime.surfaces.follow import Followers
 from sundown.runtime.wake import Alarm, SleepWatch, clock_timer, sleep_watch
 from sundown.runtime.watch import ConfigWatch
 from sundown.store.log import Event
@@ -117,6 +119,9 @@ class Daemon:
         self._seen: dict[tuple[date, str], Attention] = {}  # the log's, merged with memory, per tick
         self.ctx_now: Context = UNKNOWN
         self._context_queued = threading.Event()
+        # Where people look besides notifications (runtime/surfaces): each change is published there.
+        self.followers = Followers()
+        self.surfaces = Surfaces([self.followers])
 
     @property
     def log_problem(self) -> str | None:
@@ -152,9 +157,10 @@ class Daemon:
                 self.config_watch = ConfigWatch(self.paths.config, self._config_changed)
             except OSError as exc:
                 log.warning("config changes are picked up only on SIGHUP: %s", exc)
+        self.surfaces.start()
         # Last: a CLI that gets an answer may rely on everything above (a config saved the
         # moment `status` says we run is seen).
-        self.control = ControlServer(self.paths.socket, self._on_request)
+        self.control = ControlServer(self.paths.socket, self._on_request, self.followers.add)
         interval = self.systemd.watchdog_interval()
         if interval:
             # Pinged from the worker thread: a stuck worker stops the pings and systemd restarts us.
@@ -175,6 +181,7 @@ class Daemon:
         for helper in (self.control, self.config_watch, self.sleep_watch, self.context, self.zone_watch):
             if helper is not None:
                 helper.close()
+        self.surfaces.close()  # followers see the stream end: the daemon stops
         if self.scheduler.running:
             finished = self.submit(self._finish)
             try:
@@ -433,6 +440,14 @@ class Daemon:
         if self.timer is not None:
             self.timer.arm(next_at + ARM_MARGIN if next_at is not None else None)
         self.systemd.status(self.status_line(now))
+        self.publish()
+
+    def publish(self) -> None:
+        """Show the state after a tick where people look (status bars, D-Bus, the tray), if it changed."""
+        try:
+            self.surfaces.publish(self.snapshot())
+        except Exception:  # a snapshot gone wrong must never stop a reminder
+            log.exception("could not publish the status")
 
     # -- the person's context ------------------------------------------------------------------
 
