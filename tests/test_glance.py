@@ -46,6 +46,7 @@ LIGHTS = ("bedtime", "Lights out", timedelta(hours=2), "pending")
 def test_a_countdown_within_the_hour_changes_on_each_minute() -> None:
     seen = glance(status(TEA, MAG, LIGHTS), NOW, BERLIN)
     assert seen.text == "Magnesium in 13m"
+    assert seen.label == "Magnesium at 21:12"  # for what cannot count down (the tray, D-Bus)
     assert seen.classes == ("idle",)
     assert seen.refresh_at == NOW + timedelta(seconds=30)  # then "in 12m"
     assert glance(status(TEA, MAG, LIGHTS), seen.refresh_at, BERLIN).text == "Magnesium in 12m"

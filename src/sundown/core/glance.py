@@ -38,6 +38,7 @@ class Glance:
     percentage: int  # the part of tonight's reminders settled (acknowledged, skipped, missed), 0-100
     next_reminder: Mapping[str, Any] | None  # the row of the reminder the line names, if any
     refresh_at: datetime | None  # when `text` changes by itself (a countdown's next minute), UTC
+    label: str  # `text` without the countdown ("Magnesium at 21:45"): stays true until the next snapshot
 
     @property
     def state(self) -> str:
@@ -68,8 +69,10 @@ def glance(status: Mapping[str, Any], now: datetime, zone: tzinfo) -> Glance:
     tooltip = _tooltip(status, rows, winddown, zone)
     extra = (WINDDOWN,) if winddown else ()
 
-    def made(text: str, state: str, row: Mapping[str, Any] | None, refresh: datetime | None = None) -> Glance:
-        return Glance(text, tooltip, (state, *extra), percentage, row, refresh)
+    def made(
+        text: str, state: str, row: Mapping[str, Any] | None, refresh: datetime | None = None, label: str = ""
+    ) -> Glance:
+        return Glance(text, tooltip, (state, *extra), percentage, row, refresh, label or text)
 
     if not status.get("running"):
         return made("sundown is not running", STOPPED, None)
@@ -95,10 +98,11 @@ def glance(status: Mapping[str, Any], now: datetime, zone: tzinfo) -> Glance:
     left = at - now
     if left <= timedelta(0):  # its time has come: the daemon's next snapshot says what became of it
         return made(f"{prefix}{row['title']}: due", IDLE, row)
+    label = f"{prefix}{row['title']} at {_hm(at, zone)}"
     if left > COUNTDOWN:
-        return made(f"{prefix}{row['title']} at {_hm(at, zone)}", IDLE, row, at - COUNTDOWN)
+        return made(label, IDLE, row, at - COUNTDOWN)
     minutes = -(-left // MINUTE)  # rounded up: 12m30s left shows "13m" until 12m are left
-    return made(f"{prefix}{row['title']} in {minutes}m", IDLE, row, at - (minutes - 1) * MINUTE)
+    return made(f"{prefix}{row['title']} in {minutes}m", IDLE, row, at - (minutes - 1) * MINUTE, label)
 
 
 def _tooltip(
