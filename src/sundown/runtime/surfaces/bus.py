@@ -43,7 +43,7 @@ ALREADY_OWNER = 4
 DO_NOT_QUEUE = 4
 MAX_KNOWN_CALLERS = 256
 PEER = "org.freedesktop.DBus.Peer"
-INTROSPECTABLE = "org.freedesktop.DBus.Introspectable"
+DESCRIBE = "org.freedesktop.DBus.Introspectable"  # Introspect: what an object has
 PROPERTIES = "org.freedesktop.DBus.Properties"
 
 
@@ -248,4 +248,3 @@ class Caller:
             log.warning("refused a D-Bus call from %s: not this user's", name)
             self._refused_said = True
         self._link.error(call, ACCESS_DENIED, "only the session's own user may call sundown")
-

@@ -30,8 +30,8 @@ from sundown.core.status import Status
 from sundown.errors import ConfigError, SundownError, UsageError
 from sundown.runtime.surfaces import Act, Request
 from sundown.runtime.surfaces.bus import (
+    DESCRIBE,
     FAILED,
-    INTROSPECTABLE,
     INVALID_ARGS,
     PEER,
     PROPERTIES,
@@ -65,12 +65,12 @@ METHODS: dict[str, tuple[str, Callable[..., Request]]] = {
 }
 Variant = tuple[str, Any]
 
-INTROSPECTABLE_XML = """  <interface name="org.freedesktop.DBus.Introspectable">
+DESCRIBE_XML = """  <interface name="org.freedesktop.DBus.Introspectable">
     <method name="Introspect"><arg name="xml_data" type="s" direction="out"/></method>
   </interface>
 """
 STANDARD_INTERFACES = (
-    INTROSPECTABLE_XML
+    DESCRIBE_XML
     + """  <interface name="org.freedesktop.DBus.Peer">
     <method name="Ping"/>
     <method name="GetMachineId"><arg name="machine_uuid" type="s" direction="out"/></method>
@@ -118,7 +118,7 @@ def introspection(path: str) -> str:
     prefix = path.rstrip("/") + "/"
     if OBJECT_PATH.startswith(prefix):
         child = OBJECT_PATH[len(prefix) :].split("/")[0]
-        return f'{DOCTYPE}<node>\n{INTROSPECTABLE_XML}  <node name="{child}"/>\n</node>\n'
+        return f'{DOCTYPE}<node>\n{DESCRIBE_XML}  <node name="{child}"/>\n</node>\n'
     return f"{DOCTYPE}<node/>\n"
 
 
@@ -265,7 +265,7 @@ class DBusApi:
             return
         path, interface, name = member(call)
         signature = call.header.fields.get(HeaderFields.signature, "")
-        if interface == INTROSPECTABLE and name == "Introspect":
+        if interface == DESCRIBE and name == "Introspect":
             link.reply(call, "s", (introspection(str(path)),))
         elif path != OBJECT_PATH:
             link.error(call, UNKNOWN_OBJECT, f"no object at {path}")

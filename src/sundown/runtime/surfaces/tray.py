@@ -27,7 +27,7 @@ from sundown.core.status import Status
 from sundown.errors import SundownError
 from sundown.runtime.surfaces import Act, Request
 from sundown.runtime.surfaces.bus import (
-    INTROSPECTABLE,
+    DESCRIBE,
     INVALID_ARGS,
     PROPERTIES,
     READ_ONLY,
@@ -234,7 +234,7 @@ class Tray:
             revision = self._revision
         if shown is None:
             shown = look(Status(True, None, None, None, None, None, None, ""), self._clock())
-        if interface == INTROSPECTABLE and name == "Introspect":
+        if interface == DESCRIBE and name == "Introspect":
             link.reply(call, "s", (_introspection(str(path)),))
         elif path == ITEM_PATH and interface == PROPERTIES:
             self._properties(call, str(name), signature, _item_properties(shown), ITEM)
