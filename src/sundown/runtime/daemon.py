@@ -33,7 +33,7 @@ from sundown.core.plan import UTC, NightChanges, Occurrence, night_of, upcoming
 from sundown.core.state import NOTHING, Night, ReminderNight, fold_night, merge
 from sundown.core.status import Status, snapshot
 from sundown.core.status import tonight as tonight_of
-from sundown.core.vocabulary import EventName
+from sundown.core.vocabulary import EventName, Source
 from sundown.errors import ConfigError, SundownError
 from sundown.notify import Message, NotifyError, adopt, choose, delivered_by, one_at_a_time, shown_as
 from sundown.paths import Paths
@@ -41,7 +41,7 @@ from sundown.runtime.commands import Commands
 from sundown.runtime.control_server import ControlServer, InstanceLock
 from sundown.runtime.logwriter import LogWriter
 from sundown.runtime.scheduler import BackgroundScheduler, ThreadPoolExecutor
-from sundown.runtime.surfaces import Surfaces
+from sundown.runtime.surfaces import Request, Surfaces
 from sundown.runtime.surfaces.follow import Followers
 from sundown.runtime.wake import Alarm, SleepWatch, clock_timer, sleep_watch
 from sundown.runtime.watch import ConfigWatch
@@ -122,6 +122,7 @@ class Daemon:
         # Where people look besides notifications (runtime/surfaces): each change is published there.
         self.followers = Followers()
         self.surfaces = Surfaces([self.followers])
+        self.tray: Any = None  # runtime.surfaces.tray.Tray while `[notify] tray` is on and a bus exists
 
     @property
     def log_problem(self) -> str | None:
@@ -157,6 +158,7 @@ class Daemon:
                 self.config_watch = ConfigWatch(self.paths.config, self._config_changed)
             except OSError as exc:
                 log.warning("config changes are picked up only on SIGHUP: %s", exc)
+        self._start_bus_surfaces()
         self.surfaces.start()
         # Last: a CLI that gets an answer may rely on everything above (a config saved the
         # moment `status` says we run is seen).
@@ -233,6 +235,112 @@ class Daemon:
 
     def _config_changed(self) -> None:
         self.submit(self.reload)
+
+    # -- surfaces: the follow stream, the D-Bus API, the tray (runtime/surfaces) ---------------
+
+    def _start_bus_surfaces(self) -> None:
+        """The D-Bus API and the tray, where there is a session bus (none: jeepney is not even loaded)."""
+        from sundown.notify import NotifyError
+        from sundown.notify.bus import bus_address
+
+        try:
+            bus_address(self.env)
+        except NotifyError:
+            return
+        from sundown.runtime.surfaces.dbus_api import DBusApi
+
+        self.surfaces.add(DBusApi(lambda: bus_address(self.env), self._acting("dbus"), self.clock))
+        if self.loaded.routine.tray:
+            self._start_tray()
+
+    def _start_tray(self) -> Any:
+        from sundown.notify.bus import bus_address
+        from sundown.runtime.surfaces.tray import Tray
+
+        self.tray = Tray(lambda: bus_address(self.env), self._acting("tray"), self.clock)
+        self.surfaces.add(self.tray)
+        return self.tray
+
+    def _tray_follows_config(self) -> None:
+        """`[notify] tray` changed on a reload: show or hide the icon."""
+        wanted = self.loaded.routine.tray
+        if wanted and self.tray is None and self.control is not None:
+            from sundown.notify import NotifyError
+            from sundown.notify.bus import bus_address
+
+            try:
+                bus_address(self.env)
+            except NotifyError:
+                return
+            self.surfaces.start_one(self._start_tray())
+        elif not wanted and self.tray is not None:
+            self.surfaces.remove(self.tray)
+            self.tray = None
+
+    def _acting(self, source: Source) -> Callable[[Request], concurrent.futures.Future[Any]]:
+        """How a surface hands the daemon a request: done on the worker, the future has its outcome
+        (a refusal is an outcome, not an error of the daemon's: it is not logged as one)."""
+
+        def act(request: Request) -> concurrent.futures.Future[Any]:
+            outcome: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+            def job() -> None:
+                try:
+                    outcome.set_result(self.answer(request, source))
+                except SundownError as exc:
+                    outcome.set_exception(exc)
+
+            def ran(done: concurrent.futures.Future[Any]) -> None:
+                if outcome.done():
+                    return
+                if done.cancelled():  # the daemon is stopping
+                    outcome.cancel()
+                elif done.exception() is not None:  # a fault of ours, logged by `submit`
+                    outcome.set_exception(done.exception())
+
+            self.submit(job).add_done_callback(ran)
+            return outcome
+
+        return act
+
+    def answer(self, request: Request, source: Source) -> str:
+        """A request from a surface, by the command line's rules; then a tick acts on it."""
+        from sundown.runtime.surfaces import requests
+
+        message = requests.apply(self, request, source)
+        if request.verb != "report":
+            self.tick()
+        return message
+
+    def night(self, night: date) -> Night:
+        """One night as this daemon sees it: the log and its own memory."""
+        return self._nights([night])[night]
+
+    def night_events(self, night: date) -> list[Event]:
+        return self._night_events(night)
+
+    def answered(self, event: EventName, night: date, reminder: str | None, source: str) -> None:
+        self.record(event, night, reminder, source)
+        if event == "acknowledged" and reminder is not None:
+            self._remember((night, reminder), acknowledged=self.clock())
+
+    def snoozed(self, night: date, reminder: str, until: datetime, source: str) -> None:
+        self.record("snoozed", night, reminder, source, until=until.astimezone(UTC).isoformat())
+        self._remember((night, reminder), snoozed_until=until.astimezone(UTC))
+
+    def reload_config(self) -> tuple[list[str], str | None]:
+        problems = self.reload()
+        return problems, str(self.paths.config) if not problems and self._config_removed() else None
+
+    def open_report(self) -> str:
+        """The HTML report written beside the log, then opened in the browser (the tray's menu)."""
+        import sys
+
+        path = self.paths.state_dir / "report.html"
+        config = ("--config", str(self.paths.config)) if self.paths.config_explicit else ()
+        argv = (sys.executable, "-m", "sundown", *config, "report", "--html", str(path))
+        self.commands.open_report(argv, path)
+        return f"writing {path} and opening it"
 
     def _start_context(self) -> None:
         """The person's context (busy, away) and the system zone: every source optional."""
@@ -831,6 +939,7 @@ class Daemon:
             if push_changed:
                 self._stop_push()
                 self._start_push()
+            self._tray_follows_config()
             log.info("config reloaded from %s", loaded.path or "the built-in default")
             self.tick()
             return []

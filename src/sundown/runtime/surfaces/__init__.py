@@ -82,6 +82,20 @@ class Surfaces:
         for surface in list(self._surfaces):
             self._guard(surface, "start", surface.start)
 
+    def start_one(self, surface: Surface) -> None:
+        """A surface added while running: started, and shown the current snapshot."""
+        self._guard(surface, "start", surface.start)
+        if self._status is not None and surface in self._surfaces:
+            self._guard(surface, "publish", partial(surface.publish, self._status))
+
+    def remove(self, surface: Surface) -> None:
+        if surface in self._surfaces:
+            self._surfaces.remove(surface)
+        try:
+            surface.close()
+        except Exception:
+            log.exception("closing the %s surface failed", surface.name)
+
     @property
     def current(self) -> Status | None:
         """The last snapshot published (None before the first)."""
