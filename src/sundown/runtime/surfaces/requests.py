@@ -2,10 +2,10 @@
 
 `sundown ack`, `snooze`, `skip`, `unskip` and `reload` on tonight, run by the daemon on its
 worker: the same targets (a bare ack is the latest waiting reminder, as `status` shows it), the
-same refusals with the same messages, the same rows, with the surface's source. The result is
-the line the command prints; a refusal is the SundownError (UsageError, ConfigError) the
-command exits with. The rules are those of cli/daemon_cmds.py, kept in step with them by
-tests/test_surfaces_daemon.py, which asks both.
+same answers (`runtime.answers.apply` on the daemon's ledger, as every answer from a button, the
+phone or the command line), the same refusals with the same messages and the same rows, with
+the surface's source. The result is the line the command prints; a refusal is the SundownError
+(UsageError, ConfigError) the command exits with. tests/test_surfaces_daemon.py asks both.
 """
 
 from __future__ import annotations
@@ -14,10 +14,12 @@ from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from sundown.config import LoadedConfig
-from sundown.core.state import Event, Night
+from sundown.core.answers import Answer
 from sundown.core.status import Status, night_label
 from sundown.core.vocabulary import EventName, Source
 from sundown.errors import ConfigError, SundownError, UsageError
+from sundown.runtime import answers
+from sundown.runtime.ledger import Ledger
 from sundown.runtime.surfaces import Request
 
 WAITING = ("notified", "snoozed", "dismissed")
@@ -26,19 +28,14 @@ WAITING = ("notified", "snoozed", "dismissed")
 class Answering(Protocol):
     """What applying a request needs of the daemon."""
 
-    loaded: LoadedConfig
+    ledger: Ledger
+
+    @property
+    def loaded(self) -> LoadedConfig: ...
 
     def clock(self) -> datetime: ...
 
     def snapshot(self) -> Status: ...
-
-    def night(self, night: date) -> Night: ...
-
-    def night_events(self, night: date) -> list[Event]: ...
-
-    def answered(self, event: EventName, night: date, reminder: str | None, source: str) -> None: ...
-
-    def snoozed(self, night: date, reminder: str, until: datetime, source: str) -> None: ...
 
     def reload_config(self) -> tuple[list[str], str | None]: ...
 
@@ -71,9 +68,8 @@ def _hm(daemon: Answering, at: datetime) -> str:
 
 def _check_ids(daemon: Answering, ids: tuple[str, ...], night: date) -> None:
     known = [r.id for r in daemon.loaded.routine.reminders]
-    known += sorted(
-        {e.reminder for e in daemon.night_events(night) if e.reminder and e.reminder not in known}
-    )
+    logged = daemon.ledger.night_events(night)
+    known += sorted({e.reminder for e in logged if e.reminder and e.reminder not in known})
     for rid in ids:
         if rid not in known:
             raise UsageError(f"no reminder {rid!r}; the routine has: {', '.join(known) or 'none'}")
@@ -102,13 +98,12 @@ def _target(
 def _ack(daemon: Answering, snapshot: Status, tonight: date, request: Request, source: Source) -> str:
     nothing = "nothing to acknowledge: no reminder is waiting; name one: sundown ack ID"
     night, rid = _target(daemon, snapshot, tonight, request, nothing)
-    state = daemon.night(night).states.get(rid)
-    if state is not None and state.acknowledged is not None:
-        return (
-            f"{_title(daemon, rid)} ({night}) was already acknowledged at {_hm(daemon, state.acknowledged)}"
-        )
-    daemon.answered("acknowledged", night, rid, source)
-    return f"acknowledged {_title(daemon, rid)} ({night}) at {_hm(daemon, daemon.clock())}"
+    now = daemon.clock()
+    [ruling] = answers.apply(daemon.ledger, Answer(night, (rid,), "done", source), now)
+    if ruling.outcome != "applied":
+        done = daemon.ledger.night(night).states[rid].acknowledged or now
+        return f"{_title(daemon, rid)} ({night}) was already acknowledged at {_hm(daemon, done)}"
+    return f"acknowledged {_title(daemon, rid)} ({night}) at {_hm(daemon, now)}"
 
 
 def _snooze(daemon: Answering, snapshot: Status, tonight: date, request: Request, source: Source) -> str:
@@ -121,25 +116,13 @@ def _snooze(daemon: Answering, snapshot: Status, tonight: date, request: Request
         except Invalid as exc:
             raise UsageError(f"snooze: {exc}") from None
     night, rid = _target(daemon, snapshot, tonight, request, "nothing to snooze: no reminder is waiting")
-    title = _title(daemon, rid)
-    state = daemon.night(night).states.get(rid)
-    if state is None or not state.notified:
-        raise SundownError(f"{title} has not been sent yet tonight; nothing to snooze")
-    if state.acknowledged is not None:
-        raise SundownError(f"{title} is already acknowledged tonight")
-    reminder = daemon.loaded.routine.reminder(rid)
-    limit = reminder.snooze_limit if reminder is not None else None
-    if limit is not None:
-        snoozes = sum(1 for e in daemon.night_events(night) if e.reminder == rid and e.event == "snoozed")
-        if snoozes >= limit:
-            times = "no snoozes" if limit == 0 else f"{limit} snooze{'s' if limit != 1 else ''}"
-            raise SundownError(
-                f"{title} allows {times} a night (snooze_limit) and has had {snoozes}; "
-                f"acknowledge it with `sundown ack {rid}`"
-            )
-    until = daemon.clock() + duration
-    daemon.snoozed(night, rid, until, source)
-    return f"snoozed {title} until {_hm(daemon, until)}"
+    now = daemon.clock()
+    until = now + duration  # at most 12h: read_interval caps it
+    [ruling] = answers.apply(daemon.ledger, Answer(night, (rid,), "snooze", source, until=until), now)
+    if ruling.outcome == "refused":
+        hint = f"; acknowledge it with `sundown ack {rid}`" if ruling.refusal == "snooze_limit" else ""
+        raise SundownError(ruling.why + hint)
+    return f"snoozed {_title(daemon, rid)} until {_hm(daemon, until)}"
 
 
 def _skip(daemon: Answering, tonight: date, request: Request, source: Source) -> str:
@@ -147,7 +130,7 @@ def _skip(daemon: Answering, tonight: date, request: Request, source: Source) ->
     _check_ids(daemon, ids, tonight)
     event: EventName = "unskipped" if request.verb == "unskip" else "skipped"
     for rid in ids or (None,):
-        daemon.answered(event, tonight, rid, source)
+        daemon.ledger.apply(event, tonight, rid, source)
     what = ", ".join(_title(daemon, rid) for rid in ids) if ids else "every reminder"
     return f"{event} {what} {night_label(tonight, tonight)}"
 
