@@ -35,6 +35,8 @@ class ContextRules:
     quiet: str = "defer"
     max_defer: timedelta = timedelta(minutes=20)
     idle: timedelta = timedelta(minutes=5)
+
+
 PUSH_WHEN: tuple[str, ...] = ("always", "away")
 
 
@@ -92,6 +94,8 @@ class Push:
     token_file: Path | None = None
     reminders: frozenset[str] | None = None  # None: all
     when: str = "always"
+    secret_file: Path | None = None  # the key answers are signed with; None only in tests of the rules
+    webhook_topic: str | None = None  # where apps that cannot sign (a sleep app) post; same server
 
     @property
     def reply_topic(self) -> str:

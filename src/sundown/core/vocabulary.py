@@ -21,6 +21,8 @@ EventName = Literal[
     "deferred",
     "escalated",
     "lock_failed",
+    "in_bed",
+    "awake",
 ]
 EVENTS: tuple[EventName, ...] = get_args(EventName)
 
