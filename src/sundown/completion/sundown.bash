@@ -6,7 +6,8 @@
 # See also: https://github.com/scop/bash-completion/blob/main/doc/configuration.md
 
 _shtab_sundown_service_subparsers=(install uninstall status)
-_shtab_sundown_subparsers=(init check next run status ack snooze skip unskip tonight reload log stats report service doctor help completion)
+_shtab_sundown_push_subparsers=(init)
+_shtab_sundown_subparsers=(init check next run status ack snooze skip unskip tonight reload log stats report service doctor push help completion)
 
 _shtab_sundown_init_option_strings=(-h --help --config --force)
 _shtab_sundown_check_option_strings=(-h --help --config)
@@ -27,6 +28,8 @@ _shtab_sundown_service_uninstall_option_strings=(-h --help --config)
 _shtab_sundown_service_status_option_strings=(-h --help --config)
 _shtab_sundown_service_option_strings=(-h --help --config)
 _shtab_sundown_doctor_option_strings=(-h --help --config --notify)
+_shtab_sundown_push_init_option_strings=(-h --help --config --server --force)
+_shtab_sundown_push_option_strings=(-h --help --config)
 _shtab_sundown_help_option_strings=(-h --help --config)
 _shtab_sundown_completion_option_strings=(-h --help --config)
 _shtab_sundown_option_strings=(-h --help --config --version)
@@ -56,6 +59,8 @@ _shtab_sundown_service_uninstall___config_COMPGEN=_shtab_compgen_files
 _shtab_sundown_service_status___config_COMPGEN=_shtab_compgen_files
 _shtab_sundown_service___config_COMPGEN=_shtab_compgen_files
 _shtab_sundown_doctor___config_COMPGEN=_shtab_compgen_files
+_shtab_sundown_push_init___config_COMPGEN=_shtab_compgen_files
+_shtab_sundown_push___config_COMPGEN=_shtab_compgen_files
 _shtab_sundown_help___config_COMPGEN=_shtab_compgen_files
 _shtab_sundown_completion___config_COMPGEN=_shtab_compgen_files
 _shtab_sundown___config_COMPGEN=_shtab_compgen_files
@@ -65,8 +70,9 @@ _shtab_sundown_status___format_choices=(text json waybar)
 _shtab_sundown_log___format_choices=(table jsonl csv)
 _shtab_sundown_service_install___wanted_by_choices=(graphical-session.target default.target)
 _shtab_sundown_service_pos_0_choices=(install uninstall status)
+_shtab_sundown_push_pos_0_choices=(init)
 _shtab_sundown_completion_pos_0_choices=(bash zsh fish)
-_shtab_sundown_pos_0_choices=(init check next run status ack snooze skip unskip tonight reload log stats report service doctor help completion)
+_shtab_sundown_pos_0_choices=(init check next run status ack snooze skip unskip tonight reload log stats report service doctor push help completion)
 
 _shtab_sundown_init__h_nargs=0
 _shtab_sundown_init___help_nargs=0
@@ -120,6 +126,12 @@ _shtab_sundown_service___help_nargs=0
 _shtab_sundown_doctor__h_nargs=0
 _shtab_sundown_doctor___help_nargs=0
 _shtab_sundown_doctor___notify_nargs=0
+_shtab_sundown_push_init__h_nargs=0
+_shtab_sundown_push_init___help_nargs=0
+_shtab_sundown_push_init___force_nargs=0
+_shtab_sundown_push_pos_0_nargs=A...
+_shtab_sundown_push__h_nargs=0
+_shtab_sundown_push___help_nargs=0
 _shtab_sundown_help__h_nargs=0
 _shtab_sundown_help___help_nargs=0
 _shtab_sundown_completion__h_nargs=0

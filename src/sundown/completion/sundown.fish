@@ -50,8 +50,8 @@ function _shtab_sundown_using
   test "$_shtab_sundown_cmdpath" = "$argv"
 end
 
-set -g _shtab_sundown_commands init check next run status ack snooze skip unskip tonight reload log stats report service 'service install' 'service uninstall' 'service status' doctor help completion
-set -g _shtab_sundown_opts_with_value --at --backend --bedtime --config --count --days --format --from --html --night --since --until --wanted-by -n
+set -g _shtab_sundown_commands init check next run status ack snooze skip unskip tonight reload log stats report service 'service install' 'service uninstall' 'service status' doctor push 'push init' help completion
+set -g _shtab_sundown_opts_with_value --at --backend --bedtime --config --count --days --format --from --html --night --server --since --until --wanted-by -n
 
 complete -c sundown -e
 complete -c sundown -f
@@ -149,6 +149,14 @@ complete -c sundown -n '_shtab_sundown_using; and test $_shtab_sundown_npos -eq 
 complete -c sundown -n '_shtab_sundown_using doctor' -s h -l help -d 'show this help message and exit'
 complete -c sundown -n '_shtab_sundown_using doctor' -l config -xka "(__fish_complete_path (commandline -ct))" -d 'config file (default: $SUNDOWN_CONFIG or ~/.config/sundown/config.toml)'
 complete -c sundown -n '_shtab_sundown_using doctor' -l notify -d 'also send a test notification through the configured backend'
+complete -c sundown -n '_shtab_sundown_using; and test $_shtab_sundown_npos -eq 0' -a push -d 'Push reminders to the phone and to your other machines through ntfy (`sundown help push`).'
+complete -c sundown -n '_shtab_sundown_using push' -s h -l help -d 'show this help message and exit'
+complete -c sundown -n '_shtab_sundown_using push' -l config -xka "(__fish_complete_path (commandline -ct))" -d 'config file (default: $SUNDOWN_CONFIG or ~/.config/sundown/config.toml)'
+complete -c sundown -n '_shtab_sundown_using push; and test $_shtab_sundown_npos -eq 0' -a init -d 'Write the secret your machines share to sign answers (mode 600; an existing one is kept unless --force), make this machine'"'"'s push id, and print the [push] lines to add to the config. Copy the config and the secret to each of your machines.'
+complete -c sundown -n '_shtab_sundown_using push init' -s h -l help -d 'show this help message and exit'
+complete -c sundown -n '_shtab_sundown_using push init' -l config -xka "(__fish_complete_path (commandline -ct))" -d 'config file (default: $SUNDOWN_CONFIG or ~/.config/sundown/config.toml)'
+complete -c sundown -n '_shtab_sundown_using push init' -l server -x -d 'the ntfy server for a new topic (default https://ntfy.sh; yours, e.g. https://ntfy.example.org)'
+complete -c sundown -n '_shtab_sundown_using push init' -l force -d 'replace an existing secret (every machine then needs the new one)'
 complete -c sundown -n '_shtab_sundown_using; and test $_shtab_sundown_npos -eq 0' -a help -d 'Without an argument: the commands and the topics. With a TOPIC: that page of the documentation. With a COMMAND that is no topic: its options, as `sundown COMMAND --help`.'
 complete -c sundown -n '_shtab_sundown_using help' -s h -l help -d 'show this help message and exit'
 complete -c sundown -n '_shtab_sundown_using help' -l config -xka "(__fish_complete_path (commandline -ct))" -d 'config file (default: $SUNDOWN_CONFIG or ~/.config/sundown/config.toml)'
