@@ -665,28 +665,16 @@ def _daemon_push(paths: Paths) -> Check:
 TEST_NOTIFICATION_MS = 10_000
 
 
-def check_send(
-    env: Mapping[str, str],
-    backend: str,
-    on_action: Callable[[str, str], None] | None = None,
-    dnd: str | None = None,
-) -> Check:
-    """Send one test notification through the backend the daemon would use (and close it when
-    the server would keep it: this waits its 10 s)."""
-    check, shown = send_test_notification(env, backend, on_action, dnd)
-    if shown is not None:
-        shown.close_when_due()
-    return check
-
-
 def send_test_notification(
     env: Mapping[str, str],
     backend: str,
     on_action: Callable[[str, str], None] | None = None,
     dnd: str | None = None,
 ) -> tuple[Check, TestNotification | None]:
-    """`check_send`, leaving the close of a notification the server would keep to the caller.
+    """Send one test notification through the backend the daemon would use.
 
+    A notification the server would keep (GNOME Shell ignores its timeout) is returned to be
+    closed when its time is up (`TestNotification.close_when_due`), after the report is shown.
     `dnd`: the source saying Do Not Disturb is on, which holds the notification back."""
     from sundown.notify import Message, NotifyError, choose
 
@@ -718,7 +706,7 @@ def send_test_notification(
             install_hint(env),
         ), None
     closed = f"; closed after {TEST_NOTIFICATION_MS // 1000} s (the server would keep it)" if shown else ""
-    if dnd is not None and used in ("dbus", "auto"):
+    if dnd is not None and used == "dbus":
         return Check(
             "test notification",
             WARN,
