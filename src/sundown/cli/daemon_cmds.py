@@ -13,6 +13,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from sundown.cli.args import instant, night_arg
+from sundown.cli.follow import FORMATS
 from sundown.cli.show import clock_column
 from sundown.core.answers import Answer
 from sundown.core.vocabulary import BACKENDS
@@ -46,6 +47,17 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         description="Whether the daemon runs (pid, backend) and the state of tonight's reminders.",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "--follow",
+        action="store_true",
+        help="a line now and one per change, until killed (status bars; waits for a daemon that is not up)",
+    )
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        help="one line: text (polybar, i3blocks), waybar (its custom-module JSON) or json (default with"
+        " --follow: text)",
+    )
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser(
@@ -475,7 +487,19 @@ def _cli_zone(ctx: Context) -> str | None:
 def cmd_status(ctx: Context) -> int:
     from sundown.doctor import ZONE_FIX, daemon_zone, zone_difference
 
+    fmt = ctx.args.format
+    if ctx.args.json and fmt not in (None, "json"):
+        raise UsageError(f"status: --json and --format {fmt} ask for two outputs; give one")
+    if ctx.args.follow:
+        from sundown.cli.follow import follow
+
+        return follow(ctx, "json" if ctx.args.json else fmt or "text")
     info = _status(ctx)
+    if fmt is not None:
+        from sundown.cli.follow import Printer
+
+        Printer(ctx, fmt).show(info.to_json())
+        return 0
     differs = zone_difference(daemon_zone(info.context), _cli_zone(ctx))
     if ctx.args.json:
         if differs:

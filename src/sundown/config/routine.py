@@ -126,6 +126,7 @@ def build(raw: dict[str, Any], problems: Problems) -> Routine | None:
         timezone=values.get("timezone"),
         backend=notify.get("backend", "auto"),
         snooze=notify.get("snooze", DEFAULT_SNOOZE),
+        tray=notify.get("tray", True),
         skip_dates=values.get("skip", {}).get("dates", frozenset()),
         context=ContextRules(
             quiet=ctx.get("quiet", "defer"),

@@ -174,6 +174,10 @@ FILE = Table(
             {
                 "backend": Key(read_backend, "auto | dbus | plyer | console"),
                 "snooze": Key(read_interval, "default snooze duration"),
+                "tray": Key(
+                    read_bool,
+                    "a tray icon with a menu where the desktop has a tray (StatusNotifierItem); default true",
+                ),
             },
             "how reminders are delivered",
         ),

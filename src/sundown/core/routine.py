@@ -198,6 +198,7 @@ class Routine:
     timezone: str | None = None
     backend: str = "auto"
     snooze: timedelta = DEFAULT_SNOOZE
+    tray: bool = True  # a tray icon where the desktop has a tray
     skip_dates: frozenset[date] = field(default_factory=frozenset)
     context: ContextRules = field(default_factory=ContextRules)
     push: Push | None = None

@@ -29,7 +29,7 @@ EventName = Literal[
 EVENTS: tuple[EventName, ...] = get_args(EventName)
 
 # Who caused an event. An answer from another machine is "device:<its name>" (see `is_source`).
-Source = Literal["action", "cli", "daemon", "idle", "lock", "phone"]
+Source = Literal["action", "cli", "daemon", "idle", "lock", "phone", "dbus", "tray"]
 SOURCES: tuple[Source, ...] = get_args(Source)
 DEVICE_PREFIX = "device:"
 

@@ -39,7 +39,7 @@ from sundown.core.plan import NO_CHANGES, UTC, NightChanges, night_of, night_pla
 from sundown.core.state import ReminderNight
 from sundown.core.status import Status, snapshot
 from sundown.core.status import tonight as tonight_of
-from sundown.core.vocabulary import Action, EventName, Urgency
+from sundown.core.vocabulary import Action, EventName, Source, Urgency
 from sundown.errors import ConfigError, SundownError
 from sundown.notify import Backend
 from sundown.paths import Paths
@@ -52,6 +52,8 @@ from sundown.runtime.logwriter import LogWriter
 from sundown.runtime.messages import hm, joined_message, reminder_message
 from sundown.runtime.scheduler import BackgroundScheduler, ThreadPoolExecutor
 from sundown.runtime.screen import Screen
+from sundown.runtime.surfaces import Request, Surfaces
+from sundown.runtime.surfaces.follow import Followers
 from sundown.runtime.wake import Alarm, SleepWatch, clock_timer, sleep_watch
 from sundown.runtime.watch import ConfigWatch
 from sundown.systemd.notify import SdNotify
@@ -128,6 +130,10 @@ class Daemon:
         self._context_queued = threading.Event()
         self.calendar: CalendarSource | None = None  # while [calendar] is configured
         self._changes: dict[date, NightChanges] = {}  # each night's changes, as the last tick folded them
+        # Where people look besides notifications (runtime/surfaces): each change is published there.
+        self.followers = Followers()
+        self.surfaces = Surfaces([self.followers])
+        self.tray: Any = None  # runtime.surfaces.tray.Tray while `[notify] tray` is on and a bus exists
         self.winddown: WindDownControl | None = None  # with [winddown], or a journal to undo
 
     @property
@@ -170,9 +176,11 @@ class Daemon:
                 self.config_watch = ConfigWatch(self.paths.config, self._config_changed)
             except OSError as exc:
                 log.warning("config changes are picked up only on SIGHUP: %s", exc)
+        self._start_bus_surfaces()
+        self.surfaces.start()
         # Last: a CLI that gets an answer may rely on everything above (a config saved the
         # moment `status` says we run is seen).
-        self.control = ControlServer(self.paths.socket, self._on_request)
+        self.control = ControlServer(self.paths.socket, self._on_request, self.followers.add)
         interval = self.systemd.watchdog_interval()
         if interval:
             # Pinged from the worker thread: a stuck worker stops the pings and systemd restarts us.
@@ -205,6 +213,7 @@ class Daemon:
             # A clean stop puts the desktop back (its rows queued before the worker's last job);
             # the next start inside the window applies it again.
             self.winddown.close(restore=True, now=self.clock())
+        self.surfaces.close()  # followers see the stream end: the daemon stops
         if self.scheduler.running:
             finished = self.submit(self._finish)
             try:
@@ -272,6 +281,96 @@ class Daemon:
 
     def _config_changed(self) -> None:
         self.submit(self.reload)
+
+    # -- surfaces: the follow stream, the D-Bus API, the tray (runtime/surfaces) ---------------
+
+    def _start_bus_surfaces(self) -> None:
+        """The D-Bus API and the tray, where there is a session bus (none: jeepney is not even loaded)."""
+        from sundown.notify import NotifyError
+        from sundown.notify.bus import bus_address
+
+        try:
+            bus_address(self.env)
+        except NotifyError:
+            return
+        from sundown.runtime.surfaces.dbus_api import DBusApi
+
+        self.surfaces.add(DBusApi(lambda: bus_address(self.env), self._acting("dbus"), self.clock))
+        if self.loaded.routine.tray:
+            self._start_tray()
+
+    def _start_tray(self) -> Any:
+        from sundown.notify.bus import bus_address
+        from sundown.runtime.surfaces.tray import Tray
+
+        self.tray = Tray(lambda: bus_address(self.env), self._acting("tray"), self.clock)
+        self.surfaces.add(self.tray)
+        return self.tray
+
+    def _tray_follows_config(self) -> None:
+        """`[notify] tray` changed on a reload: show or hide the icon."""
+        wanted = self.loaded.routine.tray
+        if wanted and self.tray is None and self.control is not None:
+            from sundown.notify import NotifyError
+            from sundown.notify.bus import bus_address
+
+            try:
+                bus_address(self.env)
+            except NotifyError:
+                return
+            self.surfaces.start_one(self._start_tray())
+        elif not wanted and self.tray is not None:
+            self.surfaces.remove(self.tray)
+            self.tray = None
+
+    def _acting(self, source: Source) -> Callable[[Request], concurrent.futures.Future[Any]]:
+        """How a surface hands the daemon a request: done on the worker, the future has its outcome
+        (a refusal is an outcome, not an error of the daemon's: it is not logged as one)."""
+
+        def act(request: Request) -> concurrent.futures.Future[Any]:
+            outcome: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+            def job() -> None:
+                try:
+                    outcome.set_result(self.answer(request, source))
+                except SundownError as exc:
+                    outcome.set_exception(exc)
+
+            def ran(done: concurrent.futures.Future[Any]) -> None:
+                if outcome.done():
+                    return
+                if done.cancelled():  # the daemon is stopping
+                    outcome.cancel()
+                elif done.exception() is not None:  # a fault of ours, logged by `submit`
+                    outcome.set_exception(done.exception())
+
+            self.submit(job).add_done_callback(ran)
+            return outcome
+
+        return act
+
+    def answer(self, request: Request, source: Source) -> str:
+        """A request from a surface, by the command line's rules; then a tick acts on it."""
+        from sundown.runtime.surfaces import requests
+
+        message = requests.apply(self, request, source)
+        if request.verb != "report":
+            self.tick()
+        return message
+
+    def reload_config(self) -> tuple[list[str], str | None]:
+        problems = self.reload()
+        return problems, str(self.paths.config) if not problems and self._config_removed() else None
+
+    def open_report(self) -> str:
+        """The HTML report written beside the log, then opened in the browser (the tray's menu)."""
+        import sys
+
+        path = self.paths.state_dir / "report.html"
+        config = ("--config", str(self.paths.config)) if self.paths.config_explicit else ()
+        argv = (sys.executable, "-m", "sundown", *config, "report", "--html", str(path))
+        self.commands.open_report(argv, path)
+        return f"writing {path} and opening it"
 
     def _start_context(self) -> None:
         """The person's context (busy, away) and the system zone: every source optional."""
@@ -541,6 +640,14 @@ class Daemon:
         if self.timer is not None:
             self.timer.arm(next_at + ARM_MARGIN if next_at is not None else None)
         self.systemd.status(self.status_line(now))
+        self.publish()
+
+    def publish(self) -> None:
+        """Show the state after a tick where people look (status bars, D-Bus, the tray), if it changed."""
+        try:
+            self.surfaces.publish(self.snapshot())
+        except Exception:  # a snapshot gone wrong must never stop a reminder
+            log.exception("could not publish the status")
 
     # -- the wind-down (runtime/winddown.py) ------------------------------------------------------
 
@@ -801,6 +908,7 @@ class Daemon:
             if calendar_changed:
                 self._stop_calendar()
                 self._start_calendar()
+            self._tray_follows_config()
             log.info("config reloaded from %s", loaded.path or "the built-in default")
             self.tick()
             return []
