@@ -366,3 +366,22 @@ def test_doctor_shows_settings_not_put_back_until_they_are(fakes: dict[str, Any]
     )
     journal.remove("dark")
     assert check_winddown(paths, {}) == []
+
+
+def test_when_a_change_is_done_the_daemons_next_tick_gets_the_windows_end(fakes: dict[str, Any]) -> None:
+    """The tick a finished change causes must not find it still busy: it would not ask for
+    `until`, and with no reminder due nothing would wake the daemon to put things back."""
+    import threading
+
+    asked: list[datetime | None] = []
+    done = threading.Event()
+    w = wd(dark=True)
+
+    def woke() -> None:
+        asked.append(c.tick(at(22, 0), routine(w), BERLIN, [], {}))
+        done.set()
+
+    c = WindDownControl(resolve_paths(), {}, lambda night, details: None, woke)
+    c.tick(at(22, 0), routine(w), BERLIN, [], {})
+    assert done.wait(5)
+    assert asked == [at(7, 0, day=26)]

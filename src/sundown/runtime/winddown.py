@@ -212,14 +212,15 @@ class WindDownControl:
         if self._executor is None:
             self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sundown-winddown")
         self._job = self._executor.submit(self._guarded, fn, *args)
+        # Once the job is done (not from inside it: that tick would still find it busy and not
+        # ask for the next instant), the daemon ticks again: the window's end, own DND.
+        self._job.add_done_callback(lambda _job: self.wake())
 
     def _guarded(self, fn: Callable[..., None], *args: Any) -> None:
         try:
             fn(*args)
         except Exception:  # never let a wind-down problem take the daemon with it
             log.exception("wind-down: %s failed", getattr(fn, "__name__", fn))
-        finally:
-            self.wake()  # the daemon ticks again: the next instant, own Do Not Disturb
 
     def _session(self, deadline: float | None = None) -> Session:
         session = Session(self.env, commands=self.commands)
