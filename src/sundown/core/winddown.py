@@ -38,9 +38,6 @@ RESTORED = "restored"
 KEPT = "kept"  # the person changed the setting meanwhile: left as they set it
 FAILED = "failed"
 
-__all__ = ["EFFECTS", "Window", "Request", "Span", "State", "planned", "state_at", "requests_of"]
-
-
 def failed(why: str) -> str:
     """The outcome word of an effect that could not be applied or put back."""
     return f"{FAILED}: {why}"

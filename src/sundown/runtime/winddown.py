@@ -119,7 +119,7 @@ class WindDownControl:
             return None  # the job in hand ticks again when it is done
         if wd is None:
             if self.active is not None or self.journal.entries:
-                self._submit(self._end, self._reason(now, None, routine, changes, ()), now)
+                self._submit(self._end, self._reason(now, None, changes), now)
             return None
         requests = rules.requests_of(events, zone)
         state = rules.state_at(wd, routine, zone, now, changes, requests)
@@ -135,17 +135,10 @@ class WindDownControl:
             else:
                 self.active = want  # the same stretch, perhaps longer (`winddown on` joined it)
         elif self.active is not None or self.journal.entries:
-            self._submit(self._end, self._reason(now, wd, routine, changes, requests), now)
+            self._submit(self._end, self._reason(now, wd, changes), now)
         return _earliest(state.next_at, self.restart_at if want is not None else None)
 
-    def _reason(
-        self,
-        now: datetime,
-        wd: WindDown | None,
-        routine: Routine,
-        changes: Mapping[date, NightChanges],
-        requests: Iterable[rules.Request],
-    ) -> str:
+    def _reason(self, now: datetime, wd: WindDown | None, changes: Mapping[date, NightChanges]) -> str:
         """Why the wind-down ends now: until | off | skip | config."""
         if wd is None:
             return "config"
