@@ -33,22 +33,21 @@ from sundown.config import LoadedConfig, load_for, localtime_path, remember_good
 from sundown.config.values import load_zone
 from sundown.core import context, dispatch
 from sundown.core.answers import Answer
-from sundown.core.context import QUIET, UNKNOWN, AwayAck, Context, Held, Verdict
-from sundown.core.dispatch import Send
+from sundown.core.context import UNKNOWN, Context, Verdict
 from sundown.core.plan import UTC, night_of, upcoming, window
 from sundown.core.status import Status, snapshot
 from sundown.core.status import tonight as tonight_of
-from sundown.core.vocabulary import Action, EventName, Urgency
+from sundown.core.vocabulary import Action, EventName
 from sundown.errors import ConfigError, SundownError
 from sundown.notify import Backend
 from sundown.paths import Paths
 from sundown.runtime import answers
 from sundown.runtime.commands import Commands
 from sundown.runtime.control_server import ControlServer, InstanceLock
+from sundown.runtime.delivery import Delivery
 from sundown.runtime.escalation import Escalator
 from sundown.runtime.ledger import Ledger
 from sundown.runtime.logwriter import LogWriter
-from sundown.runtime.messages import hm, joined_message, reminder_message
 from sundown.runtime.scheduler import BackgroundScheduler, ThreadPoolExecutor
 from sundown.runtime.screen import Screen
 from sundown.runtime.wake import Alarm, SleepWatch, clock_timer, sleep_watch
@@ -111,7 +110,10 @@ class Daemon:
             executors={"default": ThreadPoolExecutor(1)},
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 8},
         )
-        self.escalator = Escalator(self.ledger, self.screen, self.commands, self.later, lambda: self.context)
+        escalator = Escalator(self.ledger, self.screen, self.commands, self.later, lambda: self.context)
+        self.delivery = Delivery(
+            self.ledger, self.screen, self.commands, escalator, lambda: self.push_link, lambda: self.away()
+        )
         # The helpers: each wakes the worker up; the worker re-arms the timer after each tick.
         self.timer: Alarm | None = None
         self.sleep_watch: SleepWatch | None = None
@@ -371,19 +373,7 @@ class Daemon:
         self.ctx_now = self._context_at(now)
         seen = self.ledger.seen
         verdict = context.adjust(routine, zone, now, decision, progress, seen, changes, self.ctx_now)
-        for occ in verdict.missed:
-            log.info("missed %s on night %s (due %s)", occ.reminder.id, occ.night, hm(occ.at))
-            self.ledger.apply("missed", occ.night, occ.reminder.id, "daemon", at=occ.at.isoformat())
-        for ack in verdict.acks:
-            self._away_ack(ack)
-        for held in verdict.held:
-            self._defer(held)
-        for send, urgency in verdict.sends:
-            self._send(send, now, urgency)
-        for step in verdict.escalations:
-            self.escalator.step(step, now)
-        for key in verdict.stop_escalating:
-            self.ledger.stop_escalating(key)
+        self.delivery.carry_out(verdict, now)
         for gone in self.screen.withdraw_settled(
             set(decision.settled) | {a.key for a in verdict.acks}, self.ledger
         ):
@@ -428,62 +418,6 @@ class Daemon:
                 elif self.ctx_now.idle_since is not None:
                     times.append(check)
         return min((t for t in times if t is not None), key=lambda t: t.astimezone(UTC), default=None)
-
-    def _defer(self, held: Held) -> None:
-        for occ in held.send.occurrences:
-            if (
-                self.ledger.seen.get(occ.key, QUIET).deferred
-                or self.ledger.attention.get(occ.key, QUIET).deferred
-            ):
-                continue
-            log.info("deferred %s (%s) until %s at the latest", occ.reminder.id, held.reason, hm(held.until))
-            self.ledger.apply(
-                "deferred",
-                occ.night,
-                occ.reminder.id,
-                "daemon",
-                reason=held.reason,
-                until=held.until.isoformat(),
-            )
-
-    def _away_ack(self, ack: AwayAck) -> None:
-        night, rid = ack.key
-        log.info("%s acknowledged by itself (%s since %s)", rid, ack.source, hm(ack.at))
-        self.ledger.apply("acknowledged", night, rid, ack.source, ts=ack.at, notified=ack.notified)
-
-    def _send(self, send: Send, now: datetime, urgency: Urgency = "normal") -> None:
-        shown = self.screen.join_open(send, now, self.ledger)
-        if len(shown.occurrences) > len(send.occurrences):
-            message = joined_message(shown, urgency)
-        else:
-            message = reminder_message(shown, self.ledger.seen.get(shown.occurrences[0].key, QUIET), urgency)
-        delivered_by = self.screen.show(message, shown.occurrences, send.occurrences)
-        if self.push_link is not None:
-            own = message if shown.occurrences == send.occurrences else reminder_message(send, QUIET)
-            self.push_link.on_send(send, own.title, own.body, self.away())
-        # Its id on the server, so that a restarted daemon replaces and closes it (_take_over_shown).
-        ref = self.screen.shown_as(message.key) if delivered_by == "dbus" else None
-        together = [o.reminder.id for o in shown.occurrences]
-        for occ in send.occurrences:
-            details: dict[str, Any] = {
-                "late": int(max((now - occ.at).total_seconds(), 0)) if send.repeat == 0 else 0,
-                "repeat": send.repeat,
-                "backend": delivered_by,
-                "at": occ.at.isoformat(),
-                "bedtime": occ.bedtime.isoformat(),
-            }
-            if len(together) > 1:
-                details["together"] = together
-            if send.snoozed:
-                details["snoozed"] = True
-            if ref:
-                details["notification"] = {"key": message.key, **ref}
-            if urgency != "normal":
-                details["urgency"] = urgency
-            self.ledger.apply("notified", occ.night, occ.reminder.id, "daemon", **details)
-            if send.repeat == 0 and not send.snoozed and occ.reminder.run:
-                self.commands.start(occ.reminder.id, occ.reminder.run, self.loaded.path)
-        log.info("notified %s via %s", message.title, delivered_by)
 
     def _take_over_shown(self) -> None:
         """The notifications a previous daemon process showed: taken over, their buttons heard."""
