@@ -93,6 +93,11 @@ class Backend:
         """The server that showed the last notification shows one at a time (notification-daemon)."""
         return False
 
+    @property
+    def keeps_expired(self) -> bool:
+        """The server that showed the last notification ignores its expire_timeout (GNOME Shell)."""
+        return False
+
 
 def choose(name: str, on_action: OnAction, env: Mapping[str, str]) -> Backend:
     """The backend called `name` ("auto" | "dbus" | "plyer" | "console").

@@ -110,6 +110,11 @@ class AutoBackend(Backend):
         last = next((b for b in self._backends if b.name == self.last_backend), None)
         return last is not None and last.one_at_a_time
 
+    @property
+    def keeps_expired(self) -> bool:
+        last = next((b for b in self._backends if b.name == self.last_backend), None)
+        return last is not None and last.keeps_expired
+
     def close(self) -> None:
         for backend in self._backends:
             backend.close()

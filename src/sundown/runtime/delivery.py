@@ -66,11 +66,8 @@ class Delivery:
 
     def defer(self, held: Held) -> None:
         for occ in held.send.occurrences:
-            if (
-                self.ledger.seen.get(occ.key, QUIET).deferred
-                or self.ledger.attention.get(occ.key, QUIET).deferred
-            ):
-                continue
+            if occ.key not in held.announce:
+                continue  # this hold is logged already
             log.info("deferred %s (%s) until %s at the latest", occ.reminder.id, held.reason, hm(held.until))
             self.ledger.apply(
                 "deferred",

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -55,28 +57,47 @@ class Escalator:
             details["run"] = list(step.run)
         self.ledger.apply("escalated", occ.night, occ.reminder.id, "daemon", **details)
         log.info("escalated %s: step %d", occ.reminder.id, number)
-        if step.urgency:
+        if esc.notify:  # None: its urgency rode on the repeat sent at this instant
             key = message_key(*occ.key)
             seen = self.ledger.seen.get(occ.key, QUIET)
-            self.screen.show(reminder_message(Send(key, (occ,)), seen, step.urgency), (occ,), (occ,))
+            message = replace(reminder_message(Send(key, (occ,)), seen, esc.notify), body=occ.reminder.body)
+            self.screen.show(message, (occ,), (occ,))
         if step.run:
-            self.commands.start(occ.reminder.id, step.run, self.ledger.loaded.path)
+            ran = self.commands.start(occ.reminder.id, step.run, self.ledger.loaded.path)
             if locks_screen(step.run):
                 watch = self._watch()
+                night, rid = occ.night, occ.reminder.id
                 if watch is not None and watch.can_verify_lock():
-                    self._later(
-                        timedelta(seconds=LOCK_VERIFY_S), self.check_lock, occ.night, occ.reminder.id, now
-                    )
-                else:
-                    log.info("%s: no source tells whether the screen locked; not verified", occ.reminder.id)
+                    self._later(timedelta(seconds=LOCK_VERIFY_S), self.check_lock, night, rid, now)
+                elif ran is None:  # the config may not run commands (logged why)
+                    self.lock_failed(night, rid, "was not run")
+                else:  # nothing can see a lock here: its command's exit status is all there is
+                    ended = self._command_ended
+                    ran.add_done_callback(lambda f: self._later(timedelta(0), ended, night, rid, f))
 
     def check_lock(self, night: date, rid: str, since: datetime) -> None:
         """After a lock step: did the session lock (LockedHint, the screensaver) since?"""
         watch = self._watch()
         if watch is not None and watch.locked_since(since):
             return
-        log.warning("%s: the escalation step did not lock the screen within %g s", rid, LOCK_VERIFY_S)
-        self.ledger.apply("lock_failed", night, rid, "daemon", waited_s=LOCK_VERIFY_S)
-        self.screen.notice(
-            "sundown could not lock the screen", "The escalation step ran, but the session did not lock."
-        )
+        self.lock_failed(night, rid)
+
+    def _command_ended(self, night: date, rid: str, ran: Future[str | None]) -> None:
+        """A lock step's command ended where no source tells whether the session locked."""
+        failure = None if ran.cancelled() or ran.exception() else ran.result()
+        if failure is None:
+            log.info("%s: the lock step ran; no source tells whether the screen locked", rid)
+            return
+        self.lock_failed(night, rid, failure)
+
+    def lock_failed(self, night: date, rid: str, command: str | None = None) -> None:
+        """The person is told: a lock step that did not lock is a broken promise (docs/context.md)."""
+        if command is None:
+            log.warning("%s: the escalation step did not lock the screen within %g s", rid, LOCK_VERIFY_S)
+            self.ledger.apply("lock_failed", night, rid, "daemon", waited_s=LOCK_VERIFY_S)
+            body = "The escalation step ran, but the session did not lock."
+        else:
+            log.warning("%s: the escalation step's lock command %s: the screen is not locked", rid, command)
+            self.ledger.apply("lock_failed", night, rid, "daemon", command=command)
+            body = f"The escalation step's lock command {command}."
+        self.screen.notice("sundown could not lock the screen", body)

@@ -92,7 +92,7 @@ class Ledger:
         elif event == "missed":
             self.memory[key] = replace(done, missed=True, scheduled_at=instant(details.get("at")))
         elif event == "deferred":
-            self._attend(key, deferred=True)
+            self._attend(key, deferred=True, deferred_until=instant(details.get("until")))
         elif event == "escalated":
             step = details.get("step")
             if isinstance(step, int):

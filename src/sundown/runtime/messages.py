@@ -29,8 +29,7 @@ def joined_message(send: Send, urgency: Urgency = "normal") -> Message:
     """Reminders waiting on a one-at-a-time server: one notification naming each."""
     lines = [f"{hm(o.at)}  {o.reminder.title}" for o in send.occurrences]
     title = ", ".join(o.reminder.title for o in send.occurrences)
-    loud: Urgency = "critical" if send.repeat or urgency == "critical" else "normal"
-    return Message(send.key, title, "\n".join(lines), loud)
+    return Message(send.key, title, "\n".join(lines), urgency)
 
 
 def combined_message(key: str, occurrences: tuple[Occurrence, ...]) -> Message:
