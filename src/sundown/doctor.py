@@ -19,6 +19,7 @@ from sundown.paths import Paths
 
 if TYPE_CHECKING:
     from sundown.notify import Backend
+    from sundown.runtime.sources.source import Capability
     from sundown.systemd.unit import Systemctl
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -462,7 +463,7 @@ def check_daemon(
 
 # --- the person's context (docs/context.md) ------------------------------------------------------
 
-CONTEXT_CAPABILITIES = (
+CONTEXT_CAPABILITIES: tuple[tuple[str, Capability, str], ...] = (
     ("dnd", "dnd", "reminders are not deferred during Do Not Disturb"),
     ("presenting", "presenting", "reminders are not deferred during presentations"),
     ("fullscreen", "fullscreen", "reminders are not deferred for fullscreen windows (X11 only)"),
@@ -480,7 +481,8 @@ def _context_checks(paths: Paths, env: Mapping[str, str]) -> tuple[list[Check], 
     """`check_context`, and the source saying Do Not Disturb is on now (None: off or unknown)."""
     from datetime import datetime, timezone
 
-    from sundown.runtime.context import ContextWatch
+    from sundown.runtime.sources import ContextWatch
+    from sundown.runtime.sources.watch import CAPABILITIES
 
     try:
         watch = ContextWatch(env, lambda what: None)
@@ -488,7 +490,7 @@ def _context_checks(paths: Paths, env: Mapping[str, str]) -> tuple[list[Check], 
         return [Check("context", WARN, f"cannot look at the desktop's state: {exc}")], None
     try:
         ctx = watch.snapshot(datetime.now(timezone.utc))
-        found = {cap: list(watch.sources[cap]) for cap in watch.sources}
+        found = {cap: watch.sources(cap) for cap in CAPABILITIES}
         problems = dict(watch.problems)
     finally:
         watch.close()

@@ -50,13 +50,14 @@ from sundown.runtime.ledger import Ledger
 from sundown.runtime.logwriter import LogWriter
 from sundown.runtime.scheduler import BackgroundScheduler, ThreadPoolExecutor
 from sundown.runtime.screen import Screen
+from sundown.runtime.sources import context_status
 from sundown.runtime.wake import Alarm, SleepWatch, clock_timer, sleep_watch
 from sundown.runtime.watch import ConfigWatch
 from sundown.systemd.notify import SdNotify
 
 if TYPE_CHECKING:
-    from sundown.runtime.context import ContextWatch
     from sundown.runtime.push import PushLink
+    from sundown.runtime.sources import ContextWatch
 
 log = logging.getLogger("sundown")
 
@@ -257,7 +258,7 @@ class Daemon:
 
     def _start_context(self) -> None:
         """The person's context (busy, away) and the system zone: every source optional."""
-        from sundown.runtime.context import ContextWatch
+        from sundown.runtime.sources import ContextWatch
 
         try:
             self.context = ContextWatch(self.env, self._context_changed, self._zone_named, self.clock)
@@ -530,28 +531,8 @@ class Daemon:
 
     def context_status(self, now: datetime) -> dict[str, Any]:
         """`context` (null where unknown) and the `sources` in use for each capability."""
-        ctx = self._context_at(now)
-        watch = self.context
-        idle_s = int(ctx.idle_for(now).total_seconds()) if ctx.idle_known else None
-        zone_source = "config timezone" if self.loaded.routine.timezone else "system zone"
-        sources: dict[str, Any] = {}
-        for cap in ("dnd", "presenting", "fullscreen", "idle", "locked"):
-            found = watch.sources[cap] if watch is not None else []
-            sources[cap] = found[0] if found else None
-        if watch is not None and watch.sources["zone"] and not self.loaded.routine.timezone:
-            zone_source = "system zone (timedated Timezone, /etc/localtime)"
-        sources["zone"] = zone_source
-        return {
-            "context": {
-                "dnd": ctx.dnd,
-                "presenting": ctx.presenting,
-                "fullscreen": ctx.fullscreen,
-                "idle_s": idle_s,
-                "locked": ctx.locked,
-                "zone": self.loaded.zone.key,
-            },
-            "sources": {("idle_s" if k == "idle" else k): v for k, v in sources.items()},
-        }
+        configured = self.loaded.routine.timezone is not None
+        return context_status(self.context, self._context_at(now), now, self.loaded.zone.key, configured)
 
     def status_line(self, now: datetime | None = None) -> str:
         now = now or self.clock()
