@@ -166,7 +166,7 @@ def test_one_at_a_time_the_joined_notification_is_replaced_again_and_names_only_
         clock.now = datetime(2026, 11, 25, 21, 35, tzinfo=zone)
         daemon.tick()  # tea joins it
         night = datetime(2026, 11, 25).date()
-        daemon.record("acknowledged", night, "magnesium", "cli")  # as `sundown ack magnesium` does
+        daemon.ledger.apply("acknowledged", night, "magnesium", "cli")  # as `sundown ack magnesium` does
         clock.now = datetime(2026, 11, 25, 21, 40, tzinfo=zone)
         daemon.tick()  # lights joins tea
         key = "2026-11-25/magnesium"  # the joined notification's key: the one that was open

@@ -94,7 +94,7 @@ def test_fall_back_night_arms_the_timer_at_the_second_0130_not_an_hour_early(san
     # 01:29:35 EST, the second 01:29 of the night of 2027-11-06; tea is due at 01:30 EST.
     now = datetime(2027, 11, 7, 6, 29, 35, tzinfo=UTC)
     daemon = daemon_for(NEW_YORK_FALL_BACK, now)
-    monkeypatch.setattr("sundown.runtime.daemon.utc_now", daemon.clock)  # the timer's clock too
+    monkeypatch.setattr("sundown.runtime.worker.utc_now", daemon.clock)  # the timer's clock too
     timer = ArmedAt()
     daemon.timer = timer
     try:
@@ -129,7 +129,7 @@ FIXED_EXAMPLES = [
 def test_the_timer_is_armed_at_the_due_instant_plus_its_margin_in_any_zone(tmp_path: Path, monkeypatch):
     env = {k: str(tmp_path / k) for k in ("XDG_STATE_HOME", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "HOME")}
     clock = FakeClock(datetime(2026, 1, 1, tzinfo=UTC))
-    monkeypatch.setattr("sundown.runtime.daemon.utc_now", clock)  # the timer's clock too
+    monkeypatch.setattr("sundown.runtime.worker.utc_now", clock)  # the timer's clock too
     first = parse('[bedtime]\ndefault = "22:00"\n', "config.toml")
     daemon = Daemon(
         resolve_paths(env), LoadedConfig(first, ZoneInfo("UTC"), None), env, backend="console", clock=clock

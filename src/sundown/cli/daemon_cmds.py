@@ -249,7 +249,7 @@ def _hm(at: datetime, ctx: Context) -> str:
 
 
 def cmd_run(ctx: Context) -> int:
-    from sundown.runtime.daemon import run
+    from sundown.runtime.process import run
 
     ctx.loaded  # noqa: B018 - a config error exits 78 before anything starts; notes the default routine
     return run(ctx.paths, ctx.args.backend)

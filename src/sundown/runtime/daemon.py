@@ -1,20 +1,13 @@
-"""`sundown run`: APScheduler wiring and the run loop. The only importer of APScheduler.
+"""The running daemon: it wires the parts and orchestrates; each part owns its state.
 
-All decisions come from `dispatch.decide`, which is pure and idempotent; this
-module only executes them (notify, log, run commands) and arranges to be woken
-up: one APScheduler job ("tick") at the next due instant, plus wakeups from the
-clock/resume detectors, the config watcher, notification actions and CLI
-nudges. Every piece of work runs on the scheduler's single worker thread, so
-state is never touched by two threads at once.
-
-The daemon orchestrates; the parts own their state: the `Ledger` the night's
-state (the log and what this process did), the `Screen` the notifications shown,
-`answers` the rules of an answer, the `Escalator` the escalation steps, the
-context watch what the desktop says.
-
-Late jobs are handled on purpose: `misfire_grace_time=None` (APScheduler's 1 s
-default silently drops a job that wakes late after suspend) and `coalesce`,
-because a late tick is still exactly one tick: `decide` sorts late from missed.
+All decisions come from `dispatch.decide` and `context.adjust`, which are pure and
+idempotent; the daemon has them executed and arranges to be woken up: one job
+("tick") at the next due instant on the `Worker` (the one thread all work runs on),
+plus wakeups from the clock/resume detectors, the config watcher, the context
+sources, notification actions and CLI nudges. The parts: the `Ledger` (the night's
+state: the log and what this process did), the `Screen` (the notifications shown),
+`answers` (one set of rules for an answer), `Delivery` and the `Escalator` (a verdict
+carried out), the `ContextWatch` (what the desktop says), the `PushLink` (the phone).
 """
 
 from __future__ import annotations
@@ -22,37 +15,35 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import os
-import signal
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sundown.config import LoadedConfig, load_for, localtime_path, remember_good, system_zone
 from sundown.config.values import load_zone
 from sundown.core import context, dispatch
 from sundown.core.answers import Answer
-from sundown.core.context import UNKNOWN, Context, Verdict
-from sundown.core.plan import UTC, night_of, upcoming, window
+from sundown.core.context import UNKNOWN, Context, Waiting
+from sundown.core.plan import night_of, upcoming, window
 from sundown.core.status import Status, snapshot
 from sundown.core.status import tonight as tonight_of
-from sundown.core.vocabulary import Action, EventName
-from sundown.errors import ConfigError, SundownError
-from sundown.notify import Backend
+from sundown.core.vocabulary import Action
+from sundown.errors import ConfigError
 from sundown.paths import Paths
 from sundown.runtime import answers
 from sundown.runtime.commands import Commands
-from sundown.runtime.control_server import ControlServer, InstanceLock
+from sundown.runtime.control_server import ControlServer
 from sundown.runtime.delivery import Delivery
 from sundown.runtime.escalation import Escalator
 from sundown.runtime.ledger import Ledger
 from sundown.runtime.logwriter import LogWriter
-from sundown.runtime.scheduler import BackgroundScheduler, ThreadPoolExecutor
 from sundown.runtime.screen import Screen
 from sundown.runtime.sources import context_status
 from sundown.runtime.wake import Alarm, SleepWatch, clock_timer, sleep_watch
 from sundown.runtime.watch import ConfigWatch
+from sundown.runtime.worker import Clock, Worker, utc_now
 from sundown.systemd.notify import SdNotify
 
 if TYPE_CHECKING:
@@ -62,11 +53,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("sundown")
 
 CONFIG_NOTICE = "sundown: config has errors"
-POLL = timedelta(seconds=5)  # how often a source that cannot signal is asked, while something waits on it
-# A reminder held back while a fullscreen window or a logind idle inhibitor may be the reason
-# looks again this often (one X round trip, one D-Bus call), so it goes out within 2 s of the
-# state ending; nothing is asked while no reminder is held.
-FULLSCREEN_POLL = timedelta(seconds=1.5)
 REFRESH_WAIT_S = 2.0
 # The clock timer fires this long after the due instant, so the tick it causes finds it due.
 ARM_MARGIN = timedelta(seconds=1)
@@ -75,11 +61,7 @@ ARM_MARGIN = timedelta(seconds=1)
 STOP_GRACE_S = 0.1
 FINISH_WAIT_S = 0.5
 LOG_RETRY = timedelta(seconds=1)
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+ASKED_AGAIN: tuple[Waiting, ...] = ("busy", "idle")  # what a source may know only by being asked
 
 
 class Daemon:
@@ -106,12 +88,10 @@ class Daemon:
         rows = LogWriter(paths.database, paths.spool, self._log_failed, clock, created=self.started)
         self.ledger = Ledger(rows, loaded, clock, on_waiting=self._retry_log_later)
         self.commands = Commands(self.env)
-        self.scheduler = BackgroundScheduler(
-            timezone=UTC,
-            executors={"default": ThreadPoolExecutor(1)},
-            job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 8},
+        self.worker = Worker(clock)
+        escalator = Escalator(
+            self.ledger, self.screen, self.commands, self.worker.later, lambda: self.context
         )
-        escalator = Escalator(self.ledger, self.screen, self.commands, self.later, lambda: self.context)
         self.delivery = Delivery(
             self.ledger, self.screen, self.commands, escalator, lambda: self.push_link, lambda: self.away()
         )
@@ -120,7 +100,6 @@ class Daemon:
         self.sleep_watch: SleepWatch | None = None
         self.config_watch: ConfigWatch | None = None
         self.control: ControlServer | None = None
-        self._finished = threading.Event()
         self.push_link: PushLink | None = None  # while [push] is configured
         self.zone_watch: ConfigWatch | None = None  # /etc/localtime replaced: travel
         self.context: ContextWatch | None = None  # when the session offers anything
@@ -137,10 +116,6 @@ class Daemon:
         self.ledger.loaded = loaded
 
     @property
-    def backend(self) -> Backend:
-        return self.screen.backend
-
-    @property
     def log_start(self) -> datetime:
         """When the log began: nothing before it is missed."""
         created = self.ledger.rows.created
@@ -155,7 +130,7 @@ class Daemon:
 
     def start(self) -> None:
         """Start the worker and the helpers; returns at once, READY=1 comes from the worker."""
-        self.scheduler.start()
+        self.worker.start()
         self.timer = clock_timer(self.wake)
         self.sleep_watch = sleep_watch(self.wake, self.env, self._before_sleep)
         self._start_context()
@@ -171,7 +146,7 @@ class Daemon:
         interval = self.systemd.watchdog_interval()
         if interval:
             # Pinged from the worker thread: a stuck worker stops the pings and systemd restarts us.
-            self.scheduler.add_job(self.systemd.ping, "interval", seconds=interval / 2, id="watchdog")
+            self.worker.every(interval / 2, self.systemd.ping, "watchdog")
         self.submit(self._running)
         self.submit(self._take_over_shown)
         self.submit(self.tick)
@@ -188,8 +163,8 @@ class Daemon:
         for helper in (self.control, self.config_watch, self.sleep_watch, self.context, self.zone_watch):
             if helper is not None:
                 helper.close()
-        if self.scheduler.running:
-            finished = self.submit(self._finish)
+        if self.worker.running:
+            finished = self.worker.submit(self._finish, last=True)
             try:
                 finished.result(STOP_GRACE_S)
             except concurrent.futures.TimeoutError:
@@ -200,14 +175,13 @@ class Daemon:
                     finished.result(FINISH_WAIT_S)
                 except concurrent.futures.TimeoutError:
                     log.warning("the worker did not finish in time; stopping without it")
-            self.scheduler.shutdown(wait=False)
+            self.worker.shutdown()
         else:
             self._finish()  # never started (tests drive `tick()` themselves): we are the worker
         self.commands.close()
 
     def _finish(self) -> None:
         """The worker's last job: close what it owns. Jobs queued after it do nothing."""
-        self._finished.set()
         if self.timer is not None:
             self.timer.close()
             self.timer = None
@@ -219,39 +193,10 @@ class Daemon:
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
         """Queue `fn(*args)` on the worker thread; the future carries its result."""
-        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-
-        def job() -> None:
-            if self._finished.is_set() and fn != self._finish:
-                future.cancel()
-                return
-            try:
-                future.set_result(fn(*args))
-            except BaseException as exc:  # handed to whoever waits on the future
-                future.set_exception(exc)
-                log.exception("error in %s", getattr(fn, "__name__", fn))
-
-        self.scheduler.add_job(job)  # no trigger: run as soon as the worker is free
-        return future
+        return self.worker.submit(fn, *args)
 
     def call(self, fn: Callable[..., Any], *args: Any, timeout: float = REFRESH_WAIT_S) -> Any:
-        return self.submit(fn, *args).result(timeout)
-
-    def later(self, delay: timedelta, fn: Callable[..., Any], *args: Any, job: str | None = None) -> None:
-        """`fn(*args)` on the worker, `delay` from now; a named `job` replaces its earlier one."""
-        now = self.clock()
-        at = self._on_system_clock(now.astimezone(UTC) + delay, now)
-        self.scheduler.add_job(
-            fn, "date", run_date=at, args=list(args), id=job, replace_existing=job is not None
-        )
-
-    def _on_system_clock(self, at: datetime, now: datetime) -> datetime:
-        """`at` on this daemon's clock as a UTC time of the system clock, which the scheduler and
-        the timer wait on. In service they are the same clock; a test may give the daemon its own."""
-        at = at.astimezone(UTC)
-        if self.clock is utc_now:
-            return at
-        return utc_now() + (at - now.astimezone(UTC))
+        return self.worker.call(fn, *args, timeout=timeout)
 
     def _config_changed(self) -> None:
         self.submit(self.reload)
@@ -345,15 +290,9 @@ class Daemon:
         log.error("cannot write the log, reminders go on without it: %s", problem)
         self.screen.notice("sundown cannot write its log", problem)
 
-    def record(
-        self, event: EventName, night: date, reminder: str | None, source: str, **details: Any
-    ) -> None:
-        """A row, at this daemon's clock (see `Ledger.apply`)."""
-        self.ledger.apply(event, night, reminder, source, **details)
-
     def _retry_log_later(self) -> None:
-        if self.scheduler.running:
-            self.later(LOG_RETRY, self._flush_log, job="log-retry")
+        if self.worker.running:
+            self.worker.later(LOG_RETRY, self._flush_log, job="log-retry")
 
     def _flush_log(self) -> None:
         if not self.ledger.flush():
@@ -386,10 +325,12 @@ class Daemon:
         self.screen.forget_before(nights[0])
         # In UTC: `next_at` is a local time, and wall-clock arithmetic on it drops the fold of a
         # fall-back night's repeated hour (the timer would aim an hour early and fire at once).
-        next_at = self._next_look(verdict, now)
-        next_at = self._on_system_clock(next_at, now) if next_at is not None else None
+        watch = self.context
+        asked = [w for w in ASKED_AGAIN if watch is not None and watch.polled(w)]
+        next_at = context.next_look(verdict, now, self.ctx_now.idle_since, asked)
+        next_at = self.worker.on_system_clock(next_at, now) if next_at is not None else None
         if next_at is not None:
-            self.scheduler.add_job(self.tick, "date", run_date=next_at, id="tick", replace_existing=True)
+            self.worker.at(next_at, self.tick, job="tick")
         if self.timer is not None:
             self.timer.arm(next_at + ARM_MARGIN if next_at is not None else None)
         self.systemd.status(self.status_line(now))
@@ -402,23 +343,6 @@ class Daemon:
         except Exception as exc:  # a source gone wrong must never stop a reminder
             log.warning("could not read the desktop's state (%s); going by the clock", exc)
             return UNKNOWN
-
-    def _next_look(self, verdict: Verdict, now: datetime) -> datetime | None:
-        """The next tick: the clock's next instant, or sooner to ask a source that cannot signal."""
-        times = [verdict.next_at]
-        for send, _ in verdict.sends:  # just notified: its first escalation step counts from now
-            times.extend(now + step.after for o in send.occurrences for step in o.reminder.escalate[:1])
-        watch = self.context
-        if watch is not None:
-            if "busy" in verdict.waits_on and watch.polled("busy"):
-                times.append(now + FULLSCREEN_POLL)
-            check = verdict.idle_check_at
-            if check is not None:
-                if watch.polled("idle"):
-                    times.append(max(check, now + POLL))
-                elif self.ctx_now.idle_since is not None:
-                    times.append(check)
-        return min((t for t in times if t is not None), key=lambda t: t.astimezone(UTC), default=None)
 
     def _take_over_shown(self) -> None:
         """The notifications a previous daemon process showed: taken over, their buttons heard."""
@@ -553,44 +477,3 @@ def _release_startup_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass  # not glibc: nothing to trim
-
-
-def run(paths: Paths, backend: str | None = None, env: Mapping[str, str] | None = None) -> int:
-    """The foreground daemon until SIGTERM/SIGINT. Config errors at start raise ConfigError (78)."""
-    env = dict(os.environ if env is None else env)
-    from sundown.systemd.journal import configure_logging
-
-    configure_logging(env)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # its INFO lines drown ours
-    # Block the signals before any thread starts, so only sigwait below receives them.
-    signals = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
-    signal.pthread_sigmask(signal.SIG_BLOCK, signals)
-    try:
-        lock = InstanceLock(paths)
-        try:
-            daemon = Daemon(paths, load_for(paths), env, backend)
-            try:
-                daemon.start()
-                _serve_signals(daemon, signals)
-            finally:
-                daemon.stop()
-        finally:
-            lock.release()
-    except OSError as exc:
-        # Whatever failed while starting (a socket path too long, a full disk): one readable line.
-        where = f" ({exc.filename})" if exc.filename else ""
-        detail = exc.strerror or str(exc) or type(exc).__name__  # TimeoutError() says nothing
-        raise SundownError(f"cannot start: {detail}{where}") from exc
-    finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)
-    return 0
-
-
-def _serve_signals(daemon: Daemon, signals: set[signal.Signals]) -> None:
-    while True:
-        sig = signal.sigwait(signals)
-        if sig == signal.SIGHUP:
-            daemon.submit(daemon.reload)
-            continue
-        log.info("stopping (%s)", signal.Signals(sig).name)
-        return

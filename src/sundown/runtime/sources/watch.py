@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from sundown.core.context import Context
+from sundown.core.context import Context, Waiting
 from sundown.notify.bus import DBUS, BusLink, bus_address, header, sender_of, system_bus_may_exist
 from sundown.runtime.sources import gnome, logind, notification, screensaver
 from sundown.runtime.sources.logind import IdleHint
@@ -98,12 +98,12 @@ class ContextWatch:
             names.sort(key=lambda n: IDLE_ORDER.index(n) if n in IDLE_ORDER else len(IDLE_ORDER))
         return names
 
-    def polled(self, capability: str) -> bool:
-        """True when `capability` is known only by asking (so waiting on it means asking again)."""
-        if capability == "busy":
+    def polled(self, what: Waiting) -> bool:
+        """True when `what` is known only by asking (so waiting on it means asking again)."""
+        if what == "busy":
             # logind does not promise PropertiesChanged for BlockInhibited: asked again too.
             return any(s.polled and s.tells in ("fullscreen", "presenting") for s in self.found)
-        return any(s.polled and s.tells == capability for s in self.found)
+        return any(s.polled and s.tells == what for s in self.found)
 
     def can_verify_lock(self) -> bool:
         """Some source tells whether the session is locked (LockedHint, a screensaver)."""
