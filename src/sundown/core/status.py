@@ -14,6 +14,34 @@ from typing import Any
 
 from sundown.core.plan import ONE_DAY, UTC, Occurrence, night_exists, night_of
 from sundown.core.state import NOTHING, Night, ReminderNight, state_name, waiting
+from sundown.core.vocabulary import STATES, State
+
+
+@dataclass(frozen=True)
+class Row:
+    """One of tonight's reminders as `status` shows it."""
+
+    night: str
+    reminder: str
+    title: str
+    at: str  # ISO 8601 with the zone's offset
+    state: State
+
+    @property
+    def waiting(self) -> bool:
+        """Notified and not settled: what a bare `ack` or `snooze` acts on."""
+        return self.state in ("notified", "snoozed", "dismissed")
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Row:
+        state = data.get("state")
+        return cls(
+            night=str(data.get("night") or ""),
+            reminder=str(data.get("reminder") or ""),
+            title=str(data.get("title") or ""),
+            at=str(data.get("at") or ""),
+            state=state if state in STATES else "pending",
+        )
 
 
 @dataclass(frozen=True)
@@ -26,7 +54,7 @@ class Status:
     config_error: str | None  # the config has errors: the routine shown is the last good one
     log_error: str | None  # the log cannot be opened or written
     night: str  # "tonight": see `tonight`
-    tonight: list[dict[str, Any]] = field(default_factory=list)
+    tonight: list[Row] = field(default_factory=list)
     push: dict[str, Any] | None = None  # the phone link, when `[push]` is configured and a daemon runs
     # The person's context as the daemon sees it (null per key where unknown, all null without a
     # daemon) and the source in use for each capability (docs/context.md).
@@ -41,7 +69,7 @@ class Status:
         """A snapshot sent by the daemon; keys it did not send are null."""
         known: dict[str, Any] = {f.name: data.get(f.name) for f in fields(cls)}
         known["running"] = bool(known["running"])
-        known["tonight"] = list(known["tonight"] or [])
+        known["tonight"] = [Row.from_json(row) for row in known["tonight"] or [] if isinstance(row, Mapping)]
         known["night"] = str(known["night"] or "")
         return cls(**known)
 
@@ -59,7 +87,7 @@ def is_open(occ: Occurrence, done: ReminderNight, now: datetime) -> bool:
 
 
 def tonight(now: datetime, zone: tzinfo, current: Night | None) -> date:
-    """"Tonight": the night of `now` while its bedtime has not passed or a reminder of it is
+    """ "Tonight": the night of `now` while its bedtime has not passed or a reminder of it is
     still open, else the coming night (in the morning, tonight is this evening, not last night).
 
     `current` is the night of `now` as folded from the log (None: its plan alone counts).
@@ -79,21 +107,21 @@ def tonight(now: datetime, zone: tzinfo, current: Night | None) -> date:
 
 
 def night_label(night: date, tonight_night: date) -> str:
-    """"tonight (Sat 2026-11-28)" or "the night of Fri 2026-11-27", for output."""
+    """ "tonight (Sat 2026-11-28)" or "the night of Fri 2026-11-27", for output."""
     day = f"{night:%a} {night.isoformat()}"
     return f"tonight ({day})" if night == tonight_night else f"the night of {day}"
 
 
-def rows(night: Night, now: datetime) -> list[dict[str, Any]]:
-    """The night's reminders with their state (JSON-ready)."""
+def rows(night: Night, now: datetime) -> list[Row]:
+    """The night's reminders with their state."""
     return [
-        {
-            "night": night.night.isoformat(),
-            "reminder": occ.reminder.id,
-            "title": occ.reminder.title,
-            "at": occ.at.isoformat(),
-            "state": state_name(occ, night.states.get(occ.reminder.id, NOTHING), now),
-        }
+        Row(
+            night=night.night.isoformat(),
+            reminder=occ.reminder.id,
+            title=occ.reminder.title,
+            at=occ.at.isoformat(),
+            state=state_name(occ, night.states.get(occ.reminder.id, NOTHING), now),
+        )
         for occ in (night.plan.occurrences if night.plan else ())
     ]
 
