@@ -20,7 +20,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from sundown.config import LoadedConfig, load_for, parse
+from sundown.config import LoadedConfig, parse
 from sundown.core import dispatch
 from sundown.notify import Backend, Message
 from sundown.paths import resolve_paths
@@ -28,6 +28,7 @@ from sundown.runtime.control_server import InstanceLock
 from sundown.runtime.daemon import Daemon
 from sundown.store.log import EventLog
 from support.desktop import wait_until
+from support.in_process import in_process_daemon
 from support.sandbox import FakeClock, Sandbox
 
 UTC = timezone.utc
@@ -75,12 +76,7 @@ class RecordingNotify:
 
 def daemon_for(text: str, now: datetime | None, env: dict[str, str] | None = None, **kw) -> Daemon:
     """A console-backend Daemon on `text` (the sandbox's config path), its clock at `now` (None: real)."""
-    paths = resolve_paths(env)
-    paths.config.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    paths.config.write_text(text)
-    paths.config.chmod(0o600)
-    clock = FakeClock(now) if now is not None else (lambda: datetime.now(UTC))
-    return Daemon(paths, load_for(paths), env or {}, backend="console", clock=clock, **kw)
+    return in_process_daemon(FakeClock(now) if now is not None else None, text=text, env=env, **kw)
 
 
 # -- item: the clock timer on fall-back nights ------------------------------------------------------
@@ -131,9 +127,7 @@ def test_the_timer_is_armed_at_the_due_instant_plus_its_margin_in_any_zone(tmp_p
     clock = FakeClock(datetime(2026, 1, 1, tzinfo=UTC))
     monkeypatch.setattr("sundown.runtime.worker.utc_now", clock)  # the timer's clock too
     first = parse('[bedtime]\ndefault = "22:00"\n', "config.toml")
-    daemon = Daemon(
-        resolve_paths(env), LoadedConfig(first, ZoneInfo("UTC"), None), env, backend="console", clock=clock
-    )
+    daemon = in_process_daemon(clock, env=env, loaded=LoadedConfig(first, ZoneInfo("UTC"), None))
     timer = ArmedAt()
     daemon.timer = timer
     examples = iter(range(10**6))

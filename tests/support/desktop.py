@@ -136,6 +136,22 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, what: str = "
         time.sleep(0.02)
 
 
+class Actions:
+    """Collects on_action calls; they come from the backend's receiver thread."""
+
+    def __init__(self) -> None:
+        self.got: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, key: str, action: str) -> None:
+        with self._lock:
+            self.got.append((key, action))
+
+    def wait(self, count: int, timeout: float = 5.0) -> list[tuple[str, str]]:
+        wait_until(lambda: len(self.got) >= count, timeout, f"{count} action(s), got {self.got}")
+        return list(self.got)
+
+
 def _kill_group(proc: subprocess.Popen[Any], grace: float = 2.0) -> None:
     if proc.stdout is not None:
         proc.stdout.close()
