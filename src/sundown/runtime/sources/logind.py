@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sundown.notify.bus import PROPERTIES, BusLink, unvariant
-from sundown.runtime.sources.source import Clock, Source, attempt, props_changed
+from sundown.runtime.sources.source import Asked, Clock, Source, attempt, props_changed
 
 UTC = timezone.utc
 LOGIN1 = "org.freedesktop.login1"
@@ -133,31 +133,20 @@ class IdleHint(SessionProperty):
             self.since = None
 
 
-class IdleInhibitors(Source):
+class IdleInhibitors(Asked):
     """Presenting: something holds a logind `idle` inhibitor. logind does not promise a signal
     for BlockInhibited, so it is asked again while a reminder waits on it."""
 
     name = "logind idle inhibitors"
     tells = "presenting"
     sender = LOGIN1
-    polled = True
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._bus: BusLink | None = None
-
-    def look(self, bus: BusLink) -> bool:
-        self._bus = bus
-        blocked = attempt("BlockInhibited", self.ask)
-        if not isinstance(blocked, bool):
-            return False
-        self.value = blocked
-        return True
-
-    def ask(self) -> bool | None:
-        assert self._bus is not None
-        value = self._bus.get(LOGIN1, *MANAGER, "BlockInhibited")
+    def read(self, bus: BusLink) -> bool | None:
+        value = bus.get(LOGIN1, *MANAGER, "BlockInhibited")
         return "idle" in value.split(":") if isinstance(value, str) else None
+
+    def took(self, answer: bool) -> None:
+        self.value = answer
 
     def rules(self) -> list[dict[str, str]]:
         return [{"sender": LOGIN1, "path": MANAGER[0], "interface": PROPERTIES}]

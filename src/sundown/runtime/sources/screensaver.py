@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from sundown.notify.bus import BusLink
-from sundown.runtime.sources.source import Source, attempt, is_int
+from sundown.runtime.sources.source import Asked, Source, attempt, is_int
 
 FREEDESKTOP = ("org.freedesktop.ScreenSaver", "/org/freedesktop/ScreenSaver", "org.freedesktop.ScreenSaver")
 GNOME = ("org.gnome.ScreenSaver", "/org/gnome/ScreenSaver", "org.gnome.ScreenSaver")
@@ -41,26 +41,13 @@ class ScreenSaverLock(Source):
         return self.say(body[0])
 
 
-class SessionIdleTime(Source):
+class SessionIdleTime(Asked):
     """How long the session has been idle, as the freedesktop screensaver counts it (seconds)."""
 
     name = GET_SESSION_IDLE_TIME
     tells = "idle"
     service = FREEDESKTOP[0]
-    polled = True
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._bus: BusLink | None = None
-
-    def look(self, bus: BusLink) -> bool:
-        self._bus = bus
-        return is_int(attempt(self.name, self._seconds))
-
-    def _seconds(self) -> object:
-        assert self._bus is not None
-        return self._bus.ask(*FREEDESKTOP, "GetSessionIdleTime")[0]
-
-    def ask(self) -> timedelta | None:
-        seconds = self._seconds()
-        return timedelta(seconds=seconds) if is_int(seconds) else None  # type: ignore[arg-type]
+    def read(self, bus: BusLink) -> timedelta | None:
+        seconds = bus.ask(*FREEDESKTOP, "GetSessionIdleTime")[0]
+        return timedelta(seconds=seconds) if is_int(seconds) else None

@@ -80,6 +80,35 @@ class Source:
         """Let go of what it holds (a connection of its own)."""
 
 
+class Asked(Source):
+    """A source known only by asking its service: `read` asks once, at the look and on each `ask`."""
+
+    polled = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._bus: BusLink | None = None
+
+    def read(self, bus: BusLink) -> Any:
+        """The answer, or None when it gives none that counts."""
+        return None
+
+    def look(self, bus: BusLink) -> bool:
+        self._bus = bus
+        answer = attempt(self.name, lambda: self.read(bus))
+        if answer is None:
+            return False
+        self.took(answer)
+        return True
+
+    def took(self, answer: Any) -> None:
+        """What the first answer tells beyond "it is there"."""
+
+    def ask(self) -> Any:
+        assert self._bus is not None
+        return self.read(self._bus)
+
+
 def attempt(what: str, fn: Callable[[], T]) -> T | None:
     """`fn()`, or None when the service is missing, answers with an error, or does not answer."""
     try:
