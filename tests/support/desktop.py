@@ -443,13 +443,19 @@ class Desktop:
         require("xdotool", "xdotool")
         found = subprocess.run(  # the server is the only client of this X display
             ["xdotool", "search", "--onlyvisible", "--name", ".*"],
-            env=self.env, capture_output=True, text=True, timeout=10,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=10,
         ).stdout.split()
         out = []
         for wid in found:
             shell = subprocess.run(
                 ["xdotool", "getwindowgeometry", "--shell", wid],
-                env=self.env, capture_output=True, text=True, timeout=10,
+                env=self.env,
+                capture_output=True,
+                text=True,
+                timeout=10,
             ).stdout
             geo = dict(line.split("=", 1) for line in shell.split())
             x, y, w, h = (int(geo[k]) for k in ("X", "Y", "WIDTH", "HEIGHT"))
@@ -466,7 +472,9 @@ class Desktop:
         at_x, at_y = x + dx if dx >= 0 else x + w + dx, y + dy if dy >= 0 else y + h + dy
         subprocess.run(
             ["xdotool", "mousemove", str(at_x), str(at_y), "click", "1"],
-            env=self.env, check=True, timeout=10,
+            env=self.env,
+            check=True,
+            timeout=10,
         )
 
     def log(self, name: str) -> str:

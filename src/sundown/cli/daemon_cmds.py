@@ -36,9 +36,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         help="run the reminder daemon in the foreground",
         description="Run the daemon in the foreground: sends each reminder, records the log.",
     )
-    p.add_argument(
-        "--backend", choices=BACKENDS, help="notification backend (default: notify.backend)"
-    )
+    p.add_argument("--backend", choices=BACKENDS, help="notification backend (default: notify.backend)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(

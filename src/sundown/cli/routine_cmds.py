@@ -178,7 +178,7 @@ def cmd_check(ctx: Context) -> int:
 
 
 def _plan_only(loaded: LoadedConfig, now: datetime) -> Night:
-    """"Tonight" by the plan alone (the log cannot be read)."""
+    """ "Tonight" by the plan alone (the log cannot be read)."""
     from sundown.core.plan import night_of
     from sundown.core.state import fold_night
     from sundown.core.status import tonight

@@ -96,7 +96,9 @@ REMINDER = Table(
 
 PUSH = Table(
     {
-        "ntfy": Key(read_ntfy_url, "topic URL on an ntfy server, e.g. https://ntfy.example.org/evening-8f3k2q"),
+        "ntfy": Key(
+            read_ntfy_url, "topic URL on an ntfy server, e.g. https://ntfy.example.org/evening-8f3k2q"
+        ),
         "token_file": Key(read_path, "file holding the access token (not readable by others)"),
         "reminders": Key(read_ids, "ids of the reminders pushed; default: all"),
         "when": Key(read_when, "always | away (desktop idle or locked, or the machine asleep)"),

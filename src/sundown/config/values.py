@@ -179,8 +179,7 @@ def read_zone_name(value: object) -> str:
             )
         elif offset:
             hint = (
-                "; a fixed UTC offset is not a zone: write the IANA name of your place,"
-                ' e.g. "Asia/Kolkata"'
+                '; a fixed UTC offset is not a zone: write the IANA name of your place, e.g. "Asia/Kolkata"'
             )
         elif isinstance(value, str) and value:
             from zoneinfo import available_timezones

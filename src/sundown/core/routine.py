@@ -35,6 +35,8 @@ class ContextRules:
     quiet: str = "defer"
     max_defer: timedelta = timedelta(minutes=20)
     idle: timedelta = timedelta(minutes=5)
+
+
 PUSH_WHEN: tuple[str, ...] = ("always", "away")
 
 

@@ -102,7 +102,6 @@ def _lock_within(fd: int, patience: float) -> bool:
             time.sleep(0.005)
 
 
-
 class ControlServer(FdThread):
     """Accepts requests on the daemon's socket in one thread that blocks while idle."""
 
