@@ -233,12 +233,18 @@ def test_a_daemon_that_cannot_start_says_why_in_one_line_and_releases_its_lock(s
     # A directory with something in it where the control socket must go: binding fails.
     (sandbox.runtime_dir / "sundown" / "control.sock" / "x").mkdir(parents=True)
     proc = sandbox.run("run", "--backend", "console", timeout=30)
-    assert proc.returncode == 1, proc
-    assert "Traceback" not in proc.stderr, proc.stderr
-    assert proc.stderr.strip().splitlines()[-1].startswith("sundown: cannot start: "), proc.stderr
-    assert len(proc.stderr.strip().splitlines()[-1]) > len("sundown: cannot start: ") + 5
-    assert sandbox.run("status", "--json").returncode == 0
-    assert '"running": false' in sandbox.run("status", "--json").stdout
+    status = sandbox.run("status", "--json")
+    # Every assertion says all there is to see: the daemon's stderr and what status said after.
+    seen = (
+        f"exit {proc.returncode}\nstderr:\n{proc.stderr}\n"
+        f"status ({status.returncode}):\n{status.stdout}{status.stderr}"
+    )
+    assert proc.returncode == 1, seen
+    assert "Traceback" not in proc.stderr, seen
+    last = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else ""
+    assert last.startswith("sundown: cannot start: "), seen
+    assert len(last) > len("sundown: cannot start: ") + 5, seen
+    assert status.returncode == 0 and '"running": false' in status.stdout, seen
 
 
 # -- items: `run` commands ------------------------------------------------------------------------
