@@ -87,6 +87,7 @@ def run(paths: Paths, env: Mapping[str, str], send_test: bool = False, backend: 
     context, dnd = _context_checks(paths, env)
     checks.extend(context)
     checks.extend(check_push(paths))
+    checks.extend(check_calendar(paths))
     if not send_test:
         return Report(tuple(checks))
     test, shown = send_test_notification(env, backend or _configured_backend(paths), dnd=dnd)
@@ -584,12 +585,17 @@ def check_push(paths: Paths, timeout: float = 5.0) -> list[Check]:
                 "use a long random topic, or a self-hosted ntfy with a token (sundown help push)",
             )
         )
+    from sundown.config import topic_warning
+
+    guessable = topic_warning(push)
+    if guessable:
+        checks.append(Check("push topic name", WARN, guessable, "sundown push init"))
     conn = Connection(push.server, token)
     fix_url = f'check [push] ntfy = "{push.server}/..." and that the server runs'
     try:
         status, data = conn.request("GET", "/v1/health", timeout=timeout)
     except Exception as exc:  # any network failure is a finding, not a crash
-        checks.append(Check("push server", FAIL, f"cannot reach {push.server}: {exc}", fix_url))
+        checks.append(Check("push server", FAIL, conn.scrub(f"cannot reach {push.server}: {exc}"), fix_url))
         return checks
     if status == 200 and b"healthy" in data:
         checks.append(Check("push server", OK, f"{push.server} answers and is healthy"))
@@ -603,7 +609,7 @@ def check_push(paths: Paths, timeout: float = 5.0) -> list[Check]:
         path = f"/{quote(push.reply_topic)}/json?poll=1&since=latest"
         status, _ = conn.request("GET", path, timeout=timeout)
     except Exception as exc:
-        checks.append(Check("push topic", FAIL, f"cannot read the reply topic: {exc}", fix_url))
+        checks.append(Check("push topic", FAIL, conn.scrub(f"cannot read the reply topic: {exc}"), fix_url))
         return checks
     if status == 200:
         how = " with the token" if token else ""
@@ -637,11 +643,81 @@ def _daemon_push(paths: Paths) -> Check:
     push = info.push if info is not None else None
     if not push:
         return Check("push daemon", WARN, "the running daemon does not push (yet)", RESTART)
+    if push.get("namesakes"):
+        return Check(
+            "push daemon",
+            WARN,
+            f"another machine also calls itself {push['device']!r} (a cloned image keeps the hostname):"
+            " their answers are told apart, the log's sources are not",
+            'give each machine its own name: [push] device = "..."',
+        )
+    if not push.get("signed", True):
+        return Check(
+            "push daemon",
+            FAIL,
+            "the daemon cannot read the push secret: the phone has no buttons and no answer is believed",
+            "sundown push init (or copy push-secret from a machine that has it), then " + RESTART,
+        )
     if push.get("error"):
         return Check("push daemon", WARN, f"the daemon's push: {push['error']}")
     if not push.get("connected"):
         return Check("push daemon", WARN, "the daemon's reply stream is not connected (yet)")
     return Check("push daemon", OK, f"pushing as {push['device']}, reply stream connected")
+
+
+# --- the calendar ([calendar], docs/morning.md) ---------------------------------------------------
+
+
+CALENDAR_EXTRA = ("icalendar", "recurring_ical_events", "x_wr_timezone")
+
+
+def check_calendar(paths: Paths) -> list[Check]:
+    """With [calendar]: the extra is installed, and the calendar reads (as the daemon read it)."""
+    import importlib.util
+
+    from sundown.config import load_for
+    from sundown.errors import ConfigError
+
+    try:
+        calendar = load_for(paths).routine.calendar
+    except ConfigError:
+        return []
+    if calendar is None:
+        return []
+    missing = [m for m in CALENDAR_EXTRA if importlib.util.find_spec(m) is None]
+    if missing:
+        fix = "pip install 'sundown[calendar]' (into the Python that runs sundown)"
+        return [Check("calendar", FAIL, f"{', '.join(missing)} not installed: the calendar is not read", fix)]
+    from sundown.calendar.source import read_once, shown
+    from sundown.runtime.control import request, running_pid
+
+    view: dict[str, object] | None = None
+    if running_pid(paths) is not None:
+        try:
+            view = (request(paths, {"cmd": "status"}, timeout=2.0) or {}).get("calendar")
+        except OSError:
+            view = None
+    who = "the daemon"
+    if not view:
+        from datetime import datetime, timezone
+
+        view = read_once(
+            calendar, paths.calendar_copy, paths.calendar_meta, datetime.now(timezone.utc)
+        ).to_json()
+        who = "read now"
+    where = shown(calendar.ics)
+    if view.get("problem"):
+        return [
+            Check(
+                "calendar", WARN, f"{where}: {view['problem']} ({who})", "sundown check shows tonight's plan"
+            )
+        ]
+    if not view.get("read_at"):
+        return [Check("calendar", WARN, f"{where}: not read yet ({who})")]
+    skipped = f", {view['skipped']} series left out (broken or too slow)" if view.get("skipped") else ""
+    return [
+        Check("calendar", OK, f"{where}: {view['events']} events read for the coming 3 days ({who}){skipped}")
+    ]
 
 
 # --- a real notification -------------------------------------------------------------------------
@@ -650,28 +726,16 @@ def _daemon_push(paths: Paths) -> Check:
 TEST_NOTIFICATION_MS = 10_000
 
 
-def check_send(
-    env: Mapping[str, str],
-    backend: str,
-    on_action: Callable[[str, str], None] | None = None,
-    dnd: str | None = None,
-) -> Check:
-    """Send one test notification through the backend the daemon would use (and close it when
-    the server would keep it: this waits its 10 s)."""
-    check, shown = send_test_notification(env, backend, on_action, dnd)
-    if shown is not None:
-        shown.close_when_due()
-    return check
-
-
 def send_test_notification(
     env: Mapping[str, str],
     backend: str,
     on_action: Callable[[str, str], None] | None = None,
     dnd: str | None = None,
 ) -> tuple[Check, TestNotification | None]:
-    """`check_send`, leaving the close of a notification the server would keep to the caller.
+    """Send one test notification through the backend the daemon would use.
 
+    A notification the server would keep (GNOME Shell ignores its timeout) is returned to be
+    closed when its time is up (`TestNotification.close_when_due`), after the report is shown.
     `dnd`: the source saying Do Not Disturb is on, which holds the notification back."""
     from sundown.notify import Message, NotifyError, choose
 
@@ -703,7 +767,7 @@ def send_test_notification(
             install_hint(env),
         ), None
     closed = f"; closed after {TEST_NOTIFICATION_MS // 1000} s (the server would keep it)" if shown else ""
-    if dnd is not None and used in ("dbus", "auto"):
+    if dnd is not None and used == "dbus":
         return Check(
             "test notification",
             WARN,

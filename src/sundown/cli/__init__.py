@@ -36,7 +36,9 @@ GROUP_OF = {
     "report": "log_cmds",
     "service": "service_cmds",
     "doctor": "service_cmds",
+    "push": "push_cmds",
     "help": "help_cmds",
+    "completion": "completion_cmds",
 }
 GROUPS = tuple(dict.fromkeys(GROUP_OF.values()))
 

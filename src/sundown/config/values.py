@@ -114,6 +114,14 @@ def read_duration(value: object) -> timedelta:
     raise Invalid(f'{show(value)} is not a duration; write e.g. "45m" or "1h30m"')
 
 
+def duration_text(d: timedelta) -> str:
+    """A duration as the config writes it: "1h30m", "45m", "50m6s", "0m"."""
+    total = int(d.total_seconds())
+    h, rest = divmod(total, 3600)
+    m, s = divmod(rest, 60)
+    return "".join(f"{v}{u}" for v, u in ((h, "h"), (m, "m"), (s, "s")) if v) or "0m"
+
+
 def read_before(value: object) -> timedelta:
     offset = read_duration(value)
     if offset > MAX_BEFORE:
@@ -283,6 +291,9 @@ def read_bool(value: object) -> bool:
     return value
 
 
+MAX_SNOOZE_LIMIT = 100
+
+
 def read_limit(value: object) -> int:
     """A count that may be zero (`snooze_limit = 0`: no snoozing at all)."""
     if isinstance(value, bool) or not isinstance(value, int):
@@ -291,10 +302,23 @@ def read_limit(value: object) -> int:
         raise Invalid(f"{show(value)} is not a whole number; write e.g. 2")
     if value < 0:
         raise Invalid(f"{show(value)} is negative; write 0 (no snoozing) or more")
+    if value > MAX_SNOOZE_LIMIT:
+        raise Invalid(
+            f"{show(value)} is more snoozes than a night has room for; write at most {MAX_SNOOZE_LIMIT}"
+        )
     return value
 
 
 STEP_KEYS = ("after", "urgency", "run")
+MAX_STEPS = 10
+
+
+def read_step_urgency(value: object) -> str:
+    """A step makes a reminder louder: "low" would make it quieter than its first notification."""
+    urgency = read_urgency(value)
+    if urgency == "low":
+        raise Invalid(f'{show(value)} would make it quieter; a step makes it louder: write "critical"')
+    return urgency
 
 
 def read_escalate(value: object) -> tuple[Step, ...]:
@@ -302,6 +326,11 @@ def read_escalate(value: object) -> tuple[Step, ...]:
     example = '[{ after = "10m", urgency = "critical" }]'
     if not isinstance(value, list):
         raise Invalid(f"{show(value)} is not a list of steps; write e.g. escalate = {example}")
+    if len(value) > MAX_STEPS:
+        raise Invalid(
+            f"has {len(value)} steps; at most {MAX_STEPS} (a step louder than the last every few minutes"
+            " is already an alarm)"
+        )
     issues: list[tuple[str, int | None]] = []
     steps = []
     for i, item in enumerate(value):
@@ -319,7 +348,7 @@ def read_escalate(value: object) -> tuple[Step, ...]:
                 )
             )
         fields: dict[str, object] = {}
-        for key, reader in (("after", read_interval), ("urgency", read_urgency), ("run", read_argv)):
+        for key, reader in (("after", read_interval), ("urgency", read_step_urgency), ("run", read_argv)):
             if key in item:
                 try:
                     fields[key] = reader(item[key])
@@ -361,6 +390,8 @@ def load_zone(name: str) -> ZoneInfo | None:
 
 TOPIC_RE = re.compile(r"[-_A-Za-z0-9]{1,56}")  # ntfy allows 64; "-replies" must still fit
 DEVICE_RE = re.compile(r"[A-Za-z0-9][-_.A-Za-z0-9]{0,62}")
+HOST_LABEL = r"[A-Za-z0-9_](?:[-A-Za-z0-9_]{0,61}[A-Za-z0-9_])?"
+HOST_RE = re.compile(rf"{HOST_LABEL}(?:\.{HOST_LABEL})*\.?")
 
 
 def read_ntfy_url(value: object) -> tuple[str, str]:
@@ -377,6 +408,8 @@ def read_ntfy_url(value: object) -> tuple[str, str]:
         raise Invalid(f"{show(value)} is not a URL; write e.g. {example}") from None
     if url.scheme not in ("http", "https") or not url.hostname:
         raise Invalid(f"{show(value)} is not an http(s) URL; write e.g. {example}")
+    if not _host_name(url.hostname):
+        raise Invalid(f"{show(value)} names no valid host ({show(url.hostname)}); write e.g. {example}")
     if url.username is not None or url.password is not None:
         raise Invalid(
             f"{show(value)} has a user or password in it; put an access token in a file "
@@ -395,6 +428,42 @@ def read_ntfy_url(value: object) -> tuple[str, str]:
     return server, topic
 
 
+def _host_name(host: str) -> bool:
+    """A DNS name or an IP address: nothing with a space, a quote or a slash in it."""
+    import ipaddress
+
+    if HOST_RE.fullmatch(host) and len(host) <= 253:
+        return True
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def loopback(host: str) -> bool:
+    """This machine: localhost or a loopback address (plain http to it never leaves the machine)."""
+    import ipaddress
+
+    if host.rstrip(".").lower() in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def read_topic_name(value: object) -> str:
+    """`webhook_topic`: a topic on the same server as `ntfy`."""
+    if not isinstance(value, str) or not TOPIC_RE.fullmatch(value):
+        hint = " (just the topic, on the server of `ntfy`)" if isinstance(value, str) and "/" in value else ""
+        raise Invalid(
+            f"{show(value)} is not a topic name{hint}; write up to 56 letters, digits, '-' or '_',"
+            ' e.g. "evening-8f3k2q-sleep"'
+        )
+    return value
+
+
 def read_when(value: object) -> str:
     if value not in PUSH_WHEN:
         names = " or ".join(show(w) for w in PUSH_WHEN)
@@ -407,6 +476,10 @@ def read_device(value: object) -> str:
         raise Invalid(
             f'{show(value)} is not a device name; use up to 63 letters, digits, "." "-" "_", e.g. "laptop"'
         )
+    if value.lower() == "phone":
+        raise Invalid(
+            f'{show(value)} is what answers from the phone are called; name this machine, e.g. "laptop"'
+        )
     return value
 
 
@@ -414,6 +487,10 @@ def read_ids(value: object) -> frozenset[str]:
     if not isinstance(value, list):
         example = f"[{show(value)}]" if isinstance(value, str) else '["magnesium", "bedtime"]'
         raise Invalid(f"{show(value)} is not a list; write e.g. reminders = {example}")
+    if not value:
+        raise Invalid(
+            "is empty, which would push nothing; name the reminders to push, or remove the key to push all"
+        )
     issues = []
     for i, item in enumerate(value):
         if not isinstance(item, str) or not ID_RE.fullmatch(item):
@@ -427,3 +504,75 @@ def read_path(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise Invalid(f'{show(value)} is not a file path; write e.g. "~/.config/sundown/ntfy-token"')
     return value
+
+
+# --- [wake] and [calendar] ---------------------------------------------------------------------
+
+MAX_SLEEP = timedelta(hours=16)
+MAX_PREPARE = timedelta(hours=12)
+
+
+def read_sleep(value: object) -> timedelta:
+    """How long a night's sleep is: positive, and at most 16h (longer is no night's sleep)."""
+    sleep = read_duration(value)
+    if not sleep:
+        raise Invalid(f'{show(value)} is zero; write how long you sleep, e.g. "8h" or "7h30m"')
+    if sleep > MAX_SLEEP:
+        raise Invalid(f'{show(value)} is over 16h, longer than a night\'s sleep; write e.g. "8h"')
+    return sleep
+
+
+def read_prepare(value: object) -> timedelta:
+    """From waking to the first event: may be zero, at most 12h (a morning)."""
+    prepare = read_duration(value)
+    if prepare > MAX_PREPARE:
+        raise Invalid(f'{show(value)} is over 12h, longer than a morning; write e.g. "1h15m"')
+    return prepare
+
+
+def read_ics(value: object) -> str:
+    """A calendar: a file path ("~/cal.ics"), an https URL, or http only to this machine.
+
+    webcal:// (what calendar apps hand out) means https://. A user or password in the URL is
+    refused: sundown keeps no secrets in its config; a calendar's secret address works.
+    """
+    from urllib.parse import urlsplit
+
+    example = '"~/.local/share/calendars/work.ics" or "https://example.org/work.ics"'
+    if not isinstance(value, str) or not value.strip():
+        raise Invalid(f"{show(value)} is not a calendar; write a file path or a URL, e.g. {example}")
+    if "://" not in value:
+        return value
+    try:
+        url = urlsplit(value)
+        url.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        raise Invalid(f"{show(value)} is not a URL; write e.g. {example}") from None
+    scheme = url.scheme.lower()
+    if scheme == "webcal":
+        scheme, value = "https", "https" + value[len(url.scheme) :]
+    if scheme not in ("https", "http") or not url.hostname:
+        raise Invalid(f"{show(value)} is not an https URL nor a file path; write e.g. {example}")
+    if url.username is not None or url.password is not None:
+        raise Invalid(
+            f"{show(value)} has a user or password in it; use the calendar's secret address "
+            '(e.g. Google\'s "secret address in iCal format") or a local copy of the file'
+        )
+    if scheme == "http" and not is_loopback(url.hostname):
+        raise Invalid(
+            f"{show(value)} is plain http: anyone on the way could change your calendar; "
+            f'write "https://{value[len("http://") :]}" (plain http is only for this machine, e.g. localhost)'
+        )
+    return value
+
+
+def is_loopback(host: str) -> bool:
+    """localhost, 127.0.0.0/8 or ::1: traffic that never leaves this machine."""
+    import ipaddress
+
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

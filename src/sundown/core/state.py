@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone, tzinfo
 from typing import Any
 
-from sundown.core.plan import NO_CHANGES, NightChanges, NightPlan, Occurrence, night_plan
+from sundown.core.plan import NO_CHANGES, Morning, NightChanges, NightPlan, Occurrence, night_plan
 from sundown.core.routine import Routine
 from sundown.core.vocabulary import State
 
@@ -61,14 +61,41 @@ class ReminderNight:
 NOTHING = ReminderNight()
 
 
+# Instants a row may name: anything outside is not a time sundown wrote, and arithmetic near
+# datetime's own limits (a snooze until 9999-12-31 in -23:59, which no UTC can hold) overflows.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
 def instant(text: Any) -> datetime | None:
-    if not isinstance(text, str):
+    """An aware instant (in its own offset) from a row's details, or None for anything else:
+    a wrong type, no offset, or a time out of range says nothing, and never raises."""
+    if not isinstance(text, str) or len(text) > 64:
         return None
     try:
         t = datetime.fromisoformat(text)
+        if t.tzinfo is None or t.utcoffset() is None:
+            return None
+        in_utc = t.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+    return t if EARLIEST <= in_utc <= LATEST else None
+
+
+def _count(value: Any) -> int:
+    """A count from a row's details; anything that is not a whole number counts as 0."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _clock(value: Any) -> time | None:
+    """ "HH:MM" from a row's details, or None."""
+    if not isinstance(value, str) or len(value) > 16:
+        return None
+    try:
+        t = time.fromisoformat(value)
     except ValueError:
         return None
-    return t if t.tzinfo is not None else None
+    return t if t.tzinfo is None else None
 
 
 def _earlier_plan(row_at: datetime | None, at: datetime | None) -> bool:
@@ -104,7 +131,7 @@ def fold(events: Iterable[Event], at: datetime | None = None) -> ReminderNight:
             if not current:
                 continue
             notified += 1
-            if not e.details.get("snoozed") and (e.details.get("repeat") or 0) > 0:
+            if not e.details.get("snoozed") and _count(e.details.get("repeat")) > 0:
                 repeats += 1
             if first is None:
                 first = e.ts
@@ -133,14 +160,32 @@ def fold(events: Iterable[Event], at: datetime | None = None) -> ReminderNight:
     return ReminderNight(notified, repeats, first, last, ack, snoozed, missed, dismissed, scheduled, bedtime)
 
 
+def _morning(details: Mapping[str, Any], key: str) -> Morning | None:
+    """The wake instant a `replanned` (calendar) or alarm row carries; None: no demand."""
+    wake = instant(details.get(key))
+    if wake is None:
+        return None
+    event = details.get("event")
+    return Morning(wake, event if isinstance(event, str) else None, instant(details.get("starts")))
+
+
+# The rows `fold_changes` reads (the log selects them by these names).
+CHANGE_EVENTS = ("skipped", "unskipped", "bedtime_changed", "replanned")
+
+
 def fold_changes(events: Iterable[Event]) -> NightChanges:
-    """One night's `skip`/`unskip`/`tonight` events, applied in order.
+    """One night's `skip`/`unskip`/`tonight`/alarm/calendar rows, applied in order.
 
     A whole-night skip and its unskip are one switch: the unskip restores what that
     skip skipped, and reminders skipped one by one stay skipped. `unskip ID` during a
-    whole-night skip brings that one reminder back.
+    whole-night skip brings that one reminder back. `tonight --bedtime` and `--wake`
+    replace each other (`--clear` clears both); the latest alarm row (source `phone`) and
+    the latest calendar `replanned` row are what the phone and the calendar say now.
     """
     bedtime: time | None = None
+    wake: time | None = None
+    calendar: Morning | None = None
+    alarm: Morning | None = None
     skip_all = False
     skip: set[str] = set()
     keep: set[str] = set()
@@ -160,12 +205,23 @@ def fold_changes(events: Iterable[Event]) -> NightChanges:
                 skip.discard(e.reminder)
                 if skip_all:
                     keep.add(e.reminder)
+        elif e.event == "bedtime_changed" and e.source == "phone":
+            alarm = _morning(e.details, "alarm")
         elif e.event == "bedtime_changed":
-            value = e.details.get("bedtime")
-            bedtime = time.fromisoformat(value) if value else None
-    if bedtime is None and not skip_all and not skip:
+            bedtime, wake = _clock(e.details.get("bedtime")), _clock(e.details.get("wake"))
+        elif e.event == "replanned" and e.details.get("source") == "calendar":
+            calendar = _morning(e.details, "wake")
+    if bedtime is None and wake is None and calendar is None and alarm is None and not skip_all and not skip:
         return NO_CHANGES
-    return NightChanges(bedtime, skip_all, frozenset(skip), frozenset(keep) if skip_all else frozenset())
+    return NightChanges(
+        bedtime,
+        skip_all,
+        frozenset(skip),
+        frozenset(keep) if skip_all else frozenset(),
+        wake,
+        calendar,
+        alarm,
+    )
 
 
 def by_reminder(events: Iterable[Event]) -> dict[str, list[Event]]:

@@ -7,7 +7,8 @@ plus wakeups from the clock/resume detectors, the config watcher, the context
 sources, notification actions and CLI nudges. The parts: the `Ledger` (the night's
 state: the log and what this process did), the `Screen` (the notifications shown),
 `answers` (one set of rules for an answer), `Delivery` and the `Escalator` (a verdict
-carried out), the `ContextWatch` (what the desktop says), the `PushLink` (the phone).
+carried out), the `ContextWatch` (what the desktop says), the `PushLink` (the phone), the
+`Morning` (the calendar and the phone's alarm), the `Surfaces` (where people look).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from sundown.core.context import UNKNOWN, Context, Waiting
 from sundown.core.plan import night_of, upcoming, window
 from sundown.core.status import Status, snapshot
 from sundown.core.status import tonight as tonight_of
-from sundown.core.vocabulary import Action
+from sundown.core.vocabulary import Action, Source
 from sundown.errors import ConfigError
 from sundown.paths import Paths
 from sundown.runtime import answers
@@ -39,8 +40,12 @@ from sundown.runtime.delivery import Delivery
 from sundown.runtime.escalation import Escalator
 from sundown.runtime.ledger import Ledger
 from sundown.runtime.logwriter import LogWriter
+from sundown.runtime.morning import Morning
 from sundown.runtime.screen import Screen
 from sundown.runtime.sources import context_status
+from sundown.runtime.surfaces import Request, Surfaces
+from sundown.runtime.surfaces.follow import Followers
+from sundown.runtime.surfaces.session import SessionSurfaces
 from sundown.runtime.wake import Alarm, SleepWatch, clock_timer, sleep_watch
 from sundown.runtime.watch import ConfigWatch
 from sundown.runtime.worker import Clock, Worker, utc_now
@@ -92,9 +97,15 @@ class Daemon:
         escalator = Escalator(
             self.ledger, self.screen, self.commands, self.worker.later, lambda: self.context
         )
+        self.morning = Morning(self.ledger, paths, self._tick_soon)
         self.delivery = Delivery(
             self.ledger, self.screen, self.commands, escalator, lambda: self.push_link, lambda: self.away()
         )
+        self.delivery.why = self.morning.why
+        # Where people look besides notifications (runtime/surfaces): each change is published there.
+        self.followers = Followers()
+        self.surfaces = Surfaces([self.followers])
+        self.on_bus = SessionSurfaces(self.surfaces, self.env, self.submit, self.answer, clock)
         # The helpers: each wakes the worker up; the worker re-arms the timer after each tick.
         self.timer: Alarm | None = None
         self.sleep_watch: SleepWatch | None = None
@@ -135,14 +146,17 @@ class Daemon:
         self.sleep_watch = sleep_watch(self.wake, self.env, self._before_sleep)
         self._start_context()
         self._start_push()
+        self.morning.start()
         if self.loaded.path is not None or not self.paths.config_explicit:
             try:
                 self.config_watch = ConfigWatch(self.paths.config, self._config_changed)
             except OSError as exc:
                 log.warning("config changes are picked up only on SIGHUP: %s", exc)
+        self.on_bus.add(self.loaded.routine.tray)
+        self.surfaces.start()
         # Last: a CLI that gets an answer may rely on everything above (a config saved the
         # moment `status` says we run is seen).
-        self.control = ControlServer(self.paths.socket, self._on_request)
+        self.control = ControlServer(self.paths.socket, self._on_request, self.followers.add)
         interval = self.systemd.watchdog_interval()
         if interval:
             # Pinged from the worker thread: a stuck worker stops the pings and systemd restarts us.
@@ -163,6 +177,8 @@ class Daemon:
         for helper in (self.control, self.config_watch, self.sleep_watch, self.context, self.zone_watch):
             if helper is not None:
                 helper.close()
+        self.morning.close()
+        self.surfaces.close()  # followers see the stream end: the daemon stops
         if self.worker.running:
             finished = self.worker.submit(self._finish, last=True)
             try:
@@ -201,6 +217,31 @@ class Daemon:
     def _config_changed(self) -> None:
         self.submit(self.reload)
 
+    # -- surfaces: the follow stream, the D-Bus API, the tray (runtime/surfaces) ---------------
+
+    def answer(self, request: Request, source: Source) -> str:
+        """A request from a surface, by the command line's rules; then a tick acts on it."""
+        from sundown.runtime.surfaces import requests
+
+        message = requests.apply(self, request, source)
+        if request.verb != "report":
+            self.tick()
+        return message
+
+    def reload_config(self) -> tuple[list[str], str | None]:
+        problems = self.reload()
+        return problems, str(self.paths.config) if not problems and self._config_removed() else None
+
+    def open_report(self) -> str:
+        """The HTML report written beside the log, then opened in the browser (the tray's menu)."""
+        import sys
+
+        path = self.paths.state_dir / "report.html"
+        config = ("--config", str(self.paths.config)) if self.paths.config_explicit else ()
+        argv = (sys.executable, "-m", "sundown", *config, "report", "--html", str(path))
+        self.commands.open_report(argv, path)
+        return f"writing {path} and opening it"
+
     def _start_context(self) -> None:
         """The person's context (busy, away) and the system zone: every source optional."""
         from sundown.runtime.sources import ContextWatch
@@ -213,6 +254,10 @@ class Daemon:
             self.zone_watch = ConfigWatch(localtime_path(self.env), self._zone_file_changed)
         except OSError as exc:
             log.info("a change of the system time zone is noticed only on restart: %s", exc)
+
+    def _tick_soon(self) -> None:
+        """From a helper thread (the calendar's): a tick on the worker."""
+        self.submit(self.tick)
 
     def _context_changed(self, what: str) -> None:
         """From a detector thread: one tick however many signals arrive before it runs."""
@@ -247,6 +292,7 @@ class Daemon:
         log.info("woke up (%s)", reason)
         if reason == "resume" and self.push_link is not None:
             self.submit(self.push_link.resumed)
+        self.morning.kick()  # an hour may have passed asleep: the calendar's URL is due again
         self.submit(self.tick)  # adding a job also wakes the scheduler's own wait
 
     # -- push (the phone, other machines): only loaded when [push] is configured ------------
@@ -309,6 +355,7 @@ class Daemon:
         self.ledger.flush()
         nights = window(now, zone)
         progress, changes = self.ledger.state(nights)
+        progress, changes = self.morning.replan(now, nights, progress, changes)
         decision = dispatch.decide(routine, zone, now, progress, changes, self.log_start)
         self.ctx_now = self._context_at(now)
         seen = self.ledger.seen
@@ -334,6 +381,19 @@ class Daemon:
         if self.timer is not None:
             self.timer.arm(next_at + ARM_MARGIN if next_at is not None else None)
         self.systemd.status(self.status_line(now))
+        self.publish()
+
+    def publish(self) -> None:
+        """Show the state after a tick where people look (status bars, D-Bus, the tray), if it changed."""
+        try:
+            self.surfaces.publish(self.snapshot())
+        except Exception:  # a snapshot gone wrong must never stop a reminder
+            log.exception("could not publish the status")
+
+    def alarm_changed(self, at: datetime | None) -> None:
+        """The phone's next alarm (the push link's webhook): its morning's wake time (`Morning`)."""
+        if self.morning.alarm_changed(at):
+            self.tick()
 
     def _context_at(self, now: datetime) -> Context:
         if self.context is None:
@@ -416,11 +476,17 @@ class Daemon:
             self.config_problem = None
             self.screen.use(self.backend_override or loaded.routine.backend)
             push_changed = loaded.routine.push != self.loaded.routine.push
+            calendar_changed = loaded.routine.calendar != self.loaded.routine.calendar
             self.loaded = loaded
             remember_good(self.paths, loaded)
             if push_changed:
                 self._stop_push()
                 self._start_push()
+            if calendar_changed:
+                self.morning.close()
+                self.morning.start()
+            if self.control is not None:  # running: the tray follows `[notify] tray`
+                self.on_bus.follow_config(loaded.routine.tray)
             log.info("config reloaded from %s", loaded.path or "the built-in default")
             self.tick()
             return []
@@ -450,6 +516,8 @@ class Daemon:
             config_error=self.config_problem,
             log_error=self.ledger.problem,
             push=self.push_link.snapshot() if self.push_link is not None else None,
+            calendar=self.morning.status(),
+            zone=zone,
             **self.context_status(now),
         )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +46,8 @@ class Delivery:
         self.escalator = escalator
         self._push = push
         self._away = away
+        # The line a night's first notification after a replan carries (`Morning.why`); none here.
+        self.why: Callable[[Send], str | None] = lambda send: None
 
     def carry_out(self, verdict: Verdict, now: datetime) -> None:
         for occ in verdict.missed:
@@ -89,6 +92,9 @@ class Delivery:
             message = joined_message(shown, urgency)
         else:
             message = reminder_message(shown, self.ledger.seen.get(shown.occurrences[0].key, QUIET), urgency)
+        why = self.why(send)
+        if why is not None:  # "Tomorrow starts 07:30 (Flight): bedtime 22:15"
+            message = replace(message, body=f"{message.body}\n{why}".strip())
         delivered_by = self.screen.show(message, shown.occurrences, send.occurrences)
         push = self._push()
         if push is not None:
@@ -113,6 +119,8 @@ class Delivery:
                 details["notification"] = {"key": message.key, **ref}
             if urgency != "normal":
                 details["urgency"] = urgency
+            if why is not None:
+                details["why"] = why
             self.ledger.apply("notified", occ.night, occ.reminder.id, "daemon", **details)
             if send.repeat == 0 and not send.snoozed and occ.reminder.run:
                 self.commands.start(occ.reminder.id, occ.reminder.run, self.ledger.loaded.path)
