@@ -40,7 +40,7 @@ def run_trip(sandbox: Sandbox, start_zone: str, end_zone: str, evening: date) ->
     daemon = in_process_daemon(clock, zone=zone)
     try:
         daemon.tick()
-        daemon.follow_zone(end_zone)  # timedated says: the system zone changed
+        daemon.travel.follow(end_zone)  # timedated says: the system zone changed
         assert daemon.loaded.zone.key == end_zone
         # Then the rest of the two nights, tick by tick every 5 minutes.
         for _ in range(2 * 24 * 12):
@@ -80,7 +80,7 @@ def test_a_zone_named_by_config_does_not_move(sandbox: Sandbox) -> None:
     sandbox.write_config('timezone = "Europe/Berlin"\n' + ROUTINE)
     daemon = in_process_daemon(FakeClock(datetime.now(ZoneInfo("UTC"))))
     try:
-        daemon.follow_zone("Pacific/Apia")
+        daemon.travel.follow("Pacific/Apia")
         assert daemon.loaded.zone.key == "Europe/Berlin"
     finally:
         daemon.stop()

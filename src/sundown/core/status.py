@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime, tzinfo
 from typing import Any
 
-from sundown.core.plan import ONE_DAY, UTC, Occurrence, night_exists, night_of
+from sundown.core.plan import ONE_DAY, UTC, Occurrence, night_exists, night_of, upcoming
+from sundown.core.routine import Routine
 from sundown.core.state import NOTHING, Night, ReminderNight, state_name, waiting
 from sundown.core.vocabulary import STATES, State
 
@@ -171,3 +172,11 @@ def snapshot(
         why=why(plan, zone or plan.bedtime.tzinfo or UTC) if plan else None,
         calendar=calendar,
     )
+
+
+def next_line(routine: Routine, zone: tzinfo, now: datetime) -> str:
+    """The daemon's one-line status for the service manager: "next: Magnesium at Wed 21:45"."""
+    nxt = upcoming(routine, zone, now, 1)
+    if not nxt:
+        return "no reminders configured"
+    return f"next: {nxt[0].reminder.title} at {nxt[0].at.strftime('%a %H:%M')}"

@@ -18,17 +18,15 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sundown.config import LoadedConfig, load_for, localtime_path, remember_good, system_zone
-from sundown.config.values import load_zone
+from sundown.config import LoadedConfig, load_for, remember_good
 from sundown.core import context, dispatch
 from sundown.core.answers import Answer
 from sundown.core.context import UNKNOWN, Context, Waiting
-from sundown.core.plan import night_of, upcoming, window
-from sundown.core.status import Status, snapshot
+from sundown.core.plan import night_of, window
+from sundown.core.status import Status, next_line, snapshot
 from sundown.core.status import tonight as tonight_of
 from sundown.core.vocabulary import Action, Source
 from sundown.errors import ConfigError
@@ -42,13 +40,14 @@ from sundown.runtime.ledger import Ledger
 from sundown.runtime.logwriter import LogWriter
 from sundown.runtime.morning import Morning
 from sundown.runtime.screen import Screen
-from sundown.runtime.sources import context_status
+from sundown.runtime.sources import context_at, context_status
 from sundown.runtime.surfaces import Request, Surfaces
 from sundown.runtime.surfaces.follow import Followers
 from sundown.runtime.surfaces.session import SessionSurfaces
+from sundown.runtime.travel import Travel
 from sundown.runtime.wake import Alarm, SleepWatch, clock_timer, sleep_watch
 from sundown.runtime.watch import ConfigWatch
-from sundown.runtime.worker import Clock, Worker, utc_now
+from sundown.runtime.worker import Clock, Worker, release_startup_memory, utc_now
 from sundown.systemd.notify import SdNotify
 
 if TYPE_CHECKING:
@@ -112,7 +111,7 @@ class Daemon:
         self.config_watch: ConfigWatch | None = None
         self.control: ControlServer | None = None
         self.push_link: PushLink | None = None  # while [push] is configured
-        self.zone_watch: ConfigWatch | None = None  # /etc/localtime replaced: travel
+        self.travel = Travel(self.ledger, self.env, self.tick, self.submit)  # the system zone followed
         self.context: ContextWatch | None = None  # when the session offers anything
         self.ctx_now: Context = UNKNOWN
         self._context_queued = threading.Event()
@@ -169,12 +168,12 @@ class Daemon:
         """The worker's first job: it runs, so the service is ready."""
         self.systemd.ready(self.status_line())
         log.info("sundown running: %s", self.status_line())
-        _release_startup_memory()
+        release_startup_memory()
 
     def stop(self) -> None:
         """Stop the helpers, let the worker finish and close what it owns; bounded to about 1 s."""
         self.systemd.stopping()
-        for helper in (self.control, self.config_watch, self.sleep_watch, self.context, self.zone_watch):
+        for helper in (self.control, self.config_watch, self.sleep_watch, self.context, self.travel):
             if helper is not None:
                 helper.close()
         self.morning.close()
@@ -228,32 +227,15 @@ class Daemon:
             self.tick()
         return message
 
-    def reload_config(self) -> tuple[list[str], str | None]:
-        problems = self.reload()
-        return problems, str(self.paths.config) if not problems and self._config_removed() else None
-
-    def open_report(self) -> str:
-        """The HTML report written beside the log, then opened in the browser (the tray's menu)."""
-        import sys
-
-        path = self.paths.state_dir / "report.html"
-        config = ("--config", str(self.paths.config)) if self.paths.config_explicit else ()
-        argv = (sys.executable, "-m", "sundown", *config, "report", "--html", str(path))
-        self.commands.open_report(argv, path)
-        return f"writing {path} and opening it"
-
     def _start_context(self) -> None:
         """The person's context (busy, away) and the system zone: every source optional."""
         from sundown.runtime.sources import ContextWatch
 
         try:
-            self.context = ContextWatch(self.env, self._context_changed, self._zone_named, self.clock)
+            self.context = ContextWatch(self.env, self._context_changed, self.travel.told, self.clock)
         except Exception as exc:  # whatever the desktop does, reminders still go by the clock
             log.warning("cannot watch the desktop's state (%s); reminders go by the clock only", exc)
-        try:
-            self.zone_watch = ConfigWatch(localtime_path(self.env), self._zone_file_changed)
-        except OSError as exc:
-            log.info("a change of the system time zone is noticed only on restart: %s", exc)
+        self.travel.start()
 
     def _tick_soon(self) -> None:
         """From a helper thread (the calendar's): a tick on the worker."""
@@ -267,24 +249,6 @@ class Daemon:
 
     def _context_tick(self) -> None:
         self._context_queued.clear()
-        self.tick()
-
-    def _zone_named(self, name: str | None) -> None:
-        self.submit(self.follow_zone, name)
-
-    def _zone_file_changed(self) -> None:
-        self.submit(self.follow_zone, None)
-
-    def follow_zone(self, name: str | None) -> None:
-        """Travel: with no `timezone` configured, re-plan in the system's new zone."""
-        if self.loaded.routine.timezone is not None:
-            return
-        zone = load_zone(name) if name and not self.env.get("TZ") else None
-        zone = zone or system_zone(self.env)
-        if zone.key == self.loaded.zone.key:
-            return
-        log.info("time zone changed from %s to %s; re-planning tonight", self.loaded.zone.key, zone.key)
-        self.loaded = replace(self.loaded, zone=zone)
         self.tick()
 
     def wake(self, reason: str) -> None:
@@ -305,18 +269,16 @@ class Daemon:
 
         self.push_link = PushLink(push, self.ledger, self.screen, self, self.paths)
         self.push_link.start()
-        self._delay_sleep(True)
+        if self.sleep_watch is not None:
+            self.sleep_watch.want_delay(True)  # a moment to hand reminders to the server before sleep
         log.info("pushing to %s as %s", push.server, push.device)
 
     def _stop_push(self) -> None:
         if self.push_link is not None:
-            self._delay_sleep(False)
+            if self.sleep_watch is not None:
+                self.sleep_watch.want_delay(False)
             self.push_link.close()
             self.push_link = None
-
-    def _delay_sleep(self, on: bool) -> None:
-        if self.sleep_watch is not None:
-            self.sleep_watch.want_delay(on)
 
     def _before_sleep(self) -> None:
         """From the logind thread: the machine is about to sleep."""
@@ -357,7 +319,7 @@ class Daemon:
         progress, changes = self.ledger.state(nights)
         progress, changes = self.morning.replan(now, nights, progress, changes)
         decision = dispatch.decide(routine, zone, now, progress, changes, self.log_start)
-        self.ctx_now = self._context_at(now)
+        self.ctx_now = context_at(self.context, now)
         seen = self.ledger.seen
         verdict = context.adjust(routine, zone, now, decision, progress, seen, changes, self.ctx_now)
         self.delivery.carry_out(verdict, now)
@@ -395,15 +357,6 @@ class Daemon:
         if self.morning.alarm_changed(at):
             self.tick()
 
-    def _context_at(self, now: datetime) -> Context:
-        if self.context is None:
-            return UNKNOWN
-        try:
-            return self.context.snapshot(now)
-        except Exception as exc:  # a source gone wrong must never stop a reminder
-            log.warning("could not read the desktop's state (%s); going by the clock", exc)
-            return UNKNOWN
-
     def _take_over_shown(self) -> None:
         """The notifications a previous daemon process showed: taken over, their buttons heard."""
         if self.screen.take_over(self.ledger):
@@ -440,7 +393,7 @@ class Daemon:
                 return {"ok": True}
             if cmd == "reload":
                 problems = self.call(self.reload)
-                if not problems and self._config_removed():
+                if not problems and self.config_removed():
                     return {"ok": False, "removed": str(self.paths.config), "errors": []}
                 return {"ok": not problems, "errors": problems}
             if cmd == "status":
@@ -449,7 +402,7 @@ class Daemon:
             return {"ok": False, "error": "the daemon is busy; try again"}
         return {"ok": False, "error": f"unknown request {cmd!r}"}
 
-    def _config_removed(self) -> bool:
+    def config_removed(self) -> bool:
         """The routine came from a file that is gone: a reload keeps it (never the defaults)."""
         return self.loaded.path is not None and not self.paths.config.exists()
 
@@ -457,7 +410,7 @@ class Daemon:
         """Re-read the config; a bad one keeps the old routine and is reported once."""
         self.systemd.reloading()
         try:
-            if self._config_removed():
+            if self.config_removed():
                 log.warning("%s was removed; keeping the last good routine", self.paths.config)
                 return []
             try:
@@ -518,30 +471,8 @@ class Daemon:
             push=self.push_link.snapshot() if self.push_link is not None else None,
             calendar=self.morning.status(),
             zone=zone,
-            **self.context_status(now),
+            **context_status(self.context, now, zone.key, self.loaded.routine.timezone is not None),
         )
 
-    def context_status(self, now: datetime) -> dict[str, Any]:
-        """`context` (null where unknown) and the `sources` in use for each capability."""
-        configured = self.loaded.routine.timezone is not None
-        return context_status(self.context, self._context_at(now), now, self.loaded.zone.key, configured)
-
     def status_line(self, now: datetime | None = None) -> str:
-        now = now or self.clock()
-        nxt = upcoming(self.loaded.routine, self.loaded.zone, now, 1)
-        if not nxt:
-            return "no reminders configured"
-        o = nxt[0]
-        return f"next: {o.reminder.title} at {o.at.strftime('%a %H:%M')}"
-
-
-def _release_startup_memory() -> None:
-    """Hand back to the OS what imports left behind (APScheduler scans every entry point)."""
-    import ctypes
-    import gc
-
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass  # not glibc: nothing to trim
+        return next_line(self.loaded.routine, self.loaded.zone, now or self.clock())

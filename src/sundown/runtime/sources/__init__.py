@@ -3,6 +3,6 @@ aggregate the daemon asks (`watch.ContextWatch`). docs/context.md says what each
 
 from __future__ import annotations
 
-from sundown.runtime.sources.watch import ContextWatch, context_status
+from sundown.runtime.sources.watch import ContextWatch, context_at, context_status
 
-__all__ = ["ContextWatch", "context_status"]
+__all__ = ["ContextWatch", "context_at", "context_status"]

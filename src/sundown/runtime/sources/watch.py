@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from sundown.core.context import Context, Waiting
+from sundown.core.context import UNKNOWN, Context, Waiting
 from sundown.notify.bus import DBUS, BusLink, bus_address, header, sender_of, system_bus_may_exist
 from sundown.runtime.sources import gnome, logind, notification, screensaver
 from sundown.runtime.sources.logind import IdleHint
@@ -344,10 +344,23 @@ class ContextWatch:
             source.release()
 
 
+def context_at(watch: ContextWatch | None, now: datetime) -> Context:
+    """What the desktop says at `now`; unknown without a watch, or when a source went wrong (a
+    source must never stop a reminder: the daemon then goes by the clock)."""
+    if watch is None:
+        return UNKNOWN
+    try:
+        return watch.snapshot(now)
+    except Exception as exc:
+        log.warning("could not read the desktop's state (%s); going by the clock", exc)
+        return UNKNOWN
+
+
 def context_status(
-    watch: ContextWatch | None, ctx: Context, now: datetime, zone: str, zone_configured: bool
+    watch: ContextWatch | None, now: datetime, zone: str, zone_configured: bool
 ) -> dict[str, Any]:
     """`status --json`'s `context` (null where unknown) and the `sources` in use per capability."""
+    ctx = context_at(watch, now)
     idle_s = int(ctx.idle_for(now).total_seconds()) if ctx.idle_known else None
     sources: dict[str, Any] = {}
     for cap in CAPABILITIES[:-1]:
