@@ -38,8 +38,6 @@ def _order(e: Event) -> tuple[datetime, int]:
     return (e.ts, e.id)
 
 
-
-
 def summaries_from_events(events: list[Event]) -> dict[tuple[date, str], ReminderNight]:
     """What the log's summary table holds, folded in Python: every row of a night counts
     (no plan); the last notification, snoozes and dismissals are not summarised."""

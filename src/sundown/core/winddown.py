@@ -38,6 +38,7 @@ RESTORED = "restored"
 KEPT = "kept"  # the person changed the setting meanwhile: left as they set it
 FAILED = "failed"
 
+
 def failed(why: str) -> str:
     """The outcome word of an effect that could not be applied or put back."""
     return f"{FAILED}: {why}"

@@ -23,16 +23,24 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sundown.core import winddown as rules
 from sundown.core.plan import NightChanges, night_of
 from sundown.core.routine import EFFECTS, Routine, WindDown
 from sundown.core.winddown import FAILED, KEPT, ON, RESTORED, UNAVAILABLE, Span, failed
 from sundown.paths import Paths
-from sundown.runtime.effects import Choice, EffectError, Interface, choose, registry
-from sundown.runtime.effects.journal import Entry, Journal, JournalError
-from sundown.runtime.effects.session import Session, Starter
+
+if TYPE_CHECKING:
+    from sundown.runtime.commands import Commands
+    from sundown.runtime.effects import Choice, Interface
+    from sundown.runtime.effects.journal import Entry
+    from sundown.runtime.effects.session import Session, Starter
+    from sundown.runtime.ledger import Ledger
+    from sundown.runtime.worker import Worker
+
+# The effects, their journal and their tools are imported when a controller is made: a daemon
+# without [winddown] (and nothing to undo) never loads them.
 
 log = logging.getLogger("sundown")
 
@@ -81,6 +89,8 @@ class WindDownControl:
         self.emit = emit
         self.wake = wake
         self.commands = commands
+        from sundown.runtime.effects.journal import Journal, JournalError
+
         self.problem: str | None = None
         try:
             self.journal = Journal.load(paths.winddown_journal)
@@ -216,12 +226,16 @@ class WindDownControl:
             log.exception("wind-down: %s failed", getattr(fn, "__name__", fn))
 
     def _session(self, deadline: float | None = None) -> Session:
+        from sundown.runtime.effects.session import Session
+
         session = Session(self.env, commands=self.commands)
         session.deadline = deadline
         return session
 
     def _start(self, want: Span, wd: WindDown, now: datetime, again: bool) -> None:
         """Apply every effect `wd` asks for that does not hold yet (all of them, the first time)."""
+        from sundown.runtime.effects.journal import JournalError
+
         first = self.active is None
         if again and self.applied_with is not None and wd != self.applied_with:
             self._restore_all("config", now, emit=False)  # the section changed: apply it anew
@@ -265,6 +279,9 @@ class WindDownControl:
             self.emit(want.night, details)
 
     def _apply(self, effect: str, session: Session, wd: WindDown, paused: bool) -> str:
+        from sundown.runtime.effects import EffectError, choose
+        from sundown.runtime.effects.journal import JournalError
+
         if effect == "pause_media" and paused:
             return ON  # once a stretch, not again after a restart
         entries = self.journal.of(effect)
@@ -304,6 +321,8 @@ class WindDownControl:
         return ON
 
     def _interface(self, entry: Entry, session: Session, wd: WindDown | None) -> Interface | None:
+        from sundown.runtime.effects import registry
+
         live = self.live.get(entry.effect)
         if live is not None and live.name == entry.interface:
             return live
@@ -314,6 +333,8 @@ class WindDownControl:
         self._restore_all(reason, now, emit=True)
 
     def _restore_all(self, reason: str, now: datetime, emit: bool, deadline: float | None = None) -> None:
+        from sundown.runtime.effects.journal import JournalError
+
         session = self._session(deadline)
         outcomes: dict[str, str] = {}
         night = self.active.night if self.active is not None else night_of(now, self.zone)
@@ -341,6 +362,9 @@ class WindDownControl:
         self.emit(night, {"phase": "end", "effects": ordered, "reason": reason})
 
     def _restore_effect(self, effect: str, session: Session, outcomes: dict[str, str]) -> None:
+        from sundown.runtime.effects import EffectError
+        from sundown.runtime.effects.journal import JournalError
+
         for entry in reversed(self.journal.of(effect)):
             iface = self._interface(entry, session, None)
             try:
@@ -365,7 +389,7 @@ class WindDownControl:
         if live is not None:
             live.release()
 
-    def _journal_failed(self, exc: JournalError) -> None:
+    def _journal_failed(self, exc: Exception) -> None:
         """Without a journal nothing is changed: an undo that cannot be written is no undo."""
         log.error("wind-down: %s; nothing is changed", exc)
         self.problem = str(exc)
@@ -408,6 +432,9 @@ class WindDownControl:
 
 def survey(env: Mapping[str, str], wd: WindDown) -> list[Choice]:
     """What each effect `wd` asks for would use on this desktop (`sundown doctor`); nothing is changed."""
+    from sundown.runtime.effects import choose
+    from sundown.runtime.effects.session import Session
+
     session = Session(env)
     try:
         return [choose(effect, session, wd) for effect in wd.wanted()]
@@ -424,3 +451,125 @@ def restore_now(paths: Paths, env: Mapping[str, str], reason: str) -> tuple[dict
     control._restore_all(reason, datetime.now(UTC), emit=True)
     control.close(restore=False, now=datetime.now(UTC))
     return (rows[0]["effects"] if rows else {}), problem or control.pending_problem()
+
+
+class WindDownLink:
+    """The daemon's side of the wind-down, so the daemon calls one line for each: the controller
+    is made at start when `[winddown]` is configured or its journal has something to undo (or
+    later, when a reload adds the section); `tick` folds the nights' rows for it; `request`
+    answers `sundown winddown on|off|status` from the control thread."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        paths: Paths,
+        env: Mapping[str, str],
+        commands: Commands,
+        worker: Worker,
+        tick: Callable[[], None],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.ledger = ledger
+        self.paths = paths
+        self.env = dict(env)
+        self.commands = commands
+        self.worker = worker
+        self._tick = tick
+        self.clock = clock
+        self.control: WindDownControl | None = None
+
+    def make(self) -> WindDownControl | None:
+        if self.control is None and (
+            self.ledger.loaded.routine.winddown is not None or self.paths.winddown_journal.exists()
+        ):
+            self.control = WindDownControl(
+                self.paths,
+                self.env,
+                self._row,
+                self._changed,
+                lambda label, argv: self.commands.start(label, argv, self.ledger.loaded.path),
+                self.clock,
+            )
+        return self.control
+
+    def _changed(self) -> None:
+        """From the controller's thread: a change is done (or a child died): tick again."""
+        if self.worker.running:
+            self.worker.submit(self._tick)
+
+    def _row(self, night: date, details: dict[str, Any]) -> None:
+        """From the controller's thread (or a stopping daemon's): the row, written by the worker."""
+        if self.worker.running:
+            self.worker.submit(lambda: self.ledger.apply("winddown", night, None, "daemon", **details))
+        else:  # tests drive tick() themselves, or the worker is gone
+            self.ledger.apply("winddown", night, None, "daemon", **details)
+
+    def tick(self, now: datetime) -> datetime | None:
+        """On the worker: start, keep or end it; the next instant it needs."""
+        control = self.make()
+        if control is None:
+            return None
+        from sundown.core.state import fold_changes
+
+        loaded = self.ledger.loaded
+        events: list[Any] = []
+        changes = {}
+        for night in rules.nights_around(now, loaded.zone):
+            rows = self.ledger.night_events(night)
+            events.extend(rows)
+            changes[night] = fold_changes(rows)
+        try:
+            return control.tick(now, loaded.routine, loaded.zone, events, changes)
+        except Exception:  # the wind-down never stops a reminder
+            log.exception("wind-down")
+            return None
+
+    def own_dnd(self) -> tuple[str | None, str | None]:
+        return self.control.own_dnd() if self.control is not None else (None, None)
+
+    def status(self) -> dict[str, Any] | None:
+        return self.control.snapshot(self.ledger.loaded.zone) if self.control is not None else None
+
+    def woke(self) -> None:
+        if self.control is not None:
+            self.control.woke()
+
+    def close(self, now: datetime) -> None:
+        """A clean stop: everything put back (the next start inside the window applies it again)."""
+        if self.control is not None:
+            self.control.close(restore=True, now=now)
+
+    def request(self, action: str, timeout: float) -> dict[str, Any]:
+        """`sundown winddown on|off|status`, from the control thread: the request's row first,
+        then the change, then the state once the change is done."""
+        call = self.worker.call
+        if action == "status":
+            return {"ok": True, "winddown": call(self.status, timeout=timeout)}
+        if action not in ("on", "off"):
+            return {"ok": False, "error": f"unknown wind-down action {action!r}"}
+        if action == "on" and self.ledger.loaded.routine.winddown is None:
+            return {"ok": False, "error": "the config has no [winddown] section (`sundown help winddown`)"}
+        control = call(self.make, timeout=timeout)
+        if control is None:
+            return {"ok": True, "nothing": True, "winddown": None}
+
+        def holds() -> bool:
+            return control.active is not None or bool(control.journal.entries)
+
+        if action == "off":
+            control.wait()
+            if not call(holds, timeout=timeout):
+                return {"ok": True, "nothing": True, "winddown": call(self.status, timeout=timeout)}
+        call(self._requested, action, timeout=timeout)
+        done = control.wait()
+        reply: dict[str, Any] = {"ok": True, "winddown": call(self.status, timeout=timeout)}
+        if not done:
+            reply["pending"] = True
+        return reply
+
+    def _requested(self, action: str) -> None:
+        now = self.clock()
+        phase = "start" if action == "on" else "end"
+        night = night_of(now, self.ledger.loaded.zone)
+        self.ledger.apply("winddown", night, None, "cli", phase=phase, requested=True)
+        self._tick()

@@ -90,7 +90,7 @@ class Banners(GSettings):
     effect = "dnd"
     label = "GNOME show-banners"
     own_urgency = "critical"
-    context_key = "gnome"
+    context_key = "GNOME show-banners"
     needs = ((NOTIFICATIONS, "show-banners"),)
     needs_owner = SHELL
 

@@ -35,7 +35,7 @@ class Inhibit(Interface):
     name = "inhibit"
     label = "notification server Inhibit"
     own_urgency = "critical"
-    context_key = "inhibited"
+    context_key = "notification server Inhibited"
     bound = True
 
     def __init__(self, *args: Any, **kw: Any) -> None:
@@ -133,7 +133,7 @@ class DunstPause(Interface):
     effect = "dnd"
     name = "dunst"
     label = "dunst pause level"
-    context_key = "dunst"
+    context_key = "dunst paused"
 
     def probe(self) -> Offer:
         name, _vendor, version = self.session.server()
@@ -287,7 +287,7 @@ class XfceDnd(Interface):
     name = "xfconf"
     label = "xfce4-notifyd do-not-disturb"
     own_urgency = "critical"
-    context_key = "xfce"
+    context_key = "xfce4-notifyd do-not-disturb"
 
     def probe(self) -> Offer:
         if self.session.server()[0] != "Xfce Notify Daemon":
