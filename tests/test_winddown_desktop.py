@@ -72,7 +72,7 @@ def config(sandbox: Sandbox, body: str, bedtime: str = "07:00", reminders: str =
     return record
 
 
-def in_process(sandbox: Sandbox, desk: Parts, clock: object, backend: str = "dbus"):
+def in_process(sandbox: Sandbox, desk: Parts, clock: object, backend: str = "dbus", **env_extra: str):
     """A daemon in this process on the sandbox's config (its instance locks taken, as `run` does)."""
     from sundown.config import load_for
     from sundown.paths import resolve_paths
@@ -81,7 +81,7 @@ def in_process(sandbox: Sandbox, desk: Parts, clock: object, backend: str = "dbu
 
     paths = resolve_paths()
     lock = InstanceLock(paths)
-    env = desk.daemon_env(sandbox.root, sandbox.env)
+    env = desk.daemon_env(sandbox.root, sandbox.env, **env_extra)
     daemon = Daemon(paths, load_for(paths), env, backend=backend, clock=clock)  # type: ignore[arg-type]
     stop = daemon.stop
 
@@ -230,21 +230,21 @@ def test_kill_9_inside_the_window_then_starts_inside_and_after_until(sandbox: Sa
     now = datetime.now(UTC)
     daemon = in_process(sandbox, desk, FakeClock(now))
     daemon.tick()
-    daemon.winddown.wait()
+    daemon.winddown.control.wait()
     try:
         [(second, _)] = desk.gamma_children()
         assert second != first and desk.mpris_status() == "Playing"
-        assert daemon.winddown.snapshot(BERLIN)["active"]
+        assert daemon.winddown.control.snapshot(BERLIN)["active"]
     finally:
         # Crash again: nothing put back, left to the next start.
-        control, daemon.winddown = daemon.winddown, None
+        control, daemon.winddown.control = daemon.winddown.control, None
         control.close(restore=False, now=now)
         daemon.stop()
     # A start after `until` (the journal's window is over): everything back, the undo runs.
     until = datetime.fromisoformat(control.journal.window["until"])
     later = in_process(sandbox, desk, FakeClock(until + timedelta(minutes=5)))
     later.tick()
-    later.winddown.wait()
+    later.winddown.control.wait()
     later.stop()
     end = [r for r in winddown_rows(sandbox.db_path) if r.get("phase") == "end"][-1]
     assert (
@@ -268,15 +268,15 @@ def test_a_dst_night_and_a_clock_jump_over_until(sandbox: Sandbox, desk: Parts) 
     clock = FakeClock(start - timedelta(seconds=1))
     daemon = in_process(sandbox, desk, clock, backend="console")
     try:
-        assert daemon._winddown_tick(clock()) == start
+        assert daemon.winddown.tick(clock()) == start
         clock.now = start
         daemon.tick()
-        daemon.winddown.wait()
+        daemon.winddown.control.wait()
         assert desk.gsettings("get", "org.gnome.desktop.interface", "color-scheme") == "'prefer-dark'"
-        assert daemon._winddown_tick(clock()) == until
+        assert daemon.winddown.tick(clock()) == until
         clock.now = until + timedelta(hours=3)  # the clock is stepped (or the machine woke) past until
         daemon.tick()
-        daemon.winddown.wait()
+        daemon.winddown.control.wait()
         assert desk.gsettings("get", "org.gnome.desktop.interface", "color-scheme") == "'default'"
         end = wait_row(sandbox.db_path, "end")
         assert end["reason"] == "until" and end["effects"] == {"dark": "restored"}
@@ -343,14 +343,14 @@ def test_a_dnd_the_person_had_on_stays_theirs_and_still_defers(sandbox: Sandbox,
         daemon._start_context()
         try:
             daemon.tick()
-            daemon.winddown.wait()
+            daemon.winddown.control.wait()
             assert daemon.winddown.own_dnd() == (None, None)  # nothing of it is sundown's
             clock.now = start + timedelta(seconds=4)
             daemon.tick()
             assert sandbox.logged("deferred", "tea") == 1  # the person is busy: deferred
             clock.now = start + timedelta(seconds=8)
             daemon.tick()
-            daemon.winddown.wait()
+            daemon.winddown.control.wait()
             assert desk.gsettings("get", "org.gnome.desktop.notifications", "show-banners") == "false"
             assert not [r for r in winddown_rows(sandbox.db_path) if r.get("phase") == "end"]
         finally:
@@ -372,11 +372,11 @@ def test_a_tool_that_hangs_fails_alone_and_a_dead_child_is_started_again(
     )
     start = datetime(2026, 11, 26, 6, 59, 52, tzinfo=BERLIN)
     clock = FakeClock(start)
-    daemon = in_process(sandbox, desk, clock, backend="console")
-    daemon.env["PATH"] = f"{wrapper.parent}:{daemon.env['PATH']}"
+    path = f"{wrapper.parent}:{desk.daemon_env(sandbox.root, sandbox.env)['PATH']}"
+    daemon = in_process(sandbox, desk, clock, backend="console", PATH=path)
     try:
         daemon.tick()
-        daemon.winddown.wait()
+        daemon.winddown.control.wait()
         row = wait_row(sandbox.db_path, "start")
         assert row["effects"] == {
             "night_light": "on",
@@ -386,12 +386,12 @@ def test_a_tool_that_hangs_fails_alone_and_a_dead_child_is_started_again(
         assert desk.volume() == [HALF, HALF]
         [(first, _)] = desk.gamma_children()
         os.kill(first, signal.SIGKILL)  # the child dies: noticed through its pidfd, no polling
-        wait_until(lambda: daemon.winddown.restart_at is not None, 5, "the death to be noticed")
-        assert daemon.winddown.restart_at == start + timedelta(seconds=2)
+        wait_until(lambda: daemon.winddown.control.restart_at is not None, 5, "the death to be noticed")
+        assert daemon.winddown.control.restart_at == start + timedelta(seconds=2)
         assert desk.gamma_children() == []  # not started again at once
         clock.now = start + timedelta(seconds=2)
         daemon.tick()
-        daemon.winddown.wait()
+        daemon.winddown.control.wait()
         [(second, argv)] = desk.gamma_children()
         assert second != first and argv == "-m wayland -r -O 3400"
     finally:
@@ -420,7 +420,7 @@ def test_a_clean_stop_puts_back_the_next_start_applies_again_and_off_works_witho
     daemon.start()  # inside the window again: applied again
     wait_row(sandbox.db_path, "start", count=2)
     assert desk.gsettings(*scheme) == "'prefer-dark'"
-    control, daemon.winddown = daemon.winddown, None
+    control, daemon.winddown.control = daemon.winddown.control, None
     control.close(restore=False, now=evening())  # it dies without putting anything back
     daemon.stop()
     # From a shell without the session's bus, dconf takes no write: said, and kept for later.
