@@ -83,8 +83,10 @@ def test_the_readme_walks_through_on_an_externally_managed_python(tmp_path: Path
         "Each night, oldest left",
         "sundown.html",
         "topics (sundown help TOPIC):",
-        "/.local/share/sundown/venv/bin/sundown run",  # the unit starts the venv's sundown
+        "is already running (pid",  # the quick start's daemon: install says to stop it first
+        "Nothing was installed.",
         "exit status 0",
+        "/.local/share/sundown/venv/bin/sundown run",  # then the unit starts the venv's sundown
         "Done: the README's first week works on this Python",
     ]
     position = 0
