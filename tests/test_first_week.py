@@ -196,10 +196,27 @@ def test_a_reminder_moved_later_after_its_old_time_was_missed_is_pending_and_sen
 def test_a_whole_night_unskip_keeps_the_single_skip_before_it(sandbox: Sandbox, capsys, monkeypatch):
     sandbox.write_config(ROUTINE)
     evening = local(FRIDAY, 20, 0)
-    for args in (("skip", "stretch"), ("skip",), ("unskip",)):
+    for args in (("skip", "stretch"), ("skip",)):
         assert cli(capsys, monkeypatch, evening, *args)[0] == 0
+    code, out, _ = cli(capsys, monkeypatch, evening, "unskip")
+    # It says what it did, not "every reminder": the one skipped on its own stays, and how to undo that.
+    assert code == 0 and out.splitlines() == [
+        "unskipped every reminder tonight (Fri 2026-11-27) but Stretch",
+        "(skipped one by one: `sundown unskip stretch` brings it back)",
+    ]
     states = {r["reminder"]: r["state"] for r in status(capsys, monkeypatch, evening)["tonight"]}
     assert states == {"magnesium": "pending", "stretch": "skipped", "bedtime": "pending"}
+    # The command it names does what it says.
+    assert (
+        cli(capsys, monkeypatch, evening, "unskip", "stretch")[1]
+        == "unskipped Stretch tonight (Fri 2026-11-27)\n"
+    )
+    states = {r["reminder"]: r["state"] for r in status(capsys, monkeypatch, evening)["tonight"]}
+    assert states == {"magnesium": "pending", "stretch": "pending", "bedtime": "pending"}
+    assert (
+        cli(capsys, monkeypatch, evening, "unskip")[1]
+        == "unskipped every reminder tonight (Fri 2026-11-27)\n"
+    )
     # `unskip ID` during a whole-night skip brings back that one.
     for args in (("skip",), ("unskip", "bedtime")):
         assert cli(capsys, monkeypatch, evening, *args)[0] == 0

@@ -34,9 +34,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         help="run the reminder daemon in the foreground",
         description="Run the daemon in the foreground: sends each reminder, records the log.",
     )
-    p.add_argument(
-        "--backend", choices=BACKENDS, help="notification backend (default: notify.backend)"
-    )
+    p.add_argument("--backend", choices=BACKENDS, help="notification backend (default: notify.backend)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(
@@ -362,9 +360,29 @@ def cmd_skip(ctx: Context) -> int:
     for rid in targets:
         ctx.log.record(event, night, rid, "cli")
     what = ", ".join(_title(ctx, rid) for rid in ids) if ids else "every reminder"
-    ctx.print(f"{event} {what} {_label(ctx, night)}")
+    kept = _still_skipped(ctx, night) if ctx.args.undo and not ids else []
+    if not kept:
+        ctx.print(f"{event} {what} {_label(ctx, night)}")
+    else:
+        # A whole-night unskip leaves the reminders skipped one by one skipped: say which.
+        titles = [_title(ctx, rid) for rid in kept]
+        but = ", ".join(titles[:-1]) + f" and {titles[-1]}" if len(titles) > 1 else titles[0]
+        back = f" --night {night}" if ctx.args.night else ""
+        ctx.print(f"unskipped every reminder {_label(ctx, night)} but {but}")
+        ctx.print(
+            f"(skipped one by one: `sundown unskip {' '.join(kept)}{back}`"
+            f" brings {'them' if len(kept) > 1 else 'it'} back)"
+        )
     _nudge(ctx, f"the {'unskip' if ctx.args.undo else 'skip'}")
     return 0
+
+
+def _still_skipped(ctx: Context, night: date) -> list[str]:
+    """The reminders of `night` that stay skipped after a whole-night unskip, in the routine's order."""
+    from sundown.core.state import fold_changes
+
+    skip = fold_changes(ctx.log.night_events(night)).skip
+    return [rid for rid in _known_ids(ctx, night) if rid in skip]
 
 
 def cmd_tonight(ctx: Context) -> int:
