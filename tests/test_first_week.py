@@ -362,6 +362,56 @@ def test_nights_before_the_log_or_after_tomorrow_need_force(sandbox: Sandbox, ca
     assert ("1999-01-01", None, "skipped") in logged()
 
 
+# -- backfilling with a time of day ------------------------------------------------------------
+
+
+def test_ack_at_a_time_of_day_is_that_nights_time(sandbox: Sandbox, capsys, monkeypatch):
+    """`--night` names the date, so `--at 22:40` needs none; a time before noon is the morning after."""
+    from sundown.paths import resolve_paths
+    from sundown.store.log import EventLog
+
+    sandbox.write_config(ROUTINE)
+    assert cli(capsys, monkeypatch, local(FRIDAY, 20, 0), "skip", "stretch")[0] == 0  # the log begins Friday
+    morning = local(SATURDAY, 10, 0)
+    code, out, err = cli(
+        capsys, monkeypatch, morning, "ack", "magnesium", "--night", "2026-11-27", "--at", "22:40"
+    )
+    assert (code, out) == (0, "acknowledged Magnesium (2026-11-27) at 22:40\n"), err
+    assert (
+        cli(capsys, monkeypatch, morning, "ack", "bedtime", "--night", "2026-11-27", "--at", "00:15")[0] == 0
+    )
+    # Tonight's when --night is left out (here in the evening, 22:10).
+    assert cli(capsys, monkeypatch, local(SATURDAY, 22, 10), "ack", "stretch", "--at", "22:05")[0] == 0
+    with EventLog(resolve_paths().database) as log:
+        acks = {(e.reminder, e.night.isoformat()): e.ts for e in log.events() if e.event == "acknowledged"}
+    assert acks == {
+        ("magnesium", "2026-11-27"): local(FRIDAY, 22, 40).astimezone(UTC),
+        ("bedtime", "2026-11-27"): local(SATURDAY, 0, 15).astimezone(UTC),  # after midnight
+        ("stretch", "2026-11-28"): local(SATURDAY, 22, 5).astimezone(UTC),
+    }
+    # Times it cannot mean say what to write instead; nothing is recorded.
+    code, _, err = cli(capsys, monkeypatch, local(SATURDAY, 22, 10), "ack", "magnesium", "--at", "23:50")
+    assert code == 2
+    assert "--at 23:50 is in the future (tonight's, 2026-11-28); for another night add --night" in err
+    code, _, err = cli(
+        capsys, monkeypatch, morning, "ack", "magnesium", "--night", "2026-11-27", "--at", "10:40pm"
+    )
+    assert code == 2 and 'write it on a 24-hour clock: "22:40"' in err
+    assert len(logged("acknowledged")) == 3
+
+
+def test_a_mistyped_reminder_gets_the_config_checkers_did_you_mean(sandbox: Sandbox, capsys, monkeypatch):
+    from sundown.config.values import closest
+
+    sandbox.write_config(ROUTINE)
+    for args in (("ack", "magnesum"), ("snooze", "magnesum", "5m"), ("skip", "strech")):
+        code, _, err = cli(capsys, monkeypatch, local(FRIDAY, 21, 50), *args)
+        word = args[1]
+        meant = closest(word, ["magnesium", "stretch", "bedtime"])  # the config checker's words
+        assert code == 2 and meant and f'no reminder "{word}"{meant} (the routine has: ' in err, err
+    assert logged() == []
+
+
 # -- item 9: a broken config hides nothing ------------------------------------------------------
 
 

@@ -78,14 +78,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 def _unknown_command(parser: argparse.ArgumentParser, word: str) -> None:
     """A mistyped command: say what it may have meant (exit 2, like any usage error)."""
-    import difflib
+    from sundown.config.values import nearest
 
     names = [name for name in _commands(parser) if not name.startswith("-")]
-    # Two letters swapped ("stauts") first: difflib alone would rank "stats" above "status".
-    matches = sorted(
-        difflib.get_close_matches(word, names, n=3, cutoff=0.5), key=lambda n: sorted(n) != sorted(word)
-    )
-    hint = f"; did you mean `sundown {matches[0]}`?" if matches else f" (commands: {', '.join(names)})"
+    match = nearest(word, names, cutoff=0.5)
+    hint = f"; did you mean `sundown {match}`?" if match else f" (commands: {', '.join(names)})"
     parser.print_usage(sys.stderr)
     print(f"sundown: error: unknown command {word!r}{hint}", file=sys.stderr)
     raise SystemExit(2)

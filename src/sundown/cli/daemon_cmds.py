@@ -12,7 +12,7 @@ import json
 from datetime import date, datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from sundown.cli.args import instant, night_arg
+from sundown.cli.args import instant, night_arg, time_of_day
 from sundown.cli.show import clock_column
 from sundown.core.vocabulary import BACKENDS
 from sundown.errors import SundownError, UsageError
@@ -54,7 +54,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     )
     p.add_argument("id", nargs="?", metavar="ID", help="reminder id (see `sundown check`)")
     p.add_argument("--night", type=night_arg, metavar="DATE", help="the night (its evening's date)")
-    p.add_argument("--at", metavar="ISO", help="backfill: when it was done (local to the routine's zone)")
+    p.add_argument(
+        "--at",
+        metavar="TIME",
+        help="backfill: when it was done; HH:MM on the night (--night, default tonight) or an ISO"
+        " time, local to the routine's zone",
+    )
     p.add_argument("--force", action="store_true", help=FORCE_HELP)
     p.set_defaults(func=cmd_ack)
 
@@ -208,10 +213,14 @@ def _known_ids(ctx: Context, night: date) -> list[str]:
 
 
 def _check_ids(ctx: Context, ids: list[str], night: date) -> None:
+    from sundown.config.values import closest
+
     known = _known_ids(ctx, night)
     for rid in ids:
-        if rid not in known:
-            raise UsageError(f"no reminder {rid!r}; the routine has: {', '.join(known) or 'none'}")
+        if rid not in known:  # as the config checker says it: `did you mean "magnesium"?`
+            raise UsageError(
+                f'no reminder "{rid}"{closest(rid, known)} (the routine has: {", ".join(known) or "none"})'
+            )
 
 
 def _title(ctx: Context, rid: str) -> str:
@@ -253,9 +262,15 @@ def cmd_run(ctx: Context) -> int:
 
 def cmd_ack(ctx: Context) -> int:
     args = ctx.args
-    at = instant("--at", args.at, ctx.loaded.zone).astimezone(UTC) if args.at else None
+    # "--at 22:40" is a time of that night: --night's, else tonight's.
+    bare = bool(args.at) and time_of_day(args.at)
+    on = args.night or (_tonight(ctx) if bare else None)
+    at = instant("--at", args.at, ctx.loaded.zone, on).astimezone(UTC) if args.at else None
     if at is not None and at > _now() + timedelta(minutes=1):
-        raise UsageError(f"--at {args.at} is in the future")
+        hint = ""
+        if bare and not args.night:
+            hint = f" (tonight's, {on}); for another night add --night YYYY-MM-DD"
+        raise UsageError(f"--at {args.at} is in the future{hint}")
     if args.id:
         night = args.night or _tonight(ctx, at)
         if args.night or at is not None:

@@ -90,11 +90,10 @@ def cmd_help(ctx: Context) -> int:
                 action.choices[topic].print_help(ctx.out)
         return 0
     if topic not in pages:
-        import difflib
+        from sundown.config.values import nearest
 
-        names = [*pages, *GROUP_OF]
-        match = difflib.get_close_matches(topic, names, n=1, cutoff=0.5)
-        hint = f'; did you mean "{match[0]}"?' if match else f" (topics: {', '.join(pages)})"
+        match = nearest(topic, [*pages, *GROUP_OF], cutoff=0.5)
+        hint = f'; did you mean "{match}"?' if match else f" (topics: {', '.join(pages)})"
         raise UsageError(f"help: no topic or command {topic!r}{hint}")
     text = for_terminal(pages[topic].read_text(encoding="utf-8"))
     isatty = getattr(ctx.out, "isatty", lambda: False)
