@@ -15,6 +15,7 @@ from datetime import date, datetime, timezone, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from sundown.cli.args import night_arg
+from sundown.cli.show import terminal_width
 from sundown.errors import SundownError, UsageError
 
 if TYPE_CHECKING:
@@ -232,7 +233,7 @@ def cmd_stats(ctx: Context) -> int:
     else:
         from sundown.reports.terminal import render_stats
 
-        lines = render_stats(result, ctx.loaded.zone, _width(), _use_color(ctx))
+        lines = render_stats(result, ctx.loaded.zone, terminal_width(), _use_color(ctx))
     ctx.out.write("\n".join(lines) + "\n")
     return 0
 
@@ -246,13 +247,6 @@ EMPTY_LOG = (
 def _use_color(ctx: Context) -> bool:
     isatty = getattr(ctx.out, "isatty", lambda: False)
     return bool(isatty()) and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
-
-
-def _width() -> int:
-    import shutil
-
-    return max(shutil.get_terminal_size((80, 24)).columns, 40)
-
 
 
 # --- report ------------------------------------------------------------------------------------
