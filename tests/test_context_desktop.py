@@ -22,6 +22,7 @@ from jeepney.io.blocking import open_dbus_connection
 
 from support.daemon import Evening, events, stop, wait_events
 from support.desktop import Desktop, _kill_group, require, wait_until
+from support.doctor import doctor_lines
 from support.sandbox import Sandbox
 
 pytestmark = pytest.mark.e2e  # every test here starts real processes
@@ -620,7 +621,7 @@ def test_doctor_prints_one_line_per_capability_with_its_source(sandbox: Sandbox,
     mocks.start(LOGIND, "org.freedesktop.login1")
     mocks.notification_server(inhibited=("b", True))
     out = sandbox.run("doctor", env=daemon_env(mocks)).stdout
-    lines = {line.split()[1]: line for line in out.splitlines() if len(line.split()) > 1}
+    lines = doctor_lines(out)
     assert "notification server Inhibited (now on)" in lines["dnd"]
     assert "logind idle inhibitors (now off)" in lines["presenting"]
     assert "logind LockedHint (now off)" in lines["locked"]
@@ -640,9 +641,9 @@ def test_doctor_warns_of_an_unverifiable_lock_step_and_a_test_notification_held_
         with_context(ev, tea='escalate = [{ after = "20m", run = ["loginctl", "lock-session"] }]\n')
     )
     out = sandbox.run("doctor", "--notify", env=daemon_env(mocks)).stdout
-    lines = {line.split()[1]: line for line in out.splitlines() if len(line.split()) > 1}
+    lines = doctor_lines(out)
     assert lines["locked"].startswith("warn ") and "lock step of tea cannot be verified" in lines["locked"]
-    test = next(line for line in out.splitlines() if "test notification" in line)
+    test = lines["test notification"]
     assert test.startswith("warn ") and "Do Not Disturb is on (notification server Inhibited)" in test
     assert "look for it on your screen" not in out
     wait_until(lambda: notifies(mocks.bus), 5, "the test notification sent all the same")

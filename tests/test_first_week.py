@@ -438,6 +438,22 @@ def test_read_only_commands_show_the_last_good_routine_while_the_config_has_erro
     assert code == 78 and '"45" is not a duration' in err
 
 
+def test_status_indents_every_line_of_the_problem_block(sandbox: Sandbox, capsys, monkeypatch, tmp_path):
+    sandbox.write_config(ROUTINE)
+    daemon_at(local(FRIDAY, 20, 0)).stop()  # a last good routine
+    sandbox.write_config(ROUTINE.replace('"45m"', '"45"').replace('"30m"', '"thirty minutes"'))  # two typos
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.chdir(sandbox.config_path.parent)  # a short path in the messages
+    code, out, _ = cli(capsys, monkeypatch, local(FRIDAY, 20, 5), "--config", "config.toml", "status")
+    lines = out.splitlines()
+    block = lines[1 : next(k for k, line in enumerate(lines) if line.startswith("tonight ("))]
+    assert code == 0 and len(block) >= 2 and block[0].startswith("  problem: config.toml:7: ")
+    problems = [line for line in block if line.startswith(" " * 11 + "config.toml:")]
+    assert len(problems) == 1 and "reminders.stretch.before" in problems[0]  # the second, under the first
+    assert all(line.startswith("  ") and len(line) <= 80 for line in block), block
+    assert max(map(len, lines)) <= 80, out
+
+
 def test_with_the_config_deleted_under_a_running_daemon_status_shows_its_routine(
     sandbox: Sandbox, capsys, monkeypatch
 ):

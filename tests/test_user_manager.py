@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 import pytest
 
 from support.desktop import wait_until
+from support.doctor import doctor_lines
 from support.user_manager import UserManager
 
 pytestmark = pytest.mark.e2e
@@ -260,13 +261,11 @@ def test_a_daemon_that_cannot_start_gives_up_after_five_tries(user_manager: User
 
 def _doctor_service(m: UserManager, env: dict[str, str]) -> tuple[str, str | None]:
     """doctor's service line (level and text) and the fix it prints under it, if any."""
-    lines = m.sundown("doctor", env=env, timeout=60).stdout.splitlines()
-    for i, line in enumerate(lines):
-        found = re.match(r"(ok|warn|FAIL)\s+service\s+(.*)", line)
-        if found:
-            below = lines[i + 1].strip() if i + 1 < len(lines) else ""
-            return found.group(1) + " " + found.group(2), below[5:] if below.startswith("fix: ") else None
-    raise AssertionError(f"no service line in {lines}")
+    checks = doctor_lines(m.sundown("doctor", env=env, timeout=60).stdout)
+    found = re.match(r"(ok|warn|FAIL)\s+service\s+(.*)", checks["service"])
+    assert found, checks
+    fix = checks.get("service.fix")
+    return found.group(1) + " " + found.group(2), fix[5:] if fix else None
 
 
 def test_doctor_reads_the_running_service_and_its_fix_works(user_manager: UserManager) -> None:

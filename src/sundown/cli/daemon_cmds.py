@@ -498,10 +498,10 @@ def cmd_status(ctx: Context) -> int:
     if info.running:
         ctx.print(f"sundown is running (pid {info.pid}, backend {info.backend})")
     else:
-        ctx.print("sundown is not running (start it with `sundown run` or `sundown service install`)")
+        ctx.print("sundown is not running (start it: `sundown run` or `sundown service install`)")
     for problem in (info.config_error, info.log_error, differs and f"{differs}; {ZONE_FIX}"):
         if problem:
-            ctx.print(f"  problem: {problem}")
+            _print_problem(ctx, problem)
     if info.push:
         _print_push(ctx, info.push)
     night = date.fromisoformat(info.night)
@@ -510,6 +510,27 @@ def cmd_status(ctx: Context) -> int:
     for row, clock in zip(info.tonight, clocks, strict=True):
         ctx.print(f"  {clock}  {row['title']:<28} {row['state']}")
     return 0
+
+
+def _print_problem(ctx: Context, problem: str) -> None:
+    """A problem under the status line: each of its lines (a config's errors, one a line) indented
+    alike, and wrapped at the terminal's width, going on two columns deeper."""
+    import textwrap
+
+    from sundown.cli.show import terminal_width
+
+    width, lead = terminal_width(), "  problem: "
+    for k, part in enumerate(problem.splitlines()):
+        first = lead if k == 0 else " " * len(lead)
+        for line in textwrap.wrap(
+            part,
+            width,
+            initial_indent=first,
+            subsequent_indent=" " * (len(lead) + 2),
+            break_long_words=False,  # a path stays whole
+            break_on_hyphens=False,
+        ):
+            ctx.print(line)
 
 
 def _print_push(ctx: Context, push: dict[str, Any]) -> None:

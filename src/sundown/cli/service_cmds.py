@@ -233,11 +233,39 @@ MARK = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
 
 
 def print_report(ctx: Context, report: Report) -> None:
+    """One check a line, its detail wrapped at the terminal's width under itself; a fix that is a
+    command (no `backticks` in it) stays on one line, so that it can be pasted."""
+    import re
+    import textwrap
+
+    from sundown.cli.show import terminal_width
+
     width = max(len(c.name) for c in report.checks)
+    columns = terminal_width()
+    under = " " * (6 + width + 2)
+
+    def fill(text: str, first: str, rest: str) -> list[str]:
+        # A `command` in the text is never broken: its spaces are held until the lines are made.
+        held = re.sub(r"`[^`]*`", lambda m: m.group(0).replace(" ", "\0"), text)
+        lines = textwrap.wrap(
+            held,
+            columns,
+            initial_indent=first,
+            subsequent_indent=rest,
+            break_long_words=False,  # a path or a bus address stays whole
+            break_on_hyphens=False,
+        )
+        return [line.replace("\0", " ") for line in lines]
+
     for check in report.checks:
-        ctx.print(f"{MARK[check.status]}  {check.name:<{width}}  {check.detail}")
+        for line in fill(check.detail, f"{MARK[check.status]}  {check.name:<{width}}  ", under):
+            ctx.print(line)
         if check.fix and check.status != "ok":
-            ctx.print(f"{'':6}{'':<{width}}  fix: {check.fix}")
+            if "`" in check.fix or ": " in check.fix:  # advice in words
+                for line in fill(check.fix, f"{under}fix: ", f"{under}     "):
+                    ctx.print(line)
+            else:
+                ctx.print(f"{under}fix: {check.fix}")
     fails, warns = report.count("fail"), report.count("warn")
     if not fails and not warns:
         ctx.print("all good: reminders can reach you")
