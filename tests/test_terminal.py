@@ -165,3 +165,29 @@ def test_stats_on_an_empty_log_is_one_sentence(box: Sandbox) -> None:
     assert "Bedtime" not in out and "|" not in out
     as_json = json.loads(box.run("stats", "--json", check=True).stdout)  # scripts still get the object
     assert set(as_json) >= {"from", "until", "reminders", "nights"}
+
+
+def test_stats_tells_later_tonight_skipped_and_not_yet_in_the_routine_apart(sandbox: Sandbox) -> None:
+    """Three nights filled in with `ack --at`, then sundown in use tonight (about noon, so tonight is
+    ahead): the reminder added since is not missed on the backfilled nights."""
+    offset = 12 - datetime.now(ZoneInfo("UTC")).hour  # a zone where it is about noon
+    zone = "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"
+    sandbox.write_config(
+        f'timezone = "{zone}"\n[bedtime]\ndefault = "22:30"\n[reminders.magnesium]\nbefore = "45m"\n'
+        '[reminders.stretch]\nbefore = "20m"\n'
+    )
+    tonight = datetime.now(ZoneInfo(zone)).date()
+    with EventLog(sandbox.db_path) as log:
+        for k in (3, 2, 1):
+            night = tonight - timedelta(days=k)
+            at = datetime(night.year, night.month, night.day, 21, 50, tzinfo=ZoneInfo(zone))
+            log.record("acknowledged", night, "magnesium", "cli", {"backfilled": True}, ts=at)
+    sandbox.run("skip", "stretch", check=True)  # tonight, as it happens
+    out = sandbox.run("stats", "--days", "4", check=True).stdout.splitlines()
+    chart = out[out.index("Each night, oldest left:") :]
+    assert [line.split()[1:] for line in chart if line.startswith(("magnesium ", "stretch "))] == [
+        ["#", "#", "#", "_"],  # later tonight: not "not scheduled"
+        [".", ".", ".", "-"],  # skipped tonight; before, not in the routine yet (before: x x x)
+    ]
+    assert "_ later tonight  . not scheduled (not that evening, or not in the routine yet)" in chart
+    assert max(map(len, out)) <= 80
