@@ -138,3 +138,11 @@ def test_commands_md_explains_every_key_of_status_json() -> None:
     section = text[text.index("`sundown status --json`") :]
     for field in dataclasses.fields(Status):
         assert f"`{field.name}`" in section, f"docs/commands.md does not explain status key {field.name!r}"
+
+
+def test_the_readme_and_the_example_config_promise_the_same_reload_delay() -> None:
+    """Before: "within a fraction of a second" in the README, "within 2 seconds" in the example."""
+    promise = "within 2 seconds of saving, usually a fraction of one"
+    example = " ".join(line.lstrip("# ") for line in (REPO / "config.example.toml").read_text().splitlines())
+    assert promise in " ".join((REPO / "README.md").read_text().split())
+    assert promise in " ".join(example.split())
