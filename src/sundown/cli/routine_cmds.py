@@ -136,7 +136,7 @@ def cmd_init(ctx: Context) -> int:
 def cmd_check(ctx: Context) -> int:
     from pathlib import Path
 
-    from sundown.config import LoadedConfig, load, zone_for
+    from sundown.config import LoadedConfig, load, warnings, zone_for
     from sundown.errors import LogError
 
     if ctx.args.path:
@@ -158,6 +158,8 @@ def cmd_check(ctx: Context) -> int:
     warning = _commands_warning(loaded)
     if warning:
         ctx.note(f"warning: {warning}")
+    for line in warnings(loaded):  # in the config's own `PATH:LINE: KEY:` form, as its errors
+        ctx.errors([line])
     ctx.print(f"zone: {zone_label(zone, routine)}")
     if plan is None:  # night_of always names an existing night; kept for type safety
         return 0

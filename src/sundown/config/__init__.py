@@ -20,6 +20,7 @@ from sundown.config.load import (
     load,
     load_for,
     parse,
+    warnings,
 )
 from sundown.config.permissions import commands_refused, token_file_problem, with_commands
 from sundown.config.routine import readable
@@ -41,6 +42,7 @@ __all__ = [
     "remember_good",
     "system_zone",
     "token_file_problem",
+    "warnings",
     "with_commands",
     "zone_for",
 ]

@@ -78,6 +78,20 @@ def into_night(wall: time) -> timedelta:
     return since_noon + ONE_DAY if after_midnight(wall) else since_noon
 
 
+def after_bedtime(routine: Routine) -> dict[str, dict[int, timedelta]]:
+    """Reminders whose `at` comes after that evening's bedtime, by how much (by the clock face),
+    per weekday they run on: allowed, but sent after the person went to bed, so rarely meant."""
+    late: dict[str, dict[int, timedelta]] = {}
+    for r in routine.reminders:
+        if r.at is None:
+            continue
+        for weekday in range(7):
+            past = into_night(r.at) - into_night(routine.bedtime.for_weekday(weekday))
+            if r.runs_on(weekday) and past > timedelta(0):
+                late.setdefault(r.id, {})[weekday] = past
+    return late
+
+
 def wall_instant(night: date, wall: time, zone: tzinfo) -> datetime:
     """A wall time of night `night`: on D from 12:00, on D+1 before 12:00."""
     day = night + ONE_DAY if after_midnight(wall) else night
