@@ -160,6 +160,12 @@ def cmd_check(ctx: Context) -> int:
         ctx.note(f"warning: {warning}")
     for line in warnings(loaded):  # in the config's own `PATH:LINE: KEY:` form, as its errors
         ctx.errors([line])
+    if routine.push is not None:
+        from sundown.config import topic_warning
+
+        guessable = topic_warning(routine.push)
+        if guessable:
+            ctx.note(f"warning: push.ntfy: {guessable}")
     ctx.print(f"zone: {zone_label(zone, routine)}")
     if plan is None:  # night_of always names an existing night; kept for type safety
         return 0
@@ -180,7 +186,7 @@ def cmd_check(ctx: Context) -> int:
 
 
 def _plan_only(loaded: LoadedConfig, now: datetime) -> Night:
-    """"Tonight" by the plan alone (the log cannot be read)."""
+    """ "Tonight" by the plan alone (the log cannot be read)."""
     from sundown.core.plan import night_of
     from sundown.core.state import fold_night
     from sundown.core.status import tonight

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import date, time, timedelta
 from pathlib import Path
 
+from sundown.core.vocabulary import Urgency
+
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_SNOOZE = timedelta(minutes=10)
 DEFAULT_REPEAT_LIMIT = 3
@@ -22,7 +24,7 @@ class Step:
     """One escalation step: `after` the first notification, re-notify louder and/or run a command."""
 
     after: timedelta
-    urgency: str | None = None
+    urgency: Urgency | None = None
     run: tuple[str, ...] = ()
 
 
@@ -33,6 +35,8 @@ class ContextRules:
     quiet: str = "defer"
     max_defer: timedelta = timedelta(minutes=20)
     idle: timedelta = timedelta(minutes=5)
+
+
 PUSH_WHEN: tuple[str, ...] = ("always", "away")
 
 
@@ -90,6 +94,8 @@ class Push:
     token_file: Path | None = None
     reminders: frozenset[str] | None = None  # None: all
     when: str = "always"
+    secret_file: Path | None = None  # the key answers are signed with; None only in tests of the rules
+    webhook_topic: str | None = None  # where apps that cannot sign (a sleep app) post; same server
 
     @property
     def reply_topic(self) -> str:

@@ -21,6 +21,8 @@ EventName = Literal[
     "deferred",
     "escalated",
     "lock_failed",
+    "in_bed",
+    "awake",
 ]
 EVENTS: tuple[EventName, ...] = get_args(EventName)
 
@@ -35,6 +37,9 @@ BACKENDS: tuple[Backend, ...] = get_args(Backend)
 # What a person did with a notification, as a backend reports it.
 Action = Literal["done", "snooze", "dismissed"]
 ACTIONS: tuple[Action, ...] = get_args(Action)
+
+# What an answer does, whatever its source (a button, the command line, the phone): core/answers.
+AnswerAction = Literal["done", "snooze", "skip", "dismissed"]
 
 Urgency = Literal["low", "normal", "critical"]
 URGENCIES: tuple[Urgency, ...] = get_args(Urgency)

@@ -1,8 +1,14 @@
 """The daemon's side of push: what to publish when, and answers applied like button presses.
 
-Imported only when `[push]` is configured. Every method but `on_stream_message` runs
-on the daemon's worker thread, like everything that touches its state; the ntfy
-adapter's threads only hand over (`Daemon.call`) and wait.
+Imported only when `[push]` is configured. Every method but `on_stream_message` and
+`on_stream_webhook` runs on the daemon's worker thread, like everything that touches its
+state; the ntfy adapter's threads only hand over (`Worker.call`) and wait. The night's
+state is the ledger's, the notifications on screen the screen's; an answer from the reply
+stream is applied by `answers.apply`, under the same rules as a button.
+
+Trust: an answer is believed only once `verify` found it signed with the shared secret
+and not expired (`core.push.verify`); nothing before that looks at what it asks. A sleep
+app's webhook (`webhook_topic`) can only become `in_bed` / `awake` rows (`on_sleep_signal`).
 """
 
 from __future__ import annotations
@@ -12,19 +18,28 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sundown.core import push as rules
-from sundown.core.dispatch import NOTHING, Send, message_key, window
-from sundown.core.plan import NO_CHANGES, ON_TIME, UTC, Occurrence, night_plan
+from sundown.core.answers import Answer
+from sundown.core.dispatch import NOTHING, Send, message_key
+from sundown.core.plan import NO_CHANGES, ON_TIME, UTC, Occurrence, night_end, night_of, night_plan, window
+from sundown.core.state import ReminderNight, instant
+from sundown.core.vocabulary import DEVICE_PREFIX
 from sundown.paths import write_atomic
-from sundown.push.ntfy import ANSWER_WAIT_S, NtfyPush, read_token
+from sundown.push.keys import device_id, new_nonce
+from sundown.push.ntfy import ANSWER_WAIT_S, NtfyPush, read_secret, read_token
+from sundown.runtime import answers
 
 if TYPE_CHECKING:
+    from sundown.core.plan import NightChanges
     from sundown.core.routine import Push
-    from sundown.runtime.daemon import Daemon
+    from sundown.core.vocabulary import EventName
+    from sundown.paths import Paths
+    from sundown.runtime.ledger import Ledger
+    from sundown.runtime.screen import Screen
 
 log = logging.getLogger("sundown.push")
 
@@ -34,18 +49,41 @@ RELAYED = ("action", "cli")  # this machine's own answers, published for the oth
 HANDOFF_BUDGET_S = 3.5
 
 
+class Worker(Protocol):
+    """What push needs of the daemon: its worker thread, a tick, and whether the person is away."""
+
+    def call(self, fn: Callable[..., Any], *args: Any, timeout: float = ...) -> Any: ...
+
+    def tick(self) -> None: ...
+
+    def away(self) -> bool | None: ...
+
+
 class PushLink:
-    def __init__(self, daemon: Daemon, push: Push) -> None:
-        self.daemon = daemon
+    def __init__(self, push: Push, ledger: Ledger, screen: Screen, worker: Worker, paths: Paths) -> None:
         self.push = push
-        self.counts = {"unparsed": 0, "unknown": 0, "duplicate": 0, "applied": 0}
+        self.ledger = ledger
+        self.screen = screen
+        self.worker = worker
+        self.counts = {"unparsed": 0, "unknown": 0, "duplicate": 0, "refused": 0, "applied": 0}
+        self.counts.update(dict.fromkeys(rules.DISTRUST, 0))
+        self.counts["webhook"] = 0  # sleep-app messages taken from the webhook topic
         self.pushed: set[str] = set()  # notification keys with a copy on the phone
         # Handed to the server before a suspend, by notification key: delivered there at their time.
         self.handed_over: dict[str, tuple[Occurrence, rules.Publication]] = {}
+        # Other machines seen answering under this machine's name (their ids): `doctor` warns.
+        self.namesakes: set[str] = set()
+        self.secret = read_secret(push.secret_file)
+        self.device_id = device_id(paths.push_device)
+        # Without the secret (unreadable since the config was checked) nothing is signed: the
+        # phone gets no buttons, this machine's answers stay here, and no answer is believed.
+        self.signer = rules.Signer(self.secret, push.device, self.device_id) if self.secret else None
         token = read_token(push.token_file)
-        self.client = NtfyPush(push, daemon.paths.push_since, self.on_stream_message, token)
+        self.client = NtfyPush(
+            push, paths.push_since, self.on_stream_message, token, on_webhook=self.on_stream_webhook
+        )
         self.relayed: set[tuple[date, str, str, str]] = set()  # local answers queued to publish
-        self.watermark_path = daemon.paths.push_relayed
+        self.watermark_path = paths.push_relayed
         self._watermark_lock = threading.Lock()
         self._saved = datetime.min.replace(tzinfo=UTC)
         self.watermark = self._load_watermark()
@@ -71,9 +109,17 @@ class PushLink:
             urgent=any(o.reminder.urgent for o in send.occurrences),
             repeat=send.repeat,
             late=send.late > ON_TIME and not send.repeat and not send.snoozed,
+            answers=self._phone_answers(send.occurrences[0].night, ids),
         )
         self.pushed.add(send.key)
         self.client.publish(pub)
+
+    def _phone_answers(self, night: date, ids: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+        """The phone's Done and Snooze, signed here for it to echo, valid until the night ends."""
+        if self.signer is None:
+            return ()
+        expires = night_end(night, self.ledger.loaded.zone)
+        return rules.phone_answers(self.signer, night, ids, expires, (new_nonce(), new_nonce()))
 
     def on_settled(self, key: str) -> None:
         """Acknowledged or skipped here: the phone's copy goes too."""
@@ -81,7 +127,7 @@ class PushLink:
             self.pushed.discard(key)
             self.client.clear(rules.sequence_id(key))
 
-    def on_desktop_answer(self, key: str, stands_for: tuple[Key, ...], action: str) -> None:
+    def on_desktop_answer(self, key: str, action: str) -> None:
         """Done or Snooze on this desktop: the phone's copy goes; the answer itself is in the
         log now, and the tick that follows publishes it (`_relay_answers`)."""
         if action in rules.ACTIONS:
@@ -92,65 +138,78 @@ class PushLink:
     def on_stream_message(self, event: dict[str, Any]) -> bool:
         """From the subscriber thread: True once the worker has applied (or ignored) it."""
         try:
-            self.daemon.call(self.handle_answer, event, timeout=ANSWER_WAIT_S)
+            self.worker.call(self.handle_answer, event, timeout=ANSWER_WAIT_S)
             return True
         except Exception as exc:  # busy or stopping: the adapter replays it
             log.warning("an answer from the push server was not handled yet: %s", exc)
             return False
 
     def handle_answer(self, event: dict[str, Any]) -> str:
+        """One message of the reply stream: "unparsed", why it is not believed ("unsigned",
+        "bad_signature", "expired"), "own", or how the answer was taken."""
         answer = rules.parse_answer(event)
         if answer is None:
             self.counts["unparsed"] += 1
             return "unparsed"
-        if answer.origin == self.push.device:
-            return "own"  # our own desktop's answer, echoed back: already applied here
-        d = self.daemon
-        now = d.clock()
-        routine, zone = d.loaded.routine, d.loaded.zone
-        nights = window(now, zone)
-        progress, changes = d._state(nights)
-        seen = self._seen(answer.night) if answer.night in nights else set()
-        verdict = rules.classify(answer, routine, zone, now, progress, changes, seen)
-        if verdict != "apply":
-            self.counts[verdict] += 1
-            log.info("ignored a %s answer from %s (%s)", answer.action, answer.source, verdict)
-            return verdict
-        self.counts["applied"] += 1
-        at = min(answer.at or now, now)
-        for rid in answer.reminders:
-            key = (answer.night, rid)
-            if answer.action == "done":
-                d.record_at(at, "acknowledged", answer.night, rid, answer.source, answer=answer.ident)
-                d._remember(key, acknowledged=at)
-            else:
-                until = answer.until or at + routine.snooze
-                d.record_at(
-                    at,
-                    "snoozed",
-                    answer.night,
-                    rid,
-                    answer.source,
-                    until=until.isoformat(),
-                    answer=answer.ident,
-                )
-                d._remember(key, snoozed_until=until)
-        log.info("%s from %s: %s", answer.action, answer.source, ", ".join(answer.reminders))
-        d.withdraw_covering({(answer.night, rid) for rid in answer.reminders})
-        d.tick()
-        return "apply"
+        refused = self.verify(event, answer.source, self.ledger.clock())
+        if refused is not None:
+            return refused
+        return self.take(answer)
 
-    def _seen(self, night: date) -> set[str]:
-        return {str(e.details["answer"]) for e in self.daemon._night_events(night) if "answer" in e.details}
+    def verify(self, event: dict[str, Any], source: str, now: datetime) -> str | None:
+        """None when the answer in `event` may be applied: signed with the shared secret, not
+        expired, and not this machine's own echo (then "own"); else why not, counted. An
+        answer signed by another machine that uses this machine's name is believed, and that
+        machine remembered (a namesake: `status`, `doctor`)."""
+        verdict = rules.verify(event, self.secret, now) if self.secret else rules.Verdict(rules.UNSIGNED)
+        if verdict.distrust is not None:
+            n = self.counts[verdict.distrust] = self.counts[verdict.distrust] + 1
+            # A flood of forgeries costs the journal a line at the 1st, 2nd, 4th, 8th, ... of each kind.
+            log.log(
+                logging.WARNING if n & (n - 1) == 0 else logging.DEBUG,
+                "ignored an answer claiming to be from %s: %s (%d so far)",
+                source,
+                verdict.distrust.replace("_", " "),
+                n,
+            )
+            return verdict.distrust
+        if source == f"{DEVICE_PREFIX}{self.push.device}":
+            if verdict.device_id == self.device_id:
+                return "own"  # our own desktop's answer, echoed back: already applied here
+            if verdict.device_id not in self.namesakes:
+                self.namesakes.add(verdict.device_id)
+                log.warning(
+                    "another machine also calls itself %r (its id %s); give each machine its own"
+                    " `device` in [push]",
+                    self.push.device,
+                    verdict.device_id,
+                )
+        return None
+
+    def take(self, answer: Answer) -> str:
+        """Apply an answer from elsewhere by the rules every answer obeys; counted by outcome."""
+        rulings = answers.apply(self.ledger, answer, self.ledger.clock())
+        changed = answers.applied(rulings)
+        outcomes = {r.outcome for r in rulings}
+        # One that changes nothing ("unchanged") counts as seen twice.
+        outcome = next((o for o in ("applied", "unknown", "refused") if o in outcomes), "duplicate")
+        self.counts[outcome] += 1
+        if not changed:
+            why = next((r.why for r in rulings if r.why), outcome)
+            log.info("ignored a %s answer from %s (%s)", answer.action, answer.source, why)
+            return outcome
+        log.info("%s from %s: %s", answer.action, answer.source, ", ".join(changed))
+        self.screen.withdraw_covering({(answer.night, rid) for rid in changed})
+        self.worker.tick()
+        return "apply"
 
     # -- suspend: the server delivers what falls due while the machine sleeps ---------------
 
     def before_sleep(self) -> int:
         """Hand reminders due while asleep to the server as scheduled messages (ntfy `At`)."""
-        d = self.daemon
-        now = d.clock()
-        routine, zone = d.loaded.routine, d.loaded.zone
-        progress, changes = d._state(window(now, zone))
+        now = self.ledger.clock()
+        routine, zone = self.ledger.loaded.routine, self.ledger.loaded.zone
+        progress, changes = self.ledger.state(window(now, zone))
         deadline = time.monotonic() + HANDOFF_BUDGET_S
         handed = 0
         for occ in rules.due_while_asleep(routine, zone, now, progress, changes):
@@ -161,7 +220,9 @@ class PushLink:
             if remaining < 0.2:
                 log.warning("no time left before sleep to hand over %s", occ.reminder.id)
                 break
-            pub = _publication_of(key, occ, at=occ.at)
+            pub = _publication_of(
+                key, occ, at=occ.at, answers=self._phone_answers(occ.night, (occ.reminder.id,))
+            )
             if self.client.publish_now(pub, timeout=min(3.0, remaining)):
                 self.handed_over[key] = (occ, pub)
                 self.pushed.add(key)
@@ -174,14 +235,15 @@ class PushLink:
         self.settle_handed_over(now)
         self._relay_answers(now)
 
-    def after_sends(self, now: datetime, progress: Mapping[Key, Any], changes: Mapping[date, Any]) -> None:
+    def after_sends(
+        self, now: datetime, progress: Mapping[Key, ReminderNight], changes: Mapping[date, NightChanges]
+    ) -> None:
         """`when = "away"`: a reminder still open on this screen follows the person to the phone
         once they are away (noticed at the next tick: a lock, a repeat, a command)."""
-        d = self.daemon
-        if self.push.when != "away" or not d._away():
+        if self.push.when != "away" or not self.worker.away():
             return
-        routine, zone = d.loaded.routine, d.loaded.zone
-        for key, stands_for in list(d.shown.items()):
+        routine, zone = self.ledger.loaded.routine, self.ledger.loaded.zone
+        for key, stands_for in list(self.screen.shown.items()):
             if key in self.pushed or len(stands_for) != 1:
                 continue
             night, rid = stands_for[0]
@@ -192,7 +254,7 @@ class PushLink:
             occ = next((o for o in plan.occurrences if o.reminder.id == rid), None) if plan else None
             if occ is None or occ.skipped:
                 continue
-            pub = _publication_of(key, occ)
+            pub = _publication_of(key, occ, answers=self._phone_answers(night, (rid,)))
             self.pushed.add(key)
             self.client.publish(pub)
             log.info("pushed %s: the person is away from this screen", rid)
@@ -205,11 +267,10 @@ class PushLink:
         an id derived from the row, so a daemon killed before the server took it publishes it
         after its restart, and one published twice counts once on the other machines.
         """
-        d = self.daemon
-        nights = window(now, d.loaded.zone)
+        nights = window(now, self.ledger.loaded.zone)
         self.relayed = {m for m in self.relayed if m[0] >= nights[0]}
         for night in nights:
-            for e in d._night_events(night):
+            for e in self.ledger.night_events(night):
                 if (
                     e.source not in RELAYED
                     or e.event not in ("acknowledged", "snoozed")
@@ -219,19 +280,19 @@ class PushLink:
                 if e.ts <= self.watermark:
                     continue  # the server has it, or it came before push was configured
                 mark = (night, e.reminder, e.event, e.ts.isoformat())
-                if mark in self.relayed:
+                if mark in self.relayed or self.signer is None:
                     continue
                 self.relayed.add(mark)
                 action = "done" if e.event == "acknowledged" else "snooze"
-                until = e.details.get("until")
-                nonce = f"{self.push.device}-{e.ts.timestamp():.6f}-{e.reminder}"
-                body = rules.encode_answer(
+                # From the row: a daemon killed before the server took it sends the same again.
+                nonce = f"{self.device_id}-{e.ts.timestamp():.6f}-{e.reminder}"
+                body = self.signer.answer(
                     night,
                     (e.reminder,),
                     action,
-                    self.push.device,
                     nonce,
-                    datetime.fromisoformat(until) if isinstance(until, str) else None,
+                    night_end(night, self.ledger.loaded.zone),
+                    until=instant(e.details.get("until")),
                 )
                 self.client.answer(body, on_sent=functools.partial(self._save_watermark, e.ts))
                 self.on_settled(message_key(night, e.reminder))
@@ -245,7 +306,7 @@ class PushLink:
             pass
         # Push just configured (or for another topic): nothing older is sent, and from now on
         # the mark is on disk, so what is answered next survives a crash before it is sent.
-        now = self.daemon.clock()
+        now = self.ledger.clock()
         self._save_watermark(now)
         return now
 
@@ -263,15 +324,13 @@ class PushLink:
 
     def settle_handed_over(self, now: datetime) -> None:
         """Those the server delivered while we slept count as notified: not sent again."""
-        d = self.daemon
         for key, (occ, _) in list(self.handed_over.items()):
             if occ.at > now:
                 continue
             del self.handed_over[key]
-            if d.memory.get(occ.key, NOTHING).acknowledged:
+            if self.ledger.memory.get(occ.key, NOTHING).acknowledged:
                 continue
-            d.record_at(
-                occ.at,
+            self.ledger.apply(
                 "notified",
                 occ.night,
                 occ.reminder.id,
@@ -282,21 +341,14 @@ class PushLink:
                 at=occ.at.isoformat(),
                 bedtime=occ.bedtime.isoformat(),
                 scheduled=True,
-            )
-            done = d.memory.get(occ.key, NOTHING)
-            d._remember(
-                occ.key,
-                notified=done.notified + 1,
-                first_notified=done.first_notified or occ.at,
-                last_notified=occ.at,
-                scheduled_at=occ.at,
+                ts=occ.at,
             )
 
     def resumed(self) -> None:
         """Awake again: a fresh reply stream (the old connection may be silently dead), and
         reminders handed over but not yet due are cancelled on the server; they go out as usual."""
         self.client.kick()
-        now = self.daemon.clock()
+        now = self.ledger.clock()
         self.settle_handed_over(now)
         for key, (_, pub) in list(self.handed_over.items()):
             self.client.delete(pub.sid)
@@ -308,13 +360,52 @@ class PushLink:
     def snapshot(self) -> dict[str, Any]:
         return {
             **self.client.snapshot(),
-            "away": self.daemon._away(),
+            "away": self.worker.away(),
             "answers": dict(self.counts),
             "handed_over": len(self.handed_over),
+            "signed": self.signer is not None,
+            "namesakes": len(self.namesakes),
         }
 
+    # -- a sleep app's webhook: in bed, awake, the next alarm -------------------------------
 
-def _publication_of(key: str, occ: Occurrence, at: datetime | None = None) -> rules.Publication:
+    def on_stream_webhook(self, event: dict[str, Any]) -> bool:
+        """From the subscriber thread, for a message on `webhook_topic`."""
+        try:
+            self.worker.call(self.handle_webhook, event, timeout=ANSWER_WAIT_S)
+            return True
+        except Exception as exc:  # busy or stopping: the adapter replays it
+            log.warning("a message from the webhook topic was not handled yet: %s", exc)
+            return False
+
+    def handle_webhook(self, event: dict[str, Any]) -> str:
+        signal = rules.parse_webhook(event, self.ledger.clock())
+        if signal is None:
+            self.counts["unparsed"] += 1
+            return "unparsed"
+        self.counts["webhook"] += 1
+        self.on_sleep_signal(signal)
+        return signal.kind
+
+    def on_sleep_signal(self, signal: rules.SleepSignal) -> None:
+        """The one seam for what a sleep app says: `in_bed` and `awake` are logged (source
+        `phone`), once per message; `next_alarm` is for the morning's plan to use."""
+        if signal.kind not in ("in_bed", "awake"):
+            log.info("the sleep app says the next alarm rings at %s", signal.alarm)
+            return
+        event: EventName = "in_bed" if signal.kind == "in_bed" else "awake"
+        night = night_of(signal.at, self.ledger.loaded.zone)
+        if any(e.details.get("message") == signal.ident for e in self.ledger.night_events(night)):
+            return  # seen before (a replay after a restart)
+        self.ledger.apply(event, night, None, rules.PHONE, ts=signal.at, message=signal.ident, app=signal.app)
+        log.info("the sleep app says: %s", signal.kind.replace("_", " "))
+
+
+def _publication_of(
+    key: str, occ: Occurrence, at: datetime | None = None, answers: tuple[tuple[str, str], ...] = ()
+) -> rules.Publication:
     """One reminder's push, now or (`at`) scheduled on the server."""
     reminder = occ.reminder
-    return rules.publication(key, reminder.title, reminder.body, (occ,), urgent=reminder.urgent, at=at)
+    return rules.publication(
+        key, reminder.title, reminder.body, (occ,), urgent=reminder.urgent, at=at, answers=answers
+    )
