@@ -401,6 +401,22 @@ def test_ack_at_a_time_of_day_is_that_nights_time(sandbox: Sandbox, capsys, monk
     assert len(logged("acknowledged")) == 3
 
 
+def test_next_leaves_out_what_status_shows_acknowledged_in_advance(sandbox: Sandbox, capsys, monkeypatch):
+    sandbox.write_config(ROUTINE)
+    evening = local(FRIDAY, 20, 0)
+    assert cli(capsys, monkeypatch, evening, "ack", "magnesium")[0] == 0  # before its 21:45
+    states = {r["reminder"]: r["state"] for r in status(capsys, monkeypatch, evening)["tonight"]}
+    assert states["magnesium"] == "acknowledged"
+    code, out, _ = cli(capsys, monkeypatch, evening, "next", "--json", "--count", "3")
+    # Before: magnesium at 21:45 first, as if it were still to come.
+    assert code == 0 and [(i["night"], i["reminder"]) for i in json.loads(out)] == [
+        ("2026-11-27", "stretch"),
+        ("2026-11-27", "bedtime"),
+        ("2026-11-28", "magnesium"),  # tomorrow's is still ahead
+    ]
+    assert "magnesium" not in cli(capsys, monkeypatch, evening, "next", "--count", "2")[1]
+
+
 def test_a_mistyped_reminder_gets_the_config_checkers_did_you_mean(sandbox: Sandbox, capsys, monkeypatch):
     from sundown.config.values import closest
 

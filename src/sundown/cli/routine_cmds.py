@@ -85,6 +85,15 @@ def night_changes(ctx: Context, first: date) -> Mapping[date, NightChanges]:
     return ctx.log.changes_between(first, date.max)
 
 
+def _acknowledged(ctx: Context, first: date) -> set[tuple[date, str]]:
+    """(night, reminder) acknowledged from the night `first` on: `status` shows them done, so
+    `next` leaves them out, as it does the skipped ones."""
+    if not ctx.paths.database.exists():
+        return set()
+    nights = ctx.log.summaries_by_night(first, date.max)
+    return {(night, rid) for night, per in nights.items() for rid, s in per.items() if s.acknowledged}
+
+
 def now_utc() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -216,8 +225,9 @@ def cmd_next(ctx: Context) -> int:
     loaded = ctx.loaded
     zone = loaded.zone
     start = instant("--from", ctx.args.start, zone) if ctx.args.start else now_utc()
-    changes = night_changes(ctx, night_of(start, zone) - timedelta(days=2))
-    found = upcoming(loaded.routine, zone, start, count, changes)
+    first = night_of(start, zone) - timedelta(days=2)
+    changes = night_changes(ctx, first)
+    found = upcoming(loaded.routine, zone, start, count, changes, _acknowledged(ctx, first))
     if ctx.args.json:
         import json
 

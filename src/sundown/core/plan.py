@@ -13,7 +13,7 @@ real elapsed time, i.e. in UTC.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from itertools import takewhile
@@ -251,12 +251,16 @@ def upcoming(
     start: datetime,
     count: int,
     changes: Mapping[date, NightChanges] | None = None,
+    settled: Collection[tuple[date, str]] = (),
 ) -> list[Occurrence]:
-    """The next `count` occurrences at or after `start` (`sundown next`)."""
+    """The next `count` occurrences at or after `start` (`sundown next`), leaving out the skipped
+    ones and those `settled` (night, reminder id): acknowledged in advance, nothing is to come."""
     result: list[Occurrence] = []
     if count <= 0:
         return result
     for o in occurrences(routine, zone, start, changes):
+        if o.key in settled:
+            continue
         result.append(o)
         if len(result) == count:
             break
