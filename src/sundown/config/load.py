@@ -89,8 +89,8 @@ def warnings(loaded: LoadedConfig) -> list[str]:
         reminder = loaded.routine.reminder(rid)
         assert reminder is not None and reminder.at is not None
         by: dict[tuple[time, timedelta], list[str]] = {}
-        for weekday, past in days.items():
-            by.setdefault((loaded.routine.bedtime.for_weekday(weekday), past), []).append(WEEKDAYS[weekday])
+        for weekday, (bed, past) in days.items():
+            by.setdefault((bed, past), []).append(WEEKDAYS[weekday])
         when = "; ".join(
             f"{_minutes(past)} after {bed:%H:%M} ({_evenings(names)})" for (bed, past), names in by.items()
         )
