@@ -111,7 +111,7 @@ def test_every_page_fits_the_terminal(topic: str, width: int) -> None:
     names = [m[1].strip() for m in re.finditer(r"^\|([^|\n]*)\|.*\n\|[-: |]+\|$", source, re.M)]
     words = lambda t: Counter(re.sub(r"[|`*#\\:]|-{3,}", " ", t).split())  # noqa: E731
     missing = words(source) - words(text) - words(" ".join(names))
-    unbroken = re.sub(r"\n *", "", text)  # a word too long for a line is broken after `::`, `/` or `_`
+    unbroken = re.sub(r"\n *", "", text)  # a word too long for a line is broken after `::`, `/`, `_`, `.`
     assert not [word for word in missing if word not in unbroken], missing
 
 

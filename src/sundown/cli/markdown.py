@@ -96,7 +96,7 @@ def _continues(line: str) -> bool:
 
 class _Wrapper(textwrap.TextWrapper):
     """Breaks at spaces only (never in a word or at a hyphen), except where a word cannot fit on a
-    line at all: a test's name (`tests/test_x.py::test_...`) is then broken after `::`, `/` or `_`."""
+    line at all: a test's name (`tests/test_x.py::test_...`) is then broken after `::`, `/`, `_` or `.`."""
 
     def _split(self, text: str) -> list[str]:
         room = self.width - max(len(self.initial_indent), len(self.subsequent_indent))
@@ -108,7 +108,7 @@ class _Wrapper(textwrap.TextWrapper):
 
 def _pieces(word: str, room: int) -> list[str]:
     """`word` in pieces of at most `room` characters (where it allows), each ending at a break."""
-    for breaks in (r"(?<=::)", r"(?<=[/:])", r"(?<=_)"):
+    for breaks in (r"(?<=::)", r"(?<=[/:])", r"(?<=_)", r"(?<=\.)"):
         parts = [p for p in re.split(breaks, word) if p]
         pieces: list[str] = []
         for part in parts:
