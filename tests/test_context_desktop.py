@@ -132,7 +132,12 @@ def test_do_not_disturb_defers_then_sends_within_2s_of_its_end(sandbox: Sandbox,
         assert deferred["details"]["reason"] == "dnd" and deferred["reminder"] == "tea"
         time.sleep(1)
         assert notifies(mocks.bus) == []
-        assert status(sandbox)["context"]["dnd"] is True
+        held = status(sandbox)
+        assert held["context"]["dnd"] is True
+        # The daemon's status says so, with why and until when (before: "due", no reason, no time).
+        [tea] = held["tonight"]
+        assert (tea["state"], tea["reason"]) == ("deferred", "dnd")
+        assert datetime.fromisoformat(tea["until"]) == datetime.fromisoformat(deferred["details"]["until"])
         set_prop(mocks.address, *NOTIFY, NOTIFY[0], "Inhibited", "b", False)
         ended = time.monotonic()
         wait_until(lambda: notifies(mocks.bus), 5, "the reminder after DND")

@@ -397,6 +397,41 @@ def test_ack_at_a_time_of_day_is_that_nights_time(sandbox: Sandbox, capsys, monk
     assert len(logged("acknowledged")) == 3
 
 
+def test_status_shows_a_hold_with_its_reason_and_end_and_a_snooze_with_its_end(
+    sandbox: Sandbox, capsys, monkeypatch
+):
+    """The log has `deferred reason=dnd until=22:05`: status said `due`; a snooze said no "until"."""
+    from sundown.paths import resolve_paths
+    from sundown.store.log import EventLog
+
+    sandbox.write_config(ROUTINE)
+    with EventLog(resolve_paths().database) as log:
+        until = local(FRIDAY, 22, 5).isoformat()
+        log.record("deferred", FRIDAY, "magnesium", "daemon", {"reason": "dnd", "until": until},
+                   ts=local(FRIDAY, 21, 45))  # fmt: skip
+        log.record("notified", FRIDAY, "stretch", "daemon", {"at": local(FRIDAY, 22, 0).isoformat()},
+                   ts=local(FRIDAY, 22, 0))  # fmt: skip
+        log.record("snoozed", FRIDAY, "stretch", "action", {"until": local(FRIDAY, 22, 10).isoformat()},
+                   ts=local(FRIDAY, 22, 1))  # fmt: skip
+    now = local(FRIDAY, 22, 2)
+    rows = {r["reminder"]: r for r in status(capsys, monkeypatch, now)["tonight"]}
+    assert {k: (r["state"], r["until"], r["reason"]) for k, r in rows.items()} == {
+        "magnesium": ("deferred", "2026-11-27T22:05:00+01:00", "dnd"),
+        "stretch": ("snoozed", "2026-11-27T22:10:00+01:00", None),
+        "bedtime": ("pending", None, None),
+    }
+    code, out, _ = cli(capsys, monkeypatch, now, "status")
+    assert code == 0
+    assert "  21:45  Magnesium                    deferred (Do Not Disturb) until 22:05" in out.splitlines()
+    assert "  22:00  Stretch                      snoozed until 22:10" in out.splitlines()
+    # Once its hold is over and it went out, it is notified; acknowledged, it is done.
+    with EventLog(resolve_paths().database) as log:
+        log.record("notified", FRIDAY, "magnesium", "daemon", {"at": local(FRIDAY, 21, 45).isoformat()},
+                   ts=local(FRIDAY, 22, 3))  # fmt: skip
+    rows = {r["reminder"]: r for r in status(capsys, monkeypatch, local(FRIDAY, 22, 4))["tonight"]}
+    assert (rows["magnesium"]["state"], rows["magnesium"]["until"]) == ("notified", None)
+
+
 def test_next_leaves_out_what_status_shows_acknowledged_in_advance(sandbox: Sandbox, capsys, monkeypatch):
     sandbox.write_config(ROUTINE)
     evening = local(FRIDAY, 20, 0)

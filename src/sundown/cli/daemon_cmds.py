@@ -22,7 +22,7 @@ from sundown.errors import SundownError, UsageError
 if TYPE_CHECKING:
     from sundown.cli.context import Context
     from sundown.core.answers import Ruling
-    from sundown.core.status import Status
+    from sundown.core.status import Row, Status
     from sundown.core.vocabulary import EventName
 
 UTC = timezone.utc
@@ -235,14 +235,12 @@ def _known_ids(ctx: Context, night: date) -> list[str]:
 
 
 def _check_ids(ctx: Context, ids: list[str], night: date) -> None:
-    from sundown.config.values import closest
+    from sundown.config.values import unknown_reminder
 
     known = _known_ids(ctx, night)
     for rid in ids:
         if rid not in known:  # as the config checker says it: `did you mean "magnesium"?`
-            raise UsageError(
-                f'no reminder "{rid}"{closest(rid, known)} (the routine has: {", ".join(known) or "none"})'
-            )
+            raise UsageError(unknown_reminder(rid, known))
 
 
 def _title(ctx: Context, rid: str) -> str:
@@ -393,19 +391,14 @@ def cmd_skip(ctx: Context) -> int:
     for rid in targets:
         ctx.log.record(event, night, rid, "cli")
     what = ", ".join(_title(ctx, rid) for rid in ids) if ids else "every reminder"
-    kept = _still_skipped(ctx, night) if ctx.args.undo and not ids else []
-    if not kept:
-        ctx.print(f"{event} {what} {_label(ctx, night)}")
-    else:
+    if ctx.args.undo and not ids:
         # A whole-night unskip leaves the reminders skipped one by one skipped: say which.
-        titles = [_title(ctx, rid) for rid in kept]
-        but = ", ".join(titles[:-1]) + f" and {titles[-1]}" if len(titles) > 1 else titles[0]
-        back = f" --night {night}" if ctx.args.night else ""
-        ctx.print(f"unskipped every reminder {_label(ctx, night)} but {but}")
-        ctx.print(
-            f"(skipped one by one: `sundown unskip {' '.join(kept)}{back}`"
-            f" brings {'them' if len(kept) > 1 else 'it'} back)"
-        )
+        from sundown.core.status import unskipped_words
+
+        kept = [(rid, _title(ctx, rid)) for rid in _still_skipped(ctx, night)]
+        ctx.print(unskipped_words(_label(ctx, night), kept, f" --night {night}" if ctx.args.night else ""))
+    else:
+        ctx.print(f"{event} {what} {_label(ctx, night)}")
     _nudge(ctx, f"the {'unskip' if ctx.args.undo else 'skip'}")
     return 0
 
@@ -557,8 +550,25 @@ def cmd_status(ctx: Context) -> int:
     ctx.print(f"tonight ({night:%a} {night}):{_bedtime_words(ctx, info, night)}")
     clocks = clock_column([datetime.fromisoformat(row.at) for row in info.tonight], night, ctx.loaded.zone)
     for row, clock in zip(info.tonight, clocks, strict=True):
-        ctx.print(f"  {clock}  {row.title:<28} {row.state}")
+        ctx.print(f"  {clock}  {row.title:<28} {_state_words(ctx, row)}")
     return 0
+
+
+# Why a reminder is held back, as the log's `deferred` rows say it.
+BUSY_WORDS = {"dnd": "Do Not Disturb", "presenting": "presenting", "fullscreen": "a fullscreen window"}
+
+
+def _state_words(ctx: Context, row: Row) -> str:
+    """ "snoozed until 22:05", "deferred (Do Not Disturb) until 20:56": a state and its time."""
+    if row.until is None:
+        return row.state
+    until = _hm(datetime.fromisoformat(row.until), ctx)
+    if row.state == "snoozed":
+        return f"snoozed until {until}"
+    why = f" ({BUSY_WORDS.get(row.reason or '', row.reason)})" if row.reason else ""
+    if row.state == "deferred":
+        return f"deferred{why} until {until}"
+    return f"{row.state}, held back{why} until {until}"  # a repeat held back
 
 
 def _print_problem(ctx: Context, problem: str) -> None:

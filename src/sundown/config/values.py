@@ -385,6 +385,11 @@ def closest(word: str, choices: Iterable[str]) -> str:
     return f'; did you mean "{match}"?' if match else ""
 
 
+def unknown_reminder(rid: str, known: Sequence[str]) -> str:
+    """What `ack`, `snooze` and `skip` say of an id the routine lacks, from the CLI or the D-Bus API."""
+    return f'no reminder "{rid}"{closest(rid, known)} (the routine has: {", ".join(known) or "none"})'
+
+
 def load_zone(name: str) -> ZoneInfo | None:
     """The zone called `name`, or None when there is no such IANA zone."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
