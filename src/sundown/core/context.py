@@ -162,7 +162,7 @@ def adjust(
     """What happens at `now` once the person's context is taken into account."""
     rules = routine.context
     verdict = Verdict(next_at=decision.next_at)
-    acked = _away_acks(routine, zone, now, progress, changes, ctx, verdict)
+    acked = _away_acks(routine, zone, now, progress, changes, ctx, set(decision.waiting), verdict)
     for occ in decision.missed:
         # Deferred past its deadline (a reminder at bedtime, say): still sent, until max_defer.
         seen = attention.get(occ.key, QUIET)
@@ -279,6 +279,7 @@ def _away_acks(
     progress: Mapping[Key, ReminderNight],
     changes: Mapping[date, NightChanges],
     ctx: Context,
+    waiting: set[Key],
     verdict: Verdict,
 ) -> set[Key]:
     rules = routine.context
@@ -287,8 +288,8 @@ def _away_acks(
     acked: set[Key] = set()
     for occ in _open_occurrences(routine, zone, now, progress, changes):
         mode = occ.reminder.done_when
-        if mode is None or occ.at > now:
-            continue
+        if mode is None or occ.at > now or occ.key in waiting:
+            continue  # not due yet (a change of zone may have put it in the past: it waits)
         done = progress.get(occ.key, NOTHING)
         if mode == "locked":
             verdict.waits_on.add("locked")
@@ -410,6 +411,7 @@ def _instant(value: object) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo is not None else None
+
 
 def locks_screen(argv: tuple[str, ...]) -> bool:
     """A `run` step that locks the session (verified through logind's LockedHint afterwards)."""

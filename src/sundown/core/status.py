@@ -59,7 +59,7 @@ def is_open(occ: Occurrence, done: ReminderNight, now: datetime) -> bool:
 
 
 def tonight(now: datetime, zone: tzinfo, current: Night | None) -> date:
-    """"Tonight": the night of `now` while its bedtime has not passed or a reminder of it is
+    """ "Tonight": the night of `now` while its bedtime has not passed or a reminder of it is
     still open, else the coming night (in the morning, tonight is this evening, not last night).
 
     `current` is the night of `now` as folded from the log (None: its plan alone counts).
@@ -79,7 +79,7 @@ def tonight(now: datetime, zone: tzinfo, current: Night | None) -> date:
 
 
 def night_label(night: date, tonight_night: date) -> str:
-    """"tonight (Sat 2026-11-28)" or "the night of Fri 2026-11-27", for output."""
+    """ "tonight (Sat 2026-11-28)" or "the night of Fri 2026-11-27", for output."""
     day = f"{night:%a} {night.isoformat()}"
     return f"tonight ({day})" if night == tonight_night else f"the night of {day}"
 

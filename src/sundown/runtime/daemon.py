@@ -31,11 +31,11 @@ from typing import TYPE_CHECKING, Any
 
 from sundown.config import LoadedConfig, load_for, localtime_path, remember_good, system_zone
 from sundown.config.values import load_zone
-from sundown.core import context, dispatch
+from sundown.core import context, dispatch, travel
 from sundown.core.answers import Answer
 from sundown.core.context import QUIET, UNKNOWN, AwayAck, Context, Held, Verdict
 from sundown.core.dispatch import Send
-from sundown.core.plan import UTC, night_of, upcoming, window
+from sundown.core.plan import UTC, night_of, upcoming
 from sundown.core.status import Status, snapshot
 from sundown.core.status import tonight as tonight_of
 from sundown.core.vocabulary import Action, EventName, Urgency
@@ -291,7 +291,7 @@ class Daemon:
         if zone.key == self.loaded.zone.key:
             return
         log.info("time zone changed from %s to %s; re-planning tonight", self.loaded.zone.key, zone.key)
-        self.loaded = replace(self.loaded, zone=zone)
+        self.ledger.use(replace(self.loaded, zone=zone), self.log_start)
         self.tick()
 
     def wake(self, reason: str) -> None:
@@ -365,9 +365,10 @@ class Daemon:
             self.push_link.on_tick(now)
         routine, zone = self.loaded.routine, self.loaded.zone
         self.ledger.flush()
-        nights = window(now, zone)
+        moved = self.ledger.moved
+        nights = dispatch.nights(now, zone, moved)
         progress, changes = self.ledger.state(nights)
-        decision = dispatch.decide(routine, zone, now, progress, changes, self.log_start)
+        decision = dispatch.decide(routine, zone, now, progress, changes, self.log_start, moved)
         self.ctx_now = self._context_at(now)
         seen = self.ledger.seen
         verdict = context.adjust(routine, zone, now, decision, progress, seen, changes, self.ctx_now)
@@ -391,7 +392,7 @@ class Daemon:
                 self.push_link.on_settled(gone)
         if self.push_link is not None:
             self.push_link.after_sends(now, progress, changes)
-        self.ledger.forget_before(nights[0])
+        self.ledger.forget_before(nights[0], now)
         self.screen.forget_before(nights[0])
         # In UTC: `next_at` is a local time, and wall-clock arithmetic on it drops the fold of a
         # fall-back night's repeated hour (the timer would aim an hour early and fire at once).
@@ -554,7 +555,7 @@ class Daemon:
             self.config_problem = None
             self.screen.use(self.backend_override or loaded.routine.backend)
             push_changed = loaded.routine.push != self.loaded.routine.push
-            self.loaded = loaded
+            self.ledger.use(loaded, self.log_start)  # a new zone too: see core/travel.py
             remember_good(self.paths, loaded)
             if push_changed:
                 self._stop_push()
@@ -578,7 +579,7 @@ class Daemon:
         if night not in nights:
             nights.update(self.ledger.nights([night]))
         return snapshot(
-            nights[night],
+            travel.as_planned_now(nights[night], self.ledger.moved, now),
             now,
             running=True,
             pid=os.getpid(),
