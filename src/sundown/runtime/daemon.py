@@ -36,6 +36,7 @@ from sundown.core.answers import Answer
 from sundown.core.context import QUIET, UNKNOWN, AwayAck, Context, Held, Verdict
 from sundown.core.dispatch import Send
 from sundown.core.plan import UTC, night_of, upcoming
+from sundown.core.state import Night
 from sundown.core.status import Status, snapshot
 from sundown.core.status import tonight as tonight_of
 from sundown.core.vocabulary import Action, EventName, Urgency
@@ -574,12 +575,14 @@ class Daemon:
         now = self.clock()
         zone = self.loaded.zone
         current = night_of(now, zone)
-        nights = self.ledger.nights([current])
-        night = tonight_of(now, zone, nights[current])
-        if night not in nights:
-            nights.update(self.ledger.nights([night]))
+
+        def folded(night: date) -> Night:  # a reminder kept from before a change of zone: at that time
+            return travel.as_planned_now(self.ledger.night(night), self.ledger.moved, now)
+
+        tonight = folded(current)
+        night = tonight_of(now, zone, tonight)
         return snapshot(
-            travel.as_planned_now(nights[night], self.ledger.moved, now),
+            tonight if night == current else folded(night),
             now,
             running=True,
             pid=os.getpid(),
