@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from jeepney import DBusAddress, new_method_call
@@ -514,6 +515,59 @@ def test_timedated_zone_change_is_followed_and_nothing_is_sent_twice(sandbox: Sa
         wait_until(lambda: status_env(sandbox, env)["context"]["zone"] == "Pacific/Apia", 2.5, "Apia")
         sandbox.refresh()  # a tick after the zone change: by its answer a second send would be in
         assert len(events(sandbox, "notified")) == 1
+    finally:
+        stop(proc)
+
+
+def test_a_3_second_blip_of_the_system_zone_before_a_reminder_changes_nothing(
+    sandbox: Sandbox, mocks: Mocks, tmp_path: Path
+) -> None:
+    """Berlin -> Kolkata -> Berlin for 3 s, as `timedatectl set-timezone` does it (the link
+    replaced, then timedated's PropertiesChanged), shortly before a reminder: before, it was
+    logged `missed` (Kolkata had it hours ago) and never shown at its Berlin time."""
+    mocks.start("timedated", "org.freedesktop.timedate1", "--parameters", '{"Timezone": "Europe/Berlin"}')
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    localtime = etc / "localtime"
+    localtime.symlink_to("/usr/share/zoneinfo/Europe/Berlin")
+    berlin = ZoneInfo("Europe/Berlin")
+    now = datetime.now(berlin)
+    bedtime = (now + timedelta(minutes=4)).replace(second=0, microsecond=0)
+    tea = (now + timedelta(seconds=12)).replace(microsecond=0)
+    before = int((bedtime - tea).total_seconds())
+    sandbox.write_config(
+        f'[bedtime]\ndefault = "{bedtime:%H:%M}"\n[reminders.tea]\nbefore = "{before // 60}m{before % 60}s"\n'
+    )
+    env = daemon_env(mocks, SUNDOWN_LOCALTIME=str(localtime), TZ="")
+
+    def switch(name: str) -> None:
+        new = etc / "localtime.new"
+        new.symlink_to(f"/usr/share/zoneinfo/{name}")
+        new.rename(localtime)
+        call(mocks.address, "org.freedesktop.timedate1", "/org/freedesktop/timedate1",
+             "org.freedesktop.timedate1", "SetTimezone", "sb", name, False)  # fmt: skip
+
+    def zone() -> str | None:
+        reply = sandbox.ask("status")
+        return reply["context"]["zone"] if reply else None
+
+    proc = sandbox.start_daemon("--backend", "console", env=env)
+    try:
+        assert zone() == "Europe/Berlin"
+        switch("Asia/Kolkata")
+        wait_until(lambda: zone() == "Asia/Kolkata", 2.5, "Kolkata")
+        reply = sandbox.ask("status")
+        assert reply is not None
+        (row,) = reply["tonight"]
+        assert (row["state"], datetime.fromisoformat(row["at"])) == ("pending", tea)  # its Berlin time
+        time.sleep(3)
+        switch("Europe/Berlin")
+        wait_until(lambda: zone() == "Europe/Berlin", 2.5, "Berlin again")
+        assert datetime.now(berlin) < tea, "the blip ended before tea's time (a slow machine: make tea later)"
+        (sent,) = wait_events(sandbox, "notified", timeout=30, what="tea at its Berlin time")
+        assert datetime.fromisoformat(sent["ts"]) >= tea
+        assert datetime.fromisoformat(sent["ts"]) - tea < timedelta(seconds=3)
+        assert events(sandbox, "missed") == []
     finally:
         stop(proc)
 
