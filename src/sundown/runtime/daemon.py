@@ -29,7 +29,7 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sundown.config import LoadedConfig, load_for, localtime_path, remember_good, system_zone
+from sundown.config import LoadedConfig, ZoneSource, load_for, localtime_path, read_system_zone, remember_good
 from sundown.config.values import load_zone
 from sundown.core import context, dispatch, travel
 from sundown.core.answers import Answer
@@ -178,6 +178,9 @@ class Daemon:
         """The worker's first job: it runs, so the service is ready."""
         self.systemd.ready(self.status_line())
         log.info("sundown running: %s", self.status_line())
+        found = self.loaded.zone_source
+        if found is not None and found.problem:
+            log.warning("the system's time zone: %s", found.problem)
         _release_startup_memory()
 
     def stop(self) -> None:
@@ -284,15 +287,20 @@ class Daemon:
         self.submit(self.follow_zone, None)
 
     def follow_zone(self, name: str | None) -> None:
-        """Travel: with no `timezone` configured, re-plan in the system's new zone."""
+        """Travel: with no `timezone` configured, re-plan in the system's new zone (`name` as
+        timedated says it; None: /etc/localtime changed, read it again)."""
         if self.loaded.routine.timezone is not None:
             return
-        zone = load_zone(name) if name and not self.env.get("TZ") else None
-        zone = zone or system_zone(self.env)
-        if zone.key == self.loaded.zone.key:
+        named = load_zone(name) if name and not self.env.get("TZ") else None
+        found = ZoneSource(named, "timedated Timezone") if named else read_system_zone(self.env)
+        before = self.loaded
+        if found.problem and (before.zone_source is None or found.problem != before.zone_source.problem):
+            log.warning("the system's time zone: %s", found.problem)
+        if found.zone.key is not None and found.zone.key == before.zone.key:
+            self.ledger.loaded = replace(before, zone_source=found)  # the same zone, told again
             return
-        log.info("time zone changed from %s to %s; re-planning tonight", self.loaded.zone.key, zone.key)
-        self.ledger.use(replace(self.loaded, zone=zone), self.log_start)
+        log.info("time zone changed from %s to %s; re-planning tonight", before.zone.key, found.zone.key)
+        self.ledger.use(replace(before, zone=found.zone, zone_source=found), self.log_start)
         self.tick()
 
     def wake(self, reason: str) -> None:
@@ -607,7 +615,8 @@ class Daemon:
             sources[cap] = found[0] if found else None
         if watch is not None and watch.sources["zone"] and not self.loaded.routine.timezone:
             zone_source = "system zone (timedated Timezone, /etc/localtime)"
-        sources["zone"] = zone_source
+        remark = self.loaded.zone_source.remark if self.loaded.zone_source else None
+        sources["zone"] = f"{zone_source}: {remark}" if remark else zone_source
         return {
             "context": {
                 "dnd": ctx.dnd,
