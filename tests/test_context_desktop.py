@@ -496,6 +496,36 @@ def test_a_replaced_localtime_replans_tonight_within_2s(sandbox: Sandbox, tmp_pa
         stop(proc)
 
 
+def test_a_copied_localtime_is_named_by_its_contents_and_a_broken_one_said(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """/etc/localtime as a copy (no link to name the zone), overwritten in place as `cp` does,
+    then broken: the daemon follows within 2 s, names the copy, and says UTC when it is broken."""
+    localtime = tmp_path / "localtime"
+    localtime.write_bytes(Path("/usr/share/zoneinfo/Europe/Berlin").read_bytes())
+    sandbox.write_config('[bedtime]\ndefault = "22:30"\n[reminders.tea]\nbefore = "45m"\n')
+    env = {"SUNDOWN_LOCALTIME": str(localtime), "TZ": ""}
+
+    def zone() -> tuple[str | None, str]:
+        reply = sandbox.ask("status") or {}
+        return reply["context"]["zone"], reply["sources"]["zone"]
+
+    proc = sandbox.start_daemon("--backend", "console", env=env)
+    try:
+        name, source = zone()
+        assert name == "Europe/Berlin" and "a copy of Europe/Berlin" in source
+        localtime.write_bytes(Path("/usr/share/zoneinfo/America/New_York").read_bytes())
+        wait_until(lambda: zone()[0] == "America/New_York", 2.5, "the new copy")
+        localtime.write_bytes(b"")
+        wait_until(lambda: zone()[0] == "UTC", 2.5, "UTC for a broken copy")
+        assert "is not a time zone file, so sundown plans in UTC" in zone()[1]
+        out = sandbox.run("status", env=env, check=True).stdout
+        assert "problem: the system's time zone:" in out
+    finally:
+        _, err = stop(proc)
+    assert "the system's time zone:" in err  # the journal says it too
+
+
 def status_env(box: Sandbox, env: dict[str, str]) -> dict[str, Any]:
     return json.loads(box.run("status", "--json", env=env, check=True).stdout)
 
