@@ -72,6 +72,16 @@ class Paths:
         """This machine's push id, bound to its machine id (push/keys)."""
         return self.state_dir / "push-device"
 
+    @property
+    def calendar_copy(self) -> Path:
+        """The last good copy of an https calendar ([calendar] ics = URL)."""
+        return self.state_dir / "calendar.ics"
+
+    @property
+    def calendar_meta(self) -> Path:
+        """Its URL, ETag, Last-Modified and when the server last answered."""
+        return self.state_dir / "calendar.json"
+
 
 def resolve_paths(
     env: Mapping[str, str] | None = None, config: str | os.PathLike[str] | None = None

@@ -32,6 +32,12 @@ class Status:
     # daemon) and the source in use for each capability (docs/context.md).
     context: dict[str, Any] | None = None
     sources: dict[str, Any] | None = None
+    # Tonight's bedtime, where it comes from (routine|wake|tonight|calendar|alarm) and, when the
+    # calendar or the alarm moved it, why; the calendar as the daemon last read it (docs/morning.md).
+    bedtime: str | None = None
+    bedtime_source: str | None = None
+    why: str | None = None
+    calendar: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -112,8 +118,13 @@ def snapshot(
     push: dict[str, Any] | None = None,
     context: dict[str, Any] | None = None,
     sources: dict[str, Any] | None = None,
+    calendar: dict[str, Any] | None = None,
+    zone: tzinfo | None = None,
 ) -> Status:
-    """The status of `night` ("tonight") at `now`."""
+    """The status of `night` ("tonight") at `now`; `zone` words the `why` line."""
+    from sundown.core.morning import why
+
+    plan = night.plan
     return Status(
         running=running,
         pid=pid,
@@ -127,4 +138,8 @@ def snapshot(
         push=push,
         context=context,
         sources=sources,
+        bedtime=plan.bedtime.isoformat() if plan else None,
+        bedtime_source=plan.source if plan else None,
+        why=why(plan, zone or plan.bedtime.tzinfo or UTC) if plan else None,
+        calendar=calendar,
     )
