@@ -590,13 +590,17 @@ def test_a_3_second_blip_of_the_system_zone_before_a_reminder_changes_nothing(
     localtime = etc / "localtime"
     localtime.symlink_to("/usr/share/zoneinfo/Europe/Berlin")
     berlin = ZoneInfo("Europe/Berlin")
-    now = datetime.now(berlin)
-    bedtime = (now + timedelta(minutes=4)).replace(second=0, microsecond=0)
-    tea = (now + timedelta(seconds=12)).replace(microsecond=0)
-    before = int((bedtime - tea).total_seconds())
-    sandbox.write_config(
-        f'[bedtime]\ndefault = "{bedtime:%H:%M}"\n[reminders.tea]\nbefore = "{before // 60}m{before % 60}s"\n'
-    )
+
+    def tea_in(seconds: int) -> datetime:
+        """A routine with tea `seconds` from now (Berlin time), bedtime a few minutes later."""
+        now = datetime.now(berlin)
+        bedtime = (now + timedelta(minutes=4)).replace(second=0, microsecond=0)
+        tea = (now + timedelta(seconds=seconds)).replace(microsecond=0)
+        before = int((bedtime - tea).total_seconds())
+        reminder = f'[reminders.tea]\nbefore = "{before // 60}m{before % 60}s"\n'
+        sandbox.write_config(f'[bedtime]\ndefault = "{bedtime:%H:%M}"\n{reminder}')
+        return tea
+
     env = daemon_env(mocks, SUNDOWN_LOCALTIME=str(localtime), TZ="")
 
     def switch(name: str) -> None:
@@ -610,9 +614,12 @@ def test_a_3_second_blip_of_the_system_zone_before_a_reminder_changes_nothing(
         reply = sandbox.ask("status")
         return reply["context"]["zone"] if reply else None
 
+    tea_in(120)
     proc = sandbox.start_daemon("--backend", "console", env=env)
     try:
         assert zone() == "Europe/Berlin"
+        tea = tea_in(8)  # from the moment the daemon runs, however long it took to start
+        assert (sandbox.ask("reload") or {}).get("ok")
         switch("Asia/Kolkata")
         wait_until(lambda: zone() == "Asia/Kolkata", 2.5, "Kolkata")
         reply = sandbox.ask("status")
