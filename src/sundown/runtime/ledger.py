@@ -62,8 +62,10 @@ class Ledger:
     def use(self, loaded: LoadedConfig, log_start: datetime | None = None) -> None:
         """Plan with `loaded` from now on (a reload, a new system zone). A reminder the change of
         zone puts in the past while it was still ahead keeps its time from before, and one left
-        alone before stays so (core/travel.py; `log_start`: when the log began)."""
+        alone before stays so (core/travel.py; `log_start`: when the log began, by default as
+        the log itself says)."""
         now = self.clock()
+        log_start = log_start or self.rows.created
         before = self.loaded.zone
         _, changes = self.state(dispatch.nights(now, loaded.zone, self.moved, before))
         self.moved = travel.moved(loaded.routine, before, loaded.zone, now, changes, log_start, self.moved)
