@@ -554,7 +554,7 @@ def test_a_copied_localtime_is_named_by_its_contents_and_a_broken_one_said(
         localtime.write_bytes(b"")
         wait_until(lambda: zone()[0] == "UTC", 2.5, "UTC for a broken copy")
         assert "is not a time zone file, so sundown plans in UTC" in zone()[1]
-        out = sandbox.run("status", env=env, check=True).stdout
+        out = " ".join(sandbox.run("status", env=env, check=True).stdout.split())  # wrapped at 80
         assert "problem: the system's time zone:" in out
     finally:
         _, err = stop(proc)
