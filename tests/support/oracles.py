@@ -31,7 +31,11 @@ def stats_from_events(
         for n, evs in by_night.items()
     }
     log_start = min((e.night for e in events), default=None)
-    return compute(routine, zone, first, last, now, summaries, changes, first_nights, log_start)
+    live = [e.night for e in events if not (e.event == "acknowledged" and e.details.get("backfilled"))]
+    live_start = min(live, default=date.max)
+    return compute(
+        routine, zone, first, last, now, summaries, changes, first_nights, log_start, live_start=live_start
+    )
 
 
 def _order(e: Event) -> tuple[datetime, int]:

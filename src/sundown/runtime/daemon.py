@@ -18,14 +18,15 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sundown.config import LoadedConfig, load_for, remember_good
-from sundown.core import context, dispatch
+from sundown.core import context, dispatch, travel
 from sundown.core.answers import Answer
 from sundown.core.context import UNKNOWN, Context, Waiting
-from sundown.core.plan import night_of, window
+from sundown.core.plan import night_of
+from sundown.core.state import Night
 from sundown.core.status import Status, next_line, snapshot
 from sundown.core.status import tonight as tonight_of
 from sundown.core.vocabulary import Action, Source
@@ -112,13 +113,13 @@ class Daemon:
         self.config_watch: ConfigWatch | None = None
         self.control: ControlServer | None = None
         self.push_link: PushLink | None = None  # while [push] is configured
-        self.travel = Travel(self.ledger, self.env, self.tick, self.submit)  # the system zone followed
-        self.winddown = WindDownLink(
-            self.ledger, paths, self.env, self.commands, self.worker, self.tick, clock
-        )
-        self.delivery.through_dnd = lambda: self.winddown.own_dnd()[1]  # own DND: its reminders still show
+        # The system zone followed (`log_start`: a zone change never makes a reminder from before the
+        # log missed).
+        self.travel = Travel(self.ledger, self.env, self.tick, self.submit, lambda: self.log_start)
+        self.winddown = WindDownLink(self.ledger, self.delivery, paths, self.env, self.worker, self.tick)
         self.context: ContextWatch | None = None  # when the session offers anything
         self.ctx_now: Context = UNKNOWN
+        self.next_look: datetime | None = None  # when the last tick asked to look again (its clock)
         self._context_queued = threading.Event()
 
     @property
@@ -151,7 +152,6 @@ class Daemon:
         self._start_context()
         self._start_push()
         self.morning.start()
-        self.winddown.make()  # before the worker trims the start-up's memory
         if self.loaded.path is not None or not self.paths.config_explicit:
             try:
                 self.config_watch = ConfigWatch(self.paths.config, self._config_changed)
@@ -174,6 +174,9 @@ class Daemon:
         """The worker's first job: it runs, so the service is ready."""
         self.systemd.ready(self.status_line())
         log.info("sundown running: %s", self.status_line())
+        found = self.loaded.zone_source
+        if found is not None and found.problem:
+            log.warning("the system's time zone: %s", found.problem)
         release_startup_memory()
 
     def stop(self) -> None:
@@ -323,10 +326,11 @@ class Daemon:
             self.push_link.on_tick(now)
         routine, zone = self.loaded.routine, self.loaded.zone
         self.ledger.flush()
-        nights = window(now, zone)
+        moved = self.ledger.moved
+        nights = dispatch.nights(now, zone, moved)
         progress, changes = self.ledger.state(nights)
         progress, changes = self.morning.replan(now, nights, progress, changes)
-        decision = dispatch.decide(routine, zone, now, progress, changes, self.log_start)
+        decision = dispatch.decide(routine, zone, now, progress, changes, self.log_start, moved)
         self.ctx_now = context_at(self.context, now, own_dnd=self.winddown.own_dnd()[0])
         seen = self.ledger.seen
         verdict = context.adjust(routine, zone, now, decision, progress, seen, changes, self.ctx_now)
@@ -338,18 +342,14 @@ class Daemon:
                 self.push_link.on_settled(gone)
         if self.push_link is not None:
             self.push_link.after_sends(now, progress, changes)
-        self.ledger.forget_before(nights[0])
+        self.ledger.forget_before(nights[0], now)
         self.screen.forget_before(nights[0])
         # In UTC: `next_at` is a local time, and wall-clock arithmetic on it drops the fold of a
         # fall-back night's repeated hour (the timer would aim an hour early and fire at once).
         watch = self.context
         asked = [w for w in ASKED_AGAIN if watch is not None and watch.polled(w)]
-        next_at = context.next_look(verdict, now, self.ctx_now.idle_since, asked)
-        next_at = min(
-            (t for t in (next_at, self.winddown.tick(now)) if t is not None),
-            key=lambda t: t.timestamp(),
-            default=None,
-        )
+        self.next_look = context.next_look(verdict, now, self.ctx_now.idle_since, asked)
+        next_at = self.winddown.tick(now, self.next_look)  # the earlier of the two
         next_at = self.worker.on_system_clock(next_at, now) if next_at is not None else None
         if next_at is not None:
             self.worker.at(next_at, self.tick, job="tick")
@@ -445,7 +445,7 @@ class Daemon:
             self.screen.use(self.backend_override or loaded.routine.backend)
             push_changed = loaded.routine.push != self.loaded.routine.push
             calendar_changed = loaded.routine.calendar != self.loaded.routine.calendar
-            self.loaded = loaded
+            self.ledger.use(loaded, self.log_start)  # a new zone too: see core/travel.py
             remember_good(self.paths, loaded)
             if push_changed:
                 self._stop_push()
@@ -469,12 +469,14 @@ class Daemon:
         now = self.clock()
         zone = self.loaded.zone
         current = night_of(now, zone)
-        nights = self.ledger.nights([current])
-        night = tonight_of(now, zone, nights[current])
-        if night not in nights:
-            nights.update(self.ledger.nights([night]))
+
+        def folded(night: date) -> Night:  # a reminder kept from before a change of zone: at that time
+            return travel.as_planned_now(self.ledger.night(night), self.ledger.moved, now)
+
+        tonight = folded(current)
+        night = tonight_of(now, zone, tonight)
         return snapshot(
-            nights[night],
+            tonight if night == current else folded(night),
             now,
             running=True,
             pid=os.getpid(),
@@ -487,7 +489,13 @@ class Daemon:
             calendar=self.morning.status(),
             winddown=self.winddown.status(),
             zone=zone,
-            **context_status(self.context, now, zone.key, self.loaded.routine.timezone is not None),
+            **context_status(
+                self.context,
+                now,
+                zone.key,
+                self.loaded.routine.timezone is not None,
+                self.loaded.zone_source.remark if self.loaded.zone_source else None,
+            ),
         )
 
     def status_line(self, now: datetime | None = None) -> str:

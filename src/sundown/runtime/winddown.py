@@ -32,7 +32,7 @@ from sundown.core.winddown import FAILED, KEPT, ON, RESTORED, UNAVAILABLE, Span,
 from sundown.paths import Paths
 
 if TYPE_CHECKING:
-    from sundown.runtime.commands import Commands
+    from sundown.runtime.delivery import Delivery
     from sundown.runtime.effects import Choice, Interface
     from sundown.runtime.effects.journal import Entry
     from sundown.runtime.effects.session import Session, Starter
@@ -462,21 +462,23 @@ class WindDownLink:
     def __init__(
         self,
         ledger: Ledger,
+        delivery: Delivery,
         paths: Paths,
         env: Mapping[str, str],
-        commands: Commands,
         worker: Worker,
         tick: Callable[[], None],
-        clock: Callable[[], datetime],
     ) -> None:
         self.ledger = ledger
         self.paths = paths
         self.env = dict(env)
-        self.commands = commands
+        self.commands = delivery.commands
         self.worker = worker
-        self._tick = tick
-        self.clock = clock
+        self.daemon_tick = tick
+        self.clock = worker.clock
         self.control: WindDownControl | None = None
+        # Its own Do Not Disturb: sundown's reminders go out at the urgency that shows through it.
+        delivery.through_dnd = lambda: self.own_dnd()[1]
+        self.make()  # now, before the worker trims the start-up's memory
 
     def make(self) -> WindDownControl | None:
         if self.control is None and (
@@ -495,7 +497,7 @@ class WindDownLink:
     def _changed(self) -> None:
         """From the controller's thread: a change is done (or a child died): tick again."""
         if self.worker.running:
-            self.worker.submit(self._tick)
+            self.worker.submit(self.daemon_tick)
 
     def _row(self, night: date, details: dict[str, Any]) -> None:
         """From the controller's thread (or a stopping daemon's): the row, written by the worker."""
@@ -504,8 +506,13 @@ class WindDownLink:
         else:  # tests drive tick() themselves, or the worker is gone
             self.ledger.apply("winddown", night, None, "daemon", **details)
 
-    def tick(self, now: datetime) -> datetime | None:
-        """On the worker: start, keep or end it; the next instant it needs."""
+    def tick(self, now: datetime, also: datetime | None = None) -> datetime | None:
+        """On the worker: start, keep or end it; the next instant the daemon needs, the wind-down's
+        or `also` (the reminders'), whichever comes first."""
+        found = self._tick(now)
+        return min((t for t in (found, also) if t is not None), key=lambda t: t.timestamp(), default=None)
+
+    def _tick(self, now: datetime) -> datetime | None:
         control = self.make()
         if control is None:
             return None
@@ -572,4 +579,4 @@ class WindDownLink:
         phase = "start" if action == "on" else "end"
         night = night_of(now, self.ledger.loaded.zone)
         self.ledger.apply("winddown", night, None, "cli", phase=phase, requested=True)
-        self._tick()
+        self.daemon_tick()
