@@ -21,6 +21,9 @@ EventName = Literal[
     "deferred",
     "escalated",
     "lock_failed",
+    "activity",  # one closed span of the session's activity (details: state, from, to)
+    "in_bed",  # the phone's sleep app started tracking
+    "awake",  # the phone's alarm was dismissed
 ]
 EVENTS: tuple[EventName, ...] = get_args(EventName)
 
@@ -28,6 +31,10 @@ EVENTS: tuple[EventName, ...] = get_args(EventName)
 Source = Literal["action", "cli", "daemon", "idle", "lock", "phone"]
 SOURCES: tuple[Source, ...] = get_args(Source)
 DEVICE_PREFIX = "device:"
+
+# What the session was doing, one state per `activity` span (docs/stats.md, "The evening as it was").
+ActivityState = Literal["active", "idle", "locked", "asleep"]
+ACTIVITY_STATES: tuple[ActivityState, ...] = get_args(ActivityState)
 
 Backend = Literal["auto", "dbus", "plyer", "console"]
 BACKENDS: tuple[Backend, ...] = get_args(Backend)
