@@ -12,6 +12,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sundown.core import activity
 from sundown.core.activity import Open, Span, close, observe, state_of
@@ -269,3 +271,25 @@ def test_a_row_that_holds_no_span_is_kept_in_the_log_and_left_out_of_stats(log: 
     assert len(log.events()) == 4
     assert log.spans_between(n, n) == {}
     assert night_json(log, n)["lights_out"] is None
+
+
+SPAN_STRATEGY = st.tuples(st.sampled_from(activity.ACTIVITY_STATES), st.integers(0, 9000))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(SPAN_STRATEGY, min_size=1, max_size=8),
+    st.integers(0, 4000),
+    st.integers(0, 40000),
+    st.integers(-10, 200),
+)
+def test_one_machines_single_pass_agrees_with_the_general_union(raw, start, now, first_gap) -> None:
+    """The one-pass reckoning used for a machine alone gives what the union of machines gives."""
+    spans, t = [], start + first_gap
+    for state, length in raw:
+        spans.append(("daemon", state, t, t + length))
+        t += length + (length % 7) * 30  # now and then a gap, sometimes past BRIDGE_S
+    until, bedtime = 30000, 5000
+    fast = activity._one_machine(spans, bedtime, until, now >= until)
+    assert fast == activity._machines(spans, bedtime, until, now >= until)
+    assert activity.evening(spans, bedtime, until, now) == fast

@@ -579,12 +579,12 @@ def test_version_4_log_gets_its_activity_spans_in_place(db: Path) -> None:
         assert [e.event for e in log.events()] == ["notified", "acknowledged", "activity"]
         assert log.night_summaries(N1, N1)[(N1, "m")].acknowledged == at(3)
         hour = int(T0.timestamp())
-        assert log.spans_between(N1, N1) == {N1: [("desk", "active", hour, hour + 3600)]}
+        assert log.spans_between(N1, N1) == {N1: [("device:desk", "active", hour, hour + 3600)]}
         log.record(
             "activity", N1, None, "daemon",
             {"state": "idle", "from": "2026-11-25T21:00:00+00:00", "to": "2026-11-25T21:30:00+00:00"},
         )  # fmt: skip
-        assert log.spans_between(N1, N1)[N1][-1] == ("", "idle", hour + 3600, hour + 5400)
+        assert ("daemon", "idle", hour + 3600, hour + 5400) in log.spans_between(N1, N1)[N1]
     conn = sqlite3.connect(db)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
     conn.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, datetime, tzinfo
 
-from sundown.core.activity import Span, SpanRow, device_of, epoch
+from sundown.core.activity import Span, SpanRow, epoch
 from sundown.core.plan import NO_CHANGES
 from sundown.core.routine import Routine
 from sundown.core.state import Event, ReminderNight, by_reminder, fold, fold_changes
@@ -52,9 +52,7 @@ def activity_from_events(
             span = Span.from_details(e.details)
             if span is not None:
                 key = (e.source, span.start)
-                spans.setdefault(e.night, {}).setdefault(
-                    key, (device_of(e.source), span.state, span.start, span.end)
-                )
+                spans.setdefault(e.night, {}).setdefault(key, (e.source, span.state, span.start, span.end))
         elif e.event in ("in_bed", "awake"):
             phone.setdefault(e.night, []).append((e.event, epoch(e.ts)))
     return {n: sorted(s.values(), key=lambda r: r[2]) for n, s in spans.items()}, phone

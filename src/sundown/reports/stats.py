@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, NamedTuple
 
@@ -240,6 +240,7 @@ def compute(
     starts = {rid: first_nights.get(rid, date.max) for rid in titles}
     bedtimes: list[NightBedtime] = []
     on_time = ON_TIME.total_seconds()
+    now_s = activity.epoch(now)
     none = Cell(NONE)
     empty: Mapping[str, ReminderNight] = {}
 
@@ -281,19 +282,19 @@ def compute(
         if logged_bed is not None:
             bedtime = logged_bed.astimezone(zone)
         lights_out = per[BEDTIME_ID].acknowledged if BEDTIME_ID in per else None
+        night_spans = spans.get(night) if spans else None
+        night_phone = phone.get(night) if phone else None
         bedtimes.append(
-            _as_it_was(
-                NightBedtime(
-                    night,
-                    bedtime,
-                    lights_out.astimezone(zone) if lights_out else None,
-                    (measured or {}).get((night, BEDTIME_ID)) if lights_out else None,
+            NightBedtime(
+                night,
+                bedtime,
+                lights_out.astimezone(zone) if lights_out else None,
+                (measured or {}).get((night, BEDTIME_ID)) if lights_out else None,
+                *(
+                    _as_it_was(night, bedtime, routine, zone, now_s, night_spans, night_phone)
+                    if night_spans or night_phone
+                    else NOTHING_MEASURED
                 ),
-                routine,
-                zone,
-                now,
-                spans.get(night) if spans else None,
-                phone.get(night) if phone else None,
             )
         )
 
@@ -345,39 +346,45 @@ def compute(
     return Stats(first, until, nights, reminders, bedtimes, _lights_out(bedtimes))
 
 
+class Measured(NamedTuple):
+    """What a night's spans and the phone say, as `NightBedtime`'s last fields."""
+
+    lights_out: datetime | None
+    active_after_bedtime_s: int | None
+    in_bed: datetime | None
+    awake: datetime | None
+    lights_out_status: str | None
+
+
+NOTHING_MEASURED = Measured(None, None, None, None, None)
+
+
 def _as_it_was(
-    b: NightBedtime,
+    night: date,
+    planned: datetime,
     routine: Routine,
     zone: tzinfo,
-    now: datetime,
+    now: int,
     spans: Sequence[SpanRow] | None,
     phone: Sequence[tuple[str, int]] | None,
-) -> NightBedtime:
-    """A night's bedtime row with what was measured: the screens' lights out, the phone's word."""
-    if not spans and not phone:
-        return b
-    assert b.planned is not None
-    until = activity.epoch(activity.until_of(routine, b.night, zone))
-    planned = activity.epoch(b.planned)
-    seen = activity.evening(spans or (), planned, until, activity.epoch(now))
+) -> Measured:
+    """A night as it was: the screens' lights out, the active time after bedtime, the phone's word."""
+    until = activity.until_epoch(routine, night, zone)
+    bedtime = activity.epoch(planned)
+    seen = activity.evening(spans or (), bedtime, until, now)
     said = activity.phone_night(phone or ())
 
     def local(t: int | None) -> datetime | None:
-        return activity.instant(t).astimezone(zone) if t is not None else None
+        return datetime.fromtimestamp(t, zone) if t is not None else None
 
     went = said.in_bed if said.in_bed is not None else seen.lights_out
     status: str | None
     if went is not None:
-        status = "on_time" if went - planned <= ON_TIME.total_seconds() else "late"
+        status = "on_time" if went - bedtime <= ON_TIME.total_seconds() else "late"
     else:
-        status = "never" if spans and activity.epoch(now) >= until else None
-    return replace(
-        b,
-        lights_out=local(seen.lights_out),
-        active_after_bedtime_s=seen.active_after_bedtime_s,
-        in_bed=local(said.in_bed),
-        awake=local(said.awake),
-        lights_out_status=status,
+        status = "never" if spans and now >= until else None
+    return Measured(
+        local(seen.lights_out), seen.active_after_bedtime_s, local(said.in_bed), local(said.awake), status
     )
 
 
