@@ -26,7 +26,8 @@ from typing import Any
 
 from sundown.config import LoadedConfig, load_for, remember_good, system_zone
 from sundown.config.values import load_zone
-from sundown.core import context, dispatch
+from sundown.core import activity, context, dispatch
+from sundown.core.activity import Span
 from sundown.core.context import UNKNOWN, Attention, AwayAck, Context, Escalation, Held, Verdict
 from sundown.core.dispatch import Send
 from sundown.core.plan import UTC, NightChanges, Occurrence, night_of, upcoming
@@ -37,6 +38,7 @@ from sundown.core.vocabulary import EventName
 from sundown.errors import ConfigError, SundownError
 from sundown.notify import Message, NotifyError, adopt, choose, delivered_by, one_at_a_time, shown_as
 from sundown.paths import Paths
+from sundown.runtime.activity import Recorder
 from sundown.runtime.commands import Commands
 from sundown.runtime.control_server import ControlServer, InstanceLock
 from sundown.runtime.logwriter import LogWriter
@@ -117,6 +119,7 @@ class Daemon:
         self._seen: dict[tuple[date, str], Attention] = {}  # the log's, merged with memory, per tick
         self.ctx_now: Context = UNKNOWN
         self._context_queued = threading.Event()
+        self.activity = Recorder(self._write_span)
 
     @property
     def log_problem(self) -> str | None:
@@ -198,6 +201,7 @@ class Daemon:
         if self.timer is not None:
             self.timer.close()
             self.timer = None
+        self.activity.stop(self.clock(), self.loaded.routine, self.loaded.zone)
         self._stop_push()
         self.backend.close()
         self.rows.close()
@@ -272,8 +276,10 @@ class Daemon:
     def wake(self, reason: str) -> None:
         """A detector saw a resume or clock set: re-evaluate now."""
         log.info("woke up (%s)", reason)
-        if reason == "resume" and self.push_link is not None:
-            self.submit(self.push_link.resumed)
+        if reason == "resume":
+            self.submit(self._resumed, self.clock())  # timed here: the worker may be busy
+            if self.push_link is not None:
+                self.submit(self.push_link.resumed)
         self.submit(self.tick)  # adding a job also wakes the scheduler's own wait
 
     # -- push (the phone, other machines): only loaded when [push] is configured ------------
@@ -301,8 +307,26 @@ class Daemon:
 
     def _before_sleep(self) -> None:
         """From the logind thread: the machine is about to sleep."""
+        # Timed here: without a delay lock the worker may only run it after the resume.
+        self.submit(self._going_to_sleep, self.clock())
         if self.push_link is not None:
             self.call(self.push_link.before_sleep, timeout=4.5)
+
+    # -- the evening as it was: activity spans (runtime/activity.py) ------------------------
+
+    def _going_to_sleep(self, at: datetime) -> None:
+        routine, zone = self.loaded.routine, self.loaded.zone
+        _, changes = self._state(dispatch.window(at, zone))
+        self.activity.sleep(at, routine, zone, changes)
+
+    def _resumed(self, at: datetime) -> None:
+        routine, zone = self.loaded.routine, self.loaded.zone
+        _, changes = self._state(dispatch.window(at, zone))
+        self.activity.resume(at, routine, zone, changes)
+
+    def _write_span(self, night: date, span: Span) -> None:
+        """A closed span, as an `activity` row dated at its end."""
+        self.record_at(activity.instant(span.end), "activity", night, None, "daemon", **span.details())
 
     def _away(self) -> bool | None:
         """Is the person away from this screen (idle, locked)? None: not known here."""
@@ -421,12 +445,13 @@ class Daemon:
         for key in verdict.stop_escalating:
             self._attend(key, escalation_stopped=True)
         self._withdraw_settled(set(decision.settled) | {a.key for a in verdict.acks})
+        measure_at = self.activity.look(now, routine, zone, changes, self.ctx_now, self._idle_polled())
         if self.push_link is not None:
             self.push_link.after_sends(now, progress, changes)
         self._forget_old(nights[0])
         # In UTC: `next_at` is a local time, and wall-clock arithmetic on it drops the fold of a
         # fall-back night's repeated hour (the timer would aim an hour early and fire at once).
-        next_at = self._next_look(verdict, now)
+        next_at = self._next_look(verdict, now, measure_at)
         next_at = self._on_system_clock(next_at, now) if next_at is not None else None
         if next_at is not None:
             self.scheduler.add_job(self.tick, "date", run_date=next_at, id="tick", replace_existing=True)
@@ -445,9 +470,16 @@ class Daemon:
             log.warning("could not read the desktop's state (%s); going by the clock", exc)
             return UNKNOWN
 
-    def _next_look(self, verdict: Verdict, now: datetime) -> datetime | None:
-        """The next tick: the clock's next instant, or sooner to ask a source that cannot signal."""
-        times = [verdict.next_at]
+    def _idle_polled(self) -> bool:
+        """Idle time is known here only by asking (X11, Mutter, ScreenSaver): the recorder polls."""
+        return self.context is not None and bool(self.context.polled("idle"))
+
+    def _next_look(
+        self, verdict: Verdict, now: datetime, measure_at: datetime | None = None
+    ) -> datetime | None:
+        """The next tick: the clock's next instant, or sooner to ask a source that cannot signal
+        (or to close or poll the evening's open activity span)."""
+        times = [verdict.next_at, measure_at]
         for send, _ in verdict.sends:  # just notified: its first escalation step counts from now
             times.extend(now + step.after for o in send.occurrences for step in o.reminder.escalate[:1])
         watch = self.context
