@@ -13,6 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sundown import config
+from sundown.config import spec
+from sundown.config.lines import KeyLines
 from sundown.core.routine import DEFAULT_REPEAT_LIMIT
 from sundown.errors import ConfigError
 from sundown.paths import Paths
@@ -258,19 +260,19 @@ def test_root_example_is_the_packaged_one() -> None:
 
 
 def test_declarative_spec_documents_every_key() -> None:
-    def walk(table: config.Table) -> int:
+    def walk(table: spec.Table) -> int:
         n = 0
         for child in table.keys.values():
             assert child.doc
-            if isinstance(child, config.Table):
+            if isinstance(child, spec.Table):
                 n += walk(child)
-            elif isinstance(child, config.TableOf):
+            elif isinstance(child, spec.TableOf):
                 n += walk(child.item)
             else:
                 n += 1
         return n
 
-    assert walk(config.FILE) >= 20
+    assert walk(spec.FILE) >= 20
 
 
 # --- zones ---------------------------------------------------------------------------------------
@@ -322,7 +324,7 @@ def test_key_lines_handles_headers_dotted_inline_and_arrays() -> None:
         "[[arr]]\n"
         "e = 1\n"
     )
-    lines = config.KeyLines(text)
+    lines = KeyLines(text)
     assert lines.line_of(("a",)) == 1
     assert lines.line_of(("t",)) == 2 and lines.line_of(("t", "u")) == 2
     assert lines.line_of(("t", "u", "v", "w")) == 3
@@ -338,7 +340,7 @@ def test_key_lines_handles_headers_dotted_inline_and_arrays() -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.sampled_from(list("[]{}=.,'\"#\n\r\t abc1-:\\")), max_size=80))
 def test_key_lines_never_fails_or_hangs_on_any_text(text: str) -> None:
-    lines = config.KeyLines(text)
+    lines = KeyLines(text)
     assert lines.line_of(("a", "b")) >= 1
 
 

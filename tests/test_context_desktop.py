@@ -428,6 +428,31 @@ def test_escalation_lock_that_locks_is_verified_and_nothing_more_happens(
         stop(proc)
 
 
+def test_a_failing_lock_command_where_nothing_can_see_a_lock_is_lock_failed_and_told(
+    sandbox: Sandbox, mocks: Mocks, tmp_path: Path
+) -> None:
+    """No logind, no screensaver: only the command's exit status can tell, and `loginctl` failing
+    (no session here) used to be logged "not verified" at info level only."""
+    mocks.start("notification_daemon", NOTIFY[0])
+    lock = tmp_path / "lock-session"
+    lock.write_text("#!/bin/sh\necho 'Could not get session' >&2\nexit 1\n")
+    lock.chmod(0o755)
+    ev = Evening(tea=2)
+    sandbox.write_config(with_context(ev, tea=f'escalate = [{{ after = "1s", run = ["{lock}"] }}]\n'))
+    proc = sandbox.start_daemon("--backend", "dbus", env=daemon_env(mocks))
+    try:
+        [failed] = wait_events(sandbox, "lock_failed", timeout=15, what="lock_failed")
+        assert failed["details"] == {"command": "exited with 1"} and failed["reminder"] == "tea"
+        wait_until(
+            lambda: any(c.summary == "sundown could not lock the screen" for c in notifies(mocks.bus)),
+            5,
+            "the notice telling the person",
+        )
+        assert status(sandbox)["sources"]["locked"] is None
+    finally:
+        stop(proc)
+
+
 def test_snooze_limit_refuses_the_extra_snooze_from_the_cli(sandbox: Sandbox) -> None:
     ev = Evening(tea=1)
     sandbox.write_config(ev.text(tea="snooze_limit = 1\n"))
@@ -602,6 +627,25 @@ def test_doctor_prints_one_line_per_capability_with_its_source(sandbox: Sandbox,
     assert "logind IdleHint" in lines["idle"]
     assert "no source found (no X display)" in lines["fullscreen"]
     assert "the system's" in lines["zone"]
+
+
+def test_doctor_warns_of_an_unverifiable_lock_step_and_a_test_notification_held_by_dnd(
+    sandbox: Sandbox, mocks: Mocks
+) -> None:
+    """No logind here: a lock step cannot be verified. Do Not Disturb on: the test notification is
+    held back, and doctor says so instead of "look for it on your screen"."""
+    mocks.notification_server(inhibited=("b", True))
+    ev = Evening(tea=600)
+    sandbox.write_config(
+        with_context(ev, tea='escalate = [{ after = "20m", run = ["loginctl", "lock-session"] }]\n')
+    )
+    out = sandbox.run("doctor", "--notify", env=daemon_env(mocks)).stdout
+    lines = {line.split()[1]: line for line in out.splitlines() if len(line.split()) > 1}
+    assert lines["locked"].startswith("warn ") and "lock step of tea cannot be verified" in lines["locked"]
+    test = next(line for line in out.splitlines() if "test notification" in line)
+    assert test.startswith("warn ") and "Do Not Disturb is on (notification server Inhibited)" in test
+    assert "look for it on your screen" not in out
+    wait_until(lambda: notifies(mocks.bus), 5, "the test notification sent all the same")
 
 
 def test_the_x_server_going_away_leaves_the_daemon_running_by_the_clock(

@@ -162,6 +162,73 @@ def test_escalation_ends_with_the_night() -> None:
     assert verdict(routine(late_step), noon, Context(), SHOWN, seen).escalations == []
 
 
+# --- urgency, and one notification per reminder and instant --------------------------------------
+
+REPEATING = Reminder("magnesium", "Magnesium", at=time(21, 45), repeat=10 * M, repeat_limit=3)
+
+
+def test_repeats_go_out_at_the_reminders_own_urgency_not_critical() -> None:
+    """GNOME shows critical banners one at a time and never hides them: a critical repeat held
+    every later banner back."""
+    v = verdict(routine(REPEATING), at(21, 55), Context(), SHOWN, SEEN)
+    assert [(s.repeat, u) for s, u in v.sends] == [(1, "normal")]
+    v = verdict(routine(replace(REPEATING, urgent=True)), at(21, 55), Context(), SHOWN, SEEN)
+    assert [(s.repeat, u) for s, u in v.sends] == [(1, "critical")]
+
+
+def test_a_repeat_after_an_escalation_step_keeps_the_urgency_it_reached() -> None:
+    nag = replace(REPEATING, escalate=(Step(5 * M, urgency="critical"),))
+    escalated = {k: replace(a, steps_done=frozenset({0})) for k, a in SEEN.items()}
+    v = verdict(routine(nag), at(21, 55), Context(), SHOWN, escalated)
+    assert [(s.repeat, u) for s, u in v.sends] == [(1, "critical")] and v.escalations == []
+
+
+def test_a_repeat_and_an_escalation_step_due_at_one_instant_are_one_notification() -> None:
+    """KDE Plasma refuses a second similar notification within a second (and the example config's
+    repeat = "10m" with a step after "10m" made two): the step rides on the repeat, louder."""
+    nag = replace(REPEATING, escalate=STEPS)
+    v = verdict(routine(nag), at(21, 55), Context(), SHOWN, SEEN)
+    assert [(s.repeat, u) for s, u in v.sends] == [(1, "critical")]
+    assert [(e.index, e.notify) for e in v.escalations] == [(0, None)]  # logged, shows nothing itself
+
+
+def test_an_escalation_step_due_alone_shows_one_notification_with_the_loudest_urgency() -> None:
+    v = verdict(routine(NAG), at(21, 55), Context(), SHOWN, SEEN)
+    assert v.sends == [] and [(e.index, e.notify) for e in v.escalations] == [(0, "critical")]
+    # Woken long after both were due (a suspend): both steps happen, one notification.
+    two = replace(NAG, escalate=(Step(10 * M, urgency="normal"), Step(12 * M, urgency="critical")))
+    v = verdict(routine(two), at(22, 0), Context(), SHOWN, SEEN)
+    assert [(e.index, e.notify) for e in v.escalations] == [(0, "critical"), (1, None)]
+    runs = replace(NAG, escalate=(Step(10 * M, run=("true",)),))
+    v = verdict(routine(runs), at(21, 55), Context(), SHOWN, SEEN)
+    assert [(e.index, e.notify) for e in v.escalations] == [(0, None)]  # a command only
+
+
+def test_a_snooze_that_ends_during_do_not_disturb_is_held_and_announced_again() -> None:
+    """Its first send was deferred (and announced) already: the snooze's end is a new hold, with
+    its own `until`, and gets its own `deferred` row instead of going out at max_defer unannounced."""
+    snoozed = {k: replace(p, snoozed_until=at(22, 10)) for k, p in SHOWN.items()}
+    first_hold = {k: replace(a, deferred=True, deferred_until=at(22, 5)) for k, a in SEEN.items()}
+    v = verdict(routine(MG), at(22, 10), Context(dnd=True), snoozed, first_hold)
+    assert v.sends == [] and [(h.until, h.announce) for h in v.held] == [
+        (at(22, 30), ((NIGHT, "magnesium"),))
+    ]
+    announced = {k: replace(a, deferred_until=at(22, 30)) for k, a in first_hold.items()}
+    v = verdict(routine(MG), at(22, 12), Context(dnd=True), snoozed, announced)
+    assert [(h.until, h.announce) for h in v.held] == [(at(22, 30), ())]  # once per hold
+    v = verdict(routine(MG), at(22, 30), Context(dnd=True), snoozed, announced)
+    assert [(s.snoozed, u) for s, u in v.sends] == [(True, "critical")]  # through DND at max_defer
+
+
+def test_a_hold_is_announced_once() -> None:
+    v = verdict(routine(MG), at(21, 45), Context(dnd=True))
+    assert [h.announce for h in v.held] == [((NIGHT, "magnesium"),)]
+    seen = {(NIGHT, "magnesium"): Attention(deferred=True, deferred_until=at(22, 5))}
+    assert [h.announce for h in verdict(routine(MG), at(21, 50), Context(dnd=True), attention=seen).held] == [
+        ()
+    ]
+
+
 class Ev:
     def __init__(self, event: str, reminder: str, ts: datetime, **details) -> None:
         self.event, self.reminder, self.ts, self.details = event, reminder, ts, details
@@ -177,6 +244,13 @@ def test_attention_is_folded_from_the_log() -> None:
     ]
     a = attention_of(NIGHT, events)[(NIGHT, "magnesium")]
     assert a == Attention(first_notified=at(21, 50), steps_done=frozenset({0}), snoozes=1, deferred=True)
+    later = [*events, Ev("deferred", "magnesium", at(22, 11), reason="dnd", until=at(22, 31).isoformat())]
+    assert attention_of(NIGHT, later)[(NIGHT, "magnesium")].deferred_until == at(22, 31)
+    bad = [
+        Ev("deferred", "magnesium", at(22, 11), until="tomorrow"),
+        Ev("deferred", "tea", at(22, 1), until=7),
+    ]
+    assert {a.deferred_until for a in attention_of(NIGHT, bad).values()} == {None}  # a row is never trusted
 
 
 def test_snooze_limit_and_lock_commands() -> None:

@@ -620,3 +620,70 @@ def test_withdrawing_an_adopted_notification_first_thing_closes_it(
         assert server.closed == [server.notified[0][0]]
     finally:
         later.close()
+
+
+GNOME_SHELL = ("gnome-shell", "GNOME", "43.9", "1.2")
+
+
+@pytest.mark.e2e
+def test_on_gnome_shell_a_repeat_closes_the_shown_notification_and_sends_a_new_one(
+    fake_server, bare_bus: Desktop, actions: Actions
+) -> None:
+    """GNOME Shell's replace empties the actions of a banner on screen (Done and Snooze vanish) and
+    adds one more `default` handler each time: a repeat is a new notification, never a replacement."""
+    server: FakeServer = fake_server(info=GNOME_SHELL)
+    backend = DBusBackend(actions, bare_bus.env)
+    try:
+        backend.send(magnesium())
+        backend.send(Message(KEY, "Magnesium", "Time for your evening magnesium."))
+        wait_until(lambda: len(server.notified) == 2, 5, "the repeat")
+        (first, _), (second, args) = server.notified
+        assert server.closed == [first] and args[1] == 0 and second != first  # replaces_id 0
+        assert args[5] == ["default", "Acknowledge", "done", "Done", "snooze", "Snooze"]
+        server.emit("ActionInvoked", "us", (first, "done"))  # the closed one: nothing of ours now
+        server.emit("ActionInvoked", "us", (second, "default"))
+        server.emit("ActionInvoked", "us", (second, "default"))  # twice, as GNOME did after a replace
+        assert actions.wait(1) == [(KEY, "done")]
+        time.sleep(0.2)
+        assert actions.got == [(KEY, "done")]
+        assert backend.keeps_expired  # GNOME Shell ignores expire_timeout
+    finally:
+        backend.close()
+
+
+@pytest.mark.e2e
+def test_a_rate_limited_notification_is_sent_again_once_after_a_pause(
+    fake_server, bare_bus: Desktop, actions: Actions, caplog: pytest.LogCaptureFixture
+) -> None:
+    """KDE Plasma refuses a notification like one it created less than 1 s before
+    (ExcessNotificationGeneration): not a failure of the server, so not a fallback to the console."""
+    server: FakeServer = fake_server(rate_limit=1.0)
+    backend = DBusBackend(actions, bare_bus.env)
+    try:
+        backend.send(magnesium())
+        started = time.monotonic()
+        backend.send(magnesium(urgency="critical"))  # the same reminder, due again at once
+        took = time.monotonic() - started
+        assert len(server.refused) == 1 and len(server.notified) == 2
+        assert server.notified[1][1][1] == server.notified[0][0]  # it still replaces the first
+        assert 1.0 <= took < 2.0
+        assert "too many similar notifications" in caplog.text
+        server.emit("ActionInvoked", "us", (server.notified[1][0], "done"))
+        assert actions.wait(1) == [(KEY, "done")]
+    finally:
+        backend.close()
+
+
+@pytest.mark.e2e
+def test_a_server_that_refuses_again_after_the_pause_is_a_notify_error(
+    fake_server, bare_bus: Desktop, actions: Actions
+) -> None:
+    server: FakeServer = fake_server(rate_limit=60.0)
+    backend = DBusBackend(actions, bare_bus.env)
+    try:
+        backend.send(magnesium())
+        with pytest.raises(NotifyError, match="ExcessNotificationGeneration"):
+            backend.send(magnesium())
+        assert len(server.refused) == 2  # one retry, no more
+    finally:
+        backend.close()

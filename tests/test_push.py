@@ -17,6 +17,7 @@ from sundown import config
 from sundown.config import load_for
 from sundown.core import push as rules
 from sundown.core.plan import night_plan
+from sundown.core.routine import Routine
 from sundown.core.state import ReminderNight
 from sundown.errors import ConfigError
 from sundown.paths import resolve_paths
@@ -50,7 +51,7 @@ def server():
     srv.close()
 
 
-def routine(url: str = "https://ntfy.example.org", extra: str = "") -> config.Routine:
+def routine(url: str = "https://ntfy.example.org", extra: str = "") -> Routine:
     return config.parse(ROUTINE.format(url=url) + extra, "c.toml")
 
 
@@ -244,7 +245,7 @@ class Inbox:
 def adapter(server: NtfyServer, tmp_path: Path, inbox: Inbox, token: str | None = None) -> NtfyPush:
     r = routine(server.url)
     assert r.push is not None
-    client = NtfyPush(r.push, tmp_path, inbox, token=token, backoff_cap=0.5)
+    client = NtfyPush(r.push, tmp_path / "push-since", inbox, token=token, backoff_cap=0.5)
     client.start()
     return client
 

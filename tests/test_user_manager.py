@@ -3,7 +3,7 @@
 Install, status and uninstall as a person would run them; READY=1 (Type=notify), the watchdog
 restarting a hung (SIGSTOPped) daemon, and a config error (exit 78) that fails once, with its
 errors in the journal at error priority, instead of restarting in a loop. Needs root; skipped
-elsewhere, failed under SUNDOWN_REQUIRE_E2E=1 (CI).
+elsewhere, failed under SUNDOWN_REQUIRE_E2E=1 (CI) when root lacks a tool or the test user.
 """
 
 from __future__ import annotations

@@ -123,8 +123,8 @@ def test_daemon_keeps_reminding_when_the_log_cannot_be_written(sandbox: Sandbox,
     sandbox.write_config('timezone = "UTC"\n[bedtime]\ndefault = "22:30"\n[reminders.tea]\nbefore = "45m"\n')
     paths = resolve_paths()
     paths.state_dir.mkdir(parents=True)
-    paths.state_dir.chmod(0o500)  # read-only state dir (root ignores modes, so also block the file)
-    paths.database.mkdir()
+    paths.database.mkdir()  # a directory where the log should be: blocks root too, who ignores modes
+    paths.state_dir.chmod(0o500)  # read-only state dir, for everyone else (after the mkdir above)
     clock = FakeClock(datetime(2026, 11, 25, 21, 45, tzinfo=UTC))
     daemon = Daemon(paths, load_for(paths), {}, backend="console", clock=clock)
     try:

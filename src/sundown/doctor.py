@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 from sundown.paths import Paths
 
 if TYPE_CHECKING:
+    from sundown.notify import Backend
     from sundown.systemd.unit import Systemctl
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -31,9 +33,28 @@ class Check:
     fix: str | None = None
 
 
+class TestNotification:
+    """doctor's test notification on a server that ignores its timeout (GNOME Shell keeps it in its
+    list for good): closed by doctor itself once its 10 s are up, after the report is shown."""
+
+    def __init__(self, backend: Backend, key: str, due: float) -> None:
+        self.backend, self.key, self.due = backend, key, due  # due: time.monotonic()
+
+    def close_when_due(self) -> None:
+        """Wait for its time, then close it; interrupted (Ctrl-C), close it at once."""
+        try:
+            time.sleep(max(0.0, self.due - time.monotonic()))
+        finally:
+            try:
+                self.backend.withdraw(self.key)
+            finally:
+                self.backend.close()
+
+
 @dataclass(frozen=True)
 class Report:
     checks: tuple[Check, ...]
+    test_notification: TestNotification | None = None  # still to be closed: `close_when_due()`
 
     @property
     def failed(self) -> bool:
@@ -59,11 +80,13 @@ def run(paths: Paths, env: Mapping[str, str], send_test: bool = False, backend: 
     checks.append(check_server(env, bus_ok=bus.status != FAIL))
     checks.append(check_service(env))
     checks.append(check_daemon(paths, env, user_manager=has_user_manager(env), cli_zone=_cli_zone(paths)))
-    checks.extend(check_context(paths, env))
+    context, dnd = _context_checks(paths, env)
+    checks.extend(context)
     checks.extend(check_push(paths))
-    if send_test:
-        checks.append(check_send(env, backend or _configured_backend(paths)))
-    return Report(tuple(checks))
+    if not send_test:
+        return Report(tuple(checks))
+    test, shown = send_test_notification(env, backend or _configured_backend(paths), dnd=dnd)
+    return Report((*checks, test), shown)
 
 
 # --- config and log ------------------------------------------------------------------------------
@@ -450,6 +473,11 @@ CONTEXT_CAPABILITIES = (
 
 def check_context(paths: Paths, env: Mapping[str, str]) -> list[Check]:
     """One line per capability: the source sundown uses for it here, or why there is none."""
+    return _context_checks(paths, env)[0]
+
+
+def _context_checks(paths: Paths, env: Mapping[str, str]) -> tuple[list[Check], str | None]:
+    """`check_context`, and the source saying Do Not Disturb is on now (None: off or unknown)."""
     from datetime import datetime, timezone
 
     from sundown.runtime.context import ContextWatch
@@ -457,7 +485,7 @@ def check_context(paths: Paths, env: Mapping[str, str]) -> list[Check]:
     try:
         watch = ContextWatch(env, lambda what: None)
     except Exception as exc:  # doctor reports, never raises
-        return [Check("context", WARN, f"cannot look at the desktop's state: {exc}")]
+        return [Check("context", WARN, f"cannot look at the desktop's state: {exc}")], None
     try:
         ctx = watch.snapshot(datetime.now(timezone.utc))
         found = {cap: list(watch.sources[cap]) for cap in watch.sources}
@@ -469,6 +497,7 @@ def check_context(paths: Paths, env: Mapping[str, str]) -> list[Check]:
         missing.append("no X display")
     why = ", ".join(missing)
     checks = []
+    lock_steps = _lock_steps(paths) if not found["locked"] else []
     for name, cap, without in CONTEXT_CAPABILITIES:
         if found[cap]:
             if cap == "idle":
@@ -476,11 +505,32 @@ def check_context(paths: Paths, env: Mapping[str, str]) -> list[Check]:
             else:
                 value = f"now {'on' if getattr(ctx, cap) else 'off'}"
             checks.append(Check(name, OK, f"{found[cap][0]} ({value})"))
+        elif cap == "locked" and lock_steps:
+            detail = (
+                f"no source found{f' ({why})' if why else ''}: the lock step of "
+                f"{', '.join(lock_steps)} cannot be verified (a lock that fails is noticed "
+                "only when its command fails)"
+            )
+            checks.append(Check(name, WARN, detail, "a screen locker that sets logind's LockedHint"))
         else:
             detail = f"no source found{f' ({why})' if why else ''}: {without}"
             checks.append(Check(name, OK, detail))
     checks.append(_check_zone(paths, found["zone"]))
-    return checks
+    dnd = found["dnd"][0] if found["dnd"] and ctx.dnd else None
+    return checks, dnd
+
+
+def _lock_steps(paths: Paths) -> list[str]:
+    """The reminders whose escalation has a step that locks the screen (docs/context.md)."""
+    from sundown.config import load_for
+    from sundown.core.context import locks_screen
+    from sundown.errors import ConfigError
+
+    try:
+        routine = load_for(paths).routine
+    except ConfigError:
+        return []
+    return [r.id for r in routine.reminders if any(s.run and locks_screen(s.run) for s in r.escalate)]
 
 
 def _check_zone(paths: Paths, timedated: list[str]) -> Check:
@@ -596,10 +646,29 @@ TEST_NOTIFICATION_MS = 10_000
 
 
 def check_send(
-    env: Mapping[str, str], backend: str, on_action: Callable[[str, str], None] | None = None
+    env: Mapping[str, str],
+    backend: str,
+    on_action: Callable[[str, str], None] | None = None,
+    dnd: str | None = None,
 ) -> Check:
-    """Send one test notification through the backend the daemon would use."""
-    from sundown.notify import Message, NotifyError, choose
+    """Send one test notification through the backend the daemon would use (and close it when
+    the server would keep it: this waits its 10 s)."""
+    check, shown = send_test_notification(env, backend, on_action, dnd)
+    if shown is not None:
+        shown.close_when_due()
+    return check
+
+
+def send_test_notification(
+    env: Mapping[str, str],
+    backend: str,
+    on_action: Callable[[str, str], None] | None = None,
+    dnd: str | None = None,
+) -> tuple[Check, TestNotification | None]:
+    """`check_send`, leaving the close of a notification the server would keep to the caller.
+
+    `dnd`: the source saying Do Not Disturb is on, which holds the notification back."""
+    from sundown.notify import Message, NotifyError, choose, keeps_expired
 
     chosen = choose(backend, on_action or (lambda _key, _action: None), env)
     message = Message(
@@ -609,12 +678,16 @@ def check_send(
         actions=False,  # no buttons: doctor has exited by the time one is pressed
         expire_ms=TEST_NOTIFICATION_MS,  # goes by itself (reminders stay until answered)
     )
+    shown: TestNotification | None = None
     try:
         chosen.send(message)
+        if keeps_expired(chosen):
+            shown = TestNotification(chosen, message.key, time.monotonic() + TEST_NOTIFICATION_MS / 1000)
     except NotifyError as exc:
-        return Check("test notification", FAIL, f"{backend}: {exc}", install_hint(env))
+        return Check("test notification", FAIL, f"{backend}: {exc}", install_hint(env)), None
     finally:
-        chosen.close()
+        if shown is None:
+            chosen.close()
     used = getattr(chosen, "last_backend", None) or chosen.name
     if backend == "auto" and used != "dbus":
         errors = "; ".join(getattr(chosen, "last_errors", ()))
@@ -623,5 +696,14 @@ def check_send(
             WARN,
             f"sent through {used}, not as a desktop notification ({errors or 'dbus unavailable'})",
             install_hint(env),
-        )
-    return Check("test notification", OK, f"sent through {used}: look for it on your screen")
+        ), None
+    closed = f"; closed after {TEST_NOTIFICATION_MS // 1000} s (the server would keep it)" if shown else ""
+    if dnd is not None and used in ("dbus", "auto"):
+        return Check(
+            "test notification",
+            WARN,
+            f"sent through {used}, but Do Not Disturb is on ({dnd}): the server holds it back, "
+            f"it is not on your screen{closed}",
+            "turn Do Not Disturb off and run `sundown doctor --notify` again",
+        ), shown
+    return Check("test notification", OK, f"sent through {used}: look for it on your screen{closed}"), shown

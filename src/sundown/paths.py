@@ -1,4 +1,5 @@
-"""The one place that asks the environment (and platformdirs) where files live.
+"""The one place that asks the environment (and platformdirs) where files live, that names the
+files of the state directory, and that writes a file whole (`write_atomic`).
 
 Nothing here runs at import time: callers build a `Paths` from an environment
 mapping, which keeps tests isolated by pointing XDG_* variables at a temp dir.
@@ -45,6 +46,26 @@ class Paths:
     @property
     def socket(self) -> Path:
         return self.runtime_dir / "control.sock"
+
+    @property
+    def spool(self) -> Path:
+        """Rows that wait for another writer's lock on the log, in order (runtime/logwriter)."""
+        return self.database.with_name(self.database.name + ".pending")
+
+    @property
+    def last_good(self) -> Path:
+        """A copy of the routine the daemon runs (config/last_good)."""
+        return self.state_dir / "last-good-config.toml"
+
+    @property
+    def push_since(self) -> Path:
+        """The reply stream's position, saved once an answer was handled (push/ntfy)."""
+        return self.state_dir / "push-since"
+
+    @property
+    def push_relayed(self) -> Path:
+        """The time of the last local answer the push server took (runtime/push)."""
+        return self.state_dir / "push-relayed"
 
 
 def resolve_paths(
@@ -143,3 +164,27 @@ def private_dir(path: Path) -> Path:
     if stat.S_IMODE(st.st_mode) & 0o077:
         path.chmod(0o700)
     return path
+
+
+def write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
+    """Replace `path` with `text` whole or not at all: a crash or a full disk mid-way leaves the
+    old file (write a temporary file beside it, fsync, rename). Private (0600) unless `mode` says
+    otherwise. Raises OSError; the temporary file never stays behind."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+        try:
+            os.fchmod(fd, mode)  # whatever the umask took away or a leftover had
+            view = memoryview(text.encode("utf-8"))
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise

@@ -559,7 +559,9 @@ class FakeServer:
     `capabilities` is what GetCapabilities answers; `delay` holds every reply back;
     `error` (a D-Bus error name) answers Notify with that error; `info` is what
     GetServerInformation answers; `zero_ids` answers every Notify with id 0 (a broken
-    server). Notify calls are kept in `notified` as (id, args).
+    server); `rate_limit` refuses, as KDE Plasma does for 1 s, a Notify with the app name,
+    summary and body of one accepted less than that many seconds before. Notify calls are kept
+    in `notified` as (id, args), refused ones in `refused` as args.
     """
 
     def __init__(
@@ -570,8 +572,12 @@ class FakeServer:
         error: str | None = None,
         info: tuple[str, str, str, str] = ("fake", "sundown tests", "0.1", "1.2"),
         zero_ids: bool = False,
+        rate_limit: float = 0.0,
     ) -> None:
         self.capabilities = list(capabilities)
+        self.rate_limit = rate_limit
+        self.refused: list[tuple[Any, ...]] = []
+        self._last: tuple[tuple[Any, ...], float] | None = None  # (app, summary, body), when
         self.info = info
         self.zero_ids = zero_ids
         self.delay = delay
@@ -612,9 +618,21 @@ class FakeServer:
         elif member == "GetServerInformation":
             reply = new_method_return(msg, "ssss", self.info)
         elif member == "Notify":
+            similar = (msg.body[0], msg.body[3], msg.body[4])
             if self.error:
                 reply = new_error(msg, self.error, "s", ("the fake server refuses",))
+            elif (
+                self._last and self._last[0] == similar and time.monotonic() - self._last[1] < self.rate_limit
+            ):
+                self.refused.append(tuple(msg.body))
+                reply = new_error(
+                    msg,
+                    "org.freedesktop.Notifications.Error.ExcessNotificationGeneration",
+                    "s",
+                    ("Created too many similar notifications in quick succession",),
+                )
             else:
+                self._last = (similar, time.monotonic())
                 nid = msg.body[1] or self._next_id
                 if nid == self._next_id:
                     self._next_id += 1

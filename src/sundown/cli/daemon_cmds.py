@@ -368,7 +368,7 @@ def cmd_skip(ctx: Context) -> int:
 
 
 def cmd_tonight(ctx: Context) -> int:
-    from sundown.core.plan import night_plan
+    from sundown.core.plan import after_midnight, night_plan
 
     night = _tonight(ctx)
     bedtime: time | None = None if ctx.args.clear else ctx.args.bedtime
@@ -381,7 +381,7 @@ def cmd_tonight(ctx: Context) -> int:
     zone = ctx.loaded.zone
     [when, *clocks] = clock_column([plan.bedtime, *(o.at for o in plan.occurrences)], night, zone)
     ctx.print(f"tonight ({night:%a} {night}): bedtime {when}{' (as configured)' if bedtime is None else ''}")
-    if bedtime is not None and bedtime < time(12):
+    if bedtime is not None and after_midnight(bedtime):
         ctx.print(
             f"  {bedtime:%H:%M} is before noon: it means the morning after,"
             f" {plan.bedtime.astimezone(zone):%a %Y-%m-%d %H:%M}"

@@ -270,6 +270,7 @@ def _history_days(ctx: Context, first_night: date | None) -> int:
 def cmd_report(ctx: Context) -> int:
     from pathlib import Path
 
+    from sundown.paths import write_atomic
     from sundown.reports import report
 
     loaded = ctx.loaded
@@ -287,19 +288,10 @@ def cmd_report(ctx: Context) -> int:
         raise UsageError(f"--html {target} is a directory; name the file to write, e.g. {example}")
     if not target.parent.is_dir():
         raise SundownError(f"cannot write {target}: there is no directory {target.parent}")
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        # Private like every file sundown writes: the report shows a person's evenings.
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        except OSError as exc:
-            raise SundownError(f"cannot write {target}: {exc.strerror or exc}") from None
-        with open(fd, "w", encoding="utf-8") as f:
-            f.write(html)
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+        write_atomic(target, html)  # private like every file sundown writes: it shows a person's evenings
+    except OSError as exc:
+        raise SundownError(f"cannot write {target}: {exc.strerror or exc}") from None
     if first_night is None:
         ctx.note(f"wrote {target}: the log has no events yet")
     else:

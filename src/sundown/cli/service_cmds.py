@@ -195,5 +195,10 @@ def cmd_doctor(ctx: Context) -> int:
     from sundown import doctor
 
     report = doctor.run(ctx.paths, os.environ, send_test=ctx.args.notify)
-    print_report(ctx, report)
+    try:
+        print_report(ctx, report)
+    finally:
+        if report.test_notification is not None:  # the server would keep it: doctor closes it
+            ctx.out.flush()  # the report is read while doctor waits
+            report.test_notification.close_when_due()
     return report.exit_code

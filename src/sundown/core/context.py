@@ -5,13 +5,20 @@ snapshot of the person's context and what already happened to each reminder
 (`Attention`), and says what actually happens at `now`:
 
 - busy (Do Not Disturb, presenting, a fullscreen window) with `quiet = "defer"`:
-  a due reminder is held back (`deferred`) until the state ends, or until
-  `max_defer` after its own time, when it goes out with urgency critical;
-  `urgent` reminders are never held back;
+  a due reminder (or a snooze's end) is held back (`deferred`) until the state
+  ends, or until `max_defer` after its own time, when it goes out with urgency
+  critical; `urgent` reminders are never held back;
 - away: `done_when = "idle"` / `"locked"` reminders are acknowledged by
   themselves, at the later of their time and the moment the person left;
 - ignored: `escalate` steps fall due `after` the first notification, once each,
   while the person is active, and stop on snooze, idle or lock.
+
+It also sets each notification's urgency: a reminder's own (critical only when
+`urgent`), raised by the escalation steps it has reached, critical when released
+at `max_defer`. Whatever falls due for one reminder at one instant (a repeat and
+an escalation step, say) is one notification with the strongest urgency among
+them: GNOME shows critical banners one at a time and never hides them, and KDE
+Plasma refuses a second similar notification within a second.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from sundown.core.dispatch import Decision, Send, message_key, window
 from sundown.core.plan import ON_TIME, UTC, NightChanges, Occurrence, night_end, night_plan
 from sundown.core.routine import ContextRules, Routine, Step
 from sundown.core.state import NOTHING, ReminderNight
+from sundown.core.vocabulary import URGENCIES
 
 Key = tuple[date, str]
 BUSY_REASONS: tuple[str, ...] = ("dnd", "presenting", "fullscreen")
@@ -68,6 +76,7 @@ class Attention:
     steps_done: frozenset[int] = frozenset()
     snoozes: int = 0
     deferred: bool = False
+    deferred_until: datetime | None = None  # the `until` of its latest `deferred` row
     escalation_stopped: bool = False
 
 
@@ -80,7 +89,10 @@ class Held:
 
     send: Send
     reason: str
-    until: datetime  # max_defer after its time: sent then at the latest
+    until: datetime  # max_defer after its time (or after its snooze's end): sent then at the latest
+    # The occurrences whose hold is new (no `deferred` row with this `until` yet): a snooze that
+    # ends during Do Not Disturb is held anew and announced, though its first send was deferred too.
+    announce: tuple[Key, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -96,11 +108,14 @@ class Escalation:
     occurrence: Occurrence
     index: int  # 0-based position in `escalate`
     step: Step
+    # The urgency of the notification this step shows by itself; None when it shows none: it
+    # only runs a command, or its urgency rides on another notification due at the same instant.
+    notify: str | None = None
 
 
 @dataclass
 class Verdict:
-    sends: list[tuple[Send, str]] = field(default_factory=list)  # (send, urgency)
+    sends: list[tuple[Send, str]] = field(default_factory=list)  # (send, urgency); one per reminder
     held: list[Held] = field(default_factory=list)
     missed: list[Occurrence] = field(default_factory=list)  # the decision's, less those still deferred
     acks: list[AwayAck] = field(default_factory=list)
@@ -115,6 +130,23 @@ class Verdict:
 
 def _earliest(*times: datetime | None) -> datetime | None:
     return min((t for t in times if t is not None), key=lambda t: t.astimezone(UTC), default=None)
+
+
+def louder(*urgencies: str | None) -> str:
+    """The strongest of `urgencies` (low < normal < critical); normal when none is given."""
+    given = [u for u in urgencies if u is not None]
+    return max(given, key=URGENCIES.index) if given else "normal"
+
+
+def own_urgency(occ: Occurrence, seen: Attention) -> str:
+    """The urgency a reminder goes out with at its time or as a repeat: critical when `urgent`,
+    else the loudest escalation step it has reached tonight (an escalation is not undone by
+    the next repeat), else normal. Never critical just for being a repeat: GNOME shows one
+    critical banner at a time and never hides it, holding every later banner back."""
+    if occ.reminder.urgent:
+        return "critical"
+    steps = occ.reminder.escalate
+    return louder(*(steps[i].urgency for i in seen.steps_done if i < len(steps)))
 
 
 def adjust(
@@ -136,9 +168,8 @@ def adjust(
         seen = attention.get(occ.key, QUIET)
         if seen.deferred and rules.quiet == "defer" and now < occ.at + rules.max_defer + ON_TIME:
             if occ.key not in acked:
-                _send_or_hold(
-                    Send(message_key(*occ.key), (occ,), late=now - occ.at), now, rules, ctx, verdict
-                )
+                send = Send(message_key(*occ.key), (occ,), late=now - occ.at)
+                _send_or_hold(send, now, rules, ctx, attention, verdict)
         else:
             verdict.missed.append(occ)
     for send in decision.sends:
@@ -147,35 +178,98 @@ def adjust(
             continue
         if occs != send.occurrences:
             send = replace(send, occurrences=occs)
-        _send_or_hold(send, now, rules, ctx, verdict)
+        _send_or_hold(send, now, rules, ctx, attention, verdict)
+    sending = {o.key for send in decision.sends for o in send.occurrences} | acked
+    for send in _snoozes_held_past_the_deadline(routine, zone, now, progress, attention, changes, sending):
+        _send_or_hold(send, now, rules, ctx, attention, verdict)
     _escalate(routine, zone, now, progress, attention, changes, ctx, acked, verdict)
+    _one_notification_each(verdict)
     return verdict
 
 
-def _send_or_hold(send: Send, now: datetime, rules: ContextRules, ctx: Context, verdict: Verdict) -> None:
-    urgent = any(o.reminder.urgent for o in send.occurrences)
-    if urgent:
+def _send_or_hold(
+    send: Send,
+    now: datetime,
+    rules: ContextRules,
+    ctx: Context,
+    attention: Mapping[Key, Attention],
+    verdict: Verdict,
+) -> None:
+    repeat = send.repeat > 0 and not send.snoozed
+    # A first notification or a snooze's end starts afresh; a repeat keeps what escalation reached.
+    urgency = louder(
+        *(own_urgency(o, attention.get(o.key, QUIET) if repeat else QUIET) for o in send.occurrences)
+    )
+    if any(o.reminder.urgent for o in send.occurrences):
         verdict.sends.append((send, "critical"))
         return
     reason = ctx.busy()
-    if send.repeat and not send.snoozed:
-        # A repeat while busy waits for the next repeat (or the end of the state); never critical.
+    if repeat:
+        # A repeat while busy waits for the next repeat (or the end of the state); never released
+        # at max_defer (the reminder it repeats was shown already).
         if reason and rules.quiet == "defer":
             verdict.waits_on.add("busy")
             return
-        verdict.sends.append((send, "critical"))
+        verdict.sends.append((send, urgency))
         return
     if reason is None or rules.quiet == "ignore":
-        verdict.sends.append((send, "normal"))
+        verdict.sends.append((send, urgency))
         return
     base = now - send.late if send.snoozed else min(o.at for o in send.occurrences)
     until = base + rules.max_defer
     if now < until:
-        verdict.held.append(Held(send, reason, until))
+        new = tuple(o.key for o in send.occurrences if attention.get(o.key, QUIET).deferred_until != until)
+        verdict.held.append(Held(send, reason, until, new))
         verdict.waits_on.add("busy")
         verdict.next_at = _earliest(verdict.next_at, until)
         return
     verdict.sends.append((send, "critical"))  # past max_defer: through Do Not Disturb
+
+
+def _snoozes_held_past_the_deadline(
+    routine: Routine,
+    zone: tzinfo,
+    now: datetime,
+    progress: Mapping[Key, ReminderNight],
+    attention: Mapping[Key, Attention],
+    changes: Mapping[date, NightChanges],
+    sending: set[Key],
+) -> Iterable[Send]:
+    """A snooze's end held back while busy stays due until its own max_defer, though `decide`
+    gives up on a snooze once the reminder's deadline (its bedtime) has passed."""
+    if routine.context.quiet != "defer" or not any(a.deferred_until for a in attention.values()):
+        return
+    for occ in _open_occurrences(routine, zone, now, progress, changes):
+        done = progress.get(occ.key, NOTHING)
+        end = done.snoozed_until
+        hold = attention.get(occ.key, QUIET).deferred_until
+        if occ.key in sending or end is None or hold is None or end > now:
+            continue
+        if end <= (done.last_notified or occ.at) or hold != end + routine.context.max_defer:
+            continue  # shown since, or not this snooze's hold
+        if now < hold + ON_TIME:
+            yield Send(message_key(*occ.key), (occ,), repeat=done.notified, snoozed=True, late=now - end)
+
+
+def _one_notification_each(verdict: Verdict) -> None:
+    """Whatever is due for one reminder now goes out as one notification, with the strongest
+    urgency: an escalation step due with a send rides on it, and of several steps due at once
+    (after a suspend, say) only the first shows a notification, with the loudest urgency."""
+    sent = {o.key: i for i, (send, _) in enumerate(verdict.sends) for o in send.occurrences}
+    loudest: dict[Key, str] = {}
+    for esc in verdict.escalations:
+        if esc.step.urgency:
+            loudest[esc.occurrence.key] = louder(loudest.get(esc.occurrence.key), esc.step.urgency)
+    for key, urgency in loudest.items():
+        if key in sent:
+            send, before = verdict.sends[sent[key]]
+            verdict.sends[sent[key]] = (send, louder(before, urgency))
+    shown: set[Key] = set(sent)
+    for n, esc in enumerate(verdict.escalations):
+        key = esc.occurrence.key
+        if esc.step.urgency and key not in shown:
+            verdict.escalations[n] = replace(esc, notify=loudest[key])
+            shown.add(key)
 
 
 def _away_acks(
@@ -286,7 +380,7 @@ def attention_of(night: date, events: Iterable[Any]) -> dict[Key, Attention]:
         elif ev.event == "snoozed":
             seen = replace(seen, snoozes=seen.snoozes + 1)
         elif ev.event == "deferred":
-            seen = replace(seen, deferred=True)
+            seen = replace(seen, deferred=True, deferred_until=_instant((ev.details or {}).get("until")))
         else:
             continue
         found[key] = seen
@@ -296,13 +390,26 @@ def attention_of(night: date, events: Iterable[Any]) -> dict[Key, Attention]:
 def merge(a: Attention, b: Attention) -> Attention:
     """Two views of one reminder (the log and the daemon's memory): everything either has seen."""
     firsts = [t for t in (a.first_notified, b.first_notified) if t is not None]
+    holds = [t for t in (a.deferred_until, b.deferred_until) if t is not None]
     return Attention(
         first_notified=min(firsts) if firsts else None,
         steps_done=a.steps_done | b.steps_done,
         snoozes=max(a.snoozes, b.snoozes),
         deferred=a.deferred or b.deferred,
+        deferred_until=max(holds, key=lambda t: t.astimezone(UTC)) if holds else None,
         escalation_stopped=a.escalation_stopped or b.escalation_stopped,
     )
+
+
+def _instant(value: object) -> datetime | None:
+    """An ISO time from a row's details; None for anything else (a row is never trusted)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
 
 
 def snooze_refused(snooze_limit: int | None, snoozes: int) -> bool:

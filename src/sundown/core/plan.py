@@ -67,9 +67,20 @@ def night_of(instant: datetime, zone: tzinfo) -> date:
     return night
 
 
+def after_midnight(wall: time) -> bool:
+    """A wall time before 12:00 is the morning after its night's evening (docs/time.md)."""
+    return wall.replace(tzinfo=None) < NOON
+
+
+def into_night(wall: time) -> timedelta:
+    """How long after its night's 12:00 a wall time comes, by the clock face (no DST)."""
+    since_noon = datetime.combine(date.min, wall.replace(tzinfo=None)) - datetime.combine(date.min, NOON)
+    return since_noon + ONE_DAY if after_midnight(wall) else since_noon
+
+
 def wall_instant(night: date, wall: time, zone: tzinfo) -> datetime:
     """A wall time of night `night`: on D from 12:00, on D+1 before 12:00."""
-    day = night if wall >= NOON else night + ONE_DAY
+    day = night + ONE_DAY if after_midnight(wall) else night
     return resolve(day, wall, zone)
 
 

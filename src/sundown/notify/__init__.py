@@ -119,6 +119,11 @@ def one_at_a_time(backend: Backend) -> bool:
     return bool(getattr(backend, "one_at_a_time", False))
 
 
+def keeps_expired(backend: Backend) -> bool:
+    """The server that showed the last notification ignores its expire_timeout (GNOME Shell)."""
+    return bool(getattr(backend, "keeps_expired", False))
+
+
 def server_info(env: Mapping[str, str], timeout: float = 2.5) -> ServerInfo:
     """Ask the session bus's notification server who it is; NotifyError says what is missing."""
     from sundown.notify.dbus import server_info as dbus_server_info

@@ -110,6 +110,11 @@ class AutoBackend:
         last = next((b for b in self._backends if b.name == self.last_backend), None)
         return bool(getattr(last, "one_at_a_time", False))
 
+    @property
+    def keeps_expired(self) -> bool:
+        last = next((b for b in self._backends if b.name == self.last_backend), None)
+        return bool(getattr(last, "keeps_expired", False))
+
     def close(self) -> None:
         for backend in self._backends:
             backend.close()

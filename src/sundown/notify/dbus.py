@@ -47,20 +47,36 @@ DEFAULT_LABEL = "Acknowledge"
 LABELS = {"done": "Done", "snooze": "Snooze"}
 
 
+# KDE Plasma refuses a notification with the same app name, summary and body as one created less
+# than 1 s before (replacing it or not): sundown tries once more after this pause.
+RATE_LIMITED = "org.freedesktop.Notifications.Error.ExcessNotificationGeneration"
+RATE_LIMIT_PAUSE_S = 1.2
+
+
 @dataclass(frozen=True)
 class Quirks:
     """What a notification server does differently from the spec's common reading (docs/notify.md)."""
 
     draws_default: bool = False  # shows the `default` action as a button (with its label)
     one_at_a_time: bool = False  # shows one notification and queues the rest until it closes
+    # Replacing a notification empties its actions (a banner on screen loses its buttons) and adds
+    # one more `default` handler each time (a click on the body reports `default` once per
+    # replacement): a reminder is replaced by closing it and sending a new one.
+    replacing_drops_actions: bool = False
+    keeps_expired: bool = False  # ignores expire_timeout: a notification stays in its list until closed
 
     @classmethod
     def of(cls, name: str, vendor: str) -> Quirks:
         """The quirks of the server named in GetServerInformation (measured on Debian's packages)."""
+        gnome_shell = (name, vendor) == ("gnome-shell", "GNOME")
         return cls(
             draws_default=name in ("Xfce Notify Daemon", "lxqt-notificationd"),
             one_at_a_time=(name, vendor) == ("Notification Daemon", "GNOME"),  # notification-daemon
+            replacing_drops_actions=gnome_shell,
+            keeps_expired=gnome_shell,
         )
+
+
 NO_SERVER_ERRORS = (
     "org.freedesktop.DBus.Error.ServiceUnknown",
     "org.freedesktop.DBus.Error.NameHasNoOwner",
@@ -237,6 +253,7 @@ class DBusBackend:
         self._bus_id = ""  # the bus's own id: a unique name is unique only within one bus
         self._adopted: dict[str, dict[str, object]] = {}  # key -> shown_as() of a previous process
         self._closed = False
+        self._closing = threading.Event()  # cuts short the pause before a rate-limited retry
 
     # -- the caller's side -------------------------------------------------
 
@@ -249,12 +266,47 @@ class DBusBackend:
                 with self._lock:
                     replaces = self._ids.get(message.key, 0)
                     quirks, no_ids = self._quirks or Quirks(), self._no_ids
-                link.call(
-                    self._notify_call(message, caps, replaces, quirks, no_ids),
-                    lambda r: self._remember(message, r),
-                )
+                if replaces and quirks.replacing_drops_actions:
+                    self._close_to_replace(link, message.key, replaces)
+                    replaces = 0
+                call = self._notify_call(message, caps, replaces, quirks, no_ids)
+                try:
+                    link.call(call, lambda r: self._remember(message, r))
+                except DBusErrorResponse as e:
+                    if e.name != RATE_LIMITED:
+                        raise
+                    # Not a failure of the server: it only wants a moment (KDE Plasma, 1 s).
+                    log.warning(
+                        "the notification server refused %s as too many similar notifications in quick"
+                        " succession; trying again in %g s",
+                        message.key,
+                        RATE_LIMIT_PAUSE_S,
+                    )
+                    if self._closing.wait(RATE_LIMIT_PAUSE_S):
+                        raise NotifyError("the D-Bus backend is closed") from e
+                    call = self._notify_call(message, caps, replaces, quirks, no_ids)
+                    link.call(call, lambda r: self._remember(message, r))
+                    log.info("%s shown on the second try", message.key)
             except DBusErrorResponse as e:
                 raise _explain(e) from e
+
+    def _close_to_replace(self, link: _Link, key: str, nid: int) -> None:
+        """Close the notification shown for `key` so a new one takes its place (GNOME Shell)."""
+        with self._lock:  # forgotten first: the NotificationClosed that follows means nothing
+            if self._ids.get(key) == nid:
+                del self._ids[key]
+            self._keys.pop(nid, None)
+            self._lasting.discard(nid)
+        try:
+            link.call(new_method_call(NOTIFICATIONS, "CloseNotification", "u", (nid,)))
+        except DBusErrorResponse as e:
+            log.info("could not close notification %s (%s) to replace it: %s", nid, key, e)
+
+    @property
+    def keeps_expired(self) -> bool:
+        """The server ignores expire_timeout (known from the last send): close what should expire."""
+        with self._lock:
+            return self._quirks is not None and self._quirks.keeps_expired
 
     @property
     def one_at_a_time(self) -> bool:
@@ -311,6 +363,7 @@ class DBusBackend:
             log.info("could not withdraw notification %s (%s): %s", nid, key, e)
 
     def close(self) -> None:
+        self._closing.set()
         with self._lock:
             self._closed = True
             link, self._link = self._link, None

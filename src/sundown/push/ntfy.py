@@ -22,7 +22,6 @@ import base64
 import collections
 import json
 import logging
-import os
 import sys
 import threading
 import time
@@ -35,6 +34,7 @@ from urllib.parse import quote, urlsplit
 
 from sundown.core.push import Publication, http_actions
 from sundown.core.routine import Push
+from sundown.paths import write_atomic
 
 if TYPE_CHECKING:
     import http.client
@@ -46,7 +46,6 @@ STREAM_IDLE_S = 75.0  # ntfy sends a keepalive every 45 s: silence longer than t
 BACKOFF_FIRST_S = 0.5
 BACKOFF_CAP_S = 60.0
 ANSWER_WAIT_S = 10.0
-SINCE_FILE = "push-since"
 MAX_LINE = 65536
 
 OnAnswer = Callable[[dict[str, Any]], bool]
@@ -192,7 +191,7 @@ class NtfyPush:
     def __init__(
         self,
         push: Push,
-        state_dir: Path,
+        since_path: Path,
         on_message: OnAnswer,
         token: str | None = None,
         backoff_cap: float = BACKOFF_CAP_S,
@@ -202,7 +201,7 @@ class NtfyPush:
         self.token = token
         self.on_message = on_message
         self.backoff_cap = backoff_cap
-        self.since_path = state_dir / SINCE_FILE
+        self.since_path = since_path
         self.status = PushStatus()
         self._jobs: collections.deque[Job] = collections.deque()
         self._cond = threading.Condition()
@@ -366,12 +365,8 @@ class NtfyPush:
 
     def _save_since(self, ident: str) -> None:
         self._since = ident
-        tmp = self.since_path.with_name(SINCE_FILE + ".tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as f:
-                json.dump({"topic": self._stream_name(), "since": ident}, f)
-            os.replace(tmp, self.since_path)
+            write_atomic(self.since_path, json.dumps({"topic": self._stream_name(), "since": ident}))
         except OSError as exc:
             log.warning("cannot save the push stream position: %s", exc)
 

@@ -128,26 +128,32 @@ def _pidfd(pid: int) -> int | None:
         return None
 
 
-def run_and_log(reminder_id: str, argv: tuple[str, ...], env: Mapping[str, str], timeout: float) -> None:
-    """Run one command and put what it printed and how it ended into our log."""
+def run_and_log(
+    reminder_id: str, argv: tuple[str, ...], env: Mapping[str, str], timeout: float
+) -> str | None:
+    """Run one command and put what it printed and how it ended into our log; returns how it
+    failed ("exited with 1"), or None when it exited 0."""
     name = argv[0]
     try:
         outcome = execute(argv, env, timeout)
     except OSError as exc:
         log.warning("%s: command %s failed: %s", reminder_id, name, exc.strerror or exc)
-        return
+        return f"could not be started: {exc.strerror or exc}"
     if outcome.dropped:
         log.info("%s: (%d earlier bytes of output not kept)", reminder_id, outcome.dropped)
     for line in outcome.output.splitlines():
         log.info("%s: %s", reminder_id, line)
     if outcome.status is None:
-        log.warning(
-            "%s: command %s timed out after %g s; stopped it and what it started", reminder_id, name, timeout
-        )
+        failure = f"timed out after {timeout:g} s"
     elif outcome.status < 0:
-        log.warning("%s: command %s was killed by signal %d", reminder_id, name, -outcome.status)
+        failure = f"was killed by signal {-outcome.status}"
     elif outcome.status:
-        log.warning("%s: command %s exited with %d", reminder_id, name, outcome.status)
+        failure = f"exited with {outcome.status}"
+    else:
+        return None
+    stopped = "; stopped it and what it started" if outcome.status is None else ""
+    log.warning("%s: command %s %s%s", reminder_id, name, failure, stopped)
+    return failure
 
 
 class Commands:
@@ -158,7 +164,11 @@ class Commands:
         self.timeout = timeout
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="sundown-run")
 
-    def start(self, reminder_id: str, argv: tuple[str, ...], config: Path | None) -> Future[None] | None:
+    def start(
+        self, reminder_id: str, argv: tuple[str, ...], config: Path | None
+    ) -> Future[str | None] | None:
+        """Run `argv` in the background; the future says how it failed (None: exit 0). None when
+        the config may not run commands (logged)."""
         problem = commands_refused(config)
         if problem:
             log.warning("not running %s for %s: %s", argv[0], reminder_id, problem)

@@ -18,7 +18,6 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 from sundown.core.context import Context
@@ -724,7 +723,3 @@ class X11:
             self.x.XCloseDisplay(self.display)
         self.display = None
 
-
-def localtime_path(env: Mapping[str, str]) -> Path:
-    """/etc/localtime, or SUNDOWN_LOCALTIME (tests point it at a link of their own)."""
-    return Path(env.get("SUNDOWN_LOCALTIME") or "/etc/localtime")

@@ -24,7 +24,7 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sundown.config import LoadedConfig, load_for, remember_good, system_zone
+from sundown.config import LoadedConfig, load_for, localtime_path, remember_good, system_zone
 from sundown.config.values import load_zone
 from sundown.core import activity, context, dispatch
 from sundown.core.activity import Span
@@ -99,7 +99,7 @@ class Daemon:
         self.config_problem: str | None = None
         self.started = clock()
         remember_good(paths, loaded)  # what read-only commands show while the config has errors
-        self.rows = LogWriter(paths.database, self._log_failed, clock, created=self.started)
+        self.rows = LogWriter(paths.database, paths.spool, self._log_failed, clock, created=self.started)
         self.commands = Commands(self.env)
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
@@ -233,7 +233,7 @@ class Daemon:
 
     def _start_context(self) -> None:
         """The person's context (busy, away) and the system zone: every source optional."""
-        from sundown.runtime.context import ContextWatch, localtime_path
+        from sundown.runtime.context import ContextWatch
 
         try:
             self.context = ContextWatch(self.env, self._context_changed, self._zone_named, self.clock)
@@ -499,11 +499,8 @@ class Daemon:
 
     def _defer(self, held: Held) -> None:
         for occ in held.send.occurrences:
-            if (
-                self._seen.get(occ.key, context.QUIET).deferred
-                or self.attention.get(occ.key, context.QUIET).deferred
-            ):
-                continue
+            if occ.key not in held.announce:
+                continue  # this hold is logged already
             log.info("deferred %s (%s) until %s at the latest", occ.reminder.id, held.reason, _hm(held.until))
             self.record(
                 "deferred",
@@ -513,7 +510,7 @@ class Daemon:
                 reason=held.reason,
                 until=held.until.isoformat(),
             )
-            self._attend(occ.key, deferred=True)
+            self._attend(occ.key, deferred=True, deferred_until=held.until)
 
     def _away_ack(self, ack: AwayAck) -> None:
         night, rid = ack.key
@@ -532,21 +529,24 @@ class Daemon:
             details["run"] = list(step.run)
         self.record("escalated", occ.night, occ.reminder.id, "daemon", **details)
         log.info("escalated %s: step %d", occ.reminder.id, number)
-        if step.urgency:
+        if esc.notify:  # None: its urgency rode on the repeat sent at this instant
             key = dispatch.message_key(*occ.key)
-            message = replace(self._message(Send(key, (occ,)), urgency=step.urgency), body=occ.reminder.body)
+            message = replace(self._message(Send(key, (occ,)), urgency=esc.notify), body=occ.reminder.body)
             self._deliver(message)
             self.shown[key] = (occ.key,)
         if step.run:
-            self._run_command(occ.reminder.id, step.run)
+            ran = self._run_command(occ.reminder.id, step.run)
             if context.locks_screen(step.run):
                 if self.context is not None and self.context.sources["locked"]:
                     check = self._after(now, timedelta(seconds=LOCK_VERIFY_S))
                     self.scheduler.add_job(
                         self._check_lock, "date", run_date=check, args=[occ.night, occ.reminder.id, now]
                     )
-                else:
-                    log.info("%s: no source tells whether the screen locked; not verified", occ.reminder.id)
+                elif ran is None:  # the config may not run commands (logged why)
+                    self._lock_failed(occ.night, occ.reminder.id, "was not run")
+                else:  # nothing can see a lock here: its command's exit status is all there is
+                    night, rid = occ.night, occ.reminder.id
+                    ran.add_done_callback(lambda f: self.submit(self._lock_command_ended, night, rid, f))
 
     def _check_lock(self, night: date, rid: str, since: datetime) -> None:
         """5 s after a lock step: did the session lock (LockedHint, the screensaver) since?"""
@@ -555,12 +555,25 @@ class Daemon:
             return
         self._lock_failed(night, rid)
 
-    def _lock_failed(self, night: date, rid: str) -> None:
-        log.warning("%s: the escalation step did not lock the screen within %g s", rid, LOCK_VERIFY_S)
-        self.record("lock_failed", night, rid, "daemon", waited_s=LOCK_VERIFY_S)
-        self._send_notice(
-            "sundown could not lock the screen", "The escalation step ran, but the session did not lock."
-        )
+    def _lock_command_ended(self, night: date, rid: str, ran: concurrent.futures.Future[str | None]) -> None:
+        """A lock step's command ended where no source tells whether the session locked."""
+        failure = None if ran.cancelled() or ran.exception() else ran.result()
+        if failure is None:
+            log.info("%s: the lock step ran; no source tells whether the screen locked", rid)
+            return
+        self._lock_failed(night, rid, failure)
+
+    def _lock_failed(self, night: date, rid: str, command: str | None = None) -> None:
+        """The person is told: a lock step that did not lock is a broken promise (docs/context.md)."""
+        if command is None:
+            log.warning("%s: the escalation step did not lock the screen within %g s", rid, LOCK_VERIFY_S)
+            self.record("lock_failed", night, rid, "daemon", waited_s=LOCK_VERIFY_S)
+            body = "The escalation step ran, but the session did not lock."
+        else:
+            log.warning("%s: the escalation step's lock command %s: the screen is not locked", rid, command)
+            self.record("lock_failed", night, rid, "daemon", command=command)
+            body = f"The escalation step's lock command {command}."
+        self._send_notice("sundown could not lock the screen", body)
 
     def _remember(self, key: tuple[date, str], **fields: Any) -> None:
         self.memory[key] = replace(self.memory.get(key, NOTHING), **fields)
@@ -623,8 +636,7 @@ class Daemon:
         if joined:  # reminders waiting on a one-at-a-time server: one notification naming each
             lines = [f"{_hm(o.at)}  {o.reminder.title}" for o in send.occurrences]
             title = ", ".join(o.reminder.title for o in send.occurrences)
-            loud = "critical" if send.repeat or urgency == "critical" else "normal"
-            return Message(send.key, title, "\n".join(lines), loud)
+            return Message(send.key, title, "\n".join(lines), urgency)
         if len(send.occurrences) > 1:
             return replace(_combined_message(send.key, send.occurrences), urgency=urgency)
         body = first.reminder.body
@@ -736,8 +748,10 @@ class Daemon:
 
     # -- run commands -------------------------------------------------------------------------
 
-    def _run_command(self, reminder_id: str, argv: tuple[str, ...]) -> None:
-        self.commands.start(reminder_id, argv, self.loaded.path)
+    def _run_command(
+        self, reminder_id: str, argv: tuple[str, ...]
+    ) -> concurrent.futures.Future[str | None] | None:
+        return self.commands.start(reminder_id, argv, self.loaded.path)
 
     # -- actions, CLI requests, reload ----------------------------------------------------------
 

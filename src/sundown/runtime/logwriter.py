@@ -81,13 +81,14 @@ class LogWriter:
     def __init__(
         self,
         path: Path,
+        spool: Path,
         on_problem: Callable[[str], None],
         clock: Callable[[], datetime],
         created: datetime | None = None,
     ) -> None:
         self.path = path
         self._new_log_created = created
-        self.spool = path.with_name(path.name + ".pending")
+        self.spool = spool  # rows waiting for the lock, beside the log
         self._on_problem = on_problem
         self._clock = clock
         self._log: EventLog | None = None

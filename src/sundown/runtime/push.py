@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Mapping
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sundown.core import push as rules
 from sundown.core.dispatch import NOTHING, Send, message_key, window
 from sundown.core.plan import NO_CHANGES, ON_TIME, UTC, Occurrence, night_plan
+from sundown.paths import write_atomic
 from sundown.push.ntfy import ANSWER_WAIT_S, NtfyPush, read_token
 
 if TYPE_CHECKING:
@@ -30,7 +30,6 @@ log = logging.getLogger("sundown.push")
 
 Key = tuple[date, str]
 RELAYED = ("action", "cli")  # this machine's own answers, published for the others
-RELAYED_FILE = "push-relayed"
 # logind waits for a delay lock at most InhibitDelayMaxSec (5 s by default).
 HANDOFF_BUDGET_S = 3.5
 
@@ -44,9 +43,9 @@ class PushLink:
         # Handed to the server before a suspend, by notification key: delivered there at their time.
         self.handed_over: dict[str, tuple[Occurrence, rules.Publication]] = {}
         token = read_token(push.token_file)
-        self.client = NtfyPush(push, daemon.paths.state_dir, self.on_stream_message, token)
+        self.client = NtfyPush(push, daemon.paths.push_since, self.on_stream_message, token)
         self.relayed: set[tuple[date, str, str, str]] = set()  # local answers queued to publish
-        self.watermark_path = daemon.paths.state_dir / RELAYED_FILE
+        self.watermark_path = daemon.paths.push_relayed
         self._watermark_lock = threading.Lock()
         self._saved = datetime.min.replace(tzinfo=UTC)
         self.watermark = self._load_watermark()
@@ -257,12 +256,8 @@ class PushLink:
                 return
             self._saved = ts
             record = {"device": self.push.device, "topic": self.push.topic, "ts": ts.isoformat()}
-            tmp = self.watermark_path.with_name(RELAYED_FILE + ".tmp")
             try:
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                with os.fdopen(fd, "w") as f:
-                    json.dump(record, f)
-                os.replace(tmp, self.watermark_path)
+                write_atomic(self.watermark_path, json.dumps(record))
             except OSError as exc:
                 log.warning("cannot save which answers the push server has: %s", exc)
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sundown.errors import SundownError
+from sundown.paths import write_atomic
 
 UNIT_NAME = "sundown.service"
 GRAPHICAL_TARGET = "graphical-session.target"
@@ -259,10 +260,7 @@ def install(
     existed = path.exists()
     changed = not existed or path.read_text(encoding="utf-8") != text
     if changed:
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.chmod(0o644)
-        os.replace(tmp, path)
+        write_atomic(path, text, mode=0o644)
     ctl.run("daemon-reload", check=True)
     imported = [name for name in SESSION_VARIABLES if env.get(name)]
     if imported:

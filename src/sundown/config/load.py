@@ -1,0 +1,93 @@
+"""Reading a config file: TOML text -> Routine, and the routine a command or the daemon runs.
+
+Every problem is collected and reported at once as ``PATH:LINE: KEY.PATH: message``.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sundown.config.check import Problems, syntax_problem
+from sundown.config.lines import KeyLines
+from sundown.config.routine import build
+from sundown.config.zone import zone_for
+from sundown.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from sundown.core.routine import Routine
+    from sundown.paths import Paths
+
+EXAMPLE_FILE = "config.example.toml"
+DEFAULT_NAME = "<built-in default routine>"
+
+
+def parse(text: str, name: str) -> Routine:
+    """The routine in `text`; raises ConfigError listing every problem, `name` being the file."""
+    text = text.removeprefix("\ufeff")
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([syntax_problem(name, text, exc)]) from None
+    problems = Problems(name, KeyLines(text))
+    routine = build(raw, problems)
+    if problems or routine is None:
+        raise ConfigError(problems.messages() or [f"{name}:1: (top level): not a routine"])
+    return routine
+
+
+def load(path: Path) -> Routine:
+    """Read and parse a config file; an unreadable or non-UTF-8 file is a ConfigError too."""
+    name = str(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError([f"{name}: no such config file (`sundown init` writes one)"]) from None
+    except IsADirectoryError:
+        raise ConfigError([f"{name}: is a directory, not a config file"]) from None
+    except OSError as exc:
+        raise ConfigError([f"{name}: cannot read: {exc.strerror or exc}"]) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        bad = data[exc.start : exc.start + 1].hex()
+        raise ConfigError(
+            [f"{name}:{line}:{col}: not UTF-8 text (byte 0x{bad}); save the file as UTF-8"]
+        ) from None
+    return parse(text, name)
+
+
+def example_text() -> str:
+    """The shipped config.example.toml: the built-in default routine, commented."""
+    return Path(__file__).parent.parent.joinpath(EXAMPLE_FILE).read_text(encoding="utf-8")
+
+
+def default_routine() -> Routine:
+    return parse(example_text(), DEFAULT_NAME)
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    routine: Routine
+    zone: ZoneInfo
+    path: Path | None  # None: the built-in default routine
+
+
+def load_for(paths: Paths) -> LoadedConfig:
+    """The configured routine, or the built-in default when no config file exists (and none was named)."""
+    if not paths.config_explicit and not paths.config.exists() and not paths.config.is_symlink():
+        routine = default_routine()
+        return LoadedConfig(routine, zone_for(routine), None)
+    routine = load(paths.config)
+    return LoadedConfig(routine, zone_for(routine), paths.config)

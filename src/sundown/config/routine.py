@@ -1,0 +1,197 @@
+"""Checked values -> the Routine: what one key cannot say alone (bedtimes, before/at, [push])."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sundown.config.check import Problems, walk_table
+from sundown.config.permissions import token_file_problem
+from sundown.config.spec import BEDTIME_KEYS, FILE, PUSH, REMINDER, KeyPath
+from sundown.config.values import ID_RE, closest, show
+from sundown.core.plan import ONE_DAY, into_night
+from sundown.core.routine import (
+    DEFAULT_REPEAT_LIMIT,
+    DEFAULT_SNOOZE,
+    WEEKDAYS,
+    Bedtimes,
+    ContextRules,
+    Push,
+    Reminder,
+    Routine,
+)
+
+
+def readable(reminder_id: str) -> str:
+    """The default title: "screens-off" -> "Screens off"."""
+    words = re.sub(r"[-_]+", " ", reminder_id).strip()
+    return words[:1].upper() + words[1:] if words else reminder_id
+
+
+def _bedtimes(raw: dict[str, Any], values: dict[str, Any], problems: Problems) -> Bedtimes | None:
+    if "bedtime" not in raw:
+        problems.add(("bedtime",), 'missing; add a [bedtime] section with e.g. default = "22:30"')
+        return None
+    given = values.get("bedtime", {})
+    if not isinstance(raw["bedtime"], dict):
+        return None
+    missing = [d for d in WEEKDAYS if d not in raw["bedtime"]]
+    if "default" not in raw["bedtime"] and missing:
+        problems.add(
+            ("bedtime",),
+            f'needs default = "HH:MM" for the evenings not given ({", ".join(missing)}), '
+            "unless all seven weekdays are given",
+        )
+        return None
+    if any(k not in given for k in raw["bedtime"] if k in BEDTIME_KEYS):
+        return None  # a bad value was reported already
+    default = given.get("default")
+    by_day = tuple(given.get(d, default) for d in WEEKDAYS)
+    return Bedtimes(by_day)  # type: ignore[arg-type]
+
+
+def _reminder(rid: str, raw: object, values: dict[str, Any], problems: Problems) -> Reminder | None:
+    if not isinstance(raw, dict):
+        return None
+    path: KeyPath = ("reminders", rid)
+    ok = all(k in values for k in raw if k in REMINDER.keys) and ID_RE.fullmatch(rid) is not None
+    if "before" in raw and "at" in raw:
+        problems.add(path + ("at",), 'is given together with "before"; keep exactly one of the two')
+        ok = False
+    elif "before" not in raw and "at" not in raw:
+        problems.add(path, 'needs "before" (e.g. before = "30m") or "at" (e.g. at = "22:00")')
+        ok = False
+    if "repeat_limit" in raw and "repeat" not in raw:
+        problems.add(
+            path + ("repeat_limit",),
+            'means nothing without "repeat"; add e.g. repeat = "10m" or remove repeat_limit',
+        )
+        ok = False
+    if not ok:
+        return None
+    repeat = values.get("repeat")
+    return Reminder(
+        id=rid,
+        title=values.get("title", readable(rid)),
+        body=values.get("body", ""),
+        before=values.get("before"),
+        at=values.get("at"),
+        repeat=repeat,
+        repeat_limit=values.get("repeat_limit", DEFAULT_REPEAT_LIMIT) if repeat else 0,
+        run=values.get("run", ()),
+        days=values.get("days"),
+        done_when=values.get("done_when"),
+        urgent=values.get("urgent", False),
+        snooze_limit=values.get("snooze_limit"),
+        escalate=values.get("escalate", ()),
+    )
+
+
+def _escalation_fits(r: Reminder, bedtimes: Bedtimes, problems: Problems) -> None:
+    """An `after` that would land past the night's end (12:00 the next day) can never happen."""
+    for i, step in enumerate(r.escalate):
+        for weekday in range(7):
+            if not r.runs_on(weekday):
+                continue
+            if r.at is not None:
+                at = into_night(r.at)
+            else:
+                at = into_night(bedtimes.for_weekday(weekday)) - (r.before or timedelta(0))
+            if at + step.after > ONE_DAY:
+                problems.add(
+                    ("reminders", r.id, "escalate"),
+                    f"step {i + 1}: after = {show(_duration_text(step.after))} lands past the night's end "
+                    f"(12:00 the next day) on {WEEKDAYS[weekday]} evenings; write a shorter duration",
+                    i,
+                )
+                break
+
+
+def _duration_text(d: timedelta) -> str:
+    total = int(d.total_seconds())
+    h, rest = divmod(total, 3600)
+    m, s = divmod(rest, 60)
+    return "".join(f"{v}{u}" for v, u in ((h, "h"), (m, "m"), (s, "s")) if v) or "0m"
+
+
+def build(raw: dict[str, Any], problems: Problems) -> Routine | None:
+    values = walk_table(FILE, raw, (), problems)
+    bedtimes = _bedtimes(raw, values, problems)
+    reminders = []
+    raw_reminders = raw.get("reminders")
+    if isinstance(raw_reminders, dict):
+        checked = values.get("reminders", {})
+        for rid, item in raw_reminders.items():
+            r = _reminder(rid, item, checked.get(rid, {}), problems)
+            if r is not None:
+                reminders.append(r)
+    if bedtimes is not None:
+        for r in reminders:
+            _escalation_fits(r, bedtimes, problems)
+    push = _push(raw, values.get("push", {}), {r.id for r in reminders}, problems)
+    if problems or bedtimes is None:
+        return None
+    notify = values.get("notify", {})
+    ctx = values.get("context", {})
+    return Routine(
+        bedtime=bedtimes,
+        reminders=tuple(reminders),
+        timezone=values.get("timezone"),
+        backend=notify.get("backend", "auto"),
+        snooze=notify.get("snooze", DEFAULT_SNOOZE),
+        skip_dates=values.get("skip", {}).get("dates", frozenset()),
+        context=ContextRules(
+            quiet=ctx.get("quiet", "defer"),
+            max_defer=ctx.get("max_defer", ContextRules.max_defer),
+            idle=ctx.get("idle", ContextRules.idle),
+            measure=ctx.get("measure", ContextRules.measure),
+        ),
+        push=push,
+    )
+
+
+def _push(raw: dict[str, Any], values: dict[str, Any], ids: set[str], problems: Problems) -> Push | None:
+    """`[push]`, its reminder ids checked against the routine and its token file against the disk."""
+    table = raw.get("push")
+    if not isinstance(table, dict):
+        return None
+    if "ntfy" not in table:
+        problems.add(("push",), 'needs ntfy = "https://SERVER/TOPIC", the topic URL to push to')
+        return None
+    listed = table.get("reminders", []) if "reminders" in values else []
+    for i, rid in enumerate(listed):
+        if rid not in ids:
+            problems.add(
+                ("push", "reminders"),
+                f"{show(rid)} is not a reminder of this routine{closest(rid, sorted(ids))}",
+                i,
+            )
+    token_file = None
+    if "token_file" in values:
+        token_file = Path(os.path.expanduser(values["token_file"]))
+        if not token_file.is_absolute():
+            token_file = Path(problems.name).resolve().parent / token_file
+        problem = token_file_problem(token_file)
+        if problem:
+            problems.add(("push", "token_file"), problem)
+    if any(k not in values for k in table if k in PUSH.keys):
+        return None  # a bad value was reported already
+    server, topic = values["ntfy"]
+    return Push(
+        server=server,
+        topic=topic,
+        device=values.get("device") or _hostname(),
+        token_file=token_file,
+        reminders=values.get("reminders"),
+        when=values.get("when", "always"),
+    )
+
+
+def _hostname() -> str:
+    import socket
+
+    name = re.sub(r"[^-_.A-Za-z0-9]+", "-", socket.gethostname().split(".")[0]).strip("-_.")
+    return name[:63] or "this-machine"
