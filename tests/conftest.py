@@ -14,12 +14,13 @@ from typing import Any
 
 import pytest
 
+from support.dbusmocks import Mocks
 from support.desktop import Desktop, FakeServer, running_desktop
 from support.sandbox import Sandbox
 from support.user_manager import UserManager, unavailable
 
 # Fixtures that start real processes: a test using one must carry the `e2e` marker.
-E2E_FIXTURES = frozenset({"desktop", "real_server", "bare_bus", "fake_server", "user_manager"})
+E2E_FIXTURES = frozenset({"desktop", "real_server", "bare_bus", "fake_server", "user_manager", "mocks"})
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -108,6 +109,17 @@ def fake_server(bare_bus: Desktop) -> Iterator[Callable[..., FakeServer]]:
     finally:
         for server in servers:
             server.stop()
+
+
+@pytest.fixture
+def mocks(bare_bus: Desktop) -> Iterator[Mocks]:
+    """python-dbusmock services on `bare_bus` (support/dbusmocks.py), all killed at the end."""
+    pytest.importorskip("dbusmock")
+    m = Mocks(bare_bus)
+    try:
+        yield m
+    finally:
+        m.close()
 
 
 @pytest.fixture
