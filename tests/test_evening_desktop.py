@@ -59,7 +59,7 @@ def spans(box: Sandbox) -> list[tuple[str, datetime, datetime]]:
 
 
 def near(t: datetime, mark: datetime) -> bool:
-    """A span boundary (whole seconds) at a moment the test marked."""
+    """A span boundary (whole seconds, floored) at a moment the test marked just before it."""
     return -1.0 <= (t - mark).total_seconds() <= SLACK_S
 
 
@@ -152,14 +152,16 @@ def test_x11_idle_time_under_xvfb_becomes_spans(sandbox: Sandbox, desktop: Deskt
     env = {"DBUS_SESSION_BUS_ADDRESS": desktop.address, "DISPLAY": desktop.env["DISPLAY"]}
     proc = sandbox.start_daemon("--backend", "console", env=env)
     try:
-        while datetime.now(UTC) < first + timedelta(seconds=2):
+        while True:
+            left = marked()  # the last input is just after this: idle from here, once 3 s pass
             touch()
+            if datetime.now(UTC) > first + timedelta(seconds=2):
+                break
             time.sleep(0.3)
-        left = marked()  # the last input: idle from here, once 3 s have passed without any
         wait_until(lambda: sandbox.logged("activity") == 1, 8, "the active span closed by the idle")
         time.sleep(1)
-        touch()
         back = marked()
+        touch()
         sandbox.refresh()  # a look now (the poll would come within 30 s)
         wait_until(lambda: sandbox.logged("activity") == 2, 4, "the idle span closed by the input")
         time.sleep(1.1)
