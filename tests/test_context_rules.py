@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from sundown import config
+from sundown.core.answers import snooze_refused
 from sundown.core.context import (
     Attention,
     Context,
@@ -16,7 +17,6 @@ from sundown.core.context import (
     adjust,
     attention_of,
     locks_screen,
-    snooze_refused,
 )
 from sundown.core.dispatch import decide
 from sundown.core.routine import Bedtimes, ContextRules, Reminder, Routine, Step

@@ -397,8 +397,11 @@ def test_notifications_never_acted_on_do_not_pile_up_night_after_night(sandbox: 
         for hh, mm in ((21, 30), (21, 45), (22, 0), (22, 30), (23, 0)):
             clock.now = datetime(2030, 11, day, hh, mm, tzinfo=UTC)
             daemon.tick()
-        assert len(daemon.shown) <= 2 * 4, daemon.shown  # tonight's and yesterday's, no older
-    assert min(night for keys in daemon.shown.values() for night, _ in keys) >= datetime(2030, 11, 29).date()
+        assert len(daemon.screen.shown) <= 2 * 4, daemon.screen.shown  # tonight's and yesterday's, no older
+    assert (
+        min(night for keys in daemon.screen.shown.values() for night, _ in keys)
+        >= datetime(2030, 11, 29).date()
+    )
     assert len(lines()) == 6 * 5  # each night: the four reminders and one repeat of tea (at 22:00)
 
 

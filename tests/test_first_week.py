@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from sundown.cli import main
+from sundown.notify import Backend
 from support.sandbox import FakeClock, Sandbox
 
 UTC = timezone.utc
@@ -210,7 +211,7 @@ def test_a_whole_night_unskip_keeps_the_single_skip_before_it(sandbox: Sandbox, 
 # -- items 11 and 12: acknowledgements once, and one story on the screen and in the log -------
 
 
-class Screen:
+class Screen(Backend):
     """A backend that remembers what is on screen."""
 
     name = "console"
@@ -232,8 +233,8 @@ class Screen:
 
 def screen_daemon(now: datetime):
     daemon = daemon_at(now)
-    daemon.backend = Screen()
-    return daemon, daemon.backend
+    daemon.screen.backend = Screen()
+    return daemon, daemon.screen.backend
 
 
 def test_acknowledging_part_of_a_combined_notification_updates_it_and_never_acks_twice(
@@ -252,7 +253,7 @@ def test_acknowledging_part_of_a_combined_notification_updates_it_and_never_acks
     daemon.handle_action(late, "done")  # its Done now acknowledges what it names
     daemon.handle_action(late, "done")  # a second click (or an old notification) changes nothing
     daemon.stop()
-    assert late not in daemon.shown  # the server closed it on the click
+    assert late not in daemon.screen.shown  # the server closed it on the click
     assert sorted(logged("acknowledged")) == [("2026-11-27", "magnesium", "acknowledged"),
                                       ("2026-11-27", "stretch", "acknowledged")]  # fmt: skip
 
@@ -411,7 +412,7 @@ def test_a_bare_ack_sees_what_status_sees_after_the_log_was_fixed(sandbox: Sandb
     state_dir.write_text("a file where the state directory should be")
     daemon = daemon_at(local(FRIDAY, 21, 45))
     daemon.tick()  # sent, but the log could not record it
-    assert daemon.log_problem
+    assert daemon.ledger.problem
     state_dir.unlink()  # fixed
     monkeypatch.setattr(daemon_cmds, "_status", lambda ctx: daemon.snapshot())  # the daemon answers
     try:

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from sundown.notify import Message, NotifyError, choose, delivered_by
+from sundown.notify import Message, NotifyError, choose
 from sundown.notify.auto import AutoBackend
 from sundown.notify.console import ConsoleBackend, format_line
 from sundown.notify.dbus import DBusBackend
@@ -51,7 +51,7 @@ def test_console_backend_prints_one_flushed_line_on_stdout(capsys: pytest.Captur
     backend.send(MAGNESIUM)
     backend.withdraw(KEY)
     backend.close()
-    assert delivered_by(backend) == "console"
+    assert backend.delivered_by() == "console"
     out = capsys.readouterr().out
     assert out.count("\n") == 1
     assert out.startswith("sundown: [") and out.endswith("] Magnesium — Time for your evening magnesium.\n")
@@ -82,7 +82,7 @@ def test_auto_uses_dbus_when_a_server_answers(desktop: Desktop) -> None:
         [call] = desktop.monitor.wait_notify(1)
     finally:
         backend.close()
-    assert backend.last_backend == delivered_by(backend) == "dbus"
+    assert backend.last_backend == backend.delivered_by() == "dbus"
     assert call.summary == "Magnesium"
     assert out.getvalue() == ""
 

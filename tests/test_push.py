@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -16,9 +17,10 @@ import pytest
 from sundown import config
 from sundown.config import load_for
 from sundown.core import push as rules
+from sundown.core.answers import Answer, judge
 from sundown.core.plan import night_plan
 from sundown.core.routine import Routine
-from sundown.core.state import ReminderNight
+from sundown.core.state import ReminderNight, fold_night
 from sundown.errors import ConfigError
 from sundown.paths import resolve_paths
 from sundown.push.ntfy import NtfyPush, header_text
@@ -172,20 +174,22 @@ def test_answers_round_trip_and_junk_is_not_an_answer() -> None:
         assert rules.parse_answer(junk) is None, junk
 
 
-def test_classify_unknown_duplicate_apply() -> None:
+def test_an_answer_from_elsewhere_is_unknown_duplicate_or_applied() -> None:
     r = routine()
     now = datetime(2026, 11, 25, 21, 50, tzinfo=BERLIN)
     night = date(2026, 11, 25)
 
-    def answer(rid: str, n: date = night, ident: str = "i1") -> rules.Answer:
-        return rules.Answer(n, (rid,), "done", "phone", ident)
+    def outcome(rid: str, n: date = night, seen: frozenset[str] = frozenset(), acked: bool = False) -> str:
+        states = {"magnesium": ReminderNight(notified=1, acknowledged=now)} if acked else {}
+        folded = replace(fold_night(r, BERLIN, n, []), states=states)
+        [ruling] = judge(Answer(n, (rid,), "done", "phone", "i1"), r, BERLIN, now, folded, {}, seen)
+        return ruling.outcome
 
-    assert rules.classify(answer("magnesium"), r, BERLIN, now, {}, {}, set()) == "apply"
-    assert rules.classify(answer("nope"), r, BERLIN, now, {}, {}, set()) == "unknown"
-    assert rules.classify(answer("magnesium", date(2026, 10, 1)), r, BERLIN, now, {}, {}, set()) == "unknown"
-    assert rules.classify(answer("magnesium"), r, BERLIN, now, {}, {}, {"i1"}) == "duplicate"
-    acked = {(night, "magnesium"): ReminderNight(notified=1, acknowledged=now)}
-    assert rules.classify(answer("magnesium"), r, BERLIN, now, acked, {}, set()) == "duplicate"
+    assert outcome("magnesium") == "applied"
+    assert outcome("nope") == "unknown"
+    assert outcome("magnesium", date(2026, 10, 1)) == "unknown"
+    assert outcome("magnesium", seen=frozenset({"i1"})) == "duplicate"
+    assert outcome("magnesium", acked=True) == "unchanged"
 
 
 def test_when_away_and_the_reminder_list() -> None:
@@ -423,7 +427,7 @@ def away_daemon(sandbox: Sandbox, server: NtfyServer) -> tuple[Daemon, FakeClock
     text = ROUTINE.format(url=server.url) + 'when = "away"\n'
     daemon, clock = console_daemon(sandbox, text, datetime(2031, 11, 25, 21, 45, 1, tzinfo=BERLIN))
     away: list[bool | None] = [False]
-    daemon._away = lambda: away[0]  # type: ignore[method-assign]
+    daemon.away = lambda: away[0]  # type: ignore[method-assign]
     return daemon, clock, away
 
 

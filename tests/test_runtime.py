@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from sundown.config import LoadedConfig, load_for, parse
 from sundown.core import dispatch
-from sundown.notify import Message
+from sundown.notify import Backend, Message
 from sundown.paths import resolve_paths
 from sundown.runtime.control_server import InstanceLock
 from sundown.runtime.daemon import Daemon
@@ -131,8 +131,9 @@ def test_the_timer_is_armed_at_the_due_instant_plus_its_margin_in_any_zone(tmp_p
     clock = FakeClock(datetime(2026, 1, 1, tzinfo=UTC))
     monkeypatch.setattr("sundown.runtime.daemon.utc_now", clock)  # the timer's clock too
     first = parse('[bedtime]\ndefault = "22:00"\n', "config.toml")
-    daemon = Daemon(resolve_paths(env), LoadedConfig(first, ZoneInfo("UTC"), None), env,
-                    backend="console", clock=clock)
+    daemon = Daemon(
+        resolve_paths(env), LoadedConfig(first, ZoneInfo("UTC"), None), env, backend="console", clock=clock
+    )
     timer = ArmedAt()
     daemon.timer = timer
     examples = iter(range(10**6))
@@ -153,7 +154,7 @@ def test_the_timer_is_armed_at_the_due_instant_plus_its_margin_in_any_zone(tmp_p
         assert expected is not None
         daemon.loaded = LoadedConfig(routine, tz, None)
         daemon.started = clock.now = now  # the log "began" now: nothing before it is missed
-        daemon.rows.created = None
+        daemon.ledger.rows.created = None
         timer.at.clear()
         daemon.tick()
         (armed,) = timer.at
@@ -182,7 +183,7 @@ def test_the_timer_is_armed_at_the_due_instant_plus_its_margin_in_any_zone(tmp_p
 # -- item: start never waits on the first send ------------------------------------------------------
 
 
-class SlowBackend:
+class SlowBackend(Backend):
     """A notification server that takes 3 s to answer (D-Bus times out at 2.5 s)."""
 
     name = "slow"
@@ -213,8 +214,8 @@ def test_start_with_a_late_reminder_and_a_slow_server_returns_at_once_and_is_rea
     notify = RecordingNotify()
     daemon = daemon_for(text, None, systemd=notify)
     backend = SlowBackend()
-    daemon.backend.close()
-    daemon.backend = backend  # type: ignore[assignment]
+    daemon.screen.backend.close()
+    daemon.screen.backend = backend
     lock = InstanceLock(daemon.paths)  # as `run` does: it also makes the runtime dir
     t0 = time.monotonic()
     try:
@@ -527,7 +528,10 @@ EMFILE_SCRIPT = textwrap.dedent(
 def test_out_of_file_descriptors_the_control_thread_backs_off_says_so_once_and_recovers(sandbox: Sandbox):
     sock = sandbox.runtime_dir / "c.sock"
     proc = subprocess.run(
-        [sys.executable, "-c", EMFILE_SCRIPT, str(sock)], capture_output=True, text=True, timeout=30,
+        [sys.executable, "-c", EMFILE_SCRIPT, str(sock)],
+        capture_output=True,
+        text=True,
+        timeout=30,
         env=sandbox.env,
     )
     assert proc.returncode == 0, proc.stderr
@@ -547,7 +551,7 @@ def test_a_running_daemon_writes_the_waiting_rows_soon_after_the_lock_is_gone(sa
     shift = bedtime.replace(second=0, microsecond=0) - timedelta(minutes=30) - due
     daemon = daemon_for(text, None)
     daemon.clock = lambda: datetime.now(UTC) + shift
-    daemon.rows._clock = daemon.clock
+    daemon.ledger.rows._clock = daemon.clock
     lock = InstanceLock(daemon.paths)
     holder = sqlite3.connect(sandbox.db_path, isolation_level=None)
     try:

@@ -668,7 +668,7 @@ def send_test_notification(
     """`check_send`, leaving the close of a notification the server would keep to the caller.
 
     `dnd`: the source saying Do Not Disturb is on, which holds the notification back."""
-    from sundown.notify import Message, NotifyError, choose, keeps_expired
+    from sundown.notify import Message, NotifyError, choose
 
     chosen = choose(backend, on_action or (lambda _key, _action: None), env)
     message = Message(
@@ -681,7 +681,7 @@ def send_test_notification(
     shown: TestNotification | None = None
     try:
         chosen.send(message)
-        if keeps_expired(chosen):
+        if chosen.keeps_expired:
             shown = TestNotification(chosen, message.key, time.monotonic() + TEST_NOTIFICATION_MS / 1000)
     except NotifyError as exc:
         return Check("test notification", FAIL, f"{backend}: {exc}", install_hint(env)), None

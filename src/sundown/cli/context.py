@@ -13,6 +13,7 @@ from sundown.paths import Paths, resolve_paths
 if TYPE_CHECKING:
     from sundown.config import LoadedConfig
     from sundown.core.state import Night
+    from sundown.core.vocabulary import EventName
     from sundown.store.log import EventLog
 
 
@@ -122,6 +123,30 @@ class Context:
         current = self.night(night_of(now, loaded.zone), loaded)
         night = tonight(now, loaded.zone, current)
         return current if night == current.night else self.night(night, loaded)
+
+    # -- the night's state as `answers.apply` reads and changes it: the log itself ---------------
+
+    def snoozes(self, night: date, reminder: str) -> int:
+        from sundown.core.answers import snoozes
+
+        return snoozes(self.log.night_events(night), reminder)
+
+    def answered(self, night: date) -> set[str]:
+        from sundown.core.answers import answered
+
+        return answered(self.log.night_events(night))
+
+    def apply(
+        self,
+        event: EventName,
+        night: date,
+        reminder: str | None,
+        source: str,
+        ts: datetime | None = None,
+        **details: Any,
+    ) -> datetime:
+        """Write the row; the command's exit 0 then means it is durable."""
+        return self.log.record(event, night, reminder, source, details or None, ts=ts).ts
 
     def print(self, *parts: Any, **kw: Any) -> None:
         print(*parts, file=self.out, **kw)

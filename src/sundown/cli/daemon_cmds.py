@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from sundown.cli.args import instant, night_arg
 from sundown.cli.show import clock_column
+from sundown.core.answers import Answer
 from sundown.core.vocabulary import BACKENDS
 from sundown.errors import SundownError, UsageError
 
 if TYPE_CHECKING:
     from sundown.cli.context import Context
+    from sundown.core.answers import Ruling
     from sundown.core.status import Status
     from sundown.core.vocabulary import EventName
 
@@ -271,15 +273,22 @@ def cmd_ack(ctx: Context) -> int:
         if target is None:
             raise SundownError("nothing to acknowledge: no reminder is waiting; name one: sundown ack ID")
         night, rid = target
-    state = ctx.night(night).states.get(rid)
-    if state is not None and state.acknowledged is not None:
-        ctx.print(f"{_title(ctx, rid)} ({night}) was already acknowledged at {_hm(state.acknowledged, ctx)}")
+    now = _now()
+    [ruling] = _answer(ctx, Answer(night, (rid,), "done", "cli", at=at), now)
+    if ruling.outcome != "applied":
+        done = ctx.night(night).states[rid].acknowledged or now
+        ctx.print(f"{_title(ctx, rid)} ({night}) was already acknowledged at {_hm(done, ctx)}")
         return 0
-    details = {"backfilled": True} if at is not None else None
-    event = ctx.log.record("acknowledged", night, rid, "cli", details, ts=at)
-    ctx.print(f"acknowledged {_title(ctx, rid)} ({night}) at {_hm(event.ts, ctx)}")
+    ctx.print(f"acknowledged {_title(ctx, rid)} ({night}) at {_hm(at or now, ctx)}")
     _nudge(ctx, "the acknowledgement")
     return 0
+
+
+def _answer(ctx: Context, answer: Answer, now: datetime) -> list[Ruling]:
+    """The answer applied as every answer is, the row written to the log by this command."""
+    from sundown.runtime.answers import apply
+
+    return apply(ctx, answer, now)
 
 
 def _snooze_words(words: list[str], known: list[str]) -> tuple[str | None, timedelta | None]:
@@ -328,23 +337,12 @@ def cmd_snooze(ctx: Context) -> int:
     else:
         night = _tonight(ctx)
         _check_ids(ctx, [rid], night)
-    state = ctx.night(night).states.get(rid)
-    if state is None or not state.notified:
-        raise SundownError(f"{_title(ctx, rid)} has not been sent yet tonight; nothing to snooze")
-    if state.acknowledged is not None:
-        raise SundownError(f"{_title(ctx, rid)} is already acknowledged tonight")
-    reminder = ctx.loaded.routine.reminder(rid)
-    limit = reminder.snooze_limit if reminder is not None else None
-    if limit is not None:
-        snoozes = sum(1 for e in ctx.log.night_events(night) if e.reminder == rid and e.event == "snoozed")
-        if snoozes >= limit:
-            times = "no snoozes" if limit == 0 else f"{limit} snooze{'s' if limit != 1 else ''}"
-            raise SundownError(
-                f"{_title(ctx, rid)} allows {times} a night (snooze_limit) and has had {snoozes}; "
-                f"acknowledge it with `sundown ack {rid}`"
-            )
-    until = _now() + duration  # at most 12h: read_interval caps it
-    ctx.log.record("snoozed", night, rid, "cli", {"until": until.isoformat()})
+    now = _now()
+    until = now + duration  # at most 12h: read_interval caps it
+    [ruling] = _answer(ctx, Answer(night, (rid,), "snooze", "cli", until=until), now)
+    if ruling.outcome == "refused":
+        hint = f"; acknowledge it with `sundown ack {rid}`" if ruling.refusal == "snooze_limit" else ""
+        raise SundownError(ruling.why + hint)
     ctx.print(f"snoozed {_title(ctx, rid)} until {_hm(until, ctx)}")
     if _nudge(ctx, "the snooze") is None:
         ctx.note("nothing will re-notify until `sundown run` is started")
@@ -492,6 +490,7 @@ def _print_push(ctx: Context, push: dict[str, Any]) -> None:
     if ignored:
         what = {
             "unparsed": "not sundown's",
+            "refused": "refused by a rule",
             "unknown": "unknown reminder or night",
             "duplicate": "seen twice",
         }

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from sundown.core.routine import (
     DEFAULT_REPEAT_LIMIT,
@@ -17,7 +17,7 @@ from sundown.core.routine import (
     WEEKDAYS,
     Step,
 )
-from sundown.core.vocabulary import BACKENDS, URGENCIES
+from sundown.core.vocabulary import BACKENDS, URGENCIES, Urgency
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -35,6 +35,9 @@ class Invalid(Exception):
         exc = cls(issues[0][0], issues[0][1])
         exc.issues = list(issues)
         return exc
+
+
+Word = TypeVar("Word", bound=str)
 
 
 def show(value: object) -> str:
@@ -248,12 +251,14 @@ def read_dates(value: object) -> frozenset[date]:
     return frozenset(dates)
 
 
-def _one_of(value: object, choices: tuple[str, ...], what: str) -> str:
-    if not isinstance(value, str) or value not in choices:
-        names = ", ".join(show(c) for c in choices)
-        hint = closest(value, list(choices)) if isinstance(value, str) else ""
-        raise Invalid(f"{show(value)} is not {what}{hint}; choose one of {names}")
-    return value
+def _one_of(value: object, choices: tuple[Word, ...], what: str) -> Word:
+    """`value` when it is one of `choices` (a vocabulary's words)."""
+    for choice in choices:
+        if value == choice:
+            return choice
+    names = ", ".join(show(c) for c in choices)
+    hint = closest(value, list(choices)) if isinstance(value, str) else ""
+    raise Invalid(f"{show(value)} is not {what}{hint}; choose one of {names}")
 
 
 def read_quiet(value: object) -> str:
@@ -264,7 +269,7 @@ def read_done_when(value: object) -> str:
     return _one_of(value, DONE_WHEN, "a way of being done")
 
 
-def read_urgency(value: object) -> str:
+def read_urgency(value: object) -> Urgency:
     return _one_of(value, URGENCIES, "an urgency")
 
 

@@ -28,11 +28,11 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
-from sundown.core.dispatch import Decision, Send, message_key, window
-from sundown.core.plan import ON_TIME, UTC, NightChanges, Occurrence, night_end, night_plan
+from sundown.core.dispatch import Decision, Send, message_key
+from sundown.core.plan import ON_TIME, UTC, NightChanges, Occurrence, night_end, night_plan, window
 from sundown.core.routine import ContextRules, Routine, Step
 from sundown.core.state import NOTHING, ReminderNight
-from sundown.core.vocabulary import URGENCIES
+from sundown.core.vocabulary import URGENCIES, Urgency
 
 Key = tuple[date, str]
 BUSY_REASONS: tuple[str, ...] = ("dnd", "presenting", "fullscreen")
@@ -110,12 +110,12 @@ class Escalation:
     step: Step
     # The urgency of the notification this step shows by itself; None when it shows none: it
     # only runs a command, or its urgency rides on another notification due at the same instant.
-    notify: str | None = None
+    notify: Urgency | None = None
 
 
 @dataclass
 class Verdict:
-    sends: list[tuple[Send, str]] = field(default_factory=list)  # (send, urgency); one per reminder
+    sends: list[tuple[Send, Urgency]] = field(default_factory=list)  # (send, urgency); one per reminder
     held: list[Held] = field(default_factory=list)
     missed: list[Occurrence] = field(default_factory=list)  # the decision's, less those still deferred
     acks: list[AwayAck] = field(default_factory=list)
@@ -132,13 +132,13 @@ def _earliest(*times: datetime | None) -> datetime | None:
     return min((t for t in times if t is not None), key=lambda t: t.astimezone(UTC), default=None)
 
 
-def louder(*urgencies: str | None) -> str:
+def louder(*urgencies: Urgency | None) -> Urgency:
     """The strongest of `urgencies` (low < normal < critical); normal when none is given."""
     given = [u for u in urgencies if u is not None]
     return max(given, key=URGENCIES.index) if given else "normal"
 
 
-def own_urgency(occ: Occurrence, seen: Attention) -> str:
+def own_urgency(occ: Occurrence, seen: Attention) -> Urgency:
     """The urgency a reminder goes out with at its time or as a repeat: critical when `urgent`,
     else the loudest escalation step it has reached tonight (an escalation is not undone by
     the next repeat), else normal. Never critical just for being a repeat: GNOME shows one
@@ -256,7 +256,7 @@ def _one_notification_each(verdict: Verdict) -> None:
     urgency: an escalation step due with a send rides on it, and of several steps due at once
     (after a suspend, say) only the first shows a notification, with the loudest urgency."""
     sent = {o.key: i for i, (send, _) in enumerate(verdict.sends) for o in send.occurrences}
-    loudest: dict[Key, str] = {}
+    loudest: dict[Key, Urgency] = {}
     for esc in verdict.escalations:
         if esc.step.urgency:
             loudest[esc.occurrence.key] = louder(loudest.get(esc.occurrence.key), esc.step.urgency)
@@ -410,12 +410,6 @@ def _instant(value: object) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo is not None else None
-
-
-def snooze_refused(snooze_limit: int | None, snoozes: int) -> bool:
-    """True when one more snooze would go over the reminder's `snooze_limit`."""
-    return snooze_limit is not None and snoozes >= snooze_limit
-
 
 def locks_screen(argv: tuple[str, ...]) -> bool:
     """A `run` step that locks the session (verified through logind's LockedHint afterwards)."""

@@ -17,13 +17,13 @@ from datetime import date, datetime, timedelta, tzinfo
 
 from sundown.core.plan import (
     ON_TIME,
-    ONE_DAY,
     UTC,
     NightChanges,
     Occurrence,
     night_end,
     night_of,
     night_plan,
+    window,
 )
 from sundown.core.routine import Routine
 from sundown.core.state import NOTHING, ReminderNight
@@ -59,12 +59,6 @@ def message_key(night: date, reminder_id: str) -> str:
 
 def late_key(night: date) -> str:
     return f"{night.isoformat()}/late"
-
-
-def window(now: datetime, zone: tzinfo) -> list[date]:
-    """The nights whose reminders can fall near `now`: yesterday's, tonight's, tomorrow's."""
-    tonight = night_of(now, zone)
-    return [tonight - ONE_DAY, tonight, tonight + ONE_DAY]
 
 
 def decide(

@@ -78,6 +78,12 @@ def into_night(wall: time) -> timedelta:
     return since_noon + ONE_DAY if after_midnight(wall) else since_noon
 
 
+def window(now: datetime, zone: tzinfo) -> list[date]:
+    """The nights whose reminders can fall near `now`: yesterday's, tonight's, tomorrow's."""
+    tonight = night_of(now, zone)
+    return [tonight - ONE_DAY, tonight, tonight + ONE_DAY]
+
+
 def wall_instant(night: date, wall: time, zone: tzinfo) -> datetime:
     """A wall time of night `night`: on D from 12:00, on D+1 before 12:00."""
     day = night + ONE_DAY if after_midnight(wall) else night

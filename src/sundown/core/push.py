@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
-from sundown.core.dispatch import window
+from sundown.core.answers import Answer
 from sundown.core.plan import ONE_DAY, UTC, NightChanges, Occurrence, night_of, night_plan
 from sundown.core.routine import Push, Routine
 from sundown.core.state import NOTHING, ReminderNight
+from sundown.core.vocabulary import DEVICE_PREFIX
 
 ANSWER_VERSION = 1
-ACTIONS = ("done", "snooze")
+ACTIONS = ("done", "snooze")  # what an answer from elsewhere may do
 PHONE = "phone"
 PRIORITY_DEFAULT = 3
 PRIORITY_HIGH = 4
@@ -45,24 +46,6 @@ class Publication:
     night: date
     reminders: tuple[str, ...]
     at: datetime | None = None  # a scheduled message (ntfy `At`): delivered by the server then
-
-
-@dataclass(frozen=True)
-class Answer:
-    """Done or Snooze, from the phone or from one machine's desktop."""
-
-    night: date
-    reminders: tuple[str, ...]
-    action: str  # "done" | "snooze"
-    origin: str  # "phone", or the device name of the machine whose desktop answered
-    ident: str  # what makes it unique: its nonce, else the server's message id
-    at: datetime | None = None  # when the server received it
-    until: datetime | None = None  # a snooze with its own end (`sundown snooze ID 20m` elsewhere)
-
-    @property
-    def source(self) -> str:
-        """The log's source: `phone` or `device:<name>`."""
-        return PHONE if self.origin == PHONE else f"device:{self.origin}"
 
 
 def sequence_id(key: str) -> str:
@@ -184,30 +167,8 @@ def parse_answer(message: Mapping[str, Any]) -> Answer | None:
         if isinstance(sent, (int, float)) and not isinstance(sent, bool) and 0 < sent < 1e11
         else None
     )
-    return Answer(night_date, tuple(reminders), action, origin, nonce or ident, at, until_at)
-
-
-def classify(
-    answer: Answer,
-    routine: Routine,
-    zone: tzinfo,
-    now: datetime,
-    progress: Mapping[tuple[date, str], ReminderNight],
-    changes: Mapping[date, NightChanges],
-    seen: frozenset[str] | set[str],
-) -> str:
-    """ "apply", "unknown" (no such reminder on that night near now) or "duplicate"."""
-    if answer.ident in seen:
-        return "duplicate"
-    if answer.night not in window(now, zone):
-        return "unknown"
-    plan = night_plan(routine, answer.night, zone, changes.get(answer.night, NightChanges()))
-    known = {o.reminder.id for o in plan.occurrences} if plan else set()
-    if not set(answer.reminders) <= known:
-        return "unknown"
-    if all(progress.get((answer.night, r), NOTHING).acknowledged for r in answer.reminders):
-        return "duplicate"
-    return "apply"
+    source = PHONE if origin == PHONE else f"{DEVICE_PREFIX}{origin}"
+    return Answer(night_date, tuple(reminders), action, source, nonce or ident, at, until_at)
 
 
 def should_push(push: Push, reminder_ids: tuple[str, ...], away: bool | None) -> bool:

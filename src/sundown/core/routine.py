@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import date, time, timedelta
 from pathlib import Path
 
+from sundown.core.vocabulary import Urgency
+
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_SNOOZE = timedelta(minutes=10)
 DEFAULT_REPEAT_LIMIT = 3
@@ -22,7 +24,7 @@ class Step:
     """One escalation step: `after` the first notification, re-notify louder and/or run a command."""
 
     after: timedelta
-    urgency: str | None = None
+    urgency: Urgency | None = None
     run: tuple[str, ...] = ()
 
 

@@ -60,7 +60,7 @@ class ReminderNight:
 NOTHING = ReminderNight()
 
 
-def _instant(text: Any) -> datetime | None:
+def instant(text: Any) -> datetime | None:
     if not isinstance(text, str):
         return None
     try:
@@ -98,7 +98,7 @@ def fold(events: Iterable[Event], at: datetime | None = None) -> ReminderNight:
     for e in events:
         kind = e.event
         if kind == "notified":
-            row_at = _instant(e.details.get("at"))
+            row_at = instant(e.details.get("at"))
             current = not _earlier_plan(row_at, at)
             if not current:
                 continue
@@ -109,7 +109,7 @@ def fold(events: Iterable[Event], at: datetime | None = None) -> ReminderNight:
                 first = e.ts
                 scheduled = row_at or scheduled
             last = e.ts
-            bedtime = _instant(e.details.get("bedtime"))
+            bedtime = instant(e.details.get("bedtime"))
             snoozed = None
             dismissed = False
         elif kind == "acknowledged":
@@ -117,14 +117,14 @@ def fold(events: Iterable[Event], at: datetime | None = None) -> ReminderNight:
                 ack = e.ts
             snoozed = None
         elif kind == "missed":
-            row_at = _instant(e.details.get("at"))
+            row_at = instant(e.details.get("at"))
             if _earlier_plan(row_at, at):
                 continue
             missed = True
             if scheduled is None:
                 scheduled = row_at
         elif kind == "snoozed" and current:
-            snoozed = _instant(e.details.get("until"))
+            snoozed = instant(e.details.get("until"))
         elif kind == "dismissed" and current:
             dismissed = True
     if not (notified or ack or missed or snoozed or dismissed):

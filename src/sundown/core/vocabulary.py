@@ -43,6 +43,9 @@ BACKENDS: tuple[Backend, ...] = get_args(Backend)
 Action = Literal["done", "snooze", "dismissed"]
 ACTIONS: tuple[Action, ...] = get_args(Action)
 
+# What an answer does, whatever its source (a button, the command line, the phone): core/answers.
+AnswerAction = Literal["done", "snooze", "skip", "dismissed"]
+
 Urgency = Literal["low", "normal", "critical"]
 URGENCIES: tuple[Urgency, ...] = get_args(Urgency)
 

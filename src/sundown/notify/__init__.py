@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
 
-from sundown.core.vocabulary import BACKENDS, URGENCIES, Action
+from sundown.core.vocabulary import BACKENDS, URGENCIES, Action, Urgency
 from sundown.errors import SundownError
 
 OnAction = Callable[[str, Action], None]
@@ -33,7 +32,7 @@ class Message:
     key: str  # what it stands for: "2026-11-25/magnesium", "late/2026-11-25"
     title: str
     body: str = ""
-    urgency: str = "normal"  # low | normal | critical
+    urgency: Urgency = "normal"
     actions: bool = True  # offer Done / Snooze buttons where the server can; False: a notice, no actions
     expire_ms: int = 0  # 0: stays until acted on (reminders); -1: the server's usual timeout; else ms
     snooze: bool = True  # False: no Snooze button (the reminder's snooze_limit is used up)
@@ -56,17 +55,48 @@ class ServerInfo:
     capabilities: tuple[str, ...]
 
 
-class Backend(Protocol):
-    name: str
+class Backend:
+    """What the daemon hands a notification to. `send` is each backend's own; the optional
+    abilities below (D-Bus has them) default to "not here", so the daemon never probes for them."""
+
+    name: str = ""
+    adopts = False  # its notifications have ids a later process can take over (`adopt`)
 
     def send(self, message: Message) -> None:
         """Deliver `message` or raise NotifyError."""
+        raise NotImplementedError
 
     def withdraw(self, key: str) -> None:
         """Take back the notification shown for `key`; a no-op where unsupported or already gone."""
 
     def close(self) -> None:
         """Stop threads and close connections; returns within about 0.5 s."""
+
+    def delivered_by(self) -> str:
+        """Which backend delivered the last message (auto's choice), for the `notified` row."""
+        return self.name
+
+    def shown_as(self, key: str) -> dict[str, object] | None:
+        """How the server knows the notification shown for `key` (its id), for the log; None where
+        the backend has no such thing (console, plyer) or the server gave no usable id."""
+        return None
+
+    def adopt(self, key: str, shown_as: Mapping[str, object]) -> None:
+        """Take over a notification a previous daemon process showed (its `shown_as`), so that a
+        repeat replaces it, a settled one is closed and its buttons are heard. No I/O."""
+
+    def listen(self) -> None:
+        """Connect now (not at the next send), so the buttons of adopted notifications are heard."""
+
+    @property
+    def one_at_a_time(self) -> bool:
+        """The server that showed the last notification shows one at a time (notification-daemon)."""
+        return False
+
+    @property
+    def keeps_expired(self) -> bool:
+        """The server that showed the last notification ignores its expire_timeout (GNOME Shell)."""
+        return False
 
 
 def choose(name: str, on_action: OnAction, env: Mapping[str, str]) -> Backend:
@@ -91,37 +121,6 @@ def choose(name: str, on_action: OnAction, env: Mapping[str, str]) -> Backend:
 
         return AutoBackend.default(on_action, env)
     raise ValueError(f"unknown notification backend {name!r}; use one of {', '.join(BACKENDS)}")
-
-
-def delivered_by(backend: Backend) -> str:
-    """Which backend delivered the last message: auto's choice, or the backend itself."""
-    return getattr(backend, "last_backend", None) or backend.name
-
-
-def shown_as(backend: Backend, key: str) -> dict[str, object] | None:
-    """How the server knows the notification shown for `key` (its id), for the log; None where
-    the backend has no such thing (console, plyer) or the server gave no usable id."""
-    fn = getattr(backend, "shown_as", None)
-    return fn(key) if fn is not None else None
-
-
-def adopt(backend: Backend, shown: Mapping[str, Mapping[str, object]]) -> None:
-    """Take over notifications a previous daemon process showed ({key: shown_as}), so that a
-    repeat replaces them, a settled one is closed and their buttons are heard. No I/O."""
-    fn = getattr(backend, "adopt", None)
-    if fn is not None:
-        for key, ref in shown.items():
-            fn(key, ref)
-
-
-def one_at_a_time(backend: Backend) -> bool:
-    """The server that showed the last notification shows one at a time (notification-daemon)."""
-    return bool(getattr(backend, "one_at_a_time", False))
-
-
-def keeps_expired(backend: Backend) -> bool:
-    """The server that showed the last notification ignores its expire_timeout (GNOME Shell)."""
-    return bool(getattr(backend, "keeps_expired", False))
 
 
 def server_info(env: Mapping[str, str], timeout: float = 2.5) -> ServerInfo:

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 REMEMBERED_KEYS = 256  # which backend showed a key matters for the latest few reminders only
 
 
-class AutoBackend:
+class AutoBackend(Backend):
     name = "auto"
 
     def __init__(self, backends: Sequence[Backend]) -> None:
@@ -84,36 +84,36 @@ class AutoBackend:
         if backend is not None:
             _withdraw_quietly(backend, key)
 
+    def delivered_by(self) -> str:
+        return self.last_backend or self.name
+
     def shown_as(self, key: str) -> dict[str, object] | None:
         with self._lock:
             backend = self._delivered.get(key)
-        fn = getattr(backend, "shown_as", None)
-        return fn(key) if fn is not None else None
+        return backend.shown_as(key) if backend is not None else None
 
-    def adopt(self, key: str, shown: Mapping[str, object]) -> None:
+    def adopt(self, key: str, shown_as: Mapping[str, object]) -> None:
+        """Handed to the first backend that has ids to take over (D-Bus)."""
         for backend in self._backends:
-            fn = getattr(backend, "adopt", None)
-            if fn is not None:  # only D-Bus has ids to take over
-                fn(key, shown)
+            if backend.adopts:
+                backend.adopt(key, shown_as)
                 with self._lock:
                     self._delivered[key] = backend
                 return
 
     def listen(self) -> None:
         for backend in self._backends:
-            fn = getattr(backend, "listen", None)
-            if fn is not None:
-                fn()
+            backend.listen()
 
     @property
     def one_at_a_time(self) -> bool:
         last = next((b for b in self._backends if b.name == self.last_backend), None)
-        return bool(getattr(last, "one_at_a_time", False))
+        return last is not None and last.one_at_a_time
 
     @property
     def keeps_expired(self) -> bool:
         last = next((b for b in self._backends if b.name == self.last_backend), None)
-        return bool(getattr(last, "keeps_expired", False))
+        return last is not None and last.keeps_expired
 
     def close(self) -> None:
         for backend in self._backends:

@@ -10,10 +10,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TextIO
 
-from sundown.notify import Message
+from sundown.notify import Backend, Message
 
 
-class ConsoleBackend:
+class ConsoleBackend(Backend):
     name = "console"
 
     def __init__(self, stream: TextIO | None = None, clock: Callable[[], datetime] | None = None) -> None:

@@ -25,8 +25,8 @@ from jeepney.io.threading import DBusConnection, ReceiveStopped
 from jeepney.wrappers import DBusErrorResponse
 
 from sundown.core.vocabulary import Action
+from sundown.notify import Backend, NotifyError, OnAction, ServerInfo
 from sundown.notify import Message as Notification
-from sundown.notify import NotifyError, OnAction, ServerInfo
 from sundown.notify.bus import bus_address
 
 log = logging.getLogger(__name__)
@@ -232,10 +232,11 @@ def server_info(env: Mapping[str, str], timeout: float = DEFAULT_TIMEOUT) -> Ser
     return ServerInfo(name, vendor, version, spec, tuple(caps))
 
 
-class DBusBackend:
+class DBusBackend(Backend):
     """Notify over org.freedesktop.Notifications; believes only the server's own signals."""
 
     name = "dbus"
+    adopts = True
 
     def __init__(self, on_action: OnAction, env: Mapping[str, str], timeout: float = DEFAULT_TIMEOUT) -> None:
         self._on_action = on_action

@@ -10,7 +10,7 @@ import sys
 import warnings
 from collections.abc import Mapping
 
-from sundown.notify import Message, NotifyError
+from sundown.notify import Backend, Message, NotifyError
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 DISPLAY_SECONDS = 3600
 
 
-class PlyerBackend:
+class PlyerBackend(Backend):
     name = "plyer"
 
     def __init__(self, env: Mapping[str, str], platform: str | None = None, timeout: float = 2.5) -> None:

@@ -139,7 +139,7 @@ class ContextWatch:
         self.dnd: dict[str, bool] = {}  # source name -> inhibited
         self.presenting: dict[str, bool] = {}
         self.locked: dict[str, bool] = {}
-        self.locked_since: datetime | None = None
+        self.locked_at: datetime | None = None
         self.last_locked: datetime | None = None  # the last time a source said "locked"
         self._banners_dirty = False  # GNOME's show-banners changed: read it again
         self._idle_dirty = False  # logind's IdleHint changed: read IdleSinceHint again
@@ -264,7 +264,7 @@ class ContextWatch:
                 if capability in tables:
                     tables[capability].pop(key, None)
                 if capability == "locked" and not any(self.locked.values()):
-                    self.locked_since = None
+                    self.locked_at = None
             if source in self.sources[capability]:
                 self.sources[capability].remove(source)
             self._idle_askers = [a for a in self._idle_askers if a[0] != source]
@@ -432,9 +432,9 @@ class ContextWatch:
             table[key] = value
         if old != value:
             if what == "locked":
-                self.locked_since = self.clock() if value else None
+                self.locked_at = self.clock() if value else None
                 if value:
-                    self.last_locked = self.locked_since
+                    self.last_locked = self.locked_at
             self.on_change(what)
 
     def _on_session_signal(self, msg: Any) -> None:
@@ -517,6 +517,16 @@ class ContextWatch:
             return bool(self._idle_askers)
         return False
 
+    def can_verify_lock(self) -> bool:
+        """Some source tells whether the session is locked (LockedHint, a screensaver)."""
+        return bool(self.sources["locked"])
+
+    def locked_since(self, since: datetime) -> bool:
+        """The session is locked, or some source said "locked" after `since`."""
+        with self._lock:
+            locked = any(self.locked.values())
+        return locked or (self.last_locked or since) > since
+
     def snapshot(self, now: datetime, ask: bool = True) -> Context:
         """The context at `now`; with `ask`, the sources that cannot signal are asked too."""
         if self._owners_changed:
@@ -570,7 +580,7 @@ class ContextWatch:
             idle_since=idle_since,
             idle_known=idle_known,
             locked=locked,
-            locked_since=self.locked_since if locked else None,
+            locked_since=self.locked_at if locked else None,
         )
 
     def close(self) -> None:
@@ -722,4 +732,3 @@ class X11:
         if not self.dead and self.display:
             self.x.XCloseDisplay(self.display)
         self.display = None
-

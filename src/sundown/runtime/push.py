@@ -2,7 +2,9 @@
 
 Imported only when `[push]` is configured. Every method but `on_stream_message` runs
 on the daemon's worker thread, like everything that touches its state; the ntfy
-adapter's threads only hand over (`Daemon.call`) and wait.
+adapter's threads only hand over (`Worker.call`) and wait. The night's state is the
+ledger's, the notifications on screen the screen's; an answer from the reply stream
+is applied by `answers.apply`, under the same rules as a button.
 """
 
 from __future__ import annotations
@@ -12,19 +14,26 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sundown.core import push as rules
-from sundown.core.dispatch import NOTHING, Send, message_key, window
-from sundown.core.plan import NO_CHANGES, ON_TIME, UTC, Occurrence, night_plan
+from sundown.core.answers import Answer
+from sundown.core.dispatch import NOTHING, Send, message_key
+from sundown.core.plan import NO_CHANGES, ON_TIME, UTC, Occurrence, night_plan, window
+from sundown.core.state import ReminderNight
+from sundown.core.vocabulary import DEVICE_PREFIX
 from sundown.paths import write_atomic
 from sundown.push.ntfy import ANSWER_WAIT_S, NtfyPush, read_token
+from sundown.runtime import answers
 
 if TYPE_CHECKING:
+    from sundown.core.plan import NightChanges
     from sundown.core.routine import Push
-    from sundown.runtime.daemon import Daemon
+    from sundown.paths import Paths
+    from sundown.runtime.ledger import Ledger
+    from sundown.runtime.screen import Screen
 
 log = logging.getLogger("sundown.push")
 
@@ -34,18 +43,30 @@ RELAYED = ("action", "cli")  # this machine's own answers, published for the oth
 HANDOFF_BUDGET_S = 3.5
 
 
+class Worker(Protocol):
+    """What push needs of the daemon: its worker thread, a tick, and whether the person is away."""
+
+    def call(self, fn: Callable[..., Any], *args: Any, timeout: float = ...) -> Any: ...
+
+    def tick(self) -> None: ...
+
+    def away(self) -> bool | None: ...
+
+
 class PushLink:
-    def __init__(self, daemon: Daemon, push: Push) -> None:
-        self.daemon = daemon
+    def __init__(self, push: Push, ledger: Ledger, screen: Screen, worker: Worker, paths: Paths) -> None:
         self.push = push
-        self.counts = {"unparsed": 0, "unknown": 0, "duplicate": 0, "applied": 0}
+        self.ledger = ledger
+        self.screen = screen
+        self.worker = worker
+        self.counts = {"unparsed": 0, "unknown": 0, "duplicate": 0, "refused": 0, "applied": 0}
         self.pushed: set[str] = set()  # notification keys with a copy on the phone
         # Handed to the server before a suspend, by notification key: delivered there at their time.
         self.handed_over: dict[str, tuple[Occurrence, rules.Publication]] = {}
         token = read_token(push.token_file)
-        self.client = NtfyPush(push, daemon.paths.push_since, self.on_stream_message, token)
+        self.client = NtfyPush(push, paths.push_since, self.on_stream_message, token)
         self.relayed: set[tuple[date, str, str, str]] = set()  # local answers queued to publish
-        self.watermark_path = daemon.paths.push_relayed
+        self.watermark_path = paths.push_relayed
         self._watermark_lock = threading.Lock()
         self._saved = datetime.min.replace(tzinfo=UTC)
         self.watermark = self._load_watermark()
@@ -81,7 +102,7 @@ class PushLink:
             self.pushed.discard(key)
             self.client.clear(rules.sequence_id(key))
 
-    def on_desktop_answer(self, key: str, stands_for: tuple[Key, ...], action: str) -> None:
+    def on_desktop_answer(self, key: str, action: str) -> None:
         """Done or Snooze on this desktop: the phone's copy goes; the answer itself is in the
         log now, and the tick that follows publishes it (`_relay_answers`)."""
         if action in rules.ACTIONS:
@@ -92,65 +113,46 @@ class PushLink:
     def on_stream_message(self, event: dict[str, Any]) -> bool:
         """From the subscriber thread: True once the worker has applied (or ignored) it."""
         try:
-            self.daemon.call(self.handle_answer, event, timeout=ANSWER_WAIT_S)
+            self.worker.call(self.handle_answer, event, timeout=ANSWER_WAIT_S)
             return True
         except Exception as exc:  # busy or stopping: the adapter replays it
             log.warning("an answer from the push server was not handled yet: %s", exc)
             return False
 
     def handle_answer(self, event: dict[str, Any]) -> str:
+        """One message of the reply stream: "unparsed", "own", or how the answer was taken."""
         answer = rules.parse_answer(event)
         if answer is None:
             self.counts["unparsed"] += 1
             return "unparsed"
-        if answer.origin == self.push.device:
+        if answer.source == f"{DEVICE_PREFIX}{self.push.device}":
             return "own"  # our own desktop's answer, echoed back: already applied here
-        d = self.daemon
-        now = d.clock()
-        routine, zone = d.loaded.routine, d.loaded.zone
-        nights = window(now, zone)
-        progress, changes = d._state(nights)
-        seen = self._seen(answer.night) if answer.night in nights else set()
-        verdict = rules.classify(answer, routine, zone, now, progress, changes, seen)
-        if verdict != "apply":
-            self.counts[verdict] += 1
-            log.info("ignored a %s answer from %s (%s)", answer.action, answer.source, verdict)
-            return verdict
-        self.counts["applied"] += 1
-        at = min(answer.at or now, now)
-        for rid in answer.reminders:
-            key = (answer.night, rid)
-            if answer.action == "done":
-                d.record_at(at, "acknowledged", answer.night, rid, answer.source, answer=answer.ident)
-                d._remember(key, acknowledged=at)
-            else:
-                until = answer.until or at + routine.snooze
-                d.record_at(
-                    at,
-                    "snoozed",
-                    answer.night,
-                    rid,
-                    answer.source,
-                    until=until.isoformat(),
-                    answer=answer.ident,
-                )
-                d._remember(key, snoozed_until=until)
-        log.info("%s from %s: %s", answer.action, answer.source, ", ".join(answer.reminders))
-        d.withdraw_covering({(answer.night, rid) for rid in answer.reminders})
-        d.tick()
-        return "apply"
+        return self.take(answer)
 
-    def _seen(self, night: date) -> set[str]:
-        return {str(e.details["answer"]) for e in self.daemon._night_events(night) if "answer" in e.details}
+    def take(self, answer: Answer) -> str:
+        """Apply an answer from elsewhere by the rules every answer obeys; counted by outcome."""
+        rulings = answers.apply(self.ledger, answer, self.ledger.clock())
+        changed = answers.applied(rulings)
+        outcomes = {r.outcome for r in rulings}
+        # One that changes nothing ("unchanged") counts as seen twice.
+        outcome = next((o for o in ("applied", "unknown", "refused") if o in outcomes), "duplicate")
+        self.counts[outcome] += 1
+        if not changed:
+            why = next((r.why for r in rulings if r.why), outcome)
+            log.info("ignored a %s answer from %s (%s)", answer.action, answer.source, why)
+            return outcome
+        log.info("%s from %s: %s", answer.action, answer.source, ", ".join(changed))
+        self.screen.withdraw_covering({(answer.night, rid) for rid in changed})
+        self.worker.tick()
+        return "apply"
 
     # -- suspend: the server delivers what falls due while the machine sleeps ---------------
 
     def before_sleep(self) -> int:
         """Hand reminders due while asleep to the server as scheduled messages (ntfy `At`)."""
-        d = self.daemon
-        now = d.clock()
-        routine, zone = d.loaded.routine, d.loaded.zone
-        progress, changes = d._state(window(now, zone))
+        now = self.ledger.clock()
+        routine, zone = self.ledger.loaded.routine, self.ledger.loaded.zone
+        progress, changes = self.ledger.state(window(now, zone))
         deadline = time.monotonic() + HANDOFF_BUDGET_S
         handed = 0
         for occ in rules.due_while_asleep(routine, zone, now, progress, changes):
@@ -174,14 +176,15 @@ class PushLink:
         self.settle_handed_over(now)
         self._relay_answers(now)
 
-    def after_sends(self, now: datetime, progress: Mapping[Key, Any], changes: Mapping[date, Any]) -> None:
+    def after_sends(
+        self, now: datetime, progress: Mapping[Key, ReminderNight], changes: Mapping[date, NightChanges]
+    ) -> None:
         """`when = "away"`: a reminder still open on this screen follows the person to the phone
         once they are away (noticed at the next tick: a lock, a repeat, a command)."""
-        d = self.daemon
-        if self.push.when != "away" or not d._away():
+        if self.push.when != "away" or not self.worker.away():
             return
-        routine, zone = d.loaded.routine, d.loaded.zone
-        for key, stands_for in list(d.shown.items()):
+        routine, zone = self.ledger.loaded.routine, self.ledger.loaded.zone
+        for key, stands_for in list(self.screen.shown.items()):
             if key in self.pushed or len(stands_for) != 1:
                 continue
             night, rid = stands_for[0]
@@ -205,11 +208,10 @@ class PushLink:
         an id derived from the row, so a daemon killed before the server took it publishes it
         after its restart, and one published twice counts once on the other machines.
         """
-        d = self.daemon
-        nights = window(now, d.loaded.zone)
+        nights = window(now, self.ledger.loaded.zone)
         self.relayed = {m for m in self.relayed if m[0] >= nights[0]}
         for night in nights:
-            for e in d._night_events(night):
+            for e in self.ledger.night_events(night):
                 if (
                     e.source not in RELAYED
                     or e.event not in ("acknowledged", "snoozed")
@@ -245,7 +247,7 @@ class PushLink:
             pass
         # Push just configured (or for another topic): nothing older is sent, and from now on
         # the mark is on disk, so what is answered next survives a crash before it is sent.
-        now = self.daemon.clock()
+        now = self.ledger.clock()
         self._save_watermark(now)
         return now
 
@@ -263,15 +265,13 @@ class PushLink:
 
     def settle_handed_over(self, now: datetime) -> None:
         """Those the server delivered while we slept count as notified: not sent again."""
-        d = self.daemon
         for key, (occ, _) in list(self.handed_over.items()):
             if occ.at > now:
                 continue
             del self.handed_over[key]
-            if d.memory.get(occ.key, NOTHING).acknowledged:
+            if self.ledger.memory.get(occ.key, NOTHING).acknowledged:
                 continue
-            d.record_at(
-                occ.at,
+            self.ledger.apply(
                 "notified",
                 occ.night,
                 occ.reminder.id,
@@ -282,21 +282,14 @@ class PushLink:
                 at=occ.at.isoformat(),
                 bedtime=occ.bedtime.isoformat(),
                 scheduled=True,
-            )
-            done = d.memory.get(occ.key, NOTHING)
-            d._remember(
-                occ.key,
-                notified=done.notified + 1,
-                first_notified=done.first_notified or occ.at,
-                last_notified=occ.at,
-                scheduled_at=occ.at,
+                ts=occ.at,
             )
 
     def resumed(self) -> None:
         """Awake again: a fresh reply stream (the old connection may be silently dead), and
         reminders handed over but not yet due are cancelled on the server; they go out as usual."""
         self.client.kick()
-        now = self.daemon.clock()
+        now = self.ledger.clock()
         self.settle_handed_over(now)
         for key, (_, pub) in list(self.handed_over.items()):
             self.client.delete(pub.sid)
@@ -308,7 +301,7 @@ class PushLink:
     def snapshot(self) -> dict[str, Any]:
         return {
             **self.client.snapshot(),
-            "away": self.daemon._away(),
+            "away": self.worker.away(),
             "answers": dict(self.counts),
             "handed_over": len(self.handed_over),
         }
