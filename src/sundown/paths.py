@@ -67,6 +67,11 @@ class Paths:
         """The time of the last local answer the push server took (runtime/push)."""
         return self.state_dir / "push-relayed"
 
+    @property
+    def push_spans(self) -> Path:
+        """The last night whose activity spans the push server took (runtime/push_spans)."""
+        return self.state_dir / "push-spans"
+
 
 def resolve_paths(
     env: Mapping[str, str] | None = None, config: str | os.PathLike[str] | None = None

@@ -418,6 +418,7 @@ class Daemon:
         measure_at = self.activity.look(now, routine, zone, changes, self.ctx_now, self._idle_polled())
         if self.push_link is not None:
             self.push_link.after_sends(now, progress, changes)
+            self.push_link.spans.publish_closed(now)  # after the look: a night's last span is in
         self.ledger.forget_before(nights[0])
         self.screen.forget_before(nights[0])
         # In UTC: `next_at` is a local time, and wall-clock arithmetic on it drops the fold of a

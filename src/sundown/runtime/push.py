@@ -19,6 +19,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sundown.core import push as rules
+from sundown.core import push_spans
 from sundown.core.answers import Answer
 from sundown.core.dispatch import NOTHING, Send, message_key
 from sundown.core.plan import NO_CHANGES, ON_TIME, UTC, Occurrence, night_plan, window
@@ -27,6 +28,7 @@ from sundown.core.vocabulary import DEVICE_PREFIX
 from sundown.paths import write_atomic
 from sundown.push.ntfy import ANSWER_WAIT_S, NtfyPush, read_token
 from sundown.runtime import answers
+from sundown.runtime.push_spans import SpanRelay
 
 if TYPE_CHECKING:
     from sundown.core.plan import NightChanges
@@ -71,6 +73,7 @@ class PushLink:
         self._saved = datetime.min.replace(tzinfo=UTC)
         self.watermark = self._load_watermark()
         self._saved = self.watermark
+        self.spans = SpanRelay(push, ledger, self.client, paths.push_spans)  # the evening's activity
 
     def start(self) -> None:
         self.client.start()
@@ -121,6 +124,12 @@ class PushLink:
 
     def handle_answer(self, event: dict[str, Any]) -> str:
         """One message of the reply stream: "unparsed", "own", or how the answer was taken."""
+        report = push_spans.parse(event)
+        if report is not None:  # another machine's evening, not an answer
+            taken = self.spans.take(report)
+            if taken == "duplicate":
+                self.counts["duplicate"] += 1
+            return taken
         answer = rules.parse_answer(event)
         if answer is None:
             self.counts["unparsed"] += 1
@@ -304,6 +313,7 @@ class PushLink:
             "away": self.worker.away(),
             "answers": dict(self.counts),
             "handed_over": len(self.handed_over),
+            "spans_received": self.spans.received,
         }
 
 

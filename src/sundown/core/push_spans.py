@@ -1,0 +1,104 @@
+"""A night's activity spans as messages on the push reply topic, and back. Pure.
+
+Each machine of one person publishes the spans of a night it closed (core/activity.py)
+to the reply topic every sundown sharing the push topic subscribes to; the others store
+them with source `device:<name>`, so `stats` on any machine reckons lights out from all
+of them (a person is active when any machine is). A span seen twice is one span: the
+receiver skips the spans it has, and the log's span table keeps one row per
+(night, machine, start).
+
+A message holds at most `MAX_SPANS` spans (an ntfy message is at most 4096 bytes);
+a night with more goes as several. Only states and whole seconds travel: nothing about
+windows or input.
+
+Trust: these messages are not signed yet (the answers' signing, SPEC's push trust, is
+being added beside them); `encode` and `parse` are the seam where the signature goes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sundown.core.activity import Span
+from sundown.core.vocabulary import ACTIVITY_STATES, DEVICE_PREFIX
+
+UTC = timezone.utc
+VERSION = 1
+KIND = "spans"
+MAX_SPANS = 40  # about 60 bytes each: a message stays well under ntfy's 4096 bytes
+MAX_MESSAGE = 4096
+ORIGIN_RE = re.compile(r"[A-Za-z0-9][-_.A-Za-z0-9]{0,62}")
+DAY_S = 86400
+
+
+@dataclass(frozen=True)
+class SpanReport:
+    """Some of one machine's spans of one night."""
+
+    night: date
+    origin: str  # the device name of the machine they are from
+    spans: tuple[Span, ...]
+
+    @property
+    def source(self) -> str:
+        """The log's source for them: `device:<name>`."""
+        return f"{DEVICE_PREFIX}{self.origin}"
+
+
+def encode(night: date, origin: str, spans: Sequence[Span]) -> list[str]:
+    """The messages that carry `spans` (ASCII JSON, at most `MAX_SPANS` spans each)."""
+    messages = []
+    for i in range(0, len(spans), MAX_SPANS):
+        data: dict[str, Any] = {
+            "sundown": VERSION,
+            "kind": KIND,
+            "night": night.isoformat(),
+            "from": origin,
+            "spans": [[s.state, s.start, s.end] for s in spans[i : i + MAX_SPANS]],
+        }
+        messages.append(json.dumps(data, separators=(",", ":"), ensure_ascii=True))
+    return messages
+
+
+def parse(message: Mapping[str, Any]) -> SpanReport | None:
+    """The spans in one ntfy `message` event, or None when it holds none of ours. Never raises.
+
+    Hostile input is refused whole: an unknown state, a span that ends before it starts,
+    lasts over a day or lies outside its night's two days, a name no machine has.
+    """
+    text = message.get("message")
+    if not isinstance(text, str) or len(text) > MAX_MESSAGE:
+        return None
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict) or data.get("sundown") != VERSION or data.get("kind") != KIND:
+        return None
+    night_text, origin, raw = data.get("night"), data.get("from"), data.get("spans")
+    if not isinstance(origin, str) or not ORIGIN_RE.fullmatch(origin) or not isinstance(raw, list):
+        return None
+    try:
+        night = date.fromisoformat(night_text) if isinstance(night_text, str) else None
+    except ValueError:
+        return None
+    if night is None or not raw or len(raw) > MAX_SPANS:
+        return None
+    first = int(datetime(night.year, night.month, night.day, tzinfo=UTC).timestamp()) - DAY_S
+    last = first + 4 * DAY_S  # the night's evening and morning in any zone, with room to spare
+    spans = []
+    for item in raw:
+        if not (isinstance(item, list) and len(item) == 3 and item[0] in ACTIVITY_STATES):
+            return None
+        state, start, end = item
+        if not all(isinstance(t, int) and not isinstance(t, bool) for t in (start, end)):
+            return None
+        if not first <= start < end <= last or end - start > DAY_S:
+            return None
+        spans.append(Span(state, start, end))
+    return SpanReport(night, origin, tuple(spans))
