@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "src"))
 
 from sundown.core.plan import night_of  # noqa: E402
-from sundown.core.push import encode_answer  # noqa: E402
+from support.answers import secret_line, signed  # noqa: E402
 from support.ntfy_server import NtfyServer  # noqa: E402
 
 UTC = timezone.utc
@@ -105,7 +105,9 @@ def main() -> None:
             envs = [isolated_env(Path(tmp) / name) for name in ("a", "b", "plain")]
             for env, device in zip(envs[:2], ("laptop", "desktop"), strict=True):
                 bedtime = write_config(
-                    env, args.answers, f'\n[push]\nntfy = "{server.url}/{TOPIC}"\ndevice = "{device}"\n'
+                    env,
+                    args.answers,
+                    f'\n[push]\nntfy = "{server.url}/{TOPIC}"\ndevice = "{device}"\n' + secret_line(),
                 )
             write_config(envs[2], args.answers, "")
             procs = [start(env) for env in envs]
@@ -115,7 +117,7 @@ def main() -> None:
             for i in range(args.answers):
                 rid = f"r{i:02d}"
                 t0 = time.monotonic()
-                server.publish(f"{TOPIC}-replies", encode_answer(night, (rid,), "done", "phone"))
+                server.publish(f"{TOPIC}-replies", signed(night, (rid,), "done", nonce=f"bench-{rid}"))
                 while not all(rid in acked(db) for db in dbs):
                     if time.monotonic() - t0 > 10:
                         raise SystemExit(f"{rid} did not settle on both daemons within 10 s")

@@ -18,10 +18,12 @@ from sundown.config import load_for
 from sundown.core import push_spans
 from sundown.core.activity import Span
 from sundown.core.context import Context
+from sundown.core.push import BAD_SIGNATURE, UNSIGNED, Signer
 from sundown.paths import resolve_paths
 from sundown.reports import stats
 from sundown.runtime.daemon import Daemon
 from sundown.store.log import EventLog
+from support.answers import SECRET, secret_line
 from support.desktop import wait_until
 from support.ntfy_server import NtfyServer
 from support.sandbox import FakeClock
@@ -39,6 +41,7 @@ before = "60m"
 ntfy = "{url}/{topic}"
 device = "{device}"
 """
+SIGNER = Signer(SECRET, "laptop", "test-machine-id")
 ACTIVE = Context(locked=False, idle_known=True)
 
 
@@ -74,7 +77,7 @@ class Machine:
     def __init__(self, root: Path, device: str, server: NtfyServer, now: datetime) -> None:
         root.mkdir()
         config = root / "config.toml"
-        config.write_text(CONFIG.format(url=server.url, topic=TOPIC, device=device))
+        config.write_text(CONFIG.format(url=server.url, topic=TOPIC, device=device) + secret_line())
         self.paths = resolve_paths({"SUNDOWN_STATE_DIR": str(root / "state"), "SUNDOWN_CONFIG": str(config)})
         self.clock = FakeClock(now)
         self.daemon = Daemon(self.paths, load_for(self.paths), {}, backend="console", clock=self.clock)
@@ -125,11 +128,18 @@ def test_two_machines_share_their_spans_and_agree_on_lights_out(tmp_path: Path, 
             10,
             "each other's spans",
         )
-        # Published twice (a restart before the server took it): nothing changes.
-        first = Span("active", int(at(21, 30).timestamp()), int(at(0, 15, day=26).timestamp()))
-        for body in push_spans.encode(NIGHT, "desktop", [first]):
-            server.publish(f"{TOPIC}-replies", body)
-        wait_until(lambda: laptop.daemon.push_link.counts["duplicate"] == 1, 5, "the duplicate seen")  # type: ignore[union-attr]
+        # Published twice (a restart before the server took it): nothing changes. Spans from a
+        # stranger on the topic (unsigned, or signed with a guess) are not believed.
+        replies = f"{TOPIC}-replies"
+        desktops = next(m["message"] for m in server.messages(replies) if '"from":"desktop"' in m["message"])
+        server.publish(replies, desktops)
+        stranger = json.loads(desktops)
+        stranger["spans"][0][1] -= 3600  # an hour more at the screen, says a stranger
+        server.publish(replies, json.dumps({k: v for k, v in stranger.items() if k not in ("sig", "dev")}))
+        server.publish(replies, json.dumps(stranger))
+        counts = laptop.daemon.push_link.counts  # type: ignore[union-attr]
+        seen = lambda: counts["duplicate"] == 1 and counts[UNSIGNED] == 1 and counts[BAD_SIGNATURE] == 1  # noqa: E731
+        wait_until(seen, 5, "the replay and the strangers' spans seen")
         laptop.at(at(7, 5, day=26))  # and nothing more to publish
     finally:
         laptop.daemon.stop()
@@ -140,15 +150,19 @@ def test_two_machines_share_their_spans_and_agree_on_lights_out(tmp_path: Path, 
     # One person: active until the desktop went off at 00:15; 105 minutes after 22:30.
     want = {"lights_out": "2031-11-26T00:15:00+01:00", "active_after_bedtime_s": 105 * 60}
     assert laptop.lights_out() == desktop.lights_out() == want
-    assert len(server.messages(f"{TOPIC}-replies")) == 3  # one night each, and the test's copy
+    assert len(server.messages(f"{TOPIC}-replies")) == 5  # one night each, and the test's three
     mark = json.loads((laptop.paths.state_dir / "push-spans").read_text())
     assert mark["night"] == NIGHT.isoformat()  # the server took it: not published again after a restart
 
 
 def test_span_messages_refuse_what_no_machine_would_send() -> None:
-    good = push_spans.encode(NIGHT, "laptop", [Span("idle", 1953408600, 1953412200)])
+    good = push_spans.encode(NIGHT, [Span("idle", 1953408600, 1953412200)], SIGNER)
     assert len(good) == 1 and push_spans.parse({"message": good[0]}) is not None
+    assert push_spans.verify({"message": good[0]}, SECRET).device_id == "test-machine-id"
     data = json.loads(good[0])
+    tampered = {**data, "spans": [["idle", 1953408600, 1953415800]]}
+    assert push_spans.verify({"message": json.dumps(tampered)}, SECRET).distrust == BAD_SIGNATURE
+    assert push_spans.verify({"message": good[0]}, b"a guess" * 5).distrust == BAD_SIGNATURE
     for bad in (
         {**data, "from": "no spaces allowed"},
         {**data, "night": "2031-13-01"},
@@ -162,7 +176,7 @@ def test_span_messages_refuse_what_no_machine_would_send() -> None:
     ):
         assert push_spans.parse({"message": json.dumps(bad)}) is None, bad
     many = [Span("active", 1953408600 + 60 * k, 1953408600 + 60 * k + 30) for k in range(100)]
-    messages = push_spans.encode(NIGHT, "laptop", many)
+    messages = push_spans.encode(NIGHT, many, SIGNER)
     assert len(messages) == 3 and all(len(m) < 4096 for m in messages)
     assert sum(len(push_spans.parse({"message": m}).spans) for m in messages) == 100  # type: ignore[union-attr]
     assert timedelta(seconds=1953412200 - 1953408600) == timedelta(hours=1)

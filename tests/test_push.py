@@ -25,6 +25,7 @@ from sundown.errors import ConfigError
 from sundown.paths import resolve_paths
 from sundown.push.ntfy import NtfyPush, header_text
 from sundown.runtime.daemon import Daemon
+from support.answers import PHONE_SIGNER, SECRET, far, secret_file
 from support.desktop import wait_until
 from support.ntfy_server import NtfyServer
 from support.sandbox import FakeClock, Sandbox
@@ -43,6 +44,7 @@ at = "22:00"
 [push]
 ntfy = "{url}/evening-test"
 device = "laptop"
+secret_file = "{secret}"
 """
 
 
@@ -53,8 +55,12 @@ def server():
     srv.close()
 
 
+def push_config(url: str) -> str:
+    return ROUTINE.format(url=url, secret=secret_file())
+
+
 def routine(url: str = "https://ntfy.example.org", extra: str = "") -> Routine:
-    return config.parse(ROUTINE.format(url=url) + extra, "c.toml")
+    return config.parse(push_config(url) + extra, "c.toml")
 
 
 # --- config ------------------------------------------------------------------------------------
@@ -77,11 +83,11 @@ def test_token_file_readable_by_others_is_refused_and_the_token_never_quoted(tmp
     token.write_text("tk_supersecret\n")
     token.chmod(0o644)
     cfg = tmp_path / "config.toml"
-    text = ROUTINE.format(url="https://ntfy.example.org") + 'token_file = "ntfy-token"\n'
+    text = push_config("https://ntfy.example.org") + 'token_file = "ntfy-token"\n'
     with pytest.raises(ConfigError) as err:
         config.parse(text, str(cfg))
     (problem,) = err.value.problems
-    assert ":14: push.token_file:" in problem and "chmod 600" in problem
+    assert ":15: push.token_file:" in problem and "chmod 600" in problem
     assert "supersecret" not in problem
     token.chmod(0o600)
     r = config.parse(text, str(cfg))
@@ -90,19 +96,18 @@ def test_token_file_readable_by_others_is_refused_and_the_token_never_quoted(tmp
 
 
 @pytest.mark.e2e
-@pytest.mark.e2e
 def test_bad_push_values_exit_78_with_line_and_key(sandbox) -> None:
     sandbox.write_config(
-        ROUTINE.format(url="ftp://x")
+        push_config("ftp://x")
         + 'reminders = ["magnesium", "bedtme"]\nwhen = "never"\ntoken_file = "/nonexistent/tok"\n'
     )
     proc = sandbox.run("check")
     assert proc.returncode == 78
     lines = proc.stderr.strip().splitlines()
     assert any(":12: push.ntfy:" in line for line in lines), proc.stderr
-    assert any(":14: push.reminders:" in line and '"bedtme"' in line for line in lines), proc.stderr
-    assert any(":15: push.when:" in line for line in lines), proc.stderr
-    assert any(":16: push.token_file:" in line for line in lines), proc.stderr
+    assert any(":15: push.reminders:" in line and '"bedtme"' in line for line in lines), proc.stderr
+    assert any(":16: push.when:" in line for line in lines), proc.stderr
+    assert any(":17: push.token_file:" in line for line in lines), proc.stderr
     assert "Traceback" not in proc.stderr
 
 
@@ -257,7 +262,11 @@ def adapter(server: NtfyServer, tmp_path: Path, inbox: Inbox, token: str | None 
 def a_publication(key: str = "2026-11-25/magnesium") -> rules.Publication:
     plan = night_plan(routine(), date(2026, 11, 25), BERLIN)
     assert plan is not None
-    return rules.publication(key, "Magnesium 🌙", "Time for your evening magnesium.", plan.occurrences[:1])
+    night = date(2026, 11, 25)
+    answers = rules.phone_answers(PHONE_SIGNER, night, ("magnesium",), far(night), ("nonce-d", "nonce-s"))
+    return rules.publication(
+        key, "Magnesium 🌙", "Time for your evening magnesium.", plan.occurrences[:1], answers=answers
+    )
 
 
 def test_publish_sends_title_priority_tags_and_two_http_actions(server: NtfyServer, tmp_path: Path) -> None:
@@ -275,13 +284,18 @@ def test_publish_sends_title_priority_tags_and_two_http_actions(server: NtfyServ
     assert (done["label"], done["action"], done["method"]) == ("Done", "http", "POST")
     assert done["url"] == f"{server.url}/evening-test-replies" and done["clear"] is True
     assert done["headers"]["Authorization"] == "Bearer tk_secret"
-    assert json.loads(snooze["body"]) == {
+    body = json.loads(snooze["body"])
+    assert {k: body[k] for k in ("sundown", "night", "reminders", "action", "from", "id")} == {
         "sundown": 1,
         "night": "2026-11-25",
         "reminders": ["magnesium"],
         "action": "snooze",
         "from": "phone",
+        "id": "nonce-s",
     }
+    # Signed for the phone to echo: believed as it is, and only as it is.
+    echoed = {"id": "m1", "message": snooze["body"]}
+    assert rules.verify(echoed, SECRET, datetime(2026, 11, 25, 22, tzinfo=BERLIN)).distrust is None
 
 
 def test_429_and_500_are_retried_with_backoff_and_never_duplicated(
@@ -424,7 +438,7 @@ def console_daemon(sandbox: Sandbox, text: str, now: datetime) -> tuple[Daemon, 
 
 def away_daemon(sandbox: Sandbox, server: NtfyServer) -> tuple[Daemon, FakeClock, list[bool | None]]:
     """Pushing `when = "away"` at 21:45:01, magnesium's time; set `away[0]` to say the person left."""
-    text = ROUTINE.format(url=server.url) + 'when = "away"\n'
+    text = push_config(server.url) + 'when = "away"\n'
     daemon, clock = console_daemon(sandbox, text, datetime(2031, 11, 25, 21, 45, 1, tzinfo=BERLIN))
     away: list[bool | None] = [False]
     daemon.away = lambda: away[0]  # type: ignore[method-assign]
@@ -434,7 +448,7 @@ def away_daemon(sandbox: Sandbox, server: NtfyServer) -> tuple[Daemon, FakeClock
 def test_reminders_due_while_asleep_go_to_the_server_and_are_not_sent_again(
     sandbox, server: NtfyServer, capfd
 ) -> None:
-    daemon, clock = console_daemon(sandbox, ROUTINE.format(url=server.url), EVENING)
+    daemon, clock = console_daemon(sandbox, push_config(server.url), EVENING)
     try:
         daemon._start_push()
         daemon.tick()
@@ -486,15 +500,15 @@ def test_doctor_checks_the_server_the_topic_and_the_token(sandbox, server: NtfyS
     from sundown import doctor
 
     token = sandbox.config_home / "sundown" / "ntfy-token"
-    sandbox.write_config(ROUTINE.format(url=server.url) + 'token_file = "ntfy-token"\n')
-    token.write_text("tk_good\n")
+    sandbox.write_config(push_config(server.url) + 'token_file = "ntfy-token"\n')
+    token.write_text("# ntfy token of this laptop\ntk_good_token\n")
     token.chmod(0o600)
     paths = resolve_paths()
 
     def checks() -> dict[str, doctor.Check]:
         return {c.name: c for c in doctor.check_push(paths, timeout=2)}
 
-    server.tokens = {"tk_good"}
+    server.tokens = {"tk_good_token"}
     got = checks()
     assert got["push server"].status == "ok" and "healthy" in got["push server"].detail
     assert got["push token"].status == "ok"
@@ -504,7 +518,7 @@ def test_doctor_checks_the_server_the_topic_and_the_token(sandbox, server: NtfyS
     server.tokens = {"tk_other"}
     got = checks()
     assert got["push topic"].status == "fail" and "token was refused" in got["push topic"].detail
-    assert all("tk_good" not in (c.detail + (c.fix or "")) for c in got.values())
+    assert all("tk_good_token" not in (c.detail + (c.fix or "")) for c in got.values())
 
     token.chmod(0o640)  # the config check reports it, with its line
     config_check = doctor.check_config(paths)
@@ -558,11 +572,11 @@ def test_when_away_pushes_only_while_the_person_is_away(sandbox, server: NtfySer
 
 
 def test_push_is_switched_on_and_off_by_a_reload(sandbox, server: NtfyServer) -> None:
-    plain = ROUTINE.format(url=server.url).split("[push]")[0]
+    plain = push_config(server.url).split("[push]")[0]
     daemon, clock = console_daemon(sandbox, plain, EVENING)
     try:
         assert daemon.status()["push"] is None
-        sandbox.write_config(ROUTINE.format(url=server.url))
+        sandbox.write_config(push_config(server.url))
         assert daemon.reload() == []
         wait_until(lambda: daemon.push_link and daemon.status()["push"]["connected"], 5, "push on")
         sandbox.write_config(plain)
@@ -589,3 +603,42 @@ def test_when_away_an_open_reminder_follows_the_person_once_they_leave(sandbox, 
         assert len(server.messages("evening-test")) == 1  # once
     finally:
         daemon.stop()
+
+
+@pytest.mark.e2e
+def test_quick_commands_with_push_configured_load_no_hashing(sandbox) -> None:
+    """Checking a signature maps OpenSSL's libcrypto: only the daemon, when answers come, pays it."""
+    sandbox.write_config(push_config("https://ntfy.example.org"))
+    code = (
+        "import sys\n"
+        "from sundown.cli import main\n"
+        "for argv in (['check'], ['next'], ['status']):\n"
+        "    assert main(argv) == 0, argv\n"
+        "heavy = ('hashlib', 'hmac', '_hashlib', 'base64', 'http.client')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=sandbox.env, capture_output=True, text=True, timeout=30
+    )
+    assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout + proc.stderr
+
+
+@pytest.mark.e2e
+def test_checking_a_signature_loads_no_openssl() -> None:
+    """A plain-http push daemon stays without libcrypto (3.7 MB) while it checks every answer."""
+    code = (
+        "import sys\n"
+        "from datetime import date, datetime, timezone\n"
+        "from sundown.core import push\n"
+        "s = push.Signer(bytes(32), 'laptop', 'id-1234567')\n"
+        "end = datetime(2030, 1, 1, tzinfo=timezone.utc)\n"
+        "body = s.answer(date(2029, 12, 31), ('tea',), 'done', 'nonce-1', end)\n"
+        "v = push.verify({'id': 'm', 'message': body}, bytes(32), end)\n"
+        "from sundown.push import keys\n"
+        "import tempfile, pathlib\n"
+        "keys.new_nonce(), keys.new_topic(), push.sequence_id('x' * 100)\n"
+        "keys.device_id(pathlib.Path(tempfile.mkdtemp()) / 'push-device')\n"
+        "print(v.distrust, sorted(m for m in ('_hashlib', 'hashlib', 'hmac', 'ssl') if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert proc.stdout.split("\n")[0] == "None []", proc.stdout + proc.stderr

@@ -18,13 +18,11 @@ from pathlib import Path
 import pytest
 
 from sundown.core.plan import night_of
-from sundown.core.push import encode_answer
+from support.answers import secret_line, signed
 from support.daemon import UTC, Evening
 from support.desktop import Desktop, wait_until
 from support.ntfy_server import NtfyServer
 from support.sandbox import Sandbox
-
-pytestmark = pytest.mark.e2e  # every test here starts real processes
 
 pytestmark = pytest.mark.e2e  # every test here starts real processes
 
@@ -57,7 +55,8 @@ def box(tmp_path: Path, name: str) -> Sandbox:
 
 
 def push_config(evening: Evening, server: NtfyServer, device: str, **extra: str) -> str:
-    return evening.text(**extra) + f'\n[push]\nntfy = "{server.url}/{TOPIC}"\ndevice = "{device}"\n'
+    push = f'\n[push]\nntfy = "{server.url}/{TOPIC}"\ndevice = "{device}"\n' + secret_line()
+    return evening.text(**extra) + push
 
 
 def two_machines(tmp_path: Path, server: NtfyServer, evening: Evening) -> tuple[Sandbox, Sandbox]:
@@ -129,7 +128,7 @@ def test_a_phone_answer_settles_the_reminder_on_both_machines(
 
     # The same answer again, an unknown reminder, junk: ignored, counted, nothing logged.
     server.publish(REPLIES, json.dumps(done))
-    server.publish(REPLIES, encode_answer(night(evening), ("no-such",), "done", "phone"))
+    server.publish(REPLIES, signed(night(evening), ("no-such",), "done", nonce="n-no-such"))
     server.publish(REPLIES, "hello from someone else")
     for s in (a, b):
         counts = wait_until(
@@ -139,7 +138,12 @@ def test_a_phone_answer_settles_the_reminder_on_both_machines(
             5,
             "the counts",
         )
-        assert counts == {"unparsed": 1, "unknown": 1, "duplicate": 1, "refused": 0, "applied": 1}
+        assert {k: v for k, v in counts.items() if v} == {
+            "unparsed": 1,
+            "unknown": 1,
+            "duplicate": 1,
+            "applied": 1,
+        }
         assert len(rows(s, "acknowledged")) == 1
     human = a.run("status", check=True).stdout
     assert "push" in human and "ignored" in human
@@ -154,7 +158,7 @@ def test_a_phone_snooze_snoozes_both(tmp_path: Path, server: NtfyServer, procs) 
     procs.append(b.start_daemon("--backend", "console"))
     both_connected(a, b)
     wait_until(lambda: rows(a, "notified") and rows(b, "notified"), 5, "both to notify tea")
-    server.publish(REPLIES, encode_answer(night(evening), ("tea",), "snooze", "phone"))
+    server.publish(REPLIES, signed(night(evening), ("tea",), "snooze", nonce="n-tea"))
     wait_until(lambda: rows(a, "snoozed") and rows(b, "snoozed"), SETTLE_S + 1, "both to snooze")
     for s in (a, b):
         [snooze] = rows(s, "snoozed")
@@ -199,15 +203,15 @@ def test_kill_9_mid_stream_loses_no_answer(tmp_path: Path, server: NtfyServer, p
     n = night(evening)
     proc = a.start_daemon("--backend", "console")
     wait_until(lambda: push_status(a)["connected"], 10, "the stream")
-    server.publish(REPLIES, encode_answer(n, ("one",), "done", "phone"))
+    server.publish(REPLIES, signed(n, ("one",), "done", nonce="n-one"))
     wait_until(lambda: rows(a, "acknowledged"), 5, "the first answer")
     # The second answer is on its way down the stream as the daemon dies.
-    server.publish(REPLIES, encode_answer(n, ("two",), "done", "phone"))
+    server.publish(REPLIES, signed(n, ("two",), "done", nonce="n-two"))
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
     # The third and fourth come while it is down.
-    server.publish(REPLIES, encode_answer(n, ("three",), "done", "phone"))
-    server.publish(REPLIES, encode_answer(n, ("four",), "snooze", "phone"))
+    server.publish(REPLIES, signed(n, ("three",), "done", nonce="n-three"))
+    server.publish(REPLIES, signed(n, ("four",), "snooze", nonce="n-four"))
     procs.append(a.start_daemon("--backend", "console"))
     wait_until(lambda: len(rows(a, "acknowledged")) == 3 and rows(a, "snoozed"), 10, "every answer")
     time.sleep(1)
@@ -336,3 +340,48 @@ def test_sigterm_while_a_push_hangs_on_a_slow_server_exits_within_a_second(
     _, err = proc.communicate(timeout=5)
     assert time.monotonic() - started < 1.0, err
     assert proc.returncode == 0 and "Traceback" not in err
+
+
+def test_a_stranger_who_knows_the_topic_changes_nothing_and_the_daemon_keeps_reminding(
+    tmp_path: Path, server: NtfyServer, procs
+) -> None:
+    evening = Evening(magnesium=3, tea=12)
+    a = box(tmp_path, "a")
+    a.write_config(push_config(evening, server, "laptop"))
+    procs.append(a.start_daemon("--backend", "console"))
+    wait_until(lambda: push_status(a)["connected"], 10, "the stream")
+    n = night(evening)
+    [pushed] = wait_until(lambda: server.messages(TOPIC), 15, "magnesium pushed")
+    forged = {"sundown": 1, "night": n.isoformat(), "reminders": ["magnesium"], "action": "snooze"}
+    # The answer that once stopped every tick, then unsigned, wrongly signed and expired ones.
+    server.publish(REPLIES, json.dumps({**forged, "from": "phone", "until": "9999-12-31T23:59:59-23:59"}))
+    server.publish(REPLIES, json.dumps({**forged, "from": "desktop", "id": "x1"}))
+    server.publish(REPLIES, signed(n, ("magnesium",), "done", nonce="x2", secret=b"a guess" * 5))
+    server.publish(
+        REPLIES, signed(n, ("magnesium",), "done", nonce="x3", expires=evening.bedtime.replace(year=2020))
+    )
+    # What the phone's Snooze publishes, then the same body again from whoever read it off the topic.
+    snooze = pushed["actions"][1]["body"]
+    server.publish(REPLIES, snooze)
+    server.publish(REPLIES, snooze)
+    counts = wait_until(
+        lambda: (c := push_status(a)["answers"])["duplicate"] and c["expired"] and c,
+        10,
+        "every answer counted",
+    )
+    assert {k: v for k, v in counts.items() if v} == {
+        "unparsed": 1,
+        "unsigned": 1,
+        "bad_signature": 1,
+        "expired": 1,
+        "applied": 1,
+        "duplicate": 1,
+    }
+    [snoozed] = rows(a, "snoozed")
+    assert snoozed["source"] == "phone" and not rows(a, "acknowledged")
+    # The daemon ticks on: tea comes, and a restart, `log`, `status` and `stats` are fine.
+    wait_until(lambda: any(r["reminder"] == "tea" for r in rows(a, "notified")), 15, "tea")
+    for args in (("log",), ("status",), ("stats",)):
+        proc = a.run(*args)
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, (args, proc.stderr)
+    assert "Traceback" not in stop(procs[-1])

@@ -579,12 +579,17 @@ def check_push(paths: Paths, timeout: float = 5.0) -> list[Check]:
                 "use a long random topic, or a self-hosted ntfy with a token (sundown help push)",
             )
         )
+    from sundown.config import topic_warning
+
+    guessable = topic_warning(push)
+    if guessable:
+        checks.append(Check("push topic name", WARN, guessable, "sundown push init"))
     conn = Connection(push.server, token)
     fix_url = f'check [push] ntfy = "{push.server}/..." and that the server runs'
     try:
         status, data = conn.request("GET", "/v1/health", timeout=timeout)
     except Exception as exc:  # any network failure is a finding, not a crash
-        checks.append(Check("push server", FAIL, f"cannot reach {push.server}: {exc}", fix_url))
+        checks.append(Check("push server", FAIL, conn.scrub(f"cannot reach {push.server}: {exc}"), fix_url))
         return checks
     if status == 200 and b"healthy" in data:
         checks.append(Check("push server", OK, f"{push.server} answers and is healthy"))
@@ -598,7 +603,7 @@ def check_push(paths: Paths, timeout: float = 5.0) -> list[Check]:
         path = f"/{quote(push.reply_topic)}/json?poll=1&since=latest"
         status, _ = conn.request("GET", path, timeout=timeout)
     except Exception as exc:
-        checks.append(Check("push topic", FAIL, f"cannot read the reply topic: {exc}", fix_url))
+        checks.append(Check("push topic", FAIL, conn.scrub(f"cannot read the reply topic: {exc}"), fix_url))
         return checks
     if status == 200:
         how = " with the token" if token else ""
@@ -632,6 +637,21 @@ def _daemon_push(paths: Paths) -> Check:
     push = reply.get("push")
     if not push:
         return Check("push daemon", WARN, "the running daemon does not push (yet)", RESTART)
+    if push.get("namesakes"):
+        return Check(
+            "push daemon",
+            WARN,
+            f"another machine also calls itself {push['device']!r} (a cloned image keeps the hostname):"
+            " their answers are told apart, the log's sources are not",
+            'give each machine its own name: [push] device = "..."',
+        )
+    if not push.get("signed", True):
+        return Check(
+            "push daemon",
+            FAIL,
+            "the daemon cannot read the push secret: the phone has no buttons and no answer is believed",
+            "sundown push init (or copy push-secret from a machine that has it), then " + RESTART,
+        )
     if push.get("error"):
         return Check("push daemon", WARN, f"the daemon's push: {push['error']}")
     if not push.get("connected"):

@@ -68,6 +68,11 @@ class Paths:
         return self.state_dir / "push-relayed"
 
     @property
+    def push_device(self) -> Path:
+        """This machine's push id, bound to its machine id (push/keys)."""
+        return self.state_dir / "push-device"
+
+    @property
     def push_spans(self) -> Path:
         """The last night whose activity spans the push server took (runtime/push_spans)."""
         return self.state_dir / "push-spans"
@@ -89,6 +94,11 @@ def resolve_paths(
         # None (platformdirs would pick a name in the shared /tmp), or one we cannot trust.
         runtime_dir = fallback_runtime_dir(state_dir)
     return Paths(config_path, explicit, state_dir, runtime_dir)
+
+
+def config_dir() -> Path:
+    """sundown's directory in this user's config directory (the default config's)."""
+    return _platform_dirs()[0]
 
 
 def _platform_dirs() -> tuple[Path, Path, Path]:

@@ -8,10 +8,16 @@ scheduled messages delivered at their time and replaced or cancelled by sequence
 id, `PUT /<topic>/<sid>/clear` and `DELETE /<topic>/<sid>` (message_clear /
 message_delete events), `/v1/health`, and Bearer tokens (401 without one).
 
+Several topics in one stream (`/a,b/json`), as ntfy allows: the messages of both, in
+the order they came.
+
 Faults for tests: `fail_next` (statuses to answer the next publishes with, e.g.
-429, 500), `delay_s` (a slow server), `cut_next_line` (the stream closes in the
-middle of its next line), `garbage()` (junk on every open stream), `stop()` /
-`start()` (the server down and back, same port, same cache).
+429, 500; `error_text` the text in their JSON), `delay_s` (a slow server),
+`trickle_s` (the answer to a publish sent one byte every that many seconds),
+`cut_next_line` (the stream closes in the middle of its next line), `garbage()`
+(junk on every open stream), `stream_mode` ("open-then-close": a stream that sends
+`open` and closes; "portal": a captive portal's HTML page with status 200),
+`stop()` / `start()` (the server down and back, same port, same cache).
 
 Run it alone: `python3 tests/support/ntfy_server.py [PORT]`.
 """
@@ -55,7 +61,7 @@ class Request:
 
 @dataclass
 class Stream:
-    topic: str
+    topics: frozenset[str]
     lines: list[bytes] = field(default_factory=list)
     cond: threading.Condition = field(default_factory=threading.Condition)
     closed: bool = False
@@ -67,12 +73,17 @@ class NtfyServer:
         self.keepalive_s = keepalive_s
         self.lock = threading.RLock()
         self.cache: dict[str, list[dict[str, Any]]] = {}
+        self.order: dict[str, int] = {}  # message id -> its place among all topics' messages
         self.scheduled: list[dict[str, Any]] = []
         self.streams: list[Stream] = []
         self.requests: list[Request] = []
         self.fail_next: list[int] = []
+        self.error_text: str | None = None
         self.delay_s = 0.0
+        self.trickle_s = 0.0
         self.cut_next_line = False
+        self.stream_mode: str | None = None  # None | "open-then-close" | "portal"
+        self._seq = 0
         self._httpd: ThreadingHTTPServer | None = None
         self._port = port
         self._stopped = threading.Event()
@@ -138,8 +149,10 @@ class NtfyServer:
         msg = {"id": _id(), "time": int(now), "expires": int(now) + 43200, "event": event, "topic": topic}
         msg.update({k: v for k, v in fields.items() if v not in (None, "", [])})
         with self.lock:
+            self._seq += 1
+            self.order[msg["id"]] = self._seq
             self.cache.setdefault(topic, []).append(msg)
-            streams = [s for s in self.streams if s.topic == topic]
+            streams = [s for s in self.streams if topic in s.topics]
         line = json.dumps(msg).encode() + b"\n"
         for s in streams:
             with s.cond:
@@ -164,9 +177,11 @@ class NtfyServer:
             for m in due:
                 self._add(m["topic"], m["fields"])
 
-    def _since(self, topic: str, since: str | None) -> list[dict[str, Any]]:
+    def _since(self, topics: frozenset[str], since: str | None) -> list[dict[str, Any]]:
         with self.lock:
-            cached = list(self.cache.get(topic, []))
+            cached = sorted(
+                (m for t in topics for m in self.cache.get(t, [])), key=lambda m: self.order[m["id"]]
+            )
         if since is None:
             return []
         if since == "all":
@@ -187,14 +202,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, *args: Any) -> None:
         pass
-
-    def _reply(self, status: int, data: dict[str, Any]) -> None:
-        body = json.dumps(data).encode() + b"\n"
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
     def _error(self, status: int, text: str) -> None:
         self._reply(status, {"code": status * 100 + 1, "http": status, "error": text})
@@ -224,16 +231,25 @@ class _Handler(BaseHTTPRequestHandler):
         if parts == ["v1", "health"]:
             self._reply(200, {"healthy": True})
             return
-        if len(parts) != 2 or parts[1] != "json" or not TOPIC_RE.fullmatch(parts[0]):
+        topics = frozenset(parts[0].split(",")) if parts else frozenset()
+        if len(parts) != 2 or parts[1] != "json" or not all(TOPIC_RE.fullmatch(t) for t in topics):
             self._error(404, "page not found")
             return
         if not self._authorized():
             self._error(401, "unauthorized")
             return
+        if self.ntfy.stream_mode == "portal":
+            page = b"<html><head><title>Hotel WiFi</title></head><body>\n<p>Log in</p>\n</body></html>\n"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+            return
         topic = parts[0]
         since = (query.get("since") or [None])[0]
-        backlog = self.ntfy._since(topic, since)
-        stream = Stream(topic)
+        backlog = self.ntfy._since(topics, since)
+        stream = Stream(topics)
         if not query.get("poll"):
             with self.ntfy.lock:
                 self.ntfy.streams.append(stream)
@@ -246,7 +262,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             for line in lines:
                 self._chunk(line)
-            if query.get("poll"):
+            if query.get("poll") or self.ntfy.stream_mode == "open-then-close":
                 self._chunk(b"")
                 return
             while True:
@@ -278,6 +294,25 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
         self.wfile.flush()
 
+    def _reply(self, status: int, data: dict[str, Any]) -> None:
+        body = json.dumps(data).encode() + b"\n"
+        head = (
+            f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        if not self.ntfy.trickle_s:
+            self.wfile.write(head + body)
+            return
+        try:
+            for i in range(len(head + body)):  # one byte at a time: never a socket timeout
+                if self.ntfy._stopped.is_set() or not self.ntfy.trickle_s:
+                    return
+                self.wfile.write((head + body)[i : i + 1])
+                self.wfile.flush()
+                time.sleep(self.ntfy.trickle_s)
+        except OSError:  # the client gave up on us: what the test wants
+            self.close_connection = True
+
     def do_POST(self) -> None:
         self._publish()
 
@@ -296,7 +331,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if self.ntfy.fail_next:
             status = self.ntfy.fail_next.pop(0)
-            self._error(status, "limit reached" if status == 429 else "internal server error")
+            text = self.ntfy.error_text or ("limit reached" if status == 429 else "internal server error")
+            self._error(status, text)
             return
         topic = parts[0]
         if len(parts) == 3:

@@ -36,6 +36,7 @@ GROUP_OF = {
     "report": "log_cmds",
     "service": "service_cmds",
     "doctor": "service_cmds",
+    "push": "push_cmds",
     "help": "help_cmds",
 }
 GROUPS = tuple(dict.fromkeys(GROUP_OF.values()))

@@ -485,13 +485,20 @@ def _print_push(ctx: Context, push: dict[str, Any]) -> None:
     )
     if push.get("error"):
         ctx.print(f"  push problem: {push['error']}")
+    if push.get("signed") is False:
+        ctx.print("  push problem: no secret to sign and check answers with (`sundown doctor` says why)")
+    if push.get("namesakes"):
+        ctx.print(f"  push: another machine also calls itself {push['device']!r}; give each its own `device`")
     answers = push.get("answers", {})
-    ignored = {k: v for k, v in answers.items() if k != "applied" and v}
+    ignored = {k: v for k, v in answers.items() if k not in ("applied", "webhook") and v}
     if ignored:
         what = {
             "unparsed": "not sundown's",
             "refused": "refused by a rule",
             "unknown": "unknown reminder or night",
             "duplicate": "seen twice",
+            "unsigned": "unsigned",
+            "bad_signature": "wrongly signed",
+            "expired": "expired",
         }
-        ctx.print("  push answers ignored: " + ", ".join(f"{v} {what[k]}" for k, v in ignored.items()))
+        ctx.print("  push answers ignored: " + ", ".join(f"{v} {what.get(k, k)}" for k, v in ignored.items()))

@@ -114,18 +114,23 @@ def event_record(e: Event) -> dict[str, Any]:
 def _details_text(details: dict[str, Any], zone: tzinfo) -> str:
     """key=value pairs; instants in the table's zone, like its TIME column."""
 
+    from sundown.core.state import instant
+
     def value(v: Any) -> str:
         if not isinstance(v, str):
             return json.dumps(v, ensure_ascii=False)
-        try:
-            when = datetime.fromisoformat(v)
-        except ValueError:
-            return v
-        if when.tzinfo is None or "T" not in v:
-            return v
-        return when.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+        when = instant(v) if "T" in v else None
+        return v if when is None else when.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
 
     return " ".join(f"{k}={value(v)}" for k, v in details.items())
+
+
+CONTROL = {c: "?" for c in (*range(0x20), *range(0x7F, 0xA0))}
+
+
+def printable(text: str) -> str:
+    """Terminal control characters (an escape sequence in a row of the log) shown as "?"."""
+    return text.translate(CONTROL)
 
 
 def _check_range(since: date | None, until: date | None) -> None:
@@ -137,6 +142,10 @@ def cmd_log(ctx: Context) -> int:
     args = ctx.args
     _check_range(args.since, args.until)
     events = ctx.log.events(args.since, args.until)
+    if ctx.log.unreadable:
+        ids = sorted(ctx.log.unreadable)
+        shown = ", ".join(map(str, ids[:10])) + (", ..." if len(ids) > 10 else "")
+        ctx.note(f"{len(ids)} row(s) of the log could not be read and are left out (id {shown})")
     # `sundown log | head`: a closed pipe ends the command quietly (cli.main sees to it).
     if args.format == "jsonl":
         write_jsonl(ctx.out, events)
@@ -173,10 +182,10 @@ def write_table(ctx: Context, events: list[Event]) -> None:
         (
             e.ts.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
             e.night.isoformat(),
-            e.reminder or "-",
-            e.event,
-            e.source,
-            _details_text(dict(e.details), zone),
+            printable(e.reminder or "-"),
+            printable(e.event),
+            printable(e.source),
+            printable(_details_text(dict(e.details), zone)),
         )
         for e in events
     ]
@@ -251,7 +260,6 @@ def _width() -> int:
     import shutil
 
     return max(shutil.get_terminal_size((80, 24)).columns, 40)
-
 
 
 # --- report ------------------------------------------------------------------------------------

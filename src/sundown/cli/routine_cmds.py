@@ -158,6 +158,12 @@ def cmd_check(ctx: Context) -> int:
     warning = _commands_warning(loaded)
     if warning:
         ctx.note(f"warning: {warning}")
+    if routine.push is not None:
+        from sundown.config import topic_warning
+
+        guessable = topic_warning(routine.push)
+        if guessable:
+            ctx.note(f"warning: push.ntfy: {guessable}")
     ctx.print(f"zone: {zone_label(zone, routine)}")
     if plan is None:  # night_of always names an existing night; kept for type safety
         return 0
@@ -178,7 +184,7 @@ def cmd_check(ctx: Context) -> int:
 
 
 def _plan_only(loaded: LoadedConfig, now: datetime) -> Night:
-    """"Tonight" by the plan alone (the log cannot be read)."""
+    """ "Tonight" by the plan alone (the log cannot be read)."""
     from sundown.core.plan import night_of
     from sundown.core.state import fold_night
     from sundown.core.status import tonight

@@ -4,7 +4,8 @@ A face over its parts, so callers import from `sundown.config` alone:
 - `load`: reading a file and parsing it (`parse`, `load`, `load_for`, the built-in default);
   `check` walks the raw TOML over `spec` and collects every problem, `routine` builds the Routine;
 - `zone`: the zone a routine plans in (`system_zone`, `zone_for`);
-- `permissions`: files others could write or read (`commands_refused`, `token_file_problem`);
+- `permissions`: files others could write (`commands_refused`);
+- `push`: the token and the secret [push] names, and a topic a stranger could guess;
 - `last_good`: the copy of the routine the daemon runs, shown while the config has errors.
 """
 
@@ -21,7 +22,15 @@ from sundown.config.load import (
     load_for,
     parse,
 )
-from sundown.config.permissions import commands_refused, token_file_problem, with_commands
+from sundown.config.permissions import commands_refused, with_commands
+from sundown.config.push import (
+    default_secret_file,
+    read_secret_file,
+    read_token_file,
+    secret_file_problem,
+    token_file_problem,
+    topic_warning,
+)
 from sundown.config.routine import readable
 from sundown.config.zone import localtime_path, system_zone, zone_for
 
@@ -30,6 +39,7 @@ __all__ = [
     "EXAMPLE_FILE",
     "LoadedConfig",
     "commands_refused",
+    "default_secret_file",
     "default_routine",
     "example_text",
     "last_good",
@@ -37,10 +47,14 @@ __all__ = [
     "load_for",
     "localtime_path",
     "parse",
+    "read_secret_file",
+    "read_token_file",
     "readable",
     "remember_good",
     "system_zone",
+    "secret_file_problem",
     "token_file_problem",
+    "topic_warning",
     "with_commands",
     "zone_for",
 ]

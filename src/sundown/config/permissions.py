@@ -1,4 +1,5 @@
-"""Files others could write or read: refused, like ssh refuses such keys."""
+"""Files others could write: refused, like ssh refuses such keys (the token and the secret,
+which others must not read either: `sundown.config.push`)."""
 
 from __future__ import annotations
 
@@ -6,34 +7,7 @@ import os
 import stat
 from pathlib import Path
 
-from sundown.config.values import show
 from sundown.core.routine import Routine
-
-
-def token_file_problem(path: Path) -> str | None:
-    """Like ssh with its keys: a token others can read is refused. Never quotes the token."""
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return f"{show(str(path))} does not exist; write the access token into it (mode 600)"
-    except OSError as exc:
-        return f"cannot read {show(str(path))}: {exc.strerror or exc}"
-    if not stat.S_ISREG(st.st_mode):
-        return f"{show(str(path))} is not a file"
-    if st.st_uid != os.getuid():
-        return f"{show(str(path))} belongs to another user (uid {st.st_uid}); run `chown $USER {path}`"
-    if st.st_mode & 0o077:
-        return (
-            f"{show(str(path))} is readable by others (mode {stat.S_IMODE(st.st_mode):o}); "
-            f"run `chmod 600 {path}`"
-        )
-    try:
-        empty = not path.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        return f"cannot read {show(str(path))}: {getattr(exc, 'strerror', None) or exc}"
-    if empty:
-        return f"{show(str(path))} is empty; write the access token into it"
-    return None
 
 
 def commands_refused(path: Path | None) -> str | None:

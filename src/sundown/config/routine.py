@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sundown.config.check import Problems, walk_table
-from sundown.config.permissions import token_file_problem
+from sundown.config.push import default_secret_file, secret_file_problem, token_file_problem
 from sundown.config.spec import BEDTIME_KEYS, FILE, PUSH, REMINDER, KeyPath
 from sundown.config.values import ID_RE, closest, show
 from sundown.core.plan import ONE_DAY, into_night
@@ -154,7 +154,7 @@ def build(raw: dict[str, Any], problems: Problems) -> Routine | None:
 
 
 def _push(raw: dict[str, Any], values: dict[str, Any], ids: set[str], problems: Problems) -> Push | None:
-    """`[push]`, its reminder ids checked against the routine and its token file against the disk."""
+    """`[push]`, its reminder ids checked against the routine and its files against the disk."""
     table = raw.get("push")
     if not isinstance(table, dict):
         return None
@@ -169,14 +169,19 @@ def _push(raw: dict[str, Any], values: dict[str, Any], ids: set[str], problems: 
                 f"{show(rid)} is not a reminder of this routine{closest(rid, sorted(ids))}",
                 i,
             )
-    token_file = None
-    if "token_file" in values:
-        token_file = Path(os.path.expanduser(values["token_file"]))
-        if not token_file.is_absolute():
-            token_file = Path(problems.name).resolve().parent / token_file
+    token_file = _push_file(values, "token_file", problems)
+    if token_file is not None:
         problem = token_file_problem(token_file)
         if problem:
             problems.add(("push", "token_file"), problem)
+    secret_file = _push_file(values, "secret_file", problems) or default_secret_file()
+    if "secret_file" in values or "secret_file" not in table:
+        problem = secret_file_problem(secret_file)
+        if problem:
+            problems.add(("push", "secret_file") if "secret_file" in table else ("push",), problem)
+    if "ntfy" in values:
+        server, topic = values["ntfy"]
+        _push_url_rules(server, topic, token_file, values, problems)
     if any(k not in values for k in table if k in PUSH.keys):
         return None  # a bad value was reported already
     server, topic = values["ntfy"]
@@ -187,7 +192,41 @@ def _push(raw: dict[str, Any], values: dict[str, Any], ids: set[str], problems: 
         token_file=token_file,
         reminders=values.get("reminders"),
         when=values.get("when", "always"),
+        secret_file=secret_file,
+        webhook_topic=values.get("webhook_topic"),
     )
+
+
+def _push_file(values: dict[str, Any], key: str, problems: Problems) -> Path | None:
+    """A file named in [push]: `~` expanded; a relative path is relative to the config file."""
+    if key not in values:
+        return None
+    path = Path(os.path.expanduser(values[key]))
+    return path if path.is_absolute() else Path(problems.name).resolve().parent / path
+
+
+def _push_url_rules(
+    server: str, topic: str, token_file: Path | None, values: dict[str, Any], problems: Problems
+) -> None:
+    """What the URL allows: a token never crosses a network in clear; the webhook topic is apart."""
+    from urllib.parse import urlsplit
+
+    from sundown.config.values import loopback
+
+    host = urlsplit(server).hostname or ""
+    if token_file is not None and server.startswith("http://") and not loopback(host):
+        problems.add(
+            ("push", "ntfy"),
+            f"plain http:// would carry the token in clear to {host}; use https:// "
+            "(plain http is fine only to this machine: localhost)",
+        )
+    webhook = values.get("webhook_topic")
+    if webhook is not None and webhook in (topic, f"{topic}-replies"):
+        problems.add(
+            ("push", "webhook_topic"),
+            f"{show(webhook)} is a topic sundown uses already; give the webhook a topic of its own,"
+            f' e.g. "{topic}-sleep"',
+        )
 
 
 def _hostname() -> str:

@@ -29,6 +29,7 @@ from sundown.config.values import (
     read_quiet,
     read_text,
     read_title,
+    read_topic_name,
     read_weekdays,
     read_when,
     read_zone_name,
@@ -96,11 +97,19 @@ REMINDER = Table(
 
 PUSH = Table(
     {
-        "ntfy": Key(read_ntfy_url, "topic URL on an ntfy server, e.g. https://ntfy.example.org/evening-8f3k2q"),
+        "ntfy": Key(
+            read_ntfy_url, "topic URL on an ntfy server, e.g. https://ntfy.example.org/evening-8f3k2q"
+        ),
         "token_file": Key(read_path, "file holding the access token (not readable by others)"),
         "reminders": Key(read_ids, "ids of the reminders pushed; default: all"),
         "when": Key(read_when, "always | away (desktop idle or locked, or the machine asleep)"),
         "device": Key(read_device, "this machine's name in the log; default: the hostname"),
+        "secret_file": Key(
+            read_path, "file holding the secret answers are signed with (`sundown push init` writes it)"
+        ),
+        "webhook_topic": Key(
+            read_topic_name, "topic for a sleep app's webhook (unsigned: only in bed / awake, never Done)"
+        ),
     },
     "reminders on the phone and every machine, through ntfy (`sundown help push`)",
 )

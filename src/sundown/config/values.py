@@ -179,8 +179,7 @@ def read_zone_name(value: object) -> str:
             )
         elif offset:
             hint = (
-                "; a fixed UTC offset is not a zone: write the IANA name of your place,"
-                ' e.g. "Asia/Kolkata"'
+                '; a fixed UTC offset is not a zone: write the IANA name of your place, e.g. "Asia/Kolkata"'
             )
         elif isinstance(value, str) and value:
             from zoneinfo import available_timezones
@@ -284,6 +283,9 @@ def read_bool(value: object) -> bool:
     return value
 
 
+MAX_SNOOZE_LIMIT = 100
+
+
 def read_limit(value: object) -> int:
     """A count that may be zero (`snooze_limit = 0`: no snoozing at all)."""
     if isinstance(value, bool) or not isinstance(value, int):
@@ -292,10 +294,23 @@ def read_limit(value: object) -> int:
         raise Invalid(f"{show(value)} is not a whole number; write e.g. 2")
     if value < 0:
         raise Invalid(f"{show(value)} is negative; write 0 (no snoozing) or more")
+    if value > MAX_SNOOZE_LIMIT:
+        raise Invalid(
+            f"{show(value)} is more snoozes than a night has room for; write at most {MAX_SNOOZE_LIMIT}"
+        )
     return value
 
 
 STEP_KEYS = ("after", "urgency", "run")
+MAX_STEPS = 10
+
+
+def read_step_urgency(value: object) -> str:
+    """A step makes a reminder louder: "low" would make it quieter than its first notification."""
+    urgency = read_urgency(value)
+    if urgency == "low":
+        raise Invalid(f'{show(value)} would make it quieter; a step makes it louder: write "critical"')
+    return urgency
 
 
 def read_escalate(value: object) -> tuple[Step, ...]:
@@ -303,6 +318,11 @@ def read_escalate(value: object) -> tuple[Step, ...]:
     example = '[{ after = "10m", urgency = "critical" }]'
     if not isinstance(value, list):
         raise Invalid(f"{show(value)} is not a list of steps; write e.g. escalate = {example}")
+    if len(value) > MAX_STEPS:
+        raise Invalid(
+            f"has {len(value)} steps; at most {MAX_STEPS} (a step louder than the last every few minutes"
+            " is already an alarm)"
+        )
     issues: list[tuple[str, int | None]] = []
     steps = []
     for i, item in enumerate(value):
@@ -320,7 +340,7 @@ def read_escalate(value: object) -> tuple[Step, ...]:
                 )
             )
         fields: dict[str, object] = {}
-        for key, reader in (("after", read_interval), ("urgency", read_urgency), ("run", read_argv)):
+        for key, reader in (("after", read_interval), ("urgency", read_step_urgency), ("run", read_argv)):
             if key in item:
                 try:
                     fields[key] = reader(item[key])
@@ -362,6 +382,8 @@ def load_zone(name: str) -> ZoneInfo | None:
 
 TOPIC_RE = re.compile(r"[-_A-Za-z0-9]{1,56}")  # ntfy allows 64; "-replies" must still fit
 DEVICE_RE = re.compile(r"[A-Za-z0-9][-_.A-Za-z0-9]{0,62}")
+HOST_LABEL = r"[A-Za-z0-9_](?:[-A-Za-z0-9_]{0,61}[A-Za-z0-9_])?"
+HOST_RE = re.compile(rf"{HOST_LABEL}(?:\.{HOST_LABEL})*\.?")
 
 
 def read_ntfy_url(value: object) -> tuple[str, str]:
@@ -378,6 +400,8 @@ def read_ntfy_url(value: object) -> tuple[str, str]:
         raise Invalid(f"{show(value)} is not a URL; write e.g. {example}") from None
     if url.scheme not in ("http", "https") or not url.hostname:
         raise Invalid(f"{show(value)} is not an http(s) URL; write e.g. {example}")
+    if not _host_name(url.hostname):
+        raise Invalid(f"{show(value)} names no valid host ({show(url.hostname)}); write e.g. {example}")
     if url.username is not None or url.password is not None:
         raise Invalid(
             f"{show(value)} has a user or password in it; put an access token in a file "
@@ -396,6 +420,42 @@ def read_ntfy_url(value: object) -> tuple[str, str]:
     return server, topic
 
 
+def _host_name(host: str) -> bool:
+    """A DNS name or an IP address: nothing with a space, a quote or a slash in it."""
+    import ipaddress
+
+    if HOST_RE.fullmatch(host) and len(host) <= 253:
+        return True
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def loopback(host: str) -> bool:
+    """This machine: localhost or a loopback address (plain http to it never leaves the machine)."""
+    import ipaddress
+
+    if host.rstrip(".").lower() in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def read_topic_name(value: object) -> str:
+    """`webhook_topic`: a topic on the same server as `ntfy`."""
+    if not isinstance(value, str) or not TOPIC_RE.fullmatch(value):
+        hint = " (just the topic, on the server of `ntfy`)" if isinstance(value, str) and "/" in value else ""
+        raise Invalid(
+            f"{show(value)} is not a topic name{hint}; write up to 56 letters, digits, '-' or '_',"
+            ' e.g. "evening-8f3k2q-sleep"'
+        )
+    return value
+
+
 def read_when(value: object) -> str:
     if value not in PUSH_WHEN:
         names = " or ".join(show(w) for w in PUSH_WHEN)
@@ -408,6 +468,10 @@ def read_device(value: object) -> str:
         raise Invalid(
             f'{show(value)} is not a device name; use up to 63 letters, digits, "." "-" "_", e.g. "laptop"'
         )
+    if value.lower() == "phone":
+        raise Invalid(
+            f'{show(value)} is what answers from the phone are called; name this machine, e.g. "laptop"'
+        )
     return value
 
 
@@ -415,6 +479,10 @@ def read_ids(value: object) -> frozenset[str]:
     if not isinstance(value, list):
         example = f"[{show(value)}]" if isinstance(value, str) else '["magnesium", "bedtime"]'
         raise Invalid(f"{show(value)} is not a list; write e.g. reminders = {example}")
+    if not value:
+        raise Invalid(
+            "is empty, which would push nothing; name the reminders to push, or remove the key to push all"
+        )
     issues = []
     for i, item in enumerate(value):
         if not isinstance(item, str) or not ID_RE.fullmatch(item):

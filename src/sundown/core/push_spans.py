@@ -11,8 +11,11 @@ A message holds at most `MAX_SPANS` spans (an ntfy message is at most 4096 bytes
 a night with more goes as several. Only states and whole seconds travel: nothing about
 windows or input.
 
-Trust: these messages are not signed yet (the answers' signing, SPEC's push trust, is
-being added beside them); `encode` and `parse` are the seam where the signature goes.
+Trust: whoever knows the topic can publish to it, so spans count only when signed like
+an answer (core/push.py): an HMAC-SHA256 with the secret the machines share, over the
+night, the sender's name, the spans and the sender's push id. They carry no expiry or
+nonce: they tell history, and a replay only repeats what that machine said, which is
+stored once.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from sundown.core.activity import Span
+from sundown.core.push import BAD_SIGNATURE, SIGNATURE_RE, TOKEN_RE, UNSIGNED, Signer, Verdict, sign
+from sundown.core.push import _same as same_digest
 from sundown.core.vocabulary import ACTIVITY_STATES, DEVICE_PREFIX
 
 UTC = timezone.utc
@@ -50,27 +55,49 @@ class SpanReport:
         return f"{DEVICE_PREFIX}{self.origin}"
 
 
-def encode(night: date, origin: str, spans: Sequence[Span]) -> list[str]:
-    """The messages that carry `spans` (ASCII JSON, at most `MAX_SPANS` spans each)."""
+def encode(night: date, spans: Sequence[Span], signer: Signer) -> list[str]:
+    """The signed messages that carry this machine's `spans` (ASCII JSON, at most `MAX_SPANS` each)."""
     messages = []
     for i in range(0, len(spans), MAX_SPANS):
+        part = [[s.state, s.start, s.end] for s in spans[i : i + MAX_SPANS]]
         data: dict[str, Any] = {
             "sundown": VERSION,
             "kind": KIND,
             "night": night.isoformat(),
-            "from": origin,
-            "spans": [[s.state, s.start, s.end] for s in spans[i : i + MAX_SPANS]],
+            "from": signer.device,
+            "spans": part,
+            "dev": signer.device_id,
         }
+        data["sig"] = sign(signer.secret, _canonical(data["night"], signer.device, part, signer.device_id))
         messages.append(json.dumps(data, separators=(",", ":"), ensure_ascii=True))
     return messages
 
 
-def parse(message: Mapping[str, Any]) -> SpanReport | None:
-    """The spans in one ntfy `message` event, or None when it holds none of ours. Never raises.
+def _canonical(night: Any, origin: Any, spans: Any, device_id: str) -> bytes:
+    """The signed fields in a fixed order, however the message's JSON is spelt."""
+    fields = ["sundown-spans", VERSION, night, origin, spans, device_id]
+    return json.dumps(fields, separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
-    Hostile input is refused whole: an unknown state, a span that ends before it starts,
-    lasts over a day or lies outside its night's two days, a name no machine has.
-    """
+
+def verify(message: Mapping[str, Any], secret: bytes) -> Verdict:
+    """Whether the spans in one ntfy `message` were signed with `secret`, and by which machine's
+    id. Asked before anything is written; never raises, whatever the message holds."""
+    data = _data(message)
+    if data is None:
+        return Verdict(UNSIGNED)
+    device_id, signature = data.get("dev"), data.get("sig")
+    if not (isinstance(device_id, str) and TOKEN_RE.fullmatch(device_id)):
+        return Verdict(UNSIGNED)
+    if not (isinstance(signature, str) and SIGNATURE_RE.fullmatch(signature)):
+        return Verdict(UNSIGNED)
+    canonical = _canonical(data.get("night"), data.get("from"), data.get("spans"), device_id)
+    if not same_digest(sign(secret, canonical), signature):
+        return Verdict(BAD_SIGNATURE)
+    return Verdict(None, device_id)
+
+
+def _data(message: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The JSON object in a message that claims to hold spans, or None."""
     text = message.get("message")
     if not isinstance(text, str) or len(text) > MAX_MESSAGE:
         return None
@@ -78,7 +105,19 @@ def parse(message: Mapping[str, Any]) -> SpanReport | None:
         data = json.loads(text)
     except (ValueError, RecursionError):
         return None
-    if not isinstance(data, dict) or data.get("sundown") != VERSION or data.get("kind") != KIND:
+    ours = isinstance(data, dict) and data.get("sundown") == VERSION and data.get("kind") == KIND
+    return data if ours else None
+
+
+def parse(message: Mapping[str, Any]) -> SpanReport | None:
+    """The spans in one ntfy `message` event, or None when it holds none of ours (whether they
+    may be believed is `verify`'s question). Never raises.
+
+    Hostile input is refused whole: an unknown state, a span that ends before it starts,
+    lasts over a day or lies outside its night's two days, a name no machine has.
+    """
+    data = _data(message)
+    if data is None:
         return None
     night_text, origin, raw = data.get("night"), data.get("from"), data.get("spans")
     if not isinstance(origin, str) or not ORIGIN_RE.fullmatch(origin) or not isinstance(raw, list):

@@ -36,6 +36,8 @@ class ContextRules:
     max_defer: timedelta = timedelta(minutes=20)
     idle: timedelta = timedelta(minutes=5)
     measure: bool = True  # record the evening's activity spans (docs/stats.md); false: nothing recorded
+
+
 PUSH_WHEN: tuple[str, ...] = ("always", "away")
 
 
@@ -93,6 +95,8 @@ class Push:
     token_file: Path | None = None
     reminders: frozenset[str] | None = None  # None: all
     when: str = "always"
+    secret_file: Path | None = None  # the key answers are signed with; None only in tests of the rules
+    webhook_topic: str | None = None  # where apps that cannot sign (a sleep app) post; same server
 
     @property
     def reply_topic(self) -> str:

@@ -60,14 +60,41 @@ class ReminderNight:
 NOTHING = ReminderNight()
 
 
+# Instants a row may name: anything outside is not a time sundown wrote, and arithmetic near
+# datetime's own limits (a snooze until 9999-12-31 in -23:59, which no UTC can hold) overflows.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
 def instant(text: Any) -> datetime | None:
-    if not isinstance(text, str):
+    """An aware instant (in its own offset) from a row's details, or None for anything else:
+    a wrong type, no offset, or a time out of range says nothing, and never raises."""
+    if not isinstance(text, str) or len(text) > 64:
         return None
     try:
         t = datetime.fromisoformat(text)
+        if t.tzinfo is None or t.utcoffset() is None:
+            return None
+        in_utc = t.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+    return t if EARLIEST <= in_utc <= LATEST else None
+
+
+def _count(value: Any) -> int:
+    """A count from a row's details; anything that is not a whole number counts as 0."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _clock(value: Any) -> time | None:
+    """ "HH:MM" from a row's details, or None."""
+    if not isinstance(value, str) or len(value) > 16:
+        return None
+    try:
+        t = time.fromisoformat(value)
     except ValueError:
         return None
-    return t if t.tzinfo is not None else None
+    return t if t.tzinfo is None else None
 
 
 def _earlier_plan(row_at: datetime | None, at: datetime | None) -> bool:
@@ -103,7 +130,7 @@ def fold(events: Iterable[Event], at: datetime | None = None) -> ReminderNight:
             if not current:
                 continue
             notified += 1
-            if not e.details.get("snoozed") and (e.details.get("repeat") or 0) > 0:
+            if not e.details.get("snoozed") and _count(e.details.get("repeat")) > 0:
                 repeats += 1
             if first is None:
                 first = e.ts
@@ -160,8 +187,7 @@ def fold_changes(events: Iterable[Event]) -> NightChanges:
                 if skip_all:
                     keep.add(e.reminder)
         elif e.event == "bedtime_changed":
-            value = e.details.get("bedtime")
-            bedtime = time.fromisoformat(value) if value else None
+            bedtime = _clock(e.details.get("bedtime"))
     if bedtime is None and not skip_all and not skip:
         return NO_CHANGES
     return NightChanges(bedtime, skip_all, frozenset(skip), frozenset(keep) if skip_all else frozenset())

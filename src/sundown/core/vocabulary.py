@@ -22,8 +22,8 @@ EventName = Literal[
     "escalated",
     "lock_failed",
     "activity",  # one closed span of the session's activity (details: state, from, to)
-    "in_bed",  # the phone's sleep app started tracking
-    "awake",  # the phone's alarm was dismissed
+    "in_bed",
+    "awake",
 ]
 EVENTS: tuple[EventName, ...] = get_args(EventName)
 

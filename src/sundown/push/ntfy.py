@@ -6,14 +6,22 @@ sequence id, so a retry after an ambiguous failure (a timeout after the server
 took it) updates the phone's copy instead of adding a second one; a newer job for
 the same sequence id replaces a queued older one.
 
-Subscriber: one long-lived GET of the reply topic's JSON stream, resumed with
-`since=<last message id>` after a restart, a lost or silent connection, or a
-resume from suspend. The id is saved (state dir, `push-since`) only after the
-daemon's worker has handled the answer, so a kill -9 at any moment replays it at
-worst, and a replayed answer changes nothing. A line cut short is never parsed.
+Subscriber: one long-lived GET of the reply topic's JSON stream (and the webhook
+topic's, in the same stream), resumed with `since=<last message id>` after a restart,
+a lost or silent connection, or a resume from suspend. The id is saved (state dir,
+`push-since`) only after the daemon's worker has handled the answer, so a kill -9 at
+any moment replays it at worst, and a replayed answer changes nothing. A line cut
+short is never parsed. Reconnecting backs off by how each connection ended, not by
+what it carried: a server that opens and closes at once, or a captive portal's page,
+costs a connection every minute at worst, and `status` says what is wrong.
+
+Every request has a deadline for the whole of it (one thread, `Deadlines`, cuts a
+connection past its deadline): a server that trickles a byte every few seconds never
+trips a socket timeout, and must not hold the queue.
 
 The token is only ever put in an Authorization header: never in a log line, an
-error message or `status`.
+error message or `status`; text from the server is cleaned of control characters
+and cut short before it reaches either.
 """
 
 from __future__ import annotations
@@ -41,12 +49,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sundown.push")
 
-TIMEOUT_S = 10.0  # one publish; the slow server of the fault tests answers in 5 s
-STREAM_IDLE_S = 75.0  # ntfy sends a keepalive every 45 s: silence longer than this = a dead link
+TIMEOUT_S = 10.0  # one whole publish; the slow server of the fault tests answers in 5 s
+STREAM_IDLE_S = 75.0  # ntfy sends a keepalive every 45 s: no complete line for longer = a dead link
+STREAM_HEALTHY_S = 30.0  # a stream that lasted this long ended for a reason: reconnect at once
+JUNK_LINES = 100  # lines on a fresh stream none of which is ntfy's: not an ntfy stream, drop it
 BACKOFF_FIRST_S = 0.5
 BACKOFF_CAP_S = 60.0
 ANSWER_WAIT_S = 10.0
 MAX_LINE = 65536
+SERVER_TEXT_MAX = 200  # characters of a server's error text shown
+NTFY_EVENTS = frozenset({"open", "keepalive", "message", "poll_request", "message_clear", "message_delete"})
 
 OnAnswer = Callable[[dict[str, Any]], bool]
 """on_message(ntfy message event) -> True once handled (then its id is saved)."""
@@ -76,14 +88,102 @@ class HttpError(Exception):
         self.status = status
 
 
+class NotAStream(Exception):
+    """What came back is not ntfy's JSON stream (a captive portal's page, a proxy's)."""
+
+
 def read_token(path: Path | None) -> str | None:
+    """The token in `path` (one line, comments aside), or None, said in the journal without it."""
+    from sundown.config import read_token_file
+    from sundown.config.values import Invalid
+
     if path is None:
         return None
     try:
-        return path.read_text(encoding="utf-8").strip() or None
-    except (OSError, UnicodeDecodeError) as exc:
-        log.warning("cannot read the push token file %s: %s", path, getattr(exc, "strerror", None) or exc)
+        return read_token_file(path)
+    except Invalid as exc:
+        log.warning("push: no token: %s", exc)
         return None
+
+
+def read_secret(path: Path | None) -> bytes | None:
+    """The shared secret answers are signed with, or None, said in the journal without it."""
+    from sundown.config import read_secret_file
+    from sundown.config.values import Invalid
+
+    if path is None:
+        return None
+    try:
+        return read_secret_file(path)
+    except Invalid as exc:
+        log.error("push: answers cannot be signed or believed: %s", exc)
+        return None
+
+
+def clean(text: str, limit: int = SERVER_TEXT_MAX) -> str:
+    """Text from a server made safe for a terminal and the journal: no control characters (an
+    escape sequence, a newline that would fake a journal line of its own), at most `limit` long."""
+    flat = " ".join("".join(ch if ch.isprintable() else " " for ch in text[: limit * 4]).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+class Deadlines:
+    """One thread that cuts each connection past its deadline, for the whole of a request.
+
+    A socket timeout bounds one read; a server that sends a byte every few seconds would
+    keep a request alive for ever. Started at the first request; a daemon thread."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._due: dict[int, tuple[float, Any]] = {}
+        self._expired: set[int] = set()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def arm(self, conn: Any, seconds: float) -> None:
+        """Cut `conn` `seconds` from now (again: the deadline moves)."""
+        with self._cond:
+            self._due[id(conn)] = (time.monotonic() + seconds, conn)
+            if self._thread is None and not self._closed:
+                self._thread = threading.Thread(target=self._run, name="sundown-push-deadlines", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def disarm(self, conn: Any) -> bool:
+        """No more deadline for `conn`; True when it was cut for being late."""
+        with self._cond:
+            self._due.pop(id(conn), None)
+            late = id(conn) in self._expired
+            self._expired.discard(id(conn))
+            return late
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        with self._cond:
+            while not self._closed:
+                now = time.monotonic()
+                for key, (due, conn) in list(self._due.items()):
+                    if due <= now:
+                        del self._due[key]
+                        self._expired.add(key)
+                        _cut(conn)
+                nearest = min((due for due, _ in self._due.values()), default=None)
+                self._cond.wait(None if nearest is None else max(nearest - now, 0.01))
+
+
+def _cut(conn: Any) -> None:
+    import socket
+
+    sock = getattr(conn, "sock", None)
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 def header_text(text: str) -> str:
@@ -133,7 +233,20 @@ class Connection:
         self.prefix = url.path.rstrip("/")
         self.token = token
         self.http = http_client(self.https)
-        self.errors: tuple[type[Exception], ...] = (OSError, self.http.HTTPException)
+        # ValueError: http.client's word for a header it will not send, among others.
+        self.errors: tuple[type[Exception], ...] = (OSError, ValueError, self.http.HTTPException)
+        self.deadlines = Deadlines()
+
+    def scrub(self, text: str) -> str:
+        """`text` without the token, whatever put it there (an exception quoting a header, its
+        repr), and without control characters."""
+        import re
+
+        if self.token:
+            for form in (self.token, repr(self.token)[1:-1], repr(self.token.encode())[2:-1]):
+                text = text.replace(form, "[token]")
+        text = re.sub(r"(?i)(bearer\s+)[^\s'\"]+(?:\s[^\s'\"]*)*?(?=['\"]|$)", r"\1[token]", text)
+        return clean(text, 300)
 
     def connect(self, timeout: float) -> http.client.HTTPConnection:
         if self.https:
@@ -161,20 +274,27 @@ class Connection:
         timeout: float = TIMEOUT_S,
     ) -> tuple[int, bytes]:
         conn = self.connect(timeout)
+        self.deadlines.arm(conn, timeout)
         try:
             conn.request(method, self.prefix + path, body=body or None, headers=self.headers(headers))
             resp = conn.getresponse()
             data = resp.read(MAX_LINE)
             return resp.status, data
+        except self.errors:
+            if self.deadlines.disarm(conn):  # cut for being late: say so, not "connection reset"
+                raise TimeoutError(f"no complete answer within {timeout:g} s") from None
+            raise
         finally:
+            self.deadlines.disarm(conn)
             conn.close()
 
 
 def _describe(status: int, data: bytes) -> str:
     try:
         text = json.loads(data).get("error") or ""
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         text = ""
+    text = clean(text) if isinstance(text, str) else ""
     hints = {
         401: "the server wants a token: check token_file",
         403: "the token may not use this topic: check the server's access rules",
@@ -195,12 +315,19 @@ class NtfyPush:
         on_message: OnAnswer,
         token: str | None = None,
         backoff_cap: float = BACKOFF_CAP_S,
+        on_webhook: OnAnswer | None = None,
+        timeout: float = TIMEOUT_S,
     ) -> None:
         self.push = push
+        self.timeout = timeout  # for the whole of one request
         self.conn = Connection(push.server, token)
         self.token = token
         self.on_message = on_message
+        self.on_webhook = on_webhook  # messages on `webhook_topic`, when there is one
         self.backoff_cap = backoff_cap
+        self._failures = 0  # connections of the reply stream in a row that ended badly
+        self._junk = 0  # lines on the current connection that are not ntfy's
+        self._believed = False  # the current connection delivered something of ntfy's
         self.since_path = since_path
         self.status = PushStatus()
         self._jobs: collections.deque[Job] = collections.deque()
@@ -231,9 +358,19 @@ class NtfyPush:
             self._cond.notify_all()
         self._kicked.set()
         self._drop_stream()
+        self.conn.deadlines.close()
         # Daemon threads: a request in flight to a slow server must not hold up a SIGTERM exit.
-        self._publisher.join(timeout=0.2)
-        self._subscriber.join(timeout=0.2)
+        for thread in (self._publisher, self._subscriber):
+            if thread.ident is not None:
+                thread.join(timeout=0.2)
+
+    def _ensure_publisher(self) -> None:
+        """A publisher thread that died (whatever killed it) is replaced: pushes never wait for ever."""
+        if self._stopping or self._publisher.is_alive() or not self._publisher.ident:
+            return
+        log.error("push: the publishing thread had stopped; started again")
+        self._publisher = threading.Thread(target=self._publish_loop, name="sundown-push-out", daemon=True)
+        self._publisher.start()
 
     # -- the outbox -------------------------------------------------------------------------
 
@@ -260,12 +397,13 @@ class NtfyPush:
             self._jobs.append(job)
             self.status.queued = len(self._jobs)
             self._cond.notify_all()
+        self._ensure_publisher()
 
     def publish_now(self, pub: Publication, timeout: float = 3.0) -> bool:
         """Synchronously (before suspend): True once the server accepted it."""
         try:
             status, data = self._send(Job("publish", pub.sid, pub), timeout)
-        except self.conn.errors as exc:
+        except Exception as exc:  # any failure is a finding: the reminder goes out normally instead
             self._error(f"cannot reach {self.push.server}: {exc}")
             return False
         if status // 100 == 2:
@@ -274,7 +412,8 @@ class NtfyPush:
         self._error(_describe(status, data))
         return False
 
-    def _send(self, job: Job, timeout: float = TIMEOUT_S) -> tuple[int, bytes]:
+    def _send(self, job: Job, timeout: float | None = None) -> tuple[int, bytes]:
+        timeout = timeout or self.timeout
         topic = "/" + quote(self.push.topic)
         if job.kind == "answer":
             return self.conn.request(
@@ -316,6 +455,8 @@ class NtfyPush:
                 retry = status == 429 or status >= 500
             except self.conn.errors as exc:
                 status, problem, retry = 0, f"cannot reach {self.push.server}: {exc}", True
+            except Exception as exc:  # a bug, not the server: this job goes, the thread stays
+                status, problem, retry = 0, f"cannot send a {job.kind}: {type(exc).__name__}: {exc}", False
             with self._cond:
                 if self._jobs and self._jobs[0] is job:
                     if problem is None or not retry:
@@ -340,11 +481,13 @@ class NtfyPush:
                 self._cond.wait_for(lambda: self._stopping, timeout=backoff(job.attempts, self.backoff_cap))
 
     def _error(self, problem: str) -> None:
+        problem = self.conn.scrub(problem)
         if problem != self.status.publish_error:
             log.warning("push: %s", problem)
         self.status.publish_error = problem
 
     def _stream_failed(self, problem: str) -> None:
+        problem = self.conn.scrub(problem)
         if problem != self.status.stream_error:
             log.warning("push: %s", problem)
         self.status.stream_error = problem
@@ -387,49 +530,70 @@ class NtfyPush:
                 pass
 
     def _subscribe_loop(self) -> None:
-        failures = 0
         while not self._stopping:
             self._kicked.clear()
+            started = time.monotonic()
             try:
-                got_any = self._stream_once()
-                failures = 0 if got_any else failures + 1
+                problem = self._stream_once()
             except HttpError as exc:
-                failures += 1
-                self._stream_failed(f"reply stream: {exc}")
+                problem = f"reply stream: {exc}"
+            except NotAStream as exc:
+                problem = f"reply stream from {self.push.server}: {exc}"
             except self.stream_errors as exc:
-                failures += 1
-                if not self._stopping:
-                    self._stream_failed(f"reply stream from {self.push.server} lost: {exc}")
+                problem = f"reply stream from {self.push.server} lost: {exc}"
             self.status.connected = False
             if self._stopping:
                 return
-            if failures:
-                self._kicked.wait(backoff(failures, self.backoff_cap))
+            if self._kicked.is_set():  # a resume: reconnect now, nothing went wrong
+                self._failures = 0
+                continue
+            # By how the connection went, never by what it carried: one that delivered a line
+            # and closed at once is as bad as one that never opened.
+            healthy = self._believed and time.monotonic() - started >= STREAM_HEALTHY_S
+            self._failures = 1 if healthy else self._failures + 1
+            self._stream_failed(problem)
+            self._kicked.wait(backoff(self._failures, self.backoff_cap))
 
-    def _stream_once(self) -> bool:
-        """One connection; True when it delivered at least one complete line."""
+    def _topics(self) -> str:
+        topics = [self.push.reply_topic]
+        if self.push.webhook_topic and self.on_webhook is not None:
+            topics.append(self.push.webhook_topic)
+        return ",".join(quote(t) for t in topics)
+
+    def _stream_once(self) -> str:
+        """One connection until it ends; what ended it (an error ends it by raising)."""
         conn = self.conn.connect(STREAM_IDLE_S)
         with self._stream_lock:
             self._stream = conn
+        self._junk, self._believed = 0, False
+        deadlines = self.conn.deadlines
+        deadlines.arm(conn, STREAM_IDLE_S)
         try:
-            path = f"{self.conn.prefix}/{quote(self.push.reply_topic)}/json?since={quote(self._since)}"
+            path = f"{self.conn.prefix}/{self._topics()}/json?since={quote(self._since)}"
             conn.request("GET", path, headers=self.conn.headers())
             resp = conn.getresponse()
             if resp.status != 200:
                 raise HttpError(resp.status, _describe(resp.status, resp.read(MAX_LINE)))
-            got_any = False
+            kind = resp.getheader("Content-Type") or ""
+            if "json" not in kind:
+                raise NotAStream(
+                    f"it answered {clean(kind, 60) or 'something'}, not ntfy's JSON stream"
+                    " (a captive portal or a proxy in the way?)"
+                )
             while not self._stopping:
                 line = resp.readline(MAX_LINE)
                 if not line.endswith(b"\n"):
-                    return got_any  # end of stream, or a line cut short: never parse half a line
-                got_any = True
-                self.status.connected = True
-                if self.status.stream_error:
-                    log.info("push: reply stream connected again")
-                    self.status.stream_error = None
+                    # End of stream, or a line cut short: never parse half a line.
+                    return "the server closed the reply stream"
+                deadlines.arm(conn, STREAM_IDLE_S)  # a complete line: the link is alive
                 self._line(line)
-            return got_any
+            return "stopping"
+        except self.stream_errors:
+            if deadlines.disarm(conn):
+                raise TimeoutError(f"no complete line for {STREAM_IDLE_S:g} s") from None
+            raise
         finally:
+            deadlines.disarm(conn)
             with self._stream_lock:
                 self._stream = None
             conn.close()
@@ -437,22 +601,45 @@ class NtfyPush:
     def _line(self, line: bytes) -> None:
         try:
             event = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
+            event = None
+        if not isinstance(event, dict) or event.get("event") not in NTFY_EVENTS:
             self.status.stream_errors += 1
+            self._junk += 1
+            if not self._believed:
+                self._stream_failed(
+                    f"the reply stream from {self.push.server} carries lines that are not ntfy's"
+                    " (a captive portal or a proxy in the way?)"
+                )
+                if self._junk >= JUNK_LINES:
+                    raise NotAStream(f"{JUNK_LINES} lines and none of them ntfy's")
             return
-        if not isinstance(event, dict) or event.get("event") != "message":
+        self.status.connected = True
+        self._believed = True
+        # A server that opens and closes at once sets the error again as it closes: between
+        # two of its connections (the backoff) `status` shows it.
+        self._clear_stream_error()
+        if event["event"] != "message":
             return  # open, keepalive, poll_request, message_clear, ...
         ident = event.get("id")
         if not isinstance(ident, str) or not ident:
             self.status.stream_errors += 1
             return
         self.status.answers_in += 1
-        if not self.on_message(event):
+        webhook = self.push.webhook_topic is not None and event.get("topic") == self.push.webhook_topic
+        handler = self.on_webhook if webhook and self.on_webhook is not None else self.on_message
+        if not handler(event):
             # Not handled (the daemon was busy): reconnect from the last saved id to see it again.
             raise OSError("the daemon did not take an answer in time; replaying")
         self._save_since(ident)
 
+    def _clear_stream_error(self) -> None:
+        if self.status.stream_error:
+            log.info("push: reply stream connected again")
+            self.status.stream_error = None
+
     def snapshot(self) -> dict[str, Any]:
+        self._ensure_publisher()
         s = self.status
         return {
             "server": self.push.server,

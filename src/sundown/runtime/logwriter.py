@@ -194,7 +194,7 @@ class LogWriter:
         for line in lines:
             try:
                 rows.append(Row.from_json(line))
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError, OverflowError, AttributeError):
                 log.warning("%s: skipping a damaged line", self.spool)  # a crash mid-append
         return rows
 

@@ -1,10 +1,14 @@
 """The daemon's side of push: what to publish when, and answers applied like button presses.
 
-Imported only when `[push]` is configured. Every method but `on_stream_message` runs
-on the daemon's worker thread, like everything that touches its state; the ntfy
-adapter's threads only hand over (`Worker.call`) and wait. The night's state is the
-ledger's, the notifications on screen the screen's; an answer from the reply stream
-is applied by `answers.apply`, under the same rules as a button.
+Imported only when `[push]` is configured. Every method but `on_stream_message` and
+`on_stream_webhook` runs on the daemon's worker thread, like everything that touches its
+state; the ntfy adapter's threads only hand over (`Worker.call`) and wait. The night's
+state is the ledger's, the notifications on screen the screen's; an answer from the reply
+stream is applied by `answers.apply`, under the same rules as a button.
+
+Trust: an answer is believed only once `verify` found it signed with the shared secret
+and not expired (`core.push.verify`); nothing before that looks at what it asks. A sleep
+app's webhook (`webhook_topic`) can only become `in_bed` / `awake` rows (`on_sleep_signal`).
 """
 
 from __future__ import annotations
@@ -22,17 +26,19 @@ from sundown.core import push as rules
 from sundown.core import push_spans
 from sundown.core.answers import Answer
 from sundown.core.dispatch import NOTHING, Send, message_key
-from sundown.core.plan import NO_CHANGES, ON_TIME, UTC, Occurrence, night_plan, window
-from sundown.core.state import ReminderNight
+from sundown.core.plan import NO_CHANGES, ON_TIME, UTC, Occurrence, night_end, night_of, night_plan, window
+from sundown.core.state import ReminderNight, instant
 from sundown.core.vocabulary import DEVICE_PREFIX
 from sundown.paths import write_atomic
-from sundown.push.ntfy import ANSWER_WAIT_S, NtfyPush, read_token
+from sundown.push.keys import device_id, new_nonce
+from sundown.push.ntfy import ANSWER_WAIT_S, NtfyPush, read_secret, read_token
 from sundown.runtime import answers
 from sundown.runtime.push_spans import SpanRelay
 
 if TYPE_CHECKING:
     from sundown.core.plan import NightChanges
     from sundown.core.routine import Push
+    from sundown.core.vocabulary import EventName
     from sundown.paths import Paths
     from sundown.runtime.ledger import Ledger
     from sundown.runtime.screen import Screen
@@ -62,18 +68,29 @@ class PushLink:
         self.screen = screen
         self.worker = worker
         self.counts = {"unparsed": 0, "unknown": 0, "duplicate": 0, "refused": 0, "applied": 0}
+        self.counts.update(dict.fromkeys(rules.DISTRUST, 0))
+        self.counts["webhook"] = 0  # sleep-app messages taken from the webhook topic
         self.pushed: set[str] = set()  # notification keys with a copy on the phone
         # Handed to the server before a suspend, by notification key: delivered there at their time.
         self.handed_over: dict[str, tuple[Occurrence, rules.Publication]] = {}
+        # Other machines seen answering under this machine's name (their ids): `doctor` warns.
+        self.namesakes: set[str] = set()
+        self.secret = read_secret(push.secret_file)
+        self.device_id = device_id(paths.push_device)
+        # Without the secret (unreadable since the config was checked) nothing is signed: the
+        # phone gets no buttons, this machine's answers stay here, and no answer is believed.
+        self.signer = rules.Signer(self.secret, push.device, self.device_id) if self.secret else None
         token = read_token(push.token_file)
-        self.client = NtfyPush(push, paths.push_since, self.on_stream_message, token)
+        self.client = NtfyPush(
+            push, paths.push_since, self.on_stream_message, token, on_webhook=self.on_stream_webhook
+        )
         self.relayed: set[tuple[date, str, str, str]] = set()  # local answers queued to publish
         self.watermark_path = paths.push_relayed
         self._watermark_lock = threading.Lock()
         self._saved = datetime.min.replace(tzinfo=UTC)
         self.watermark = self._load_watermark()
         self._saved = self.watermark
-        self.spans = SpanRelay(push, ledger, self.client, paths.push_spans)  # the evening's activity
+        self.spans = SpanRelay(push, ledger, self.client, paths.push_spans, self.signer)  # the evening
 
     def start(self) -> None:
         self.client.start()
@@ -95,9 +112,17 @@ class PushLink:
             urgent=any(o.reminder.urgent for o in send.occurrences),
             repeat=send.repeat,
             late=send.late > ON_TIME and not send.repeat and not send.snoozed,
+            answers=self._phone_answers(send.occurrences[0].night, ids),
         )
         self.pushed.add(send.key)
         self.client.publish(pub)
+
+    def _phone_answers(self, night: date, ids: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+        """The phone's Done and Snooze, signed here for it to echo, valid until the night ends."""
+        if self.signer is None:
+            return ()
+        expires = night_end(night, self.ledger.loaded.zone)
+        return rules.phone_answers(self.signer, night, ids, expires, (new_nonce(), new_nonce()))
 
     def on_settled(self, key: str) -> None:
         """Acknowledged or skipped here: the phone's copy goes too."""
@@ -123,20 +148,64 @@ class PushLink:
             return False
 
     def handle_answer(self, event: dict[str, Any]) -> str:
-        """One message of the reply stream: "unparsed", "own", or how the answer was taken."""
+        """One message of the reply stream: "unparsed", why it is not believed ("unsigned",
+        "bad_signature", "expired"), "own", or how the answer was taken."""
         report = push_spans.parse(event)
         if report is not None:  # another machine's evening, not an answer
-            taken = self.spans.take(report)
-            if taken == "duplicate":
-                self.counts["duplicate"] += 1
-            return taken
+            return self.take_spans(event, report)
         answer = rules.parse_answer(event)
         if answer is None:
             self.counts["unparsed"] += 1
             return "unparsed"
-        if answer.source == f"{DEVICE_PREFIX}{self.push.device}":
-            return "own"  # our own desktop's answer, echoed back: already applied here
+        refused = self.verify(event, answer.source, self.ledger.clock())
+        if refused is not None:
+            return refused
         return self.take(answer)
+
+    def verify(self, event: dict[str, Any], source: str, now: datetime) -> str | None:
+        """None when the answer in `event` may be applied: signed with the shared secret, not
+        expired, and not this machine's own echo (then "own"); else why not, counted. An
+        answer signed by another machine that uses this machine's name is believed, and that
+        machine remembered (a namesake: `status`, `doctor`)."""
+        verdict = rules.verify(event, self.secret, now) if self.secret else rules.Verdict(rules.UNSIGNED)
+        return self._believe(verdict, source)
+
+    def _believe(self, verdict: rules.Verdict, source: str) -> str | None:
+        """`verify`'s reckoning of a signature's verdict (answers and spans alike)."""
+        if verdict.distrust is not None:
+            n = self.counts[verdict.distrust] = self.counts[verdict.distrust] + 1
+            # A flood of forgeries costs the journal a line at the 1st, 2nd, 4th, 8th, ... of each kind.
+            log.log(
+                logging.WARNING if n & (n - 1) == 0 else logging.DEBUG,
+                "ignored an answer claiming to be from %s: %s (%d so far)",
+                source,
+                verdict.distrust.replace("_", " "),
+                n,
+            )
+            return verdict.distrust
+        if source == f"{DEVICE_PREFIX}{self.push.device}":
+            if verdict.device_id == self.device_id:
+                return "own"  # our own desktop's answer, echoed back: already applied here
+            if verdict.device_id not in self.namesakes:
+                self.namesakes.add(verdict.device_id)
+                log.warning(
+                    "another machine also calls itself %r (its id %s); give each machine its own"
+                    " `device` in [push]",
+                    self.push.device,
+                    verdict.device_id,
+                )
+        return None
+
+    def take_spans(self, event: dict[str, Any], report: push_spans.SpanReport) -> str:
+        """Another machine's activity spans: believed when signed, then each written once."""
+        verdict = push_spans.verify(event, self.secret) if self.secret else rules.Verdict(rules.UNSIGNED)
+        refused = self._believe(verdict, report.source)
+        if refused is not None:
+            return refused
+        taken = self.spans.take(report)
+        if taken == "duplicate":
+            self.counts["duplicate"] += 1
+        return taken
 
     def take(self, answer: Answer) -> str:
         """Apply an answer from elsewhere by the rules every answer obeys; counted by outcome."""
@@ -172,7 +241,9 @@ class PushLink:
             if remaining < 0.2:
                 log.warning("no time left before sleep to hand over %s", occ.reminder.id)
                 break
-            pub = _publication_of(key, occ, at=occ.at)
+            pub = _publication_of(
+                key, occ, at=occ.at, answers=self._phone_answers(occ.night, (occ.reminder.id,))
+            )
             if self.client.publish_now(pub, timeout=min(3.0, remaining)):
                 self.handed_over[key] = (occ, pub)
                 self.pushed.add(key)
@@ -204,7 +275,7 @@ class PushLink:
             occ = next((o for o in plan.occurrences if o.reminder.id == rid), None) if plan else None
             if occ is None or occ.skipped:
                 continue
-            pub = _publication_of(key, occ)
+            pub = _publication_of(key, occ, answers=self._phone_answers(night, (rid,)))
             self.pushed.add(key)
             self.client.publish(pub)
             log.info("pushed %s: the person is away from this screen", rid)
@@ -230,19 +301,19 @@ class PushLink:
                 if e.ts <= self.watermark:
                     continue  # the server has it, or it came before push was configured
                 mark = (night, e.reminder, e.event, e.ts.isoformat())
-                if mark in self.relayed:
+                if mark in self.relayed or self.signer is None:
                     continue
                 self.relayed.add(mark)
                 action = "done" if e.event == "acknowledged" else "snooze"
-                until = e.details.get("until")
-                nonce = f"{self.push.device}-{e.ts.timestamp():.6f}-{e.reminder}"
-                body = rules.encode_answer(
+                # From the row: a daemon killed before the server took it sends the same again.
+                nonce = f"{self.device_id}-{e.ts.timestamp():.6f}-{e.reminder}"
+                body = self.signer.answer(
                     night,
                     (e.reminder,),
                     action,
-                    self.push.device,
                     nonce,
-                    datetime.fromisoformat(until) if isinstance(until, str) else None,
+                    night_end(night, self.ledger.loaded.zone),
+                    until=instant(e.details.get("until")),
                 )
                 self.client.answer(body, on_sent=functools.partial(self._save_watermark, e.ts))
                 self.on_settled(message_key(night, e.reminder))
@@ -313,11 +384,50 @@ class PushLink:
             "away": self.worker.away(),
             "answers": dict(self.counts),
             "handed_over": len(self.handed_over),
+            "signed": self.signer is not None,
+            "namesakes": len(self.namesakes),
             "spans_received": self.spans.received,
         }
 
+    # -- a sleep app's webhook: in bed, awake, the next alarm -------------------------------
 
-def _publication_of(key: str, occ: Occurrence, at: datetime | None = None) -> rules.Publication:
+    def on_stream_webhook(self, event: dict[str, Any]) -> bool:
+        """From the subscriber thread, for a message on `webhook_topic`."""
+        try:
+            self.worker.call(self.handle_webhook, event, timeout=ANSWER_WAIT_S)
+            return True
+        except Exception as exc:  # busy or stopping: the adapter replays it
+            log.warning("a message from the webhook topic was not handled yet: %s", exc)
+            return False
+
+    def handle_webhook(self, event: dict[str, Any]) -> str:
+        signal = rules.parse_webhook(event, self.ledger.clock())
+        if signal is None:
+            self.counts["unparsed"] += 1
+            return "unparsed"
+        self.counts["webhook"] += 1
+        self.on_sleep_signal(signal)
+        return signal.kind
+
+    def on_sleep_signal(self, signal: rules.SleepSignal) -> None:
+        """The one seam for what a sleep app says: `in_bed` and `awake` are logged (source
+        `phone`), once per message; `next_alarm` is for the morning's plan to use."""
+        if signal.kind not in ("in_bed", "awake"):
+            log.info("the sleep app says the next alarm rings at %s", signal.alarm)
+            return
+        event: EventName = "in_bed" if signal.kind == "in_bed" else "awake"
+        night = night_of(signal.at, self.ledger.loaded.zone)
+        if any(e.details.get("message") == signal.ident for e in self.ledger.night_events(night)):
+            return  # seen before (a replay after a restart)
+        self.ledger.apply(event, night, None, rules.PHONE, ts=signal.at, message=signal.ident, app=signal.app)
+        log.info("the sleep app says: %s", signal.kind.replace("_", " "))
+
+
+def _publication_of(
+    key: str, occ: Occurrence, at: datetime | None = None, answers: tuple[tuple[str, str], ...] = ()
+) -> rules.Publication:
     """One reminder's push, now or (`at`) scheduled on the server."""
     reminder = occ.reminder
-    return rules.publication(key, reminder.title, reminder.body, (occ,), urgent=reminder.urgent, at=at)
+    return rules.publication(
+        key, reminder.title, reminder.body, (occ,), urgent=reminder.urgent, at=at, answers=answers
+    )

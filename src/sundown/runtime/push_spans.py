@@ -6,9 +6,10 @@ the outbox: the last night the server took is kept in the state directory
 (`push-spans`), so a daemon stopped or killed before that publishes the night on its
 next start (at most `NIGHTS_BACK` nights back), and one published twice counts once.
 
-In: another machine's spans are written as `activity` rows with source
-`device:<name>`, each once: spans this log already has are skipped (the span table
-would keep one row anyway).
+In: another machine's spans, once `PushLink` found them signed with the shared secret,
+are written as `activity` rows with source `device:<name>`, each once: spans this log
+already has are skipped (the span table would keep one row anyway). Without the secret
+nothing is published (nothing here could be believed elsewhere).
 
 Runs on the daemon's worker thread, except `_save_mark` (the publisher thread).
 """
@@ -31,6 +32,7 @@ from sundown.paths import write_atomic
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from sundown.core.push import Signer
     from sundown.core.routine import Push
     from sundown.runtime.ledger import Ledger
 
@@ -46,10 +48,13 @@ class Outbox(Protocol):
 
 
 class SpanRelay:
-    def __init__(self, push: Push, ledger: Ledger, outbox: Outbox, mark_path: Path) -> None:
+    def __init__(
+        self, push: Push, ledger: Ledger, outbox: Outbox, mark_path: Path, signer: Signer | None
+    ) -> None:
         self.push = push
         self.ledger = ledger
         self.outbox = outbox
+        self.signer = signer
         self.mark_path = mark_path
         self.received = 0  # spans of other machines written here
         self._lock = threading.Lock()
@@ -61,6 +66,8 @@ class SpanRelay:
 
     def publish_closed(self, now: datetime) -> None:
         """Publish this machine's spans of every night closed since the last one the server took."""
+        if self.signer is None:
+            return
         routine, zone = self.ledger.loaded.routine, self.ledger.loaded.zone
         tonight = night_of(now, zone)
         for back in range(NIGHTS_BACK, -1, -1):
@@ -72,7 +79,7 @@ class SpanRelay:
             if not spans:
                 self._save_mark(night)
                 continue
-            messages = push_spans.encode(night, self.push.device, spans)
+            messages = push_spans.encode(night, spans, self.signer)
             for i, body in enumerate(messages):
                 last = i == len(messages) - 1
                 self.outbox.answer(body, on_sent=functools.partial(self._save_mark, night) if last else None)
@@ -113,9 +120,7 @@ class SpanRelay:
     # -- in --------------------------------------------------------------------------------
 
     def take(self, report: push_spans.SpanReport) -> str:
-        """Another machine's spans: each written once, as that machine's."""
-        if report.origin == self.push.device:
-            return "own"
+        """Another machine's spans (believed: signed): each written once, as that machine's."""
         have = {
             (e.source, e.details.get("from"))
             for e in self.ledger.night_events(report.night)

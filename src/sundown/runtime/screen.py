@@ -165,7 +165,9 @@ class Screen:
                     continue
                 # The latest row wins: a server may give a repeat a new id, a key may stand for others.
                 found[ref["key"]] = ref
-                together = event.details.get("together") or [event.reminder]
+                together = event.details.get("together")
+                if not isinstance(together, list) or not all(isinstance(r, str) for r in together):
+                    together = [event.reminder]  # a row that says something else says nothing
                 self.shown[ref["key"]] = tuple((night, rid) for rid in together)
         for key, ref in found.items():
             self.backend.adopt(key, ref)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import threading
 import time as _time
@@ -28,11 +29,13 @@ from typing import Any
 
 from sundown.core.activity import SpanRow
 from sundown.core.plan import NO_CHANGES, NightChanges
-from sundown.core.state import Event, ReminderNight, fold_changes
+from sundown.core.state import Event, ReminderNight, fold_changes, instant
 from sundown.core.vocabulary import EVENTS, EventName, is_source
 from sundown.errors import LogError
 
 UTC = timezone.utc
+NIGHT_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+NIGHT_GLOB = "night GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'"
 
 
 # "SDWN": marks a database as ours, so a foreign SQLite file is refused, not adopted.
@@ -151,11 +154,36 @@ def parse_ts(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
 
 
-def _row_event(row: tuple[Any, ...]) -> Event:
+def _read_ts(text: object) -> datetime | None:
+    """A row's time in UTC, or None when the row holds something else (never raises)."""
+    found = instant(text)
+    return found.astimezone(UTC) if found is not None else None
+
+
+def _read_night(text: object) -> date | None:
+    if not isinstance(text, str) or not NIGHT_RE.fullmatch(text):
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _row_event(row: tuple[Any, ...]) -> Event | None:
+    """One row as an Event, or None when it cannot be one: only sundown writes the log, but a
+    row written past `record` (by hand, by a bug, by a forged answer of an older version) must
+    never stop a reader. Details that are not a JSON object read as none."""
     id_, ts, night, reminder, event, source, details = row
-    return Event(
-        id_, parse_ts(ts), date.fromisoformat(night), reminder, event, source, json.loads(details or "{}")
-    )
+    when, day = _read_ts(ts), _read_night(night)
+    if when is None or day is None or not isinstance(event, str) or not isinstance(source, str):
+        return None
+    if reminder is not None and not isinstance(reminder, str):
+        return None
+    try:
+        fields = json.loads(details) if isinstance(details, str) and details else {}
+    except ValueError:
+        fields = {}
+    return Event(id_, when, day, reminder, event, source, fields if isinstance(fields, dict) else {})
 
 
 _TRANSIENT = ("locked", "busy")
@@ -182,6 +210,7 @@ class EventLog:
         self.busy_timeout_ms = busy_timeout_ms
         self.write_attempts = write_attempts
         self._lock = threading.RLock()
+        self.unreadable: set[int] = set()  # ids of rows read so far that are not events (skipped)
         self._conn: sqlite3.Connection | None = self._open()
 
     # -- opening ---------------------------------------------------------------------------
@@ -437,7 +466,18 @@ class EventLog:
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY ts, id"
-        return [_row_event(r) for r in self._query(sql, tuple(params))]
+        return self._readable(self._query(sql, tuple(params)))
+
+    def _readable(self, rows: list[tuple[Any, ...]]) -> list[Event]:
+        """The rows that read as events; the ids of the others are kept in `unreadable`."""
+        events = []
+        for r in rows:
+            e = _row_event(r)
+            if e is None:
+                self.unreadable.add(r[0])
+            else:
+                events.append(e)
+        return events
 
     def night_events(self, night: date) -> list[Event]:
         return self.events(night, night)
@@ -454,8 +494,7 @@ class EventLog:
             (first.isoformat(), last.isoformat()),
         )
         by_night: dict[date, list[Event]] = {}
-        for r in rows:
-            e = _row_event(r)
+        for e in self._readable(rows):
             by_night.setdefault(e.night, []).append(e)
         result = {}
         for night, evs in by_night.items():
@@ -475,7 +514,9 @@ class EventLog:
         )
         changes: dict[date, NightChanges] = {}
         for night_text, reminder, _last in rows:
-            night = date.fromisoformat(night_text)
+            night = _read_night(night_text)
+            if night is None or not isinstance(reminder, str):
+                continue
             if night not in changes:
                 changes[night] = self.changes(night)
             c = changes[night]
@@ -498,25 +539,26 @@ class EventLog:
             (first.isoformat(), last.isoformat()),
         )
         # A 10-year log has ~30k of these: parsed inline, built without keyword arguments.
-        parse = datetime.fromisoformat
+        # `instant` reads what a row may hold wrongly (the times come from its text and details).
         result: dict[date, dict[str, ReminderNight]] = {}
         text = None
         per: dict[str, ReminderNight] = {}
         for night, rid, notified, repeats, first_n, ack, missed, at, bedtime in rows:
             if night != text:
                 text = night
-                per = result[date.fromisoformat(night)] = {}
+                day = _read_night(night)
+                per = result.setdefault(day, {}) if day is not None else {}
             per[rid] = ReminderNight(
                 notified,
                 repeats,
-                parse(first_n) if first_n else None,
+                instant(first_n) if first_n else None,
                 None,  # last_notified: stats do not need it
-                parse(ack) if ack else None,
+                instant(ack) if ack else None,
                 None,
                 bool(missed),
                 False,
-                parse(at) if at else None,
-                parse(bedtime) if bedtime else None,
+                instant(at) if at else None,
+                instant(bedtime) if bedtime else None,
             )
         return result
 
@@ -531,13 +573,13 @@ class EventLog:
         ((created, first),) = self._query(
             "SELECT (SELECT value FROM meta WHERE key = 'created'), (SELECT MIN(ts) FROM events)"
         )
-        times = [parse_ts(t) for t in (created, first) if t]
+        times = [t for t in (_read_ts(created), _read_ts(first)) if t is not None]
         return min(times) if times else None
 
     def first_night(self) -> date | None:
         """The first night in the log (when sundown began to be used), or None when empty."""
-        ((night,),) = self._query("SELECT MIN(night) FROM events")
-        return date.fromisoformat(night) if night else None
+        ((night,),) = self._query(f"SELECT MIN(night) FROM events WHERE {NIGHT_GLOB}")
+        return _read_night(night)
 
     def measured_acknowledgements(self, first: date, last: date) -> dict[tuple[date, str], str]:
         """(night, reminder) -> "idle" | "lock" where the first acknowledgement was measured, not clicked."""
@@ -551,18 +593,21 @@ class EventLog:
             "   AND a.reminder = e.reminder AND (a.ts < e.ts OR (a.ts = e.ts AND a.id < e.id)))",
             (first.isoformat(), last.isoformat()),
         )
-        return {(date.fromisoformat(n), r): src for n, r, src in rows}
+        found = {(_read_night(n), r): src for n, r, src in rows}
+        return {(n, r): src for (n, r), src in found.items() if n is not None}
 
     def spans_between(self, first: date, last: date) -> dict[date, list[SpanRow]]:
         """The activity spans of the nights first..last, every machine's, from `activity_spans`:
-        (source, state, start, end), in the table's order (by machine, then time)."""
+        (source, state, start, end), in the table's order (by machine, then time). A row whose
+        night is no date is left out (a hostile row says nothing)."""
         rows = self._query(
             "SELECT night, source, state, start, end FROM activity_spans"
             " WHERE night >= ? AND night <= ? ORDER BY night",
             (first.isoformat(), last.isoformat()),
         )
-        parse = date.fromisoformat
-        return {parse(night): [r[1:] for r in group] for night, group in groupby(rows, itemgetter(0))}
+        found = {_read_night(night): [r[1:] for r in group] for night, group in groupby(rows, itemgetter(0))}
+        found.pop(None, None)
+        return found  # type: ignore[return-value]
 
     def phone_between(self, first: date, last: date) -> dict[date, list[tuple[str, int]]]:
         """What the phone said (`in_bed`, `awake`) on the nights first..last: (event, POSIX seconds)."""
@@ -572,16 +617,20 @@ class EventLog:
             (first.isoformat(), last.isoformat()),
         )
         result: dict[date, list[tuple[str, int]]] = {}
-        for night, event, seconds in rows:
-            result.setdefault(date.fromisoformat(night), []).append((event, seconds))
+        for night_text, event, seconds in rows:
+            night = _read_night(night_text)
+            if night is not None and isinstance(seconds, int):
+                result.setdefault(night, []).append((event, seconds))
         return result
 
     def first_nights(self) -> dict[str, date]:
         """The first night the log mentions each reminder (when it entered the routine)."""
         rows = self._query(
-            "SELECT reminder, MIN(night) FROM events WHERE reminder IS NOT NULL GROUP BY reminder"
+            f"SELECT reminder, MIN(night) FROM events WHERE reminder IS NOT NULL AND {NIGHT_GLOB}"
+            " GROUP BY reminder"
         )
-        return {r: date.fromisoformat(n) for r, n in rows}
+        found = {r: _read_night(n) for r, n in rows if isinstance(r, str)}
+        return {r: n for r, n in found.items() if n is not None}
 
     def checkpoint(self) -> None:
         """Move what the WAL holds into the database file and empty the WAL.
