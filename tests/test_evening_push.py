@@ -74,10 +74,10 @@ class Watch:
 class Machine:
     """One daemon: its own state directory and config, its clock and its desktop set by the test."""
 
-    def __init__(self, root: Path, device: str, server: NtfyServer, now: datetime) -> None:
+    def __init__(self, root: Path, device: str, server: NtfyServer, now: datetime, extra: str = "") -> None:
         root.mkdir()
         config = root / "config.toml"
-        config.write_text(CONFIG.format(url=server.url, topic=TOPIC, device=device) + secret_line())
+        config.write_text(CONFIG.format(url=server.url, topic=TOPIC, device=device) + secret_line() + extra)
         self.paths = resolve_paths({"SUNDOWN_STATE_DIR": str(root / "state"), "SUNDOWN_CONFIG": str(config)})
         self.clock = FakeClock(now)
         self.daemon = Daemon(self.paths, load_for(self.paths), {}, backend="console", clock=self.clock)
@@ -99,6 +99,10 @@ class Machine:
         return {
             k: v for k, v in s.to_json()["nights"][0].items() if k in ("lights_out", "active_after_bedtime_s")
         }
+
+    def rows(self, event: str) -> list:
+        with EventLog(self.paths.database) as log:
+            return [e for e in log.events() if e.event == event]
 
     def spans(self, source: str) -> list[tuple[str, str, str]]:
         with EventLog(self.paths.database) as log:
@@ -180,3 +184,28 @@ def test_span_messages_refuse_what_no_machine_would_send() -> None:
     assert len(messages) == 3 and all(len(m) < 4096 for m in messages)
     assert sum(len(push_spans.parse({"message": m}).spans) for m in messages) == 100  # type: ignore[union-attr]
     assert timedelta(seconds=1953412200 - 1953408600) == timedelta(hours=1)
+
+
+def test_a_sleep_apps_webhook_is_in_bed_in_stats_and_the_same_on_the_reply_topic_is_nothing(
+    tmp_path: Path, server: NtfyServer
+) -> None:
+    now = datetime.now(UTC)
+    phone = Machine(tmp_path / "laptop", "laptop", server, now, 'webhook_topic = "evening-spans-sleep"\n')
+    try:
+        wait_until(lambda: phone.daemon.push_link.client.status.connected, 5, "the stream")  # type: ignore[union-attr]
+        body = '{"event": "sleep_tracking_started", "value1": "1795000000000"}'  # Sleep as Android
+        server.publish("evening-spans-sleep", body)
+        wait_until(lambda: phone.rows("in_bed"), 5, "the in_bed row")
+        counts = phone.daemon.push_link.counts  # type: ignore[union-attr]
+        unparsed = counts["unparsed"]
+        server.publish(f"{TOPIC}-replies", body)  # where only signed answers and spans count
+        wait_until(lambda: counts["unparsed"] == unparsed + 1, 5, "the same body on the reply topic")
+    finally:
+        phone.daemon.stop()
+    [row] = phone.rows("in_bed")
+    assert row.source == "phone" and not phone.rows("acknowledged")
+    night = row.night
+    with EventLog(phone.paths.database) as log:
+        got = stats.from_log(log, load_for(phone.paths).routine, BERLIN, night, 1, now + timedelta(days=1))
+    said = row.ts.astimezone(BERLIN).replace(microsecond=0)
+    assert got.to_json()["nights"][0]["in_bed"] == said.isoformat()
