@@ -480,7 +480,7 @@ def _measured_legend(result: Stats) -> str:
     return (
         f'<p class="legend">{"".join(items)}</p>'
         '<p class="note">Dots are clicked (or typed: <code>sundown ack</code>); diamonds are measured'
-        " from the desktop's activity, never clicked.</p>"
+        " (the desktops' activity, or the phone's sleep app), never clicked.</p>"
     )
 
 
