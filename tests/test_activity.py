@@ -7,6 +7,7 @@ code under test; stats read the log's `activity_spans` table and the pure fold o
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -265,10 +266,19 @@ def test_a_row_that_holds_no_span_is_kept_in_the_log_and_left_out_of_stats(log: 
         {"state": "dreaming", "from": ten, "to": eleven},
         {"state": "idle", "from": eleven, "to": ten},
         {"state": "idle", "from": "yesterday", "to": "today"},
+        {"state": "idle", "from": 123, "to": eleven},  # SQLite would read 123 as a Julian day
+        {"state": "idle", "from": "2026-11-01T22:00:00+00:00", "to": eleven},  # over a day, not that night
+        {"state": "idle", "from": "0001-01-01T00:00:00+00:00", "to": "0001-01-01T01:00:00+00:00"},
         {},
     ):
         log.record("activity", n, None, "device:other", details)
-    assert len(log.events()) == 4
+    # Written by another program: not even JSON. The trigger leaves it out; the insert goes through.
+    with sqlite3.connect(log.path) as conn:
+        conn.execute(
+            "INSERT INTO events (ts, night, reminder, event, source, details) VALUES (?, ?, NULL, ?, ?, ?)",
+            ("2026-11-17T23:00:00.000000+00:00", "2026-11-17", "activity", "daemon", "not json"),
+        )
+    assert len(log.events()) == 8
     assert log.spans_between(n, n) == {}
     assert night_json(log, n)["lights_out"] is None
 

@@ -49,7 +49,7 @@ def activity_from_events(
         if not first <= e.night <= last:
             continue
         if e.event == "activity":
-            span = Span.from_details(e.details)
+            span = Span.from_details(e.details, e.night)
             if span is not None:
                 key = (e.source, span.start)
                 spans.setdefault(e.night, {}).setdefault(key, (e.source, span.state, span.start, span.end))

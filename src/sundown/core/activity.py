@@ -72,8 +72,8 @@ class Span:
         }
 
     @classmethod
-    def from_details(cls, details: Mapping[str, Any]) -> Span | None:
-        """The span of an `activity` row, or None when the row does not hold one."""
+    def from_details(cls, details: Mapping[str, Any], night: date) -> Span | None:
+        """The span of an `activity` row of `night`, or None when the row does not hold one."""
         state, start, end = details.get("state"), details.get("from"), details.get("to")
         if state not in ACTIVITY_STATES or not isinstance(start, str) or not isinstance(end, str):
             return None
@@ -81,9 +81,20 @@ class Span:
             a, b = datetime.fromisoformat(start), datetime.fromisoformat(end)
         except ValueError:
             return None
-        if a.tzinfo is None or b.tzinfo is None or epoch(b) <= epoch(a):
+        if a.tzinfo is None or b.tzinfo is None or not plausible(night, epoch(a), epoch(b)):
             return None
         return cls(state, epoch(a), epoch(b))
+
+
+DAY_S = 86400
+
+
+def plausible(night: date, start: int, end: int) -> bool:
+    """A span that can be of `night`: it ends after it starts, lasts at most a day, and lies within
+    the night's evening and morning in any zone (the day before its date to three days after).
+    A row or a message that says otherwise says nothing (store/log.py's trigger asks the same)."""
+    first = int(datetime(night.year, night.month, night.day, tzinfo=UTC).timestamp()) - DAY_S
+    return first <= start < end <= first + 4 * DAY_S and end - start <= DAY_S
 
 
 # --- the recording window --------------------------------------------------------------------

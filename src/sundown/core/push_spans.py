@@ -24,10 +24,10 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, timezone
 from typing import Any
 
-from sundown.core.activity import Span
+from sundown.core.activity import Span, plausible
 from sundown.core.push import BAD_SIGNATURE, SIGNATURE_RE, TOKEN_RE, UNSIGNED, Signer, Verdict, sign
 from sundown.core.push import _same as same_digest
 from sundown.core.vocabulary import ACTIVITY_STATES, DEVICE_PREFIX
@@ -38,7 +38,6 @@ KIND = "spans"
 MAX_SPANS = 40  # about 60 bytes each: a message stays well under ntfy's 4096 bytes
 MAX_MESSAGE = 4096
 ORIGIN_RE = re.compile(r"[A-Za-z0-9][-_.A-Za-z0-9]{0,62}")
-DAY_S = 86400
 
 
 @dataclass(frozen=True)
@@ -128,8 +127,6 @@ def parse(message: Mapping[str, Any]) -> SpanReport | None:
         return None
     if night is None or not raw or len(raw) > MAX_SPANS:
         return None
-    first = int(datetime(night.year, night.month, night.day, tzinfo=UTC).timestamp()) - DAY_S
-    last = first + 4 * DAY_S  # the night's evening and morning in any zone, with room to spare
     spans = []
     for item in raw:
         if not (isinstance(item, list) and len(item) == 3 and item[0] in ACTIVITY_STATES):
@@ -137,7 +134,7 @@ def parse(message: Mapping[str, Any]) -> SpanReport | None:
         state, start, end = item
         if not all(isinstance(t, int) and not isinstance(t, bool) for t in (start, end)):
             return None
-        if not first <= start < end <= last or end - start > DAY_S:
+        if not plausible(night, start, end):
             return None
         spans.append(Span(state, start, end))
     return SpanReport(night, origin, tuple(spans))

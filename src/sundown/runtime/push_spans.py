@@ -87,7 +87,7 @@ class SpanRelay:
 
     def _own_spans(self, night: date) -> list[Span]:
         found = (
-            Span.from_details(e.details)
+            Span.from_details(e.details, night)
             for e in self.ledger.night_events(night)
             if e.event == "activity" and e.source == "daemon"
         )

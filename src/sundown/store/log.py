@@ -62,9 +62,15 @@ WRITE_ATTEMPTS = 5
 _SPAN_FROM = "CAST(strftime('%s', json_extract({row}.details, '$.from')) AS INTEGER)"
 _SPAN_TO = "CAST(strftime('%s', json_extract({row}.details, '$.to')) AS INTEGER)"
 _SPAN_STATE = "json_extract({row}.details, '$.state')"
+_NIGHT_START = "CAST(strftime('%s', {row}.night) AS INTEGER)"
+# As `activity.plausible`: text instants (a number would be read as a Julian day), ending after
+# the start, at most a day long, between the day before the night's date and three days after.
 _IS_SPAN = (
     "{row}.event = 'activity' AND json_valid({row}.details)"
-    f" AND {_SPAN_STATE} IN ('active', 'idle', 'locked', 'asleep') AND {_SPAN_TO} > {_SPAN_FROM}"
+    f" AND {_SPAN_STATE} IN ('active', 'idle', 'locked', 'asleep')"
+    " AND json_type({row}.details, '$.from') = 'text' AND json_type({row}.details, '$.to') = 'text'"
+    f" AND {_SPAN_TO} > {_SPAN_FROM} AND {_SPAN_TO} - {_SPAN_FROM} <= 86400"
+    f" AND {_SPAN_FROM} >= {_NIGHT_START} - 86400 AND {_SPAN_TO} <= {_NIGHT_START} + 3 * 86400"
 )
 _SPAN_VALUES = f"{{row}}.night, {{row}}.source, {_SPAN_FROM}, {_SPAN_TO}, {_SPAN_STATE}"
 _ACTIVITY_SCHEMA = [
