@@ -17,10 +17,13 @@ import pytest
 from support.dbusmocks import Mocks
 from support.desktop import Desktop, FakeServer, running_desktop
 from support.sandbox import Sandbox
+from support.sessions import GnomeShell, Plasma, running_session
 from support.user_manager import UserManager, unavailable
 
 # Fixtures that start real processes: a test using one must carry the `e2e` marker.
-E2E_FIXTURES = frozenset({"desktop", "real_server", "bare_bus", "fake_server", "user_manager", "mocks"})
+E2E_FIXTURES = frozenset(
+    {"desktop", "real_server", "bare_bus", "fake_server", "user_manager", "gnome_shell", "plasma", "mocks"}
+)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -109,6 +112,34 @@ def fake_server(bare_bus: Desktop) -> Iterator[Callable[..., FakeServer]]:
     finally:
         for server in servers:
             server.stop()
+
+
+@pytest.fixture(scope="module")
+def gnome_shell_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GnomeShell]:
+    """A real GNOME Shell 43 (support/sessions.py), started once per test module: it is slow to start."""
+    with running_session(GnomeShell, tmp_path_factory.mktemp("gnome-shell")) as session:
+        yield session  # type: ignore[misc]
+
+
+@pytest.fixture
+def gnome_shell(gnome_shell_session: GnomeShell) -> Iterator[GnomeShell]:
+    """The module's GNOME Shell with no notification on screen, banners on, the monitor emptied."""
+    gnome_shell_session.fresh()
+    yield gnome_shell_session
+
+
+@pytest.fixture(scope="module")
+def plasma_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plasma]:
+    """A real KDE Plasma 5.27 (support/sessions.py), started once per test module."""
+    with running_session(Plasma, tmp_path_factory.mktemp("plasma")) as session:
+        yield session  # type: ignore[misc]
+
+
+@pytest.fixture
+def plasma(plasma_session: Plasma) -> Iterator[Plasma]:
+    """The module's Plasma with no popup on screen and the monitor emptied."""
+    plasma_session.fresh()
+    yield plasma_session
 
 
 @pytest.fixture

@@ -137,7 +137,8 @@ def test_next_json_across_the_spring_dst_change(sandbox) -> None:
     sandbox.write_config(UNIFORM)
     proc = sandbox.run("next", "--json", "--count", "7", "--from", "2026-03-27T21:45", check=True)
     items = json.loads(proc.stdout)
-    assert all(set(item) == {"night", "reminder", "at", "title"} for item in items)
+    assert all(set(item) == {"night", "reminder", "at", "title", "bedtime_source"} for item in items)
+    assert {item["bedtime_source"] for item in items} == {"routine"}
     assert [(i["night"], i["reminder"], i["at"]) for i in items] == [
         ("2026-03-27", "screens-off", "2026-03-27T22:00:00+01:00"),
         ("2026-03-27", "bedtime", "2026-03-27T22:30:00+01:00"),
@@ -163,6 +164,7 @@ def test_next_from_with_offset_or_z_is_that_instant(sandbox) -> None:
                 "reminder": "wind-down",
                 "at": "2026-11-25T21:30:00+01:00",
                 "title": "Start winding down",
+                "bedtime_source": "routine",
             }
         ], start
 

@@ -437,3 +437,13 @@ def test_every_reported_line_mentions_the_key(text: str) -> None:
         if path == "bedtime" and "missing" in problem:
             continue  # no [bedtime] at all: line 1 by definition
         assert last in lines[line - 1], (problem, text)
+
+
+def test_notify_tray_turns_the_tray_icon_off_and_a_wrong_value_is_an_error_with_its_line() -> None:
+    assert config.parse(MINIMAL, "c").tray is True
+    assert config.parse(MINIMAL + "[notify]\ntray = false\n", "c").tray is False
+    [problem] = problems(MINIMAL + '[notify]\nbackend = "auto"\ntray = "no"\n')
+    expected = r"c\.toml:\d+: notify\.tray: \"no\" is not true or false; write true or false"
+    assert re.match(expected, problem), problem
+    line = int(problem.split(":")[1])
+    assert (MINIMAL + '[notify]\nbackend = "auto"\ntray = "no"\n').splitlines()[line - 1] == 'tray = "no"'

@@ -89,6 +89,35 @@ def test_max_defer_sends_through_do_not_disturb_as_critical(sandbox: Sandbox, mo
         stop(proc)
 
 
+def test_a_snooze_ending_during_do_not_disturb_is_deferred_again_with_a_row_of_its_own(
+    sandbox: Sandbox, mocks: Mocks
+) -> None:
+    """Deferred at its time, shown when DND ended, snoozed, DND on again: the snooze's end is a new
+    hold and gets its own `deferred` row (it went out unannounced at max_defer)."""
+    mocks.notification_server(inhibited=("b", True))
+    ev = Evening(tea=2)
+    sandbox.write_config(with_context(ev))
+    proc = sandbox.start_daemon("--backend", "dbus", env=daemon_env(mocks))
+    try:
+        wait_events(sandbox, "deferred", timeout=10, what="the first deferral")
+        set_prop(mocks.address, *NOTIFY, NOTIFY[0], "Inhibited", "b", False)
+        wait_events(sandbox, "notified", timeout=5, what="the reminder once DND ended")
+        sandbox.run("snooze", "tea", "2s", check=True)
+        set_prop(mocks.address, *NOTIFY, NOTIFY[0], "Inhibited", "b", True)
+        snoozed_until = datetime.fromisoformat(events(sandbox, "snoozed")[0]["details"]["until"])
+        first, second = wait_events(sandbox, "deferred", 2, timeout=10, what="the snooze's deferral")
+        assert second["details"]["reason"] == "dnd"
+        held_until = datetime.fromisoformat(second["details"]["until"])
+        assert held_until == snoozed_until + timedelta(minutes=20)  # max_defer after the snooze's end
+        assert held_until != datetime.fromisoformat(first["details"]["until"])
+        assert len(notifies(mocks.bus)) == 1  # held: not sent
+        set_prop(mocks.address, *NOTIFY, NOTIFY[0], "Inhibited", "b", False)
+        wait_until(lambda: len(notifies(mocks.bus)) == 2, 5, "the snoozed reminder once DND ended")
+        assert len(events(sandbox, "deferred")) == 2
+    finally:
+        stop(proc)
+
+
 def test_quiet_ignore_sends_during_do_not_disturb(sandbox: Sandbox, mocks: Mocks) -> None:
     mocks.notification_server(inhibited=("b", True))
     ev = Evening(tea=2)

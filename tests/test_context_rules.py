@@ -192,6 +192,26 @@ def test_a_repeat_and_an_escalation_step_due_at_one_instant_are_one_notification
     assert [(e.index, e.notify) for e in v.escalations] == [(0, None)]  # logged, shows nothing itself
 
 
+def test_a_step_due_just_after_a_repeat_comes_with_it() -> None:
+    """The step counts from the first notification, sent 19 ms after the reminder's time; the
+    repeat from the reminder's time: the example config's repeat = "10m" with a step after "10m"
+    were two notifications 19 ms apart, and Plasma refused the second."""
+    nag = replace(REPEATING, escalate=STEPS)
+    late = {k: replace(a, first_notified=at(21, 45) + timedelta(milliseconds=19)) for k, a in SEEN.items()}
+    v = verdict(routine(nag), at(21, 55), Context(), SHOWN, late)
+    assert [(s.repeat, u) for s, u in v.sends] == [(1, "critical")]
+    assert [(e.index, e.notify) for e in v.escalations] == [(0, None)]
+    # Without a repeat at this instant the step keeps its own time.
+    alone = verdict(routine(NAG), at(21, 55), Context(), SHOWN, late)
+    assert alone.escalations == [] and alone.next_at == at(21, 55) + timedelta(milliseconds=19)
+    # A step that runs a command keeps its own time too (a lock is never pulled forward).
+    locking = replace(
+        REPEATING, escalate=(Step(10 * M, urgency="critical", run=("loginctl", "lock-session")),)
+    )
+    v = verdict(routine(locking), at(21, 55), Context(), SHOWN, late)
+    assert v.escalations == [] and [u for _, u in v.sends] == ["normal"]
+
+
 def test_an_escalation_step_due_alone_shows_one_notification_with_the_loudest_urgency() -> None:
     v = verdict(routine(NAG), at(21, 55), Context(), SHOWN, SEEN)
     assert v.sends == [] and [(e.index, e.notify) for e in v.escalations] == [(0, "critical")]

@@ -104,13 +104,15 @@ def _shell_commands(text: str) -> list[str]:
     found = []
     for block in re.findall(r"```sh\n(.*?)```", text, re.S):
         for line in block.splitlines():
-            command = line.split("  #")[0].split(" | ")[0].split(" && ")[0].strip()
+            command = line.split("  #")[0].split(" | ")[0].split(" && ")[0].split(" > ")[0].strip()
             if command.startswith("sundown "):
                 found.append(command)
     return found
 
 
-@pytest.mark.parametrize("page", ["README.md", "docs/stats.md", "docs/service.md", "docs/config.md"])
+@pytest.mark.parametrize(
+    "page", ["README.md", "docs/stats.md", "docs/service.md", "docs/config.md", "docs/completion.md"]
+)
 def test_the_commands_the_docs_show_are_commands(page: str) -> None:
     """A renamed option or command fails here, not in a reader's terminal."""
     import shlex
@@ -138,3 +140,19 @@ def test_commands_md_explains_every_key_of_status_json() -> None:
     section = text[text.index("`sundown status --json`") :]
     for field in dataclasses.fields(Status):
         assert f"`{field.name}`" in section, f"docs/commands.md does not explain status key {field.name!r}"
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/bars.md"])
+def test_the_status_bar_snippets_run_commands_that_parse(page: str) -> None:
+    """The `exec`/`command` lines a newcomer copies into waybar, polybar or i3blocks."""
+    import shlex
+
+    from sundown.cli import build_parser, invoked_command
+
+    text = (REPO / page).read_text(encoding="utf-8")
+    found = re.findall(r'^\s*(?:"exec":\s*"|exec\s*=\s*|command=)(sundown [^"\n]*)', text, re.M)
+    assert len(found) >= 3, f"{page} has no waybar, polybar and i3blocks snippets"
+    for command in found:
+        argv = shlex.split(command)[1:]
+        assert "--follow" in argv
+        build_parser(invoked_command(argv)).parse_args(argv)

@@ -227,7 +227,7 @@ class TestRoutineRules:
     def test_per_weekday_bedtimes(self) -> None:
         r = routine("22:00", before("bedtime", 0), fri="23:30", sun="21:45")
         got = {
-            night.strftime("%a"): plan.bedtime_of(r, night, BERLIN).strftime("%H:%M")
+            night.strftime("%a"): plan.bedtime_of(r, night, BERLIN).at.strftime("%H:%M")
             for night in (date(2026, 11, 23) + timedelta(days=k) for k in range(7))
         }
         assert got == {

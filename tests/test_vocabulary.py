@@ -15,7 +15,7 @@ def test_the_contracts_words_are_all_there() -> None:
         EVENTS
     )
     assert {"deferred", "escalated", "lock_failed"} <= set(EVENTS)
-    assert {"action", "cli", "daemon", "idle", "lock", "phone"} == set(SOURCES)
+    assert {"action", "cli", "daemon", "idle", "lock", "phone", "dbus", "tray"} == set(SOURCES)
     assert BACKENDS == ("auto", "dbus", "plyer", "console")
     assert ACTIONS == ("done", "snooze", "dismissed")
 

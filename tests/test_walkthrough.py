@@ -1,5 +1,6 @@
 """The README, walked through on a Python that refuses `pip install` (PEP 668): scripts/walkthrough
-installs sundown with the README's quick-start block as it stands, then lives a first week with
+installs sundown with the README's quick-start block as it stands (the pipx route the README
+leads with; .ci/run walks the venv route too), then lives a first week with
 it (init, check, the daemon on the built-in routine, tonight, skip and unskip, a broken edit, a
 week of acknowledgements, stats, the report, the service unit). Each step checks itself; this
 test runs it and checks the story it tells."""
@@ -7,6 +8,7 @@ test runs it and checks the story it tells."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -47,10 +49,13 @@ def _pep668_python() -> Path | None:
 @pytest.mark.e2e
 def test_the_readme_walks_through_on_an_externally_managed_python(tmp_path: Path) -> None:
     python = _pep668_python()
-    if python is None:
+    if python is None or shutil.which("pipx") is None:
         if os.environ.get("SUNDOWN_REQUIRE_E2E"):
-            pytest.fail("no externally managed /usr/bin/python3 with venv (Debian: apt install python3-venv)")
-        pytest.skip("needs an externally managed /usr/bin/python3 with the venv module")
+            pytest.fail(
+                "no externally managed /usr/bin/python3 with venv, or no pipx"
+                " (Debian: apt install python3-venv pipx)"
+            )
+        pytest.skip("needs an externally managed /usr/bin/python3 with the venv module, and pipx")
     stub = tmp_path / "bin"
     stub.mkdir()
     (stub / "systemctl").write_text(SYSTEMCTL)
@@ -69,6 +74,7 @@ def test_the_readme_walks_through_on_an_externally_managed_python(tmp_path: Path
     assert proc.returncode == 0, out
     story = [
         "error: externally-managed-environment",  # the old `pip install .` is refused ...
+        "the pipx route",
         "the daemon says:",  # ... and the README's block installs and runs it anyway
         "sundown is running",
         "wrote the example routine",
@@ -83,7 +89,7 @@ def test_the_readme_walks_through_on_an_externally_managed_python(tmp_path: Path
         "Each night, oldest left",
         "sundown.html",
         "topics (sundown help TOPIC):",
-        "/.local/share/sundown/venv/bin/sundown run",  # the unit starts the venv's sundown
+        "/pipx/venvs/sundown/bin/sundown run",  # the unit starts the pipx venv's sundown
         "exit status 0",
         "Done: the README's first week works on this Python",
     ]

@@ -83,6 +83,7 @@ def run(paths: Paths, env: Mapping[str, str], send_test: bool = False, backend: 
     context, dnd = _context_checks(paths, env)
     checks.extend(context)
     checks.extend(check_push(paths))
+    checks.extend(check_calendar(paths))
     if not send_test:
         return Report(tuple(checks))
     test, shown = send_test_notification(env, backend or _configured_backend(paths), dnd=dnd)
@@ -659,24 +660,65 @@ def _daemon_push(paths: Paths) -> Check:
     return Check("push daemon", OK, f"pushing as {push['device']}, reply stream connected")
 
 
+# --- the calendar ([calendar], docs/morning.md) ---------------------------------------------------
+
+
+CALENDAR_EXTRA = ("icalendar", "recurring_ical_events", "x_wr_timezone")
+
+
+def check_calendar(paths: Paths) -> list[Check]:
+    """With [calendar]: the extra is installed, and the calendar reads (as the daemon read it)."""
+    import importlib.util
+
+    from sundown.config import load_for
+    from sundown.errors import ConfigError
+
+    try:
+        calendar = load_for(paths).routine.calendar
+    except ConfigError:
+        return []
+    if calendar is None:
+        return []
+    missing = [m for m in CALENDAR_EXTRA if importlib.util.find_spec(m) is None]
+    if missing:
+        fix = "pip install 'sundown[calendar]' (into the Python that runs sundown)"
+        return [Check("calendar", FAIL, f"{', '.join(missing)} not installed: the calendar is not read", fix)]
+    from sundown.calendar.source import read_once, shown
+    from sundown.runtime.control import request, running_pid
+
+    view: dict[str, object] | None = None
+    if running_pid(paths) is not None:
+        try:
+            view = (request(paths, {"cmd": "status"}, timeout=2.0) or {}).get("calendar")
+        except OSError:
+            view = None
+    who = "the daemon"
+    if not view:
+        from datetime import datetime, timezone
+
+        view = read_once(
+            calendar, paths.calendar_copy, paths.calendar_meta, datetime.now(timezone.utc)
+        ).to_json()
+        who = "read now"
+    where = shown(calendar.ics)
+    if view.get("problem"):
+        return [
+            Check(
+                "calendar", WARN, f"{where}: {view['problem']} ({who})", "sundown check shows tonight's plan"
+            )
+        ]
+    if not view.get("read_at"):
+        return [Check("calendar", WARN, f"{where}: not read yet ({who})")]
+    skipped = f", {view['skipped']} series left out (broken or too slow)" if view.get("skipped") else ""
+    return [
+        Check("calendar", OK, f"{where}: {view['events']} events read for the coming 3 days ({who}){skipped}")
+    ]
+
+
 # --- a real notification -------------------------------------------------------------------------
 
 
 TEST_NOTIFICATION_MS = 10_000
-
-
-def check_send(
-    env: Mapping[str, str],
-    backend: str,
-    on_action: Callable[[str, str], None] | None = None,
-    dnd: str | None = None,
-) -> Check:
-    """Send one test notification through the backend the daemon would use (and close it when
-    the server would keep it: this waits its 10 s)."""
-    check, shown = send_test_notification(env, backend, on_action, dnd)
-    if shown is not None:
-        shown.close_when_due()
-    return check
 
 
 def send_test_notification(
@@ -685,8 +727,10 @@ def send_test_notification(
     on_action: Callable[[str, str], None] | None = None,
     dnd: str | None = None,
 ) -> tuple[Check, TestNotification | None]:
-    """`check_send`, leaving the close of a notification the server would keep to the caller.
+    """Send one test notification through the backend the daemon would use.
 
+    A notification the server would keep (GNOME Shell ignores its timeout) is returned to be
+    closed when its time is up (`TestNotification.close_when_due`), after the report is shown.
     `dnd`: the source saying Do Not Disturb is on, which holds the notification back."""
     from sundown.notify import Message, NotifyError, choose
 
@@ -718,7 +762,7 @@ def send_test_notification(
             install_hint(env),
         ), None
     closed = f"; closed after {TEST_NOTIFICATION_MS // 1000} s (the server would keep it)" if shown else ""
-    if dnd is not None and used in ("dbus", "auto"):
+    if dnd is not None and used == "dbus":
         return Check(
             "test notification",
             WARN,

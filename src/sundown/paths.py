@@ -77,6 +77,16 @@ class Paths:
         """The last night whose activity spans the push server took (runtime/push_spans)."""
         return self.state_dir / "push-spans"
 
+    @property
+    def calendar_copy(self) -> Path:
+        """The last good copy of an https calendar ([calendar] ics = URL)."""
+        return self.state_dir / "calendar.ics"
+
+    @property
+    def calendar_meta(self) -> Path:
+        """Its URL, ETag, Last-Modified and when the server last answered."""
+        return self.state_dir / "calendar.json"
+
 
 def resolve_paths(
     env: Mapping[str, str] | None = None, config: str | os.PathLike[str] | None = None

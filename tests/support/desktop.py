@@ -50,9 +50,9 @@ NOTIFICATIONS_PATH = "/org/freedesktop/Notifications"
 BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
-  <type>session</type>
+  <type>{kind}</type>
   <listen>unix:path={socket}</listen>
-  <auth>EXTERNAL</auth>
+  <auth>EXTERNAL</auth>{services}
   <policy context="default">
     <allow send_destination="*" eavesdrop="true"/>
     <allow eavesdrop="true"/>
@@ -206,6 +206,7 @@ class Monitor:
         )
         self._conn.send(become)
         self.seen: list[Observed] = []
+        self.only_to: str | None = None  # `notify_calls` keeps only calls sent to this name
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="test-monitor", daemon=True)
         self._thread.start()
@@ -240,12 +241,19 @@ class Monitor:
         with self._lock:
             return list(self.seen)
 
+    def forget(self) -> None:
+        """Start afresh: what was seen so far is dropped (one desktop shared by several tests)."""
+        with self._lock:
+            self.seen.clear()
+
     def calls(self, member: str) -> list[Observed]:
         return [o for o in self.snapshot() if o.kind == "call" and o.member == member]
 
     def notify_calls(self) -> list[NotifyCall]:
         out = []
         for o in self.calls("Notify"):
+            if self.only_to is not None and o.destination != self.only_to:
+                continue  # GNOME's helper passes each call on to the shell: seen twice otherwise
             app, replaces, icon, summary, body, actions, hints, expire = o.args
             plain = {k: v[1] for k, v in hints.items()}
             out.append(
@@ -300,6 +308,7 @@ class Desktop:
     monitor: Monitor = field(init=False)
     dunstrc: Path | None = None
     server: str = "dunst"  # which notification server start_server() starts (a key of SERVERS)
+    screen: tuple[int, int] = SCREEN  # Xvfb's size (the positions in SERVERS are measured at 800x600)
 
     @property
     def address(self) -> str:
@@ -328,23 +337,27 @@ class Desktop:
         return proc
 
     def start_bus(self) -> None:
-        require("dbus-daemon")
-        config = self.root / "bus.conf"
-        config.write_text(BUS_CONFIG.format(socket=self.bus_socket))
-        self.bus_socket.unlink(missing_ok=True)
-        proc = self._spawn(
-            "dbus-daemon",
-            ["dbus-daemon", f"--config-file={config}", "--nofork", "--print-address=1"],
-            stdout=subprocess.PIPE,
-        )
-        assert proc.stdout is not None
-        address = proc.stdout.readline().decode().strip()
-        if not address:
-            raise AssertionError(f"dbus-daemon did not start: {self.log('dbus-daemon')}")
+        address = self._bus("dbus-daemon", self.bus_socket)
         self.env["DBUS_SESSION_BUS_ADDRESS"] = address
         if hasattr(self, "monitor"):  # a restarted bus: watch the new one
             self.monitor.close()
         self.monitor = Monitor(address)
+
+    def _bus(self, name: str, socket: Path, kind: str = "session", services: Path | None = None) -> str:
+        """A dbus-daemon listening on `socket`; its address. `services`: a directory of the
+        services it may start on demand (none by default: nothing starts behind a test's back)."""
+        require("dbus-daemon")
+        config = self.root / f"{name}.conf"
+        servicedir = f"\n  <servicedir>{services}</servicedir>" if services else ""
+        config.write_text(BUS_CONFIG.format(kind=kind, socket=socket, services=servicedir))
+        socket.unlink(missing_ok=True)
+        argv = ["dbus-daemon", f"--config-file={config}", "--nofork", "--print-address=1"]
+        proc = self._spawn(name, argv, stdout=subprocess.PIPE)
+        assert proc.stdout is not None
+        address = proc.stdout.readline().decode().strip()
+        if not address:
+            raise AssertionError(f"{name} did not start: {self.log(name)}")
+        return address
 
     def kill_bus(self) -> None:
         """The session bus dies (every client connection drops)."""
@@ -362,7 +375,7 @@ class Desktop:
                     str(write_fd),
                     "-screen",
                     "0",
-                    f"{SCREEN[0]}x{SCREEN[1]}x24",
+                    f"{self.screen[0]}x{self.screen[1]}x24",
                     "-nolisten",
                     "tcp",
                     "-fbdir",  # the screen as an XWD file, for screenshot()
@@ -438,7 +451,7 @@ class Desktop:
             geo = dict(line.split("=", 1) for line in shell.split())
             x, y, w, h = (int(geo[k]) for k in ("X", "Y", "WIDTH", "HEIGHT"))
             # Not the root window, nor the 1x1 helper window GTK servers keep beside each notification.
-            if w > 1 and h > 1 and (x, y, w, h) != (0, 0, *SCREEN):
+            if w > 1 and h > 1 and (x, y, w, h) != (0, 0, *self.screen):
                 out.append((x, y, w, h))
         return sorted(out, key=lambda g: g[1])
 

@@ -38,6 +38,7 @@ GROUP_OF = {
     "doctor": "service_cmds",
     "push": "push_cmds",
     "help": "help_cmds",
+    "completion": "completion_cmds",
 }
 GROUPS = tuple(dict.fromkeys(GROUP_OF.values()))
 

@@ -13,6 +13,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from sundown.cli.args import instant, night_arg
+from sundown.cli.follow import FORMATS
 from sundown.cli.show import clock_column
 from sundown.core.answers import Answer
 from sundown.core.vocabulary import BACKENDS
@@ -36,9 +37,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         help="run the reminder daemon in the foreground",
         description="Run the daemon in the foreground: sends each reminder, records the log.",
     )
-    p.add_argument(
-        "--backend", choices=BACKENDS, help="notification backend (default: notify.backend)"
-    )
+    p.add_argument("--backend", choices=BACKENDS, help="notification backend (default: notify.backend)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(
@@ -48,6 +47,17 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         description="Whether the daemon runs (pid, backend) and the state of tonight's reminders.",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "--follow",
+        action="store_true",
+        help="a line now and one per change, until killed (status bars; waits for a daemon that is not up)",
+    )
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        help="one line: text (polybar, i3blocks), waybar (its custom-module JSON) or json (default with"
+        " --follow: text)",
+    )
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser(
@@ -103,11 +113,19 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "tonight",
         parents=[common],
         help="change tonight's bedtime only",
-        description="Change tonight's bedtime; reminders set `before` bedtime move with it.",
+        description="Change tonight's bedtime, or set tomorrow morning's wake time (bedtime = wake"
+        " - sleep); reminders set `before` bedtime move with it. It wins over the routine, the"
+        " calendar and the phone's alarm for this night.",
     )
     group = p.add_mutually_exclusive_group(required=True)
     group.add_argument("--bedtime", type=_clock_arg, metavar="HH:MM", help="tonight's bedtime")
-    group.add_argument("--clear", action="store_true", help="back to the configured bedtime")
+    group.add_argument(
+        "--wake",
+        type=_clock_arg,
+        metavar="HH:MM",
+        help="tomorrow morning's wake time: bedtime = wake - sleep",
+    )
+    group.add_argument("--clear", action="store_true", help="back to the routine (both --bedtime and --wake)")
     p.set_defaults(func=cmd_tonight)
 
     p = sub.add_parser(
@@ -366,19 +384,28 @@ def cmd_skip(ctx: Context) -> int:
 
 
 def cmd_tonight(ctx: Context) -> int:
+    from sundown.cli.show import bedtime_origin
     from sundown.core.plan import after_midnight, night_plan
 
     night = _tonight(ctx)
     bedtime: time | None = None if ctx.args.clear else ctx.args.bedtime
-    ctx.log.record(
-        "bedtime_changed", night, None, "cli", {"bedtime": bedtime.strftime("%H:%M") if bedtime else None}
+    wake: time | None = None if ctx.args.clear else ctx.args.wake
+    details = (
+        {"wake": wake.strftime("%H:%M")}
+        if wake
+        else {"bedtime": bedtime.strftime("%H:%M") if bedtime else None}
     )
+    ctx.log.record("bedtime_changed", night, None, "cli", details)
     plan = night_plan(ctx.loaded.routine, night, ctx.loaded.zone, ctx.log.changes(night))
     if plan is None:
         return 0
     zone = ctx.loaded.zone
     [when, *clocks] = clock_column([plan.bedtime, *(o.at for o in plan.occurrences)], night, zone)
-    ctx.print(f"tonight ({night:%a} {night}): bedtime {when}{' (as configured)' if bedtime is None else ''}")
+    origin = bedtime_origin(plan, ctx.loaded.routine, zone)
+    if wake is not None:
+        morning = night + timedelta(days=1)
+        origin = f"waking {morning:%a} {wake:%H:%M} less {_sleep(ctx)} of sleep"
+    ctx.print(f"tonight ({night:%a} {night}): bedtime {when}, {origin}")
     if bedtime is not None and after_midnight(bedtime):
         ctx.print(
             f"  {bedtime:%H:%M} is before noon: it means the morning after,"
@@ -388,6 +415,12 @@ def cmd_tonight(ctx: Context) -> int:
         ctx.print(f"  {clock}  {occ.reminder.title}{'  (skipped)' if occ.skipped else ''}")
     _nudge(ctx, "the change")
     return 0
+
+
+def _sleep(ctx: Context) -> str:
+    from sundown.config.values import duration_text
+
+    return duration_text(ctx.loaded.routine.bedtime.sleep)
 
 
 def cmd_reload(ctx: Context) -> int:
@@ -437,6 +470,7 @@ def _status(ctx: Context) -> Status:
         pid=pid if pid and pid > 0 else None,
         config=str(loaded.path) if loaded.path else None,
         config_error=ctx.config_problem,
+        zone=loaded.zone,
     )
 
 
@@ -453,7 +487,19 @@ def _cli_zone(ctx: Context) -> str | None:
 def cmd_status(ctx: Context) -> int:
     from sundown.doctor import ZONE_FIX, daemon_zone, zone_difference
 
+    fmt = ctx.args.format
+    if ctx.args.json and fmt not in (None, "json"):
+        raise UsageError(f"status: --json and --format {fmt} ask for two outputs; give one")
+    if ctx.args.follow:
+        from sundown.cli.follow import follow
+
+        return follow(ctx, "json" if ctx.args.json else fmt or "text")
     info = _status(ctx)
+    if fmt is not None:
+        from sundown.cli.follow import Printer
+
+        Printer(ctx, fmt).show(info.to_json())
+        return 0
     differs = zone_difference(daemon_zone(info.context), _cli_zone(ctx))
     if ctx.args.json:
         if differs:
@@ -469,12 +515,27 @@ def cmd_status(ctx: Context) -> int:
             ctx.print(f"  problem: {problem}")
     if info.push:
         _print_push(ctx, info.push)
+    calendar = info.calendar or {}
+    if calendar.get("problem"):
+        ctx.print(f"  calendar problem: {calendar['ics']}: {calendar['problem']}")
     night = date.fromisoformat(info.night)
-    ctx.print(f"tonight ({night:%a} {night}):")
+    ctx.print(f"tonight ({night:%a} {night}):{_bedtime_words(ctx, info, night)}")
     clocks = clock_column([datetime.fromisoformat(row["at"]) for row in info.tonight], night, ctx.loaded.zone)
     for row, clock in zip(info.tonight, clocks, strict=True):
         ctx.print(f"  {clock}  {row['title']:<28} {row['state']}")
     return 0
+
+
+def _bedtime_words(ctx: Context, info: Status, night: date) -> str:
+    """ " bedtime 22:15, from the calendar (Tomorrow starts 07:30 (Flight))": where it comes from."""
+    if not info.bedtime:
+        return ""
+    from sundown.cli.show import SOURCE_WORDS
+
+    [bed] = clock_column([datetime.fromisoformat(info.bedtime)], night, ctx.loaded.zone)
+    source = info.bedtime_source or ""
+    why = f" ({info.why.rsplit(': bedtime', 1)[0]})" if info.why else ""
+    return f" bedtime {bed}, from {SOURCE_WORDS.get(source, source)}{why}"
 
 
 def _print_push(ctx: Context, push: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from sundown.cli.args import instant
 from sundown.cli.show import clock_column
+from sundown.core.routine import NO_WAKE
 from sundown.errors import SundownError, UsageError
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
     from sundown.cli.context import Context
     from sundown.config import LoadedConfig
-    from sundown.core.plan import NightChanges, Occurrence
+    from sundown.core.plan import NightChanges, NightPlan, Occurrence
     from sundown.core.routine import Routine
     from sundown.core.state import Night
 
@@ -68,7 +69,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         metavar="ISO",
         help="start time, ISO 8601; without a UTC offset it is local to the routine's zone (default: now)",
     )
-    p.add_argument("--json", action="store_true", help='JSON list of {"night", "reminder", "at", "title"}')
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help='JSON list of {"night", "reminder", "at", "title", "bedtime_source"}',
+    )
     p.set_defaults(func=cmd_next)
 
 
@@ -136,6 +141,7 @@ def cmd_init(ctx: Context) -> int:
 def cmd_check(ctx: Context) -> int:
     from pathlib import Path
 
+    from sundown.cli.show import bedtime_origin
     from sundown.config import LoadedConfig, load, zone_for
     from sundown.errors import LogError
 
@@ -165,11 +171,14 @@ def cmd_check(ctx: Context) -> int:
         if guessable:
             ctx.note(f"warning: push.ntfy: {guessable}")
     ctx.print(f"zone: {zone_label(zone, routine)}")
+    if routine.calendar is not None:
+        plan = _with_calendar(ctx, loaded, tonight, now) or plan
     if plan is None:  # night_of always names an existing night; kept for type safety
         return 0
     bedtime = plan.bedtime
     [when, *clocks] = clock_column([bedtime, *(o.at for o in plan.occurrences)], night, zone)
-    ctx.print(f"tonight ({night:%a %Y-%m-%d}): bedtime {when}{' (skipped)' if plan.skipped else ''}")
+    origin = bedtime_origin(plan, routine, zone) + (" (skipped)" if plan.skipped else "")
+    ctx.print(f"tonight ({night:%a %Y-%m-%d}): bedtime {when}, {origin}")
     width = max((len(o.reminder.id) for o in plan.occurrences), default=0)
     for o, clock in zip(plan.occurrences, clocks, strict=True):
         mark = "  (skipped)" if o.skipped else ""
@@ -180,7 +189,36 @@ def cmd_check(ctx: Context) -> int:
         ctx.print(f"  not on {night:%a} evenings: {', '.join(not_tonight)}")
     if not routine.reminders:
         ctx.print("  no reminders configured")
+    if routine.bedtime.wake != NO_WAKE:
+        ctx.print("[wake] names the MORNING: Saturday's wake time gives Friday evening's bedtime")
     return 0
+
+
+def _with_calendar(ctx: Context, loaded: LoadedConfig, tonight: Night, now: datetime) -> NightPlan | None:
+    """Read the calendar as the daemon will (a local file, or the URL's kept copy), say what
+    tomorrow morning asks, and return tonight's plan with it; None when it changes nothing."""
+    from dataclasses import replace
+
+    from sundown.calendar.source import read_once
+    from sundown.core import morning
+    from sundown.core.plan import night_plan
+
+    routine, zone, night = loaded.routine, loaded.zone, tonight.night
+    assert routine.calendar is not None
+    view = read_once(routine.calendar, ctx.paths.calendar_copy, ctx.paths.calendar_meta, now)
+    if view.problem is not None:
+        ctx.note(f"warning: calendar {view.where}: {view.problem}; the routine's bedtimes are kept")
+        return None
+    word = morning.calendar_morning(view.events, routine, night, zone, routine.calendar.prepare)
+    if word is None or word.starts is None:
+        ctx.print(f"calendar: {view.where}: no timed event tomorrow morning")
+        return None
+    ctx.print(
+        f"calendar: {view.where}: tomorrow starts {word.starts.astimezone(zone):%a %H:%M} ({word.event})"
+    )
+    if not morning.replans(routine, night, zone, tonight.changes, word):
+        return None
+    return night_plan(routine, night, zone, replace(tonight.changes, calendar=word))
 
 
 def _plan_only(loaded: LoadedConfig, now: datetime) -> Night:
@@ -237,4 +275,5 @@ def as_json(o: Occurrence, zone: ZoneInfo) -> dict[str, str]:
         "reminder": o.reminder.id,
         "at": o.at.astimezone(zone).isoformat(timespec="seconds"),
         "title": o.reminder.title,
+        "bedtime_source": o.bedtime_source,
     }

@@ -1,4 +1,5 @@
-"""Checked values -> the Routine: what one key cannot say alone (bedtimes, before/at, [push])."""
+"""Checked values -> the Routine: what one key cannot say alone (bedtimes, before/at, [push];
+[bedtime] with [wake], and [calendar], in `config.bedtime`)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,15 @@ from typing import Any
 
 from sundown.config.check import Problems, walk_table
 from sundown.config.push import default_secret_file, secret_file_problem, token_file_problem
-from sundown.config.spec import BEDTIME_KEYS, FILE, PUSH, REMINDER, KeyPath
-from sundown.config.values import ID_RE, closest, show
+from sundown.config.spec import FILE, PUSH, REMINDER, KeyPath
+from sundown.config.values import ID_RE, closest, duration_text, show
 from sundown.core.plan import ONE_DAY, into_night
 from sundown.core.routine import (
     DEFAULT_REPEAT_LIMIT,
     DEFAULT_SNOOZE,
     WEEKDAYS,
     Bedtimes,
+    Calendar,
     ContextRules,
     Push,
     Reminder,
@@ -32,25 +34,9 @@ def readable(reminder_id: str) -> str:
 
 
 def _bedtimes(raw: dict[str, Any], values: dict[str, Any], problems: Problems) -> Bedtimes | None:
-    if "bedtime" not in raw:
-        problems.add(("bedtime",), 'missing; add a [bedtime] section with e.g. default = "22:30"')
-        return None
-    given = values.get("bedtime", {})
-    if not isinstance(raw["bedtime"], dict):
-        return None
-    missing = [d for d in WEEKDAYS if d not in raw["bedtime"]]
-    if "default" not in raw["bedtime"] and missing:
-        problems.add(
-            ("bedtime",),
-            f'needs default = "HH:MM" for the evenings not given ({", ".join(missing)}), '
-            "unless all seven weekdays are given",
-        )
-        return None
-    if any(k not in given for k in raw["bedtime"] if k in BEDTIME_KEYS):
-        return None  # a bad value was reported already
-    default = given.get("default")
-    by_day = tuple(given.get(d, default) for d in WEEKDAYS)
-    return Bedtimes(by_day)  # type: ignore[arg-type]
+    from sundown.config.bedtime import bedtimes
+
+    return bedtimes(raw, values, problems)
 
 
 def _reminder(rid: str, raw: object, values: dict[str, Any], problems: Problems) -> Reminder | None:
@@ -92,6 +78,8 @@ def _reminder(rid: str, raw: object, values: dict[str, Any], problems: Problems)
 
 def _escalation_fits(r: Reminder, bedtimes: Bedtimes, problems: Problems) -> None:
     """An `after` that would land past the night's end (12:00 the next day) can never happen."""
+    from sundown.config.bedtime import wall_bedtime
+
     for i, step in enumerate(r.escalate):
         for weekday in range(7):
             if not r.runs_on(weekday):
@@ -99,22 +87,15 @@ def _escalation_fits(r: Reminder, bedtimes: Bedtimes, problems: Problems) -> Non
             if r.at is not None:
                 at = into_night(r.at)
             else:
-                at = into_night(bedtimes.for_weekday(weekday)) - (r.before or timedelta(0))
+                at = into_night(wall_bedtime(bedtimes, weekday)) - (r.before or timedelta(0))
             if at + step.after > ONE_DAY:
                 problems.add(
                     ("reminders", r.id, "escalate"),
-                    f"step {i + 1}: after = {show(_duration_text(step.after))} lands past the night's end "
+                    f"step {i + 1}: after = {show(duration_text(step.after))} lands past the night's end "
                     f"(12:00 the next day) on {WEEKDAYS[weekday]} evenings; write a shorter duration",
                     i,
                 )
                 break
-
-
-def _duration_text(d: timedelta) -> str:
-    total = int(d.total_seconds())
-    h, rest = divmod(total, 3600)
-    m, s = divmod(rest, 60)
-    return "".join(f"{v}{u}" for v, u in ((h, "h"), (m, "m"), (s, "s")) if v) or "0m"
 
 
 def build(raw: dict[str, Any], problems: Problems) -> Routine | None:
@@ -132,6 +113,7 @@ def build(raw: dict[str, Any], problems: Problems) -> Routine | None:
         for r in reminders:
             _escalation_fits(r, bedtimes, problems)
     push = _push(raw, values.get("push", {}), {r.id for r in reminders}, problems)
+    calendar = _calendar(raw, values.get("calendar", {}), problems)
     if problems or bedtimes is None:
         return None
     notify = values.get("notify", {})
@@ -142,6 +124,7 @@ def build(raw: dict[str, Any], problems: Problems) -> Routine | None:
         timezone=values.get("timezone"),
         backend=notify.get("backend", "auto"),
         snooze=notify.get("snooze", DEFAULT_SNOOZE),
+        tray=notify.get("tray", True),
         skip_dates=values.get("skip", {}).get("dates", frozenset()),
         context=ContextRules(
             quiet=ctx.get("quiet", "defer"),
@@ -150,7 +133,16 @@ def build(raw: dict[str, Any], problems: Problems) -> Routine | None:
             measure=ctx.get("measure", ContextRules.measure),
         ),
         push=push,
+        calendar=calendar,
     )
+
+
+def _calendar(raw: dict[str, Any], values: dict[str, Any], problems: Problems) -> Calendar | None:
+    if "calendar" not in raw:
+        return None
+    from sundown.config.bedtime import calendar
+
+    return calendar(raw, values, problems)
 
 
 def _push(raw: dict[str, Any], values: dict[str, Any], ids: set[str], problems: Problems) -> Push | None:

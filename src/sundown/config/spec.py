@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sundown.config.values import (
@@ -21,12 +22,15 @@ from sundown.config.values import (
     read_device,
     read_done_when,
     read_escalate,
+    read_ics,
     read_ids,
     read_interval,
     read_limit,
     read_ntfy_url,
     read_path,
+    read_prepare,
     read_quiet,
+    read_sleep,
     read_text,
     read_title,
     read_topic_name,
@@ -34,7 +38,7 @@ from sundown.config.values import (
     read_when,
     read_zone_name,
 )
-from sundown.core.routine import DEFAULT_REPEAT_LIMIT, WEEKDAYS
+from sundown.core.routine import DEFAULT_PREPARE, DEFAULT_REPEAT_LIMIT, DEFAULT_SLEEP, WEEKDAYS
 
 KeyPath = tuple[str | int, ...]
 
@@ -63,6 +67,10 @@ class TableOf:
     doc: str
 
 
+def _hours(d: timedelta) -> str:
+    return f"{int(d.total_seconds() // 3600)}h"
+
+
 BEDTIME_KEYS: dict[str, Key | Table | TableOf] = {
     "default": Key(read_clock, "bedtime of every evening not named below, HH:MM"),
     **{
@@ -70,6 +78,25 @@ BEDTIME_KEYS: dict[str, Key | Table | TableOf] = {
         for day in WEEKDAYS
     },
 }
+
+WAKE_KEYS: dict[str, Key | Table | TableOf] = {
+    "default": Key(read_clock, "wake time of every morning not named below, HH:MM"),
+    **{
+        day: Key(read_clock, f"wake time on {day} MORNINGS: the bedtime of the evening before")
+        for day in WEEKDAYS
+    },
+    "sleep": Key(
+        read_sleep, f"how long you sleep: bedtime = wake time - sleep (default {_hours(DEFAULT_SLEEP)})"
+    ),
+}
+
+CALENDAR = Table(
+    {
+        "ics": Key(read_ics, "an .ics file, or an https URL (fetched at most hourly)"),
+        "prepare": Key(read_prepare, f"from waking to the first event (default {_hours(DEFAULT_PREPARE)})"),
+    },
+    "tomorrow's first event can make tonight's bedtime earlier (`sundown help morning`)",
+)
 
 REMINDER = Table(
     {
@@ -117,11 +144,18 @@ PUSH = Table(
 FILE = Table(
     {
         "timezone": Key(read_zone_name, "IANA zone name; default: the system's zone"),
-        "bedtime": Table(BEDTIME_KEYS, "bedtime per evening (required)"),
+        "bedtime": Table(BEDTIME_KEYS, "bedtime per evening (required unless [wake] is given)"),
+        "wake": Table(
+            WAKE_KEYS, "wake time per morning: bedtime follows, for evenings [bedtime] does not name"
+        ),
         "notify": Table(
             {
                 "backend": Key(read_backend, "auto | dbus | plyer | console"),
                 "snooze": Key(read_interval, "default snooze duration"),
+                "tray": Key(
+                    read_bool,
+                    "a tray icon with a menu where the desktop has a tray (StatusNotifierItem); default true",
+                ),
             },
             "how reminders are delivered",
         ),
@@ -143,6 +177,7 @@ FILE = Table(
         "reminders": TableOf(REMINDER, "the steps of the evening"),
         "skip": Table({"dates": Key(read_dates, "nights (YYYY-MM-DD) with no reminders")}, "nights off"),
         "push": PUSH,
+        "calendar": CALENDAR,
     },
     "the whole file",
 )

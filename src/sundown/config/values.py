@@ -114,6 +114,14 @@ def read_duration(value: object) -> timedelta:
     raise Invalid(f'{show(value)} is not a duration; write e.g. "45m" or "1h30m"')
 
 
+def duration_text(d: timedelta) -> str:
+    """A duration as the config writes it: "1h30m", "45m", "50m6s", "0m"."""
+    total = int(d.total_seconds())
+    h, rest = divmod(total, 3600)
+    m, s = divmod(rest, 60)
+    return "".join(f"{v}{u}" for v, u in ((h, "h"), (m, "m"), (s, "s")) if v) or "0m"
+
+
 def read_before(value: object) -> timedelta:
     offset = read_duration(value)
     if offset > MAX_BEFORE:
@@ -496,3 +504,75 @@ def read_path(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise Invalid(f'{show(value)} is not a file path; write e.g. "~/.config/sundown/ntfy-token"')
     return value
+
+
+# --- [wake] and [calendar] ---------------------------------------------------------------------
+
+MAX_SLEEP = timedelta(hours=16)
+MAX_PREPARE = timedelta(hours=12)
+
+
+def read_sleep(value: object) -> timedelta:
+    """How long a night's sleep is: positive, and at most 16h (longer is no night's sleep)."""
+    sleep = read_duration(value)
+    if not sleep:
+        raise Invalid(f'{show(value)} is zero; write how long you sleep, e.g. "8h" or "7h30m"')
+    if sleep > MAX_SLEEP:
+        raise Invalid(f'{show(value)} is over 16h, longer than a night\'s sleep; write e.g. "8h"')
+    return sleep
+
+
+def read_prepare(value: object) -> timedelta:
+    """From waking to the first event: may be zero, at most 12h (a morning)."""
+    prepare = read_duration(value)
+    if prepare > MAX_PREPARE:
+        raise Invalid(f'{show(value)} is over 12h, longer than a morning; write e.g. "1h15m"')
+    return prepare
+
+
+def read_ics(value: object) -> str:
+    """A calendar: a file path ("~/cal.ics"), an https URL, or http only to this machine.
+
+    webcal:// (what calendar apps hand out) means https://. A user or password in the URL is
+    refused: sundown keeps no secrets in its config; a calendar's secret address works.
+    """
+    from urllib.parse import urlsplit
+
+    example = '"~/.local/share/calendars/work.ics" or "https://example.org/work.ics"'
+    if not isinstance(value, str) or not value.strip():
+        raise Invalid(f"{show(value)} is not a calendar; write a file path or a URL, e.g. {example}")
+    if "://" not in value:
+        return value
+    try:
+        url = urlsplit(value)
+        url.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        raise Invalid(f"{show(value)} is not a URL; write e.g. {example}") from None
+    scheme = url.scheme.lower()
+    if scheme == "webcal":
+        scheme, value = "https", "https" + value[len(url.scheme) :]
+    if scheme not in ("https", "http") or not url.hostname:
+        raise Invalid(f"{show(value)} is not an https URL nor a file path; write e.g. {example}")
+    if url.username is not None or url.password is not None:
+        raise Invalid(
+            f"{show(value)} has a user or password in it; use the calendar's secret address "
+            '(e.g. Google\'s "secret address in iCal format") or a local copy of the file'
+        )
+    if scheme == "http" and not is_loopback(url.hostname):
+        raise Invalid(
+            f"{show(value)} is plain http: anyone on the way could change your calendar; "
+            f'write "https://{value[len("http://") :]}" (plain http is only for this machine, e.g. localhost)'
+        )
+    return value
+
+
+def is_loopback(host: str) -> bool:
+    """localhost, 127.0.0.0/8 or ::1: traffic that never leaves this machine."""
+    import ipaddress
+
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

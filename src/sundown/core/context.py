@@ -36,6 +36,8 @@ from sundown.core.vocabulary import URGENCIES, Urgency
 
 Key = tuple[date, str]
 BUSY_REASONS: tuple[str, ...] = ("dnd", "presenting", "fullscreen")
+# An escalation step (urgency only) due this soon after a repeat of its reminder comes with it.
+TOGETHER = ON_TIME
 CAPABILITIES: tuple[str, ...] = ("dnd", "presenting", "fullscreen", "idle", "locked", "zone")
 
 
@@ -341,6 +343,7 @@ def _escalate(
 ) -> None:
     if not any(r.escalate for r in routine.reminders):
         return
+    sending = {o.key for send, _ in verdict.sends for o in send.occurrences}
     for occ in _open_occurrences(routine, zone, now, progress, changes):
         steps = occ.reminder.escalate
         if not steps or occ.key in acked:
@@ -352,12 +355,27 @@ def _escalate(
         if done.snoozed_until is not None:
             continue  # a snooze is an answer: no more escalation tonight
         pending = [(i, s) for i, s in enumerate(steps) if i not in seen.steps_done]
-        due = [(i, s) for i, s in pending if seen.first_notified + s.after <= now]
+        # A step counts from the first notification, a repeat from the reminder's time: with
+        # repeat = "10m" and a step after "10m" the two fall due the first notification's few
+        # milliseconds of lateness apart. A step that only shows the notification louder comes
+        # with a repeat due up to TOGETHER before it, as one notification.
+        soon = now + TOGETHER if occ.key in sending else now
+        due = [
+            (i, s)
+            for i, s in pending
+            if seen.first_notified + s.after <= now
+            or (seen.first_notified + s.after <= soon and s.urgency and not s.run)
+        ]
         if due and ctx.away(now, routine.context):
             verdict.stop_escalating.append(occ.key)
             continue
         verdict.escalations.extend(Escalation(occ, i, s) for i, s in due)
-        later = [seen.first_notified + s.after for i, s in pending if seen.first_notified + s.after > now]
+        taken = {i for i, _ in due}
+        later = [
+            seen.first_notified + s.after
+            for i, s in pending
+            if i not in taken and seen.first_notified + s.after > now
+        ]
         verdict.next_at = _earliest(verdict.next_at, *later)
         if later:
             verdict.waits_on.add("idle")
@@ -410,6 +428,7 @@ def _instant(value: object) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo is not None else None
+
 
 def locks_screen(argv: tuple[str, ...]) -> bool:
     """A `run` step that locks the session (verified through logind's LockedHint afterwards)."""

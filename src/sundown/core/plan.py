@@ -6,8 +6,13 @@ no I/O, so the rules are tested with explicit datetimes in named zones.
 Rules (docs/time.md): the night of date D runs from 12:00 on D to 12:00 on D+1 local
 time; a wall time before 12:00 falls on D+1. Wall times are resolved with
 ``fold=0``: a time in a spring-forward gap moves forward by the gap, a time that
-occurs twice means its first occurrence. Offsets (`before`) are subtracted as
-real elapsed time, i.e. in UTC.
+occurs twice means its first occurrence. Offsets (`before`, `sleep`) are subtracted
+as real elapsed time, i.e. in UTC.
+
+A night's bedtime (docs/morning.md) comes from one of five sources: `[bedtime]`
+("routine"), the next morning's `[wake]` time less `sleep` ("wake"), `sundown tonight`
+("tonight", which wins over everything), or, only ever earlier than the routine's,
+tomorrow's first calendar event ("calendar") or the phone's alarm ("alarm").
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from itertools import takewhile
 
 from sundown.core.routine import MAX_BEFORE, Reminder, Routine
+from sundown.core.vocabulary import BedtimeSource
 
 UTC = timezone.utc
 NOON = time(12, 0)
@@ -91,16 +97,39 @@ def wall_instant(night: date, wall: time, zone: tzinfo) -> datetime:
 
 
 @dataclass(frozen=True)
-class NightChanges:
-    """What the person changed for one night from the CLI (`tonight`, `skip`)."""
+class Morning:
+    """What the morning after a night asks of it: be awake at `wake`.
 
-    bedtime: time | None = None
+    From the calendar (its first timed event less `prepare`: `event` is its title, `starts`
+    its start) or from the phone's alarm (no event). An instant, aware; it moves that
+    night's bedtime only when `wake` less `sleep` is earlier than the routine's bedtime.
+    """
+
+    wake: datetime
+    event: str | None = None
+    starts: datetime | None = None
+
+
+@dataclass(frozen=True)
+class NightChanges:
+    """What changed for one night, folded from the log: the person's `tonight` and `skip`,
+    the calendar's word as the daemon logged it (`replanned`), the phone's alarm."""
+
+    bedtime: time | None = None  # `tonight --bedtime`
     skip_all: bool = False
     skip: frozenset[str] = frozenset()
     keep: frozenset[str] = frozenset()  # unskipped one by one during a whole-night skip
+    wake: time | None = None  # `tonight --wake`: the next morning's wake time
+    calendar: Morning | None = None
+    alarm: Morning | None = None
 
     def skips(self, reminder_id: str) -> bool:
         return (self.skip_all and reminder_id not in self.keep) or reminder_id in self.skip
+
+    @property
+    def chosen(self) -> bool:
+        """The person chose tonight's bedtime (`tonight --bedtime` or `--wake`): it wins."""
+        return self.bedtime is not None or self.wake is not None
 
 
 NO_CHANGES = NightChanges()
@@ -115,6 +144,7 @@ class Occurrence:
     at: datetime
     bedtime: datetime
     skipped: bool = False
+    bedtime_source: BedtimeSource = "routine"
 
     @property
     def key(self) -> tuple[date, str]:
@@ -157,20 +187,81 @@ def _order(o: Occurrence) -> tuple[datetime, date, str]:
 
 @dataclass(frozen=True)
 class NightPlan:
-    """All of one night's reminders, in time order, skipped ones flagged."""
+    """All of one night's reminders, in time order, skipped ones flagged; where its bedtime
+    comes from (`source`) and, when the calendar or the alarm moved it, what (`morning`)."""
 
     night: date
     bedtime: datetime
     occurrences: tuple[Occurrence, ...] = field(default=())
     skipped: bool = False
+    source: BedtimeSource = "routine"
+    morning: Morning | None = None
 
     def active(self) -> list[Occurrence]:
         return [o for o in self.occurrences if not o.skipped]
 
 
-def bedtime_of(routine: Routine, night: date, zone: tzinfo, changes: NightChanges = NO_CHANGES) -> datetime:
-    wall = changes.bedtime or routine.bedtime.for_weekday(night.weekday())
-    return wall_instant(night, wall, zone)
+@dataclass(frozen=True)
+class Bedtime:
+    """A night's bedtime, where it comes from, and the morning that moved it (if one did)."""
+
+    at: datetime
+    source: BedtimeSource
+    morning: Morning | None = None
+
+
+def from_wake(night: date, wake: time, zone: tzinfo, sleep: timedelta) -> datetime:
+    """Bedtime of `night` for waking at `wake` the morning after: `sleep` of real time before.
+
+    The wake time is resolved like every wall time (a gap moves it forward, a fold means the
+    first), on D+1 whatever the hour: `[wake]` names the morning's day.
+    """
+    return wake_bedtime(night, resolve(night + ONE_DAY, wake, zone), zone, sleep)
+
+
+def wake_bedtime(night: date, wake: datetime, zone: tzinfo, sleep: timedelta) -> datetime:
+    """`wake` less `sleep` (in UTC), kept inside the night (12:00 on D to 12:00 on D+1): a
+    bedtime outside its night would belong to another one."""
+    at = wake.astimezone(UTC) - sleep
+    start, end = night_start(night, zone).astimezone(UTC), night_end(night, zone).astimezone(UTC)
+    return min(max(at, start), end - timedelta(minutes=1)).astimezone(zone)
+
+
+def routine_bedtime(routine: Routine, night: date, zone: tzinfo) -> Bedtime:
+    """The night's bedtime by the config alone: `[bedtime]`, else the next morning's `[wake]`."""
+    weekday = night.weekday()
+    wall = routine.bedtime.for_weekday(weekday)
+    if wall is not None:
+        return Bedtime(wall_instant(night, wall, zone), "routine")
+    wake = routine.bedtime.wake_after(weekday)
+    assert wake is not None  # Bedtimes guarantees one of the two
+    return Bedtime(from_wake(night, wake, zone, routine.bedtime.sleep), "wake")
+
+
+def bedtime_of(routine: Routine, night: date, zone: tzinfo, changes: NightChanges = NO_CHANGES) -> Bedtime:
+    """The night's bedtime and its source (docs/morning.md).
+
+    `tonight --bedtime`/`--wake` wins: the person chose this night's bedtime. Otherwise the
+    routine's, made earlier (never later) by the calendar's first event or the phone's
+    alarm: whichever asks for the earliest bedtime.
+    """
+    if changes.bedtime is not None:
+        return Bedtime(wall_instant(night, changes.bedtime, zone), "tonight")
+    if changes.wake is not None:
+        return Bedtime(from_wake(night, changes.wake, zone, routine.bedtime.sleep), "tonight")
+    chosen = routine_bedtime(routine, night, zone)
+    sources: tuple[tuple[Morning | None, BedtimeSource], ...] = (
+        # The calendar's logged word counts only while a calendar is configured.
+        (changes.calendar if routine.calendar is not None else None, "calendar"),
+        (changes.alarm, "alarm"),
+    )
+    for morning, source in sources:
+        if morning is None:
+            continue
+        at = wake_bedtime(night, morning.wake, zone, routine.bedtime.sleep)
+        if at.astimezone(UTC) < chosen.at.astimezone(UTC):
+            chosen = Bedtime(at, source, morning)
+    return chosen
 
 
 def night_plan(
@@ -179,7 +270,8 @@ def night_plan(
     """The plan of one night, or None when the night does not exist locally."""
     if not night_exists(night, zone):
         return None
-    bedtime = bedtime_of(routine, night, zone, changes)
+    chosen = bedtime_of(routine, night, zone, changes)
+    bedtime = chosen.at
     night_skipped = changes.skip_all or night in routine.skip_dates
     weekday = night.weekday()
     occurrences = []
@@ -192,9 +284,9 @@ def night_plan(
             assert r.before is not None
             at = (bedtime.astimezone(UTC) - r.before).astimezone(zone)
         skipped = (night_skipped and r.id not in changes.keep) or r.id in changes.skip
-        occurrences.append(Occurrence(night, r, at, bedtime, skipped))
+        occurrences.append(Occurrence(night, r, at, bedtime, skipped, chosen.source))
     occurrences.sort(key=_order)
-    return NightPlan(night, bedtime, tuple(occurrences), night_skipped)
+    return NightPlan(night, bedtime, tuple(occurrences), night_skipped, chosen.source, chosen.morning)
 
 
 def _earliest_possible(night: date, zone: tzinfo) -> datetime:

@@ -15,6 +15,8 @@ WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_SNOOZE = timedelta(minutes=10)
 DEFAULT_REPEAT_LIMIT = 3
 MAX_BEFORE = timedelta(hours=12)
+DEFAULT_SLEEP = timedelta(hours=8)
+DEFAULT_PREPARE = timedelta(hours=1)
 QUIET_MODES: tuple[str, ...] = ("defer", "ignore")
 DONE_WHEN: tuple[str, ...] = ("idle", "locked")
 
@@ -68,18 +70,58 @@ class Reminder:
         return self.days is None or weekday in self.days
 
 
+NO_WAKE: tuple[time | None, ...] = (None,) * 7
+
+
 @dataclass(frozen=True)
 class Bedtimes:
-    """Bedtime wall time per evening weekday (index 0 = Monday evening)."""
+    """How each evening's bedtime is found: a wall time, or from the next morning's wake time.
 
-    by_weekday: tuple[time, time, time, time, time, time, time]
+    `by_weekday[e]` is evening e's bedtime (index 0 = Monday evening), None where it follows
+    from `[wake]`: the wake time of the MORNING after (`wake[(e + 1) % 7]`, index 0 = Monday
+    morning) less `sleep`. The config resolves which key wins for each evening; `sleep` is also
+    what a calendar's or an alarm's wake time is turned into a bedtime with.
+    """
+
+    by_weekday: tuple[time | None, ...]
+    wake: tuple[time | None, ...] = NO_WAKE
+    sleep: timedelta = DEFAULT_SLEEP
+
+    def __post_init__(self) -> None:
+        for e in range(7):
+            if self.by_weekday[e] is None and self.wake_after(e) is None:
+                raise ValueError(f"evening {WEEKDAYS[e]} has neither a bedtime nor a wake time")
 
     @classmethod
     def uniform(cls, t: time) -> Bedtimes:
         return cls((t,) * 7)
 
-    def for_weekday(self, weekday: int) -> time:
+    @classmethod
+    def from_wake(cls, wake: time, sleep: timedelta = DEFAULT_SLEEP) -> Bedtimes:
+        return cls((None,) * 7, (wake,) * 7, sleep)
+
+    def for_weekday(self, weekday: int) -> time | None:
+        """Evening `weekday`'s bedtime wall time; None: it follows from the next morning's wake."""
         return self.by_weekday[weekday]
+
+    def wake_after(self, weekday: int) -> time | None:
+        """The wake time of the morning after evening `weekday` (Friday evening: Saturday's)."""
+        return self.wake[(weekday + 1) % 7]
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """`[calendar]`: tomorrow morning's first event can make tonight's bedtime earlier.
+
+    `ics` is a local file (an absolute path) or an https URL, as written after `~` expansion.
+    """
+
+    ics: str
+    prepare: timedelta = DEFAULT_PREPARE
+
+    @property
+    def is_url(self) -> bool:
+        return self.ics.startswith(("https://", "http://"))
 
 
 @dataclass(frozen=True)
@@ -115,9 +157,11 @@ class Routine:
     timezone: str | None = None
     backend: str = "auto"
     snooze: timedelta = DEFAULT_SNOOZE
+    tray: bool = True  # a tray icon where the desktop has a tray
     skip_dates: frozenset[date] = field(default_factory=frozenset)
     context: ContextRules = field(default_factory=ContextRules)
     push: Push | None = None
+    calendar: Calendar | None = None
 
     def reminder(self, reminder_id: str) -> Reminder | None:
         for r in self.reminders:

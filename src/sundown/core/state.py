@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone, tzinfo
 from typing import Any
 
-from sundown.core.plan import NO_CHANGES, NightChanges, NightPlan, Occurrence, night_plan
+from sundown.core.plan import NO_CHANGES, Morning, NightChanges, NightPlan, Occurrence, night_plan
 from sundown.core.routine import Routine
 
 UTC = timezone.utc
@@ -159,14 +159,32 @@ def fold(events: Iterable[Event], at: datetime | None = None) -> ReminderNight:
     return ReminderNight(notified, repeats, first, last, ack, snoozed, missed, dismissed, scheduled, bedtime)
 
 
+def _morning(details: Mapping[str, Any], key: str) -> Morning | None:
+    """The wake instant a `replanned` (calendar) or alarm row carries; None: no demand."""
+    wake = instant(details.get(key))
+    if wake is None:
+        return None
+    event = details.get("event")
+    return Morning(wake, event if isinstance(event, str) else None, instant(details.get("starts")))
+
+
+# The rows `fold_changes` reads (the log selects them by these names).
+CHANGE_EVENTS = ("skipped", "unskipped", "bedtime_changed", "replanned")
+
+
 def fold_changes(events: Iterable[Event]) -> NightChanges:
-    """One night's `skip`/`unskip`/`tonight` events, applied in order.
+    """One night's `skip`/`unskip`/`tonight`/alarm/calendar rows, applied in order.
 
     A whole-night skip and its unskip are one switch: the unskip restores what that
     skip skipped, and reminders skipped one by one stay skipped. `unskip ID` during a
-    whole-night skip brings that one reminder back.
+    whole-night skip brings that one reminder back. `tonight --bedtime` and `--wake`
+    replace each other (`--clear` clears both); the latest alarm row (source `phone`) and
+    the latest calendar `replanned` row are what the phone and the calendar say now.
     """
     bedtime: time | None = None
+    wake: time | None = None
+    calendar: Morning | None = None
+    alarm: Morning | None = None
     skip_all = False
     skip: set[str] = set()
     keep: set[str] = set()
@@ -186,11 +204,23 @@ def fold_changes(events: Iterable[Event]) -> NightChanges:
                 skip.discard(e.reminder)
                 if skip_all:
                     keep.add(e.reminder)
+        elif e.event == "bedtime_changed" and e.source == "phone":
+            alarm = _morning(e.details, "alarm")
         elif e.event == "bedtime_changed":
-            bedtime = _clock(e.details.get("bedtime"))
-    if bedtime is None and not skip_all and not skip:
+            bedtime, wake = _clock(e.details.get("bedtime")), _clock(e.details.get("wake"))
+        elif e.event == "replanned" and e.details.get("source") == "calendar":
+            calendar = _morning(e.details, "wake")
+    if bedtime is None and wake is None and calendar is None and alarm is None and not skip_all and not skip:
         return NO_CHANGES
-    return NightChanges(bedtime, skip_all, frozenset(skip), frozenset(keep) if skip_all else frozenset())
+    return NightChanges(
+        bedtime,
+        skip_all,
+        frozenset(skip),
+        frozenset(keep) if skip_all else frozenset(),
+        wake,
+        calendar,
+        alarm,
+    )
 
 
 def by_reminder(events: Iterable[Event]) -> dict[str, list[Event]]:

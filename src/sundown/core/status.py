@@ -32,6 +32,12 @@ class Status:
     # daemon) and the source in use for each capability (docs/context.md).
     context: dict[str, Any] | None = None
     sources: dict[str, Any] | None = None
+    # Tonight's bedtime, where it comes from (routine|wake|tonight|calendar|alarm) and, when the
+    # calendar or the alarm moved it, why; the calendar as the daemon last read it (docs/morning.md).
+    bedtime: str | None = None
+    bedtime_source: str | None = None
+    why: str | None = None
+    calendar: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -59,7 +65,7 @@ def is_open(occ: Occurrence, done: ReminderNight, now: datetime) -> bool:
 
 
 def tonight(now: datetime, zone: tzinfo, current: Night | None) -> date:
-    """"Tonight": the night of `now` while its bedtime has not passed or a reminder of it is
+    """ "Tonight": the night of `now` while its bedtime has not passed or a reminder of it is
     still open, else the coming night (in the morning, tonight is this evening, not last night).
 
     `current` is the night of `now` as folded from the log (None: its plan alone counts).
@@ -79,7 +85,7 @@ def tonight(now: datetime, zone: tzinfo, current: Night | None) -> date:
 
 
 def night_label(night: date, tonight_night: date) -> str:
-    """"tonight (Sat 2026-11-28)" or "the night of Fri 2026-11-27", for output."""
+    """ "tonight (Sat 2026-11-28)" or "the night of Fri 2026-11-27", for output."""
     day = f"{night:%a} {night.isoformat()}"
     return f"tonight ({day})" if night == tonight_night else f"the night of {day}"
 
@@ -112,8 +118,13 @@ def snapshot(
     push: dict[str, Any] | None = None,
     context: dict[str, Any] | None = None,
     sources: dict[str, Any] | None = None,
+    calendar: dict[str, Any] | None = None,
+    zone: tzinfo | None = None,
 ) -> Status:
-    """The status of `night` ("tonight") at `now`."""
+    """The status of `night` ("tonight") at `now`; `zone` words the `why` line."""
+    from sundown.core.morning import why
+
+    plan = night.plan
     return Status(
         running=running,
         pid=pid,
@@ -127,4 +138,8 @@ def snapshot(
         push=push,
         context=context,
         sources=sources,
+        bedtime=plan.bedtime.isoformat() if plan else None,
+        bedtime_source=plan.source if plan else None,
+        why=why(plan, zone or plan.bedtime.tzinfo or UTC) if plan else None,
+        calendar=calendar,
     )

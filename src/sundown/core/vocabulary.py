@@ -24,17 +24,23 @@ EventName = Literal[
     "activity",  # one closed span of the session's activity (details: state, from, to)
     "in_bed",
     "awake",
+    "replanned",
 ]
 EVENTS: tuple[EventName, ...] = get_args(EventName)
 
 # Who caused an event. An answer from another machine is "device:<its name>" (see `is_source`).
-Source = Literal["action", "cli", "daemon", "idle", "lock", "phone"]
+Source = Literal["action", "cli", "daemon", "idle", "lock", "phone", "dbus", "tray"]
 SOURCES: tuple[Source, ...] = get_args(Source)
 DEVICE_PREFIX = "device:"
 
 # What the session was doing, one state per `activity` span (docs/stats.md, "The evening as it was").
 ActivityState = Literal["active", "idle", "locked", "asleep"]
 ACTIVITY_STATES: tuple[ActivityState, ...] = get_args(ActivityState)
+
+# Where a night's bedtime comes from (`check`, `status`, `next --json`; docs/morning.md):
+# `[bedtime]`, `[wake]`, `sundown tonight`, the calendar's first event, the phone's alarm.
+BedtimeSource = Literal["routine", "wake", "tonight", "calendar", "alarm"]
+BEDTIME_SOURCES: tuple[BedtimeSource, ...] = get_args(BedtimeSource)
 
 Backend = Literal["auto", "dbus", "plyer", "console"]
 BACKENDS: tuple[Backend, ...] = get_args(Backend)

@@ -252,7 +252,7 @@ def compute(
         skip = c.skip
         plan: NightPlan | None = None
         logged_bed = None
-        if c.bedtime is None:
+        if not c.chosen:
             # The bedtime the daemon planned with at the time (the config may have changed since).
             latest = max(
                 (x for x in per.values() if x.planned_bedtime and x.first_notified),

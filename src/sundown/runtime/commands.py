@@ -156,6 +156,32 @@ def run_and_log(
     return failure
 
 
+# What opens a file in the person's browser: the freedesktop opener, else GLib's.
+OPENERS = (("xdg-open",), ("gio", "open"))
+
+
+def _report_then_open(report: tuple[str, ...], path: Path, env: Mapping[str, str], timeout: float) -> None:
+    try:
+        outcome = execute(report, env, timeout)
+    except OSError as exc:
+        log.warning("could not write the report: %s", exc.strerror or exc)
+        return
+    if outcome.status != 0:
+        log.warning("could not write the report: %s", outcome.output.strip() or f"exit {outcome.status}")
+        return
+    for opener in OPENERS:
+        try:
+            opened = execute((*opener, str(path)), env, timeout)
+        except OSError:
+            continue  # not installed: the next one
+        if opened.status == 0:
+            log.info("opened the report %s with %s", path, opener[0])
+            return
+        log.warning("%s could not open %s: %s", opener[0], path, opened.output.strip() or opened.status)
+        return
+    log.warning("wrote %s, but found no xdg-open or gio to open it", path)
+
+
 class Commands:
     """The daemon's `run` commands: at most two at once, each in its own thread."""
 
@@ -174,6 +200,11 @@ class Commands:
             log.warning("not running %s for %s: %s", argv[0], reminder_id, problem)
             return None
         return self._pool.submit(run_and_log, reminder_id, argv, self.env, self.timeout)
+
+    def open_report(self, report: tuple[str, ...], path: Path) -> Future[None]:
+        """Write the HTML report with `report` (a `sundown report --html PATH` argv) in a process of
+        its own (its imports never weigh on the daemon), then open it in the desktop's browser."""
+        return self._pool.submit(_report_then_open, report, path, self.env, self.timeout)
 
     def wait(self) -> None:
         """Until every started command has finished (tests; a clean stop does not wait)."""

@@ -67,6 +67,43 @@ def peer_uid(sock: socket.socket) -> int:
     return int(struct.unpack("3i", creds)[1])
 
 
+def _connect(paths: Paths, deadline: float) -> socket.socket | None:
+    """A connection to the daemon's socket, checked to be this user's; None when no daemon listens.
+
+    Raises DaemonSilent when there is a socket but no connection by `deadline`, or when the
+    socket or its directory is not this user's.
+    """
+    if not paths.socket.exists() and not paths.socket.is_symlink():
+        return None
+    if not owned_private_dir(paths.runtime_dir):
+        raise DaemonSilent(f"{paths.runtime_dir} is not a private directory of this user's; not using it")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    try:
+        while True:
+            sock.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                sock.connect(str(paths.socket))
+                break
+            except BlockingIOError:  # EAGAIN: the listen queue is full; a busy daemon, try again
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.05)
+    except (FileNotFoundError, ConnectionRefusedError):
+        sock.close()
+        return None  # no daemon (a stale socket of a dead one)
+    except OSError as exc:
+        sock.close()
+        raise DaemonSilent(f"the daemon did not answer ({exc.strerror or exc})") from None
+    try:
+        uid = peer_uid(sock)
+    except OSError:
+        uid = -1
+    if uid != os.getuid():
+        sock.close()
+        raise DaemonSilent(f"{paths.socket} is held by another user (uid {uid}); not talking to it")
+    return sock
+
+
 def request(paths: Paths, payload: dict[str, Any], timeout: float = 5.0) -> dict[str, Any] | None:
     """Send one request to the daemon and return its answer; None when no daemon listens.
 
@@ -75,33 +112,11 @@ def request(paths: Paths, payload: dict[str, Any], timeout: float = 5.0) -> dict
     this user's: a listener another user planted is never told anything, nor believed.
     """
     deadline = time.monotonic() + timeout
-    if not paths.socket.exists() and not paths.socket.is_symlink():
+    sock = _connect(paths, deadline)
+    if sock is None:
         return None
-    if not owned_private_dir(paths.runtime_dir):
-        raise DaemonSilent(f"{paths.runtime_dir} is not a private directory of this user's; not using it")
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    data = b""
     with sock:
-        try:
-            while True:
-                sock.settimeout(max(0.01, deadline - time.monotonic()))
-                try:
-                    sock.connect(str(paths.socket))
-                    break
-                except BlockingIOError:  # EAGAIN: the listen queue is full; a busy daemon, try again
-                    if time.monotonic() >= deadline:
-                        raise
-                    time.sleep(0.05)
-        except (FileNotFoundError, ConnectionRefusedError):
-            return None  # no daemon (a stale socket of a dead one)
-        except OSError as exc:
-            raise DaemonSilent(f"the daemon did not answer ({exc.strerror or exc})") from None
-        try:
-            uid = peer_uid(sock)
-        except OSError:
-            uid = -1
-        if uid != os.getuid():
-            raise DaemonSilent(f"{paths.socket} is held by another user (uid {uid}); not talking to it")
-        data = b""
         try:
             sock.settimeout(max(0.01, deadline - time.monotonic()))
             sock.sendall(json.dumps(payload).encode() + b"\n")
@@ -125,3 +140,17 @@ def request(paths: Paths, payload: dict[str, Any], timeout: float = 5.0) -> dict
     return reply
 
 
+def subscribe(paths: Paths, timeout: float = 5.0) -> socket.socket | None:
+    """A connection on which the daemon writes its status as one JSON line now and one per change
+    (`sundown status --follow`); None when no daemon listens. The same checks as `request`."""
+    sock = _connect(paths, time.monotonic() + timeout)
+    if sock is None:
+        return None
+    try:
+        sock.settimeout(timeout)
+        sock.sendall(b'{"cmd": "follow"}\n')
+    except OSError:
+        sock.close()
+        return None  # it went away at once: as if it had not been there
+    sock.settimeout(None)
+    return sock

@@ -25,6 +25,8 @@ from sundown.runtime.waiting import FdThread
 log = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
+# Takes over a connection that asked to follow the daemon's status (`{"cmd": "follow"}`).
+OnFollow = Callable[[socket.socket], None]
 _OUT_OF_FDS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 MAX_BACKOFF_MS = 1000
 LOCK_PATIENCE_S = 1.0  # far longer than any probe holds the lock
@@ -102,13 +104,17 @@ def _lock_within(fd: int, patience: float) -> bool:
             time.sleep(0.005)
 
 
-
 class ControlServer(FdThread):
-    """Accepts requests on the daemon's socket in one thread that blocks while idle."""
+    """Accepts requests on the daemon's socket in one thread that blocks while idle.
 
-    def __init__(self, path: Path, handler: Handler) -> None:
+    A request is one JSON line answered with one; `{"cmd": "follow"}` instead hands the
+    connection, kept open, to `on_follow` (`sundown status --follow`: runtime/surfaces/follow.py).
+    """
+
+    def __init__(self, path: Path, handler: Handler, on_follow: OnFollow | None = None) -> None:
         self.path = path
         self._handler = handler
+        self._on_follow = on_follow
         self._backoff_ms = 0
         self._refused = False
         with contextlib.suppress(FileNotFoundError):
@@ -140,8 +146,8 @@ class ControlServer(FdThread):
         if self._backoff_ms:
             log.warning("file descriptors are free again: answering the CLI")
             self._backoff_ms = 0
-        with conn:
-            self._serve(conn)
+        if not self._serve(conn):
+            conn.close()
         return True
 
     def _from_this_user(self, conn: socket.socket) -> bool:
@@ -157,9 +163,10 @@ class ControlServer(FdThread):
             self._refused = True
         return False
 
-    def _serve(self, conn: socket.socket) -> None:
+    def _serve(self, conn: socket.socket) -> bool:
+        """Answer one request; True when the connection was handed over (a follower) and stays open."""
         if not self._from_this_user(conn):
-            return
+            return False
         conn.settimeout(2.0)
         try:
             data = b""
@@ -169,11 +176,17 @@ class ControlServer(FdThread):
                     break
                 data += chunk
             payload = json.loads(data or b"{}")
-            reply = self._handler(payload if isinstance(payload, dict) else {})
+            if not isinstance(payload, dict):
+                payload = {}
+            if payload.get("cmd") == "follow" and self._on_follow is not None:
+                self._on_follow(conn)
+                return True
+            reply = self._handler(payload)
         except (OSError, ValueError) as exc:
             reply = {"ok": False, "error": str(exc)}
         with contextlib.suppress(OSError):
             conn.sendall(json.dumps(reply, default=str).encode() + b"\n")
+        return False
 
     def release(self) -> None:
         self._sock.close()

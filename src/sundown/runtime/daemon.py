@@ -36,10 +36,11 @@ from sundown.core.activity import Span
 from sundown.core.answers import Answer
 from sundown.core.context import QUIET, UNKNOWN, AwayAck, Context, Held, Verdict
 from sundown.core.dispatch import Send
-from sundown.core.plan import UTC, night_of, upcoming, window
+from sundown.core.plan import NO_CHANGES, UTC, NightChanges, night_of, night_plan, upcoming, window
+from sundown.core.state import ReminderNight
 from sundown.core.status import Status, snapshot
 from sundown.core.status import tonight as tonight_of
-from sundown.core.vocabulary import Action, EventName, Urgency
+from sundown.core.vocabulary import Action, EventName, Source, Urgency
 from sundown.errors import ConfigError, SundownError
 from sundown.notify import Backend
 from sundown.paths import Paths
@@ -53,11 +54,14 @@ from sundown.runtime.logwriter import LogWriter
 from sundown.runtime.messages import hm, joined_message, reminder_message
 from sundown.runtime.scheduler import BackgroundScheduler, ThreadPoolExecutor
 from sundown.runtime.screen import Screen
+from sundown.runtime.surfaces import Request, Surfaces
+from sundown.runtime.surfaces.follow import Followers
 from sundown.runtime.wake import Alarm, SleepWatch, clock_timer, sleep_watch
 from sundown.runtime.watch import ConfigWatch
 from sundown.systemd.notify import SdNotify
 
 if TYPE_CHECKING:
+    from sundown.calendar.source import CalendarSource
     from sundown.runtime.context import ContextWatch
     from sundown.runtime.push import PushLink
 
@@ -125,6 +129,12 @@ class Daemon:
         self.context: ContextWatch | None = None  # when the session offers anything
         self.ctx_now: Context = UNKNOWN
         self._context_queued = threading.Event()
+        self.calendar: CalendarSource | None = None  # while [calendar] is configured
+        self._changes: dict[date, NightChanges] = {}  # each night's changes, as the last tick folded them
+        # Where people look besides notifications (runtime/surfaces): each change is published there.
+        self.followers = Followers()
+        self.surfaces = Surfaces([self.followers])
+        self.tray: Any = None  # runtime.surfaces.tray.Tray while `[notify] tray` is on and a bus exists
         self.activity = Recorder(self._write_span)
 
     @property
@@ -160,14 +170,17 @@ class Daemon:
         self.sleep_watch = sleep_watch(self.wake, self.env, self._before_sleep)
         self._start_context()
         self._start_push()
+        self._start_calendar()
         if self.loaded.path is not None or not self.paths.config_explicit:
             try:
                 self.config_watch = ConfigWatch(self.paths.config, self._config_changed)
             except OSError as exc:
                 log.warning("config changes are picked up only on SIGHUP: %s", exc)
+        self._start_bus_surfaces()
+        self.surfaces.start()
         # Last: a CLI that gets an answer may rely on everything above (a config saved the
         # moment `status` says we run is seen).
-        self.control = ControlServer(self.paths.socket, self._on_request)
+        self.control = ControlServer(self.paths.socket, self._on_request, self.followers.add)
         interval = self.systemd.watchdog_interval()
         if interval:
             # Pinged from the worker thread: a stuck worker stops the pings and systemd restarts us.
@@ -185,9 +198,18 @@ class Daemon:
     def stop(self) -> None:
         """Stop the helpers, let the worker finish and close what it owns; bounded to about 1 s."""
         self.systemd.stopping()
-        for helper in (self.control, self.config_watch, self.sleep_watch, self.context, self.zone_watch):
+        helpers = (
+            self.control,
+            self.config_watch,
+            self.sleep_watch,
+            self.context,
+            self.zone_watch,
+            self.calendar,
+        )
+        for helper in helpers:
             if helper is not None:
                 helper.close()
+        self.surfaces.close()  # followers see the stream end: the daemon stops
         if self.scheduler.running:
             finished = self.submit(self._finish)
             try:
@@ -257,6 +279,96 @@ class Daemon:
     def _config_changed(self) -> None:
         self.submit(self.reload)
 
+    # -- surfaces: the follow stream, the D-Bus API, the tray (runtime/surfaces) ---------------
+
+    def _start_bus_surfaces(self) -> None:
+        """The D-Bus API and the tray, where there is a session bus (none: jeepney is not even loaded)."""
+        from sundown.notify import NotifyError
+        from sundown.notify.bus import bus_address
+
+        try:
+            bus_address(self.env)
+        except NotifyError:
+            return
+        from sundown.runtime.surfaces.dbus_api import DBusApi
+
+        self.surfaces.add(DBusApi(lambda: bus_address(self.env), self._acting("dbus"), self.clock))
+        if self.loaded.routine.tray:
+            self._start_tray()
+
+    def _start_tray(self) -> Any:
+        from sundown.notify.bus import bus_address
+        from sundown.runtime.surfaces.tray import Tray
+
+        self.tray = Tray(lambda: bus_address(self.env), self._acting("tray"), self.clock)
+        self.surfaces.add(self.tray)
+        return self.tray
+
+    def _tray_follows_config(self) -> None:
+        """`[notify] tray` changed on a reload: show or hide the icon."""
+        wanted = self.loaded.routine.tray
+        if wanted and self.tray is None and self.control is not None:
+            from sundown.notify import NotifyError
+            from sundown.notify.bus import bus_address
+
+            try:
+                bus_address(self.env)
+            except NotifyError:
+                return
+            self.surfaces.start_one(self._start_tray())
+        elif not wanted and self.tray is not None:
+            self.surfaces.remove(self.tray)
+            self.tray = None
+
+    def _acting(self, source: Source) -> Callable[[Request], concurrent.futures.Future[Any]]:
+        """How a surface hands the daemon a request: done on the worker, the future has its outcome
+        (a refusal is an outcome, not an error of the daemon's: it is not logged as one)."""
+
+        def act(request: Request) -> concurrent.futures.Future[Any]:
+            outcome: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+            def job() -> None:
+                try:
+                    outcome.set_result(self.answer(request, source))
+                except SundownError as exc:
+                    outcome.set_exception(exc)
+
+            def ran(done: concurrent.futures.Future[Any]) -> None:
+                if outcome.done():
+                    return
+                if done.cancelled():  # the daemon is stopping
+                    outcome.cancel()
+                elif done.exception() is not None:  # a fault of ours, logged by `submit`
+                    outcome.set_exception(done.exception())
+
+            self.submit(job).add_done_callback(ran)
+            return outcome
+
+        return act
+
+    def answer(self, request: Request, source: Source) -> str:
+        """A request from a surface, by the command line's rules; then a tick acts on it."""
+        from sundown.runtime.surfaces import requests
+
+        message = requests.apply(self, request, source)
+        if request.verb != "report":
+            self.tick()
+        return message
+
+    def reload_config(self) -> tuple[list[str], str | None]:
+        problems = self.reload()
+        return problems, str(self.paths.config) if not problems and self._config_removed() else None
+
+    def open_report(self) -> str:
+        """The HTML report written beside the log, then opened in the browser (the tray's menu)."""
+        import sys
+
+        path = self.paths.state_dir / "report.html"
+        config = ("--config", str(self.paths.config)) if self.paths.config_explicit else ()
+        argv = (sys.executable, "-m", "sundown", *config, "report", "--html", str(path))
+        self.commands.open_report(argv, path)
+        return f"writing {path} and opening it"
+
     def _start_context(self) -> None:
         """The person's context (busy, away) and the system zone: every source optional."""
         from sundown.runtime.context import ContextWatch
@@ -305,6 +417,8 @@ class Daemon:
             self.submit(self._resumed, self.clock())  # timed here: the worker may be busy
             if self.push_link is not None:
                 self.submit(self.push_link.resumed)
+        if self.calendar is not None:
+            self.calendar.kick()  # an hour may have passed asleep: the URL is due again
         self.submit(self.tick)  # adding a job also wakes the scheduler's own wait
 
     # -- push (the phone, other machines): only loaded when [push] is configured ------------
@@ -355,6 +469,114 @@ class Daemon:
         """Idle time is known here only by asking (X11, Mutter, ScreenSaver): the recorder polls."""
         return self.context is not None and self.context.polled("idle")
 
+    # -- the morning: the calendar and the phone's alarm (docs/morning.md) --------------------
+
+    def _start_calendar(self) -> None:
+        """Only with [calendar]: its thread reads and parses off the worker, then asks for a tick."""
+        calendar = self.loaded.routine.calendar
+        if calendar is None:
+            return
+        from sundown.calendar.source import CalendarSource
+
+        self.calendar = CalendarSource(
+            calendar, self.paths.calendar_copy, self.paths.calendar_meta, self._calendar_changed, self.clock
+        )
+        self.calendar.start()
+
+    def _stop_calendar(self) -> None:
+        if self.calendar is not None:
+            self.calendar.close()
+            self.calendar = None
+
+    def _calendar_changed(self) -> None:
+        self.submit(self.tick)
+
+    def _replan(
+        self,
+        now: datetime,
+        nights: list[date],
+        progress: dict[tuple[date, str], ReminderNight],
+        changes: dict[date, NightChanges],
+    ) -> tuple[dict[tuple[date, str], ReminderNight], dict[date, NightChanges]]:
+        """The calendar's word for each night still ahead, logged (`replanned`) when it changes
+        the plan; the state again if it did. A calendar not read yet changes nothing."""
+        from sundown.core import morning
+        from sundown.core.plan import bedtime_of
+
+        routine, zone = self.loaded.routine, self.loaded.zone
+        source, calendar = self.calendar, routine.calendar
+        if source is None or calendar is None:
+            return progress, changes
+        view = source.view()
+        changed = False
+        for night in nights:
+            c = changes.get(night, NO_CHANGES)
+            plan = night_plan(routine, night, zone, c)
+            if plan is None or now.astimezone(UTC) >= plan.bedtime.astimezone(UTC):
+                continue  # a night whose bedtime has passed keeps its plan
+            if not view.covering(*morning.morning_window(routine, night, zone)):
+                continue
+            word = morning.calendar_morning(view.events, routine, night, zone, calendar.prepare)
+            if not morning.replans(routine, night, zone, c, word):
+                continue
+            after = bedtime_of(routine, night, zone, replace(c, calendar=word))
+            why = word.event if word else "no early event"
+            log.info("replanned the night of %s from the calendar: bedtime %s (%s)", night, hm(after.at), why)
+            details = {
+                "source": "calendar",
+                "bedtime": after.at.isoformat(),
+                "event": word.event if word else None,
+                "starts": word.starts.isoformat() if word and word.starts else None,
+                "wake": word.wake.isoformat() if word else None,
+            }
+            self.ledger.apply_row("replanned", night, None, "daemon", details)
+            changed = True
+        return self.ledger.state(nights) if changed else (progress, changes)
+
+    def alarm_changed(self, at: datetime | None) -> None:
+        """On the worker (the push link's webhook, `PushLink.on_sleep_signal`): record the phone's
+        next alarm as its morning's wake time (rows `bedtime_changed`, source `phone`), clear older
+        alarms before it, and log `replanned` where it moves a bedtime. None: no alarm is set."""
+        from sundown.core import morning
+        from sundown.core.plan import ONE_DAY, bedtime_of
+
+        routine, zone = self.loaded.routine, self.loaded.zone
+        now = self.clock()
+        first = night_of(now, zone)
+        plan = night_plan(routine, first, zone, self.ledger.night(first).changes)
+        if plan is None or now.astimezone(UTC) >= plan.bedtime.astimezone(UTC):
+            first += ONE_DAY  # its bedtime passed: an alarm now is for the coming night
+        horizon = [first + ONE_DAY * i for i in range(morning.ALARM_HORIZON.days + 1)]
+        folded = {n: f.changes for n, f in self.ledger.nights(horizon).items()}
+        rows = morning.alarm_rows(at, now, zone, first, folded)
+        if at is not None and not rows and morning.alarm_night(at, now, zone) is None:
+            log.info("the phone's alarm at %s is not a morning sundown plans; ignored", at.isoformat())
+        for night, wake in rows:
+            before = bedtime_of(routine, night, zone, folded.get(night, NO_CHANGES))
+            after = bedtime_of(routine, night, zone, replace(folded.get(night, NO_CHANGES), alarm=wake))
+            alarm = wake.wake.isoformat() if wake else None
+            self.ledger.apply_row("bedtime_changed", night, None, "phone", {"alarm": alarm})
+            moved = (after.at, after.source) != (before.at, before.source)
+            if moved and "alarm" in (after.source, before.source):
+                log.info("replanned the night of %s from the phone's alarm: bedtime %s", night, hm(after.at))
+                details = {"source": "alarm", "bedtime": after.at.isoformat(), "wake": alarm}
+                self.ledger.apply_row("replanned", night, None, "daemon", details)
+        if rows:
+            self.tick()
+
+    def _why(self, send: Send) -> str | None:
+        """The line the night's first notification after a replan carries: once, by the log."""
+        from sundown.core.morning import why
+
+        night = send.occurrences[0].night
+        plan = night_plan(self.loaded.routine, night, self.loaded.zone, self._changes.get(night, NO_CHANGES))
+        text = why(plan, self.loaded.zone) if plan is not None else None
+        if text is None:
+            return None
+        events = self.ledger.night_events(night)
+        said = any(e.event == "notified" and e.details.get("why") == text for e in events)
+        return None if said else text
+
     def away(self) -> bool | None:
         """Is the person away from this screen (idle, locked)? None: not known here."""
         ctx = self.ctx_now  # taken by this tick, just before its sends
@@ -393,6 +615,8 @@ class Daemon:
         self.ledger.flush()
         nights = window(now, zone)
         progress, changes = self.ledger.state(nights)
+        progress, changes = self._replan(now, nights, progress, changes)
+        self._changes = changes
         decision = dispatch.decide(routine, zone, now, progress, changes, self.log_start)
         self.ctx_now = self._context_at(now)
         seen = self.ledger.seen
@@ -430,6 +654,14 @@ class Daemon:
         if self.timer is not None:
             self.timer.arm(next_at + ARM_MARGIN if next_at is not None else None)
         self.systemd.status(self.status_line(now))
+        self.publish()
+
+    def publish(self) -> None:
+        """Show the state after a tick where people look (status bars, D-Bus, the tray), if it changed."""
+        try:
+            self.surfaces.publish(self.snapshot())
+        except Exception:  # a snapshot gone wrong must never stop a reminder
+            log.exception("could not publish the status")
 
     def _context_at(self, now: datetime) -> Context:
         if self.context is None:
@@ -485,6 +717,9 @@ class Daemon:
             message = joined_message(shown, urgency)
         else:
             message = reminder_message(shown, self.ledger.seen.get(shown.occurrences[0].key, QUIET), urgency)
+        why = self._why(send)
+        if why is not None:  # "Tomorrow starts 07:30 (Flight): bedtime 22:15"
+            message = replace(message, body=f"{message.body}\n{why}".strip())
         delivered_by = self.screen.show(message, shown.occurrences, send.occurrences)
         if self.push_link is not None:
             own = message if shown.occurrences == send.occurrences else reminder_message(send, QUIET)
@@ -508,6 +743,8 @@ class Daemon:
                 details["notification"] = {"key": message.key, **ref}
             if urgency != "normal":
                 details["urgency"] = urgency
+            if why is not None:
+                details["why"] = why
             self.ledger.apply("notified", occ.night, occ.reminder.id, "daemon", **details)
             if send.repeat == 0 and not send.snoozed and occ.reminder.run:
                 self.commands.start(occ.reminder.id, occ.reminder.run, self.loaded.path)
@@ -585,11 +822,16 @@ class Daemon:
             self.config_problem = None
             self.screen.use(self.backend_override or loaded.routine.backend)
             push_changed = loaded.routine.push != self.loaded.routine.push
+            calendar_changed = loaded.routine.calendar != self.loaded.routine.calendar
             self.loaded = loaded
             remember_good(self.paths, loaded)
             if push_changed:
                 self._stop_push()
                 self._start_push()
+            if calendar_changed:
+                self._stop_calendar()
+                self._start_calendar()
+            self._tray_follows_config()
             log.info("config reloaded from %s", loaded.path or "the built-in default")
             self.tick()
             return []
@@ -619,6 +861,8 @@ class Daemon:
             config_error=self.config_problem,
             log_error=self.ledger.problem,
             push=self.push_link.snapshot() if self.push_link is not None else None,
+            calendar=self.calendar.view().to_json() if self.calendar is not None else None,
+            zone=zone,
             **self.context_status(now),
         )
 

@@ -13,6 +13,7 @@ state, depends on it. It runs on the daemon's worker thread, like all that reads
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import date, datetime
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sundown.core import answers, context
 from sundown.core.context import Attention
 from sundown.core.plan import NightChanges
-from sundown.core.state import NOTHING, Event, Night, ReminderNight, fold_night, instant, merge
+from sundown.core.state import CHANGE_EVENTS, NOTHING, Event, Night, ReminderNight, fold_night, instant, merge
 from sundown.core.vocabulary import EventName
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ class Ledger:
         self.memory: dict[Key, ReminderNight] = {}
         self.attention: dict[Key, Attention] = {}  # this process's own
         self._seen: dict[Key, Attention] = {}  # the log's, merged with the memory, at the last fold
+        self.night_rows: dict[date, list[Event]] = {}  # whole-night changes this process wrote
 
     # -- changing a night -------------------------------------------------------------------
 
@@ -62,10 +64,26 @@ class Ledger:
         **details: Any,
     ) -> datetime:
         """Write the row (at `ts`, default now) and remember what it changes; returns `ts`."""
+        return self.apply_row(event, night, reminder, source, details, ts)
+
+    def apply_row(
+        self,
+        event: EventName,
+        night: date,
+        reminder: str | None,
+        source: str,
+        details: Mapping[str, Any],
+        ts: datetime | None = None,
+    ) -> datetime:
+        """`apply` with the details as a mapping (a `replanned` row has details named `source`, `event`)."""
         ts = ts or self.clock()
-        self.rows.record(event, night, reminder, source, ts=ts, **details)
+        self.rows.write(event, night, reminder, source, details, ts=ts)
         if reminder is not None:
             self._remember(event, (night, reminder), ts, details)
+        elif event in CHANGE_EVENTS:
+            # A night's change (the calendar's word, the phone's alarm): the plan must not
+            # forget it while the log cannot take the row (`night_events` adds it back).
+            self.night_rows.setdefault(night, []).append(Event(0, ts, night, None, event, source, details))
         if self.rows.pending and self._on_waiting is not None:
             self._on_waiting()
         return ts
@@ -108,7 +126,14 @@ class Ledger:
     # -- reading nights ---------------------------------------------------------------------
 
     def night_events(self, night: date) -> list[Event]:
-        return self.rows.night_events(night)
+        """The night's rows, with the changes this process wrote that the log lacks."""
+        events = self.rows.night_events(night)
+        mine = self.night_rows.get(night)
+        if not mine:
+            return events
+        logged = {_identity(e) for e in events}
+        missing = [e for e in mine if _identity(e) not in logged]
+        return sorted(events + missing, key=lambda e: e.ts) if missing else events
 
     def nights(self, nights: Iterable[date]) -> dict[date, Night]:
         """What already happened, from the log merged with this process's memory."""
@@ -154,6 +179,7 @@ class Ledger:
 
     def forget_before(self, first_night: date) -> None:
         self.memory = {k: v for k, v in self.memory.items() if k[0] >= first_night}
+        self.night_rows = {k: v for k, v in self.night_rows.items() if k >= first_night}
         self.attention = {k: v for k, v in self.attention.items() if k[0] >= first_night}
 
     # -- the log underneath ---------------------------------------------------------------
@@ -174,3 +200,8 @@ class Ledger:
 
     def close(self) -> None:
         self.rows.close()
+
+
+def _identity(e: Event) -> tuple[str, str, str]:
+    """A row as this process wrote it, whatever id and time precision the log gave it."""
+    return (e.event, e.source, json.dumps(dict(e.details), sort_keys=True, default=str))

@@ -142,6 +142,18 @@ class LogWriter:
         **details: Any,
     ) -> None:
         """One row, at `ts` (default: now); see the module docstring for what happens on failure."""
+        self.write(event, night, reminder, source, details, ts)
+
+    def write(
+        self,
+        event: EventName,
+        night: date,
+        reminder: str | None,
+        source: str,
+        details: Mapping[str, Any],
+        ts: datetime | None = None,
+    ) -> None:
+        """`record` with the details as a mapping (a detail may be named `source` or `event`)."""
         row = Row((ts or self._clock()).astimezone(UTC), night, reminder, event, source, details)
         if self.flush():
             try:

@@ -52,13 +52,16 @@ HANDOFF_BUDGET_S = 3.5
 
 
 class Worker(Protocol):
-    """What push needs of the daemon: its worker thread, a tick, and whether the person is away."""
+    """What push needs of the daemon: its worker thread, a tick, whether the person is away, and
+    where the phone's next alarm goes (the morning's plan, docs/morning.md)."""
 
     def call(self, fn: Callable[..., Any], *args: Any, timeout: float = ...) -> Any: ...
 
     def tick(self) -> None: ...
 
     def away(self) -> bool | None: ...
+
+    def alarm_changed(self, at: datetime | None) -> None: ...
 
 
 class PushLink:
@@ -411,9 +414,11 @@ class PushLink:
 
     def on_sleep_signal(self, signal: rules.SleepSignal) -> None:
         """The one seam for what a sleep app says: `in_bed` and `awake` are logged (source
-        `phone`), once per message; `next_alarm` is for the morning's plan to use."""
+        `phone`), once per message; `next_alarm` sets tomorrow's wake time, only ever earlier
+        (`Daemon.alarm_changed`: the same alarm again changes nothing)."""
         if signal.kind not in ("in_bed", "awake"):
             log.info("the sleep app says the next alarm rings at %s", signal.alarm)
+            self.worker.alarm_changed(signal.alarm)
             return
         event: EventName = "in_bed" if signal.kind == "in_bed" else "awake"
         night = night_of(signal.at, self.ledger.loaded.zone)

@@ -29,7 +29,7 @@ from typing import Any
 
 from sundown.core.activity import SpanRow
 from sundown.core.plan import NO_CHANGES, NightChanges
-from sundown.core.state import Event, ReminderNight, fold_changes, instant
+from sundown.core.state import CHANGE_EVENTS, Event, ReminderNight, fold_changes, instant
 from sundown.core.vocabulary import EVENTS, EventName, is_source
 from sundown.errors import LogError
 
@@ -489,15 +489,15 @@ class EventLog:
         return self.events(night, night)
 
     def changes(self, night: date) -> NightChanges:
-        """What `skip`/`unskip`/`tonight` changed for `night`."""
+        """What `skip`/`unskip`/`tonight`, the alarm and the calendar changed for `night`."""
         return self.changes_between(night, night).get(night, NO_CHANGES)
 
     def changes_between(self, first: date, last: date) -> dict[date, NightChanges]:
         """Changes of every night in first..last that has any (nights without are absent)."""
         rows = self._query(
             f"SELECT {self._COLUMNS} FROM events WHERE night >= ? AND night <= ?"
-            " AND event IN ('skipped', 'unskipped', 'bedtime_changed') ORDER BY ts, id",
-            (first.isoformat(), last.isoformat()),
+            f" AND event IN ({', '.join('?' * len(CHANGE_EVENTS))}) ORDER BY ts, id",
+            (first.isoformat(), last.isoformat(), *CHANGE_EVENTS),
         )
         by_night: dict[date, list[Event]] = {}
         for e in self._readable(rows):
