@@ -357,6 +357,7 @@ class Measured(NamedTuple):
 
 
 NOTHING_MEASURED = Measured(None, None, None, None, None)
+NO_PHONE = activity.Phone()
 
 
 def _as_it_was(
@@ -372,7 +373,7 @@ def _as_it_was(
     until = activity.until_epoch(routine, night, zone)
     bedtime = activity.epoch(planned)
     seen = activity.evening(spans or (), bedtime, until, now)
-    said = activity.phone_night(phone or ())
+    said = activity.phone_night(phone) if phone else NO_PHONE
 
     def local(t: int | None) -> datetime | None:
         return datetime.fromtimestamp(t, zone) if t is not None else None
