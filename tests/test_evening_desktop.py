@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from support.daemon import stop, wait_events
-from support.dbusmocks import GNOME_SCREENSAVER, LOGIND, Mocks, call, daemon_env
+from support.dbusmocks import GNOME_SCREENSAVER, LOGIND, MOCK, Mocks, call, daemon_env
 from support.desktop import Desktop, require, wait_until
 from support.sandbox import Sandbox
 
@@ -170,3 +170,63 @@ def test_x11_idle_time_under_xvfb_becomes_spans(sandbox: Sandbox, desktop: Deskt
     got = spans(sandbox)
     assert [s for s, _, _ in got] == ["active", "idle", "active"]
     assert near(got[0][1], first) and near(got[0][2], left) and near(got[1][2], back)
+
+
+MUTTER = ("org.gnome.Mutter.IdleMonitor", "/org/gnome/Mutter/IdleMonitor/Core")
+IDLE_WATCH, ACTIVE_WATCH = 7, 8
+
+
+def mutter_mock(mocks: Mocks, member: str, sig: str = "", *args: object) -> tuple:
+    """A call to dbusmock's own interface on the mocked IdleMonitor."""
+    return call(mocks.address, *MUTTER, MOCK, member, sig, *args)
+
+
+def mutter_method(mocks: Mocks, member: str, sig_in: str, sig_out: str, code: str) -> None:
+    """(Re)define a method of the IdleMonitor (dbusmock replaces a method added again)."""
+    mutter_mock(mocks, "AddMethod", "sssss", MUTTER[0], member, sig_in, sig_out, code)
+
+
+def mutter_calls(mocks: Mocks, member: str) -> list[list]:
+    """The arguments of each call the daemon made to `member` (as (signature, value) variants)."""
+    return [list(c[2]) for c in mutter_mock(mocks, "GetCalls")[0] if c[1] == member]
+
+
+def test_mutters_idle_monitor_watches_say_idle_and_back_without_polling(
+    sandbox: Sandbox, mocks: Mocks
+) -> None:
+    mocks.bare(*MUTTER, MUTTER[0])
+    mutter_method(mocks, "GetIdletime", "", "t", "ret = 0")
+    mutter_method(mocks, "AddIdleWatch", "t", "u", f"ret = {IDLE_WATCH}")
+    mutter_method(mocks, "AddUserActiveWatch", "", "u", f"ret = {ACTIVE_WATCH}")
+    mutter_method(mocks, "RemoveWatch", "u", "", "")
+
+    def fire(watch: int) -> None:
+        mutter_mock(mocks, "EmitSignal", "sssav", MUTTER[0], "WatchFired", "u", [("u", watch)])
+
+    text, first = config(2, idle="2s")
+    sandbox.write_config(text)
+    proc = sandbox.start_daemon("--backend", "console", env=daemon_env(mocks))
+    try:
+        assert mutter_calls(mocks, "AddIdleWatch") == [[("t", 2000)]]  # context.idle, in ms
+        assert mutter_calls(mocks, "AddUserActiveWatch") == []  # at the screen: never woken by input
+        wait_events(sandbox, "notified", timeout=10, what="the window opening")
+        time.sleep(3.2)  # at the screen for a while: the idle period below starts after the window
+        left = marked()
+        mutter_method(mocks, "GetIdletime", "", "t", "ret = 2000")
+        fire(IDLE_WATCH)  # no input for 2 s, says Mutter
+        wait_until(lambda: sandbox.logged("activity") == 1, 4, "the active span closed by the idle watch")
+        wait_until(lambda: mutter_calls(mocks, "AddUserActiveWatch"), 4, "the one-shot watch for the return")
+        time.sleep(1.1)
+        back = marked()
+        mutter_method(mocks, "GetIdletime", "", "t", "ret = 0")
+        fire(ACTIVE_WATCH)
+        wait_until(lambda: sandbox.logged("activity") == 2, 4, "the idle span closed by the active watch")
+        asked = len(mutter_calls(mocks, "GetIdletime"))
+        time.sleep(2.5)
+        assert len(mutter_calls(mocks, "GetIdletime")) == asked  # signals: nothing is polled meanwhile
+    finally:
+        stop(proc)
+    got = spans(sandbox)
+    assert [s for s, _, _ in got] == ["active", "idle", "active"]
+    # Idle from the last input, which Mutter counts back from (2 s before the watch fired).
+    assert near(got[0][2], left - timedelta(seconds=2)) and near(got[1][2], back)

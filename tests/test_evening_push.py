@@ -67,6 +67,9 @@ class Watch:
     def polled(self, capability: str) -> bool:
         return False
 
+    def idle_signalled(self) -> bool:
+        return False
+
     def close(self) -> None:
         pass
 

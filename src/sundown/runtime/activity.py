@@ -52,8 +52,13 @@ class Recorder:
         changes: Changes,
         ctx: Context,
         polled: bool,
+        signalled: bool = False,
     ) -> datetime | None:
-        """Take in what the context says at `now`; returns when to look again (None: no need)."""
+        """Take in what the context says at `now`; returns when to look again (None: no need).
+
+        `polled`: idle time is known only by asking (a look every `POLL`); `signalled`: a source
+        says when `context.idle` has passed without input (Mutter's watch), so no look is needed
+        for it either."""
         if not routine.context.measure:
             self.stop(now, routine, zone)
             return None
@@ -84,7 +89,7 @@ class Recorder:
         if asleep:
             return end
         later = [end, now + POLL] if polled else [end]
-        if state == "active" and ctx.idle_since is not None:
+        if state == "active" and ctx.idle_since is not None and not signalled:
             later.append(ctx.idle_since + routine.context.idle)  # idle by then, if no input comes
         return min((t for t in later if t > now), default=end)
 

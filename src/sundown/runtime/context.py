@@ -130,6 +130,7 @@ class ContextWatch:
         on_change: Callable[[str], None],
         on_zone: Callable[[str | None], None] | None = None,
         clock: Callable[[], datetime] | None = None,
+        idle_after: timedelta | None = None,
     ) -> None:
         self.env = dict(env)
         self.on_change = on_change
@@ -157,6 +158,11 @@ class ContextWatch:
         self._matched: set[tuple[tuple[str, str], ...]] = set()  # match rules already added
         # service -> (it quit, it runs now): what the worker has yet to act on; a restart flood is one entry
         self._owners_changed: dict[str, tuple[bool, bool]] = {}
+        # Mutter's IdleMonitor watches (GNOME): idle after `idle_after`, and back, as signals.
+        self._idle_after = idle_after
+        self._mutter_idle_watch: int | None = None
+        self._mutter_active_watch: int | None = None
+        self._arm_active = False  # the idle watch fired: the worker arms the one-shot active watch
         self._start_session_bus()
         self._start_system_bus()
         self._start_x11()
@@ -216,6 +222,9 @@ class ContextWatch:
             mutter = _try("Mutter IdleMonitor", lambda: bus.call(*MUTTER_IDLE, "GetIdletime")[0])
             if isinstance(mutter, int) and not isinstance(mutter, bool):
                 self._add_idle_asker("Mutter IdleMonitor", lambda: self._ask_ms(*MUTTER_IDLE, "GetIdletime"))
+                self._mutter_idle_watch = self._mutter_active_watch = None  # a new Mutter: none of ours
+                if self._idle_after is not None:
+                    self.watch_idle(self._idle_after, idle_now=timedelta(milliseconds=mutter))
         for name, path, iface in SCREENSAVERS:
             if service == name:
                 self._screensaver(bus, name, path, iface)
@@ -236,6 +245,47 @@ class ContextWatch:
             log.debug("context: no match %s (%s)", rule, exc)
             return
         self._matched.add(key)
+
+    def watch_idle(self, after: timedelta, idle_now: timedelta | None = None) -> None:
+        """Ask Mutter to say when the session has been idle for `after`, and when it is back
+        (from the worker: at start, when Mutter starts, when `context.idle` changes). Where it
+        does, idle is known by signals (`idle_signalled`); the one-shot "back" watch is armed
+        only while idle, so input at the screen never wakes the daemon."""
+        self._idle_after = after
+        bus = self.session
+        if bus is None or not any(name == "Mutter IdleMonitor" for name, _ in self._idle_askers):
+            return
+        old = self._mutter_idle_watch
+        if old is not None:
+            _try("RemoveWatch", lambda: bus.call(*MUTTER_IDLE, "RemoveWatch", "u", old))
+        ms = max(int(after.total_seconds() * 1000), 1)
+        watch = _try("AddIdleWatch", lambda: bus.call(*MUTTER_IDLE, "AddIdleWatch", "t", ms)[0])
+        if not isinstance(watch, int) or isinstance(watch, bool):
+            self._mutter_idle_watch = None
+            return
+        self._match(
+            bus, sender=MUTTER_IDLE[0], path=MUTTER_IDLE[1], interface=MUTTER_IDLE[2], member="WatchFired"
+        )
+        self._mutter_idle_watch = watch
+        if idle_now is not None and idle_now >= after:
+            self._arm_active = True
+
+    def idle_signalled(self) -> bool:
+        """Idle comes by signals here (Mutter's watches), not only by asking: no need to poll it."""
+        return (
+            self._mutter_idle_watch is not None
+            and bool(self._idle_askers)
+            and (self._idle_askers[0][0] == "Mutter IdleMonitor")
+        )
+
+    def _arm_active_watch(self) -> None:
+        """In the worker: after the idle watch fired, be told of the next input (once)."""
+        self._arm_active = False
+        bus = self.session
+        if bus is None or self._mutter_idle_watch is None or self._mutter_active_watch is not None:
+            return
+        watch = _try("AddUserActiveWatch", lambda: bus.call(*MUTTER_IDLE, "AddUserActiveWatch")[0])
+        self._mutter_active_watch = watch if isinstance(watch, int) and not isinstance(watch, bool) else None
 
     def _add_idle_asker(self, name: str, ask: Callable[[], timedelta | None]) -> None:
         askers = [a for a in self._idle_askers if a[0] != name] + [(name, ask)]
@@ -268,6 +318,8 @@ class ContextWatch:
             if source in self.sources[capability]:
                 self.sources[capability].remove(source)
             self._idle_askers = [a for a in self._idle_askers if a[0] != source]
+        if service == MUTTER_IDLE[0]:
+            self._mutter_idle_watch = self._mutter_active_watch = None
 
     def _start_gnome_banners(self, bus: _Bus) -> None:
         """GNOME's Do Not Disturb is the `show-banners` setting (GNOME Shell on the bus only)."""
@@ -469,6 +521,14 @@ class ContextWatch:
             ):
                 self._banners_dirty = True  # read again by the worker's next snapshot (a subprocess)
                 self.on_change("dnd")
+        elif member == "WatchFired" and path == MUTTER_IDLE[1] and len(body) == 1:
+            watch = body[0]
+            if watch == self._mutter_idle_watch:
+                self._arm_active = True  # armed by the worker's next snapshot (a D-Bus call)
+                self.on_change("idle")
+            elif watch == self._mutter_active_watch:
+                self._mutter_active_watch = None  # one-shot: Mutter removed it
+                self.on_change("idle")
         elif member == "ActiveChanged" and len(body) == 1:
             for name, spath, _ in SCREENSAVERS:
                 if path == spath:
@@ -531,6 +591,8 @@ class ContextWatch:
         """The context at `now`; with `ask`, the sources that cannot signal are asked too."""
         if self._owners_changed:
             self._owner_changed()
+        if self._arm_active:
+            self._arm_active_watch()
         idle_since: datetime | None = None
         idle_known = False
         fullscreen: bool | None = None

@@ -374,7 +374,13 @@ class Daemon:
         from sundown.runtime.context import ContextWatch
 
         try:
-            self.context = ContextWatch(self.env, self._context_changed, self._zone_named, self.clock)
+            self.context = ContextWatch(
+                self.env,
+                self._context_changed,
+                self._zone_named,
+                self.clock,
+                idle_after=self.loaded.routine.context.idle,
+            )
         except Exception as exc:  # whatever the desktop does, reminders still go by the clock
             log.warning("cannot watch the desktop's state (%s); reminders go by the clock only", exc)
         try:
@@ -466,8 +472,10 @@ class Daemon:
         self.ledger.apply("activity", night, None, "daemon", ts=activity.instant(span.end), **span.details())
 
     def _idle_polled(self) -> bool:
-        """Idle time is known here only by asking (X11, Mutter, ScreenSaver): the recorder polls."""
-        return self.context is not None and self.context.polled("idle")
+        """Idle time is known here only by asking (X11, the ScreenSaver's idle time; Mutter where
+        its watches are refused): the recorder polls."""
+        watch = self.context
+        return watch is not None and watch.polled("idle") and not watch.idle_signalled()
 
     # -- the morning: the calendar and the phone's alarm (docs/morning.md) --------------------
 
@@ -639,7 +647,9 @@ class Daemon:
         ):
             if self.push_link is not None:
                 self.push_link.on_settled(gone)
-        measure_at = self.activity.look(now, routine, zone, changes, self.ctx_now, self._idle_polled())
+        signalled = self.context is not None and self.context.idle_signalled()
+        polled = self._idle_polled()
+        measure_at = self.activity.look(now, routine, zone, changes, self.ctx_now, polled, signalled)
         if self.push_link is not None:
             self.push_link.after_sends(now, progress, changes)
             self.push_link.spans.publish_closed(now)  # after the look: a night's last span is in
@@ -822,6 +832,8 @@ class Daemon:
             self.config_problem = None
             self.screen.use(self.backend_override or loaded.routine.backend)
             push_changed = loaded.routine.push != self.loaded.routine.push
+            if self.context is not None and loaded.routine.context.idle != self.loaded.routine.context.idle:
+                self.context.watch_idle(loaded.routine.context.idle)
             calendar_changed = loaded.routine.calendar != self.loaded.routine.calendar
             self.loaded = loaded
             remember_good(self.paths, loaded)
