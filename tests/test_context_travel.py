@@ -9,11 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from sundown.config import load_for
 from sundown.core.plan import night_of
 from sundown.paths import resolve_paths
-from sundown.runtime.daemon import Daemon
 from sundown.store.log import EventLog
+from support.in_process import in_process_daemon
 from support.sandbox import FakeClock, Sandbox
 
 ROUTINE = (
@@ -38,13 +37,10 @@ def run_trip(sandbox: Sandbox, start_zone: str, end_zone: str, evening: date) ->
     zone = ZoneInfo(start_zone)
     now = datetime(evening.year, evening.month, evening.day, 21, 50, tzinfo=zone)  # tea (21:45) sent
     clock = FakeClock(now)
-    loaded = load_for(paths)
-    daemon = Daemon(
-        paths, type(loaded)(loaded.routine, zone, loaded.path), {}, backend="console", clock=clock
-    )
+    daemon = in_process_daemon(clock, zone=zone)
     try:
         daemon.tick()
-        daemon.follow_zone(end_zone)  # timedated says: the system zone changed
+        daemon.travel.follow(end_zone)  # timedated says: the system zone changed
         assert daemon.loaded.zone.key == end_zone
         # Then the rest of the two nights, tick by tick every 5 minutes.
         for _ in range(2 * 24 * 12):
@@ -82,12 +78,9 @@ def test_travel_sends_nothing_twice_and_loses_nothing(
 
 def test_a_zone_named_by_config_does_not_move(sandbox: Sandbox) -> None:
     sandbox.write_config('timezone = "Europe/Berlin"\n' + ROUTINE)
-    paths = resolve_paths()
-    daemon = Daemon(
-        paths, load_for(paths), {}, backend="console", clock=FakeClock(datetime.now(ZoneInfo("UTC")))
-    )
+    daemon = in_process_daemon(FakeClock(datetime.now(ZoneInfo("UTC"))))
     try:
-        daemon.follow_zone("Pacific/Apia")
+        daemon.travel.follow("Pacific/Apia")
         assert daemon.loaded.zone.key == "Europe/Berlin"
     finally:
         daemon.stop()

@@ -4,28 +4,20 @@ does not have."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 
 import pytest
 
 from sundown.config import spec
+from support.scripts import load_script
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _docs_script():
-    loaded = importlib.util.spec_from_file_location("docs_script", REPO / "scripts" / "docs.py")
-    assert loaded and loaded.loader
-    module = importlib.util.module_from_spec(loaded)
-    loaded.loader.exec_module(module)
-    return module
-
-
 def test_config_md_carries_the_current_key_reference() -> None:
     text = (REPO / "docs" / "config.md").read_text(encoding="utf-8")
-    assert _docs_script().with_reference(text) == text, (
+    assert load_script("scripts/docs.py").with_reference(text) == text, (
         "docs/config.md's key table is not the spec's: run `python3 scripts/docs.py`"
     )
 

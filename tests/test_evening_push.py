@@ -86,7 +86,7 @@ class Machine:
         self.daemon = Daemon(self.paths, load_for(self.paths), {}, backend="console", clock=self.clock)
         self.watch = Watch()
         self.daemon.context = self.watch  # type: ignore[assignment]
-        self.daemon.scheduler.start()  # the worker: answers from the stream are handled on it
+        self.daemon.worker.start()  # answers from the stream are handled on the worker
         self.daemon.call(self.daemon._start_push)
 
     def at(self, now: datetime, ctx: Context | None = None) -> None:

@@ -22,12 +22,10 @@ from typing import Any
 
 import pytest
 
-from sundown.config import load_for
-from sundown.paths import resolve_paths
-from sundown.runtime.daemon import Daemon
 from sundown.store.log import EventLog
 from support.daemon import Evening
 from support.desktop import Desktop, FakeServer, emit_prepare_for_sleep, wait_until
+from support.in_process import in_process_daemon
 from support.sandbox import FakeClock, Sandbox
 
 UTC = timezone.utc
@@ -245,9 +243,8 @@ ROUTINE = (
 def clocked(sandbox: Sandbox, capfd: pytest.CaptureFixture[str]):
     """A Daemon on a fake clock (the night of 2030-11-25); yields (daemon, clock, lines-so-far)."""
     sandbox.write_config(ROUTINE)
-    paths = resolve_paths()
     clock = SteppedClock(datetime(2030, 11, 25, 20, 0, tzinfo=UTC))
-    daemon = Daemon(paths, load_for(paths), {}, backend="console", clock=clock)
+    daemon = in_process_daemon(clock)
     capfd.readouterr()
 
     def lines() -> list[str]:
@@ -324,9 +321,8 @@ def test_a_restarted_daemon_after_a_clock_step_back_sends_nothing_twice(sandbox:
     daemon.tick()
     assert len(lines()) == 2  # wind (late), tea (on time)
     daemon.stop()
-    paths = resolve_paths()
     clock.set(20, 0)
-    again = Daemon(paths, load_for(paths), {}, backend="console", clock=clock)
+    again = in_process_daemon(clock)
     try:
         for hh, mm in ((20, 0), (21, 30), (21, 46), (21, 50)):
             clock.set(hh, mm)

@@ -12,6 +12,7 @@ import pytest
 
 from sundown.cli import main
 from sundown.notify import Backend
+from support.in_process import in_process_daemon
 from support.sandbox import FakeClock, Sandbox
 
 UTC = timezone.utc
@@ -61,12 +62,7 @@ def status(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, 
 
 
 def daemon_at(now: datetime):
-    from sundown.config import load_for
-    from sundown.paths import resolve_paths
-    from sundown.runtime.daemon import Daemon
-
-    paths = resolve_paths()
-    return Daemon(paths, load_for(paths), {}, backend="console", clock=FakeClock(now))
+    return in_process_daemon(FakeClock(now))
 
 
 def logged(event: str | None = None) -> list[tuple[str, str | None, str]]:

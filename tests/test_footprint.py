@@ -44,8 +44,6 @@ def test_the_scheduler_runs_jobs_on_its_thread_pool() -> None:
 
 def test_an_asyncio_already_loaded_is_left_alone() -> None:
     out = _run(
-        "import asyncio, sys\n"
-        "import sundown.runtime.scheduler\n"
-        "print(sys.modules['asyncio'] is asyncio)\n"
+        "import asyncio, sys\nimport sundown.runtime.scheduler\nprint(sys.modules['asyncio'] is asyncio)\n"
     )
     assert out == "True"

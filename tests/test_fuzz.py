@@ -32,7 +32,8 @@ from sundown.core.routine import Routine
 from sundown.errors import ConfigError
 from sundown.paths import resolve_paths
 from support.daemon import Evening
-from support.sandbox import Sandbox, tick_daemon_once
+from support.in_process import tick_daemon_once
+from support.sandbox import Sandbox
 
 UTC = timezone.utc
 EXAMPLE = example_text()

@@ -85,4 +85,6 @@ def test_every_command_is_explained_somewhere(sandbox: Sandbox, command: str) ->
 
 def test_links_become_help_commands() -> None:
     text = "See [stats.md](stats.md), [the example](../config.example.toml) and [ntfy](https://ntfy.sh)."
-    assert for_terminal(text) == "See stats.md (`sundown help stats`), the example and ntfy (https://ntfy.sh)."
+    assert (
+        for_terminal(text) == "See stats.md (`sundown help stats`), the example and ntfy (https://ntfy.sh)."
+    )

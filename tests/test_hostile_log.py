@@ -12,11 +12,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from sundown.config import load_for
 from sundown.core.state import Event, fold, fold_changes
-from sundown.paths import resolve_paths
-from sundown.runtime.daemon import Daemon
 from sundown.store.log import EventLog
+from support.in_process import in_process_daemon
 from support.sandbox import FakeClock, Sandbox
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -102,9 +100,8 @@ def test_a_forged_until_out_of_range_leaves_the_reminder_unsnoozed() -> None:
 def test_hostile_rows_never_stop_the_daemon_which_keeps_reminding(sandbox: Sandbox) -> None:
     sandbox.write_config(CONFIG)
     write_rows(sandbox.db_path, HOSTILE)
-    paths = resolve_paths()
     clock = FakeClock(MAGNESIUM + timedelta(seconds=40))
-    daemon = Daemon(paths, load_for(paths), {}, backend="console", clock=clock)
+    daemon = in_process_daemon(clock)
     try:
         for minutes in (0, 11, 16):  # magnesium, its repeat, tea
             clock.now = MAGNESIUM + timedelta(minutes=minutes, seconds=40)

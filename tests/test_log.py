@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 def night_state(log: EventLog, night: date) -> dict[str, ReminderNight]:
     return {rid: fold(evs) for rid, evs in by_reminder(log.night_events(night)).items()}
 
+
 UTC = timezone.utc
 N1 = date(2026, 11, 25)
 T0 = datetime(2026, 11, 25, 20, 0, tzinfo=UTC)

@@ -19,6 +19,7 @@ import pytest
 from sundown.calendar.source import CalendarView
 from sundown.cli import main
 from sundown.core.morning import CalendarEvent
+from support.in_process import in_process_daemon
 from support.sandbox import FakeClock, Sandbox
 
 UTC = timezone.utc
@@ -82,13 +83,8 @@ class FakeCalendar:
 
 
 def daemon_at(clock: FakeClock, calendar: FakeCalendar | None = None):
-    from sundown.config import load_for
-    from sundown.paths import resolve_paths
-    from sundown.runtime.daemon import Daemon
-
-    paths = resolve_paths()
-    d = Daemon(paths, load_for(paths), {}, backend="console", clock=clock)
-    d.calendar = calendar
+    d = in_process_daemon(clock)
+    d.morning.calendar = calendar  # type: ignore[assignment]
     return d
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from support.daemon import Evening, events, start, stop, wait_events
 from support.desktop import Desktop, wait_until
+from support.in_process import in_process_daemon
 from support.sandbox import Sandbox
 
 pytestmark = pytest.mark.e2e  # every test here starts real processes
@@ -145,9 +146,6 @@ def test_one_at_a_time_the_joined_notification_is_replaced_again_and_names_only_
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from sundown.config import load_for
-    from sundown.paths import resolve_paths
-    from sundown.runtime.daemon import Daemon
     from support.sandbox import FakeClock
 
     server = fake_server(info=("Notification Daemon", "GNOME", "3.20.0", "1.2"))
@@ -159,14 +157,13 @@ def test_one_at_a_time_the_joined_notification_is_replaced_again_and_names_only_
     )
     zone = ZoneInfo("UTC")
     clock = FakeClock(datetime(2026, 11, 25, 21, 30, tzinfo=zone))
-    paths = resolve_paths()
-    daemon = Daemon(paths, load_for(paths), bare_bus.env, backend="dbus", clock=clock)
+    daemon = in_process_daemon(clock, env=bare_bus.env, backend="dbus")
     try:
         daemon.tick()  # magnesium
         clock.now = datetime(2026, 11, 25, 21, 35, tzinfo=zone)
         daemon.tick()  # tea joins it
         night = datetime(2026, 11, 25).date()
-        daemon.record("acknowledged", night, "magnesium", "cli")  # as `sundown ack magnesium` does
+        daemon.ledger.apply("acknowledged", night, "magnesium", "cli")  # as `sundown ack magnesium` does
         clock.now = datetime(2026, 11, 25, 21, 40, tzinfo=zone)
         daemon.tick()  # lights joins tea
         key = "2026-11-25/magnesium"  # the joined notification's key: the one that was open

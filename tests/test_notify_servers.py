@@ -9,13 +9,12 @@ leaves in its tmp directory.
 from __future__ import annotations
 
 import subprocess
-import threading
 
 import pytest
 
 from sundown.notify import Message
 from sundown.notify.dbus import DBusBackend
-from support.desktop import Desktop, wait_until
+from support.desktop import Actions, Desktop, wait_until
 
 pytestmark = pytest.mark.e2e  # every test here starts real processes
 
@@ -41,16 +40,6 @@ EXPECTED = {
         {"Done": "done", "Snooze": "snooze", "close": "dismissed", "body": "done"},  # × is "expired"
     ),
 }
-
-
-class Actions:
-    def __init__(self) -> None:
-        self.got: list[tuple[str, str]] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, key: str, action: str) -> None:
-        with self._lock:
-            self.got.append((key, action))
 
 
 @pytest.mark.parametrize("real_server", list(EXPECTED), indirect=True)
@@ -104,7 +93,9 @@ def test_dunst_left_click_closes_and_middle_click_is_done(
         x, y, w, h = wait_until(desktop.windows, 10, "the notification on screen")[0]
         subprocess.run(
             ["xdotool", "mousemove", str(x + w // 2), str(y + h // 2), "click", button],
-            env=desktop.env, check=True, timeout=10,
+            env=desktop.env,
+            check=True,
+            timeout=10,
         )
         wait_until(lambda: got.got, 10, f"button {button} -> {meaning}")
         assert got.got == [("2026-11-25/magnesium", meaning)]

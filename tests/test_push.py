@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from sundown import config
-from sundown.config import load_for
 from sundown.core import push as rules
 from sundown.core.answers import Answer, judge
 from sundown.core.plan import night_plan
@@ -27,6 +26,7 @@ from sundown.push.ntfy import NtfyPush, header_text
 from sundown.runtime.daemon import Daemon
 from support.answers import PHONE_SIGNER, SECRET, far, secret_file
 from support.desktop import wait_until
+from support.in_process import in_process_daemon
 from support.ntfy_server import NtfyServer
 from support.sandbox import FakeClock, Sandbox
 
@@ -431,9 +431,8 @@ EVENING = datetime(2031, 11, 25, 20, 0, tzinfo=BERLIN)  # before tonight's first
 def console_daemon(sandbox: Sandbox, text: str, now: datetime) -> tuple[Daemon, FakeClock]:
     """A console-backend daemon on `text`, its clock stopped at `now` (a test moves it)."""
     sandbox.write_config(text)
-    paths = resolve_paths()
     clock = FakeClock(now)
-    return Daemon(paths, load_for(paths), {}, backend="console", clock=clock), clock
+    return in_process_daemon(clock), clock
 
 
 def away_daemon(sandbox: Sandbox, server: NtfyServer) -> tuple[Daemon, FakeClock, list[bool | None]]:

@@ -112,18 +112,15 @@ def server():
 
 def link(sandbox, server: NtfyServer, now: datetime = NOW):
     """A console daemon at `now` with its push link (not started: answers are handed in directly)."""
-    from sundown.config import load_for
-    from sundown.paths import resolve_paths
-    from sundown.runtime.daemon import Daemon
     from sundown.runtime.push import PushLink
+    from support.in_process import in_process_daemon
     from support.sandbox import FakeClock
 
     sandbox.write_config(ROUTINE.format(url=server.url, secret=secret_file()))
-    paths = resolve_paths()
-    daemon = Daemon(paths, load_for(paths), {}, backend="console", clock=FakeClock(now))
+    daemon = in_process_daemon(FakeClock(now))
     routine = daemon.loaded.routine
     assert routine.push is not None
-    return daemon, PushLink(routine.push, daemon.ledger, daemon.screen, daemon, paths)
+    return daemon, PushLink(routine.push, daemon.ledger, daemon.screen, daemon, daemon.paths)
 
 
 def rows(daemon) -> list:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
@@ -22,6 +21,7 @@ from sundown.core.routine import Bedtimes, Reminder, Routine
 from sundown.reports import report, stats
 from sundown.store.log import Event
 from support.oracles import stats_from_events
+from support.scripts import load_script
 
 UTC = timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -29,14 +29,6 @@ REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 EVIL = '<script>alert("x")</script>&amp;'
 GENERATED = datetime(2026, 11, 25, 12, tzinfo=UTC)
-
-
-def _bench():
-    spec = importlib.util.spec_from_file_location("bench_stats", REPO / "bench" / "bench_stats.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def evil_stats() -> stats.Stats:
@@ -344,7 +336,7 @@ def big_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     root = tmp_path_factory.mktemp("report")
     box = Sandbox(root)
-    bench = _bench()
+    bench = load_script("bench/bench_stats.py")
     box.write_config(bench.CONFIG)
     bench.generate(box.db_path, date(2024, 11, 1), 730)
     until = date(2024, 11, 1) + timedelta(days=729)

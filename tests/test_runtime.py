@@ -20,7 +20,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from sundown.config import LoadedConfig, load_for, parse
+from sundown.config import LoadedConfig, parse
 from sundown.core import dispatch
 from sundown.notify import Backend, Message
 from sundown.paths import resolve_paths
@@ -28,6 +28,7 @@ from sundown.runtime.control_server import InstanceLock
 from sundown.runtime.daemon import Daemon
 from sundown.store.log import EventLog
 from support.desktop import wait_until
+from support.in_process import in_process_daemon
 from support.sandbox import FakeClock, Sandbox
 
 UTC = timezone.utc
@@ -75,12 +76,7 @@ class RecordingNotify:
 
 def daemon_for(text: str, now: datetime | None, env: dict[str, str] | None = None, **kw) -> Daemon:
     """A console-backend Daemon on `text` (the sandbox's config path), its clock at `now` (None: real)."""
-    paths = resolve_paths(env)
-    paths.config.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    paths.config.write_text(text)
-    paths.config.chmod(0o600)
-    clock = FakeClock(now) if now is not None else (lambda: datetime.now(UTC))
-    return Daemon(paths, load_for(paths), env or {}, backend="console", clock=clock, **kw)
+    return in_process_daemon(FakeClock(now) if now is not None else None, text=text, env=env, **kw)
 
 
 # -- item: the clock timer on fall-back nights ------------------------------------------------------
@@ -94,7 +90,7 @@ def test_fall_back_night_arms_the_timer_at_the_second_0130_not_an_hour_early(san
     # 01:29:35 EST, the second 01:29 of the night of 2027-11-06; tea is due at 01:30 EST.
     now = datetime(2027, 11, 7, 6, 29, 35, tzinfo=UTC)
     daemon = daemon_for(NEW_YORK_FALL_BACK, now)
-    monkeypatch.setattr("sundown.runtime.daemon.utc_now", daemon.clock)  # the timer's clock too
+    monkeypatch.setattr("sundown.runtime.worker.utc_now", daemon.clock)  # the timer's clock too
     timer = ArmedAt()
     daemon.timer = timer
     try:
@@ -129,11 +125,9 @@ FIXED_EXAMPLES = [
 def test_the_timer_is_armed_at_the_due_instant_plus_its_margin_in_any_zone(tmp_path: Path, monkeypatch):
     env = {k: str(tmp_path / k) for k in ("XDG_STATE_HOME", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "HOME")}
     clock = FakeClock(datetime(2026, 1, 1, tzinfo=UTC))
-    monkeypatch.setattr("sundown.runtime.daemon.utc_now", clock)  # the timer's clock too
+    monkeypatch.setattr("sundown.runtime.worker.utc_now", clock)  # the timer's clock too
     first = parse('[bedtime]\ndefault = "22:00"\n', "config.toml")
-    daemon = Daemon(
-        resolve_paths(env), LoadedConfig(first, ZoneInfo("UTC"), None), env, backend="console", clock=clock
-    )
+    daemon = in_process_daemon(clock, env=env, loaded=LoadedConfig(first, ZoneInfo("UTC"), None))
     timer = ArmedAt()
     daemon.timer = timer
     examples = iter(range(10**6))
@@ -239,12 +233,18 @@ def test_a_daemon_that_cannot_start_says_why_in_one_line_and_releases_its_lock(s
     # A directory with something in it where the control socket must go: binding fails.
     (sandbox.runtime_dir / "sundown" / "control.sock" / "x").mkdir(parents=True)
     proc = sandbox.run("run", "--backend", "console", timeout=30)
-    assert proc.returncode == 1, proc
-    assert "Traceback" not in proc.stderr, proc.stderr
-    assert proc.stderr.strip().splitlines()[-1].startswith("sundown: cannot start: "), proc.stderr
-    assert len(proc.stderr.strip().splitlines()[-1]) > len("sundown: cannot start: ") + 5
-    assert sandbox.run("status", "--json").returncode == 0
-    assert '"running": false' in sandbox.run("status", "--json").stdout
+    status = sandbox.run("status", "--json")
+    # Every assertion says all there is to see: the daemon's stderr and what status said after.
+    seen = (
+        f"exit {proc.returncode}\nstderr:\n{proc.stderr}\n"
+        f"status ({status.returncode}):\n{status.stdout}{status.stderr}"
+    )
+    assert proc.returncode == 1, seen
+    assert "Traceback" not in proc.stderr, seen
+    last = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else ""
+    assert last.startswith("sundown: cannot start: "), seen
+    assert len(last) > len("sundown: cannot start: ") + 5, seen
+    assert status.returncode == 0 and '"running": false' in status.stdout, seen
 
 
 # -- items: `run` commands ------------------------------------------------------------------------

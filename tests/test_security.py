@@ -26,7 +26,8 @@ import pytest
 from sundown.paths import resolve_paths
 from support.daemon import Evening, events, start, stop, wait_events
 from support.desktop import Desktop, FakeServer, wait_until
-from support.sandbox import Sandbox, tick_daemon_once
+from support.in_process import tick_daemon_once
+from support.sandbox import Sandbox
 
 UTC = timezone.utc
 OUR_ACTIONS = ["default", "Acknowledge", "done", "Done", "snooze", "Snooze"]

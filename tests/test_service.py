@@ -361,6 +361,7 @@ def test_systemd_analyze_catches_a_missing_executable(tmp_path: Path) -> None:
 
 # --- systemctl --user stand-in -------------------------------------------------------------------
 
+
 @pytest.fixture
 def systemctl(tmp_path: Path) -> FakeSystemctl:
     return FakeSystemctl(tmp_path)
@@ -567,6 +568,7 @@ def test_status_when_not_installed_exits_1(sandbox: Any, systemctl: FakeSystemct
 
 
 # --- end to end: `sundown run` under a NOTIFY_SOCKET ---------------------------------------------
+
 
 def start_daemon(sandbox: Any, listener: NotifyListener, **env: str) -> subprocess.Popen[str]:
     sandbox.write_config(ONE_REMINDER)

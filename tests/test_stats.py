@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -15,6 +14,7 @@ from sundown.core.routine import Bedtimes, Reminder, Routine
 from sundown.reports import stats
 from sundown.store.log import EventLog
 from support.oracles import stats_from_events
+from support.scripts import load_script
 
 UTC = timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -288,16 +288,8 @@ def test_percentile_nearest_rank() -> None:
     assert stats.percentile(list(map(float, range(1, 12))), 0.9) == 10.0
 
 
-def _bench():
-    spec = importlib.util.spec_from_file_location("bench_stats", REPO / "bench" / "bench_stats.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_generated_multi_year_log_sql_and_pure_fold_agree(tmp_path: Path) -> None:
-    bench = _bench()
+    bench = load_script("bench/bench_stats.py")
     db = tmp_path / "sundown.db"
     count = bench.generate(db, date(2023, 1, 1), 3 * 365)
     routine = bench.routine()

@@ -9,13 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from sundown.config import load_for
 from sundown.paths import resolve_paths
-from sundown.runtime.daemon import Daemon
 from sundown.runtime.wake import ClockTimer, SleepWatch
 from sundown.runtime.watch import ConfigWatch
 from sundown.store.log import EventLog
 from support.desktop import Desktop, emit_prepare_for_sleep, wait_until
+from support.in_process import in_process_daemon
 from support.sandbox import FakeClock, Sandbox
 
 UTC = timezone.utc
@@ -96,9 +95,8 @@ def test_daemon_after_a_suspend_sends_late_reminders_once_and_marks_older_missed
         '[reminders.wind]\nbefore = "60m"\n[reminders.tea]\nbefore = "45m"\n'
         '[reminders.lights]\nbefore = "0m"\n'
     )
-    paths = resolve_paths()
     clock = FakeClock(datetime(2026, 11, 25, 21, 0, tzinfo=UTC))
-    daemon = Daemon(paths, load_for(paths), {}, backend="console", clock=clock)
+    daemon = in_process_daemon(clock)
     try:
         daemon.tick()
         # "Suspended" from 21:00 to 22:10: wind (21:30) and tea (21:45) came due meanwhile.
@@ -126,7 +124,7 @@ def test_daemon_keeps_reminding_when_the_log_cannot_be_written(sandbox: Sandbox,
     paths.database.mkdir()  # a directory where the log should be: blocks root too, who ignores modes
     paths.state_dir.chmod(0o500)  # read-only state dir, for everyone else (after the mkdir above)
     clock = FakeClock(datetime(2026, 11, 25, 21, 45, tzinfo=UTC))
-    daemon = Daemon(paths, load_for(paths), {}, backend="console", clock=clock)
+    daemon = in_process_daemon(clock)
     try:
         daemon.tick()
         daemon.tick()

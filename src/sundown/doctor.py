@@ -13,22 +13,26 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from sundown.paths import Paths
 
 if TYPE_CHECKING:
     from sundown.notify import Backend
+    from sundown.runtime.sources.source import Capability
     from sundown.systemd.unit import Systemctl
 
-OK, WARN, FAIL = "ok", "warn", "fail"
+CheckStatus = Literal["ok", "warn", "fail"]
+OK: CheckStatus = "ok"
+WARN: CheckStatus = "warn"
+FAIL: CheckStatus = "fail"
 RESTART = "systemctl --user restart sundown"
 
 
 @dataclass(frozen=True)
 class Check:
     name: str
-    status: str  # ok | warn | fail
+    status: CheckStatus
     detail: str
     fix: str | None = None
 
@@ -65,7 +69,7 @@ class Report:
         """0 when nothing failed (warnings allowed), 1 otherwise."""
         return 1 if self.failed else 0
 
-    def count(self, status: str) -> int:
+    def count(self, status: CheckStatus) -> int:
         return sum(1 for c in self.checks if c.status == status)
 
 
@@ -413,7 +417,7 @@ def check_daemon(
     paths: Paths, env: Mapping[str, str] | None = None, user_manager: bool = True, cli_zone: str | None = None
 ) -> Check:
     """Is a daemon running, and what does it say about itself (backend, config and log problems)?"""
-    from sundown.runtime.control import DaemonSilent, request, running_pid
+    from sundown.runtime.control import DaemonSilent, daemon_status, running_pid
     from sundown.systemd.unit import autostart_path, exec_argv
 
     pid = running_pid(paths)
@@ -428,32 +432,32 @@ def check_daemon(
             )
         return Check("daemon", WARN, "no sundown daemon is running: no reminder will be sent", fix)
     try:
-        reply = request(paths, {"cmd": "status"}, timeout=2.0)
+        info = daemon_status(paths, timeout=2.0)
     except (OSError, DaemonSilent):
-        reply = None
+        info = None
     who = f"pid {pid}" if pid > 0 else "pid unknown"
-    if not reply or not reply.get("ok"):
+    if info is None:
         return Check("daemon", OK, f"running ({who}; it did not answer a status request)")
-    differs = zone_difference(daemon_zone(reply.get("context")), cli_zone) if cli_zone else None
+    differs = zone_difference(daemon_zone(info.context), cli_zone) if cli_zone else None
     if differs:
         return Check("daemon", WARN, f"running ({who}), but {differs}", ZONE_FIX)
-    who = f"pid {reply.get('pid', pid)}, backend {reply.get('backend')}"
-    if reply.get("last_backend") and reply.get("last_backend") != reply.get("backend"):
-        who += f", last delivered by {reply['last_backend']}"
-    if reply.get("config_error"):
-        first = str(reply["config_error"]).splitlines()[0]
+    who = f"pid {info.pid or pid}, backend {info.backend}"
+    if info.last_backend and info.last_backend != info.backend:
+        who += f", last delivered by {info.last_backend}"
+    if info.config_error:
+        first = info.config_error.splitlines()[0]
         return Check(
             "daemon",
             WARN,
             f"running ({who}) on the previous routine: {first}",
             f"sundown check {paths.config}",
         )
-    if reply.get("log_error"):
+    if info.log_error:
         return Check(
             "daemon",
             WARN,
-            f"running ({who}) without its log: {reply['log_error']}",
-            log_fix(paths.database, str(reply["log_error"])),
+            f"running ({who}) without its log: {info.log_error}",
+            log_fix(paths.database, info.log_error),
         )
     return Check("daemon", OK, f"running ({who})")
 
@@ -463,7 +467,7 @@ def check_daemon(
 
 # --- the person's context (docs/context.md) ------------------------------------------------------
 
-CONTEXT_CAPABILITIES = (
+CONTEXT_CAPABILITIES: tuple[tuple[str, Capability, str], ...] = (
     ("dnd", "dnd", "reminders are not deferred during Do Not Disturb"),
     ("presenting", "presenting", "reminders are not deferred during presentations"),
     ("fullscreen", "fullscreen", "reminders are not deferred for fullscreen windows (X11 only)"),
@@ -481,7 +485,8 @@ def _context_checks(paths: Paths, env: Mapping[str, str]) -> tuple[list[Check], 
     """`check_context`, and the source saying Do Not Disturb is on now (None: off or unknown)."""
     from datetime import datetime, timezone
 
-    from sundown.runtime.context import ContextWatch
+    from sundown.runtime.sources import ContextWatch
+    from sundown.runtime.sources.watch import CAPABILITIES
 
     try:
         watch = ContextWatch(env, lambda what: None)
@@ -489,7 +494,7 @@ def _context_checks(paths: Paths, env: Mapping[str, str]) -> tuple[list[Check], 
         return [Check("context", WARN, f"cannot look at the desktop's state: {exc}")], None
     try:
         ctx = watch.snapshot(datetime.now(timezone.utc))
-        found = {cap: list(watch.sources[cap]) for cap in watch.sources}
+        found = {cap: watch.sources(cap) for cap in CAPABILITIES}
         problems = dict(watch.problems)
     finally:
         watch.close()
@@ -627,15 +632,15 @@ def check_push(paths: Paths, timeout: float = 5.0) -> list[Check]:
 
 
 def _daemon_push(paths: Paths) -> Check:
-    from sundown.runtime.control import request, running_pid
+    from sundown.runtime.control import DaemonSilent, daemon_status, running_pid
 
     if running_pid(paths) is None:
         return Check("push daemon", WARN, "no daemon running: nothing is pushed", "sundown service install")
     try:
-        reply = request(paths, {"cmd": "status"}, timeout=2.0) or {}
-    except OSError:
-        reply = {}
-    push = reply.get("push")
+        info = daemon_status(paths, timeout=2.0)
+    except (OSError, DaemonSilent):
+        info = None
+    push = info.push if info is not None else None
     if not push:
         return Check("push daemon", WARN, "the running daemon does not push (yet)", RESTART)
     if push.get("namesakes"):
@@ -752,9 +757,9 @@ def send_test_notification(
     finally:
         if shown is None:
             chosen.close()
-    used = getattr(chosen, "last_backend", None) or chosen.name
+    used = chosen.delivered_by()
     if backend == "auto" and used != "dbus":
-        errors = "; ".join(getattr(chosen, "last_errors", ()))
+        errors = "; ".join(chosen.last_errors)
         return Check(
             "test notification",
             WARN,

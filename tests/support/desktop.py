@@ -136,6 +136,22 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, what: str = "
         time.sleep(0.02)
 
 
+class Actions:
+    """Collects on_action calls; they come from the backend's receiver thread."""
+
+    def __init__(self) -> None:
+        self.got: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, key: str, action: str) -> None:
+        with self._lock:
+            self.got.append((key, action))
+
+    def wait(self, count: int, timeout: float = 5.0) -> list[tuple[str, str]]:
+        wait_until(lambda: len(self.got) >= count, timeout, f"{count} action(s), got {self.got}")
+        return list(self.got)
+
+
 def _kill_group(proc: subprocess.Popen[Any], grace: float = 2.0) -> None:
     if proc.stdout is not None:
         proc.stdout.close()
@@ -440,13 +456,19 @@ class Desktop:
         require("xdotool", "xdotool")
         found = subprocess.run(  # the server is the only client of this X display
             ["xdotool", "search", "--onlyvisible", "--name", ".*"],
-            env=self.env, capture_output=True, text=True, timeout=10,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=10,
         ).stdout.split()
         out = []
         for wid in found:
             shell = subprocess.run(
                 ["xdotool", "getwindowgeometry", "--shell", wid],
-                env=self.env, capture_output=True, text=True, timeout=10,
+                env=self.env,
+                capture_output=True,
+                text=True,
+                timeout=10,
             ).stdout
             geo = dict(line.split("=", 1) for line in shell.split())
             x, y, w, h = (int(geo[k]) for k in ("X", "Y", "WIDTH", "HEIGHT"))
@@ -463,7 +485,9 @@ class Desktop:
         at_x, at_y = x + dx if dx >= 0 else x + w + dx, y + dy if dy >= 0 else y + h + dy
         subprocess.run(
             ["xdotool", "mousemove", str(at_x), str(at_y), "click", "1"],
-            env=self.env, check=True, timeout=10,
+            env=self.env,
+            check=True,
+            timeout=10,
         )
 
     def log(self, name: str) -> str:

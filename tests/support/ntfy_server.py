@@ -87,6 +87,9 @@ class NtfyServer:
         self._httpd: ThreadingHTTPServer | None = None
         self._port = port
         self._stopped = threading.Event()
+        self._down = threading.Event()  # set while stopped: a slow answer (`delay_s`) ends at once
+        self._connections = 0  # requests being handled; `stop()` waits for them to end
+        self._served = threading.Condition()
         self.start()
         self._ticker = threading.Thread(target=self._deliver_scheduled, daemon=True)
         self._ticker.start()
@@ -107,20 +110,37 @@ class NtfyServer:
         class Handler(_Handler):
             ntfy = server
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
-        self._httpd.daemon_threads = True
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def process_request_thread(self, request: Any, client_address: Any) -> None:
+                with server._served:
+                    server._connections += 1
+                try:
+                    super().process_request_thread(request, client_address)  # closes its socket
+                finally:
+                    with server._served:
+                        server._connections -= 1
+                        server._served.notify_all()
+
+        self._down.clear()
+        self._httpd = Server(("127.0.0.1", self._port), Handler)
         self._port = self._httpd.server_address[1]
         threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         ).start()
 
     def stop(self) -> None:
-        """The server goes down: no new connections, open streams closed."""
+        """The server goes down: no new connections, open streams and connections closed (none
+        is left open in the test's process, where a later test counts its sockets)."""
+        self._down.set()
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
             self._httpd = None
         self.close_streams()
+        with self._served:
+            self._served.wait_for(lambda: self._connections == 0, timeout=5)
 
     def close(self) -> None:
         self._stopped.set()
@@ -322,7 +342,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _publish(self) -> None:
         parts, query, body = self._record()
         if self.ntfy.delay_s:
-            time.sleep(self.ntfy.delay_s)
+            self.ntfy._down.wait(self.ntfy.delay_s)
         if not parts or not TOPIC_RE.fullmatch(parts[0]) or len(parts) > 3:
             self._error(404, "page not found")
             return

@@ -176,18 +176,3 @@ class FakeClock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-def tick_daemon_once(now: datetime) -> None:
-    """A console-backend Daemon on the sandbox's config, one tick at `now`, its `run` commands done."""
-    from sundown.config import load_for
-    from sundown.paths import resolve_paths
-    from sundown.runtime.daemon import Daemon
-
-    paths = resolve_paths()
-    daemon = Daemon(paths, load_for(paths), {}, backend="console", clock=FakeClock(now))
-    try:
-        daemon.tick()
-        daemon.commands.wait()  # a command it started has finished
-    finally:
-        daemon.stop()

@@ -115,7 +115,7 @@ class Context:
         return fold_night(loaded.routine, loaded.zone, night, events)
 
     def tonight(self, now: datetime, loaded: LoadedConfig | None = None) -> Night:
-        """"Tonight" at `now`: last night until its bedtime passed and nothing of it is open."""
+        """ "Tonight" at `now`: last night until its bedtime passed and nothing of it is open."""
         from sundown.core.plan import night_of
         from sundown.core.status import tonight
 

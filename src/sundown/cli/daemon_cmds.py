@@ -209,8 +209,8 @@ def _waiting(ctx: Context) -> tuple[date, str] | None:
 
     snap = _status(ctx)
     for row in reversed(snap.tonight):
-        if row["state"] in ("notified", "snoozed", "dismissed"):
-            return date.fromisoformat(row["night"]), row["reminder"]
+        if row.waiting:
+            return date.fromisoformat(row.night), row.reminder
     if not snap.running:
         tonight = ctx.night(date.fromisoformat(snap.night))
         found = [
@@ -267,7 +267,7 @@ def _hm(at: datetime, ctx: Context) -> str:
 
 
 def cmd_run(ctx: Context) -> int:
-    from sundown.runtime.daemon import run
+    from sundown.runtime.process import run
 
     ctx.loaded  # noqa: B018 - a config error exits 78 before anything starts; notes the default routine
     return run(ctx.paths, ctx.args.backend)
@@ -450,17 +450,17 @@ def cmd_reload(ctx: Context) -> int:
 
 def _status(ctx: Context) -> Status:
     """The daemon's status snapshot, or the same snapshot built from the log when none answers."""
-    from sundown.core.status import Status, snapshot
-    from sundown.runtime.control import DaemonSilent, request, running_pid
+    from sundown.core.status import snapshot
+    from sundown.runtime.control import DaemonSilent, daemon_status, running_pid
 
     pid = running_pid(ctx.paths)
     try:
-        reply = request(ctx.paths, {"cmd": "status"}) if pid else None
+        answered = daemon_status(ctx.paths) if pid else None
     except DaemonSilent as exc:
         ctx.note(f"warning: {exc}; showing what the log says")
-        reply = None
-    if reply and reply.get("ok"):
-        return Status.from_json({**reply, "running": True})
+        answered = None
+    if answered is not None:
+        return answered
     now = _now()
     loaded = ctx.loaded
     return snapshot(
@@ -520,9 +520,9 @@ def cmd_status(ctx: Context) -> int:
         ctx.print(f"  calendar problem: {calendar['ics']}: {calendar['problem']}")
     night = date.fromisoformat(info.night)
     ctx.print(f"tonight ({night:%a} {night}):{_bedtime_words(ctx, info, night)}")
-    clocks = clock_column([datetime.fromisoformat(row["at"]) for row in info.tonight], night, ctx.loaded.zone)
+    clocks = clock_column([datetime.fromisoformat(row.at) for row in info.tonight], night, ctx.loaded.zone)
     for row, clock in zip(info.tonight, clocks, strict=True):
-        ctx.print(f"  {clock}  {row['title']:<28} {row['state']}")
+        ctx.print(f"  {clock}  {row.title:<28} {row.state}")
     return 0
 
 

@@ -23,10 +23,10 @@ Plasma refuses a second similar notification within a second.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, tzinfo
-from typing import Any
+from typing import Any, Literal
 
 from sundown.core.dispatch import Decision, Send, message_key
 from sundown.core.plan import ON_TIME, UTC, NightChanges, Occurrence, night_end, night_plan, window
@@ -35,6 +35,12 @@ from sundown.core.state import NOTHING, ReminderNight
 from sundown.core.vocabulary import URGENCIES, Urgency
 
 Key = tuple[date, str]
+Waiting = Literal["busy", "idle", "locked"]  # what a verdict may wait on
+POLL = timedelta(seconds=5)  # how often a source that cannot signal is asked, while something waits on it
+# A reminder held back while a fullscreen window or a logind idle inhibitor may be the reason
+# looks again this often (one X round trip, one D-Bus call), so it goes out within 2 s of the
+# state ending; nothing is asked while no reminder is held.
+FULLSCREEN_POLL = timedelta(seconds=1.5)
 BUSY_REASONS: tuple[str, ...] = ("dnd", "presenting", "fullscreen")
 # An escalation step (urgency only) due this soon after a repeat of its reminder comes with it.
 TOGETHER = ON_TIME
@@ -124,10 +130,29 @@ class Verdict:
     escalations: list[Escalation] = field(default_factory=list)
     stop_escalating: list[Key] = field(default_factory=list)
     next_at: datetime | None = None
-    # Capabilities something waits on ("busy", "idle", "locked"): a source that only
-    # polls is then looked at again at `poll_at` (never sooner than 5 s).
-    waits_on: set[str] = field(default_factory=set)
+    # What something waits on: a source that can only be asked is then asked again (`next_look`).
+    waits_on: set[Waiting] = field(default_factory=set)
     idle_check_at: datetime | None = None
+
+
+def next_look(
+    verdict: Verdict, now: datetime, idle_since: datetime | None, asked: Collection[Waiting]
+) -> datetime | None:
+    """The next tick: the clock's next instant, or sooner to ask a source that cannot signal
+    (`asked`: what is known here only by asking), or when the first escalation step of a
+    reminder just sent falls due."""
+    times = [verdict.next_at]
+    for send, _ in verdict.sends:  # just notified: its first escalation step counts from now
+        times.extend(now + step.after for o in send.occurrences for step in o.reminder.escalate[:1])
+    if "busy" in verdict.waits_on and "busy" in asked:
+        times.append(now + FULLSCREEN_POLL)
+    check = verdict.idle_check_at
+    if check is not None:
+        if "idle" in asked:
+            times.append(max(check, now + POLL))
+        elif idle_since is not None:
+            times.append(check)
+    return _earliest(*times)
 
 
 def _earliest(*times: datetime | None) -> datetime | None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from sundown.core.plan import NO_CHANGES, Morning, NightChanges, NightPlan, Occurrence, night_plan
 from sundown.core.routine import Routine
+from sundown.core.vocabulary import State
 
 UTC = timezone.utc
 
@@ -276,7 +277,7 @@ def merge(logged: ReminderNight, mine: ReminderNight, at: datetime | None = None
     )
 
 
-def state_name(occ: Occurrence, done: ReminderNight, now: datetime) -> str:
+def state_name(occ: Occurrence, done: ReminderNight, now: datetime) -> State:
     """One word for `sundown status`, in the order stats counts: an acknowledgement wins."""
     if done.acknowledged is not None:
         return "acknowledged"

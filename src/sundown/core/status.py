@@ -12,8 +12,37 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime, tzinfo
 from typing import Any
 
-from sundown.core.plan import ONE_DAY, UTC, Occurrence, night_exists, night_of
+from sundown.core.plan import ONE_DAY, UTC, Occurrence, night_exists, night_of, upcoming
+from sundown.core.routine import Routine
 from sundown.core.state import NOTHING, Night, ReminderNight, state_name, waiting
+from sundown.core.vocabulary import STATES, State
+
+
+@dataclass(frozen=True)
+class Row:
+    """One of tonight's reminders as `status` shows it."""
+
+    night: str
+    reminder: str
+    title: str
+    at: str  # ISO 8601 with the zone's offset
+    state: State
+
+    @property
+    def waiting(self) -> bool:
+        """Notified and not settled: what a bare `ack` or `snooze` acts on."""
+        return self.state in ("notified", "snoozed", "dismissed")
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Row:
+        state = data.get("state")
+        return cls(
+            night=str(data.get("night") or ""),
+            reminder=str(data.get("reminder") or ""),
+            title=str(data.get("title") or ""),
+            at=str(data.get("at") or ""),
+            state=state if state in STATES else "pending",
+        )
 
 
 @dataclass(frozen=True)
@@ -26,7 +55,7 @@ class Status:
     config_error: str | None  # the config has errors: the routine shown is the last good one
     log_error: str | None  # the log cannot be opened or written
     night: str  # "tonight": see `tonight`
-    tonight: list[dict[str, Any]] = field(default_factory=list)
+    tonight: list[Row] = field(default_factory=list)
     push: dict[str, Any] | None = None  # the phone link, when `[push]` is configured and a daemon runs
     # The person's context as the daemon sees it (null per key where unknown, all null without a
     # daemon) and the source in use for each capability (docs/context.md).
@@ -47,7 +76,7 @@ class Status:
         """A snapshot sent by the daemon; keys it did not send are null."""
         known: dict[str, Any] = {f.name: data.get(f.name) for f in fields(cls)}
         known["running"] = bool(known["running"])
-        known["tonight"] = list(known["tonight"] or [])
+        known["tonight"] = [Row.from_json(row) for row in known["tonight"] or [] if isinstance(row, Mapping)]
         known["night"] = str(known["night"] or "")
         return cls(**known)
 
@@ -90,16 +119,16 @@ def night_label(night: date, tonight_night: date) -> str:
     return f"tonight ({day})" if night == tonight_night else f"the night of {day}"
 
 
-def rows(night: Night, now: datetime) -> list[dict[str, Any]]:
-    """The night's reminders with their state (JSON-ready)."""
+def rows(night: Night, now: datetime) -> list[Row]:
+    """The night's reminders with their state."""
     return [
-        {
-            "night": night.night.isoformat(),
-            "reminder": occ.reminder.id,
-            "title": occ.reminder.title,
-            "at": occ.at.isoformat(),
-            "state": state_name(occ, night.states.get(occ.reminder.id, NOTHING), now),
-        }
+        Row(
+            night=night.night.isoformat(),
+            reminder=occ.reminder.id,
+            title=occ.reminder.title,
+            at=occ.at.isoformat(),
+            state=state_name(occ, night.states.get(occ.reminder.id, NOTHING), now),
+        )
         for occ in (night.plan.occurrences if night.plan else ())
     ]
 
@@ -143,3 +172,11 @@ def snapshot(
         why=why(plan, zone or plan.bedtime.tzinfo or UTC) if plan else None,
         calendar=calendar,
     )
+
+
+def next_line(routine: Routine, zone: tzinfo, now: datetime) -> str:
+    """The daemon's one-line status for the service manager: "next: Magnesium at Wed 21:45"."""
+    nxt = upcoming(routine, zone, now, 1)
+    if not nxt:
+        return "no reminders configured"
+    return f"next: {nxt[0].reminder.title} at {nxt[0].at.strftime('%a %H:%M')}"

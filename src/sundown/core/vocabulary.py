@@ -52,6 +52,10 @@ ACTIONS: tuple[Action, ...] = get_args(Action)
 # What an answer does, whatever its source (a button, the command line, the phone): core/answers.
 AnswerAction = Literal["done", "snooze", "skip", "dismissed"]
 
+# Where a reminder stands tonight, as `status` says it (core/state.state_name).
+State = Literal["pending", "due", "notified", "snoozed", "dismissed", "acknowledged", "skipped", "missed"]
+STATES: tuple[State, ...] = get_args(State)
+
 Urgency = Literal["low", "normal", "critical"]
 URGENCIES: tuple[Urgency, ...] = get_args(Urgency)
 

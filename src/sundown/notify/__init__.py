@@ -61,6 +61,7 @@ class Backend:
 
     name: str = ""
     adopts = False  # its notifications have ids a later process can take over (`adopt`)
+    last_errors: tuple[str, ...] = ()  # why the backends tried before the one that delivered did not
 
     def send(self, message: Message) -> None:
         """Deliver `message` or raise NotifyError."""

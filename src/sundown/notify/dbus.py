@@ -10,24 +10,18 @@ the next `send()` connects again. Every call has a timeout: a hung server makes
 from __future__ import annotations
 
 import logging
-import os
 import threading
-from collections.abc import Callable, Mapping
-from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from jeepney import DBusAddress, HeaderFields, MatchRule, Message, MessageType, new_method_call
-from jeepney.bus import get_bus
+from jeepney import DBusAddress, HeaderFields, MatchRule, Message, new_method_call
 from jeepney.bus_messages import message_bus
-from jeepney.io.blocking import prep_socket
-from jeepney.io.threading import DBusConnection, ReceiveStopped
 from jeepney.wrappers import DBusErrorResponse
 
 from sundown.core.vocabulary import Action
 from sundown.notify import Backend, NotifyError, OnAction, ServerInfo
 from sundown.notify import Message as Notification
-from sundown.notify.bus import bus_address
+from sundown.notify.bus import BusLink, bus_address, sender_of
 
 log = logging.getLogger(__name__)
 
@@ -84,134 +78,6 @@ NO_SERVER_ERRORS = (
 )
 
 
-class _Connection(DBusConnection):
-    def close(self) -> None:
-        super().close()
-        # jeepney leaves its interrupt pipe open; a reconnecting daemon would leak two fds each time.
-        for fd in (getattr(self, "_stop_r", None), getattr(self, "_stop_w", None)):
-            if fd is None:
-                continue
-            try:
-                os.close(fd)
-            except OSError as e:
-                log.debug("closing interrupt pipe: %s", e)
-
-
-class _Link:
-    """One live bus connection and the thread that reads it: replies to futures, signals to a callback."""
-
-    def __init__(self, address: str, timeout: float, on_signal: Callable[[Message], None] | None) -> None:
-        try:
-            sock = prep_socket(get_bus(address), timeout=timeout)
-        except RuntimeError as e:  # jeepney: unsupported transport, e.g. tcp:
-            raise NotifyError(f"cannot use the session bus address {address!r}: {e}") from e
-        except (OSError, ValueError) as e:  # TimeoutError is an OSError
-            raise NotifyError(f"cannot reach the session bus at {address}: {e}") from e
-        self.conn = _Connection(sock)
-        self.timeout = timeout
-        self.alive = True
-        self._on_signal = on_signal
-        self._pending: dict[int, tuple[Future[Message], Callable[[Message], None] | None]] = {}
-        # Calls that timed out and are still unanswered: while there is one, the other end is
-        # hung, and waiting the full timeout again on every reminder would hold back the next.
-        self._overdue: set[int] = set()
-        self._lock = threading.Lock()
-        self._stopping = False
-        self.thread = threading.Thread(target=self._receive, name="sundown-dbus", daemon=True)
-        self.thread.start()
-        try:
-            self.unique_name = self.call(message_bus.Hello()).body[0]
-        except NotifyError:
-            self.close()
-            raise
-
-    def call(self, msg: Message, on_reply: Callable[[Message], None] | None = None) -> Message:
-        """Send a method call and wait for its reply; `on_reply` runs in the receiver thread first."""
-        if not self.alive:
-            raise NotifyError("lost the connection to the session bus")
-        serial = next(self.conn.outgoing_serial)
-        future: Future[Message] = Future()
-        with self._lock:
-            if self._overdue:
-                raise NotifyError("no answer yet to an earlier call on the session bus (server hung)")
-            self._pending[serial] = (future, on_reply)
-        try:
-            self.conn.send(msg, serial=serial)
-            reply = future.result(timeout=self.timeout)
-        except FutureTimeout as e:
-            with self._lock:
-                if self._pending.pop(serial, None) is not None:  # still unanswered, not just answered
-                    self._overdue.add(serial)
-            raise NotifyError(f"no answer on the session bus within {self.timeout:g} s") from e
-        except (OSError, ConnectionError) as e:
-            self.alive = False
-            raise NotifyError(f"lost the connection to the session bus: {e}") from e
-        finally:
-            with self._lock:
-                self._pending.pop(serial, None)
-        if reply.header.message_type is MessageType.error:
-            raise DBusErrorResponse(reply)
-        return reply
-
-    def send(self, msg: Message) -> None:
-        self.conn.send(msg)
-
-    def _receive(self) -> None:
-        reason: BaseException | None = None
-        try:
-            while True:
-                msg = self.conn.receive()  # blocks on the socket and the interrupt pipe, no timeout
-                try:
-                    self._dispatch(msg)
-                except Exception:  # a malformed message must not end the connection's only reader
-                    log.exception("could not handle a message from %s", _sender(msg))
-        except ReceiveStopped:
-            reason = None
-        except (OSError, ValueError) as e:  # bus gone, or garbage on the socket
-            reason = e
-        finally:
-            self.alive = False
-            with self._lock:
-                pending = list(self._pending.values())
-                self._pending.clear()
-            for future, _ in pending:
-                if not future.done():
-                    future.set_exception(ConnectionError(f"bus connection closed: {reason}"))
-            if reason is not None and not self._stopping:
-                log.info("session bus connection lost: %s", reason)
-
-    def _dispatch(self, msg: Message) -> None:
-        kind = msg.header.message_type
-        if kind in (MessageType.method_return, MessageType.error):
-            serial = msg.header.fields.get(HeaderFields.reply_serial)
-            with self._lock:
-                entry = self._pending.pop(serial, None) if isinstance(serial, int) else None
-                if entry is None:
-                    self._overdue.discard(serial)  # the reply to a call that timed out: not hung
-            if entry is None:
-                return
-            future, on_reply = entry
-            if on_reply is not None and kind is MessageType.method_return:
-                on_reply(msg)
-            if not future.done():
-                future.set_result(msg)
-        elif kind is MessageType.signal and self._on_signal is not None:
-            self._on_signal(msg)
-
-    def close(self) -> None:
-        self._stopping = True
-        self.conn.interrupt()
-        if self.thread is not threading.current_thread():
-            self.thread.join(timeout=0.4)
-        self.conn.close()
-        self.alive = False
-
-
-def _sender(msg: Message) -> str | None:
-    sender = msg.header.fields.get(HeaderFields.sender)
-    return sender if isinstance(sender, str) else None
-
-
 def _explain(error: DBusErrorResponse) -> NotifyError:
     if error.name in NO_SERVER_ERRORS:
         return NotifyError("no notification server is running on the session bus")
@@ -221,7 +87,7 @@ def _explain(error: DBusErrorResponse) -> NotifyError:
 
 def server_info(env: Mapping[str, str], timeout: float = DEFAULT_TIMEOUT) -> ServerInfo:
     """Who answers org.freedesktop.Notifications, and what it can do (for `sundown doctor`)."""
-    link = _Link(bus_address(env), timeout, None)
+    link = BusLink(bus_address(env), timeout, None)
     try:
         name, vendor, version, spec = link.call(new_method_call(NOTIFICATIONS, "GetServerInformation")).body
         caps = link.call(new_method_call(NOTIFICATIONS, "GetCapabilities")).body[0]
@@ -244,7 +110,7 @@ class DBusBackend(Backend):
         self._timeout = timeout
         self._call_lock = threading.Lock()  # one send/withdraw at a time
         self._lock = threading.Lock()  # guards everything below; shared with the receiver thread
-        self._link: _Link | None = None
+        self._link: BusLink | None = None
         self._owner: str | None = None  # unique bus name of the notification server
         self._ids: dict[str, int] = {}  # key -> notification id (for replaces_id and withdraw)
         self._keys: dict[int, str] = {}  # notification id -> key (for signals)
@@ -291,7 +157,7 @@ class DBusBackend(Backend):
             except DBusErrorResponse as e:
                 raise _explain(e) from e
 
-    def _close_to_replace(self, link: _Link, key: str, nid: int) -> None:
+    def _close_to_replace(self, link: BusLink, key: str, nid: int) -> None:
         """Close the notification shown for `key` so a new one takes its place (GNOME Shell)."""
         with self._lock:  # forgotten first: the NotificationClosed that follows means nothing
             if self._ids.get(key) == nid:
@@ -375,7 +241,7 @@ class DBusBackend(Backend):
         if threading.current_thread().name == "sundown-dbus":
             raise RuntimeError("on_action must not call the D-Bus backend; hand the event to another thread")
 
-    def _connect(self) -> _Link:
+    def _connect(self) -> BusLink:
         with self._lock:
             if self._closed:
                 raise NotifyError("the D-Bus backend is closed")
@@ -385,7 +251,7 @@ class DBusBackend(Backend):
             self._forget_all()
         if dead is not None:
             dead.close()  # its socket and jeepney's interrupt pipe: 3 fds leaked per reconnect otherwise
-        link = _Link(bus_address(self._env), self._timeout, self._on_signal)
+        link = BusLink(bus_address(self._env), self._timeout, self._on_signal)
         try:
             for rule in (
                 MatchRule(type="signal", sender=BUS_NAME, interface=BUS_NAME, path=OBJECT_PATH),
@@ -404,7 +270,7 @@ class DBusBackend(Backend):
             self._bus_id = bus_id
         return link
 
-    def _server(self, link: _Link) -> set[str]:
+    def _server(self, link: BusLink) -> set[str]:
         """The server's capabilities; learns who it is (and its quirks) when it changed."""
         caps = set(link.call(new_method_call(NOTIFICATIONS, "GetCapabilities"), self._note_owner).body[0])
         with self._lock:
@@ -454,7 +320,7 @@ class DBusBackend(Backend):
     # -- the receiver thread's side -----------------------------------------
 
     def _note_owner(self, reply: Message) -> None:
-        sender = _sender(reply)
+        sender = sender_of(reply)
         with self._lock:
             if sender != self._owner:
                 self._forget_all()
@@ -492,7 +358,7 @@ class DBusBackend(Backend):
     def _on_signal(self, msg: Message) -> None:
         fields = msg.header.fields
         member = fields.get(HeaderFields.member)
-        sender = _sender(msg)
+        sender = sender_of(msg)
         if fields.get(HeaderFields.interface) == "org.freedesktop.DBus":
             if member == "NameOwnerChanged" and sender == "org.freedesktop.DBus" and msg.body[0] == BUS_NAME:
                 with self._lock:  # a new (or no) server: the old one's notifications are gone

@@ -34,7 +34,7 @@ class PlyerBackend(Backend):
         except ImportError as e:
             raise NotifyError(
                 f"plyer is not installed ({e}); sundown installs it on macOS and Windows only:"
-                " on Linux use backend \"dbus\" or \"auto\", or `pip install plyer`"
+                ' on Linux use backend "dbus" or "auto", or `pip install plyer`'
             ) from e
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

@@ -16,10 +16,13 @@ import socket
 import struct
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sundown.errors import SundownError
 from sundown.paths import Paths, owned_private_dir
+
+if TYPE_CHECKING:
+    from sundown.core.status import Status
 
 
 def read_pid(fd: int) -> int | None:
@@ -138,6 +141,17 @@ def request(paths: Paths, payload: dict[str, Any], timeout: float = 5.0) -> dict
         # It closed without a whole answer (it died mid-request, or was stopped): no answer.
         raise DaemonSilent("the daemon did not answer")
     return reply
+
+
+def daemon_status(paths: Paths, timeout: float = 5.0) -> Status | None:
+    """The running daemon's `status`, or None when no daemon answers the socket, or says it
+    cannot (busy). Raises DaemonSilent as `request` does."""
+    from sundown.core.status import Status
+
+    reply = request(paths, {"cmd": "status"}, timeout=timeout)
+    if not reply or not reply.get("ok"):
+        return None
+    return Status.from_json({**reply, "running": True})
 
 
 def subscribe(paths: Paths, timeout: float = 5.0) -> socket.socket | None:

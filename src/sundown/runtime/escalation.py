@@ -20,9 +20,9 @@ from sundown.runtime.messages import reminder_message
 
 if TYPE_CHECKING:
     from sundown.runtime.commands import Commands
-    from sundown.runtime.context import ContextWatch
     from sundown.runtime.ledger import Ledger
     from sundown.runtime.screen import Screen
+    from sundown.runtime.sources import ContextWatch
 
 log = logging.getLogger("sundown")
 

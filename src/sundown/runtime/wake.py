@@ -86,9 +86,7 @@ class ClockTimer(FdThread):
             reason = "clock set"
         with self._lock:
             # After a cancel or an expiry the timer must be re-armed to keep watching.
-            self._target = (
-                max(self._target, time.time() + FAR_AHEAD_S) if reason == "timer" else self._target
-            )
+            self._target = max(self._target, time.time() + FAR_AHEAD_S) if reason == "timer" else self._target
             self._set(self._target)
         self._on_wake(reason)
         return True

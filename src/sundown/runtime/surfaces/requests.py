@@ -18,11 +18,11 @@ from sundown.core.answers import Answer
 from sundown.core.status import Status, night_label
 from sundown.core.vocabulary import EventName, Source
 from sundown.errors import ConfigError, SundownError, UsageError
+from sundown.paths import Paths
 from sundown.runtime import answers
+from sundown.runtime.commands import Commands
 from sundown.runtime.ledger import Ledger
 from sundown.runtime.surfaces import Request
-
-WAITING = ("notified", "snoozed", "dismissed")
 
 
 class Answering(Protocol):
@@ -37,9 +37,15 @@ class Answering(Protocol):
 
     def snapshot(self) -> Status: ...
 
-    def reload_config(self) -> tuple[list[str], str | None]: ...
+    @property
+    def paths(self) -> Paths: ...
 
-    def open_report(self) -> str: ...
+    @property
+    def commands(self) -> Commands: ...
+
+    def reload(self) -> list[str]: ...
+
+    def config_removed(self) -> bool: ...
 
 
 def apply(daemon: Answering, request: Request, source: Source) -> str:
@@ -47,7 +53,7 @@ def apply(daemon: Answering, request: Request, source: Source) -> str:
     if request.verb == "reload":
         return _reload(daemon)
     if request.verb == "report":
-        return daemon.open_report()
+        return _report(daemon)
     snapshot = daemon.snapshot()
     tonight = date.fromisoformat(snapshot.night)
     if request.verb == "ack":
@@ -78,8 +84,8 @@ def _check_ids(daemon: Answering, ids: tuple[str, ...], night: date) -> None:
 def _waiting(snapshot: Status) -> tuple[date, str] | None:
     """The latest waiting reminder, as `status` shows it: what a bare ack or snooze acts on."""
     for row in reversed(snapshot.tonight):
-        if row["state"] in WAITING:
-            return date.fromisoformat(row["night"]), row["reminder"]
+        if row.waiting:
+            return date.fromisoformat(row.night), row.reminder
     return None
 
 
@@ -136,12 +142,24 @@ def _skip(daemon: Answering, tonight: date, request: Request, source: Source) ->
 
 
 def _reload(daemon: Answering) -> str:
-    problems, removed = daemon.reload_config()
+    problems = daemon.reload()
     if problems:
         raise ConfigError(problems)
-    if removed:
+    if daemon.config_removed():
         raise SundownError(
-            f"{removed} does not exist any more; the daemon keeps the routine it last read"
+            f"{daemon.paths.config} does not exist any more; the daemon keeps the routine it last read"
             " (`sundown init` writes a new config, `sundown check` validates one)"
         )
     return "reloaded"
+
+
+def _report(daemon: Answering) -> str:
+    """The HTML report written beside the log, then opened in the browser (the tray's menu)."""
+    import sys
+
+    paths = daemon.paths
+    path = paths.state_dir / "report.html"
+    config = ("--config", str(paths.config)) if paths.config_explicit else ()
+    argv = (sys.executable, "-m", "sundown", *config, "report", "--html", str(path))
+    daemon.commands.open_report(argv, path)
+    return f"writing {path} and opening it"

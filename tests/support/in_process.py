@@ -1,0 +1,53 @@
+"""A `Daemon` in the test's own process: ticked by hand on a clock the test moves (`FakeClock`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING, Any
+
+from support.sandbox import FakeClock
+
+if TYPE_CHECKING:  # imported when a daemon is made: collecting a test module stays light
+    from sundown.config import LoadedConfig
+    from sundown.runtime.daemon import Daemon
+
+
+def in_process_daemon(
+    clock: Callable[[], datetime] | None = None,
+    *,
+    text: str | None = None,
+    env: Mapping[str, str] | None = None,
+    backend: str = "console",
+    zone: tzinfo | None = None,
+    loaded: LoadedConfig | None = None,
+    **kw: Any,
+) -> Daemon:
+    """A daemon on the sandbox's config (`text` written there first), its clock `clock` (None:
+    the real one). `env`: where its files are (None: the sandbox's environment) and its own
+    environment; `zone` replaces the config's zone; `loaded` replaces the config altogether."""
+    from sundown.config import load_for
+    from sundown.paths import resolve_paths
+    from sundown.runtime.daemon import Daemon
+    from sundown.runtime.worker import utc_now
+
+    paths = resolve_paths(env)
+    if text is not None:
+        paths.config.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        paths.config.write_text(text)
+        paths.config.chmod(0o600)
+    loaded = loaded or load_for(paths)
+    if zone is not None:
+        loaded = replace(loaded, zone=zone)  # type: ignore[arg-type]
+    return Daemon(paths, loaded, dict(env or {}), backend=backend, clock=clock or utc_now, **kw)
+
+
+def tick_daemon_once(now: datetime) -> None:
+    """A console-backend Daemon on the sandbox's config, one tick at `now`, its `run` commands done."""
+    daemon = in_process_daemon(FakeClock(now))
+    try:
+        daemon.tick()
+        daemon.commands.wait()  # a command it started has finished
+    finally:
+        daemon.stop()
