@@ -14,6 +14,7 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from jeepney import DBusAddress, new_method_call
@@ -450,6 +451,36 @@ def test_a_replaced_localtime_replans_tonight_within_2s(sandbox: Sandbox, tmp_pa
         stop(proc)
 
 
+def test_a_copied_localtime_is_named_by_its_contents_and_a_broken_one_said(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """/etc/localtime as a copy (no link to name the zone), overwritten in place as `cp` does,
+    then broken: the daemon follows within 2 s, names the copy, and says UTC when it is broken."""
+    localtime = tmp_path / "localtime"
+    localtime.write_bytes(Path("/usr/share/zoneinfo/Europe/Berlin").read_bytes())
+    sandbox.write_config('[bedtime]\ndefault = "22:30"\n[reminders.tea]\nbefore = "45m"\n')
+    env = {"SUNDOWN_LOCALTIME": str(localtime), "TZ": ""}
+
+    def zone() -> tuple[str | None, str]:
+        reply = sandbox.ask("status") or {}
+        return reply["context"]["zone"], reply["sources"]["zone"]
+
+    proc = sandbox.start_daemon("--backend", "console", env=env)
+    try:
+        name, source = zone()
+        assert name == "Europe/Berlin" and "a copy of Europe/Berlin" in source
+        localtime.write_bytes(Path("/usr/share/zoneinfo/America/New_York").read_bytes())
+        wait_until(lambda: zone()[0] == "America/New_York", 2.5, "the new copy")
+        localtime.write_bytes(b"")
+        wait_until(lambda: zone()[0] == "UTC", 2.5, "UTC for a broken copy")
+        assert "is not a time zone file, so sundown plans in UTC" in zone()[1]
+        out = sandbox.run("status", env=env, check=True).stdout
+        assert "problem: the system's time zone:" in out
+    finally:
+        _, err = stop(proc)
+    assert "the system's time zone:" in err  # the journal says it too
+
+
 def status_env(box: Sandbox, env: dict[str, str]) -> dict[str, Any]:
     return json.loads(box.run("status", "--json", env=env, check=True).stdout)
 
@@ -469,6 +500,66 @@ def test_timedated_zone_change_is_followed_and_nothing_is_sent_twice(sandbox: Sa
         wait_until(lambda: status_env(sandbox, env)["context"]["zone"] == "Pacific/Apia", 2.5, "Apia")
         sandbox.refresh()  # a tick after the zone change: by its answer a second send would be in
         assert len(events(sandbox, "notified")) == 1
+    finally:
+        stop(proc)
+
+
+def test_a_3_second_blip_of_the_system_zone_before_a_reminder_changes_nothing(
+    sandbox: Sandbox, mocks: Mocks, tmp_path: Path
+) -> None:
+    """Berlin -> Kolkata -> Berlin for 3 s, as `timedatectl set-timezone` does it (the link
+    replaced, then timedated's PropertiesChanged), shortly before a reminder: before, it was
+    logged `missed` (Kolkata had it hours ago) and never shown at its Berlin time."""
+    mocks.start("timedated", "org.freedesktop.timedate1", "--parameters", '{"Timezone": "Europe/Berlin"}')
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    localtime = etc / "localtime"
+    localtime.symlink_to("/usr/share/zoneinfo/Europe/Berlin")
+    berlin = ZoneInfo("Europe/Berlin")
+
+    def tea_in(seconds: int) -> datetime:
+        """A routine with tea `seconds` from now (Berlin time), bedtime a few minutes later."""
+        now = datetime.now(berlin)
+        bedtime = (now + timedelta(minutes=4)).replace(second=0, microsecond=0)
+        tea = (now + timedelta(seconds=seconds)).replace(microsecond=0)
+        before = int((bedtime - tea).total_seconds())
+        reminder = f'[reminders.tea]\nbefore = "{before // 60}m{before % 60}s"\n'
+        sandbox.write_config(f'[bedtime]\ndefault = "{bedtime:%H:%M}"\n{reminder}')
+        return tea
+
+    env = daemon_env(mocks, SUNDOWN_LOCALTIME=str(localtime), TZ="")
+
+    def switch(name: str) -> None:
+        new = etc / "localtime.new"
+        new.symlink_to(f"/usr/share/zoneinfo/{name}")
+        new.rename(localtime)
+        call(mocks.address, "org.freedesktop.timedate1", "/org/freedesktop/timedate1",
+             "org.freedesktop.timedate1", "SetTimezone", "sb", name, False)  # fmt: skip
+
+    def zone() -> str | None:
+        reply = sandbox.ask("status")
+        return reply["context"]["zone"] if reply else None
+
+    tea_in(120)
+    proc = sandbox.start_daemon("--backend", "console", env=env)
+    try:
+        assert zone() == "Europe/Berlin"
+        tea = tea_in(8)  # from the moment the daemon runs, however long it took to start
+        assert (sandbox.ask("reload") or {}).get("ok")
+        switch("Asia/Kolkata")
+        wait_until(lambda: zone() == "Asia/Kolkata", 2.5, "Kolkata")
+        reply = sandbox.ask("status")
+        assert reply is not None
+        (row,) = reply["tonight"]
+        assert (row["state"], datetime.fromisoformat(row["at"])) == ("pending", tea)  # its Berlin time
+        time.sleep(3)
+        switch("Europe/Berlin")
+        wait_until(lambda: zone() == "Europe/Berlin", 2.5, "Berlin again")
+        assert datetime.now(berlin) < tea, "the blip ended before tea's time (a slow machine: make tea later)"
+        (sent,) = wait_events(sandbox, "notified", timeout=30, what="tea at its Berlin time")
+        assert datetime.fromisoformat(sent["ts"]) >= tea
+        assert datetime.fromisoformat(sent["ts"]) - tea < timedelta(seconds=3)
+        assert events(sandbox, "missed") == []
     finally:
         stop(proc)
 

@@ -4,11 +4,12 @@ and for notifications a real dbus-daemon with dunst under Xvfb."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import sqlite3
 import subprocess
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import date, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -238,10 +239,13 @@ def test_snooze_button_on_the_notification_snoozes_and_renotifies(sandbox: Sandb
 
 def test_tonight_bedtime_moves_before_reminders_and_unskip_restores(sandbox: Sandbox):
     sandbox.write_config('timezone = "UTC"\n[bedtime]\ndefault = "22:30"\n[reminders.tea]\nbefore = "45m"\n')
-    now = datetime.now(UTC)
-    night = (now if now.hour >= 12 else now - timedelta(days=1)).date()
     r = sandbox.run("tonight", "--bedtime", "23:45", check=True)
     assert "23:45" in r.stdout and "23:00" in r.stdout
+    # "Tonight" is the coming night once this one's bedtime (22:30) has passed: the night the
+    # command names, not the night of the clock, whatever the hour the test runs at.
+    found = re.search(r"tonight \(\w{3} (\d{4}-\d{2}-\d{2})\)", r.stdout)
+    assert found, r.stdout
+    night = date.fromisoformat(found.group(1))
     upcoming = json.loads(sandbox.run("next", "--from", f"{night}T12:00", "--count", "2", "--json").stdout)
     assert [u["at"] for u in upcoming] == [
         f"{night}T23:00:00+00:00",

@@ -484,6 +484,20 @@ def _cli_zone(ctx: Context) -> str | None:
         return None
 
 
+def _zone_problem(ctx: Context) -> str | None:
+    """What is wrong with the system's zone as this command read it (the daemon reads the same
+    /etc/localtime): a broken link or a copy of no zone means UTC, never silently."""
+    from sundown.errors import ConfigError
+
+    try:
+        found = ctx.loaded.zone_source
+    except ConfigError:
+        return None
+    if found is None or not found.problem:
+        return None
+    return f"the system's time zone: {found.problem}; fix: {found.fix}" if found.fix else found.problem
+
+
 def cmd_status(ctx: Context) -> int:
     from sundown.doctor import ZONE_FIX, daemon_zone, zone_difference
 
@@ -501,16 +515,19 @@ def cmd_status(ctx: Context) -> int:
         Printer(ctx, fmt).show(info.to_json())
         return 0
     differs = zone_difference(daemon_zone(info.context), _cli_zone(ctx))
+    broken = _zone_problem(ctx)
     if ctx.args.json:
         if differs:
             ctx.note(f"warning: {differs}; {ZONE_FIX}")
+        if broken:
+            ctx.note(f"warning: {broken}")
         ctx.print(json.dumps(info.to_json(), indent=2))
         return 0
     if info.running:
         ctx.print(f"sundown is running (pid {info.pid}, backend {info.backend})")
     else:
         ctx.print("sundown is not running (start it with `sundown run` or `sundown service install`)")
-    for problem in (info.config_error, info.log_error, differs and f"{differs}; {ZONE_FIX}"):
+    for problem in (info.config_error, info.log_error, differs and f"{differs}; {ZONE_FIX}", broken):
         if problem:
             ctx.print(f"  problem: {problem}")
     if info.push:

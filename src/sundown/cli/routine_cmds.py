@@ -142,13 +142,13 @@ def cmd_check(ctx: Context) -> int:
     from pathlib import Path
 
     from sundown.cli.show import bedtime_origin
-    from sundown.config import LoadedConfig, load, zone_for
+    from sundown.config import LoadedConfig, load
     from sundown.errors import LogError
 
     if ctx.args.path:
         path = Path(ctx.args.path)
         routine = load(path)
-        loaded = LoadedConfig(routine, zone_for(routine), path)
+        loaded = LoadedConfig.of(routine, path)
     else:
         loaded = ctx.loaded
     routine, zone = loaded.routine, loaded.zone

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from sundown.config.check import Problems, syntax_problem
 from sundown.config.lines import KeyLines
 from sundown.config.routine import build
-from sundown.config.zone import zone_for
+from sundown.config.zone import ZoneSource, zone_source
 from sundown.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -82,12 +82,17 @@ class LoadedConfig:
     routine: Routine
     zone: ZoneInfo
     path: Path | None  # None: the built-in default routine
+    zone_source: ZoneSource | None = None  # where `zone` came from (None: not said)
+
+    @classmethod
+    def of(cls, routine: Routine, path: Path | None) -> LoadedConfig:
+        """`routine` with the zone it plans in: its `timezone`, or the system's."""
+        found = zone_source(routine)
+        return cls(routine, found.zone, path, found)
 
 
 def load_for(paths: Paths) -> LoadedConfig:
     """The configured routine, or the built-in default when no config file exists (and none was named)."""
     if not paths.config_explicit and not paths.config.exists() and not paths.config.is_symlink():
-        routine = default_routine()
-        return LoadedConfig(routine, zone_for(routine), None)
-    routine = load(paths.config)
-    return LoadedConfig(routine, zone_for(routine), paths.config)
+        return LoadedConfig.of(default_routine(), None)
+    return LoadedConfig.of(load(paths.config), paths.config)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timezone, tzinfo
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import Any
 
 from sundown.core.plan import NO_CHANGES, Morning, NightChanges, NightPlan, Occurrence, night_plan
@@ -98,19 +98,27 @@ def _clock(value: Any) -> time | None:
     return t if t.tzinfo is None else None
 
 
+# How far a DST change moves a wall time between two zones' plans of one occurrence: a time in
+# one zone's gap (02:30 becomes 03:30 there only), a `before` across one zone's change.
+DST_SHIFT = timedelta(hours=1)
+
+
 def _earlier_plan(row_at: datetime | None, at: datetime | None) -> bool:
     """Whether a row logged for `row_at` belongs to an earlier plan than the occurrence at `at`.
 
-    Plans are compared by the wall-clock time they were made for, each in its own offset:
-    a trip (the system zone changed, no `timezone` configured) moves every instant but not
-    the plan, so 21:45 in Berlin and 21:45 in New York are one occurrence, never sent twice;
-    a later bedtime or a changed `before` moves the wall time and makes a new occurrence.
+    A row planned in the occurrence's own zone (its offset is the zone's at that instant) is
+    compared as an instant: a later bedtime or a changed `before` makes a new occurrence,
+    across a DST change too. A row planned in another zone (a trip: the system zone changed,
+    no `timezone` configured) is compared by wall-clock time, each in its own offset: a trip
+    moves every instant but not the plan, so 21:45 in Berlin and 21:45 in New York are one
+    occurrence, never sent twice; so are 02:30 in Berlin and 03:30 in New York on the night
+    New York's clocks skip 02:30 (a wall time moved by up to DST_SHIFT is not a re-plan).
     """
     if at is None or row_at is None:
         return False
-    if row_at.utcoffset() == at.utcoffset():
+    if row_at.utcoffset() == row_at.astimezone(at.tzinfo).utcoffset():
         return row_at.astimezone(UTC) < at.astimezone(UTC)
-    return row_at.replace(tzinfo=None) < at.replace(tzinfo=None)
+    return row_at.replace(tzinfo=None) + DST_SHIFT < at.replace(tzinfo=None)
 
 
 def fold(events: Iterable[Event], at: datetime | None = None) -> ReminderNight:

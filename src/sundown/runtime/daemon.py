@@ -23,11 +23,12 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sundown.config import LoadedConfig, load_for, remember_good
-from sundown.core import activity, context, dispatch
+from sundown.core import activity, context, dispatch, travel
 from sundown.core.activity import Span
 from sundown.core.answers import Answer
 from sundown.core.context import UNKNOWN, Context, Waiting
 from sundown.core.plan import UTC, night_of, window
+from sundown.core.state import Night
 from sundown.core.status import Status, next_line, snapshot
 from sundown.core.status import tonight as tonight_of
 from sundown.core.vocabulary import Action, Source
@@ -114,9 +115,12 @@ class Daemon:
         self.config_watch: ConfigWatch | None = None
         self.control: ControlServer | None = None
         self.push_link: PushLink | None = None  # while [push] is configured
-        self.travel = Travel(self.ledger, self.env, self.tick, self.submit)  # the system zone followed
+        # The system zone followed (`log_start`: a zone change never makes a reminder from before the
+        # log missed).
+        self.travel = Travel(self.ledger, self.env, self.tick, self.submit, lambda: self.log_start)
         self.context: ContextWatch | None = None  # when the session offers anything
         self.ctx_now: Context = UNKNOWN
+        self.next_look: datetime | None = None  # when the last tick asked to look again (its clock)
         self._context_queued = threading.Event()
         self.activity = Recorder(self._write_span)  # the evening as it was
 
@@ -172,6 +176,9 @@ class Daemon:
         """The worker's first job: it runs, so the service is ready."""
         self.systemd.ready(self.status_line())
         log.info("sundown running: %s", self.status_line())
+        found = self.loaded.zone_source
+        if found is not None and found.problem:
+            log.warning("the system's time zone: %s", found.problem)
         release_startup_memory()
 
     def stop(self) -> None:
@@ -353,10 +360,11 @@ class Daemon:
             self.push_link.on_tick(now)
         routine, zone = self.loaded.routine, self.loaded.zone
         self.ledger.flush()
-        nights = window(now, zone)
+        moved = self.ledger.moved
+        nights = dispatch.nights(now, zone, moved)
         progress, changes = self.ledger.state(nights)
         progress, changes = self.morning.replan(now, nights, progress, changes)
-        decision = dispatch.decide(routine, zone, now, progress, changes, self.log_start)
+        decision = dispatch.decide(routine, zone, now, progress, changes, self.log_start, moved)
         self.ctx_now = context_at(self.context, now)
         seen = self.ledger.seen
         verdict = context.adjust(routine, zone, now, decision, progress, seen, changes, self.ctx_now)
@@ -370,13 +378,14 @@ class Daemon:
         if self.push_link is not None:
             self.push_link.after_sends(now, progress, changes)
             self.push_link.spans.publish_closed(now)  # after the look: a night's last span is in
-        self.ledger.forget_before(nights[0])
+        self.ledger.forget_before(nights[0], now)
         self.screen.forget_before(nights[0])
         # In UTC: `next_at` is a local time, and wall-clock arithmetic on it drops the fold of a
         # fall-back night's repeated hour (the timer would aim an hour early and fire at once).
         watch = self.context
         asked = [w for w in ASKED_AGAIN if watch is not None and watch.polled(w)]
-        next_at = context.next_look(verdict, now, self.ctx_now.idle_since, asked)
+        self.next_look = context.next_look(verdict, now, self.ctx_now.idle_since, asked)
+        next_at = self.next_look
         if measure_at is not None and (
             next_at is None or measure_at.astimezone(UTC) < next_at.astimezone(UTC)
         ):
@@ -476,7 +485,7 @@ class Daemon:
             calendar_changed = loaded.routine.calendar != self.loaded.routine.calendar
             if self.context is not None and loaded.routine.context.idle != self.loaded.routine.context.idle:
                 self.context.watch_idle(loaded.routine.context.idle)
-            self.loaded = loaded
+            self.ledger.use(loaded, self.log_start)  # a new zone too: see core/travel.py
             remember_good(self.paths, loaded)
             if push_changed:
                 self._stop_push()
@@ -500,12 +509,14 @@ class Daemon:
         now = self.clock()
         zone = self.loaded.zone
         current = night_of(now, zone)
-        nights = self.ledger.nights([current])
-        night = tonight_of(now, zone, nights[current])
-        if night not in nights:
-            nights.update(self.ledger.nights([night]))
+
+        def folded(night: date) -> Night:  # a reminder kept from before a change of zone: at that time
+            return travel.as_planned_now(self.ledger.night(night), self.ledger.moved, now)
+
+        tonight = folded(current)
+        night = tonight_of(now, zone, tonight)
         return snapshot(
-            nights[night],
+            tonight if night == current else folded(night),
             now,
             running=True,
             pid=os.getpid(),
@@ -517,7 +528,13 @@ class Daemon:
             push=self.push_link.snapshot() if self.push_link is not None else None,
             calendar=self.morning.status(),
             zone=zone,
-            **context_status(self.context, now, zone.key, self.loaded.routine.timezone is not None),
+            **context_status(
+                self.context,
+                now,
+                zone.key,
+                self.loaded.routine.timezone is not None,
+                self.loaded.zone_source.remark if self.loaded.zone_source else None,
+            ),
         )
 
     def status_line(self, now: datetime | None = None) -> str:

@@ -380,7 +380,11 @@ def context_at(watch: ContextWatch | None, now: datetime) -> Context:
 
 
 def context_status(
-    watch: ContextWatch | None, now: datetime, zone: str, zone_configured: bool
+    watch: ContextWatch | None,
+    now: datetime,
+    zone: str | None,
+    zone_configured: bool,
+    zone_remark: str | None = None,
 ) -> dict[str, Any]:
     """`status --json`'s `context` (null where unknown) and the `sources` in use per capability."""
     ctx = context_at(watch, now)
@@ -395,6 +399,8 @@ def context_status(
         sources["zone"] = "system zone (timedated Timezone, /etc/localtime)"
     else:
         sources["zone"] = "system zone"
+    if zone_remark:  # a broken /etc/localtime, a copy named by its contents (config.zone)
+        sources["zone"] = f"{sources['zone']}: {zone_remark}"
     context = {
         "dnd": ctx.dnd,
         "presenting": ctx.presenting,
