@@ -27,6 +27,7 @@ from support.sandbox import Sandbox
 
 pytestmark = pytest.mark.e2e  # every test here starts real processes
 
+
 def status(box: Sandbox) -> dict[str, Any]:
     return json.loads(box.run("status", "--json", check=True).stdout)
 
