@@ -314,6 +314,19 @@ def test_report_writes_a_private_self_contained_page(box, tmp_path: Path) -> Non
         assert needle not in html.lower(), needle
 
 
+def test_report_takes_the_file_without_html_and_says_what_to_type_without_one(box, tmp_path: Path) -> None:
+    target = tmp_path / "r.html"
+    proc = box.run("report", str(target), "--days", "7", "--until", "2025-11-23")
+    assert proc.returncode == 0 and f"wrote {target}" in proc.stderr, proc.stderr
+    assert target.read_text().startswith("<!DOCTYPE html>")
+    proc = box.run("report")
+    assert proc.returncode == 2
+    assert "name the HTML file to write: sundown report --html FILE (or sundown report FILE)" in proc.stderr
+    assert "the following arguments are required" not in proc.stderr
+    proc = box.run("report", "--html", str(target), str(tmp_path / "other.html"))
+    assert proc.returncode == 2 and "report writes one file" in proc.stderr
+
+
 def test_corrupt_log_is_an_error_and_left_untouched(sandbox) -> None:
     sandbox.write_config(CONFIG)
     sandbox.db_path.parent.mkdir(parents=True)

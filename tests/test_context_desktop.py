@@ -23,6 +23,7 @@ from jeepney.io.blocking import open_dbus_connection
 from support.daemon import Evening, events, stop, wait_events
 from support.dbusmocks import LOGIND, MOCK, NOTIFY, SESSION, Mocks, call, daemon_env, set_prop
 from support.desktop import Desktop, _kill_group, require, wait_until
+from support.doctor import doctor_lines
 from support.sandbox import Sandbox
 
 pytestmark = pytest.mark.e2e  # every test here starts real processes
@@ -59,7 +60,12 @@ def test_do_not_disturb_defers_then_sends_within_2s_of_its_end(sandbox: Sandbox,
         assert deferred["details"]["reason"] == "dnd" and deferred["reminder"] == "tea"
         time.sleep(1)
         assert notifies(mocks.bus) == []
-        assert status(sandbox)["context"]["dnd"] is True
+        held = status(sandbox)
+        assert held["context"]["dnd"] is True
+        # The daemon's status says so, with why and until when (before: "due", no reason, no time).
+        [tea] = held["tonight"]
+        assert (tea["state"], tea["reason"]) == ("deferred", "dnd")
+        assert datetime.fromisoformat(tea["until"]) == datetime.fromisoformat(deferred["details"]["until"])
         set_prop(mocks.address, *NOTIFY, NOTIFY[0], "Inhibited", "b", False)
         ended = time.monotonic()
         wait_until(lambda: notifies(mocks.bus), 5, "the reminder after DND")
@@ -475,7 +481,7 @@ def test_a_copied_localtime_is_named_by_its_contents_and_a_broken_one_said(
         localtime.write_bytes(b"")
         wait_until(lambda: zone()[0] == "UTC", 2.5, "UTC for a broken copy")
         assert "is not a time zone file, so sundown plans in UTC" in zone()[1]
-        out = sandbox.run("status", env=env, check=True).stdout
+        out = " ".join(sandbox.run("status", env=env, check=True).stdout.split())  # wrapped at 80
         assert "problem: the system's time zone:" in out
     finally:
         _, err = stop(proc)
@@ -667,7 +673,7 @@ def test_doctor_prints_one_line_per_capability_with_its_source(sandbox: Sandbox,
     mocks.start(LOGIND, "org.freedesktop.login1")
     mocks.notification_server(inhibited=("b", True))
     out = sandbox.run("doctor", env=daemon_env(mocks)).stdout
-    lines = {line.split()[1]: line for line in out.splitlines() if len(line.split()) > 1}
+    lines = doctor_lines(out)
     assert "notification server Inhibited (now on)" in lines["dnd"]
     assert "logind idle inhibitors (now off)" in lines["presenting"]
     assert "logind LockedHint (now off)" in lines["locked"]
@@ -687,9 +693,9 @@ def test_doctor_warns_of_an_unverifiable_lock_step_and_a_test_notification_held_
         with_context(ev, tea='escalate = [{ after = "20m", run = ["loginctl", "lock-session"] }]\n')
     )
     out = sandbox.run("doctor", "--notify", env=daemon_env(mocks)).stdout
-    lines = {line.split()[1]: line for line in out.splitlines() if len(line.split()) > 1}
+    lines = doctor_lines(out)
     assert lines["locked"].startswith("warn ") and "lock step of tea cannot be verified" in lines["locked"]
-    test = next(line for line in out.splitlines() if "test notification" in line)
+    test = lines["test notification"]
     assert test.startswith("warn ") and "Do Not Disturb is on (notification server Inhibited)" in test
     assert "look for it on your screen" not in out
     wait_until(lambda: notifies(mocks.bus), 5, "the test notification sent all the same")

@@ -223,7 +223,7 @@ def install_hint(env: Mapping[str, str]) -> str:
         ("apk", "sudo apk add dunst"),
     ):
         if shutil.which(tool, path=path):
-            return f"start your desktop's notification daemon, or: {command} && dunst &"
+            return f"start your desktop's notification daemon, or: `{command} && dunst &`"
     return "start your desktop's notification daemon (or install dunst or mako)"
 
 

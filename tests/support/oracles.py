@@ -32,10 +32,13 @@ def stats_from_events(
         for n, evs in by_night.items()
     }
     log_start = min((e.night for e in events), default=None)
+    live = [e.night for e in events if not (e.event == "acknowledged" and e.details.get("backfilled"))]
+    live_start = min(live, default=date.max)
     spans, phone = activity_from_events(events, first, last)
     return compute(
-        routine, zone, first, last, now, summaries, changes, first_nights, log_start, None, spans, phone
-    )
+        routine, zone, first, last, now, summaries, changes, first_nights, log_start,
+        live_start=live_start, spans=spans, phone=phone,
+    )  # fmt: skip
 
 
 def activity_from_events(

@@ -21,6 +21,7 @@ from sundown.config.load import (
     load,
     load_for,
     parse,
+    warnings,
 )
 from sundown.config.permissions import commands_refused, with_commands
 from sundown.config.push import (
@@ -64,6 +65,7 @@ __all__ = [
     "secret_file_problem",
     "token_file_problem",
     "topic_warning",
+    "warnings",
     "with_commands",
     "zone_for",
     "zone_source",

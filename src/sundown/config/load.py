@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from datetime import time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -66,6 +67,48 @@ def load(path: Path) -> Routine:
             [f"{name}:{line}:{col}: not UTF-8 text (byte 0x{bad}); save the file as UTF-8"]
         ) from None
     return parse(text, name)
+
+
+def warnings(loaded: LoadedConfig) -> list[str]:
+    """What the config allows but rarely means, as `PATH:LINE: KEY: warning: ...` lines (`check`):
+    a reminder `at` a time after that evening's bedtime."""
+    from sundown.config.check import dotted
+    from sundown.core.plan import after_bedtime
+    from sundown.core.routine import WEEKDAYS
+
+    late = after_bedtime(loaded.routine)
+    if not late:
+        return []
+    name = str(loaded.path) if loaded.path else DEFAULT_NAME
+    try:
+        lines = KeyLines(loaded.path.read_text(encoding="utf-8") if loaded.path else example_text())
+    except (OSError, UnicodeDecodeError):
+        lines = KeyLines("")
+    out = []
+    for rid, days in late.items():
+        reminder = loaded.routine.reminder(rid)
+        assert reminder is not None and reminder.at is not None
+        by: dict[tuple[time, timedelta], list[str]] = {}
+        for weekday, (bed, past) in days.items():
+            by.setdefault((bed, past), []).append(WEEKDAYS[weekday])
+        when = "; ".join(
+            f"{_minutes(past)} after {bed:%H:%M} ({_evenings(names)})" for (bed, past), names in by.items()
+        )
+        path = ("reminders", rid, "at")
+        out.append(
+            f'{name}:{lines.line_of(path)}: {dotted(path)}: warning: "{reminder.at:%H:%M}" is after bedtime:'
+            f" {when}; an earlier time sends it before"
+        )
+    return out
+
+
+def _evenings(names: list[str]) -> str:
+    return "every evening" if len(names) == 7 else f"{', '.join(names)} evening{'s' * (len(names) > 1)}"
+
+
+def _minutes(d: timedelta) -> str:
+    h, m = divmod(int(d.total_seconds()) // 60, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m"
 
 
 def example_text() -> str:

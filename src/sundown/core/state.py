@@ -56,6 +56,10 @@ class ReminderNight:
     dismissed: bool = False  # closed without acknowledging since its last notification
     scheduled_at: datetime | None = None  # its planned time, as the daemon logged it
     planned_bedtime: datetime | None = None  # the night's bedtime, from its last notification
+    # Held back while the person was busy (a `deferred` row): sent by this time at the latest, and
+    # why ("dnd", "presenting", "fullscreen"); cleared by a later notification or acknowledgement.
+    deferred_until: datetime | None = None
+    deferred_reason: str | None = None
 
 
 NOTHING = ReminderNight()
@@ -128,7 +132,8 @@ def fold(events: Iterable[Event], at: datetime | None = None) -> ReminderNight:
     snoozes and dismissals that followed them) belong to an earlier occurrence and are left out.
     """
     notified = repeats = 0
-    first = last = ack = snoozed = scheduled = bedtime = None
+    first = last = ack = snoozed = scheduled = bedtime = held = None
+    reason: str | None = None
     missed = dismissed = False
     current = True  # whether the latest notification was this occurrence's
     for e in events:
@@ -146,12 +151,12 @@ def fold(events: Iterable[Event], at: datetime | None = None) -> ReminderNight:
                 scheduled = row_at or scheduled
             last = e.ts
             bedtime = instant(e.details.get("bedtime"))
-            snoozed = None
+            snoozed = held = reason = None
             dismissed = False
         elif kind == "acknowledged":
             if ack is None or e.ts < ack:
                 ack = e.ts
-            snoozed = None
+            snoozed = held = reason = None
         elif kind == "missed":
             row_at = instant(e.details.get("at"))
             if _earlier_plan(row_at, at):
@@ -163,9 +168,15 @@ def fold(events: Iterable[Event], at: datetime | None = None) -> ReminderNight:
             snoozed = instant(e.details.get("until"))
         elif kind == "dismissed" and current:
             dismissed = True
-    if not (notified or ack or missed or snoozed or dismissed):
+        elif kind == "deferred" and ack is None:
+            held = instant(e.details.get("until"))
+            why = e.details.get("reason")
+            reason = why if isinstance(why, str) and len(why) <= 32 else None
+    if not (notified or ack or missed or snoozed or dismissed or held):
         return NOTHING
-    return ReminderNight(notified, repeats, first, last, ack, snoozed, missed, dismissed, scheduled, bedtime)
+    return ReminderNight(
+        notified, repeats, first, last, ack, snoozed, missed, dismissed, scheduled, bedtime, held, reason
+    )
 
 
 def _morning(details: Mapping[str, Any], key: str) -> Morning | None:
@@ -271,6 +282,8 @@ def merge(logged: ReminderNight, mine: ReminderNight, at: datetime | None = None
     def earlier(x: datetime | None, y: datetime | None) -> datetime | None:
         return min((t for t in (x, y) if t is not None), default=None)
 
+    # A hold either knows of, unless the daemon notified after what the log has.
+    held = NOTHING if mine.notified > logged.notified else logged if logged.deferred_until else mine
     return ReminderNight(
         notified=max(logged.notified, mine.notified),
         repeats=max(logged.repeats, mine.repeats),
@@ -282,6 +295,8 @@ def merge(logged: ReminderNight, mine: ReminderNight, at: datetime | None = None
         dismissed=logged.dismissed or mine.dismissed,
         scheduled_at=logged.scheduled_at or mine.scheduled_at,
         planned_bedtime=logged.planned_bedtime or mine.planned_bedtime,
+        deferred_until=held.deferred_until,
+        deferred_reason=held.deferred_reason,
     )
 
 
@@ -295,6 +310,8 @@ def state_name(occ: Occurrence, done: ReminderNight, now: datetime) -> State:
         return "missed"
     if done.snoozed_until is not None and done.snoozed_until > now:
         return "snoozed"
+    if done.deferred_until is not None and done.deferred_until > now and not done.notified:
+        return "deferred"  # its first notification held back (a held repeat stays "notified")
     if done.dismissed:
         return "dismissed"
     if done.notified:

@@ -53,7 +53,9 @@ ACTIONS: tuple[Action, ...] = get_args(Action)
 AnswerAction = Literal["done", "snooze", "skip", "dismissed"]
 
 # Where a reminder stands tonight, as `status` says it (core/state.state_name).
-State = Literal["pending", "due", "notified", "snoozed", "dismissed", "acknowledged", "skipped", "missed"]
+State = Literal[
+    "pending", "due", "deferred", "notified", "snoozed", "dismissed", "acknowledged", "skipped", "missed"
+]
 STATES: tuple[State, ...] = get_args(State)
 
 Urgency = Literal["low", "normal", "critical"]

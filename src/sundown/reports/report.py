@@ -19,13 +19,17 @@ from sundown.reports.stats import (
     NONE,
     ON_TIME,
     OPEN,
+    PENDING,
     SKIPPED,
+    SKIPPED_AHEAD,
     ReminderStats,
     Stats,
     duration_text,
 )
 
 ON_TIME_MINUTES = ON_TIME // timedelta(minutes=1)
+# Right of a chart's plot: half a date label ("2026-11-25", about 60 px at 11 px) centred on the last dot.
+AXIS_ROOM = 34
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'"
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
@@ -35,14 +39,18 @@ STATUS_COLORS = {
     MISSED: "#d6463a",
     OPEN: "#7fb2d9",
     SKIPPED: "#b8c2cc",
+    SKIPPED_AHEAD: "#b8c2cc",
+    PENDING: "#d3e4f2",
     NONE: "#eeeeee",
 }
 STATUS_WORDS = {
     ACK: "on time",
     LATE: "late",
     MISSED: "missed",
-    OPEN: "not yet",
+    OPEN: "due, not done yet",
     SKIPPED: "skipped",
+    SKIPPED_AHEAD: "skipped",
+    PENDING: "later tonight",
     NONE: "not scheduled",
 }
 # The bedtime chart: planned strokes, lights-out dots by how far from the plan.
@@ -53,10 +61,26 @@ BED_EARLIER = "#9a6fc4"
 # Measured, never clicked (core/activity.py): the screens went off / in bed, said the phone.
 SCREENS_OFF = "#1f2d4d"
 IN_BED = "#2a8f8f"
-# Nightly adherence buckets, from none done to all done.
-HEAT = ("#d6463a", "#ef8a4c", "#f3c65f", "#a6d36b", "#2e9d57")
+# Nightly adherence: each colour of the calendar with the words of its legend entry, from none done
+# to all done; "all done" only when all were.
+HEAT = (
+    ("#d6463a", "none done"),
+    ("#ef8a4c", "under half"),
+    ("#f3c65f", "half or more"),
+    ("#a6d36b", "most (3 in 4 or more)"),
+    ("#2e9d57", "all done"),
+)
 NO_DATA = "#eeeeee"
 ALL_SKIPPED = "#b8c2cc"
+# Tonight while some of it is still ahead: not judged yet.
+TONIGHT = "#d3e4f2"
+# Every colour the calendar paints, with its words.
+CALENDAR_LEGEND = (
+    *HEAT,
+    (TONIGHT, "tonight, still going"),
+    (ALL_SKIPPED, "skipped"),
+    (NO_DATA, "nothing due"),
+)
 
 CSS = f"""
 body {{ font-family: {FONT}; margin: 2rem auto; max-width: 1100px; padding: 0 1rem; color: #222;
@@ -133,17 +157,11 @@ def render(result: Stats, zone: tzinfo, generated: datetime) -> str:
         '<p class="note">Each square is one night (the evening it starts on): the share of that'
         " night's reminders that were acknowledged, skipped ones left out.</p>",
         _calendar(result),
-        _legend(
-            [
-                (HEAT[0], "none done"),
-                (HEAT[2], "about half"),
-                (HEAT[4], "all done"),
-                (ALL_SKIPPED, "skipped"),
-                (NO_DATA, "nothing scheduled"),
-            ]
-        ),
+        _legend(CALENDAR_LEGEND),
         "<h2>Each reminder, night by night</h2>",
-        _legend((STATUS_COLORS[s], STATUS_WORDS[s]) for s in (ACK, LATE, MISSED, SKIPPED, OPEN, NONE)),
+        _legend(
+            (STATUS_COLORS[s], STATUS_WORDS[s]) for s in (ACK, LATE, MISSED, SKIPPED, OPEN, PENDING, NONE)
+        ),
         _strips(result),
         "<h2>Acknowledgement delay</h2>",
         '<p class="note">Minutes from the first notification (or the scheduled time) to the'
@@ -183,7 +201,7 @@ def _summary_table(result: Stats) -> str:
 
 def _night_score(result: Stats, i: int) -> tuple[str, str]:
     """Colour and hover text of night i in the calendar."""
-    done = due = skipped = 0
+    done = due = skipped = ahead = 0
     for r in result.reminders.values():
         status = r.cells[i].status
         if status in (ACK, LATE):
@@ -191,17 +209,31 @@ def _night_score(result: Stats, i: int) -> tuple[str, str]:
             due += 1
         elif status in (MISSED, OPEN):
             due += 1
-        elif status == SKIPPED:
+        elif status in (SKIPPED, SKIPPED_AHEAD):
             skipped += 1
+        elif status == PENDING:
+            ahead += 1
     night = result.nights[i]
     label = night.strftime("%a %Y-%m-%d")
+    text = f"{label}: {done} of {due} done" + (f", {skipped} skipped" if skipped else "")
+    if ahead:  # tonight, not over: judged when it is
+        return TONIGHT, f"{text}, {ahead} later tonight"
     if due == 0:
         if skipped:
             return ALL_SKIPPED, f"{label}: skipped"
-        return NO_DATA, f"{label}: nothing scheduled"
-    share = done / due
-    color = HEAT[min(int(share * (len(HEAT) - 1) + 0.5), len(HEAT) - 1)]
-    return color, f"{label}: {done} of {due} done ({share:.0%})" + (f", {skipped} skipped" if skipped else "")
+        return NO_DATA, f"{label}: nothing due"
+    return _heat(done / due), text.replace(" done", f" done ({done / due:.0%})", 1)
+
+
+def _heat(share: float) -> str:
+    """The calendar's colour for a night with `share` of its reminders done, as its legend says."""
+    if share >= 1:
+        return HEAT[4][0]
+    if share >= 0.75:
+        return HEAT[3][0]
+    if share >= 0.5:
+        return HEAT[2][0]
+    return HEAT[1][0] if share > 0 else HEAT[0][0]
 
 
 def _calendar(result: Stats) -> str:
@@ -292,20 +324,20 @@ def _short(text: str, n: int) -> str:
 
 
 def _x_axis(result: Stats, left: float, width: float, y: float) -> list[str]:
-    """Date ticks along a time axis: about six, at month starts for long ranges."""
+    """Date ticks along a time axis, about six: each centred under its night's dot (the charts
+    leave room beside the plot for the half of a label that reaches past it)."""
     n = len(result.nights)
     ticks = []
     step = max(n // 6, 1)
     for i in range(0, n, step):
         x = left + (i + 0.5) * width / n
-        anchor = "start" if i == 0 else "end" if x > left + width - 40 else "middle"
-        ticks.append(f'<text x="{_num(x)}" y="{_num(y)}" text-anchor="{anchor}">{result.nights[i]}</text>')
+        ticks.append(f'<text x="{_num(x)}" y="{_num(y)}" text-anchor="middle">{result.nights[i]}</text>')
     return ticks
 
 
 def _delay_chart(result: Stats, r: ReminderStats) -> str:
     n = len(result.nights)
-    left, right, top, bottom = 50, 10, 18, 22
+    left, right, top, bottom = 50, AXIS_ROOM, 18, 22
     plot_w, plot_h = 1000 - left - right, 120
     acked = [(i, c) for i, c in enumerate(r.cells) if c.delay_s is not None]
     missed = [i for i, c in enumerate(r.cells) if c.status == MISSED]
@@ -371,7 +403,7 @@ def _bedtime_chart(result: Stats, zone: tzinfo) -> str:
     hi = -(-max(points) // 60) * 60
     hi = max(hi, lo + 120)
     n = len(result.nights)
-    left, right, top, bottom = 50, 10, 10, 22
+    left, right, top, bottom = 50, AXIS_ROOM, 10, 22
     plot_w, plot_h = 1000 - left - right, 200
     height = top + plot_h + bottom
 

@@ -8,8 +8,10 @@ Rules (also in docs/stats.md):
 - Nights before the log's first event do not count (sundown was not in use yet).
 - A reminder of the current config counts by the config, except before its first
   mention in the log on nights when the daemon was running (the daemon logs every
-  due reminder, so it was not in the routine yet). A reminder no longer in the
-  config counts on the nights the log has events for it.
+  due reminder, so it was not in the routine yet) and on backfilled nights: those
+  before the first row written as it happened (`ack --at` fills them in later), where
+  a reminder added since has no rows. A reminder no longer in the config counts on
+  the nights the log has events for it.
 - An acknowledgement wins over a skip (the night counts as acknowledged).
 - "missed" = scheduled, not skipped, not acknowledged, and its night's bedtime (or
   its own time, if later) has passed or the daemon logged it `missed`; before that
@@ -39,13 +41,17 @@ ON_TIME = timedelta(minutes=15)
 BEDTIME_ID = "bedtime"
 
 # Cell statuses, one per reminder per night.
-NONE = "none"  # not scheduled (not configured that night, not yet due, before it existed)
+NONE = "none"  # not scheduled (not configured that night, before it existed)
 ACK = "ack"  # acknowledged within ON_TIME
 LATE = "late"  # acknowledged later
 MISSED = "missed"
 OPEN = "open"  # due, not acknowledged yet, its night still running
 SKIPPED = "skipped"
-STATUSES = (ACK, LATE, MISSED, OPEN, SKIPPED, NONE)
+# Not due yet (later tonight), skipped or not: not scheduled yet, so not counted, but shown as such.
+PENDING = "pending"
+SKIPPED_AHEAD = "skipped_ahead"
+STATUSES = (ACK, LATE, MISSED, OPEN, SKIPPED, PENDING, SKIPPED_AHEAD, NONE)
+UNCOUNTED = (NONE, PENDING, SKIPPED_AHEAD)
 
 
 class Cell(NamedTuple):
@@ -58,6 +64,8 @@ class Cell(NamedTuple):
 SKIPPED_CELL = Cell(SKIPPED)
 MISSED_CELL = Cell(MISSED)
 OPEN_CELL = Cell(OPEN)
+PENDING_CELL = Cell(PENDING)
+SKIPPED_AHEAD_CELL = Cell(SKIPPED_AHEAD)
 
 
 @dataclass
@@ -213,6 +221,7 @@ def compute(
     first_nights: Mapping[str, date],
     log_start: date | None,
     measured: Mapping[tuple[date, str], str] | None = None,
+    live_start: date | None = None,
     spans: Mapping[date, Sequence[SpanRow]] | None = None,
     phone: Mapping[date, Sequence[tuple[str, int]]] | None = None,
 ) -> Stats:
@@ -220,8 +229,10 @@ def compute(
 
     `by_night` holds the log's summaries per night and reminder; `first_nights` is the
     first night the log mentions each reminder, `log_start` the first night of the
-    whole log (see the module docstring for their use). `spans` and `phone` are the
-    nights' activity spans and the phone's `in_bed`/`awake` (core/activity.py).
+    whole log, `live_start` the first night with a row written as it happened (nights
+    before it are backfilled; None: none is; see the module docstring for their use).
+    `spans` and `phone` are the nights' activity spans and the phone's `in_bed`/`awake`
+    (core/activity.py).
 
     One pass over the nights, one cell per reminder and night; counts and streaks
     are read off the cells afterwards. A night's plan is computed only when the log
@@ -265,10 +276,14 @@ def compute(
         # running (it logs every due reminder, so it was not in the routine yet).
         in_use = log_start is not None and night >= log_start
         daemon_ran = in_use and any(x.notified or x.missed for x in per.values())
+        backfilled = live_start is not None and night < live_start
         silent = {
             rid
             for rid, r in configured.items()
-            if in_use and rid not in per and r.runs_on(weekday) and not (daemon_ran and night < starts[rid])
+            if in_use
+            and rid not in per
+            and r.runs_on(weekday)
+            and not ((daemon_ran or backfilled) and night < starts[rid])
         }
         planned_at: dict[str, datetime] = {}
         if logged_bed is None or silent:
@@ -307,15 +322,18 @@ def compute(
                     out.append(none)  # not configured that night, or not in the routine yet
                     continue
                 at = planned_at.get(rid)
-                if at is None or at > now:
-                    out.append(none)  # not due yet
+                if at is None:
+                    out.append(none)
+                    continue
+                if at > now:  # later tonight: not scheduled yet
+                    out.append(SKIPPED_AHEAD_CELL if skip_all or rid in skip else PENDING_CELL)
                     continue
             else:
                 if not (s.notified or s.acknowledged or s.missed):
                     # Only a skip or snooze so far: scheduled once its time has passed.
                     at = _scheduled(rid, s, planned_at, plan, routine, night, zone, c, now)
                     if at > now:
-                        out.append(none)
+                        out.append(SKIPPED_AHEAD_CELL if skip_all or rid in skip else PENDING_CELL)
                         continue
                 repeats[rid] += s.repeats
                 if s.acknowledged is not None:
@@ -427,7 +445,7 @@ def _tally(
     r.skipped = statuses.count(SKIPPED)
     r.missed = statuses.count(MISSED)
     r.open = statuses.count(OPEN)
-    r.scheduled = len(statuses) - statuses.count(NONE)
+    r.scheduled = len(statuses) - sum(statuses.count(status) for status in UNCOUNTED)
     run = 0
     for status in statuses:
         if status == ACK or status == LATE:
@@ -477,6 +495,7 @@ def from_log(log: EventLog, routine: Routine, zone: tzinfo, until: date, days: i
         log.first_nights(),
         log.first_night(),
         log.measured_acknowledgements(first, last),
+        log.first_live_night() or date.max,
         log.spans_between(first, last),
         log.phone_between(first, last),
     )

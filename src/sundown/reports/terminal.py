@@ -6,13 +6,38 @@ from __future__ import annotations
 import statistics
 from datetime import date, datetime, timedelta, tzinfo
 
-from sundown.reports.stats import ON_TIME, NightBedtime, ReminderStats, Stats, duration_text
+from sundown.reports.stats import (
+    ACK,
+    LATE,
+    MISSED,
+    NONE,
+    ON_TIME,
+    OPEN,
+    PENDING,
+    SKIPPED,
+    SKIPPED_AHEAD,
+    NightBedtime,
+    ReminderStats,
+    Stats,
+    duration_text,
+)
 
 # One character per reminder per night: readable without colour.
-CELL_CHARS = {"ack": "#", "late": "+", "missed": "x", "open": "?", "skipped": "-", "none": "."}
-CELL_COLORS = {"ack": "32", "late": "33", "missed": "31", "open": "36", "skipped": "2", "none": "2"}
+CELL_CHARS = {
+    ACK: "#",
+    LATE: "+",
+    MISSED: "x",
+    OPEN: "?",
+    SKIPPED: "-",
+    SKIPPED_AHEAD: "-",
+    PENDING: "_",
+    NONE: ".",
+}
+CELL_COLORS = {ACK: "32", LATE: "33", MISSED: "31", OPEN: "36", SKIPPED: "2", SKIPPED_AHEAD: "2"}
+CELL_COLORS |= {PENDING: "36", NONE: "2"}
 LEGEND = (
-    f"# within {ON_TIME // timedelta(minutes=1)}m  + later  x missed  - skipped  ? not yet  . not scheduled"
+    f"# within {ON_TIME // timedelta(minutes=1)}m  + later  x missed  ? due, not done yet  - skipped",
+    "_ later tonight  . not scheduled (not that evening, or not in the routine yet)",
 )
 HEAD = ("DONE", "RATE", "STREAK", "BEST", "MEDIAN", "P90", "MISSED", "SKIPPED", "REPEATS")
 KEY = (
@@ -91,7 +116,7 @@ def render_chart(result: Stats, label: int, width: int, color: bool) -> list[str
             for c in r.cells[first:]
         )
         lines.append((_label(r, label).ljust(label) + "  " + row).rstrip())
-    lines.append(LEGEND)
+    lines += LEGEND
     if any(not r.configured for r in result.reminders.values()):
         lines.append("* no longer in the config")
     return lines

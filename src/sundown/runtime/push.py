@@ -417,7 +417,9 @@ class PushLink:
         `phone`), once per message; `next_alarm` sets tomorrow's wake time, only ever earlier
         (`Daemon.alarm_changed`: the same alarm again changes nothing)."""
         if signal.kind not in ("in_bed", "awake"):
-            log.info("the sleep app says the next alarm rings at %s", signal.alarm)
+            zone = self.ledger.loaded.zone  # the person's clock, not UTC
+            rings = signal.alarm.astimezone(zone).strftime("%a %H:%M") if signal.alarm else "?"
+            log.info("the sleep app says the next alarm rings at %s", rings)
             self.worker.alarm_changed(signal.alarm)
             return
         event: EventName = "in_bed" if signal.kind == "in_bed" else "awake"

@@ -602,6 +602,17 @@ class EventLog:
         found = {(_read_night(n), r): src for n, r, src in rows}
         return {(n, r): src for (n, r), src in found.items() if n is not None}
 
+    def first_live_night(self) -> date | None:
+        """The first night with a row written as it happened, not filled in afterwards with
+        `ack --at` (None: there is none yet). Before it sundown was not running: the log holds
+        only what was backfilled, and a reminder added since has nothing there."""
+        # `record` writes details compactly with sorted keys: a backfill is exactly this.
+        ((night,),) = self._query(
+            "SELECT MIN(night) FROM events"
+            " WHERE NOT (event = 'acknowledged' AND details LIKE '%\"backfilled\":true%')"
+        )
+        return date.fromisoformat(night) if night else None
+
     def spans_between(self, first: date, last: date) -> dict[date, list[SpanRow]]:
         """The activity spans of the nights first..last, every machine's, from `activity_spans`:
         (source, state, start, end), in the table's order (by machine, then time). A row whose
