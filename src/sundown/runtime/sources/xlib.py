@@ -3,12 +3,15 @@
 Xlib must never end the process: an error handler that ignores errors (a window that
 went away between two calls), and the I/O error exit handler (libX11 >= 1.8) that only
 marks the connection dead when the X server goes away.
+
+The libraries are opened by their sonames, which have not changed in decades; `ctypes.util`'s
+search (it runs `ldconfig -p` and loads `tempfile`, `random`, `shutil` into the daemon for good)
+only where that fails.
 """
 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 from datetime import timedelta
 from typing import Any
 
@@ -39,14 +42,24 @@ def _quiet_io_error(display: int) -> int:
     return 0  # the exit handler (X11._lost) marks the connection dead
 
 
+def _library(soname: str, name: str) -> ctypes.CDLL | None:
+    """The shared library `soname` (libX11.so.6), else whatever `ctypes.util` finds for `name`."""
+    try:
+        return ctypes.CDLL(soname)
+    except OSError:
+        from ctypes.util import find_library
+
+        found = find_library(name)
+        return ctypes.CDLL(found) if found else None
+
+
 class X11:
     """A connection to the X server, asked only from the daemon's worker thread."""
 
     def __init__(self, display_name: str) -> None:
-        name = ctypes.util.find_library("X11")
-        if not name:
+        x = _library("libX11.so.6", "X11")
+        if x is None:
             raise OSError("libX11 is not installed")
-        x = ctypes.CDLL(name)
         x.XOpenDisplay.restype = ctypes.c_void_p
         x.XOpenDisplay.argtypes = [ctypes.c_char_p]
         x.XDefaultRootWindow.restype = ctypes.c_ulong
@@ -81,9 +94,8 @@ class X11:
         }
         self.xss: Any = None
         self.info: Any = None
-        xss_name = ctypes.util.find_library("Xss")
-        if xss_name:
-            xss = ctypes.CDLL(xss_name)
+        xss = _library("libXss.so.1", "Xss")
+        if xss is not None:
             xss.XScreenSaverQueryExtension.argtypes = [
                 ctypes.c_void_p,
                 ctypes.POINTER(ctypes.c_int),
