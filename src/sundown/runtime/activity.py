@@ -1,6 +1,6 @@
 """The daemon's recorder of the evening as it was: the session's activity as spans, in the log.
 
-From a night's first reminder until `until` (core/activity.py), every look the daemon
+From a night's first reminder (or its wind-down's start) until `until` (core/activity.py), every look the daemon
 takes at the context (a tick: a reminder, a signal, a resume) says what the session
 does now: `active`, `idle`, `locked`, or `asleep` between PrepareForSleep(true) and
 (false). A change closes the open span, which is written at once (an `activity` row):
@@ -142,7 +142,8 @@ def _window_at(
 
 
 def _next_start(now: datetime, routine: Routine, zone: tzinfo, changes: Changes) -> datetime | None:
-    """When the next window opens (the night's first reminder: a tick is due then anyway)."""
+    """When the next window opens (the night's first reminder or wind-down start: a tick is due
+    then anyway)."""
     tonight = night_of(now, zone)
     for night in (tonight, tonight + ONE_DAY):
         window = activity.recording_window(routine, night, zone, changes.get(night, NO_CHANGES))
