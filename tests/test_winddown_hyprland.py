@@ -170,21 +170,24 @@ def test_service_uninstall_puts_back_what_a_killed_daemon_left(sandbox: Sandbox,
     assert again.returncode == 0 and "put back" not in again.stdout  # nothing left to put back
 
 
-def test_a_zone_change_while_the_window_is_planned_moves_it_to_the_new_zones_evening(
+def test_a_zone_change_plans_the_window_in_the_new_zone_before_during_and_while_it_holds(
     sandbox: Sandbox, hypr: Hyprctl
 ) -> None:
-    # No `timezone`: the nights follow the system's zone. Berlin at 21:00 (20:00 UTC): the window
-    # would start at 22:00 Berlin (21:00 UTC). Then the system zone is New York's: 22:00 there is
-    # 03:00 UTC, until 07:00 there 12:00 UTC.
+    # No `timezone`: the nights follow the system's zone (told by timedated: `travel.follow`).
     sandbox.write_config(f'[bedtime]\ndefault = "22:30"\n{WINDOW}')
     env = {k: v for k, v in sandbox.env.items() if k != "TZ"}
-    clock = FakeClock(datetime(2026, 11, 25, 20, 0, tzinfo=UTC))
+    clock = FakeClock(datetime(2026, 11, 25, 20, 0, tzinfo=UTC))  # 21:00 in Berlin
     daemon = in_process_daemon(clock, env={**env, **hypr.env(env["PATH"])}, zone=BERLIN)
+
+    def travel(to: str) -> None:
+        daemon.travel.follow(to)  # re-plans and ticks
+        assert daemon.loaded.zone.key == to and daemon.winddown.control.wait()
+
     try:
         tick(daemon)
         assert daemon.winddown.status()["next"] == "2026-11-25T22:00:00+01:00"
-        daemon.travel.follow("America/New_York")  # timedated says: the system zone changed
-        assert daemon.loaded.zone.key == "America/New_York"
+        # Planned, not started: to New York, where 22:00 is 03:00 UTC.
+        travel("America/New_York")
         assert daemon.winddown.status()["next"] == "2026-11-25T22:00:00-05:00"
         clock.now = datetime(2026, 11, 25, 21, 0, tzinfo=UTC)  # 22:00 in Berlin: nothing
         tick(daemon)
@@ -195,9 +198,26 @@ def test_a_zone_change_while_the_window_is_planned_moves_it_to_the_new_zones_eve
         assert hypr.shader == str(shader_path())
         [start] = winddown_rows(sandbox.db_path)
         assert (start["since"], start["until"]) == ("2026-11-25T22:00:00-05:00", "2026-11-26T07:00:00-05:00")
-        clock.now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+        # Wound down, back to Berlin at 05:00 there: Berlin's window holds too, its until is 06:00 UTC.
+        clock.now = datetime(2026, 11, 26, 4, 0, tzinfo=UTC)
+        travel("Europe/Berlin")
+        assert hypr.shader == str(shader_path()) and ends(sandbox) == []
+        assert daemon.winddown.status()["until"] == "2026-11-26T07:00:00+01:00"
+        clock.now = datetime(2026, 11, 26, 6, 0, tzinfo=UTC)
         tick(daemon)
         assert hypr.shader == "[[EMPTY]]" and ends(sandbox)[0]["reason"] == "until"
+        # Wound down at 22:30 in Berlin, then to New York, where it is 16:30: the evening is later
+        # there. Put back now (`moved`, not `off`: nobody asked), wound down again at 22:00 there.
+        clock.now = datetime(2026, 11, 26, 21, 30, tzinfo=UTC)
+        tick(daemon)
+        assert hypr.shader == str(shader_path())
+        travel("America/New_York")
+        assert hypr.shader == "[[EMPTY]]"
+        assert (ends(sandbox)[1]["reason"], ends(sandbox)[1]["effects"]) == (
+            "moved",
+            {"grayscale": "restored"},
+        )
+        assert daemon.winddown.status()["next"] == "2026-11-26T22:00:00-05:00"
     finally:
         daemon.stop()
 
