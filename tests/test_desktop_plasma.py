@@ -116,3 +116,71 @@ def test_a_popup_hidden_by_dnd_is_not_gone_and_one_answered_meanwhile_is_withdra
         assert events(sandbox, "dismissed") == []
     finally:
         stop(proc)
+
+
+def send_as(plasma: Plasma, app: str, summary: str) -> None:
+    """A notification of another app (normal urgency), sent from the test's own connection."""
+    from jeepney import DBusAddress, new_method_call
+
+    from support.desktop import NOTIFICATIONS, NOTIFICATIONS_PATH
+
+    notify = DBusAddress(NOTIFICATIONS_PATH, NOTIFICATIONS, NOTIFICATIONS)
+    with plasma.connection() as conn:
+        msg = new_method_call(
+            notify, "Notify", "susssasa{sv}i", (app, 0, "", summary, "", [], {"urgency": ("y", 1)}, -1)
+        )
+        conn.send_and_get_reply(msg, timeout=5)
+
+
+def test_a_wind_down_holds_other_apps_through_a_held_inhibit_shows_its_own_and_lets_go(
+    sandbox: Sandbox, plasma: Plasma
+) -> None:
+    """Plasma's Do Not Disturb is the inhibition sundown holds on one connection: another app's
+    notification is held (no popup), sundown's own reminder shows, critical (Plasma shows critical
+    notifications during Do Not Disturb); `Inhibited` is false again at `until` and after `off`."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from sundown.config import load_for
+    from sundown.paths import resolve_paths
+    from sundown.runtime.control_server import InstanceLock
+    from sundown.runtime.daemon import Daemon
+    from support.winddown import OffsetClock, wait_row
+
+    sandbox.write_config(
+        'timezone = "Europe/Berlin"\n[bedtime]\ndefault = "07:00"\n[reminders.tea]\nbefore = "3s"\n'
+        '[winddown]\nbefore = "5s"\nuntil = "07:00"\ndnd = true\n'
+    )
+    start = datetime(2026, 11, 26, 6, 59, 55, tzinfo=ZoneInfo("Europe/Berlin"))  # tea in 2 s, until in 5
+    paths = resolve_paths()
+    lock = InstanceLock(paths)
+    env = {**sandbox.env, **plasma.session_vars}
+    clock = OffsetClock(start - timedelta(seconds=1))
+    daemon = Daemon(paths, load_for(paths), env, backend="dbus", clock=clock)  # type: ignore[arg-type]
+    daemon.start()
+    try:
+        assert wait_row(sandbox.db_path, "start")["effects"] == {"dnd": "on"}
+        wait_until(lambda: plasma.inhibited() is True, 5, "Plasma's Inhibited to be true")
+        [inhibit] = plasma.monitor.calls("Inhibit")
+        send_as(plasma, "org.kde.konsole", "Build finished")
+        [other, tea] = plasma.monitor.wait_notify(2, timeout=10)
+        assert (other.app_name, tea.summary, tea.urgency) == ("org.kde.konsole", "Tea", 2)
+        assert tea.sender != inhibit.sender  # the inhibition has a connection of its own
+        # sundown's popup, with its buttons (104 px high here); the other app's (one line, 70 px,
+        # shown within 0.1 s without Do Not Disturb, 1.5 s before the reminder) is held.
+        mine = wait_until(lambda: [g for g in plasma.popups() if g[3] > 90], 5, "the reminder's popup")
+        assert plasma.popups() == mine and sandbox.logged("deferred") == 0
+        end = wait_row(sandbox.db_path, "end", timeout=15)
+        assert (end["reason"], end["effects"]) == ("until", {"dnd": "restored"})
+        wait_until(lambda: plasma.inhibited() is False, 5, "Plasma's Inhibited to be false at until")
+        # Held, not lost: Plasma shows the other app's notification once Do Not Disturb ends.
+        wait_until(lambda: len(plasma.popups()) == 2, 5, "the held notification shown after until")
+        # By hand, the next evening: on, then off.
+        sandbox.run("winddown", "on", check=True)
+        wait_until(lambda: plasma.inhibited() is True, 5, "Inhibited after `winddown on`")
+        off = sandbox.run("winddown", "off", check=True)
+        assert "restored" in off.stdout
+        wait_until(lambda: plasma.inhibited() is False, 5, "Inhibited false after `winddown off`")
+    finally:
+        daemon.stop()
+        lock.release()

@@ -437,3 +437,31 @@ def test_a_clean_stop_puts_back_the_next_start_applies_again_and_off_works_witho
     assert desk.gsettings(*scheme) == "'default'"
     assert winddown_rows(sandbox.db_path)[-1]["source"] == "cli"
     assert "no wind-down is on" in sandbox.run("winddown", "off", env=session, check=True).stdout
+
+
+def test_a_closed_x_connection_answers_like_a_gone_server_and_never_crashes(desk: Parts) -> None:
+    """A clean stop inside the window on X11 (seen on a real Plasma): the stop closed the context
+    sources, then a tick already queued on the worker asked X for the idle time through the closed
+    display, and libX11 crashed the daemon (SIGSEGV) before its last rows were written. In a child
+    process: a crash is a failed test, not a dead test run."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from sundown.runtime.sources.xlib import X11\n"
+        "x = X11(sys.argv[1])\n"
+        "assert x.idle() is not None\n"
+        "x.close()\n"
+        "assert x.fullscreen() is None\n"
+        "try:\n    x.idle()\nexcept OSError as exc:\n    print(exc)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src")}
+    done = subprocess.run(
+        [sys.executable, "-c", script, desk.env["DISPLAY"]],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "the X connection is closed"), done.stderr
