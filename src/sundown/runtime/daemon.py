@@ -471,7 +471,13 @@ class Daemon:
             push=self.push_link.snapshot() if self.push_link is not None else None,
             calendar=self.morning.status(),
             zone=zone,
-            **context_status(self.context, now, zone.key, self.loaded.routine.timezone is not None),
+            **context_status(
+                self.context,
+                now,
+                zone.key,
+                self.loaded.routine.timezone is not None,
+                self.sleep_watch.strangers if self.sleep_watch is not None else 0,
+            ),
         )
 
     def status_line(self, now: datetime | None = None) -> str:

@@ -357,9 +357,11 @@ def context_at(watch: ContextWatch | None, now: datetime) -> Context:
 
 
 def context_status(
-    watch: ContextWatch | None, now: datetime, zone: str, zone_configured: bool
+    watch: ContextWatch | None, now: datetime, zone: str, zone_configured: bool, ignored: int = 0
 ) -> dict[str, Any]:
-    """`status --json`'s `context` (null where unknown) and the `sources` in use per capability."""
+    """`status --json`'s `context` (null where unknown) and the `sources` in use per capability,
+    with `ignored_signals`: the signals from someone who did not own the name they were about
+    (`ignored` more of them, counted elsewhere: logind's PrepareForSleep)."""
     ctx = context_at(watch, now)
     idle_s = int(ctx.idle_for(now).total_seconds()) if ctx.idle_known else None
     sources: dict[str, Any] = {}
@@ -372,6 +374,7 @@ def context_status(
         sources["zone"] = "system zone (timedated Timezone, /etc/localtime)"
     else:
         sources["zone"] = "system zone"
+    sources["ignored_signals"] = ignored + (watch.strangers if watch is not None else 0)
     context = {
         "dnd": ctx.dnd,
         "presenting": ctx.presenting,
