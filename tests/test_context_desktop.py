@@ -299,13 +299,23 @@ def test_lock_acknowledges_with_source_lock_and_withdraws_the_notification(
         stop(proc)
 
 
-def test_gnome_screensaver_lock_acknowledges(sandbox: Sandbox, mocks: Mocks) -> None:
+def screensaver_and_a_locked_reminder(sandbox: Sandbox, mocks: Mocks) -> subprocess.Popen[str]:
+    """GNOME's screensaver (unlocked), and a daemon that has just sent a `done_when = "locked"` reminder."""
     mocks.start("gnome_screensaver", "org.gnome.ScreenSaver")
     ev = Evening(screens=2)
     sandbox.write_config(with_context(ev, screens='done_when = "locked"\n'))
     proc = sandbox.start_daemon("--backend", "console", env=daemon_env(mocks))
     try:
         wait_events(sandbox, "notified", timeout=10, what="the reminder")
+    except BaseException:
+        stop(proc)
+        raise
+    return proc
+
+
+def test_gnome_screensaver_lock_acknowledges(sandbox: Sandbox, mocks: Mocks) -> None:
+    proc = screensaver_and_a_locked_reminder(sandbox, mocks)
+    try:
         call(
             mocks.address, "org.gnome.ScreenSaver", "/org/gnome/ScreenSaver", "org.gnome.ScreenSaver", "Lock"
         )
@@ -864,12 +874,8 @@ def test_a_stranger_on_the_session_bus_can_neither_lock_nor_silence_and_is_count
     sandbox: Sandbox, mocks: Mocks
 ) -> None:
     mocks.notification_server(inhibited=("b", False))
-    mocks.start("gnome_screensaver", "org.gnome.ScreenSaver")
-    ev = Evening(screens=2)
-    sandbox.write_config(with_context(ev, screens='done_when = "locked"\n'))
-    proc = sandbox.start_daemon("--backend", "console", env=daemon_env(mocks))
+    proc = screensaver_and_a_locked_reminder(sandbox, mocks)
     try:
-        wait_events(sandbox, "notified", timeout=10, what="the reminder")
         saver = ("/org/gnome/ScreenSaver", "org.gnome.ScreenSaver")
         mocks.bus.stranger_signal(*saver, "ActiveChanged", "b", (True,))
         inhibited = (NOTIFY[0], {"Inhibited": ("b", True)}, [])
