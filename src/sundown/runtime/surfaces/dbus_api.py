@@ -224,6 +224,9 @@ class DBusApi:
             return
         self._caller = Caller(link)
         self.link = link
+        # The name is taken at the first `publish`: whoever sees it owned can read every property.
+
+    def _own(self, link: ServiceLink) -> None:
         try:
             owned = link.own(NAME)
         except BusError as exc:
@@ -242,7 +245,10 @@ class DBusApi:
             first = not self._props
             self._props = props
         link = self.link
-        if link is None or first or not changed:
+        if link is not None and first:
+            self._own(link)
+            return
+        if link is None or not changed:
             return
         emitter = DBusAddress(OBJECT_PATH, interface=PROPERTIES)
         link.send(new_signal(emitter, "PropertiesChanged", "sa{sv}as", (INTERFACE, changed, [])))
