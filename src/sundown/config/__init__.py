@@ -32,13 +32,15 @@ from sundown.config.push import (
     topic_warning,
 )
 from sundown.config.routine import readable
-from sundown.config.zone import localtime_path, system_zone, zone_for
+from sundown.config.zone import ZONE_FIX, daemon_zone, localtime_path, system_zone, zone_difference, zone_for
 
 __all__ = [
     "DEFAULT_NAME",
+    "ZONE_FIX",
     "EXAMPLE_FILE",
     "LoadedConfig",
     "commands_refused",
+    "daemon_zone",
     "default_secret_file",
     "default_routine",
     "example_text",
@@ -56,5 +58,6 @@ __all__ = [
     "token_file_problem",
     "topic_warning",
     "with_commands",
+    "zone_difference",
     "zone_for",
 ]

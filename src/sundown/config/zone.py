@@ -61,3 +61,21 @@ def zone_for(routine: Routine, env: Mapping[str, str] | None = None) -> ZoneInfo
             [f'timezone: {show(routine.timezone)} is not a known time zone; write e.g. "Europe/Berlin"']
         )
     return zone
+
+
+ZONE_FIX = 'set `timezone = "..."` in the config, or run `sundown service install` again from this shell'
+
+
+def daemon_zone(context: object) -> str | None:
+    """The zone a daemon plans in, from the `context` of its status answer (None: no daemon answered)."""
+    zone = context.get("zone") if isinstance(context, dict) else None
+    return str(zone) if zone else None
+
+
+def zone_difference(daemon: str | None, cli: str | None, env: Mapping[str, str] | None = None) -> str | None:
+    """Said when the daemon plans nights in another zone than this command (TZ in one, not the other)."""
+    if not daemon or not cli or daemon == cli:
+        return None
+    tz = (os.environ if env is None else env).get("TZ")
+    here = f"this shell's is {cli}" + (f" (TZ={tz})" if tz else "")
+    return f"the daemon plans in {daemon} and {here}: they disagree on tonight's times"
