@@ -233,6 +233,8 @@ def test_stats_json_matches_spec_and_hand_numbers(box) -> None:
         "night": "2025-11-17",
         "bedtime_planned": "2025-11-17T22:30:00+01:00",
         "bedtime_acknowledged": "2025-11-18T00:05:00+01:00",
+        "lights_out": None,  # nothing measured that night
+        "active_after_bedtime_s": None,
     }
     assert j["nights"][6]["bedtime_planned"] == "2025-11-23T23:00:00+01:00"
     assert [n["night"] for n in j["nights"]] == [str(n) for n in NIGHTS]
@@ -310,6 +312,19 @@ def test_report_writes_a_private_self_contained_page(box, tmp_path: Path) -> Non
     assert "Magnesium &lt;b&gt;&amp; co&lt;/b&gt;" in html and "<b>& co" not in html
     for needle in ("http:", "https:", "//", "<script", "src=", "href=", "url(", "@import", "<link", "<img"):
         assert needle not in html.lower(), needle
+
+
+def test_report_takes_the_file_without_html_and_says_what_to_type_without_one(box, tmp_path: Path) -> None:
+    target = tmp_path / "r.html"
+    proc = box.run("report", str(target), "--days", "7", "--until", "2025-11-23")
+    assert proc.returncode == 0 and f"wrote {target}" in proc.stderr, proc.stderr
+    assert target.read_text().startswith("<!DOCTYPE html>")
+    proc = box.run("report")
+    assert proc.returncode == 2
+    assert "name the HTML file to write: sundown report --html FILE (or sundown report FILE)" in proc.stderr
+    assert "the following arguments are required" not in proc.stderr
+    proc = box.run("report", "--html", str(target), str(tmp_path / "other.html"))
+    assert proc.returncode == 2 and "report writes one file" in proc.stderr
 
 
 def test_corrupt_log_is_an_error_and_left_untouched(sandbox) -> None:

@@ -227,6 +227,11 @@ def test_builtin_default_routine_is_announced_once(sandbox) -> None:
         proc = sandbox.run(*args, check=True)
         assert proc.stderr.count("built-in default routine") == 1, proc.stderr
         assert str(sandbox.config_path) in proc.stderr
+        # The path on a line of its own; the rest within 80 columns (before: 130 in one line).
+        assert proc.stderr.splitlines()[:2] == [
+            f"sundown: no config at {sandbox.config_path};",
+            "  using the built-in default routine (`sundown init` writes it there to edit)",
+        ]
     items = json.loads(sandbox.run("next", "--json", "-n", "4", "--from", "2026-11-25T12:00").stdout)
     assert [i["reminder"] for i in items] == ["wind-down", "magnesium", "screens-off", "bedtime"]
 

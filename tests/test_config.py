@@ -125,6 +125,39 @@ def test_syntax_error_carries_line_and_column_and_a_hint() -> None:
     assert msg.startswith("c.toml:4:") and 'durations are strings: write "45m"' in msg
 
 
+def test_a_table_or_key_given_twice_names_where_the_first_one_is() -> None:
+    text = MINIMAL + '[reminders.tea]\nbefore = "1h"\n[reminders.mg]\nbefore = "45m"\n[reminders.tea]\n'
+    (msg,) = problems(text)
+    assert msg == (
+        "c.toml:7:15: TOML syntax error: cannot declare [reminders.tea] twice;"
+        " the first [reminders.tea] is on line 3: keep one of the two sections"
+    )
+    (msg,) = problems(MINIMAL + '[reminders.tea]\nbefore = "1h"\ntitle = "Tea"\nbefore = "2h"\n')
+    assert msg.endswith("cannot overwrite a value; before is already set on line 4: keep one of the two")
+
+
+def test_one_typo_of_before_is_one_problem() -> None:
+    """Before: the unknown key, and 'needs "before" or "at"' for the same typo."""
+    assert problems(MINIMAL + '[reminders.tea]\nbefor = "1h"\n') == [
+        'c.toml:4: reminders.tea.befor: unknown key; did you mean "before"? (known here: before, at, title,'
+        " body, repeat, repeat_limit, run, days, done_when, urgent, snooze_limit, escalate)"
+    ]
+    assert len(problems(MINIMAL + '[reminders.tea]\ntitle = "Tea"\n')) == 1  # neither: still said
+
+
+def test_check_warns_of_a_reminder_after_bedtime(sandbox, capsys) -> None:
+    path = sandbox.write_config(
+        '[bedtime]\ndefault = "22:30"\nfri = "23:30"\n[reminders.phone-away]\nat = "23:00"\n'
+        '[reminders.tea]\nat = "22:00"\n'
+    )
+    code, out, err = run_in_process(capsys, "check")
+    assert code == 0 and out.startswith(f"{path}: OK")
+    assert err.splitlines() == [  # before: nothing said, only "+30m" in the timeline
+        f'{path}:5: reminders.phone-away.at: warning: "23:00" is after bedtime: 30m after 22:30'
+        " (mon, tue, wed, thu, sat, sun evenings); an earlier time sends it before"
+    ]
+
+
 def test_errors_come_in_file_order() -> None:
     text = '[bedtime]\ndefault = "22:61"\n[notify]\nsnooze = "0m"\nbackend = "x"\ncolour = 1\n'
     got = problems(text)

@@ -13,93 +13,22 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from jeepney import DBusAddress, new_method_call
 from jeepney.io.blocking import open_dbus_connection
 
 from support.daemon import Evening, events, stop, wait_events
+from support.dbusmocks import LOGIND, MOCK, NOTIFY, SESSION, Mocks, call, daemon_env, set_prop
 from support.desktop import Desktop, _kill_group, require, wait_until
+from support.doctor import doctor_lines
 from support.sandbox import Sandbox
 
 pytestmark = pytest.mark.e2e  # every test here starts real processes
-
-MOCKS = Path(__file__).resolve().parent / "mocks"
-LOGIND = str(MOCKS / "logind_session.py")
-SESSION = "/org/freedesktop/login1/session/c1"
-NOTIFY = ("org.freedesktop.Notifications", "/org/freedesktop/Notifications")
-MOCK = "org.freedesktop.DBus.Mock"  # dbusmock's own interface: add methods, properties, emit signals
-
-
-def call(address: str, dest: str, path: str, iface: str, member: str, sig: str = "", *args: Any) -> tuple:
-    conn = open_dbus_connection(bus=address)
-    try:
-        msg = new_method_call(DBusAddress(path, dest, iface), member, sig or None, args if sig else None)
-        return tuple(conn.send_and_get_reply(msg, timeout=5).body)
-    finally:
-        conn.close()
-
-
-def set_prop(address: str, dest: str, path: str, iface: str, name: str, sig: str, value: Any) -> None:
-    call(address, dest, path, "org.freedesktop.DBus.Properties", "Set", "ssv", iface, name, (sig, value))
-
-
-class Mocks:
-    """dbusmock services on one private bus; every process killed at the end."""
-
-    def __init__(self, bus: Desktop) -> None:
-        self.bus = bus
-        self.procs: list[subprocess.Popen[bytes]] = []
-
-    @property
-    def address(self) -> str:
-        return self.bus.address
-
-    def start(self, template: str, name: str, *params: str) -> None:
-        """A dbusmock template's service, owning `name` when this returns."""
-        self._spawn(name, "--template", template, *params)
-
-    def bare(self, name: str, path: str, iface: str) -> None:
-        """A bare dbusmock object (no template) that the test fills with methods and properties."""
-        self._spawn(name, name, path, iface)
-
-    def _spawn(self, name: str, *args: str) -> None:
-        argv = [sys.executable, "-m", "dbusmock", "--session", *args]
-        log = open(self.bus.root / f"mock-{len(self.procs)}.log", "wb")  # noqa: SIM115 - closed with the proc
-        proc = subprocess.Popen(argv, env=self.bus.env, stdout=log, stderr=log, start_new_session=True)
-        self.procs.append(proc)
-        wait_until(lambda: self.bus.name_owner(name), 10, f"{name} on the bus")
-
-    def notification_server(self, inhibited: tuple[str, Any]) -> None:
-        """dbusmock's notification server with the `Inhibited` property: (its signature, its value)."""
-        self.start("notification_daemon", NOTIFY[0])
-        call(self.address, *NOTIFY, MOCK, "AddProperty", "ssv", NOTIFY[0], "Inhibited", inhibited)
-
-    def close(self) -> None:
-        for proc in self.procs:
-            _kill_group(proc)
-
-
-@pytest.fixture
-def mocks(bare_bus: Desktop) -> Iterator[Mocks]:
-    pytest.importorskip("dbusmock")
-    m = Mocks(bare_bus)
-    try:
-        yield m
-    finally:
-        m.close()
-
-
-def daemon_env(mocks: Mocks, **extra: str) -> dict[str, str]:
-    return {
-        "DBUS_SESSION_BUS_ADDRESS": mocks.address,
-        "SUNDOWN_SYSTEM_BUS": mocks.address,
-        **extra,
-    }
 
 
 def status(box: Sandbox) -> dict[str, Any]:
@@ -133,7 +62,12 @@ def test_do_not_disturb_defers_then_sends_within_2s_of_its_end(sandbox: Sandbox,
         assert deferred["details"]["reason"] == "dnd" and deferred["reminder"] == "tea"
         time.sleep(1)
         assert notifies(mocks.bus) == []
-        assert status(sandbox)["context"]["dnd"] is True
+        held = status(sandbox)
+        assert held["context"]["dnd"] is True
+        # The daemon's status says so, with why and until when (before: "due", no reason, no time).
+        [tea] = held["tonight"]
+        assert (tea["state"], tea["reason"]) == ("deferred", "dnd")
+        assert datetime.fromisoformat(tea["until"]) == datetime.fromisoformat(deferred["details"]["until"])
         set_prop(mocks.address, *NOTIFY, NOTIFY[0], "Inhibited", "b", False)
         ended = time.monotonic()
         wait_until(lambda: notifies(mocks.bus), 5, "the reminder after DND")
@@ -536,6 +470,36 @@ def test_a_replaced_localtime_replans_tonight_within_2s(sandbox: Sandbox, tmp_pa
         stop(proc)
 
 
+def test_a_copied_localtime_is_named_by_its_contents_and_a_broken_one_said(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """/etc/localtime as a copy (no link to name the zone), overwritten in place as `cp` does,
+    then broken: the daemon follows within 2 s, names the copy, and says UTC when it is broken."""
+    localtime = tmp_path / "localtime"
+    localtime.write_bytes(Path("/usr/share/zoneinfo/Europe/Berlin").read_bytes())
+    sandbox.write_config('[bedtime]\ndefault = "22:30"\n[reminders.tea]\nbefore = "45m"\n')
+    env = {"SUNDOWN_LOCALTIME": str(localtime), "TZ": ""}
+
+    def zone() -> tuple[str | None, str]:
+        reply = sandbox.ask("status") or {}
+        return reply["context"]["zone"], reply["sources"]["zone"]
+
+    proc = sandbox.start_daemon("--backend", "console", env=env)
+    try:
+        name, source = zone()
+        assert name == "Europe/Berlin" and "a copy of Europe/Berlin" in source
+        localtime.write_bytes(Path("/usr/share/zoneinfo/America/New_York").read_bytes())
+        wait_until(lambda: zone()[0] == "America/New_York", 2.5, "the new copy")
+        localtime.write_bytes(b"")
+        wait_until(lambda: zone()[0] == "UTC", 2.5, "UTC for a broken copy")
+        assert "is not a time zone file, so sundown plans in UTC" in zone()[1]
+        out = " ".join(sandbox.run("status", env=env, check=True).stdout.split())  # wrapped at 80
+        assert "problem: the system's time zone:" in out
+    finally:
+        _, err = stop(proc)
+    assert "the system's time zone:" in err  # the journal says it too
+
+
 def status_env(box: Sandbox, env: dict[str, str]) -> dict[str, Any]:
     return json.loads(box.run("status", "--json", env=env, check=True).stdout)
 
@@ -555,6 +519,66 @@ def test_timedated_zone_change_is_followed_and_nothing_is_sent_twice(sandbox: Sa
         wait_until(lambda: status_env(sandbox, env)["context"]["zone"] == "Pacific/Apia", 2.5, "Apia")
         sandbox.refresh()  # a tick after the zone change: by its answer a second send would be in
         assert len(events(sandbox, "notified")) == 1
+    finally:
+        stop(proc)
+
+
+def test_a_3_second_blip_of_the_system_zone_before_a_reminder_changes_nothing(
+    sandbox: Sandbox, mocks: Mocks, tmp_path: Path
+) -> None:
+    """Berlin -> Kolkata -> Berlin for 3 s, as `timedatectl set-timezone` does it (the link
+    replaced, then timedated's PropertiesChanged), shortly before a reminder: before, it was
+    logged `missed` (Kolkata had it hours ago) and never shown at its Berlin time."""
+    mocks.start("timedated", "org.freedesktop.timedate1", "--parameters", '{"Timezone": "Europe/Berlin"}')
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    localtime = etc / "localtime"
+    localtime.symlink_to("/usr/share/zoneinfo/Europe/Berlin")
+    berlin = ZoneInfo("Europe/Berlin")
+
+    def tea_in(seconds: int) -> datetime:
+        """A routine with tea `seconds` from now (Berlin time), bedtime a few minutes later."""
+        now = datetime.now(berlin)
+        bedtime = (now + timedelta(minutes=4)).replace(second=0, microsecond=0)
+        tea = (now + timedelta(seconds=seconds)).replace(microsecond=0)
+        before = int((bedtime - tea).total_seconds())
+        reminder = f'[reminders.tea]\nbefore = "{before // 60}m{before % 60}s"\n'
+        sandbox.write_config(f'[bedtime]\ndefault = "{bedtime:%H:%M}"\n{reminder}')
+        return tea
+
+    env = daemon_env(mocks, SUNDOWN_LOCALTIME=str(localtime), TZ="")
+
+    def switch(name: str) -> None:
+        new = etc / "localtime.new"
+        new.symlink_to(f"/usr/share/zoneinfo/{name}")
+        new.rename(localtime)
+        call(mocks.address, "org.freedesktop.timedate1", "/org/freedesktop/timedate1",
+             "org.freedesktop.timedate1", "SetTimezone", "sb", name, False)  # fmt: skip
+
+    def zone() -> str | None:
+        reply = sandbox.ask("status")
+        return reply["context"]["zone"] if reply else None
+
+    tea_in(120)
+    proc = sandbox.start_daemon("--backend", "console", env=env)
+    try:
+        assert zone() == "Europe/Berlin"
+        tea = tea_in(8)  # from the moment the daemon runs, however long it took to start
+        assert (sandbox.ask("reload") or {}).get("ok")
+        switch("Asia/Kolkata")
+        wait_until(lambda: zone() == "Asia/Kolkata", 2.5, "Kolkata")
+        reply = sandbox.ask("status")
+        assert reply is not None
+        (row,) = reply["tonight"]
+        assert (row["state"], datetime.fromisoformat(row["at"])) == ("pending", tea)  # its Berlin time
+        time.sleep(3)
+        switch("Europe/Berlin")
+        wait_until(lambda: zone() == "Europe/Berlin", 2.5, "Berlin again")
+        assert datetime.now(berlin) < tea, "the blip ended before tea's time (a slow machine: make tea later)"
+        (sent,) = wait_events(sandbox, "notified", timeout=30, what="tea at its Berlin time")
+        assert datetime.fromisoformat(sent["ts"]) >= tea
+        assert datetime.fromisoformat(sent["ts"]) - tea < timedelta(seconds=3)
+        assert events(sandbox, "missed") == []
     finally:
         stop(proc)
 
@@ -661,7 +685,7 @@ def test_doctor_prints_one_line_per_capability_with_its_source(sandbox: Sandbox,
     mocks.start(LOGIND, "org.freedesktop.login1")
     mocks.notification_server(inhibited=("b", True))
     out = sandbox.run("doctor", env=daemon_env(mocks)).stdout
-    lines = {line.split()[1]: line for line in out.splitlines() if len(line.split()) > 1}
+    lines = doctor_lines(out)
     assert "notification server Inhibited (now on)" in lines["dnd"]
     assert "logind idle inhibitors (now off)" in lines["presenting"]
     assert "logind LockedHint (now off)" in lines["locked"]
@@ -681,9 +705,9 @@ def test_doctor_warns_of_an_unverifiable_lock_step_and_a_test_notification_held_
         with_context(ev, tea='escalate = [{ after = "20m", run = ["loginctl", "lock-session"] }]\n')
     )
     out = sandbox.run("doctor", "--notify", env=daemon_env(mocks)).stdout
-    lines = {line.split()[1]: line for line in out.splitlines() if len(line.split()) > 1}
+    lines = doctor_lines(out)
     assert lines["locked"].startswith("warn ") and "lock step of tea cannot be verified" in lines["locked"]
-    test = next(line for line in out.splitlines() if "test notification" in line)
+    test = lines["test notification"]
     assert test.startswith("warn ") and "Do Not Disturb is on (notification server Inhibited)" in test
     assert "look for it on your screen" not in out
     wait_until(lambda: notifies(mocks.bus), 5, "the test notification sent all the same")

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from support.daemon import Evening, events
+from support.doctor import doctor_lines
 from support.sandbox import Sandbox
 
 pytestmark = pytest.mark.e2e  # every test here starts real processes
@@ -344,12 +345,13 @@ def test_status_and_doctor_say_when_the_daemon_plans_in_another_zone(sandbox: Sa
         assert "problem" not in same.stdout and "plans in" not in same.stderr
         tokyo = {"TZ": "Asia/Tokyo"}
         text = sandbox.run("status", env=tokyo, check=True)
-        assert "problem: the daemon plans in Europe/Berlin and this shell's is Asia/Tokyo" in text.stdout
+        said = " ".join(text.stdout.split())  # wrapped at 80 columns
+        assert "problem: the daemon plans in Europe/Berlin and this shell's is Asia/Tokyo" in said
         as_json = sandbox.run("status", "--json", env=tokyo, check=True)
         assert json.loads(as_json.stdout)["context"]["zone"] == "Europe/Berlin"
         assert "the daemon plans in Europe/Berlin" in as_json.stderr
         doctor = sandbox.run("doctor", env=tokyo)
-        [line] = [ln for ln in doctor.stdout.splitlines() if "plans in" in ln]
+        [line] = [ln for ln in doctor_lines(doctor.stdout).values() if "plans in" in ln]
         assert "Europe/Berlin" in line and "Asia/Tokyo" in line
         assert "plans in" not in sandbox.run("doctor").stdout
     finally:

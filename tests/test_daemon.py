@@ -194,7 +194,9 @@ def test_commands_work_without_a_daemon_and_say_so(sandbox: Sandbox):
     assert "not running" in status.stdout
     assert sandbox.run("ack").returncode == 1  # nothing notified yet: a clear error
     r = sandbox.run("ack", "nope")
-    assert r.returncode == 2 and "no reminder 'nope'" in r.stderr
+    assert r.returncode == 2 and 'no reminder "nope" (the routine has: a)' in r.stderr
+    r = sandbox.run("skip", "aa")  # a typo: the config checker's "did you mean", from the same helper
+    assert r.returncode == 2 and 'no reminder "aa"; did you mean "a"? (the routine has: a)' in r.stderr
     r = sandbox.run("ack", "a", "--at", "2026-11-20T22:40", "--night", "2026-11-20", "--force")
     assert r.returncode == 0, r.stderr
     [ack] = events(sandbox, "acknowledged")

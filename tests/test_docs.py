@@ -134,6 +134,14 @@ def test_commands_md_explains_every_key_of_status_json() -> None:
         assert f"`{field.name}`" in section, f"docs/commands.md does not explain status key {field.name!r}"
 
 
+def test_the_readme_and_the_example_config_promise_the_same_reload_delay() -> None:
+    """Before: "within a fraction of a second" in the README, "within 2 seconds" in the example."""
+    promise = "within 2 seconds of saving, usually a fraction of one"
+    example = " ".join(line.lstrip("# ") for line in (REPO / "config.example.toml").read_text().splitlines())
+    assert promise in " ".join((REPO / "README.md").read_text().split())
+    assert promise in " ".join(example.split())
+
+
 @pytest.mark.parametrize("page", ["README.md", "docs/bars.md"])
 def test_the_status_bar_snippets_run_commands_that_parse(page: str) -> None:
     """The `exec`/`command` lines a newcomer copies into waybar, polybar or i3blocks."""

@@ -7,7 +7,6 @@ can run here); the environment of a "running service" is a real process's /proc/
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -21,6 +20,7 @@ import pytest
 from sundown import doctor
 from sundown.paths import resolve_paths
 from support.desktop import Desktop, wait_until
+from support.doctor import doctor_lines
 from support.systemd import ONE_REMINDER, FakeSystemctl, NotifyListener
 
 pytestmark = pytest.mark.e2e  # every test here starts real processes
@@ -55,23 +55,9 @@ def session_env(desk: Desktop, systemctl: FakeSystemctl, **extra: str) -> dict[s
     return env
 
 
-CHECK_LINE = re.compile(
-    r"^(ok|warn|FAIL)\s+(config|event log|session bus|notifications|service|daemon|test notification)\s+(.*)$"
-)
-
-
 def lines(proc: subprocess.CompletedProcess[str]) -> dict[str, str]:
     """Each check's line by check name ("ok    service  ..."), and its fix line as NAME.fix."""
-    out: dict[str, str] = {}
-    last = ""
-    for line in proc.stdout.splitlines():
-        match = CHECK_LINE.match(line)
-        if match:
-            last = match.group(2)
-            out[last] = line
-        elif line.strip().startswith("fix:") and last:
-            out[last + ".fix"] = line.strip()
-    return out
+    return doctor_lines(proc.stdout)
 
 
 def test_with_dunst_everything_is_ok_but_the_missing_daemon(
@@ -373,3 +359,43 @@ def test_a_running_daemon_reports_its_backend_and_config_trouble(
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_the_report_fits_80_columns_and_keeps_a_command_to_paste_whole(monkeypatch) -> None:
+    import argparse
+    import io
+
+    from sundown.cli.context import Context
+    from sundown.cli.service_cmds import print_report
+
+    monkeypatch.setenv("COLUMNS", "80")
+    command = (
+        "systemctl --user import-environment DISPLAY WAYLAND_DISPLAY && systemctl --user restart sundown"
+    )
+    report = doctor.Report(
+        (
+            doctor.Check("config", "ok", "/home/ana/.config/sundown/config.toml: 4 reminders"),
+            doctor.Check(  # before: 155 columns in one line
+                "service",
+                "warn",
+                "not installed as a user service (systemd --user is not running or not reachable (Failed"
+                " to connect to bus: No such file or directory))",
+                "no systemd --user here: start `sundown run` with your desktop session",
+            ),
+            doctor.Check(
+                "daemon", "warn", "the running service has neither DISPLAY nor WAYLAND_DISPLAY", command
+            ),
+        )
+    )
+    out = io.StringIO()
+    print_report(Context(argparse.Namespace(), out=out), report)
+    shown = out.getvalue().splitlines()
+    assert [line for line in shown if len(line) > 80] == [f"{'':15}fix: {command}"]  # pasted as one line
+    assert shown[1:6] == [
+        "warn  service  not installed as a user service (systemd --user is not running or",
+        "               not reachable (Failed to connect to bus: No such file or",
+        "               directory))",
+        "               fix: no systemd --user here: start `sundown run` with your",
+        "                    desktop session",
+    ]
+    assert doctor_lines(out.getvalue())["daemon.fix"] == f"fix: {command}"

@@ -193,10 +193,27 @@ def test_a_reminder_moved_later_after_its_old_time_was_missed_is_pending_and_sen
 def test_a_whole_night_unskip_keeps_the_single_skip_before_it(sandbox: Sandbox, capsys, monkeypatch):
     sandbox.write_config(ROUTINE)
     evening = local(FRIDAY, 20, 0)
-    for args in (("skip", "stretch"), ("skip",), ("unskip",)):
+    for args in (("skip", "stretch"), ("skip",)):
         assert cli(capsys, monkeypatch, evening, *args)[0] == 0
+    code, out, _ = cli(capsys, monkeypatch, evening, "unskip")
+    # It says what it did, not "every reminder": the one skipped on its own stays, and how to undo that.
+    assert code == 0 and out.splitlines() == [
+        "unskipped every reminder tonight (Fri 2026-11-27) but Stretch",
+        "(skipped one by one: `sundown unskip stretch` brings it back)",
+    ]
     states = {r["reminder"]: r["state"] for r in status(capsys, monkeypatch, evening)["tonight"]}
     assert states == {"magnesium": "pending", "stretch": "skipped", "bedtime": "pending"}
+    # The command it names does what it says.
+    assert (
+        cli(capsys, monkeypatch, evening, "unskip", "stretch")[1]
+        == "unskipped Stretch tonight (Fri 2026-11-27)\n"
+    )
+    states = {r["reminder"]: r["state"] for r in status(capsys, monkeypatch, evening)["tonight"]}
+    assert states == {"magnesium": "pending", "stretch": "pending", "bedtime": "pending"}
+    assert (
+        cli(capsys, monkeypatch, evening, "unskip")[1]
+        == "unskipped every reminder tonight (Fri 2026-11-27)\n"
+    )
     # `unskip ID` during a whole-night skip brings back that one.
     for args in (("skip",), ("unskip", "bedtime")):
         assert cli(capsys, monkeypatch, evening, *args)[0] == 0
@@ -342,6 +359,107 @@ def test_nights_before_the_log_or_after_tomorrow_need_force(sandbox: Sandbox, ca
     assert ("1999-01-01", None, "skipped") in logged()
 
 
+# -- backfilling with a time of day ------------------------------------------------------------
+
+
+def test_ack_at_a_time_of_day_is_that_nights_time(sandbox: Sandbox, capsys, monkeypatch):
+    """`--night` names the date, so `--at 22:40` needs none; a time before noon is the morning after."""
+    from sundown.paths import resolve_paths
+    from sundown.store.log import EventLog
+
+    sandbox.write_config(ROUTINE)
+    assert cli(capsys, monkeypatch, local(FRIDAY, 20, 0), "skip", "stretch")[0] == 0  # the log begins Friday
+    morning = local(SATURDAY, 10, 0)
+    code, out, err = cli(
+        capsys, monkeypatch, morning, "ack", "magnesium", "--night", "2026-11-27", "--at", "22:40"
+    )
+    assert (code, out) == (0, "acknowledged Magnesium (2026-11-27) at 22:40\n"), err
+    assert (
+        cli(capsys, monkeypatch, morning, "ack", "bedtime", "--night", "2026-11-27", "--at", "00:15")[0] == 0
+    )
+    # Tonight's when --night is left out (here in the evening, 22:10).
+    assert cli(capsys, monkeypatch, local(SATURDAY, 22, 10), "ack", "stretch", "--at", "22:05")[0] == 0
+    with EventLog(resolve_paths().database) as log:
+        acks = {(e.reminder, e.night.isoformat()): e.ts for e in log.events() if e.event == "acknowledged"}
+    assert acks == {
+        ("magnesium", "2026-11-27"): local(FRIDAY, 22, 40).astimezone(UTC),
+        ("bedtime", "2026-11-27"): local(SATURDAY, 0, 15).astimezone(UTC),  # after midnight
+        ("stretch", "2026-11-28"): local(SATURDAY, 22, 5).astimezone(UTC),
+    }
+    # Times it cannot mean say what to write instead; nothing is recorded.
+    code, _, err = cli(capsys, monkeypatch, local(SATURDAY, 22, 10), "ack", "magnesium", "--at", "23:50")
+    assert code == 2
+    assert "--at 23:50 is in the future (tonight's, 2026-11-28); for another night add --night" in err
+    code, _, err = cli(
+        capsys, monkeypatch, morning, "ack", "magnesium", "--night", "2026-11-27", "--at", "10:40pm"
+    )
+    assert code == 2 and 'write it on a 24-hour clock: "22:40"' in err
+    assert len(logged("acknowledged")) == 3
+
+
+def test_status_shows_a_hold_with_its_reason_and_end_and_a_snooze_with_its_end(
+    sandbox: Sandbox, capsys, monkeypatch
+):
+    """The log has `deferred reason=dnd until=22:05`: status said `due`; a snooze said no "until"."""
+    from sundown.paths import resolve_paths
+    from sundown.store.log import EventLog
+
+    sandbox.write_config(ROUTINE)
+    with EventLog(resolve_paths().database) as log:
+        until = local(FRIDAY, 22, 5).isoformat()
+        log.record("deferred", FRIDAY, "magnesium", "daemon", {"reason": "dnd", "until": until},
+                   ts=local(FRIDAY, 21, 45))  # fmt: skip
+        log.record("notified", FRIDAY, "stretch", "daemon", {"at": local(FRIDAY, 22, 0).isoformat()},
+                   ts=local(FRIDAY, 22, 0))  # fmt: skip
+        log.record("snoozed", FRIDAY, "stretch", "action", {"until": local(FRIDAY, 22, 10).isoformat()},
+                   ts=local(FRIDAY, 22, 1))  # fmt: skip
+    now = local(FRIDAY, 22, 2)
+    rows = {r["reminder"]: r for r in status(capsys, monkeypatch, now)["tonight"]}
+    assert {k: (r["state"], r["until"], r["reason"]) for k, r in rows.items()} == {
+        "magnesium": ("deferred", "2026-11-27T22:05:00+01:00", "dnd"),
+        "stretch": ("snoozed", "2026-11-27T22:10:00+01:00", None),
+        "bedtime": ("pending", None, None),
+    }
+    code, out, _ = cli(capsys, monkeypatch, now, "status")
+    assert code == 0
+    assert "  21:45  Magnesium                    deferred (Do Not Disturb) until 22:05" in out.splitlines()
+    assert "  22:00  Stretch                      snoozed until 22:10" in out.splitlines()
+    # Once its hold is over and it went out, it is notified; acknowledged, it is done.
+    with EventLog(resolve_paths().database) as log:
+        log.record("notified", FRIDAY, "magnesium", "daemon", {"at": local(FRIDAY, 21, 45).isoformat()},
+                   ts=local(FRIDAY, 22, 3))  # fmt: skip
+    rows = {r["reminder"]: r for r in status(capsys, monkeypatch, local(FRIDAY, 22, 4))["tonight"]}
+    assert (rows["magnesium"]["state"], rows["magnesium"]["until"]) == ("notified", None)
+
+
+def test_next_leaves_out_what_status_shows_acknowledged_in_advance(sandbox: Sandbox, capsys, monkeypatch):
+    sandbox.write_config(ROUTINE)
+    evening = local(FRIDAY, 20, 0)
+    assert cli(capsys, monkeypatch, evening, "ack", "magnesium")[0] == 0  # before its 21:45
+    states = {r["reminder"]: r["state"] for r in status(capsys, monkeypatch, evening)["tonight"]}
+    assert states["magnesium"] == "acknowledged"
+    code, out, _ = cli(capsys, monkeypatch, evening, "next", "--json", "--count", "3")
+    # Before: magnesium at 21:45 first, as if it were still to come.
+    assert code == 0 and [(i["night"], i["reminder"]) for i in json.loads(out)] == [
+        ("2026-11-27", "stretch"),
+        ("2026-11-27", "bedtime"),
+        ("2026-11-28", "magnesium"),  # tomorrow's is still ahead
+    ]
+    assert "magnesium" not in cli(capsys, monkeypatch, evening, "next", "--count", "2")[1]
+
+
+def test_a_mistyped_reminder_gets_the_config_checkers_did_you_mean(sandbox: Sandbox, capsys, monkeypatch):
+    from sundown.config.values import closest
+
+    sandbox.write_config(ROUTINE)
+    for args in (("ack", "magnesum"), ("snooze", "magnesum", "5m"), ("skip", "strech")):
+        code, _, err = cli(capsys, monkeypatch, local(FRIDAY, 21, 50), *args)
+        word = args[1]
+        meant = closest(word, ["magnesium", "stretch", "bedtime"])  # the config checker's words
+        assert code == 2 and meant and f'no reminder "{word}"{meant} (the routine has: ' in err, err
+    assert logged() == []
+
+
 # -- item 9: a broken config hides nothing ------------------------------------------------------
 
 
@@ -366,6 +484,22 @@ def test_read_only_commands_show_the_last_good_routine_while_the_config_has_erro
         assert "has 1 error" in err
     code, _, err = cli(capsys, monkeypatch, evening, "check")
     assert code == 78 and '"45" is not a duration' in err
+
+
+def test_status_indents_every_line_of_the_problem_block(sandbox: Sandbox, capsys, monkeypatch, tmp_path):
+    sandbox.write_config(ROUTINE)
+    daemon_at(local(FRIDAY, 20, 0)).stop()  # a last good routine
+    sandbox.write_config(ROUTINE.replace('"45m"', '"45"').replace('"30m"', '"thirty minutes"'))  # two typos
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.chdir(sandbox.config_path.parent)  # a short path in the messages
+    code, out, _ = cli(capsys, monkeypatch, local(FRIDAY, 20, 5), "--config", "config.toml", "status")
+    lines = out.splitlines()
+    block = lines[1 : next(k for k, line in enumerate(lines) if line.startswith("tonight ("))]
+    assert code == 0 and len(block) >= 2 and block[0].startswith("  problem: config.toml:7: ")
+    problems = [line for line in block if line.startswith(" " * 11 + "config.toml:")]
+    assert len(problems) == 1 and "reminders.stretch.before" in problems[0]  # the second, under the first
+    assert all(line.startswith("  ") and len(line) <= 80 for line in block), block
+    assert max(map(len, lines)) <= 80, out
 
 
 def test_with_the_config_deleted_under_a_running_daemon_status_shows_its_routine(

@@ -66,6 +66,7 @@ def test_further_than_an_hour_the_line_names_the_time_until_the_countdown_starts
         ("notified", "Magnesium: now", "pending"),
         ("dismissed", "Magnesium: now", "pending"),
         ("due", "Magnesium: held back", "deferred"),
+        ("deferred", "Magnesium: held back", "deferred"),  # as status now names a held reminder
         ("snoozed", "Magnesium: snoozed", "snoozed"),
     ],
 )

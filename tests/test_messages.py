@@ -4,6 +4,7 @@ fix hint would fix it. Real subprocesses in a sandboxed home."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import sys
 import pytest
 
 from sundown import config
+from sundown.cli import not_on_path
 from sundown.config.values import Invalid, read_clock, read_zone_name
 from sundown.errors import ConfigError
 from support.sandbox import Sandbox
@@ -243,3 +245,51 @@ def test_a_mistyped_command_gets_did_you_mean(sandbox: Sandbox, typed: str, mean
 def test_an_unknown_command_lists_the_commands(sandbox: Sandbox) -> None:
     r = sandbox.run("xyzzy")
     assert r.returncode == 2 and "unknown command 'xyzzy'" in r.stderr and "status" in r.stderr
+
+
+# --- not on PATH -------------------------------------------------------------------------------
+
+
+def test_a_sundown_not_on_path_says_what_to_type(tmp_path, monkeypatch) -> None:
+    """The README links `sundown` into ~/.local/bin, which Debian puts on PATH only at the next login."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    script = str(tmp_path / ".local" / "bin" / "sundown")
+    empty = str(tmp_path / "empty")
+    note = not_on_path(script, {"PATH": empty})
+    assert note is not None and "plain `sundown` is\n  not found here" in note and "next login" in note
+    assert note.splitlines()[-1].strip() == 'export PATH="$HOME/.local/bin:$PATH"'
+    assert max(len(line) for line in f"sundown: {note}".splitlines()) <= 80
+    assert not_on_path(script, {"PATH": f"{empty}:{tmp_path}/.local/bin/"}) is None  # on PATH: quiet
+    assert not_on_path("/opt/sd/bin/sundown", {"PATH": empty}) == (
+        "/opt/sd/bin is not on PATH in this shell, so plain `sundown` is not found here"
+    )
+    assert not_on_path("/usr/lib/python3/sundown/__main__.py", {"PATH": empty}) is None  # python -m
+
+
+@pytest.mark.e2e
+def test_the_note_shows_in_a_terminal_only(sandbox: Sandbox) -> None:
+    bin_dir = sandbox.root / ".local" / "bin"
+    bin_dir.mkdir(parents=True)
+    script = bin_dir / "sundown"
+    script.write_text(f"#!{sys.executable}\nimport sys\nfrom sundown.cli import main\nsys.exit(main())\n")
+    script.chmod(0o755)
+    env = {**sandbox.env, "HOME": str(sandbox.root), "PATH": "/usr/bin:/bin"}
+    primary, secondary = os.openpty()
+    try:
+        proc = subprocess.run(
+            [str(script), "--version"],
+            env=env,
+            stderr=secondary,
+            capture_output=False,
+            stdout=subprocess.PIPE,
+            text=True,
+            timeout=30,
+        )
+        os.close(secondary)
+        said = os.read(primary, 4096).decode()
+    finally:
+        os.close(primary)
+    assert proc.returncode == 0 and proc.stdout.startswith("sundown ")
+    assert "~/.local/bin is not on PATH in this shell" in said
+    piped = subprocess.run([str(script), "--version"], env=env, capture_output=True, text=True, timeout=30)
+    assert piped.returncode == 0 and piped.stderr == ""  # a script or the journal: not told

@@ -153,6 +153,117 @@ def test_bedtime_legend_matches_the_dots_colours() -> None:
     assert report._lights_out_color(15) == report._lights_out_color(-15) == on_time
 
 
+def _evenings_stats() -> stats.Stats:
+    """Four reminders for 8 nights: 4, 3, 2, 1 and 0 of them done, two skipped, one nothing due;
+    then tonight at 21:00, one done early and three still ahead."""
+    names = ("bedtime", "a", "b", "c")  # lights out: dots on the bedtime chart too
+    routine = Routine(
+        Bedtimes.uniform(datetime(2000, 1, 1, 22, 30).time()),
+        tuple(Reminder(rid, rid.upper(), before=timedelta(minutes=10 * k)) for k, rid in enumerate(names)),
+        "Europe/Berlin",
+    )
+    events: list[Event] = []
+
+    def add(night: date, rid: str | None, event: str, minute: int = 0) -> None:
+        at = datetime(night.year, night.month, night.day, 20, minute, tzinfo=UTC)
+        events.append(Event(len(events) + 1, at, night, rid, event, "cli" if rid is None else "daemon", {}))
+
+    first = date(2026, 11, 16)
+    for k, done in enumerate((4, 3, 2, 1, 0)):
+        night = first + timedelta(days=k)
+        for rid in names:
+            add(night, rid, "notified")
+            add(night, rid, "acknowledged" if names.index(rid) < done else "missed", 5)
+    add(first + timedelta(days=5), None, "skipped")  # 21st: skipped; 22nd: nothing logged at all
+    tonight = first + timedelta(days=7)
+    add(tonight, "c", "acknowledged")  # 21:00 Berlin, before its time
+    now = datetime(2026, 11, 23, 20, 0, tzinfo=UTC)
+    return stats_from_events(events, routine, BERLIN, tonight, 8, now)
+
+
+def test_every_colour_of_the_calendar_has_its_legend_and_tonight_is_not_all_done() -> None:
+    result = _evenings_stats()
+    html = report.render(result, BERLIN, GENERATED)
+    calendar = report._calendar(result)
+    painted = re.findall(r'fill="(#[0-9a-f]{6})"><title>([^<]+)</title>', calendar)
+    below = html.split("Adherence calendar")[1].split("Each reminder")[0]
+    legend = dict(re.findall(r'background:(#[0-9a-f]{6})"></i>([^<]+)<', below))
+    assert {color for color, _ in painted} <= set(legend)  # before: the orange of 3 in 4 had none
+    words = {title.split(":")[0][4:]: legend[color] for color, title in painted}
+    assert words == {
+        "2026-11-16": "all done",
+        "2026-11-17": "most (3 in 4 or more)",
+        "2026-11-18": "half or more",
+        "2026-11-19": "under half",
+        "2026-11-20": "none done",
+        "2026-11-21": "skipped",
+        "2026-11-22": "none done",  # nothing logged, the computer off: the routine counts, all missed
+        "2026-11-23": "tonight, still going",  # before: "all done" (1 of 1 due)
+    }
+    tonight = next(title for _, title in painted if title.startswith("Mon 2026-11-23"))
+    assert tonight == "Mon 2026-11-23: 1 of 1 done, 3 later tonight"
+
+
+def test_each_date_label_is_centred_under_its_dot() -> None:
+    result = _evenings_stats()
+    for chart in (report._delay_chart(result, result.reminders["a"]), report._bedtime_chart(result, BERLIN)):
+        found = re.findall(r'<text x="([\d.]+)" y="[\d.]+" text-anchor="middle">(2026-11-\d\d)<', chart)
+        labels = {night: float(x) for x, night in found}
+        dots = {
+            night: float(x)
+            for x, night in re.findall(r'<circle cx="([\d.]+)"[^>]*><title>(2026-11-\d\d)', chart)
+        }
+        assert "2026-11-16" in labels and dots.keys() & labels.keys()  # the first label, centred too
+        for night, x in labels.items():
+            if night in dots:
+                assert x == dots[night], (night, x, dots[night])  # before: the first one 30 px right
+        assert min(labels.values()) - 30 >= 0 and max(labels.values()) + 30 <= 1000  # all on the page
+
+
+def _measured_stats() -> stats.Stats:
+    """Two nights of the evening's activity, no acknowledgement: the 23rd's screens went off at
+    23:40 Berlin, on the 24th the phone said in bed at 22:35 (the screens went off at 23:10)."""
+    from sundown.core.activity import Span, epoch
+
+    routine = Routine(
+        Bedtimes.uniform(datetime(2000, 1, 1, 22, 30).time()),
+        (Reminder("bedtime", "Lights out", before=timedelta(0)),),
+        "Europe/Berlin",
+    )
+    events = [
+        Event(k + 1, datetime(2026, 11, 23 + k, 21, 30, tzinfo=UTC), date(2026, 11, 23 + k), "bedtime",
+              "notified", "daemon", {})
+        for k in range(2)
+    ]  # fmt: skip
+    for night, off in ((date(2026, 11, 23), datetime(2026, 11, 23, 22, 40, tzinfo=UTC)),
+                       (date(2026, 11, 24), datetime(2026, 11, 24, 22, 10, tzinfo=UTC))):  # fmt: skip
+        start = datetime.combine(night, datetime.min.time(), UTC) + timedelta(hours=20, minutes=30)
+        morning = datetime.combine(night + timedelta(days=1), datetime.min.time(), UTC) + timedelta(hours=6)
+        for state, a, b in (("active", start, off), ("asleep", off, morning)):
+            span = Span(state, epoch(a), epoch(b))
+            events.append(Event(len(events) + 1, b, night, None, "activity", "daemon", span.details()))
+    in_bed = datetime(2026, 11, 24, 21, 35, tzinfo=UTC)
+    events.append(Event(9, in_bed, date(2026, 11, 24), None, "in_bed", "phone", {}))
+    return stats_from_events(events, routine, BERLIN, date(2026, 11, 24), 2, GENERATED)
+
+
+def test_measured_lights_out_is_drawn_beside_the_clicked_with_a_legend_that_says_which() -> None:
+    s = _measured_stats()
+    chart = report._bedtime_chart(s, BERLIN)
+    marks = re.findall(r'<path d="M[^"]+" fill="(#[0-9a-f]{6})"><title>([^<]+)</title>', chart)
+    assert [(c, t.split(",")[1].strip()) for c, t in marks] == [
+        (report.SCREENS_OFF, "screens off (measured) 23:40 (+70 min)"),
+        (report.IN_BED, "in bed (the phone) 22:35 (+5 min)"),
+    ]
+    assert "at the screen 1h 10m after bedtime" in marks[0][1]
+    assert "lights out, measured: the screens went off" in chart and "as the phone's sleep app said" in chart
+    assert "Dots are clicked" in chart and "diamonds are measured" in chart
+    assert "acknowledged within 15 min of it" in chart  # the dots' own legend says they were clicked
+    page = report.render(s, BERLIN, GENERATED)
+    assert "Lights out was measured on 2 of 2 nights: median 37m after the planned bedtime" in page
+    assert "1 within 15 minutes of it or earlier; streak 1 (best 1)." in page
+
+
 @pytest.mark.e2e
 def test_report_window_defaults_to_the_history(sandbox) -> None:
     from sundown.store.log import EventLog

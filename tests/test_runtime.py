@@ -4,6 +4,7 @@ a held or replaced log, running out of file descriptors, a racing prober."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import sqlite3
@@ -574,3 +575,30 @@ def test_a_running_daemon_writes_the_waiting_rows_soon_after_the_lock_is_gone(sa
         print(f"sent {late:.2f} s late with the log locked; its row written {took:.2f} s after the lock went")
     assert late < 1.5, late
     assert took < 3, took
+
+
+def test_the_daemons_log_gives_times_on_the_routines_clock(sandbox: Sandbox, caplog) -> None:
+    """Among local times, a hold's end and when the person left were UTC (before: "idle since 16:08"
+    in a log whose other lines said 21:45): every time a person reads is the routine's zone's."""
+    from sundown.core.context import AwayAck, Held
+    from sundown.core.dispatch import Send
+    from sundown.core.plan import night_plan
+
+    kolkata = 'timezone = "Asia/Kolkata"\n[bedtime]\ndefault = "22:30"\n[reminders.tea]\nbefore = "45m"\n'
+    night = date(2026, 11, 25)
+    daemon = in_process_daemon(FakeClock(datetime(2026, 11, 25, 16, 0, tzinfo=UTC)), text=kolkata)
+    try:
+        plan = night_plan(daemon.loaded.routine, night, daemon.loaded.zone)
+        assert plan is not None
+        [tea] = plan.occurrences  # 21:45 in Kolkata, 16:15 UTC
+        with caplog.at_level(logging.INFO, logger="sundown"):
+            held = Held(Send("tea", (tea,)), "dnd", datetime(2026, 11, 25, 16, 35, tzinfo=UTC), (tea.key,))
+            daemon.delivery.defer(held)
+            left = datetime(2026, 11, 25, 16, 38, tzinfo=UTC)
+            daemon.delivery.away_ack(AwayAck(tea.key, left, "idle", notified=True))
+            daemon.delivery.missed(tea)
+    finally:
+        daemon.stop()
+    assert "deferred tea (dnd) until 22:05 at the latest" in caplog.text, caplog.text
+    assert "tea acknowledged by itself (idle since 22:08)" in caplog.text
+    assert "missed tea on night 2026-11-25 (due 21:45)" in caplog.text

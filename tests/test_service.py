@@ -9,6 +9,7 @@ the same commands against a real `systemd --user`; `systemd-analyze verify` runs
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import re
@@ -18,6 +19,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import termios
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +30,7 @@ import pytest
 from sundown.systemd import unit as systemd_unit
 from sundown.systemd.journal import journal_stream
 from sundown.systemd.notify import SdNotify, child_environment
+from support.desktop import wait_until
 from support.systemd import ONE_REMINDER, FakeSystemctl, NotifyListener
 
 REPO = Path(__file__).resolve().parent.parent
@@ -485,12 +488,82 @@ def test_install_refuses_a_broken_config_before_touching_systemd(
 
 
 @pytest.mark.e2e
-def test_install_reports_a_failed_start(sandbox: Any, systemctl: FakeSystemctl) -> None:
-    systemctl.set(fail_start=True)
+def test_install_reports_a_failed_start_with_the_daemons_own_error(
+    sandbox: Any, systemctl: FakeSystemctl
+) -> None:
+    # The daemon's lines of that start, as `journalctl --user` gives them (twice: two quick restarts).
+    sandbox.write_config(ONE_REMINDER)
+    said = "/home/me/elsewhere.toml: no such config file"
+    systemctl.set(fail_start=True, journal=[said, said])
     proc = sandbox.run("service", "install", env=systemctl.env())
     assert proc.returncode == 1
-    assert "failed" in proc.stderr
-    assert "journalctl --user -u sundown" in proc.stdout
+    assert proc.stderr.splitlines() == [
+        "sundown: sundown.service was installed but did not start.",
+        f"  the daemon said: {said}",  # once, not systemd's "Job for sundown.service failed"
+        "more: journalctl --user -u sundown -e",
+    ]
+    [query] = systemctl.state["journal_calls"]
+    assert "--priority=err" in query and "--identifier=sundown" in query  # its own errors, of this start
+    assert any(arg.startswith("--since=@") for arg in query)
+
+
+@pytest.mark.e2e
+def test_a_failed_start_without_a_journal_says_what_systemd_said(
+    sandbox: Any, systemctl: FakeSystemctl
+) -> None:
+    systemctl.set(fail_start=True, journal=[])
+    proc = sandbox.run("service", "install", env=systemctl.env())
+    assert proc.returncode == 1
+    assert "  systemd said: Job for sundown.service failed because the control process" in proc.stderr
+    assert "more: journalctl --user -u sundown -e" in proc.stderr
+
+
+def _in_a_terminal() -> None:
+    """preexec_fn: the pty on stdin becomes the new session's controlling terminal (a typed command)."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+@pytest.mark.e2e
+def test_install_beside_a_foreground_daemon_names_it_and_changes_nothing(
+    sandbox: Any, systemctl: FakeSystemctl
+) -> None:
+    """The README's quick start leaves `sundown run` in a terminal: install must say to stop it first."""
+    sandbox.write_config(ONE_REMINDER)
+    primary, secondary = os.openpty()
+    daemon = sandbox.popen(
+        "run",
+        "--backend",
+        "console",
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+        start_new_session=True,
+        preexec_fn=_in_a_terminal,
+    )
+    os.close(secondary)
+    try:
+        wait_until(sandbox.daemon_answers, 15, "the foreground daemon")
+        proc = sandbox.run("service", "install", env=systemctl.env())
+        assert proc.returncode == 1
+        assert f"`sundown run` is already running (pid {daemon.pid}), outside the service" in proc.stderr
+        assert f"Stop the `sundown run` in your other terminal (pid {daemon.pid}) first" in proc.stderr
+        assert f"Ctrl+C there, or `kill {daemon.pid}`." in proc.stderr
+        assert max(len(line) for line in proc.stderr.splitlines()) <= 80
+        # Nothing was written or started: the unit would only have failed on the lock.
+        assert not (sandbox.config_home / "systemd").exists()
+        assert [c[0] for c in systemctl.calls] == ["show", "show"]  # the manager, the service's pid
+        # The service's own daemon is no obstacle: a reinstall restarts it.
+        unit_dir = sandbox.config_home / "systemd" / "user"
+        unit_dir.mkdir(parents=True)
+        (unit_dir / "sundown.service").write_text("[Service]\n")
+        systemctl.set(active=["sundown.service"], main_pid=daemon.pid, calls=[])
+        proc = sandbox.run("service", "install", env=systemctl.env())
+        assert proc.returncode == 0, proc.stderr
+        assert ["restart", "sundown.service"] in systemctl.calls
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=10)
+        os.close(primary)
 
 
 @pytest.mark.e2e

@@ -111,7 +111,7 @@ def test_streak_spans_skipped_nights_and_the_current_streak_ends_at_the_last_sch
     assert (s.scheduled, s.acknowledged, s.skipped, s.missed) == (7, 5, 1, 1)
     # The window ends on a night where it is not due yet: the current streak still counts.
     s = both(log, d(23), 8, now=utc(23, 20, 0)).reminders["magnesium"]
-    assert s.current_streak == 2 and s.scheduled == 7 and s.cells[-1].status == "none"
+    assert s.current_streak == 2 and s.scheduled == 7 and s.cells[-1].status == "pending"  # later tonight
 
 
 def test_tonight_changed_bedtime_moves_before_reminders(log: EventLog) -> None:
@@ -129,6 +129,8 @@ def test_tonight_changed_bedtime_moves_before_reminders(log: EventLog) -> None:
             "night": "2026-11-23",
             "bedtime_planned": "2026-11-23T23:30:00+01:00",
             "bedtime_acknowledged": "2026-11-23T23:40:00+01:00",
+            "lights_out": None,  # nothing measured that night
+            "active_after_bedtime_s": None,
         }
     ]
     # `tonight --clear` restores the configured bedtime.
@@ -148,6 +150,8 @@ def test_acknowledgement_after_midnight_counts_for_its_night(log: EventLog) -> N
         "night": "2026-11-16",
         "bedtime_planned": "2026-11-16T22:30:00+01:00",
         "bedtime_acknowledged": "2026-11-17T00:10:00+01:00",
+        "lights_out": None,  # nothing measured that night
+        "active_after_bedtime_s": None,
     }
     assert j["nights"][1]["bedtime_acknowledged"] is None
 
@@ -386,3 +390,36 @@ def test_a_night_that_never_existed_is_left_out() -> None:
     mg = s.reminders["magnesium"]
     assert [c.status for c in mg.cells] == ["ack", "none", "ack"]
     assert (mg.scheduled, mg.current_streak) == (2, 2)
+
+
+def test_a_reminder_added_after_a_backfill_does_not_count_on_the_backfilled_nights(log: EventLog) -> None:
+    """Sundown in use from the 22nd, a week filled in with `ack --at` before it; screens-off, in the
+    routine today, has no rows on those nights: it was not in the routine then."""
+    for day in range(16, 22):
+        log.record("acknowledged", d(day), "magnesium", "cli", {"backfilled": True}, ts=utc(day, 20, 50))
+        if day != 18:  # one evening without lights out: a backfilled reminder counts from its first row
+            log.record("acknowledged", d(day), "bedtime", "cli", {"backfilled": True}, ts=utc(day, 21, 35))
+    notified(log, d(22), "magnesium", utc(22, 20, 45))  # the daemon runs from the 22nd
+    log.record(
+        "missed", d(22), "screens-off", "daemon", {"at": "2026-11-22T22:00:00+01:00"}, ts=utc(22, 21, 31)
+    )
+    s = both(log, d(22), 7)
+    screens = s.reminders["screens-off"]
+    assert [c.status for c in screens.cells] == ["none"] * 6 + ["missed"]  # before: 4 nights missed
+    assert (screens.scheduled, screens.missed) == (1, 1)
+    bed = s.reminders["bedtime"]
+    assert [c.status for c in bed.cells] == ["ack", "ack", "missed", "ack", "ack", "ack", "missed"]
+    assert log.first_live_night() == d(22)
+
+
+def test_later_tonight_is_shown_apart_from_not_scheduled_and_not_counted(log: EventLog) -> None:
+    notified(log, d(21), "magnesium", utc(21, 20, 45))
+    log.record("skipped", d(22), "screens-off", "cli", ts=utc(22, 12, 5))  # Sunday, skipped in advance
+    s = both(log, d(22), 2, now=utc(22, 20, 0))  # 21:00 Berlin: everything of tonight is ahead
+    assert {rid: r.cells[-1].status for rid, r in s.reminders.items()} == {
+        "magnesium": "pending",
+        "screens-off": "skipped_ahead",
+        "bedtime": "pending",
+    }
+    screens = s.reminders["screens-off"]
+    assert (screens.scheduled, screens.skipped) == (0, 0)  # scheduled once its time has passed

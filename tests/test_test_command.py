@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from support.desktop import require
+
 REPO = Path(__file__).resolve().parent.parent
 
 # A python3 that is not externally managed and whose pip fails as dbus-python's build does where
@@ -68,3 +70,15 @@ def test_ci_runs_the_test_command_as_a_regular_user_as_well_as_root() -> None:
     assert regular.group(1) == "sundown-ci" and "useradd --create-home" in ci
     assert "SUNDOWN_REQUIRE_E2E=1" in regular.group(0)  # a missing tool fails there too
     assert re.search(r"^bash scripts/test\b", ci, re.MULTILINE)  # and as root
+
+
+@pytest.mark.parametrize(
+    ("binary", "package"), [("wmctrl", "wmctrl"), ("xmessage", "x11-utils"), ("dunstctl", "dunst")]
+)
+def test_a_skipped_test_names_the_package_to_install(monkeypatch, binary: str, package: str) -> None:
+    """Not the whole dunst list for wmctrl (before: `apt-get install dbus dunst xvfb libnotify-bin`)."""
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.delenv("SUNDOWN_REQUIRE_E2E", raising=False)
+    with pytest.raises(pytest.skip.Exception) as skipped:
+        require(binary)
+    assert str(skipped.value) == f"{binary} is not installed (apt-get install {package})"

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 import pytest
 
 from support.desktop import wait_until
+from support.doctor import doctor_lines
 from support.user_manager import UserManager
 
 pytestmark = pytest.mark.e2e
@@ -190,19 +191,55 @@ def test_a_config_error_at_start_fails_once_and_reaches_the_journal_as_an_error(
     assert user_manager.show(UNIT, "ActiveState")["ActiveState"] == "active"
 
 
-def test_a_daemon_that_cannot_start_gives_up_after_five_tries(user_manager: UserManager) -> None:
-    # Another daemon of the same user holds the single-instance lock: every start exits 1.
+def _daemon_answers(m: UserManager) -> bool:
+    return '"running": true' in m.sundown("status", "--json").stdout
+
+
+def test_install_after_the_quick_start_names_its_daemon_and_a_failed_start_says_why(
+    user_manager: UserManager,
+) -> None:
+    """The README's quick start leaves `sundown run` in a terminal; `service install` comes next."""
     user_manager.write(CONFIG, GOOD, 0o600)
+    foreground = user_manager.in_a_terminal([sys.executable, "-m", "sundown", "run"])
+    try:
+        wait_until(lambda: _daemon_answers(user_manager), 20, "the foreground daemon")
+        pid = json.loads(user_manager.sundown("status", "--json", check=True).stdout)["pid"]
+        proc = user_manager.sundown("service", "install")
+        assert proc.returncode == 1
+        assert f"Stop the `sundown run` in your other terminal (pid {pid}) first" in proc.stderr, proc.stderr
+        assert user_manager.show(UNIT, "LoadState")["LoadState"] == "not-found"  # nothing installed
+        user_manager.run(["kill", str(pid)], check=True)  # as the person does: Ctrl+C there
+        foreground.wait(timeout=10)
+    finally:
+        if foreground.poll() is None:
+            foreground.kill()
+            foreground.wait()
+    # Then the service takes over, at the first try.
+    state = _install(user_manager)
+    assert state["ActiveState"] == "active" and state["NRestarts"] == "0", state
+    assert "Failed to start" not in user_manager.journal("-u", "sundown", "-o", "cat")
+
+    # A start that fails says why in the daemon's own words, not only "Job for ... failed".
+    user_manager.write(
+        ".config/systemd/user/sundown.service.d/elsewhere.conf",
+        "[Service]\nEnvironment=SUNDOWN_CONFIG=/nonexistent/sundown.toml\n",
+    )
+    proc = user_manager.sundown("service", "install")
+    assert proc.returncode == 1
+    assert "the daemon said: /nonexistent/sundown.toml: no such config file" in proc.stderr, proc.stderr
+    assert "Job for" not in proc.stderr
+
+
+def test_a_daemon_that_cannot_start_gives_up_after_five_tries(user_manager: UserManager) -> None:
+    _install(user_manager, fast=True)
+    user_manager.systemctl("stop", UNIT, check=True, timeout=30)
+    user_manager.systemctl("reset-failed", UNIT, check=True)  # the install's start counts no more
+    # Another daemon of the same user holds the single-instance lock: every start exits 1.
     blocker = [sys.executable, "-m", "sundown", "run"]
     user_manager.run(["systemd-run", "--user", "--unit=blocker", "-p", "Type=exec", *blocker], check=True)
-
-    def blocker_answers() -> bool:
-        return '"running": true' in user_manager.sundown("status", "--json").stdout
-
-    wait_until(blocker_answers, 20, "the blocker")
-    user_manager.write(".config/systemd/user/sundown.service.d/fast.conf", FAST)
-    proc = user_manager.sundown("service", "install")
-    assert proc.returncode != 0  # install says the start failed and where to look
+    wait_until(lambda: _daemon_answers(user_manager), 20, "the blocker")
+    proc = user_manager.systemctl("start", UNIT, timeout=30)
+    assert proc.returncode != 0
 
     def gave_up() -> dict[str, str] | None:
         state = user_manager.show(UNIT, "ActiveState", "NRestarts")
@@ -224,13 +261,11 @@ def test_a_daemon_that_cannot_start_gives_up_after_five_tries(user_manager: User
 
 def _doctor_service(m: UserManager, env: dict[str, str]) -> tuple[str, str | None]:
     """doctor's service line (level and text) and the fix it prints under it, if any."""
-    lines = m.sundown("doctor", env=env, timeout=60).stdout.splitlines()
-    for i, line in enumerate(lines):
-        found = re.match(r"(ok|warn|FAIL)\s+service\s+(.*)", line)
-        if found:
-            below = lines[i + 1].strip() if i + 1 < len(lines) else ""
-            return found.group(1) + " " + found.group(2), below[5:] if below.startswith("fix: ") else None
-    raise AssertionError(f"no service line in {lines}")
+    checks = doctor_lines(m.sundown("doctor", env=env, timeout=60).stdout)
+    found = re.match(r"(ok|warn|FAIL)\s+service\s+(.*)", checks["service"])
+    assert found, checks
+    fix = checks.get("service.fix")
+    return found.group(1) + " " + found.group(2), fix[5:] if fix else None
 
 
 def test_doctor_reads_the_running_service_and_its_fix_works(user_manager: UserManager) -> None:

@@ -89,8 +89,10 @@ def test_the_readme_walks_through_on_an_externally_managed_python(tmp_path: Path
         "Each night, oldest left",
         "sundown.html",
         "topics (sundown help TOPIC):",
-        "/pipx/venvs/sundown/bin/sundown run",  # the unit starts the pipx venv's sundown
+        "is already running (pid",  # the quick start's daemon: install says to stop it first
+        "Nothing was installed.",
         "exit status 0",
+        "/pipx/venvs/sundown/bin/sundown run",  # then the unit starts the pipx venv's sundown
         "Done: the README's first week works on this Python",
     ]
     position = 0

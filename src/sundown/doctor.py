@@ -118,7 +118,8 @@ def check_config(paths: Paths) -> Check:
             f"chmod go-w {loaded.path}" if "writable" in refused else f"chown $USER {loaded.path}",
         )
     fix = None if loaded.path else "sundown init  # writes the default routine there to edit"
-    return Check("config", OK, f"{where}: {n} reminder{'s' * (n != 1)}, zone {loaded.zone.key}", fix)
+    zone = loaded.zone.key or "unnamed"
+    return Check("config", OK, f"{where}: {n} reminder{'s' * (n != 1)}, zone {zone}", fix)
 
 
 def _configured_backend(paths: Paths) -> str:
@@ -222,7 +223,7 @@ def install_hint(env: Mapping[str, str]) -> str:
         ("apk", "sudo apk add dunst"),
     ):
         if shutil.which(tool, path=path):
-            return f"start your desktop's notification daemon, or: {command} && dunst &"
+            return f"start your desktop's notification daemon, or: `{command} && dunst &`"
     return "start your desktop's notification daemon (or install dunst or mako)"
 
 
@@ -474,7 +475,10 @@ def _context_checks(paths: Paths, env: Mapping[str, str]) -> tuple[list[Check], 
     try:
         watch = ContextWatch(env, lambda what: None)
     except Exception as exc:  # doctor reports, never raises
-        return [Check("context", WARN, f"cannot look at the desktop's state: {exc}")], None
+        return [
+            Check("context", WARN, f"cannot look at the desktop's state: {exc}"),
+            _check_zone(paths, []),
+        ], None
     try:
         ctx = watch.snapshot(datetime.now(timezone.utc))
         found = {cap: watch.sources(cap) for cap in CAPABILITIES}
@@ -533,7 +537,11 @@ def _check_zone(paths: Paths, timedated: list[str]) -> Check:
     if loaded.routine.timezone:
         return Check("zone", OK, f"{loaded.zone.key}, from the config (travel does not move it)")
     how = "timedated and /etc/localtime" if timedated else "/etc/localtime (no timedated on the system bus)"
-    return Check("zone", OK, f"{loaded.zone.key}, the system's; a change is followed through {how}")
+    found = loaded.zone_source
+    if found is not None and found.problem:
+        return Check("zone", WARN, f"{found.zone.key or 'unnamed'}, the system's: {found.problem}", found.fix)
+    said = f" ({found.remark})" if found is not None and found.remark else ""
+    return Check("zone", OK, f"{loaded.zone.key}, the system's{said}; a change is followed through {how}")
 
 
 def check_push(paths: Paths, timeout: float = 5.0) -> list[Check]:

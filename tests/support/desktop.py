@@ -112,12 +112,32 @@ SERVERS: dict[str, tuple[str, str, dict[str, tuple[int, int]]]] = {
 }
 
 
-def require(binary: str, package: str = "dbus dunst xvfb libnotify-bin") -> str:
-    """The path of `binary`; skip the test without it (fail under SUNDOWN_REQUIRE_E2E=1)."""
+# The Debian package of each program a test starts: a skip names the one to install.
+PACKAGES = {
+    "dbus-daemon": "dbus",
+    "Xvfb": "xvfb",
+    "dunst": "dunst",
+    "dunstctl": "dunst",
+    "notify-send": "libnotify-bin",
+    "xdotool": "xdotool",
+    "wmctrl": "wmctrl",
+    "openbox": "openbox",
+    "xmessage": "x11-utils",
+    "xprop": "x11-utils",
+    "chromium": "chromium",
+    "systemd-analyze": "systemd",
+}
+
+
+def require(binary: str, package: str | None = None) -> str:
+    """The path of `binary`; skip the test without it (fail under SUNDOWN_REQUIRE_E2E=1), naming
+    the package that has it."""
     found = sorted(glob.glob(binary)) if binary.startswith("/") else []
     path = found[0] if found else shutil.which(binary)
     if path is None:
-        message = f"{binary} is not installed (apt-get install {package})"
+        package = package or PACKAGES.get(os.path.basename(binary))
+        how = f"apt-get install {package}" if package else "install the package that has it"
+        message = f"{binary} is not installed ({how})"
         if os.environ.get("SUNDOWN_REQUIRE_E2E") == "1":
             pytest.fail(message)
         pytest.skip(message)
@@ -453,7 +473,7 @@ class Desktop:
 
     def windows(self) -> list[tuple[int, int, int, int]]:
         """The server's visible notification windows as (x, y, width, height), top to bottom."""
-        require("xdotool", "xdotool")
+        require("xdotool")
         found = subprocess.run(  # the server is the only client of this X display
             ["xdotool", "search", "--onlyvisible", "--name", ".*"],
             env=self.env,

@@ -137,15 +137,31 @@ done(1, err=f"fake systemctl: unknown verb {verb}\n")
 '''
 
 
+# `journalctl --user ...`: the daemon's lines that the state's "journal" holds (what a failed start
+# wrote), whatever the filter; its argv is recorded in "journal_calls".
+FAKE_JOURNALCTL = r"""#!/usr/bin/env python3
+import json, os, sys
+state_path = os.environ["FAKE_SYSTEMCTL_STATE"]
+with open(state_path) as f:
+    state = json.load(f)
+state.setdefault("journal_calls", []).append(sys.argv[1:])
+with open(state_path, "w") as f:
+    json.dump(state, f)
+sys.stdout.write("".join(line + "\n" for line in state.get("journal", [])))
+"""
+
+
 class FakeSystemctl:
-    """A `systemctl` first in PATH; `state` is what it will answer, `calls` what it was asked."""
+    """A `systemctl` (and `journalctl`) first in PATH; `state` is what it will answer, `calls` what it
+    was asked."""
 
     def __init__(self, root: Path) -> None:
         self.bin = root / "fakebin"
         self.bin.mkdir()
-        exe = self.bin / "systemctl"
-        exe.write_text(FAKE_SYSTEMCTL.replace("/usr/bin/env python3", sys.executable, 1))
-        exe.chmod(0o755)
+        for name, text in (("systemctl", FAKE_SYSTEMCTL), ("journalctl", FAKE_JOURNALCTL)):
+            exe = self.bin / name
+            exe.write_text(text.replace("/usr/bin/env python3", sys.executable, 1))
+            exe.chmod(0o755)
         self.state_path = root / "systemctl-state.json"
         self.set(reachable=True, active=[], enabled=[], env={}, calls=[])
 

@@ -42,6 +42,7 @@ import os
 import pwd
 import secrets
 import select
+import shlex
 import shutil
 import signal
 import subprocess
@@ -260,20 +261,13 @@ class UserManager:
             "PYTHONPATH": str(REPO / "src"),
         }
 
-    def run(
-        self,
-        argv: Sequence[str],
-        env: Mapping[str, str] | None = None,
-        timeout: float = 60,
-        as_root: bool = False,
-        check: bool = False,
-    ) -> subprocess.CompletedProcess[str]:
-        """`argv` inside the namespaces, as the test user (or root), with the session env + `env`."""
+    def _inside(self, argv: Sequence[str], env: Mapping[str, str] | None, as_root: bool) -> list[str]:
+        """The command line that runs `argv` inside the namespaces, as the test user (or root)."""
         if self.ns_pid is None:
             raise RuntimeError("the user manager is not running")
         full_env = {**self.manager_env(), **(env or {})}
         become = [] if as_root else ["setpriv", f"--reuid={self.uid}", f"--regid={self.gid}", "--init-groups"]
-        cmd = [
+        return [
             "nsenter",
             f"--target={self.ns_pid}",
             "--mount",
@@ -285,10 +279,30 @@ class UserManager:
             *(f"{k}={v}" for k, v in full_env.items()),
             *argv,
         ]
+
+    def run(
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str] | None = None,
+        timeout: float = 60,
+        as_root: bool = False,
+        check: bool = False,
+    ) -> subprocess.CompletedProcess[str]:
+        """`argv` inside the namespaces, as the test user (or root), with the session env + `env`."""
+        cmd = self._inside(argv, env, as_root)
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=self.home)
         if check and proc.returncode != 0:
             raise AssertionError(f"{' '.join(argv)} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
         return proc
+
+    def in_a_terminal(self, argv: Sequence[str]) -> subprocess.Popen[str]:
+        """`argv` started inside, as the test user, in a terminal of its own (`script` gives it a pty),
+        as a person types `sundown run`; stop it with `run(["kill", PID])` or `terminate()`."""
+        command = " ".join(shlex.quote(a) for a in argv)
+        cmd = self._inside(["script", "--quiet", "--return", "--command", command, "/dev/null"], None, False)
+        return subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.home
+        )
 
     def sundown(self, *args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
         return self.run([sys.executable, "-m", "sundown", *args], **kw)

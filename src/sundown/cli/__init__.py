@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib import import_module
 
 from sundown import __version__
@@ -80,14 +80,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 def _unknown_command(parser: argparse.ArgumentParser, word: str) -> None:
     """A mistyped command: say what it may have meant (exit 2, like any usage error)."""
-    import difflib
+    from sundown.config.values import nearest
 
     names = [name for name in _commands(parser) if not name.startswith("-")]
-    # Two letters swapped ("stauts") first: difflib alone would rank "stats" above "status".
-    matches = sorted(
-        difflib.get_close_matches(word, names, n=3, cutoff=0.5), key=lambda n: sorted(n) != sorted(word)
-    )
-    hint = f"; did you mean `sundown {matches[0]}`?" if matches else f" (commands: {', '.join(names)})"
+    match = nearest(word, names, cutoff=0.5)
+    hint = f"; did you mean `sundown {match}`?" if match else f" (commands: {', '.join(names)})"
     parser.print_usage(sys.stderr)
     print(f"sundown: error: unknown command {word!r}{hint}", file=sys.stderr)
     raise SystemExit(2)
@@ -100,7 +97,37 @@ def _commands(parser: argparse.ArgumentParser) -> list[str]:
     return []
 
 
+def not_on_path(script: str, env: Mapping[str, str]) -> str | None:
+    """What to say when this `sundown` was started by its path from a shell where plain `sundown` is
+    not found: Debian and Ubuntu put ~/.local/bin, where the README links it, on PATH at login only."""
+    import os
+    import shutil
+
+    if os.path.basename(script) != "sundown" or not os.path.dirname(script):
+        return None  # `python -m sundown`, or found through PATH
+    where = os.path.abspath(os.path.dirname(script))
+    path = env.get("PATH", "")
+    on_path = {os.path.abspath(d) for d in path.split(os.pathsep) if d}
+    if where in on_path or shutil.which("sundown", path=path):
+        return None  # reachable as plain `sundown` (perhaps another one: not ours to judge)
+    home = os.path.expanduser("~")
+    if where == os.path.join(home, ".local", "bin"):
+        return (
+            "~/.local/bin is not on PATH in this shell, so plain `sundown` is\n"
+            "  not found here. Debian and Ubuntu add it at your next login; until then:\n"
+            '  export PATH="$HOME/.local/bin:$PATH"'
+        )
+    shown = "~" + where[len(home) :] if where.startswith(home + os.sep) else where
+    return f"{shown} is not on PATH in this shell, so plain `sundown` is not found here"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None and sys.stderr.isatty():
+        import os
+
+        note = not_on_path(sys.argv[0], os.environ)
+        if note:
+            print(f"sundown: {note}", file=sys.stderr)
     argv = list(sys.argv[1:] if argv is None else argv)
     word = invoked_command(argv)
     parser = build_parser(word)

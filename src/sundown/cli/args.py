@@ -10,6 +10,7 @@ from sundown.errors import UsageError
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 FOLLOW_FORMATS = ("text", "json", "waybar")  # `status --follow --format` (cli/follow prints them)
+_DATE_PART = re.compile(r"\d{4}-|\d[Tt]")  # an ISO date (and time); else a time of day
 
 
 def night_arg(text: str) -> date:
@@ -22,12 +23,25 @@ def night_arg(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from exc
 
 
-def instant(option: str, text: str, zone: tzinfo) -> datetime:
+def time_of_day(text: str) -> bool:
+    """Whether `text` has no date in it ("22:40", "10pm"): a time of day on some night."""
+    return not _DATE_PART.search(text)
+
+
+def instant(option: str, text: str, zone: tzinfo, night: date | None = None) -> datetime:
     """An ISO 8601 time (or date); without an offset it is a wall time in the routine's zone,
-    resolved by the plan's gap and fold rules."""
-    from sundown.core.plan import resolve
+    resolved by the plan's gap and fold rules. With `night`, a time of day alone ("22:40") is
+    accepted too: that night's, as a bedtime is (before 12:00: the morning after)."""
+    from sundown.core.plan import resolve, wall_instant
 
     raw = text.strip()
+    if night is not None and time_of_day(raw):
+        from sundown.config.values import Invalid, read_clock
+
+        try:
+            return wall_instant(night, read_clock(raw), zone)
+        except Invalid as exc:
+            raise UsageError(f"{option}: {exc}, or an ISO 8601 time such as 2026-11-25T21:00") from None
     if raw.endswith(("Z", "z")):
         raw = raw[:-1] + "+00:00"
     try:

@@ -73,8 +73,8 @@ class Context:
                     self.note(f"{self.config_problem} (shown here)")
                     self._loaded = fallback
                     return fallback
-                self.note(
-                    f"no config at {self.paths.config}; using the built-in default routine"
+                self.note(  # in two lines: the path alone is half a terminal's width
+                    f"no config at {self.paths.config};\n  using the built-in default routine"
                     " (`sundown init` writes it there to edit)"
                 )
         return self._loaded

@@ -12,7 +12,7 @@ import json
 from datetime import date, datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from sundown.cli.args import FOLLOW_FORMATS, instant, night_arg
+from sundown.cli.args import FOLLOW_FORMATS, instant, night_arg, time_of_day
 from sundown.cli.show import clock_column
 from sundown.core.vocabulary import BACKENDS
 from sundown.errors import SundownError, UsageError
@@ -20,7 +20,7 @@ from sundown.errors import SundownError, UsageError
 if TYPE_CHECKING:
     from sundown.cli.context import Context
     from sundown.core.answers import Answer, Ruling
-    from sundown.core.status import Status
+    from sundown.core.status import Row, Status
     from sundown.core.vocabulary import EventName
 
 UTC = timezone.utc
@@ -66,7 +66,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     )
     p.add_argument("id", nargs="?", metavar="ID", help="reminder id (see `sundown check`)")
     p.add_argument("--night", type=night_arg, metavar="DATE", help="the night (its evening's date)")
-    p.add_argument("--at", metavar="ISO", help="backfill: when it was done (local to the routine's zone)")
+    p.add_argument(
+        "--at",
+        metavar="TIME",
+        help="backfill: when it was done; HH:MM on the night (--night, default tonight) or an ISO"
+        " time, local to the routine's zone",
+    )
     p.add_argument("--force", action="store_true", help=FORCE_HELP)
     p.set_defaults(func=cmd_ack)
 
@@ -228,10 +233,12 @@ def _known_ids(ctx: Context, night: date) -> list[str]:
 
 
 def _check_ids(ctx: Context, ids: list[str], night: date) -> None:
+    from sundown.config.values import unknown_reminder
+
     known = _known_ids(ctx, night)
     for rid in ids:
-        if rid not in known:
-            raise UsageError(f"no reminder {rid!r}; the routine has: {', '.join(known) or 'none'}")
+        if rid not in known:  # as the config checker says it: `did you mean "magnesium"?`
+            raise UsageError(unknown_reminder(rid, known))
 
 
 def _title(ctx: Context, rid: str) -> str:
@@ -275,9 +282,15 @@ def cmd_ack(ctx: Context) -> int:
     from sundown.core.answers import Answer
 
     args = ctx.args
-    at = instant("--at", args.at, ctx.loaded.zone).astimezone(UTC) if args.at else None
+    # "--at 22:40" is a time of that night: --night's, else tonight's.
+    bare = bool(args.at) and time_of_day(args.at)
+    on = args.night or (_tonight(ctx) if bare else None)
+    at = instant("--at", args.at, ctx.loaded.zone, on).astimezone(UTC) if args.at else None
     if at is not None and at > _now() + timedelta(minutes=1):
-        raise UsageError(f"--at {args.at} is in the future")
+        hint = ""
+        if bare and not args.night:
+            hint = f" (tonight's, {on}); for another night add --night YYYY-MM-DD"
+        raise UsageError(f"--at {args.at} is in the future{hint}")
     if args.id:
         night = args.night or _tonight(ctx, at)
         if args.night or at is not None:
@@ -380,9 +393,24 @@ def cmd_skip(ctx: Context) -> int:
     for rid in targets:
         ctx.log.record(event, night, rid, "cli")
     what = ", ".join(_title(ctx, rid) for rid in ids) if ids else "every reminder"
-    ctx.print(f"{event} {what} {_label(ctx, night)}")
+    if ctx.args.undo and not ids:
+        # A whole-night unskip leaves the reminders skipped one by one skipped: say which.
+        from sundown.core.status import unskipped_words
+
+        kept = [(rid, _title(ctx, rid)) for rid in _still_skipped(ctx, night)]
+        ctx.print(unskipped_words(_label(ctx, night), kept, f" --night {night}" if ctx.args.night else ""))
+    else:
+        ctx.print(f"{event} {what} {_label(ctx, night)}")
     _nudge(ctx, f"the {'unskip' if ctx.args.undo else 'skip'}")
     return 0
+
+
+def _still_skipped(ctx: Context, night: date) -> list[str]:
+    """The reminders of `night` that stay skipped after a whole-night unskip, in the routine's order."""
+    from sundown.core.state import fold_changes
+
+    skip = fold_changes(ctx.log.night_events(night)).skip
+    return [rid for rid in _known_ids(ctx, night) if rid in skip]
 
 
 def cmd_tonight(ctx: Context) -> int:
@@ -486,6 +514,20 @@ def _cli_zone(ctx: Context) -> str | None:
         return None
 
 
+def _zone_problem(ctx: Context) -> str | None:
+    """What is wrong with the system's zone as this command read it (the daemon reads the same
+    /etc/localtime): a broken link or a copy of no zone means UTC, never silently."""
+    from sundown.errors import ConfigError
+
+    try:
+        found = ctx.loaded.zone_source
+    except ConfigError:
+        return None
+    if found is None or not found.problem:
+        return None
+    return f"the system's time zone: {found.problem}; fix: {found.fix}" if found.fix else found.problem
+
+
 def cmd_status(ctx: Context) -> int:
     from sundown.config import ZONE_FIX, daemon_zone, zone_difference
 
@@ -503,18 +545,21 @@ def cmd_status(ctx: Context) -> int:
         Printer(ctx, fmt).show(info.to_json())
         return 0
     differs = zone_difference(daemon_zone(info.context), _cli_zone(ctx))
+    broken = _zone_problem(ctx)
     if ctx.args.json:
         if differs:
             ctx.note(f"warning: {differs}; {ZONE_FIX}")
+        if broken:
+            ctx.note(f"warning: {broken}")
         ctx.print(json.dumps(info.to_json(), indent=2))
         return 0
     if info.running:
         ctx.print(f"sundown is running (pid {info.pid}, backend {info.backend})")
     else:
-        ctx.print("sundown is not running (start it with `sundown run` or `sundown service install`)")
-    for problem in (info.config_error, info.log_error, differs and f"{differs}; {ZONE_FIX}"):
+        ctx.print("sundown is not running (start it: `sundown run` or `sundown service install`)")
+    for problem in (info.config_error, info.log_error, differs and f"{differs}; {ZONE_FIX}", broken):
         if problem:
-            ctx.print(f"  problem: {problem}")
+            _print_problem(ctx, problem)
     if info.push:
         _print_push(ctx, info.push)
     calendar = info.calendar or {}
@@ -524,8 +569,46 @@ def cmd_status(ctx: Context) -> int:
     ctx.print(f"tonight ({night:%a} {night}):{_bedtime_words(ctx, info, night)}")
     clocks = clock_column([datetime.fromisoformat(row.at) for row in info.tonight], night, ctx.loaded.zone)
     for row, clock in zip(info.tonight, clocks, strict=True):
-        ctx.print(f"  {clock}  {row.title:<28} {row.state}")
+        ctx.print(f"  {clock}  {row.title:<28} {_state_words(ctx, row)}")
     return 0
+
+
+# Why a reminder is held back, as the log's `deferred` rows say it.
+BUSY_WORDS = {"dnd": "Do Not Disturb", "presenting": "presenting", "fullscreen": "a fullscreen window"}
+
+
+def _state_words(ctx: Context, row: Row) -> str:
+    """ "snoozed until 22:05", "deferred (Do Not Disturb) until 20:56": a state and its time."""
+    if row.until is None:
+        return row.state
+    until = _hm(datetime.fromisoformat(row.until), ctx)
+    if row.state == "snoozed":
+        return f"snoozed until {until}"
+    why = f" ({BUSY_WORDS.get(row.reason or '', row.reason)})" if row.reason else ""
+    if row.state == "deferred":
+        return f"deferred{why} until {until}"
+    return f"{row.state}, held back{why} until {until}"  # a repeat held back
+
+
+def _print_problem(ctx: Context, problem: str) -> None:
+    """A problem under the status line: each of its lines (a config's errors, one a line) indented
+    alike, and wrapped at the terminal's width, going on two columns deeper."""
+    import textwrap
+
+    from sundown.cli.show import terminal_width
+
+    width, lead = terminal_width(), "  problem: "
+    for k, part in enumerate(problem.splitlines()):
+        first = lead if k == 0 else " " * len(lead)
+        for line in textwrap.wrap(
+            part,
+            width,
+            initial_indent=first,
+            subsequent_indent=" " * (len(lead) + 2),
+            break_long_words=False,  # a path stays whole
+            break_on_hyphens=False,
+        ):
+            ctx.print(line)
 
 
 def _bedtime_words(ctx: Context, info: Status, night: date) -> str:

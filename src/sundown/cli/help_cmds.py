@@ -77,10 +77,18 @@ def cmd_help(ctx: Context) -> int:
     if topic is None:
         build_parser().print_help(ctx.out)
         ctx.print("\ntopics (sundown help TOPIC):")
+        import textwrap
+
+        from sundown.cli.show import terminal_width
+
         titles = topics()
         width = max(map(len, titles), default=0)
         for name, title in titles.items():
-            ctx.print(f"  {name:<{width}}  {title}")
+            lead = f"  {name:<{width}}  "
+            # A long title goes on under itself, not past the terminal's edge.
+            indent = " " * len(lead)
+            for line in textwrap.wrap(title, terminal_width(), initial_indent=lead, subsequent_indent=indent):
+                ctx.print(line)
         return 0
     pages = _pages()
     if topic not in pages and topic in GROUP_OF:  # a page first: `help stats` explains more than --help
@@ -90,13 +98,15 @@ def cmd_help(ctx: Context) -> int:
                 action.choices[topic].print_help(ctx.out)
         return 0
     if topic not in pages:
-        import difflib
+        from sundown.config.values import nearest
 
-        names = [*pages, *GROUP_OF]
-        match = difflib.get_close_matches(topic, names, n=1, cutoff=0.5)
-        hint = f'; did you mean "{match[0]}"?' if match else f" (topics: {', '.join(pages)})"
+        match = nearest(topic, [*pages, *GROUP_OF], cutoff=0.5)
+        hint = f'; did you mean "{match}"?' if match else f" (topics: {', '.join(pages)})"
         raise UsageError(f"help: no topic or command {topic!r}{hint}")
-    text = for_terminal(pages[topic].read_text(encoding="utf-8"))
+    from sundown.cli.markdown import render
+    from sundown.cli.show import terminal_width
+
+    text = render(for_terminal(pages[topic].read_text(encoding="utf-8")), terminal_width())
     isatty = getattr(ctx.out, "isatty", lambda: False)
     if ctx.out is sys.stdout and isatty():
         import pydoc

@@ -15,6 +15,7 @@ from datetime import date, datetime, timezone, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from sundown.cli.args import night_arg
+from sundown.cli.show import terminal_width
 from sundown.errors import SundownError, UsageError
 
 if TYPE_CHECKING:
@@ -83,7 +84,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         description="Write one self-contained HTML page (inline SVG, no scripts, nothing from the"
         " network): adherence calendar, acknowledgement delays, planned vs actual bedtime.",
     )
-    p.add_argument("--html", required=True, metavar="FILE", help="the HTML file to write")
+    p.add_argument("--html", metavar="FILE", help="the HTML file to write")
+    p.add_argument("file", nargs="?", metavar="FILE", help="the same, without --html: sundown report r.html")
     p.add_argument(
         "--days",
         type=days_arg,
@@ -240,7 +242,7 @@ def cmd_stats(ctx: Context) -> int:
     else:
         from sundown.reports.terminal import render_stats
 
-        lines = render_stats(result, ctx.loaded.zone, _width(), _use_color(ctx))
+        lines = render_stats(result, ctx.loaded.zone, terminal_width(), _use_color(ctx))
     ctx.out.write("\n".join(lines) + "\n")
     return 0
 
@@ -254,12 +256,6 @@ EMPTY_LOG = (
 def _use_color(ctx: Context) -> bool:
     isatty = getattr(ctx.out, "isatty", lambda: False)
     return bool(isatty()) and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
-
-
-def _width() -> int:
-    import shutil
-
-    return max(shutil.get_terminal_size((80, 24)).columns, 40)
 
 
 # --- report ------------------------------------------------------------------------------------
@@ -281,6 +277,12 @@ def cmd_report(ctx: Context) -> int:
     from sundown.paths import write_atomic
     from sundown.reports import report
 
+    args = ctx.args
+    if args.html and args.file and Path(args.html).expanduser() != Path(args.file).expanduser():
+        raise UsageError(f"report writes one file: --html {args.html} or {args.file}, not both")
+    name = args.html or args.file
+    if not name:
+        raise UsageError("name the HTML file to write: sundown report --html FILE (or sundown report FILE)")
     loaded = ctx.loaded
     now = datetime.now(timezone.utc)
     first_night = ctx.log.first_night()
@@ -290,10 +292,10 @@ def cmd_report(ctx: Context) -> int:
         html = report.render_empty(loaded.zone, generated=now)
     else:
         html = report.render(result, loaded.zone, generated=now)
-    target = Path(ctx.args.html).expanduser()
+    target = Path(name).expanduser()
     if target.is_dir():
         example = target / "sundown.html"
-        raise UsageError(f"--html {target} is a directory; name the file to write, e.g. {example}")
+        raise UsageError(f"{target} is a directory; name the file to write, e.g. {example}")
     if not target.parent.is_dir():
         raise SundownError(f"cannot write {target}: there is no directory {target.parent}")
     try:

@@ -90,6 +90,15 @@ def night_changes(ctx: Context, first: date) -> Mapping[date, NightChanges]:
     return ctx.log.changes_between(first, date.max)
 
 
+def _acknowledged(ctx: Context, first: date) -> set[tuple[date, str]]:
+    """(night, reminder) acknowledged from the night `first` on: `status` shows them done, so
+    `next` leaves them out, as it does the skipped ones."""
+    if not ctx.paths.database.exists():
+        return set()
+    nights = ctx.log.summaries_by_night(first, date.max)
+    return {(night, rid) for night, per in nights.items() for rid, s in per.items() if s.acknowledged}
+
+
 def now_utc() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -142,13 +151,13 @@ def cmd_check(ctx: Context) -> int:
     from pathlib import Path
 
     from sundown.cli.show import bedtime_origin
-    from sundown.config import LoadedConfig, load, zone_for
+    from sundown.config import LoadedConfig, load, warnings
     from sundown.errors import LogError
 
     if ctx.args.path:
         path = Path(ctx.args.path)
         routine = load(path)
-        loaded = LoadedConfig(routine, zone_for(routine), path)
+        loaded = LoadedConfig.of(routine, path)
     else:
         loaded = ctx.loaded
     routine, zone = loaded.routine, loaded.zone
@@ -164,6 +173,8 @@ def cmd_check(ctx: Context) -> int:
     warning = _commands_warning(loaded)
     if warning:
         ctx.note(f"warning: {warning}")
+    for line in warnings(loaded):  # in the config's own `PATH:LINE: KEY:` form, as its errors
+        ctx.errors([line])
     if routine.push is not None:
         from sundown.config import topic_warning
 
@@ -252,8 +263,9 @@ def cmd_next(ctx: Context) -> int:
     loaded = ctx.loaded
     zone = loaded.zone
     start = instant("--from", ctx.args.start, zone) if ctx.args.start else now_utc()
-    changes = night_changes(ctx, night_of(start, zone) - timedelta(days=2))
-    found = upcoming(loaded.routine, zone, start, count, changes)
+    first = night_of(start, zone) - timedelta(days=2)
+    changes = night_changes(ctx, first)
+    found = upcoming(loaded.routine, zone, start, count, changes, _acknowledged(ctx, first))
     if ctx.args.json:
         import json
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sundown.cli.context import Context
@@ -86,14 +87,68 @@ def _no_user_manager(ctx: Context, reason: str) -> int:
     return EX_FAILURE
 
 
+def _in_a_terminal(pid: int) -> bool:
+    """Does `pid` have a controlling terminal (a `sundown run` typed in one)? /proc/PID/stat's tty_nr."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return False
+    fields = stat.rpartition(")")[2].split()  # after the command name, which may hold spaces
+    return len(fields) > 4 and fields[4] != "0"
+
+
+def _runs_outside_the_service(ctx: Context) -> int | None:
+    """The pid of a daemon of this user that the service is not (a foreground `sundown run`), if any.
+
+    The service's daemon would find that one's lock taken and exit: refuse before touching systemd.
+    """
+    from sundown.runtime.control import running_pid
+    from sundown.systemd import unit
+
+    pid = running_pid(ctx.paths)
+    if pid is None:
+        return None
+    try:
+        return None if unit.service_pid(os.environ) == pid else pid
+    except SundownError:
+        return None  # no user manager: install says so and prints the autostart entry instead
+
+
+def _refuse_beside(ctx: Context, pid: int) -> int:
+    """Say which `sundown run` to stop before the service can start (pid -1: its pid is unknown)."""
+    which = f" (pid {pid})" if pid > 0 else ""
+    lines = [
+        f"sundown: `sundown run` is already running{which}, outside the service;",
+        "  the service's daemon would find it and exit. Nothing was installed.",
+    ]
+    if pid > 0 and _in_a_terminal(pid):
+        lines.append(f"Stop the `sundown run` in your other terminal (pid {pid}) first:")
+        lines.append(f"Ctrl+C there, or `kill {pid}`. Then run `sundown service install` again.")
+    else:
+        stop = f"`kill {pid}`" if pid > 0 else "`sundown status` shows its pid"
+        lines.append(f"Stop that `sundown run` first ({stop}),")
+        lines.append("then run `sundown service install` again.")
+    ctx.errors(lines)
+    return EX_FAILURE
+
+
 def cmd_install(ctx: Context) -> int:
     from sundown.systemd import unit
 
     ctx.loaded  # noqa: B018 - a broken config exits 78 here, not in a restart loop later
+    foreground = _runs_outside_the_service(ctx)
+    if foreground is not None:
+        return _refuse_beside(ctx, foreground)
     try:
         result = unit.install(os.environ, argv=_argv(ctx), wanted_by=ctx.args.wanted_by)
     except unit.NoUserManager as exc:
         return _no_user_manager(ctx, str(exc))
+    except unit.StartFailed as exc:
+        lines = ["sundown: sundown.service was installed but did not start."]
+        lines += [f"  the daemon said: {line}" for line in exc.daemon_said]
+        lines += [] if exc.daemon_said else [f"  systemd said: {exc.systemd_said}"]
+        ctx.errors([*lines, "more: journalctl --user -u sundown -e"])
+        return EX_FAILURE
     except SundownError as exc:
         ctx.error(str(exc))
         ctx.print("See why: journalctl --user -u sundown -e")
@@ -178,11 +233,39 @@ MARK = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
 
 
 def print_report(ctx: Context, report: Report) -> None:
+    """One check a line, its detail wrapped at the terminal's width under itself; a fix that is a
+    command (no `backticks` in it) stays on one line, so that it can be pasted."""
+    import re
+    import textwrap
+
+    from sundown.cli.show import terminal_width
+
     width = max(len(c.name) for c in report.checks)
+    columns = terminal_width()
+    under = " " * (6 + width + 2)
+
+    def fill(text: str, first: str, rest: str) -> list[str]:
+        # A `command` in the text is never broken: its spaces are held until the lines are made.
+        held = re.sub(r"`[^`]*`", lambda m: m.group(0).replace(" ", "\0"), text)
+        lines = textwrap.wrap(
+            held,
+            columns,
+            initial_indent=first,
+            subsequent_indent=rest,
+            break_long_words=False,  # a path or a bus address stays whole
+            break_on_hyphens=False,
+        )
+        return [line.replace("\0", " ") for line in lines]
+
     for check in report.checks:
-        ctx.print(f"{MARK[check.status]}  {check.name:<{width}}  {check.detail}")
+        for line in fill(check.detail, f"{MARK[check.status]}  {check.name:<{width}}  ", under):
+            ctx.print(line)
         if check.fix and check.status != "ok":
-            ctx.print(f"{'':6}{'':<{width}}  fix: {check.fix}")
+            if "`" in check.fix or ": " in check.fix:  # advice in words
+                for line in fill(check.fix, f"{under}fix: ", f"{under}     "):
+                    ctx.print(line)
+            else:
+                ctx.print(f"{under}fix: {check.fix}")
     fails, warns = report.count("fail"), report.count("warn")
     if not fails and not warns:
         ctx.print("all good: reminders can reach you")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import date, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,11 @@ def clock_column(times: list[datetime], night: date, zone: tzinfo) -> list[str]:
     if all(t.date() == night for t in local):
         return [t.strftime("%H:%M") for t in local]
     return [t.strftime("%a %H:%M") for t in local]
+
+
+def terminal_width() -> int:
+    """The columns to fit output into: the terminal's, $COLUMNS, else 80 (a pipe); at least 40."""
+    return max(shutil.get_terminal_size((80, 24)).columns, 40)
 
 
 def bedtime_origin(plan: NightPlan, routine: Routine, zone: tzinfo) -> str:

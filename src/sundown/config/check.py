@@ -99,6 +99,30 @@ def suggest_id(key: str) -> str:
 
 # --- TOML syntax errors -----------------------------------------------------------------------
 
+HEADER_RE = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$")
+
+
+def _first_declared(lines: list[str], line: int, message: str) -> str:
+    """For a table declared twice, or a key given twice, where the first one is (or nothing)."""
+    twice = re.match(r"[Cc]annot declare \[([^\]]+)\] twice", message)
+    if twice:
+        path: KeyPath = tuple(twice.group(1).split("."))
+        said = f"; the first [{twice.group(1)}] is on line {{}}: keep one of the two sections"
+    elif message.lower().startswith("cannot overwrite a value") and 0 < line <= len(lines):
+        key = lines[line - 1].partition("=")[0].strip()
+        table = next((m.group(1) for t in reversed(lines[: line - 1]) if (m := HEADER_RE.match(t))), "")
+        path = tuple(_parts(table) + _parts(key))
+        said = f"; {key} is already set on line {{}}: keep one of the two"
+    else:
+        return ""
+    first = KeyLines("\n".join(lines[: line - 1])).lines.get(path)
+    return said.format(first) if first is not None and first < line else ""
+
+
+def _parts(dotted_key: str) -> list[str]:
+    """`reminders."wind down"` -> ["reminders", "wind down"] (quotes dropped; a dot in quotes kept)."""
+    return [a or b for a, b in re.findall(r'"([^"]*)"|([^."\s]+)', dotted_key)]
+
 
 AT_RE = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)\s*$")
 
@@ -121,6 +145,7 @@ def syntax_problem(name: str, text: str, exc: Exception) -> str:
         lambda t: "[" + ".".join(re.findall(r"'([^']*)'", t.group(1))) + "]",
         message,
     )
+    message += _first_declared(lines, line, message)
     if message.startswith("Illegal character '\\n'") or message.startswith("Unterminated string"):
         message = "a string is not closed (its closing quote is missing)"
     message = message[:1].lower() + message[1:]

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sundown.config.load import LoadedConfig, parse
-from sundown.config.zone import zone_for
 from sundown.errors import ConfigError
 from sundown.paths import write_atomic
 
@@ -39,4 +38,4 @@ def last_good(paths: Paths) -> LoadedConfig | None:
         routine = parse(text, str(paths.config))
     except (OSError, UnicodeDecodeError, ConfigError):
         return None
-    return LoadedConfig(routine, zone_for(routine), paths.config)
+    return LoadedConfig.of(routine, paths.config)

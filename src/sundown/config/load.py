@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from datetime import time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sundown.config.check import Problems, syntax_problem
 from sundown.config.lines import KeyLines
 from sundown.config.routine import build
-from sundown.config.zone import zone_for
+from sundown.config.zone import ZoneSource, zone_source
 from sundown.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -68,6 +69,48 @@ def load(path: Path) -> Routine:
     return parse(text, name)
 
 
+def warnings(loaded: LoadedConfig) -> list[str]:
+    """What the config allows but rarely means, as `PATH:LINE: KEY: warning: ...` lines (`check`):
+    a reminder `at` a time after that evening's bedtime."""
+    from sundown.config.check import dotted
+    from sundown.core.plan import after_bedtime
+    from sundown.core.routine import WEEKDAYS
+
+    late = after_bedtime(loaded.routine)
+    if not late:
+        return []
+    name = str(loaded.path) if loaded.path else DEFAULT_NAME
+    try:
+        lines = KeyLines(loaded.path.read_text(encoding="utf-8") if loaded.path else example_text())
+    except (OSError, UnicodeDecodeError):
+        lines = KeyLines("")
+    out = []
+    for rid, days in late.items():
+        reminder = loaded.routine.reminder(rid)
+        assert reminder is not None and reminder.at is not None
+        by: dict[tuple[time, timedelta], list[str]] = {}
+        for weekday, (bed, past) in days.items():
+            by.setdefault((bed, past), []).append(WEEKDAYS[weekday])
+        when = "; ".join(
+            f"{_minutes(past)} after {bed:%H:%M} ({_evenings(names)})" for (bed, past), names in by.items()
+        )
+        path = ("reminders", rid, "at")
+        out.append(
+            f'{name}:{lines.line_of(path)}: {dotted(path)}: warning: "{reminder.at:%H:%M}" is after bedtime:'
+            f" {when}; an earlier time sends it before"
+        )
+    return out
+
+
+def _evenings(names: list[str]) -> str:
+    return "every evening" if len(names) == 7 else f"{', '.join(names)} evening{'s' * (len(names) > 1)}"
+
+
+def _minutes(d: timedelta) -> str:
+    h, m = divmod(int(d.total_seconds()) // 60, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m"
+
+
 def example_text() -> str:
     """The shipped config.example.toml: the built-in default routine, commented."""
     return Path(__file__).parent.parent.joinpath(EXAMPLE_FILE).read_text(encoding="utf-8")
@@ -82,12 +125,17 @@ class LoadedConfig:
     routine: Routine
     zone: ZoneInfo
     path: Path | None  # None: the built-in default routine
+    zone_source: ZoneSource | None = None  # where `zone` came from (None: not said)
+
+    @classmethod
+    def of(cls, routine: Routine, path: Path | None) -> LoadedConfig:
+        """`routine` with the zone it plans in: its `timezone`, or the system's."""
+        found = zone_source(routine)
+        return cls(routine, found.zone, path, found)
 
 
 def load_for(paths: Paths) -> LoadedConfig:
     """The configured routine, or the built-in default when no config file exists (and none was named)."""
     if not paths.config_explicit and not paths.config.exists() and not paths.config.is_symlink():
-        routine = default_routine()
-        return LoadedConfig(routine, zone_for(routine), None)
-    routine = load(paths.config)
-    return LoadedConfig(routine, zone_for(routine), paths.config)
+        return LoadedConfig.of(default_routine(), None)
+    return LoadedConfig.of(load(paths.config), paths.config)

@@ -12,7 +12,7 @@ from typing import Any
 from sundown.config.check import Problems, walk_table
 from sundown.config.push import default_secret_file, secret_file_problem, token_file_problem
 from sundown.config.spec import FILE, PUSH, REMINDER, KeyPath
-from sundown.config.values import ID_RE, closest, duration_text, show
+from sundown.config.values import ID_RE, closest, duration_text, nearest, show
 from sundown.core.plan import ONE_DAY, into_night
 from sundown.core.routine import (
     DEFAULT_REPEAT_LIMIT,
@@ -48,7 +48,9 @@ def _reminder(rid: str, raw: object, values: dict[str, Any], problems: Problems)
         problems.add(path + ("at",), 'is given together with "before"; keep exactly one of the two')
         ok = False
     elif "before" not in raw and "at" not in raw:
-        problems.add(path, 'needs "before" (e.g. before = "30m") or "at" (e.g. at = "22:00")')
+        # A typo of one of them ("befor") is one problem: its unknown key's "did you mean", not two.
+        if not any(k not in REMINDER.keys and nearest(k, ("before", "at")) for k in raw):
+            problems.add(path, 'needs "before" (e.g. before = "30m") or "at" (e.g. at = "22:00")')
         ok = False
     if "repeat_limit" in raw and "repeat" not in raw:
         problems.add(
@@ -130,6 +132,7 @@ def build(raw: dict[str, Any], problems: Problems) -> Routine | None:
             quiet=ctx.get("quiet", "defer"),
             max_defer=ctx.get("max_defer", ContextRules.max_defer),
             idle=ctx.get("idle", ContextRules.idle),
+            measure=ctx.get("measure", ContextRules.measure),
         ),
         push=push,
         calendar=calendar,

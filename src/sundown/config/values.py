@@ -4,7 +4,7 @@ with a message that quotes the offending value and says what to write instead.""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
@@ -365,11 +365,29 @@ def read_escalate(value: object) -> tuple[Step, ...]:
     return tuple(steps)
 
 
-def closest(word: str, choices: Iterator[str] | list[str]) -> str:
+def nearest(word: str, choices: Iterable[str], cutoff: float = 0.6) -> str | None:
+    """The choice `word` was most likely meant to be (a typo, two letters swapped), or None.
+
+    The one "did you mean" of sundown: the config checker's keys, ids and zones, and the CLI's
+    commands, help topics and reminder ids.
+    """
     import difflib
 
-    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f'; did you mean "{match[0]}"?' if match else ""
+    matches = difflib.get_close_matches(word, list(choices), n=3, cutoff=cutoff)
+    # Two letters swapped ("stauts") first: difflib alone would rank "stats" above "status".
+    matches.sort(key=lambda match: sorted(match) != sorted(word))
+    return matches[0] if matches else None
+
+
+def closest(word: str, choices: Iterable[str]) -> str:
+    """`; did you mean "X"?` for a message, or nothing."""
+    match = nearest(word, choices)
+    return f'; did you mean "{match}"?' if match else ""
+
+
+def unknown_reminder(rid: str, known: Sequence[str]) -> str:
+    """What `ack`, `snooze` and `skip` say of an id the routine lacks, from the CLI or the D-Bus API."""
+    return f'no reminder "{rid}"{closest(rid, known)} (the routine has: {", ".join(known) or "none"})'
 
 
 def load_zone(name: str) -> ZoneInfo | None:

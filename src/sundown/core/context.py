@@ -189,7 +189,7 @@ def adjust(
     """What happens at `now` once the person's context is taken into account."""
     rules = routine.context
     verdict = Verdict(next_at=decision.next_at)
-    acked = _away_acks(routine, zone, now, progress, changes, ctx, verdict)
+    acked = _away_acks(routine, zone, now, progress, changes, ctx, set(decision.waiting), verdict)
     for occ in decision.missed:
         # Deferred past its deadline (a reminder at bedtime, say): still sent, until max_defer.
         seen = attention.get(occ.key, QUIET)
@@ -306,6 +306,7 @@ def _away_acks(
     progress: Mapping[Key, ReminderNight],
     changes: Mapping[date, NightChanges],
     ctx: Context,
+    waiting: set[Key],
     verdict: Verdict,
 ) -> set[Key]:
     rules = routine.context
@@ -314,8 +315,8 @@ def _away_acks(
     acked: set[Key] = set()
     for occ in _open_occurrences(routine, zone, now, progress, changes):
         mode = occ.reminder.done_when
-        if mode is None or occ.at > now:
-            continue
+        if mode is None or occ.at > now or occ.key in waiting:
+            continue  # not due yet (a change of zone may have put it in the past: it waits)
         done = progress.get(occ.key, NOTHING)
         if mode == "locked":
             verdict.waits_on.add("locked")

@@ -7,6 +7,10 @@ from the log plus the daemon's own memory), so an extra wakeup never doubles a r
 caught up by the next one. Stale work is never replayed in a burst: late
 reminders before their bedtime come as one combined notification, older ones
 are marked missed, and of several overdue repeats only one is sent.
+
+A reminder that a change of zone put in the past while it was still ahead waits for its
+time from before the change (`moved`, from `travel.moved`): a blip of a zone changes
+nothing, and a real trip gets it sent late or logged `missed`, never dropped.
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ from sundown.core.routine import Routine
 from sundown.core.state import NOTHING, ReminderNight
 
 # A reminder whose deadline passed longer ago than this (the daemon was not
-# running) is left alone rather than logged `missed` days later.
+# running) is left alone rather than logged `missed` days later. Not one a change of
+# zone put in the past: the daemon was there, so it is logged.
 MISSED_HORIZON = timedelta(hours=12)
 
 
@@ -50,6 +55,8 @@ class Decision:
     missed: list[Occurrence] = field(default_factory=list)
     # Keys (night, reminder) settled for now (acknowledged, skipped, snoozed): their notification goes.
     settled: list[tuple[date, str]] = field(default_factory=list)
+    # Keys a change of zone put in the past, waiting for their time from before it: not due yet.
+    waiting: list[tuple[date, str]] = field(default_factory=list)
     next_at: datetime | None = None
 
 
@@ -68,15 +75,18 @@ def decide(
     progress: Mapping[tuple[date, str], ReminderNight],
     changes: Mapping[date, NightChanges],
     log_start: datetime | None = None,
+    moved: Mapping[tuple[date, str], datetime | None] | None = None,
 ) -> Decision:
     """Everything due at `now`, and when to look again.
 
     Nothing planned before `log_start` (when the log began) is logged missed: sundown
-    was not there to send it.
+    was not there to send it. `moved`: the occurrences a change of zone put in the past,
+    with their time from before it (`travel.moved`).
     """
+    moved = moved or {}
     decision = Decision()
     upcoming: list[datetime] = [night_end(night_of(now, zone), zone)]  # re-plan at the night's turn
-    for night in window(now, zone):
+    for night in nights(now, zone, moved):
         plan = night_plan(routine, night, zone, changes.get(night, NightChanges()))
         if plan is None:
             continue
@@ -90,15 +100,22 @@ def decide(
             if done.missed:
                 continue
             if not done.notified:
+                kept = moved.get(occ.key)
                 status = occ.status_at(now)
+                if occ.key in moved and kept is None and status != "pending":
+                    continue  # left alone before a change of zone, and so after it
+                if kept is not None and kept.astimezone(UTC) > now.astimezone(UTC):
+                    decision.waiting.append(occ.key)
+                    upcoming.append(kept)
+                    continue
                 if status == "pending":
                     upcoming.append(occ.at)
                 elif status == "due":
                     decision.sends.append(Send(message_key(*occ.key), (occ,), late=now - occ.at))
                 elif status == "late":
                     late.append(occ)
-                elif now - occ.deadline < MISSED_HORIZON and not _before(occ.at, log_start):
-                    decision.missed.append(occ)
+                elif kept is not None or not left_alone(occ, now, log_start):
+                    decision.missed.append(occ)  # a reminder kept from before a change: it was seen
                 if status in ("due", "late"):
                     upcoming.extend(t for t in occ.repeat_times() if t > now)
                 continue
@@ -114,6 +131,28 @@ def decide(
 
 def _before(at: datetime, start: datetime | None) -> bool:
     return start is not None and at.astimezone(UTC) < start.astimezone(UTC)
+
+
+def left_alone(occ: Occurrence, now: datetime, log_start: datetime | None) -> bool:
+    """Its deadline has passed, but it is not logged `missed` (if never sent): it was due
+    before the log began, or its deadline passed longer than MISSED_HORIZON ago (sundown
+    was not there to send it)."""
+    if now.astimezone(UTC) < occ.deadline.astimezone(UTC):
+        return False
+    return _before(occ.at, log_start) or now - occ.deadline >= MISSED_HORIZON
+
+
+def nights(
+    now: datetime, zone: tzinfo, kept: Mapping[tuple[date, str], datetime | None], *others: tzinfo
+) -> list[date]:
+    """The nights to look at: the window around `now` in `zone` (and in `others`), and any night
+    with a reminder that keeps its time from before a change (an offset of more than a day,
+    Honolulu -> Kiritimati, can leave it outside the new zone's window)."""
+    found: set[date] = set(window(now, zone))
+    for other in others:
+        found.update(window(now, other))
+    found.update(night for (night, _), at in kept.items() if at is not None)
+    return sorted(found)
 
 
 def _follow_up(
@@ -139,7 +178,9 @@ def _follow_up(
         return
     repeats = occ.repeat_times()
     passed = [i for i, t in enumerate(repeats, start=1) if t <= now]
-    if passed and repeats[passed[-1] - 1] > last and now < occ.bedtime:
+    # Past the repeats already sent: after a trip west the new zone's repeat times come again,
+    # and a repeat is never sent twice (nor more of them than `repeat_limit`).
+    if passed and passed[-1] > done.repeats and repeats[passed[-1] - 1] > last and now < occ.bedtime:
         decision.sends.append(
             Send(message_key(*occ.key), (occ,), repeat=passed[-1], late=now - repeats[passed[-1] - 1])
         )

@@ -81,7 +81,7 @@ def glance(status: Mapping[str, Any], now: datetime, zone: tzinfo) -> Glance:
     if waiting:
         more = f" +{len(waiting) - 1}" if len(waiting) > 1 else ""
         return made(f"{waiting[-1]['title']}: now{more}", PENDING, waiting[-1])
-    held = [r for r in by_time if r["state"] == "due"]
+    held = [r for r in by_time if r["state"] in ("deferred", "due")]
     if held:
         return made(f"{held[0]['title']}: held back", DEFERRED, held[0])
     snoozed = [r for r in by_time if r["state"] == "snoozed"]

@@ -18,7 +18,7 @@ tomorrow's first calendar event ("calendar") or the phone's alarm ("alarm").
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from itertools import takewhile
@@ -82,6 +82,27 @@ def into_night(wall: time) -> timedelta:
     """How long after its night's 12:00 a wall time comes, by the clock face (no DST)."""
     since_noon = datetime.combine(date.min, wall.replace(tzinfo=None)) - datetime.combine(date.min, NOON)
     return since_noon + ONE_DAY if after_midnight(wall) else since_noon
+
+
+def after_bedtime(routine: Routine) -> dict[str, dict[int, tuple[time, timedelta]]]:
+    """Reminders whose `at` comes after that evening's bedtime: per weekday they run on, the
+    bedtime (its wall time; from `[wake]`, the wake time less `sleep`) and by how much, by the
+    clock face. Allowed, but sent after the person went to bed, so rarely meant."""
+    late: dict[str, dict[int, tuple[time, timedelta]]] = {}
+    for r in routine.reminders:
+        if r.at is None:
+            continue
+        for weekday in range(7):
+            bed = routine.bedtime.for_weekday(weekday)
+            wake = routine.bedtime.wake_after(weekday)
+            if bed is None and wake is not None:
+                bed = (datetime.combine(date.min, wake) + ONE_DAY - routine.bedtime.sleep).time()
+            if bed is None or not r.runs_on(weekday):
+                continue
+            past = into_night(r.at) - into_night(bed)
+            if past > timedelta(0):
+                late.setdefault(r.id, {})[weekday] = (bed, past)
+    return late
 
 
 def window(now: datetime, zone: tzinfo) -> list[date]:
@@ -329,12 +350,16 @@ def upcoming(
     start: datetime,
     count: int,
     changes: Mapping[date, NightChanges] | None = None,
+    settled: Collection[tuple[date, str]] = (),
 ) -> list[Occurrence]:
-    """The next `count` occurrences at or after `start` (`sundown next`)."""
+    """The next `count` occurrences at or after `start` (`sundown next`), leaving out the skipped
+    ones and those `settled` (night, reminder id): acknowledged in advance, nothing is to come."""
     result: list[Occurrence] = []
     if count <= 0:
         return result
     for o in occurrences(routine, zone, start, changes):
+        if o.key in settled:
+            continue
         result.append(o)
         if len(result) == count:
             break

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timezone, tzinfo
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import Any
 
 from sundown.core.plan import NO_CHANGES, Morning, NightChanges, NightPlan, Occurrence, night_plan
@@ -56,6 +56,10 @@ class ReminderNight:
     dismissed: bool = False  # closed without acknowledging since its last notification
     scheduled_at: datetime | None = None  # its planned time, as the daemon logged it
     planned_bedtime: datetime | None = None  # the night's bedtime, from its last notification
+    # Held back while the person was busy (a `deferred` row): sent by this time at the latest, and
+    # why ("dnd", "presenting", "fullscreen"); cleared by a later notification or acknowledgement.
+    deferred_until: datetime | None = None
+    deferred_reason: str | None = None
 
 
 NOTHING = ReminderNight()
@@ -103,19 +107,27 @@ def _clock(value: Any) -> time | None:
     return t if t.tzinfo is None else None
 
 
+# How far a DST change moves a wall time between two zones' plans of one occurrence: a time in
+# one zone's gap (02:30 becomes 03:30 there only), a `before` across one zone's change.
+DST_SHIFT = timedelta(hours=1)
+
+
 def _earlier_plan(row_at: datetime | None, at: datetime | None) -> bool:
     """Whether a row logged for `row_at` belongs to an earlier plan than the occurrence at `at`.
 
-    Plans are compared by the wall-clock time they were made for, each in its own offset:
-    a trip (the system zone changed, no `timezone` configured) moves every instant but not
-    the plan, so 21:45 in Berlin and 21:45 in New York are one occurrence, never sent twice;
-    a later bedtime or a changed `before` moves the wall time and makes a new occurrence.
+    A row planned in the occurrence's own zone (its offset is the zone's at that instant) is
+    compared as an instant: a later bedtime or a changed `before` makes a new occurrence,
+    across a DST change too. A row planned in another zone (a trip: the system zone changed,
+    no `timezone` configured) is compared by wall-clock time, each in its own offset: a trip
+    moves every instant but not the plan, so 21:45 in Berlin and 21:45 in New York are one
+    occurrence, never sent twice; so are 02:30 in Berlin and 03:30 in New York on the night
+    New York's clocks skip 02:30 (a wall time moved by up to DST_SHIFT is not a re-plan).
     """
     if at is None or row_at is None:
         return False
-    if row_at.utcoffset() == at.utcoffset():
+    if row_at.utcoffset() == row_at.astimezone(at.tzinfo).utcoffset():
         return row_at.astimezone(UTC) < at.astimezone(UTC)
-    return row_at.replace(tzinfo=None) < at.replace(tzinfo=None)
+    return row_at.replace(tzinfo=None) + DST_SHIFT < at.replace(tzinfo=None)
 
 
 def fold(events: Iterable[Event], at: datetime | None = None) -> ReminderNight:
@@ -125,7 +137,8 @@ def fold(events: Iterable[Event], at: datetime | None = None) -> ReminderNight:
     snoozes and dismissals that followed them) belong to an earlier occurrence and are left out.
     """
     notified = repeats = 0
-    first = last = ack = snoozed = scheduled = bedtime = None
+    first = last = ack = snoozed = scheduled = bedtime = held = None
+    reason: str | None = None
     missed = dismissed = False
     current = True  # whether the latest notification was this occurrence's
     for e in events:
@@ -143,12 +156,12 @@ def fold(events: Iterable[Event], at: datetime | None = None) -> ReminderNight:
                 scheduled = row_at or scheduled
             last = e.ts
             bedtime = instant(e.details.get("bedtime"))
-            snoozed = None
+            snoozed = held = reason = None
             dismissed = False
         elif kind == "acknowledged":
             if ack is None or e.ts < ack:
                 ack = e.ts
-            snoozed = None
+            snoozed = held = reason = None
         elif kind == "missed":
             row_at = instant(e.details.get("at"))
             if _earlier_plan(row_at, at):
@@ -160,9 +173,15 @@ def fold(events: Iterable[Event], at: datetime | None = None) -> ReminderNight:
             snoozed = instant(e.details.get("until"))
         elif kind == "dismissed" and current:
             dismissed = True
-    if not (notified or ack or missed or snoozed or dismissed):
+        elif kind == "deferred" and ack is None:
+            held = instant(e.details.get("until"))
+            why = e.details.get("reason")
+            reason = why if isinstance(why, str) and len(why) <= 32 else None
+    if not (notified or ack or missed or snoozed or dismissed or held):
         return NOTHING
-    return ReminderNight(notified, repeats, first, last, ack, snoozed, missed, dismissed, scheduled, bedtime)
+    return ReminderNight(
+        notified, repeats, first, last, ack, snoozed, missed, dismissed, scheduled, bedtime, held, reason
+    )
 
 
 def _morning(details: Mapping[str, Any], key: str) -> Morning | None:
@@ -268,6 +287,8 @@ def merge(logged: ReminderNight, mine: ReminderNight, at: datetime | None = None
     def earlier(x: datetime | None, y: datetime | None) -> datetime | None:
         return min((t for t in (x, y) if t is not None), default=None)
 
+    # A hold either knows of, unless the daemon notified after what the log has.
+    held = NOTHING if mine.notified > logged.notified else logged if logged.deferred_until else mine
     return ReminderNight(
         notified=max(logged.notified, mine.notified),
         repeats=max(logged.repeats, mine.repeats),
@@ -279,6 +300,8 @@ def merge(logged: ReminderNight, mine: ReminderNight, at: datetime | None = None
         dismissed=logged.dismissed or mine.dismissed,
         scheduled_at=logged.scheduled_at or mine.scheduled_at,
         planned_bedtime=logged.planned_bedtime or mine.planned_bedtime,
+        deferred_until=held.deferred_until,
+        deferred_reason=held.deferred_reason,
     )
 
 
@@ -292,6 +315,8 @@ def state_name(occ: Occurrence, done: ReminderNight, now: datetime) -> State:
         return "missed"
     if done.snoozed_until is not None and done.snoozed_until > now:
         return "snoozed"
+    if done.deferred_until is not None and done.deferred_until > now and not done.notified:
+        return "deferred"  # its first notification held back (a held repeat stays "notified")
     if done.dismissed:
         return "dismissed"
     if done.notified:

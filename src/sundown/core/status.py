@@ -7,7 +7,7 @@ null where the one building it cannot know (the backend, with no daemon).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime, tzinfo
 from typing import Any
@@ -27,6 +27,10 @@ class Row:
     title: str
     at: str  # ISO 8601 with the zone's offset
     state: State
+    # Snoozed: when the snooze ends. Held back while the person is busy (state "deferred", or a held
+    # repeat): when it goes out at the latest, and why ("dnd", "presenting", "fullscreen").
+    until: str | None = None  # ISO 8601 with the zone's offset
+    reason: str | None = None
 
     @property
     def waiting(self) -> bool:
@@ -36,12 +40,15 @@ class Row:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Row:
         state = data.get("state")
+        until, reason = data.get("until"), data.get("reason")
         return cls(
             night=str(data.get("night") or ""),
             reminder=str(data.get("reminder") or ""),
             title=str(data.get("title") or ""),
             at=str(data.get("at") or ""),
             state=state if state in STATES else "pending",
+            until=until if isinstance(until, str) else None,
+            reason=reason if isinstance(reason, str) else None,
         )
 
 
@@ -119,18 +126,46 @@ def night_label(night: date, tonight_night: date) -> str:
     return f"tonight ({day})" if night == tonight_night else f"the night of {day}"
 
 
+def unskipped_words(label: str, kept: Sequence[tuple[str, str]], night_option: str = "") -> str:
+    """What a whole-night `unskip` did: every reminder back, but those skipped one by one, which
+    stay skipped, named ((id, title) each) with the command that brings them back."""
+    if not kept:
+        return f"unskipped every reminder {label}"
+    titles = [title for _, title in kept]
+    but = ", ".join(titles[:-1]) + f" and {titles[-1]}" if len(titles) > 1 else titles[0]
+    ids = " ".join(rid for rid, _ in kept)
+    back = f"`sundown unskip {ids}{night_option}` brings {'them' if len(kept) > 1 else 'it'} back"
+    return f"unskipped every reminder {label} but {but}\n(skipped one by one: {back})"
+
+
 def rows(night: Night, now: datetime) -> list[Row]:
     """The night's reminders with their state."""
-    return [
-        Row(
-            night=night.night.isoformat(),
-            reminder=occ.reminder.id,
-            title=occ.reminder.title,
-            at=occ.at.isoformat(),
-            state=state_name(occ, night.states.get(occ.reminder.id, NOTHING), now),
-        )
-        for occ in (night.plan.occurrences if night.plan else ())
-    ]
+    return [_row(night, occ, night.states.get(occ.reminder.id, NOTHING), now) for occ in _plan(night)]
+
+
+def _plan(night: Night) -> tuple[Occurrence, ...]:
+    return night.plan.occurrences if night.plan else ()
+
+
+def _row(night: Night, occ: Occurrence, done: ReminderNight, now: datetime) -> Row:
+    """One reminder's row: its state, and the `until` (and `reason`) its snooze or hold has."""
+    state = state_name(occ, done, now)
+    until: datetime | None = None
+    reason = None
+    if state == "snoozed":
+        until = done.snoozed_until
+    elif state not in ("acknowledged", "skipped", "missed") and done.deferred_until is not None:
+        if done.deferred_until > now:  # held back: the first notification, or a repeat
+            until, reason = done.deferred_until, done.deferred_reason
+    return Row(
+        night=night.night.isoformat(),
+        reminder=occ.reminder.id,
+        title=occ.reminder.title,
+        at=occ.at.isoformat(),
+        state=state,
+        until=until.astimezone(occ.at.tzinfo).isoformat() if until is not None else None,
+        reason=reason,
+    )
 
 
 def snapshot(

@@ -21,6 +21,7 @@ EventName = Literal[
     "deferred",
     "escalated",
     "lock_failed",
+    "activity",  # one closed span of the session's activity (details: state, from, to)
     "in_bed",
     "awake",
     "replanned",
@@ -31,6 +32,10 @@ EVENTS: tuple[EventName, ...] = get_args(EventName)
 Source = Literal["action", "cli", "daemon", "idle", "lock", "phone", "dbus", "tray"]
 SOURCES: tuple[Source, ...] = get_args(Source)
 DEVICE_PREFIX = "device:"
+
+# What the session was doing, one state per `activity` span (docs/stats.md, "The evening as it was").
+ActivityState = Literal["active", "idle", "locked", "asleep"]
+ACTIVITY_STATES: tuple[ActivityState, ...] = get_args(ActivityState)
 
 # Where a night's bedtime comes from (`check`, `status`, `next --json`; docs/morning.md):
 # `[bedtime]`, `[wake]`, `sundown tonight`, the calendar's first event, the phone's alarm.
@@ -48,7 +53,9 @@ ACTIONS: tuple[Action, ...] = get_args(Action)
 AnswerAction = Literal["done", "snooze", "skip", "dismissed"]
 
 # Where a reminder stands tonight, as `status` says it (core/state.state_name).
-State = Literal["pending", "due", "notified", "snoozed", "dismissed", "acknowledged", "skipped", "missed"]
+State = Literal[
+    "pending", "due", "deferred", "notified", "snoozed", "dismissed", "acknowledged", "skipped", "missed"
+]
 STATES: tuple[State, ...] = get_args(State)
 
 Urgency = Literal["low", "normal", "critical"]

@@ -8,7 +8,7 @@ carry the exact numbers.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta, tzinfo
 from html import escape
 
@@ -19,13 +19,17 @@ from sundown.reports.stats import (
     NONE,
     ON_TIME,
     OPEN,
+    PENDING,
     SKIPPED,
+    SKIPPED_AHEAD,
     ReminderStats,
     Stats,
     duration_text,
 )
 
 ON_TIME_MINUTES = ON_TIME // timedelta(minutes=1)
+# Right of a chart's plot: half a date label ("2026-11-25", about 60 px at 11 px) centred on the last dot.
+AXIS_ROOM = 34
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'"
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
@@ -35,14 +39,18 @@ STATUS_COLORS = {
     MISSED: "#d6463a",
     OPEN: "#7fb2d9",
     SKIPPED: "#b8c2cc",
+    SKIPPED_AHEAD: "#b8c2cc",
+    PENDING: "#d3e4f2",
     NONE: "#eeeeee",
 }
 STATUS_WORDS = {
     ACK: "on time",
     LATE: "late",
     MISSED: "missed",
-    OPEN: "not yet",
+    OPEN: "due, not done yet",
     SKIPPED: "skipped",
+    SKIPPED_AHEAD: "skipped",
+    PENDING: "later tonight",
     NONE: "not scheduled",
 }
 # The bedtime chart: planned strokes, lights-out dots by how far from the plan.
@@ -50,10 +58,29 @@ PLANNED = "#5b6bbf"
 BED_ON_TIME = "#2e9d57"
 BED_LATER = "#d6463a"
 BED_EARLIER = "#9a6fc4"
-# Nightly adherence buckets, from none done to all done.
-HEAT = ("#d6463a", "#ef8a4c", "#f3c65f", "#a6d36b", "#2e9d57")
+# Measured, never clicked (core/activity.py): the screens went off / in bed, said the phone.
+SCREENS_OFF = "#1f2d4d"
+IN_BED = "#2a8f8f"
+# Nightly adherence: each colour of the calendar with the words of its legend entry, from none done
+# to all done; "all done" only when all were.
+HEAT = (
+    ("#d6463a", "none done"),
+    ("#ef8a4c", "under half"),
+    ("#f3c65f", "half or more"),
+    ("#a6d36b", "most (3 in 4 or more)"),
+    ("#2e9d57", "all done"),
+)
 NO_DATA = "#eeeeee"
 ALL_SKIPPED = "#b8c2cc"
+# Tonight while some of it is still ahead: not judged yet.
+TONIGHT = "#d3e4f2"
+# Every colour the calendar paints, with its words.
+CALENDAR_LEGEND = (
+    *HEAT,
+    (TONIGHT, "tonight, still going"),
+    (ALL_SKIPPED, "skipped"),
+    (NO_DATA, "nothing due"),
+)
 
 CSS = f"""
 body {{ font-family: {FONT}; margin: 2rem auto; max-width: 1100px; padding: 0 1rem; color: #222;
@@ -130,17 +157,11 @@ def render(result: Stats, zone: tzinfo, generated: datetime) -> str:
         '<p class="note">Each square is one night (the evening it starts on): the share of that'
         " night's reminders that were acknowledged, skipped ones left out.</p>",
         _calendar(result),
-        _legend(
-            [
-                (HEAT[0], "none done"),
-                (HEAT[2], "about half"),
-                (HEAT[4], "all done"),
-                (ALL_SKIPPED, "skipped"),
-                (NO_DATA, "nothing scheduled"),
-            ]
-        ),
+        _legend(CALENDAR_LEGEND),
         "<h2>Each reminder, night by night</h2>",
-        _legend((STATUS_COLORS[s], STATUS_WORDS[s]) for s in (ACK, LATE, MISSED, SKIPPED, OPEN, NONE)),
+        _legend(
+            (STATUS_COLORS[s], STATUS_WORDS[s]) for s in (ACK, LATE, MISSED, SKIPPED, OPEN, PENDING, NONE)
+        ),
         _strips(result),
         "<h2>Acknowledgement delay</h2>",
         '<p class="note">Minutes from the first notification (or the scheduled time) to the'
@@ -151,6 +172,7 @@ def render(result: Stats, zone: tzinfo, generated: datetime) -> str:
         " when the <code>bedtime</code> reminder was acknowledged; hollow dots were measured, not"
         " clicked: the screen went idle or locked (<code>done_when</code>).</p>",
         _bedtime_chart(result, zone),
+        _lights_out_note(result),
         "</body></html>",
     ]
     return "\n".join(parts) + "\n"
@@ -179,7 +201,7 @@ def _summary_table(result: Stats) -> str:
 
 def _night_score(result: Stats, i: int) -> tuple[str, str]:
     """Colour and hover text of night i in the calendar."""
-    done = due = skipped = 0
+    done = due = skipped = ahead = 0
     for r in result.reminders.values():
         status = r.cells[i].status
         if status in (ACK, LATE):
@@ -187,17 +209,31 @@ def _night_score(result: Stats, i: int) -> tuple[str, str]:
             due += 1
         elif status in (MISSED, OPEN):
             due += 1
-        elif status == SKIPPED:
+        elif status in (SKIPPED, SKIPPED_AHEAD):
             skipped += 1
+        elif status == PENDING:
+            ahead += 1
     night = result.nights[i]
     label = night.strftime("%a %Y-%m-%d")
+    text = f"{label}: {done} of {due} done" + (f", {skipped} skipped" if skipped else "")
+    if ahead:  # tonight, not over: judged when it is
+        return TONIGHT, f"{text}, {ahead} later tonight"
     if due == 0:
         if skipped:
             return ALL_SKIPPED, f"{label}: skipped"
-        return NO_DATA, f"{label}: nothing scheduled"
-    share = done / due
-    color = HEAT[min(int(share * (len(HEAT) - 1) + 0.5), len(HEAT) - 1)]
-    return color, f"{label}: {done} of {due} done ({share:.0%})" + (f", {skipped} skipped" if skipped else "")
+        return NO_DATA, f"{label}: nothing due"
+    return _heat(done / due), text.replace(" done", f" done ({done / due:.0%})", 1)
+
+
+def _heat(share: float) -> str:
+    """The calendar's colour for a night with `share` of its reminders done, as its legend says."""
+    if share >= 1:
+        return HEAT[4][0]
+    if share >= 0.75:
+        return HEAT[3][0]
+    if share >= 0.5:
+        return HEAT[2][0]
+    return HEAT[1][0] if share > 0 else HEAT[0][0]
 
 
 def _calendar(result: Stats) -> str:
@@ -288,20 +324,20 @@ def _short(text: str, n: int) -> str:
 
 
 def _x_axis(result: Stats, left: float, width: float, y: float) -> list[str]:
-    """Date ticks along a time axis: about six, at month starts for long ranges."""
+    """Date ticks along a time axis, about six: each centred under its night's dot (the charts
+    leave room beside the plot for the half of a label that reaches past it)."""
     n = len(result.nights)
     ticks = []
     step = max(n // 6, 1)
     for i in range(0, n, step):
         x = left + (i + 0.5) * width / n
-        anchor = "start" if i == 0 else "end" if x > left + width - 40 else "middle"
-        ticks.append(f'<text x="{_num(x)}" y="{_num(y)}" text-anchor="{anchor}">{result.nights[i]}</text>')
+        ticks.append(f'<text x="{_num(x)}" y="{_num(y)}" text-anchor="middle">{result.nights[i]}</text>')
     return ticks
 
 
 def _delay_chart(result: Stats, r: ReminderStats) -> str:
     n = len(result.nights)
-    left, right, top, bottom = 50, 10, 18, 22
+    left, right, top, bottom = 50, AXIS_ROOM, 18, 22
     plot_w, plot_h = 1000 - left - right, 120
     acked = [(i, c) for i, c in enumerate(r.cells) if c.delay_s is not None]
     missed = [i for i, c in enumerate(r.cells) if c.status == MISSED]
@@ -361,11 +397,13 @@ def _bedtime_chart(result: Stats, zone: tzinfo) -> str:
         points.append(_minutes(b.planned, b.night, zone))
         if b.acknowledged is not None:
             points.append(_minutes(b.acknowledged, b.night, zone))
+        if b.went_to_bed is not None:
+            points.append(_minutes(b.went_to_bed, b.night, zone))
     lo = min(points) // 60 * 60
     hi = -(-max(points) // 60) * 60
     hi = max(hi, lo + 120)
     n = len(result.nights)
-    left, right, top, bottom = 50, 10, 10, 22
+    left, right, top, bottom = 50, AXIS_ROOM, 10, 22
     plot_w, plot_h = 1000 - left - right, 200
     height = top + plot_h + bottom
 
@@ -409,17 +447,93 @@ def _bedtime_chart(result: Stats, zone: tzinfo) -> str:
             f" {b.planned.astimezone(zone):%H:%M}, lights out {b.acknowledged.astimezone(zone):%H:%M}"
             f" ({late:+d} min){_measured_note(b.measured)}</title></circle>"
         )
+    svg += _measured_marks(result, zone, x_of, y_of, radius)
     svg += _x_axis(result, left, plot_w, top + plot_h + 15)
     svg.append("</svg>")
+    # Beside measured lights out, the dots say what they are: clicked.
+    clicked = "acknowledged" if any(b.went_to_bed for b in result.bedtimes) else "lights out"
     legend = _legend(
         [
             (PLANNED, "planned"),
-            (BED_ON_TIME, f"lights out within {ON_TIME_MINUTES} min of it"),
+            (BED_ON_TIME, f"{clicked} within {ON_TIME_MINUTES} min of it"),
             (BED_LATER, f"more than {ON_TIME_MINUTES} min later"),
             (BED_EARLIER, f"more than {ON_TIME_MINUTES} min earlier"),
         ]
     )
-    return "".join(svg) + legend
+    return "".join(svg) + legend + _measured_legend(result)
+
+
+def _measured_marks(
+    result: Stats, zone: tzinfo, x_of: Callable[[date], float], y_of: Callable[[float], float], radius: float
+) -> list[str]:
+    """Lights out as measured, one diamond a night beside the clicked dot: the screens went off
+    (dark), or in bed, as the phone said (teal); a thin line joins it to the planned bedtime."""
+    marks = []
+    size = radius + 1.5
+    for b in result.bedtimes:
+        went = b.went_to_bed
+        if went is None or b.planned is None:
+            continue
+        x = x_of(b.night)
+        y0, y = y_of(_minutes(b.planned, b.night, zone)), y_of(_minutes(went, b.night, zone))
+        color = IN_BED if b.in_bed is not None else SCREENS_OFF
+        late = (went - b.planned) // timedelta(minutes=1)
+        what = "in bed (the phone)" if b.in_bed is not None else "screens off (measured)"
+        active = (
+            f", at the screen {_duration(b.active_after_bedtime_s)} after bedtime"
+            if b.active_after_bedtime_s
+            else ""
+        )
+        marks.append(
+            f'<line x1="{_num(x)}" x2="{_num(x)}" y1="{_num(y0)}" y2="{_num(y)}" stroke="{color}"'
+            ' stroke-opacity=".25" stroke-width="1"/>'
+            f'<path d="M{_num(x)} {_num(y - size)}l{_num(size)} {_num(size)}l-{_num(size)} {_num(size)}'
+            f'l-{_num(size)} -{_num(size)}z" fill="{color}"><title>{b.night}: planned'
+            f" {b.planned.astimezone(zone):%H:%M}, {what} {went.astimezone(zone):%H:%M}"
+            f" ({late:+d} min){_e(active)}</title></path>"
+        )
+    return marks
+
+
+def _measured_legend(result: Stats) -> str:
+    """What the diamonds are: measured, never clicked."""
+    kinds = {("bed" if b.in_bed is not None else "off") for b in result.bedtimes if b.went_to_bed}
+    if not kinds:
+        return ""
+    items = []
+    diamond = 'style="background:{};transform:rotate(45deg) scale(.8);border-radius:0"'
+    if "off" in kinds:
+        items.append(
+            f"<span><i {diamond.format(SCREENS_OFF)}></i>lights out, measured: the screens went off"
+            " (idle, locked or asleep) until the morning or for 2 hours</span>"
+        )
+    if "bed" in kinds:
+        items.append(f"<span><i {diamond.format(IN_BED)}></i>in bed, as the phone's sleep app said</span>")
+    return (
+        f'<p class="legend">{"".join(items)}</p>'
+        '<p class="note">Dots are clicked (or typed: <code>sundown ack</code>); diamonds are measured'
+        " (the desktops' activity, or the phone's sleep app), never clicked.</p>"
+    )
+
+
+def _lights_out_note(result: Stats) -> str:
+    """The range's measured lights out in one sentence (nothing when nothing was measured)."""
+    s = result.lights_out
+    told = sum(1 for b in result.bedtimes if b.lights_out_status)
+    if not told:
+        return ""
+    text = f"Lights out was measured on {s.nights} of {told} nights"
+    if s.median_after_bedtime_s is not None:
+        median = s.median_after_bedtime_s
+        text += (
+            f": median {_duration(abs(median) // 60 * 60)} {'after' if median >= 0 else 'before'}"
+            " the planned bedtime"
+        )
+    text += (
+        f"; {s.within} within {ON_TIME_MINUTES} minutes of it or earlier;"
+        f" streak {s.current_streak} (best {s.longest_streak})."
+    )
+    return f'<p class="note">{_e(text)}</p>'
 
 
 def _dot_paint(measured: str | None, color: str) -> str:

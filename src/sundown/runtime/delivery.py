@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from sundown.core.context import QUIET, AwayAck, Held, Verdict
@@ -49,6 +49,11 @@ class Delivery:
         # The line a night's first notification after a replan carries (`Morning.why`); none here.
         self.why: Callable[[Send], str | None] = lambda send: None
 
+    @property
+    def zone(self) -> tzinfo:
+        """The routine's zone, as reloaded: the log's times read as the person's clock."""
+        return self.ledger.loaded.zone
+
     def carry_out(self, verdict: Verdict, now: datetime) -> None:
         for occ in verdict.missed:
             self.missed(occ)
@@ -64,14 +69,15 @@ class Delivery:
             self.ledger.stop_escalating(key)
 
     def missed(self, occ: Occurrence) -> None:
-        log.info("missed %s on night %s (due %s)", occ.reminder.id, occ.night, hm(occ.at))
+        log.info("missed %s on night %s (due %s)", occ.reminder.id, occ.night, hm(occ.at, self.zone))
         self.ledger.apply("missed", occ.night, occ.reminder.id, "daemon", at=occ.at.isoformat())
 
     def defer(self, held: Held) -> None:
         for occ in held.send.occurrences:
             if occ.key not in held.announce:
                 continue  # this hold is logged already
-            log.info("deferred %s (%s) until %s at the latest", occ.reminder.id, held.reason, hm(held.until))
+            until = hm(held.until, self.zone)
+            log.info("deferred %s (%s) until %s at the latest", occ.reminder.id, held.reason, until)
             self.ledger.apply(
                 "deferred",
                 occ.night,
@@ -83,7 +89,7 @@ class Delivery:
 
     def away_ack(self, ack: AwayAck) -> None:
         night, rid = ack.key
-        log.info("%s acknowledged by itself (%s since %s)", rid, ack.source, hm(ack.at))
+        log.info("%s acknowledged by itself (%s since %s)", rid, ack.source, hm(ack.at, self.zone))
         self.ledger.apply("acknowledged", night, rid, ack.source, ts=ack.at, notified=ack.notified)
 
     def send(self, send: Send, now: datetime, urgency: Urgency = "normal") -> None:

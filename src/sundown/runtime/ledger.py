@@ -8,7 +8,9 @@ daemon must still not send a reminder twice. Reading a night (`nights`, `state`)
 folds the log's rows and merges the memory in.
 
 The ledger also holds the routine in force (`loaded`): a night's plan, and so its
-state, depends on it. It runs on the daemon's worker thread, like all that reads it.
+state, depends on it; `use` changes it, and a change of zone there keeps the reminders
+it put in the past at their time from before (`moved`, core/travel.py). It runs on the
+daemon's worker thread, like all that reads it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sundown.core import answers, context
+from sundown.core import answers, context, dispatch, travel
 from sundown.core.context import Attention
 from sundown.core.plan import NightChanges
 from sundown.core.state import CHANGE_EVENTS, NOTHING, Event, Night, ReminderNight, fold_night, instant, merge
@@ -47,10 +49,27 @@ class Ledger:
         self.loaded = loaded
         self.clock = clock
         self._on_waiting = on_waiting  # a row waits for the log's lock: try again later
+        # Reminders a change of zone put in the past, with their time from before it (not logged:
+        # a restart forgets them, and the plan of the zone it starts in decides).
+        self.moved: dict[Key, datetime | None] = {}
         self.memory: dict[Key, ReminderNight] = {}
         self.attention: dict[Key, Attention] = {}  # this process's own
         self._seen: dict[Key, Attention] = {}  # the log's, merged with the memory, at the last fold
         self.night_rows: dict[date, list[Event]] = {}  # whole-night changes this process wrote
+
+    # -- the routine in force ---------------------------------------------------------------
+
+    def use(self, loaded: LoadedConfig, log_start: datetime | None = None) -> None:
+        """Plan with `loaded` from now on (a reload, a new system zone). A reminder the change of
+        zone puts in the past while it was still ahead keeps its time from before, and one left
+        alone before stays so (core/travel.py; `log_start`: when the log began, by default as
+        the log itself says)."""
+        now = self.clock()
+        log_start = log_start or self.rows.created
+        before = self.loaded.zone
+        _, changes = self.state(dispatch.nights(now, loaded.zone, self.moved, before))
+        self.moved = travel.moved(loaded.routine, before, loaded.zone, now, changes, log_start, self.moved)
+        self.loaded = loaded
 
     # -- changing a night -------------------------------------------------------------------
 
@@ -177,7 +196,10 @@ class Ledger:
         """The ids of the answers from elsewhere applied on `night` (each is applied once)."""
         return answers.answered(self.night_events(night))
 
-    def forget_before(self, first_night: date) -> None:
+    def forget_before(self, first_night: date, now: datetime | None = None) -> None:
+        """After the tick at `now`: the nights before `first_night` are done with, and so is each
+        moved reminder whose time from before its change of zone has come (that tick handled it)."""
+        self.moved = travel.still_kept(self.moved, now or self.clock(), first_night)
         self.memory = {k: v for k, v in self.memory.items() if k[0] >= first_night}
         self.night_rows = {k: v for k, v in self.night_rows.items() if k >= first_night}
         self.attention = {k: v for k, v in self.attention.items() if k[0] >= first_night}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from sundown.core.answers import snooze_refused
 from sundown.core.context import Attention
@@ -45,5 +45,8 @@ def notice(title: str, body: str) -> Message:
     return Message(f"notice/{title}", title, body, "normal", actions=False, expire_ms=-1)
 
 
-def hm(at: datetime) -> str:
-    return at.strftime("%H:%M")
+def hm(at: datetime, zone: tzinfo | None = None) -> str:
+    """A time for a person: its wall clock in the routine's `zone` (an instant the daemon keeps in
+    UTC, a hold's end, when someone left, reads as their clock, not UTC's). Without `zone`: the
+    time's own, for an occurrence, planned in that zone already."""
+    return (at.astimezone(zone) if zone is not None else at).strftime("%H:%M")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from sundown.core.dispatch import Send
@@ -39,6 +39,11 @@ class Morning:
         self.on_change = on_change  # from the calendar's thread: ask the worker for a tick
         self.calendar: CalendarSource | None = None
         self.changes: dict[date, NightChanges] = {}  # each night's changes, as the last tick folded them
+
+    @property
+    def zone(self) -> tzinfo:
+        """The routine's zone, as reloaded: the times its log lines give read as the person's clock."""
+        return self.ledger.loaded.zone
 
     # -- the calendar's thread -------------------------------------------------------------------
 
@@ -101,7 +106,12 @@ class Morning:
                 continue
             after = bedtime_of(routine, night, zone, replace(c, calendar=word))
             why = word.event if word else "no early event"
-            log.info("replanned the night of %s from the calendar: bedtime %s (%s)", night, hm(after.at), why)
+            log.info(
+                "replanned the night of %s from the calendar: bedtime %s (%s)",
+                night,
+                hm(after.at, self.zone),
+                why,
+            )
             details = {
                 "source": "calendar",
                 "bedtime": after.at.isoformat(),
@@ -133,7 +143,8 @@ class Morning:
         folded = {n: f.changes for n, f in self.ledger.nights(horizon).items()}
         rows = morning.alarm_rows(at, now, zone, first, folded)
         if at is not None and not rows and morning.alarm_night(at, now, zone) is None:
-            log.info("the phone's alarm at %s is not a morning sundown plans; ignored", at.isoformat())
+            when = at.astimezone(zone).strftime("%a %H:%M")
+            log.info("the phone's alarm at %s is not a morning sundown plans; ignored", when)
         for night, wake in rows:
             before = bedtime_of(routine, night, zone, folded.get(night, NO_CHANGES))
             after = bedtime_of(routine, night, zone, replace(folded.get(night, NO_CHANGES), alarm=wake))
@@ -141,7 +152,11 @@ class Morning:
             self.ledger.apply_row("bedtime_changed", night, None, "phone", {"alarm": alarm})
             moved = (after.at, after.source) != (before.at, before.source)
             if moved and "alarm" in (after.source, before.source):
-                log.info("replanned the night of %s from the phone's alarm: bedtime %s", night, hm(after.at))
+                log.info(
+                    "replanned the night of %s from the phone's alarm: bedtime %s",
+                    night,
+                    hm(after.at, self.zone),
+                )
                 details = {"source": "alarm", "bedtime": after.at.isoformat(), "wake": alarm}
                 self.ledger.apply_row("replanned", night, None, "daemon", details)
         return bool(rows)

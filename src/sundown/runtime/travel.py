@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from datetime import datetime
 
-from sundown.config import localtime_path, system_zone
+from sundown.config import ZoneSource, localtime_path, read_system_zone
 from sundown.config.values import load_zone
 from sundown.runtime.ledger import Ledger
 from sundown.runtime.watch import ConfigWatch
@@ -28,11 +29,13 @@ class Travel:
         env: Mapping[str, str],
         on_moved: Callable[[], None],
         submit: Callable[..., object],
+        log_start: Callable[[], datetime | None] = lambda: None,
     ) -> None:
         self.ledger = ledger
         self.env = env
         self.on_moved = on_moved
         self._submit = submit  # onto the worker
+        self._log_start = log_start
         self.watch: ConfigWatch | None = None  # /etc/localtime replaced
 
     def start(self) -> None:
@@ -51,15 +54,19 @@ class Travel:
 
     def follow(self, name: str | None) -> None:
         """The system zone changed (`name`: as timedated says it; None: read it again)."""
-        loaded = self.ledger.loaded
-        if loaded.routine.timezone is not None:
+        before = self.ledger.loaded
+        if before.routine.timezone is not None:
             return
-        zone = load_zone(name) if name and not self.env.get("TZ") else None
-        zone = zone or system_zone(self.env)
-        if zone.key == loaded.zone.key:
+        named = load_zone(name) if name and not self.env.get("TZ") else None
+        found = ZoneSource(named, "timedated Timezone") if named else read_system_zone(self.env)
+        if found.problem and (before.zone_source is None or found.problem != before.zone_source.problem):
+            log.warning("the system's time zone: %s", found.problem)
+        if found.zone.key is not None and found.zone.key == before.zone.key:
+            self.ledger.loaded = replace(before, zone_source=found)  # the same zone, told again
             return
-        log.info("time zone changed from %s to %s; re-planning tonight", loaded.zone.key, zone.key)
-        self.ledger.loaded = replace(loaded, zone=zone)
+        log.info("time zone changed from %s to %s; re-planning tonight", before.zone.key, found.zone.key)
+        # Reminders the new zone puts in the past keep their time from before (core/travel.py).
+        self.ledger.use(replace(before, zone=found.zone, zone_source=found), self._log_start())
         self.on_moved()
 
     def close(self) -> None:

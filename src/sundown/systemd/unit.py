@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,6 +140,19 @@ class NoUserManager(SundownError):
     """systemd --user cannot be reached from here (no systemctl, no user bus, a container)."""
 
 
+class StartFailed(SundownError):
+    """systemd could not start the unit; `daemon_said` is the daemon's own last error, from the journal.
+
+    systemctl alone says only "Job for sundown.service failed ... See journalctl": the reason
+    (a held lock, a config error, an unusable directory) is what the daemon wrote to stderr.
+    """
+
+    def __init__(self, systemd_said: str, daemon_said: Sequence[str]) -> None:
+        super().__init__(f"{UNIT_NAME} did not start: {systemd_said}")
+        self.systemd_said = systemd_said
+        self.daemon_said = list(daemon_said)
+
+
 @dataclass
 class Systemctl:
     """`systemctl --user`, looked up through PATH in `env` (tests put a recording stand-in first)."""
@@ -265,15 +279,60 @@ def install(
     imported = [name for name in SESSION_VARIABLES if env.get(name)]
     if imported:
         ctl.run("import-environment", *imported, check=True)
-    if not existed:
-        ctl.run("enable", "--now", UNIT_NAME, check=True)
-    else:
-        # A reinstall may change WantedBy=: reenable drops the old links and makes the new ones.
-        ctl.run("reenable" if changed else "enable", UNIT_NAME, check=True)
-        # A running daemon keeps its old ExecStart and environment until restarted.
-        ctl.run("restart" if was_active else "start", UNIT_NAME, check=True)
+    started = time.time()
+    try:
+        if not existed:
+            ctl.run("enable", "--now", UNIT_NAME, check=True)
+        else:
+            # A reinstall may change WantedBy=: reenable drops the old links and makes the new ones.
+            ctl.run("reenable" if changed else "enable", UNIT_NAME, check=True)
+            # A running daemon keeps its old ExecStart and environment until restarted.
+            ctl.run("restart" if was_active else "start", UNIT_NAME, check=True)
+    except NoUserManager:
+        raise
+    except SundownError as exc:
+        said = str(exc).partition(": ")[2].splitlines()  # what systemctl wrote, without our prefix
+        raise StartFailed(said[0] if said else str(exc), daemon_errors(env, since=started)) from None
     missing = [n for n in ("DBUS_SESSION_BUS_ADDRESS", "DISPLAY", "WAYLAND_DISPLAY") if not env.get(n)]
     return InstallResult(path, argv, wanted_by, imported, missing, was_active)
+
+
+def service_pid(env: Mapping[str, str] | None = None, systemctl: Systemctl | None = None) -> int | None:
+    """The pid of the daemon systemd runs as sundown.service, or None when it runs none."""
+    ctl = systemctl or Systemctl(dict(os.environ if env is None else env))
+    ctl.ensure_available()
+    return int(ctl.show(UNIT_NAME, ["MainPID"]).get("MainPID") or 0) or None
+
+
+# The daemon's lines in the journal carry the unit's SyslogIdentifier=; the manager's own lines
+# about the unit ("Failed to start sundown.service") do not.
+SYSLOG_IDENTIFIER = "sundown"
+
+
+def daemon_errors(env: Mapping[str, str], since: float, wait: float = 2.0, last: int = 3) -> list[str]:
+    """The daemon's last error lines (priority err or worse) since `since`, from the user's journal.
+
+    journald may still be reading a dead daemon's stderr when systemctl returns, so this asks
+    again for up to `wait` seconds. Empty where there is no journalctl or no journal to read.
+    """
+    exe = shutil.which("journalctl", path=env.get("PATH", os.defpath))
+    if exe is None:
+        return []
+    argv = [exe, "--user", "--no-pager", "--quiet", "--output=cat", "--priority=err"]
+    argv += [f"--identifier={SYSLOG_IDENTIFIER}", f"--since=@{int(since)}"]
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            proc = subprocess.run(
+                argv, env=dict(env), capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return []
+        lines = [line for line in proc.stdout.splitlines() if line.strip()] if proc.returncode == 0 else []
+        if lines or time.monotonic() >= deadline:
+            # The same error from each of several quick restarts is said once.
+            return list(dict.fromkeys(lines))[-last:]
+        time.sleep(0.2)
 
 
 @dataclass

@@ -14,8 +14,10 @@ from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from sundown.config import LoadedConfig
+from sundown.config.values import unknown_reminder
 from sundown.core.answers import Answer
-from sundown.core.status import Status, night_label
+from sundown.core.state import fold_changes
+from sundown.core.status import Status, night_label, unskipped_words
 from sundown.core.vocabulary import EventName, Source
 from sundown.errors import ConfigError, SundownError, UsageError
 from sundown.paths import Paths
@@ -78,7 +80,7 @@ def _check_ids(daemon: Answering, ids: tuple[str, ...], night: date) -> None:
     known += sorted({e.reminder for e in logged if e.reminder and e.reminder not in known})
     for rid in ids:
         if rid not in known:
-            raise UsageError(f"no reminder {rid!r}; the routine has: {', '.join(known) or 'none'}")
+            raise UsageError(unknown_reminder(rid, known))  # as the command line says it
 
 
 def _waiting(snapshot: Status) -> tuple[date, str] | None:
@@ -137,6 +139,11 @@ def _skip(daemon: Answering, tonight: date, request: Request, source: Source) ->
     event: EventName = "unskipped" if request.verb == "unskip" else "skipped"
     for rid in ids or (None,):
         daemon.ledger.apply(event, tonight, rid, source)
+    if event == "unskipped" and not ids:  # those skipped one by one stay so: said, as the CLI does
+        skip = fold_changes(daemon.ledger.night_events(tonight)).skip
+        known = [r.id for r in daemon.loaded.routine.reminders]
+        kept = [(rid, _title(daemon, rid)) for rid in [*known, *sorted(skip - set(known))] if rid in skip]
+        return unskipped_words(night_label(tonight, tonight), kept)
     what = ", ".join(_title(daemon, rid) for rid in ids) if ids else "every reminder"
     return f"{event} {what} {night_label(tonight, tonight)}"
 
