@@ -5,11 +5,14 @@
   by a bus monitor) - the reminder's scheduled instant. Target: p99 <= 10 ms.
 - Idle wakeups: nothing due for the next hour; context switches of every
   thread from /proc over the idle period. Target: 0 over the idle period.
+- Inside the evening's recording window with X11 idle time (Xvfb, no input): the daemon
+  asks the X server every 30 s (core/activity.py); CPU seconds and context switches of
+  the daemon over the period, and the activity rows it wrote.
 - Resident memory (VmRSS) idle and after the notifications. Target: <= 26 MB idle.
 - `sundown ack` wall time vs `python3 -c pass`, median of 10. Target: <= 3x
   (bench_cli.py measures it interleaved with the baseline).
 
-Usage: python3 bench/bench_daemon.py [--idle-seconds 300] [--reminders 25]
+Usage: python3 bench/bench_daemon.py [--idle-seconds 300] [--reminders 25] [--window-seconds 300]
 """
 
 from __future__ import annotations
@@ -146,6 +149,68 @@ def bench_idle(root: Path, seconds: float) -> int:
     return rss
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def evening_zone(now: datetime) -> str:
+    """A fixed-offset zone in which it is about 20:00 now: inside a night's window until 07:00."""
+    offset = (20 - now.hour) % 24
+    if offset > 14:
+        offset -= 24
+    return "UTC" if offset == 0 else f"Etc/GMT{-offset:+d}"
+
+
+def bench_window_x11(root: Path, seconds: float) -> None:
+    from zoneinfo import ZoneInfo
+
+    desk = Desktop(root / "win-desk", env={})
+    (root / "win-desk").mkdir()
+    runtime = root / "win-run"
+    runtime.mkdir(mode=0o700)
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DBUS_", "XDG_", "DISPLAY", "WAYLAND_"))}
+    desk.env = {**base, "XDG_RUNTIME_DIR": str(runtime), "HOME": str(root)}
+    desk.start_bus()
+    desk.start_x()
+    try:
+        env = {**isolated_env(root / "win"), **desk.session_vars}
+        now = datetime.now(UTC)
+        zone = ZoneInfo(evening_zone(now))
+        first = (now + timedelta(seconds=3)).replace(microsecond=0)
+        bedtime = (first.astimezone(zone) + timedelta(minutes=3)).replace(second=0)
+        before = int((bedtime - first).total_seconds())
+        path = Path(env["XDG_CONFIG_HOME"]) / "sundown" / "config.toml"
+        path.parent.mkdir(mode=0o700, exist_ok=True)
+        path.write_text(
+            f'timezone = "{zone.key}"\n[bedtime]\ndefault = "{bedtime:%H:%M}"\n'
+            f'[reminders.wind-down]\nbefore = "{before // 60}m{before % 60}s"\n'
+        )
+        path.chmod(0o600)
+        proc = start_daemon(env, "--backend", "console")
+        try:
+            time.sleep(max(0.0, (first - datetime.now(UTC)).total_seconds()) + 2)  # the window is open
+            cpu0, sw0 = cpu_seconds(proc.pid), switches(proc.pid)
+            time.sleep(seconds)
+            cpu1, sw1 = cpu_seconds(proc.pid), switches(proc.pid)
+        finally:
+            stop(proc)
+        log = subprocess.run(
+            [sys.executable, "-m", "sundown", "log", "--format", "jsonl"],
+            env=env,
+            capture_output=True,
+            text=True,
+        ).stdout
+        rows = sum('"event": "activity"' in line for line in log.splitlines())
+        print(
+            f"inside the window, X11 idle polled: {cpu1 - cpu0:.2f} s CPU in {seconds:.0f} s"
+            f" ({(cpu1 - cpu0) / seconds * 100:.3f} %), {sw1 - sw0} context switches"
+            f" ({(sw1 - sw0) / (seconds / 60):.1f}/min); {rows} activity row(s) written"
+        )
+    finally:
+        desk.close()
+
+
 def timed(argv: list[str], env: dict[str, str], runs: int = 10) -> float:
     samples = []
     for _ in range(runs):
@@ -178,9 +243,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--idle-seconds", type=float, default=300)
     parser.add_argument("--reminders", type=int, default=25)
+    parser.add_argument("--window-seconds", type=float, default=300)
+    parser.add_argument("--only-window", action="store_true", help="only the recording-window figure")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
+        bench_window_x11(root, args.window_seconds)
+        if args.only_window:
+            return
         bench_ack(root)
         rss_busy = bench_latency(root, args.reminders)
         rss_idle = bench_idle(root, args.idle_seconds)

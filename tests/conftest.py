@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from support.dbusmocks import Mocks
 from support.desktop import Desktop, FakeServer, running_desktop
 from support.sandbox import Sandbox
 from support.sessions import GnomeShell, Plasma, running_session
@@ -21,7 +22,7 @@ from support.user_manager import UserManager, unavailable
 
 # Fixtures that start real processes: a test using one must carry the `e2e` marker.
 E2E_FIXTURES = frozenset(
-    {"desktop", "real_server", "bare_bus", "fake_server", "user_manager", "gnome_shell", "plasma"}
+    {"desktop", "real_server", "bare_bus", "fake_server", "user_manager", "gnome_shell", "plasma", "mocks"}
 )
 
 
@@ -139,6 +140,17 @@ def plasma(plasma_session: Plasma) -> Iterator[Plasma]:
     """The module's Plasma with no popup on screen and the monitor emptied."""
     plasma_session.fresh()
     yield plasma_session
+
+
+@pytest.fixture
+def mocks(bare_bus: Desktop) -> Iterator[Mocks]:
+    """python-dbusmock services on `bare_bus` (support/dbusmocks.py), all killed at the end."""
+    pytest.importorskip("dbusmock")
+    m = Mocks(bare_bus)
+    try:
+        yield m
+    finally:
+        m.close()
 
 
 @pytest.fixture

@@ -233,6 +233,8 @@ def test_stats_json_matches_spec_and_hand_numbers(box) -> None:
         "night": "2025-11-17",
         "bedtime_planned": "2025-11-17T22:30:00+01:00",
         "bedtime_acknowledged": "2025-11-18T00:05:00+01:00",
+        "lights_out": None,  # nothing measured that night
+        "active_after_bedtime_s": None,
     }
     assert j["nights"][6]["bedtime_planned"] == "2025-11-23T23:00:00+01:00"
     assert [n["night"] for n in j["nights"]] == [str(n) for n in NIGHTS]

@@ -556,3 +556,36 @@ def test_version_3_log_gets_its_start_and_a_summary_without_snoozes_as_repeats(d
         assert log.night_summaries(n, n)[(n, "m")].repeats == 0  # a snooze's re-notification
         assert log.created() == datetime(2026, 11, 24, 20, 0, tzinfo=UTC)  # the log began with its first row
         assert len(log.events()) == 2
+
+
+def test_version_4_log_gets_its_activity_spans_in_place(db: Path) -> None:
+    """Schema 5 only adds the `activity_spans` table and its trigger: a version 4 log keeps every row
+    and its summary, and gains the spans its rows already hold."""
+    with EventLog(db) as log:  # a log as it is now, taken back to version 4: no spans table, no trigger
+        log.record("notified", N1, "m", "daemon", {"repeat": 0}, ts=at(0))
+        log.record("acknowledged", N1, "m", "cli", ts=at(3))
+    conn = sqlite3.connect(db)
+    conn.executescript(
+        """
+        DROP TRIGGER events_activity;
+        DROP TABLE activity_spans;
+        INSERT INTO events (ts, night, reminder, event, source, details) VALUES
+            ('2026-11-25T21:00:00.000000+00:00', '2026-11-25', NULL, 'activity', 'device:desk',
+             '{"from":"2026-11-25T20:00:00+00:00","state":"active","to":"2026-11-25T21:00:00+00:00"}');
+        PRAGMA user_version = 4;
+        """
+    )
+    conn.close()
+    with EventLog(db) as log:
+        assert [e.event for e in log.events()] == ["notified", "acknowledged", "activity"]
+        assert log.night_summaries(N1, N1)[(N1, "m")].acknowledged == at(3)
+        hour = int(T0.timestamp())
+        assert log.spans_between(N1, N1) == {N1: [("device:desk", "active", hour, hour + 3600)]}
+        log.record(
+            "activity", N1, None, "daemon",
+            {"state": "idle", "from": "2026-11-25T21:00:00+00:00", "to": "2026-11-25T21:30:00+00:00"},
+        )  # fmt: skip
+        assert ("daemon", "idle", hour + 3600, hour + 5400) in log.spans_between(N1, N1)[N1]
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    conn.close()

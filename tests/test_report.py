@@ -220,6 +220,50 @@ def test_each_date_label_is_centred_under_its_dot() -> None:
         assert min(labels.values()) - 30 >= 0 and max(labels.values()) + 30 <= 1000  # all on the page
 
 
+def _measured_stats() -> stats.Stats:
+    """Two nights of the evening's activity, no acknowledgement: the 23rd's screens went off at
+    23:40 Berlin, on the 24th the phone said in bed at 22:35 (the screens went off at 23:10)."""
+    from sundown.core.activity import Span, epoch
+
+    routine = Routine(
+        Bedtimes.uniform(datetime(2000, 1, 1, 22, 30).time()),
+        (Reminder("bedtime", "Lights out", before=timedelta(0)),),
+        "Europe/Berlin",
+    )
+    events = [
+        Event(k + 1, datetime(2026, 11, 23 + k, 21, 30, tzinfo=UTC), date(2026, 11, 23 + k), "bedtime",
+              "notified", "daemon", {})
+        for k in range(2)
+    ]  # fmt: skip
+    for night, off in ((date(2026, 11, 23), datetime(2026, 11, 23, 22, 40, tzinfo=UTC)),
+                       (date(2026, 11, 24), datetime(2026, 11, 24, 22, 10, tzinfo=UTC))):  # fmt: skip
+        start = datetime.combine(night, datetime.min.time(), UTC) + timedelta(hours=20, minutes=30)
+        morning = datetime.combine(night + timedelta(days=1), datetime.min.time(), UTC) + timedelta(hours=6)
+        for state, a, b in (("active", start, off), ("asleep", off, morning)):
+            span = Span(state, epoch(a), epoch(b))
+            events.append(Event(len(events) + 1, b, night, None, "activity", "daemon", span.details()))
+    in_bed = datetime(2026, 11, 24, 21, 35, tzinfo=UTC)
+    events.append(Event(9, in_bed, date(2026, 11, 24), None, "in_bed", "phone", {}))
+    return stats_from_events(events, routine, BERLIN, date(2026, 11, 24), 2, GENERATED)
+
+
+def test_measured_lights_out_is_drawn_beside_the_clicked_with_a_legend_that_says_which() -> None:
+    s = _measured_stats()
+    chart = report._bedtime_chart(s, BERLIN)
+    marks = re.findall(r'<path d="M[^"]+" fill="(#[0-9a-f]{6})"><title>([^<]+)</title>', chart)
+    assert [(c, t.split(",")[1].strip()) for c, t in marks] == [
+        (report.SCREENS_OFF, "screens off (measured) 23:40 (+70 min)"),
+        (report.IN_BED, "in bed (the phone) 22:35 (+5 min)"),
+    ]
+    assert "at the screen 1h 10m after bedtime" in marks[0][1]
+    assert "lights out, measured: the screens went off" in chart and "as the phone's sleep app said" in chart
+    assert "Dots are clicked" in chart and "diamonds are measured" in chart
+    assert "acknowledged within 15 min of it" in chart  # the dots' own legend says they were clicked
+    page = report.render(s, BERLIN, GENERATED)
+    assert "Lights out was measured on 2 of 2 nights: median 37m after the planned bedtime" in page
+    assert "1 within 15 minutes of it or earlier; streak 1 (best 1)." in page
+
+
 @pytest.mark.e2e
 def test_report_window_defaults_to_the_history(sandbox) -> None:
     from sundown.store.log import EventLog

@@ -129,6 +129,8 @@ def test_tonight_changed_bedtime_moves_before_reminders(log: EventLog) -> None:
             "night": "2026-11-23",
             "bedtime_planned": "2026-11-23T23:30:00+01:00",
             "bedtime_acknowledged": "2026-11-23T23:40:00+01:00",
+            "lights_out": None,  # nothing measured that night
+            "active_after_bedtime_s": None,
         }
     ]
     # `tonight --clear` restores the configured bedtime.
@@ -148,6 +150,8 @@ def test_acknowledgement_after_midnight_counts_for_its_night(log: EventLog) -> N
         "night": "2026-11-16",
         "bedtime_planned": "2026-11-16T22:30:00+01:00",
         "bedtime_acknowledged": "2026-11-17T00:10:00+01:00",
+        "lights_out": None,  # nothing measured that night
+        "active_after_bedtime_s": None,
     }
     assert j["nights"][1]["bedtime_acknowledged"] is None
 

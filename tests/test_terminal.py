@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from sundown.core.activity import Span, epoch
 from sundown.store.log import EventLog
 from support.sandbox import Sandbox
 
@@ -47,12 +48,15 @@ def _current_night() -> date:
 
 
 def _history(box: Sandbox, nights: int) -> None:
-    """`nights` nights before today: each reminder notified, then acknowledged (0-40 min) or missed."""
+    """`nights` nights before today: each reminder notified, then acknowledged (0-40 min) or missed;
+    the evening's activity on most nights (at the screen from 21:30, locked from about bedtime)."""
     rnd = random.Random(7)
     today = _current_night()
     with EventLog(box.db_path) as log:
         for k in range(nights, 0, -1):
             night = today - timedelta(days=k)
+            if k % 5:
+                _evening(log, night, rnd.randint(-20, 90))
             for rid, hh, mm in (
                 ("wind-down", 21, 30),
                 ("magnesium", 21, 45),
@@ -66,6 +70,16 @@ def _history(box: Sandbox, nights: int) -> None:
                     log.record("acknowledged", night, rid, "action", ts=later)
                 else:
                     log.record("missed", night, rid, "daemon", ts=at + timedelta(hours=1))
+
+
+def _evening(log: EventLog, night: date, minutes_after_bedtime: int) -> None:
+    """Active from 21:30 until `minutes_after_bedtime` after 22:30, then locked until 07:00 (Berlin)."""
+    start = datetime(night.year, night.month, night.day, 21, 30, tzinfo=BERLIN)
+    off = start + timedelta(minutes=60 + minutes_after_bedtime)
+    morning = datetime.combine(night + timedelta(days=1), datetime.min.time().replace(hour=7), BERLIN)
+    for state, a, b in (("active", start, off), ("locked", off, morning)):
+        span = Span(state, epoch(a), epoch(b))
+        log.record("activity", night, None, "daemon", span.details(), ts=b)
 
 
 @pytest.fixture
@@ -199,3 +213,19 @@ def test_stats_tells_later_tonight_skipped_and_not_yet_in_the_routine_apart(sand
     ]
     assert "_ later tonight  . not scheduled (not that evening, or not in the routine yet)" in chart
     assert max(map(len, out)) <= 80
+
+
+def test_measured_lights_out_beside_the_clicked_one(box: Sandbox) -> None:
+    _history(box, 14)
+    last = str(_current_night() - timedelta(days=1))  # the 14 nights of history, whatever the hour
+    out = box.run("stats", "--days", "14", "--until", last, check=True).stdout.splitlines()
+    head = out.index(next(line for line in out if line.startswith("Bedtime:")))
+    assert "* `bedtime` acknowledged (clicked)" in out[head] and "@ lights out, measured" in out[head]
+    rows = out[head + 3 : head + 3 + 14]
+    measured = [line for line in rows if " off " in line]
+    assert len(measured) == 12  # every night but the two without spans (10 and 5 nights ago)
+    assert all("@" in line.split("  ")[1] or "X" in line for line in measured)
+    assert any(line.startswith("Lights out, measured, on ") for line in out)
+    assert any("at the screen after bedtime: median" in line for line in out)
+    j = json.loads(box.run("stats", "--days", "14", "--until", last, "--json", check=True).stdout)
+    assert sum(n["lights_out"] is not None for n in j["nights"]) == 12

@@ -73,6 +73,11 @@ class Paths:
         return self.state_dir / "push-device"
 
     @property
+    def push_spans(self) -> Path:
+        """The last night whose activity spans the push server took (runtime/push_spans)."""
+        return self.state_dir / "push-spans"
+
+    @property
     def calendar_copy(self) -> Path:
         """The last good copy of an https calendar ([calendar] ics = URL)."""
         return self.state_dir / "calendar.ics"

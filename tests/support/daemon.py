@@ -37,8 +37,10 @@ class Evening:
 
 
 def events(box: Sandbox, event: str | None = None) -> list[dict]:
+    """The `event` rows as `sundown log` shows them; without `event`, every row but the evening's
+    `activity` spans (a daemon with a desktop writes them beside whatever a test is about)."""
     rows = [json.loads(line) for line in box.run("log", "--format", "jsonl", check=True).stdout.splitlines()]
-    return [r for r in rows if event is None or r["event"] == event]
+    return [r for r in rows if (r["event"] != "activity" if event is None else r["event"] == event)]
 
 
 def wait_events(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, datetime, tzinfo
 
+from sundown.core.activity import Span, SpanRow, epoch
 from sundown.core.plan import NO_CHANGES
 from sundown.core.routine import Routine
 from sundown.core.state import Event, ReminderNight, by_reminder, fold, fold_changes
@@ -33,9 +34,31 @@ def stats_from_events(
     log_start = min((e.night for e in events), default=None)
     live = [e.night for e in events if not (e.event == "acknowledged" and e.details.get("backfilled"))]
     live_start = min(live, default=date.max)
+    spans, phone = activity_from_events(events, first, last)
     return compute(
-        routine, zone, first, last, now, summaries, changes, first_nights, log_start, live_start=live_start
-    )
+        routine, zone, first, last, now, summaries, changes, first_nights, log_start,
+        live_start=live_start, spans=spans, phone=phone,
+    )  # fmt: skip
+
+
+def activity_from_events(
+    events: list[Event], first: date, last: date
+) -> tuple[dict[date, list[SpanRow]], dict[date, list[tuple[str, int]]]]:
+    """What `EventLog.spans_between` and `phone_between` read, from the rows themselves: a span
+    written twice by one machine counts once."""
+    spans: dict[date, dict[tuple[str, int], SpanRow]] = {}
+    phone: dict[date, list[tuple[str, int]]] = {}
+    for e in sorted(events, key=_order):
+        if not first <= e.night <= last:
+            continue
+        if e.event == "activity":
+            span = Span.from_details(e.details, e.night)
+            if span is not None:
+                key = (e.source, span.start)
+                spans.setdefault(e.night, {}).setdefault(key, (e.source, span.state, span.start, span.end))
+        elif e.event in ("in_bed", "awake"):
+            phone.setdefault(e.night, []).append((e.event, epoch(e.ts)))
+    return {n: sorted(s.values(), key=lambda r: r[2]) for n, s in spans.items()}, phone
 
 
 def _order(e: Event) -> tuple[datetime, int]:

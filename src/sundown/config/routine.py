@@ -132,6 +132,7 @@ def build(raw: dict[str, Any], problems: Problems) -> Routine | None:
             quiet=ctx.get("quiet", "defer"),
             max_defer=ctx.get("max_defer", ContextRules.max_defer),
             idle=ctx.get("idle", ContextRules.idle),
+            measure=ctx.get("measure", ContextRules.measure),
         ),
         push=push,
         calendar=calendar,

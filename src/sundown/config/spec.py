@@ -166,6 +166,11 @@ FILE = Table(
                     read_interval, "a deferred reminder is sent at the latest this long after its time"
                 ),
                 "idle": Key(read_interval, "no input for this long = away from the screen"),
+                "measure": Key(
+                    read_bool,
+                    "false: do not record the evening's activity (when the screens really went off);"
+                    " what was recorded stays",
+                ),
             },
             "the person's context: busy, away",
         ),

@@ -37,6 +37,7 @@ class ContextRules:
     quiet: str = "defer"
     max_defer: timedelta = timedelta(minutes=20)
     idle: timedelta = timedelta(minutes=5)
+    measure: bool = True  # record the evening's activity spans (docs/stats.md); false: nothing recorded
 
 
 PUSH_WHEN: tuple[str, ...] = ("always", "away")

@@ -21,6 +21,7 @@ EventName = Literal[
     "deferred",
     "escalated",
     "lock_failed",
+    "activity",  # one closed span of the session's activity (details: state, from, to)
     "in_bed",
     "awake",
     "replanned",
@@ -31,6 +32,10 @@ EVENTS: tuple[EventName, ...] = get_args(EventName)
 Source = Literal["action", "cli", "daemon", "idle", "lock", "phone", "dbus", "tray"]
 SOURCES: tuple[Source, ...] = get_args(Source)
 DEVICE_PREFIX = "device:"
+
+# What the session was doing, one state per `activity` span (docs/stats.md, "The evening as it was").
+ActivityState = Literal["active", "idle", "locked", "asleep"]
+ACTIVITY_STATES: tuple[ActivityState, ...] = get_args(ActivityState)
 
 # Where a night's bedtime comes from (`check`, `status`, `next --json`; docs/morning.md):
 # `[bedtime]`, `[wake]`, `sundown tonight`, the calendar's first event, the phone's alarm.

@@ -8,7 +8,7 @@ carry the exact numbers.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta, tzinfo
 from html import escape
 
@@ -58,6 +58,9 @@ PLANNED = "#5b6bbf"
 BED_ON_TIME = "#2e9d57"
 BED_LATER = "#d6463a"
 BED_EARLIER = "#9a6fc4"
+# Measured, never clicked (core/activity.py): the screens went off / in bed, said the phone.
+SCREENS_OFF = "#1f2d4d"
+IN_BED = "#2a8f8f"
 # Nightly adherence: each colour of the calendar with the words of its legend entry, from none done
 # to all done; "all done" only when all were.
 HEAT = (
@@ -169,6 +172,7 @@ def render(result: Stats, zone: tzinfo, generated: datetime) -> str:
         " when the <code>bedtime</code> reminder was acknowledged; hollow dots were measured, not"
         " clicked: the screen went idle or locked (<code>done_when</code>).</p>",
         _bedtime_chart(result, zone),
+        _lights_out_note(result),
         "</body></html>",
     ]
     return "\n".join(parts) + "\n"
@@ -393,6 +397,8 @@ def _bedtime_chart(result: Stats, zone: tzinfo) -> str:
         points.append(_minutes(b.planned, b.night, zone))
         if b.acknowledged is not None:
             points.append(_minutes(b.acknowledged, b.night, zone))
+        if b.went_to_bed is not None:
+            points.append(_minutes(b.went_to_bed, b.night, zone))
     lo = min(points) // 60 * 60
     hi = -(-max(points) // 60) * 60
     hi = max(hi, lo + 120)
@@ -441,17 +447,93 @@ def _bedtime_chart(result: Stats, zone: tzinfo) -> str:
             f" {b.planned.astimezone(zone):%H:%M}, lights out {b.acknowledged.astimezone(zone):%H:%M}"
             f" ({late:+d} min){_measured_note(b.measured)}</title></circle>"
         )
+    svg += _measured_marks(result, zone, x_of, y_of, radius)
     svg += _x_axis(result, left, plot_w, top + plot_h + 15)
     svg.append("</svg>")
+    # Beside measured lights out, the dots say what they are: clicked.
+    clicked = "acknowledged" if any(b.went_to_bed for b in result.bedtimes) else "lights out"
     legend = _legend(
         [
             (PLANNED, "planned"),
-            (BED_ON_TIME, f"lights out within {ON_TIME_MINUTES} min of it"),
+            (BED_ON_TIME, f"{clicked} within {ON_TIME_MINUTES} min of it"),
             (BED_LATER, f"more than {ON_TIME_MINUTES} min later"),
             (BED_EARLIER, f"more than {ON_TIME_MINUTES} min earlier"),
         ]
     )
-    return "".join(svg) + legend
+    return "".join(svg) + legend + _measured_legend(result)
+
+
+def _measured_marks(
+    result: Stats, zone: tzinfo, x_of: Callable[[date], float], y_of: Callable[[float], float], radius: float
+) -> list[str]:
+    """Lights out as measured, one diamond a night beside the clicked dot: the screens went off
+    (dark), or in bed, as the phone said (teal); a thin line joins it to the planned bedtime."""
+    marks = []
+    size = radius + 1.5
+    for b in result.bedtimes:
+        went = b.went_to_bed
+        if went is None or b.planned is None:
+            continue
+        x = x_of(b.night)
+        y0, y = y_of(_minutes(b.planned, b.night, zone)), y_of(_minutes(went, b.night, zone))
+        color = IN_BED if b.in_bed is not None else SCREENS_OFF
+        late = (went - b.planned) // timedelta(minutes=1)
+        what = "in bed (the phone)" if b.in_bed is not None else "screens off (measured)"
+        active = (
+            f", at the screen {_duration(b.active_after_bedtime_s)} after bedtime"
+            if b.active_after_bedtime_s
+            else ""
+        )
+        marks.append(
+            f'<line x1="{_num(x)}" x2="{_num(x)}" y1="{_num(y0)}" y2="{_num(y)}" stroke="{color}"'
+            ' stroke-opacity=".25" stroke-width="1"/>'
+            f'<path d="M{_num(x)} {_num(y - size)}l{_num(size)} {_num(size)}l-{_num(size)} {_num(size)}'
+            f'l-{_num(size)} -{_num(size)}z" fill="{color}"><title>{b.night}: planned'
+            f" {b.planned.astimezone(zone):%H:%M}, {what} {went.astimezone(zone):%H:%M}"
+            f" ({late:+d} min){_e(active)}</title></path>"
+        )
+    return marks
+
+
+def _measured_legend(result: Stats) -> str:
+    """What the diamonds are: measured, never clicked."""
+    kinds = {("bed" if b.in_bed is not None else "off") for b in result.bedtimes if b.went_to_bed}
+    if not kinds:
+        return ""
+    items = []
+    diamond = 'style="background:{};transform:rotate(45deg) scale(.8);border-radius:0"'
+    if "off" in kinds:
+        items.append(
+            f"<span><i {diamond.format(SCREENS_OFF)}></i>lights out, measured: the screens went off"
+            " (idle, locked or asleep) until the morning or for 2 hours</span>"
+        )
+    if "bed" in kinds:
+        items.append(f"<span><i {diamond.format(IN_BED)}></i>in bed, as the phone's sleep app said</span>")
+    return (
+        f'<p class="legend">{"".join(items)}</p>'
+        '<p class="note">Dots are clicked (or typed: <code>sundown ack</code>); diamonds are measured'
+        " (the desktops' activity, or the phone's sleep app), never clicked.</p>"
+    )
+
+
+def _lights_out_note(result: Stats) -> str:
+    """The range's measured lights out in one sentence (nothing when nothing was measured)."""
+    s = result.lights_out
+    told = sum(1 for b in result.bedtimes if b.lights_out_status)
+    if not told:
+        return ""
+    text = f"Lights out was measured on {s.nights} of {told} nights"
+    if s.median_after_bedtime_s is not None:
+        median = s.median_after_bedtime_s
+        text += (
+            f": median {_duration(abs(median) // 60 * 60)} {'after' if median >= 0 else 'before'}"
+            " the planned bedtime"
+        )
+    text += (
+        f"; {s.within} within {ON_TIME_MINUTES} minutes of it or earlier;"
+        f" streak {s.current_streak} (best {s.longest_streak})."
+    )
+    return f'<p class="note">{_e(text)}</p>'
 
 
 def _dot_paint(measured: str | None, color: str) -> str:

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, NamedTuple
 
+from sundown.core import activity
+from sundown.core.activity import SpanRow
 from sundown.core.plan import NO_CHANGES, ONE_DAY, NightChanges, NightPlan, night_plan
 from sundown.core.routine import Routine
 from sundown.core.state import ReminderNight
@@ -120,6 +122,38 @@ class NightBedtime:
     # "idle" | "lock": that acknowledgement was measured (the screen went idle or locked,
     # `done_when`), not clicked; None: clicked, typed, or no acknowledgement.
     measured: str | None = None
+    # The evening as it was (core/activity.py), measured, never clicked: None where unknown.
+    lights_out: datetime | None = None  # the screens went off (idle, locked, asleep) for good
+    active_after_bedtime_s: int | None = None
+    in_bed: datetime | None = None  # the phone's sleep app started tracking
+    awake: datetime | None = None  # the phone's alarm dismissed
+    # on_time | late | never (the screens stayed on) | None (nothing measured, or not over yet)
+    lights_out_status: str | None = None
+
+    @property
+    def went_to_bed(self) -> datetime | None:
+        """Lights out as measured: the phone's in-bed time where it has one, else the screens'."""
+        return self.in_bed or self.lights_out
+
+
+@dataclass
+class LightsOut:
+    """Measured lights out over the range, against the planned bedtime (per routine)."""
+
+    nights: int = 0  # nights with a measured lights out (screens or phone)
+    median_after_bedtime_s: float | None = None  # below zero: before the planned bedtime
+    within: int = 0  # nights with lights out at most ON_TIME after the planned bedtime (or earlier)
+    current_streak: int = 0
+    longest_streak: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "nights": self.nights,
+            "median_after_bedtime_s": self.median_after_bedtime_s,
+            f"within_{ON_TIME // timedelta(minutes=1)}m": self.within,
+            "current_streak": self.current_streak,
+            "longest_streak": self.longest_streak,
+        }
 
 
 @dataclass
@@ -129,6 +163,7 @@ class Stats:
     nights: list[date]
     reminders: dict[str, ReminderStats]
     bedtimes: list[NightBedtime]
+    lights_out: LightsOut = field(default_factory=LightsOut)
 
     def to_json(self) -> dict[str, Any]:
         """The object of `sundown stats --json` (docs/stats.md)."""
@@ -143,9 +178,14 @@ class Stats:
                     "bedtime_acknowledged": _iso(b.acknowledged),
                     # "idle" | "lock" where lights out was measured, not clicked (docs/context.md)
                     **({"bedtime_measured": b.measured} if b.measured else {}),
+                    "lights_out": _iso(b.lights_out),
+                    "active_after_bedtime_s": b.active_after_bedtime_s,
+                    **({"in_bed": _iso(b.in_bed)} if b.in_bed else {}),
+                    **({"awake": _iso(b.awake)} if b.awake else {}),
                 }
                 for b in self.bedtimes
             ],
+            "lights_out": self.lights_out.to_json(),
         }
 
 
@@ -182,6 +222,8 @@ def compute(
     log_start: date | None,
     measured: Mapping[tuple[date, str], str] | None = None,
     live_start: date | None = None,
+    spans: Mapping[date, Sequence[SpanRow]] | None = None,
+    phone: Mapping[date, Sequence[tuple[str, int]]] | None = None,
 ) -> Stats:
     """Stats of the nights first..until as seen at `now`.
 
@@ -189,6 +231,8 @@ def compute(
     first night the log mentions each reminder, `log_start` the first night of the
     whole log, `live_start` the first night with a row written as it happened (nights
     before it are backfilled; None: none is; see the module docstring for their use).
+    `spans` and `phone` are the nights' activity spans and the phone's `in_bed`/`awake`
+    (core/activity.py).
 
     One pass over the nights, one cell per reminder and night; counts and streaks
     are read off the cells afterwards. A night's plan is computed only when the log
@@ -207,6 +251,7 @@ def compute(
     starts = {rid: first_nights.get(rid, date.max) for rid in titles}
     bedtimes: list[NightBedtime] = []
     on_time = ON_TIME.total_seconds()
+    now_s = activity.epoch(now)
     none = Cell(NONE)
     empty: Mapping[str, ReminderNight] = {}
 
@@ -252,12 +297,19 @@ def compute(
         if logged_bed is not None:
             bedtime = logged_bed.astimezone(zone)
         lights_out = per[BEDTIME_ID].acknowledged if BEDTIME_ID in per else None
+        night_spans = spans.get(night) if spans else None
+        night_phone = phone.get(night) if phone else None
         bedtimes.append(
             NightBedtime(
                 night,
                 bedtime,
                 lights_out.astimezone(zone) if lights_out else None,
                 (measured or {}).get((night, BEDTIME_ID)) if lights_out else None,
+                *(
+                    _as_it_was(night, bedtime, routine, zone, now_s, night_spans, night_phone)
+                    if night_spans or night_phone
+                    else NOTHING_MEASURED
+                ),
             )
         )
 
@@ -309,7 +361,78 @@ def compute(
 
     reminders = {rid: _tally(rid, title, rid in configured, cells[rid], delays[rid], repeats[rid])
                  for rid, title in titles.items()}  # fmt: skip
-    return Stats(first, until, nights, reminders, bedtimes)
+    return Stats(first, until, nights, reminders, bedtimes, _lights_out(bedtimes))
+
+
+class Measured(NamedTuple):
+    """What a night's spans and the phone say, as `NightBedtime`'s last fields."""
+
+    lights_out: datetime | None
+    active_after_bedtime_s: int | None
+    in_bed: datetime | None
+    awake: datetime | None
+    lights_out_status: str | None
+
+
+NOTHING_MEASURED = Measured(None, None, None, None, None)
+NO_PHONE = activity.Phone()
+
+
+def _as_it_was(
+    night: date,
+    planned: datetime,
+    routine: Routine,
+    zone: tzinfo,
+    now: int,
+    spans: Sequence[SpanRow] | None,
+    phone: Sequence[tuple[str, int]] | None,
+) -> Measured:
+    """A night as it was: the screens' lights out, the active time after bedtime, the phone's word."""
+    until = activity.until_epoch(routine, night, zone)
+    bedtime = activity.epoch(planned)
+    seen = activity.evening(spans or (), bedtime, until, now)
+    said = activity.phone_night(phone) if phone else NO_PHONE
+
+    def local(t: int | None) -> datetime | None:
+        return datetime.fromtimestamp(t, zone) if t is not None else None
+
+    went = said.in_bed if said.in_bed is not None else seen.lights_out
+    status: str | None
+    if went is not None:
+        status = "on_time" if went - bedtime <= ON_TIME.total_seconds() else "late"
+    else:
+        status = "never" if spans and now >= until else None
+    return Measured(
+        local(seen.lights_out), seen.active_after_bedtime_s, local(said.in_bed), local(said.awake), status
+    )
+
+
+def _lights_out(bedtimes: Sequence[NightBedtime]) -> LightsOut:
+    """The range's measured lights out: median against the plan, nights within ON_TIME, streaks.
+
+    A night without measurements (or not over yet) neither breaks nor extends a streak, like a
+    skipped night; a night whose screens never went off breaks it.
+    """
+    result = LightsOut()
+    after = []
+    run = 0
+    for b in bedtimes:
+        status = b.lights_out_status
+        if status is None:
+            continue
+        went = b.went_to_bed
+        if went is not None and b.planned is not None:
+            after.append((went - b.planned).total_seconds())
+        if status == "on_time":
+            result.within += 1
+            run += 1
+            result.longest_streak = max(result.longest_streak, run)
+        else:
+            run = 0
+    result.nights = len(after)
+    result.median_after_bedtime_s = _whole(statistics.median(after)) if after else None
+    result.current_streak = run
+    return result
 
 
 def _tally(
@@ -373,6 +496,8 @@ def from_log(log: EventLog, routine: Routine, zone: tzinfo, until: date, days: i
         log.first_night(),
         log.measured_acknowledgements(first, last),
         log.first_live_night() or date.max,
+        log.spans_between(first, last),
+        log.phone_between(first, last),
     )
 
 

@@ -3,6 +3,7 @@ bedtime chart. Pure text: the CLI decides the width and whether to colour."""
 
 from __future__ import annotations
 
+import statistics
 from datetime import date, datetime, timedelta, tzinfo
 
 from sundown.reports.stats import (
@@ -133,7 +134,10 @@ def render_bedtimes(result: Stats, zone: tzinfo, width: int) -> list[str]:
     if not rows:
         return []
     points = [
-        _clock_minutes(t, b.night, zone) for b in rows for t in (b.planned, b.acknowledged) if t is not None
+        _clock_minutes(t, b.night, zone)
+        for b in rows
+        for t in (b.planned, b.acknowledged, b.went_to_bed)
+        if t is not None
     ]
     lo = int(min(points) // 60 * 60)
     hi = int(-(-max(points) // 60) * 60)
@@ -156,27 +160,42 @@ def render_bedtimes(result: Stats, zone: tzinfo, width: int) -> list[str]:
         hour += 60
     lights_out = any(b.acknowledged for b in rows)
     measured = any(b.measured for b in rows)
-    lines = [
-        "Bedtime: | planned, * lights out (the `bedtime` reminder acknowledged"
-        + ("; o measured: the screen went idle or locked)" if measured else ")")
-        if lights_out
-        else "Bedtime: | planned (acknowledge a reminder named `bedtime` to chart lights out)",
-        (" " * label + "  " + "".join(axis)).rstrip(),
-    ]
+    seen = any(b.went_to_bed for b in rows)
+    if seen:  # what was clicked and what was measured, told apart
+        head = [
+            "Bedtime: | planned, * `bedtime` acknowledged (clicked"
+            + ("; o by idle or lock), " if measured else "), ")
+            + "@ lights out, measured:",
+            "  screens off (idle, locked, asleep) till morning or for 2h, or in bed (phone)",
+        ]
+    elif lights_out:
+        head = [
+            "Bedtime: | planned, * lights out (the `bedtime` reminder acknowledged"
+            + ("; o measured: the screen went idle or locked)" if measured else ")")
+        ]
+    else:
+        head = ["Bedtime: | planned (acknowledge a reminder named `bedtime` to chart lights out)"]
+    lines = [*head, (" " * label + "  " + "".join(axis)).rstrip()]
     for b, text in zip(rows, texts, strict=True):
         line = ["."] * span
         assert b.planned is not None
         p = col(_clock_minutes(b.planned, b.night, zone))
         line[p] = "|"
+        if b.went_to_bed is not None:
+            w = col(_clock_minutes(b.went_to_bed, b.night, zone))
+            line[w] = "@" if w != p else "X"
         if b.acknowledged is not None:
             a = col(_clock_minutes(b.acknowledged, b.night, zone))
-            line[a] = "X" if a == p else "o" if b.measured else "*"
+            if line[a] == ".":
+                line[a] = "o" if b.measured else "*"
+            elif a == p:
+                line[a] = "X"
         lines.append(b.night.strftime("%a %m-%d").ljust(label) + "  " + "".join(line) + "  " + text)
-    return lines
+    return lines + _lights_out_summary(result, rows)
 
 
 def _bedtime_text(b: NightBedtime, zone: tzinfo) -> str:
-    """ "22:30 -> 23:09 (+39m)": planned, and when lights went out."""
+    """ "22:30 -> 23:09 (+39m) off 00:40": planned, when lights went out (clicked), as measured."""
     assert b.planned is not None
     text = b.planned.astimezone(zone).strftime("%H:%M")
     if b.acknowledged is not None:
@@ -184,4 +203,35 @@ def _bedtime_text(b: NightBedtime, zone: tzinfo) -> str:
         text += f" -> {b.acknowledged.astimezone(zone).strftime('%H:%M')} ({diff:+d}m)"
         if b.measured:
             text += f" {b.measured}"
+    if b.in_bed is not None:
+        text += f" bed {b.in_bed.astimezone(zone):%H:%M}"
+    elif b.lights_out is not None:
+        text += f" off {b.lights_out.astimezone(zone):%H:%M}"
+    elif b.lights_out_status == "never":
+        text += " never off"
     return text
+
+
+def _lights_out_summary(result: Stats, rows: list[NightBedtime]) -> list[str]:
+    """The range's measured lights out in three short lines (nothing when nothing was measured)."""
+    s = result.lights_out
+    told = sum(1 for b in result.bedtimes if b.lights_out_status)
+    if not told:
+        return []
+    first = f"Lights out, measured, on {s.nights} of {told} night{'s' if told != 1 else ''}"
+    if s.median_after_bedtime_s is not None:
+        median = s.median_after_bedtime_s
+        first += f": median {_minutes(abs(median))} {'after' if median >= 0 else 'before'} bedtime"
+    minutes = ON_TIME // timedelta(minutes=1)
+    streak = f"streak {s.current_streak}, best {s.longest_streak}"
+    lines = [first + ";", f"  {s.within} within {minutes}m of it or earlier; {streak}."]
+    active = [b.active_after_bedtime_s for b in result.bedtimes if b.active_after_bedtime_s is not None]
+    if active:
+        lines[-1] = lines[-1][:-1] + ";"
+        lines.append(f"  at the screen after bedtime: median {_minutes(statistics.median(active))} a night.")
+    return lines
+
+
+def _minutes(seconds: float) -> str:
+    """A duration to the minute: "0m", "35m", "1h05m"."""
+    return duration_text(round(seconds / 60) * 60)

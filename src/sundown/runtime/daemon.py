@@ -6,6 +6,7 @@ idempotent; the daemon has them executed and arranges to be woken up: one job
 plus wakeups from the clock/resume detectors, the config watcher, the context
 sources, notification actions and CLI nudges. The parts: the `Ledger` (the night's
 state: the log and what this process did), the `Screen` (the notifications shown),
+the `Recorder` (the evening's activity spans),
 `answers` (one set of rules for an answer), `Delivery` and the `Escalator` (a verdict
 carried out), the `ContextWatch` (what the desktop says), the `PushLink` (the phone), the
 `Morning` (the calendar and the phone's alarm), the `Surfaces` (where people look).
@@ -22,10 +23,11 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sundown.config import LoadedConfig, load_for, remember_good
-from sundown.core import context, dispatch, travel
+from sundown.core import activity, context, dispatch, travel
+from sundown.core.activity import Span
 from sundown.core.answers import Answer
 from sundown.core.context import UNKNOWN, Context, Waiting
-from sundown.core.plan import night_of
+from sundown.core.plan import UTC, night_of, window
 from sundown.core.state import Night
 from sundown.core.status import Status, next_line, snapshot
 from sundown.core.status import tonight as tonight_of
@@ -33,6 +35,7 @@ from sundown.core.vocabulary import Action, Source
 from sundown.errors import ConfigError
 from sundown.paths import Paths
 from sundown.runtime import answers
+from sundown.runtime.activity import Recorder
 from sundown.runtime.commands import Commands
 from sundown.runtime.control_server import ControlServer
 from sundown.runtime.delivery import Delivery
@@ -119,6 +122,7 @@ class Daemon:
         self.ctx_now: Context = UNKNOWN
         self.next_look: datetime | None = None  # when the last tick asked to look again (its clock)
         self._context_queued = threading.Event()
+        self.activity = Recorder(self._write_span)  # the evening as it was
 
     @property
     def loaded(self) -> LoadedConfig:
@@ -207,6 +211,7 @@ class Daemon:
         if self.timer is not None:
             self.timer.close()
             self.timer = None
+        self.activity.stop(self.clock(), self.loaded.routine, self.loaded.zone)  # the open span
         self._stop_push()
         self.screen.close()
         self.ledger.close()
@@ -239,7 +244,13 @@ class Daemon:
         from sundown.runtime.sources import ContextWatch
 
         try:
-            self.context = ContextWatch(self.env, self._context_changed, self.travel.told, self.clock)
+            self.context = ContextWatch(
+                self.env,
+                self._context_changed,
+                self.travel.told,
+                self.clock,
+                idle_after=self.loaded.routine.context.idle,
+            )
         except Exception as exc:  # whatever the desktop does, reminders still go by the clock
             log.warning("cannot watch the desktop's state (%s); reminders go by the clock only", exc)
         self.travel.start()
@@ -261,8 +272,10 @@ class Daemon:
     def wake(self, reason: str) -> None:
         """A detector saw a resume or clock set: re-evaluate now."""
         log.info("woke up (%s)", reason)
-        if reason == "resume" and self.push_link is not None:
-            self.submit(self.push_link.resumed)
+        if reason == "resume":
+            self.submit(self._resumed, self.clock())  # timed here: the worker may be busy
+            if self.push_link is not None:
+                self.submit(self.push_link.resumed)
         self.morning.kick()  # an hour may have passed asleep: the calendar's URL is due again
         self.submit(self.tick)  # adding a job also wakes the scheduler's own wait
 
@@ -289,8 +302,33 @@ class Daemon:
 
     def _before_sleep(self) -> None:
         """From the logind thread: the machine is about to sleep."""
+        # Timed here: without a delay lock the worker may only run it after the resume.
+        self.submit(self._going_to_sleep, self.clock())
         if self.push_link is not None:
             self.call(self.push_link.before_sleep, timeout=4.5)
+
+    # -- the evening as it was: activity spans (runtime/activity.py) ------------------------
+
+    def _going_to_sleep(self, at: datetime) -> None:
+        _, changes = self.ledger.state(window(at, self.loaded.zone))
+        self.activity.sleep(at, self.loaded.routine, self.loaded.zone, changes)
+
+    def _resumed(self, at: datetime) -> None:
+        _, changes = self.ledger.state(window(at, self.loaded.zone))
+        self.activity.resume(at, self.loaded.routine, self.loaded.zone, changes)
+
+    def _write_span(self, night: date, span: Span) -> None:
+        """A closed span, as an `activity` row dated at its end."""
+        self.ledger.apply("activity", night, None, "daemon", ts=activity.instant(span.end), **span.details())
+
+    def _measure(self, now: datetime, changes: Mapping[date, Any]) -> datetime | None:
+        """The recorder's look at what the context says; when it wants the next one."""
+        watch = self.context
+        signalled = watch is not None and watch.idle_signalled()
+        # Idle time known here only by asking (X11, the ScreenSaver's; Mutter refusing watches).
+        polled = watch is not None and watch.polled("idle") and not signalled
+        routine, zone = self.loaded.routine, self.loaded.zone
+        return self.activity.look(now, routine, zone, changes, self.ctx_now, polled, signalled)
 
     def away(self) -> bool | None:
         """Is the person away from this screen (idle, locked)? None: not known here."""
@@ -336,8 +374,10 @@ class Daemon:
         ):
             if self.push_link is not None:
                 self.push_link.on_settled(gone)
+        measure_at = self._measure(now, changes)
         if self.push_link is not None:
             self.push_link.after_sends(now, progress, changes)
+            self.push_link.spans.publish_closed(now)  # after the look: a night's last span is in
         self.ledger.forget_before(nights[0], now)
         self.screen.forget_before(nights[0])
         # In UTC: `next_at` is a local time, and wall-clock arithmetic on it drops the fold of a
@@ -346,6 +386,10 @@ class Daemon:
         asked = [w for w in ASKED_AGAIN if watch is not None and watch.polled(w)]
         self.next_look = context.next_look(verdict, now, self.ctx_now.idle_since, asked)
         next_at = self.next_look
+        if measure_at is not None and (
+            next_at is None or measure_at.astimezone(UTC) < next_at.astimezone(UTC)
+        ):
+            next_at = measure_at  # the evening's recorder: the window's end, a poll, the idle threshold
         next_at = self.worker.on_system_clock(next_at, now) if next_at is not None else None
         if next_at is not None:
             self.worker.at(next_at, self.tick, job="tick")
@@ -439,6 +483,8 @@ class Daemon:
             self.screen.use(self.backend_override or loaded.routine.backend)
             push_changed = loaded.routine.push != self.loaded.routine.push
             calendar_changed = loaded.routine.calendar != self.loaded.routine.calendar
+            if self.context is not None and loaded.routine.context.idle != self.loaded.routine.context.idle:
+                self.context.watch_idle(loaded.routine.context.idle)
             self.ledger.use(loaded, self.log_start)  # a new zone too: see core/travel.py
             remember_good(self.paths, loaded)
             if push_changed:

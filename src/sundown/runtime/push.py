@@ -23,6 +23,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sundown.core import push as rules
+from sundown.core import push_spans
 from sundown.core.answers import Answer
 from sundown.core.dispatch import NOTHING, Send, message_key
 from sundown.core.plan import NO_CHANGES, ON_TIME, UTC, Occurrence, night_end, night_of, night_plan, window
@@ -32,6 +33,7 @@ from sundown.paths import write_atomic
 from sundown.push.keys import device_id, new_nonce
 from sundown.push.ntfy import ANSWER_WAIT_S, NtfyPush, read_secret, read_token
 from sundown.runtime import answers
+from sundown.runtime.push_spans import SpanRelay
 
 if TYPE_CHECKING:
     from sundown.core.plan import NightChanges
@@ -91,6 +93,7 @@ class PushLink:
         self._saved = datetime.min.replace(tzinfo=UTC)
         self.watermark = self._load_watermark()
         self._saved = self.watermark
+        self.spans = SpanRelay(push, ledger, self.client, paths.push_spans, self.signer)  # the evening
 
     def start(self) -> None:
         self.client.start()
@@ -150,6 +153,9 @@ class PushLink:
     def handle_answer(self, event: dict[str, Any]) -> str:
         """One message of the reply stream: "unparsed", why it is not believed ("unsigned",
         "bad_signature", "expired"), "own", or how the answer was taken."""
+        report = push_spans.parse(event)
+        if report is not None:  # another machine's evening, not an answer
+            return self.take_spans(event, report)
         answer = rules.parse_answer(event)
         if answer is None:
             self.counts["unparsed"] += 1
@@ -165,6 +171,10 @@ class PushLink:
         answer signed by another machine that uses this machine's name is believed, and that
         machine remembered (a namesake: `status`, `doctor`)."""
         verdict = rules.verify(event, self.secret, now) if self.secret else rules.Verdict(rules.UNSIGNED)
+        return self._believe(verdict, source)
+
+    def _believe(self, verdict: rules.Verdict, source: str) -> str | None:
+        """`verify`'s reckoning of a signature's verdict (answers and spans alike)."""
         if verdict.distrust is not None:
             n = self.counts[verdict.distrust] = self.counts[verdict.distrust] + 1
             # A flood of forgeries costs the journal a line at the 1st, 2nd, 4th, 8th, ... of each kind.
@@ -188,6 +198,17 @@ class PushLink:
                     verdict.device_id,
                 )
         return None
+
+    def take_spans(self, event: dict[str, Any], report: push_spans.SpanReport) -> str:
+        """Another machine's activity spans: believed when signed, then each written once."""
+        verdict = push_spans.verify(event, self.secret) if self.secret else rules.Verdict(rules.UNSIGNED)
+        refused = self._believe(verdict, report.source)
+        if refused is not None:
+            return refused
+        taken = self.spans.take(report)
+        if taken == "duplicate":
+            self.counts["duplicate"] += 1
+        return taken
 
     def take(self, answer: Answer) -> str:
         """Apply an answer from elsewhere by the rules every answer obeys; counted by outcome."""
@@ -368,6 +389,7 @@ class PushLink:
             "handed_over": len(self.handed_over),
             "signed": self.signer is not None,
             "namesakes": len(self.namesakes),
+            "spans_received": self.spans.received,
         }
 
     # -- a sleep app's webhook: in bed, awake, the next alarm -------------------------------

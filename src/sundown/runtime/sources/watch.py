@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sundown.core.context import UNKNOWN, Context, Waiting
@@ -42,8 +42,9 @@ IDLE_ORDER = (
 )
 
 
-def session_sources(env: Mapping[str, str]) -> list[Source]:
-    """Every source a session-bus service may offer, in the order they are looked at."""
+def session_sources(env: Mapping[str, str], idle_after: timedelta | None = None) -> list[Source]:
+    """Every source a session-bus service may offer, in the order they are looked at
+    (`idle_after`: `context.idle`, for Mutter's idle watch)."""
     return [
         notification.Inhibited(),
         notification.DunstPaused(),
@@ -53,7 +54,7 @@ def session_sources(env: Mapping[str, str]) -> list[Source]:
         screensaver.ScreenSaverLock(screensaver.FREEDESKTOP),
         screensaver.SessionIdleTime(),
         screensaver.ScreenSaverLock(screensaver.GNOME),
-        MutterIdle(),
+        MutterIdle(idle_after),
     ]
 
 
@@ -66,6 +67,7 @@ class ContextWatch:
         on_change: Callable[[str], None],
         on_zone: Callable[[str | None], None] | None = None,
         clock: Clock | None = None,
+        idle_after: timedelta | None = None,
     ) -> None:
         self.env = dict(env)
         self.on_change = on_change
@@ -79,7 +81,7 @@ class ContextWatch:
         self.last_locked: datetime | None = None
         self.session: BusLink | None = None
         self.system: BusLink | None = None
-        self._candidates = session_sources(self.env)
+        self._candidates = session_sources(self.env, idle_after)
         self._owners: dict[str, str | None] = {}  # well-known name -> its unique owner, per bus
         self._system_owners: dict[str, str | None] = {}
         self._matched: set[tuple[str, tuple[tuple[str, str], ...]]] = set()  # match rules already added
@@ -104,6 +106,27 @@ class ContextWatch:
             # logind does not promise PropertiesChanged for BlockInhibited: asked again too.
             return any(s.polled and s.tells in ("fullscreen", "presenting") for s in self.found)
         return any(s.polled and s.tells == what for s in self.found)
+
+    def idle_signalled(self) -> bool:
+        """Idle comes by signals here, not only by asking: the idle source that counts is Mutter
+        with its watches (the evening's recorder then has no need to poll it)."""
+        names = self.sources("idle")
+        mutter = next((s for s in self.found if isinstance(s, MutterIdle)), None)
+        return (
+            bool(names)
+            and names[0] == MutterIdle.name
+            and mutter is not None
+            and mutter.idle_watch is not None
+        )
+
+    def watch_idle(self, after: timedelta) -> None:
+        """`context.idle` changed (a reload, on the worker): Mutter's idle watch follows it."""
+        for source in self._candidates:
+            if isinstance(source, MutterIdle):
+                if source in self.found:
+                    source.watch(after)
+                else:
+                    source.idle_after = after
 
     def can_verify_lock(self) -> bool:
         """Some source tells whether the session is locked (LockedHint, a screensaver)."""
