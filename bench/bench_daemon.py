@@ -5,6 +5,8 @@
   by a bus monitor) - the reminder's scheduled instant. Target: p99 <= 10 ms.
 - Idle wakeups: nothing due for the next hour; context switches of every
   thread from /proc over the idle period. Target: 0 over the idle period.
+  `--winddown` adds a [winddown] section whose window starts in about an hour:
+  still 0 outside the window.
 - Inside the evening's recording window with X11 idle time (Xvfb, no input): the daemon
   asks the X server every 30 s (core/activity.py); CPU seconds and context switches of
   the daemon over the period, and the activity rows it wrote.
@@ -38,7 +40,19 @@ from support.desktop import Desktop  # noqa: E402
 UTC = timezone.utc
 
 
-def write_config(env: dict[str, str], offsets: list[float]) -> list[datetime]:
+WINDDOWN = """
+[winddown]
+before = "{before}"
+until = "{until}"
+dnd = true
+night_light = 3400
+dark = true
+volume = "30%"
+pause_media = true
+"""
+
+
+def write_config(env: dict[str, str], offsets: list[float], winddown: bool = False) -> list[datetime]:
     now = datetime.now(UTC)
     bedtime = (now + timedelta(seconds=max(offsets) + 240)).replace(second=0, microsecond=0)
     lines = [f'timezone = "UTC"\n[bedtime]\ndefault = "{bedtime:%H:%M}"\n']
@@ -48,6 +62,9 @@ def write_config(env: dict[str, str], offsets: list[float]) -> list[datetime]:
         before = int((bedtime - at).total_seconds())
         instants.append(bedtime - timedelta(seconds=before))
         lines.append(f'[reminders.r{i:02d}]\nbefore = "{before // 60}m{before % 60}s"\n')
+    if winddown:  # a window that starts with the last reminder, until 11:59 UTC the next morning
+        before = int((bedtime - (now + timedelta(seconds=max(offsets)))).total_seconds())
+        lines.append(WINDDOWN.format(before=f"{before}s", until="11:59"))
     path = Path(env["XDG_CONFIG_HOME"]) / "sundown" / "config.toml"
     path.parent.mkdir(mode=0o700, exist_ok=True)
     path.write_text("\n".join(lines))
@@ -128,9 +145,9 @@ def bench_latency(root: Path, count: int) -> int:
         desk.close()
 
 
-def bench_idle(root: Path, seconds: float) -> int:
+def bench_idle(root: Path, seconds: float, winddown: bool = False) -> int:
     env = isolated_env(root / "idle")
-    write_config(env, [3600])
+    write_config(env, [3600], winddown)
     proc = start_daemon(env, "--backend", "console")
     try:
         time.sleep(2)
@@ -143,7 +160,8 @@ def bench_idle(root: Path, seconds: float) -> int:
         stop(proc)
     per_minute = (after - before) / (seconds / 60)
     print(
-        f"idle wakeups: {after - before} context switches across {threads} threads in {seconds:.0f} s"
+        f"idle wakeups{' (with [winddown], outside its window)' if winddown else ''}:"
+        f" {after - before} context switches across {threads} threads in {seconds:.0f} s"
         f" = {per_minute:.2f}/min (target 0 while idle)"
     )
     return rss
@@ -245,15 +263,21 @@ def main() -> None:
     parser.add_argument("--reminders", type=int, default=25)
     parser.add_argument("--window-seconds", type=float, default=300)
     parser.add_argument("--only-window", action="store_true", help="only the recording-window figure")
+    parser.add_argument("--winddown", action="store_true", help="idle with a [winddown] section too")
+    parser.add_argument("--idle-only", action="store_true", help="only the idle figures")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
+        if args.idle_only:
+            rss = bench_idle(root, args.idle_seconds, args.winddown)
+            print(f"resident memory: {rss / 1024:.1f} MB idle (console) (target <= 26 MB idle)")
+            return
         bench_window_x11(root, args.window_seconds)
         if args.only_window:
             return
         bench_ack(root)
         rss_busy = bench_latency(root, args.reminders)
-        rss_idle = bench_idle(root, args.idle_seconds)
+        rss_idle = bench_idle(root, args.idle_seconds, args.winddown)
         print(
             f"resident memory: {rss_idle / 1024:.1f} MB idle (console), {rss_busy / 1024:.1f} MB after"
             f" {args.reminders} D-Bus notifications (target <= 26 MB idle)"

@@ -86,6 +86,7 @@ def run(paths: Paths, env: Mapping[str, str], send_test: bool = False, backend: 
     checks.append(check_daemon(paths, env, user_manager=has_user_manager(env), cli_zone=_cli_zone(paths)))
     context, dnd = _context_checks(paths, env)
     checks.extend(context)
+    checks.extend(check_winddown(paths, env))
     checks.extend(check_push(paths))
     checks.extend(check_calendar(paths))
     if not send_test:
@@ -559,6 +560,59 @@ def _check_zone(paths: Paths, timedated: list[str]) -> Check:
         return Check("zone", WARN, f"{found.zone.key or 'unnamed'}, the system's: {found.problem}", found.fix)
     said = f" ({found.remark})" if found is not None and found.remark else ""
     return Check("zone", OK, f"{loaded.zone.key}, the system's{said}; a change is followed through {how}")
+
+
+# --- the wind-down (docs/winddown.md) ------------------------------------------------------------
+
+
+def check_winddown(paths: Paths, env: Mapping[str, str]) -> list[Check]:
+    """One line per effect of [winddown]: the interface it uses here, or why there is none (and
+    the fix); and settings of an earlier wind-down that are not put back yet."""
+    from sundown.config import load_for
+    from sundown.errors import ConfigError
+    from sundown.runtime.effects.journal import Journal, JournalError
+
+    checks = []
+    try:
+        wd = load_for(paths).routine.winddown
+    except ConfigError:
+        wd = None  # the config check says why
+    if wd is not None:
+        from sundown.runtime.winddown import survey
+
+        try:
+            choices = survey(env, wd)
+        except Exception as exc:  # doctor reports, never raises
+            return [Check("winddown", WARN, f"cannot look at what this desktop offers: {exc}")]
+        for choice in choices:
+            name = f"winddown {choice.effect}"
+            if choice.interface is not None:
+                checks.append(Check(name, OK, choice.label))
+            elif choice.broken:
+                checks.append(Check(name, WARN, f"failed: {choice.why}"))
+            else:
+                checks.append(Check(name, WARN, f"unavailable: {choice.why}", choice.fix))
+    try:
+        journal = Journal.load(paths.winddown_journal)
+    except JournalError as exc:
+        return [*checks, Check("winddown undo", WARN, str(exc))]
+    if journal.entries:
+        from sundown.runtime.control import running_pid
+
+        stuck = [e for e in journal.entries if e.error]
+        if stuck or running_pid(paths) is None:
+            what = "; ".join(
+                f"{e.setting}: {e.error or 'not put back yet'}" for e in (stuck or journal.entries)[:3]
+            )
+            checks.append(
+                Check(
+                    "winddown undo",
+                    WARN,
+                    f"{len(stuck or journal.entries)} setting(s) of a wind-down are not put back: {what}",
+                    "sundown winddown off  # puts them back now (also tried at every start)",
+                )
+            )
+    return checks
 
 
 def check_push(paths: Paths, timeout: float = 5.0) -> list[Check]:

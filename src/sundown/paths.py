@@ -44,6 +44,12 @@ class Paths:
         return self.state_dir / "daemon.lock"
 
     @property
+    def winddown_journal(self) -> Path:
+        """What the wind-down changed, each setting's value before and after, written before
+        each change (runtime/effects/journal.py): the undo that survives a crash."""
+        return self.state_dir / "winddown.journal"
+
+    @property
     def socket(self) -> Path:
         return self.runtime_dir / "control.sock"
 

@@ -31,6 +31,7 @@ GROUP_OF = {
     "unskip": "daemon_cmds",
     "tonight": "daemon_cmds",
     "reload": "daemon_cmds",
+    "winddown": "winddown_cmds",
     "log": "log_cmds",
     "stats": "log_cmds",
     "report": "log_cmds",

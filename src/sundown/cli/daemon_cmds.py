@@ -563,6 +563,8 @@ def cmd_status(ctx: Context) -> int:
     calendar = info.calendar or {}
     if calendar.get("problem"):
         ctx.print(f"  calendar problem: {calendar['ics']}: {calendar['problem']}")
+    if info.winddown:
+        _print_winddown(ctx, info.winddown)
     night = date.fromisoformat(info.night)
     ctx.print(f"tonight ({night:%a} {night}):{_bedtime_words(ctx, info, night)}")
     clocks = clock_column([datetime.fromisoformat(row.at) for row in info.tonight], night, ctx.loaded.zone)
@@ -619,6 +621,21 @@ def _bedtime_words(ctx: Context, info: Status, night: date) -> str:
     source = info.bedtime_source or ""
     why = f" ({info.why.rsplit(': bedtime', 1)[0]})" if info.why else ""
     return f" bedtime {bed}, from {SOURCE_WORDS.get(source, source)}{why}"
+
+
+def _print_winddown(ctx: Context, state: dict[str, Any]) -> None:
+    """One line: on until when (each effect's word), or off and the next start."""
+
+    def hm(iso: str) -> str:
+        return datetime.fromisoformat(iso).astimezone(ctx.loaded.zone).strftime("%a %H:%M")
+
+    if state.get("active"):
+        effects = ", ".join(f"{k} {v}" for k, v in (state.get("effects") or {}).items())
+        ctx.print(f"  wind-down: on until {hm(state['until'])} ({effects})")
+    elif state.get("next"):
+        ctx.print(f"  wind-down: off; next at {hm(state['next'])}")
+    if state.get("problem"):
+        ctx.print(f"  wind-down problem: {state['problem']}")
 
 
 def _print_push(ctx: Context, push: dict[str, Any]) -> None:

@@ -182,7 +182,39 @@ def cmd_uninstall(ctx: Context) -> int:
         ctx.print(f"stopped and disabled sundown.service, removed {result.path}")
     else:
         ctx.print(f"sundown.service was not installed ({result.path} does not exist)")
+    _put_back_winddown(ctx)
     return EX_OK
+
+
+def _put_back_winddown(ctx: Context) -> None:
+    """The stopped daemon put its wind-down back; what it could not (or a daemon killed before)
+    is put back here: nothing starts again to do it."""
+    from sundown.runtime.control import running_pid
+    from sundown.runtime.effects.journal import Journal, JournalError
+
+    try:
+        if running_pid(ctx.paths) is not None or not Journal.load(ctx.paths.winddown_journal).entries:
+            return
+    except JournalError as exc:
+        ctx.note(f"warning: {exc}")
+        return
+    from sundown.core.plan import night_of
+    from sundown.runtime.winddown import restore_now
+
+    effects, problem = restore_now(ctx.paths, os.environ, "uninstall")
+    if effects:
+        from datetime import datetime, timezone
+
+        try:
+            night = night_of(datetime.now(timezone.utc), ctx.loaded.zone)
+            ctx.log.record(
+                "winddown", night, None, "cli", {"phase": "end", "effects": effects, "reason": "uninstall"}
+            )
+        except SundownError as exc:
+            ctx.note(f"warning: {exc}")
+        ctx.print("put back the wind-down's settings: " + ", ".join(f"{k} {v}" for k, v in effects.items()))
+    if problem:
+        ctx.note(f"warning: {problem}")
 
 
 def _daemon_view(ctx: Context) -> str:

@@ -7,7 +7,7 @@
 
 _shtab_sundown_service_subparsers=(install uninstall status)
 _shtab_sundown_push_subparsers=(init)
-_shtab_sundown_subparsers=(init check next run status ack snooze skip unskip tonight reload log stats report service doctor push help completion)
+_shtab_sundown_subparsers=(init check next run status ack snooze skip unskip tonight reload winddown log stats report service doctor push help completion)
 
 _shtab_sundown_init_option_strings=(-h --help --config --force)
 _shtab_sundown_check_option_strings=(-h --help --config)
@@ -20,6 +20,7 @@ _shtab_sundown_skip_option_strings=(-h --help --config --night --force)
 _shtab_sundown_unskip_option_strings=(-h --help --config --night --force)
 _shtab_sundown_tonight_option_strings=(-h --help --config --bedtime --wake --clear)
 _shtab_sundown_reload_option_strings=(-h --help --config)
+_shtab_sundown_winddown_option_strings=(-h --help --config --json)
 _shtab_sundown_log_option_strings=(-h --help --config --since --until --format)
 _shtab_sundown_stats_option_strings=(-h --help --config --days --until --json)
 _shtab_sundown_report_option_strings=(-h --help --config --html --days --until)
@@ -50,6 +51,7 @@ _shtab_sundown_unskip_pos_0_COMPGEN=_shtab_cmd_compgen_5be94a72
 _shtab_sundown_unskip___config_COMPGEN=_shtab_compgen_files
 _shtab_sundown_tonight___config_COMPGEN=_shtab_compgen_files
 _shtab_sundown_reload___config_COMPGEN=_shtab_compgen_files
+_shtab_sundown_winddown___config_COMPGEN=_shtab_compgen_files
 _shtab_sundown_log___config_COMPGEN=_shtab_compgen_files
 _shtab_sundown_stats___config_COMPGEN=_shtab_compgen_files
 _shtab_sundown_report_pos_0_COMPGEN=_shtab_compgen_files
@@ -68,12 +70,13 @@ _shtab_sundown___config_COMPGEN=_shtab_compgen_files
 
 _shtab_sundown_run___backend_choices=(auto dbus plyer console)
 _shtab_sundown_status___format_choices=(text json waybar)
+_shtab_sundown_winddown_pos_0_choices=(on off status)
 _shtab_sundown_log___format_choices=(table jsonl csv)
 _shtab_sundown_service_install___wanted_by_choices=(graphical-session.target default.target)
 _shtab_sundown_service_pos_0_choices=(install uninstall status)
 _shtab_sundown_push_pos_0_choices=(init)
 _shtab_sundown_completion_pos_0_choices=(bash zsh fish)
-_shtab_sundown_pos_0_choices=(init check next run status ack snooze skip unskip tonight reload log stats report service doctor push help completion)
+_shtab_sundown_pos_0_choices=(init check next run status ack snooze skip unskip tonight reload winddown log stats report service doctor push help completion)
 
 _shtab_sundown_init__h_nargs=0
 _shtab_sundown_init___help_nargs=0
@@ -108,6 +111,9 @@ _shtab_sundown_tonight___help_nargs=0
 _shtab_sundown_tonight___clear_nargs=0
 _shtab_sundown_reload__h_nargs=0
 _shtab_sundown_reload___help_nargs=0
+_shtab_sundown_winddown__h_nargs=0
+_shtab_sundown_winddown___help_nargs=0
+_shtab_sundown_winddown___json_nargs=0
 _shtab_sundown_log__h_nargs=0
 _shtab_sundown_log___help_nargs=0
 _shtab_sundown_stats__h_nargs=0

@@ -50,7 +50,7 @@ function _shtab_sundown_using
   test "$_shtab_sundown_cmdpath" = "$argv"
 end
 
-set -g _shtab_sundown_commands init check next run status ack snooze skip unskip tonight reload log stats report service 'service install' 'service uninstall' 'service status' doctor push 'push init' help completion
+set -g _shtab_sundown_commands init check next run status ack snooze skip unskip tonight reload winddown log stats report service 'service install' 'service uninstall' 'service status' doctor push 'push init' help completion
 set -g _shtab_sundown_opts_with_value --at --backend --bedtime --config --count --days --format --from --html --night --server --since --until --wake --wanted-by -n
 
 complete -c sundown -e
@@ -115,6 +115,11 @@ complete -c sundown -n '_shtab_sundown_using tonight' -l clear -d 'back to the r
 complete -c sundown -n '_shtab_sundown_using; and test $_shtab_sundown_npos -eq 0' -a reload -d 'Ask the running daemon to re-read its config (it also does so when the file is saved).'
 complete -c sundown -n '_shtab_sundown_using reload' -s h -l help -d 'show this help message and exit'
 complete -c sundown -n '_shtab_sundown_using reload' -l config -xka "(__fish_complete_path (commandline -ct))" -d 'config file (default: $SUNDOWN_CONFIG or ~/.config/sundown/config.toml)'
+complete -c sundown -n '_shtab_sundown_using; and test $_shtab_sundown_npos -eq 0' -a winddown -d '`on` starts the wind-down now, until the next `until`; `off` ends it and puts every setting back (one you changed meanwhile stays as you set it); `status` shows it and each effect. Configured in [winddown] (`sundown help winddown`).'
+complete -c sundown -n '_shtab_sundown_using winddown' -s h -l help -d 'show this help message and exit'
+complete -c sundown -n '_shtab_sundown_using winddown' -l config -xka "(__fish_complete_path (commandline -ct))" -d 'config file (default: $SUNDOWN_CONFIG or ~/.config/sundown/config.toml)'
+complete -c sundown -n '_shtab_sundown_using winddown' -l json -d 'status: print one JSON object'
+complete -c sundown -n '_shtab_sundown_using winddown; and test $_shtab_sundown_npos -eq 0' -ka "on off status" -d 'what to do'
 complete -c sundown -n '_shtab_sundown_using; and test $_shtab_sundown_npos -eq 0' -a log -d 'Print the event log: every notification, acknowledgement, snooze, skip, miss. Dates are nights (the evening'"'"'s date), inclusive; without them, everything.'
 complete -c sundown -n '_shtab_sundown_using log' -s h -l help -d 'show this help message and exit'
 complete -c sundown -n '_shtab_sundown_using log' -l config -xka "(__fish_complete_path (commandline -ct))" -d 'config file (default: $SUNDOWN_CONFIG or ~/.config/sundown/config.toml)'

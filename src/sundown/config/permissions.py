@@ -30,5 +30,8 @@ def commands_refused(path: Path | None) -> str | None:
 
 
 def with_commands(routine: Routine) -> list[str]:
-    """Ids of the reminders that run a command (when they fire, or as an escalation step)."""
-    return [r.id for r in routine.reminders if r.run or any(step.run for step in r.escalate)]
+    """Ids of the reminders that run a command (when they fire, or as an escalation step), and
+    `winddown` when the wind-down runs one."""
+    ids = [r.id for r in routine.reminders if r.run or any(step.run for step in r.escalate)]
+    wd = routine.winddown
+    return ids + (["winddown"] if wd is not None and (wd.run or wd.undo) else [])

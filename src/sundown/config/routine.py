@@ -1,17 +1,17 @@
-"""Checked values -> the Routine: what one key cannot say alone (bedtimes, before/at, [push];
-[bedtime] with [wake], and [calendar], in `config.bedtime`)."""
+"""Checked values -> the Routine: what one key cannot say alone (bedtimes, before/at, [push],
+[winddown]; [bedtime] with [wake], and [calendar], in `config.bedtime`)."""
 
 from __future__ import annotations
 
 import os
 import re
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
 
 from sundown.config.check import Problems, walk_table
 from sundown.config.push import default_secret_file, secret_file_problem, token_file_problem
-from sundown.config.spec import FILE, PUSH, REMINDER, KeyPath
+from sundown.config.spec import FILE, PUSH, REMINDER, WINDDOWN, KeyPath
 from sundown.config.values import ID_RE, closest, duration_text, nearest, show
 from sundown.core.plan import ONE_DAY, into_night
 from sundown.core.routine import (
@@ -24,6 +24,7 @@ from sundown.core.routine import (
     Push,
     Reminder,
     Routine,
+    WindDown,
 )
 
 
@@ -116,6 +117,7 @@ def build(raw: dict[str, Any], problems: Problems) -> Routine | None:
             _escalation_fits(r, bedtimes, problems)
     push = _push(raw, values.get("push", {}), {r.id for r in reminders}, problems)
     calendar = _calendar(raw, values.get("calendar", {}), problems)
+    winddown = _winddown(raw, values.get("winddown", {}), bedtimes, problems)
     if problems or bedtimes is None:
         return None
     notify = values.get("notify", {})
@@ -136,6 +138,7 @@ def build(raw: dict[str, Any], problems: Problems) -> Routine | None:
         ),
         push=push,
         calendar=calendar,
+        winddown=winddown,
     )
 
 
@@ -145,6 +148,66 @@ def _calendar(raw: dict[str, Any], values: dict[str, Any], problems: Problems) -
     from sundown.config.bedtime import calendar
 
     return calendar(raw, values, problems)
+
+
+def _winddown(
+    raw: dict[str, Any], values: dict[str, Any], bedtimes: Bedtimes | None, problems: Problems
+) -> WindDown | None:
+    """`[winddown]`: when it starts (exactly one of before/at), `until`, and that the window is
+    not empty on any evening (it starts before its `until`)."""
+    table = raw.get("winddown")
+    if not isinstance(table, dict):
+        return None
+    path: KeyPath = ("winddown",)
+    ok = True
+    if "before" in table and "at" in table:
+        problems.add(path, 'has both "before" and "at"; keep one of the two')
+        ok = False
+    elif "before" not in table and "at" not in table:
+        problems.add(path, 'needs "before" (e.g. before = "30m") or "at" (e.g. at = "22:00")')
+        ok = False
+    if "until" not in table:
+        problems.add(path, 'needs "until", when everything is put back, e.g. until = "07:00"')
+        ok = False
+    if not ok or any(k not in values for k in table if k in WINDDOWN.keys):
+        return None  # a bad value was reported already
+    wd = WindDown(
+        until=values["until"],
+        before=values.get("before"),
+        at=values.get("at"),
+        dnd=values.get("dnd", False),
+        night_light=values.get("night_light", False),
+        grayscale=values.get("grayscale", False),
+        dark=values.get("dark", False),
+        volume=values.get("volume"),
+        pause_media=values.get("pause_media", False),
+        run=values.get("run", ()),
+        undo=values.get("undo", ()),
+    )
+    if bedtimes is not None:
+        from sundown.core.winddown import starts_after_until
+
+        for weekday in range(7):
+            bed = bedtimes.for_weekday(weekday)
+            if bed is None:  # from [wake]: the next morning's wake less `sleep`
+                wake = bedtimes.wake_after(weekday)
+                assert wake is not None
+                minutes = wake.hour * 60 + wake.minute - int(bedtimes.sleep.total_seconds() // 60)
+                bed = time((minutes // 60) % 24, minutes % 60)
+            bed_min = (bed.hour * 60 + bed.minute - 12 * 60) % (24 * 60)
+            if starts_after_until(wd, bed_min):
+                start = (
+                    f'at = "{wd.at:%H:%M}"'
+                    if wd.at
+                    else f'before = "{duration_text(wd.before or timedelta(0))}"'
+                )
+                problems.add(
+                    path + ("until",),
+                    f'"{wd.until:%H:%M}" is not after the wind-down starts on {WEEKDAYS[weekday]} evenings'
+                    f" ({start}, bedtime {bed:%H:%M}); write a later `until` or an earlier start",
+                )
+                return None
+    return wd
 
 
 def _push(raw: dict[str, Any], values: dict[str, Any], ids: set[str], problems: Problems) -> Push | None:

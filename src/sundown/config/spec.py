@@ -26,6 +26,7 @@ from sundown.config.values import (
     read_ids,
     read_interval,
     read_limit,
+    read_night_light,
     read_ntfy_url,
     read_path,
     read_prepare,
@@ -34,6 +35,8 @@ from sundown.config.values import (
     read_text,
     read_title,
     read_topic_name,
+    read_until,
+    read_volume,
     read_weekdays,
     read_when,
     read_zone_name,
@@ -141,6 +144,25 @@ PUSH = Table(
     "reminders on the phone and every machine, through ntfy (`sundown help push`)",
 )
 
+WINDDOWN = Table(
+    {
+        "before": Key(read_before, "the wind-down starts this long before bedtime, e.g. 30m (at most 12h)"),
+        "at": Key(read_clock, "or at this evening time HH:MM instead of `before`"),
+        "until": Key(read_until, "everything is put back at this time the next morning, HH:MM before 12:00"),
+        "dnd": Key(read_bool, "Do Not Disturb for everything but sundown's own reminders"),
+        "night_light": Key(
+            read_night_light, "warm the screen to this colour temperature in K; true: the desktop's own"
+        ),
+        "grayscale": Key(read_bool, "grey the screen, where the desktop can"),
+        "dark": Key(read_bool, "prefer the dark colour scheme"),
+        "volume": Key(read_volume, 'cap the default output\'s volume, e.g. "30%" (never raises it)'),
+        "pause_media": Key(read_bool, "pause every media player (MPRIS) once, at the start"),
+        "run": Key(read_argv, "argv run at the start, never through a shell"),
+        "undo": Key(read_argv, "argv run at the end"),
+    },
+    "the desktop winds down too, and is put back in the morning (`sundown help winddown`)",
+)
+
 FILE = Table(
     {
         "timezone": Key(read_zone_name, "IANA zone name; default: the system's zone"),
@@ -178,6 +200,7 @@ FILE = Table(
         "skip": Table({"dates": Key(read_dates, "nights (YYYY-MM-DD) with no reminders")}, "nights off"),
         "push": PUSH,
         "calendar": CALENDAR,
+        "winddown": WINDDOWN,
     },
     "the whole file",
 )

@@ -404,6 +404,52 @@ def load_zone(name: str) -> ZoneInfo | None:
         return None
 
 
+# --- [winddown] --------------------------------------------------------------------------------
+
+NIGHT_LIGHT_K = (1000, 10000)  # what the desktops' night lights accept (GNOME, KWin, gammastep)
+VOLUME_RE = re.compile(r"\s*(\d{1,3})\s*%\s*")
+
+
+def read_until(value: object) -> time:
+    """The morning the wind-down ends: a time before 12:00 (the night's end)."""
+    at = read_clock(value)
+    if at.hour >= 12:
+        raise Invalid(
+            f"{show(value)} is not in the morning; `until` is when everything is put back, the next"
+            ' morning (a time before 12:00), e.g. "07:00"'
+        )
+    return at
+
+
+def read_night_light(value: object) -> int | bool:
+    """A colour temperature in K (warmer is lower), or true for the desktop's own setting."""
+    low, high = NIGHT_LIGHT_K
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        digits = value.strip().upper().removesuffix("K").strip()
+        if digits.isdigit():
+            raise Invalid(f"{show(value)} is a string; write the temperature without quotes: {int(digits)}")
+    if not isinstance(value, int):
+        raise Invalid(f"{show(value)} is not a colour temperature; write e.g. 3400 (K), or true")
+    if not low <= value <= high:
+        raise Invalid(f"{show(value)} K is outside {low}-{high}; write e.g. 3400 (lower is warmer)")
+    return value
+
+
+def read_volume(value: object) -> int:
+    """A volume cap as a percentage of the default output's full volume: "30%"."""
+    m = VOLUME_RE.fullmatch(value) if isinstance(value, str) else None
+    if m is None:
+        number = isinstance(value, int) and not isinstance(value, bool)
+        hint = f'"{value}%"' if number else '"30%"'
+        raise Invalid(f"{show(value)} is not a volume; write a percentage in quotes, e.g. {hint}")
+    percent = int(m.group(1))
+    if percent > 100:
+        raise Invalid(f'{show(value)} is over 100%; a cap never raises the volume: write e.g. "30%"')
+    return percent
+
+
 # --- [push] ------------------------------------------------------------------------------------
 
 TOPIC_RE = re.compile(r"[-_A-Za-z0-9]{1,56}")  # ntfy allows 64; "-replies" must still fit

@@ -149,6 +149,48 @@ class Push:
 
 
 @dataclass(frozen=True)
+class WindDown:
+    """`[winddown]`: the desktop winds down too, from `before` bedtime (or `at`) until `until`.
+
+    Only the effects asked for are applied; `night_light` is a colour temperature in K, or
+    True for the desktop's own setting; `volume` a cap in percent (it never raises the volume).
+    """
+
+    until: time
+    before: timedelta | None = None
+    at: time | None = None
+    dnd: bool = False
+    night_light: int | bool = False
+    grayscale: bool = False
+    dark: bool = False
+    volume: int | None = None
+    pause_media: bool = False
+    run: tuple[str, ...] = ()
+    undo: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if (self.before is None) == (self.at is None):
+            raise ValueError("[winddown] needs exactly one of before/at")
+
+    def wanted(self) -> tuple[str, ...]:
+        """The effects this configuration asks for, in the order they are applied."""
+        asked = {
+            "dnd": self.dnd,
+            "night_light": self.night_light is not False,
+            "grayscale": self.grayscale,
+            "dark": self.dark,
+            "volume": self.volume is not None,
+            "pause_media": self.pause_media,
+            "run": bool(self.run or self.undo),
+        }
+        return tuple(effect for effect in EFFECTS if asked[effect])
+
+
+# The wind-down effects, in the order they are applied (and listed by `doctor` and `status`).
+EFFECTS: tuple[str, ...] = ("dnd", "night_light", "grayscale", "dark", "volume", "pause_media", "run")
+
+
+@dataclass(frozen=True)
 class Routine:
     """A whole configured routine. `timezone` None means the system's zone."""
 
@@ -162,6 +204,7 @@ class Routine:
     context: ContextRules = field(default_factory=ContextRules)
     push: Push | None = None
     calendar: Calendar | None = None
+    winddown: WindDown | None = None
 
     def reminder(self, reminder_id: str) -> Reminder | None:
         for r in self.reminders:

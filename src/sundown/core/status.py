@@ -74,6 +74,9 @@ class Status:
     bedtime_source: str | None = None
     why: str | None = None
     calendar: dict[str, Any] | None = None
+    # The wind-down (docs/winddown.md): {"active", "since", "until", "effects"}; null without
+    # [winddown] and nothing left to put back.
+    winddown: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -184,6 +187,7 @@ def snapshot(
     sources: dict[str, Any] | None = None,
     calendar: dict[str, Any] | None = None,
     zone: tzinfo | None = None,
+    winddown: dict[str, Any] | None = None,
 ) -> Status:
     """The status of `night` ("tonight") at `now`; `zone` words the `why` line."""
     from sundown.core.morning import why
@@ -206,6 +210,7 @@ def snapshot(
         bedtime_source=plan.source if plan else None,
         why=why(plan, zone or plan.bedtime.tzinfo or UTC) if plan else None,
         calendar=calendar,
+        winddown=winddown,
     )
 
 

@@ -25,6 +25,7 @@ EventName = Literal[
     "in_bed",
     "awake",
     "replanned",
+    "winddown",
 ]
 EVENTS: tuple[EventName, ...] = get_args(EventName)
 

@@ -51,6 +51,7 @@ from sundown.runtime.surfaces.session import SessionSurfaces
 from sundown.runtime.travel import Travel
 from sundown.runtime.wake import Alarm, SleepWatch, clock_timer, sleep_watch
 from sundown.runtime.watch import ConfigWatch
+from sundown.runtime.winddown import WindDownLink
 from sundown.runtime.worker import Clock, Worker, release_startup_memory, utc_now
 from sundown.systemd.notify import SdNotify
 
@@ -118,6 +119,7 @@ class Daemon:
         # The system zone followed (`log_start`: a zone change never makes a reminder from before the
         # log missed).
         self.travel = Travel(self.ledger, self.env, self.tick, self.submit, lambda: self.log_start)
+        self.winddown = WindDownLink(self.ledger, self.delivery, paths, self.env, self.worker, self.tick)
         self.context: ContextWatch | None = None  # when the session offers anything
         self.ctx_now: Context = UNKNOWN
         self.next_look: datetime | None = None  # when the last tick asked to look again (its clock)
@@ -188,6 +190,7 @@ class Daemon:
             if helper is not None:
                 helper.close()
         self.morning.close()
+        self.winddown.close(self.clock())  # the desktop put back; its rows go before the last job
         self.surfaces.close()  # followers see the stream end: the daemon stops
         if self.worker.running:
             finished = self.worker.submit(self._finish, last=True)
@@ -277,6 +280,7 @@ class Daemon:
             if self.push_link is not None:
                 self.submit(self.push_link.resumed)
         self.morning.kick()  # an hour may have passed asleep: the calendar's URL is due again
+        self.winddown.woke()  # inside the window: apply what no longer holds
         self.submit(self.tick)  # adding a job also wakes the scheduler's own wait
 
     # -- push (the phone, other machines): only loaded when [push] is configured ------------
@@ -365,7 +369,7 @@ class Daemon:
         progress, changes = self.ledger.state(nights)
         progress, changes = self.morning.replan(now, nights, progress, changes)
         decision = dispatch.decide(routine, zone, now, progress, changes, self.log_start, moved)
-        self.ctx_now = context_at(self.context, now)
+        self.ctx_now = context_at(self.context, now, own_dnd=self.winddown.own_dnd()[0])
         seen = self.ledger.seen
         verdict = context.adjust(routine, zone, now, decision, progress, seen, changes, self.ctx_now)
         self.delivery.carry_out(verdict, now)
@@ -385,7 +389,7 @@ class Daemon:
         watch = self.context
         asked = [w for w in ASKED_AGAIN if watch is not None and watch.polled(w)]
         self.next_look = context.next_look(verdict, now, self.ctx_now.idle_since, asked)
-        next_at = self.next_look
+        next_at = self.winddown.tick(now, self.next_look)  # the earlier of the two
         if measure_at is not None and (
             next_at is None or measure_at.astimezone(UTC) < next_at.astimezone(UTC)
         ):
@@ -451,6 +455,8 @@ class Daemon:
                 return {"ok": not problems, "errors": problems}
             if cmd == "status":
                 return {"ok": True, **self.call(self.status)}
+            if cmd == "winddown":
+                return self.winddown.request(str(request.get("action")), REFRESH_WAIT_S)
         except concurrent.futures.TimeoutError:
             return {"ok": False, "error": "the daemon is busy; try again"}
         return {"ok": False, "error": f"unknown request {cmd!r}"}
@@ -527,6 +533,7 @@ class Daemon:
             log_error=self.ledger.problem,
             push=self.push_link.snapshot() if self.push_link is not None else None,
             calendar=self.morning.status(),
+            winddown=self.winddown.status(),
             zone=zone,
             **context_status(
                 self.context,

@@ -48,6 +48,9 @@ class Delivery:
         self._away = away
         # The line a night's first notification after a replan carries (`Morning.why`); none here.
         self.why: Callable[[Send], str | None] = lambda send: None
+        # The urgency sundown's own reminders need to show through its own wind-down Do Not
+        # Disturb (critical on GNOME, Plasma, xfce4-notifyd; `WindDownLink.own_dnd`); none here.
+        self.through_dnd: Callable[[], str | None] = lambda: None
 
     @property
     def zone(self) -> tzinfo:
@@ -93,6 +96,8 @@ class Delivery:
         self.ledger.apply("acknowledged", night, rid, ack.source, ts=ack.at, notified=ack.notified)
 
     def send(self, send: Send, now: datetime, urgency: Urgency = "normal") -> None:
+        if urgency == "normal" and self.through_dnd() == "critical":
+            urgency = "critical"  # inside the wind-down's own Do Not Disturb: still on the screen
         shown = self.screen.join_open(send, now, self.ledger)
         if len(shown.occurrences) > len(send.occurrences):
             message = joined_message(shown, urgency)

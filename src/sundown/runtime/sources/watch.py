@@ -136,10 +136,10 @@ class ContextWatch:
         """The session is locked, or some source said "locked" after `since`."""
         return bool(self._any("locked")) or (self.last_locked or since) > since
 
-    def _any(self, capability: Capability) -> bool | None:
-        """Any source of `capability` says so; None when there is no such source."""
+    def _any(self, capability: Capability, but: str | None = None) -> bool | None:
+        """Any source of `capability` (but the one named `but`) says so; None when there is no such source."""
         sources = [s for s in self.found if s.tells == capability]
-        return any(s.value for s in sources) if sources else None
+        return any(s.value for s in sources if s.name != but) if sources else None
 
     # -- start-up: find what the session offers -------------------------------------------------
 
@@ -307,8 +307,11 @@ class ContextWatch:
         if any(s.tells == "locked" for s in gone) and not self._any("locked"):
             self.locked_at = None
 
-    def snapshot(self, now: datetime, ask: bool = True) -> Context:
-        """The context at `now`; with `ask`, the sources that cannot signal are asked too."""
+    def snapshot(self, now: datetime, ask: bool = True, own_dnd: str | None = None) -> Context:
+        """The context at `now`; with `ask`, the sources that cannot signal are asked too.
+
+        `own_dnd`: the source (its name) through which sundown's own wind-down Do Not Disturb is
+        seen; that is not the person being busy, so it does not count."""
         if self._owners_changed:
             self._owner_changed()
         idle_since: datetime | None = None
@@ -333,7 +336,7 @@ class ContextWatch:
             idle_known, idle_since = True, hint.idle_since()
         locked = self._any("locked")
         return Context(
-            dnd=self._any("dnd"),
+            dnd=self._any("dnd", but=own_dnd),
             presenting=self._any("presenting"),
             fullscreen=fullscreen,
             idle_since=idle_since,
@@ -367,13 +370,14 @@ class ContextWatch:
             source.release()
 
 
-def context_at(watch: ContextWatch | None, now: datetime) -> Context:
+def context_at(watch: ContextWatch | None, now: datetime, own_dnd: str | None = None) -> Context:
     """What the desktop says at `now`; unknown without a watch, or when a source went wrong (a
-    source must never stop a reminder: the daemon then goes by the clock)."""
+    source must never stop a reminder: the daemon then goes by the clock). `own_dnd`: the
+    source that sees sundown's own wind-down Do Not Disturb (see `ContextWatch.snapshot`)."""
     if watch is None:
         return UNKNOWN
     try:
-        return watch.snapshot(now)
+        return watch.snapshot(now, own_dnd=own_dnd) if own_dnd else watch.snapshot(now)
     except Exception as exc:
         log.warning("could not read the desktop's state (%s); going by the clock", exc)
         return UNKNOWN

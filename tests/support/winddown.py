@@ -1,0 +1,221 @@
+"""A private desktop for the wind-down's effects: the notification desktop of desktop.py plus
+the real parts the effects talk to — dconf-service (GSettings, with the installed schemas), a
+PulseAudio with a null sink, an MPRIS player (mpv with mpv-mpris), a stand-in `gammastep` that
+records its argv and stays alive — and bus names owned on demand (org.gnome.Shell, ...).
+
+`Parts.daemon_env(sandbox)` is the environment a sundown daemon needs to reach all of it;
+`sandbox`'s own config directory shares the desktop's dconf database (a symlink), so
+`gsettings` from the daemon, from the test and from dconf-service agree.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from jeepney import DBusAddress, new_method_call
+from jeepney.bus_messages import message_bus
+from jeepney.io.blocking import open_dbus_connection
+
+from support.desktop import Desktop, require, wait_until
+
+UTC = timezone.utc
+MPRIS_SCRIPT = ("/usr/lib/mpv-mpris/mpris.so", "/etc/mpv/scripts/mpris.so")
+GAMMASTEP = """#!/bin/sh
+echo "$$ $*" >> "$GAMMASTEP_RECORD"
+exec sleep 3600
+"""
+
+
+@dataclass
+class Parts:
+    """The extra processes and helpers beside a running `Desktop`."""
+
+    desk: Desktop
+    config_home: Path = field(init=False)
+    bin: Path = field(init=False)
+    record: Path = field(init=False)
+    owners: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        root = self.desk.root
+        self.config_home = root / "config"
+        self.config_home.mkdir(mode=0o700, exist_ok=True)
+        self.bin = root / "bin"
+        self.bin.mkdir(exist_ok=True)
+        self.record = root / "gammastep.argv"
+        stand_in = self.bin / "gammastep"
+        stand_in.write_text(GAMMASTEP)
+        stand_in.chmod(0o755)
+        self.desk.env["XDG_CONFIG_HOME"] = str(self.config_home)
+
+    # -- processes -------------------------------------------------------------------------------
+
+    def start_dconf(self) -> None:
+        self.desk._spawn("dconf-service", [require("/usr/libexec/dconf-service", "dconf-service")],
+                         stdout=subprocess.DEVNULL)  # fmt: skip
+        wait_until(lambda: self.desk.name_owner("ca.desrt.dconf"), 10, "dconf-service on the bus")
+
+    def start_pulseaudio(self) -> None:
+        require("pulseaudio", "pulseaudio pulseaudio-utils")
+        self.desk._spawn(
+            "pulseaudio",
+            ["pulseaudio", "--daemonize=no", "-n", "--exit-idle-time=-1", "--disallow-exit",
+             "--load=module-null-sink sink_name=night", "--load=module-native-protocol-unix"],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_until(lambda: self.pactl("get-default-sink").strip() == "night", 10, "pulseaudio's null sink")
+
+    def start_mpv(self) -> None:
+        script = next((p for p in MPRIS_SCRIPT if Path(p).exists()), None)
+        if script is None:
+            require("/nonexistent/mpris.so", "mpv mpv-mpris")
+        self.desk._spawn(
+            "mpv",
+            ["mpv", "--no-config", "--ao=null", "--vo=null", "--idle=yes", "--loop=inf", f"--script={script}",
+             "av://lavfi:sine=frequency=440:duration=3600"],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_until(lambda: self.mpris_status() == "Playing", 10, "mpv playing on MPRIS")
+
+    # -- what the effects change -------------------------------------------------------------------
+
+    @property
+    def env(self) -> dict[str, str]:
+        return self.desk.env
+
+    def gsettings(self, *args: str) -> str:
+        proc = subprocess.run(["gsettings", *args], env=self.env, capture_output=True, text=True, timeout=10)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.strip()
+
+    def pactl(self, *args: str) -> str:
+        proc = subprocess.run(["pactl", *args], env=self.env, capture_output=True, text=True, timeout=10)
+        return proc.stdout
+
+    def volume(self) -> list[int]:
+        import re
+
+        return [
+            int(v)
+            for v in re.findall(
+                r"(\d+)\s*/\s*\d+%", self.pactl("get-sink-volume", "night").split("balance")[0]
+            )
+        ]
+
+    def mpris(self, member: str, *body: Any, signature: str | None = None) -> Any:
+        with open_dbus_connection(self.desk.address) as conn:
+            address = DBusAddress(
+                "/org/mpris/MediaPlayer2", "org.mpris.MediaPlayer2.mpv", "org.mpris.MediaPlayer2.Player"
+            )
+            reply = conn.send_and_get_reply(
+                new_method_call(address, member, signature, body or None), timeout=5
+            )
+        return reply.body
+
+    def mpris_status(self) -> str | None:
+        try:
+            with open_dbus_connection(self.desk.address) as conn:
+                props = DBusAddress(
+                    "/org/mpris/MediaPlayer2", "org.mpris.MediaPlayer2.mpv", "org.freedesktop.DBus.Properties"
+                )
+                msg = new_method_call(props, "Get", "ss", ("org.mpris.MediaPlayer2.Player", "PlaybackStatus"))
+                body = conn.send_and_get_reply(msg, timeout=5).body
+        except Exception:
+            return None
+        return body[0][1] if body and isinstance(body[0], tuple) else None
+
+    def gamma_children(self) -> list[tuple[int, str]]:
+        """(pid, argv) of each stand-in gammastep started so far that still runs."""
+        if not self.record.exists():
+            return []
+        found = []
+        for line in self.record.read_text().splitlines():
+            pid, _, argv = line.partition(" ")
+            if Path(f"/proc/{pid}").exists() and "sleep" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(
+                errors="replace"
+            ):
+                found.append((int(pid), argv))
+        return found
+
+    @contextmanager
+    def owning(self, *names: str) -> Iterator[None]:
+        """Bus names owned by a connection of the test while the block runs (GNOME Shell, ...)."""
+        conn = open_dbus_connection(self.desk.address)
+        try:
+            for name in names:
+                conn.send_and_get_reply(message_bus.RequestName(name), timeout=5)
+            yield
+        finally:
+            conn.close()
+            for name in names:
+                wait_until(lambda n=name: not self.desk.name_owner(n), 5, f"{name} released")
+
+    def daemon_env(self, sandbox_root: Path, sandbox_env: dict[str, str], **extra: str) -> dict[str, str]:
+        """The environment of a sundown daemon on this desktop. The sandbox's config dir gets the
+        desktop's dconf database (a link), so every gsettings reads the same settings."""
+        link = Path(sandbox_env["XDG_CONFIG_HOME"]) / "dconf"
+        if not link.exists():
+            link.symlink_to(self.config_home / "dconf", target_is_directory=True)
+        (self.config_home / "dconf").mkdir(exist_ok=True)
+        return {
+            **sandbox_env,
+            "DBUS_SESSION_BUS_ADDRESS": self.desk.address,  # no DISPLAY: the effects never need one
+            "PATH": f"{self.bin}:{os.environ.get('PATH', os.defpath)}",
+            "PULSE_SERVER": f"unix:{self.env['XDG_RUNTIME_DIR']}/pulse/native",
+            "GAMMASTEP_RECORD": str(self.record),
+            "WAYLAND_DISPLAY": "wayland-sundown-test",  # a wlroots session: night light is a gammastep child
+            **extra,
+        }
+
+
+class OffsetClock:
+    """The daemon's clock: the system clock moved by `offset` (its scheduler still waits in real
+    time: the daemon translates), so a window at 07:00 on some night comes in a few seconds."""
+
+    def __init__(self, at: datetime) -> None:
+        self.offset = at - datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def jump(self, delta: timedelta) -> None:
+        self.offset += delta
+
+
+def winddown_rows(db: Path) -> list[dict[str, Any]]:
+    """The `winddown` rows of the log (ts, source, details), read in this process."""
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    except sqlite3.Error:
+        return []
+    try:
+        rows = conn.execute(
+            "SELECT ts, source, details FROM events WHERE event = 'winddown' ORDER BY id"
+        ).fetchall()
+    except sqlite3.Error:
+        return []
+    finally:
+        conn.close()
+    return [
+        {"ts": datetime.fromisoformat(ts.replace("Z", "+00:00")), "source": src, **json.loads(d)}
+        for ts, src, d in rows
+    ]
+
+
+def wait_row(db: Path, phase: str, count: int = 1, timeout: float = 10) -> dict[str, Any]:
+    """The `count`-th `winddown` row of `phase` written by the daemon, once it is in the log."""
+
+    def found() -> dict[str, Any] | None:
+        rows = [r for r in winddown_rows(db) if r.get("phase") == phase and r["source"] == "daemon"]
+        return rows[count - 1] if len(rows) >= count else None
+
+    return wait_until(found, timeout, f"winddown {phase} row #{count}")
