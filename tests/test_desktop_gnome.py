@@ -13,6 +13,7 @@ import pytest
 
 from support.daemon import Evening, events, stop, wait_events
 from support.desktop import NotifyCall
+from support.doctor import doctor_lines
 from support.sandbox import Sandbox
 from support.sessions import GnomeShell
 
@@ -89,7 +90,7 @@ def test_doctor_closes_its_test_notification_after_10s_and_says_dnd_holds_it(
     started = time.monotonic()
     proc = sandbox.run("doctor", "--notify", env=gnome_shell.session_vars)
     took = time.monotonic() - started
-    line = next(x for x in proc.stdout.splitlines() if "test notification" in x)
+    line = doctor_lines(proc.stdout)["test notification"]  # its detail wraps at 80 columns
     assert line.startswith("warn ") and "Do Not Disturb is on (GNOME show-banners)" in line, proc.stdout
     assert "closed after 10 s" in line and "look for it on your screen" not in proc.stdout
     [call] = gnome_shell.monitor.wait_notify(1)

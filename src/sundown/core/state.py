@@ -78,8 +78,13 @@ def instant(text: Any) -> datetime | None:
         return None
     try:
         t = datetime.fromisoformat(text)
-        if t.tzinfo is None or t.utcoffset() is None:
-            return None
+    except ValueError:
+        return None
+    if t.tzinfo is None:
+        return None
+    if EARLIEST.year < t.year < LATEST.year:
+        return t  # within the range whatever its offset (stats read ~80k of these: no conversion)
+    try:
         in_utc = t.astimezone(UTC)
     except (ValueError, OverflowError):
         return None

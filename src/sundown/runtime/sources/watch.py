@@ -389,8 +389,11 @@ def context_status(
     zone: str | None,
     zone_configured: bool,
     zone_remark: str | None = None,
+    ignored: int = 0,
 ) -> dict[str, Any]:
-    """`status --json`'s `context` (null where unknown) and the `sources` in use per capability."""
+    """`status --json`'s `context` (null where unknown) and the `sources` in use per capability,
+    with `ignored_signals`: the signals from someone who did not own the name they were about
+    (`ignored` more of them, counted elsewhere: logind's PrepareForSleep)."""
     ctx = context_at(watch, now)
     idle_s = int(ctx.idle_for(now).total_seconds()) if ctx.idle_known else None
     sources: dict[str, Any] = {}
@@ -405,6 +408,7 @@ def context_status(
         sources["zone"] = "system zone"
     if zone_remark:  # a broken /etc/localtime, a copy named by its contents (config.zone)
         sources["zone"] = f"{sources['zone']}: {zone_remark}"
+    sources["ignored_signals"] = ignored + (watch.strangers if watch is not None else 0)
     context = {
         "dnd": ctx.dnd,
         "presenting": ctx.presenting,
