@@ -1,8 +1,8 @@
 """The daemon's recorder of the evening as it was: the session's activity as spans, in the log.
 
-From a night's first reminder (or its wind-down's start) until `until` (core/activity.py), every look the daemon
-takes at the context (a tick: a reminder, a signal, a resume) says what the session
-does now: `active`, `idle`, `locked`, or `asleep` between PrepareForSleep(true) and
+From a night's first reminder (or its wind-down's start) until `until` (core/activity.py),
+every look the daemon takes at the context (a tick: a reminder, a signal, a resume) says
+what the session does now: `active`, `idle`, `locked`, or `asleep` between PrepareForSleep(true) and
 (false). A change closes the open span, which is written at once (an `activity` row):
 a crash loses at most the span still open. The open span is also closed and written
 when the daemon stops, when the machine goes to sleep and at the window's end.
