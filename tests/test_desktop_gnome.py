@@ -126,13 +126,13 @@ def test_a_wind_down_turns_banners_off_shows_its_own_reminder_critical_and_puts_
         'timezone = "Europe/Berlin"\n[bedtime]\ndefault = "07:00"\n[reminders.tea]\nbefore = "3s"\n'
         '[winddown]\nbefore = "5s"\nuntil = "07:00"\ndnd = true\n'
     )
-    start = datetime(2026, 11, 26, 6, 59, 55, tzinfo=ZoneInfo("Europe/Berlin"))  # tea in 2 s, until in 5
+    start = datetime(2026, 11, 26, 6, 59, 55, tzinfo=ZoneInfo("Europe/Berlin"))  # tea in 2 s
+    until = start + timedelta(seconds=5)
     paths = resolve_paths()
     lock = InstanceLock(paths)
     env = {**sandbox.env, **gnome.session_vars}
-    daemon = Daemon(
-        paths, load_for(paths), env, backend="dbus", clock=OffsetClock(start - timedelta(seconds=1))
-    )  # type: ignore[arg-type]
+    clock = OffsetClock(start - timedelta(seconds=1))
+    daemon = Daemon(paths, load_for(paths), env, backend="dbus", clock=clock)  # type: ignore[arg-type]
     daemon.start()
     try:
         assert wait_row(sandbox.db_path, "start")["effects"] == {"dnd": "on"}
@@ -150,6 +150,8 @@ def test_a_wind_down_turns_banners_off_shows_its_own_reminder_critical_and_puts_
         assert not shown and sandbox.logged("deferred") == 0
         # Critical: a banner in spite of Do Not Disturb, expanded by itself (its buttons show).
         wait_until(lambda: gnome.banner(at=gnome.POSITIONS["Done"]), 5, "the reminder's banner, expanded")
+        clock.jump(until - clock())  # the clock is set to `until` (no need to wait for it)
+        daemon.wake("clock jump or resume")
         end = wait_row(sandbox.db_path, "end", timeout=15)
         assert (end["reason"], end["effects"]) == ("until", {"dnd": "restored"})
         assert gnome.gsettings(*banners) == "true"

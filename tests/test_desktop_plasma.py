@@ -151,7 +151,8 @@ def test_a_wind_down_holds_other_apps_through_a_held_inhibit_shows_its_own_and_l
         'timezone = "Europe/Berlin"\n[bedtime]\ndefault = "07:00"\n[reminders.tea]\nbefore = "3s"\n'
         '[winddown]\nbefore = "5s"\nuntil = "07:00"\ndnd = true\n'
     )
-    start = datetime(2026, 11, 26, 6, 59, 55, tzinfo=ZoneInfo("Europe/Berlin"))  # tea in 2 s, until in 5
+    start = datetime(2026, 11, 26, 6, 59, 55, tzinfo=ZoneInfo("Europe/Berlin"))  # tea in 2 s
+    until = start + timedelta(seconds=5)
     paths = resolve_paths()
     lock = InstanceLock(paths)
     env = {**sandbox.env, **plasma.session_vars}
@@ -170,6 +171,8 @@ def test_a_wind_down_holds_other_apps_through_a_held_inhibit_shows_its_own_and_l
         # shown within 0.1 s without Do Not Disturb, 1.5 s before the reminder) is held.
         mine = wait_until(lambda: [g for g in plasma.popups() if g[3] > 90], 5, "the reminder's popup")
         assert plasma.popups() == mine and sandbox.logged("deferred") == 0
+        clock.jump(until - clock())  # the clock is set to `until` (no need to wait for it)
+        daemon.wake("clock jump or resume")
         end = wait_row(sandbox.db_path, "end", timeout=15)
         assert (end["reason"], end["effects"]) == ("until", {"dnd": "restored"})
         wait_until(lambda: plasma.inhibited() is False, 5, "Plasma's Inhibited to be false at until")
