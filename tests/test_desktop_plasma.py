@@ -132,12 +132,24 @@ def send_as(plasma: Plasma, app: str, summary: str) -> None:
         conn.send_and_get_reply(msg, timeout=5)
 
 
+def night_color(plasma: Plasma) -> tuple[bool, int, int]:
+    """KWin 5.27's night colour as it runs: (enabled, mode (3: constant), target temperature)."""
+    from jeepney import DBusAddress, new_method_call
+
+    props = DBusAddress("/ColorCorrect", "org.kde.KWin", "org.freedesktop.DBus.Properties")
+    with plasma.connection() as conn:
+        reply = conn.send_and_get_reply(new_method_call(props, "GetAll", "s", ("org.kde.kwin.ColorCorrect",)))
+    found = {k: v[1] for k, v in reply.body[0].items()}
+    return found["enabled"], found["mode"], found["targetTemperature"]
+
+
 def test_a_wind_down_holds_other_apps_through_a_held_inhibit_shows_its_own_and_lets_go(
     sandbox: Sandbox, plasma: Plasma
 ) -> None:
     """Plasma's Do Not Disturb is the inhibition sundown holds on one connection: another app's
     notification is held (no popup), sundown's own reminder shows, critical (Plasma shows critical
-    notifications during Do Not Disturb); `Inhibited` is false again at `until` and after `off`."""
+    notifications during Do Not Disturb); `Inhibited` is false again at `until` and after `off`.
+    KWin's night colour is on at the temperature asked, and as it was after `until`."""
     from datetime import datetime, timedelta
     from zoneinfo import ZoneInfo
 
@@ -149,19 +161,25 @@ def test_a_wind_down_holds_other_apps_through_a_held_inhibit_shows_its_own_and_l
 
     sandbox.write_config(
         'timezone = "Europe/Berlin"\n[bedtime]\ndefault = "07:00"\n[reminders.tea]\nbefore = "3s"\n'
-        '[winddown]\nbefore = "5s"\nuntil = "07:00"\ndnd = true\n'
+        '[winddown]\nbefore = "5s"\nuntil = "07:00"\ndnd = true\nnight_light = 3400\n'
     )
     start = datetime(2026, 11, 26, 6, 59, 55, tzinfo=ZoneInfo("Europe/Berlin"))  # tea in 2 s
     until = start + timedelta(seconds=5)
     paths = resolve_paths()
     lock = InstanceLock(paths)
-    env = {**sandbox.env, **plasma.session_vars}
+    # The tools the daemon runs (kwriteconfig5) write the session's kwinrc, as they would at home;
+    # the daemon's own files are the sandbox's (`paths`).
+    env = {**sandbox.env, **plasma.session_vars, "XDG_CONFIG_HOME": plasma.env["XDG_CONFIG_HOME"]}
     clock = OffsetClock(start - timedelta(seconds=1))
     daemon = Daemon(paths, load_for(paths), env, backend="dbus", clock=clock)  # type: ignore[arg-type]
+    before = night_color(plasma)
+    assert before[0] is False
     daemon.start()
     try:
-        assert wait_row(sandbox.db_path, "start")["effects"] == {"dnd": "on"}
+        assert wait_row(sandbox.db_path, "start")["effects"] == {"dnd": "on", "night_light": "on"}
         wait_until(lambda: plasma.inhibited() is True, 5, "Plasma's Inhibited to be true")
+        # KWin 5.27 re-read kwinrc (kwriteconfig5, then the change notice): warm, all the time.
+        wait_until(lambda: night_color(plasma) == (True, 3, 3400), 5, "KWin's night colour on, at 3400 K")
         [inhibit] = plasma.monitor.calls("Inhibit")
         send_as(plasma, "org.kde.konsole", "Build finished")
         [other, tea] = plasma.monitor.wait_notify(2, timeout=10)
@@ -174,7 +192,8 @@ def test_a_wind_down_holds_other_apps_through_a_held_inhibit_shows_its_own_and_l
         clock.jump(until - clock())  # the clock is set to `until` (no need to wait for it)
         daemon.wake("clock jump or resume")
         end = wait_row(sandbox.db_path, "end", timeout=15)
-        assert (end["reason"], end["effects"]) == ("until", {"dnd": "restored"})
+        assert (end["reason"], end["effects"]) == ("until", {"dnd": "restored", "night_light": "restored"})
+        wait_until(lambda: night_color(plasma) == before, 5, "KWin's night colour as before")
         wait_until(lambda: plasma.inhibited() is False, 5, "Plasma's Inhibited to be false at until")
         # Held, not lost: Plasma shows the other app's notification once Do Not Disturb ends.
         wait_until(lambda: len(plasma.popups()) == 2, 5, "the held notification shown after until")
