@@ -465,3 +465,33 @@ def test_a_closed_x_connection_answers_like_a_gone_server_and_never_crashes(desk
         timeout=30,
     )
     assert (done.returncode, done.stdout.strip()) == (0, "the X connection is closed"), done.stderr
+
+
+def test_the_volume_cap_keeps_the_balance_and_puts_back_the_output_it_capped(
+    sandbox: Sandbox, desk: Parts
+) -> None:
+    """Each channel capped (a louder left stays louder), and in the morning the output capped at the
+    start is put back, though another one became the default meanwhile (headphones plugged in)."""
+    sandbox.write_config(
+        'timezone = "Europe/Berlin"\n[bedtime]\ndefault = "22:30"\n'
+        '[winddown]\nat = "22:00"\nuntil = "07:00"\nvolume = "30%"\n'
+    )
+    left, right = round(0.50 * 65536), round(0.20 * 65536)
+    desk.pactl("set-sink-volume", "night", str(left), str(right))
+    module = desk.pactl("load-module", "module-null-sink", "sink_name=day").strip()
+    clock = FakeClock(datetime(2026, 11, 25, 22, 0, tzinfo=BERLIN))
+    daemon = in_process(sandbox, desk, clock, backend="console")
+    try:
+        daemon.tick()
+        daemon.winddown.control.wait()
+        assert desk.volume() == [CAPPED, right]  # the quieter channel is under the cap: as it was
+        desk.pactl("set-default-sink", "day")
+        clock.now = datetime(2026, 11, 26, 7, 0, tzinfo=BERLIN)
+        daemon.tick()
+        daemon.winddown.control.wait()
+        assert desk.volume() == [left, right]
+        assert wait_row(sandbox.db_path, "end")["effects"] == {"volume": "restored"}
+    finally:
+        daemon.stop()
+        desk.pactl("set-default-sink", "night")
+        desk.pactl("unload-module", module)
