@@ -256,3 +256,40 @@ def test_a_resume_inside_the_window_applies_what_is_missing_and_one_past_until_p
         assert (end["reason"], end["effects"]) == ("until", {"grayscale": "restored"})
     finally:
         daemon.stop()
+
+
+def test_a_clean_stop_puts_back_in_its_budget_and_leaves_a_hung_tool_to_the_next_start(
+    sandbox: Sandbox, hypr: Hyprctl
+) -> None:
+    """SIGTERM inside the window puts everything back in at most 1.5 s; a tool that hangs then is
+    stopped at that bound, its setting stays in the journal (with why) and the next start puts it
+    back."""
+    import time
+
+    from sundown.runtime.winddown import STOP_BUDGET_S
+
+    sandbox.write_config(f'[bedtime]\ndefault = "22:30"\n{WINDOW}')
+    hypr.shader = THEIRS
+    daemon, clock = daemon_at(sandbox, hypr, datetime(2026, 11, 25, 23, 0, tzinfo=BERLIN))
+    hyprctl, answers = hypr.bin / "hyprctl", hypr.bin / "hyprctl-answers"
+    try:
+        tick(daemon)
+        assert hypr.shader == str(shader_path())
+        hyprctl.rename(answers)
+        hyprctl.write_text("#!/bin/sh\nexec sleep 30\n")  # Hyprland hangs
+        hyprctl.chmod(0o755)
+        began = time.monotonic()
+    finally:
+        daemon.stop()
+    took = time.monotonic() - began
+    assert took < STOP_BUDGET_S + 0.5, took
+    [entry] = journal(sandbox)["entries"]
+    assert entry["error"] and hypr.shader == str(shader_path())
+    answers.rename(hyprctl)  # the next start, the next morning
+    later, _ = daemon_at(sandbox, hypr, datetime(2026, 11, 26, 7, 30, tzinfo=BERLIN))
+    try:
+        tick(later)
+    finally:
+        later.stop()
+    assert hypr.shader == THEIRS and journal(sandbox) == {}
+    assert ends(sandbox)[-1]["effects"] == {"grayscale": "restored"}

@@ -339,6 +339,8 @@ class WindDownControl:
 
         live = self.live.get(entry.effect)
         if live is not None and live.name == entry.interface:
+            # This change's session: a stop's bounds every tool by its deadline (STOP_BUDGET_S).
+            live.session = session
             return live
         cls = registry().get(entry.interface)
         return cls(session, wd) if cls is not None else None
