@@ -43,6 +43,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("cross-user")]
 PROPS = "org.freedesktop.DBus.Properties"
 TIMEDATE = ("org.freedesktop.timedate1", "/org/freedesktop/timedate1", "org.freedesktop.timedate1")
 SAVER = ("org.gnome.ScreenSaver", "/org/gnome/ScreenSaver", "org.gnome.ScreenSaver")
+FREEDESKTOP_SAVER = ("org.freedesktop.ScreenSaver", "/org/freedesktop/ScreenSaver", "org.freedesktop.ScreenSaver")
 DENIED = "org.freedesktop.DBus.Error.AccessDenied"
 TOPIC = "cross-user"
 FLOOD = 3000
@@ -284,6 +285,34 @@ def test_a_strangers_do_not_disturb_defers_nothing(world: World) -> None:
     world.box.run("snooze", "tea", "2s", check=True)
     wait_until(lambda: world.box.logged("notified", "tea") > shown, 8, "tea again after its snooze")
     assert world.box.logged("deferred") == 0
+
+
+def test_a_service_another_user_runs_is_not_the_sessions(world: World) -> None:
+    """On a bus that lets him in, he may also take a name no one holds (here the freedesktop
+    screensaver's) and answer as that service: he is then its owner. A service run by another
+    user is not this session's: the daemon does not take it as a source, and his
+    `ActiveChanged(true)` is counted and acknowledges nothing."""
+    proc = world.stranger.start(
+        world.session.address,
+        world.daemon.pid,
+        ("own", FREEDESKTOP_SAVER[0]),
+        ("serve", FREEDESKTOP_SAVER[1], FREEDESKTOP_SAVER[2], {"GetActive": ("b", (False,))}),
+        ("signal", *FREEDESKTOP_SAVER[1:], "ActiveChanged", "b", (True,), 1),
+    )
+    try:
+        wait_until(
+            lambda: any(f"{FREEDESKTOP_SAVER[0]} is run by uid" in line for line in world.lines()),
+            10,
+            "the daemon to see whose service it is",
+        )
+        before = world.ignored()
+    finally:
+        out = world.stranger.finish(proc)
+    assert out["results"][0] == [1], out  # he owned the name (DBUS_REQUEST_NAME_REPLY_PRIMARY_OWNER)
+    world.counted(before, 1, "his ActiveChanged")
+    world.box.refresh()
+    assert world.status()["context"]["locked"] is False
+    open_reminders(world)
 
 
 # --- the real owners are still believed (last: they acknowledge) ------------------------------------

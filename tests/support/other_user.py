@@ -155,8 +155,9 @@ def system_bus(directory: Path) -> Iterator[str]:
 
 
 STRANGER = r"""
-import ast, json, os, sys
-from jeepney import DBusAddress, HeaderFields, MessageType, new_method_call, new_signal
+import ast, json, os, select, sys
+from jeepney import DBusAddress, HeaderFields, MessageType, new_error, new_method_call, new_signal
+from jeepney import new_method_return
 from jeepney.bus_messages import message_bus
 from jeepney.io.blocking import open_dbus_connection
 
@@ -202,6 +203,25 @@ with conn:
                     msg.header.fields[HeaderFields.destination] = target
                     conn.send(msg)
             out["results"].append(count * len(out["targets"]))
+        elif kind == "serve":  # answer calls as the name's owner until stdin closes
+            path, iface, answers = step[1:]
+            answered = []
+            while not select.select([sys.stdin], [], [], 0)[0]:
+                try:
+                    msg = conn.receive(timeout=0.05)
+                except TimeoutError:
+                    continue
+                fields = msg.header.fields
+                if msg.header.message_type is not MessageType.method_call:
+                    continue
+                member = fields.get(HeaderFields.member)
+                if fields.get(HeaderFields.path) == path and member in answers:
+                    conn.send(new_method_return(msg, *answers[member]))
+                    answered.append(member)
+                    print(json.dumps({"answered": member}), flush=True)
+                else:
+                    conn.send(new_error(msg, "org.freedesktop.DBus.Error.UnknownMethod"))
+            out["results"].append(answered)
     # A round trip: the bus has read (and passed on) everything sent before it.
     conn.send_and_get_reply(message_bus.GetId(), timeout=60)
 print(json.dumps(out))
@@ -225,27 +245,45 @@ class Stranger:
         for path in (self.lib, *self.lib.rglob("*")):
             path.chmod(0o755 if path.is_dir() else 0o644)
 
-    def run(self, address: str, pid: int, *steps: tuple[Any, ...]) -> dict[str, Any]:
-        """Connect to `address` as `nobody`, find the connections of process `pid` and take
-        `steps`, each one of:
-        - ("own", name): RequestName; its result is the reply (a list) or the error's name;
-        - ("call", dest, path, iface, member, signature, body): a method call, the same;
-        - ("signal", path, iface, member, signature, body, count): the signal `count` times to
-          each of `pid`'s connections; its result is how many were sent.
-        Returns {"uid", "me", "targets", "results"}, or {"uid", "refused"} when the bus would not
-        let him in."""
-        proc = subprocess.run(
+    def start(self, address: str, pid: int, *steps: tuple[Any, ...]) -> subprocess.Popen[str]:
+        """`run`'s steps in a process of his that the test lets go on (a "serve" step lasts until
+        its stdin is closed); `finish` it."""
+        return subprocess.Popen(
             [self.python, "-c", STRANGER, address, str(pid), repr(list(steps))],
             user=self.user.pw_uid,
             group=self.user.pw_gid,
             extra_groups=[],
             cwd="/",
             env={"PYTHONPATH": str(self.lib), "PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"},
-            capture_output=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=120,
         )
-        assert proc.returncode == 0, f"the stranger failed: {proc.stderr}"
-        out: dict[str, Any] = json.loads(proc.stdout)
-        assert out["uid"] == self.user.pw_uid
-        return out
+
+    def finish(self, proc: subprocess.Popen[str]) -> dict[str, Any]:
+        """Close a started stranger's stdin (a "serve" step ends) and read what he did."""
+        try:
+            out, err = proc.communicate(input="", timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        assert proc.returncode == 0, f"the stranger failed: {err}"
+        result: dict[str, Any] = json.loads(out.splitlines()[-1])
+        assert result["uid"] == self.user.pw_uid
+        return result
+
+    def run(self, address: str, pid: int, *steps: tuple[Any, ...]) -> dict[str, Any]:
+        """Connect to `address` as `nobody`, find the connections of process `pid` and take
+        `steps`, each one of:
+        - ("own", name): RequestName; its result is the reply (a list) or the error's name;
+        - ("call", dest, path, iface, member, signature, body): a method call, the same;
+        - ("signal", path, iface, member, signature, body, count): the signal `count` times to
+          each of `pid`'s connections; its result is how many were sent;
+        - ("serve", path, iface, {member: (signature, body)}): answer calls of those members on
+          `path` (anything else with UnknownMethod) until stdin closes, printing a line as each is
+          answered; its result is the members answered (see `start`).
+        Returns {"uid", "me", "targets", "results"}, or {"uid", "refused"} when the bus would not
+        let him in."""
+        return self.finish(self.start(address, pid, *steps))
