@@ -43,7 +43,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("cross-user")]
 PROPS = "org.freedesktop.DBus.Properties"
 TIMEDATE = ("org.freedesktop.timedate1", "/org/freedesktop/timedate1", "org.freedesktop.timedate1")
 SAVER = ("org.gnome.ScreenSaver", "/org/gnome/ScreenSaver", "org.gnome.ScreenSaver")
-FREEDESKTOP_SAVER = ("org.freedesktop.ScreenSaver", "/org/freedesktop/ScreenSaver", "org.freedesktop.ScreenSaver")
+FREEDESKTOP_SAVER = (
+    "org.freedesktop.ScreenSaver",
+    "/org/freedesktop/ScreenSaver",
+    "org.freedesktop.ScreenSaver",
+)
 DENIED = "org.freedesktop.DBus.Error.AccessDenied"
 TOPIC = "cross-user"
 FLOOD = 3000
