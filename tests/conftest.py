@@ -6,7 +6,10 @@ Every test runs with XDG dirs in a temp path: never the real ~/.config.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,6 +27,34 @@ from support.user_manager import UserManager, unavailable
 E2E_FIXTURES = frozenset(
     {"desktop", "real_server", "bare_bus", "fake_server", "user_manager", "gnome_shell", "plasma", "mocks"}
 )
+
+
+_made_pycache: Path | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Bytecode compiled once per run, not once per process, when the tester turned it off.
+
+    The suite starts about a thousand Python processes of sundown (the CLI, the daemon); with
+    PYTHONDONTWRITEBYTECODE each compiles every module it imports again (a sixth of the suite's
+    CPU time). Then the bytecode goes to a private directory of this run (PYTHONPYCACHEPREFIX,
+    removed at the end: the checkout stays free of __pycache__, as the tester wanted), which the
+    test processes (xdist's workers are started after this) and their subprocesses inherit.
+    A tester's own PYTHONPYCACHEPREFIX, or bytecode left on, is left as it is.
+    """
+    global _made_pycache
+    if not os.environ.get("PYTHONDONTWRITEBYTECODE") or os.environ.get("PYTHONPYCACHEPREFIX"):
+        return
+    _made_pycache = Path(tempfile.mkdtemp(prefix="sundown-test-pycache-"))  # 0700, ours alone
+    os.environ["PYTHONPYCACHEPREFIX"] = str(_made_pycache)
+    del os.environ["PYTHONDONTWRITEBYTECODE"]
+    sys.pycache_prefix = str(_made_pycache)
+    sys.dont_write_bytecode = False
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _made_pycache is not None:
+        shutil.rmtree(_made_pycache, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
