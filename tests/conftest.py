@@ -57,6 +57,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         shutil.rmtree(_made_pycache, ignore_errors=True)
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     unmarked = [
         item.nodeid
@@ -65,6 +66,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     ]
     if unmarked:
         raise pytest.UsageError("tests starting a desktop need @pytest.mark.e2e: " + ", ".join(unmarked))
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None and _uses_a_module_fixture(item):
+            item.add_marker(pytest.mark.xdist_group(item.path.stem))
+
+
+def _uses_a_module_fixture(item: pytest.Item) -> bool:
+    """A module-scoped fixture (a tray, a desktop of dconf, PulseAudio and mpv, a generated log) is
+    set up once per module in each worker that runs one of its tests: under `--dist loadgroup`
+    (scripts/test) the tests using one share a group, hence one worker and one set-up."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    return any(defs and defs[-1].scope == "module" for defs in info.name2fixturedefs.values())
 
 
 @pytest.fixture(autouse=True)
