@@ -54,6 +54,8 @@ class Row:
 
 @dataclass(frozen=True)
 class Status:
+    """What `status` shows, from the daemon or, without one, from the log (docs/commands.md, JSON output)."""
+
     running: bool
     pid: int | None
     backend: str | None  # the configured backend (null: no daemon to ask)

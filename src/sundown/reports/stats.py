@@ -484,15 +484,22 @@ def _scheduled(
 def from_log(log: EventLog, routine: Routine, zone: tzinfo, until: date, days: int, now: datetime) -> Stats:
     """Stats straight from an `EventLog`: one aggregate query plus the nights' changes."""
     first, last = window(until, days)
+    by_night = log.summaries_by_night(first, last)
+    # When each reminder entered the routine: from the log before the window, inside it from the
+    # summaries just read (in night order); a later first mention would change no night of it.
+    first_nights = log.first_nights(before=first)
+    for night, per in by_night.items():
+        for rid in per:
+            first_nights.setdefault(rid, night)
     return compute(
         routine,
         zone,
         first,
         last,
         now,
-        log.summaries_by_night(first, last),
+        by_night,
         log.changes_between(first, last),
-        log.first_nights(),
+        first_nights,
         log.first_night(),
         log.measured_acknowledgements(first, last),
         log.first_live_night() or date.max,
