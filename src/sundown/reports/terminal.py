@@ -3,7 +3,6 @@ bedtime chart. Pure text: the CLI decides the width and whether to colour."""
 
 from __future__ import annotations
 
-import statistics
 from datetime import date, datetime, timedelta, tzinfo
 
 from sundown.reports.stats import (
@@ -228,7 +227,7 @@ def _lights_out_summary(result: Stats, rows: list[NightBedtime]) -> list[str]:
     active = [b.active_after_bedtime_s for b in result.bedtimes if b.active_after_bedtime_s is not None]
     if active:
         lines[-1] = lines[-1][:-1] + ";"
-        lines.append(f"  at the screen after bedtime: median {_minutes(statistics.median(active))} a night.")
+        lines.append(f"  at the screen after bedtime: median {_minutes(median(active))} a night.")
     return lines
 
 
