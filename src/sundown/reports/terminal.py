@@ -19,6 +19,7 @@ from sundown.reports.stats import (
     ReminderStats,
     Stats,
     duration_text,
+    median,
 )
 
 # One character per reminder per night: readable without colour.
@@ -219,8 +220,8 @@ def _lights_out_summary(result: Stats, rows: list[NightBedtime]) -> list[str]:
         return []
     first = f"Lights out, measured, on {s.nights} of {told} night{'s' if told != 1 else ''}"
     if s.median_after_bedtime_s is not None:
-        median = s.median_after_bedtime_s
-        first += f": median {_minutes(abs(median))} {'after' if median >= 0 else 'before'} bedtime"
+        middle = s.median_after_bedtime_s
+        first += f": median {_minutes(abs(middle))} {'after' if middle >= 0 else 'before'} bedtime"
     minutes = ON_TIME // timedelta(minutes=1)
     streak = f"streak {s.current_streak}, best {s.longest_streak}"
     lines = [first + ";", f"  {s.within} within {minutes}m of it or earlier; {streak}."]
