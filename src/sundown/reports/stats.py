@@ -137,6 +137,23 @@ class NightBedtime:
         """Lights out as measured: the phone's in-bed time where it has one, else the screens'."""
         return self.in_bed or self.lights_out
 
+    def to_json(self) -> dict[str, Any]:
+        """One of `stats --json`'s `nights` (docs/stats.md); the optional keys in their place."""
+        row: dict[str, Any] = {
+            "night": self.night.isoformat(),
+            "bedtime_planned": _iso(self.planned),
+            "bedtime_acknowledged": _iso(self.acknowledged),
+        }
+        if self.measured:  # "idle" | "lock" where lights out was measured, not clicked (docs/context.md)
+            row["bedtime_measured"] = self.measured
+        row["lights_out"] = _iso(self.lights_out)
+        row["active_after_bedtime_s"] = self.active_after_bedtime_s
+        if self.in_bed:
+            row["in_bed"] = _iso(self.in_bed)
+        if self.awake:
+            row["awake"] = _iso(self.awake)
+        return row
+
 
 @dataclass
 class LightsOut:
@@ -173,20 +190,7 @@ class Stats:
             "from": self.first.isoformat(),
             "until": self.until.isoformat(),
             "reminders": {rid: r.to_json() for rid, r in self.reminders.items()},
-            "nights": [
-                {
-                    "night": b.night.isoformat(),
-                    "bedtime_planned": _iso(b.planned),
-                    "bedtime_acknowledged": _iso(b.acknowledged),
-                    # "idle" | "lock" where lights out was measured, not clicked (docs/context.md)
-                    **({"bedtime_measured": b.measured} if b.measured else {}),
-                    "lights_out": _iso(b.lights_out),
-                    "active_after_bedtime_s": b.active_after_bedtime_s,
-                    **({"in_bed": _iso(b.in_bed)} if b.in_bed else {}),
-                    **({"awake": _iso(b.awake)} if b.awake else {}),
-                }
-                for b in self.bedtimes
-            ],
+            "nights": [b.to_json() for b in self.bedtimes],
             "lights_out": self.lights_out.to_json(),
         }
 
