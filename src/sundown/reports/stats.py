@@ -22,10 +22,8 @@ Rules (also in docs/stats.md):
 
 from __future__ import annotations
 
-import gc
 import math
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, NamedTuple
@@ -505,43 +503,28 @@ def _scheduled(
 def from_log(log: EventLog, routine: Routine, zone: tzinfo, until: date, days: int, now: datetime) -> Stats:
     """Stats straight from an `EventLog`: one aggregate query plus the nights' changes."""
     first, last = window(until, days)
-    with _collector_paused():
-        by_night = log.summaries_by_night(first, last)
-        # When each reminder entered the routine: from the log before the window, inside it from
-        # the summaries just read (in night order); a later first mention changes no night of it.
-        first_nights = log.first_nights(before=first)
-        for night, per in by_night.items():
-            for rid in per:
-                first_nights.setdefault(rid, night)
-        return compute(
-            routine,
-            zone,
-            first,
-            last,
-            now,
-            by_night,
-            log.changes_between(first, last),
-            first_nights,
-            log.first_night(),
-            log.measured_acknowledgements(first, last),
-            log.first_live_night() or date.max,
-            log.spans_between(first, last),
-            log.phone_between(first, last),
-        )
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No cycle collection while ten years are read: ~150k objects that all live until the stats
-    are made and hold no cycles, which the collector would walk again and again (a tenth of
-    `stats`). It runs again afterwards, on whatever there is to collect."""
-    paused = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if paused:
-            gc.enable()
+    by_night = log.summaries_by_night(first, last)
+    # When each reminder entered the routine: from the log before the window, inside it from
+    # the summaries just read (in night order); a later first mention changes no night of it.
+    first_nights = log.first_nights(before=first)
+    for night, per in by_night.items():
+        for rid in per:
+            first_nights.setdefault(rid, night)
+    return compute(
+        routine,
+        zone,
+        first,
+        last,
+        now,
+        by_night,
+        log.changes_between(first, last),
+        first_nights,
+        log.first_night(),
+        log.measured_acknowledgements(first, last),
+        log.first_live_night() or date.max,
+        log.spans_between(first, last),
+        log.phone_between(first, last),
+    )
 
 
 def duration_text(seconds: float | None, none: str = "-", sep: str = "") -> str:
