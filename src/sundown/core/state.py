@@ -16,7 +16,17 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import Any
 
-from sundown.core.plan import NO_CHANGES, Morning, NightChanges, NightPlan, Occurrence, night_plan
+from sundown.core.plan import (
+    NO_CHANGES,
+    ONE_DAY,
+    Morning,
+    NightChanges,
+    NightPlan,
+    Occurrence,
+    night_exists,
+    night_of,
+    night_plan,
+)
 from sundown.core.routine import Routine
 from sundown.core.vocabulary import State
 
@@ -332,3 +342,35 @@ def waiting(done: ReminderNight, occ: Occurrence | None) -> bool:
     if occ is not None and occ.skipped:
         return False
     return bool(done.notified) and done.acknowledged is None and not done.missed
+
+
+def is_open(occ: Occurrence, done: ReminderNight, now: datetime) -> bool:
+    """Something may still happen to it: ahead, or waiting and still worth sending or snoozed."""
+    if occ.skipped or done.acknowledged is not None or done.missed:
+        return False
+    now = now.astimezone(UTC)
+    if occ.at.astimezone(UTC) > now:
+        return True
+    if done.snoozed_until is not None and done.snoozed_until.astimezone(UTC) > now:
+        return True
+    return waiting(done, occ) and now < occ.deadline.astimezone(UTC)
+
+
+def tonight(now: datetime, zone: tzinfo, current: Night | None) -> date:
+    """ "Tonight": the night of `now` while its bedtime has not passed or a reminder of it is
+    still open, else the coming night (in the morning, tonight is this evening, not last night).
+
+    `current` is the night of `now` as folded from the log (None: its plan alone counts).
+    """
+    night = night_of(now, zone)
+    if current is None or current.night != night or current.plan is None:
+        return night
+    plan = current.plan
+    if now.astimezone(UTC) < plan.bedtime.astimezone(UTC):
+        return night
+    if any(is_open(o, current.states.get(o.reminder.id, NOTHING), now) for o in plan.occurrences):
+        return night
+    coming = night + ONE_DAY
+    while not night_exists(coming, zone):
+        coming += ONE_DAY
+    return coming
