@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta, tzinfo
+from functools import cache
 from html import escape
 
 from sundown.reports.stats import (
@@ -120,7 +121,7 @@ def _clock(local: datetime) -> str:
 
 
 def _duration(seconds: float | None) -> str:
-    return duration_text(seconds, none="–", sep=" ")
+    return duration_text(seconds, "–", " ")
 
 
 def _legend(items: Iterable[tuple[str, str]]) -> str:
@@ -311,16 +312,17 @@ def _strips(result: Stats) -> str:
         svg.append(f'<text x="0" y="{y + 12}">{_e(_short(r.title, 22))}</text>')
         # Runs of one status become one rect: a 10-year log stays small.
         start = 0
-        cells = r.cells
+        statuses = [c.status for c in r.cells]
+        title = _e(r.title)
         for i in range(1, n + 1):
-            if i == n or cells[i].status != cells[start].status:
+            if i == n or statuses[i] != statuses[start]:
                 # Every night, "not scheduled" too: the strip starts under its first date.
-                status = cells[start].status
+                status = statuses[start]
                 x = label_w + start * cw
                 nights = f"{result.nights[start]}" + (f" – {result.nights[i - 1]}" if i - 1 > start else "")
                 svg.append(
                     f'<rect x="{_num(x)}" y="{y}" width="{_num(max(cw * (i - start), 0.6))}"'
-                    f' height="{row_h - 4}" fill="{STATUS_COLORS[status]}"><title>{_e(r.title)}:'
+                    f' height="{row_h - 4}" fill="{STATUS_COLORS[status]}"><title>{title}:'
                     f" {nights}: {STATUS_WORDS[status]}</title></rect>"
                 )
                 start = i
@@ -342,6 +344,12 @@ def _x_axis(result: Stats, left: float, width: float, y: float) -> list[str]:
         x = left + (i + 0.5) * width / n
         ticks.append(f'<text x="{_num(x)}" y="{_num(y)}" text-anchor="middle">{result.nights[i]}</text>')
     return ticks
+
+
+@cache
+def _centres(n: int, left: float, width: float) -> tuple[str, ...]:
+    """The x of each of `n` nights' centres on a time axis, as written: the delay charts share them."""
+    return tuple(_num(left + (i + 0.5) * width / n) for i in range(n))
 
 
 def _delay_chart(result: Stats, r: ReminderStats) -> str:
@@ -370,13 +378,13 @@ def _delay_chart(result: Stats, r: ReminderStats) -> str:
         svg.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{_num(y)}" y2="{_num(y)}" stroke="#e4e4e4"/>')
         svg.append(f'<text x="{left - 6}" y="{_num(y + 4)}" text-anchor="end">{_num(cap_min * frac)}m</text>')
     radius = 3 if n <= 120 else 2 if n <= 800 else 1.2
+    xs = _centres(n, left, plot_w)
     for i, c in acked:
         assert c.delay_s is not None
-        x = left + (i + 0.5) * plot_w / n
         y = top + plot_h - min(c.delay_s / 60 / cap_min, 1) * plot_h
         fill = STATUS_COLORS[c.status]
         svg.append(
-            f'<circle cx="{_num(x)}" cy="{_num(y)}" r="{radius}" fill="{fill}">'
+            f'<circle cx="{xs[i]}" cy="{_num(y)}" r="{radius}" fill="{fill}">'
             f"<title>{result.nights[i]}: {_duration(c.delay_s)}</title></circle>"
         )
     for i in missed:
