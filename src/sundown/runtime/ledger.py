@@ -24,7 +24,17 @@ from typing import TYPE_CHECKING, Any
 from sundown.core import answers, context, dispatch, travel
 from sundown.core.context import Attention
 from sundown.core.plan import NightChanges, night_of
-from sundown.core.state import CHANGE_EVENTS, NOTHING, Event, Night, ReminderNight, fold_night, instant, merge
+from sundown.core.state import (
+    CHANGE_EVENTS,
+    NOTHING,
+    Event,
+    Night,
+    ReminderNight,
+    fold_night,
+    instant,
+    merge,
+    tonight,
+)
 from sundown.core.vocabulary import EventName
 
 if TYPE_CHECKING:
@@ -179,8 +189,6 @@ class Ledger:
     def tonight(self, now: datetime) -> Night:
         """The night `status` shows at `now` ("tonight"), a reminder kept from before a change of
         zone shown at that time (pending then, not due at a time the new zone has in the past)."""
-        from sundown.core.status import tonight
-
         zone = self.loaded.zone
         current = night_of(now, zone)
         folded = travel.as_planned_now(self.night(current), self.moved, now)
