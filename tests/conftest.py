@@ -6,7 +6,10 @@ Every test runs with XDG dirs in a temp path: never the real ~/.config.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,6 +29,35 @@ E2E_FIXTURES = frozenset(
 )
 
 
+_made_pycache: Path | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Bytecode compiled once per run, not once per process, when the tester turned it off.
+
+    The suite starts about a thousand Python processes of sundown (the CLI, the daemon); with
+    PYTHONDONTWRITEBYTECODE each compiles every module it imports again (a sixth of the suite's
+    CPU time). Then the bytecode goes to a private directory of this run (PYTHONPYCACHEPREFIX,
+    removed at the end: the checkout stays free of __pycache__, as the tester wanted), which the
+    test processes (xdist's workers are started after this) and their subprocesses inherit.
+    A tester's own PYTHONPYCACHEPREFIX, or bytecode left on, is left as it is.
+    """
+    global _made_pycache
+    if not os.environ.get("PYTHONDONTWRITEBYTECODE") or os.environ.get("PYTHONPYCACHEPREFIX"):
+        return
+    _made_pycache = Path(tempfile.mkdtemp(prefix="sundown-test-pycache-"))  # 0700, ours alone
+    os.environ["PYTHONPYCACHEPREFIX"] = str(_made_pycache)
+    del os.environ["PYTHONDONTWRITEBYTECODE"]
+    sys.pycache_prefix = str(_made_pycache)
+    sys.dont_write_bytecode = False
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _made_pycache is not None:
+        shutil.rmtree(_made_pycache, ignore_errors=True)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     unmarked = [
         item.nodeid
@@ -34,6 +66,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     ]
     if unmarked:
         raise pytest.UsageError("tests starting a desktop need @pytest.mark.e2e: " + ", ".join(unmarked))
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None and _uses_a_module_fixture(item):
+            item.add_marker(pytest.mark.xdist_group(item.path.stem))
+
+
+def _uses_a_module_fixture(item: pytest.Item) -> bool:
+    """A module-scoped fixture (a tray, a desktop of dconf, PulseAudio and mpv, a generated log) is
+    set up once per module in each worker that runs one of its tests: under `--dist loadgroup`
+    (scripts/test) the tests using one share a group, hence one worker and one set-up."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    return any(defs and defs[-1].scope == "module" for defs in info.name2fixturedefs.values())
 
 
 @pytest.fixture(autouse=True)

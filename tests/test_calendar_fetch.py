@@ -99,7 +99,7 @@ def test_a_redirect_to_plain_http_elsewhere_is_refused(tmp_path: Path) -> None:
             self.end_headers()
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{httpd.server_address[1]}/cal.ics"
         _, problem = refresh(cache(tmp_path, url), T0)

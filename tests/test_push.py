@@ -238,13 +238,17 @@ def test_header_text_encodes_non_ascii() -> None:
 class Inbox:
     def __init__(self, accept: bool = True) -> None:
         self.events: list[dict] = []
+        self.taken: list[str] = []  # the ids of the events it said it took
         self.accept = accept
         self.lock = threading.Lock()
 
     def __call__(self, event: dict) -> bool:
         with self.lock:
             self.events.append(event)
-        return self.accept
+            took = self.accept
+            if took:
+                self.taken.append(event["id"])
+        return took
 
     def ids(self) -> list[str]:
         with self.lock:
@@ -392,9 +396,9 @@ def test_an_answer_the_daemon_did_not_take_is_seen_again(server: NtfyServer, tmp
         msg = server.publish("evening-test-replies", "x")
         wait_until(lambda: inbox.ids().count(msg["id"]) >= 2, 5, "a replay")
         inbox.accept = True
-        time.sleep(1.5)
+        wait_until(lambda: msg["id"] in inbox.taken, 5, "the replay taken")
         settled = len(inbox.ids())
-        time.sleep(1.0)
+        time.sleep(1.0)  # two backoffs (0.5 s): a replay would come in this time
         assert len(inbox.ids()) == settled  # taken: no more replays
     finally:
         client.close()

@@ -550,9 +550,10 @@ def test_a_running_daemon_writes_the_waiting_rows_soon_after_the_lock_is_gone(sa
     text = f'timezone = "UTC"\n[bedtime]\ndefault = "{bedtime:%H:%M}"\n[reminders.tea]\nbefore = "30m"\n'
     # `before` is whole minutes: move the clock so that tea is due 2 s from now.
     shift = bedtime.replace(second=0, microsecond=0) - timedelta(minutes=30) - due
-    daemon = daemon_for(text, None)
-    daemon.clock = lambda: datetime.now(UTC) + shift
-    daemon.ledger.rows._clock = daemon.clock
+    # The daemon's clock at construction: its worker's too, which translates due instants to the
+    # system clock the timer waits on (set afterwards, it armed each due instant `shift` early and
+    # ticked a thousand times a second until then).
+    daemon = in_process_daemon(lambda: datetime.now(UTC) + shift, text=text)
     lock = InstanceLock(daemon.paths)
     holder = sqlite3.connect(sandbox.db_path, isolation_level=None)
     try:

@@ -7,7 +7,9 @@ of loading libX11 through ctypes: libX11 and the libraries it brings (xcb, Xext,
 libbsd) kept about 1 MB resident in an idle daemon that asks nothing most of the day. And the
 X server can never end the process (libX11's default I/O error handler exits), nor hang it:
 every answer is waited for at most TIMEOUT_S, and a server that went away or did not answer
-marks the connection dead.
+marks the connection dead. A closed connection answers like a dead one: the daemon's stop
+closes its sources while a tick already queued on the worker may still ask (given a closed
+display, libX11 crashed the daemon), and a request and the close take one lock.
 
 The connection is the one libX11 would make for `DISPLAY`: `[unix]:N[.S]` is the local socket
 (Linux's abstract `@/tmp/.X11-unix/XN` first, then the file), `HOST:N[.S]` TCP port 6000 + N;
@@ -164,12 +166,19 @@ class X11:
                 at += 8 + 24 * visuals
         raise OSError(f"the X server has no screen {screen}")
 
+    def _gone(self) -> str | None:
+        """Why nothing can be asked any more (the connection closed, the server gone), or None."""
+        if self.sock is None:
+            return "the X connection is closed"
+        return "the X server went away" if self.dead else None
+
     def _request(self, opcode: int, data: int, body: bytes) -> bytes:
         """Send one request; its reply (32 bytes and what follows). XError when refused."""
-        if self.dead or self.sock is None:
-            raise OSError("the X server went away")
         body = _pad(body)
         with self._lock:
+            gone = self._gone()
+            if gone is not None or self.sock is None:
+                raise OSError(gone)
             try:
                 self.sock.sendall(struct.pack("<BBH", opcode, data, 1 + len(body) // 4) + body)
             except OSError:
@@ -181,7 +190,7 @@ class X11:
                 kind, code, sequence, more = struct.unpack_from("<BBHI", packet)
                 if kind == 1:  # a reply
                     packet += self._recv(more * 4)
-                elif kind == GENERIC_EVENT:
+                elif kind & 0x7F == GENERIC_EVENT:  # (the top bit: an event another client sent)
                     self._recv(more * 4)
                 if sequence != self._sequence:
                     continue  # an event, or the answer to an earlier request that timed out
@@ -220,9 +229,10 @@ class X11:
         return self.screen_saver is not None
 
     def idle(self) -> timedelta | None:
-        """The time since the last input; OSError once the server is gone."""
-        if self.dead or self.screen_saver is None:
-            raise OSError("the X server went away")
+        """The time since the last input; OSError once the server is gone or the connection closed."""
+        gone = self._gone()
+        if gone is not None or self.screen_saver is None:
+            raise OSError(gone or "the X server has no MIT-SCREEN-SAVER")
         try:
             reply = self._request(self.screen_saver, SCREEN_SAVER_QUERY_INFO, struct.pack("<I", self.root))
         except XError:
@@ -231,17 +241,17 @@ class X11:
         return timedelta(milliseconds=idle_ms)
 
     def fullscreen(self) -> bool | None:
-        """Is the active window fullscreen? None when the X server is gone."""
+        """Is the active window fullscreen? None when the X server is gone (or the connection closed)."""
         try:
             active = self._property(self.root, "_NET_ACTIVE_WINDOW")
             if not active or not active[0]:
                 return False
             return self.atoms["_NET_WM_STATE_FULLSCREEN"] in self._property(active[0], "_NET_WM_STATE")
         except OSError:
-            self.dead = True
             return None
 
     def close(self) -> None:
-        sock, self.sock = self.sock, None
+        with self._lock:  # never in the middle of a request
+            sock, self.sock = self.sock, None
         if sock is not None:
             sock.close()
