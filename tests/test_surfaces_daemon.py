@@ -132,7 +132,7 @@ def test_a_wind_down_window_shows_in_the_follower_the_api_and_the_tray_and_goes_
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
     """A real `[winddown]` window through a daemon (only `run` and `undo`: nothing of the desktop is
-    changed), its clock 4 s before the window (OffsetClock: its scheduler still waits in real time).
+    changed), its clock 3 s before the window (OffsetClock: its scheduler still waits in real time).
     At the start the follower's waybar line gains the class `winddown`, the D-Bus `WindDown`
     property says so (since, until, the effects) in a PropertiesChanged and in GetAll, and the
     tray's icon and tooltip become the wind-down's (NewIcon, then the tray host reads them again);
@@ -142,17 +142,17 @@ def test_a_wind_down_window_shows_in_the_follower_the_api_and_the_tray_and_goes_
     from sundown.runtime.surfaces.tray import ICONS, ITEM, ITEM_PATH
 
     record = tmp_path / "commands.txt"
-    begins = datetime(2026, 11, 26, 6, 59, 52, tzinfo=BERLIN)
+    begins = datetime(2026, 11, 26, 6, 59, 54, tzinfo=BERLIN)
     ends = datetime(2026, 11, 26, 7, 0, tzinfo=BERLIN)
     text = (
         'timezone = "Europe/Berlin"\n[bedtime]\ndefault = "07:00"\n'
-        '[winddown]\nbefore = "8s"\nuntil = "07:00"\n'
+        '[winddown]\nbefore = "6s"\nuntil = "07:00"\n'
         f'run = ["sh", "-c", "echo run >> {record}"]\nundo = ["sh", "-c", "echo undo >> {record}"]\n'
     )
     with running_desktop(tmp_path, with_x=True, with_server=False) as desk:
         TrayHost(desk)
         env = {**sandbox.env, **desk.session_vars}
-        clock = OffsetClock(begins - timedelta(seconds=4))
+        clock = OffsetClock(begins - timedelta(seconds=3))
         daemon = in_process_daemon(clock, text=text, env=env)
         lock = InstanceLock(resolve_paths(env))  # as `sundown run` holds it: the follower finds the daemon
         client = Client(desk.address)
