@@ -8,6 +8,7 @@ code under test; stats read the log's `activity_spans` table and the pure fold o
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
@@ -327,7 +328,7 @@ def test_a_row_that_holds_no_span_is_kept_in_the_log_and_left_out_of_stats(log: 
     ):
         log.record("activity", n, None, "device:other", details)
     # Written by another program: not even JSON. The trigger leaves it out; the insert goes through.
-    with sqlite3.connect(log.path) as conn:
+    with closing(sqlite3.connect(log.path)) as conn, conn:
         conn.execute(
             "INSERT INTO events (ts, night, reminder, event, source, details) VALUES (?, ?, NULL, ?, ?, ?)",
             ("2026-11-17T23:00:00.000000+00:00", "2026-11-17", "activity", "daemon", "not json"),

@@ -9,6 +9,7 @@ import signal
 import sqlite3
 import subprocess
 import time
+from contextlib import closing
 from datetime import date, timedelta, timezone
 from pathlib import Path
 
@@ -219,7 +220,7 @@ def test_bad_input_changes_nothing(sandbox: Sandbox):
         assert r.returncode == 2, (args, r.returncode, r.stderr)
         assert "Traceback" not in r.stderr
     assert db.read_bytes() == before
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn, conn:
         assert conn.execute("SELECT count(*) FROM events").fetchone() == (1,)
 
 

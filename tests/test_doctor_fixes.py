@@ -7,6 +7,7 @@ import os
 import sqlite3
 import stat
 import subprocess
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -91,7 +92,7 @@ def test_a_corrupt_log_is_moved_away_not_chmod_ed(sandbox: Sandbox) -> None:
 @pytest.mark.e2e
 def test_a_foreign_database_is_moved_away(sandbox: Sandbox) -> None:
     sandbox.db_path.parent.mkdir(mode=0o700, parents=True)
-    with sqlite3.connect(sandbox.db_path) as conn:
+    with closing(sqlite3.connect(sandbox.db_path)) as conn, conn:
         conn.execute("CREATE TABLE photos (id INTEGER)")
     before, after = _log_check_after_fix(sandbox)
     assert before.status == "fail" and "did not write" in before.detail

@@ -16,7 +16,7 @@ import signal
 import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -320,7 +320,7 @@ def test_a_snooze_past_the_year_9999_is_a_usage_error(known_files: Sandbox):
 
 
 def foreign_db(path: Path) -> None:
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         conn.execute("CREATE TABLE photos (id INTEGER PRIMARY KEY, name TEXT)")
         conn.execute("INSERT INTO photos (name) VALUES ('cat.jpg')")
     conn.close()
@@ -425,7 +425,7 @@ class EventLogRows:
         self.box = box
 
     def notified(self) -> list[str]:
-        with sqlite3.connect(self.box.db_path) as conn:
+        with closing(sqlite3.connect(self.box.db_path)) as conn, conn:
             rows = conn.execute("SELECT reminder FROM events WHERE event = 'notified'").fetchall()
         conn.close()
         return [r for (r,) in rows]

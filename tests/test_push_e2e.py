@@ -12,6 +12,7 @@ import signal
 import sqlite3
 import subprocess
 import time
+from contextlib import closing
 from datetime import date
 from pathlib import Path
 
@@ -75,7 +76,7 @@ def rows(sandbox: Sandbox, event: str | None = None) -> list[dict]:
     """The log read directly (no CLI process): fast enough to time a 2 s promise."""
     if not sandbox.db_path.exists():
         return []
-    with sqlite3.connect(f"file:{sandbox.db_path}?mode=ro", uri=True, timeout=5) as conn:
+    with closing(sqlite3.connect(f"file:{sandbox.db_path}?mode=ro", uri=True, timeout=5)) as conn, conn:
         found = conn.execute(
             "SELECT night, reminder, event, source, details FROM events ORDER BY id"
         ).fetchall()

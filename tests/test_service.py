@@ -266,7 +266,7 @@ def test_unit_has_notify_readiness_watchdog_and_no_restart_loop_on_config_errors
     assert svc["Type"] == ["notify"]
     assert svc["NotifyAccess"] == ["main"]
     assert svc["ExecStart"] == ["/opt/sundown/bin/sundown run"]
-    assert svc["ExecReload"] == ["/bin/kill -HUP $MAINPID"]
+    assert svc["ExecReload"] == ["/opt/sundown/bin/sundown reload"]  # waits for the reload
     assert svc["Restart"] == ["on-failure"]
     assert svc["RestartPreventExitStatus"] == ["78"]
     assert svc["WatchdogSec"] and svc["TimeoutStopSec"]

@@ -130,13 +130,27 @@ def test_reload_through_systemctl_keeps_the_daemon_and_it_reports_ready_again(
 ) -> None:
     pid = _install(user_manager)["MainPID"]
     user_manager.write(CONFIG, GOOD.replace('title = "Magnesium"', 'title = "Tea"'), 0o600)
-    # ExecReload sends SIGHUP; the daemon answers RELOADING=1 then READY=1, so reload returns.
+    # ExecReload is `sundown reload`: it exits once the daemon has re-read the config and said
+    # RELOADING=1 then READY=1 (a `kill -HUP` returned before that: CI once saw 'reloading' here).
     user_manager.systemctl("reload", UNIT, check=True, timeout=30)
     state = user_manager.show(UNIT, "ActiveState", "MainPID", "StatusText")
     assert state["ActiveState"] == "active" and state["MainPID"] == pid
     assert wait_until(
         lambda: "Tea" in user_manager.show(UNIT, "StatusText")["StatusText"], 10, "the new status"
     )
+
+
+def test_a_reload_the_daemon_refuses_fails_systemctl_and_the_daemon_keeps_its_routine(
+    user_manager: UserManager,
+) -> None:
+    pid = _install(user_manager)["MainPID"]
+    user_manager.write(CONFIG, BROKEN, 0o600)
+    done = user_manager.systemctl("reload", UNIT, timeout=30)
+    assert done.returncode != 0  # before: `kill -HUP` succeeded whatever the daemon made of it
+    state = user_manager.show(UNIT, "ActiveState", "MainPID", "StatusText")
+    assert state["ActiveState"] == "active" and state["MainPID"] == pid
+    assert "Magnesium" in state["StatusText"]  # the routine it last read
+    assert "bedtime" in user_manager.journal("--unit", UNIT, "--priority", "err")  # why, at error
 
 
 def test_the_watchdog_restarts_a_hung_daemon(user_manager: UserManager) -> None:

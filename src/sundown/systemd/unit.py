@@ -88,6 +88,11 @@ def unit_text(
     text = unit_template()
     exec_line = "ExecStart=" + " ".join(systemd_quote(a) for a in argv)
     text, n = re.subn(r"^ExecStart=.*$", lambda _m: exec_line, text, count=1, flags=re.M)
+    # `systemctl reload` returns when ExecReload= exits: `sundown reload` exits once the daemon
+    # has re-read the config and said READY=1 again (a `kill -HUP` returned before that).
+    if argv[-1] == "run":
+        reload_line = "ExecReload=" + " ".join(systemd_quote(a) for a in [*argv[:-1], "reload"])
+        text = re.sub(r"^ExecReload=.*$", lambda _m: reload_line, text, count=1, flags=re.M)
     text, m = re.subn(r"^WantedBy=.*$", lambda _m: f"WantedBy={wanted_by}", text, count=1, flags=re.M)
     env_lines = "".join("\n" + environment_line(k, v) for k, v in (environment or {}).items())
     text, e = re.subn(
