@@ -85,6 +85,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("xdist_group") is None and _uses_a_module_fixture(item):
             item.add_marker(pytest.mark.xdist_group(item.path.stem))
+    # Slow tests first (stable: otherwise in the order collected). On xdist's workers (groups
+    # go first, the largest first) a slow test started last would end the run alone.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def _uses_a_module_fixture(item: pytest.Item) -> bool:

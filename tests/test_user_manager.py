@@ -21,7 +21,7 @@ from support.desktop import wait_until
 from support.doctor import doctor_lines
 from support.user_manager import UserManager
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]  # a systemd --user per test: 5-20 s each
 
 
 def _zone_at_noon() -> str:
