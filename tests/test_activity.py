@@ -8,6 +8,7 @@ code under test; stats read the log's `activity_spans` table and the pure fold o
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -18,7 +19,8 @@ from hypothesis import strategies as st
 
 from sundown.core import activity
 from sundown.core.activity import Open, Span, close, observe, state_of
-from sundown.core.routine import Bedtimes, ContextRules, Reminder, Routine
+from sundown.core.plan import NightChanges
+from sundown.core.routine import Bedtimes, ContextRules, Reminder, Routine, WindDown
 from sundown.reports import stats
 from sundown.store.log import EventLog
 from support.oracles import stats_from_events
@@ -257,6 +259,58 @@ def test_nothing_is_recorded_before_the_window_and_the_window_is_first_reminder_
     # Idle since long before the window: the span starts with it.
     _, cur = observe(None, n, "idle", start - 3 * 60 * M, start + M, start)
     assert cur.start == activity.epoch(start)
+
+
+def test_a_wind_down_moves_the_window_its_start_when_earlier_and_its_until() -> None:
+    """With [winddown] the evening is recorded from its start when that comes before the first
+    reminder (21:30 here), and ends at its `until`; a wind-down after the first reminder leaves
+    the start alone. A skipped night has neither."""
+    n = date(2026, 11, 25)
+    early = replace(ROUTINE, winddown=WindDown(until=time(6, 15), before=90 * M))  # 21:00
+    assert activity.until_wall(early) == time(6, 15)
+    assert activity.recording_window(early, n, BERLIN) == (
+        berlin(2026, 11, 25, 21, 0).astimezone(UTC),
+        berlin(2026, 11, 26, 6, 15).astimezone(UTC),
+    )
+    late = replace(ROUTINE, winddown=WindDown(until=time(7, 30), at=time(22, 0)))
+    assert activity.recording_window(late, n, BERLIN) == (
+        berlin(2026, 11, 25, 21, 30).astimezone(UTC),  # the first reminder, 60 min before 22:30
+        berlin(2026, 11, 26, 7, 30).astimezone(UTC),
+    )
+    # A night whose reminders are all skipped one by one still has its wind-down: recorded from it.
+    quiet = NightChanges(skip=frozenset({"wind-down", "bedtime"}))
+    assert activity.recording_window(early, n, BERLIN, quiet) == (
+        berlin(2026, 11, 25, 21, 0).astimezone(UTC),
+        berlin(2026, 11, 26, 6, 15).astimezone(UTC),
+    )
+    assert activity.recording_window(early, n, BERLIN, NightChanges(skip_all=True)) is None
+    # DST: the night of 24 October 2026 falls back at 03:00; `until` 06:15 is CET, 5:15 UTC.
+    fall = date(2026, 10, 24)
+    assert activity.until_of(early, fall, BERLIN) == datetime(2026, 10, 25, 5, 15, tzinfo=UTC)
+    assert activity.until_epoch(early, fall, BERLIN) == activity.epoch(
+        datetime(2026, 10, 25, 5, 15, tzinfo=UTC)
+    )
+
+
+def test_lights_out_and_time_after_bedtime_end_at_the_wind_downs_until(log: EventLog) -> None:
+    """`until` 06:00: a locked stretch from 05:00 that lasted until then is lights out (1 h, not
+    the 2 h a stretch needs otherwise), and active time after 06:00 is not after-bedtime time."""
+    n = date(2026, 11, 18)
+    routine = replace(ROUTINE, winddown=WindDown(until=time(6, 0), before=30 * M))
+    span(log, n, "active", berlin(2026, 11, 18, 21, 30), berlin(2026, 11, 19, 5, 0))
+    span(log, n, "locked", berlin(2026, 11, 19, 5, 0), berlin(2026, 11, 19, 6, 0))
+    span(log, n, "active", berlin(2026, 11, 19, 6, 0), berlin(2026, 11, 19, 6, 40))
+    got = stats.from_log(log, routine, BERLIN, n, 1, LATER)
+    ref = stats_from_events(log.events(), routine, BERLIN, n, 1, LATER)
+    assert got.to_json() == ref.to_json()
+    j = got.to_json()["nights"][0]
+    assert j["lights_out"] == "2026-11-19T05:00:00+01:00"
+    assert j["active_after_bedtime_s"] == (6 * 60 + 30) * 60  # 22:30 to 05:00
+    # Without the wind-down the same night ends at 07:00: the 1-hour stretch is not lights out
+    # (the silence after the last span until 07:00 is), and 40 more minutes count.
+    plain = night_json(log, n)
+    assert plain["lights_out"] == "2026-11-19T06:40:00+01:00"
+    assert plain["active_after_bedtime_s"] == (7 * 60 + 10) * 60
 
 
 def test_a_row_that_holds_no_span_is_kept_in_the_log_and_left_out_of_stats(log: EventLog) -> None:

@@ -8,8 +8,10 @@ idle times and fullscreen windows (openbox, wmctrl, xdotool); dunst is paused fo
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -231,13 +233,23 @@ def test_lock_acknowledges_with_source_lock_and_withdraws_the_notification(
         stop(proc)
 
 
-def test_gnome_screensaver_lock_acknowledges(sandbox: Sandbox, mocks: Mocks) -> None:
+def screensaver_and_a_locked_reminder(sandbox: Sandbox, mocks: Mocks) -> subprocess.Popen[str]:
+    """GNOME's screensaver (unlocked), and a daemon that has just sent a `done_when = "locked"` reminder."""
     mocks.start("gnome_screensaver", "org.gnome.ScreenSaver")
     ev = Evening(screens=2)
     sandbox.write_config(with_context(ev, screens='done_when = "locked"\n'))
     proc = sandbox.start_daemon("--backend", "console", env=daemon_env(mocks))
     try:
         wait_events(sandbox, "notified", timeout=10, what="the reminder")
+    except BaseException:
+        stop(proc)
+        raise
+    return proc
+
+
+def test_gnome_screensaver_lock_acknowledges(sandbox: Sandbox, mocks: Mocks) -> None:
+    proc = screensaver_and_a_locked_reminder(sandbox, mocks)
+    try:
         call(
             mocks.address, "org.gnome.ScreenSaver", "/org/gnome/ScreenSaver", "org.gnome.ScreenSaver", "Lock"
         )
@@ -869,3 +881,135 @@ def test_session_idle_time_sources_acknowledge_at_the_start_of_the_idle_period(
         assert abs((datetime.fromisoformat(ack["ts"]) - ev.at["screens"]).total_seconds()) < 1
     finally:
         stop(proc)
+
+
+# --- strangers on the bus: believed only from the owner of the name (issue 16 items 2, 3, 12) -----
+
+PROPS = "org.freedesktop.DBus.Properties"
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, from /proc (clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_a_stranger_on_the_session_bus_can_neither_lock_nor_silence_and_is_counted(
+    sandbox: Sandbox, mocks: Mocks
+) -> None:
+    mocks.notification_server(inhibited=("b", False))
+    proc = screensaver_and_a_locked_reminder(sandbox, mocks)
+    try:
+        saver = ("/org/gnome/ScreenSaver", "org.gnome.ScreenSaver")
+        mocks.bus.stranger_signal(*saver, "ActiveChanged", "b", (True,))
+        inhibited = (NOTIFY[0], {"Inhibited": ("b", True)}, [])
+        mocks.bus.stranger_signal(NOTIFY[1], PROPS, "PropertiesChanged", "sa{sv}as", inhibited)
+        sandbox.refresh()
+        st = status(sandbox)
+        assert st["context"]["locked"] is False and st["context"]["dnd"] is False, st["context"]
+        assert st["sources"]["ignored_signals"] >= 2, st["sources"]
+        assert events(sandbox, "acknowledged") == []
+        # The screensaver itself is believed.
+        call(mocks.address, "org.gnome.ScreenSaver", *saver, "Lock")
+        wait_events(sandbox, "acknowledged", timeout=3, what="the real lock")
+    finally:
+        stop(proc)
+
+
+def test_a_stranger_on_the_system_bus_moves_no_zone_locks_nothing_and_a_flood_costs_little(
+    sandbox: Sandbox, mocks: Mocks
+) -> None:
+    mocks.start(LOGIND, "org.freedesktop.login1")
+    mocks.start("timedated", "org.freedesktop.timedate1", "--parameters", '{"Timezone": "UTC"}')
+    ev = Evening(tea=2, screens=3)
+    sandbox.write_config(with_context(ev, screens='done_when = "locked"\n').replace('timezone = "UTC"\n', ""))
+    env = daemon_env(mocks)
+    env["TZ"] = ""
+    proc = sandbox.start_daemon("--backend", "console", env=env)
+    try:
+        wait_events(sandbox, "notified", count=2, timeout=10, what="both reminders")
+        before = status(sandbox)["context"]["zone"]
+        zone = ("org.freedesktop.timedate1", {"Timezone": ("s", "Pacific/Kiritimati")}, [])
+        mocks.bus.stranger_signal("/org/freedesktop/timedate1", PROPS, "PropertiesChanged", "sa{sv}as", zone)
+        locked = ("org.freedesktop.login1.Session", {"LockedHint": ("b", True)}, [])
+        mocks.bus.stranger_signal(SESSION, PROPS, "PropertiesChanged", "sa{sv}as", locked)
+        manager = ("/org/freedesktop/login1", "org.freedesktop.login1.Manager")
+        cpu = cpu_seconds(proc.pid)
+        mocks.bus.stranger_signal(*manager, "PrepareForSleep", "b", (False,), count=3000)
+        mocks.bus.stranger_signal(*manager, "PrepareForSleep", "b", (True,))
+        wait_until(lambda: status(sandbox)["sources"]["ignored_signals"] >= 3003, 15, "every forgery counted")
+        used = cpu_seconds(proc.pid) - cpu
+        st = status(sandbox)
+        assert st["context"]["zone"] == before != "Pacific/Kiritimati", st["context"]
+        assert st["context"]["locked"] is False, st["context"]
+        assert events(sandbox, "acknowledged") == [] and events(sandbox, "missed") == []
+        print(f"3000 forged PrepareForSleep(false) and a (true): {used:.2f} s of the daemon's CPU")
+        assert used < 3.0, used
+    finally:
+        out, err = stop(proc)
+    assert "woke up" not in err, err  # not one resume acted on
+    assert len(err.splitlines()) < 40, err  # a flood is not a flood of log lines
+
+
+class InhibitedServer:
+    """A notification server whose `Inhibited` is true from the moment it owns its name (dbusmock
+    adds properties only after taking the name, and a look can come in between)."""
+
+    def __init__(self, address: str) -> None:
+        from jeepney import MessageType, new_error, new_method_return
+        from jeepney.bus_messages import message_bus
+
+        self.conn = open_dbus_connection(bus=address)
+        self.conn.send_and_get_reply(message_bus.RequestName(NOTIFY[0]), timeout=2)
+        self._types = (MessageType, new_error, new_method_return)
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        from jeepney import HeaderFields
+
+        message_type, new_error, new_method_return = self._types
+        while True:
+            try:
+                msg = self.conn.receive()
+            except Exception:  # closed
+                return
+            if msg.header.message_type is not message_type.method_call:
+                continue
+            if msg.header.fields.get(HeaderFields.member) == "Get" and tuple(msg.body) == (
+                NOTIFY[0],
+                "Inhibited",
+            ):
+                self.conn.send(new_method_return(msg, "v", (("b", True),)))
+            else:
+                self.conn.send(new_error(msg, "org.freedesktop.DBus.Error.UnknownMethod"))
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def test_a_hung_screensaver_does_not_hide_a_notification_server_started_later(
+    sandbox: Sandbox, mocks: Mocks
+) -> None:
+    from jeepney.bus_messages import message_bus
+
+    hung = open_dbus_connection(bus=mocks.address)  # owns the name, never reads a call
+    try:
+        hung.send_and_get_reply(message_bus.RequestName("org.freedesktop.ScreenSaver"), timeout=2)
+        ev = Evening(tea=30)
+        sandbox.write_config(with_context(ev))
+        proc = sandbox.start_daemon("--backend", "console", env=daemon_env(mocks))
+        try:
+            assert status(sandbox)["sources"]["dnd"] is None
+            server = InhibitedServer(mocks.address)
+            try:
+                wait_until(
+                    lambda: status(sandbox)["context"]["dnd"] is True, 6, "dnd known despite the hung one"
+                )
+                assert status(sandbox)["sources"]["dnd"] == "notification server Inhibited"
+            finally:
+                server.close()
+        finally:
+            stop(proc)
+    finally:
+        hung.close()

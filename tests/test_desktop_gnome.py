@@ -99,3 +99,109 @@ def test_doctor_closes_its_test_notification_after_10s_and_says_dnd_holds_it(
     assert close.args == (nid,) and 9.5 <= close.at - call.at <= 12
     assert 10 <= took < 15
     assert not gnome_shell.banner()
+
+
+def test_a_wind_down_turns_banners_off_shows_its_own_reminder_critical_and_puts_them_back(
+    sandbox: Sandbox, gnome_shell: GnomeShell
+) -> None:
+    """GNOME's Do Not Disturb is `show-banners` false: another app's notification gets no banner,
+    sundown's own reminder goes out critical and shows as a banner (expanded by itself), and the
+    setting is true again at `until`."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from jeepney import DBusAddress, new_method_call
+
+    from sundown.config import load_for
+    from sundown.paths import resolve_paths
+    from sundown.runtime.control_server import InstanceLock
+    from sundown.runtime.daemon import Daemon
+    from support.desktop import NOTIFICATIONS, NOTIFICATIONS_PATH, wait_until
+    from support.winddown import OffsetClock, wait_row
+
+    gnome = gnome_shell
+    gnome.share_settings(Path(sandbox.env["XDG_CONFIG_HOME"]))
+    banners = ("get", "org.gnome.desktop.notifications", "show-banners")
+    sandbox.write_config(
+        'timezone = "Europe/Berlin"\n[bedtime]\ndefault = "07:00"\n[reminders.tea]\nbefore = "3s"\n'
+        '[winddown]\nbefore = "5s"\nuntil = "07:00"\ndnd = true\n'
+    )
+    start = datetime(2026, 11, 26, 6, 59, 55, tzinfo=ZoneInfo("Europe/Berlin"))  # tea in 2 s
+    until = start + timedelta(seconds=5)
+    paths = resolve_paths()
+    lock = InstanceLock(paths)
+    env = {**sandbox.env, **gnome.session_vars}
+    clock = OffsetClock(start - timedelta(seconds=1))
+    daemon = Daemon(paths, load_for(paths), env, backend="dbus", clock=clock)  # type: ignore[arg-type]
+    daemon.start()
+    try:
+        assert wait_row(sandbox.db_path, "start")["effects"] == {"dnd": "on"}
+        assert gnome.gsettings(*banners) == "false"
+        with gnome.connection() as conn:  # another app, normal urgency (GNOME shows its banner in 0.2 s)
+            notify = DBusAddress(NOTIFICATIONS_PATH, NOTIFICATIONS, NOTIFICATIONS)
+            body = ("org.gnome.Terminal", 0, "", "Build finished", "", [], {"urgency": ("y", 1)}, -1)
+            conn.send_and_get_reply(new_method_call(notify, "Notify", "susssasa{sv}i", body), timeout=5)
+        shown = False
+        while len(gnome.monitor.notify_calls()) < 2:  # until the reminder, 1.5 s later: no banner
+            shown = shown or gnome.banner()
+            time.sleep(0.05)
+        [other, tea] = gnome.monitor.notify_calls()
+        assert (other.app_name, tea.summary, tea.urgency) == ("org.gnome.Terminal", "Tea", 2)
+        assert not shown and sandbox.logged("deferred") == 0
+        # Critical: a banner in spite of Do Not Disturb, expanded by itself (its buttons show).
+        wait_until(lambda: gnome.banner(at=gnome.POSITIONS["Done"]), 5, "the reminder's banner, expanded")
+        clock.jump(until - clock())  # the clock is set to `until` (no need to wait for it)
+        daemon.wake("clock jump or resume")
+        end = wait_row(sandbox.db_path, "end", timeout=15)
+        assert (end["reason"], end["effects"]) == ("until", {"dnd": "restored"})
+        assert gnome.gsettings(*banners) == "true"
+    finally:
+        daemon.stop()
+        lock.release()
+
+
+def test_a_wind_down_greys_the_real_screen_through_the_magnifier_and_gives_the_colour_back(
+    sandbox: Sandbox, gnome_shell: GnomeShell
+) -> None:
+    """GNOME Shell's colour saturation 0 with its full-screen magnifier at 1x: the blue desktop
+    background is grey from the window's start (in 0.2 s here) until `until`, and every magnifier
+    setting is as it was after."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from support.desktop import wait_until
+    from support.in_process import in_process_daemon
+    from support.sandbox import FakeClock
+
+    gnome = gnome_shell
+    gnome.share_settings(Path(sandbox.env["XDG_CONFIG_HOME"]))
+    keys = [
+        ("org.gnome.desktop.a11y.magnifier", k)
+        for k in ("color-saturation", "mag-factor", "lens-mode", "screen-position")
+    ] + [("org.gnome.desktop.a11y.applications", "screen-magnifier-enabled")]
+    before = [gnome.gsettings("get", *k) for k in keys]
+    corner = (1200, 700)  # the desktop's background, blue
+
+    def grey() -> bool:
+        red, green, blue = gnome.pixel(*corner)
+        return abs(red - blue) < 8 and abs(green - blue) < 8
+
+    assert not grey()
+    berlin = ZoneInfo("Europe/Berlin")
+    sandbox.write_config(
+        '[bedtime]\ndefault = "22:30"\n[winddown]\nat = "22:00"\nuntil = "07:00"\ngrayscale = true\n'
+    )
+    clock = FakeClock(datetime(2026, 11, 25, 22, 0, tzinfo=berlin))
+    daemon = in_process_daemon(clock, env={**sandbox.env, **gnome.session_vars})
+    try:
+        daemon.tick()
+        assert daemon.winddown.control.wait()
+        assert daemon.winddown.status()["effects"] == {"grayscale": "on"}
+        wait_until(grey, 5, "the screen to turn grey")
+        clock.now = datetime(2026, 11, 26, 7, 0, tzinfo=berlin)
+        daemon.tick()
+        assert daemon.winddown.control.wait()
+        wait_until(lambda: not grey(), 5, "the colour back")
+        assert [gnome.gsettings("get", *k) for k in keys] == before
+    finally:
+        daemon.stop()

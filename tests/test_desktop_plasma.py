@@ -90,7 +90,12 @@ def test_a_repeat_and_an_escalation_step_due_together_are_one_notification(
     first, repeat = plasma.monitor.notify_calls()
     assert (first.urgency, repeat.urgency) == (1, 2)  # one notification, with the step's urgency
     mine = {c.serial for c in plasma.monitor.calls("Notify") if c.sender == first.sender}
-    refused = [o.args for o in plasma.monitor.snapshot() if o.kind == "error" and o.reply_serial in mine]
+    # Serials are per connection: an error answers one of these calls only when sent to their sender.
+    refused = [
+        o.args
+        for o in plasma.monitor.snapshot()
+        if o.kind == "error" and o.destination == first.sender and o.reply_serial in mine
+    ]
     assert refused == []  # no ExcessNotificationGeneration
     assert {e["details"]["backend"] for e in events(sandbox, "notified")} == {"dbus"}
     assert "sundown: [" not in out  # nothing printed on the console
@@ -116,3 +121,93 @@ def test_a_popup_hidden_by_dnd_is_not_gone_and_one_answered_meanwhile_is_withdra
         assert events(sandbox, "dismissed") == []
     finally:
         stop(proc)
+
+
+def send_as(plasma: Plasma, app: str, summary: str) -> None:
+    """A notification of another app (normal urgency), sent from the test's own connection."""
+    from jeepney import DBusAddress, new_method_call
+
+    from support.desktop import NOTIFICATIONS, NOTIFICATIONS_PATH
+
+    notify = DBusAddress(NOTIFICATIONS_PATH, NOTIFICATIONS, NOTIFICATIONS)
+    with plasma.connection() as conn:
+        msg = new_method_call(
+            notify, "Notify", "susssasa{sv}i", (app, 0, "", summary, "", [], {"urgency": ("y", 1)}, -1)
+        )
+        conn.send_and_get_reply(msg, timeout=5)
+
+
+def night_color(plasma: Plasma) -> tuple[bool, int, int]:
+    """KWin 5.27's night colour as it runs: (enabled, mode (3: constant), target temperature)."""
+    from jeepney import DBusAddress, new_method_call
+
+    props = DBusAddress("/ColorCorrect", "org.kde.KWin", "org.freedesktop.DBus.Properties")
+    with plasma.connection() as conn:
+        reply = conn.send_and_get_reply(new_method_call(props, "GetAll", "s", ("org.kde.kwin.ColorCorrect",)))
+    found = {k: v[1] for k, v in reply.body[0].items()}
+    return found["enabled"], found["mode"], found["targetTemperature"]
+
+
+def test_a_wind_down_holds_other_apps_through_a_held_inhibit_shows_its_own_and_lets_go(
+    sandbox: Sandbox, plasma: Plasma
+) -> None:
+    """Plasma's Do Not Disturb is the inhibition sundown holds on one connection: another app's
+    notification is held (no popup), sundown's own reminder shows, critical (Plasma shows critical
+    notifications during Do Not Disturb); `Inhibited` is false again at `until` and after `off`.
+    KWin's night colour is on at the temperature asked, and as it was after `until`."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from sundown.config import load_for
+    from sundown.paths import resolve_paths
+    from sundown.runtime.control_server import InstanceLock
+    from sundown.runtime.daemon import Daemon
+    from support.winddown import OffsetClock, wait_row
+
+    sandbox.write_config(
+        'timezone = "Europe/Berlin"\n[bedtime]\ndefault = "07:00"\n[reminders.tea]\nbefore = "3s"\n'
+        '[winddown]\nbefore = "5s"\nuntil = "07:00"\ndnd = true\nnight_light = 3400\n'
+    )
+    start = datetime(2026, 11, 26, 6, 59, 55, tzinfo=ZoneInfo("Europe/Berlin"))  # tea in 2 s
+    until = start + timedelta(seconds=5)
+    paths = resolve_paths()
+    lock = InstanceLock(paths)
+    # The tools the daemon runs (kwriteconfig5) write the session's kwinrc, as they would at home;
+    # the daemon's own files are the sandbox's (`paths`).
+    env = {**sandbox.env, **plasma.session_vars, "XDG_CONFIG_HOME": plasma.env["XDG_CONFIG_HOME"]}
+    clock = OffsetClock(start - timedelta(seconds=1))
+    daemon = Daemon(paths, load_for(paths), env, backend="dbus", clock=clock)  # type: ignore[arg-type]
+    before = night_color(plasma)
+    assert before[0] is False
+    daemon.start()
+    try:
+        assert wait_row(sandbox.db_path, "start")["effects"] == {"dnd": "on", "night_light": "on"}
+        wait_until(lambda: plasma.inhibited() is True, 5, "Plasma's Inhibited to be true")
+        # KWin 5.27 re-read kwinrc (kwriteconfig5, then the change notice): warm, all the time.
+        wait_until(lambda: night_color(plasma) == (True, 3, 3400), 5, "KWin's night colour on, at 3400 K")
+        [inhibit] = plasma.monitor.calls("Inhibit")
+        send_as(plasma, "org.kde.konsole", "Build finished")
+        [other, tea] = plasma.monitor.wait_notify(2, timeout=10)
+        assert (other.app_name, tea.summary, tea.urgency) == ("org.kde.konsole", "Tea", 2)
+        assert tea.sender != inhibit.sender  # the inhibition has a connection of its own
+        # sundown's popup, with its buttons (104 px high here); the other app's (one line, 70 px,
+        # shown within 0.1 s without Do Not Disturb, 1.5 s before the reminder) is held.
+        mine = wait_until(lambda: [g for g in plasma.popups() if g[3] > 90], 5, "the reminder's popup")
+        assert plasma.popups() == mine and sandbox.logged("deferred") == 0
+        clock.jump(until - clock())  # the clock is set to `until` (no need to wait for it)
+        daemon.wake("clock jump or resume")
+        end = wait_row(sandbox.db_path, "end", timeout=15)
+        assert (end["reason"], end["effects"]) == ("until", {"dnd": "restored", "night_light": "restored"})
+        wait_until(lambda: night_color(plasma) == before, 5, "KWin's night colour as before")
+        wait_until(lambda: plasma.inhibited() is False, 5, "Plasma's Inhibited to be false at until")
+        # Held, not lost: Plasma shows the other app's notification once Do Not Disturb ends.
+        wait_until(lambda: len(plasma.popups()) == 2, 5, "the held notification shown after until")
+        # By hand, the next evening: on, then off.
+        sandbox.run("winddown", "on", check=True)
+        wait_until(lambda: plasma.inhibited() is True, 5, "Inhibited after `winddown on`")
+        off = sandbox.run("winddown", "off", check=True)
+        assert "restored" in off.stdout
+        wait_until(lambda: plasma.inhibited() is False, 5, "Inhibited false after `winddown off`")
+    finally:
+        daemon.stop()
+        lock.release()

@@ -29,7 +29,8 @@ def test_the_metadata_is_complete() -> None:
 
 
 def test_the_package_data_covers_every_data_file_of_the_package() -> None:
-    """A data file the wheel would leave out: help pages, the unit, completion, the D-Bus XML."""
+    """A data file the wheel would leave out: help pages, the unit, completion, the D-Bus XML, the
+    wind-down's grayscale shader."""
     from fnmatch import fnmatch
 
     patterns = _project()["tool"]["setuptools"]["package-data"]["sundown"]
@@ -45,6 +46,7 @@ def test_the_package_data_covers_every_data_file_of_the_package() -> None:
     for needed in (
         "completion/sundown.bash",
         "runtime/surfaces/io.github.sundown.Sundown1.xml",
+        "runtime/effects/grayscale.frag",
         "sundown.service",
     ):
         assert needed in data

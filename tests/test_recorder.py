@@ -6,13 +6,14 @@ here every instant is chosen, so each span is checked to the second.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from sundown.core.activity import Span, epoch
 from sundown.core.context import Context
 from sundown.core.plan import NightChanges
-from sundown.core.routine import Bedtimes, ContextRules, Reminder, Routine
+from sundown.core.routine import Bedtimes, ContextRules, Reminder, Routine, WindDown
 from sundown.runtime.activity import POLL, Recorder
 
 UTC = timezone.utc
@@ -123,6 +124,25 @@ def test_measure_false_records_nothing_and_a_skipped_night_has_no_window() -> No
     assert rec.look(at(22, 0).astimezone(UTC), ROUTINE, BERLIN, skipped, ACTIVE, True) == at(
         21, 30, day=26
     ).astimezone(UTC)
+    assert rec.open is None
+
+
+def test_a_wind_down_before_the_first_reminder_opens_the_window_and_its_until_closes_it() -> None:
+    """[winddown] at 20:45 until 06:30: the recorder looks first at 20:45 (not the first reminder,
+    21:30), and the evening's last span ends at 06:30."""
+    tape = Tape()
+    rec = Recorder(tape)
+    routine = replace(ROUTINE, winddown=WindDown(until=time(6, 30), at=time(20, 45)))
+    assert look(rec, at(20, 0), ACTIVE, routine=routine) == at(20, 45).astimezone(UTC)
+    assert look(rec, at(20, 45), ACTIVE, routine=routine) == at(6, 30, day=26).astimezone(UTC)
+    look(rec, at(23, 10), locked(at(23, 10)), routine=routine)
+    # The look at its `until` closes the span; the next look is the next evening's wind-down.
+    morning = look(rec, at(6, 30, day=26), locked(at(23, 10)), routine=routine)
+    assert morning == at(20, 45, day=26).astimezone(UTC)
+    assert tape.rows == [
+        (NIGHT, "active", "25 20:45:00", "25 23:10:00"),
+        (NIGHT, "locked", "25 23:10:00", "26 06:30:00"),
+    ]
     assert rec.open is None
 
 

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from jeepney import DBusAddress
+from jeepney.bus_messages import message_bus
+from jeepney.io.blocking import open_dbus_connection as open_blocking
+from jeepney.wrappers import new_signal
 
 from sundown.paths import resolve_paths
 from sundown.runtime.wake import ClockTimer, SleepWatch
@@ -67,6 +72,48 @@ def test_logind_resume_signal_wakes_us_and_only_from_logind(bare_bus: Desktop):
         assert calls.items == ["resume"]
     finally:
         watch.close()
+
+
+@pytest.fixture
+def watched(bare_bus: Desktop) -> Iterator[tuple[SleepWatch, Calls]]:
+    """A SleepWatch on the bare bus whose wakes and hand-overs are recorded ("resume", "sleep")."""
+    calls = Calls()
+    watch = SleepWatch(calls, bare_bus.address, on_sleep=lambda: calls("sleep"))
+    yield watch, calls
+    watch.close()
+
+
+@pytest.mark.e2e
+def test_a_flood_of_prepare_for_sleep_from_a_stranger_is_counted_and_wakes_nothing(
+    bare_bus: Desktop, watched: tuple[SleepWatch, Calls]
+):
+    watch, calls = watched
+    emit_prepare_for_sleep(bare_bus, True)  # logind's own: sundown hands over and lets go
+    wait_until(lambda: calls.items == ["sleep"], 2, "the real PrepareForSleep(true)")
+    cpu = time.process_time()
+    path, iface = "/org/freedesktop/login1", "org.freedesktop.login1.Manager"
+    sent = bare_bus.stranger_signal(path, iface, "PrepareForSleep", "b", (False,), count=3000)
+    bare_bus.stranger_signal(path, iface, "PrepareForSleep", "b", (True,))
+    wait_until(lambda: watch.strangers >= 3001, 10, f"3001 strangers counted, got {watch.strangers}")
+    assert sent >= 1 and calls.items == ["sleep"]  # no resume, no hand-over
+    used = time.process_time() - cpu
+    print(f"3000 forged PrepareForSleep(false): {used:.2f} s of CPU in this process")
+    assert used < 2.0, used
+
+
+@pytest.mark.e2e
+def test_logind_itself_flooding_resume_is_acted_on_once_per_gap(
+    bare_bus: Desktop, watched: tuple[SleepWatch, Calls]
+):
+    watch, calls = watched
+    with open_blocking(bare_bus.address) as logind:
+        logind.send_and_get_reply(message_bus.RequestName("org.freedesktop.login1"), timeout=2)
+        emitter = DBusAddress("/org/freedesktop/login1", interface="org.freedesktop.login1.Manager")
+        for _ in range(500):
+            logind.send(new_signal(emitter, "PrepareForSleep", "b", (False,)))
+        logind.send_and_get_reply(message_bus.GetId(), timeout=5)
+        wait_until(lambda: watch.flooded >= 499, 10, f"the flood taken, {watch.flooded}")
+    assert calls.items == ["resume"]  # one tick finds everything late; the rest are counted
 
 
 def test_config_watch_sees_saves_by_rename_and_a_dir_created_later(tmp_path: Path):

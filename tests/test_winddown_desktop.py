@@ -437,3 +437,61 @@ def test_a_clean_stop_puts_back_the_next_start_applies_again_and_off_works_witho
     assert desk.gsettings(*scheme) == "'default'"
     assert winddown_rows(sandbox.db_path)[-1]["source"] == "cli"
     assert "no wind-down is on" in sandbox.run("winddown", "off", env=session, check=True).stdout
+
+
+def test_a_closed_x_connection_answers_like_a_gone_server_and_never_crashes(desk: Parts) -> None:
+    """A clean stop inside the window on X11 (seen on a real Plasma): the stop closed the context
+    sources, then a tick already queued on the worker asked X for the idle time through the closed
+    display, and libX11 crashed the daemon (SIGSEGV) before its last rows were written. In a child
+    process: a crash is a failed test, not a dead test run."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from sundown.runtime.sources.xlib import X11\n"
+        "x = X11(sys.argv[1])\n"
+        "assert x.idle() is not None\n"
+        "x.close()\n"
+        "assert x.fullscreen() is None\n"
+        "try:\n    x.idle()\nexcept OSError as exc:\n    print(exc)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src")}
+    done = subprocess.run(
+        [sys.executable, "-c", script, desk.env["DISPLAY"]],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "the X connection is closed"), done.stderr
+
+
+def test_the_volume_cap_keeps_the_balance_and_puts_back_the_output_it_capped(
+    sandbox: Sandbox, desk: Parts
+) -> None:
+    """Each channel capped (a louder left stays louder), and in the morning the output capped at the
+    start is put back, though another one became the default meanwhile (headphones plugged in)."""
+    sandbox.write_config(
+        'timezone = "Europe/Berlin"\n[bedtime]\ndefault = "22:30"\n'
+        '[winddown]\nat = "22:00"\nuntil = "07:00"\nvolume = "30%"\n'
+    )
+    left, right = round(0.50 * 65536), round(0.20 * 65536)
+    desk.pactl("set-sink-volume", "night", str(left), str(right))
+    module = desk.pactl("load-module", "module-null-sink", "sink_name=day").strip()
+    clock = FakeClock(datetime(2026, 11, 25, 22, 0, tzinfo=BERLIN))
+    daemon = in_process(sandbox, desk, clock, backend="console")
+    try:
+        daemon.tick()
+        daemon.winddown.control.wait()
+        assert desk.volume() == [CAPPED, right]  # the quieter channel is under the cap: as it was
+        desk.pactl("set-default-sink", "day")
+        clock.now = datetime(2026, 11, 26, 7, 0, tzinfo=BERLIN)
+        daemon.tick()
+        daemon.winddown.control.wait()
+        assert desk.volume() == [left, right]
+        assert wait_row(sandbox.db_path, "end")["effects"] == {"volume": "restored"}
+    finally:
+        daemon.stop()
+        desk.pactl("set-default-sink", "night")
+        desk.pactl("unload-module", module)

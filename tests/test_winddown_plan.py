@@ -197,6 +197,27 @@ def test_a_skip_of_tonight_ends_a_winddown_on() -> None:
     assert s.active is None
 
 
+def test_an_unskip_of_tonight_brings_back_the_wind_down_a_skip_ended() -> None:
+    """Skipped at 22:40 inside the window (it ends), unskipped at 23:10: the planned window holds
+    again from then until its `until`; a skip made before the window never cut it anyway."""
+    skip = Row("skipped", "cli", local(BERLIN, 2026, 11, 25, 22, 40), NIGHT)
+    unskip = Row("unskipped", "cli", local(BERLIN, 2026, 11, 25, 23, 10), NIGHT)
+    during = state(local(BERLIN, 2026, 11, 25, 22, 50), tuple(requests_of([skip], BERLIN)), skip_all=True)
+    assert during.active is None
+    after = state(local(BERLIN, 2026, 11, 25, 23, 15), tuple(requests_of([skip, unskip], BERLIN)))
+    assert after.active is not None and after.next_at == local(BERLIN, 2026, 11, 26, 7, 0)
+    # Skip, unskip, skip again: the second skip still ends it.
+    again = Row("skipped", "cli", local(BERLIN, 2026, 11, 25, 23, 30), NIGHT)
+    assert requests_of([skip, unskip, again], BERLIN) == [Request(_utc_of(again), False)]
+    # An unskip of one reminder undoes nothing of the wind-down's.
+    one = Row("unskipped", "cli", local(BERLIN, 2026, 11, 25, 23, 10), NIGHT, reminder="tea")
+    assert requests_of([skip, one], BERLIN) == [Request(_utc_of(skip), False)]
+
+
+def _utc_of(row: Row) -> datetime:
+    return row.ts.astimezone(UTC)
+
+
 def test_the_config_check_finds_a_window_that_starts_after_until() -> None:
     late = replace(wd(before="15m"), until=hm("07:00"))
     assert winddown.starts_after_until(late, (7 * 60 + 30 - 12 * 60) % (24 * 60))  # bedtime 07:30

@@ -386,24 +386,6 @@ def _check_service_env(env: Mapping[str, str], ctl: Systemctl, pid: int) -> Chec
     return Check("service", OK, f"sundown.service is active (pid {pid}) with the session's environment")
 
 
-ZONE_FIX = 'set `timezone = "..."` in the config, or run `sundown service install` again from this shell'
-
-
-def daemon_zone(context: object) -> str | None:
-    """The zone a daemon plans in, from the `context` of its status answer (None: no daemon answered)."""
-    zone = context.get("zone") if isinstance(context, dict) else None
-    return str(zone) if zone else None
-
-
-def zone_difference(daemon: str | None, cli: str | None) -> str | None:
-    """Said when the daemon plans nights in another zone than this command (TZ in one, not the other)."""
-    if not daemon or not cli or daemon == cli:
-        return None
-    tz = os.environ.get("TZ")
-    here = f"this shell's is {cli}" + (f" (TZ={tz})" if tz else "")
-    return f"the daemon plans in {daemon} and {here}: they disagree on tonight's times"
-
-
 def _cli_zone(paths: Paths) -> str | None:
     """The zone this command plans in (None: the config does not load, a check of its own says so)."""
     from sundown.config import load_for
@@ -419,6 +401,7 @@ def check_daemon(
     paths: Paths, env: Mapping[str, str] | None = None, user_manager: bool = True, cli_zone: str | None = None
 ) -> Check:
     """Is a daemon running, and what does it say about itself (backend, config and log problems)?"""
+    from sundown.config import ZONE_FIX, daemon_zone, zone_difference
     from sundown.runtime.control import DaemonSilent, daemon_status, running_pid
     from sundown.systemd.unit import autostart_path, exec_argv
 

@@ -25,6 +25,8 @@ APP = "sundown"
 
 @dataclass(frozen=True)
 class Paths:
+    """Where this run's config, log and daemon files are: the one place their names are made."""
+
     config: Path
     config_explicit: bool  # given by --config or SUNDOWN_CONFIG: a missing file is an error
     state_dir: Path

@@ -1,6 +1,6 @@
 """python-dbusmock template: KWin's night light interface of Plasma 6 (`org.kde.KWin.NightLight`
 at /org/kde/KWin/NightLight), with its read-only properties. KWin itself reads kwinrc; this mock
-only tells that KWin and its night light are there, and takes `reconfigure`."""
+only tells that KWin and its night light are there."""
 
 import dbus
 
@@ -12,7 +12,8 @@ SYSTEM_BUS = False
 
 def load(mock, parameters):
     mock.AddMethods(MAIN_IFACE, [("preview", "u", "", ""), ("stopPreview", "", "", "")])
-    # KWin re-reads kwinrc on this call (what kwriteconfig5, which cannot --notify, needs).
+    # KWin's own object (sundown does not call it: after kwriteconfig5 it sends the change notice
+    # KWin's config watcher acts on, see runtime/effects/nightlight.py).
     mock.AddObject("/KWin", "org.kde.KWin", {}, [("reconfigure", "", "", "")])
     mock.AddProperties(
         MAIN_IFACE,

@@ -534,6 +534,25 @@ class Desktop:
             reply = conn.send_and_get_reply(message_bus.GetNameOwner(name), timeout=2)
         return reply.body[0] if reply.header.message_type is MessageType.method_return else None
 
+    def stranger_signal(
+        self, path: str, interface: str, member: str, signature: str, body: tuple[Any, ...], count: int = 1
+    ) -> int:
+        """A signal from a connection that owns no name, sent `count` times to every other
+        connection on the bus, each by its unique name (a stranger need not know which is
+        sundown's; the bus delivers a signal addressed to us whatever our match rules say).
+        Returns how many connections it was sent to."""
+        emitter = DBusAddress(path, interface=interface)
+        with open_blocking(self.address) as conn:
+            names = conn.send_and_get_reply(message_bus.ListNames(), timeout=2).body[0]
+            others = [n for n in names if n.startswith(":") and n != conn.unique_name]
+            for _ in range(count):
+                for name in others:
+                    msg = new_signal(emitter, member, signature, body)
+                    msg.header.fields[HeaderFields.destination] = name
+                    conn.send(msg)
+            conn.send_and_get_reply(message_bus.GetId(), timeout=10)  # all of it has left
+        return len(others)
+
     def send_signal(
         self, member: str, signature: str, body: tuple[Any, ...], destination: str | None = None
     ) -> str:

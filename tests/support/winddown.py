@@ -177,6 +177,75 @@ class Parts:
         }
 
 
+HYPRCTL = r"""#!/bin/sh
+# A stand-in hyprctl: Hyprland's decoration:screen_shader kept in $HYPRCTL_STATE between calls
+# (what `keyword` sets, `getoption` shows, as Hyprland prints it); each call's argv appended to
+# $HYPRCTL_STATE.calls. Like the real one it needs HYPRLAND_INSTANCE_SIGNATURE, exits 0 with
+# Hyprland's answer, takes -j anywhere, and shows an unset string option as [[EMPTY]].
+echo "$*" >> "$HYPRCTL_STATE.calls"
+if [ -z "$HYPRLAND_INSTANCE_SIGNATURE" ]; then
+    echo "HYPRLAND_INSTANCE_SIGNATURE not set! (is hyprland running?)"
+    exit 1
+fi
+json=
+for a do
+    shift
+    if [ "$a" = -j ]; then json=1; else set -- "$@" "$a"; fi
+done
+case "$1 $2" in
+"getoption decoration:screen_shader")
+    value=$(cat "$HYPRCTL_STATE" 2>/dev/null || printf '[[EMPTY]]')
+    set=true
+    [ "$value" = "[[EMPTY]]" ] && set=false
+    if [ -n "$json" ]; then
+        quoted=$(printf '%s' "$value" | sed 's/\\/\\\\/g; s/"/\\"/g')
+        printf '{"option": "decoration:screen_shader", "str": "%s", "set": %s }\n' "$quoted" "$set"
+    else
+        printf 'str: %s\nset: %s\n' "$value" "$set"
+    fi ;;
+"keyword decoration:screen_shader")
+    printf '%s' "$3" > "$HYPRCTL_STATE.new" && mv "$HYPRCTL_STATE.new" "$HYPRCTL_STATE"
+    echo ok ;;
+"getoption "*) echo "no such option" ;;
+*) echo "unknown request" ;;
+esac
+"""
+
+
+class Hyprctl:
+    """The stand-in `hyprctl` in `root/hyprbin`: `shader` is Hyprland's screen shader now (set
+    it to play the person changing it), `calls` what it was asked, `env()` what a process needs
+    to find it (and a Hyprland session's variable)."""
+
+    def __init__(self, root: Path) -> None:
+        self.bin = root / "hyprbin"
+        self.bin.mkdir(exist_ok=True)
+        exe = self.bin / "hyprctl"
+        exe.write_text(HYPRCTL)
+        exe.chmod(0o755)
+        self.state = root / "hyprland-screen-shader"
+
+    @property
+    def shader(self) -> str:
+        return self.state.read_text() if self.state.exists() else "[[EMPTY]]"
+
+    @shader.setter
+    def shader(self, value: str) -> None:
+        self.state.write_text(value)
+
+    @property
+    def calls(self) -> list[str]:
+        path = self.state.with_name(self.state.name + ".calls")
+        return path.read_text().splitlines() if path.exists() else []
+
+    def env(self, base_path: str | None = None) -> dict[str, str]:
+        return {
+            "PATH": f"{self.bin}:{base_path or os.environ.get('PATH', os.defpath)}",
+            "HYPRCTL_STATE": str(self.state),
+            "HYPRLAND_INSTANCE_SIGNATURE": "sundown-test_1700000000_1234567890",
+        }
+
+
 class OffsetClock:
     """The daemon's clock: the system clock moved by `offset` (its scheduler still waits in real
     time: the daemon translates), so a window at 07:00 on some night comes in a few seconds."""

@@ -21,12 +21,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from sundown.calendar.ics import MAX_BYTES, TOO_BIG
 from sundown.core.morning import CalendarEvent
 from sundown.core.routine import Calendar
+
+if TYPE_CHECKING:
+    from sundown.calendar.fetch import Cache
+    from sundown.runtime.watch import ConfigWatch
 
 log = logging.getLogger("sundown.calendar")
 
@@ -233,8 +237,8 @@ class CalendarSource:
         self._parsed: str | None = None  # fingerprint of the bytes the events were read from
         self._failed: tuple[str, datetime, str] | None = None  # bytes the parser failed on: when, why
         self._said: str | None = None  # the problem last written to the service log
-        self._watch: Any = None
-        self._cache: Any = None
+        self._watch: ConfigWatch | None = None  # a local file: inotify on it
+        self._cache: Cache | None = None  # a URL: the copy beside the log and its validators
         self._next_fetch: datetime | None = None
         self._failures = 0
         if calendar.is_url:
@@ -338,6 +342,7 @@ class CalendarSource:
         from sundown.calendar.fetch import Cached, refresh
 
         cache = self._cache
+        assert cache is not None, "fetched only for a URL, which has its cache"
         cached: Cached = cache.load()
         due = self._next_fetch if self._next_fetch is not None else self._first_fetch(cached, now)
         problem = self._view.problem if self._next_fetch is not None else None

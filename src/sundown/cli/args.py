@@ -1,4 +1,4 @@
-"""Argument values shared by several commands: nights and ISO instants."""
+"""Argument values shared by several commands: nights, ISO instants, the follow formats."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import date, datetime, tzinfo
 from sundown.errors import UsageError
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+FOLLOW_FORMATS = ("text", "json", "waybar")  # `status --follow --format` (cli/follow prints them)
 _DATE_PART = re.compile(r"\d{4}-|\d[Tt]")  # an ISO date (and time); else a time of day
 
 

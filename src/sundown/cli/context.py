@@ -117,7 +117,7 @@ class Context:
     def tonight(self, now: datetime, loaded: LoadedConfig | None = None) -> Night:
         """ "Tonight" at `now`: last night until its bedtime passed and nothing of it is open."""
         from sundown.core.plan import night_of
-        from sundown.core.status import tonight
+        from sundown.core.state import tonight
 
         loaded = loaded or self.loaded
         current = self.night(night_of(now, loaded.zone), loaded)

@@ -12,16 +12,14 @@ import json
 from datetime import date, datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from sundown.cli.args import instant, night_arg, time_of_day
-from sundown.cli.follow import FORMATS
+from sundown.cli.args import FOLLOW_FORMATS, instant, night_arg, time_of_day
 from sundown.cli.show import clock_column
-from sundown.core.answers import Answer
 from sundown.core.vocabulary import BACKENDS
 from sundown.errors import SundownError, UsageError
 
 if TYPE_CHECKING:
     from sundown.cli.context import Context
-    from sundown.core.answers import Ruling
+    from sundown.core.answers import Answer, Ruling
     from sundown.core.status import Row, Status
     from sundown.core.vocabulary import EventName
 
@@ -54,7 +52,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     )
     p.add_argument(
         "--format",
-        choices=FORMATS,
+        choices=FOLLOW_FORMATS,
         help="one line: text (polybar, i3blocks), waybar (its custom-module JSON) or json (default with"
         " --follow: text)",
     )
@@ -281,6 +279,8 @@ def cmd_run(ctx: Context) -> int:
 
 
 def cmd_ack(ctx: Context) -> int:
+    from sundown.core.answers import Answer
+
     args = ctx.args
     # "--at 22:40" is a time of that night: --night's, else tonight's.
     bare = bool(args.at) and time_of_day(args.at)
@@ -357,6 +357,8 @@ def _snooze_words(words: list[str], known: list[str]) -> tuple[str | None, timed
 
 
 def cmd_snooze(ctx: Context) -> int:
+    from sundown.core.answers import Answer
+
     known = [r.id for r in ctx.loaded.routine.reminders]
     rid, duration = _snooze_words(list(ctx.args.args), known)
     duration = duration or ctx.loaded.routine.snooze
@@ -527,7 +529,7 @@ def _zone_problem(ctx: Context) -> str | None:
 
 
 def cmd_status(ctx: Context) -> int:
-    from sundown.doctor import ZONE_FIX, daemon_zone, zone_difference
+    from sundown.config import ZONE_FIX, daemon_zone, zone_difference
 
     fmt = ctx.args.format
     if ctx.args.json and fmt not in (None, "json"):

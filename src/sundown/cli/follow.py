@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from sundown.cli.context import Context
 
 UTC = timezone.utc
-FORMATS = ("text", "json", "waybar")
 MAX_LINE = 1 << 20  # a status line is a few KiB; more is not a daemon of ours
 # Polled for the reader going away: a pipe's write end reports POLLERR once its reader closed.
 HANGUP = select.POLLERR | select.POLLHUP

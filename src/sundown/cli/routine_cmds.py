@@ -235,8 +235,7 @@ def _with_calendar(ctx: Context, loaded: LoadedConfig, tonight: Night, now: date
 def _plan_only(loaded: LoadedConfig, now: datetime) -> Night:
     """ "Tonight" by the plan alone (the log cannot be read)."""
     from sundown.core.plan import night_of
-    from sundown.core.state import fold_night
-    from sundown.core.status import tonight
+    from sundown.core.state import fold_night, tonight
 
     current = fold_night(loaded.routine, loaded.zone, night_of(now, loaded.zone), [])
     night = tonight(now, loaded.zone, current)

@@ -34,20 +34,25 @@ from sundown.config.push import (
 )
 from sundown.config.routine import readable
 from sundown.config.zone import (
+    ZONE_FIX,
     ZoneSource,
+    daemon_zone,
     localtime_path,
     read_system_zone,
     system_zone,
+    zone_difference,
     zone_for,
     zone_source,
 )
 
 __all__ = [
     "DEFAULT_NAME",
+    "ZONE_FIX",
     "EXAMPLE_FILE",
     "LoadedConfig",
     "ZoneSource",
     "commands_refused",
+    "daemon_zone",
     "default_secret_file",
     "default_routine",
     "example_text",
@@ -67,6 +72,7 @@ __all__ = [
     "topic_warning",
     "warnings",
     "with_commands",
+    "zone_difference",
     "zone_for",
     "zone_source",
 ]

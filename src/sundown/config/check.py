@@ -26,6 +26,8 @@ def dotted(path: KeyPath) -> str:
 
 @dataclass
 class Problems:
+    """Every problem found in one config file, each with its line: all are shown at once."""
+
     name: str
     lines: KeyLines
     found: list[tuple[int, int, str]] = field(default_factory=list)

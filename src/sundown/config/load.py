@@ -122,6 +122,8 @@ def default_routine() -> Routine:
 
 @dataclass(frozen=True)
 class LoadedConfig:
+    """A routine with the zone it plans in and the file it came from (what every command reads)."""
+
     routine: Routine
     zone: ZoneInfo
     path: Path | None  # None: the built-in default routine

@@ -230,3 +230,21 @@ def zone_source(routine: Routine, env: Mapping[str, str] | None = None) -> ZoneS
 def zone_for(routine: Routine, env: Mapping[str, str] | None = None) -> ZoneInfo:
     """The routine's `timezone`, or the system's zone when unset."""
     return zone_source(routine, env).zone
+
+
+ZONE_FIX = 'set `timezone = "..."` in the config, or run `sundown service install` again from this shell'
+
+
+def daemon_zone(context: object) -> str | None:
+    """The zone a daemon plans in, from the `context` of its status answer (None: no daemon answered)."""
+    zone = context.get("zone") if isinstance(context, dict) else None
+    return str(zone) if zone else None
+
+
+def zone_difference(daemon: str | None, cli: str | None, env: Mapping[str, str] | None = None) -> str | None:
+    """Said when the daemon plans nights in another zone than this command (TZ in one, not the other)."""
+    if not daemon or not cli or daemon == cli:
+        return None
+    tz = (os.environ if env is None else env).get("TZ")
+    here = f"this shell's is {cli}" + (f" (TZ={tz})" if tz else "")
+    return f"the daemon plans in {daemon} and {here}: they disagree on tonight's times"

@@ -1,10 +1,11 @@
 """The evening as it was: activity spans, and what they say about each night. Pure.
 
-From a night's first reminder until the morning (`until`, 07:00), the daemon keeps
-the session's activity as spans — `active`, `idle` (no input for `context.idle`),
-`locked`, `asleep` (suspended) — and writes each one once it closes (an `activity`
-row: `state`, `from`, `to`). Everything else is derived here, per night, and never
-stored: `lights_out` and `active_after_bedtime_s` (docs/stats.md).
+From a night's first reminder (or its wind-down's start, when that comes first) until
+the morning (`until`: the wind-down's, else 07:00), the daemon keeps the session's
+activity as spans — `active`, `idle` (no input for `context.idle`), `locked`, `asleep`
+(suspended) — and writes each one once it closes (an `activity` row: `state`, `from`,
+`to`). Everything else is derived here, per night, and never stored: `lights_out` and
+`active_after_bedtime_s` (docs/stats.md).
 
 Instants in spans are whole POSIX seconds (UTC): the log's rows carry them to the
 second, consecutive spans share their boundary exactly, and a 10-year log's
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import Any
 
+from sundown.core import winddown
 from sundown.core.plan import NO_CHANGES, NOON, NightChanges, night_plan, wall_instant
 from sundown.core.routine import Routine
 from sundown.core.vocabulary import ACTIVITY_STATES, ActivityState
@@ -101,11 +103,10 @@ def plausible(night: date, start: int, end: int) -> bool:
 
 
 def until_wall(routine: Routine) -> time:
-    """When a night's recording ends, as a wall time of the next morning.
-
-    07:00 by default; a wind-down's `until` when one is configured (its branch adds it).
-    """
-    return MORNING
+    """When a night's recording ends, as a wall time of the next morning: the wind-down's
+    `until` when `[winddown]` is configured (the evening ends when the desktop is put back),
+    else 07:00."""
+    return routine.winddown.until if routine.winddown is not None else MORNING
 
 
 def until_of(routine: Routine, night: date, zone: tzinfo) -> datetime:
@@ -124,14 +125,19 @@ def until_epoch(routine: Routine, night: date, zone: tzinfo) -> int:
 def recording_window(
     routine: Routine, night: date, zone: tzinfo, changes: NightChanges = NO_CHANGES
 ) -> tuple[datetime, datetime] | None:
-    """From the night's first reminder (not skipped) until `until`, in UTC; None: nothing to record."""
+    """From the night's first reminder (not skipped) or its wind-down's planned start, whichever
+    comes first, until `until`, in UTC; None: nothing to record (a skipped night has neither)."""
     plan = night_plan(routine, night, zone, changes)
     if plan is None:
         return None
-    active = plan.active()
-    if not active:
+    starts = [o.at.astimezone(UTC) for o in plan.active()]
+    if routine.winddown is not None:
+        window = winddown.planned(routine.winddown, routine, zone, night, changes)
+        if window is not None:
+            starts.append(window.start.astimezone(UTC))
+    if not starts:
         return None
-    start = min(o.at.astimezone(UTC) for o in active)
+    start = min(starts)
     end = until_of(routine, night, zone)
     return (start, end) if start < end else None
 

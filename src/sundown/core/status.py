@@ -12,9 +12,9 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime, tzinfo
 from typing import Any
 
-from sundown.core.plan import ONE_DAY, UTC, Occurrence, night_exists, night_of, upcoming
+from sundown.core.plan import UTC, NightPlan, Occurrence, upcoming
 from sundown.core.routine import Routine
-from sundown.core.state import NOTHING, Night, ReminderNight, state_name, waiting
+from sundown.core.state import NOTHING, Night, ReminderNight, state_name
 from sundown.core.vocabulary import STATES, State
 
 
@@ -54,6 +54,8 @@ class Row:
 
 @dataclass(frozen=True)
 class Status:
+    """What `status` shows, from the daemon or, without one, from the log (docs/commands.md, JSON output)."""
+
     running: bool
     pid: int | None
     backend: str | None  # the configured backend (null: no daemon to ask)
@@ -61,7 +63,7 @@ class Status:
     config: str | None  # the config file in use (null: the built-in default)
     config_error: str | None  # the config has errors: the routine shown is the last good one
     log_error: str | None  # the log cannot be opened or written
-    night: str  # "tonight": see `tonight`
+    night: str  # "tonight": see `state.tonight`
     tonight: list[Row] = field(default_factory=list)
     push: dict[str, Any] | None = None  # the phone link, when `[push]` is configured and a daemon runs
     # The person's context as the daemon sees it (null per key where unknown, all null without a
@@ -89,38 +91,6 @@ class Status:
         known["tonight"] = [Row.from_json(row) for row in known["tonight"] or [] if isinstance(row, Mapping)]
         known["night"] = str(known["night"] or "")
         return cls(**known)
-
-
-def is_open(occ: Occurrence, done: ReminderNight, now: datetime) -> bool:
-    """Something may still happen to it: ahead, or waiting and still worth sending or snoozed."""
-    if occ.skipped or done.acknowledged is not None or done.missed:
-        return False
-    now = now.astimezone(UTC)
-    if occ.at.astimezone(UTC) > now:
-        return True
-    if done.snoozed_until is not None and done.snoozed_until.astimezone(UTC) > now:
-        return True
-    return waiting(done, occ) and now < occ.deadline.astimezone(UTC)
-
-
-def tonight(now: datetime, zone: tzinfo, current: Night | None) -> date:
-    """ "Tonight": the night of `now` while its bedtime has not passed or a reminder of it is
-    still open, else the coming night (in the morning, tonight is this evening, not last night).
-
-    `current` is the night of `now` as folded from the log (None: its plan alone counts).
-    """
-    night = night_of(now, zone)
-    if current is None or current.night != night or current.plan is None:
-        return night
-    plan = current.plan
-    if now.astimezone(UTC) < plan.bedtime.astimezone(UTC):
-        return night
-    if any(is_open(o, current.states.get(o.reminder.id, NOTHING), now) for o in plan.occurrences):
-        return night
-    coming = night + ONE_DAY
-    while not night_exists(coming, zone):
-        coming += ONE_DAY
-    return coming
 
 
 def night_label(night: date, tonight_night: date) -> str:
@@ -190,8 +160,6 @@ def snapshot(
     winddown: dict[str, Any] | None = None,
 ) -> Status:
     """The status of `night` ("tonight") at `now`; `zone` words the `why` line."""
-    from sundown.core.morning import why
-
     plan = night.plan
     return Status(
         running=running,
@@ -208,10 +176,19 @@ def snapshot(
         sources=sources,
         bedtime=plan.bedtime.isoformat() if plan else None,
         bedtime_source=plan.source if plan else None,
-        why=why(plan, zone or plan.bedtime.tzinfo or UTC) if plan else None,
+        why=_why(plan, zone or plan.bedtime.tzinfo or UTC) if plan else None,
         calendar=calendar,
         winddown=winddown,
     )
+
+
+def _why(plan: NightPlan, zone: tzinfo) -> str | None:
+    """Why the morning moved tonight's bedtime; only a night it moved reads the morning's rules."""
+    if plan.morning is None:
+        return None
+    from sundown.core.morning import why
+
+    return why(plan, zone)
 
 
 def next_line(routine: Routine, zone: tzinfo, now: datetime) -> str:

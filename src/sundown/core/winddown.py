@@ -183,15 +183,23 @@ def requests_of(events: Iterable[Any], zone: tzinfo) -> list[Request]:
     """The person's requests in the log rows of some nights (objects with event, source,
     reminder, night, ts and details), in time order: `winddown` rows written for the CLI
     (source `cli`, phase start = on, end = off), and whole-night skips of the night they were
-    made in (a skip of a later night leaves tonight's wind-down alone)."""
+    made in (a skip of a later night leaves tonight's wind-down alone). A whole-night unskip
+    undoes its skip: the night's wind-down holds again from then, as planned."""
     found = []
-    for ev in events:
+    skips: dict[date, list[Request]] = {}
+    for ev in sorted(events, key=lambda e: _utc(e.ts)):
         if ev.event == "winddown" and ev.source == "cli":
             phase = (ev.details or {}).get("phase")
             if phase in ("start", "end"):
                 found.append(Request(_utc(ev.ts), phase == "start"))
-        elif ev.event == "skipped" and ev.reminder is None and night_of(ev.ts, zone) == ev.night:
-            found.append(Request(_utc(ev.ts), False))
+        elif (
+            ev.event in ("skipped", "unskipped") and ev.reminder is None and night_of(ev.ts, zone) == ev.night
+        ):
+            if ev.event == "skipped":
+                skips.setdefault(ev.night, []).append(Request(_utc(ev.ts), False))
+            elif skips.get(ev.night):
+                skips[ev.night].pop()
+    found.extend(r for night in skips.values() for r in night)
     return sorted(found, key=lambda r: r.at)
 
 

@@ -23,7 +23,6 @@ Rules (also in docs/stats.md):
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
@@ -91,7 +90,7 @@ class ReminderStats:
 
     @property
     def median_delay_s(self) -> float | None:
-        return _whole(statistics.median(self.delays)) if self.delays else None
+        return _whole(median(self.delays)) if self.delays else None
 
     @property
     def p90_delay_s(self) -> float | None:
@@ -114,8 +113,11 @@ class ReminderStats:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class NightBedtime:
+    """One night's bedtime, planned and as it went. A value, never changed in place; not frozen,
+    with slots, as `ReminderNight`: ten years are 3,650 of them and a frozen init costs 5x."""
+
     night: date
     planned: datetime | None
     acknowledged: datetime | None  # lights out: the acknowledgement of the `bedtime` reminder
@@ -134,6 +136,23 @@ class NightBedtime:
     def went_to_bed(self) -> datetime | None:
         """Lights out as measured: the phone's in-bed time where it has one, else the screens'."""
         return self.in_bed or self.lights_out
+
+    def to_json(self) -> dict[str, Any]:
+        """One of `stats --json`'s `nights` (docs/stats.md); the optional keys in their place."""
+        row: dict[str, Any] = {
+            "night": self.night.isoformat(),
+            "bedtime_planned": _iso(self.planned),
+            "bedtime_acknowledged": _iso(self.acknowledged),
+        }
+        if self.measured:  # "idle" | "lock" where lights out was measured, not clicked (docs/context.md)
+            row["bedtime_measured"] = self.measured
+        row["lights_out"] = _iso(self.lights_out)
+        row["active_after_bedtime_s"] = self.active_after_bedtime_s
+        if self.in_bed:
+            row["in_bed"] = _iso(self.in_bed)
+        if self.awake:
+            row["awake"] = _iso(self.awake)
+        return row
 
 
 @dataclass
@@ -171,20 +190,7 @@ class Stats:
             "from": self.first.isoformat(),
             "until": self.until.isoformat(),
             "reminders": {rid: r.to_json() for rid, r in self.reminders.items()},
-            "nights": [
-                {
-                    "night": b.night.isoformat(),
-                    "bedtime_planned": _iso(b.planned),
-                    "bedtime_acknowledged": _iso(b.acknowledged),
-                    # "idle" | "lock" where lights out was measured, not clicked (docs/context.md)
-                    **({"bedtime_measured": b.measured} if b.measured else {}),
-                    "lights_out": _iso(b.lights_out),
-                    "active_after_bedtime_s": b.active_after_bedtime_s,
-                    **({"in_bed": _iso(b.in_bed)} if b.in_bed else {}),
-                    **({"awake": _iso(b.awake)} if b.awake else {}),
-                }
-                for b in self.bedtimes
-            ],
+            "nights": [b.to_json() for b in self.bedtimes],
             "lights_out": self.lights_out.to_json(),
         }
 
@@ -196,6 +202,14 @@ def _iso(t: datetime | None) -> str | None:
 def _whole(x: float) -> float:
     """Whole seconds: the log's microseconds are noise in a delay."""
     return float(round(x))
+
+
+def median(values: Sequence[float]) -> float:
+    """The middle value, or the mean of the two in the middle: `statistics.median`, without
+    importing it (with fractions, decimal and random: 1.5 ms of every `stats`)."""
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -255,36 +269,41 @@ def compute(
     none = Cell(NONE)
     empty: Mapping[str, ReminderNight] = {}
 
+    # The configured reminders of each weekday's evening (index 0 = Monday).
+    evenings = [[rid for rid, r in configured.items() if r.runs_on(weekday)] for weekday in range(7)]
+
     for night in nights:
         c = changes.get(night, NO_CHANGES)
         per = by_night.get(night, empty)
-        weekday = night.weekday()
         skip_all = c.skip_all or night in routine.skip_dates
         skip = c.skip
         plan: NightPlan | None = None
-        logged_bed = None
-        if not c.chosen:
-            # The bedtime the daemon planned with at the time (the config may have changed since).
-            latest = max(
-                (x for x in per.values() if x.planned_bedtime and x.first_notified),
-                key=lambda x: x.first_notified or datetime.min.replace(tzinfo=zone),
-                default=None,
-            )
-            logged_bed = latest.planned_bedtime if latest else None
+        # One pass over the night's summaries: the bedtime the daemon planned with at the time
+        # (with the notification first made last; the config may have changed since), and whether
+        # the daemon ran (it notified, or logged something missed).
+        logged_bed = latest = None
+        daemon_ran = False
+        for x in per.values():
+            if x.notified or x.missed:
+                daemon_ran = True
+            if x.planned_bedtime and x.first_notified and (latest is None or x.first_notified > latest):
+                latest, logged_bed = x.first_notified, x.planned_bedtime
+        if c.chosen:
+            logged_bed = None  # the person chose tonight's bedtime: the plan has it
         # A configured reminder the log says nothing about tonight counts by the config, except
         # before the log began, and before its first mention on a night when the daemon was
         # running (it logs every due reminder, so it was not in the routine yet).
         in_use = log_start is not None and night >= log_start
-        daemon_ran = in_use and any(x.notified or x.missed for x in per.values())
         backfilled = live_start is not None and night < live_start
-        silent = {
-            rid
-            for rid, r in configured.items()
+        silent = (
+            {
+                rid
+                for rid in evenings[night.weekday()]
+                if rid not in per and not ((daemon_ran or backfilled) and night < starts[rid])
+            }
             if in_use
-            and rid not in per
-            and r.runs_on(weekday)
-            and not ((daemon_ran or backfilled) and night < starts[rid])
-        }
+            else set()
+        )
         planned_at: dict[str, datetime] = {}
         if logged_bed is None or silent:
             plan = night_plan(routine, night, zone, c)
@@ -430,7 +449,7 @@ def _lights_out(bedtimes: Sequence[NightBedtime]) -> LightsOut:
         else:
             run = 0
     result.nights = len(after)
-    result.median_after_bedtime_s = _whole(statistics.median(after)) if after else None
+    result.median_after_bedtime_s = _whole(median(after)) if after else None
     result.current_streak = run
     return result
 
@@ -484,15 +503,22 @@ def _scheduled(
 def from_log(log: EventLog, routine: Routine, zone: tzinfo, until: date, days: int, now: datetime) -> Stats:
     """Stats straight from an `EventLog`: one aggregate query plus the nights' changes."""
     first, last = window(until, days)
+    by_night = log.summaries_by_night(first, last)
+    # When each reminder entered the routine: from the log before the window, inside it from
+    # the summaries just read (in night order); a later first mention changes no night of it.
+    first_nights = log.first_nights(before=first)
+    for night, per in by_night.items():
+        for rid in per:
+            first_nights.setdefault(rid, night)
     return compute(
         routine,
         zone,
         first,
         last,
         now,
-        log.summaries_by_night(first, last),
+        by_night,
         log.changes_between(first, last),
-        log.first_nights(),
+        first_nights,
         log.first_night(),
         log.measured_acknowledgements(first, last),
         log.first_live_night() or date.max,

@@ -3,7 +3,6 @@ bedtime chart. Pure text: the CLI decides the width and whether to colour."""
 
 from __future__ import annotations
 
-import statistics
 from datetime import date, datetime, timedelta, tzinfo
 
 from sundown.reports.stats import (
@@ -20,6 +19,7 @@ from sundown.reports.stats import (
     ReminderStats,
     Stats,
     duration_text,
+    median,
 )
 
 # One character per reminder per night: readable without colour.
@@ -220,15 +220,15 @@ def _lights_out_summary(result: Stats, rows: list[NightBedtime]) -> list[str]:
         return []
     first = f"Lights out, measured, on {s.nights} of {told} night{'s' if told != 1 else ''}"
     if s.median_after_bedtime_s is not None:
-        median = s.median_after_bedtime_s
-        first += f": median {_minutes(abs(median))} {'after' if median >= 0 else 'before'} bedtime"
+        middle = s.median_after_bedtime_s
+        first += f": median {_minutes(abs(middle))} {'after' if middle >= 0 else 'before'} bedtime"
     minutes = ON_TIME // timedelta(minutes=1)
     streak = f"streak {s.current_streak}, best {s.longest_streak}"
     lines = [first + ";", f"  {s.within} within {minutes}m of it or earlier; {streak}."]
     active = [b.active_after_bedtime_s for b in result.bedtimes if b.active_after_bedtime_s is not None]
     if active:
         lines[-1] = lines[-1][:-1] + ";"
-        lines.append(f"  at the screen after bedtime: median {_minutes(statistics.median(active))} a night.")
+        lines.append(f"  at the screen after bedtime: median {_minutes(median(active))} a night.")
     return lines
 
 

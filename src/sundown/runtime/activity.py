@@ -1,8 +1,8 @@
 """The daemon's recorder of the evening as it was: the session's activity as spans, in the log.
 
-From a night's first reminder until `until` (core/activity.py), every look the daemon
-takes at the context (a tick: a reminder, a signal, a resume) says what the session
-does now: `active`, `idle`, `locked`, or `asleep` between PrepareForSleep(true) and
+From a night's first reminder (or its wind-down's start) until `until` (core/activity.py),
+every look the daemon takes at the context (a tick: a reminder, a signal, a resume) says
+what the session does now: `active`, `idle`, `locked`, or `asleep` between PrepareForSleep(true) and
 (false). A change closes the open span, which is written at once (an `activity` row):
 a crash loses at most the span still open. The open span is also closed and written
 when the daemon stops, when the machine goes to sleep and at the window's end.
@@ -20,12 +20,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta, timezone, tzinfo
+from typing import TYPE_CHECKING
 
 from sundown.core import activity
 from sundown.core.activity import Open, Span
 from sundown.core.context import Context
-from sundown.core.plan import NO_CHANGES, ONE_DAY, NightChanges, night_of
+from sundown.core.plan import NO_CHANGES, ONE_DAY, NightChanges, night_of, window
 from sundown.core.routine import Routine
+
+if TYPE_CHECKING:
+    from sundown.runtime.ledger import Ledger
+    from sundown.runtime.sources import ContextWatch
 
 log = logging.getLogger("sundown")
 
@@ -142,10 +147,50 @@ def _window_at(
 
 
 def _next_start(now: datetime, routine: Routine, zone: tzinfo, changes: Changes) -> datetime | None:
-    """When the next window opens (the night's first reminder: a tick is due then anyway)."""
+    """When the next window opens (the night's first reminder or wind-down start: a tick is due
+    then anyway)."""
     tonight = night_of(now, zone)
     for night in (tonight, tonight + ONE_DAY):
         window = activity.recording_window(routine, night, zone, changes.get(night, NO_CHANGES))
         if window is not None and window[0] > now:
             return window[0]
     return None
+
+
+class Evening:
+    """The recorder as the daemon uses it: spans written through the ledger (an `activity` row
+    dated at each span's end), the routine in force and the nights' changes from the ledger."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.recorder = Recorder(self._write)
+
+    def _write(self, night: date, span: Span) -> None:
+        self.ledger.apply("activity", night, None, "daemon", ts=activity.instant(span.end), **span.details())
+
+    def _changes(self, at: datetime) -> Changes:
+        return self.ledger.state(window(at, self.ledger.loaded.zone))[1]
+
+    def sleep(self, at: datetime) -> None:
+        """PrepareForSleep(true), timed when it came (the worker may run this after the resume)."""
+        loaded = self.ledger.loaded
+        self.recorder.sleep(at, loaded.routine, loaded.zone, self._changes(at))
+
+    def resume(self, at: datetime) -> None:
+        loaded = self.ledger.loaded
+        self.recorder.resume(at, loaded.routine, loaded.zone, self._changes(at))
+
+    def look(
+        self, now: datetime, changes: Changes, ctx: Context, watch: ContextWatch | None
+    ) -> datetime | None:
+        """A tick's look at the context; when the recorder wants the next one."""
+        signalled = watch is not None and watch.idle_signalled()
+        # Idle time known here only by asking (X11, the ScreenSaver's; Mutter refusing watches).
+        polled = watch is not None and watch.polled("idle") and not signalled
+        loaded = self.ledger.loaded
+        return self.recorder.look(now, loaded.routine, loaded.zone, changes, ctx, polled, signalled)
+
+    def stop(self, now: datetime) -> None:
+        """The daemon stops: the open span is written."""
+        loaded = self.ledger.loaded
+        self.recorder.stop(now, loaded.routine, loaded.zone)

@@ -10,6 +10,7 @@ withdrawn, the phone's copy cleared, a tick) is the daemon's to do.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -18,7 +19,7 @@ from sundown.core.answers import EVENT_OF, Answer, Ruling, details, judge
 if TYPE_CHECKING:
     from sundown.config import LoadedConfig
     from sundown.core.state import Night
-    from sundown.core.vocabulary import EventName
+    from sundown.core.vocabulary import AnswerAction, EventName
 
 
 class Book(Protocol):
@@ -70,3 +71,19 @@ def apply(book: Book, answer: Answer, now: datetime) -> list[Ruling]:
 def applied(rulings: list[Ruling]) -> list[str]:
     """The reminders an answer changed."""
     return [r.reminder for r in rulings if r.outcome == "applied"]
+
+
+def from_button(
+    book: Book, stands_for: Iterable[tuple[date, str]], action: AnswerAction, now: datetime
+) -> None:
+    """A notification's button (or its dismissal), for what the notification stands for (a
+    combined one, several reminders, maybe of two nights): one answer per night."""
+    import logging  # here: the command line, which applies answers too, never loads it
+
+    log = logging.getLogger("sundown")
+    keys = list(stands_for)
+    for night in sorted({n for n, _ in keys}):
+        ids = tuple(rid for n, rid in keys if n == night)
+        for ruling in apply(book, Answer(night, ids, action, "action"), now):
+            if ruling.outcome == "refused":
+                log.info("%s of %s refused: %s", action, ruling.reminder, ruling.why)

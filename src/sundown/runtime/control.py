@@ -12,8 +12,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import socket
-import struct
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +20,8 @@ from sundown.errors import SundownError
 from sundown.paths import Paths, owned_private_dir
 
 if TYPE_CHECKING:
+    import socket
+
     from sundown.core.status import Status
 
 
@@ -66,6 +66,9 @@ class DaemonSilent(SundownError):
 
 def peer_uid(sock: socket.socket) -> int:
     """The uid of the process at the other end of a connected Unix socket (SO_PEERCRED)."""
+    import socket
+    import struct
+
     creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
     return int(struct.unpack("3i", creds)[1])
 
@@ -80,6 +83,8 @@ def _connect(paths: Paths, deadline: float) -> socket.socket | None:
         return None
     if not owned_private_dir(paths.runtime_dir):
         raise DaemonSilent(f"{paths.runtime_dir} is not a private directory of this user's; not using it")
+    import socket  # here: `status` with no daemon never loads it
+
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
     try:
         while True:

@@ -5,6 +5,7 @@ The CLI's end, and the protocol (one JSON line each way), is runtime/control.py.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import errno
 import fcntl
@@ -15,12 +16,15 @@ import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sundown.errors import SundownError
 from sundown.paths import Paths, private_dir
 from sundown.runtime.control import peer_uid, read_pid
 from sundown.runtime.waiting import FdThread
+
+if TYPE_CHECKING:
+    from sundown.runtime.winddown import WindDownLink
 
 log = logging.getLogger(__name__)
 
@@ -192,3 +196,41 @@ class ControlServer(FdThread):
         self._sock.close()
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
+
+
+class Served(Protocol):
+    """What the daemon answers its socket's requests with (`serve_request`), on its worker."""
+
+    paths: Paths
+    winddown: WindDownLink
+
+    def call(self, fn: Callable[..., Any], *args: Any, timeout: float = ...) -> Any: ...
+
+    def tick(self) -> None: ...
+
+    def reload(self) -> list[str]: ...
+
+    def config_removed(self) -> bool: ...
+
+    def status(self) -> dict[str, Any]: ...
+
+
+def serve_request(daemon: Served, request: dict[str, Any], wait_s: float) -> dict[str, Any]:
+    """From the control thread; waits for the worker so the CLI knows it took effect."""
+    cmd = request.get("cmd")
+    try:
+        if cmd == "refresh":
+            daemon.call(daemon.tick, timeout=wait_s)
+            return {"ok": True}
+        if cmd == "reload":
+            problems = daemon.call(daemon.reload, timeout=wait_s)
+            if not problems and daemon.config_removed():
+                return {"ok": False, "removed": str(daemon.paths.config), "errors": []}
+            return {"ok": not problems, "errors": problems}
+        if cmd == "status":
+            return {"ok": True, **daemon.call(daemon.status, timeout=wait_s)}
+        if cmd == "winddown":
+            return daemon.winddown.request(str(request.get("action")), wait_s)
+    except concurrent.futures.TimeoutError:
+        return {"ok": False, "error": "the daemon is busy; try again"}
+    return {"ok": False, "error": f"unknown request {cmd!r}"}

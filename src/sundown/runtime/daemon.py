@@ -6,7 +6,7 @@ idempotent; the daemon has them executed and arranges to be woken up: one job
 plus wakeups from the clock/resume detectors, the config watcher, the context
 sources, notification actions and CLI nudges. The parts: the `Ledger` (the night's
 state: the log and what this process did), the `Screen` (the notifications shown),
-the `Recorder` (the evening's activity spans),
+the `Evening` (the activity spans, recorded),
 `answers` (one set of rules for an answer), `Delivery` and the `Escalator` (a verdict
 carried out), the `ContextWatch` (what the desktop says), the `PushLink` (the phone), the
 `Morning` (the calendar and the phone's alarm), the `Surfaces` (where people look).
@@ -19,25 +19,21 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Mapping
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sundown.config import LoadedConfig, load_for, remember_good
-from sundown.core import activity, context, dispatch, travel
-from sundown.core.activity import Span
-from sundown.core.answers import Answer
+from sundown.core import context, dispatch
 from sundown.core.context import UNKNOWN, Context, Waiting
-from sundown.core.plan import UTC, night_of, window
-from sundown.core.state import Night
+from sundown.core.plan import UTC, night_of
 from sundown.core.status import Status, next_line, snapshot
-from sundown.core.status import tonight as tonight_of
 from sundown.core.vocabulary import Action, Source
 from sundown.errors import ConfigError
 from sundown.paths import Paths
 from sundown.runtime import answers
-from sundown.runtime.activity import Recorder
+from sundown.runtime.activity import Evening
 from sundown.runtime.commands import Commands
-from sundown.runtime.control_server import ControlServer
+from sundown.runtime.control_server import ControlServer, serve_request
 from sundown.runtime.delivery import Delivery
 from sundown.runtime.escalation import Escalator
 from sundown.runtime.ledger import Ledger
@@ -124,7 +120,7 @@ class Daemon:
         self.ctx_now: Context = UNKNOWN
         self.next_look: datetime | None = None  # when the last tick asked to look again (its clock)
         self._context_queued = threading.Event()
-        self.activity = Recorder(self._write_span)  # the evening as it was
+        self.activity = Evening(self.ledger)  # the evening as it was
 
     @property
     def loaded(self) -> LoadedConfig:
@@ -214,7 +210,7 @@ class Daemon:
         if self.timer is not None:
             self.timer.close()
             self.timer = None
-        self.activity.stop(self.clock(), self.loaded.routine, self.loaded.zone)  # the open span
+        self.activity.stop(self.clock())  # the open span
         self._stop_push()
         self.screen.close()
         self.ledger.close()
@@ -227,6 +223,10 @@ class Daemon:
 
     def call(self, fn: Callable[..., Any], *args: Any, timeout: float = REFRESH_WAIT_S) -> Any:
         return self.worker.call(fn, *args, timeout=timeout)
+
+    def _on_request(self, request: dict[str, Any]) -> dict[str, Any]:
+        """From the control thread: `refresh`, `reload`, `status`, `winddown` (`serve_request`)."""
+        return serve_request(self, request, REFRESH_WAIT_S)
 
     def _config_changed(self) -> None:
         self.submit(self.reload)
@@ -276,7 +276,7 @@ class Daemon:
         """A detector saw a resume or clock set: re-evaluate now."""
         log.info("woke up (%s)", reason)
         if reason == "resume":
-            self.submit(self._resumed, self.clock())  # timed here: the worker may be busy
+            self.submit(self.activity.resume, self.clock())  # timed here: the worker may be busy
             if self.push_link is not None:
                 self.submit(self.push_link.resumed)
         self.morning.kick()  # an hour may have passed asleep: the calendar's URL is due again
@@ -287,52 +287,22 @@ class Daemon:
 
     def _start_push(self) -> None:
         push = self.loaded.routine.push
-        if push is None:
-            return
-        from sundown.runtime.push import PushLink
+        if push is not None:
+            from sundown.runtime.push import PushLink
 
-        self.push_link = PushLink(push, self.ledger, self.screen, self, self.paths)
-        self.push_link.start()
-        if self.sleep_watch is not None:
-            self.sleep_watch.want_delay(True)  # a moment to hand reminders to the server before sleep
-        log.info("pushing to %s as %s", push.server, push.device)
+            self.push_link = PushLink.open(push, self.ledger, self.screen, self, self.paths, self.sleep_watch)
 
     def _stop_push(self) -> None:
         if self.push_link is not None:
-            if self.sleep_watch is not None:
-                self.sleep_watch.want_delay(False)
             self.push_link.close()
             self.push_link = None
 
     def _before_sleep(self) -> None:
         """From the logind thread: the machine is about to sleep."""
         # Timed here: without a delay lock the worker may only run it after the resume.
-        self.submit(self._going_to_sleep, self.clock())
+        self.submit(self.activity.sleep, self.clock())
         if self.push_link is not None:
             self.call(self.push_link.before_sleep, timeout=4.5)
-
-    # -- the evening as it was: activity spans (runtime/activity.py) ------------------------
-
-    def _going_to_sleep(self, at: datetime) -> None:
-        _, changes = self.ledger.state(window(at, self.loaded.zone))
-        self.activity.sleep(at, self.loaded.routine, self.loaded.zone, changes)
-
-    def _resumed(self, at: datetime) -> None:
-        _, changes = self.ledger.state(window(at, self.loaded.zone))
-        self.activity.resume(at, self.loaded.routine, self.loaded.zone, changes)
-
-    def _write_span(self, night: date, span: Span) -> None:
-        """A closed span, as an `activity` row dated at its end."""
-        self.ledger.apply("activity", night, None, "daemon", ts=activity.instant(span.end), **span.details())
-
-    def _measure(self, now: datetime, changes: Mapping[date, Any]) -> datetime | None:
-        """The recorder's look at what the context says; when it wants the next one."""
-        watch = self.context
-        signalled = watch is not None and watch.idle_signalled()
-        # Idle time known here only by asking (X11, the ScreenSaver's; Mutter refusing watches).
-        polled = watch is not None and watch.polled("idle") and not signalled
-        routine, zone = self.loaded.routine, self.loaded.zone
-        return self.activity.look(now, routine, zone, changes, self.ctx_now, polled, signalled)
 
     def away(self) -> bool | None:
         """Is the person away from this screen (idle, locked)? None: not known here."""
@@ -378,7 +348,7 @@ class Daemon:
         ):
             if self.push_link is not None:
                 self.push_link.on_settled(gone)
-        measure_at = self._measure(now, changes)
+        measure_at = self.activity.look(now, changes, self.ctx_now, self.context)
         if self.push_link is not None:
             self.push_link.after_sends(now, progress, changes)
             self.push_link.spans.publish_closed(now)  # after the look: a night's last span is in
@@ -428,38 +398,13 @@ class Daemon:
     def handle_action(self, key: str, action: Action) -> None:
         """A button on the notification `key` (or its dismissal), applied like any answer."""
         stands_for = self.screen.stands_for(key)
-        now = self.clock()
-        for night in sorted({night for night, _ in stands_for}):
-            ids = tuple(rid for n, rid in stands_for if n == night)
-            for ruling in answers.apply(self.ledger, Answer(night, ids, action, "action"), now):
-                if ruling.outcome == "refused":
-                    log.info("%s of %s refused: %s", action, ruling.reminder, ruling.why)
+        answers.from_button(self.ledger, stands_for, action, self.clock())
         log.info("%s: %s", action, ", ".join(rid for _, rid in stands_for))
         if self.push_link is not None:
             self.push_link.on_desktop_answer(key, action)
         if action in ("done", "dismissed"):
             self.screen.answered(key)
         self.tick()
-
-    def _on_request(self, request: dict[str, Any]) -> dict[str, Any]:
-        """From the control thread; waits for the worker so the CLI knows it took effect."""
-        cmd = request.get("cmd")
-        try:
-            if cmd == "refresh":
-                self.call(self.tick)
-                return {"ok": True}
-            if cmd == "reload":
-                problems = self.call(self.reload)
-                if not problems and self.config_removed():
-                    return {"ok": False, "removed": str(self.paths.config), "errors": []}
-                return {"ok": not problems, "errors": problems}
-            if cmd == "status":
-                return {"ok": True, **self.call(self.status)}
-            if cmd == "winddown":
-                return self.winddown.request(str(request.get("action")), REFRESH_WAIT_S)
-        except concurrent.futures.TimeoutError:
-            return {"ok": False, "error": "the daemon is busy; try again"}
-        return {"ok": False, "error": f"unknown request {cmd!r}"}
 
     def config_removed(self) -> bool:
         """The routine came from a file that is gone: a reload keeps it (never the defaults)."""
@@ -514,15 +459,8 @@ class Daemon:
         """`sundown status`: tonight's reminders as this daemon sees them."""
         now = self.clock()
         zone = self.loaded.zone
-        current = night_of(now, zone)
-
-        def folded(night: date) -> Night:  # a reminder kept from before a change of zone: at that time
-            return travel.as_planned_now(self.ledger.night(night), self.ledger.moved, now)
-
-        tonight = folded(current)
-        night = tonight_of(now, zone, tonight)
         return snapshot(
-            tonight if night == current else folded(night),
+            self.ledger.tonight(now),
             now,
             running=True,
             pid=os.getpid(),
@@ -540,7 +478,8 @@ class Daemon:
                 now,
                 zone.key,
                 self.loaded.routine.timezone is not None,
-                self.loaded.zone_source.remark if self.loaded.zone_source else None,
+                zone_remark=self.loaded.zone_source.remark if self.loaded.zone_source else None,
+                ignored=self.sleep_watch.strangers if self.sleep_watch is not None else 0,
             ),
         )
 

@@ -23,8 +23,18 @@ from typing import TYPE_CHECKING, Any
 
 from sundown.core import answers, context, dispatch, travel
 from sundown.core.context import Attention
-from sundown.core.plan import NightChanges
-from sundown.core.state import CHANGE_EVENTS, NOTHING, Event, Night, ReminderNight, fold_night, instant, merge
+from sundown.core.plan import NightChanges, night_of
+from sundown.core.state import (
+    CHANGE_EVENTS,
+    NOTHING,
+    Event,
+    Night,
+    ReminderNight,
+    fold_night,
+    instant,
+    merge,
+    tonight,
+)
 from sundown.core.vocabulary import EventName
 
 if TYPE_CHECKING:
@@ -175,6 +185,15 @@ class Ledger:
 
     def night(self, night: date) -> Night:
         return self.nights([night])[night]
+
+    def tonight(self, now: datetime) -> Night:
+        """The night `status` shows at `now` ("tonight"), a reminder kept from before a change of
+        zone shown at that time (pending then, not due at a time the new zone has in the past)."""
+        zone = self.loaded.zone
+        current = night_of(now, zone)
+        folded = travel.as_planned_now(self.night(current), self.moved, now)
+        night = tonight(now, zone, folded)
+        return folded if night == current else travel.as_planned_now(self.night(night), self.moved, now)
 
     def state(self, nights: Iterable[date]) -> tuple[dict[Key, ReminderNight], dict[date, NightChanges]]:
         """Each reminder's state and each night's changes, for `decide` and the rules."""

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from sundown.paths import Paths
     from sundown.runtime.ledger import Ledger
     from sundown.runtime.screen import Screen
+    from sundown.runtime.wake import SleepWatch
 
 log = logging.getLogger("sundown.push")
 
@@ -70,6 +71,7 @@ class PushLink:
         self.ledger = ledger
         self.screen = screen
         self.worker = worker
+        self._sleep_watch: SleepWatch | None = None  # holding a delay lock while `open`
         self.counts = {"unparsed": 0, "unknown": 0, "duplicate": 0, "refused": 0, "applied": 0}
         self.counts.update(dict.fromkeys(rules.DISTRUST, 0))
         self.counts["webhook"] = 0  # sleep-app messages taken from the webhook topic
@@ -95,10 +97,32 @@ class PushLink:
         self._saved = self.watermark
         self.spans = SpanRelay(push, ledger, self.client, paths.push_spans, self.signer)  # the evening
 
+    @classmethod
+    def open(
+        cls,
+        push: Push,
+        ledger: Ledger,
+        screen: Screen,
+        worker: Worker,
+        paths: Paths,
+        sleep_watch: SleepWatch | None,
+    ) -> PushLink:
+        """A started link; while it runs, logind waits a moment before sleep (a delay lock) for
+        the hand-off of the reminders due while asleep."""
+        link = cls(push, ledger, screen, worker, paths)
+        link.start()
+        link._sleep_watch = sleep_watch
+        if sleep_watch is not None:
+            sleep_watch.want_delay(True)
+        log.info("pushing to %s as %s", push.server, push.device)
+        return link
+
     def start(self) -> None:
         self.client.start()
 
     def close(self) -> None:
+        if self._sleep_watch is not None:
+            self._sleep_watch.want_delay(False)
         self.client.close()
 
     # -- out: reminders and desktop answers --------------------------------------------------

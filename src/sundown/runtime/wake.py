@@ -23,10 +23,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Any
 
 from sundown.runtime.waiting import FdThread
 
 log = logging.getLogger(__name__)
+LOGIN1 = "org.freedesktop.login1"
+BUS = "org.freedesktop.DBus"
 
 CLOCK_REALTIME = 0
 TFD_CLOEXEC = 0o2000000
@@ -128,7 +131,15 @@ class SleepWatch(FdThread):
     inhibitor, so the machine waits (at most logind's InhibitDelayMaxSec, 5 s by default)
     while `on_sleep` hands reminders to the push server; the lock is let go once it
     returns and taken again on resume.
+
+    Only logind is believed: a signal counts when its sender (set by the bus, it cannot be
+    forged) is the unique name that owns org.freedesktop.login1 now (GetNameOwner at start,
+    then NameOwnerChanged). Anyone else's, even sent to us alone, is counted (`strangers`) and
+    changes nothing. A flood costs little: a resume is acted on at most once per
+    `RESUME_GAP_S` (a tick, a log line, a fresh push connection each), the rest are counted.
     """
+
+    RESUME_GAP_S = 2.0
 
     def __init__(
         self,
@@ -144,15 +155,26 @@ class SleepWatch(FdThread):
         self._address = address
         self._delay = False
         self._lock_fd: int | None = None
+        self.strangers = 0  # PrepareForSleep from someone not owning login1: ignored
+        self.flooded = 0  # resumes within RESUME_GAP_S of the last one acted on: ignored
+        self._last_resume = -self.RESUME_GAP_S
         self._conn = open_dbus_connection(bus=address)
         rule = MatchRule(
             type="signal",
-            sender="org.freedesktop.login1",  # the bus matches this against the name's owner only
+            sender=LOGIN1,  # the bus matches this against the name's owner only (broadcasts)
             interface="org.freedesktop.login1.Manager",
             member="PrepareForSleep",
             path="/org/freedesktop/login1",
         )
-        self._conn.send_and_get_reply(message_bus.AddMatch(rule), timeout=2)
+        owners = MatchRule(
+            type="signal", sender=BUS, interface=BUS, member="NameOwnerChanged", path="/org/freedesktop/DBus"
+        )
+        owners.add_arg_condition(0, LOGIN1)
+        for match in (rule, owners):
+            self._conn.send_and_get_reply(message_bus.AddMatch(match), timeout=2)
+        reply = self._conn.send_and_get_reply(message_bus.GetNameOwner(LOGIN1), timeout=2)
+        owner = reply.body[0] if reply.body and isinstance(reply.body[0], str) else None
+        self._owner: str | None = owner if owner and owner.startswith(":") else None  # none: an error
         self.start_thread(self._conn.sock.fileno(), "sundown-sleep")
 
     def want_delay(self, on: bool) -> None:
@@ -195,11 +217,38 @@ class SleepWatch(FdThread):
         except Exception as exc:  # connection lost: the other detectors still cover us
             log.warning("lost the system bus (%s); resume detection falls back to the clock timer", exc)
             return False
+        while msg is not None:
+            self._take(msg)
+            try:  # what else has come in already: a buffered message wakes no poll
+                msg = self._conn.receive(timeout=0)
+            except TimeoutError:
+                msg = None
+            except Exception as exc:
+                log.warning("lost the system bus (%s); resume detection falls back to the clock timer", exc)
+                return False
+        return True
+
+    def _take(self, msg: Any) -> None:
         from jeepney import HeaderFields
 
-        if msg.header.fields.get(HeaderFields.member) != "PrepareForSleep":
-            return True
+        fields = msg.header.fields
+        member, sender = fields.get(HeaderFields.member), fields.get(HeaderFields.sender)
+        if member == "NameOwnerChanged" and sender == BUS and len(msg.body) == 3 and msg.body[0] == LOGIN1:
+            self._owner = msg.body[2] or None
+            return
+        if member != "PrepareForSleep":
+            return
+        if sender is None or sender != self._owner:
+            if not self.strangers:
+                log.info("ignoring PrepareForSleep from %s, which does not own %s", sender, LOGIN1)
+            self.strangers += 1
+            return
         if msg.body == (False,):
+            now = time.monotonic()
+            if now - self._last_resume < self.RESUME_GAP_S:
+                self.flooded += 1  # one resume is enough: a tick finds everything late
+                return
+            self._last_resume = now
             if self._delay:
                 self._take_lock()
             self._on_wake("resume")
@@ -210,7 +259,6 @@ class SleepWatch(FdThread):
                 log.warning("before sleep: %s", exc)
             finally:
                 self._release_lock()
-        return True
 
     def release(self) -> None:
         self._conn.close()

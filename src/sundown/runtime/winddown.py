@@ -129,7 +129,7 @@ class WindDownControl:
             return None  # the job in hand ticks again when it is done
         if wd is None:
             if self.active is not None or self.journal.entries:
-                self._submit(self._end, self._reason(now, None, changes), now)
+                self._submit(self._end, self._reason(now, None, changes, ()), now)
             return None
         requests = rules.requests_of(events, zone)
         state = rules.state_at(wd, routine, zone, now, changes, requests)
@@ -145,21 +145,35 @@ class WindDownControl:
             else:
                 self.active = want  # the same stretch, perhaps longer (`winddown on` joined it)
         elif self.active is not None or self.journal.entries:
-            self._submit(self._end, self._reason(now, wd, changes), now)
+            self._submit(self._end, self._reason(now, wd, changes, requests), now)
         return _earliest(state.next_at, self.restart_at if want is not None else None)
 
-    def _reason(self, now: datetime, wd: WindDown | None, changes: Mapping[date, NightChanges]) -> str:
-        """Why the wind-down ends now: until | off | skip | config."""
+    def _reason(
+        self,
+        now: datetime,
+        wd: WindDown | None,
+        changes: Mapping[date, NightChanges],
+        requests: Iterable[rules.Request],
+    ) -> str:
+        """Why the wind-down ends now: until | off | skip | config | moved (its window was planned
+        anew and no longer holds now: travel, `sundown tonight --bedtime`, the calendar)."""
         if wd is None:
             return "config"
-        until = self.active.end if self.active is not None else self.journal.window.get("until")
+        window = self.journal.window
+        until = self.active.end if self.active is not None else window.get("until")
+        since = self.active.start if self.active is not None else window.get("since")
         if isinstance(until, str):
             until = datetime.fromisoformat(until)
+        if isinstance(since, str):
+            since = datetime.fromisoformat(since)
         if until is None or until.astimezone(UTC) <= now.astimezone(UTC):
             return "until"
         if self.active is not None and changes.get(self.active.night, NightChanges()).skip_all:
             return "skip"
-        return "off"
+        asked = [r for r in requests if not r.on and r.at <= now.astimezone(UTC)]
+        if since is None or any(r.at >= since.astimezone(UTC) for r in asked):
+            return "off"
+        return "moved"
 
     def woke(self) -> None:
         """A resume or a clock change: the next tick looks at what still holds."""
@@ -325,6 +339,8 @@ class WindDownControl:
 
         live = self.live.get(entry.effect)
         if live is not None and live.name == entry.interface:
+            # This change's session: a stop's bounds every tool by its deadline (STOP_BUDGET_S).
+            live.session = session
             return live
         cls = registry().get(entry.interface)
         return cls(session, wd) if cls is not None else None

@@ -25,13 +25,15 @@ from datetime import date, datetime, timezone
 from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sundown.core.activity import SpanRow
 from sundown.core.plan import NO_CHANGES, NightChanges
 from sundown.core.state import CHANGE_EVENTS, Event, ReminderNight, fold_changes, instant
 from sundown.core.vocabulary import EVENTS, EventName, is_source
 from sundown.errors import LogError
+
+if TYPE_CHECKING:
+    from sundown.core.activity import SpanRow
 
 UTC = timezone.utc
 NIGHT_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -191,6 +193,9 @@ def _row_event(row: tuple[Any, ...]) -> Event | None:
         fields = {}
     return Event(id_, when, day, reminder, event, source, fields if isinstance(fields, dict) else {})
 
+
+# A span row without its night (SpanRow), taken in C: ten years are 15k of them.
+_SPAN_ROW = itemgetter(1, 2, 3, 4)
 
 _TRANSIENT = ("locked", "busy")
 
@@ -567,14 +572,18 @@ class EventLog:
         )
         # A 10-year log has ~30k of these: parsed inline, built without keyword arguments.
         # `instant` reads what a row may hold wrongly (the times come from its text and details).
+        # A night's reminders share its planned bedtime: read once, not once per reminder.
         result: dict[date, dict[str, ReminderNight]] = {}
-        text = None
+        text = bed_text = None
+        bed = None
         per: dict[str, ReminderNight] = {}
         for night, rid, notified, repeats, first_n, ack, missed, at, bedtime in rows:
             if night != text:
                 text = night
                 day = _read_night(night)
                 per = result.setdefault(day, {}) if day is not None else {}
+            if bedtime != bed_text:
+                bed_text, bed = bedtime, instant(bedtime) if bedtime else None
             per[rid] = ReminderNight(
                 notified,
                 repeats,
@@ -585,7 +594,7 @@ class EventLog:
                 bool(missed),
                 False,
                 instant(at) if at else None,
-                instant(bedtime) if bedtime else None,
+                bed,
             )
         return result
 
@@ -643,7 +652,8 @@ class EventLog:
             " WHERE night >= ? AND night <= ? ORDER BY night",
             (first.isoformat(), last.isoformat()),
         )
-        found = {_read_night(night): [r[1:] for r in group] for night, group in groupby(rows, itemgetter(0))}
+        nights = groupby(rows, itemgetter(0))
+        found = {_read_night(night): list(map(_SPAN_ROW, group)) for night, group in nights}
         found.pop(None, None)
         return found  # type: ignore[return-value]
 
@@ -661,11 +671,14 @@ class EventLog:
                 result.setdefault(night, []).append((event, seconds))
         return result
 
-    def first_nights(self) -> dict[str, date]:
-        """The first night the log mentions each reminder (when it entered the routine)."""
+    def first_nights(self, before: date = date.max) -> dict[str, date]:
+        """The first night the log mentions each reminder (when it entered the routine), of those
+        it mentions before the night `before`. Read from the summary table, which has a row for
+        every (night, reminder) of the events, in a third of the rows."""
         rows = self._query(
-            f"SELECT reminder, MIN(night) FROM events WHERE reminder IS NOT NULL AND {NIGHT_GLOB}"
-            " GROUP BY reminder"
+            f"SELECT reminder, MIN(night) FROM night_summary WHERE night < ? AND {NIGHT_GLOB}"
+            " GROUP BY reminder",
+            (before.isoformat(),),
         )
         found = {r: _read_night(n) for r, n in rows if isinstance(r, str)}
         return {r: n for r, n in found.items() if n is not None}

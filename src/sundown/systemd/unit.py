@@ -23,6 +23,7 @@ GRAPHICAL_TARGET = "graphical-session.target"
 DEFAULT_TARGET = "default.target"
 # What a notification (and a `run` command) needs from the desktop session, and TZ: a zone set
 # for the session must be the service's too, or the daemon plans other nights than `sundown next`.
+# HYPRLAND_INSTANCE_SIGNATURE: which Hyprland `hyprctl` talks to (the wind-down's grayscale).
 SESSION_VARIABLES: tuple[str, ...] = (
     "DISPLAY",
     "WAYLAND_DISPLAY",
@@ -30,6 +31,7 @@ SESSION_VARIABLES: tuple[str, ...] = (
     "DBUS_SESSION_BUS_ADDRESS",
     "XDG_CURRENT_DESKTOP",
     "TZ",
+    "HYPRLAND_INSTANCE_SIGNATURE",
 )
 # Where sundown's files are, as the CLI sees them: the service must read and write the same ones
 # (a `sundown ack` writes the log the daemon reads), so install pins those that are set.

@@ -106,7 +106,7 @@ def registry() -> dict[str, type[Interface]]:
 
 def candidates() -> dict[str, tuple[type[Interface], ...]]:
     """The interfaces of each effect, in the order they are tried."""
-    from sundown.runtime.effects import commands, gsettings, media, nightlight, notifications, volume
+    from sundown.runtime.effects import commands, gsettings, media, nightlight, notifications, shader, volume
 
     return {
         "dnd": (
@@ -122,7 +122,7 @@ def candidates() -> dict[str, tuple[type[Interface], ...]]:
             nightlight.GammaChild,
             nightlight.RandrGamma,
         ),
-        "grayscale": (gsettings.GnomeGrayscale,),
+        "grayscale": (gsettings.GnomeGrayscale, shader.HyprlandShader),
         "dark": (gsettings.ColorScheme,),
         "volume": (volume.Wpctl, volume.Pactl),
         "pause_media": (media.Mpris,),

@@ -1,10 +1,13 @@
 """Night light outside GNOME: KWin's, a `gammastep`/`wlsunset` child kept running on
 wlroots compositors (their gamma goes back when the program exits), and RandR gamma on X11.
 
-KWin (Plasma 6, `org.kde.KWin.NightLight`) has no D-Bus call that turns its night light on
-for good (`preview` lasts 15 s): its configuration in kwinrc is written with `kwriteconfig6`
-(`--notify`, which KWin watches), and the D-Bus interface tells that KWin is there. Plasma 5's
-`org.kde.kwin.ColorCorrect` takes the configuration over D-Bus (`setNightColorConfig`).
+KWin has no D-Bus call that turns its night light on for good (`preview` lasts 15 s): its
+configuration in kwinrc is written with `kwriteconfig6 --notify`, or with `kwriteconfig5`
+followed by the change notice `--notify` sends (the `org.kde.kconfig.notify` ConfigChanged
+signal for kwinrc), which KWin's config watcher acts on: Plasma 6 (`org.kde.KWin.NightLight`)
+and Plasma 5.2x (`org.kde.kwin.ColorCorrect` with its `available` property; seen on a real
+KWin 5.27, which has no other way: `reconfigure` leaves its night light as it was). The first
+Plasma 5 releases took the configuration over D-Bus (`nightColorInfo`/`setNightColorConfig`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ KWIN = "org.kde.KWin"
 NIGHT_LIGHT = (KWIN, "/org/kde/KWin/NightLight", "org.kde.KWin.NightLight")
 COLOR_CORRECT = (KWIN, "/ColorCorrect", "org.kde.kwin.ColorCorrect")
 GROUP = "NightColor"  # kwinrc's group, also in Plasma 6
+# What KConfig's Notify flag sends (kwriteconfig6 --notify): KWin's config watcher re-reads kwinrc.
+CONFIG_CHANGED = ("/kwinrc", "org.kde.kconfig.notify", "ConfigChanged")  # KF5: path = "/" + file
 STOP_WAIT_S = 1.0
 
 
@@ -37,7 +42,7 @@ class KWinNightLight(Interface):
 
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
-        self.plasma: int | None = None
+        self.via: str | None = None  # "kwinrc" (Plasma 6, 5.2x) or "dbus" (the first Plasma 5s)
         self.write_tool = self.read_tool = ""
 
     def _find(self) -> Offer:
@@ -45,14 +50,18 @@ class KWinNightLight(Interface):
             return absent("KWin is not on the session bus")
         try:
             self.session.get(*NIGHT_LIGHT, "available")
-            self.plasma = 6
+            self.via = "kwinrc"
         except EffectError:
             try:
                 self.session.call(*COLOR_CORRECT, "nightColorInfo")
-                self.plasma = 5
+                self.via = "dbus"
             except EffectError as exc:
-                return absent(f"KWin has no night light interface ({exc})")
-        if self.plasma == 6:
+                try:
+                    self.session.get(*COLOR_CORRECT, "available")
+                    self.via = "kwinrc"
+                except EffectError:
+                    return absent(f"KWin has no night light interface ({exc})")
+        if self.via == "kwinrc":
             tools = [(f"kwriteconfig{v}", f"kreadconfig{v}") for v in (6, 5)]
             found = next(((w, r) for w, r in tools if self.session.which(w) and self.session.which(r)), None)
             if found is None:
@@ -68,20 +77,20 @@ class KWinNightLight(Interface):
         keys: list[tuple[str, Any]] = [("Active", True)]
         if self.wd.night_light is not True:
             keys += [
-                ("Mode", 3 if self.plasma == 5 else "Constant"),
+                ("Mode", 3 if self.via == "dbus" else "Constant"),
                 ("NightTemperature", int(self.wd.night_light)),
             ]
         return keys
 
-    # Plasma 6: kwinrc through kreadconfig/kwriteconfig --------------------------------------
+    # Plasma 6 and 5.2x: kwinrc through kreadconfig/kwriteconfig ------------------------------
 
     def read(self, key: str) -> str | None:
         out = self.session.run(self.read_tool, "--file", "kwinrc", "--group", GROUP, "--key", key).out
         return out.strip() or None
 
     def write(self, key: str, value: str | None) -> None:
-        # kwriteconfig6 --notify tells KWin at once; kwriteconfig5 cannot, so KWin is asked to
-        # re-read its configuration instead.
+        # kwriteconfig6 --notify tells KWin at once; kwriteconfig5 cannot, so the same notice is
+        # sent here (KWin 5.27's `reconfigure` does not reach its night light).
         notify = self.write_tool == "kwriteconfig6"
         args = ["--file", "kwinrc", "--group", GROUP, "--key", key, *(["--notify"] if notify else [])]
         if value is None:
@@ -89,12 +98,9 @@ class KWinNightLight(Interface):
         else:
             self.session.run(self.write_tool, *args, value)
         if not notify:
-            try:
-                self.session.call(KWIN, "/KWin", "org.kde.KWin", "reconfigure")
-            except EffectError as exc:
-                raise EffectError(f"KWin did not re-read its configuration: {exc}") from None
+            self.session.signal(*CONFIG_CHANGED, "a{saay}", {GROUP: [key.encode()]})
 
-    # Plasma 5: nightColorInfo / setNightColorConfig ------------------------------------------
+    # The first Plasma 5s: nightColorInfo / setNightColorConfig -------------------------------
 
     def info(self) -> dict[str, Any]:
         from sundown.runtime.effects.session import unvariant
@@ -109,15 +115,15 @@ class KWinNightLight(Interface):
             raise EffectError(f"KWin refused the night light configuration {values}")
 
     def apply(self, journal: Journal) -> bool:
-        if self.plasma is None:
+        if self.via is None:
             offer = self._find()
             if not offer.usable:
                 raise EffectError(offer.why)
         changed = False
-        info = self.info() if self.plasma == 5 else {}
+        info = self.info() if self.via == "dbus" else {}
         for key, value in self.wanted():
             setting = f"kwin {GROUP} {key}"
-            if self.plasma == 5:
+            if self.via == "dbus":
                 current: Any = info.get(key)
                 text: Any = value
             else:
@@ -126,7 +132,7 @@ class KWinNightLight(Interface):
             if current == text and journal.find(setting) is None:
                 continue
             journal.record(Entry(self.effect, self.name, setting, previous=current, value=text))
-            if self.plasma == 5:
+            if self.via == "dbus":
                 self.configure({key: value})
             else:
                 self.write(key, text)
@@ -134,14 +140,14 @@ class KWinNightLight(Interface):
         return changed
 
     def restore(self, entry: Entry) -> bool:
-        if self.plasma is None:
+        if self.via is None:
             offer = self._find()
             if not offer.usable:
                 raise EffectError(offer.why)
         key = entry.setting.rsplit(" ", 1)[1]
-        current = self.info().get(key) if self.plasma == 5 else self.read(key)
+        current = self.info().get(key) if self.via == "dbus" else self.read(key)
         if current == entry.value:
-            if self.plasma == 5:
+            if self.via == "dbus":
                 if entry.previous is not None:
                     self.configure({key: entry.previous})
             else:

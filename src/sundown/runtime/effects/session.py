@@ -169,6 +169,17 @@ class Session:
             raise EffectError(f"{dest} {member}: {name}{f': {detail}' if detail else ''}")
         return tuple(reply.body)
 
+    def signal(self, path: str, iface: str, member: str, sig: str, *args: Any) -> None:
+        """Send a signal on the session bus (a change notice others watch for)."""
+        from jeepney import DBusAddress, new_signal
+
+        conn = self._connection()
+        try:
+            conn.send(new_signal(DBusAddress(path, interface=iface), member, sig, args))
+        except (OSError, ValueError) as exc:
+            self._bus = None
+            raise EffectError(f"lost the session bus: {exc}") from None
+
     def get(self, dest: str, path: str, iface: str, prop: str) -> Any:
         value = self.call(dest, path, PROPS, "Get", "ss", iface, prop)[0]
         return unvariant(value)

@@ -5,14 +5,18 @@ again when they start, forgotten when they quit: one NameOwnerChanged match rule
 name), logind and timedated on the system bus (`SUNDOWN_SYSTEM_BUS`), the X server.
 A signal is believed only from the current owner of the name its source is about (the
 bus sets a message's sender; a unicast signal from anyone else changes nothing and is
-counted). Sources that can only be asked are asked from the worker when it takes a
-`snapshot`, which it does only when a reminder is due or waits on the answer; a D-Bus
-call is never made from a bus thread, which would have to answer it.
+counted). On the session bus that owner must also be this user's: a bus loosened to let
+other users in would let one of them take a name no service holds, and a service another
+user runs is not this session's (a new owner is believed once the worker has looked at it).
+Sources that can only be asked are asked from the worker when it takes a `snapshot`, which
+it does only when a reminder is due or waits on the answer; a D-Bus call is never made from
+a bus thread, which would have to answer it.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta, timezone
@@ -85,6 +89,7 @@ class ContextWatch:
         self._owners: dict[str, str | None] = {}  # well-known name -> its unique owner, per bus
         self._system_owners: dict[str, str | None] = {}
         self._matched: set[tuple[str, tuple[tuple[str, str], ...]]] = set()  # match rules already added
+        self._foreign: set[str] = set()  # session services found run by another user (said once each)
         # service -> (it quit, it runs now): what the worker has yet to act on; a restart flood is one entry
         self._owners_changed: dict[str, tuple[bool, bool]] = {}
         self._start_session_bus()
@@ -159,13 +164,36 @@ class ContextWatch:
             self._look_at(service)
 
     def _look_at(self, service: str) -> None:
-        """Ask `service` on the session bus what it offers (at start, and again when it starts)."""
+        """Ask `service` on the session bus what it offers (at start, and again when it starts);
+        what it offers is taken, and its owner's signals believed, only if it is this user's."""
         bus = self.session
         if bus is None:
             return
+        owner: str | None = None
         for source in self._candidates:
             if source.service == service and source not in self.found and source.look(bus):
+                if owner is None:
+                    owner = self._ours(bus, service)
+                    if owner is None:
+                        return
+                    with self._lock:
+                        self._owners[service] = owner
                 self._add(bus, source, self._owners)
+
+    def _ours(self, bus: BusLink, service: str) -> str | None:
+        """The unique name that owns `service`, if this user runs it; else None."""
+        owner = attempt(f"the owner of {service}", lambda: bus.owner(service))
+        if owner is None:
+            return None
+        uid = attempt(
+            f"the user of {service}", lambda: bus.ask(*DBUS, "GetConnectionUnixUser", "s", owner)[0]
+        )
+        if uid == os.getuid():
+            return owner
+        if service not in self._foreign:
+            self._foreign.add(service)
+            log.warning("context: %s is run by uid %s, not this session's user; not believed", service, uid)
+        return None
 
     def _add(self, bus: BusLink, source: Source, owners: dict[str, str | None]) -> None:
         """A source found: its signals listened to, the owner of the name it believes known."""
@@ -234,12 +262,14 @@ class ContextWatch:
         if sender_of(msg) == DBUS[0]:  # the bus itself: only it can send as org.freedesktop.DBus
             if member == "NameOwnerChanged" and len(body) == 3 and body[0] in self._tracked(self._owners):
                 name, old, new = body
+                service = any(s.service == name for s in self._candidates)
                 with self._lock:  # D-Bus calls never from this thread, which would have to answer them
-                    self._owners[name] = new or None
-                    if any(s.service == name for s in self._candidates):
+                    # A service's new owner is believed once the worker has looked at it (`_ours`).
+                    self._owners[name] = None if service else (new or None)
+                    if service:
                         quit = self._owners_changed.get(name, (False, False))[0] or bool(old)
                         self._owners_changed[name] = (quit, bool(new))
-                if any(s.service == name for s in self._candidates):
+                if service:
                     self.on_change(next(s.tells for s in self._candidates if s.service == name))
             return
         self._dispatch(msg, self._owners)
@@ -389,8 +419,11 @@ def context_status(
     zone: str | None,
     zone_configured: bool,
     zone_remark: str | None = None,
+    ignored: int = 0,
 ) -> dict[str, Any]:
-    """`status --json`'s `context` (null where unknown) and the `sources` in use per capability."""
+    """`status --json`'s `context` (null where unknown) and the `sources` in use per capability,
+    with `ignored_signals`: the signals from someone who did not own the name they were about
+    (`ignored` more of them, counted elsewhere: logind's PrepareForSleep)."""
     ctx = context_at(watch, now)
     idle_s = int(ctx.idle_for(now).total_seconds()) if ctx.idle_known else None
     sources: dict[str, Any] = {}
@@ -405,6 +438,7 @@ def context_status(
         sources["zone"] = "system zone"
     if zone_remark:  # a broken /etc/localtime, a copy named by its contents (config.zone)
         sources["zone"] = f"{sources['zone']}: {zone_remark}"
+    sources["ignored_signals"] = ignored + (watch.strangers if watch is not None else 0)
     context = {
         "dnd": ctx.dnd,
         "presenting": ctx.presenting,

@@ -2,13 +2,17 @@
 
 Xlib must never end the process: an error handler that ignores errors (a window that
 went away between two calls), and the I/O error exit handler (libX11 >= 1.8) that only
-marks the connection dead when the X server goes away.
+marks the connection dead when the X server goes away. A connection that was closed is
+never used again: the daemon's stop closes its sources while a tick already queued on the
+worker may still ask (libX11 given the closed display crashed the daemon: SIGSEGV), so
+every call and the close take one lock, and a closed connection answers like a dead one.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -63,6 +67,7 @@ class X11:
         x.XSetErrorHandler(_ignore_x_error)
         self.x = x
         self.dead = False
+        self._lock = threading.Lock()  # a call and the close never overlap
         self.display = x.XOpenDisplay(display_name.encode())
         if not self.display:
             raise OSError(f"cannot open X display {display_name}")
@@ -104,11 +109,12 @@ class X11:
         return self.xss is not None
 
     def idle(self) -> timedelta | None:
-        if self.dead or self.xss is None:
-            raise OSError("the X server went away")
-        if not self.xss.XScreenSaverQueryInfo(self.display, self.root, self.info):
-            return None
-        return timedelta(milliseconds=self.info.contents.idle)
+        with self._lock:
+            if self.dead or self.xss is None or not self.display:
+                raise OSError("the X server went away" if self.display else "the X connection is closed")
+            if not self.xss.XScreenSaverQueryInfo(self.display, self.root, self.info):
+                return None
+            return timedelta(milliseconds=self.info.contents.idle)
 
     def _property(self, window: int, atom: str) -> list[int]:
         kind, fmt, n, after = ctypes.c_ulong(), ctypes.c_int(), ctypes.c_ulong(), ctypes.c_ulong()
@@ -127,17 +133,19 @@ class X11:
             self.x.XFree(data)
 
     def fullscreen(self) -> bool | None:
-        """Is the active window fullscreen? None when the X server is gone."""
-        if self.dead:
-            return None
-        active = self._property(self.root, "_NET_ACTIVE_WINDOW")
-        if self.dead:
-            return None
-        if not active or not active[0]:
-            return False
-        return self.atoms["_NET_WM_STATE_FULLSCREEN"] in self._property(active[0], "_NET_WM_STATE")
+        """Is the active window fullscreen? None when the X server is gone (or the connection closed)."""
+        with self._lock:
+            if self.dead or not self.display:
+                return None
+            active = self._property(self.root, "_NET_ACTIVE_WINDOW")
+            if self.dead:
+                return None
+            if not active or not active[0]:
+                return False
+            return self.atoms["_NET_WM_STATE_FULLSCREEN"] in self._property(active[0], "_NET_WM_STATE")
 
     def close(self) -> None:
-        if not self.dead and self.display:
-            self.x.XCloseDisplay(self.display)
-        self.display = None
+        with self._lock:
+            if not self.dead and self.display:
+                self.x.XCloseDisplay(self.display)
+            self.display = None
