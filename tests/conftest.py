@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -33,23 +34,38 @@ _made_pycache: Path | None = None
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Bytecode compiled once per run, not once per process, when the tester turned it off.
+    """Bytecode compiled once, not once per process, when the tester turned it off.
 
     The suite starts about a thousand Python processes of sundown (the CLI, the daemon); with
     PYTHONDONTWRITEBYTECODE each compiles every module it imports again (a sixth of the suite's
-    CPU time). Then the bytecode goes to a private directory of this run (PYTHONPYCACHEPREFIX,
-    removed at the end: the checkout stays free of __pycache__, as the tester wanted), which the
-    test processes (xdist's workers are started after this) and their subprocesses inherit.
-    A tester's own PYTHONPYCACHEPREFIX, or bytecode left on, is left as it is.
+    CPU time), and each test process rewrites and compiles every test module. Then the bytecode
+    goes to a directory of the tester's own outside the checkout (PYTHONPYCACHEPREFIX; the
+    checkout stays free of __pycache__, as the tester wanted), which the test processes (xdist's
+    workers are started after this) and their subprocesses inherit. A tester's own
+    PYTHONPYCACHEPREFIX, or bytecode left on, is left as it is.
     """
-    global _made_pycache
     if not os.environ.get("PYTHONDONTWRITEBYTECODE") or os.environ.get("PYTHONPYCACHEPREFIX"):
         return
-    _made_pycache = Path(tempfile.mkdtemp(prefix="sundown-test-pycache-"))  # 0700, ours alone
-    os.environ["PYTHONPYCACHEPREFIX"] = str(_made_pycache)
+    prefix = _own_directory(Path(tempfile.gettempdir()) / f"sundown-test-pycache-{os.getuid()}")
+    if prefix is None:  # someone else's, or not a private directory: one of this run's, removed after
+        global _made_pycache
+        prefix = _made_pycache = Path(tempfile.mkdtemp(prefix="sundown-test-pycache-"))
+    os.environ["PYTHONPYCACHEPREFIX"] = str(prefix)
     del os.environ["PYTHONDONTWRITEBYTECODE"]
-    sys.pycache_prefix = str(_made_pycache)
+    sys.pycache_prefix = str(prefix)
     sys.dont_write_bytecode = False
+
+
+def _own_directory(path: Path) -> Path | None:
+    """`path`, made if missing, when it is a directory (not a link) of ours that nobody else may
+    write or read: bytecode there is run by every test process."""
+    try:
+        path.mkdir(mode=0o700, exist_ok=True)
+        st = path.lstat()
+    except OSError:
+        return None
+    private = stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077
+    return path if private else None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -69,6 +85,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("xdist_group") is None and _uses_a_module_fixture(item):
             item.add_marker(pytest.mark.xdist_group(item.path.stem))
+    # Slow tests first (stable: otherwise in the order collected). On xdist's workers (groups
+    # go first, the largest first) a slow test started last would end the run alone.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def _uses_a_module_fixture(item: pytest.Item) -> bool:

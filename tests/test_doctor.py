@@ -102,7 +102,7 @@ def test_the_test_notification_has_no_buttons_and_goes_by_itself_on_lxqt(
     assert call.actions == []
     wait_until(real_server.windows, 5, "the test notification on screen")
     started = time.monotonic()
-    wait_until(lambda: not real_server.windows(), 20, "the test notification to go by itself")
+    wait_until(lambda: not real_server.windows(), 20, "the test notification to go by itself", interval=0.1)
     assert time.monotonic() - started < 12
 
 

@@ -308,6 +308,50 @@ def test_processes_creating_the_log_at_the_same_moment(tmp_path: Path) -> None:
         assert len(log.events()) == 30
 
 
+# Forks its writers from one imported Python, so that they open a new log at the same instant
+# (separate interpreters start tens of milliseconds apart): one trial per directory of ROOT.
+FORKED_CREATORS = """
+import os, sys
+from datetime import date
+from pathlib import Path
+from sundown.store.log import EventLog
+root, trials, writers = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+for trial in range(trials):
+    pids = []
+    for k in range(writers):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                with EventLog(root / str(trial) / "sundown.db") as log:
+                    log.record("notified", date(2026, 11, 25), f"w{k}", "cli")
+            except BaseException as exc:
+                print(f"trial {trial}, writer {k}: {exc}", flush=True)
+                os._exit(1)
+            os._exit(0)
+        pids.append(pid)
+    for pid in pids:
+        os.waitpid(pid, 0)
+"""
+
+
+@pytest.mark.e2e
+def test_processes_opening_a_new_log_at_one_instant_all_open_it(tmp_path: Path) -> None:
+    """Before: about one trial in thirty failed a writer, "database is locked" (the switch to WAL,
+    which SQLite refuses at once, not after its busy timeout) or "an SQLite database that
+    sundown did not write (tables: none)" (its checks read across another's creating it)."""
+    proc = subprocess.run(
+        python(FORKED_CREATORS, str(tmp_path), "30", "8"),
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0 and proc.stdout == "", proc.stdout + proc.stderr
+    for trial in range(30):
+        with EventLog(tmp_path / str(trial) / "sundown.db") as log:
+            assert len(log.events()) == 8
+
+
 @pytest.mark.e2e
 def test_threads_may_share_one_log(db: Path) -> None:
     log = EventLog(db)

@@ -21,7 +21,7 @@ from support.desktop import wait_until
 from support.doctor import doctor_lines
 from support.user_manager import UserManager
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]  # a systemd --user per test: 5-20 s each
 
 
 def _zone_at_noon() -> str:
@@ -169,7 +169,7 @@ def test_the_watchdog_restarts_a_hung_daemon(user_manager: UserManager) -> None:
         fresh = now["ActiveState"] == "active" and now["MainPID"] not in ("0", pid)
         return now if fresh else None
 
-    now = wait_until(restarted, 30, "the watchdog restart")
+    now = wait_until(restarted, 30, "the watchdog restart", interval=0.1)
     assert now["NRestarts"] == "1"
     # 2 s watchdog + up to 3 s to stop the stopped process + 1 s RestartSec + start-up.
     assert time.monotonic() - started < 20
@@ -261,7 +261,7 @@ def test_a_daemon_that_cannot_start_gives_up_after_five_tries(user_manager: User
 
     # StartLimitBurst=5 in 120 s: with RestartSec=1s it gives up within seconds, not minutes.
     started = time.monotonic()
-    state = wait_until(gave_up, 30, "systemd to stop retrying")
+    state = wait_until(gave_up, 30, "systemd to stop retrying", interval=0.1)
     assert state["NRestarts"] == "5", state  # the fifth restart is the one refused
     assert time.monotonic() - started < 20
     time.sleep(3)

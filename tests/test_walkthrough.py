@@ -47,6 +47,7 @@ def _pep668_python() -> Path | None:
 
 
 @pytest.mark.e2e
+@pytest.mark.slow  # pip and pipx installs: 15-30 s
 def test_the_readme_walks_through_on_an_externally_managed_python(tmp_path: Path) -> None:
     python = _pep668_python()
     if python is None or shutil.which("pipx") is None:

@@ -144,8 +144,13 @@ def require(binary: str, package: str | None = None) -> str:
     return path
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
-    """Poll `predicate` until it returns something truthy (tests only; the daemon never polls)."""
+def wait_until(
+    predicate: Callable[[], Any], timeout: float = 5.0, what: str = "condition", interval: float = 0.02
+) -> Any:
+    """Poll `predicate` until it returns something truthy (tests only; the daemon never polls).
+
+    `interval`: longer for a predicate that starts processes (xdotool, systemctl) through a wait
+    of seconds, which at 50 polls a second would keep a core busy."""
     deadline = time.monotonic() + timeout
     while True:
         result = predicate()
@@ -153,7 +158,7 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, what: str = "
             return result
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.02)
+        time.sleep(interval)
 
 
 class Actions:

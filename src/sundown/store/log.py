@@ -255,7 +255,7 @@ class EventLog:
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
             self._check_ours(conn)
-            conn.execute("PRAGMA journal_mode = WAL")
+            self._wal(conn)
             conn.execute("PRAGMA synchronous = FULL")
             self._migrate(conn)
         except LogError:
@@ -291,17 +291,38 @@ class EventLog:
             return f"cannot write the log {self.path}: the disk is full"
         return f"log {self.path}: {text}"
 
+    def _wal(self, conn: sqlite3.Connection) -> None:
+        """WAL mode, which a new file switches to once. The switch needs the file to itself and
+        SQLite answers "locked" at once, without waiting, while another process opens or creates
+        the same new log: tried again until the busy timeout."""
+        deadline = _time.monotonic() + self.busy_timeout_ms / 1000
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if not any(w in str(exc) for w in _TRANSIENT) or _time.monotonic() > deadline:
+                    raise
+                _time.sleep(0.01)
+
     def _check_ours(self, conn: sqlite3.Connection) -> None:
         """Refuse a file that is not a sundown log before changing anything in it."""
-        # Reading the schema is the first thing that touches the file's header.
-        tables = {
-            name
-            for (name,) in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-            )
-        }
-        (app_id,) = conn.execute("PRAGMA application_id").fetchone()
-        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        # Reading the schema is the first thing that touches the file's header. In one read
+        # transaction: read one by one, the three could straddle another process's creating the
+        # log (no tables yet, then its application id not yet, then its schema version).
+        conn.execute("BEGIN")
+        try:
+            tables = {
+                name
+                for (name,) in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+                )
+            }
+            (app_id,) = conn.execute("PRAGMA application_id").fetchone()
+            (version,) = conn.execute("PRAGMA user_version").fetchone()
+        finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")  # it only read
         if not tables and app_id == 0 and version == 0:
             return  # a new, empty file
         if app_id != APPLICATION_ID:
