@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import Any
 
-from sundown.core import winddown
 from sundown.core.plan import NO_CHANGES, NOON, NightChanges, night_plan, wall_instant
 from sundown.core.routine import Routine
 from sundown.core.vocabulary import ACTIVITY_STATES, ActivityState
@@ -132,6 +131,8 @@ def recording_window(
         return None
     starts = [o.at.astimezone(UTC) for o in plan.active()]
     if routine.winddown is not None:
+        from sundown.core import winddown  # its rules only where one is configured (stats: never)
+
         window = winddown.planned(routine.winddown, routine, zone, night, changes)
         if window is not None:
             starts.append(window.start.astimezone(UTC))
