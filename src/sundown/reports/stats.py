@@ -520,7 +520,7 @@ def from_log(log: EventLog, routine: Routine, zone: tzinfo, until: date, days: i
         log.changes_between(first, last),
         first_nights,
         log.first_night(),
-        log.measured_acknowledgements(first, last),
+        log.measured_acknowledgements(first, last, BEDTIME_ID),  # all `compute` asks of it
         log.first_live_night() or date.max,
         log.spans_between(first, last),
         log.phone_between(first, last),
