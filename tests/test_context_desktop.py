@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import subprocess
 import sys
 import threading
@@ -306,6 +307,49 @@ def test_x11_idle_acknowledges_at_the_start_of_the_idle_period(sandbox: Sandbox,
         assert abs((datetime.fromisoformat(ack["ts"]) - left).total_seconds()) < 1.5
     finally:
         stop(proc)
+
+
+def _xauth_entry(family: int, address: bytes, number: bytes, secret: bytes) -> bytes:
+    fields = (address, number, b"MIT-MAGIC-COOKIE-1", secret)
+    return struct.pack(">H", family) + b"".join(struct.pack(">H", len(f)) + f for f in fields)
+
+
+def test_the_x_server_is_asked_over_its_socket_with_the_cookie_it_wants(tmp_path: Path) -> None:
+    """No libX11 (it kept about 1 MB resident in an idle daemon): the protocol itself. An Xvfb
+    that demands a MIT-MAGIC-COOKIE-1 lets it in with XAUTHORITY's (a wild entry, after another
+    machine's), refuses it without one and it says why; a server that goes away is noticed."""
+    from sundown.runtime.sources.xlib import X11, cookie, parse_display
+
+    require("Xvfb")
+    secret = os.urandom(16)
+    auth = tmp_path / "Xauthority"
+    other_machine = _xauth_entry(256, b"elsewhere", b"", os.urandom(16))
+    auth.write_bytes(other_machine + _xauth_entry(65535, b"", b"", secret))
+    read_fd, write_fd = os.pipe()
+    xvfb = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_fd), "-auth", str(auth), "-nolisten", "tcp"],
+        pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    os.close(write_fd)
+    try:
+        with os.fdopen(read_fd, "rb") as pipe:
+            number = int(pipe.readline())
+        assert parse_display(f":{number}.0") == parse_display(f"unix:{number}") == ("", number, 0)
+        assert cookie({"XAUTHORITY": str(auth)}, number, hostname="here") == secret
+        x11 = X11(f":{number}", {"XAUTHORITY": str(auth)})
+        assert x11.has_idle and isinstance(x11.idle(), timedelta) and x11.fullscreen() is False
+        with pytest.raises(OSError, match="refused the connection: Authorization required"):
+            X11(f":{number}", {"HOME": str(tmp_path / "nowhere")})
+        with pytest.raises(OSError, match="no screen 1"):
+            X11(f":{number}.1", {"XAUTHORITY": str(auth)})
+        _kill_group(xvfb)
+        assert x11.fullscreen() is None and x11.dead
+        with pytest.raises(OSError, match="went away"):
+            x11.idle()
+        x11.close()
+    finally:
+        if xvfb.poll() is None:
+            _kill_group(xvfb)
 
 
 def test_fullscreen_window_defers_until_it_leaves_fullscreen(sandbox: Sandbox, desktop: Desktop) -> None:

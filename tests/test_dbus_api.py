@@ -186,22 +186,23 @@ def test_the_name_is_one_daemons_and_no_bus_is_no_api(
     bare_bus: Desktop, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level("INFO")
-    first = DBusApi(lambda: bare_bus.address, Acts())
-    second = DBusApi(lambda: bare_bus.address, Acts())
-    first.start()
+    first = DBusApi(lambda: bare_bus.address, Acts(), clock=lambda: NOW)
+    second = DBusApi(lambda: bare_bus.address, Acts(), clock=lambda: NOW)
+    client = Client(bare_bus.address)
     try:
-        client = Client(bare_bus.address)
-        # The name is taken with the first snapshot, so whoever sees it owned reads every property.
-        assert client.owner() is None
-        first.publish(status())
-        assert client.owner() == first.link.unique_name  # type: ignore[union-attr]
-        assert "Reminders" in client.get_all()
+        first.start()
         second.start()
+        # Connected, but the name is not taken before there is something to read: whoever sees it
+        # owned reads every property at once (GetAll is never empty).
+        assert first.link is not None and client.owner() is None
+        first.publish(status())
+        assert client.owner() == first.link.unique_name
+        assert set(client.get_all()) == set(properties(status(), NOW))
         second.publish(status())
         assert second.link is None and "is taken by another program" in caplog.text
-        assert client.owner() == first.link.unique_name  # type: ignore[union-attr]
-        client.close()
+        assert client.owner() == first.link.unique_name
     finally:
+        client.close()
         first.close()
         second.close()
 

@@ -13,6 +13,7 @@ import argparse
 import sys
 from collections.abc import Mapping, Sequence
 from importlib import import_module
+from typing import Any
 
 from sundown import __version__
 from sundown.cli.context import Context
@@ -57,16 +58,52 @@ def invoked_command(argv: Sequence[str]) -> str | None:
     return None
 
 
+def terminal_columns() -> int:
+    """What `shutil.get_terminal_size().columns` gives ($COLUMNS, else the terminal on stdout,
+    else 80), without importing shutil: argparse does for its help's width, and shutil (bz2
+    and lzma with it) would then stay in the daemon's memory for good, 0.6 MB."""
+    import os
+
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        columns = 0
+    if columns > 0:
+        return columns
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's, as wide as `terminal_columns` says (argparse's own asks shutil)."""
+
+    def __init__(
+        self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: int | None = None
+    ) -> None:
+        width = terminal_columns() - 2 if width is None else width
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
+class Parser(argparse.ArgumentParser):
+    """The CLI's parsers: each with `HelpFormatter` (a command's subparsers are of this class too)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser for `command` alone when it is known, else for every command."""
-    common = argparse.ArgumentParser(add_help=False)
+    common = Parser(add_help=False)
     common.add_argument(
         "--config",
         metavar="PATH",
         default=argparse.SUPPRESS,
         help="config file (default: $SUNDOWN_CONFIG or ~/.config/sundown/config.toml)",
     )
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="sundown",
         description="Evening wind-down reminders: desktop notifications before bedtime, with a log.",
         parents=[common],

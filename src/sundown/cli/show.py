@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import date, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
@@ -22,7 +21,9 @@ def clock_column(times: list[datetime], night: date, zone: tzinfo) -> list[str]:
 
 def terminal_width() -> int:
     """The columns to fit output into: the terminal's, $COLUMNS, else 80 (a pipe); at least 40."""
-    return max(shutil.get_terminal_size((80, 24)).columns, 40)
+    from sundown.cli import terminal_columns
+
+    return max(terminal_columns(), 40)
 
 
 def bedtime_origin(plan: NightPlan, routine: Routine, zone: tzinfo) -> str:

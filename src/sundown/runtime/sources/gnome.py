@@ -3,8 +3,6 @@ dconf), presenting is an idle inhibitor registered with the session manager."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from collections.abc import Mapping
 from typing import Any
 
@@ -63,6 +61,9 @@ class ShowBanners(Source):
 
     def _read(self) -> bool | None:
         """`gsettings get org.gnome.desktop.notifications show-banners`, or None when it cannot say."""
+        import shutil
+        import subprocess  # only on GNOME, and only once it is asked: an idle daemon loads neither
+
         gsettings = shutil.which("gsettings", path=self.env.get("PATH"))
         if gsettings is None:
             return None

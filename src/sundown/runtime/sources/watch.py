@@ -248,7 +248,7 @@ class ContextWatch:
         if not self.env.get("DISPLAY"):
             return
         try:
-            x11 = X11(self.env["DISPLAY"])
+            x11 = X11(self.env["DISPLAY"], self.env)
         except OSError as exc:
             self.problems["X11"] = str(exc)
             return

@@ -19,7 +19,6 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-from importlib.resources import files
 from typing import Any
 
 from jeepney import DBusAddress, HeaderFields, Message, new_signal
@@ -105,7 +104,10 @@ DOCTYPE = (
 
 
 def interface_xml() -> str:
-    """The shipped description of the interface (the file a test holds the live object to)."""
+    """The shipped description of the interface (the file a test holds the live object to). Read
+    when asked: importlib.resources (tempfile, random, shutil with it) stays out of an idle daemon."""
+    from importlib.resources import files
+
     return files("sundown.runtime.surfaces").joinpath(XML).read_text(encoding="utf-8")
 
 
