@@ -303,6 +303,10 @@ def test_generated_multi_year_log_sql_and_pure_fold_agree(tmp_path: Path) -> Non
         got = stats.from_log(log, routine, BERLIN, until, 3 * 365, LATER)
     ref = stats_from_events(events, routine, BERLIN, until, 3 * 365, LATER)
     assert got.to_json() == ref.to_json()
+    with EventLog(db) as log:  # a month in the middle: each reminder's first night is before it
+        month = stats.from_log(log, routine, BERLIN, date(2024, 6, 30), 30, LATER)
+    ref = stats_from_events(events, routine, BERLIN, date(2024, 6, 30), 30, LATER)
+    assert month.to_json() == ref.to_json()
     j = got.to_json()
     assert len(j["nights"]) == 3 * 365
     for r in j["reminders"].values():
@@ -349,6 +353,7 @@ def test_any_log_gives_consistent_numbers(tmp_path_factory, raw, now_minutes) ->
                 rid, details = None, {"bedtime": ["23:15", None, "00:30"][repeat]}
             log.record(kind, night, rid, "cli", details, ts=ts)
         s = both(log, d(21), 6, now=now)  # SQL summary and pure fold agree
+        both(log, d(21), 3, now=now)  # also from a night after the log's first: reminders seen before it
     for r in s.reminders.values():
         assert len(r.cells) == 6
         assert r.scheduled == r.acknowledged + r.skipped + r.missed + r.open

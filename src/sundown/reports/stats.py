@@ -411,10 +411,6 @@ def _as_it_was(
     bedtime = activity.epoch(planned)
     seen = activity.evening(spans or (), bedtime, until, now)
     said = activity.phone_night(phone) if phone else NO_PHONE
-
-    def local(t: int | None) -> datetime | None:
-        return datetime.fromtimestamp(t, zone) if t is not None else None
-
     went = said.in_bed if said.in_bed is not None else seen.lights_out
     status: str | None
     if went is not None:
@@ -422,8 +418,16 @@ def _as_it_was(
     else:
         status = "never" if spans and now >= until else None
     return Measured(
-        local(seen.lights_out), seen.active_after_bedtime_s, local(said.in_bed), local(said.awake), status
+        _local(seen.lights_out, zone),
+        seen.active_after_bedtime_s,
+        _local(said.in_bed, zone),
+        _local(said.awake, zone),
+        status,
     )
+
+
+def _local(t: int | None, zone: tzinfo) -> datetime | None:
+    return datetime.fromtimestamp(t, zone) if t is not None else None
 
 
 def _lights_out(bedtimes: Sequence[NightBedtime]) -> LightsOut:
@@ -520,7 +524,7 @@ def from_log(log: EventLog, routine: Routine, zone: tzinfo, until: date, days: i
         log.changes_between(first, last),
         first_nights,
         log.first_night(),
-        log.measured_acknowledgements(first, last),
+        log.measured_acknowledgements(first, last, BEDTIME_ID),  # all `compute` asks of it
         log.first_live_night() or date.max,
         log.spans_between(first, last),
         log.phone_between(first, last),
