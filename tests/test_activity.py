@@ -250,6 +250,25 @@ def test_observe_backdates_idle_to_the_last_input_and_resume_ends_asleep_at_resu
     assert last is not None and (last.state, last.end - last.start) == ("locked", 600)
 
 
+def test_an_unlock_into_idle_ends_the_lock_at_the_unlock_not_at_the_last_input() -> None:
+    """The screensaver unlocks before logind's idle hint clears (two signals, a look between):
+    idle since long before the lock must not erase the locked span (CI saw `idle` where the
+    lock was, one run in three)."""
+    n = date(2026, 11, 25)
+    start = datetime(2026, 11, 25, 20, 30, tzinfo=UTC)
+    last_input = start + 10 * M
+    locked_at, unlocked_at = start + 20 * M, start + 50 * M
+    _, cur = observe(None, n, "locked", locked_at, locked_at, start)
+    closed, cur = observe(cur, n, "idle", last_input, unlocked_at, start)
+    assert closed == Span("locked", activity.epoch(locked_at), activity.epoch(unlocked_at))
+    assert (cur.state, cur.start) == ("idle", activity.epoch(unlocked_at))
+    # Back to active from the lock: the last input (the password typed) is the boundary, as before.
+    _, cur = observe(None, n, "locked", locked_at, locked_at, start)
+    typed = unlocked_at - M
+    closed, cur = observe(cur, n, "active", typed, unlocked_at, start)
+    assert closed is not None and closed.end == activity.epoch(typed)
+
+
 def test_nothing_is_recorded_before_the_window_and_the_window_is_first_reminder_to_seven() -> None:
     n = date(2026, 11, 25)
     start, end = activity.recording_window(ROUTINE, n, BERLIN)

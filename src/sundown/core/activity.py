@@ -182,7 +182,9 @@ def observe(
 
     The boundary is `since`, kept inside the open span (a source may say "idle since" a
     moment before the span began); leaving `asleep`, it is `now` (the resume: a lock or
-    an idle period that began before the sleep says nothing about when it ended).
+    an idle period that began before the sleep says nothing about when it ended); leaving
+    `locked` for `idle`, it is `now` too (the unlock: no input since before the lock says
+    the person is idle now, not that the lock ended when the input stopped).
     A span of another night is not closed here: the recorder closes it at that night's end first.
     """
     at = max(epoch(since), epoch(start))
@@ -190,7 +192,10 @@ def observe(
         return None, Open(night, state, min(at, epoch(now)))
     if current.state == state:
         return None, current
-    boundary = epoch(now) if current.state == "asleep" else min(max(at, current.start), epoch(now))
+    if current.state == "asleep" or (current.state == "locked" and state == "idle"):
+        boundary = epoch(now)
+    else:
+        boundary = min(max(at, current.start), epoch(now))
     closed = Span(current.state, current.start, boundary) if boundary > current.start else None
     return closed, Open(night, state, boundary)
 
