@@ -1,7 +1,9 @@
 """A private desktop for the wind-down's effects: the notification desktop of desktop.py plus
 the real parts the effects talk to — dconf-service (GSettings, with the installed schemas), a
 PulseAudio with a null sink, an MPRIS player (mpv with mpv-mpris), a stand-in `gammastep` that
-records its argv and stays alive — and bus names owned on demand (org.gnome.Shell, ...).
+records its argv and stays alive, on demand a PipeWire with WirePlumber and a null sink (in a
+runtime directory of its own: only a daemon handed `PIPEWIRE_RUNTIME_DIR` finds it) — and bus
+names owned on demand (org.gnome.Shell, ...).
 
 `Parts.daemon_env(sandbox)` is the environment a sundown daemon needs to reach all of it;
 `sandbox`'s own config directory shares the desktop's dconf database (a symlink), so
@@ -29,6 +31,13 @@ from support.desktop import Desktop, require, wait_until
 
 UTC = timezone.utc
 MPRIS_SCRIPT = ("/usr/lib/mpv-mpris/mpris.so", "/etc/mpv/scripts/mpris.so")
+# PipeWire's null sink (as `pw-cli create-node adapter` makes one), in a drop-in of its config.
+PIPEWIRE_SINK = """context.objects = [
+    { factory = adapter
+      args = { factory.name = support.null-audio-sink node.name = "night" media.class = Audio/Sink
+               audio.position = [ FL FR ] monitor.channel-volumes = true } }
+]
+"""
 GAMMASTEP = """#!/bin/sh
 echo "$$ $*" >> "$GAMMASTEP_RECORD"
 exec sleep 3600
@@ -73,6 +82,35 @@ class Parts:
             stdout=subprocess.DEVNULL,
         )  # fmt: skip
         wait_until(lambda: self.pactl("get-default-sink").strip() == "night", 10, "pulseaudio's null sink")
+
+    def start_pipewire(self) -> dict[str, str]:
+        """PipeWire with WirePlumber (Debian 12 GNOME's sound server) and a null sink `night` as the
+        default output, in a runtime directory of its own (PulseAudio keeps the desktop's), without
+        a session bus; the environment in which `wpctl` finds it."""
+        require("pipewire", "pipewire")
+        require("wireplumber", "wireplumber")
+        require("wpctl", "wireplumber")
+        root = self.desk.root / "pipewire"
+        (root / "run").mkdir(mode=0o700, parents=True)
+        (root / "config" / "pipewire" / "pipewire.conf.d").mkdir(parents=True)
+        (root / "config" / "pipewire" / "pipewire.conf.d" / "night.conf").write_text(PIPEWIRE_SINK)
+        env = {k: v for k, v in self.env.items() if not k.startswith(("DBUS_", "PULSE_"))}
+        env.update(XDG_RUNTIME_DIR=str(root / "run"), XDG_CONFIG_HOME=str(root / "config"),
+                   XDG_STATE_HOME=str(root / "state"))  # fmt: skip
+        for name in ("pipewire", "wireplumber"):
+            log = open(root / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it
+            with log:
+                self.desk.procs[name] = subprocess.Popen(
+                    [name], env=env, start_new_session=True, stdin=subprocess.DEVNULL, stdout=log, stderr=log
+                )
+        found = {"PIPEWIRE_RUNTIME_DIR": str(root / "run")}
+        wait_until(lambda: self.wpctl(found, "inspect", "@DEFAULT_AUDIO_SINK@").startswith("id "), 10,
+                   "WirePlumber's default output")  # fmt: skip
+        return found
+
+    def wpctl(self, env: dict[str, str], *args: str) -> str:
+        env = {**self.env, **env}
+        return subprocess.run(["wpctl", *args], env=env, capture_output=True, text=True, timeout=10).stdout
 
     def start_mpv(self) -> None:
         script = next((p for p in MPRIS_SCRIPT if Path(p).exists()), None)
