@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from support.desktop import _kill_group, running_desktop, wait_until
+from support.in_process import in_process_daemon
 from support.sandbox import FakeClock, Sandbox
 from support.winddown import OffsetClock, Parts, wait_row, winddown_rows
 
@@ -544,3 +545,36 @@ def test_on_pipewire_wpctl_caps_the_default_output_never_raises_it_and_puts_it_b
     finally:
         for name in ("wireplumber", "pipewire"):
             _kill_group(desk.desk.procs.pop(name))
+
+
+def test_on_an_x_server_without_gamma_ramps_randr_night_light_is_unavailable_not_on(
+    sandbox: Sandbox, desk: Parts
+) -> None:
+    """Xvfb keeps no gamma ramps: xrandr reads them as 0 (`Brightness: 0.0`), and `gammastep -m
+    randr` exits 0 and changes nothing. The night light says so instead of `on`."""
+    import subprocess
+
+    def xrandr() -> str:
+        return subprocess.run(
+            ["xrandr", "--verbose"], env=desk.env, capture_output=True, text=True, timeout=10
+        ).stdout
+
+    before = xrandr()
+    assert "Brightness: 0.0" in before and "Gamma:      1.0:1.0:1.0" in before
+    sandbox.write_config(
+        'timezone = "Europe/Berlin"\n[bedtime]\ndefault = "22:30"\n'
+        '[winddown]\nat = "22:00"\nuntil = "07:00"\nnight_light = 3400\n'
+    )
+    # X11 (no WAYLAND_DISPLAY), the real gammastep (not the module's stand-in).
+    env = {k: v for k, v in desk.daemon_env(sandbox.root, sandbox.env).items() if k != "WAYLAND_DISPLAY"}
+    env.update(DISPLAY=desk.env["DISPLAY"], PATH=os.environ["PATH"])
+    daemon = in_process_daemon(FakeClock(datetime(2026, 11, 25, 22, 0, tzinfo=BERLIN)), env=env)
+    try:
+        daemon.tick()
+        daemon.winddown.control.wait()
+        [start] = winddown_rows(sandbox.db_path)
+        assert start["effects"] == {"night_light": "unavailable"}
+        assert "no gamma ramps" in start["unavailable"]["night_light"]
+        assert xrandr() == before
+    finally:
+        daemon.stop()
