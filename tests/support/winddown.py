@@ -27,9 +27,10 @@ from jeepney import DBusAddress, new_method_call
 from jeepney.bus_messages import message_bus
 from jeepney.io.blocking import open_dbus_connection
 
-from support.desktop import Desktop, require, wait_until
+from support.desktop import Desktop, FakeServer, require, wait_until
 
 UTC = timezone.utc
+DUNST = "org.dunstproject.cmd0"
 MPRIS_SCRIPT = ("/usr/lib/mpv-mpris/mpris.so", "/etc/mpv/scripts/mpris.so")
 # PipeWire's null sink (as `pw-cli create-node adapter` makes one), in a drop-in of its config.
 PIPEWIRE_SINK = """context.objects = [
@@ -282,6 +283,105 @@ class Hyprctl:
             "HYPRCTL_STATE": str(self.state),
             "HYPRLAND_INSTANCE_SIGNATURE": "sundown-test_1700000000_1234567890",
         }
+
+
+# Stand-ins for what Debian 12 does not package (mako, wlsunset) or packages too old (dunst 1.9):
+# each records its calls; each sets its own PATH, so a daemon can be given only their directory.
+MAKOCTL = r"""#!/bin/sh
+# A stand-in makoctl: mako's set of modes kept in $STAND_INS/mako.modes (one a line, `default`
+# at first) between calls, as `makoctl mode [-a|-r MODE]` changes and prints it; each call's
+# argv appended to $STAND_INS/makoctl.calls.
+PATH=/usr/bin:/bin
+echo "$*" >> "$STAND_INS/makoctl.calls"
+modes="$STAND_INS/mako.modes"
+[ -f "$modes" ] || echo default > "$modes"
+case "$1 $2" in
+"mode ") ;;
+"mode -a") grep -qx "$3" "$modes" || echo "$3" >> "$modes" ;;
+"mode -r") grep -vx "$3" "$modes" > "$modes.new"; mv "$modes.new" "$modes" ;;
+*) echo "makoctl: unknown command: $*" >&2; exit 1 ;;
+esac
+cat "$modes"
+"""
+WLSUNSET = """#!/bin/sh
+# A stand-in wlsunset: its pid and argv appended to $STAND_INS/wlsunset.argv; it stays alive
+# (the gamma of a wlroots compositor goes back when it exits).
+echo "$$ $*" >> "$STAND_INS/wlsunset.argv"
+exec /bin/sleep 3600
+"""
+# pactl that answers the probe's `get-default-sink`, then is gone: uninstalled between the
+# wind-down's choice of it and its use.
+PACTL_GONE = """#!/bin/sh
+echo "$*" >> "$STAND_INS/pactl.calls"
+/bin/rm -f "$0"
+echo night
+"""
+
+
+class StandIns:
+    """A directory of stand-ins (`MAKOCTL`, `WLSUNSET`, and `pactl_gone()`) in `root`; `env()`
+    puts only that directory on PATH (no gammastep, no real pactl) in a Wayland session."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.bin = root / "bin"
+        self.bin.mkdir(parents=True, exist_ok=True)
+        for name, text in (("makoctl", MAKOCTL), ("wlsunset", WLSUNSET)):
+            (self.bin / name).write_text(text)
+            (self.bin / name).chmod(0o755)
+
+    def reset(self) -> None:
+        for child in self.children():
+            os.kill(child[0], 9)
+        for name in ("mako.modes", "makoctl.calls", "wlsunset.argv", "pactl.calls"):
+            (self.root / name).unlink(missing_ok=True)
+        (self.bin / "pactl").unlink(missing_ok=True)
+
+    def pactl_gone(self) -> None:
+        (self.bin / "pactl").write_text(PACTL_GONE)
+        (self.bin / "pactl").chmod(0o755)
+
+    def env(self) -> dict[str, str]:
+        return {"PATH": str(self.bin), "STAND_INS": str(self.root), "WAYLAND_DISPLAY": "wayland-sundown-test"}
+
+    def lines(self, name: str) -> list[str]:
+        path = self.root / name
+        return path.read_text().splitlines() if path.exists() else []
+
+    def children(self) -> list[tuple[int, str]]:
+        """(pid, argv) of each stand-in wlsunset started so far that still runs."""
+        found = []
+        for line in self.lines("wlsunset.argv"):
+            pid, _, argv = line.partition(" ")
+            try:
+                alive = b"sleep" in Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                alive = False
+            if alive:
+                found.append((int(pid), argv))
+        return found
+
+
+class Dunst110(FakeServer):
+    """dunst 1.10 as the wind-down sees it (Debian 12 has 1.9): its version, and on
+    org.dunstproject.cmd0 `pauseLevel` (0: nothing held) and `paused`, true while the level is
+    above 0."""
+
+    def __init__(self, address: str) -> None:
+        super().__init__(
+            address,
+            info=("dunst", "https://dunst-project.org", "1.10.0 (2024-02-19)", "1.2"),
+            properties={(DUNST, "pauseLevel"): ("u", 0), (DUNST, "paused"): ("b", False)},
+        )
+
+    def set_property(self, interface: str, name: str, value: tuple[str, Any]) -> None:
+        super().set_property(interface, name, value)
+        if (interface, name) == (DUNST, "pauseLevel"):
+            super().set_property(DUNST, "paused", ("b", int(value[1]) > 0))
+
+    @property
+    def level(self) -> int:
+        return int(self.properties[(DUNST, "pauseLevel")][1])
 
 
 class OffsetClock:
