@@ -180,6 +180,54 @@ def test_two_machines_of_one_name_are_told_apart_by_their_id(sandbox, server: Nt
         daemon.stop()
 
 
+def as_running_daemon(monkeypatch, daemon) -> None:
+    """`status` and `doctor` in this process ask `daemon` as they would ask the running one over
+    its socket (its status through JSON, as the socket carries it)."""
+    from sundown.core.status import Status
+    from sundown.runtime import control
+
+    def answer(paths, timeout: float = 5.0) -> Status:
+        reply = json.loads(json.dumps({"ok": True, **daemon.status()}, default=str))
+        return Status.from_json({**reply, "running": True})
+
+    monkeypatch.setattr(control, "running_pid", lambda paths: os.getpid())
+    monkeypatch.setattr(control, "daemon_status", answer)
+
+
+def test_status_and_doctor_say_another_machine_has_this_one_s_name(
+    sandbox, server: NtfyServer, monkeypatch, capsys
+) -> None:
+    from sundown import doctor
+    from sundown.cli import main
+
+    daemon, push = link(sandbox, server)
+    daemon.push_link = push
+    as_running_daemon(monkeypatch, daemon)
+    monkeypatch.setenv("COLUMNS", "200")  # each warning on one line
+    monkeypatch.setattr(
+        doctor, "run", lambda paths, env, **kw: doctor.Report(tuple(doctor.check_push(paths)))
+    )
+    try:
+        daemon.tick()
+        assert main(["status"]) == 0
+        assert "also calls itself" not in capsys.readouterr().out  # one machine of the name: no word
+        clone = message(signed(NIGHT, ("magnesium",), "done", "laptop", nonce="n2", device_id="clone-id-123"))
+        assert push.handle_answer(clone) == "apply"
+        assert main(["status"]) == 0
+        out = capsys.readouterr().out
+        assert "  push: another machine also calls itself 'laptop'; give each its own `device`" in out
+        assert main(["status", "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["push"]["namesakes"] == 1
+        main(["doctor"])
+        out = capsys.readouterr().out
+        [line] = [line for line in out.splitlines() if "push daemon" in line]
+        assert line.startswith("warn") and "another machine also calls itself 'laptop'" in line, out
+        assert 'fix: give each machine its own name: [push] device = "..."' in out
+    finally:
+        push.close()
+        daemon.stop()
+
+
 def test_the_phone_s_buttons_carry_signed_answers_that_expire_with_the_night(
     sandbox, server: NtfyServer
 ) -> None:
