@@ -351,6 +351,42 @@ def test_a_guessable_topic_on_a_public_server_is_warned_about() -> None:
     assert warned("https://ntfy.home.arpa/evening") is None  # the home network
 
 
+def test_check_and_doctor_warn_about_a_guessable_topic(sandbox, monkeypatch, capsys) -> None:
+    from sundown import doctor
+    from sundown.cli import main
+    from sundown.push import ntfy
+
+    def offline(self, *args, **kw):
+        raise OSError("offline")  # the test never reaches ntfy.sh: the warning comes first
+
+    monkeypatch.setattr(ntfy.Connection, "request", offline)
+    monkeypatch.setattr(
+        doctor, "run", lambda paths, env, **kw: doctor.Report(tuple(doctor.check_push(paths)))
+    )
+    monkeypatch.setenv("COLUMNS", "300")  # the warning on one line
+    warning = 'the topic "evening" on ntfy.sh is short, easy to guess'
+    sandbox.write_config(
+        ROUTINE.replace("{url}/evening-8f3k2q-test", "https://ntfy.sh/evening").format(secret=secret_file())
+    )
+    assert main(["check"]) == 0  # a warning, not an error
+    out, err = capsys.readouterr()
+    assert f"warning: push.ntfy: {warning}" in err and warning not in out
+    main(["doctor"])
+    out = capsys.readouterr().out
+    [line] = [line for line in out.splitlines() if "push topic name" in line]
+    assert line.startswith("warn") and warning in line, out
+    # An unguessable topic on the same server: neither says a word.
+    sandbox.write_config(
+        ROUTINE.replace(
+            "{url}/evening-8f3k2q-test", "https://ntfy.sh/sundown-2ary6r3ko3sm7ynolcdhubqkah"
+        ).format(secret=secret_file())
+    )
+    assert main(["check"]) == 0
+    assert "easy to guess" not in capsys.readouterr().err
+    main(["doctor"])
+    assert "push topic name" not in capsys.readouterr().out
+
+
 def test_the_secret_file_is_checked_like_a_key(tmp_path: Path) -> None:
     secret = tmp_path / "push-secret"
     extra = ""
