@@ -484,9 +484,14 @@ def test_server_error_text_is_cleaned_and_cut_short(server: NtfyServer, tmp_path
     assert "bad sundown[1]: your disk" in error and len(error) < 320
 
 
-def test_no_error_and_no_thread_death_ever_shows_the_token(server: NtfyServer, tmp_path: Path) -> None:
+def test_no_error_and_no_thread_death_ever_shows_the_token(
+    server: NtfyServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     # A token that http.client will not put in a header (as a two-line token file once gave):
     # the request fails, the error says so without the token, and pushing goes on.
+    import logging
+
+    caplog.set_level(logging.DEBUG)  # every logger, every level: what the journal could get
     c = client(server, tmp_path, token="tk_secret_value\nX-Evil: 1")
     try:
         c.publish(a_publication())
@@ -496,6 +501,11 @@ def test_no_error_and_no_thread_death_ever_shows_the_token(server: NtfyServer, t
         assert c._publisher.is_alive()
     finally:
         c.close()
+    handler = logging.Handler()
+    handler.setFormatter(logging.Formatter())
+    shown = [handler.format(r) for r in caplog.records]  # the message, its arguments, any traceback
+    assert any("push" in line.lower() for line in shown), shown  # the failure was logged...
+    assert not [line for line in shown if "tk_secret_value" in line]  # ...never with the token
 
 
 def test_a_dead_publisher_thread_is_started_again(server: NtfyServer, tmp_path: Path, monkeypatch) -> None:
