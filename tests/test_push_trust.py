@@ -455,6 +455,31 @@ def test_a_stream_that_opens_and_closes_or_is_a_portal_backs_off_and_says_so(
     assert snap["stream_errors"] <= 5
 
 
+def test_the_daemon_s_status_shows_a_stream_that_carries_nothing_of_sundown_s(
+    sandbox, server: NtfyServer, monkeypatch, capsys
+) -> None:
+    from sundown.cli import main
+
+    server.stream_mode = "portal"
+    daemon, push = link(sandbox, server)
+    daemon.push_link = push
+    as_running_daemon(monkeypatch, daemon)
+    monkeypatch.setenv("COLUMNS", "300")
+    push.start()
+    try:
+        shown = wait_until(lambda: daemon.status()["push"]["error"], 5, "the stream's error in status")
+        assert "portal" in shown and daemon.status()["push"]["connected"] is False
+        assert main(["status", "--json"]) == 0
+        assert "portal" in json.loads(capsys.readouterr().out)["push"]["error"]
+        assert main(["status"]) == 0
+        [line] = [line for line in capsys.readouterr().out.splitlines() if "push problem" in line]
+        assert "portal" in line
+    finally:
+        push.close()
+        daemon.stop()
+    assert streams(server) <= 3  # no reconnecting at once (how far the backoff holds off: the test above)
+
+
 def test_a_server_trickling_a_byte_at_a_time_cannot_stall_pushing(server: NtfyServer, tmp_path: Path) -> None:
     server.trickle_s = 0.2  # an answer of ~150 bytes would take 30 s
     c = client(server, tmp_path, timeout=1.0, backoff_cap=0.5)
