@@ -384,8 +384,8 @@ def _escalate(
         if not done.notified or seen.first_notified is None or seen.escalation_stopped:
             continue
         if done.snoozed_until is not None or seen.snoozes:
-            # A snooze is an answer: no more escalation tonight. `snoozes` too: the log's fold
-            # forgets a snooze's `until` once it ends, and the steps came back 19 ms after it.
+            # A snooze is an answer: no more escalation tonight. `snoozes` too: what this
+            # process saw of the answers, whatever the log's fold keeps of them.
             continue
         pending = [(i, s) for i, s in enumerate(steps) if i not in seen.steps_done]
         # A step counts from the first notification, a repeat from the reminder's time: with
