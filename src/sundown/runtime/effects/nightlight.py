@@ -21,9 +21,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sundown.runtime.commands import spawn
 from sundown.runtime.effects import USABLE, EffectError, Interface, Offer, absent
 from sundown.runtime.effects.journal import Entry, Journal
-from sundown.runtime.effects.session import spawn
 from sundown.runtime.waiting import FdThread
 
 KWIN = "org.kde.KWin"
