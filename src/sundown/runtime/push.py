@@ -167,11 +167,16 @@ class PushLink:
 
     def on_stream_message(self, event: dict[str, Any]) -> bool:
         """From the subscriber thread: True once the worker has applied (or ignored) it."""
+        return self._on_worker(self.handle_answer, event, "an answer from the push server")
+
+    def _on_worker(self, handle: Callable[[dict[str, Any]], str], event: dict[str, Any], what: str) -> bool:
+        """`handle(event)` on the worker, from the subscriber thread: False when the worker is
+        busy or stopping (the adapter then replays the event)."""
         try:
-            self.worker.call(self.handle_answer, event, timeout=ANSWER_WAIT_S)
+            self.worker.call(handle, event, timeout=ANSWER_WAIT_S)
             return True
         except Exception as exc:  # busy or stopping: the adapter replays it
-            log.warning("an answer from the push server was not handled yet: %s", exc)
+            log.warning("%s was not handled yet: %s", what, exc)
             return False
 
     def handle_answer(self, event: dict[str, Any]) -> str:
@@ -420,12 +425,7 @@ class PushLink:
 
     def on_stream_webhook(self, event: dict[str, Any]) -> bool:
         """From the subscriber thread, for a message on `webhook_topic`."""
-        try:
-            self.worker.call(self.handle_webhook, event, timeout=ANSWER_WAIT_S)
-            return True
-        except Exception as exc:  # busy or stopping: the adapter replays it
-            log.warning("a message from the webhook topic was not handled yet: %s", exc)
-            return False
+        return self._on_worker(self.handle_webhook, event, "a message from the webhook topic")
 
     def handle_webhook(self, event: dict[str, Any]) -> str:
         signal = rules.parse_webhook(event, self.ledger.clock())
