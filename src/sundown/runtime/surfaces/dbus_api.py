@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
-import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -40,7 +39,7 @@ from sundown.runtime.surfaces.bus import (
     UNKNOWN_OBJECT,
     UNKNOWN_PROPERTY,
     BusError,
-    Caller,
+    BusSurface,
     ServiceLink,
     member,
 )
@@ -193,7 +192,7 @@ def error_of(exc: BaseException) -> tuple[str, str]:
     return FAILED, f"{type(exc).__name__}: {exc}"
 
 
-class DBusApi:
+class DBusApi(BusSurface):
     """io.github.sundown.Sundown1 on the session bus; a surface (see runtime.surfaces)."""
 
     name = "dbus"
@@ -204,28 +203,14 @@ class DBusApi:
         act: Act,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self._address = address
-        self._act = act
-        self._clock = clock
-        self._lock = threading.Lock()
+        super().__init__(address, act, clock)
         self._props: dict[str, Variant] = {}
-        self.link: ServiceLink | None = None
-        self._caller: Caller | None = None
 
     def start(self) -> None:
         """Own the name on the session bus; without a bus (or with the name taken) there is no API."""
-        try:
-            address = self._address()
-        except SundownError as exc:
-            log.info("no D-Bus API: %s", exc)
-            return
-        try:
-            link = ServiceLink(address, self._on_call, thread_name="sundown-dbus-api")
-        except BusError as exc:
-            log.info("no D-Bus API: %s", exc)
-            return
-        self._caller = Caller(link)
-        self.link = link
+        problem = self._connect("sundown-dbus-api")
+        if problem is not None:
+            log.info("no D-Bus API: %s", problem)
         # The name is taken at the first `publish`: whoever sees it owned can read every property.
 
     def _own(self, link: ServiceLink) -> None:
@@ -255,17 +240,7 @@ class DBusApi:
         emitter = DBusAddress(OBJECT_PATH, interface=PROPERTIES)
         link.send(new_signal(emitter, "PropertiesChanged", "sa{sv}as", (INTERFACE, changed, [])))
 
-    def close(self) -> None:
-        link, self.link = self.link, None
-        if link is not None:
-            link.close()
-
     # -- the bus thread ---------------------------------------------------------------------
-
-    def _on_call(self, call: Message) -> None:
-        caller = self._caller
-        if caller is not None:
-            caller.check(call, lambda: self._handle(call))
 
     def _handle(self, call: Message) -> None:
         link = self.link

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -24,7 +23,6 @@ from jeepney.bus_messages import message_bus
 
 from sundown.core.glance import PENDING, glance
 from sundown.core.status import Status
-from sundown.errors import SundownError
 from sundown.runtime.surfaces import Act, Request
 from sundown.runtime.surfaces.bus import (
     DESCRIBE,
@@ -34,8 +32,7 @@ from sundown.runtime.surfaces.bus import (
     UNKNOWN_METHOD,
     UNKNOWN_OBJECT,
     BusError,
-    Caller,
-    ServiceLink,
+    BusSurface,
     member,
     sender,
 )
@@ -96,7 +93,7 @@ def _variants(props: Mapping[str, Any]) -> dict[str, Variant]:
     return out
 
 
-class Tray:
+class Tray(BusSurface):
     """The tray icon; a surface (see runtime.surfaces)."""
 
     name = "tray"
@@ -107,32 +104,20 @@ class Tray:
         act: Act,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self._address = address
-        self._act = act
-        self._clock = clock
-        self._lock = threading.Lock()
+        super().__init__(address, act, clock)
         self._look: dict[str, Any] | None = None
         self._revision = 1
-        self.link: ServiceLink | None = None
-        self._caller: Caller | None = None
         self.bus_name = f"{ITEM}-{os.getpid()}-1"
         self.registered_with: str | None = None  # the watcher's unique name once registered
 
     # -- the surface -------------------------------------------------------------------------
 
     def start(self) -> None:
-        try:
-            address = self._address()
-        except SundownError as exc:
-            log.debug("no tray: %s", exc)
+        problem = self._connect("sundown-tray", self._on_signal)
+        link = self.link
+        if link is None:
+            log.debug("no tray: %s", problem)
             return
-        try:
-            link = ServiceLink(address, self._on_call, self._on_signal, thread_name="sundown-tray")
-        except BusError as exc:
-            log.debug("no tray: %s", exc)
-            return
-        self.link = link
-        self._caller = Caller(link)
         try:
             rule = MatchRule(
                 type="signal", sender="org.freedesktop.DBus", interface="org.freedesktop.DBus",
@@ -175,9 +160,7 @@ class Tray:
             link.send(new_signal(menu, "LayoutUpdated", "ui", (revision, 0)))
 
     def close(self) -> None:
-        link, self.link = self.link, None
-        if link is not None:
-            link.close()
+        super().close()
         self.registered_with = None
 
     # -- registering with the tray ------------------------------------------------------------
@@ -217,11 +200,6 @@ class Tray:
             self._register()
 
     # -- answering the tray -------------------------------------------------------------------
-
-    def _on_call(self, call: Message) -> None:
-        caller = self._caller
-        if caller is not None:
-            caller.check(call, lambda: self._handle(call))
 
     def _handle(self, call: Message) -> None:
         link = self.link
