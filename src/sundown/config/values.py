@@ -122,31 +122,42 @@ def duration_text(d: timedelta) -> str:
     return "".join(f"{v}{u}" for v, u in ((h, "h"), (m, "m"), (s, "s")) if v) or "0m"
 
 
+def read_bounded(value: object, most: timedelta, over: str, zero: str | None = None) -> timedelta:
+    """A duration of at most `most` (else the error says `over`); with `zero` (how to fix it),
+    not zero either."""
+    duration = read_duration(value)
+    if zero is not None and not duration:
+        raise Invalid(f"{show(value)} is zero; {zero}")
+    if duration > most:
+        raise Invalid(f"{show(value)} {over}")
+    return duration
+
+
 def read_before(value: object) -> timedelta:
-    offset = read_duration(value)
-    if offset > MAX_BEFORE:
-        raise Invalid(
-            f"{show(value)} is over 12h before bedtime, which would leave the night; "
-            'use `at = "HH:MM"` for a time earlier in the evening'
-        )
-    return offset
+    over = (
+        "is over 12h before bedtime, which would leave the night; "
+        'use `at = "HH:MM"` for a time earlier in the evening'
+    )
+    return read_bounded(value, MAX_BEFORE, over)
 
 
 def read_interval(value: object) -> timedelta:
     """A duration within a night that is not zero (a zero repeat or snooze would fire in a loop)."""
-    interval = read_duration(value)
-    if not interval:
-        raise Invalid(f'{show(value)} is zero; write a positive duration, e.g. "10m"')
-    if interval > MAX_BEFORE:
-        raise Invalid(f'{show(value)} is over 12h, longer than a night; write e.g. "10m"')
-    return interval
+    over = 'is over 12h, longer than a night; write e.g. "10m"'
+    return read_bounded(value, MAX_BEFORE, over, zero='write a positive duration, e.g. "10m"')
 
 
-def read_count(value: object) -> int:
+def read_whole(value: object, example: object) -> int:
+    """An integer written as one (not a bool, not in quotes); `example` is what the error suggests."""
     if isinstance(value, bool) or not isinstance(value, int):
         if isinstance(value, str) and value.strip().isdigit():
             raise Invalid(f"{show(value)} is a string; write the number without quotes: {value.strip()}")
-        raise Invalid(f"{show(value)} is not a whole number; write e.g. {DEFAULT_REPEAT_LIMIT}")
+        raise Invalid(f"{show(value)} is not a whole number; write e.g. {example}")
+    return value
+
+
+def read_count(value: object) -> int:
+    value = read_whole(value, DEFAULT_REPEAT_LIMIT)
     if value < 1:
         raise Invalid(f"{show(value)} is not a positive number; write 1 or more (or remove `repeat`)")
     return value
@@ -296,10 +307,7 @@ MAX_SNOOZE_LIMIT = 100
 
 def read_limit(value: object) -> int:
     """A count that may be zero (`snooze_limit = 0`: no snoozing at all)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and value.strip().isdigit():
-            raise Invalid(f"{show(value)} is a string; write the number without quotes: {value.strip()}")
-        raise Invalid(f"{show(value)} is not a whole number; write e.g. 2")
+    value = read_whole(value, 2)
     if value < 0:
         raise Invalid(f"{show(value)} is negative; write 0 (no snoozing) or more")
     if value > MAX_SNOOZE_LIMIT:
@@ -578,20 +586,13 @@ MAX_PREPARE = timedelta(hours=12)
 
 def read_sleep(value: object) -> timedelta:
     """How long a night's sleep is: positive, and at most 16h (longer is no night's sleep)."""
-    sleep = read_duration(value)
-    if not sleep:
-        raise Invalid(f'{show(value)} is zero; write how long you sleep, e.g. "8h" or "7h30m"')
-    if sleep > MAX_SLEEP:
-        raise Invalid(f'{show(value)} is over 16h, longer than a night\'s sleep; write e.g. "8h"')
-    return sleep
+    over = 'is over 16h, longer than a night\'s sleep; write e.g. "8h"'
+    return read_bounded(value, MAX_SLEEP, over, zero='write how long you sleep, e.g. "8h" or "7h30m"')
 
 
 def read_prepare(value: object) -> timedelta:
     """From waking to the first event: may be zero, at most 12h (a morning)."""
-    prepare = read_duration(value)
-    if prepare > MAX_PREPARE:
-        raise Invalid(f'{show(value)} is over 12h, longer than a morning; write e.g. "1h15m"')
-    return prepare
+    return read_bounded(value, MAX_PREPARE, 'is over 12h, longer than a morning; write e.g. "1h15m"')
 
 
 def read_ics(value: object) -> str:
