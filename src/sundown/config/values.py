@@ -178,10 +178,7 @@ def read_title(value: object) -> str:
 
 
 def read_backend(value: object) -> str:
-    if value not in BACKENDS:
-        names = ", ".join(show(b) for b in BACKENDS)
-        raise Invalid(f"{show(value)} is not a notification backend; choose one of {names}")
-    return str(value)
+    return _one_of(value, BACKENDS, "a notification backend")
 
 
 def read_zone_name(value: object) -> str:
@@ -537,10 +534,7 @@ def read_topic_name(value: object) -> str:
 
 
 def read_when(value: object) -> str:
-    if value not in PUSH_WHEN:
-        names = " or ".join(show(w) for w in PUSH_WHEN)
-        raise Invalid(f"{show(value)} is not a choice here; write {names}")
-    return str(value)
+    return _one_of(value, PUSH_WHEN, "a time to push")
 
 
 def read_device(value: object) -> str:
