@@ -18,6 +18,7 @@ import concurrent.futures
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
+from types import MappingProxyType
 from typing import Any
 
 from jeepney import DBusAddress, HeaderFields, Message, new_signal
@@ -26,7 +27,7 @@ from sundown import __version__
 from sundown.core.glance import glance
 from sundown.core.status import Status
 from sundown.errors import ConfigError, SundownError, UsageError
-from sundown.runtime.surfaces import Act, Request
+from sundown.runtime.surfaces import Request
 from sundown.runtime.surfaces.bus import (
     DESCRIBE,
     FAILED,
@@ -196,15 +197,7 @@ class DBusApi(BusSurface):
     """io.github.sundown.Sundown1 on the session bus; a surface (see runtime.surfaces)."""
 
     name = "dbus"
-
-    def __init__(
-        self,
-        address: Callable[[], str],
-        act: Act,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        super().__init__(address, act, clock)
-        self._props: dict[str, Variant] = {}
+    _props: Mapping[str, Variant] = MappingProxyType({})  # as last published: replaced, never changed
 
     def start(self) -> None:
         """Own the name on the session bus; without a bus (or with the name taken) there is no API."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -23,7 +23,7 @@ from jeepney.bus_messages import message_bus
 
 from sundown.core.glance import PENDING, glance
 from sundown.core.status import Status
-from sundown.runtime.surfaces import Act, Request
+from sundown.runtime.surfaces import Request
 from sundown.runtime.surfaces.bus import (
     DESCRIBE,
     INVALID_ARGS,
@@ -97,18 +97,14 @@ class Tray(BusSurface):
     """The tray icon; a surface (see runtime.surfaces)."""
 
     name = "tray"
+    # Replaced, never changed in place: what it shows as last published, and the menu's revision.
+    _look: dict[str, Any] | None = None
+    _revision = 1
+    registered_with: str | None = None  # the watcher's unique name once registered
 
-    def __init__(
-        self,
-        address: Callable[[], str],
-        act: Act,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        super().__init__(address, act, clock)
-        self._look: dict[str, Any] | None = None
-        self._revision = 1
-        self.bus_name = f"{ITEM}-{os.getpid()}-1"
-        self.registered_with: str | None = None  # the watcher's unique name once registered
+    @property
+    def bus_name(self) -> str:
+        return f"{ITEM}-{os.getpid()}-1"
 
     # -- the surface -------------------------------------------------------------------------
 
