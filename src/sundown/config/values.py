@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sundown.core.routine import (
     DEFAULT_REPEAT_LIMIT,
@@ -205,12 +205,20 @@ def read_zone_name(value: object) -> str:
     return value
 
 
-def read_weekdays(value: object) -> frozenset[int]:
+def read_list(value: object, key: str, example: str, empty: str) -> list[Any]:
+    """A list that is not empty (else the error says `empty`); a lone string is shown in brackets,
+    as the fix, else `example` is (`key = example`)."""
     if not isinstance(value, list):
-        example = f"[{show(value)}]" if isinstance(value, str) else '["mon", "tue"]'
-        raise Invalid(f"{show(value)} is not a list; write e.g. days = {example}")
+        example = f"[{show(value)}]" if isinstance(value, str) else example
+        raise Invalid(f"{show(value)} is not a list; write e.g. {key} = {example}")
     if not value:
-        raise Invalid("[] names no evening; list at least one weekday, or remove `days` for every evening")
+        raise Invalid(empty)
+    return value
+
+
+def read_weekdays(value: object) -> frozenset[int]:
+    empty = "[] names no evening; list at least one weekday, or remove `days` for every evening"
+    value = read_list(value, "days", '["mon", "tue"]', empty)
     issues = []
     days = set()
     for i, item in enumerate(value):
@@ -550,13 +558,8 @@ def read_device(value: object) -> str:
 
 
 def read_ids(value: object) -> frozenset[str]:
-    if not isinstance(value, list):
-        example = f"[{show(value)}]" if isinstance(value, str) else '["magnesium", "bedtime"]'
-        raise Invalid(f"{show(value)} is not a list; write e.g. reminders = {example}")
-    if not value:
-        raise Invalid(
-            "is empty, which would push nothing; name the reminders to push, or remove the key to push all"
-        )
+    empty = "is empty, which would push nothing; name the reminders to push, or remove the key to push all"
+    value = read_list(value, "reminders", '["magnesium", "bedtime"]', empty)
     issues = []
     for i, item in enumerate(value):
         if not isinstance(item, str) or not ID_RE.fullmatch(item):
