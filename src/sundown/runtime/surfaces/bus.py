@@ -300,5 +300,12 @@ class BusSurface:
         if caller is not None:
             caller.check(call, lambda: self._handle(call))
 
-    def _handle(self, call: Message) -> None:  # pragma: no cover - every surface overrides it
+    def _handle(self, call: Message) -> None:
+        """A call of this user's, on the bus thread: answered while the link is open."""
+        link = self.link
+        if link is not None:
+            self._respond(link, call, call.header.fields.get(HeaderFields.signature, ""))
+
+    def _respond(self, link: ServiceLink, call: Message, signature: str) -> None:  # pragma: no cover
+        """Answer `call` on `link`; every surface overrides it."""
         raise NotImplementedError

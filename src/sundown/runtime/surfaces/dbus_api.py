@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any
 
-from jeepney import DBusAddress, HeaderFields, Message, new_signal
+from jeepney import DBusAddress, Message, new_signal
 
 from sundown import __version__
 from sundown.core.glance import glance
@@ -235,12 +235,8 @@ class DBusApi(BusSurface):
 
     # -- the bus thread ---------------------------------------------------------------------
 
-    def _handle(self, call: Message) -> None:
-        link = self.link
-        if link is None:
-            return
+    def _respond(self, link: ServiceLink, call: Message, signature: str) -> None:
         path, interface, name = member(call)
-        signature = call.header.fields.get(HeaderFields.signature, "")
         if interface == DESCRIBE and name == "Introspect":
             link.reply(call, "s", (introspection(str(path)),))
         elif path != OBJECT_PATH:

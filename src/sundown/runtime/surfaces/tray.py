@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from jeepney import DBusAddress, HeaderFields, MatchRule, Message, MessageType, new_method_call, new_signal
+from jeepney import DBusAddress, MatchRule, Message, MessageType, new_method_call, new_signal
 from jeepney.bus_messages import message_bus
 
 from sundown.core.glance import PENDING, glance
@@ -33,6 +33,7 @@ from sundown.runtime.surfaces.bus import (
     UNKNOWN_OBJECT,
     BusError,
     BusSurface,
+    ServiceLink,
     member,
     sender,
 )
@@ -197,12 +198,8 @@ class Tray(BusSurface):
 
     # -- answering the tray -------------------------------------------------------------------
 
-    def _handle(self, call: Message) -> None:
-        link = self.link
-        if link is None:
-            return
+    def _respond(self, link: ServiceLink, call: Message, signature: str) -> None:
         path, interface, name = member(call)
-        signature = call.header.fields.get(HeaderFields.signature, "")
         with self._lock:
             shown = self._look
             revision = self._revision
