@@ -103,7 +103,7 @@ class KWinNightLight(Interface):
     # The first Plasma 5s: nightColorInfo / setNightColorConfig -------------------------------
 
     def info(self) -> dict[str, Any]:
-        from sundown.runtime.effects.session import unvariant
+        from sundown.notify.bus import unvariant
 
         raw = self.session.call(*COLOR_CORRECT, "nightColorInfo")[0]
         return {k: unvariant(v) for k, v in dict(raw).items()}

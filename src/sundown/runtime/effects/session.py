@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sundown.notify.bus import unvariant
 from sundown.runtime.commands import spawn
 from sundown.runtime.effects import EffectError, Hung
 from sundown.systemd.notify import child_environment
@@ -193,16 +194,6 @@ class Session:
             with contextlib.suppress(OSError):
                 self._bus.close()
             self._bus = None
-
-
-def unvariant(value: Any) -> Any:
-    """jeepney gives a variant as (signature, value)."""
-    while isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str) and len(value[0]) <= 8:
-        if value[0] in ("b", "s", "u", "i", "d", "x", "t", "o", "v", "as", "a{sv}", "n", "q", "y", "ao"):
-            value = value[1]
-        else:
-            break
-    return value
 
 
 def _collect(pid: int, out_fd: int, err_fd: int, timeout: float) -> tuple[int | None, str, str]:
