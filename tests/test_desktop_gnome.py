@@ -112,11 +112,8 @@ def test_a_wind_down_turns_banners_off_shows_its_own_reminder_critical_and_puts_
 
     from jeepney import DBusAddress, new_method_call
 
-    from sundown.config import load_for
-    from sundown.paths import resolve_paths
-    from sundown.runtime.control_server import InstanceLock
-    from sundown.runtime.daemon import Daemon
     from support.desktop import NOTIFICATIONS, NOTIFICATIONS_PATH, wait_until
+    from support.in_process import in_process_daemon
     from support.winddown import OffsetClock, wait_row
 
     gnome = gnome_shell
@@ -128,11 +125,9 @@ def test_a_wind_down_turns_banners_off_shows_its_own_reminder_critical_and_puts_
     )
     start = datetime(2026, 11, 26, 6, 59, 55, tzinfo=ZoneInfo("Europe/Berlin"))  # tea in 2 s
     until = start + timedelta(seconds=5)
-    paths = resolve_paths()
-    lock = InstanceLock(paths)
     env = {**sandbox.env, **gnome.session_vars}
     clock = OffsetClock(start - timedelta(seconds=1))
-    daemon = Daemon(paths, load_for(paths), env, backend="dbus", clock=clock)  # type: ignore[arg-type]
+    daemon = in_process_daemon(clock, env=env, backend="dbus", locked=True)
     daemon.start()
     try:
         assert wait_row(sandbox.db_path, "start")["effects"] == {"dnd": "on"}
@@ -157,7 +152,6 @@ def test_a_wind_down_turns_banners_off_shows_its_own_reminder_critical_and_puts_
         assert gnome.gsettings(*banners) == "true"
     finally:
         daemon.stop()
-        lock.release()
 
 
 def test_a_wind_down_greys_the_real_screen_through_the_magnifier_and_gives_the_colour_back(

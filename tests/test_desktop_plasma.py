@@ -158,10 +158,7 @@ def test_a_wind_down_holds_other_apps_through_a_held_inhibit_shows_its_own_and_l
     from datetime import datetime, timedelta
     from zoneinfo import ZoneInfo
 
-    from sundown.config import load_for
-    from sundown.paths import resolve_paths
-    from sundown.runtime.control_server import InstanceLock
-    from sundown.runtime.daemon import Daemon
+    from support.in_process import in_process_daemon
     from support.winddown import OffsetClock, wait_row
 
     sandbox.write_config(
@@ -170,13 +167,11 @@ def test_a_wind_down_holds_other_apps_through_a_held_inhibit_shows_its_own_and_l
     )
     start = datetime(2026, 11, 26, 6, 59, 55, tzinfo=ZoneInfo("Europe/Berlin"))  # tea in 2 s
     until = start + timedelta(seconds=5)
-    paths = resolve_paths()
-    lock = InstanceLock(paths)
     # The tools the daemon runs (kwriteconfig5) write the session's kwinrc, as they would at home;
-    # the daemon's own files are the sandbox's (`paths`).
+    # the daemon's own files are the sandbox's (its paths come from this process's XDG_* variables).
     env = {**sandbox.env, **plasma.session_vars, "XDG_CONFIG_HOME": plasma.env["XDG_CONFIG_HOME"]}
     clock = OffsetClock(start - timedelta(seconds=1))
-    daemon = Daemon(paths, load_for(paths), env, backend="dbus", clock=clock)  # type: ignore[arg-type]
+    daemon = in_process_daemon(clock, env=env, backend="dbus", locked=True)
     before = night_color(plasma)
     assert before[0] is False
     daemon.start()
@@ -210,4 +205,3 @@ def test_a_wind_down_holds_other_apps_through_a_held_inhibit_shows_its_own_and_l
         wait_until(lambda: plasma.inhibited() is False, 5, "Inhibited false after `winddown off`")
     finally:
         daemon.stop()
-        lock.release()

@@ -187,16 +187,12 @@ before = "60m"
 
 
 def test_the_daemon_writes_each_closed_span_and_the_open_one_when_it_stops(sandbox) -> None:
-    from sundown.config import load_for
-    from sundown.paths import resolve_paths
-    from sundown.runtime.daemon import Daemon
     from sundown.store.log import EventLog
+    from support.in_process import in_process_daemon
     from support.sandbox import FakeClock
 
-    sandbox.write_config(CONFIG)
-    paths = resolve_paths()
     clock = FakeClock(at(21, 45).astimezone(UTC))
-    daemon = Daemon(paths, load_for(paths), {}, backend="console", clock=clock)
+    daemon = in_process_daemon(clock, text=CONFIG)
     watch = Watch(ACTIVE)
     daemon.context = watch
     try:
@@ -207,7 +203,7 @@ def test_the_daemon_writes_each_closed_span_and_the_open_one_when_it_stops(sandb
         clock.now = at(23, 1, 30).astimezone(UTC)
     finally:
         daemon.stop()
-    with EventLog(paths.database) as log:
+    with EventLog(daemon.paths.database) as log:
         rows = [(e.night, e.source, dict(e.details), e.ts) for e in log.events() if e.event == "activity"]
     start, lock, stop = "2026-11-25T20:45:00+00:00", "2026-11-25T21:50:07+00:00", "2026-11-25T22:01:30+00:00"
     assert rows == [

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from support.desktop import Desktop, require, running_desktop, wait_until
+from support.in_process import in_process_daemon
 from support.sandbox import Sandbox
 from support.tray_host import xfconfd
 from support.winddown import OffsetClock, wait_row
@@ -44,11 +45,6 @@ def dnd(desk: Desktop) -> str:
 def test_xfce4_notifyd_holds_others_shows_sundowns_own_critical_and_is_put_back(
     sandbox: Sandbox, xfce: Desktop
 ) -> None:
-    from sundown.config import load_for
-    from sundown.paths import resolve_paths
-    from sundown.runtime.control_server import InstanceLock
-    from sundown.runtime.daemon import Daemon
-
     assert dnd(xfce) == ""  # never set: xfce4-notifyd's default, off
     sandbox.write_config(
         'timezone = "Europe/Berlin"\n[bedtime]\ndefault = "07:00"\n[reminders.tea]\nbefore = "3s"\n'
@@ -56,11 +52,9 @@ def test_xfce4_notifyd_holds_others_shows_sundowns_own_critical_and_is_put_back(
     )
     env = {**sandbox.env, "DBUS_SESSION_BUS_ADDRESS": xfce.address}
     start = datetime(2026, 11, 26, 6, 59, 55, tzinfo=BERLIN)
-    paths = resolve_paths()
-    lock = InstanceLock(paths)
-    daemon = Daemon(
-        paths, load_for(paths), env, backend="dbus", clock=OffsetClock(start - timedelta(seconds=2))
-    )  # type: ignore[arg-type]
+    daemon = in_process_daemon(
+        OffsetClock(start - timedelta(seconds=2)), env=env, backend="dbus", locked=True
+    )
     daemon.start()
     try:
         assert wait_row(sandbox.db_path, "start")["effects"] == {"dnd": "on"}
@@ -84,4 +78,3 @@ def test_xfce4_notifyd_holds_others_shows_sundowns_own_critical_and_is_put_back(
         assert dnd(xfce) == ""  # put back to never set, not to false
     finally:
         daemon.stop()
-        lock.release()

@@ -22,13 +22,17 @@ def in_process_daemon(
     backend: str = "console",
     zone: tzinfo | None = None,
     loaded: LoadedConfig | None = None,
+    locked: bool = False,
     **kw: Any,
 ) -> Daemon:
     """A daemon on the sandbox's config (`text` written there first), its clock `clock` (None:
     the real one). `env`: where its files are (None: the sandbox's environment) and its own
-    environment; `zone` replaces the config's zone; `loaded` replaces the config altogether."""
+    environment; `zone` replaces the config's zone; `loaded` replaces the config altogether.
+    `locked`: its instance locks taken first, as `sundown run` takes them (a CLI command then
+    finds it running); its `stop` releases them."""
     from sundown.config import load_for
     from sundown.paths import resolve_paths
+    from sundown.runtime.control_server import InstanceLock
     from sundown.runtime.daemon import Daemon
     from sundown.runtime.worker import utc_now
 
@@ -40,7 +44,24 @@ def in_process_daemon(
     loaded = loaded or load_for(paths)
     if zone is not None:
         loaded = replace(loaded, zone=zone)  # type: ignore[arg-type]
-    return Daemon(paths, loaded, dict(env or {}), backend=backend, clock=clock or utc_now, **kw)
+    if not locked:
+        return Daemon(paths, loaded, dict(env or {}), backend=backend, clock=clock or utc_now, **kw)
+    lock = InstanceLock(paths)
+    try:
+        daemon = Daemon(paths, loaded, dict(env or {}), backend=backend, clock=clock or utc_now, **kw)
+    except BaseException:
+        lock.release()
+        raise
+    stop = daemon.stop
+
+    def stop_and_unlock() -> None:
+        try:
+            stop()
+        finally:
+            lock.release()
+
+    daemon.stop = stop_and_unlock  # type: ignore[method-assign]
+    return daemon
 
 
 def tick_daemon_once(now: datetime) -> None:
