@@ -14,6 +14,7 @@ import pytest
 from support.calendar_server import CalendarServer
 from support.daemon import start, stop, wait_events
 from support.desktop import wait_until
+from support.in_process import CHILD_DAEMON
 from support.sandbox import Sandbox
 
 pytestmark = pytest.mark.e2e
@@ -128,11 +129,7 @@ def test_neither_the_cli_nor_the_daemon_imports_the_calendar_libraries(sandbox: 
         "import sys, json, time\n"
         "from sundown.cli import main\n"
         "main(['next', '--count', '2']); main(['check'])\n"
-        "from sundown.config import load_for\n"
-        "from sundown.paths import resolve_paths\n"
-        "from sundown.runtime.daemon import Daemon\n"
-        "p = resolve_paths()\n"
-        "d = Daemon(p, load_for(p), {}, backend='console')\n"
+        f"{CHILD_DAEMON}"
         "d.morning.start()\n"
         "deadline = time.monotonic() + 15\n"
         "while d.morning.calendar.view().read_at is None and time.monotonic() < deadline: time.sleep(0.05)\n"

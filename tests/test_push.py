@@ -26,7 +26,7 @@ from sundown.push.ntfy import NtfyPush, header_text
 from sundown.runtime.daemon import Daemon
 from support.answers import PHONE_SIGNER, SECRET, far, secret_file
 from support.desktop import wait_until
-from support.in_process import in_process_daemon
+from support.in_process import CHILD_DAEMON, in_process_daemon
 from support.ntfy_server import NtfyServer
 from support.sandbox import FakeClock, Sandbox
 
@@ -410,11 +410,7 @@ def test_push_is_not_imported_without_push_config(sandbox) -> None:
     sandbox.write_config('[bedtime]\ndefault = "22:30"\n')
     code = (
         "import sys\n"
-        "from sundown.config import load_for\n"
-        "from sundown.paths import resolve_paths\n"
-        "from sundown.runtime.daemon import Daemon\n"
-        "p = resolve_paths()\n"
-        "d = Daemon(p, load_for(p), {}, backend='console')\n"
+        f"{CHILD_DAEMON}"
         "d.tick(); d.stop()\n"
         "heavy = ('sundown.push', 'sundown.core.push', 'http.client')\n"
         "bad = [m for m in sys.modules if m.startswith(heavy)]\n"

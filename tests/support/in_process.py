@@ -13,6 +13,16 @@ if TYPE_CHECKING:  # imported when a daemon is made: collecting a test module st
     from sundown.config import LoadedConfig
     from sundown.runtime.daemon import Daemon
 
+# `d`, a console daemon on the sandbox's config, made in a child interpreter that counts what the
+# daemon imports (`python -c`): the child cannot import this module without counting the tests' own.
+CHILD_DAEMON = """\
+from sundown.config import load_for
+from sundown.paths import resolve_paths
+from sundown.runtime.daemon import Daemon
+p = resolve_paths()
+d = Daemon(p, load_for(p), {}, backend='console')
+"""
+
 
 def in_process_daemon(
     clock: Callable[[], datetime] | None = None,
