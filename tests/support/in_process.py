@@ -1,11 +1,14 @@
-"""A `Daemon` in the test's own process: ticked by hand on a clock the test moves (`FakeClock`)."""
+"""A `Daemon` in the test's own process: ticked by hand on a clock the test moves (`FakeClock`);
+the CLI in it too, at a time the test says."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from datetime import datetime, tzinfo
+from datetime import datetime, timezone, tzinfo
 from typing import TYPE_CHECKING, Any
+
+import pytest
 
 from support.sandbox import FakeClock
 
@@ -82,3 +85,19 @@ def tick_daemon_once(now: datetime) -> None:
         daemon.commands.wait()  # a command it started has finished
     finally:
         daemon.stop()
+
+
+def cli(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, now: datetime, *args: str
+) -> tuple[int, str, str]:
+    """`sundown ARGS` in this process, at `now`: its exit code, stdout and stderr."""
+    from sundown.cli import daemon_cmds, main, routine_cmds
+
+    monkeypatch.setattr(daemon_cmds, "_now", lambda: now.astimezone(timezone.utc))
+    monkeypatch.setattr(routine_cmds, "now_utc", lambda: now.astimezone(timezone.utc))
+    try:
+        code = main(list(args))
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
