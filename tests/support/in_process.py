@@ -14,6 +14,7 @@ from support.sandbox import FakeClock
 
 if TYPE_CHECKING:  # imported when a daemon is made: collecting a test module stays light
     from sundown.config import LoadedConfig
+    from sundown.core.context import Context
     from sundown.runtime.daemon import Daemon
 
 # `d`, a console daemon on the sandbox's config, made in a child interpreter that counts what the
@@ -101,3 +102,27 @@ def cli(
         code = int(exc.code or 0)
     out, err = capsys.readouterr()
     return code, out, err
+
+
+class FakeWatch:
+    """Stands in for the daemon's context watch (`daemon.context`): what the desktop says now is
+    `ctx`, set by the test; nothing polled, no source named, no signal."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.strangers = 0
+
+    def sources(self, capability: str) -> list[str]:
+        return []
+
+    def snapshot(self, now: datetime, ask: bool = True) -> Context:
+        return self.ctx
+
+    def polled(self, capability: str) -> bool:
+        return False
+
+    def idle_signalled(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
