@@ -119,8 +119,6 @@ def test_a_hanging_calendar_server_never_delays_a_reminder(sandbox: Sandbox) -> 
 def test_neither_the_cli_nor_the_daemon_imports_the_calendar_libraries(sandbox: Sandbox) -> None:
     """Only the parser child loads icalendar: `next`, `check` and the daemon's own process never do."""
     import json
-    import subprocess
-    import sys
 
     cal = sandbox.root / "work.ics"
     cal.write_text(ics(("Flight", datetime.now(UTC) + timedelta(hours=10))))
@@ -139,9 +137,7 @@ def test_neither_the_cli_nor_the_daemon_imports_the_calendar_libraries(sandbox: 
         "found = sorted(m for m in sys.modules if m.split('.')[0] in libs)\n"
         "print(json.dumps([read, found]), file=sys.stderr)\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], env=sandbox.env, capture_output=True, text=True, timeout=60
-    )
+    proc = sandbox.python(code, timeout=60)
     read, loaded = json.loads(proc.stderr.strip().splitlines()[-1])
     assert read, proc.stderr
     assert loaded == [], f"imported {loaded}"

@@ -416,9 +416,7 @@ def test_push_is_not_imported_without_push_config(sandbox) -> None:
         "bad = [m for m in sys.modules if m.startswith(heavy)]\n"
         "print(bad)\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], env=sandbox.env, capture_output=True, text=True, timeout=30
-    )
+    proc = sandbox.python(code)
     assert proc.stdout.strip() == "[]", proc.stdout + proc.stderr
 
 
@@ -616,9 +614,7 @@ def test_quick_commands_with_push_configured_load_no_hashing(sandbox) -> None:
         "heavy = ('hashlib', 'hmac', '_hashlib', 'base64', 'http.client')\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], env=sandbox.env, capture_output=True, text=True, timeout=30
-    )
+    proc = sandbox.python(code)
     assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout + proc.stderr
 
 
