@@ -203,14 +203,20 @@ def test_version_1_log_is_migrated_in_place(db: Path) -> None:
     conn.close()
 
 
+# The events table as schema 2 made it (schema 3 kept it).
+EVENTS_2 = """
+    CREATE TABLE events (id INTEGER PRIMARY KEY, ts TEXT NOT NULL, night TEXT NOT NULL, reminder TEXT,
+                         event TEXT NOT NULL, source TEXT NOT NULL, details TEXT NOT NULL DEFAULT '{}');
+    CREATE INDEX events_night ON events (night, ts);
+    CREATE INDEX events_event ON events (event, night, reminder);
+"""
+
+
 def test_version_2_log_gets_its_night_summary_built_in_place(db: Path) -> None:
     written_by_hand(
         db,
         f"""
-        CREATE TABLE events (id INTEGER PRIMARY KEY, ts TEXT NOT NULL, night TEXT NOT NULL, reminder TEXT,
-                             event TEXT NOT NULL, source TEXT NOT NULL, details TEXT NOT NULL DEFAULT '{{}}');
-        CREATE INDEX events_night ON events (night, ts);
-        CREATE INDEX events_event ON events (event, night, reminder);
+        {EVENTS_2}
         INSERT INTO events (ts, night, reminder, event, source, details) VALUES
             ('2026-11-24T20:00:00.000000+00:00', '2026-11-24', 'm', 'notified', 'daemon',
              '{{"at":"2026-11-24T21:00:00+01:00","bedtime":"2026-11-24T22:30:00+01:00","repeat":0}}'),
@@ -571,10 +577,7 @@ def test_version_3_log_gets_its_start_and_a_summary_without_snoozes_as_repeats(d
     written_by_hand(
         db,
         f"""
-        CREATE TABLE events (id INTEGER PRIMARY KEY, ts TEXT NOT NULL, night TEXT NOT NULL, reminder TEXT,
-                             event TEXT NOT NULL, source TEXT NOT NULL, details TEXT NOT NULL DEFAULT '{{}}');
-        CREATE INDEX events_night ON events (night, ts);
-        CREATE INDEX events_event ON events (event, night, reminder);
+        {EVENTS_2}
         CREATE TABLE night_summary (night TEXT NOT NULL, reminder TEXT NOT NULL, repeats INTEGER,
                                     PRIMARY KEY (night, reminder)) WITHOUT ROWID;
         INSERT INTO night_summary VALUES ('2026-11-24', 'm', 1);
