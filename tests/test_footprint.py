@@ -118,9 +118,9 @@ def test_the_scheduler_runs_jobs_on_its_thread_pool() -> None:
     with no zone given (the real tzlocal is asked then)."""
     out = _run(
         "import threading\n"
-        "from sundown.runtime.scheduler import BackgroundScheduler, ThreadPoolExecutor\n"
+        "from sundown.runtime.scheduler import Scheduler, ThreadPoolExecutor\n"
         "done, later, often = threading.Event(), threading.Event(), threading.Event()\n"
-        "s = BackgroundScheduler(executors={'default': ThreadPoolExecutor(1)})\n"
+        "s = Scheduler(executors={'default': ThreadPoolExecutor(1)})\n"
         "s.start()\n"
         "job = s.add_job(done.set)\n"
         "s.add_job(later.set, 'date', id='named')\n"

@@ -198,6 +198,29 @@ class SlowBackend(Backend):
         self.closed.set()
 
 
+def test_a_shutdown_while_the_scheduler_hands_out_a_job_ends_its_thread_quietly(monkeypatch) -> None:
+    """APScheduler marks itself stopped before it takes the job stores' lock; its thread, holding
+    the lock, then removed the one-shot job it had just handed out and found none: JobLookupError
+    and a traceback on stderr (a daemon that could not start printed one, one run in ten)."""
+    from sundown.runtime.scheduler import Scheduler, ThreadPoolExecutor
+
+    class Handing(ThreadPoolExecutor):  # type: ignore[misc]
+        def submit_job(self, job, run_times):  # type: ignore[no-untyped-def]
+            super().submit_job(job, run_times)
+            stopping.start()  # shutdown() from another thread while this one holds the lock
+            wait_until(lambda: scheduler.state == 0, 5, "the scheduler marked stopped")
+
+    died: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: died.append(args.exc_value))
+    scheduler = Scheduler(executors={"default": Handing(1)}, timezone=timezone.utc)
+    stopping = threading.Thread(target=scheduler.shutdown, kwargs={"wait": False})
+    scheduler.start()
+    scheduler.add_job(lambda: None)
+    wait_until(lambda: stopping.ident is not None, 5, "the job handed out")
+    stopping.join(timeout=10)
+    assert not stopping.is_alive() and died == []
+
+
 def test_start_with_a_late_reminder_and_a_slow_server_returns_at_once_and_is_ready(sandbox: Sandbox):
     now = datetime.now(UTC)
     at = now.astimezone(ZoneInfo("Europe/Berlin")) - timedelta(minutes=5)  # a late reminder

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sundown.runtime.scheduler import BackgroundScheduler, ThreadPoolExecutor
+from sundown.runtime.scheduler import Scheduler, ThreadPoolExecutor
 
 log = logging.getLogger("sundown")
 
@@ -36,7 +36,7 @@ class Worker:
 
     def __init__(self, clock: Clock = utc_now) -> None:
         self.clock = clock
-        self.scheduler = BackgroundScheduler(
+        self.scheduler = Scheduler(
             timezone=UTC,
             executors={"default": ThreadPoolExecutor(1)},
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 8},
