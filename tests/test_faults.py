@@ -81,6 +81,11 @@ def running():
         r.kill()
 
 
+def sleep_until(at: datetime) -> None:
+    """Until just past `at` (a reminder's time, whole seconds) on the daemon's clock, which is ours."""
+    time.sleep(max(0.0, (at - datetime.now(UTC)).total_seconds()) + 0.1)
+
+
 def wait_notified(box: Sandbox, rid: str, timeout: float = 10) -> dict[str, Any]:
     """`rid`'s `notified` row as `sundown log` shows it, once the log holds it (polled in process)."""
     wait_until(lambda: box.logged("notified", rid), timeout, f"{rid} to be notified")
@@ -94,7 +99,7 @@ def wait_notified(box: Sandbox, rid: str, timeout: float = 10) -> dict[str, Any]
 def test_server_absent_then_started_then_killed_then_back(
     sandbox: Sandbox, bare_bus: Desktop, fake_server: Callable[..., FakeServer], running
 ):
-    evening = Evening(absent=4, present=8, killed=12, back=16)  # room for a slow CI
+    evening = Evening(absent=3, present=6, killed=9, back=12)  # each step takes a server's start or stop
     sandbox.write_config(evening.text())
     daemon = running(sandbox, env=bare_bus.session_vars)  # backend auto, no server on the bus
     try:
@@ -172,7 +177,8 @@ def test_log_on_a_disk_that_takes_no_more_bytes_keeps_reminding(sandbox: Sandbox
 
     daemon = running(sandbox, "--backend", "console", preexec_fn=small_disk)
     try:
-        time.sleep(max(0.0, (evening.at["lights"] - datetime.now(UTC)).total_seconds()) + 1.5)
+        sleep_until(evening.at["lights"])
+        sandbox.refresh()  # by its answer, lights (due now) has been shown
         status = json.loads(sandbox.run("status", "--json", check=True).stdout)
     finally:
         daemon.stop()
@@ -193,7 +199,8 @@ def test_state_dir_unusable_keeps_reminding_says_so_and_recovers(sandbox: Sandbo
     sandbox.db_path.mkdir(parents=True)
     daemon = running(sandbox, "--backend", "console")
     try:
-        time.sleep(max(0.0, (evening.at["tea"] - datetime.now(UTC)).total_seconds()) + 1.0)
+        sleep_until(evening.at["tea"])
+        sandbox.refresh()  # by its answer, tea (due now) has been shown and its row tried
         status = json.loads(sandbox.run("status", "--json", check=True).stdout)
         assert str(sandbox.db_path) in (status["log_error"] or "")
         sandbox.db_path.rmdir()  # the person fixes it

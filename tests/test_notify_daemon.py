@@ -28,7 +28,9 @@ def test_a_restarted_daemon_replaces_its_predecessors_notification_and_closes_it
     sandbox: Sandbox, desktop: Desktop
 ) -> None:
     evening = Evening(magnesium=2)
-    sandbox.write_config(evening.text(magnesium='repeat = "9s"\n'))
+    # The repeat comes 5 s after the first showing: after the restart below (its first step, the
+    # stop, is over within a second or two of the showing), so from the new process.
+    sandbox.write_config(evening.text(magnesium='repeat = "5s"\n'))
     proc = start(sandbox, "--backend", "dbus", env=desktop.session_vars)
     try:
         [first] = desktop.monitor.wait_notify(1, timeout=10)
@@ -37,6 +39,7 @@ def test_a_restarted_daemon_replaces_its_predecessors_notification_and_closes_it
         assert shown_ids(sandbox) == [nid]  # the id is kept in the log
         proc = restart(sandbox, desktop, proc)
         calls = desktop.monitor.wait_notify(2, timeout=15)  # the repeat, from the new process
+        assert calls[1].sender != first.sender, "repeated by the stopped process"
         assert calls[1].replaces_id == nid
         assert desktop.displayed() == 1, "replaced, not stacked"
         sandbox.run("ack", "magnesium", check=True)

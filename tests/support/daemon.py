@@ -28,6 +28,20 @@ class Evening:
             self.at[rid] = self.bedtime - timedelta(seconds=before)
             self.tables.append(f'[reminders.{rid}]\nbefore = "{before // 60}m{before % 60}s"\n')
 
+    def add(self, **offsets: float) -> str:
+        """Reminders due `offsets` seconds from now, before the same bedtime; the config's new text.
+
+        For a reminder that must come after something the test did first: written into the config
+        then (the daemon re-reads it), it waits a few seconds, not a margin for the slowest machine."""
+        now = datetime.now(UTC)
+        for rid, seconds in offsets.items():
+            at = (now + timedelta(seconds=seconds)).replace(microsecond=0)
+            before = int((self.bedtime - at).total_seconds())
+            assert before > 0, "past bedtime"
+            self.at[rid] = self.bedtime - timedelta(seconds=before)
+            self.tables.append(f'[reminders.{rid}]\nbefore = "{before // 60}m{before % 60}s"\n')
+        return self.text()
+
     def text(self, **extra: str) -> str:
         parts = [f'timezone = "UTC"\n\n[bedtime]\ndefault = "{self.bedtime:%H:%M}"\n']
         for table in self.tables:

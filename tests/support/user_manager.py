@@ -432,13 +432,16 @@ def _holder(config: dict[str, Any]) -> int:
     finally:
         # The manager stops its units on SIGTERM (the daemon gets its own SIGTERM, and exits
         # within 1 s), but the manager itself does not exit while the namespace's journald and
-        # holder live on (it waited its whole 8 s in every test): 2 s, then SIGKILL, which ends
-        # whatever is left (the test reads nothing after this).
+        # holder live on (it waited its whole 8 s in every test, then 2 s in each): once its units'
+        # processes are gone (2 s at most), SIGKILL, which ends whatever is left (the test reads
+        # nothing after this).
         manager.terminate()
         try:
-            manager.wait(timeout=2)
-        except subprocess.TimeoutExpired:
-            manager.kill()
+            _wait(lambda: manager.poll() is not None or _only(cgroup, manager.pid), 2, "the units to stop")
+        except RuntimeError:
+            pass
+        manager.kill()
+        manager.wait()
         journald.terminate()
         try:
             journald.wait(timeout=5)
@@ -485,6 +488,17 @@ def _make_reachable(paths: Sequence[str], uid: int, gid: int) -> None:
                 os.makedirs(os.path.dirname(path), exist_ok=True)
                 Path(path).touch()
             subprocess.run(["mount", "--move", str(where), path], check=True, timeout=10)
+
+
+def _only(cgroup: Path, pid: int) -> bool:
+    """No process but `pid` is left in the cgroup tree `cgroup` (v1: each directory lists its own)."""
+    for procs in cgroup.rglob("cgroup.procs"):
+        try:
+            if any(int(p) != pid for p in procs.read_text().split()):
+                return False
+        except OSError:
+            pass  # removed meanwhile: its processes are gone
+    return True
 
 
 def _wait(predicate: Any, timeout: float, what: str) -> None:
