@@ -356,11 +356,7 @@ def night_result(
     # before the log began, and before its first mention on a night when the daemon was
     # running (it logs every due reminder, so it was not in the routine yet).
     silent = (
-        {
-            rid
-            for rid in evening
-            if rid not in per and not ((daemon_ran or backfilled) and rid in not_yet)
-        }
+        {rid for rid in evening if rid not in per and not ((daemon_ran or backfilled) and rid in not_yet)}
         if in_use
         else set()
     )
