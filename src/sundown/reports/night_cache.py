@@ -16,21 +16,21 @@ When a kept night is used (every rule below is a reason to reckon the night agai
   last row it saw; that row is still there unchanged, and the nights of the rows after it are
   reckoned again. A log that is not what was seen (another file, a row gone or changed at that id)
   makes every night be reckoned again.
-- The night was settled when reckoned (`now` past every instant it was judged against), and what
-  the rest of the log says about it (`stats.NightContext`) is unchanged.
-- Each kept value has the type and range it must have; a night that does not read back exactly
-  (the instants, to the microsecond, in the zone) is not kept.
+- The night was settled when reckoned (`now` past every instant it was judged against; a clock
+  set back before the file was written makes nothing kept be used), and what the rest of the log
+  says about it (`stats.NightContext`) is unchanged.
+- Each kept value has the type and range it must have; a night that would not read back exactly
+  (each instant to the microsecond, in the zone, with its offset) is not kept.
 An unwritable cache directory only costs the time.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import stat
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import fields, is_dataclass
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
@@ -114,7 +114,17 @@ def cached_stats(
     kept = _load(path)
     entries: dict[str, Any] = {}
     dirty = True  # the file is to be written again
-    if kept is not None and kept.get("key") == key and kept.get("origin") == origin:
+    now_us = (now - EPOCH) // ONE_US
+    seen_at = kept.get("now") if kept is not None else None
+    # A night settled at the time the file was written may not be at an earlier `now` (the clock
+    # was set back): then nothing kept is used.
+    if (
+        kept is not None
+        and kept.get("key") == key
+        and kept.get("origin") == origin
+        and type(seen_at) is int
+        and seen_at <= now_us
+    ):
         entries, dirty = _still_true(log, kept, top)
 
     nights = [first + k * ONE_DAY for k in range((last - first).days + 1)]
@@ -171,14 +181,14 @@ def cached_stats(
         )
         results.append(result)
         reckoned.append(night)
-        entry = _encode(context, result) if result.settled else None
-        if entry is not None and _reads_back(entry, night, zone, result):
+        entry = _encode(context, result, zone) if result.settled else None
+        if entry is not None:
             entries[iso] = entry
             dirty = True
         elif entries.pop(iso, None) is not None:
             dirty = True
     if dirty:
-        _save(path, {"key": key, "origin": origin, "top": top, "nights": entries})
+        _save(path, {"key": key, "origin": origin, "top": top, "now": now_us, "nights": entries})
     return stats.assemble(routine, first, last, nights, results), frozenset(reckoned)
 
 
@@ -348,21 +358,37 @@ def _save(path: Path, content: dict[str, Any]) -> None:
 
 
 # --- one night, kept --------------------------------------------------------------------------
-# [context, mentioned, bedtime, cells, repeats]:
-#   context   [log begun, backfilled, [reminders not in the routine yet]]
-#   mentioned [reminder, ...]
+# [context, mentioned, bedtime, cells, repeats], as few values as JSON allows (ten years are
+# 3,652 of them, read on every run):
+#   context   [log begun, backfilled, reminder not in the routine yet, ...]
+#   mentioned [reminder, ...], or null: the cells' reminders, in their order
 #   bedtime   null, or [planned, acknowledged, measured, lights out, active after bedtime (s),
 #             in bed, awake, lights-out status], instants in microseconds since 1970 (UTC)
-#   cells     {reminder: [status, delay (s) or null]}, the reminders not "not scheduled"
+#   cells     {reminder: delay (s), acknowledged; or its status}, the reminders not "not scheduled"
 #   repeats   {reminder: count}
+ON_TIME_S = stats.ON_TIME.total_seconds()
 
 
-def _encode(context: NightContext, result: NightResult) -> list[Any]:
+def _encode(context: NightContext, result: NightResult, zone: tzinfo) -> list[Any] | None:
+    """The night to keep, or None when it would not read back as it is (never kept otherwise)."""
+    cells: dict[str, Any] = {}
+    for rid, c in result.cells.items():
+        if c.delay_s is None:
+            if c.status not in _CELLS:
+                return None
+            cells[rid] = c.status
+        elif c.status == (ACK if c.delay_s <= ON_TIME_S else LATE) and type(c.delay_s) is float:
+            cells[rid] = c.delay_s
+        else:
+            return None
     b = result.bedtime
-    bedtime = (
-        None
-        if b is None
-        else [
+    bedtime = None
+    if b is not None:
+        if not all(
+            _reads_back(t, zone) for t in (b.planned, b.acknowledged, b.lights_out, b.in_bed, b.awake)
+        ):
+            return None
+        bedtime = [
             _us(b.planned),
             _us(b.acknowledged),
             b.measured,
@@ -372,84 +398,68 @@ def _encode(context: NightContext, result: NightResult) -> list[Any]:
             _us(b.awake),
             b.lights_out_status,
         ]
-    )
-    return [
-        [context[0], context[1], list(context[2])],
-        list(result.mentioned),
-        bedtime,
-        {rid: [c.status, c.delay_s] for rid, c in result.cells.items()},
-        result.repeats,
-    ]
+    mentioned = None if result.mentioned == tuple(result.cells) else list(result.mentioned)
+    return [[context[0], context[1], *context[2]], mentioned, bedtime, cells, result.repeats]
 
 
 def _us(t: datetime | None) -> int | None:
     return None if t is None else (t - EPOCH) // ONE_US
 
 
-def _reads_back(entry: list[Any], night: date, zone: tzinfo, result: NightResult) -> bool:
-    """The kept night reads back as what was reckoned, each instant to its text and its zone:
-    else it is not kept (reckoned again each time), never shown otherwise."""
-    try:
-        context, back = _decode(json.loads(json.dumps(entry)), night, zone)
-    except UNREADABLE:
-        return False
-    if back[1:4] != result[1:4] or (back.bedtime is None) != (result.bedtime is None):
-        return False
-    if back.bedtime is None or result.bedtime is None:
+def _reads_back(t: datetime | None, zone: tzinfo) -> bool:
+    """`t` is what its microseconds read back as: in `zone`, the same wall time and offset."""
+    if t is None:
         return True
-    a, b = back.bedtime, result.bedtime
-    for x, y in ((a.planned, b.planned), (a.acknowledged, b.acknowledged), (a.lights_out, b.lights_out),
-                 (a.in_bed, b.in_bed), (a.awake, b.awake)):  # fmt: skip
-        if (
-            (x is None) != (y is None)
-            or x is not None
-            and y is not None
-            and (x.isoformat() != y.isoformat() or x.tzinfo is not y.tzinfo)
-        ):
-            return False
-    return a.to_json() == b.to_json() and a.lights_out_status == b.lights_out_status
+    if t.tzinfo is not zone:
+        return False
+    back = _instant((t - EPOCH) // ONE_US, zone)
+    return (
+        back is not None
+        and back.replace(tzinfo=None) == t.replace(tzinfo=None)
+        and (back.utcoffset() == t.utcoffset())
+    )
 
 
 def _decode(entry: Any, night: date, zone: tzinfo) -> tuple[NightContext, NightResult]:
-    """A kept night, every value checked; raises (Corrupt, TypeError, ValueError, ...) otherwise."""
-    if not isinstance(entry, list) or len(entry) != 5:
+    """A kept night, every value checked; raises one of UNREADABLE otherwise."""
+    if type(entry) is not list or len(entry) != 5:
         raise Corrupt("not a night")
     context, mentioned, bedtime, cells, repeats = entry
-    if not isinstance(context, list) or len(context) != 3:
-        raise Corrupt("context")
-    begun, backfilled, not_yet = context
+    if type(context) is not list or type(cells) is not dict or type(repeats) is not dict:
+        raise Corrupt("not a night")
+    begun, backfilled, *not_yet = context
     if type(begun) is not bool or type(backfilled) is not bool:
         raise Corrupt("context")
-    ctx: NightContext = (begun, backfilled, _names(not_yet))
-    rids = _names(mentioned)
-    if not isinstance(cells, dict) or not isinstance(repeats, dict):
-        raise Corrupt("cells")
+    for rid in not_yet:
+        if type(rid) is not str:
+            raise Corrupt("context")
     got: dict[str, Cell] = {}
-    for rid, (status, delay) in cells.items():
-        if status == ACK or status == LATE:
-            if type(delay) is not float or not (math.isfinite(delay) and 0 <= delay < LIMIT):
+    for rid, value in cells.items():
+        if type(value) is float:
+            if not 0.0 <= value < LIMIT:  # NaN and infinities too
                 raise Corrupt("delay")
-            got[rid] = Cell(status, delay)
-        elif delay is None:
-            got[rid] = _CELLS[status]
+            got[rid] = Cell(ACK if value <= ON_TIME_S else LATE, value)
         else:
-            raise Corrupt("cell")
+            got[rid] = _CELLS[value]
+    if mentioned is None:
+        rids = tuple(got)
+    elif type(mentioned) is list:
+        rids = tuple(mentioned)
+        for rid in rids:
+            if type(rid) is not str:
+                raise Corrupt("mentioned")
+    else:
+        raise Corrupt("mentioned")
     for rid, n in repeats.items():
         if type(n) is not int or not 0 < n < LIMIT or rid not in rids:
             raise Corrupt("repeats")
-    return ctx, NightResult(_bedtime(bedtime, night, zone), got, repeats, rids, True)
+    return (begun, backfilled, tuple(not_yet)), NightResult(
+        _bedtime(bedtime, night, zone) if bedtime is not None else None, got, repeats, rids, True
+    )
 
 
-def _names(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(type(v) is str for v in value):
-        raise Corrupt("names")
-    return tuple(value)
-
-
-def _bedtime(value: Any, night: date, zone: tzinfo) -> NightBedtime | None:
-    if value is None:
-        return None
-    if not isinstance(value, list) or len(value) != 8:
+def _bedtime(value: Any, night: date, zone: tzinfo) -> NightBedtime:
+    if type(value) is not list or len(value) != 8:
         raise Corrupt("bedtime")
     planned, acknowledged, measured, lights_out, active, in_bed, awake, status = value
     if planned is None or measured not in _MEASURED or status not in _STATUSES:
@@ -479,8 +489,8 @@ def _instant(us: Any, zone: tzinfo) -> datetime | None:
     return t.replace(microsecond=micro) if micro else t
 
 
-def nights_kept(path: Path) -> Iterable[str]:
-    """The nights the file keeps (for tests and `doctor`-like looks), none when it is not ours."""
+def nights_kept(path: Path) -> list[str]:
+    """The nights the file keeps, none when it is not ours (for tests)."""
     found = _load(path)
     entries = found.get("nights") if found else None
     return sorted(entries) if isinstance(entries, dict) else []
