@@ -151,7 +151,7 @@ def cached_stats(
     evenings = stats.evening_reminders(routine)
     starts = {rid: first_nights.get(rid, date.max) for ids in evenings for rid in ids}
     log_start, live_start = log.first_night(), log.first_live_night() or date.max
-    contexts = [stats.night_context(n, evenings, starts, log_start, live_start) for n in nights]
+    contexts = stats.night_contexts(nights, evenings, starts, log_start, live_start)
     stale = [n for n, c in zip(nights, contexts, strict=True) if n in decoded and decoded[n][0] != c]
     for night in stale:
         del decoded[night]
@@ -412,12 +412,11 @@ def _reads_back(t: datetime | None, zone: tzinfo) -> bool:
         return True
     if t.tzinfo is not zone:
         return False
-    back = _instant((t - EPOCH) // ONE_US, zone)
-    return (
-        back is not None
-        and back.replace(tzinfo=None) == t.replace(tzinfo=None)
-        and (back.utcoffset() == t.utcoffset())
-    )
+    us = (t - EPOCH) // ONE_US
+    if not -LIMIT < us < LIMIT:
+        return False
+    back = _instant(us, zone)
+    return back.replace(tzinfo=None) == t.replace(tzinfo=None) and back.utcoffset() == t.utcoffset()
 
 
 def _decode(entry: Any, night: date, zone: tzinfo) -> tuple[NightContext, NightResult]:
@@ -466,24 +465,24 @@ def _bedtime(value: Any, night: date, zone: tzinfo) -> NightBedtime:
         raise Corrupt("bedtime")
     if active is not None and (type(active) is not int or not -LIMIT < active < LIMIT):
         raise Corrupt("active")
+    for t in (planned, acknowledged, lights_out, in_bed, awake):
+        if t is not None and (type(t) is not int or not -LIMIT < t < LIMIT):
+            raise Corrupt("instant")
     return NightBedtime(
         night,
         _instant(planned, zone),
-        _instant(acknowledged, zone),
+        None if acknowledged is None else _instant(acknowledged, zone),
         measured,
-        _instant(lights_out, zone),
+        None if lights_out is None else _instant(lights_out, zone),
         active,
-        _instant(in_bed, zone),
-        _instant(awake, zone),
+        None if in_bed is None else _instant(in_bed, zone),
+        None if awake is None else _instant(awake, zone),
         status,
     )
 
 
-def _instant(us: Any, zone: tzinfo) -> datetime | None:
-    if us is None:
-        return None
-    if type(us) is not int or not -LIMIT < us < LIMIT:
-        raise Corrupt("instant")
+def _instant(us: int, zone: tzinfo) -> datetime:
+    """An instant kept as microseconds since 1970 (checked by the caller), in `zone`."""
     seconds, micro = divmod(us, 1_000_000)
     t = datetime.fromtimestamp(seconds, zone)
     return t.replace(microsecond=micro) if micro else t
