@@ -384,20 +384,21 @@ def _encode(context: NightContext, result: NightResult, zone: tzinfo) -> list[An
     b = result.bedtime
     bedtime = None
     if b is not None:
-        if not all(
-            _reads_back(t, zone) for t in (b.planned, b.acknowledged, b.lights_out, b.in_bed, b.awake)
-        ):
+        # The planned bedtime may be any instant the plan made; the others are made in `zone` from
+        # an instant (astimezone, fromtimestamp), as `_instant` makes them again.
+        if b.planned is None or not _reads_back(b.planned, zone):
             return None
-        bedtime = [
-            _us(b.planned),
-            _us(b.acknowledged),
-            b.measured,
-            _us(b.lights_out),
-            b.active_after_bedtime_s,
-            _us(b.in_bed),
-            _us(b.awake),
-            b.lights_out_status,
-        ]
+        others = (b.acknowledged, b.lights_out, b.in_bed, b.awake)
+        for t in others:
+            if t is not None and t.tzinfo is not zone:
+                return None
+        acknowledged, lights_out, in_bed, awake = map(_us, others)
+        for us in (acknowledged, lights_out, in_bed, awake):
+            if us is not None and not -LIMIT < us < LIMIT:
+                return None
+        planned = (b.planned - EPOCH) // ONE_US
+        bedtime = [planned, acknowledged, b.measured, lights_out, b.active_after_bedtime_s, in_bed, awake,
+                   b.lights_out_status]  # fmt: skip
     mentioned = None if result.mentioned == tuple(result.cells) else list(result.mentioned)
     return [[context[0], context[1], *context[2]], mentioned, bedtime, cells, result.repeats]
 

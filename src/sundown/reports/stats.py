@@ -392,8 +392,9 @@ def night_result(
     as_it_was = NOTHING_MEASURED
     if night_spans or night_phone:
         now_s = activity.epoch(now)
-        as_it_was = _as_it_was(night, bedtime, routine, zone, now_s, night_spans, night_phone)
-        settled = now_s >= activity.until_epoch(routine, night, zone)
+        until = activity.until_epoch(routine, night, zone)
+        as_it_was = _as_it_was(bedtime, until, zone, now_s, night_spans, night_phone)
+        settled = now_s >= until
     bedtime_row = NightBedtime(
         night,
         bedtime,
@@ -494,16 +495,15 @@ NO_PHONE = activity.Phone()
 
 
 def _as_it_was(
-    night: date,
     planned: datetime,
-    routine: Routine,
+    until: int,
     zone: tzinfo,
     now: int,
     spans: Sequence[SpanRow] | None,
     phone: Sequence[tuple[str, int]] | None,
 ) -> Measured:
-    """A night as it was: the screens' lights out, the active time after bedtime, the phone's word."""
-    until = activity.until_epoch(routine, night, zone)
+    """A night as it was: the screens' lights out, the active time after bedtime, the phone's word.
+    `until`: the night's end (`activity.until_epoch`), `now` in POSIX seconds."""
     bedtime = activity.epoch(planned)
     seen = activity.evening(spans or (), bedtime, until, now)
     said = activity.phone_night(phone) if phone else NO_PHONE
