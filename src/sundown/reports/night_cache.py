@@ -413,6 +413,8 @@ def _reads_back(t: datetime | None, zone: tzinfo) -> bool:
         return True
     if t.tzinfo is not zone:
         return False
+    if t.utcoffset() == t.replace(fold=1 - t.fold).utcoffset():
+        return True  # a wall time that names one instant (not in a gap, not one of a fold's two)
     us = (t - EPOCH) // ONE_US
     if not -LIMIT < us < LIMIT:
         return False
