@@ -112,6 +112,31 @@ def _processes_only_in_e2e(request: pytest.FixtureRequest, monkeypatch: pytest.M
     monkeypatch.setattr(subprocess.Popen, "_execute_child", refuse)
 
 
+# A worker's open files after each test: a regular user gets 1,024 (root 20,000 here), and a test
+# that leaves files open (a sqlite connection left to the collector) once exhausted a worker in CI as
+# a regular user only. The ceiling is well over what the module-scoped desktops hold (about 100).
+FD_CEILING = 300
+
+
+@pytest.fixture(autouse=True)
+def _no_file_left_open(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fails the test after which the worker holds more than FD_CEILING open files, saying which."""
+    yield
+    fds = os.listdir("/proc/self/fd") if os.path.isdir("/proc/self/fd") else []
+    if len(fds) <= FD_CEILING:
+        return
+    kinds: dict[str, int] = {}
+    for fd in fds:
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        kind = target.split(":[", 1)[0]
+        kinds[kind] = kinds.get(kind, 0) + 1
+    most = sorted(kinds.items(), key=lambda kv: -kv[1])[:5]
+    pytest.fail(f"{len(fds)} files open in this worker after {request.node.nodeid}: {most}", pytrace=False)
+
+
 @pytest.fixture(autouse=True)
 def _xdg_dirs_of_its_own(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reads or writes the tester's XDG directories, whatever they export: each test gets

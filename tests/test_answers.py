@@ -71,6 +71,19 @@ def test_the_command_line_may_acknowledge_ahead_an_answer_from_elsewhere_may_not
     ]
 
 
+def test_a_done_or_snooze_from_elsewhere_for_tomorrow_night_is_not_due() -> None:
+    tomorrow = NIGHT + timedelta(days=1)
+    book = Book().notified("magnesium", at(21, 45))  # tonight's was sent: tomorrow's is not due
+    for action in ("done", "snooze"):
+        for source in ("phone", "device:laptop"):
+            answer = Answer(tomorrow, ("magnesium",), action, source, f"{action}-{source}")
+            [ruling] = answers.apply(book, answer, at(22, 0))
+            assert (ruling.outcome, ruling.refusal) == ("refused", "not_due"), (action, source)
+            assert "21:45" in ruling.why
+    assert [e.event for e in book.rows] == ["notified"]  # no row for either night
+    assert not book.answered(tomorrow)
+
+
 def test_a_second_done_from_anywhere_writes_no_row() -> None:
     book = Book().notified("magnesium", at(21, 45))
     for source, ident in (("action", None), ("cli", None), ("phone", "a"), ("device:laptop", "b")):

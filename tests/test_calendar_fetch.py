@@ -1,7 +1,9 @@
 """An https calendar: conditional requests, the copy in the state directory, a failure keeping the
 last good copy, a slow or hanging server, TLS with a self-signed certificate (tests/support/
-calendar_server.py serves one .ics on 127.0.0.1). The fetch tests start no process; the
-`CalendarSource` ones run the parser child and are end-to-end."""
+calendar_server.py serves one .ics on 127.0.0.1). Every case runs over https (the `server`
+fixture); the conditional request also over plain http to this machine, the one other scheme
+allowed. The fetch tests start no process; the `CalendarSource` ones run the parser child and
+are end-to-end."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import logging
 import stat
 import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -28,8 +31,15 @@ T0 = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def server() -> CalendarServer:
-    s = CalendarServer(GOOGLE)
+def server(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[CalendarServer]:
+    """The calendar over https, as calendar hosts serve it, its self-signed certificate trusted
+    the way a system CA store would be (SSL_CERT_FILE, inherited by the parser child too).
+    `@pytest.mark.parametrize("server", ["http"], indirect=True)`: plain http to this machine."""
+    tls = getattr(request, "param", "https") == "https"
+    if tls:
+        monkeypatch.setenv("SSL_CERT_FILE", str(CERT))
+    s = CalendarServer(GOOGLE, tls=tls)
+    assert s.url.startswith("https://" if tls else "http://127.0.0.1:")
     yield s
     s.close()
 
@@ -38,6 +48,7 @@ def cache(tmp_path: Path, url: str) -> Cache:
     return Cache(tmp_path / "calendar.ics", tmp_path / "calendar.json", url)
 
 
+@pytest.mark.parametrize("server", ["https", "http"], indirect=True)
 def test_a_conditional_request_after_the_first_fetch(server: CalendarServer, tmp_path: Path) -> None:
     c = cache(tmp_path, server.url)
     got, problem = refresh(c, T0)

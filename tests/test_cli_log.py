@@ -187,6 +187,47 @@ def test_table_shows_local_times(box) -> None:
     assert lines[2].split()[:4] == ["2025-11-18", "00:05:00", "2025-11-17", "bedtime"]
 
 
+def test_activity_rows_read_as_spans_in_the_table_and_round_trip_in_csv(box) -> None:
+    """Issue 21: `activity` rows (spans of the evening as it was) as a person reads them: the state
+    first, then the span's start and end in the routine's zone (not the shell's), a span over
+    midnight with both dates; in the CSV export the same rows with their UTC instants."""
+    night = date(2025, 11, 20)  # Thursday, CET (UTC+1)
+    spans = [  # (source, state, from, to) in UTC, as the daemon writes them
+        ("device:laptop", "active", "2025-11-20T21:00:00+00:00", "2025-11-20T21:45:10+00:00"),
+        ("daemon", "active", "2025-11-20T20:45:00+00:00", "2025-11-20T22:58:30+00:00"),
+        ("daemon", "locked", "2025-11-20T22:58:30+00:00", "2025-11-20T23:20:05+00:00"),
+        ("daemon", "asleep", "2025-11-20T23:20:05+00:00", "2025-11-21T06:00:00+00:00"),
+    ]
+    with EventLog(box.db_path) as log:
+        for source, state, start, end in spans:
+            details = {"state": state, "from": start, "to": end}
+            log.record("activity", night, None, source, details, ts=datetime.fromisoformat(end))
+    args = ("log", "--since", "2025-11-20", "--until", "2025-11-20")
+    out = box.run(*args, env={"TZ": "America/New_York"}, check=True).stdout
+    lines = out.splitlines()
+    assert lines[0].split()[:2] == ["TIME", "(Europe/Berlin)"]
+    assert [line.split() for line in lines if " activity " in line] == [
+        ["2025-11-20", "22:45:10", "2025-11-20", "-", "activity", "device:laptop",
+         "state=active", "from=2025-11-20", "22:00:00", "to=2025-11-20", "22:45:10"],
+        ["2025-11-20", "23:58:30", "2025-11-20", "-", "activity", "daemon",
+         "state=active", "from=2025-11-20", "21:45:00", "to=2025-11-20", "23:58:30"],
+        ["2025-11-21", "00:20:05", "2025-11-20", "-", "activity", "daemon",
+         "state=locked", "from=2025-11-20", "23:58:30", "to=2025-11-21", "00:20:05"],
+        ["2025-11-21", "07:00:00", "2025-11-20", "-", "activity", "daemon",
+         "state=asleep", "from=2025-11-21", "00:20:05", "to=2025-11-21", "07:00:00"],
+    ]  # fmt: skip
+    rows = list(csv.DictReader(io.StringIO(box.run(*args, "--format", "csv", check=True).stdout)))
+    got = [
+        (r["ts"], r["night"], r["reminder"], r["source"], json.loads(r["details"]))
+        for r in rows
+        if r["event"] == "activity"
+    ]
+    assert got == [
+        (end, "2025-11-20", "", source, {"state": state, "from": start, "to": end})
+        for source, state, start, end in sorted(spans, key=lambda s: s[3])
+    ]
+
+
 def test_a_broken_config_does_not_hide_the_history(box) -> None:
     box.write_config("[bedtime]\ndefault = 25\n")
     assert box.run("stats").returncode == 78

@@ -1,4 +1,5 @@
-"""The person's context, decided purely: busy -> deferred, away -> acknowledged, ignored -> escalated."""
+"""The person's context, decided purely: busy -> deferred, away -> acknowledged, ignored -> escalated
+(and, at the end, what of it reaches the screen through a daemon in this process)."""
 
 from __future__ import annotations
 
@@ -204,12 +205,56 @@ def test_a_step_due_just_after_a_repeat_comes_with_it() -> None:
     # Without a repeat at this instant the step keeps its own time.
     alone = verdict(routine(NAG), at(21, 55), Context(), SHOWN, late)
     assert alone.escalations == [] and alone.next_at == at(21, 55) + timedelta(milliseconds=19)
-    # A step that runs a command keeps its own time too (a lock is never pulled forward).
+    # A step that runs a command gives the repeat its urgency, and runs its command at its own
+    # time (a lock is never pulled forward), with no notification of its own then: Plasma
+    # refused a second one 19 ms after the repeat ("ExcessNotificationGeneration").
     locking = replace(
         REPEATING, escalate=(Step(10 * M, urgency="critical", run=("loginctl", "lock-session")),)
     )
     v = verdict(routine(locking), at(21, 55), Context(), SHOWN, late)
-    assert v.escalations == [] and [u for _, u in v.sends] == ["normal"]
+    assert v.escalations == [] and [(s.repeat, u) for s, u in v.sends] == [(1, "critical")]
+    assert v.next_at == at(21, 55) + timedelta(milliseconds=19)
+    repeated = {k: replace(p, notified=2, repeats=1, last_notified=at(21, 55)) for k, p in SHOWN.items()}
+    v = verdict(routine(locking), v.next_at, Context(), repeated, late)
+    assert v.sends == [] and [(e.index, e.step.run, e.notify) for e in v.escalations] == [
+        (0, ("loginctl", "lock-session"), None)
+    ]
+    # A repeat not sent before the step's time (a late tick) goes out with it: one notification.
+    v = verdict(routine(locking), at(21, 55) + timedelta(milliseconds=19), Context(), SHOWN, late)
+    assert [(s.repeat, u) for s, u in v.sends] == [(1, "critical")]
+    assert [(e.index, e.notify) for e in v.escalations] == [(0, None)]
+    # Further than TOGETHER after the repeat: the step is a notification of its own, as ever.
+    far = {k: replace(a, first_notified=at(21, 47)) for k, a in SEEN.items()}
+    v = verdict(routine(locking), at(21, 55), Context(), SHOWN, far)
+    assert [u for _, u in v.sends] == ["normal"] and v.next_at == at(21, 57)
+    v = verdict(routine(locking), at(21, 57), Context(), repeated, far)
+    assert [(e.index, e.notify) for e in v.escalations] == [(0, "critical")]
+
+
+def test_a_snooze_that_ends_with_a_repeat_and_a_step_is_one_notification() -> None:
+    """A snooze's end at the instant a repeat and an escalation step fall due: one notification.
+    A snooze is an answer: the repeats and the steps stop, so the snooze's end goes out alone,
+    at the reminder's own urgency (critical when `urgent`), and nothing follows it 19 ms later."""
+    nag = replace(REPEATING, escalate=STEPS)
+    snoozed = {k: replace(p, snoozed_until=at(21, 55)) for k, p in SHOWN.items()}
+    once = {k: replace(a, snoozes=1) for k, a in SEEN.items()}
+    for reminder, urgency in ((nag, "normal"), (replace(nag, urgent=True), "critical")):
+        v = verdict(routine(reminder), at(21, 55), Context(), snoozed, once)
+        assert [(s.snoozed, u) for s, u in v.sends] == [(True, urgency)] and v.escalations == []
+    late = {k: replace(a, first_notified=at(21, 45) + timedelta(milliseconds=19)) for k, a in once.items()}
+    v = verdict(routine(nag), at(21, 55), Context(), snoozed, late)
+    assert [(s.snoozed, u) for s, u in v.sends] == [(True, "normal")] and v.escalations == []
+    sent = {k: replace(p, notified=2, last_notified=at(21, 55)) for k, p in snoozed.items()}
+    v = verdict(routine(nag), at(21, 55) + timedelta(milliseconds=19), Context(), sent, late)
+    assert v.sends == [] and v.escalations == []
+    # The same as the log folds it (a notification after the snooze clears its `until`): a snooze
+    # from the command line or the phone, which the daemon does not remember, or after a restart.
+    # The steps stopped all the same (they once resumed: a critical notification 19 ms after the
+    # snooze's end, which Plasma refused).
+    folded = {k: replace(p, snoozed_until=None) for k, p in sent.items()}
+    v = verdict(routine(nag), at(21, 55) + timedelta(milliseconds=19), Context(), folded, late)
+    assert v.sends == [] and v.escalations == []
+    assert verdict(routine(nag), at(22, 20), Context(), folded, late).escalations == []  # the lock too
 
 
 def test_an_escalation_step_due_alone_shows_one_notification_with_the_loudest_urgency() -> None:
@@ -377,3 +422,48 @@ def test_a_reminder_at_bedtime_deferred_is_not_missed_before_max_defer() -> None
     v = verdict(r, at(22, 55), busy, attention=deferred)
     assert v.sends == [] and [o.reminder.id for o in v.missed] == ["bedtime"]
     assert [o.reminder.id for o in verdict(r, at(22, 35), busy).missed] == ["bedtime"]  # never deferred
+
+
+# --- what reaches the screen: the daemon in this process -------------------------------------------
+
+DIMMING = """\
+timezone = "Europe/Berlin"
+[bedtime]
+default = "22:30"
+[reminders.magnesium]
+at = "21:45"
+repeat = "10m"
+repeat_limit = 3
+escalate = [{ after = "10m", urgency = "critical", run = ["xset", "dpms", "force", "off"] }]
+"""
+
+
+def test_a_command_step_19_ms_after_a_repeat_runs_its_command_and_shows_nothing_more(sandbox) -> None:
+    """The daemon's side of the rule: the repeat goes out critical, and the step at its own time,
+    19 ms later, runs its command with no second Notify (Plasma refused that one)."""
+    from support.in_process import in_process_daemon
+    from support.sandbox import FakeClock
+
+    sandbox.write_config(DIMMING)
+    clock = FakeClock(at(21, 45) + timedelta(milliseconds=19))  # the first notification, 19 ms late
+    daemon = in_process_daemon(clock)
+    shown: list[tuple[str, str]] = []
+    ran: list[tuple[datetime, tuple[str, ...]]] = []
+    deliver = daemon.screen.deliver
+
+    def seen(message):  # every notification the daemon shows (a reminder, a step, a notice)
+        shown.append((message.title, message.urgency))
+        return deliver(message)
+
+    daemon.screen.deliver = seen  # type: ignore[method-assign]
+    daemon.commands.start = lambda rid, argv, config: ran.append((clock.now, argv))  # type: ignore[method-assign]
+    try:
+        for instant in (clock.now, at(21, 55), at(21, 55) + timedelta(milliseconds=19)):
+            clock.now = instant
+            daemon.tick()
+        assert shown == [("Magnesium", "normal"), ("Magnesium", "critical")]  # the first, the repeat
+        assert ran == [(at(21, 55) + timedelta(milliseconds=19), ("xset", "dpms", "force", "off"))]
+        [step] = [e for e in daemon.ledger.night_events(NIGHT) if e.event == "escalated"]
+        assert step.details["step"] == 1 and step.details["urgency"] == "critical"
+    finally:
+        daemon.stop()

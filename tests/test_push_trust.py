@@ -180,6 +180,54 @@ def test_two_machines_of_one_name_are_told_apart_by_their_id(sandbox, server: Nt
         daemon.stop()
 
 
+def as_running_daemon(monkeypatch, daemon) -> None:
+    """`status` and `doctor` in this process ask `daemon` as they would ask the running one over
+    its socket (its status through JSON, as the socket carries it)."""
+    from sundown.core.status import Status
+    from sundown.runtime import control
+
+    def answer(paths, timeout: float = 5.0) -> Status:
+        reply = json.loads(json.dumps({"ok": True, **daemon.status()}, default=str))
+        return Status.from_json({**reply, "running": True})
+
+    monkeypatch.setattr(control, "running_pid", lambda paths: os.getpid())
+    monkeypatch.setattr(control, "daemon_status", answer)
+
+
+def test_status_and_doctor_say_another_machine_has_this_one_s_name(
+    sandbox, server: NtfyServer, monkeypatch, capsys
+) -> None:
+    from sundown import doctor
+    from sundown.cli import main
+
+    daemon, push = link(sandbox, server)
+    daemon.push_link = push
+    as_running_daemon(monkeypatch, daemon)
+    monkeypatch.setenv("COLUMNS", "200")  # each warning on one line
+    monkeypatch.setattr(
+        doctor, "run", lambda paths, env, **kw: doctor.Report(tuple(doctor.check_push(paths)))
+    )
+    try:
+        daemon.tick()
+        assert main(["status"]) == 0
+        assert "also calls itself" not in capsys.readouterr().out  # one machine of the name: no word
+        clone = message(signed(NIGHT, ("magnesium",), "done", "laptop", nonce="n2", device_id="clone-id-123"))
+        assert push.handle_answer(clone) == "apply"
+        assert main(["status"]) == 0
+        out = capsys.readouterr().out
+        assert "  push: another machine also calls itself 'laptop'; give each its own `device`" in out
+        assert main(["status", "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["push"]["namesakes"] == 1
+        main(["doctor"])
+        out = capsys.readouterr().out
+        [line] = [line for line in out.splitlines() if "push daemon" in line]
+        assert line.startswith("warn") and "another machine also calls itself 'laptop'" in line, out
+        assert 'fix: give each machine its own name: [push] device = "..."' in out
+    finally:
+        push.close()
+        daemon.stop()
+
+
 def test_the_phone_s_buttons_carry_signed_answers_that_expire_with_the_night(
     sandbox, server: NtfyServer
 ) -> None:
@@ -303,6 +351,42 @@ def test_a_guessable_topic_on_a_public_server_is_warned_about() -> None:
     assert warned("https://ntfy.home.arpa/evening") is None  # the home network
 
 
+def test_check_and_doctor_warn_about_a_guessable_topic(sandbox, monkeypatch, capsys) -> None:
+    from sundown import doctor
+    from sundown.cli import main
+    from sundown.push import ntfy
+
+    def offline(self, *args, **kw):
+        raise OSError("offline")  # the test never reaches ntfy.sh: the warning comes first
+
+    monkeypatch.setattr(ntfy.Connection, "request", offline)
+    monkeypatch.setattr(
+        doctor, "run", lambda paths, env, **kw: doctor.Report(tuple(doctor.check_push(paths)))
+    )
+    monkeypatch.setenv("COLUMNS", "300")  # the warning on one line
+    warning = 'the topic "evening" on ntfy.sh is short, easy to guess'
+    sandbox.write_config(
+        ROUTINE.replace("{url}/evening-8f3k2q-test", "https://ntfy.sh/evening").format(secret=secret_file())
+    )
+    assert main(["check"]) == 0  # a warning, not an error
+    out, err = capsys.readouterr()
+    assert f"warning: push.ntfy: {warning}" in err and warning not in out
+    main(["doctor"])
+    out = capsys.readouterr().out
+    [line] = [line for line in out.splitlines() if "push topic name" in line]
+    assert line.startswith("warn") and warning in line, out
+    # An unguessable topic on the same server: neither says a word.
+    sandbox.write_config(
+        ROUTINE.replace(
+            "{url}/evening-8f3k2q-test", "https://ntfy.sh/sundown-2ary6r3ko3sm7ynolcdhubqkah"
+        ).format(secret=secret_file())
+    )
+    assert main(["check"]) == 0
+    assert "easy to guess" not in capsys.readouterr().err
+    main(["doctor"])
+    assert "push topic name" not in capsys.readouterr().out
+
+
 def test_the_secret_file_is_checked_like_a_key(tmp_path: Path) -> None:
     secret = tmp_path / "push-secret"
     extra = ""
@@ -371,6 +455,31 @@ def test_a_stream_that_opens_and_closes_or_is_a_portal_backs_off_and_says_so(
     assert snap["stream_errors"] <= 5
 
 
+def test_the_daemon_s_status_shows_a_stream_that_carries_nothing_of_sundown_s(
+    sandbox, server: NtfyServer, monkeypatch, capsys
+) -> None:
+    from sundown.cli import main
+
+    server.stream_mode = "portal"
+    daemon, push = link(sandbox, server)
+    daemon.push_link = push
+    as_running_daemon(monkeypatch, daemon)
+    monkeypatch.setenv("COLUMNS", "300")
+    push.start()
+    try:
+        shown = wait_until(lambda: daemon.status()["push"]["error"], 5, "the stream's error in status")
+        assert "portal" in shown and daemon.status()["push"]["connected"] is False
+        assert main(["status", "--json"]) == 0
+        assert "portal" in json.loads(capsys.readouterr().out)["push"]["error"]
+        assert main(["status"]) == 0
+        [line] = [line for line in capsys.readouterr().out.splitlines() if "push problem" in line]
+        assert "portal" in line
+    finally:
+        push.close()
+        daemon.stop()
+    assert streams(server) <= 3  # no reconnecting at once (how far the backoff holds off: the test above)
+
+
 def test_a_server_trickling_a_byte_at_a_time_cannot_stall_pushing(server: NtfyServer, tmp_path: Path) -> None:
     server.trickle_s = 0.2  # an answer of ~150 bytes would take 30 s
     c = client(server, tmp_path, timeout=1.0, backoff_cap=0.5)
@@ -400,9 +509,14 @@ def test_server_error_text_is_cleaned_and_cut_short(server: NtfyServer, tmp_path
     assert "bad sundown[1]: your disk" in error and len(error) < 320
 
 
-def test_no_error_and_no_thread_death_ever_shows_the_token(server: NtfyServer, tmp_path: Path) -> None:
+def test_no_error_and_no_thread_death_ever_shows_the_token(
+    server: NtfyServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     # A token that http.client will not put in a header (as a two-line token file once gave):
     # the request fails, the error says so without the token, and pushing goes on.
+    import logging
+
+    caplog.set_level(logging.DEBUG)  # every logger, every level: what the journal could get
     c = client(server, tmp_path, token="tk_secret_value\nX-Evil: 1")
     try:
         c.publish(a_publication())
@@ -412,6 +526,11 @@ def test_no_error_and_no_thread_death_ever_shows_the_token(server: NtfyServer, t
         assert c._publisher.is_alive()
     finally:
         c.close()
+    handler = logging.Handler()
+    handler.setFormatter(logging.Formatter())
+    shown = [handler.format(r) for r in caplog.records]  # the message, its arguments, any traceback
+    assert any("push" in line.lower() for line in shown), shown  # the failure was logged...
+    assert not [line for line in shown if "tk_secret_value" in line]  # ...never with the token
 
 
 def test_a_dead_publisher_thread_is_started_again(server: NtfyServer, tmp_path: Path, monkeypatch) -> None:

@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from support.desktop import running_desktop, wait_until
+from support.desktop import _kill_group, running_desktop, wait_until
+from support.in_process import in_process_daemon
 from support.sandbox import FakeClock, Sandbox
 from support.winddown import OffsetClock, Parts, wait_row, winddown_rows
 
@@ -495,3 +496,85 @@ def test_the_volume_cap_keeps_the_balance_and_puts_back_the_output_it_capped(
         daemon.stop()
         desk.pactl("set-default-sink", "night")
         desk.pactl("unload-module", module)
+
+
+def test_on_pipewire_wpctl_caps_the_default_output_never_raises_it_and_puts_it_back(
+    sandbox: Sandbox, desk: Parts
+) -> None:
+    """Debian 12 GNOME's sound server: PipeWire with WirePlumber, whose `wpctl` comes before pactl.
+    A real PipeWire and WirePlumber with a null sink, beside the module's PulseAudio (untouched)."""
+    found = desk.start_pipewire()
+
+    def volume() -> str:
+        return desk.wpctl(found, "get-volume", "@DEFAULT_AUDIO_SINK@").strip()
+
+    try:
+        desk.wpctl(found, "set-volume", "@DEFAULT_AUDIO_SINK@", "0.5")
+        sandbox.write_config(
+            'timezone = "Europe/Berlin"\n[bedtime]\ndefault = "22:30"\n'
+            '[winddown]\nat = "22:00"\nuntil = "07:00"\nvolume = "30%"\n'
+        )
+        doctor = sandbox.run("doctor", env=desk.daemon_env(sandbox.root, sandbox.env, **found)).stdout
+        assert "wpctl (PipeWire)" in next(line for line in doctor.splitlines() if " volume" in line)
+        clock = FakeClock(datetime(2026, 11, 25, 22, 0, tzinfo=BERLIN))
+        daemon = in_process(sandbox, desk, clock, backend="console", **found)
+        try:
+            daemon.tick()
+            daemon.winddown.control.wait()
+            assert volume() == "Volume: 0.30" and desk.volume() == [HALF, HALF]  # PulseAudio's is not it
+            [entry] = json.loads(sandbox.db_path.with_name("winddown.journal").read_text())["entries"]
+            assert entry["setting"].startswith("wpctl volume ") and entry["previous"] == 0.5
+            clock.now = datetime(2026, 11, 26, 7, 0, tzinfo=BERLIN)
+            daemon.tick()
+            daemon.winddown.control.wait()
+            assert volume() == "Volume: 0.50"
+            assert wait_row(sandbox.db_path, "end")["effects"] == {"volume": "restored"}
+            # A quieter output is never raised to the cap, and nothing is put back in the morning.
+            desk.wpctl(found, "set-volume", "@DEFAULT_AUDIO_SINK@", "0.2")
+            clock.now = datetime(2026, 11, 26, 22, 0, tzinfo=BERLIN)
+            daemon.tick()
+            daemon.winddown.control.wait()
+            assert volume() == "Volume: 0.20"
+            assert not json.loads(sandbox.db_path.with_name("winddown.journal").read_text())["entries"]
+            clock.now = datetime(2026, 11, 27, 7, 0, tzinfo=BERLIN)
+            daemon.tick()
+            daemon.winddown.control.wait()
+            assert volume() == "Volume: 0.20"
+        finally:
+            daemon.stop()
+    finally:
+        for name in ("wireplumber", "pipewire"):
+            _kill_group(desk.desk.procs.pop(name))
+
+
+def test_on_an_x_server_without_gamma_ramps_randr_night_light_is_unavailable_not_on(
+    sandbox: Sandbox, desk: Parts
+) -> None:
+    """Xvfb keeps no gamma ramps: xrandr reads them as 0 (`Brightness: 0.0`), and `gammastep -m
+    randr` exits 0 and changes nothing. The night light says so instead of `on`."""
+    import subprocess
+
+    def xrandr() -> str:
+        return subprocess.run(
+            ["xrandr", "--verbose"], env=desk.env, capture_output=True, text=True, timeout=10
+        ).stdout
+
+    before = xrandr()
+    assert "Brightness: 0.0" in before and "Gamma:      1.0:1.0:1.0" in before
+    sandbox.write_config(
+        'timezone = "Europe/Berlin"\n[bedtime]\ndefault = "22:30"\n'
+        '[winddown]\nat = "22:00"\nuntil = "07:00"\nnight_light = 3400\n'
+    )
+    # X11 (no WAYLAND_DISPLAY), the real gammastep (not the module's stand-in).
+    env = {k: v for k, v in desk.daemon_env(sandbox.root, sandbox.env).items() if k != "WAYLAND_DISPLAY"}
+    env.update(DISPLAY=desk.env["DISPLAY"], PATH=os.environ["PATH"])
+    daemon = in_process_daemon(FakeClock(datetime(2026, 11, 25, 22, 0, tzinfo=BERLIN)), env=env)
+    try:
+        daemon.tick()
+        daemon.winddown.control.wait()
+        [start] = winddown_rows(sandbox.db_path)
+        assert start["effects"] == {"night_light": "unavailable"}
+        assert "no gamma ramps" in start["unavailable"]["night_light"]
+        assert xrandr() == before
+    finally:
+        daemon.stop()

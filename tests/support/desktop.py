@@ -642,7 +642,9 @@ class FakeServer:
     GetServerInformation answers; `zero_ids` answers every Notify with id 0 (a broken
     server); `rate_limit` refuses, as KDE Plasma does for 1 s, a Notify with the app name,
     summary and body of one accepted less than that many seconds before. Notify calls are kept
-    in `notified` as (id, args), refused ones in `refused` as args.
+    in `notified` as (id, args), refused ones in `refused` as args. `properties` answers
+    org.freedesktop.DBus.Properties Get and Set by (interface, name), as (signature, value);
+    each Set is kept in `sets` as (interface, name, value).
     """
 
     def __init__(
@@ -654,8 +656,11 @@ class FakeServer:
         info: tuple[str, str, str, str] = ("fake", "sundown tests", "0.1", "1.2"),
         zero_ids: bool = False,
         rate_limit: float = 0.0,
+        properties: dict[tuple[str, str], tuple[str, Any]] | None = None,
     ) -> None:
         self.capabilities = list(capabilities)
+        self.properties = dict(properties or {})
+        self.sets: list[tuple[str, str, Any]] = []
         self.rate_limit = rate_limit
         self.refused: list[tuple[Any, ...]] = []
         self._last: tuple[tuple[Any, ...], float] | None = None  # (app, summary, body), when
@@ -721,6 +726,12 @@ class FakeServer:
                     nid = 0
                 self.notified.append((nid, tuple(msg.body)))
                 reply = new_method_return(msg, "u", (nid,))
+        elif member == "Get" and tuple(msg.body) in self.properties:
+            reply = new_method_return(msg, "v", (self.properties[tuple(msg.body)],))
+        elif member == "Set" and tuple(msg.body[:2]) in self.properties:
+            self.conn.send(new_method_return(msg))
+            self.set_property(*msg.body)
+            return
         elif member == "CloseNotification":
             self.closed.append(msg.body[0])
             reply = new_method_return(msg)
@@ -730,6 +741,13 @@ class FakeServer:
         else:
             reply = new_error(msg, "org.freedesktop.DBus.Error.UnknownMethod", "s", (str(member),))
         self.conn.send(reply)
+
+    def set_property(self, interface: str, name: str, value: tuple[str, Any]) -> None:
+        """A property changed by a Set (kept in `sets`), told by PropertiesChanged as servers do."""
+        self.properties[(interface, name)] = value
+        self.sets.append((interface, name, value[1]))
+        emitter = DBusAddress(NOTIFICATIONS_PATH, interface="org.freedesktop.DBus.Properties")
+        self.conn.send(new_signal(emitter, "PropertiesChanged", "sa{sv}as", (interface, {name: value}, [])))
 
     def emit(self, member: str, signature: str, body: tuple[Any, ...]) -> None:
         """A signal from the server itself, broadcast as real servers do."""

@@ -1,7 +1,9 @@
 """A private desktop for the wind-down's effects: the notification desktop of desktop.py plus
 the real parts the effects talk to — dconf-service (GSettings, with the installed schemas), a
 PulseAudio with a null sink, an MPRIS player (mpv with mpv-mpris), a stand-in `gammastep` that
-records its argv and stays alive — and bus names owned on demand (org.gnome.Shell, ...).
+records its argv and stays alive, on demand a PipeWire with WirePlumber and a null sink (in a
+runtime directory of its own: only a daemon handed `PIPEWIRE_RUNTIME_DIR` finds it) — and bus
+names owned on demand (org.gnome.Shell, ...).
 
 `Parts.daemon_env(sandbox)` is the environment a sundown daemon needs to reach all of it;
 `sandbox`'s own config directory shares the desktop's dconf database (a symlink), so
@@ -25,10 +27,18 @@ from jeepney import DBusAddress, new_method_call
 from jeepney.bus_messages import message_bus
 from jeepney.io.blocking import open_dbus_connection
 
-from support.desktop import Desktop, require, wait_until
+from support.desktop import Desktop, FakeServer, require, wait_until
 
 UTC = timezone.utc
+DUNST = "org.dunstproject.cmd0"
 MPRIS_SCRIPT = ("/usr/lib/mpv-mpris/mpris.so", "/etc/mpv/scripts/mpris.so")
+# PipeWire's null sink (as `pw-cli create-node adapter` makes one), in a drop-in of its config.
+PIPEWIRE_SINK = """context.objects = [
+    { factory = adapter
+      args = { factory.name = support.null-audio-sink node.name = "night" media.class = Audio/Sink
+               audio.position = [ FL FR ] monitor.channel-volumes = true } }
+]
+"""
 GAMMASTEP = """#!/bin/sh
 echo "$$ $*" >> "$GAMMASTEP_RECORD"
 exec sleep 3600
@@ -73,6 +83,35 @@ class Parts:
             stdout=subprocess.DEVNULL,
         )  # fmt: skip
         wait_until(lambda: self.pactl("get-default-sink").strip() == "night", 10, "pulseaudio's null sink")
+
+    def start_pipewire(self) -> dict[str, str]:
+        """PipeWire with WirePlumber (Debian 12 GNOME's sound server) and a null sink `night` as the
+        default output, in a runtime directory of its own (PulseAudio keeps the desktop's), without
+        a session bus; the environment in which `wpctl` finds it."""
+        require("pipewire", "pipewire")
+        require("wireplumber", "wireplumber")
+        require("wpctl", "wireplumber")
+        root = self.desk.root / "pipewire"
+        (root / "run").mkdir(mode=0o700, parents=True)
+        (root / "config" / "pipewire" / "pipewire.conf.d").mkdir(parents=True)
+        (root / "config" / "pipewire" / "pipewire.conf.d" / "night.conf").write_text(PIPEWIRE_SINK)
+        env = {k: v for k, v in self.env.items() if not k.startswith(("DBUS_", "PULSE_"))}
+        env.update(XDG_RUNTIME_DIR=str(root / "run"), XDG_CONFIG_HOME=str(root / "config"),
+                   XDG_STATE_HOME=str(root / "state"))  # fmt: skip
+        for name in ("pipewire", "wireplumber"):
+            log = open(root / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it
+            with log:
+                self.desk.procs[name] = subprocess.Popen(
+                    [name], env=env, start_new_session=True, stdin=subprocess.DEVNULL, stdout=log, stderr=log
+                )
+        found = {"PIPEWIRE_RUNTIME_DIR": str(root / "run")}
+        wait_until(lambda: self.wpctl(found, "inspect", "@DEFAULT_AUDIO_SINK@").startswith("id "), 10,
+                   "WirePlumber's default output")  # fmt: skip
+        return found
+
+    def wpctl(self, env: dict[str, str], *args: str) -> str:
+        env = {**self.env, **env}
+        return subprocess.run(["wpctl", *args], env=env, capture_output=True, text=True, timeout=10).stdout
 
     def start_mpv(self) -> None:
         script = next((p for p in MPRIS_SCRIPT if Path(p).exists()), None)
@@ -244,6 +283,105 @@ class Hyprctl:
             "HYPRCTL_STATE": str(self.state),
             "HYPRLAND_INSTANCE_SIGNATURE": "sundown-test_1700000000_1234567890",
         }
+
+
+# Stand-ins for what Debian 12 does not package (mako, wlsunset) or packages too old (dunst 1.9):
+# each records its calls; each sets its own PATH, so a daemon can be given only their directory.
+MAKOCTL = r"""#!/bin/sh
+# A stand-in makoctl: mako's set of modes kept in $STAND_INS/mako.modes (one a line, `default`
+# at first) between calls, as `makoctl mode [-a|-r MODE]` changes and prints it; each call's
+# argv appended to $STAND_INS/makoctl.calls.
+PATH=/usr/bin:/bin
+echo "$*" >> "$STAND_INS/makoctl.calls"
+modes="$STAND_INS/mako.modes"
+[ -f "$modes" ] || echo default > "$modes"
+case "$1 $2" in
+"mode ") ;;
+"mode -a") grep -qx "$3" "$modes" || echo "$3" >> "$modes" ;;
+"mode -r") grep -vx "$3" "$modes" > "$modes.new"; mv "$modes.new" "$modes" ;;
+*) echo "makoctl: unknown command: $*" >&2; exit 1 ;;
+esac
+cat "$modes"
+"""
+WLSUNSET = """#!/bin/sh
+# A stand-in wlsunset: its pid and argv appended to $STAND_INS/wlsunset.argv; it stays alive
+# (the gamma of a wlroots compositor goes back when it exits).
+echo "$$ $*" >> "$STAND_INS/wlsunset.argv"
+exec /bin/sleep 3600
+"""
+# pactl that answers the probe's `get-default-sink`, then is gone: uninstalled between the
+# wind-down's choice of it and its use.
+PACTL_GONE = """#!/bin/sh
+echo "$*" >> "$STAND_INS/pactl.calls"
+/bin/rm -f "$0"
+echo night
+"""
+
+
+class StandIns:
+    """A directory of stand-ins (`MAKOCTL`, `WLSUNSET`, and `pactl_gone()`) in `root`; `env()`
+    puts only that directory on PATH (no gammastep, no real pactl) in a Wayland session."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.bin = root / "bin"
+        self.bin.mkdir(parents=True, exist_ok=True)
+        for name, text in (("makoctl", MAKOCTL), ("wlsunset", WLSUNSET)):
+            (self.bin / name).write_text(text)
+            (self.bin / name).chmod(0o755)
+
+    def reset(self) -> None:
+        for child in self.children():
+            os.kill(child[0], 9)
+        for name in ("mako.modes", "makoctl.calls", "wlsunset.argv", "pactl.calls"):
+            (self.root / name).unlink(missing_ok=True)
+        (self.bin / "pactl").unlink(missing_ok=True)
+
+    def pactl_gone(self) -> None:
+        (self.bin / "pactl").write_text(PACTL_GONE)
+        (self.bin / "pactl").chmod(0o755)
+
+    def env(self) -> dict[str, str]:
+        return {"PATH": str(self.bin), "STAND_INS": str(self.root), "WAYLAND_DISPLAY": "wayland-sundown-test"}
+
+    def lines(self, name: str) -> list[str]:
+        path = self.root / name
+        return path.read_text().splitlines() if path.exists() else []
+
+    def children(self) -> list[tuple[int, str]]:
+        """(pid, argv) of each stand-in wlsunset started so far that still runs."""
+        found = []
+        for line in self.lines("wlsunset.argv"):
+            pid, _, argv = line.partition(" ")
+            try:
+                alive = b"sleep" in Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                alive = False
+            if alive:
+                found.append((int(pid), argv))
+        return found
+
+
+class Dunst110(FakeServer):
+    """dunst 1.10 as the wind-down sees it (Debian 12 has 1.9): its version, and on
+    org.dunstproject.cmd0 `pauseLevel` (0: nothing held) and `paused`, true while the level is
+    above 0."""
+
+    def __init__(self, address: str) -> None:
+        super().__init__(
+            address,
+            info=("dunst", "https://dunst-project.org", "1.10.0 (2024-02-19)", "1.2"),
+            properties={(DUNST, "pauseLevel"): ("u", 0), (DUNST, "paused"): ("b", False)},
+        )
+
+    def set_property(self, interface: str, name: str, value: tuple[str, Any]) -> None:
+        super().set_property(interface, name, value)
+        if (interface, name) == (DUNST, "pauseLevel"):
+            super().set_property(DUNST, "paused", ("b", int(value[1]) > 0))
+
+    @property
+    def level(self) -> int:
+        return int(self.properties[(DUNST, "pauseLevel")][1])
 
 
 class OffsetClock:

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from sundown.calendar.ics import MAX_BYTES, TOO_BIG
@@ -30,7 +30,16 @@ from sundown.core.routine import Calendar
 
 if TYPE_CHECKING:
     from sundown.calendar.fetch import Cache
-    from sundown.runtime.watch import ConfigWatch
+
+
+class Watching(Protocol):
+    """A file being watched (the daemon's inotify watch): closed when the calendar stops."""
+
+    def close(self) -> None: ...
+
+
+# Watch a local file: calls back on each change. Handed in by the daemon, which owns its threads.
+WatchFile = Callable[[Path, Callable[[], None]], Watching]
 
 log = logging.getLogger("sundown.calendar")
 
@@ -226,8 +235,10 @@ class CalendarSource:
         meta: Path,
         on_change: Callable[[], None],
         clock: Callable[[], datetime] = utc_now,
+        watch_file: WatchFile | None = None,
     ) -> None:
         self.calendar = calendar
+        self.watch_file = watch_file
         self.on_change = on_change
         self.clock = clock
         self._view = CalendarView(shown(calendar.ics))
@@ -237,7 +248,7 @@ class CalendarSource:
         self._parsed: str | None = None  # fingerprint of the bytes the events were read from
         self._failed: tuple[str, datetime, str] | None = None  # bytes the parser failed on: when, why
         self._said: str | None = None  # the problem last written to the service log
-        self._watch: ConfigWatch | None = None  # a local file: inotify on it
+        self._watch: Watching | None = None  # a local file: inotify on it
         self._cache: Cache | None = None  # a URL: the copy beside the log and its validators
         self._next_fetch: datetime | None = None
         self._failures = 0
@@ -248,11 +259,9 @@ class CalendarSource:
         self._thread = threading.Thread(target=self._run, name="sundown-calendar", daemon=True)
 
     def start(self) -> None:
-        if not self.calendar.is_url:
-            from sundown.runtime.watch import ConfigWatch
-
+        if not self.calendar.is_url and self.watch_file is not None:
             try:
-                self._watch = ConfigWatch(Path(self.calendar.ics), self.kick)
+                self._watch = self.watch_file(Path(self.calendar.ics), self.kick)
             except OSError as exc:
                 log.warning("changes to %s are picked up only hourly: %s", self.calendar.ics, exc)
         self._thread.start()

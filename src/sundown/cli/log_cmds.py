@@ -113,8 +113,13 @@ def event_record(e: Event) -> dict[str, Any]:
     }
 
 
-def _details_text(details: dict[str, Any], zone: tzinfo) -> str:
-    """key=value pairs; instants in the table's zone, like its TIME column."""
+# Keys shown first, in the order a person reads them (the log stores them sorted: an activity
+# span would read "from=... state=locked to=...").
+DETAILS_FIRST = {"activity": ("state", "from", "to")}
+
+
+def _details_text(details: dict[str, Any], zone: tzinfo, first: tuple[str, ...] = ()) -> str:
+    """key=value pairs, `first` leading; instants in the table's zone, like its TIME column."""
 
     from sundown.core.state import instant
 
@@ -124,7 +129,8 @@ def _details_text(details: dict[str, Any], zone: tzinfo) -> str:
         when = instant(v) if "T" in v else None
         return v if when is None else when.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
 
-    return " ".join(f"{k}={value(v)}" for k, v in details.items())
+    keys = [k for k in first if k in details] + [k for k in details if k not in first]
+    return " ".join(f"{k}={value(details[k])}" for k in keys)
 
 
 CONTROL = {c: "?" for c in (*range(0x20), *range(0x7F, 0xA0))}
@@ -187,7 +193,7 @@ def write_table(ctx: Context, events: list[Event]) -> None:
             printable(e.reminder or "-"),
             printable(e.event),
             printable(e.source),
-            printable(_details_text(dict(e.details), zone)),
+            printable(_details_text(dict(e.details), zone, DETAILS_FIRST.get(e.event, ()))),
         )
         for e in events
     ]

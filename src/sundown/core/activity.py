@@ -295,7 +295,7 @@ def _machines(spans: Sequence[SpanRow], bedtime: int, until: int, over: bool) ->
     if over:
         off.extend((end, until) for end in last.values() if end < until)
     on = _merged(active, 0)
-    stretches = _without(_merged(off, BRIDGE_S), on)
+    stretches = _bridged(_without(_merged(off, 0), on), on, BRIDGE_S)
     lights_out = next((a for a, b in stretches if _lasted(a, b, until)), None)
     after = sum(max(0, min(b, until) - max(a, bedtime)) for a, b in on)
     return Evening(lights_out, after)
@@ -317,6 +317,20 @@ def _merged(intervals: list[tuple[int, int]], bridge: int) -> list[tuple[int, in
         if a <= lb + bridge:
             if b > lb:
                 out[-1] = (la, b)
+        else:
+            out.append((a, b))
+    return out
+
+
+def _bridged(pieces: list[tuple[int, int]], on: list[tuple[int, int]], bridge: int) -> list[tuple[int, int]]:
+    """Off pieces (sorted, disjoint) joined across a gap of at most `bridge` seconds in which no
+    machine was active: a gap with activity in it ends the stretch (as `_one_machine` reads one
+    machine's spans: an active span ends the run; joined across the gap first, the stretch
+    began at the active span's end whenever an off span came before it)."""
+    out: list[tuple[int, int]] = []
+    for a, b in pieces:
+        if out and a - out[-1][1] <= bridge and not any(ha < a and hb > out[-1][1] for ha, hb in on):
+            out[-1] = (out[-1][0], b)
         else:
             out.append((a, b))
     return out

@@ -18,7 +18,9 @@ It also sets each notification's urgency: a reminder's own (critical only when
 at `max_defer`. Whatever falls due for one reminder at one instant (a repeat and
 an escalation step, say) is one notification with the strongest urgency among
 them: GNOME shows critical banners one at a time and never hides them, and KDE
-Plasma refuses a second similar notification within a second.
+Plasma refuses a second similar notification within a second. A step due up to
+`TOGETHER` after a repeat counts as due with it: its urgency goes out on the
+repeat, and a command it runs still runs at its own time, with no notification.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ POLL = timedelta(seconds=5)  # how often a source that cannot signal is asked, w
 # state ending; nothing is asked while no reminder is held.
 FULLSCREEN_POLL = timedelta(seconds=1.5)
 BUSY_REASONS: tuple[str, ...] = ("dnd", "presenting", "fullscreen")
-# An escalation step (urgency only) due this soon after a repeat of its reminder comes with it.
+# An escalation step due this soon after a repeat of its reminder gives the repeat its urgency.
 TOGETHER = ON_TIME
 CAPABILITIES: tuple[str, ...] = ("dnd", "presenting", "fullscreen", "idle", "locked", "zone")
 
@@ -119,6 +121,9 @@ class Escalation:
     # The urgency of the notification this step shows by itself; None when it shows none: it
     # only runs a command, or its urgency rides on another notification due at the same instant.
     notify: Urgency | None = None
+    # Its urgency went out with a repeat sent just before its time (`TOGETHER`): at its own
+    # time it runs its command only, and shows no second notification.
+    shown_ahead: bool = False
 
 
 @dataclass
@@ -285,7 +290,7 @@ def _one_notification_each(verdict: Verdict) -> None:
     sent = {o.key: i for i, (send, _) in enumerate(verdict.sends) for o in send.occurrences}
     loudest: dict[Key, Urgency] = {}
     for esc in verdict.escalations:
-        if esc.step.urgency:
+        if esc.step.urgency and not esc.shown_ahead:
             loudest[esc.occurrence.key] = louder(loudest.get(esc.occurrence.key), esc.step.urgency)
     for key, urgency in loudest.items():
         if key in sent:
@@ -294,7 +299,7 @@ def _one_notification_each(verdict: Verdict) -> None:
     shown: set[Key] = set(sent)
     for n, esc in enumerate(verdict.escalations):
         key = esc.occurrence.key
-        if esc.step.urgency and key not in shown:
+        if esc.step.urgency and not esc.shown_ahead and key not in shown:
             verdict.escalations[n] = replace(esc, notify=loudest[key])
             shown.add(key)
 
@@ -378,24 +383,37 @@ def _escalate(
         seen = attention.get(occ.key, QUIET)
         if not done.notified or seen.first_notified is None or seen.escalation_stopped:
             continue
-        if done.snoozed_until is not None:
-            continue  # a snooze is an answer: no more escalation tonight
+        if done.snoozed_until is not None or seen.snoozes:
+            # A snooze is an answer: no more escalation tonight. `snoozes` too: the log's fold
+            # forgets a snooze's `until` once it ends, and the steps came back 19 ms after it.
+            continue
         pending = [(i, s) for i, s in enumerate(steps) if i not in seen.steps_done]
         # A step counts from the first notification, a repeat from the reminder's time: with
         # repeat = "10m" and a step after "10m" the two fall due the first notification's few
-        # milliseconds of lateness apart. A step that only shows the notification louder comes
-        # with a repeat due up to TOGETHER before it, as one notification.
+        # milliseconds of lateness apart. A step due up to TOGETHER after a repeat gives that
+        # repeat its urgency, as one notification: one that only sets an urgency comes with it
+        # whole; one that runs a command (a lock) runs it at its own time, never sooner, and
+        # shows no notification of its own then.
         soon = now + TOGETHER if occ.key in sending else now
-        due = [
-            (i, s)
-            for i, s in pending
-            if seen.first_notified + s.after <= now
-            or (seen.first_notified + s.after <= soon and s.urgency and not s.run)
-        ]
-        if due and ctx.away(now, routine.context):
+        due: list[tuple[int, Step]] = []
+        ahead: Urgency | None = None
+        for i, s in pending:
+            when = seen.first_notified + s.after
+            if when <= now or (when <= soon and s.urgency and not s.run):
+                due.append((i, s))
+            elif when <= soon and s.urgency:
+                ahead = louder(ahead, s.urgency)
+        if (due or ahead) and ctx.away(now, routine.context):
             verdict.stop_escalating.append(occ.key)
             continue
-        verdict.escalations.extend(Escalation(occ, i, s) for i, s in due)
+        if ahead is not None:
+            _raise_send(verdict, occ.key, ahead)
+        verdict.escalations.extend(
+            Escalation(
+                occ, i, s, shown_ahead=_shown_with_a_repeat(occ, done, seen.first_notified + s.after, s)
+            )
+            for i, s in due
+        )
         taken = {i for i, _ in due}
         later = [
             seen.first_notified + s.after
@@ -405,6 +423,25 @@ def _escalate(
         verdict.next_at = _earliest(verdict.next_at, *later)
         if later:
             verdict.waits_on.add("idle")
+
+
+def _raise_send(verdict: Verdict, key: Key, urgency: Urgency) -> None:
+    """The notification sent now for `key` goes out at least this loud."""
+    verdict.sends = [
+        (send, louder(before, urgency) if any(o.key == key for o in send.occurrences) else before)
+        for send, before in verdict.sends
+    ]
+
+
+def _shown_with_a_repeat(occ: Occurrence, done: ReminderNight, when: datetime, step: Step) -> bool:
+    """Whether a step due at `when` that runs a command already had its urgency shown by a
+    repeat: one due up to TOGETHER before `when` and sent (the notification after it is a
+    repeat's). The tick that sent that repeat gave it the step's urgency (`_escalate`)."""
+    if not (step.urgency and step.run) or not done.repeats or done.last_notified is None:
+        return False
+    last = done.last_notified.astimezone(UTC)
+    start = (when - TOGETHER).astimezone(UTC)
+    return any(start <= t.astimezone(UTC) <= min(last, when.astimezone(UTC)) for t in occ.repeat_times())
 
 
 def attention_of(night: date, events: Iterable[Any]) -> dict[Key, Attention]:

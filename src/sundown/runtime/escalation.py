@@ -57,7 +57,7 @@ class Escalator:
             details["run"] = list(step.run)
         self.ledger.apply("escalated", occ.night, occ.reminder.id, "daemon", **details)
         log.info("escalated %s: step %d", occ.reminder.id, number)
-        if esc.notify:  # None: its urgency rode on the repeat sent at this instant
+        if esc.notify:  # None: its urgency rode on the repeat sent at this instant, or just before
             key = message_key(*occ.key)
             seen = self.ledger.seen.get(occ.key, QUIET)
             message = replace(reminder_message(Send(key, (occ,)), seen, esc.notify), body=occ.reminder.body)

@@ -53,9 +53,15 @@ class Morning:
         if calendar is None:
             return
         from sundown.calendar.source import CalendarSource
+        from sundown.runtime.watch import ConfigWatch
 
         self.calendar = CalendarSource(
-            calendar, self.paths.calendar_copy, self.paths.calendar_meta, self.on_change, self.ledger.clock
+            calendar,
+            self.paths.calendar_copy,
+            self.paths.calendar_meta,
+            self.on_change,
+            self.ledger.clock,
+            watch_file=ConfigWatch,
         )
         self.calendar.start()
 

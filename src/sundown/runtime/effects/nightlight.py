@@ -326,7 +326,11 @@ class GammaChild(Interface):
 class RandrGamma(Interface):
     """X11 without a desktop night light: `gammastep -m randr` sets the RandR gamma once (it
     stays when gammastep exits) and `gammastep -x` resets it; xrandr reads it before and after,
-    so a gamma the person changed meanwhile is left as they set it."""
+    so a gamma the person changed meanwhile is left as they set it.
+
+    An X server that keeps no gamma ramps (Xvfb: xrandr reads every ramp as 0, `Brightness:
+    0.0`, a screen that shows anything cannot have) takes gammastep's ramps without a word and
+    changes nothing: it does not offer a night light, rather than one said `on` that is not."""
 
     effect = "night_light"
     name = "randr"
@@ -337,10 +341,20 @@ class RandrGamma(Interface):
             return absent("no X display (DISPLAY is not set)")
         if self.session.which("gammastep") is None:
             return absent("gammastep is not installed")
+        brightness = self._read("Brightness:")
+        if brightness and all(_number(b) == 0 for b in brightness.values()):
+            return absent(
+                "this X server keeps no gamma ramps (xrandr reads a brightness of 0.0 on"
+                f" {', '.join(sorted(brightness))}): gammastep would change nothing"
+            )
         return USABLE
 
     def gammas(self) -> dict[str, str] | None:
         """Each connected output's gamma as xrandr shows it; None without xrandr."""
+        return self._read("Gamma:")
+
+    def _read(self, field: str) -> dict[str, str] | None:
+        """Each connected output's `field` as `xrandr --verbose` shows it; None without xrandr."""
         if self.session.which("xrandr") is None:
             return None
         found: dict[str, str] = {}
@@ -348,7 +362,7 @@ class RandrGamma(Interface):
         for line in self.session.run("xrandr", "--verbose").out.splitlines():
             if not line.startswith((" ", "\t")) and " connected" in line:
                 output = line.split()[0]
-            elif output and line.strip().startswith("Gamma:"):
+            elif output and line.strip().startswith(field):
                 found[output] = line.split(":", 1)[1].strip()
         return found
 
@@ -375,3 +389,10 @@ class RandrGamma(Interface):
                     self.session.run("xrandr", "--output", output, "--gamma", inverse)
             return True
         return bool(now == entry.previous)
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
