@@ -88,8 +88,11 @@ def test_cold_warm_and_uncached_give_the_same_output_byte_for_byte(
 
 def test_the_file_is_private_in_a_private_directory(generated: tuple[Path, Routine], tmp_path: Path) -> None:
     cache = tmp_path / "cache" / "sundown" / "stats-nights.json"
-    os.umask(0o022)
-    run(generated[0], generated[1], cache)
+    umask = os.umask(0o022)  # a permissive umask: the modes are sundown's own
+    try:
+        run(generated[0], generated[1], cache)
+    finally:
+        os.umask(umask)
     assert stat.S_IMODE(cache.stat().st_mode) == 0o600
     assert stat.S_IMODE(cache.parent.stat().st_mode) == 0o700
 
