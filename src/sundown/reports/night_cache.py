@@ -43,9 +43,7 @@ from sundown.core.routine import Routine
 from sundown.core.state import ReminderNight
 from sundown.reports import stats
 from sundown.reports.stats import (
-    ACK,
     BEDTIME_ID,
-    LATE,
     MISSED_CELL,
     OPEN_CELL,
     PENDING_CELL,
@@ -366,7 +364,6 @@ def _save(path: Path, content: dict[str, Any]) -> None:
 #             in bed, awake, lights-out status], instants in microseconds since 1970 (UTC)
 #   cells     {reminder: delay (s), acknowledged; or its status}, the reminders not "not scheduled"
 #   repeats   {reminder: count}
-ON_TIME_S = stats.ON_TIME.total_seconds()
 
 
 def _encode(context: NightContext, result: NightResult, zone: tzinfo) -> list[Any] | None:
@@ -377,7 +374,7 @@ def _encode(context: NightContext, result: NightResult, zone: tzinfo) -> list[An
             if c.status not in _CELLS:
                 return None
             cells[rid] = c.status
-        elif c.status == (ACK if c.delay_s <= ON_TIME_S else LATE) and type(c.delay_s) is float:
+        elif type(c.delay_s) is float and c == stats.acknowledged(c.delay_s):
             cells[rid] = c.delay_s
         else:
             return None
@@ -440,7 +437,7 @@ def _decode(entry: Any, night: date, zone: tzinfo) -> tuple[NightContext, NightR
         if type(value) is float:
             if not 0.0 <= value < LIMIT:  # NaN and infinities too
                 raise Corrupt("delay")
-            got[rid] = Cell(ACK if value <= ON_TIME_S else LATE, value)
+            got[rid] = stats.acknowledged(value)
         else:
             got[rid] = _CELLS[value]
     if mentioned is None:
