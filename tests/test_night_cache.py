@@ -25,7 +25,7 @@ from support.scripts import load_script
 UTC = timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")
 FIRST = date(2024, 1, 1)
-NIGHTS = 2 * 366
+NIGHTS = 400  # a year and more: both DST changes, a new year
 UNTIL = FIRST + timedelta(days=NIGHTS - 1)
 LATER = datetime(2026, 12, 1, 12, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -33,7 +33,7 @@ MINUTE = timedelta(minutes=1)
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Routine]:
-    """Two years of every event kind and the evening's spans (the benchmark's generator)."""
+    """A year and more of every event kind and the evening's spans (the benchmark's generator)."""
     bench = load_script("bench/bench_stats.py")
     db = tmp_path_factory.mktemp("log") / "sundown.db"
     bench.generate(db, FIRST, NIGHTS)
