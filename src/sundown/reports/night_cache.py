@@ -59,7 +59,7 @@ from sundown.store.log import SCHEMA_VERSION, EventLog
 
 MAGIC = b"sundown-stats-nights"
 FORMAT = 1  # this file's layout: another number is another layout, ignored
-MAX_BYTES = 64 << 20  # ten years are about 1.5 MB
+MAX_BYTES = 64 << 20  # ten years are about 0.9 MB
 MAX_READS = 16  # nights to read again in more runs than this: read the whole range at once
 UTC = timezone.utc
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -486,10 +486,3 @@ def _instant(us: int, zone: tzinfo) -> datetime:
     seconds, micro = divmod(us, 1_000_000)
     t = datetime.fromtimestamp(seconds, zone)
     return t.replace(microsecond=micro) if micro else t
-
-
-def nights_kept(path: Path) -> list[str]:
-    """The nights the file keeps, none when it is not ours (for tests)."""
-    found = _load(path)
-    entries = found.get("nights") if found else None
-    return sorted(entries) if isinstance(entries, dict) else []
