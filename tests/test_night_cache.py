@@ -276,3 +276,36 @@ def test_a_cache_that_cannot_be_written_costs_only_time(generated, tmp_path) -> 
     locked.mkdir(mode=0o500)
     got, _ = run(db, routine, locked / "sundown" / "stats-nights.json")
     assert outputs(got) == outputs(plain)
+
+
+def test_the_cli_keeps_the_nights_in_the_cache_directory(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`stats --json` in this process, as a person runs it: $XDG_CACHE_HOME/sundown holds the nights."""
+    import gc
+
+    from sundown.cli import main
+
+    state = Path(os.environ["XDG_STATE_HOME"]) / "sundown"
+    state.mkdir(mode=0o700)
+    os.replace(db, state / "sundown.db")
+    config = Path(os.environ["XDG_CONFIG_HOME"]) / "sundown" / "config.toml"
+    config.parent.mkdir(mode=0o700)
+    config.write_text(load_script("bench/bench_stats.py").CONFIG)
+    config.chmod(0o600)
+    cache = Path(os.environ["XDG_CACHE_HOME"]) / "sundown" / "stats-nights.json"
+    argv = ["stats", "--json", "--days", str(NIGHTS), "--until", UNTIL.isoformat()]
+    printed = []
+    try:
+        for _ in range(2):  # cold, then warm
+            assert main(argv) == 0
+            printed.append(capsys.readouterr().out)
+            assert stat.S_IMODE(cache.stat().st_mode) == 0o600
+        cache.unlink()  # deleted: made again
+        assert main(argv) == 0
+        printed.append(capsys.readouterr().out)
+        assert cache.exists()
+    finally:
+        gc.enable()  # `stats` turns the cycle collector off for the rest of its (short) process
+    assert printed[0] == printed[1] == printed[2]
+    assert json.loads(printed[0])["from"] == FIRST.isoformat()
