@@ -14,6 +14,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sundown.core.routine import Routine
 from sundown.paths import resolve_paths
@@ -309,3 +311,68 @@ def test_the_cli_keeps_the_nights_in_the_cache_directory(
         gc.enable()  # `stats` turns the cycle collector off for the rest of its (short) process
     assert printed[0] == printed[1] == printed[2]
     assert json.loads(printed[0])["from"] == FIRST.isoformat()
+
+
+# --- any log, changed step by step ----------------------------------------------------------------
+
+STEP = st.tuples(
+    st.integers(0, 5),  # night
+    st.sampled_from(
+        [
+            "notified",
+            "acknowledged",
+            "snoozed",
+            "missed",
+            "skipped",
+            "unskipped",
+            "bedtime_changed",
+            "activity",
+        ]
+    ),  # fmt: skip
+    st.sampled_from(["magnesium", "bedtime", "screens-off", "gone", None]),
+    st.integers(-120, 26 * 60),  # minutes after the night's 12:00 UTC
+    st.integers(0, 36 * 60),  # minutes `now` moves on after the row
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(STEP, min_size=1, max_size=12))
+def test_any_log_changed_row_by_row_reads_the_same_with_the_cache(tmp_path_factory, steps) -> None:  # type: ignore[no-untyped-def]
+    """After each new row (and `now` moving on), the kept nights give what no cache gives."""
+    from sundown.core.routine import Bedtimes, Reminder
+
+    routine = Routine(
+        Bedtimes.uniform(time(22, 30)),
+        (
+            Reminder("magnesium", "Magnesium", before=45 * MINUTE, repeat=10 * MINUTE, repeat_limit=3),
+            Reminder("screens-off", "Screens off", at=time(22, 0), days=frozenset({0, 1, 2, 3, 6})),
+            Reminder("bedtime", "Lights out", before=0 * MINUTE),
+        ),
+        timezone="Europe/Berlin",
+    )
+    root = tmp_path_factory.mktemp("steps")
+    cache = root / "stats-nights.json"
+    first = date(2026, 11, 16)
+    now = datetime(2026, 11, 16, 12, tzinfo=UTC)
+    with EventLog(root / "sundown.db") as log:
+        for offset, kind, rid, minutes, later in steps:
+            night = first + timedelta(days=offset)
+            ts = datetime.combine(night, time(12), UTC) + minutes * MINUTE
+            details: dict = {}  # type: ignore[type-arg]
+            if kind == "notified":
+                details = {"repeat": 0, "at": (ts - MINUTE).isoformat()}
+            elif kind == "bedtime_changed":
+                rid, details = None, {"bedtime": "23:15"}
+            elif kind == "activity":
+                rid = None
+                details = {"state": "locked", "from": (ts - 90 * MINUTE).isoformat(), "to": ts.isoformat()}
+            log.record(kind, night, rid, "cli", details, ts=ts)  # type: ignore[arg-type]
+            now = max(now, ts) + later * MINUTE
+            for days in (6, 3):
+                until = first + timedelta(days=5)
+                plain = stats.from_log(log, routine, BERLIN, until, days, now)
+                kept, _ = night_cache.cached_stats(log, routine, BERLIN, until, days, now, cache)
+                assert kept.to_json() == plain.to_json()
+                assert [r.cells for r in kept.reminders.values()] == [
+                    r.cells for r in plain.reminders.values()
+                ]
