@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from sundown.core.dispatch import Decision, decide, late_key, message_key
 from sundown.core.plan import NightChanges
 from sundown.core.routine import Bedtimes, Reminder, Routine
-from sundown.core.state import NOTHING, ReminderNight
+from sundown.core.state import NOTHING, Event, ReminderNight, fold
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NIGHT = date(2026, 11, 25)
@@ -124,6 +124,30 @@ def test_repeats_stop_when_acknowledged_snoozed_or_at_bedtime():
         (NIGHT, "magnesium"): done(2, at(22, 5), snoozed_until=at(22, 5)),
     }
     assert run(routine(), at(22, 15), after_snooze).sends == []
+
+
+def test_a_snooze_the_log_alone_knows_stops_the_repeats_as_one_from_the_button_does():
+    """A snooze from the command line or the phone, or any snooze after a restart, is known from
+    the log: its fold forgot the snooze at its re-notification, and the 22:15 repeat came again
+    (a snooze from the button, kept in memory, stopped them: one rule whatever the source)."""
+    utc = ZoneInfo("UTC")
+
+    def row(i: int, when: datetime, event: str, **details) -> Event:
+        return Event(i, when.astimezone(utc), NIGHT, "magnesium", event, "daemon", details)
+
+    rows = [
+        row(1, at(21, 45), "notified", at=at(21, 45).astimezone(utc).isoformat(), repeat=0),
+        row(2, at(21, 50), "snoozed", until=at(22, 5).astimezone(utc).isoformat()),
+        row(3, at(22, 5), "notified", at=at(21, 45).astimezone(utc).isoformat(), repeat=1, snoozed=True),
+    ]
+    logged = fold(rows)
+    assert logged.snoozed_until is not None and logged.notified == 2
+    base = {
+        (NIGHT, "wind-down"): done(1, at(21, 30), acknowledged=True),
+        (NIGHT, "screens-off"): done(1, at(22, 0), acknowledged=True),
+    }
+    for now in (at(22, 15), at(22, 25)):
+        assert run(routine(), now, base | {(NIGHT, "magnesium"): logged}).sends == []
 
 
 def test_no_repeat_after_bedtime():

@@ -17,7 +17,7 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -91,6 +91,20 @@ class CalendarView:
     def covering(self, start: datetime, end: datetime) -> bool:
         """Whether the events read cover `start`..`end` (else: not known, change nothing)."""
         return self.covers is not None and self.covers[0] <= start and end <= self.covers[1]
+
+    def parsed(
+        self, answer: Mapping[str, Any], covers: tuple[datetime, datetime], now: datetime
+    ) -> CalendarView:
+        """This view with what the parser answered (no "error") for `covers`, read at `now`."""
+        return replace(
+            self,
+            events=decode(answer.get("events") or []),
+            covers=covers,
+            read_at=now,
+            series=int(answer.get("series") or 0),
+            skipped=int(answer.get("skipped") or 0),
+            truncated=bool(answer.get("truncated")),
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -213,16 +227,7 @@ def read_once(calendar: Calendar, copy: Path, meta: Path, now: datetime) -> Cale
     answer = parse(data, start, end)
     if "error" in answer:
         return CalendarView(where, problem=str(answer["error"]), fetched=fetched)
-    return CalendarView(
-        where,
-        events=decode(answer.get("events") or []),
-        covers=(start, end),
-        read_at=now,
-        series=int(answer.get("series") or 0),
-        skipped=int(answer.get("skipped") or 0),
-        truncated=bool(answer.get("truncated")),
-        fetched=fetched,
-    )
+    return CalendarView(where, fetched=fetched).parsed(answer, (start, end), now)
 
 
 class CalendarSource:
@@ -333,15 +338,7 @@ class CalendarSource:
                     problem = problem or self._failed[2]
                 else:
                     self._parsed, self._failed = digest, None
-                    view = replace(
-                        view,
-                        events=decode(answer.get("events") or []),
-                        covers=(start, end),
-                        read_at=now,
-                        series=int(answer.get("series") or 0),
-                        skipped=int(answer.get("skipped") or 0),
-                        truncated=bool(answer.get("truncated")),
-                    )
+                    view = view.parsed(answer, (start, end), now)
         self._publish(replace(view, problem=problem))
 
     def _read(self) -> tuple[bytes | None, str | None]:

@@ -77,15 +77,19 @@ class KeyLines:
                 self._record(table)
                 self._to_eol()
             else:
-                path = table + self._key()
-                self._spaces()
-                if self._peek() == "=":
-                    self.i += 1
-                    self._spaces()
-                    self._record(path, len(table) + 1)
-                    self._value(path)
+                self._pair(table)
                 if self.i == start:  # not understood: never loop forever
                     self._to_eol()
+
+    def _pair(self, table: KeyPath) -> None:
+        """`key = value` at the cursor, in `table` (the document's current table, an inline one)."""
+        path = table + self._key()
+        self._spaces()
+        if self._peek() == "=":
+            self.i += 1
+            self._spaces()
+            self._record(path, len(table) + 1)
+            self._value(path)
 
     def _key(self) -> KeyPath:
         parts: list[str] = []
@@ -152,13 +156,7 @@ class KeyLines:
                     self.i += 1
                     return
                 begin = self.i
-                sub = path + self._key()
-                self._spaces()
-                if self._peek() == "=":
-                    self.i += 1
-                    self._spaces()
-                    self._record(sub, len(path) + 1)
-                    self._value(sub)
+                self._pair(path)
                 self._blank()
                 if self._peek() == ",":
                     self.i += 1

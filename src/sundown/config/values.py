@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sundown.core.routine import (
     DEFAULT_REPEAT_LIMIT,
@@ -122,31 +122,42 @@ def duration_text(d: timedelta) -> str:
     return "".join(f"{v}{u}" for v, u in ((h, "h"), (m, "m"), (s, "s")) if v) or "0m"
 
 
+def read_bounded(value: object, most: timedelta, over: str, zero: str | None = None) -> timedelta:
+    """A duration of at most `most` (else the error says `over`); with `zero` (how to fix it),
+    not zero either."""
+    duration = read_duration(value)
+    if zero is not None and not duration:
+        raise Invalid(f"{show(value)} is zero; {zero}")
+    if duration > most:
+        raise Invalid(f"{show(value)} {over}")
+    return duration
+
+
 def read_before(value: object) -> timedelta:
-    offset = read_duration(value)
-    if offset > MAX_BEFORE:
-        raise Invalid(
-            f"{show(value)} is over 12h before bedtime, which would leave the night; "
-            'use `at = "HH:MM"` for a time earlier in the evening'
-        )
-    return offset
+    over = (
+        "is over 12h before bedtime, which would leave the night; "
+        'use `at = "HH:MM"` for a time earlier in the evening'
+    )
+    return read_bounded(value, MAX_BEFORE, over)
 
 
 def read_interval(value: object) -> timedelta:
     """A duration within a night that is not zero (a zero repeat or snooze would fire in a loop)."""
-    interval = read_duration(value)
-    if not interval:
-        raise Invalid(f'{show(value)} is zero; write a positive duration, e.g. "10m"')
-    if interval > MAX_BEFORE:
-        raise Invalid(f'{show(value)} is over 12h, longer than a night; write e.g. "10m"')
-    return interval
+    over = 'is over 12h, longer than a night; write e.g. "10m"'
+    return read_bounded(value, MAX_BEFORE, over, zero='write a positive duration, e.g. "10m"')
 
 
-def read_count(value: object) -> int:
+def read_whole(value: object, example: object) -> int:
+    """An integer written as one (not a bool, not in quotes); `example` is what the error suggests."""
     if isinstance(value, bool) or not isinstance(value, int):
         if isinstance(value, str) and value.strip().isdigit():
             raise Invalid(f"{show(value)} is a string; write the number without quotes: {value.strip()}")
-        raise Invalid(f"{show(value)} is not a whole number; write e.g. {DEFAULT_REPEAT_LIMIT}")
+        raise Invalid(f"{show(value)} is not a whole number; write e.g. {example}")
+    return value
+
+
+def read_count(value: object) -> int:
+    value = read_whole(value, DEFAULT_REPEAT_LIMIT)
     if value < 1:
         raise Invalid(f"{show(value)} is not a positive number; write 1 or more (or remove `repeat`)")
     return value
@@ -167,10 +178,7 @@ def read_title(value: object) -> str:
 
 
 def read_backend(value: object) -> str:
-    if value not in BACKENDS:
-        names = ", ".join(show(b) for b in BACKENDS)
-        raise Invalid(f"{show(value)} is not a notification backend; choose one of {names}")
-    return str(value)
+    return _one_of(value, BACKENDS, "a notification backend")
 
 
 def read_zone_name(value: object) -> str:
@@ -197,12 +205,20 @@ def read_zone_name(value: object) -> str:
     return value
 
 
-def read_weekdays(value: object) -> frozenset[int]:
+def read_list(value: object, key: str, example: str, empty: str) -> list[Any]:
+    """A list that is not empty (else the error says `empty`); a lone string is shown in brackets,
+    as the fix, else `example` is (`key = example`)."""
     if not isinstance(value, list):
-        example = f"[{show(value)}]" if isinstance(value, str) else '["mon", "tue"]'
-        raise Invalid(f"{show(value)} is not a list; write e.g. days = {example}")
+        example = f"[{show(value)}]" if isinstance(value, str) else example
+        raise Invalid(f"{show(value)} is not a list; write e.g. {key} = {example}")
     if not value:
-        raise Invalid("[] names no evening; list at least one weekday, or remove `days` for every evening")
+        raise Invalid(empty)
+    return value
+
+
+def read_weekdays(value: object) -> frozenset[int]:
+    empty = "[] names no evening; list at least one weekday, or remove `days` for every evening"
+    value = read_list(value, "days", '["mon", "tue"]', empty)
     issues = []
     days = set()
     for i, item in enumerate(value):
@@ -296,10 +312,7 @@ MAX_SNOOZE_LIMIT = 100
 
 def read_limit(value: object) -> int:
     """A count that may be zero (`snooze_limit = 0`: no snoozing at all)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and value.strip().isdigit():
-            raise Invalid(f"{show(value)} is a string; write the number without quotes: {value.strip()}")
-        raise Invalid(f"{show(value)} is not a whole number; write e.g. 2")
+    value = read_whole(value, 2)
     if value < 0:
         raise Invalid(f"{show(value)} is negative; write 0 (no snoozing) or more")
     if value > MAX_SNOOZE_LIMIT:
@@ -529,10 +542,7 @@ def read_topic_name(value: object) -> str:
 
 
 def read_when(value: object) -> str:
-    if value not in PUSH_WHEN:
-        names = " or ".join(show(w) for w in PUSH_WHEN)
-        raise Invalid(f"{show(value)} is not a choice here; write {names}")
-    return str(value)
+    return _one_of(value, PUSH_WHEN, "a time to push")
 
 
 def read_device(value: object) -> str:
@@ -548,13 +558,8 @@ def read_device(value: object) -> str:
 
 
 def read_ids(value: object) -> frozenset[str]:
-    if not isinstance(value, list):
-        example = f"[{show(value)}]" if isinstance(value, str) else '["magnesium", "bedtime"]'
-        raise Invalid(f"{show(value)} is not a list; write e.g. reminders = {example}")
-    if not value:
-        raise Invalid(
-            "is empty, which would push nothing; name the reminders to push, or remove the key to push all"
-        )
+    empty = "is empty, which would push nothing; name the reminders to push, or remove the key to push all"
+    value = read_list(value, "reminders", '["magnesium", "bedtime"]', empty)
     issues = []
     for i, item in enumerate(value):
         if not isinstance(item, str) or not ID_RE.fullmatch(item):
@@ -578,20 +583,13 @@ MAX_PREPARE = timedelta(hours=12)
 
 def read_sleep(value: object) -> timedelta:
     """How long a night's sleep is: positive, and at most 16h (longer is no night's sleep)."""
-    sleep = read_duration(value)
-    if not sleep:
-        raise Invalid(f'{show(value)} is zero; write how long you sleep, e.g. "8h" or "7h30m"')
-    if sleep > MAX_SLEEP:
-        raise Invalid(f'{show(value)} is over 16h, longer than a night\'s sleep; write e.g. "8h"')
-    return sleep
+    over = 'is over 16h, longer than a night\'s sleep; write e.g. "8h"'
+    return read_bounded(value, MAX_SLEEP, over, zero='write how long you sleep, e.g. "8h" or "7h30m"')
 
 
 def read_prepare(value: object) -> timedelta:
     """From waking to the first event: may be zero, at most 12h (a morning)."""
-    prepare = read_duration(value)
-    if prepare > MAX_PREPARE:
-        raise Invalid(f'{show(value)} is over 12h, longer than a morning; write e.g. "1h15m"')
-    return prepare
+    return read_bounded(value, MAX_PREPARE, 'is over 12h, longer than a morning; write e.g. "1h15m"')
 
 
 def read_ics(value: object) -> str:

@@ -181,6 +181,32 @@ def own_urgency(occ: Occurrence, seen: Attention) -> Urgency:
     return louder(*(steps[i].urgency for i in seen.steps_done if i < len(steps)))
 
 
+@dataclass(frozen=True)
+class _Scene:
+    """What `adjust` and each of its steps look at, taken once."""
+
+    routine: Routine
+    zone: tzinfo
+    now: datetime
+    progress: Mapping[Key, ReminderNight]
+    attention: Mapping[Key, Attention]
+    changes: Mapping[date, NightChanges]
+    ctx: Context
+
+    def open_occurrences(self) -> Iterable[Occurrence]:
+        """Occurrences in the window neither skipped, acknowledged nor missed, before their night ends."""
+        now, zone = self.now, self.zone
+        for night in window(now, zone):
+            plan = night_plan(self.routine, night, zone, self.changes.get(night, NightChanges()))
+            if plan is None or now >= night_end(night, zone):
+                continue
+            for occ in plan.occurrences:
+                done = self.progress.get(occ.key, NOTHING)
+                if occ.skipped or done.acknowledged or done.missed:
+                    continue
+                yield occ
+
+
 def adjust(
     routine: Routine,
     zone: tzinfo,
@@ -192,16 +218,17 @@ def adjust(
     ctx: Context,
 ) -> Verdict:
     """What happens at `now` once the person's context is taken into account."""
+    scene = _Scene(routine, zone, now, progress, attention, changes, ctx)
     rules = routine.context
     verdict = Verdict(next_at=decision.next_at)
-    acked = _away_acks(routine, zone, now, progress, changes, ctx, set(decision.waiting), verdict)
+    acked = _away_acks(scene, set(decision.waiting), verdict)
     for occ in decision.missed:
         # Deferred past its deadline (a reminder at bedtime, say): still sent, until max_defer.
         seen = attention.get(occ.key, QUIET)
         if seen.deferred and rules.quiet == "defer" and now < occ.at + rules.max_defer + ON_TIME:
             if occ.key not in acked:
                 send = Send(message_key(*occ.key), (occ,), late=now - occ.at)
-                _send_or_hold(send, now, rules, ctx, attention, verdict)
+                _send_or_hold(scene, send, verdict)
         else:
             verdict.missed.append(occ)
     for send in decision.sends:
@@ -210,23 +237,17 @@ def adjust(
             continue
         if occs != send.occurrences:
             send = replace(send, occurrences=occs)
-        _send_or_hold(send, now, rules, ctx, attention, verdict)
+        _send_or_hold(scene, send, verdict)
     sending = {o.key for send in decision.sends for o in send.occurrences} | acked
-    for send in _snoozes_held_past_the_deadline(routine, zone, now, progress, attention, changes, sending):
-        _send_or_hold(send, now, rules, ctx, attention, verdict)
-    _escalate(routine, zone, now, progress, attention, changes, ctx, acked, verdict)
+    for send in _snoozes_held_past_the_deadline(scene, sending):
+        _send_or_hold(scene, send, verdict)
+    _escalate(scene, acked, verdict)
     _one_notification_each(verdict)
     return verdict
 
 
-def _send_or_hold(
-    send: Send,
-    now: datetime,
-    rules: ContextRules,
-    ctx: Context,
-    attention: Mapping[Key, Attention],
-    verdict: Verdict,
-) -> None:
+def _send_or_hold(scene: _Scene, send: Send, verdict: Verdict) -> None:
+    now, rules, ctx, attention = scene.now, scene.routine.context, scene.ctx, scene.attention
     repeat = send.repeat > 0 and not send.snoozed
     # A first notification or a snooze's end starts afresh; a repeat keeps what escalation reached.
     urgency = louder(
@@ -258,20 +279,13 @@ def _send_or_hold(
     verdict.sends.append((send, "critical"))  # past max_defer: through Do Not Disturb
 
 
-def _snoozes_held_past_the_deadline(
-    routine: Routine,
-    zone: tzinfo,
-    now: datetime,
-    progress: Mapping[Key, ReminderNight],
-    attention: Mapping[Key, Attention],
-    changes: Mapping[date, NightChanges],
-    sending: set[Key],
-) -> Iterable[Send]:
+def _snoozes_held_past_the_deadline(scene: _Scene, sending: set[Key]) -> Iterable[Send]:
     """A snooze's end held back while busy stays due until its own max_defer, though `decide`
     gives up on a snooze once the reminder's deadline (its bedtime) has passed."""
+    routine, now, progress, attention = scene.routine, scene.now, scene.progress, scene.attention
     if routine.context.quiet != "defer" or not any(a.deferred_until for a in attention.values()):
         return
-    for occ in _open_occurrences(routine, zone, now, progress, changes):
+    for occ in scene.open_occurrences():
         done = progress.get(occ.key, NOTHING)
         end = done.snoozed_until
         hold = attention.get(occ.key, QUIET).deferred_until
@@ -304,21 +318,12 @@ def _one_notification_each(verdict: Verdict) -> None:
             shown.add(key)
 
 
-def _away_acks(
-    routine: Routine,
-    zone: tzinfo,
-    now: datetime,
-    progress: Mapping[Key, ReminderNight],
-    changes: Mapping[date, NightChanges],
-    ctx: Context,
-    waiting: set[Key],
-    verdict: Verdict,
-) -> set[Key]:
-    rules = routine.context
-    if not any(r.done_when for r in routine.reminders):
+def _away_acks(scene: _Scene, waiting: set[Key], verdict: Verdict) -> set[Key]:
+    now, progress, ctx, rules = scene.now, scene.progress, scene.ctx, scene.routine.context
+    if not any(r.done_when for r in scene.routine.reminders):
         return set()
     acked: set[Key] = set()
-    for occ in _open_occurrences(routine, zone, now, progress, changes):
+    for occ in scene.open_occurrences():
         mode = occ.reminder.done_when
         if mode is None or occ.at > now or occ.key in waiting:
             continue  # not due yet (a change of zone may have put it in the past: it waits)
@@ -342,40 +347,12 @@ def _away_acks(
     return acked
 
 
-def _open_occurrences(
-    routine: Routine,
-    zone: tzinfo,
-    now: datetime,
-    progress: Mapping[Key, ReminderNight],
-    changes: Mapping[date, NightChanges],
-) -> Iterable[Occurrence]:
-    """Occurrences in the window neither skipped, acknowledged nor missed, before their night ends."""
-    for night in window(now, zone):
-        plan = night_plan(routine, night, zone, changes.get(night, NightChanges()))
-        if plan is None or now >= night_end(night, zone):
-            continue
-        for occ in plan.occurrences:
-            done = progress.get(occ.key, NOTHING)
-            if occ.skipped or done.acknowledged or done.missed:
-                continue
-            yield occ
-
-
-def _escalate(
-    routine: Routine,
-    zone: tzinfo,
-    now: datetime,
-    progress: Mapping[Key, ReminderNight],
-    attention: Mapping[Key, Attention],
-    changes: Mapping[date, NightChanges],
-    ctx: Context,
-    acked: set[Key],
-    verdict: Verdict,
-) -> None:
+def _escalate(scene: _Scene, acked: set[Key], verdict: Verdict) -> None:
+    routine, now, progress, attention = scene.routine, scene.now, scene.progress, scene.attention
     if not any(r.escalate for r in routine.reminders):
         return
     sending = {o.key for send, _ in verdict.sends for o in send.occurrences}
-    for occ in _open_occurrences(routine, zone, now, progress, changes):
+    for occ in scene.open_occurrences():
         steps = occ.reminder.escalate
         if not steps or occ.key in acked:
             continue
@@ -384,8 +361,8 @@ def _escalate(
         if not done.notified or seen.first_notified is None or seen.escalation_stopped:
             continue
         if done.snoozed_until is not None or seen.snoozes:
-            # A snooze is an answer: no more escalation tonight. `snoozes` too: the log's fold
-            # forgets a snooze's `until` once it ends, and the steps came back 19 ms after it.
+            # A snooze is an answer: no more escalation tonight. `snoozes` too: what this
+            # process saw of the answers, whatever the log's fold keeps of them.
             continue
         pending = [(i, s) for i, s in enumerate(steps) if i not in seen.steps_done]
         # A step counts from the first notification, a repeat from the reminder's time: with
@@ -403,7 +380,7 @@ def _escalate(
                 due.append((i, s))
             elif when <= soon and s.urgency:
                 ahead = louder(ahead, s.urgency)
-        if (due or ahead) and ctx.away(now, routine.context):
+        if (due or ahead) and scene.ctx.away(now, routine.context):
             verdict.stop_escalating.append(occ.key)
             continue
         if ahead is not None:

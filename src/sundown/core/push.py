@@ -160,7 +160,7 @@ def verify(message: Mapping[str, Any], secret: bytes, now: datetime) -> Verdict:
     has and its night has not ended. Asked before anything looks at what the answer asks;
     whether it was seen before is the caller's question (its nonce is the answer's `ident`).
     Never raises, whatever the message holds."""
-    data = _answer_data(message)
+    data = message_data(message, ANSWER_VERSION)
     if data is None:
         return Verdict(UNSIGNED)
     device_id, signature, nonce = (
@@ -184,8 +184,9 @@ def _unix(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 10**11 else None
 
 
-def _answer_data(message: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The JSON object in a message that claims to be an answer, or None."""
+def message_data(message: Mapping[str, Any], version: int) -> dict[str, Any] | None:
+    """The JSON object in a message that claims to be ours (`"sundown": version`: an answer,
+    or spans in core/push_spans.py), or None."""
     text = message.get("message")
     if not isinstance(text, str) or len(text) > MAX_MESSAGE:
         return None
@@ -193,7 +194,7 @@ def _answer_data(message: Mapping[str, Any]) -> dict[str, Any] | None:
         data = json.loads(text)
     except (ValueError, RecursionError):
         return None
-    return data if isinstance(data, dict) and data.get("sundown") == ANSWER_VERSION else None
+    return data if isinstance(data, dict) and data.get("sundown") == version else None
 
 
 def sequence_id(key: str) -> str:
@@ -315,7 +316,7 @@ def parse_answer(message: Mapping[str, Any]) -> Answer | None:
     Whatever the message holds, this returns or gives None, never raises: every field is
     checked for its type and range (an `until` that no UTC can hold is no answer)."""
     ident = message.get("id")
-    data = _answer_data(message)
+    data = message_data(message, ANSWER_VERSION)
     if data is None or not isinstance(ident, str):
         return None
     night, reminders, action, origin = (data.get(k) for k in ("night", "reminders", "action", "from"))

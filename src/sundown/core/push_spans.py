@@ -28,7 +28,16 @@ from datetime import date, timezone
 from typing import Any
 
 from sundown.core.activity import Span, plausible
-from sundown.core.push import BAD_SIGNATURE, SIGNATURE_RE, TOKEN_RE, UNSIGNED, Signer, Verdict, sign
+from sundown.core.push import (
+    BAD_SIGNATURE,
+    SIGNATURE_RE,
+    TOKEN_RE,
+    UNSIGNED,
+    Signer,
+    Verdict,
+    message_data,
+    sign,
+)
 from sundown.core.push import _same as same_digest
 from sundown.core.vocabulary import ACTIVITY_STATES, DEVICE_PREFIX
 
@@ -36,7 +45,6 @@ UTC = timezone.utc
 VERSION = 1
 KIND = "spans"
 MAX_SPANS = 40  # about 60 bytes each: a message stays well under ntfy's 4096 bytes
-MAX_MESSAGE = 4096
 ORIGIN_RE = re.compile(r"[A-Za-z0-9][-_.A-Za-z0-9]{0,62}")
 
 
@@ -97,15 +105,8 @@ def verify(message: Mapping[str, Any], secret: bytes) -> Verdict:
 
 def _data(message: Mapping[str, Any]) -> dict[str, Any] | None:
     """The JSON object in a message that claims to hold spans, or None."""
-    text = message.get("message")
-    if not isinstance(text, str) or len(text) > MAX_MESSAGE:
-        return None
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError):
-        return None
-    ours = isinstance(data, dict) and data.get("sundown") == VERSION and data.get("kind") == KIND
-    return data if ours else None
+    data = message_data(message, VERSION)
+    return data if data is not None and data.get("kind") == KIND else None
 
 
 def parse(message: Mapping[str, Any]) -> SpanReport | None:

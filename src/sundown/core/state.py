@@ -61,7 +61,7 @@ class ReminderNight:
     first_notified: datetime | None = None
     last_notified: datetime | None = None
     acknowledged: datetime | None = None  # the first acknowledgement
-    snoozed_until: datetime | None = None  # cleared by a later notification or acknowledgement
+    snoozed_until: datetime | None = None  # kept by its re-notification, cleared by an acknowledgement
     missed: bool = False
     dismissed: bool = False  # closed without acknowledging since its last notification
     scheduled_at: datetime | None = None  # its planned time, as the daemon logged it
@@ -169,7 +169,9 @@ def fold(events: Iterable[Event], at: datetime | None = None) -> ReminderNight:
                 scheduled = row_at or scheduled
             last = e.ts
             bedtime = instant(e.details.get("bedtime"))
-            snoozed = held = reason = None
+            held = reason = None
+            if not e.details.get("snoozed"):
+                snoozed = None  # a snooze's own re-notification keeps it: no repeats after a snooze
             dismissed = False
         elif kind == "acknowledged":
             if ack is None or e.ts < ack:

@@ -54,7 +54,10 @@ def _escape_address(value: str) -> str:
 
 DBUS = ("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus")
 PROPERTIES = "org.freedesktop.DBus.Properties"
-VARIANT_SIGNATURES = frozenset({"b", "s", "u", "i", "x", "t", "v", "o", "as", "(so)"})
+# The types sundown reads inside a variant (sources, surfaces and effects alike).
+VARIANT_SIGNATURES = frozenset(
+    {"b", "y", "n", "q", "i", "u", "x", "t", "d", "s", "o", "v", "as", "ao", "a{sv}", "(so)"}
+)
 
 
 class BusLink:

@@ -18,7 +18,7 @@ import os
 import select
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,28 +44,37 @@ class Outcome:
     dropped: int  # bytes of earlier output not kept
 
 
-def _default_signals() -> set[signal.Signals]:
+def default_signals() -> set[signal.Signals]:
     return {s for s in signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP)}
+
+
+def spawn(
+    argv: Sequence[str], env: Mapping[str, str], stdout: int, stderr: int, close: Sequence[int] = ()
+) -> int:
+    """Start `argv` as the module's docstring says a command starts (its own session, an empty
+    signal mask, default dispositions, stdin from /dev/null); its pid. `close`: fds of ours the
+    child must not hold. The effects' tools start the same way (runtime/effects/session.py)."""
+    return os.posix_spawnp(
+        argv[0],
+        list(argv),
+        dict(env),
+        file_actions=[
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_DUP2, stdout, 1),
+            (os.POSIX_SPAWN_DUP2, stderr, 2),
+            *((os.POSIX_SPAWN_CLOSE, fd) for fd in close),
+        ],
+        setsid=True,
+        setsigmask=(),
+        setsigdef=default_signals(),
+    )
 
 
 def execute(argv: tuple[str, ...], env: Mapping[str, str], timeout: float = RUN_TIMEOUT_S) -> Outcome:
     """Run `argv` to its end or its timeout (then its process group is killed)."""
     r, w = os.pipe()
     try:
-        pid = os.posix_spawnp(
-            argv[0],
-            list(argv),
-            dict(env),
-            file_actions=[
-                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                (os.POSIX_SPAWN_DUP2, w, 1),
-                (os.POSIX_SPAWN_DUP2, w, 2),
-                (os.POSIX_SPAWN_CLOSE, r),
-            ],
-            setsid=True,
-            setsigmask=(),
-            setsigdef=_default_signals(),
-        )
+        pid = spawn(argv, env, w, w, close=(r,))
     except BaseException:
         os.close(r)
         raise

@@ -90,7 +90,7 @@ class Daemon:
         self.started = clock()
         remember_good(paths, loaded)  # what read-only commands show while the config has errors
         self.screen = Screen(backend or loaded.routine.backend, self._on_action, self.env)
-        rows = LogWriter(paths.database, paths.spool, self._log_failed, clock, created=self.started)
+        rows = LogWriter(paths.database, paths.spool, self._log_failed, created=self.started)
         self.ledger = Ledger(rows, loaded, clock, on_waiting=self._retry_log_later)
         self.commands = Commands(self.env)
         self.worker = Worker(clock)

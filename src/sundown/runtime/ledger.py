@@ -36,10 +36,10 @@ from sundown.core.state import (
     tonight,
 )
 from sundown.core.vocabulary import EventName
+from sundown.runtime.logwriter import LogWriter, Row
 
 if TYPE_CHECKING:
     from sundown.config import LoadedConfig
-    from sundown.runtime.logwriter import LogWriter
 
 Key = tuple[date, str]
 Clock = Callable[[], datetime]
@@ -106,13 +106,14 @@ class Ledger:
     ) -> datetime:
         """`apply` with the details as a mapping (a `replanned` row has details named `source`, `event`)."""
         ts = ts or self.clock()
-        self.rows.write(event, night, reminder, source, details, ts=ts)
+        row = Row(ts, night, reminder, event, source, details)
+        self.rows.write(row)
         if reminder is not None:
             self._remember(event, (night, reminder), ts, details)
         elif event in CHANGE_EVENTS:
             # A night's change (the calendar's word, the phone's alarm): the plan must not
             # forget it while the log cannot take the row (`night_events` adds it back).
-            self.night_rows.setdefault(night, []).append(Event(0, ts, night, None, event, source, details))
+            self.night_rows.setdefault(night, []).append(row.as_event())
         if self.rows.pending and self._on_waiting is not None:
             self._on_waiting()
         return ts

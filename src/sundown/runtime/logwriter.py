@@ -20,7 +20,7 @@ import json
 import logging
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -83,14 +83,12 @@ class LogWriter:
         path: Path,
         spool: Path,
         on_problem: Callable[[str], None],
-        clock: Callable[[], datetime],
         created: datetime | None = None,
     ) -> None:
         self.path = path
         self._new_log_created = created
         self.spool = spool  # rows waiting for the lock, beside the log
         self._on_problem = on_problem
-        self._clock = clock
         self._log: EventLog | None = None
         self._identity: tuple[int, int] | None = None
         self.problem: str | None = None
@@ -132,29 +130,9 @@ class LogWriter:
 
     # -- writing -------------------------------------------------------------------------------
 
-    def record(
-        self,
-        event: EventName,
-        night: date,
-        reminder: str | None,
-        source: str,
-        ts: datetime | None = None,
-        **details: Any,
-    ) -> None:
-        """One row, at `ts` (default: now); see the module docstring for what happens on failure."""
-        self.write(event, night, reminder, source, details, ts)
-
-    def write(
-        self,
-        event: EventName,
-        night: date,
-        reminder: str | None,
-        source: str,
-        details: Mapping[str, Any],
-        ts: datetime | None = None,
-    ) -> None:
-        """`record` with the details as a mapping (a detail may be named `source` or `event`)."""
-        row = Row((ts or self._clock()).astimezone(UTC), night, reminder, event, source, details)
+    def write(self, row: Row) -> None:
+        """One row; see the module docstring for what happens on failure."""
+        row = replace(row, ts=row.ts.astimezone(UTC))
         if self.flush():
             try:
                 self._write(row, once=False)

@@ -14,9 +14,7 @@ app's webhook (`webhook_topic`) can only become `in_bed` / `awake` rows (`on_sle
 from __future__ import annotations
 
 import functools
-import json
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
@@ -29,10 +27,10 @@ from sundown.core.dispatch import NOTHING, Send, message_key
 from sundown.core.plan import NO_CHANGES, ON_TIME, UTC, Occurrence, night_end, night_of, night_plan, window
 from sundown.core.state import ReminderNight, instant
 from sundown.core.vocabulary import DEVICE_PREFIX
-from sundown.paths import write_atomic
 from sundown.push.keys import device_id, new_nonce
 from sundown.push.ntfy import ANSWER_WAIT_S, NtfyPush, read_secret, read_token
 from sundown.runtime import answers
+from sundown.runtime.push_mark import PushMark
 from sundown.runtime.push_spans import SpanRelay
 
 if TYPE_CHECKING:
@@ -90,11 +88,12 @@ class PushLink:
             push, paths.push_since, self.on_stream_message, token, on_webhook=self.on_stream_webhook
         )
         self.relayed: set[tuple[date, str, str, str]] = set()  # local answers queued to publish
-        self.watermark_path = paths.push_relayed
-        self._watermark_lock = threading.Lock()
-        self._saved = datetime.min.replace(tzinfo=UTC)
-        self.watermark = self._load_watermark()
-        self._saved = self.watermark
+        self._mark = PushMark(
+            paths.push_relayed, push, "ts", datetime, datetime.min.replace(tzinfo=UTC), "answers"
+        )
+        # Push just configured (or for another topic): nothing older is sent, and from now on
+        # the mark is on disk, so what is answered next survives a crash before it is sent.
+        self.watermark = self._mark.load(self.ledger.clock)
         self.spans = SpanRelay(push, ledger, self.client, paths.push_spans, self.signer)  # the evening
 
     @classmethod
@@ -167,11 +166,16 @@ class PushLink:
 
     def on_stream_message(self, event: dict[str, Any]) -> bool:
         """From the subscriber thread: True once the worker has applied (or ignored) it."""
+        return self._on_worker(self.handle_answer, event, "an answer from the push server")
+
+    def _on_worker(self, handle: Callable[[dict[str, Any]], str], event: dict[str, Any], what: str) -> bool:
+        """`handle(event)` on the worker, from the subscriber thread: False when the worker is
+        busy or stopping (the adapter then replays the event)."""
         try:
-            self.worker.call(self.handle_answer, event, timeout=ANSWER_WAIT_S)
+            self.worker.call(handle, event, timeout=ANSWER_WAIT_S)
             return True
         except Exception as exc:  # busy or stopping: the adapter replays it
-            log.warning("an answer from the push server was not handled yet: %s", exc)
+            log.warning("%s was not handled yet: %s", what, exc)
             return False
 
     def handle_answer(self, event: dict[str, Any]) -> str:
@@ -342,33 +346,8 @@ class PushLink:
                     night_end(night, self.ledger.loaded.zone),
                     until=instant(e.details.get("until")),
                 )
-                self.client.answer(body, on_sent=functools.partial(self._save_watermark, e.ts))
+                self.client.answer(body, on_sent=functools.partial(self._mark.save, e.ts))
                 self.on_settled(message_key(night, e.reminder))
-
-    def _load_watermark(self) -> datetime:
-        try:
-            data = json.loads(self.watermark_path.read_text())
-            if data.get("device") == self.push.device and data.get("topic") == self.push.topic:
-                return datetime.fromisoformat(data["ts"])
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            pass
-        # Push just configured (or for another topic): nothing older is sent, and from now on
-        # the mark is on disk, so what is answered next survives a crash before it is sent.
-        now = self.ledger.clock()
-        self._save_watermark(now)
-        return now
-
-    def _save_watermark(self, ts: datetime) -> None:
-        """From the publisher thread, once the server took the answer of the row at `ts`."""
-        with self._watermark_lock:
-            if ts <= self._saved:
-                return
-            self._saved = ts
-            record = {"device": self.push.device, "topic": self.push.topic, "ts": ts.isoformat()}
-            try:
-                write_atomic(self.watermark_path, json.dumps(record))
-            except OSError as exc:
-                log.warning("cannot save which answers the push server has: %s", exc)
 
     def settle_handed_over(self, now: datetime) -> None:
         """Those the server delivered while we slept count as notified: not sent again."""
@@ -420,12 +399,7 @@ class PushLink:
 
     def on_stream_webhook(self, event: dict[str, Any]) -> bool:
         """From the subscriber thread, for a message on `webhook_topic`."""
-        try:
-            self.worker.call(self.handle_webhook, event, timeout=ANSWER_WAIT_S)
-            return True
-        except Exception as exc:  # busy or stopping: the adapter replays it
-            log.warning("a message from the webhook topic was not handled yet: %s", exc)
-            return False
+        return self._on_worker(self.handle_webhook, event, "a message from the webhook topic")
 
     def handle_webhook(self, event: dict[str, Any]) -> str:
         signal = rules.parse_webhook(event, self.ledger.clock())

@@ -17,9 +17,7 @@ Runs on the daemon's worker thread, except `_save_mark` (the publisher thread).
 from __future__ import annotations
 
 import functools
-import json
 import logging
-import threading
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -27,7 +25,7 @@ from typing import TYPE_CHECKING, Protocol
 from sundown.core import activity, push_spans
 from sundown.core.activity import Span
 from sundown.core.plan import ONE_DAY, night_of
-from sundown.paths import write_atomic
+from sundown.runtime.push_mark import PushMark
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -55,12 +53,9 @@ class SpanRelay:
         self.ledger = ledger
         self.outbox = outbox
         self.signer = signer
-        self.mark_path = mark_path
         self.received = 0  # spans of other machines written here
-        self._lock = threading.Lock()
-        self._saved = date.min
-        self.queued = self._load_mark()  # the last night handed to the publisher
-        self._saved = self.queued
+        self._mark = PushMark(mark_path, push, "night", date, date.min, "nights' spans")
+        self.queued = self._mark.load(self._first_night)  # the last night handed to the publisher
 
     # -- out -------------------------------------------------------------------------------
 
@@ -77,12 +72,12 @@ class SpanRelay:
             spans = self._own_spans(night)
             self.queued = night
             if not spans:
-                self._save_mark(night)
+                self._mark.save(night)
                 continue
             messages = push_spans.encode(night, spans, self.signer)
             for i, body in enumerate(messages):
                 last = i == len(messages) - 1
-                self.outbox.answer(body, on_sent=functools.partial(self._save_mark, night) if last else None)
+                self.outbox.answer(body, on_sent=functools.partial(self._mark.save, night) if last else None)
             log.info("published %d activity span(s) of the night of %s", len(spans), night)
 
     def _own_spans(self, night: date) -> list[Span]:
@@ -93,29 +88,9 @@ class SpanRelay:
         )
         return sorted((s for s in found if s is not None), key=lambda s: s.start)
 
-    def _load_mark(self) -> date:
-        try:
-            data = json.loads(self.mark_path.read_text())
-            if data.get("device") == self.push.device and data.get("topic") == self.push.topic:
-                return date.fromisoformat(data["night"])
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            pass
-        # Push just configured (or for another topic): from the night that closed last on.
-        night = night_of(self.ledger.clock(), self.ledger.loaded.zone) - 2 * ONE_DAY
-        self._save_mark(night)
-        return night
-
-    def _save_mark(self, night: date) -> None:
-        """Once the server took a night's last message (the publisher thread), or it had none."""
-        with self._lock:
-            if night <= self._saved:
-                return
-            self._saved = night
-            record = {"device": self.push.device, "topic": self.push.topic, "night": night.isoformat()}
-            try:
-                write_atomic(self.mark_path, json.dumps(record))
-            except OSError as exc:
-                log.warning("cannot save which nights' spans the push server has: %s", exc)
+    def _first_night(self) -> date:
+        """Push just configured (or for another topic): from the night that closed last on."""
+        return night_of(self.ledger.clock(), self.ledger.loaded.zone) - 2 * ONE_DAY
 
     # -- in --------------------------------------------------------------------------------
 

@@ -21,9 +21,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sundown.runtime.commands import spawn
 from sundown.runtime.effects import USABLE, EffectError, Interface, Offer, absent
 from sundown.runtime.effects.journal import Entry, Journal
-from sundown.runtime.effects.session import spawn
 from sundown.runtime.waiting import FdThread
 
 KWIN = "org.kde.KWin"
@@ -103,7 +103,7 @@ class KWinNightLight(Interface):
     # The first Plasma 5s: nightColorInfo / setNightColorConfig -------------------------------
 
     def info(self) -> dict[str, Any]:
-        from sundown.runtime.effects.session import unvariant
+        from sundown.notify.bus import unvariant
 
         raw = self.session.call(*COLOR_CORRECT, "nightColorInfo")[0]
         return {k: unvariant(v) for k, v in dict(raw).items()}

@@ -14,9 +14,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+from sundown.notify.bus import unvariant
 from sundown.runtime.effects import USABLE, EffectError, Interface, Offer, absent
 from sundown.runtime.effects.journal import Entry, Journal
-from sundown.runtime.effects.session import NOTIFY, PROPS, unvariant
+from sundown.runtime.effects.session import NOTIFY, PROPS
 
 DUNST = "org.dunstproject.cmd0"
 PAUSED = 100  # dunst's `set-paused true`; a rule's override_pause_level of 100 still shows

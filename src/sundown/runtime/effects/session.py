@@ -16,10 +16,12 @@ import select
 import shutil
 import signal
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sundown.notify.bus import unvariant
+from sundown.runtime.commands import spawn
 from sundown.runtime.effects import EffectError, Hung
 from sundown.systemd.notify import child_environment
 
@@ -36,27 +38,6 @@ class Ran:
     status: int
     out: str
     err: str
-
-
-def default_signals() -> set[signal.Signals]:
-    return {s for s in signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP)}
-
-
-def spawn(argv: Sequence[str], env: Mapping[str, str], stdout: int, stderr: int) -> int:
-    """Start `argv` as `run` commands start (see the module's docstring); its pid."""
-    return os.posix_spawnp(
-        argv[0],
-        list(argv),
-        dict(env),
-        file_actions=[
-            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-            (os.POSIX_SPAWN_DUP2, stdout, 1),
-            (os.POSIX_SPAWN_DUP2, stderr, 2),
-        ],
-        setsid=True,
-        setsigmask=(),
-        setsigdef=default_signals(),
-    )
 
 
 class Session:
@@ -213,16 +194,6 @@ class Session:
             with contextlib.suppress(OSError):
                 self._bus.close()
             self._bus = None
-
-
-def unvariant(value: Any) -> Any:
-    """jeepney gives a variant as (signature, value)."""
-    while isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str) and len(value[0]) <= 8:
-        if value[0] in ("b", "s", "u", "i", "d", "x", "t", "o", "v", "as", "a{sv}", "n", "q", "y", "ao"):
-            value = value[1]
-        else:
-            break
-    return value
 
 
 def _collect(pid: int, out_fd: int, err_fd: int, timeout: float) -> tuple[int | None, str, str]:

@@ -18,19 +18,28 @@ WPCTL_VOLUME = re.compile(r"Volume:\s*([0-9.]+)")
 PACTL_CHANNEL = re.compile(r"(\d+)\s*/\s*\d+%")
 
 
-class Wpctl(Interface):
+class _Output(Interface):
+    """What both tools do alike: usable when the tool (`name`) is there and names a default output."""
+
     effect = "volume"
-    name = "wpctl"
-    label = "wpctl (PipeWire)"
 
     def probe(self) -> Offer:
-        if self.session.which("wpctl") is None:
-            return absent("wpctl is not installed")
+        if self.session.which(self.name) is None:
+            return absent(f"{self.name} is not installed")
         try:
             self.sink()
         except EffectError as exc:
             return absent(str(exc))
         return USABLE
+
+    def sink(self) -> str:  # pragma: no cover - each tool overrides it
+        """The default output, as the tool names it."""
+        raise NotImplementedError
+
+
+class Wpctl(_Output):
+    name = "wpctl"
+    label = "wpctl (PipeWire)"
 
     def sink(self) -> str:
         out = self.session.run("wpctl", "inspect", "@DEFAULT_AUDIO_SINK@").out
@@ -70,19 +79,9 @@ class Wpctl(Interface):
         return abs(current - float(entry.previous)) < 0.006
 
 
-class Pactl(Interface):
-    effect = "volume"
+class Pactl(_Output):
     name = "pactl"
     label = "pactl (PulseAudio)"
-
-    def probe(self) -> Offer:
-        if self.session.which("pactl") is None:
-            return absent("pactl is not installed")
-        try:
-            self.sink()
-        except EffectError as exc:
-            return absent(str(exc))
-        return USABLE
 
     def sink(self) -> str:
         name = self.session.run("pactl", "get-default-sink").out.strip()

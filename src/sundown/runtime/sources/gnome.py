@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sundown.notify.bus import DBUS, BusLink, unvariant
-from sundown.runtime.sources.source import CALL_TIMEOUT_S, Source, attempt, is_int, log, props_changed
+from sundown.notify.bus import DBUS, BusLink
+from sundown.runtime.sources.source import CALL_TIMEOUT_S, Source, attempt, changed_prop, is_int, log
 
 SHELL = "org.gnome.Shell"
 DCONF = ("ca.desrt.dconf", "/ca/desrt/dconf/Writer/user", "ca.desrt.dconf.Writer")
@@ -102,8 +102,5 @@ class SessionManagerInhibitors(Source):
     def on_signal(
         self, member: str | None, path: str | None, iface: str | None, body: tuple[Any, ...]
     ) -> bool:
-        changed = props_changed(member, body)
-        if changed is None or path != SESSION_MANAGER[1] or "InhibitedActions" not in changed[1]:
-            return False
-        actions = unvariant(changed[1]["InhibitedActions"])
+        actions = changed_prop(member, path, body, SESSION_MANAGER[1], "InhibitedActions")
         return is_int(actions) and self.say(bool(actions & INHIBIT_IDLE))  # type: ignore[operator]

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from sundown.notify.bus import PROPERTIES, BusLink, unvariant
-from sundown.runtime.sources.source import Asked, Clock, Source, attempt, props_changed
+from sundown.notify.bus import PROPERTIES, BusLink
+from sundown.runtime.sources.source import Asked, Clock, Source, attempt, changed_prop
 
 UTC = timezone.utc
 LOGIN1 = "org.freedesktop.login1"
@@ -53,10 +53,7 @@ class SessionProperty(Source):
 
     def _changed(self, member: str | None, path: str | None, body: tuple[Any, ...]) -> object:
         """The new value of `prop` in this signal, or None."""
-        changed = props_changed(member, body)
-        if changed is None or path != self.session or self.prop not in changed[1]:
-            return None
-        return unvariant(changed[1][self.prop])
+        return changed_prop(member, path, body, self.session, self.prop)
 
 
 class LockedHint(SessionProperty):
@@ -154,8 +151,5 @@ class IdleInhibitors(Asked):
     def on_signal(
         self, member: str | None, path: str | None, iface: str | None, body: tuple[Any, ...]
     ) -> bool:
-        changed = props_changed(member, body)
-        if changed is None or path != MANAGER[0] or "BlockInhibited" not in changed[1]:
-            return False
-        value = unvariant(changed[1]["BlockInhibited"])
+        value = changed_prop(member, path, body, MANAGER[0], "BlockInhibited")
         return isinstance(value, str) and self.say("idle" in value.split(":"))

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sundown.notify.bus import PROPERTIES, BusLink, unvariant
-from sundown.runtime.sources.source import Source, attempt, props_changed
+from sundown.notify.bus import PROPERTIES, BusLink
+from sundown.runtime.sources.source import Source, attempt, changed_prop
 
 NAME, PATH = "org.freedesktop.Notifications", "/org/freedesktop/Notifications"
 DUNST = "org.dunstproject.cmd0"
@@ -33,10 +33,8 @@ class ServerProperty(Source):
     def on_signal(
         self, member: str | None, path: str | None, iface: str | None, body: tuple[Any, ...]
     ) -> bool:
-        changed = props_changed(member, body)
-        if changed is None or path != PATH or changed[0] != self.iface or self.prop not in changed[1]:
-            return False
-        return self.say(unvariant(changed[1][self.prop]))
+        value = changed_prop(member, path, body, PATH, self.prop, self.iface)
+        return value is not None and self.say(value)
 
 
 class Inhibited(ServerProperty):

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
-from sundown.notify.bus import BusLink
+from sundown.notify.bus import BusLink, unvariant
 
 log = logging.getLogger("sundown.runtime.sources")
 
@@ -122,11 +122,16 @@ def is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def props_changed(member: str | None, body: tuple[Any, ...]) -> tuple[str, dict[str, Any]] | None:
-    """(interface, changed properties) of a PropertiesChanged signal, else None."""
-    if member == "PropertiesChanged" and len(body) >= 2 and isinstance(body[1], dict):
-        return str(body[0]), body[1]
-    return None
+def changed_prop(
+    member: str | None, path: str | None, body: tuple[Any, ...], at: str, prop: str, iface: str | None = None
+) -> object:
+    """The new value of `prop` of the object at `at` (of `iface`, if given) when this signal is a
+    PropertiesChanged that changes it, else None (D-Bus has no null value)."""
+    if member != "PropertiesChanged" or path != at or len(body) < 2 or not isinstance(body[1], dict):
+        return None
+    if (iface is not None and str(body[0]) != iface) or prop not in body[1]:
+        return None
+    return unvariant(body[1][prop])
 
 
 Clock = Callable[[], datetime]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sundown.notify.bus import PROPERTIES, BusLink, unvariant
-from sundown.runtime.sources.source import Source, attempt, props_changed
+from sundown.notify.bus import PROPERTIES, BusLink
+from sundown.runtime.sources.source import Source, attempt, changed_prop
 
 TIMEDATE = ("org.freedesktop.timedate1", "/org/freedesktop/timedate1", "org.freedesktop.timedate1")
 
@@ -29,10 +29,7 @@ class Timedated(Source):
     def on_signal(
         self, member: str | None, path: str | None, iface: str | None, body: tuple[Any, ...]
     ) -> bool:
-        changed = props_changed(member, body)
-        if changed is None or path != TIMEDATE[1] or "Timezone" not in changed[1]:
-            return False
-        zone = unvariant(changed[1]["Timezone"])
+        zone = changed_prop(member, path, body, TIMEDATE[1], "Timezone")
         if isinstance(zone, str) and self.on_zone is not None:
             self.on_zone(zone)
         return False  # the zone is followed through on_zone, not by a tick of its own

@@ -19,13 +19,19 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
 
 from jeepney import HeaderFields, Message, MessageType, new_error, new_method_return
 from jeepney.bus import get_bus
 from jeepney.bus_messages import message_bus
 from jeepney.io.blocking import prep_socket
 from jeepney.io.threading import DBusConnection, ReceiveStopped
+
+from sundown.errors import SundownError
+
+if TYPE_CHECKING:
+    from sundown.runtime.surfaces import Act
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +51,7 @@ MAX_KNOWN_CALLERS = 256
 PEER = "org.freedesktop.DBus.Peer"
 DESCRIBE = "org.freedesktop.DBus.Introspectable"  # Introspect: what an object has
 PROPERTIES = "org.freedesktop.DBus.Properties"
+UTC = timezone.utc
 
 
 class BusError(Exception):
@@ -248,3 +255,57 @@ class Caller:
             log.warning("refused a D-Bus call from %s: not this user's", name)
             self._refused_said = True
         self._link.error(call, ACCESS_DENIED, "only the session's own user may call sundown")
+
+
+class BusSurface:
+    """What a surface served on the session bus holds, the D-Bus API as the tray: the bus's
+    address, how a request reaches the daemon, a clock; once started, its link and the check
+    of who calls. A subclass answers each call in `_handle`, on the bus thread, once `Caller`
+    has found it is this user's."""
+
+    def __init__(
+        self,
+        address: Callable[[], str],
+        act: Act,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._address = address
+        self._act = act
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.link: ServiceLink | None = None
+        self._caller: Caller | None = None
+
+    def _connect(self, thread_name: str, on_signal: Callable[[Message], None] | None = None) -> str | None:
+        """Open the link (`self.link`); None, or why there is none (no session bus, say)."""
+        try:
+            address = self._address()
+        except SundownError as exc:
+            return str(exc)
+        try:
+            link = ServiceLink(address, self._on_call, on_signal, thread_name=thread_name)
+        except BusError as exc:
+            return str(exc)
+        self._caller = Caller(link)
+        self.link = link
+        return None
+
+    def close(self) -> None:
+        link, self.link = self.link, None
+        if link is not None:
+            link.close()
+
+    def _on_call(self, call: Message) -> None:
+        caller = self._caller
+        if caller is not None:
+            caller.check(call, lambda: self._handle(call))
+
+    def _handle(self, call: Message) -> None:
+        """A call of this user's, on the bus thread: answered while the link is open."""
+        link = self.link
+        if link is not None:
+            self._respond(link, call, call.header.fields.get(HeaderFields.signature, ""))
+
+    def _respond(self, link: ServiceLink, call: Message, signature: str) -> None:  # pragma: no cover
+        """Answer `call` on `link`; every surface overrides it."""
+        raise NotImplementedError

@@ -16,18 +16,18 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
-import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
+from types import MappingProxyType
 from typing import Any
 
-from jeepney import DBusAddress, HeaderFields, Message, new_signal
+from jeepney import DBusAddress, Message, new_signal
 
 from sundown import __version__
 from sundown.core.glance import glance
 from sundown.core.status import Status
 from sundown.errors import ConfigError, SundownError, UsageError
-from sundown.runtime.surfaces import Act, Request
+from sundown.runtime.surfaces import Request
 from sundown.runtime.surfaces.bus import (
     DESCRIBE,
     FAILED,
@@ -40,7 +40,7 @@ from sundown.runtime.surfaces.bus import (
     UNKNOWN_OBJECT,
     UNKNOWN_PROPERTY,
     BusError,
-    Caller,
+    BusSurface,
     ServiceLink,
     member,
 )
@@ -193,39 +193,17 @@ def error_of(exc: BaseException) -> tuple[str, str]:
     return FAILED, f"{type(exc).__name__}: {exc}"
 
 
-class DBusApi:
+class DBusApi(BusSurface):
     """io.github.sundown.Sundown1 on the session bus; a surface (see runtime.surfaces)."""
 
     name = "dbus"
-
-    def __init__(
-        self,
-        address: Callable[[], str],
-        act: Act,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self._address = address
-        self._act = act
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._props: dict[str, Variant] = {}
-        self.link: ServiceLink | None = None
-        self._caller: Caller | None = None
+    _props: Mapping[str, Variant] = MappingProxyType({})  # as last published: replaced, never changed
 
     def start(self) -> None:
         """Own the name on the session bus; without a bus (or with the name taken) there is no API."""
-        try:
-            address = self._address()
-        except SundownError as exc:
-            log.info("no D-Bus API: %s", exc)
-            return
-        try:
-            link = ServiceLink(address, self._on_call, thread_name="sundown-dbus-api")
-        except BusError as exc:
-            log.info("no D-Bus API: %s", exc)
-            return
-        self._caller = Caller(link)
-        self.link = link
+        problem = self._connect("sundown-dbus-api")
+        if problem is not None:
+            log.info("no D-Bus API: %s", problem)
         # The name is taken at the first `publish`: whoever sees it owned can read every property.
 
     def _own(self, link: ServiceLink) -> None:
@@ -255,24 +233,10 @@ class DBusApi:
         emitter = DBusAddress(OBJECT_PATH, interface=PROPERTIES)
         link.send(new_signal(emitter, "PropertiesChanged", "sa{sv}as", (INTERFACE, changed, [])))
 
-    def close(self) -> None:
-        link, self.link = self.link, None
-        if link is not None:
-            link.close()
-
     # -- the bus thread ---------------------------------------------------------------------
 
-    def _on_call(self, call: Message) -> None:
-        caller = self._caller
-        if caller is not None:
-            caller.check(call, lambda: self._handle(call))
-
-    def _handle(self, call: Message) -> None:
-        link = self.link
-        if link is None:
-            return
+    def _respond(self, link: ServiceLink, call: Message, signature: str) -> None:
         path, interface, name = member(call)
-        signature = call.header.fields.get(HeaderFields.signature, "")
         if interface == DESCRIBE and name == "Introspect":
             link.reply(call, "s", (introspection(str(path)),))
         elif path != OBJECT_PATH:

@@ -14,18 +14,16 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from jeepney import DBusAddress, HeaderFields, MatchRule, Message, MessageType, new_method_call, new_signal
+from jeepney import DBusAddress, MatchRule, Message, MessageType, new_method_call, new_signal
 from jeepney.bus_messages import message_bus
 
 from sundown.core.glance import PENDING, glance
 from sundown.core.status import Status
-from sundown.errors import SundownError
-from sundown.runtime.surfaces import Act, Request
+from sundown.runtime.surfaces import Request
 from sundown.runtime.surfaces.bus import (
     DESCRIBE,
     INVALID_ARGS,
@@ -34,7 +32,7 @@ from sundown.runtime.surfaces.bus import (
     UNKNOWN_METHOD,
     UNKNOWN_OBJECT,
     BusError,
-    Caller,
+    BusSurface,
     ServiceLink,
     member,
     sender,
@@ -96,43 +94,27 @@ def _variants(props: Mapping[str, Any]) -> dict[str, Variant]:
     return out
 
 
-class Tray:
+class Tray(BusSurface):
     """The tray icon; a surface (see runtime.surfaces)."""
 
     name = "tray"
+    # Replaced, never changed in place: what it shows as last published, and the menu's revision.
+    _look: dict[str, Any] | None = None
+    _revision = 1
+    registered_with: str | None = None  # the watcher's unique name once registered
 
-    def __init__(
-        self,
-        address: Callable[[], str],
-        act: Act,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self._address = address
-        self._act = act
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._look: dict[str, Any] | None = None
-        self._revision = 1
-        self.link: ServiceLink | None = None
-        self._caller: Caller | None = None
-        self.bus_name = f"{ITEM}-{os.getpid()}-1"
-        self.registered_with: str | None = None  # the watcher's unique name once registered
+    @property
+    def bus_name(self) -> str:
+        return f"{ITEM}-{os.getpid()}-1"
 
     # -- the surface -------------------------------------------------------------------------
 
     def start(self) -> None:
-        try:
-            address = self._address()
-        except SundownError as exc:
-            log.debug("no tray: %s", exc)
+        problem = self._connect("sundown-tray", self._on_signal)
+        link = self.link
+        if link is None:
+            log.debug("no tray: %s", problem)
             return
-        try:
-            link = ServiceLink(address, self._on_call, self._on_signal, thread_name="sundown-tray")
-        except BusError as exc:
-            log.debug("no tray: %s", exc)
-            return
-        self.link = link
-        self._caller = Caller(link)
         try:
             rule = MatchRule(
                 type="signal", sender="org.freedesktop.DBus", interface="org.freedesktop.DBus",
@@ -175,9 +157,7 @@ class Tray:
             link.send(new_signal(menu, "LayoutUpdated", "ui", (revision, 0)))
 
     def close(self) -> None:
-        link, self.link = self.link, None
-        if link is not None:
-            link.close()
+        super().close()
         self.registered_with = None
 
     # -- registering with the tray ------------------------------------------------------------
@@ -218,17 +198,8 @@ class Tray:
 
     # -- answering the tray -------------------------------------------------------------------
 
-    def _on_call(self, call: Message) -> None:
-        caller = self._caller
-        if caller is not None:
-            caller.check(call, lambda: self._handle(call))
-
-    def _handle(self, call: Message) -> None:
-        link = self.link
-        if link is None:
-            return
+    def _respond(self, link: ServiceLink, call: Message, signature: str) -> None:
         path, interface, name = member(call)
-        signature = call.header.fields.get(HeaderFields.signature, "")
         with self._lock:
             shown = self._look
             revision = self._revision
