@@ -55,6 +55,9 @@ from sundown.reports.stats import (
     NightResult,
     Stats,
 )
+from sundown.reports.stats import (
+    acknowledged as acknowledged_cell,
+)
 from sundown.store.log import SCHEMA_VERSION, EventLog
 
 MAGIC = b"sundown-stats-nights"
@@ -374,7 +377,7 @@ def _encode(context: NightContext, result: NightResult, zone: tzinfo) -> list[An
             if c.status not in _CELLS:
                 return None
             cells[rid] = c.status
-        elif type(c.delay_s) is float and c == stats.acknowledged(c.delay_s):
+        elif type(c.delay_s) is float and c == acknowledged_cell(c.delay_s):
             cells[rid] = c.delay_s
         else:
             return None
@@ -429,15 +432,16 @@ def _decode(entry: Any, night: date, zone: tzinfo) -> tuple[NightContext, NightR
     begun, backfilled, *not_yet = context
     if type(begun) is not bool or type(backfilled) is not bool:
         raise Corrupt("context")
-    for rid in not_yet:
-        if type(rid) is not str:
-            raise Corrupt("context")
+    if not_yet:
+        for rid in not_yet:
+            if type(rid) is not str:
+                raise Corrupt("context")
     got: dict[str, Cell] = {}
     for rid, value in cells.items():
         if type(value) is float:
             if not 0.0 <= value < LIMIT:  # NaN and infinities too
                 raise Corrupt("delay")
-            got[rid] = stats.acknowledged(value)
+            got[rid] = acknowledged_cell(value)
         else:
             got[rid] = _CELLS[value]
     if mentioned is None:
@@ -461,13 +465,10 @@ def _bedtime(value: Any, night: date, zone: tzinfo) -> NightBedtime:
     if type(value) is not list or len(value) != 8:
         raise Corrupt("bedtime")
     planned, acknowledged, measured, lights_out, active, in_bed, awake, status = value
-    if planned is None or measured not in _MEASURED or status not in _STATUSES:
+    if measured not in _MEASURED or status not in _STATUSES:
         raise Corrupt("bedtime")
     if active is not None and (type(active) is not int or not -LIMIT < active < LIMIT):
         raise Corrupt("active")
-    for t in (planned, acknowledged, lights_out, in_bed, awake):
-        if t is not None and (type(t) is not int or not -LIMIT < t < LIMIT):
-            raise Corrupt("instant")
     return NightBedtime(
         night,
         _instant(planned, zone),
@@ -481,8 +482,10 @@ def _bedtime(value: Any, night: date, zone: tzinfo) -> NightBedtime:
     )
 
 
-def _instant(us: int, zone: tzinfo) -> datetime:
-    """An instant kept as microseconds since 1970 (checked by the caller), in `zone`."""
+def _instant(us: Any, zone: tzinfo) -> datetime:
+    """An instant kept as microseconds since 1970, in `zone`."""
+    if type(us) is not int or not -LIMIT < us < LIMIT:
+        raise Corrupt("instant")
     seconds, micro = divmod(us, 1_000_000)
     t = datetime.fromtimestamp(seconds, zone)
     return t.replace(microsecond=micro) if micro else t
