@@ -113,6 +113,27 @@ def switches(pid: int) -> int:
     return total
 
 
+def idle_figures(pid: int, seconds: float) -> tuple[int, int, int]:
+    """The context switches of `pid`'s threads while it idles `seconds`, then its VmRSS (kB) and
+    its thread count."""
+    before = switches(pid)
+    time.sleep(seconds)
+    after = switches(pid)
+    return after - before, rss_kb(pid), len(list(Path(f"/proc/{pid}/task").iterdir()))
+
+
+def desktop(root: Path, with_x: bool) -> Desktop:
+    """A private session bus in `root` (and an X server), nothing of the tester's session inherited."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DBUS_", "XDG_", "DISPLAY", "WAYLAND_"))}
+    runtime = root / "run"
+    runtime.mkdir(mode=0o700, parents=True)
+    desk = Desktop(root, env={**base, "XDG_RUNTIME_DIR": str(runtime), "HOME": str(root)})
+    desk.start_bus()
+    if with_x:
+        desk.start_x()
+    return desk
+
+
 def stop(proc: subprocess.Popen[bytes]) -> None:
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=5)
@@ -144,14 +165,7 @@ def bench_latency(root: Path, count: int) -> int:
 
 def _latency_round(root: Path, count: int) -> tuple[list[float], int]:
     root.mkdir()
-    desk = Desktop(root / "desk", env={})
-    (root / "desk").mkdir()
-    runtime = root / "desk-run"
-    runtime.mkdir(mode=0o700)
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("DBUS_", "XDG_", "DISPLAY", "WAYLAND_"))}
-    desk.env = {**base, "XDG_RUNTIME_DIR": str(runtime), "HOME": str(root)}
-    desk.start_bus()
-    desk.start_x()
+    desk = desktop(root / "desk", with_x=True)
     desk.start_server()
     try:
         env = {**isolated_env(root / "lat"), **desk.session_vars}
@@ -176,17 +190,13 @@ def bench_idle(root: Path, seconds: float, winddown: bool = False) -> int:
     proc = start_daemon(env, "--backend", "console")
     try:
         time.sleep(2)
-        before = switches(proc.pid)
-        time.sleep(seconds)
-        after = switches(proc.pid)
-        rss = rss_kb(proc.pid)
-        threads = len(list(Path(f"/proc/{proc.pid}/task").iterdir()))
+        switched, rss, threads = idle_figures(proc.pid, seconds)
     finally:
         stop(proc)
-    per_minute = (after - before) / (seconds / 60)
+    per_minute = switched / (seconds / 60)
     print(
         f"idle wakeups{' (with [winddown], outside its window)' if winddown else ''}:"
-        f" {after - before} context switches across {threads} threads in {seconds:.0f} s"
+        f" {switched} context switches across {threads} threads in {seconds:.0f} s"
         f" = {per_minute:.2f}/min (target 0 while idle)"
     )
     return rss
@@ -208,14 +218,7 @@ def evening_zone(now: datetime) -> str:
 def bench_window_x11(root: Path, seconds: float) -> None:
     from zoneinfo import ZoneInfo
 
-    desk = Desktop(root / "win-desk", env={})
-    (root / "win-desk").mkdir()
-    runtime = root / "win-run"
-    runtime.mkdir(mode=0o700)
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("DBUS_", "XDG_", "DISPLAY", "WAYLAND_"))}
-    desk.env = {**base, "XDG_RUNTIME_DIR": str(runtime), "HOME": str(root)}
-    desk.start_bus()
-    desk.start_x()
+    desk = desktop(root / "win-desk", with_x=True)
     try:
         env = {**isolated_env(root / "win"), **desk.session_vars}
         now = datetime.now(UTC)

@@ -43,28 +43,17 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from bench_daemon import WINDDOWN, rss_kb, start_daemon, stop, switches, write_config
+from bench_daemon import WINDDOWN, desktop, idle_figures, rss_kb, start_daemon, stop, write_config
 from isolated import isolated_env
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
 from support.dbus_client import NAME, Client  # noqa: E402
-from support.desktop import Desktop, wait_until  # noqa: E402
+from support.desktop import wait_until  # noqa: E402
 from support.tray_host import TrayHost  # noqa: E402
 
 UTC = timezone.utc
-
-
-def desktop(root: Path, with_x: bool) -> Desktop:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("DBUS_", "XDG_", "DISPLAY", "WAYLAND_"))}
-    runtime = root / "run"
-    runtime.mkdir(mode=0o700, parents=True)
-    desk = Desktop(root, env={**base, "XDG_RUNTIME_DIR": str(runtime), "HOME": str(root)})
-    desk.start_bus()
-    if with_x:
-        desk.start_x()
-    return desk
 
 
 def follower(env: dict[str, str]) -> tuple[subprocess.Popen[str], list[tuple[float, dict]]]:
@@ -179,17 +168,13 @@ def bench_idle(root: Path, seconds: float) -> None:
             item = f"org.kde.StatusNotifierItem-{daemon.pid}-1"
             wait_until(lambda: any(item in r for r in panel.registered()), 20, "the tray item registered")
             time.sleep(3)  # the tray host has read the item
-            before = switches(daemon.pid)
-            time.sleep(seconds)
-            after = switches(daemon.pid)
-            rss = rss_kb(daemon.pid)
-            threads = len(list(Path(f"/proc/{daemon.pid}/task").iterdir()))
+            switched, rss, threads = idle_figures(daemon.pid, seconds)
         finally:
             follow.terminate()
             follow.wait(5)
             stop(daemon)
         print(
-            f"idle with the D-Bus API, the tray (in xfce4-panel) and a follower: {after - before}"
+            f"idle with the D-Bus API, the tray (in xfce4-panel) and a follower: {switched}"
             f" context switches across {threads} threads in {seconds:.0f} s (target 0);"
             f" VmRSS {rss / 1024:.1f} MB (target <= 26 MB)"
         )

@@ -21,7 +21,7 @@ import pytest
 from support.dbusmocks import Mocks
 from support.desktop import Desktop, FakeServer, running_desktop
 from support.sandbox import Sandbox
-from support.sessions import GnomeShell, Plasma, running_session
+from support.sessions import GnomeShell, ModuleSessions, Plasma
 from support.user_manager import UserManager, unavailable
 
 # Fixtures that start real processes: a test using one must carry the `e2e` marker.
@@ -204,31 +204,25 @@ def fake_server(bare_bus: Desktop) -> Iterator[Callable[..., FakeServer]]:
 
 
 @pytest.fixture(scope="module")
-def gnome_shell_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GnomeShell]:
-    """A real GNOME Shell 43 (support/sessions.py), started once per test module: it is slow to start."""
-    with running_session(GnomeShell, tmp_path_factory.mktemp("gnome-shell")) as session:
-        yield session  # type: ignore[misc]
+def desktop_sessions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleSessions]:
+    """Real desktops (support/sessions.py), each started once per test module: they are slow to start."""
+    sessions = ModuleSessions(tmp_path_factory.mktemp)
+    try:
+        yield sessions
+    finally:
+        sessions.close()
 
 
 @pytest.fixture
-def gnome_shell(gnome_shell_session: GnomeShell) -> Iterator[GnomeShell]:
-    """The module's GNOME Shell with no notification on screen, banners on, the monitor emptied."""
-    gnome_shell_session.fresh()
-    yield gnome_shell_session
-
-
-@pytest.fixture(scope="module")
-def plasma_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plasma]:
-    """A real KDE Plasma 5.27 (support/sessions.py), started once per test module."""
-    with running_session(Plasma, tmp_path_factory.mktemp("plasma")) as session:
-        yield session  # type: ignore[misc]
+def gnome_shell(desktop_sessions: ModuleSessions) -> GnomeShell:
+    """The module's GNOME Shell 43 with no notification on screen, banners on, the monitor emptied."""
+    return desktop_sessions.fresh(GnomeShell)
 
 
 @pytest.fixture
-def plasma(plasma_session: Plasma) -> Iterator[Plasma]:
-    """The module's Plasma with no popup on screen and the monitor emptied."""
-    plasma_session.fresh()
-    yield plasma_session
+def plasma(desktop_sessions: ModuleSessions) -> Plasma:
+    """The module's KDE Plasma 5.27 with no popup on screen and the monitor emptied."""
+    return desktop_sessions.fresh(Plasma)
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from sundown.calendar.source import decode, parse, shown  # noqa: E402
 from sundown.core.morning import calendar_morning  # noqa: E402
 from sundown.core.plan import Morning, NightChanges, night_plan  # noqa: E402
 from sundown.core.routine import Bedtimes, Calendar, Routine  # noqa: E402
+from support.instants import utc
 
 UTC = timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -32,10 +33,6 @@ NEW_YORK = ZoneInfo("America/New_York")
 HERE = Path(__file__).parent / "calendars"
 ROUTINE = Routine(Bedtimes.from_wake(datetime(2000, 1, 1, 7, 0).time()), (), calendar=Calendar("work.ics"))
 PREPARE = timedelta(hours=1, minutes=15)
-
-
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
 
 
 def morning(name: str, night: date, zone: ZoneInfo = BERLIN, data: bytes | None = None) -> Morning | None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import stat
-import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -319,9 +317,7 @@ def test_quick_commands_import_nothing_heavy(sandbox, argv: list[str]) -> None:
         f"rc = main({argv!r})\n"
         f"print(json.dumps([rc, sorted(m for m in {HEAVY!r} if m in sys.modules)]), file=sys.stderr)\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], env=sandbox.env, capture_output=True, text=True, timeout=30
-    )
+    proc = sandbox.python(code)
     rc, heavy = json.loads(proc.stderr.strip().splitlines()[-1])
     assert rc in (0, 78), proc.stderr
     assert heavy == [], f"sundown {' '.join(argv)} imported {heavy}"
@@ -362,9 +358,7 @@ def test_quick_commands_import_only_their_own_group(sandbox) -> None:
         "main(['next', '--count', '1'])\n"
         "print(sorted(m for m in sys.modules if m.startswith('sundown.cli.')), file=sys.stderr)\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], env=sandbox.env, capture_output=True, text=True, timeout=30
-    )
+    proc = sandbox.python(code)
     loaded = proc.stderr.strip().splitlines()[-1]
     assert "routine_cmds" in loaded
     assert "daemon_cmds" not in loaded and "log_cmds" not in loaded and "service_cmds" not in loaded

@@ -26,6 +26,7 @@ import pytest
 
 from support.daemon import Evening, events
 from support.doctor import doctor_lines
+from support.other_user import other_user, system_python
 from support.sandbox import Sandbox
 
 pytestmark = pytest.mark.e2e  # every test here starts real processes
@@ -123,23 +124,6 @@ def test_sixty_concurrent_acks_against_a_busy_daemon_all_succeed_once(sandbox: S
 # --- another user's runtime directory ------------------------------------------------------------
 
 
-def nobody() -> pwd.struct_passwd:
-    if os.getuid() != 0:
-        pytest.skip("needs root to act as another user")
-    try:
-        return pwd.getpwnam("nobody")
-    except KeyError:
-        pytest.fail("no user `nobody` on this machine (useradd nobody)")
-
-
-def system_python() -> str:
-    """A Python that another user may run (ours may live under /root, which they cannot enter)."""
-    python = shutil.which("python3", path="/usr/bin:/bin")
-    if python is None:
-        pytest.fail("no /usr/bin/python3 for the other user (apt-get install python3)")
-    return python
-
-
 PLANTED = r"""
 import json, os, socket, sys
 sock = socket.socket(socket.AF_UNIX)
@@ -205,7 +189,7 @@ def test_a_runtime_dir_taken_by_another_user_neither_locks_out_nor_listens(
 ) -> None:
     """No XDG_RUNTIME_DIR: `nobody` pre-created our fallback dir in the shared temp dir and
     listens in it. Everything still works, from a directory under the state dir."""
-    user = nobody()
+    user = other_user()
     taken = short_tmp / f"sundown-{os.getuid()}"
     taken.mkdir(mode=0o777)
     taken.chmod(0o777)
@@ -245,7 +229,7 @@ def test_a_runtime_dir_taken_by_another_user_neither_locks_out_nor_listens(
 def test_a_socket_held_by_another_user_in_our_dir_is_not_believed(sandbox: Sandbox, short_tmp: Path) -> None:
     """Our own private runtime dir, but the process listening on control.sock is another user's
     (SO_PEERCRED): the CLI does not send it anything it could act on, nor believe its answer."""
-    user = nobody()
+    user = other_user()
     run = short_tmp / "run"
     runtime = run / "sundown"
     runtime.mkdir(parents=True)
@@ -293,7 +277,7 @@ except (ConnectionResetError, BrokenPipeError):  # hung up on, the request unrea
 
 def test_the_daemon_hangs_up_on_another_user(sandbox: Sandbox, short_tmp: Path) -> None:
     """Were the socket reachable by someone else (a loosened directory), the daemon answers only us."""
-    user = nobody()
+    user = other_user()
     run = short_tmp / "run"
     run.mkdir(mode=0o700)
     env = {"XDG_RUNTIME_DIR": str(run)}

@@ -6,16 +6,12 @@ gets through (refused by the bus's policy; and by the API itself on a bus that l
 from __future__ import annotations
 
 import concurrent.futures
-import os
 import pwd
-import shutil
 import subprocess
-import tempfile
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 
@@ -26,38 +22,19 @@ from sundown.runtime.surfaces import Request
 from sundown.runtime.surfaces.dbus_api import DBusApi, interface_xml, properties
 from support.dbus_client import NAME, Client, session_bus
 from support.desktop import Desktop, require, wait_until
+from support.other_user import other_user, shared_dir
+from support.surfaces import Acts, tonight
 
 UTC = timezone.utc
 NOW = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)
 
 
 def status(state: str = "pending", **extra: object) -> Status:
-    rows = [
-        {"night": "2026-11-28", "reminder": "tea", "title": "Tea", "at": "2026-11-28T19:30:00+00:00",
-         "state": "acknowledged"},
-        {"night": "2026-11-28", "reminder": "magnesium", "title": "Magnesium",
-         "at": "2026-11-28T20:45:00+00:00", "state": state},
-    ]  # fmt: skip
     context = {"dnd": False, "presenting": None, "fullscreen": None, "idle_s": 3, "locked": False,
                "zone": "Europe/Berlin"}  # fmt: skip
-    return Status(True, 42, "dbus", "dbus", None, None, None, "2026-11-28", rows, context=context, **extra)  # type: ignore[arg-type]
-
-
-class Acts:
-    """The daemon's side of the requests: records them, answers as told."""
-
-    def __init__(self) -> None:
-        self.requests: list[Request] = []
-        self.answer: Callable[[Request], str] = lambda r: f"did {r.verb}"
-
-    def __call__(self, request: Request) -> concurrent.futures.Future[str]:
-        self.requests.append(request)
-        future: concurrent.futures.Future[str] = concurrent.futures.Future()
-        try:
-            future.set_result(self.answer(request))
-        except BaseException as exc:
-            future.set_exception(exc)
-        return future
+    return Status(
+        True, 42, "dbus", "dbus", None, None, None, "2026-11-28", tonight(state), context=context, **extra
+    )  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -229,25 +206,6 @@ def test_properties_leave_out_what_is_not_known_and_carry_the_wind_down() -> Non
 # --- who may call ------------------------------------------------------------------------------
 
 
-def nobody() -> pwd.struct_passwd:
-    if os.getuid() != 0:
-        pytest.skip("needs root to act as another user")
-    try:
-        return pwd.getpwnam("nobody")
-    except KeyError:
-        pytest.fail("no user `nobody` on this machine (useradd nobody)")
-
-
-@pytest.fixture
-def shared_dir() -> Iterator[Path]:
-    root = Path(tempfile.mkdtemp(prefix="sdb-"))
-    root.chmod(0o755)  # another user may reach the bus socket in it
-    try:
-        yield root
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-
-
 def _as(user: pwd.struct_passwd, address: str) -> subprocess.CompletedProcess[str]:
     """`dbus-send` as `user`: sundown's Ack, as another local user would try it."""
     return subprocess.run(
@@ -259,13 +217,11 @@ def _as(user: pwd.struct_passwd, address: str) -> subprocess.CompletedProcess[st
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("bus_lets_others_in", [False, True])
-def test_another_user_gets_nothing(
-    shared_dir: Path, bus_lets_others_in: bool, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_another_user_gets_nothing(bus_lets_others_in: bool, caplog: pytest.LogCaptureFixture) -> None:
     """A session bus admits only its user (the default policy): another user cannot even connect.
     On a bus loosened to let every uid in, the API itself refuses them (GetConnectionUnixUser)."""
-    user = nobody()
-    with session_bus(shared_dir, allow_others=bus_lets_others_in) as address:
+    user = other_user()
+    with shared_dir("sdb-") as root, session_bus(root, allow_others=bus_lets_others_in) as address:
         acts = Acts()
         surface = DBusApi(lambda: address, acts)
         surface.start()

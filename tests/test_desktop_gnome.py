@@ -107,32 +107,19 @@ def test_a_wind_down_turns_banners_off_shows_its_own_reminder_critical_and_puts_
     """GNOME's Do Not Disturb is `show-banners` false: another app's notification gets no banner,
     sundown's own reminder goes out critical and shows as a banner (expanded by itself), and the
     setting is true again at `until`."""
-    from datetime import datetime, timedelta
-    from zoneinfo import ZoneInfo
+    from datetime import timedelta
 
     from jeepney import DBusAddress, new_method_call
 
-    from sundown.config import load_for
-    from sundown.paths import resolve_paths
-    from sundown.runtime.control_server import InstanceLock
-    from sundown.runtime.daemon import Daemon
     from support.desktop import NOTIFICATIONS, NOTIFICATIONS_PATH, wait_until
-    from support.winddown import OffsetClock, wait_row
+    from support.winddown import SHORT_WINDOW, short_window, wait_row
 
     gnome = gnome_shell
     gnome.share_settings(Path(sandbox.env["XDG_CONFIG_HOME"]))
     banners = ("get", "org.gnome.desktop.notifications", "show-banners")
-    sandbox.write_config(
-        'timezone = "Europe/Berlin"\n[bedtime]\ndefault = "07:00"\n[reminders.tea]\nbefore = "3s"\n'
-        '[winddown]\nbefore = "5s"\nuntil = "07:00"\ndnd = true\n'
-    )
-    start = datetime(2026, 11, 26, 6, 59, 55, tzinfo=ZoneInfo("Europe/Berlin"))  # tea in 2 s
-    until = start + timedelta(seconds=5)
-    paths = resolve_paths()
-    lock = InstanceLock(paths)
+    until = SHORT_WINDOW + timedelta(seconds=5)
     env = {**sandbox.env, **gnome.session_vars}
-    clock = OffsetClock(start - timedelta(seconds=1))
-    daemon = Daemon(paths, load_for(paths), env, backend="dbus", clock=clock)  # type: ignore[arg-type]
+    daemon, clock = short_window(sandbox, env, "dnd = true\n", lead=1)  # tea in 2 s
     daemon.start()
     try:
         assert wait_row(sandbox.db_path, "start")["effects"] == {"dnd": "on"}
@@ -157,7 +144,6 @@ def test_a_wind_down_turns_banners_off_shows_its_own_reminder_critical_and_puts_
         assert gnome.gsettings(*banners) == "true"
     finally:
         daemon.stop()
-        lock.release()
 
 
 def test_a_wind_down_greys_the_real_screen_through_the_magnifier_and_gives_the_colour_back(

@@ -155,28 +155,15 @@ def test_a_wind_down_holds_other_apps_through_a_held_inhibit_shows_its_own_and_l
     notification is held (no popup), sundown's own reminder shows, critical (Plasma shows critical
     notifications during Do Not Disturb); `Inhibited` is false again at `until` and after `off`.
     KWin's night colour is on at the temperature asked, and as it was after `until`."""
-    from datetime import datetime, timedelta
-    from zoneinfo import ZoneInfo
+    from datetime import timedelta
 
-    from sundown.config import load_for
-    from sundown.paths import resolve_paths
-    from sundown.runtime.control_server import InstanceLock
-    from sundown.runtime.daemon import Daemon
-    from support.winddown import OffsetClock, wait_row
+    from support.winddown import SHORT_WINDOW, short_window, wait_row
 
-    sandbox.write_config(
-        'timezone = "Europe/Berlin"\n[bedtime]\ndefault = "07:00"\n[reminders.tea]\nbefore = "3s"\n'
-        '[winddown]\nbefore = "5s"\nuntil = "07:00"\ndnd = true\nnight_light = 3400\n'
-    )
-    start = datetime(2026, 11, 26, 6, 59, 55, tzinfo=ZoneInfo("Europe/Berlin"))  # tea in 2 s
-    until = start + timedelta(seconds=5)
-    paths = resolve_paths()
-    lock = InstanceLock(paths)
+    until = SHORT_WINDOW + timedelta(seconds=5)
     # The tools the daemon runs (kwriteconfig5) write the session's kwinrc, as they would at home;
-    # the daemon's own files are the sandbox's (`paths`).
+    # the daemon's own files are the sandbox's (its paths come from this process's XDG_* variables).
     env = {**sandbox.env, **plasma.session_vars, "XDG_CONFIG_HOME": plasma.env["XDG_CONFIG_HOME"]}
-    clock = OffsetClock(start - timedelta(seconds=1))
-    daemon = Daemon(paths, load_for(paths), env, backend="dbus", clock=clock)  # type: ignore[arg-type]
+    daemon, clock = short_window(sandbox, env, "dnd = true\nnight_light = 3400\n", lead=1)  # tea in 2 s
     before = night_color(plasma)
     assert before[0] is False
     daemon.start()
@@ -210,4 +197,3 @@ def test_a_wind_down_holds_other_apps_through_a_held_inhibit_shows_its_own_and_l
         wait_until(lambda: plasma.inhibited() is False, 5, "Inhibited false after `winddown off`")
     finally:
         daemon.stop()
-        lock.release()

@@ -19,12 +19,11 @@ from sundown.core import push_spans
 from sundown.core.activity import Span
 from sundown.core.context import Context
 from sundown.core.push import BAD_SIGNATURE, UNSIGNED, Signer
-from sundown.paths import resolve_paths
 from sundown.reports import stats
-from sundown.runtime.daemon import Daemon
 from sundown.store.log import EventLog
 from support.answers import SECRET, secret_line
 from support.desktop import wait_until
+from support.in_process import FakeWatch, in_process_daemon
 from support.ntfy_server import NtfyServer
 from support.sandbox import FakeClock
 
@@ -53,27 +52,6 @@ def locked(since: datetime) -> Context:
     return Context(locked=True, locked_since=since, idle_known=True)
 
 
-class Watch:
-    """What the desktop says, set by the test (a stand-in for the context watch)."""
-
-    def __init__(self) -> None:
-        self.ctx = ACTIVE
-        self.sources: dict[str, list[str]] = {}
-        self.locked: dict[str, bool] = {}
-
-    def snapshot(self, now: datetime, ask: bool = True) -> Context:
-        return self.ctx
-
-    def polled(self, capability: str) -> bool:
-        return False
-
-    def idle_signalled(self) -> bool:
-        return False
-
-    def close(self) -> None:
-        pass
-
-
 class Machine:
     """One daemon: its own state directory and config, its clock and its desktop set by the test."""
 
@@ -81,10 +59,11 @@ class Machine:
         root.mkdir()
         config = root / "config.toml"
         config.write_text(CONFIG.format(url=server.url, topic=TOPIC, device=device) + secret_line() + extra)
-        self.paths = resolve_paths({"SUNDOWN_STATE_DIR": str(root / "state"), "SUNDOWN_CONFIG": str(config)})
         self.clock = FakeClock(now)
-        self.daemon = Daemon(self.paths, load_for(self.paths), {}, backend="console", clock=self.clock)
-        self.watch = Watch()
+        files = {"SUNDOWN_STATE_DIR": str(root / "state"), "SUNDOWN_CONFIG": str(config)}
+        self.daemon = in_process_daemon(self.clock, env=files)
+        self.paths = self.daemon.paths
+        self.watch = FakeWatch(ACTIVE)
         self.daemon.context = self.watch  # type: ignore[assignment]
         self.daemon.worker.start()  # answers from the stream are handled on the worker
         self.daemon.call(self.daemon._start_push)

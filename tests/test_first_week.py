@@ -10,9 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from sundown.cli import main
 from sundown.notify import Backend
-from support.in_process import in_process_daemon
+from support.in_process import cli, in_process_daemon
 from support.sandbox import FakeClock, Sandbox
 
 UTC = timezone.utc
@@ -39,20 +38,6 @@ before = "0m"
 
 def local(day: date, hh: int, mm: int) -> datetime:
     return datetime(day.year, day.month, day.day, hh, mm, tzinfo=BERLIN)
-
-
-def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, now: datetime, *args: str):
-    """`sundown ARGS` in process, at `now`."""
-    from sundown.cli import daemon_cmds, routine_cmds
-
-    monkeypatch.setattr(daemon_cmds, "_now", lambda: now.astimezone(UTC))
-    monkeypatch.setattr(routine_cmds, "now_utc", lambda: now.astimezone(UTC))
-    try:
-        code = main(list(args))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def status(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, now: datetime) -> dict:

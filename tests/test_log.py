@@ -120,40 +120,37 @@ def test_record_rejects_programming_errors(db: Path, kwargs: dict) -> None:
 # -- refusing files that are not ours --------------------------------------------------------
 
 
+def written_by_hand(db: Path, script: str) -> None:
+    """`db` as sqlite3 alone leaves it after `script`: another program's file, an older sundown's log."""
+    db.parent.mkdir(parents=True)
+    conn = sqlite3.connect(db)
+    conn.executescript(script)
+    conn.close()
+
+
+def assert_refused_untouched(db: Path, match: str) -> None:
+    """Opening `db` as the log fails with `match`; the file is left byte for byte, and alone."""
+    before = db.read_bytes()
+    with pytest.raises(LogError, match=match):
+        EventLog(db)
+    assert db.read_bytes() == before
+    assert sorted(p.name for p in db.parent.iterdir()) == ["sundown.db"]
+
+
 def test_corrupt_file_is_refused_and_left_byte_identical(db: Path) -> None:
     db.parent.mkdir(parents=True)
-    junk = b"this is my diary, not a database\n" * 200
-    db.write_bytes(junk)
-    with pytest.raises(LogError, match="not a readable sundown log.*left untouched"):
-        EventLog(db)
-    assert db.read_bytes() == junk
-    assert sorted(p.name for p in db.parent.iterdir()) == ["sundown.db"]
+    db.write_bytes(b"this is my diary, not a database\n" * 200)
+    assert_refused_untouched(db, "not a readable sundown log.*left untouched")
 
 
 def test_foreign_sqlite_database_is_refused_and_left_byte_identical(db: Path) -> None:
-    db.parent.mkdir(parents=True)
-    conn = sqlite3.connect(db)
-    conn.execute("CREATE TABLE recipes (name TEXT)")
-    conn.execute("INSERT INTO recipes VALUES ('soup')")
-    conn.commit()
-    conn.close()
-    before = db.read_bytes()
-    with pytest.raises(LogError, match="did not write.*recipes"):
-        EventLog(db)
-    assert db.read_bytes() == before
-    assert sorted(p.name for p in db.parent.iterdir()) == ["sundown.db"]
+    written_by_hand(db, "CREATE TABLE recipes (name TEXT); INSERT INTO recipes VALUES ('soup');")
+    assert_refused_untouched(db, "did not write.*recipes")
 
 
 def test_foreign_table_named_events_is_refused_too(db: Path) -> None:
-    db.parent.mkdir(parents=True)
-    conn = sqlite3.connect(db)
-    conn.execute("CREATE TABLE events (what TEXT)")
-    conn.commit()
-    conn.close()
-    before = db.read_bytes()
-    with pytest.raises(LogError, match="did not write"):
-        EventLog(db)
-    assert db.read_bytes() == before
+    written_by_hand(db, "CREATE TABLE events (what TEXT);")
+    assert_refused_untouched(db, "did not write")
 
 
 def test_log_from_a_newer_sundown_is_refused(db: Path) -> None:
@@ -178,9 +175,8 @@ def test_empty_file_becomes_a_log(db: Path) -> None:
 
 def test_version_1_log_is_migrated_in_place(db: Path) -> None:
     """Schema 1 had no `source` column: the rows survive and read as the daemon's."""
-    db.parent.mkdir(parents=True)
-    conn = sqlite3.connect(db)
-    conn.executescript(
+    written_by_hand(
+        db,
         f"""
         CREATE TABLE events (id INTEGER PRIMARY KEY, ts TEXT NOT NULL, night TEXT NOT NULL,
                              reminder TEXT, event TEXT NOT NULL, details TEXT NOT NULL DEFAULT '{{}}');
@@ -189,9 +185,8 @@ def test_version_1_log_is_migrated_in_place(db: Path) -> None:
             ('2026-11-24T20:05:00.000000+00:00', '2026-11-24', 'magnesium', 'acknowledged', '{{}}');
         PRAGMA application_id = {APPLICATION_ID};
         PRAGMA user_version = 1;
-        """
+        """,
     )
-    conn.close()
     with EventLog(db) as log:
         old = log.events()
         new = log.record("notified", N1, "magnesium", "daemon", ts=at(0))
@@ -208,15 +203,20 @@ def test_version_1_log_is_migrated_in_place(db: Path) -> None:
     conn.close()
 
 
+# The events table as schema 2 made it (schema 3 kept it).
+EVENTS_2 = """
+    CREATE TABLE events (id INTEGER PRIMARY KEY, ts TEXT NOT NULL, night TEXT NOT NULL, reminder TEXT,
+                         event TEXT NOT NULL, source TEXT NOT NULL, details TEXT NOT NULL DEFAULT '{}');
+    CREATE INDEX events_night ON events (night, ts);
+    CREATE INDEX events_event ON events (event, night, reminder);
+"""
+
+
 def test_version_2_log_gets_its_night_summary_built_in_place(db: Path) -> None:
-    db.parent.mkdir(parents=True)
-    conn = sqlite3.connect(db)
-    conn.executescript(
+    written_by_hand(
+        db,
         f"""
-        CREATE TABLE events (id INTEGER PRIMARY KEY, ts TEXT NOT NULL, night TEXT NOT NULL, reminder TEXT,
-                             event TEXT NOT NULL, source TEXT NOT NULL, details TEXT NOT NULL DEFAULT '{{}}');
-        CREATE INDEX events_night ON events (night, ts);
-        CREATE INDEX events_event ON events (event, night, reminder);
+        {EVENTS_2}
         INSERT INTO events (ts, night, reminder, event, source, details) VALUES
             ('2026-11-24T20:00:00.000000+00:00', '2026-11-24', 'm', 'notified', 'daemon',
              '{{"at":"2026-11-24T21:00:00+01:00","bedtime":"2026-11-24T22:30:00+01:00","repeat":0}}'),
@@ -226,9 +226,8 @@ def test_version_2_log_gets_its_night_summary_built_in_place(db: Path) -> None:
              '{{"at":"2026-11-24T22:30:00+01:00"}}');
         PRAGMA application_id = {APPLICATION_ID};
         PRAGMA user_version = 2;
-        """
+        """,
     )
-    conn.close()
     with EventLog(db) as log:
         n = date(2026, 11, 24)
         assert [e.source for e in log.events()] == ["daemon", "daemon", "cli", "daemon"]
@@ -575,14 +574,10 @@ def test_closed_log_raises_log_error(db: Path) -> None:
 
 
 def test_version_3_log_gets_its_start_and_a_summary_without_snoozes_as_repeats(db: Path) -> None:
-    db.parent.mkdir(parents=True)
-    conn = sqlite3.connect(db)
-    conn.executescript(
+    written_by_hand(
+        db,
         f"""
-        CREATE TABLE events (id INTEGER PRIMARY KEY, ts TEXT NOT NULL, night TEXT NOT NULL, reminder TEXT,
-                             event TEXT NOT NULL, source TEXT NOT NULL, details TEXT NOT NULL DEFAULT '{{}}');
-        CREATE INDEX events_night ON events (night, ts);
-        CREATE INDEX events_event ON events (event, night, reminder);
+        {EVENTS_2}
         CREATE TABLE night_summary (night TEXT NOT NULL, reminder TEXT NOT NULL, repeats INTEGER,
                                     PRIMARY KEY (night, reminder)) WITHOUT ROWID;
         INSERT INTO night_summary VALUES ('2026-11-24', 'm', 1);
@@ -592,9 +587,8 @@ def test_version_3_log_gets_its_start_and_a_summary_without_snoozes_as_repeats(d
              '{{"repeat":1,"snoozed":true}}');
         PRAGMA application_id = {APPLICATION_ID};
         PRAGMA user_version = 3;
-        """
+        """,
     )
-    conn.close()
     with EventLog(db) as log:
         n = date(2026, 11, 24)
         assert log.night_summaries(n, n)[(n, "m")].repeats == 0  # a snooze's re-notification

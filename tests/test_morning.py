@@ -26,6 +26,7 @@ from sundown.core.plan import (
     upcoming,
 )
 from sundown.core.routine import WEEKDAYS, Bedtimes, Calendar, Reminder, Routine
+from support.instants import utc
 
 UTC = timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -39,10 +40,6 @@ H = timedelta(hours=1)
 def hm(text: str) -> time:
     h, m = text.split(":")
     return time(int(h), int(m))
-
-
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
 
 
 CALENDAR = Calendar("/home/ana/work.ics")

@@ -14,6 +14,7 @@ import pytest
 from support.calendar_server import CalendarServer
 from support.daemon import start, stop, wait_events
 from support.desktop import wait_until
+from support.in_process import CHILD_DAEMON
 from support.sandbox import Sandbox
 
 pytestmark = pytest.mark.e2e
@@ -118,8 +119,6 @@ def test_a_hanging_calendar_server_never_delays_a_reminder(sandbox: Sandbox) -> 
 def test_neither_the_cli_nor_the_daemon_imports_the_calendar_libraries(sandbox: Sandbox) -> None:
     """Only the parser child loads icalendar: `next`, `check` and the daemon's own process never do."""
     import json
-    import subprocess
-    import sys
 
     cal = sandbox.root / "work.ics"
     cal.write_text(ics(("Flight", datetime.now(UTC) + timedelta(hours=10))))
@@ -128,11 +127,7 @@ def test_neither_the_cli_nor_the_daemon_imports_the_calendar_libraries(sandbox: 
         "import sys, json, time\n"
         "from sundown.cli import main\n"
         "main(['next', '--count', '2']); main(['check'])\n"
-        "from sundown.config import load_for\n"
-        "from sundown.paths import resolve_paths\n"
-        "from sundown.runtime.daemon import Daemon\n"
-        "p = resolve_paths()\n"
-        "d = Daemon(p, load_for(p), {}, backend='console')\n"
+        f"{CHILD_DAEMON}"
         "d.morning.start()\n"
         "deadline = time.monotonic() + 15\n"
         "while d.morning.calendar.view().read_at is None and time.monotonic() < deadline: time.sleep(0.05)\n"
@@ -142,9 +137,7 @@ def test_neither_the_cli_nor_the_daemon_imports_the_calendar_libraries(sandbox: 
         "found = sorted(m for m in sys.modules if m.split('.')[0] in libs)\n"
         "print(json.dumps([read, found]), file=sys.stderr)\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], env=sandbox.env, capture_output=True, text=True, timeout=60
-    )
+    proc = sandbox.python(code, timeout=60)
     read, loaded = json.loads(proc.stderr.strip().splitlines()[-1])
     assert read, proc.stderr
     assert loaded == [], f"imported {loaded}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -49,6 +49,16 @@ def backends(actions: Actions) -> Iterator[Backends]:
 
 def magnesium(**kw: object) -> Message:
     return Message(KEY, "Magnesium", "Time for your evening magnesium.", **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def sent(
+    fake_server: Callable[..., FakeServer], bare_bus: Desktop, backends: Backends
+) -> tuple[FakeServer, int]:
+    """Magnesium sent by a D-Bus backend to a FakeServer: the server, and the id it gave."""
+    server = fake_server()
+    backends(bare_bus.env).send(magnesium())
+    return server, server.notified[0][0]
 
 
 @pytest.mark.e2e
@@ -118,13 +128,8 @@ def test_snooze_button_snoozes(desktop: Desktop, actions: Actions, backends: Bac
 
 
 @pytest.mark.e2e
-def test_done_button_from_the_server_acknowledges(
-    fake_server, bare_bus: Desktop, actions: Actions, backends: Backends
-) -> None:
-    server: FakeServer = fake_server()
-    backend = backends(bare_bus.env)
-    backend.send(magnesium())
-    nid = server.notified[0][0]
+def test_done_button_from_the_server_acknowledges(sent: tuple[FakeServer, int], actions: Actions) -> None:
+    server, nid = sent
     server.emit("ActionInvoked", "us", (nid, "done"))
     assert actions.wait(1) == [(KEY, "done")]
     # GNOME follows an action with "closed by the user": that is not a dismissal.
@@ -215,12 +220,9 @@ def test_signals_from_another_connection_are_ignored(
 
 @pytest.mark.e2e
 def test_signals_about_other_apps_notifications_are_ignored(
-    fake_server, bare_bus: Desktop, actions: Actions, backends: Backends
+    sent: tuple[FakeServer, int], actions: Actions
 ) -> None:
-    server: FakeServer = fake_server()
-    backend = backends(bare_bus.env)
-    backend.send(magnesium())
-    ours = server.notified[0][0]
+    server, ours = sent
     server.emit("ActionInvoked", "us", (ours + 100, "done"))
     server.emit("NotificationClosed", "uu", (ours + 100, 2))
     server.emit("ActionInvoked", "us", (ours, "open-browser"))  # not one of ours: no meaning

@@ -6,6 +6,8 @@ import io
 import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import pytest
@@ -25,9 +27,15 @@ def ignore(key: str, action: str) -> None:
     """on_action for tests that click nothing."""
 
 
-def auto(env: dict[str, str], stream: io.StringIO, timeout: float = 2.5) -> AutoBackend:
-    """The auto chain as `choose` builds it on Linux, with the console captured."""
-    return AutoBackend([DBusBackend(ignore, env, timeout=timeout), ConsoleBackend(stream)])
+@contextmanager
+def auto(env: dict[str, str], timeout: float = 2.5) -> Iterator[tuple[AutoBackend, io.StringIO]]:
+    """The auto chain as `choose` builds it on Linux, and what its console printed; closed at the end."""
+    out = io.StringIO()
+    backend = AutoBackend([DBusBackend(ignore, env, timeout=timeout), ConsoleBackend(out)])
+    try:
+        yield backend, out
+    finally:
+        backend.close()
 
 
 def test_auto_chain_leaves_plyer_out_on_linux_only() -> None:
@@ -75,13 +83,9 @@ def test_message_refuses_an_unknown_urgency() -> None:
 
 @pytest.mark.e2e
 def test_auto_uses_dbus_when_a_server_answers(desktop: Desktop) -> None:
-    out = io.StringIO()
-    backend = auto(desktop.env, out)
-    try:
+    with auto(desktop.env) as (backend, out):
         backend.send(MAGNESIUM)
         [call] = desktop.monitor.wait_notify(1)
-    finally:
-        backend.close()
     assert backend.last_backend == backend.delivered_by() == "dbus"
     assert call.summary == "Magnesium"
     assert out.getvalue() == ""
@@ -89,31 +93,23 @@ def test_auto_uses_dbus_when_a_server_answers(desktop: Desktop) -> None:
 
 @pytest.mark.e2e
 def test_auto_falls_back_to_console_without_a_server(bare_bus: Desktop) -> None:
-    out = io.StringIO()
-    backend = auto(bare_bus.env, out)
-    try:
+    with auto(bare_bus.env) as (backend, out):
         backend.send(MAGNESIUM)
-    finally:
-        backend.close()
     assert backend.last_backend == "console"
     assert "Magnesium — Time for your evening magnesium." in out.getvalue()
     assert backend.last_errors == ("dbus: no notification server is running on the session bus",)
 
 
 def test_auto_falls_back_to_console_without_a_bus(tmp_path) -> None:
-    out = io.StringIO()
-    backend = auto({"XDG_RUNTIME_DIR": str(tmp_path)}, out)
-    backend.send(MAGNESIUM)
-    backend.close()
+    with auto({"XDG_RUNTIME_DIR": str(tmp_path)}) as (backend, _):
+        backend.send(MAGNESIUM)
     assert backend.last_backend == "console"
     assert "no session bus" in backend.last_errors[0]
 
 
 @pytest.mark.e2e
 def test_killing_the_server_between_two_sends_loses_nothing_and_dbus_comes_back(desktop: Desktop) -> None:
-    out = io.StringIO()
-    backend = auto(desktop.env, out)
-    try:
+    with auto(desktop.env) as (backend, out):
         backend.send(MAGNESIUM)
         assert backend.last_backend == "dbus"
         desktop.kill_server()
@@ -124,8 +120,6 @@ def test_killing_the_server_between_two_sends_loses_nothing_and_dbus_comes_back(
         backend.send(Message("2026-11-25/bed", "Bed"))
         assert backend.last_backend == "dbus"
         calls = desktop.monitor.wait_notify(2)
-    finally:
-        backend.close()
     assert [c.summary for c in calls] == ["Magnesium", "Bed"]
     assert desktop.displayed() == 1
 
@@ -135,9 +129,7 @@ def test_erroring_server_falls_back_and_is_retried_on_the_next_reminder(
     fake_server, bare_bus: Desktop
 ) -> None:
     server: FakeServer = fake_server(error="org.example.Error.Broken")
-    out = io.StringIO()
-    backend = auto(bare_bus.env, out)
-    try:
+    with auto(bare_bus.env) as (backend, out):
         backend.send(MAGNESIUM)
         assert backend.last_backend == "console"
         assert "org.example.Error.Broken" in backend.last_errors[0]
@@ -146,21 +138,15 @@ def test_erroring_server_falls_back_and_is_retried_on_the_next_reminder(
         backend.send(Message(KEY, "Magnesium", "Repeat 1"))
         assert backend.last_backend == "dbus"
         assert server.notified[-1][1][3:5] == ("Magnesium", "Repeat 1")
-    finally:
-        backend.close()
 
 
 @pytest.mark.e2e
 def test_slow_server_falls_back_within_a_bounded_time(fake_server, bare_bus: Desktop) -> None:
     fake_server(delay=5.0)
-    out = io.StringIO()
-    backend = auto(bare_bus.env, out, timeout=1.0)
-    try:
+    with auto(bare_bus.env, timeout=1.0) as (backend, out):
         started = time.monotonic()
         backend.send(MAGNESIUM)
         elapsed = time.monotonic() - started
-    finally:
-        backend.close()
     assert backend.last_backend == "console"
     assert "Magnesium" in out.getvalue()
     assert elapsed < 2.0  # dbus gives up after its 1 s timeout, long before the 5 s reply
@@ -168,15 +154,12 @@ def test_slow_server_falls_back_within_a_bounded_time(fake_server, bare_bus: Des
 
 @pytest.mark.e2e
 def test_auto_withdraw_asks_the_backend_that_showed_it(desktop: Desktop) -> None:
-    backend = auto(desktop.env, io.StringIO())
-    try:
+    with auto(desktop.env) as (backend, _):
         backend.send(MAGNESIUM)
         assert desktop.displayed() == 1
         backend.withdraw(KEY)
         wait_until(lambda: desktop.displayed() == 0, 5, "the notification to be withdrawn")
         backend.withdraw(KEY)
-    finally:
-        backend.close()
 
 
 @pytest.mark.e2e

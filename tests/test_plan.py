@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from sundown.core import plan
 from sundown.core.plan import NightChanges, night_of, night_plan, occurrences, upcoming
 from sundown.core.routine import WEEKDAYS, Bedtimes, Reminder, Routine
+from support.instants import local, utc
 
 UTC = timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -42,14 +43,6 @@ def before(rid: str, minutes: int, **kw: object) -> Reminder:
 
 def at(rid: str, wall: str, **kw: object) -> Reminder:
     return Reminder(rid, rid.title(), at=hm(wall), **kw)  # type: ignore[arg-type]
-
-
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
-
-
-def local(zone: ZoneInfo, *args: int, fold: int = 0) -> datetime:
-    return datetime(*args, tzinfo=zone, fold=fold)  # type: ignore[misc]
 
 
 def times_of(night_plan_: plan.NightPlan | None) -> dict[str, datetime]:

@@ -26,7 +26,7 @@ from sundown.push.ntfy import NtfyPush, header_text
 from sundown.runtime.daemon import Daemon
 from support.answers import PHONE_SIGNER, SECRET, far, secret_file
 from support.desktop import wait_until
-from support.in_process import in_process_daemon
+from support.in_process import CHILD_DAEMON, in_process_daemon
 from support.ntfy_server import NtfyServer
 from support.sandbox import FakeClock, Sandbox
 
@@ -410,19 +410,13 @@ def test_push_is_not_imported_without_push_config(sandbox) -> None:
     sandbox.write_config('[bedtime]\ndefault = "22:30"\n')
     code = (
         "import sys\n"
-        "from sundown.config import load_for\n"
-        "from sundown.paths import resolve_paths\n"
-        "from sundown.runtime.daemon import Daemon\n"
-        "p = resolve_paths()\n"
-        "d = Daemon(p, load_for(p), {}, backend='console')\n"
+        f"{CHILD_DAEMON}"
         "d.tick(); d.stop()\n"
         "heavy = ('sundown.push', 'sundown.core.push', 'http.client')\n"
         "bad = [m for m in sys.modules if m.startswith(heavy)]\n"
         "print(bad)\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], env=sandbox.env, capture_output=True, text=True, timeout=30
-    )
+    proc = sandbox.python(code)
     assert proc.stdout.strip() == "[]", proc.stdout + proc.stderr
 
 
@@ -620,9 +614,7 @@ def test_quick_commands_with_push_configured_load_no_hashing(sandbox) -> None:
         "heavy = ('hashlib', 'hmac', '_hashlib', 'base64', 'http.client')\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], env=sandbox.env, capture_output=True, text=True, timeout=30
-    )
+    proc = sandbox.python(code)
     assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout + proc.stderr
 
 

@@ -155,29 +155,6 @@ def test_a_desktop_that_says_nothing_about_idle_or_lock_records_nothing() -> Non
     assert epoch(at(0, 0)) % 60 == 0
 
 
-class Watch:
-    """Stands in for the context watch: what the desktop says now, set by the test."""
-
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
-        self.strangers = 0
-
-    def sources(self, capability: str) -> list[str]:
-        return []
-
-    def snapshot(self, now: datetime, ask: bool = True) -> Context:
-        return self.ctx
-
-    def polled(self, capability: str) -> bool:
-        return False
-
-    def idle_signalled(self) -> bool:
-        return False
-
-    def close(self) -> None:
-        pass
-
-
 CONFIG = """timezone = "Europe/Berlin"
 [bedtime]
 default = "22:30"
@@ -187,17 +164,13 @@ before = "60m"
 
 
 def test_the_daemon_writes_each_closed_span_and_the_open_one_when_it_stops(sandbox) -> None:
-    from sundown.config import load_for
-    from sundown.paths import resolve_paths
-    from sundown.runtime.daemon import Daemon
     from sundown.store.log import EventLog
+    from support.in_process import FakeWatch, in_process_daemon
     from support.sandbox import FakeClock
 
-    sandbox.write_config(CONFIG)
-    paths = resolve_paths()
     clock = FakeClock(at(21, 45).astimezone(UTC))
-    daemon = Daemon(paths, load_for(paths), {}, backend="console", clock=clock)
-    watch = Watch(ACTIVE)
+    daemon = in_process_daemon(clock, text=CONFIG)
+    watch = FakeWatch(ACTIVE)
     daemon.context = watch
     try:
         daemon.tick()
@@ -207,7 +180,7 @@ def test_the_daemon_writes_each_closed_span_and_the_open_one_when_it_stops(sandb
         clock.now = at(23, 1, 30).astimezone(UTC)
     finally:
         daemon.stop()
-    with EventLog(paths.database) as log:
+    with EventLog(daemon.paths.database) as log:
         rows = [(e.night, e.source, dict(e.details), e.ts) for e in log.events() if e.event == "activity"]
     start, lock, stop = "2026-11-25T20:45:00+00:00", "2026-11-25T21:50:07+00:00", "2026-11-25T22:01:30+00:00"
     assert rows == [
@@ -224,7 +197,7 @@ def test_measure_false_keeps_the_spans_recorded_and_stats_still_show_them(sandbo
 
     from sundown.cli import main
     from sundown.store.log import EventLog
-    from support.in_process import in_process_daemon
+    from support.in_process import FakeWatch, in_process_daemon
     from support.sandbox import FakeClock
 
     def berlin(day: int, hh: int, mm: int, ss: int = 0) -> datetime:
@@ -237,7 +210,7 @@ def test_measure_false_keeps_the_spans_recorded_and_stats_still_show_them(sandbo
     sandbox.write_config(CONFIG)
     clock = FakeClock(berlin(24, 21, 45).astimezone(UTC))
     daemon = in_process_daemon(clock)
-    watch = Watch(ACTIVE)
+    watch = FakeWatch(ACTIVE)
     daemon.context = watch
 
     def tick(t: datetime, ctx: Context) -> None:

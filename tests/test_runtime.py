@@ -303,12 +303,18 @@ def test_run_commands_start_with_no_blocked_signals_and_default_dispositions(san
     assert took < 5, took  # before: 25 s, the child ignored timeout's SIGTERM
 
 
-@pytest.mark.e2e
-def test_a_forking_run_command_is_done_when_its_child_exits(sandbox: Sandbox, logged):
+def leaving_a_grandchild(sandbox: Sandbox, then: str) -> tuple[Daemon, Path]:
+    """A daemon at 21:00 whose `run` command starts `sleep 300` in the background (its pid
+    written to the file returned), then runs the shell commands `then`."""
     at = datetime(2026, 11, 25, 21, 0, tzinfo=UTC)
     marker = sandbox.root / "grandchild"
-    argv = ["sh", "-c", f"sleep 300 & echo $! > {marker}; echo started"]
-    daemon = daemon_for(run_config(argv, at), at)
+    argv = ["sh", "-c", f"sleep 300 & echo $! > {marker}; {then}"]
+    return daemon_for(run_config(argv, at), at), marker
+
+
+@pytest.mark.e2e
+def test_a_forking_run_command_is_done_when_its_child_exits(sandbox: Sandbox, logged):
+    daemon, marker = leaving_a_grandchild(sandbox, "echo started")
     took = run_commands_once(daemon)
     grandchild = int(marker.read_text())
     try:
@@ -322,10 +328,7 @@ def test_a_forking_run_command_is_done_when_its_child_exits(sandbox: Sandbox, lo
 
 @pytest.mark.e2e
 def test_a_run_command_that_times_out_is_killed_with_everything_it_started(sandbox: Sandbox, logged):
-    at = datetime(2026, 11, 25, 21, 0, tzinfo=UTC)
-    marker = sandbox.root / "grandchild"
-    argv = ["sh", "-c", f"sleep 300 & echo $! > {marker}; echo waiting; sleep 300"]
-    daemon = daemon_for(run_config(argv, at), at)
+    daemon, marker = leaving_a_grandchild(sandbox, "echo waiting; sleep 300")
     daemon.commands.timeout = 1.0
     took = run_commands_once(daemon)
     grandchild = int(marker.read_text())

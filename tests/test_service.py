@@ -453,12 +453,19 @@ def test_install_follows_graphical_session_target_where_the_desktop_has_it(
     assert "DBUS_SESSION_BUS_ADDRESS" in proc.stderr
 
 
+def after_install(sandbox: Any, systemctl: FakeSystemctl, command: str, **state: Any) -> Any:
+    """`sundown service COMMAND` once `service install` succeeded and the stand-in systemctl was
+    set to `state`: it succeeds too."""
+    assert sandbox.run("service", "install", env=systemctl.env()).returncode == 0
+    systemctl.set(**state)
+    proc = sandbox.run("service", command, env=systemctl.env())
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
 @pytest.mark.e2e
 def test_reinstall_restarts_a_running_service(sandbox: Any, systemctl: FakeSystemctl) -> None:
-    assert sandbox.run("service", "install", env=systemctl.env()).returncode == 0
-    systemctl.set(calls=[])
-    proc = sandbox.run("service", "install", env=systemctl.env())
-    assert proc.returncode == 0, proc.stderr
+    proc = after_install(sandbox, systemctl, "install", calls=[])
     assert systemctl.calls[-2:] == [["enable", "sundown.service"], ["restart", "sundown.service"]]
     assert "restarted" in proc.stdout
 
@@ -607,10 +614,7 @@ def test_real_systemctl_here_has_no_user_manager(sandbox: Any) -> None:
 
 @pytest.mark.e2e
 def test_uninstall_stops_disables_and_removes(sandbox: Any, systemctl: FakeSystemctl) -> None:
-    assert sandbox.run("service", "install", env=systemctl.env()).returncode == 0
-    systemctl.set(calls=[])
-    proc = sandbox.run("service", "uninstall", env=systemctl.env())
-    assert proc.returncode == 0, proc.stderr
+    after_install(sandbox, systemctl, "uninstall", calls=[])
     assert not (sandbox.config_home / "systemd" / "user" / "sundown.service").exists()
     assert systemctl.calls == [
         ["show", "--property=Version"],
@@ -624,10 +628,7 @@ def test_uninstall_stops_disables_and_removes(sandbox: Any, systemctl: FakeSyste
 
 @pytest.mark.e2e
 def test_status_shows_unit_state_and_status_text(sandbox: Any, systemctl: FakeSystemctl) -> None:
-    assert sandbox.run("service", "install", env=systemctl.env()).returncode == 0
-    systemctl.set(status_text="next: Magnesium at 21:45", main_pid=4242)
-    proc = sandbox.run("service", "status", env=systemctl.env())
-    assert proc.returncode == 0, proc.stderr
+    proc = after_install(sandbox, systemctl, "status", status_text="next: Magnesium at 21:45", main_pid=4242)
     assert "sundown.service: active (running), pid 4242" in proc.stdout
     assert "status: next: Magnesium at 21:45" in proc.stdout
     assert "daemon: not running" in proc.stdout  # no daemon holds the lock in this sandbox

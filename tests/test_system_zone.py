@@ -13,10 +13,10 @@ import pytest
 
 from sundown import doctor
 from sundown.cli import main
-from sundown.config import load_for, read_system_zone
+from sundown.config import read_system_zone
 from sundown.config.zone import zone_named_by_contents
 from sundown.paths import resolve_paths
-from sundown.runtime.daemon import Daemon
+from support.in_process import in_process_daemon
 from support.sandbox import FakeClock, Sandbox
 
 ZONEINFO = Path("/usr/share/zoneinfo")
@@ -169,10 +169,7 @@ def test_status_says_a_broken_localtime_means_utc(broken: Path, capsys: pytest.C
 
 
 def test_the_daemons_status_names_the_zones_source_and_its_problem(broken: Path) -> None:
-    paths = resolve_paths()
-    daemon = Daemon(
-        paths, load_for(paths), dict(os.environ), backend="console", clock=FakeClock(datetime.now(UTC))
-    )
+    daemon = in_process_daemon(FakeClock(datetime.now(UTC)), env=dict(os.environ))
     try:
         status = daemon.status()
     finally:
@@ -210,9 +207,7 @@ def test_a_replaced_copy_is_followed_and_a_broken_one_said(
     path = copy_of(tmp_path, "Europe/Berlin")
     monkeypatch.setenv("SUNDOWN_LOCALTIME", str(path))
     monkeypatch.delenv("TZ")
-    paths = resolve_paths()
-    env = dict(os.environ)
-    daemon = Daemon(paths, load_for(paths), env, backend="console", clock=FakeClock(datetime.now(UTC)))
+    daemon = in_process_daemon(FakeClock(datetime.now(UTC)), env=dict(os.environ))
     try:
         assert daemon.loaded.zone.key == "Europe/Berlin"
         copy_of(tmp_path, "America/New_York", "new").rename(path)

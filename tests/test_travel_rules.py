@@ -228,6 +228,16 @@ def test_a_reminder_the_new_zone_puts_later_simply_follows_it() -> None:
 # --- properties: any two zones, DST nights, any moment of the evening ------------------------------
 
 
+# A trip from `home` to `away` at `minutes` past noon of `evening_of`, on a routine at `bedtime`.
+A_TRIP = {
+    "home": st.sampled_from(ZONES),
+    "away": st.sampled_from(ZONES),
+    "evening_of": st.sampled_from(EVENINGS),
+    "minutes": st.integers(0, 24 * 60 - 1),
+    "bedtime": st.sampled_from([time(22, 30), time(23, 45), time(1, 30), time(2, 30)]),
+}
+
+
 def _times(ev: CoreEvening, zone: ZoneInfo, nights: list[date]) -> list[datetime]:
     """Every reminder instant of `nights` in `zone`, repeats included, in UTC."""
     found = []
@@ -239,14 +249,7 @@ def _times(ev: CoreEvening, zone: ZoneInfo, nights: list[date]) -> list[datetime
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    home=st.sampled_from(ZONES),
-    away=st.sampled_from(ZONES),
-    evening_of=st.sampled_from(EVENINGS),
-    minutes=st.integers(0, 24 * 60 - 1),
-    seconds=st.integers(1, 10),
-    bedtime=st.sampled_from([time(22, 30), time(23, 45), time(1, 30), time(2, 30)]),
-)
+@given(**A_TRIP, seconds=st.integers(1, 10))
 def test_a_blip_that_comes_back_before_a_reminders_time_changes_nothing(
     home: str, away: str, evening_of: date, minutes: int, seconds: int, bedtime: time
 ) -> None:
@@ -267,13 +270,7 @@ def test_a_blip_that_comes_back_before_a_reminders_time_changes_nothing(
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    home=st.sampled_from(ZONES),
-    away=st.sampled_from(ZONES),
-    evening_of=st.sampled_from(EVENINGS),
-    minutes=st.integers(0, 24 * 60 - 1),
-    bedtime=st.sampled_from([time(22, 30), time(23, 45), time(1, 30), time(2, 30)]),
-)
+@given(**A_TRIP)
 def test_a_trip_sends_each_reminder_once_or_logs_it_missed_once_never_silently(
     home: str, away: str, evening_of: date, minutes: int, bedtime: time
 ) -> None:

@@ -5,7 +5,6 @@ tray at all, which is no error."""
 
 from __future__ import annotations
 
-import concurrent.futures
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,6 +16,7 @@ from sundown.core.status import Status
 from sundown.runtime.surfaces import Request
 from sundown.runtime.surfaces.tray import ITEM, ITEM_PATH, MENU, MENU_PATH, Tray, look
 from support.desktop import Desktop, running_desktop, wait_until
+from support.surfaces import Acts, tonight
 from support.tray_host import TrayHost, call
 
 pytestmark = pytest.mark.e2e
@@ -25,24 +25,9 @@ NOW = datetime(2026, 11, 28, 20, 0, tzinfo=timezone.utc)
 
 
 def status(state: str) -> Status:
-    rows = [
-        {"night": "2026-11-28", "reminder": "tea", "title": "Tea", "at": "2026-11-28T19:30:00+00:00",
-         "state": "acknowledged"},
-        {"night": "2026-11-28", "reminder": "magnesium", "title": "Magnesium",
-         "at": "2026-11-28T20:45:00+00:00", "state": state},
-    ]  # fmt: skip
-    return Status(True, 1, "dbus", None, None, None, None, "2026-11-28", rows, context={"zone": "UTC"})
-
-
-class Acts:
-    def __init__(self) -> None:
-        self.requests: list[Request] = []
-
-    def __call__(self, request: Request) -> concurrent.futures.Future[str]:
-        self.requests.append(request)
-        future: concurrent.futures.Future[str] = concurrent.futures.Future()
-        future.set_result("ok")
-        return future
+    return Status(
+        True, 1, "dbus", None, None, None, None, "2026-11-28", tonight(state), context={"zone": "UTC"}
+    )
 
 
 class SeenTray(Tray):

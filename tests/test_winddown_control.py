@@ -99,16 +99,20 @@ def test_each_interface_is_declared_once_for_its_own_effect() -> None:
 DESKTOP: dict[str, Any] = {}
 
 
-class FakeSetting(Interface):
+class Offered(Interface):
+    """A stand-in the desktop always offers."""
+
+    def probe(self) -> Offer:
+        return USABLE
+
+
+class FakeSetting(Offered):
     """An effect on one value of DESKTOP, like a GSettings key."""
 
     effect = "dark"
     name = "fake-setting"
     label = "a fake setting"
     fail_restore: ClassVar[str | None] = None
-
-    def probe(self) -> Offer:
-        return USABLE
 
     def apply(self, journal: Journal) -> bool:
         journal.record(Entry(self.effect, self.name, "dark", previous=DESKTOP.get("dark"), value="dark"))
@@ -124,15 +128,12 @@ class FakeSetting(Interface):
         return DESKTOP.get("dark") == entry.previous
 
 
-class FakeDnd(Interface):
+class FakeDnd(Offered):
     effect = "dnd"
     name = "fake-dnd"
     label = "a fake Do Not Disturb"
     own_urgency = "critical"
     context_key = "fake"
-
-    def probe(self) -> Offer:
-        return USABLE
 
     def apply(self, journal: Journal) -> bool:
         journal.record(Entry(self.effect, self.name, "dnd", previous=False, value=True))
@@ -144,13 +145,10 @@ class FakeDnd(Interface):
         return True
 
 
-class HangingVolume(Interface):
+class HangingVolume(Offered):
     effect = "volume"
     name = "fake-volume"
     label = "a volume tool that hangs"
-
-    def probe(self) -> Offer:
-        return USABLE
 
     def apply(self, journal: Journal) -> bool:
         raise Hung("fakectl did not answer within 2 s")
@@ -159,7 +157,7 @@ class HangingVolume(Interface):
         return True
 
 
-class DyingChild(Interface):
+class DyingChild(Offered):
     effect = "night_light"
     name = "fake-child"
     label = "a child that dies"
@@ -169,9 +167,6 @@ class DyingChild(Interface):
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.alive = False
-
-    def probe(self) -> Offer:
-        return USABLE
 
     def apply(self, journal: Journal) -> bool:
         journal.record(Entry(self.effect, self.name, "child", previous=None, value=DyingChild.started))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -73,27 +73,12 @@ def config(sandbox: Sandbox, body: str, bedtime: str = "07:00", reminders: str =
     return record
 
 
-def in_process(sandbox: Sandbox, desk: Parts, clock: object, backend: str = "dbus", **env_extra: str):
+def in_process(
+    sandbox: Sandbox, desk: Parts, clock: Callable[[], datetime], backend: str = "dbus", **env_extra: str
+):
     """A daemon in this process on the sandbox's config (its instance locks taken, as `run` does)."""
-    from sundown.config import load_for
-    from sundown.paths import resolve_paths
-    from sundown.runtime.control_server import InstanceLock
-    from sundown.runtime.daemon import Daemon
-
-    paths = resolve_paths()
-    lock = InstanceLock(paths)
     env = desk.daemon_env(sandbox.root, sandbox.env, **env_extra)
-    daemon = Daemon(paths, load_for(paths), env, backend=backend, clock=clock)  # type: ignore[arg-type]
-    stop = daemon.stop
-
-    def stop_and_unlock() -> None:
-        try:
-            stop()
-        finally:
-            lock.release()
-
-    daemon.stop = stop_and_unlock  # type: ignore[method-assign]
-    return daemon
+    return in_process_daemon(clock, env=env, backend=backend, locked=True)
 
 
 def new_notifications(desk: Parts, seen: int, count: int) -> list[Any]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -16,7 +15,7 @@ import pytest
 
 from support.desktop import Desktop, _kill_group, require, running_desktop, wait_until
 from support.sandbox import Sandbox
-from support.winddown import OffsetClock, wait_row
+from support.winddown import short_window, wait_row
 
 pytestmark = pytest.mark.e2e
 
@@ -54,22 +53,8 @@ def test_plasma_inhibits_through_one_connection_kwin_warms_and_both_are_put_back
     sandbox: Sandbox, plasma: Desktop
 ) -> None:
     require("kwriteconfig5", "libkf5config-bin")
-    from sundown.config import load_for
-    from sundown.paths import resolve_paths
-    from sundown.runtime.control_server import InstanceLock
-    from sundown.runtime.daemon import Daemon
-
-    sandbox.write_config(
-        'timezone = "Europe/Berlin"\n[bedtime]\ndefault = "07:00"\n[reminders.tea]\nbefore = "3s"\n'
-        '[winddown]\nbefore = "5s"\nuntil = "07:00"\ndnd = true\nnight_light = 3400\n'
-    )
     env = {**sandbox.env, "DBUS_SESSION_BUS_ADDRESS": plasma.address}
-    start = datetime(2026, 11, 26, 6, 59, 55, tzinfo=BERLIN)
-    paths = resolve_paths()
-    lock = InstanceLock(paths)
-    daemon = Daemon(
-        paths, load_for(paths), env, backend="dbus", clock=OffsetClock(start - timedelta(seconds=2))
-    )  # type: ignore[arg-type]
+    daemon, _ = short_window(sandbox, env, "dnd = true\nnight_light = 3400\n", lead=2)
     daemon.start()
     try:
         row = wait_row(sandbox.db_path, "start")
@@ -96,4 +81,3 @@ def test_plasma_inhibits_through_one_connection_kwin_warms_and_both_are_put_back
         assert [kreadconfig(env, k) for k in ("Active", "Mode", "NightTemperature")] == ["", "", ""]
     finally:
         daemon.stop()
-        lock.release()

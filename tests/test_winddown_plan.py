@@ -12,6 +12,7 @@ from sundown.core import winddown
 from sundown.core.plan import NightChanges
 from sundown.core.routine import WEEKDAYS, Bedtimes, Routine, WindDown
 from sundown.core.winddown import Request, planned, requests_of, state_at, until_after
+from support.instants import local, utc
 
 UTC = timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -35,14 +36,6 @@ def wd(before: str | None = "30m", at: str | None = None, until: str = "07:00") 
     return WindDown(
         until=hm(until), before=offset if at is None else None, at=hm(at) if at else None, dnd=True
     )
-
-
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
-
-
-def local(zone: ZoneInfo, *args: int, fold: int = 0) -> datetime:
-    return datetime(*args, tzinfo=zone, fold=fold)  # type: ignore[misc]
 
 
 def window_utc(w: winddown.Window | None) -> tuple[datetime, datetime]:

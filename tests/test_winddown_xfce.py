@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
-from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,7 +13,7 @@ import pytest
 from support.desktop import Desktop, require, running_desktop, wait_until
 from support.sandbox import Sandbox
 from support.tray_host import xfconfd
-from support.winddown import OffsetClock, wait_row
+from support.winddown import short_window, wait_row
 
 pytestmark = pytest.mark.e2e
 
@@ -44,23 +43,9 @@ def dnd(desk: Desktop) -> str:
 def test_xfce4_notifyd_holds_others_shows_sundowns_own_critical_and_is_put_back(
     sandbox: Sandbox, xfce: Desktop
 ) -> None:
-    from sundown.config import load_for
-    from sundown.paths import resolve_paths
-    from sundown.runtime.control_server import InstanceLock
-    from sundown.runtime.daemon import Daemon
-
     assert dnd(xfce) == ""  # never set: xfce4-notifyd's default, off
-    sandbox.write_config(
-        'timezone = "Europe/Berlin"\n[bedtime]\ndefault = "07:00"\n[reminders.tea]\nbefore = "3s"\n'
-        '[winddown]\nbefore = "5s"\nuntil = "07:00"\ndnd = true\n'
-    )
     env = {**sandbox.env, "DBUS_SESSION_BUS_ADDRESS": xfce.address}
-    start = datetime(2026, 11, 26, 6, 59, 55, tzinfo=BERLIN)
-    paths = resolve_paths()
-    lock = InstanceLock(paths)
-    daemon = Daemon(
-        paths, load_for(paths), env, backend="dbus", clock=OffsetClock(start - timedelta(seconds=2))
-    )  # type: ignore[arg-type]
+    daemon, _ = short_window(sandbox, env, "dnd = true\n", lead=2)
     daemon.start()
     try:
         assert wait_row(sandbox.db_path, "start")["effects"] == {"dnd": "on"}
@@ -84,4 +69,3 @@ def test_xfce4_notifyd_holds_others_shows_sundowns_own_critical_and_is_put_back(
         assert dnd(xfce) == ""  # put back to never set, not to false
     finally:
         daemon.stop()
-        lock.release()

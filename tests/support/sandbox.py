@@ -82,6 +82,13 @@ class Sandbox:
             )
         return proc
 
+    def python(self, code: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+        """`python -c CODE` in the sandbox's environment: a fresh interpreter, so what it has
+        imported at the end is what CODE needed."""
+        return subprocess.run(
+            [sys.executable, "-c", code], env=self.env, capture_output=True, text=True, timeout=timeout
+        )
+
     def ask(self, cmd: str, timeout: float = 5) -> dict[str, Any] | None:
         """The daemon's answer to `{"cmd": cmd}` on its control socket in $XDG_RUNTIME_DIR (its
         one-line JSON protocol), asked from this process; None when nothing answers.

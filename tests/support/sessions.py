@@ -18,11 +18,11 @@ import signal
 import struct
 import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, TypeVar, cast
 
 from jeepney import DBusAddress, MessageType, new_method_call
 from jeepney.io.blocking import DBusConnection
@@ -33,6 +33,7 @@ from support.desktop import NOTIFICATIONS, NOTIFICATIONS_PATH, Desktop, Monitor,
 SESSION_SCREEN = (1280, 800)
 NOTIFY = DBusAddress(NOTIFICATIONS_PATH, bus_name=NOTIFICATIONS, interface=NOTIFICATIONS)
 ACTIVATABLE = Path("/usr/share/dbus-1/services")
+S = TypeVar("S", bound="Session")
 
 
 @dataclass
@@ -393,7 +394,7 @@ def _strays(address: str) -> list[int]:
 
 
 @contextmanager
-def running_session(kind: type[Session], root: Path) -> Iterator[Session]:
+def running_session(kind: type[S], root: Path) -> Iterator[S]:
     """A started desktop of `kind` in `root`; every process killed on the way out."""
     runtime = root / "run"
     runtime.mkdir(mode=0o700, parents=True)
@@ -410,3 +411,27 @@ def running_session(kind: type[Session], root: Path) -> Iterator[Session]:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+class ModuleSessions:
+    """The real desktops of one test module: each started when a test first asks for it (in a
+    directory `mktemp` makes) and kept for the module's other tests, as they are slow to start."""
+
+    def __init__(self, mktemp: Callable[[str], Path]) -> None:
+        self._mktemp = mktemp
+        self._stack = ExitStack()
+        self._started: dict[type[Session], Session] = {}
+
+    def fresh(self, kind: type[S]) -> S:
+        """The module's desktop of `kind`, started if need be, with no notification on screen
+        and the monitor emptied (`Session.fresh`)."""
+        if kind not in self._started:
+            root = self._mktemp(kind.__name__.lower())
+            self._started[kind] = self._stack.enter_context(running_session(kind, root))
+        session = cast(S, self._started[kind])
+        session.fresh()
+        return session
+
+    def close(self) -> None:
+        """Every desktop started, stopped, the last first."""
+        self._stack.close()

@@ -16,18 +16,24 @@ import json
 import os
 import sqlite3
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from jeepney import DBusAddress, new_method_call
 from jeepney.bus_messages import message_bus
 from jeepney.io.blocking import open_dbus_connection
 
 from support.desktop import Desktop, FakeServer, require, wait_until
+from support.in_process import in_process_daemon
+
+if TYPE_CHECKING:
+    from sundown.runtime.daemon import Daemon
+    from support.sandbox import Sandbox
 
 UTC = timezone.utc
 DUNST = "org.dunstproject.cmd0"
@@ -396,6 +402,23 @@ class OffsetClock:
 
     def jump(self, delta: timedelta) -> None:
         self.offset += delta
+
+
+# A wind-down of 5 s that opens here and ends at 07:00, with tea due inside it (3 s before 07:00).
+SHORT_WINDOW = datetime(2026, 11, 26, 6, 59, 55, tzinfo=ZoneInfo("Europe/Berlin"))
+
+
+def short_window(
+    sandbox: Sandbox, env: Mapping[str, str], effects: str, lead: float
+) -> tuple[Daemon, OffsetClock]:
+    """A daemon in this process on the D-Bus backend (its locks taken, not started yet), its
+    clock `lead` s before SHORT_WINDOW, whose wind-down applies `effects` (`[winddown]` lines)."""
+    sandbox.write_config(
+        'timezone = "Europe/Berlin"\n[bedtime]\ndefault = "07:00"\n[reminders.tea]\nbefore = "3s"\n'
+        f'[winddown]\nbefore = "5s"\nuntil = "07:00"\n{effects}'
+    )
+    clock = OffsetClock(SHORT_WINDOW - timedelta(seconds=lead))
+    return in_process_daemon(clock, env=env, backend="dbus", locked=True), clock
 
 
 def winddown_rows(db: Path) -> list[dict[str, Any]]:
