@@ -1,12 +1,15 @@
 """Benchmark `sundown stats --days 3650` and `sundown report --html` on a generated 10-year log.
 
-    python3 bench/bench_stats.py [--years 10] [--runs 15] [--no-spans]
+    python3 bench/bench_stats.py [--years 10] [--runs 15] [--no-spans] [--cold]
 
 Prints the median wall time of each command (a real subprocess, as a person runs
 it), the `python3 -c pass` baseline and the ratio, the runs interleaved (one of each per
 round, so load on the machine falls on all alike), and the load average. The log has every
 event kind and, unless --no-spans, the evening's activity (about 4 spans a night, a phone's
-in-bed time on some nights). Targets: stats and stats --json <= 150 ms, report <= 300 ms.
+in-bed time on some nights). Past nights are kept in the cache directory (docs/stats.md,
+"Performance"): timed as a person's second run sees them (warm), or with `--cold` as on a first
+run, the cache removed before each run (outside the timing). Targets: stats and stats --json
+<= 150 ms, report <= 300 ms.
 Exits 1 when a target is missed.
 
 `generate()` is also used by the tests to build realistic multi-year logs.
@@ -18,6 +21,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -223,11 +227,15 @@ def _evening(add, rng, night: date, start: datetime, bedtime: datetime, until: d
         add(until - timedelta(minutes=rng.uniform(0, 30)), night, None, "awake", "phone")
 
 
-def _interleaved(cases: dict[str, list[str]], env: dict[str, str], runs: int) -> dict[str, float]:
-    """The median wall time of each case, one run of each per round."""
+def _interleaved(
+    cases: dict[str, list[str]], env: dict[str, str], runs: int, cache: Path | None = None
+) -> dict[str, float]:
+    """The median wall time of each case, one run of each per round; `cache`: removed before each."""
     times: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(runs):
         for name, argv in cases.items():
+            if cache is not None:
+                shutil.rmtree(cache, ignore_errors=True)
             start = time.perf_counter()
             proc = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             if proc.returncode != 0:
@@ -241,6 +249,7 @@ def main() -> int:
     parser.add_argument("--years", type=int, default=10)
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--no-spans", action="store_true", help="a log without the evening's activity")
+    parser.add_argument("--cold", action="store_true", help="no cache of past nights: each run as the first")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="sundown-bench-") as tmp:
         root = Path(tmp)
@@ -268,12 +277,14 @@ def main() -> int:
         for argv in cases.values():  # the page cache and the .pyc files
             subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
         load = os.getloadavg()[0]
-        results = _interleaved(cases, env, args.runs)
+        cache = root / ".cache" / "sundown" if args.cold else None  # XDG_CACHE_HOME is unset: ~/.cache
+        results = _interleaved(cases, env, args.runs, cache)
         size = (root / "r.html").stat().st_size
         base = results.pop("python3 -c pass")
         ok = True
         after = os.getloadavg()[0]
-        print(f"median of {args.runs}, interleaved; load average {load:.2f} before, {after:.2f} after")
+        mode = "cold" if args.cold else "warm"
+        print(f"{mode}: median of {args.runs}, interleaved; load {load:.2f} before, {after:.2f} after")
         print(f"python3 -c pass        {base * 1000:7.0f} ms")
         for (name, t), target in zip(results.items(), (0.15, 0.15, 0.3), strict=True):
             if name == "report --html":

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sundown.core.routine import Bedtimes, Reminder, Routine
-from sundown.reports import stats
+from sundown.reports import night_cache, stats
 from sundown.store.log import EventLog
 from support.oracles import stats_from_events
 from support.scripts import load_script
@@ -60,6 +60,11 @@ def both(log: EventLog, until: date, days: int, now: datetime = LATER, routine: 
     ref = stats_from_events(log.events(), routine, BERLIN, until, days, now)
     assert got.to_json() == ref.to_json()
     assert [r.cells for r in got.reminders.values()] == [r.cells for r in ref.reminders.values()]
+    cache = log.path.with_name("stats-nights.json")
+    for _ in range(2):  # with the nights kept by the run before (an earlier call's, or none), then warm
+        kept = night_cache.from_log(log, routine, BERLIN, until, days, now, cache)
+        assert kept.to_json() == got.to_json()
+        assert [r.cells for r in kept.reminders.values()] == [r.cells for r in got.reminders.values()]
     return got
 
 

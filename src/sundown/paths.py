@@ -31,6 +31,9 @@ class Paths:
     config_explicit: bool  # given by --config or SUNDOWN_CONFIG: a missing file is an error
     state_dir: Path
     runtime_dir: Path
+    # What can be made again from the log (XDG_CACHE_HOME); None: nothing is cached (tests that
+    # build their own Paths).
+    cache_dir: Path | None = None
 
     @property
     def database(self) -> Path:
@@ -91,6 +94,11 @@ class Paths:
         return self.state_dir / "calendar.ics"
 
     @property
+    def stats_cache(self) -> Path | None:
+        """Each past night as `stats` reckoned it (reports/night_cache): lost, it is made again."""
+        return self.cache_dir / "stats-nights.json" if self.cache_dir is not None else None
+
+    @property
     def calendar_meta(self) -> Path:
         """Its URL, ETag, Last-Modified and when the server last answered."""
         return self.state_dir / "calendar.json"
@@ -111,7 +119,7 @@ def resolve_paths(
     if not os.path.isabs(xdg_runtime) or not owned_private_dir(Path(xdg_runtime)):
         # None (platformdirs would pick a name in the shared /tmp), or one we cannot trust.
         runtime_dir = fallback_runtime_dir(state_dir)
-    return Paths(config_path, explicit, state_dir, runtime_dir)
+    return Paths(config_path, explicit, state_dir, runtime_dir, _cache_dir())
 
 
 def config_dir() -> Path:
@@ -135,6 +143,15 @@ def _platform_dirs() -> tuple[Path, Path, Path]:
         warnings.simplefilter("ignore")
         runtime_dir = platformdirs.user_runtime_path(APP)
     return platformdirs.user_config_path(APP), platformdirs.user_state_path(APP), runtime_dir
+
+
+def _cache_dir() -> Path:
+    """sundown's directory in this user's cache directory (XDG_CACHE_HOME, by default ~/.cache)."""
+    if sys.platform == "linux":
+        return _xdg_home("XDG_CACHE_HOME", ".cache") / APP
+    import platformdirs
+
+    return platformdirs.user_cache_path(APP)
 
 
 def _xdg_home(variable: str, default: str) -> Path:

@@ -223,7 +223,7 @@ def _compute(ctx: Context, days: int) -> Stats:
     import gc
 
     from sundown.core.plan import night_of
-    from sundown.reports import stats
+    from sundown.reports import night_cache
 
     loaded = ctx.loaded
     now = datetime.now(timezone.utc)
@@ -231,7 +231,8 @@ def _compute(ctx: Context, days: int) -> Stats:
     # Ten years are ~150k objects that live until this command ends and hold no cycles: the
     # cycle collector would only walk them again and again (a tenth of `stats`).
     gc.disable()
-    return stats.from_log(ctx.log, loaded.routine, loaded.zone, until, days, now)
+    # Past nights as they were reckoned before, kept in the cache directory (reports/night_cache).
+    return night_cache.from_log(ctx.log, loaded.routine, loaded.zone, until, days, now, ctx.paths.stats_cache)
 
 
 def cmd_stats(ctx: Context) -> int:

@@ -121,6 +121,12 @@ def _clock(local: datetime) -> str:
 
 
 def _duration(seconds: float | None) -> str:
+    return "–" if seconds is None else _whole_duration(int(round(seconds)))
+
+
+@cache
+def _whole_duration(seconds: int) -> str:
+    """`duration_text` of whole seconds, once per value: a ten-year page writes 20,000 delays."""
     return duration_text(seconds, "–", " ")
 
 
@@ -347,6 +353,12 @@ def _x_axis(result: Stats, left: float, width: float, y: float) -> list[str]:
 
 
 @cache
+def _dates(first: date, n: int) -> tuple[str, ...]:
+    """The dates of `n` nights from `first`, as written: the delay charts share them."""
+    return tuple((first + timedelta(days=k)).isoformat() for k in range(n))
+
+
+@cache
 def _centres(n: int, left: float, width: float) -> tuple[str, ...]:
     """The x of each of `n` nights' centres on a time axis, as written: the delay charts share them."""
     return tuple(_num(left + (i + 0.5) * width / n) for i in range(n))
@@ -379,19 +391,20 @@ def _delay_chart(result: Stats, r: ReminderStats) -> str:
         svg.append(f'<text x="{left - 6}" y="{_num(y + 4)}" text-anchor="end">{_num(cap_min * frac)}m</text>')
     radius = 3 if n <= 120 else 2 if n <= 800 else 1.2
     xs = _centres(n, left, plot_w)
+    dates = _dates(result.first, n)
     for i, c in acked:
         assert c.delay_s is not None
         y = top + plot_h - min(c.delay_s / 60 / cap_min, 1) * plot_h
         fill = STATUS_COLORS[c.status]
         svg.append(
             f'<circle cx="{xs[i]}" cy="{_num(y)}" r="{radius}" fill="{fill}">'
-            f"<title>{result.nights[i]}: {_duration(c.delay_s)}</title></circle>"
+            f"<title>{dates[i]}: {_duration(c.delay_s)}</title></circle>"
         )
     for i in missed:
         x = left + (i + 0.5) * plot_w / n
         svg.append(
             f'<rect x="{_num(x - 1)}" y="{top - 8}" width="2" height="6" fill="{STATUS_COLORS[MISSED]}">'
-            f"<title>{result.nights[i]}: missed</title></rect>"
+            f"<title>{dates[i]}: missed</title></rect>"
         )
     svg += _x_axis(result, left, plot_w, top + plot_h + 15)
     svg.append("</svg>")

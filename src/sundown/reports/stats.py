@@ -37,6 +37,7 @@ from sundown.store.log import EventLog
 
 # An acknowledgement within this delay is "on time"; later ones are "late" (charts only).
 ON_TIME = timedelta(minutes=15)
+ON_TIME_S = ON_TIME.total_seconds()
 BEDTIME_ID = "bedtime"
 
 # Cell statuses, one per reminder per night.
@@ -58,6 +59,12 @@ class Cell(NamedTuple):
 
     status: str
     delay_s: float | None = None
+
+
+def acknowledged(delay_s: float) -> Cell:
+    """An acknowledged reminder's cell: on time or late by its delay. Made in C (`Cell(...)` runs
+    a Python `__new__`, three times dearer): ten years have 20,000 of them."""
+    return tuple.__new__(Cell, (ACK if delay_s <= ON_TIME_S else LATE, delay_s))
 
 
 SKIPPED_CELL = Cell(SKIPPED)
@@ -248,136 +255,232 @@ def compute(
     `spans` and `phone` are the nights' activity spans and the phone's `in_bed`/`awake`
     (core/activity.py).
 
-    One pass over the nights, one cell per reminder and night; counts and streaks
-    are read off the cells afterwards. A night's plan is computed only when the log
-    does not already say when its reminders and bedtime were due (the common case
-    in a long log).
+    Each night is reckoned on its own (`night_result`), then the range is summed up
+    (`assemble`): the per-night cache (reports/night_cache.py) keeps the former.
     """
     nights = [first + k * ONE_DAY for k in range((until - first).days + 1)]
-    configured = {r.id: r for r in routine.reminders}
-    mentioned = {rid for night in nights for rid in by_night.get(night, ())}
+    evenings = evening_reminders(routine)
+    starts = {rid: first_nights.get(rid, date.max) for ids in evenings for rid in ids}
+    empty: Mapping[str, ReminderNight] = {}
+    contexts = night_contexts(nights, evenings, starts, log_start, live_start)
+    results = [
+        night_result(
+            routine,
+            zone,
+            night,
+            now,
+            evenings[night.weekday()],
+            context,
+            by_night.get(night, empty),
+            changes.get(night, NO_CHANGES),
+            (measured or {}).get((night, BEDTIME_ID)),
+            spans.get(night) if spans else None,
+            phone.get(night) if phone else None,
+        )
+        for night, context in zip(nights, contexts, strict=True)
+    ]
+    return assemble(routine, first, until, nights, results)
+
+
+class NightResult(NamedTuple):
+    """What one night adds to the range's stats: all `assemble` needs of it, and all the cache keeps.
+
+    `cells` holds the reminders scheduled or mentioned that night (the others are "not
+    scheduled"); `mentioned` the reminders the log has rows for; `settled`: `now` has passed every
+    instant the night was judged against, so a later `now` reckons it the same.
+    """
+
+    bedtime: NightBedtime | None  # None: a night that does not exist locally (Pacific/Apia 2011-12-30)
+    cells: dict[str, Cell]
+    repeats: dict[str, int]
+    mentioned: tuple[str, ...]
+    settled: bool
+
+
+# What a night's reckoning takes from the rest of the log: whether the log had begun and whether
+# the night is backfilled, and which of the evening's configured reminders had no row yet on any
+# night up to it (not in the routine yet). A tuple, compared as it is stored.
+NightContext = tuple[bool, bool, tuple[str, ...]]
+
+
+def evening_reminders(routine: Routine) -> list[tuple[str, ...]]:
+    """The configured reminders of each weekday's evening (index 0 = Monday)."""
+    return [tuple(r.id for r in routine.reminders if r.runs_on(weekday)) for weekday in range(7)]
+
+
+def night_contexts(
+    nights: Sequence[date],
+    evenings: Sequence[tuple[str, ...]],
+    starts: Mapping[str, date],
+    log_start: date | None,
+    live_start: date | None,
+) -> list[NightContext]:
+    """`night_context` of each night: one and the same once the log has begun, no night is
+    backfilled and every configured reminder has been seen (most of a long log)."""
+    steady: NightContext = (True, False, ())
+    since = max((log_start or date.max, live_start or date.min, *starts.values()))
+    return [
+        steady if night >= since else night_context(night, evenings, starts, log_start, live_start)
+        for night in nights
+    ]
+
+
+def night_context(
+    night: date,
+    evenings: Sequence[tuple[str, ...]],
+    starts: Mapping[str, date],
+    log_start: date | None,
+    live_start: date | None,
+) -> NightContext:
+    """The night's `NightContext`; `starts`: each configured reminder's first night in the log."""
+    return (
+        log_start is not None and night >= log_start,
+        live_start is not None and night < live_start,
+        tuple(rid for rid in evenings[night.weekday()] if night < starts[rid]),
+    )
+
+
+def night_result(
+    routine: Routine,
+    zone: tzinfo,
+    night: date,
+    now: datetime,
+    evening: tuple[str, ...],
+    context: NightContext,
+    per: Mapping[str, ReminderNight],
+    c: NightChanges,
+    measured: str | None,
+    night_spans: Sequence[SpanRow] | None,
+    night_phone: Sequence[tuple[str, int]] | None,
+) -> NightResult:
+    """One night reckoned: each reminder's cell, the bedtime as planned and as it went.
+
+    `evening`: the configured reminders of the night's weekday (`evening_reminders`).
+
+    A night's plan is computed only when the log does not already say when its reminders and
+    bedtime were due (the common case in a long log).
+    """
+    in_use, backfilled, not_yet = context
+    skip_all = c.skip_all or night in routine.skip_dates
+    skip = c.skip
+    plan: NightPlan | None = None
+    settled = True  # turns False at the first instant still ahead of `now`
+    # One pass over the night's summaries: the bedtime the daemon planned with at the time
+    # (with the notification first made last; the config may have changed since), and whether
+    # the daemon ran (it notified, or logged something missed).
+    logged_bed = latest = None
+    daemon_ran = False
+    for x in per.values():
+        if x.notified or x.missed:
+            daemon_ran = True
+        if x.planned_bedtime and x.first_notified and (latest is None or x.first_notified > latest):
+            latest, logged_bed = x.first_notified, x.planned_bedtime
+    if c.chosen:
+        logged_bed = None  # the person chose tonight's bedtime: the plan has it
+    # A configured reminder the log says nothing about tonight counts by the config, except
+    # before the log began, and before its first mention on a night when the daemon was
+    # running (it logs every due reminder, so it was not in the routine yet).
+    silent = (
+        {rid for rid in evening if rid not in per and not ((daemon_ran or backfilled) and rid in not_yet)}
+        if in_use
+        else set()
+    )
+    mentioned = tuple(per)
+    planned_at: dict[str, datetime] = {}
+    if logged_bed is None or silent:
+        plan = night_plan(routine, night, zone, c)
+        if plan is None:  # a night that does not exist locally (Pacific/Apia 2011-12-30)
+            return NightResult(None, {}, {}, mentioned, True)
+        planned_at = {o.reminder.id: o.at for o in plan.occurrences}
+        bedtime = plan.bedtime
+    if logged_bed is not None:
+        bedtime = logged_bed.astimezone(zone)
+    lights_out = per[BEDTIME_ID].acknowledged if BEDTIME_ID in per else None
+    as_it_was = NOTHING_MEASURED
+    if night_spans or night_phone:
+        now_s = activity.epoch(now)
+        until = activity.until_epoch(routine, night, zone)
+        as_it_was = _as_it_was(bedtime, until, zone, now_s, night_spans, night_phone)
+        settled = now_s >= until
+    bedtime_row = NightBedtime(
+        night,
+        bedtime,
+        lights_out.astimezone(zone) if lights_out else None,
+        measured if lights_out else None,
+        *as_it_was,
+    )
+
+    cells: dict[str, Cell] = {}
+    repeats: dict[str, int] = {}
+    for rid in (*per, *(rid for rid in silent if rid not in per)):
+        s = per.get(rid)
+        at: datetime | None = None  # parsed only when needed
+        if s is None:
+            at = planned_at.get(rid)
+            if at is None:
+                continue  # not scheduled
+            if at > now:  # later tonight: not scheduled yet
+                cells[rid] = SKIPPED_AHEAD_CELL if skip_all or rid in skip else PENDING_CELL
+                settled = False
+                continue
+        else:
+            if not (s.notified or s.acknowledged or s.missed):
+                # Only a skip or snooze so far: scheduled once its time has passed.
+                at = _scheduled(rid, s, planned_at, plan, routine, night, zone, c, now)
+                if at > now:
+                    cells[rid] = SKIPPED_AHEAD_CELL if skip_all or rid in skip else PENDING_CELL
+                    settled = False
+                    continue
+            if s.repeats:
+                repeats[rid] = s.repeats
+            if s.acknowledged is not None:
+                if s.first_notified:
+                    start = s.first_notified
+                else:
+                    start = at or _scheduled(rid, s, planned_at, plan, routine, night, zone, c, now)
+                delay = (s.acknowledged - start).total_seconds()
+                if delay < 0:
+                    delay = 0.0
+                cells[rid] = acknowledged(delay)
+                continue
+        if skip_all or rid in skip:
+            cells[rid] = SKIPPED_CELL
+            continue
+        if s is not None:
+            if s.missed:
+                cells[rid] = MISSED_CELL
+                continue
+            if at is None:
+                at = _scheduled(rid, s, planned_at, plan, routine, night, zone, c, now)
+        assert at is not None
+        if now >= bedtime and now >= at:
+            cells[rid] = MISSED_CELL
+        else:
+            cells[rid] = OPEN_CELL
+            settled = False
+    return NightResult(bedtime_row, cells, repeats, mentioned, settled)
+
+
+def assemble(
+    routine: Routine, first: date, until: date, nights: list[date], results: Sequence[NightResult]
+) -> Stats:
+    """The range's stats from its nights' results (one per night of `nights`, in order): each
+    reminder's cells, counts and streaks, the bedtimes, the range's measured lights out."""
     titles = {r.id: r.title for r in routine.reminders}
+    mentioned = set().union(*(result.mentioned for result in results))
     for rid in sorted(mentioned - titles.keys()):
         titles[rid] = rid.replace("-", " ").replace("_", " ").capitalize()
-    cells: dict[str, list[Cell]] = {rid: [] for rid in titles}
-    delays: dict[str, list[float]] = {rid: [] for rid in titles}
-    repeats = dict.fromkeys(titles, 0)
-    starts = {rid: first_nights.get(rid, date.max) for rid in titles}
-    bedtimes: list[NightBedtime] = []
-    on_time = ON_TIME.total_seconds()
-    now_s = activity.epoch(now)
+    # Column by column (a comprehension each): ten years are 3,652 nights of 6 reminders.
     none = Cell(NONE)
-    empty: Mapping[str, ReminderNight] = {}
-
-    # The configured reminders of each weekday's evening (index 0 = Monday).
-    evenings = [[rid for rid, r in configured.items() if r.runs_on(weekday)] for weekday in range(7)]
-
-    for night in nights:
-        c = changes.get(night, NO_CHANGES)
-        per = by_night.get(night, empty)
-        skip_all = c.skip_all or night in routine.skip_dates
-        skip = c.skip
-        plan: NightPlan | None = None
-        # One pass over the night's summaries: the bedtime the daemon planned with at the time
-        # (with the notification first made last; the config may have changed since), and whether
-        # the daemon ran (it notified, or logged something missed).
-        logged_bed = latest = None
-        daemon_ran = False
-        for x in per.values():
-            if x.notified or x.missed:
-                daemon_ran = True
-            if x.planned_bedtime and x.first_notified and (latest is None or x.first_notified > latest):
-                latest, logged_bed = x.first_notified, x.planned_bedtime
-        if c.chosen:
-            logged_bed = None  # the person chose tonight's bedtime: the plan has it
-        # A configured reminder the log says nothing about tonight counts by the config, except
-        # before the log began, and before its first mention on a night when the daemon was
-        # running (it logs every due reminder, so it was not in the routine yet).
-        in_use = log_start is not None and night >= log_start
-        backfilled = live_start is not None and night < live_start
-        silent = (
-            {
-                rid
-                for rid in evenings[night.weekday()]
-                if rid not in per and not ((daemon_ran or backfilled) and night < starts[rid])
-            }
-            if in_use
-            else set()
-        )
-        planned_at: dict[str, datetime] = {}
-        if logged_bed is None or silent:
-            plan = night_plan(routine, night, zone, c)
-            if plan is None:  # a night that does not exist locally (Pacific/Apia 2011-12-30)
-                for rid in titles:
-                    cells[rid].append(none)
-                continue
-            planned_at = {o.reminder.id: o.at for o in plan.occurrences}
-            bedtime = plan.bedtime
-        if logged_bed is not None:
-            bedtime = logged_bed.astimezone(zone)
-        lights_out = per[BEDTIME_ID].acknowledged if BEDTIME_ID in per else None
-        night_spans = spans.get(night) if spans else None
-        night_phone = phone.get(night) if phone else None
-        bedtimes.append(
-            NightBedtime(
-                night,
-                bedtime,
-                lights_out.astimezone(zone) if lights_out else None,
-                (measured or {}).get((night, BEDTIME_ID)) if lights_out else None,
-                *(
-                    _as_it_was(night, bedtime, routine, zone, now_s, night_spans, night_phone)
-                    if night_spans or night_phone
-                    else NOTHING_MEASURED
-                ),
-            )
-        )
-
-        for rid in titles:
-            s = per.get(rid)
-            out = cells[rid]
-            at: datetime | None = None  # parsed only when needed
-            if s is None:
-                if rid not in silent:
-                    out.append(none)  # not configured that night, or not in the routine yet
-                    continue
-                at = planned_at.get(rid)
-                if at is None:
-                    out.append(none)
-                    continue
-                if at > now:  # later tonight: not scheduled yet
-                    out.append(SKIPPED_AHEAD_CELL if skip_all or rid in skip else PENDING_CELL)
-                    continue
-            else:
-                if not (s.notified or s.acknowledged or s.missed):
-                    # Only a skip or snooze so far: scheduled once its time has passed.
-                    at = _scheduled(rid, s, planned_at, plan, routine, night, zone, c, now)
-                    if at > now:
-                        out.append(SKIPPED_AHEAD_CELL if skip_all or rid in skip else PENDING_CELL)
-                        continue
-                repeats[rid] += s.repeats
-                if s.acknowledged is not None:
-                    if s.first_notified:
-                        start = s.first_notified
-                    else:
-                        start = at or _scheduled(rid, s, planned_at, plan, routine, night, zone, c, now)
-                    delay = (s.acknowledged - start).total_seconds()
-                    if delay < 0:
-                        delay = 0.0
-                    delays[rid].append(delay)
-                    out.append(Cell(ACK if delay <= on_time else LATE, delay))
-                    continue
-            if skip_all or rid in skip:
-                out.append(SKIPPED_CELL)
-                continue
-            if s is not None:
-                if s.missed:
-                    out.append(MISSED_CELL)
-                    continue
-                if at is None:
-                    at = _scheduled(rid, s, planned_at, plan, routine, night, zone, c, now)
-            assert at is not None
-            out.append(MISSED_CELL if now >= bedtime and now >= at else OPEN_CELL)
-
+    cells = {rid: [result.cells.get(rid, none) for result in results] for rid in titles}
+    delays = {rid: [c.delay_s for c in column if c.delay_s is not None] for rid, column in cells.items()}
+    repeats = dict.fromkeys(titles, 0)
+    for result in results:
+        for rid, n in result.repeats.items():
+            if rid in repeats:
+                repeats[rid] += n
+    bedtimes = [result.bedtime for result in results if result.bedtime is not None]
+    configured = {r.id for r in routine.reminders}
     reminders = {rid: _tally(rid, title, rid in configured, cells[rid], delays[rid], repeats[rid])
                  for rid, title in titles.items()}  # fmt: skip
     return Stats(first, until, nights, reminders, bedtimes, _lights_out(bedtimes))
@@ -398,16 +501,15 @@ NO_PHONE = activity.Phone()
 
 
 def _as_it_was(
-    night: date,
     planned: datetime,
-    routine: Routine,
+    until: int,
     zone: tzinfo,
     now: int,
     spans: Sequence[SpanRow] | None,
     phone: Sequence[tuple[str, int]] | None,
 ) -> Measured:
-    """A night as it was: the screens' lights out, the active time after bedtime, the phone's word."""
-    until = activity.until_epoch(routine, night, zone)
+    """A night as it was: the screens' lights out, the active time after bedtime, the phone's word.
+    `until`: the night's end (`activity.until_epoch`), `now` in POSIX seconds."""
     bedtime = activity.epoch(planned)
     seen = activity.evening(spans or (), bedtime, until, now)
     said = activity.phone_night(phone) if phone else NO_PHONE

@@ -689,6 +689,32 @@ class EventLog:
         found = {r: _read_night(n) for r, n in rows if isinstance(r, str)}
         return {r: n for r, n in found.items() if n is not None}
 
+    # -- where the log stands (for what is kept from it: reports/night_cache) ----------------
+
+    def origin(self) -> str | None:
+        """When this log was created, as written (`meta`): tells one log from another at the same path."""
+        ((created,),) = self._query("SELECT (SELECT value FROM meta WHERE key = 'created')")
+        return created if isinstance(created, str) else None
+
+    def row_key(self, id_: int | None = None) -> list[Any] | None:
+        """Row `id_` (default: the last one) without its details: [id, ts, night, reminder, event,
+        source], or None when there is no such row. Rows are only ever appended: a reader that
+        saw the last row sees it unchanged at its id later, and every row added since after it."""
+        columns = "id, ts, night, reminder, event, source"
+        rows = (
+            self._query(f"SELECT {columns} FROM events ORDER BY id DESC LIMIT 1")
+            if id_ is None
+            else self._query(f"SELECT {columns} FROM events WHERE id = ?", (id_,))
+        )
+        return list(rows[0]) if rows else None
+
+    def nights_after(self, id_: int) -> set[date]:
+        """The nights of the rows after row `id_` (rows whose night is no date are no night's)."""
+        rows = self._query("SELECT DISTINCT night FROM events WHERE id > ?", (id_,))
+        found = {_read_night(night) for (night,) in rows}
+        found.discard(None)
+        return found  # type: ignore[return-value]
+
     def checkpoint(self) -> None:
         """Move what the WAL holds into the database file and empty the WAL.
 
