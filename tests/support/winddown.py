@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import subprocess
 from collections.abc import Iterator, Mapping
@@ -110,6 +111,10 @@ class Parts:
                 self.desk.procs[name] = subprocess.Popen(
                     [name], env=env, start_new_session=True, stdin=subprocess.DEVNULL, stdout=log, stderr=log
                 )
+            if name == "pipewire":
+                # WirePlumber gives up at once ("Failed to connect to PipeWire") when it comes
+                # first: CI's regular-user pass once started it before PipeWire's socket was there.
+                wait_until(lambda: _listening(root / "run" / "pipewire-0"), 10, "PipeWire's socket")
         found = {"PIPEWIRE_RUNTIME_DIR": str(root / "run")}
         wait_until(lambda: self.wpctl(found, "inspect", "@DEFAULT_AUDIO_SINK@").startswith("id "), 10,
                    "WirePlumber's default output")  # fmt: skip
@@ -449,3 +454,13 @@ def wait_row(db: Path, phase: str, count: int = 1, timeout: float = 10) -> dict[
         return rows[count - 1] if len(rows) >= count else None
 
     return wait_until(found, timeout, f"winddown {phase} row #{count}")
+
+
+def _listening(path: Path) -> bool:
+    """A Unix socket someone accepts connections on."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+    return True
