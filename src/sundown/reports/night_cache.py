@@ -30,20 +30,16 @@ import json
 import os
 import stat
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import fields, is_dataclass
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sundown.core.activity import SpanRow
-from sundown.core.plan import NO_CHANGES, ONE_DAY, NightChanges
 from sundown.core.routine import Routine
-from sundown.core.state import ReminderNight
 from sundown.reports import stats
 from sundown.reports.stats import (
-    BEDTIME_ID,
     MISSED_CELL,
     OPEN_CELL,
     PENDING_CELL,
@@ -128,7 +124,7 @@ def cached_stats(
     ):
         entries, dirty = _still_true(log, kept, top)
 
-    nights = [first + k * ONE_DAY for k in range((last - first).days + 1)]
+    nights = stats.nights_between(first, last)
     isos = [night.isoformat() for night in nights]
     decoded: dict[date, tuple[NightContext, NightResult]] = {}
     for night, iso in zip(nights, isos, strict=True):
@@ -139,8 +135,8 @@ def cached_stats(
             except UNREADABLE:
                 del entries[iso]
                 dirty = True
-    data = _Rows()
-    data.read(log, [n for n in nights if n not in decoded], first, last)
+    data = stats.NightRows()
+    _read(data, log, [n for n in nights if n not in decoded], first, last)
 
     # When each reminder entered the routine: before the range from the log, inside it from
     # each night's reminders (read, or kept: they are the night's own rows).
@@ -149,37 +145,22 @@ def cached_stats(
         found = decoded.get(night)
         for rid in found[1].mentioned if found is not None else data.by_night.get(night, ()):
             first_nights.setdefault(rid, night)
-    evenings = stats.evening_reminders(routine)
-    starts = {rid: first_nights.get(rid, date.max) for ids in evenings for rid in ids}
-    log_start, live_start = log.first_night(), log.first_live_night() or date.max
-    contexts = stats.night_contexts(nights, evenings, starts, log_start, live_start)
+    live_start = log.first_live_night() or date.max
+    evenings, contexts = stats.contexts_of(routine, nights, first_nights, log.first_night(), live_start)
     stale = [n for n, c in zip(nights, contexts, strict=True) if n in decoded and decoded[n][0] != c]
     for night in stale:
         del decoded[night]
         dirty = True
-    data.read(log, stale, first, last)
+    _read(data, log, stale, first, last)
 
     results = []
     reckoned = []
-    empty: Mapping[str, ReminderNight] = {}
     for night, iso, context in zip(nights, isos, contexts, strict=True):
         found = decoded.get(night)
         if found is not None:
             results.append(found[1])
             continue
-        result = stats.night_result(
-            routine,
-            zone,
-            night,
-            now,
-            evenings[night.weekday()],
-            context,
-            data.by_night.get(night, empty),
-            data.changes.get(night, NO_CHANGES),
-            data.measured.get((night, BEDTIME_ID)),
-            data.spans.get(night),
-            data.phone.get(night),
-        )
+        result = data.result(routine, zone, now, evenings, night, context)
         results.append(result)
         reckoned.append(night)
         entry = _encode(context, result, zone) if result.settled else None
@@ -209,33 +190,19 @@ def _still_true(log: EventLog, kept: dict[str, Any], top: list[Any]) -> tuple[di
     return {iso: e for iso, e in entries.items() if iso not in changed}, True
 
 
-class _Rows:
-    """The log's rows of the nights to reckon, read in a few ranges."""
-
-    def __init__(self) -> None:
-        self.by_night: dict[date, dict[str, ReminderNight]] = {}
-        self.changes: dict[date, NightChanges] = {}
-        self.measured: dict[tuple[date, str], str] = {}
-        self.spans: dict[date, list[SpanRow]] = {}
-        self.phone: dict[date, list[tuple[str, int]]] = {}
-
-    def read(self, log: EventLog, nights: Sequence[date], first: date, last: date) -> None:
-        """Read `nights` (in order): each run of consecutive nights at once, or the whole range
-        first..last when they are scattered over many runs (a cold cache: all of it)."""
-        if not nights:
-            return
-        runs: list[list[date]] = []
-        for night in nights:
-            if runs and (night - runs[-1][1]).days == 1:
-                runs[-1][1] = night
-            else:
-                runs.append([night, night])
-        for a, b in runs if len(runs) <= MAX_READS else [[first, last]]:
-            self.by_night.update(log.summaries_by_night(a, b))
-            self.changes.update(log.changes_between(a, b))
-            self.measured.update(log.measured_acknowledgements(a, b, BEDTIME_ID))
-            self.spans.update(log.spans_between(a, b))
-            self.phone.update(log.phone_between(a, b))
+def _read(rows: stats.NightRows, log: EventLog, nights: Sequence[date], first: date, last: date) -> None:
+    """Read `nights` (in order): each run of consecutive nights at once, or the whole range
+    first..last when they are scattered over many runs (a cold cache: all of it)."""
+    if not nights:
+        return
+    runs: list[list[date]] = []
+    for night in nights:
+        if runs and (night - runs[-1][1]).days == 1:
+            runs[-1][1] = night
+        else:
+            runs.append([night, night])
+    for a, b in runs if len(runs) <= MAX_READS else [[first, last]]:
+        rows.read(log, a, b)
 
 
 # --- what makes a kept night valid -----------------------------------------------------------

@@ -258,28 +258,65 @@ def compute(
     Each night is reckoned on its own (`night_result`), then the range is summed up
     (`assemble`): the per-night cache (reports/night_cache.py) keeps the former.
     """
-    nights = [first + k * ONE_DAY for k in range((until - first).days + 1)]
-    evenings = evening_reminders(routine)
-    starts = {rid: first_nights.get(rid, date.max) for ids in evenings for rid in ids}
-    empty: Mapping[str, ReminderNight] = {}
-    contexts = night_contexts(nights, evenings, starts, log_start, live_start)
+    nights = nights_between(first, until)
+    evenings, contexts = contexts_of(routine, nights, first_nights, log_start, live_start)
+    rows = NightRows(
+        dict(by_night), dict(changes), dict(measured or {}), dict(spans or {}), dict(phone or {})
+    )
     results = [
-        night_result(
+        rows.result(routine, zone, now, evenings, night, context)
+        for night, context in zip(nights, contexts, strict=True)
+    ]
+    return assemble(routine, first, until, nights, results)
+
+
+def nights_between(first: date, last: date) -> list[date]:
+    """The nights first..last, in order."""
+    return [first + k * ONE_DAY for k in range((last - first).days + 1)]
+
+
+@dataclass(slots=True)
+class NightRows:
+    """The log's rows the nights are reckoned from, by night: read a range at a time (the whole
+    window, or only the nights the per-night cache does not keep)."""
+
+    by_night: dict[date, Mapping[str, ReminderNight]] = field(default_factory=dict)
+    changes: dict[date, NightChanges] = field(default_factory=dict)
+    measured: dict[tuple[date, str], str] = field(default_factory=dict)
+    spans: dict[date, Sequence[SpanRow]] = field(default_factory=dict)
+    phone: dict[date, Sequence[tuple[str, int]]] = field(default_factory=dict)
+
+    def read(self, log: EventLog, first: date, last: date) -> None:
+        """Add the rows of the nights first..last."""
+        self.by_night.update(log.summaries_by_night(first, last))
+        self.changes.update(log.changes_between(first, last))
+        self.measured.update(log.measured_acknowledgements(first, last, BEDTIME_ID))  # all a night asks
+        self.spans.update(log.spans_between(first, last))
+        self.phone.update(log.phone_between(first, last))
+
+    def result(
+        self,
+        routine: Routine,
+        zone: tzinfo,
+        now: datetime,
+        evenings: Sequence[tuple[str, ...]],
+        night: date,
+        context: NightContext,
+    ) -> NightResult:
+        """`night_result` of `night` from these rows."""
+        return night_result(
             routine,
             zone,
             night,
             now,
             evenings[night.weekday()],
             context,
-            by_night.get(night, empty),
-            changes.get(night, NO_CHANGES),
-            (measured or {}).get((night, BEDTIME_ID)),
-            spans.get(night) if spans else None,
-            phone.get(night) if phone else None,
+            self.by_night.get(night, NO_ROWS),
+            self.changes.get(night, NO_CHANGES),
+            self.measured.get((night, BEDTIME_ID)),
+            self.spans.get(night),
+            self.phone.get(night),
         )
-        for night, context in zip(nights, contexts, strict=True)
-    ]
-    return assemble(routine, first, until, nights, results)
 
 
 class NightResult(NamedTuple):
@@ -301,11 +338,26 @@ class NightResult(NamedTuple):
 # the night is backfilled, and which of the evening's configured reminders had no row yet on any
 # night up to it (not in the routine yet). A tuple, compared as it is stored.
 NightContext = tuple[bool, bool, tuple[str, ...]]
+NO_ROWS: Mapping[str, ReminderNight] = {}  # a night the log has no summary for
 
 
 def evening_reminders(routine: Routine) -> list[tuple[str, ...]]:
     """The configured reminders of each weekday's evening (index 0 = Monday)."""
     return [tuple(r.id for r in routine.reminders if r.runs_on(weekday)) for weekday in range(7)]
+
+
+def contexts_of(
+    routine: Routine,
+    nights: Sequence[date],
+    first_nights: Mapping[str, date],
+    log_start: date | None,
+    live_start: date | None,
+) -> tuple[list[tuple[str, ...]], list[NightContext]]:
+    """Each weekday's configured reminders, and each night's context; `first_nights`: the first
+    night the log mentions each reminder."""
+    evenings = evening_reminders(routine)
+    starts = {rid: first_nights.get(rid, date.max) for ids in evenings for rid in ids}
+    return evenings, night_contexts(nights, evenings, starts, log_start, live_start)
 
 
 def night_contexts(
@@ -609,11 +661,12 @@ def _scheduled(
 def from_log(log: EventLog, routine: Routine, zone: tzinfo, until: date, days: int, now: datetime) -> Stats:
     """Stats straight from an `EventLog`: one aggregate query plus the nights' changes."""
     first, last = window(until, days)
-    by_night = log.summaries_by_night(first, last)
+    rows = NightRows()
+    rows.read(log, first, last)
     # When each reminder entered the routine: from the log before the window, inside it from
     # the summaries just read (in night order); a later first mention changes no night of it.
     first_nights = log.first_nights(before=first)
-    for night, per in by_night.items():
+    for night, per in rows.by_night.items():
         for rid in per:
             first_nights.setdefault(rid, night)
     return compute(
@@ -622,14 +675,14 @@ def from_log(log: EventLog, routine: Routine, zone: tzinfo, until: date, days: i
         first,
         last,
         now,
-        by_night,
-        log.changes_between(first, last),
+        rows.by_night,
+        rows.changes,
         first_nights,
         log.first_night(),
-        log.measured_acknowledgements(first, last, BEDTIME_ID),  # all `compute` asks of it
+        rows.measured,
         log.first_live_night() or date.max,
-        log.spans_between(first, last),
-        log.phone_between(first, last),
+        rows.spans,
+        rows.phone,
     )
 
 
