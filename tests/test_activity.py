@@ -21,19 +21,16 @@ from hypothesis import strategies as st
 from sundown.core import activity
 from sundown.core.activity import Open, Span, close, observe, state_of
 from sundown.core.plan import NightChanges
-from sundown.core.routine import Bedtimes, ContextRules, Reminder, Routine, WindDown
+from sundown.core.routine import ContextRules, Routine, WindDown
 from sundown.reports import stats
 from sundown.store.log import EventLog
 from support.oracles import stats_from_events
+from support.routines import EVENING
 
 UTC = timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")
 M = timedelta(minutes=1)
-ROUTINE = Routine(
-    Bedtimes.uniform(time(22, 30)),
-    (Reminder("wind-down", "Wind down", before=60 * M), Reminder("bedtime", "Lights out", before=0 * M)),
-    timezone="Europe/Berlin",
-)
+ROUTINE = EVENING
 LATER = datetime(2027, 1, 1, tzinfo=UTC)
 
 

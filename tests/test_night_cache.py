@@ -22,6 +22,7 @@ from sundown.paths import resolve_paths
 from sundown.reports import night_cache, report, stats
 from sundown.reports.terminal import render_stats
 from sundown.store.log import EventLog
+from support.routines import STATS
 from support.scripts import load_script
 
 UTC = timezone.utc
@@ -339,17 +340,7 @@ STEP = st.tuples(
 @given(st.lists(STEP, min_size=1, max_size=12))
 def test_any_log_changed_row_by_row_reads_the_same_with_the_cache(tmp_path_factory, steps) -> None:  # type: ignore[no-untyped-def]
     """After each new row (and `now` moving on), the kept nights give what no cache gives."""
-    from sundown.core.routine import Bedtimes, Reminder
-
-    routine = Routine(
-        Bedtimes.uniform(time(22, 30)),
-        (
-            Reminder("magnesium", "Magnesium", before=45 * MINUTE, repeat=10 * MINUTE, repeat_limit=3),
-            Reminder("screens-off", "Screens off", at=time(22, 0), days=frozenset({0, 1, 2, 3, 6})),
-            Reminder("bedtime", "Lights out", before=0 * MINUTE),
-        ),
-        timezone="Europe/Berlin",
-    )
+    routine = STATS
     root = tmp_path_factory.mktemp("steps")
     cache = root / "stats-nights.json"
     first = date(2026, 11, 16)

@@ -13,18 +13,15 @@ from zoneinfo import ZoneInfo
 from sundown.core.activity import Span, epoch
 from sundown.core.context import Context
 from sundown.core.plan import NightChanges
-from sundown.core.routine import Bedtimes, ContextRules, Reminder, Routine, WindDown
+from sundown.core.routine import ContextRules, Routine, WindDown
 from sundown.runtime.activity import POLL, Recorder
+from support.routines import EVENING
 
 UTC = timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")
 M = timedelta(minutes=1)
 NIGHT = date(2026, 11, 25)
-ROUTINE = Routine(
-    Bedtimes.uniform(time(22, 30)),
-    (Reminder("wind-down", "Wind down", before=60 * M), Reminder("bedtime", "Lights out", before=0 * M)),
-    timezone="Europe/Berlin",
-)
+ROUTINE = EVENING
 ACTIVE = Context(locked=False, idle_known=True)
 
 

@@ -14,6 +14,7 @@ from sundown.core.routine import Bedtimes, Reminder, Routine
 from sundown.reports import night_cache, stats
 from sundown.store.log import EventLog
 from support.oracles import stats_from_events
+from support.routines import STATS
 from support.scripts import load_script
 
 UTC = timezone.utc
@@ -21,15 +22,7 @@ BERLIN = ZoneInfo("Europe/Berlin")
 M = timedelta(minutes=1)
 REPO = Path(__file__).resolve().parent.parent
 
-ROUTINE = Routine(
-    Bedtimes.uniform(time(22, 30)),
-    (
-        Reminder("magnesium", "Magnesium", before=45 * M, repeat=10 * M, repeat_limit=3),
-        Reminder("screens-off", "Screens off", at=time(22, 0), days=frozenset({0, 1, 2, 3, 6})),
-        Reminder("bedtime", "Lights out", before=0 * M),
-    ),
-    timezone="Europe/Berlin",
-)
+ROUTINE = STATS
 LATER = datetime(2026, 12, 1, 12, tzinfo=UTC)  # long after every night below
 
 
