@@ -339,14 +339,15 @@ class Plasma(Session):
         """Press "Done", "Snooze", "close" or "body" of the lowest (newest) popup."""
         wait_until(self.popups, timeout, "a Plasma notification popup")
         time.sleep(0.3)  # mapped is not drawn: Plasma fades popups in
-        x, y, _, _ = wait_until(self._settled, timeout, "the popups to stop moving")[-1]
+        x, y, _, _ = wait_until(self.settled, timeout, "the popups to stop moving")[-1]
         dx, dy = self.POSITIONS[target]
         self.point(x + dx, y + dy, click=True)
 
-    def _settled(self) -> list[tuple[int, int, int, int]] | None:
-        """The popups, once they are where they were 0.1 s before (a new one pushes the rest up)."""
+    def settled(self, still: float = 0.1) -> list[tuple[int, int, int, int]] | None:
+        """The popups, once they are where they were `still` seconds before (a new one pushes the rest
+        up; a new one is laid out more than once)."""
         before = self.popups()
-        time.sleep(0.1)
+        time.sleep(still)
         after = self.popups()
         return after if after and after == before else None
 
