@@ -414,12 +414,13 @@ SHORT_WINDOW = datetime(2026, 11, 26, 6, 59, 55, tzinfo=ZoneInfo("Europe/Berlin"
 
 
 def short_window(
-    sandbox: Sandbox, env: Mapping[str, str], effects: str, lead: float
+    sandbox: Sandbox, env: Mapping[str, str], effects: str, lead: float, tea: int = 3
 ) -> tuple[Daemon, OffsetClock]:
     """A daemon in this process on the D-Bus backend (its locks taken, not started yet), its
-    clock `lead` s before SHORT_WINDOW, whose wind-down applies `effects` (`[winddown]` lines)."""
+    clock `lead` s before SHORT_WINDOW, whose wind-down applies `effects` (`[winddown]` lines);
+    tea is due `tea` s before 07:00."""
     sandbox.write_config(
-        'timezone = "Europe/Berlin"\n[bedtime]\ndefault = "07:00"\n[reminders.tea]\nbefore = "3s"\n'
+        f'timezone = "Europe/Berlin"\n[bedtime]\ndefault = "07:00"\n[reminders.tea]\nbefore = "{tea}s"\n'
         f'[winddown]\nbefore = "5s"\nuntil = "07:00"\n{effects}'
     )
     clock = OffsetClock(SHORT_WINDOW - timedelta(seconds=lead))
