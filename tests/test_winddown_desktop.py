@@ -121,7 +121,7 @@ def test_a_night_on_dunst_1_9_applies_all_but_dnd_in_time_and_puts_all_back_at_u
         assert desk.gsettings("get", "org.gnome.desktop.interface", "color-scheme") == "'prefer-dark'"
         assert desk.volume() == [CAPPED, CAPPED]
         assert desk.mpris_status() == "Paused"
-        [(pid, argv)] = desk.gamma_children()
+        [(pid, argv)] = desk.gamma_children(1)
         assert argv == "-m wayland -r -O 3400"
         wait_until(lambda: lines(record) == ["run"], 5, "the run command")
         state = daemon.call(daemon.status)["winddown"]
@@ -203,7 +203,7 @@ def test_kill_9_inside_the_window_then_starts_inside_and_after_until(sandbox: Sa
     proc = sandbox.start_daemon("--backend", "console", env=env)
     try:
         sandbox.run("winddown", "on", check=True)
-        [(first, _)] = desk.gamma_children()
+        [(first, _)] = desk.gamma_children(1)
     finally:
         proc.kill()  # kill -9 inside the window
         proc.wait(timeout=5)
@@ -220,7 +220,7 @@ def test_kill_9_inside_the_window_then_starts_inside_and_after_until(sandbox: Sa
     daemon.tick()
     daemon.winddown.control.wait()
     try:
-        [(second, _)] = desk.gamma_children()
+        [(second, _)] = desk.gamma_children(1)
         assert second != first and desk.mpris_status() == "Playing"
         assert daemon.winddown.control.snapshot(BERLIN)["active"]
     finally:
@@ -372,7 +372,7 @@ def test_a_tool_that_hangs_fails_alone_and_a_dead_child_is_started_again(
             "volume": "failed: pactl did not answer within 2 s",
         }
         assert desk.volume() == [HALF, HALF]
-        [(first, _)] = desk.gamma_children()
+        [(first, _)] = desk.gamma_children(1)
         os.kill(first, signal.SIGKILL)  # the child dies: noticed through its pidfd, no polling
         wait_until(lambda: daemon.winddown.control.restart_at is not None, 5, "the death to be noticed")
         assert daemon.winddown.control.restart_at == start + timedelta(seconds=2)
@@ -380,7 +380,7 @@ def test_a_tool_that_hangs_fails_alone_and_a_dead_child_is_started_again(
         clock.now = start + timedelta(seconds=2)
         daemon.tick()
         daemon.winddown.control.wait()
-        [(second, argv)] = desk.gamma_children()
+        [(second, argv)] = desk.gamma_children(1)
         assert second != first and argv == "-m wayland -r -O 3400"
     finally:
         daemon.stop()

@@ -85,7 +85,7 @@ def test_mako_gets_its_do_not_disturb_mode_with_the_rule_and_wlsunset_runs_all_n
             start = night.tick(EVENING)
             assert start["effects"] == {"dnd": "unavailable", "night_light": "on"}
             assert MAKO_RULE in start["unavailable"]["dnd"] and stand.lines("makoctl.calls") == []
-            [(child, argv)] = stand.children()
+            [(child, argv)] = stand.children(1)
             assert argv == "-t 3400 -T 3401"
             night.tick(MORNING)
             assert stand.children() == []
@@ -94,7 +94,7 @@ def test_mako_gets_its_do_not_disturb_mode_with_the_rule_and_wlsunset_runs_all_n
             start = night.tick(EVENING.replace(day=26))
             assert start["effects"] == {"dnd": "on", "night_light": "on"}
             assert stand.lines("mako.modes") == ["default", "do-not-disturb"]
-            [(second, _)] = stand.children()
+            [(second, _)] = stand.children(1)
             assert second != child
             end = night.tick(MORNING.replace(day=27))
             assert end["effects"] == {"dnd": "restored", "night_light": "restored"}

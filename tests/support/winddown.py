@@ -183,18 +183,10 @@ class Parts:
             return None
         return body[0][1] if body and isinstance(body[0], tuple) else None
 
-    def gamma_children(self) -> list[tuple[int, str]]:
-        """(pid, argv) of each stand-in gammastep started so far that still runs."""
-        if not self.record.exists():
-            return []
-        found = []
-        for line in self.record.read_text().splitlines():
-            pid, _, argv = line.partition(" ")
-            if Path(f"/proc/{pid}").exists() and "sleep" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(
-                errors="replace"
-            ):
-                found.append((int(pid), argv))
-        return found
+    def gamma_children(self, count: int | None = None) -> list[tuple[int, str]]:
+        """(pid, argv) of each stand-in gammastep started so far that still runs (see
+        `stand_in_children` for `count`)."""
+        return stand_in_children(self.record, count)
 
     @contextmanager
     def owning(self, *names: str) -> Iterator[None]:
@@ -359,10 +351,20 @@ class StandIns:
         path = self.root / name
         return path.read_text().splitlines() if path.exists() else []
 
-    def children(self) -> list[tuple[int, str]]:
-        """(pid, argv) of each stand-in wlsunset started so far that still runs."""
+    def children(self, count: int | None = None) -> list[tuple[int, str]]:
+        """(pid, argv) of each stand-in wlsunset started so far that still runs (see
+        `stand_in_children` for `count`)."""
+        return stand_in_children(self.root / "wlsunset.argv", count)
+
+
+def stand_in_children(record: Path, count: int | None = None, timeout: float = 5) -> list[tuple[int, str]]:
+    """(pid, argv) of each stand-in child (a `PID ARGV` line in `record`, then `exec sleep`) that
+    still runs; with `count` (1 or more), once that many run: a child the daemon has just spawned
+    may not have written its line, or become `sleep`, yet (seen under load)."""
+
+    def running() -> list[tuple[int, str]]:
         found = []
-        for line in self.lines("wlsunset.argv"):
+        for line in record.read_text().splitlines() if record.exists() else []:
             pid, _, argv = line.partition(" ")
             try:
                 alive = b"sleep" in Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -371,6 +373,12 @@ class StandIns:
             if alive:
                 found.append((int(pid), argv))
         return found
+
+    if count is None:
+        return running()
+    return wait_until(
+        lambda: found if len(found := running()) == count else None, timeout, f"{count} child(ren)"
+    )
 
 
 class Dunst110(FakeServer):
