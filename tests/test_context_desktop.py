@@ -375,21 +375,26 @@ def active_window_fullscreen(env: dict[str, str]) -> bool:
 
 
 def test_fullscreen_window_defers_until_it_leaves_fullscreen(sandbox: Sandbox, desktop: Desktop) -> None:
-    for tool in ("openbox", "wmctrl", "xmessage", "xprop"):
+    for tool in ("openbox", "wmctrl", "xmessage", "xprop", "xwininfo"):
         require(tool)
 
     def wmctrl(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(["wmctrl", *args], env=desktop.env, capture_output=True, text=True, timeout=10)
 
-    wm = subprocess.Popen(["openbox"], env=desktop.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                          start_new_session=True)  # fmt: skip
-    win = None
+    def mapped() -> bool:
+        info = ["xwininfo", "-name", "film"]
+        return "IsViewable" in subprocess.run(info, env=desktop.env, capture_output=True, text=True).stdout
+
+    # The window first, then openbox, which takes on the windows already mapped when it starts. The
+    # other way round raced openbox's start-up: `wmctrl -m` answers before openbox watches for new
+    # windows, and one mapped in between stayed unmanaged (4 in 36 with six at once).
+    win = subprocess.Popen(["xmessage", "-title", "film", "a film"], env=desktop.env, start_new_session=True)
+    wm = None
     try:
-        wait_until(lambda: wmctrl("-m").returncode == 0, 10, "openbox to manage the screen")
-        win = subprocess.Popen(
-            ["xmessage", "-title", "film", "a film"], env=desktop.env, start_new_session=True
-        )
-        wait_until(lambda: "film" in wmctrl("-l").stdout, 10, "the window")
+        wait_until(mapped, 10, "the film's window mapped")
+        wm = subprocess.Popen(["openbox"], env=desktop.env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+        wait_until(lambda: "film" in wmctrl("-l").stdout, 10, "openbox to manage the film's window")
         wait_until(lambda: wmctrl("-r", "film", "-b", "add,fullscreen").returncode == 0, 10, "fullscreen")
         subprocess.run(["wmctrl", "-a", "film"], env=desktop.env, check=True)
         # wmctrl only asks; openbox acts when it gets to it (late, under load).
@@ -413,9 +418,9 @@ def test_fullscreen_window_defers_until_it_leaves_fullscreen(sandbox: Sandbox, d
         finally:
             stop(proc)
     finally:
-        if win is not None:
-            _kill_group(win)
-        _kill_group(wm)
+        _kill_group(win)
+        if wm is not None:
+            _kill_group(wm)
 
 
 # --- escalation and snooze_limit ----------------------------------------------------------------

@@ -124,6 +124,7 @@ PACKAGES = {
     "openbox": "openbox",
     "xmessage": "x11-utils",
     "xprop": "x11-utils",
+    "xwininfo": "x11-utils",
     "chromium": "chromium",
     "systemd-analyze": "systemd",
 }
