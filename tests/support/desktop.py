@@ -43,6 +43,8 @@ from jeepney.io.blocking import open_dbus_connection as open_blocking
 from jeepney.io.threading import DBusConnection, ReceiveStopped, open_dbus_connection
 from jeepney.wrappers import new_signal
 
+from sundown.notify.bus import close_connection
+
 NOTIFICATIONS = "org.freedesktop.Notifications"
 SCREEN = (800, 600)
 NOTIFICATIONS_PATH = "/org/freedesktop/Notifications"
@@ -337,7 +339,7 @@ class Monitor:
     def close(self) -> None:
         self._conn.interrupt()
         self._thread.join(timeout=2)
-        self._conn.close()
+        close_connection(self._conn)  # jeepney's own close leaves two fds open
 
 
 @dataclass
@@ -759,7 +761,7 @@ class FakeServer:
         self._stop.set()
         self.conn.interrupt()
         self._thread.join(timeout=2)
-        self.conn.close()
+        close_connection(self.conn)
 
 
 def emit_prepare_for_sleep(bus: Desktop, going_to_sleep: bool, own_name: bool = True) -> None:

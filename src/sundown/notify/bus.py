@@ -231,15 +231,20 @@ class BusLink:
         self.conn.interrupt()
         if self.thread is not threading.current_thread():
             self.thread.join(timeout=0.4)
-        self.conn.close()
-        # jeepney leaves its interrupt pipe open; a reconnecting daemon would leak two fds each time.
-        for fd in (getattr(self.conn, "_stop_r", None), getattr(self.conn, "_stop_w", None)):
-            if fd is not None:
-                try:
-                    os.close(fd)
-                except OSError as e:
-                    log.debug("closing interrupt pipe: %s", e)
+        close_connection(self.conn)
         self.alive = False
+
+
+def close_connection(conn: Any) -> None:
+    """Close a jeepney threading connection and its interrupt pipe, which jeepney (0.9) leaves
+    open: a reconnecting daemon would leak two fds each time."""
+    conn.close()
+    for fd in (getattr(conn, "_stop_r", None), getattr(conn, "_stop_w", None)):
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError as e:
+                log.debug("closing interrupt pipe: %s", e)
 
 
 def sender_of(msg: Any) -> str | None:

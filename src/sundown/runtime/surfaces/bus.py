@@ -29,6 +29,7 @@ from jeepney.io.blocking import prep_socket
 from jeepney.io.threading import DBusConnection, ReceiveStopped
 
 from sundown.errors import SundownError
+from sundown.notify.bus import close_connection
 
 if TYPE_CHECKING:
     from sundown.runtime.surfaces import Act
@@ -200,14 +201,7 @@ class ServiceLink:
             pass
         if self.thread is not threading.current_thread():
             self.thread.join(timeout=0.5)
-        self.conn.close()
-        # jeepney leaves its interrupt pipe open (see notify/dbus.py): two fds a connection otherwise.
-        for fd in (getattr(self.conn, "_stop_r", None), getattr(self.conn, "_stop_w", None)):
-            if fd is not None:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+        close_connection(self.conn)
         self.alive = False
 
 
