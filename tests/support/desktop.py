@@ -337,7 +337,10 @@ class Monitor:
         return int(reply.args[0])
 
     def close(self) -> None:
-        self._conn.interrupt()
+        try:
+            self._conn.interrupt()
+        except OSError:
+            return  # closed before
         self._thread.join(timeout=2)
         close_connection(self._conn)  # jeepney's own close leaves two fds open
 
@@ -758,6 +761,8 @@ class FakeServer:
         self.conn.send(new_signal(emitter, member, signature, body))
 
     def stop(self) -> None:
+        if self._stop.is_set():
+            return  # stopped by the test already, now by its fixture
         self._stop.set()
         self.conn.interrupt()
         self._thread.join(timeout=2)

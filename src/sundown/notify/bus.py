@@ -228,7 +228,10 @@ class BusLink:
 
     def close(self) -> None:
         self._stopping = True
-        self.conn.interrupt()
+        try:
+            self.conn.interrupt()
+        except OSError:
+            pass  # closed before
         if self.thread is not threading.current_thread():
             self.thread.join(timeout=0.4)
         close_connection(self.conn)
@@ -237,10 +240,13 @@ class BusLink:
 
 def close_connection(conn: Any) -> None:
     """Close a jeepney threading connection and its interrupt pipe, which jeepney (0.9) leaves
-    open: a reconnecting daemon would leak two fds each time."""
+    open: a reconnecting daemon would leak two fds each time. A second call closes nothing (the
+    numbers may belong to another file by then); a late `interrupt()` fails with EBADF."""
     conn.close()
-    for fd in (getattr(conn, "_stop_r", None), getattr(conn, "_stop_w", None)):
-        if fd is not None:
+    for name in ("_stop_r", "_stop_w"):
+        fd = getattr(conn, name, None)
+        if isinstance(fd, int) and fd >= 0:
+            setattr(conn, name, -1)
             try:
                 os.close(fd)
             except OSError as e:
