@@ -427,6 +427,32 @@ backend.close()
 """
 
 
+def test_closing_a_bus_connection_closes_its_interrupt_pipe_once() -> None:
+    """jeepney leaves a threading connection's interrupt pipe open; `close_connection` closes it,
+    and a second close touches no file (by then its numbers may be another file's)."""
+    import os
+    import socket
+
+    from jeepney.io.threading import DBusConnection
+
+    from sundown.notify.bus import close_connection
+
+    ours, theirs = socket.socketpair()
+    conn = DBusConnection(ours)
+    pipe = (conn._stop_r, conn._stop_w)
+    close_connection(conn)
+    reused = os.open(os.devnull, os.O_RDONLY)  # may take one of the pipe's numbers
+    try:
+        close_connection(conn)  # no error, and `reused` stays open
+        os.fstat(reused)
+        assert all(fd == -1 for fd in (conn._stop_r, conn._stop_w)) and pipe != (-1, -1)
+        with pytest.raises(OSError):
+            conn.interrupt()  # a late interrupt fails, writing nowhere
+    finally:
+        os.close(reused)
+        theirs.close()
+
+
 @pytest.mark.e2e
 def test_a_flapping_bus_and_server_leak_no_fds_or_threads(
     sandbox: Sandbox, bare_bus: Desktop, fake_server: Callable[..., FakeServer]

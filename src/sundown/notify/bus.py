@@ -242,6 +242,8 @@ def close_connection(conn: Any) -> None:
     """Close a jeepney threading connection and its interrupt pipe, which jeepney (0.9) leaves
     open: a reconnecting daemon would leak two fds each time. A second call closes nothing (the
     numbers may belong to another file by then); a late `interrupt()` fails with EBADF."""
+    if getattr(conn, "_stop_w", None) == -1:
+        return  # closed here before (jeepney's own close would interrupt through the closed pipe)
     conn.close()
     for name in ("_stop_r", "_stop_w"):
         fd = getattr(conn, name, None)
